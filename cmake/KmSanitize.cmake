@@ -1,0 +1,15 @@
+# KM_SANITIZE=address,undefined or thread: applied to every target in the tree,
+# so the library, the CLI and the tests are all instrumented alike.
+if(KM_SANITIZE)
+  string(REPLACE "," ";" km_san_list "${KM_SANITIZE}")
+  foreach(s IN LISTS km_san_list)
+    if(NOT s MATCHES "^(address|undefined|thread|leak)$")
+      message(FATAL_ERROR "KM_SANITIZE: unknown sanitizer '${s}' (use address,undefined or thread)")
+    endif()
+  endforeach()
+  if("thread" IN_LIST km_san_list AND "address" IN_LIST km_san_list)
+    message(FATAL_ERROR "KM_SANITIZE: thread cannot be combined with address")
+  endif()
+  add_compile_options(-fsanitize=${KM_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${KM_SANITIZE})
+endif()
