@@ -3,6 +3,9 @@
 set(KM_WARNINGS -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
     -Wmissing-prototypes -Wpointer-arith -Wvla -Wformat=2)
 
+# Any sanitizer report in a test's output fails the test.
+set(KM_SANITIZER_REPORT_REGEX "ERROR: LeakSanitizer;ERROR: AddressSanitizer;runtime error:;WARNING: ThreadSanitizer")
+
 # Warnings for our own code only (never for third-party headers).
 function(km_target_warnings tgt)
   target_compile_options(${tgt} PRIVATE ${KM_WARNINGS})
@@ -67,8 +70,10 @@ function(km_add_test name)
           "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:verify_asan_link_order=0"
           "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
           ${A_ENV})
+  # Criterion reports a test as passed before LeakSanitizer runs at the worker's
+  # exit, so a leak would not change the exit status: fail on the report itself.
   set_tests_properties(${name} PROPERTIES TIMEOUT ${A_TIMEOUT} LABELS "${A_LABELS}"
-    ENVIRONMENT "${env}")
+    ENVIRONMENT "${env}" FAIL_REGULAR_EXPRESSION "${KM_SANITIZER_REPORT_REGEX}")
 endfunction()
 
 # Every test_*.c in a folder becomes one Criterion binary: test_<part>_<module>.

@@ -74,6 +74,7 @@ Test(frame, copy_and_clone_are_deep)
 	cr_assert_eq(km_frame_copy(c, a), KM_ERR_SHAPE, "transposed shape must not copy");
 	cr_assert_eq(km_frame_copy(NULL, a), KM_ERR_INVALID_ARG);
 	cr_assert_eq(km_frame_copy(c, NULL), KM_ERR_INVALID_ARG);
+	km_frame_destroy(c);
 	cr_assert_eq(km_frame_clone(NULL, &c), KM_ERR_INVALID_ARG);
 	cr_assert_null(c);
 	km_frame_destroy(a);
