@@ -75,7 +75,9 @@ static int list_scenarios(void)
 	printf("scenarios in %s:\n", dir);
 	for (size_t i = 0; i < n; i++) {
 		char path[4400], desc[256];
-		snprintf(path, sizeof path, "%s/%s.ini", dir, list[i]);
+		int w = snprintf(path, sizeof path, "%s/%s.ini", dir, list[i]);
+		if (w < 0 || (size_t)w >= sizeof path)
+			continue; /* a path this long cannot be a scenario of ours */
 		int rc = km_sim_scenario_describe(path, desc, sizeof desc);
 		printf("  %-24s %s\n", list[i], rc == KM_OK ? desc : "(does not load)");
 	}
