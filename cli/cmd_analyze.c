@@ -1,0 +1,261 @@
+/* knotmap analyze: run the dsp pipeline over a recording and print the
+ * candidate knots and the timed holds it finds. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "knotmap/pipeline.h"
+#include "knotmap/recording.h"
+
+#define CMD "analyze"
+
+#include "session_util.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: knotmap analyze FILE.kmrec [--events]\n"
+	             "\n"
+	             "Runs the signal pipeline (band-pass, spot detection, tracking, guarding,\n"
+	             "hold timers) over a recording, as it would have run live, and prints the\n"
+	             "candidate knots and the timed holds with their outcomes.\n"
+	             "\n"
+	             "  --events     also print every event as it happens\n"
+	             "  -h, --help   this help\n"
+	             "\n"
+	             "Knots are candidate tender or stiff spots, not a diagnosis.\n"
+	             "Exit status: 0 ok, 1 failure (unreadable recording, analysis error),\n"
+	             "2 bad arguments.\n");
+}
+
+struct knot {
+	uint32_t track_id;
+	float x_mm, y_mm;
+	uint64_t found_us, lost_us;
+	float load_kpa;
+};
+
+struct hold {
+	uint32_t track_id, index;
+	float x_mm, y_mm;
+	uint64_t start_us, end_us;
+	float held_s, load_kpa, dose_kpa_s, stiffness_pct;
+	const char *outcome;
+	enum km_event_reason reason;
+	bool open;
+};
+
+struct analysis {
+	uint64_t t0;
+	bool print_events;
+	struct knot knots[256];
+	size_t n_knots;
+	struct hold holds[256];
+	size_t n_holds;
+	uint64_t events;
+};
+
+static struct hold *open_hold(struct analysis *a, uint32_t track)
+{
+	for (size_t i = a->n_holds; i-- > 0;)
+		if (a->holds[i].open && a->holds[i].track_id == track)
+			return &a->holds[i];
+	return NULL;
+}
+
+static void on_event(struct analysis *a, const struct km_event *ev)
+{
+	a->events++;
+	double t = (double)(int64_t)(ev->time_us - a->t0) / 1e6;
+	if (a->print_events) {
+		printf("  %9.3f s  %-14s track %-4" PRIu32 " at (%6.1f, %6.1f) mm", t,
+		       km_event_type_name(ev->type), ev->track_id, (double)ev->x_mm,
+		       (double)ev->y_mm);
+		if (ev->reason)
+			printf("  %s", km_event_reason_name(ev->reason));
+		printf("\n");
+	}
+	struct hold *h;
+	switch (ev->type) {
+	case KM_EVENT_KNOT_FOUND:
+		if (a->n_knots < 256)
+			a->knots[a->n_knots++] = (struct knot){
+			    ev->track_id, ev->x_mm, ev->y_mm, ev->time_us, 0, ev->load_kpa};
+		break;
+	case KM_EVENT_KNOT_LOST:
+		for (size_t i = 0; i < a->n_knots; i++)
+			if (a->knots[i].track_id == ev->track_id && !a->knots[i].lost_us)
+				a->knots[i].lost_us = ev->time_us;
+		break;
+	case KM_EVENT_HOLD_STARTED:
+		if (a->n_holds < 256) {
+			h = &a->holds[a->n_holds++];
+			memset(h, 0, sizeof *h);
+			h->track_id = ev->track_id;
+			h->index = ev->hold_index;
+			h->x_mm = ev->x_mm;
+			h->y_mm = ev->y_mm;
+			h->start_us = ev->time_us;
+			h->outcome = "stopped";
+			h->open = true;
+		}
+		break;
+	case KM_EVENT_RELEASED:
+	case KM_EVENT_STIFFENED:
+		h = open_hold(a, ev->track_id);
+		if (h)
+			h->outcome = ev->type == KM_EVENT_RELEASED ? "released" : "stiffened";
+		break;
+	case KM_EVENT_HOLD_STOPPED:
+		h = open_hold(a, ev->track_id);
+		if (h) {
+			h->open = false;
+			h->end_us = ev->time_us;
+			h->held_s = ev->held_s;
+			h->load_kpa = ev->load_kpa;
+			h->dose_kpa_s = ev->dose_kpa_s;
+			h->stiffness_pct = ev->stiffness_pct;
+			h->reason = ev->reason;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void report(const struct analysis *a, uint64_t frames, uint64_t skipped, double dur)
+{
+	printf("analysed %" PRIu64 " frames (%.1f s)", frames, dur);
+	if (skipped)
+		printf(", %" PRIu64 " skipped (out of order, corrupt or unreadable)", skipped);
+	printf(", %" PRIu64 " events\n\n", a->events);
+	printf("candidate knots: %zu\n", a->n_knots);
+	for (size_t i = 0; i < a->n_knots; i++) {
+		const struct knot *k = &a->knots[i];
+		double from = (double)(int64_t)(k->found_us - a->t0) / 1e6;
+		printf("  %2zu. track %-4" PRIu32 " at (%6.1f, %6.1f) mm  from %7.1f s", i + 1,
+		       k->track_id, (double)k->x_mm, (double)k->y_mm, from);
+		if (k->lost_us)
+			printf(" to %7.1f s", (double)(int64_t)(k->lost_us - a->t0) / 1e6);
+		printf("\n");
+	}
+	printf("\nholds: %zu\n", a->n_holds);
+	for (size_t i = 0; i < a->n_holds; i++) {
+		const struct hold *h = &a->holds[i];
+		printf("  %2zu. track %-4" PRIu32
+		       " at (%6.1f, %6.1f) mm  start %7.1f s  held %5.1f s"
+		       "  load %6.1f kPa  dose %7.0f kPa*s  stiffness %+5.1f %%  %s",
+		       i + 1, h->track_id, (double)h->x_mm, (double)h->y_mm,
+		       (double)(int64_t)(h->start_us - a->t0) / 1e6, (double)h->held_s,
+		       (double)h->load_kpa, (double)h->dose_kpa_s, (double)h->stiffness_pct,
+		       h->open ? "unfinished" : h->outcome);
+		if (!h->open && h->reason)
+			printf(" (%s)", km_event_reason_name(h->reason));
+		printf("\n");
+	}
+	if (a->n_knots)
+		printf(
+		    "\nThese are candidate tender/stiff spots, not a diagnosis. See a healthcare\n"
+		    "professional if one persists for more than a week, or with numbness,\n"
+		    "tingling or pain radiating down a limb.\n");
+}
+
+static int run_analyze(int argc, char **argv)
+{
+	const char *path = NULL;
+	static struct analysis a; /* large: keep it off the stack */
+	memset(&a, 0, sizeof a);
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			usage(stdout);
+			return KM_EXIT_OK;
+		} else if (!strcmp(arg, "--events")) {
+			a.print_events = true;
+		} else if (arg[0] == '-' && arg[1] != '\0') {
+			km_cli_error(CMD, "see 'knotmap analyze --help'", "unknown option '%s'",
+			             arg);
+			return KM_EXIT_USAGE;
+		} else if (!path) {
+			path = arg;
+		} else {
+			km_cli_error(CMD, "see 'knotmap analyze --help'",
+			             "unexpected argument '%s'", arg);
+			return KM_EXIT_USAGE;
+		}
+	}
+	if (!path) {
+		km_cli_error(CMD, "e.g. knotmap analyze session.kmrec",
+		             "which recording? give FILE.kmrec");
+		return KM_EXIT_USAGE;
+	}
+	km_rec_reader *r = NULL;
+	if (km_cli_open_recording(CMD, path, false, &r) != KM_OK)
+		return KM_EXIT_FAILURE;
+	const struct km_rec_info *in = km_rec_reader_info(r);
+	if (!(in->content & KM_REC_KPA)) {
+		km_cli_error(CMD, "record with kPa (the default) to analyse later",
+		             "'%s' holds raw counts only; the analysis needs calibrated kPa", path);
+		km_rec_reader_destroy(r);
+		return KM_EXIT_FAILURE;
+	}
+	struct km_pipeline_config pc = km_pipeline_config_default();
+	pc.rows = in->device.rows;
+	pc.cols = in->device.cols;
+	pc.pitch_mm = in->device.pitch_mm;
+	pc.geometry = in->device.geometry;
+	if (in->device.rate_hz > 0)
+		pc.rate_hz = in->device.rate_hz;
+	pc.log = km_cli_log();
+	km_pipeline *p = NULL;
+	int rc = km_pipeline_create(&pc, &p);
+	if (rc != KM_OK) {
+		km_cli_error(CMD, "run with -v for details",
+		             "cannot set up the analysis for a %ux%u grid: %s", in->device.rows,
+		             in->device.cols, km_strerror(rc));
+		km_rec_reader_destroy(r);
+		return KM_EXIT_FAILURE;
+	}
+	a.t0 = in->first_time_us;
+	uint64_t frames = 0, skipped = 0;
+	struct km_rec_item it;
+	struct km_pipeline_result res;
+	while ((rc = km_rec_reader_next_frame(r, &it)) == KM_OK) {
+		frames++;
+		if (km_pipeline_process(p, it.frame, &res) != KM_OK) {
+			skipped++;
+		} else {
+			for (size_t i = 0; i < res.event_count; i++)
+				on_event(&a, &res.events[i]);
+		}
+		if (!a.print_events)
+			km_cli_progress((void *)"analysing", frames, in->frame_count);
+	}
+	km_cli_progress_end();
+	if (km_pipeline_finish(p, &res) == KM_OK)
+		for (size_t i = 0; i < res.event_count; i++)
+			on_event(&a, &res.events[i]);
+	int status = KM_EXIT_OK;
+	if (rc != KM_ERR_END) {
+		struct km_rec_damage d;
+		km_rec_reader_damage(r, &d);
+		if (d.damaged)
+			fprintf(stderr,
+			        "knotmap analyze: warning: '%s' is damaged at byte %" PRIu64
+			        "; analysed the %" PRIu64 " frames before it\n",
+			        path, d.byte_offset, d.frame_index);
+		else {
+			km_cli_error(CMD, NULL, "reading '%s' failed: %s", path, km_strerror(rc));
+			status = KM_EXIT_FAILURE;
+		}
+	}
+	double dur = frames ? (double)(in->last_time_us - in->first_time_us) / 1e6 : 0.0;
+	if (status == KM_EXIT_OK)
+		report(&a, frames, skipped, dur);
+	km_pipeline_destroy(p);
+	km_rec_reader_destroy(r);
+	return status;
+}
+
+const struct km_cli_command km_cli_cmd_analyze = {
+    "analyze", "run the knot and hold analysis over a recording", run_analyze};

@@ -1,0 +1,160 @@
+/* knotmap export: a recording to CSV, JSON, NumPy, Tekscan-like ASCII or a PNG
+ * report. Also holds the helpers the session commands share (event mapping,
+ * progress bar, opening a recording with helpful errors). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "knotmap/events.h"
+#include "knotmap/export.h"
+#include "knotmap/recording.h"
+
+#define CMD "export"
+
+#include "session_util.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: knotmap export FILE.kmrec --format FORMAT -o OUT [--force]\n"
+	        "                      [--title TEXT] [--scale N]\n"
+	        "\n"
+	        "Exports a recording. Formats:\n"
+	        "  csv         one row per frame: frame, sequence, device_time_us, host_time_us,\n"
+	        "              flags, dropped_since_last, then one column per cell rRcC_kpa\n"
+	        "  csv-events  one row per event (time_us, type, name, track, position, values)\n"
+	        "  json        session summary: device, duration, frame statistics, knots,\n"
+	        "              holds and outcomes, event counts, damage\n"
+	        "  npy         NumPy array float32 [frames, rows, cols] in kPa (numpy.load)\n"
+	        "  tekscan     Tekscan-like ASCII movie: header block, then 'Frame N' and\n"
+	        "              rows of comma-separated kPa\n"
+	        "  png         report image: peak and mean pressure maps, knots, hold\n"
+	        "              timeline coloured by outcome\n"
+	        "\n"
+	        "  -f, --format FORMAT  one of the above (default: from OUT's extension)\n"
+	        "  -o, --output OUT     file to write (created 0600)\n"
+	        "  --force              overwrite OUT if it exists\n"
+	        "  --title TEXT         title of the PNG report\n"
+	        "  --scale N            PNG: pixels per cell, 1..32 (default: fit ~360 px)\n"
+	        "  -h, --help           this help\n"
+	        "\n"
+	        "A damaged recording is exported up to the damage, with a warning.\n"
+	        "Exit status: 0 ok, 1 failure (file, disk full), 2 bad arguments.\n");
+}
+
+static int format_from_ext(const char *out, enum km_export_format *f)
+{
+	const char *dot = strrchr(out, '.');
+	if (!dot)
+		return KM_ERR_INVALID_ARG;
+	static const struct {
+		const char *ext;
+		enum km_export_format f;
+	} map[] = {{".csv", KM_EXPORT_CSV},     {".json", KM_EXPORT_JSON},
+	           {".npy", KM_EXPORT_NPY},     {".txt", KM_EXPORT_TEKSCAN},
+	           {".asf", KM_EXPORT_TEKSCAN}, {".png", KM_EXPORT_PNG}};
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (!strcmp(dot, map[i].ext)) {
+			*f = map[i].f;
+			return KM_OK;
+		}
+	return KM_ERR_INVALID_ARG;
+}
+
+static int run_export(int argc, char **argv)
+{
+	const char *in = NULL, *out = NULL, *fmt = NULL, *title = NULL;
+	bool force = false;
+	long scale = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		bool has_next = i + 1 < argc;
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return KM_EXIT_OK;
+		} else if ((!strcmp(a, "-f") || !strcmp(a, "--format")) && has_next) {
+			fmt = argv[++i];
+		} else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has_next) {
+			out = argv[++i];
+		} else if (!strcmp(a, "--title") && has_next) {
+			title = argv[++i];
+		} else if (!strcmp(a, "--scale") && has_next) {
+			if (km_cli_parse_long(CMD, "--scale", argv[++i], 1, 32, &scale) != 0)
+				return KM_EXIT_USAGE;
+		} else if (!strcmp(a, "--force")) {
+			force = true;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			km_cli_error(CMD, "see 'knotmap export --help'",
+			             has_next || strchr("fo", a[1]) == NULL
+			                 ? "unknown option '%s'"
+			                 : "option '%s' needs a value",
+			             a);
+			return KM_EXIT_USAGE;
+		} else if (!in) {
+			in = a;
+		} else {
+			km_cli_error(CMD, "see 'knotmap export --help'", "unexpected argument '%s'",
+			             a);
+			return KM_EXIT_USAGE;
+		}
+	}
+	if (!in || !out) {
+		km_cli_error(CMD, "e.g. knotmap export session.kmrec --format csv -o frames.csv",
+		             "%s", !in ? "which recording? give FILE.kmrec" : "give -o OUT");
+		return KM_EXIT_USAGE;
+	}
+	enum km_export_format f;
+	if (fmt ? km_export_format_parse(fmt, &f) != KM_OK : format_from_ext(out, &f) != KM_OK) {
+		km_cli_error(CMD, "formats: csv, csv-events, json, npy, tekscan, png",
+		             fmt ? "unknown format '%s'"
+		                 : "cannot tell the format from '%s': give --format",
+		             fmt ? fmt : out);
+		return KM_EXIT_USAGE;
+	}
+	km_rec_reader *r = NULL;
+	int rc = km_cli_open_recording(CMD, in, false, &r);
+	if (rc != KM_OK)
+		return KM_EXIT_FAILURE;
+	struct km_export_config c = km_export_config_default();
+	c.log = km_cli_log();
+	c.format = f;
+	c.path = out;
+	c.overwrite = force;
+	c.describe = km_cli_describe_event;
+	c.progress = km_cli_progress;
+	c.progress_user = (void *)"exporting";
+	c.title = title;
+	c.png_scale = (uint32_t)scale;
+	rc = km_export_recording(&c, r);
+	km_cli_progress_end();
+	struct km_rec_damage d;
+	km_rec_reader_damage(r, &d);
+	uint64_t frames = km_rec_reader_info(r)->frame_count;
+	km_rec_reader_destroy(r);
+	if (rc != KM_OK) {
+		const char *hint = NULL;
+		if (rc == KM_ERR_EXISTS)
+			hint = "choose another name or add --force to overwrite";
+		else if (rc == KM_ERR_NO_SPACE)
+			hint = "free some disk space; the partial output was left in place";
+		else if (rc == KM_ERR_PERMISSION || rc == KM_ERR_NOT_FOUND)
+			hint = "check that the output folder exists and is writable";
+		else if (rc == KM_ERR_INVALID_ARG)
+			hint = "OUT is the recording itself: choose another output file";
+		km_cli_error(CMD, hint, "cannot write '%s': %s", out, km_strerror(rc));
+		return KM_EXIT_FAILURE;
+	}
+	if (d.damaged)
+		fprintf(stderr,
+		        "knotmap export: warning: '%s' is damaged at byte %llu; exported the %llu "
+		        "frames before it\n",
+		        in, (unsigned long long)d.byte_offset, (unsigned long long)d.frame_index);
+	printf("wrote %s (%s, %llu frames)\n", out, km_export_format_name(f),
+	       (unsigned long long)(d.damaged ? d.frame_index : frames));
+	return KM_EXIT_OK;
+}
+
+const struct km_cli_command km_cli_cmd_export = {
+    "export", "export a recording to CSV, JSON, NumPy, Tekscan ASCII or a PNG report", run_export};

@@ -1,0 +1,536 @@
+/* knotmap record: frames from a mat (or the virtual mat) into a .kmrec, with the
+ * dsp's events, and the session's knots and holds into the history. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "knotmap/history.h"
+#include "knotmap/pipeline.h"
+#include "knotmap/recording.h"
+#include "knotmap/stream.h"
+
+#define CMD "record"
+
+#include "session_util.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: knotmap record [--sim SCENARIO | --device SERIAL] [--duration S]\n"
+	        "                      [-o FILE] [--force] [--raw] [--seed N] [--fast]\n"
+	        "                      [--no-analysis] [--no-history] [--db PATH]\n"
+	        "\n"
+	        "Records pressure frames to a .kmrec file until --duration has passed or you\n"
+	        "press Ctrl-C. The dsp runs alongside: its events (knots found, holds and\n"
+	        "their outcomes) go into the recording, and the session's knots and holds\n"
+	        "into the history (see 'knotmap history').\n"
+	        "\n"
+	        "  --sim SCENARIO   record the virtual mat running SCENARIO (see\n"
+	        "                   'knotmap sim --list')\n"
+	        "  --device SERIAL  record the mat with this serial (see 'knotmap devices');\n"
+	        "                   default: the first mat plugged in, else the virtual mat\n"
+	        "  --duration S     stop after S seconds of device time, 0.01..86400\n"
+	        "                   (default: until Ctrl-C)\n"
+	        "  -o, --output F   the recording (default ~/.local/share/knotmap/sessions/\n"
+	        "                   <id>.kmrec, created 0600)\n"
+	        "  --force          overwrite F if it exists\n"
+	        "  --raw            also store the raw ADC counts of every cell\n"
+	        "  --seed N         virtual mat seed (default 1)\n"
+	        "  --fast           virtual mat only: run as fast as possible, not in real time\n"
+	        "  --no-analysis    do not run the dsp (no events, nothing for the history)\n"
+	        "  --no-history     do not add the session to the history\n"
+	        "  --db PATH        history database (default ~/.local/share/knotmap/history.db)\n"
+	        "  -h, --help       this help\n"
+	        "\n"
+	        "The file is flushed to disk every second: after a crash or power cut it is\n"
+	        "readable up to the last second ('knotmap replay FILE' says what is there).\n"
+	        "Exit status: 0 ok, 1 failure (file, disk full, stream), 2 bad arguments,\n"
+	        "3 no mat found.\n");
+}
+
+static volatile sig_atomic_t stop_requested;
+static km_stream *volatile active_stream;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+	if (active_stream)
+		km_stream_request_stop(active_stream); /* async-signal-safe */
+}
+
+struct track_info {
+	uint32_t track_id;
+	int64_t knot_id;
+	uint64_t hold_start_us;
+	enum km_hold_outcome outcome;
+};
+
+struct rec_state {
+	km_rec_writer *w;
+	km_history *h;
+	int64_t session_id;
+	int64_t start_unix_us;
+	uint64_t t0;
+	uint64_t events, knots, holds;
+	int write_error;
+	/* body outline of the current frame: knots are stored relative to it */
+	bool body;
+	float midline_x_mm, top_mm;
+	struct track_info tracks[128];
+	size_t n_tracks;
+};
+
+static struct track_info *track(struct rec_state *st, uint32_t id)
+{
+	for (size_t i = 0; i < st->n_tracks; i++)
+		if (st->tracks[i].track_id == id)
+			return &st->tracks[i];
+	size_t slot = st->n_tracks < 128 ? st->n_tracks++ : id % 128; /* reuse when full */
+	memset(&st->tracks[slot], 0, sizeof st->tracks[slot]);
+	st->tracks[slot].track_id = id;
+	return &st->tracks[slot];
+}
+
+static int64_t wall_of(const struct rec_state *st, uint64_t device_us)
+{
+	return st->start_unix_us + (int64_t)(device_us - st->t0);
+}
+
+static void handle_event(struct rec_state *st, const struct km_event *ev)
+{
+	st->events++;
+	if (st->w && !st->write_error) {
+		struct km_rec_event r;
+		km_cli_event_to_rec(ev, &r);
+		st->write_error = km_rec_writer_write_event(st->w, &r);
+	}
+	struct track_info *t = NULL;
+	switch (ev->type) {
+	case KM_EVENT_KNOT_FOUND:
+		st->knots++;
+		t = track(st, ev->track_id);
+		if (st->h) {
+			/* Body-relative when the outline is known (x from the spine
+			 * midline, y from the head end of the body), so the same knot
+			 * matches across sessions wherever the person lay; else mat
+			 * coordinates. */
+			struct km_history_observation o = {st->session_id,
+			                                   wall_of(st, ev->time_us),
+			                                   ev->x_mm,
+			                                   ev->y_mm,
+			                                   false,
+			                                   0.0f,
+			                                   ev->load_kpa > 0 ? ev->load_kpa : 0.0f};
+			if (st->body) {
+				o.x_mm = ev->x_mm - st->midline_x_mm;
+				o.y_mm = ev->y_mm - st->top_mm;
+				o.body_relative = true;
+			}
+			bool persistent = false;
+			if (km_history_add_observation(st->h, &o, &t->knot_id, &persistent) ==
+			        KM_OK &&
+			    persistent)
+				fprintf(
+				    stderr,
+				    "\nknotmap record: the spot at (%.0f, %.0f) mm has been seen "
+				    "for more than a week: please see a healthcare professional.\n",
+				    (double)ev->x_mm, (double)ev->y_mm);
+		}
+		break;
+	case KM_EVENT_HOLD_STARTED:
+		t = track(st, ev->track_id);
+		t->hold_start_us = ev->time_us;
+		t->outcome = KM_HOLD_STOPPED;
+		break;
+	case KM_EVENT_RELEASED:
+		track(st, ev->track_id)->outcome = KM_HOLD_RELEASED;
+		break;
+	case KM_EVENT_STIFFENED:
+		track(st, ev->track_id)->outcome = KM_HOLD_STIFFENED;
+		break;
+	case KM_EVENT_HOLD_STOPPED:
+		st->holds++;
+		t = track(st, ev->track_id);
+		if (st->h) {
+			uint64_t start = t->hold_start_us ? t->hold_start_us : ev->time_us;
+			struct km_history_hold d = {0,
+			                            st->session_id,
+			                            t->knot_id,
+			                            wall_of(st, start),
+			                            ev->held_s > 0 ? ev->held_s : 0.0f,
+			                            ev->load_kpa > 0 ? ev->load_kpa : 0.0f,
+			                            ev->dose_kpa_s > 0 ? ev->dose_kpa_s : 0.0f,
+			                            ev->stiffness_pct,
+			                            t->outcome};
+			(void)km_history_add_hold(st->h, &d, NULL);
+		}
+		t->hold_start_us = 0;
+		t->outcome = KM_HOLD_STOPPED;
+		break;
+	default:
+		break;
+	}
+}
+
+static void make_session_id(char *buf, size_t cap, int64_t *start_us)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	*start_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	struct tm tm;
+	char when[32] = "session";
+	time_t t = ts.tv_sec;
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof when, "%Y%m%d-%H%M%S", &tm);
+	unsigned tag = (unsigned)((ts.tv_nsec / 1000) ^ ((long)getpid() << 4)) & 0xFFFFu;
+	snprintf(buf, cap, "%s-%04x", when, tag);
+}
+
+static int stream_fail(int rc, const char *serial)
+{
+	const char *hint = NULL;
+	if (rc == KM_ERR_NO_DEVICE)
+		hint = serial ? "see 'knotmap devices' for the serials plugged in, or use --sim"
+		              : "plug the mat in, or try the virtual mat: --sim SCENARIO";
+	else if (rc == KM_ERR_PERMISSION)
+		hint = km_device_permission_hint();
+	else if (rc == KM_ERR_BUSY)
+		hint = "another program (another knotmap?) is using the mat";
+	else if (rc == KM_ERR_NOT_FOUND)
+		hint = "see 'knotmap sim --list' for the scenarios";
+	km_cli_error(CMD, hint, "cannot open the stream: %s", km_strerror(rc));
+	return km_cli_exit_code(rc) == KM_EXIT_OK ? KM_EXIT_FAILURE : km_cli_exit_code(rc);
+}
+
+static int run_record(int argc, char **argv)
+{
+	const char *sim = NULL, *serial = NULL, *out = NULL, *db = NULL;
+	double duration = 0;
+	long seed = 1;
+	bool force = false, raw = false, fast = false, analysis = true, history = true;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		bool has_next = i + 1 < argc;
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return KM_EXIT_OK;
+		} else if (!strcmp(a, "--sim") && has_next) {
+			sim = argv[++i];
+		} else if (!strcmp(a, "--device") && has_next) {
+			serial = argv[++i];
+		} else if (!strcmp(a, "--duration") && has_next) {
+			if (km_cli_parse_double(CMD, "--duration", argv[++i], 0.01, 86400,
+			                        &duration))
+				return KM_EXIT_USAGE;
+		} else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has_next) {
+			out = argv[++i];
+		} else if (!strcmp(a, "--seed") && has_next) {
+			if (km_cli_parse_long(CMD, "--seed", argv[++i], 0, LONG_MAX, &seed))
+				return KM_EXIT_USAGE;
+		} else if (!strcmp(a, "--db") && has_next) {
+			db = argv[++i];
+		} else if (!strcmp(a, "--force")) {
+			force = true;
+		} else if (!strcmp(a, "--raw")) {
+			raw = true;
+		} else if (!strcmp(a, "--fast")) {
+			fast = true;
+		} else if (!strcmp(a, "--no-analysis")) {
+			analysis = false;
+		} else if (!strcmp(a, "--no-history")) {
+			history = false;
+		} else {
+			km_cli_error(CMD, "see 'knotmap record --help'",
+			             a[0] == '-' ? "unknown option or missing value: '%s'"
+			                         : "unexpected argument '%s'",
+			             a);
+			return KM_EXIT_USAGE;
+		}
+	}
+	if (sim && serial) {
+		km_cli_error(CMD, "see 'knotmap record --help'",
+		             "--sim and --device cannot be used together");
+		return KM_EXIT_USAGE;
+	}
+	if (fast && !sim) {
+		km_cli_error(CMD, "see 'knotmap record --help'", "--fast needs --sim");
+		return KM_EXIT_USAGE;
+	}
+	if (!analysis)
+		history = false;
+
+	char sid[48];
+	int64_t start_us;
+	make_session_id(sid, sizeof sid, &start_us);
+	char defpath[4096];
+	if (!out) {
+		char sub[128];
+		snprintf(sub, sizeof sub, "sessions/%s.kmrec", sid);
+		if (km_history_data_path(sub, defpath, sizeof defpath) != KM_OK) {
+			km_cli_error(CMD, "give the file with -o FILE", "HOME is not set");
+			return KM_EXIT_USAGE;
+		}
+		out = defpath;
+	}
+
+	/* stream */
+	struct km_stream_config sc = km_stream_config_default();
+	sc.log = km_cli_log();
+	if (sim) {
+		sc.transport = KM_TRANSPORT_SIM;
+		sc.sim_scenario = sim;
+		sc.sim_seed = (uint64_t)seed;
+		sc.sim_realtime = !fast;
+	} else if (serial) {
+		sc.transport = KM_TRANSPORT_LIBUSB;
+		sc.serial = serial;
+	}
+	km_stream *s = NULL;
+	int rc = km_stream_create(&sc, &s);
+	if (rc != KM_OK)
+		return stream_fail(rc, serial);
+	struct km_device_info dev;
+	rc = km_stream_device_info(s, &dev);
+	struct km_frame *f = NULL;
+	if (rc == KM_OK)
+		rc = km_stream_frame_create(s, &f);
+	uint16_t *counts = NULL;
+	if (rc == KM_OK && raw) {
+		counts = calloc((size_t)dev.rows * dev.cols, sizeof *counts);
+		if (!counts)
+			rc = KM_ERR_NO_MEMORY;
+	}
+	if (rc != KM_OK) {
+		km_stream_destroy(s);
+		km_frame_destroy(f);
+		return stream_fail(rc, serial);
+	}
+
+	/* recording */
+	struct km_rec_writer_config wc = km_rec_writer_config_default();
+	wc.log = km_cli_log();
+	wc.path = out;
+	wc.overwrite = force;
+	wc.content = KM_REC_KPA | (raw ? KM_REC_RAW : 0u);
+	wc.device.rows = dev.rows;
+	wc.device.cols = dev.cols;
+	wc.device.pitch_mm = dev.pitch_mm;
+	wc.device.geometry = dev.geometry;
+	wc.device.rate_hz = dev.rate_hz;
+	wc.device.usb_vid = dev.vid;
+	wc.device.usb_pid = dev.pid;
+	snprintf(wc.device.serial, sizeof wc.device.serial, "%s", dev.serial);
+	snprintf(wc.device.firmware, sizeof wc.device.firmware, "%u.%u.%u",
+	         (unsigned)(dev.firmware_version >> 16),
+	         (unsigned)((dev.firmware_version >> 8) & 0xFF),
+	         (unsigned)(dev.firmware_version & 0xFF));
+	if (sim)
+		snprintf(wc.device.model, sizeof wc.device.model, "%.30s (%.30s)", dev.product,
+		         sim);
+	else
+		snprintf(wc.device.model, sizeof wc.device.model, "%s", dev.product);
+	snprintf(wc.session_id, sizeof wc.session_id, "%s", sid);
+	wc.start_unix_us = start_us;
+	struct rec_state st;
+	memset(&st, 0, sizeof st);
+	st.start_unix_us = start_us;
+	rc = km_rec_writer_create(&wc, &st.w);
+	if (rc != KM_OK) {
+		const char *hint = rc == KM_ERR_EXISTS
+		                       ? "add --force to overwrite it, or pick another name"
+		                   : rc == KM_ERR_NO_SPACE ? "free some disk space"
+		                                           : "check that the folder is writable";
+		km_cli_error(CMD, hint, "cannot create '%s': %s", out, km_strerror(rc));
+		km_stream_destroy(s);
+		km_frame_destroy(f);
+		free(counts);
+		return KM_EXIT_FAILURE;
+	}
+
+	/* analysis */
+	km_pipeline *p = NULL;
+	if (analysis) {
+		struct km_pipeline_config pc = km_pipeline_config_default();
+		pc.rows = dev.rows;
+		pc.cols = dev.cols;
+		pc.pitch_mm = dev.pitch_mm;
+		pc.geometry = dev.geometry;
+		if (dev.rate_hz)
+			pc.rate_hz = dev.rate_hz;
+		pc.log = km_cli_log();
+		if (km_pipeline_create(&pc, &p) != KM_OK) {
+			fprintf(stderr, "knotmap record: warning: the analysis could not start; "
+			                "recording frames only\n");
+			p = NULL;
+			history = false;
+		}
+	}
+	if (history) {
+		struct km_history_config hc = km_history_config_default();
+		hc.log = km_cli_log();
+		hc.path = db;
+		struct km_history_session hs;
+		memset(&hs, 0, sizeof hs);
+		snprintf(hs.uuid, sizeof hs.uuid, "%s", sid);
+		hs.start_unix_us = start_us;
+		if (sim)
+			snprintf(hs.device, sizeof hs.device, "sim:%.59s", sim);
+		else
+			snprintf(hs.device, sizeof hs.device, "%s", dev.serial);
+		snprintf(hs.recording, sizeof hs.recording, "%.511s", out);
+		if (km_history_create(&hc, &st.h) != KM_OK ||
+		    km_history_add_session(st.h, &hs, &st.session_id) != KM_OK) {
+			fprintf(stderr, "knotmap record: warning: the history is not available; "
+			                "recording without it\n");
+			km_history_destroy(st.h);
+			st.h = NULL;
+		}
+	}
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	struct sigaction old_int, old_term;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	active_stream = s;
+
+	rc = km_stream_start(s);
+	if (rc != KM_OK) {
+		active_stream = NULL;
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+		km_rec_writer_destroy(st.w);
+		km_history_destroy(st.h);
+		km_pipeline_destroy(p);
+		km_stream_destroy(s);
+		km_frame_destroy(f);
+		free(counts);
+		return stream_fail(rc, serial);
+	}
+	bool tty = isatty(STDERR_FILENO);
+	if (tty)
+		fprintf(stderr, "recording to %s (Ctrl-C to stop)\n", out);
+	uint64_t frames = 0, dropped = 0, last_status = 0;
+	bool unplugged_said = false;
+	int end_rc = KM_OK;
+	struct km_pipeline_result res;
+	while (!stop_requested) {
+		rc = raw ? km_stream_read_raw(s, f, counts, (size_t)dev.rows * dev.cols, 500)
+		         : km_stream_read(s, f, 500);
+		if (rc == KM_ERR_TIMEOUT || rc == KM_ERR_NO_DEVICE) {
+			if (rc == KM_ERR_NO_DEVICE && !unplugged_said) {
+				fprintf(stderr, "\nknotmap record: the mat was unplugged; waiting "
+				                "for it (Ctrl-C to stop)\n");
+				unplugged_said = true;
+			}
+			/* keep the once-a-second flush while no frames arrive */
+			int frc = km_rec_writer_flush(st.w);
+			if (frc != KM_OK) {
+				end_rc = frc;
+				break;
+			}
+			continue;
+		}
+		if (rc == KM_ERR_END || rc == KM_ERR_INTERRUPTED)
+			break;
+		if (rc != KM_OK) {
+			end_rc = rc;
+			break;
+		}
+		unplugged_said = false;
+		if (frames == 0)
+			st.t0 = f->device_time_us;
+		rc = km_rec_writer_write_frame(st.w, f, counts, 0);
+		if (rc != KM_OK) {
+			end_rc = rc;
+			break;
+		}
+		frames++;
+		dropped += f->dropped_since_last;
+		if (p && km_pipeline_process(p, f, &res) == KM_OK) {
+			st.body = res.outline && res.outline->found;
+			if (st.body) {
+				st.midline_x_mm = res.outline->midline_x_mm;
+				st.top_mm = res.outline->top_mm;
+			}
+			for (size_t i = 0; i < res.event_count; i++)
+				handle_event(&st, &res.events[i]);
+		}
+		if (st.write_error) {
+			end_rc = st.write_error;
+			break;
+		}
+		uint64_t t = f->device_time_us - st.t0;
+		if (tty && t - last_status >= 1000000u) {
+			last_status = t;
+			fprintf(stderr,
+			        "\r  %8.1f s  %8" PRIu64 " frames  %5" PRIu64 " dropped  %3" PRIu64
+			        " knots  %3" PRIu64 " holds ",
+			        (double)t / 1e6, frames, dropped, st.knots, st.holds);
+		}
+		if (duration > 0 && (double)t >= duration * 1e6)
+			break;
+	}
+	active_stream = NULL;
+	km_stream_stop(s);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (tty)
+		fputc('\n', stderr);
+	if (p && km_pipeline_finish(p, &res) == KM_OK)
+		for (size_t i = 0; i < res.event_count; i++)
+			handle_event(&st, &res.events[i]);
+	int crc = km_rec_writer_close(st.w);
+	if (end_rc == KM_OK && crc != KM_OK)
+		end_rc = crc;
+	uint64_t bytes = 0;
+	km_rec_writer_stats(st.w, NULL, NULL, &bytes);
+	km_rec_writer_destroy(st.w);
+	if (st.h) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		km_history_end_session(st.h, st.session_id,
+		                       (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+	}
+	km_pipeline_destroy(p);
+	km_stream_destroy(s);
+	km_frame_destroy(f);
+	free(counts);
+
+	printf("recorded %" PRIu64 " frames (%" PRIu64 " dropped), %" PRIu64 " events, %" PRIu64
+	       " knots, %" PRIu64 " holds\n  file    %s (%" PRIu64 " bytes)\n",
+	       frames, dropped, st.events, st.knots, st.holds, out, bytes);
+	if (st.h)
+		printf("  session %" PRId64 " in the history ('knotmap history --show %" PRId64
+		       "')\n",
+		       st.session_id, st.session_id);
+	if (st.h) {
+		struct km_history_advice adv;
+		if (km_history_advice(st.h, &adv) == KM_OK && adv.see_professional)
+			printf("  advice  see 'knotmap history': a healthcare professional should "
+			       "look "
+			       "at this\n");
+		km_history_destroy(st.h);
+	}
+	if (end_rc != KM_OK) {
+		const char *hint = end_rc == KM_ERR_NO_SPACE
+		                       ? "free some disk space; the recording is readable up to "
+		                         "where the disk filled"
+		                       : NULL;
+		km_cli_error(CMD, hint, "recording stopped: %s", km_strerror(end_rc));
+		return km_cli_exit_code(end_rc);
+	}
+	return KM_EXIT_OK;
+}
+
+const struct km_cli_command km_cli_cmd_record = {
+    "record", "record a session from a mat or the virtual mat to a .kmrec file", run_record};

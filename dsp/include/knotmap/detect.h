@@ -1,0 +1,160 @@
+/*
+ * Spot detection on a band-pass response stack: candidate tender/stiff spots
+ * ("knots"), never a diagnosis.
+ *
+ * Per frame: a robust noise estimate per scale (1.4826 x MAD of the response
+ * over loaded cells three outer sigmas inside the loaded area, so body and mat
+ * edges do not count as noise), non-maximum suppression over the 3x3x3
+ * neighbourhood in (x, y, scale), thresholds (response > noise_k x noise SD
+ * and > min_response_kpa), an edge test (Hessian ratio, as in SIFT, so body
+ * and mat edges do not read as spots), sub-cell position by a 3-point
+ * log-parabola fit per axis and a parabola over log-scale. Candidates are
+ * sorted by response, strongest first, capped at max_candidates.
+ *
+ * Body outline (flat mat only; the body lies with its head-feet axis along
+ * the rows): cells above outline_kpa form the loaded area; each row's left and
+ * right ends give a midpoint and the spine midline is the median midpoint.
+ * Maxima not surrounded by loaded cells (support_sigmas) are dropped.
+ * Candidates within midline_half_width_mm of it are masked (never time a hold
+ * over the spine). Candidates whose response exceeds landmark_excess x the
+ * background are far stronger than a knot's 15-40 % stiffness excess can make
+ * (signal-model.md): bony prominence or tool contact; they are labelled.
+ *
+ * Coordinates (as the virtual mat's): cell (r, c) has its centre at
+ * x_mm = (c + 0.5) * pitch, y_mm = (r + 0.5) * pitch; on a cylinder x wraps
+ * at cols * pitch.
+ *
+ * Thread safety: one object per thread.
+ */
+#ifndef KNOTMAP_DETECT_H
+#define KNOTMAP_DETECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "knotmap/bandpass.h"
+#include "knotmap/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum km_candidate_flag {
+	KM_CANDIDATE_MIDLINE = 1u << 0,  /* within the spine midline band */
+	KM_CANDIDATE_LANDMARK = 1u << 1, /* much stronger than a knot: bone or tool */
+	KM_CANDIDATE_WEAK = 1u << 2,     /* between weak_fraction x and 1 x the thresholds:
+					    only keeps an existing track alive (hysteresis) */
+};
+
+/* What to do with masked candidates (midline, landmark). */
+enum km_detect_mask_mode {
+	KM_DETECT_MASK_DROP = 0,  /* leave them out of the list */
+	KM_DETECT_MASK_LABEL = 1, /* keep them, with the flag set */
+};
+
+struct km_candidate {
+	float x_mm, y_mm;   /* sub-cell position */
+	float scale_mm;     /* sigma of the Gaussian spot that fits best (inner sigma x sqrt(ratio)) */
+	float response_kpa; /* band-pass response at the peak (~ local excess) */
+	float peak_kpa;     /* input pressure at the nearest cell */
+	float background_kpa; /* smooth background there (0 when no background map) */
+	uint16_t row, col;  /* nearest cell */
+	uint16_t scale_index;
+	uint16_t flags;     /* enum km_candidate_flag bits */
+};
+
+struct km_body_outline {
+	int found;             /* 0: no body (too few loaded cells, or a cylinder) */
+	float midline_x_mm;    /* spine midline (vertical line x = midline_x_mm) */
+	float left_mm, right_mm, top_mm, bottom_mm; /* bounding box of the loaded area */
+	size_t loaded_cells;
+	uint16_t rows;
+	/* Per row: left / right end of the loaded area in mm, NaN where the row
+	 * has no body. [rows] each, owned by the detector. */
+	const float *row_left_mm;
+	const float *row_right_mm;
+};
+
+struct km_detect_config {
+	uint16_t rows, cols;       /* grid; must match the band-pass */
+	float pitch_mm;            /* > 0 */
+	enum km_geometry geometry;
+	unsigned n_scales;         /* 1..KM_BANDPASS_MAX_SCALES */
+	float scale_mm[KM_BANDPASS_MAX_SCALES]; /* inner sigma of each layer, increasing */
+	float ratio;               /* DoG ratio of the band-pass (1.6) */
+	float noise_k;             /* response > noise_k x noise SD; default 3 */
+	float min_response_kpa;    /* absolute floor; default 2 kPa */
+	float edge_ratio;          /* Hessian ratio limit (Lowe 2004); default 10; 0 = off */
+	unsigned max_candidates;   /* 1..1024; default 32 */
+	float outline_kpa;         /* a cell is loaded above this; default 1 kPa */
+	unsigned outline_min_cells; /* fewer loaded cells: no body; default 30 */
+	float outline_min_area_cm2; /* smaller loaded area: no body (a tool alone); default 300 */
+	float midline_half_width_mm; /* default 25 (signal-model.md: +-2.5 cm); 0 = off */
+	float landmark_excess;     /* response / background above this: landmark; default 0.8; 0 = off */
+	/* Drop maxima with an unloaded or off-grid cell within this many inner
+	 * sigmas (chessboard): body corners and mat edges make strong DoG
+	 * responses with plain convolution. 0..10, 0 = off; default 2 (1 is
+	 * enough after km_bandpass_execute_masked). Landmark-strength peaks are
+	 * exempt (a ball's contact is an island of load). */
+	float support_sigmas;
+	/* Weaker candidates closer than this to a stronger one are dropped (one
+	 * spot, maxima at two scales); default 20 mm (signal-model.md: merge
+	 * within 2 cm); 0 = off. */
+	float min_separation_mm;
+	/* Hysteresis: maxima above weak_fraction x the thresholds (but below
+	 * them) are reported with KM_CANDIDATE_WEAK; the tracker uses them only
+	 * to continue confirmed tracks. 0..1; default 0 (off; the pipeline
+	 * uses 0.6); 1 = off too. */
+	float weak_fraction;
+	/* Noise SD smoothed over about this many frames (exponential average);
+	 * 0 or 1 = per frame (default 1; the pipeline uses 1 s of frames). */
+	unsigned noise_frames;
+	enum km_detect_mask_mode midline_mode;  /* default DROP */
+	enum km_detect_mask_mode landmark_mode; /* default DROP */
+	struct km_log log;
+};
+
+/* Result of one execute; pointers are owned by the detector and valid until
+ * its next execute, reset or destroy. */
+struct km_detect_result {
+	const struct km_candidate *candidates; /* strongest first */
+	size_t count;
+	size_t over_cap;          /* maxima above threshold that did not fit */
+	size_t masked;            /* dropped: masks, no support, closer than min_separation_mm */
+	float noise_sd_kpa[KM_BANDPASS_MAX_SCALES]; /* as used (smoothed) */
+	const struct km_body_outline *outline;
+};
+
+typedef struct km_detect km_detect;
+
+/* Defaults as above; rows, cols, n_scales/scale_mm must be set (or use
+ * km_detect_config_from_bandpass). */
+KM_API struct km_detect_config km_detect_config_default(void);
+/* Copies the grid, pitch, geometry, scales and ratio of a band-pass config
+ * into cfg (other fields untouched). KM_OK or KM_ERR_INVALID_ARG. */
+KM_API int km_detect_config_from_bandpass(struct km_detect_config *cfg,
+					  const struct km_bandpass_config *bp);
+
+/* KM_OK, KM_ERR_INVALID_ARG, KM_ERR_SHAPE, KM_ERR_NO_MEMORY. *out NULL on error. */
+KM_API int km_detect_create(const struct km_detect_config *cfg, km_detect **out);
+
+/*
+ * stack: [n_scales x rows x cols] kPa (km_bandpass_execute output);
+ * kpa: the input frame cells [rows x cols] kPa (outline, peak values);
+ * background: [rows x cols] kPa or NULL (landmark test off without it).
+ * Fills *res. Allocates nothing. KM_OK or KM_ERR_INVALID_ARG.
+ */
+KM_API int km_detect_execute(km_detect *d, const float *stack, const float *kpa,
+			     const float *background, struct km_detect_result *res);
+
+/* The outline of the last execute (found == 0 before any). Never NULL for a
+ * valid d. */
+KM_API const struct km_body_outline *km_detect_outline(const km_detect *d);
+KM_API void km_detect_reset(km_detect *d);
+KM_API void km_detect_destroy(km_detect *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * The dsp pipeline: one object that takes a stream of pressure frames and
+ * gives tracked candidate knots, events and whole-mat summaries.
+ *
+ *   frame -> checks (shape, order, NaN/inf/negative cells) -> spatial
+ *   band-pass (knotmap/bandpass.h) -> spot detection + body outline
+ *   (knotmap/detect.h) -> tracker (knotmap/tracker.h) -> per knot: guarding
+ *   (knotmap/guard.h), stiffness index (knotmap/stiffness.h) and hold
+ *   timers (knotmap/hold.h) -> events
+ *   (knotmap/events.h)
+ *
+ * Knots are candidate tender/stiff spots, never a diagnosis. By default the
+ * detector labels (does not drop) strong peaks (bone or tool contact) and
+ * spots over the spine midline: they are tracked and reach the hold timers
+ * (a tool contact is what a hold times; a midline spot makes SPINE_BLOCKED),
+ * but only unlabelled tracks are announced with KNOT_FOUND / KNOT_LOST (each
+ * announced id gets exactly one KNOT_LOST, at its END or at finish).
+ *
+ * Include this header alone: it pulls in every type the result uses.
+ * Nothing is allocated per frame after km_pipeline_create. Times come from
+ * the frames' device_time_us.
+ *
+ * Thread safety: one object per thread; the event callback runs on the
+ * thread calling km_pipeline_process, inside that call.
+ */
+#ifndef KNOTMAP_PIPELINE_H
+#define KNOTMAP_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "knotmap/bandpass.h"
+#include "knotmap/core.h"
+#include "knotmap/detect.h"
+#include "knotmap/events.h"
+#include "knotmap/guard.h"
+#include "knotmap/hold.h"
+#include "knotmap/stiffness.h"
+#include "knotmap/tracker.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct km_pipeline_config {
+	/* The grid every frame must have (KM_ERR_SHAPE otherwise). */
+	uint16_t rows, cols;
+	float pitch_mm;
+	enum km_geometry geometry;
+	float rate_hz; /* nominal frame rate, for the guard's filters; default 100 */
+	/* Stage configs. Their grid, pitch, geometry, scale and wrap fields are
+	 * filled from the fields above at create; the rest is used as given
+	 * detect.noise_frames 0 (the default here) means rate_hz frames (1 s). */
+	struct km_bandpass_config bandpass;
+	/* Band-pass by normalised convolution over the loaded cells
+	 * (km_bandpass_execute_masked; default true) or plain DoG (false). */
+	bool normalized;
+	struct km_detect_config detect;
+	struct km_tracker_config tracker;
+	/* One guard per spot whose hold timer is engaged or running (with holds
+	 * disabled: per track); default true. */
+	bool enable_guard;
+	struct km_guard_config guard;
+	bool enable_hold;  /* hold timers (default true) */
+	struct km_hold_config hold;
+	/* Stiffness index per tracked spot (default true): regional load = mean
+	 * over region_mm around the spot, spot = mean over the spot, neighbourhood
+	 * = the ring between 2 and 3 spot radii. Holds start/end its % change. */
+	bool enable_stiffness;
+	struct km_stiffness_config stiffness;
+	float region_mm; /* half-width of the regional-load window; default 100 mm (est.) */
+	/* A frame with more NaN/inf/negative cells than this fraction is
+	 * rejected (KM_ERR_NONFINITE); fewer are replaced by 0 and flagged.
+	 * Default 0.25. */
+	float max_bad_fraction;
+	size_t max_events;   /* events kept per frame in the result, 1..4096 (default 64) */
+	km_event_fn on_event; /* optional: called for every event, in order */
+	void *user;
+	struct km_log log;
+};
+
+/* Flags in km_pipeline_result.flags. */
+enum km_pipeline_flag {
+	KM_PIPELINE_BAD_CELLS = 1u << 0,  /* some cells were NaN/inf/negative (replaced by 0) */
+	KM_PIPELINE_GAP = 1u << 1,        /* frames were lost before this one */
+	KM_PIPELINE_SATURATED = 1u << 2,  /* the frame says cells hit the ADC ceiling */
+	KM_PIPELINE_EVENTS_LOST = 1u << 3 /* more events than max_events (callback saw all) */
+};
+
+/* One processed frame. Pointers are owned by the pipeline and valid until the
+ * next process, reset or destroy. */
+struct km_pipeline_result {
+	uint32_t sequence;
+	uint64_t time_us;
+	uint32_t flags;            /* enum km_pipeline_flag */
+	size_t bad_cells;
+	/* tracked knots: confirmed tracks with START/MOVE/END (tracker.h) */
+	const struct km_track *tracks;
+	size_t track_count;
+	/* this frame's detections, strongest first (detect.h) */
+	const struct km_candidate *candidates;
+	size_t candidate_count;
+	/* events of this frame, in order */
+	const struct km_event *events;
+	size_t event_count;
+	/* body outline and spine midline (found == 0 when unknown) */
+	const struct km_body_outline *outline;
+	/* whole mat */
+	float total_load_n;        /* sum of kPa x cell area */
+	float loaded_area_cm2;     /* cells above detect.outline_kpa */
+	float peak_kpa;
+	bool load_centre_valid;    /* false when nothing is loaded */
+	float load_centre_x_mm;    /* pressure-weighted centre (circular mean on a cylinder) */
+	float load_centre_y_mm;
+	/* band-pass output, [n_scales x rows x cols] kPa, and background [rows x cols] (may be NULL) */
+	const float *response;
+	unsigned n_scales;
+	const float *background;
+	float noise_sd_kpa[KM_BANDPASS_MAX_SCALES]; /* detector's robust noise per scale */
+};
+
+typedef struct km_pipeline km_pipeline;
+
+/* Defaults for every stage; rows/cols must be set (pitch 10 mm, flat). */
+KM_API struct km_pipeline_config km_pipeline_config_default(void);
+
+/* Creates every stage. KM_OK, KM_ERR_INVALID_ARG / KM_ERR_SHAPE / KM_ERR_RANGE
+ * (a stage rejected its config; the log says which), KM_ERR_NO_MEMORY,
+ * KM_ERR_FFT. *out NULL on error. */
+KM_API int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out);
+
+/*
+ * Processes one frame and fills *out. Returns:
+ *  KM_OK                 processed (see out->flags for replaced cells, gaps);
+ *  KM_ERR_INVALID_ARG    p, f, out or f->kpa NULL;
+ *  KM_ERR_SHAPE          rows/cols zero or not the configured grid, or a
+ *                        different pitch or geometry;
+ *  KM_ERR_BAD_SEQUENCE   sequence not after the last processed frame's (modulo
+ *                        2^32) or device time going backwards: frame skipped;
+ *  KM_ERR_NONFINITE      too many NaN/inf/negative cells: frame skipped;
+ *  KM_ERR_MALFORMED      the frame is flagged KM_FRAME_CORRUPT: skipped;
+ *  KM_ERR_CALIBRATION    the frame is flagged KM_FRAME_UNCALIBRATED (counts,
+ *                        not kPa): skipped.
+ * A skipped frame changes no state; out is zeroed except sequence/time.
+ * Events go to cfg.on_event (if set) and out->events. Allocates nothing.
+ */
+KM_API int km_pipeline_process(km_pipeline *p, const struct km_frame *f,
+			       struct km_pipeline_result *out);
+
+/* Ends every live track (END + KNOT_LOST events, holds stopped with reason
+ * RESET) at the last frame's time: call at the end of a stream so each id
+ * gets its END. Fills *out (tracks and events only). KM_OK or
+ * KM_ERR_INVALID_ARG. */
+KM_API int km_pipeline_finish(km_pipeline *p, struct km_pipeline_result *out);
+
+/* Hold status of a track (hold.h); KM_ERR_NOT_FOUND when it has none or holds
+ * are disabled. */
+KM_API int km_pipeline_hold_status(const km_pipeline *p, uint32_t track_id,
+				   struct km_hold_status *out);
+
+/* Clears all state (tracks, holds, guards, frame order) without events;
+ * keeps the config. */
+KM_API void km_pipeline_reset(km_pipeline *p);
+KM_API void km_pipeline_destroy(km_pipeline *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,629 @@
+/*
+ * The dsp pipeline: checks, band-pass, detection, tracking, guarding and
+ * hold timers for a frame stream. See knotmap/pipeline.h.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "km_internal.h"
+#include "knotmap/pipeline.h"
+
+struct guard_slot {
+	km_guard *g;
+	uint32_t track_id; /* 0 = free */
+};
+
+struct stiff_slot {
+	km_stiffness *s;
+	uint32_t track_id; /* 0 = free */
+};
+
+struct km_pipeline {
+	struct km_pipeline_config cfg;
+	int R, C;
+	size_t cells;
+	float *clean; /* [cells] sanitised copy of the frame */
+	float *weight; /* [cells] 1 where loaded (normalised band-pass) */
+	float *stack; /* [n_scales x cells] */
+	unsigned n_scales;
+	km_bandpass *bp;
+	km_detect *det;
+	km_tracker *trk;
+	km_hold *hold;
+	struct guard_slot *guards;
+	unsigned n_guards;
+	struct stiff_slot *stiff;
+	unsigned n_stiff;
+	struct km_hold_input *hin;
+	unsigned n_hin;
+	struct km_event *events;
+	struct km_event_sink sink;
+	uint32_t *announced; /* track ids with a KNOT_FOUND and no KNOT_LOST yet */
+	unsigned n_announced, max_announced;
+	int have_last;
+	uint32_t last_seq;
+	uint64_t last_us;
+};
+
+struct km_pipeline_config km_pipeline_config_default(void)
+{
+	struct km_pipeline_config c;
+	memset(&c, 0, sizeof c);
+	c.pitch_mm = 10.0f;
+	c.geometry = KM_GEOMETRY_FLAT;
+	c.rate_hz = 100.0f; /* signal-model.md: 100 Hz default */
+	c.bandpass = km_bandpass_config_default();
+	c.detect = km_detect_config_default();
+	/* Keep strong peaks (bone, tool contact) and midline spots as labelled
+	 * tracks: tool contacts are what a hold times, and the hold timer must
+	 * see midline spots to refuse them (SPINE_BLOCKED). Only unlabelled
+	 * tracks are announced as knots. */
+	c.detect.landmark_mode = KM_DETECT_MASK_LABEL;
+	c.detect.midline_mode = KM_DETECT_MASK_LABEL;
+	/* Normalised convolution over the loaded cells: body and mat edges and
+	 * dead cells make no response, so spots near them stay visible. */
+	c.normalized = true;
+	c.detect.support_sigmas = 1.0f;
+	/* Detection hysteresis: a confirmed spot near the threshold does not
+	 * flicker out (which would restart its hold timer under a new id). */
+	c.detect.weak_fraction = 0.6f;
+	c.detect.noise_frames = 0; /* 0 here: one second of frames at rate_hz */
+	c.tracker = km_tracker_config_default();
+	c.enable_guard = true;
+	c.guard = km_guard_config_default();
+	c.enable_hold = true;
+	c.hold = km_hold_config_default();
+	c.enable_stiffness = true;
+	c.stiffness = km_stiffness_config_default();
+	c.region_mm = 100.0f;
+	c.max_bad_fraction = 0.25f;
+	c.max_events = 64;
+	return c;
+}
+
+static int fail(km_pipeline *p, const struct km_log *log, const char *what, int rc)
+{
+	km__log(log, KM_LOG_ERROR, "dsp", "pipeline: %s: %s", what, km_strerror(rc));
+	km_pipeline_destroy(p);
+	return rc;
+}
+
+int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
+{
+	if (!out)
+		return KM_ERR_INVALID_ARG;
+	*out = NULL;
+	if (!cfg)
+		return KM_ERR_INVALID_ARG;
+	const struct km_log *log = &cfg->log;
+	if (cfg->rows == 0 || cfg->cols == 0 || cfg->rows > KM_FRAME_MAX_DIM ||
+	    cfg->cols > KM_FRAME_MAX_DIM)
+		return KM_ERR_SHAPE;
+	if (!(isfinite(cfg->pitch_mm) && cfg->pitch_mm > 0.0f) ||
+	    !(isfinite(cfg->rate_hz) && cfg->rate_hz > 0.0f && cfg->rate_hz <= 100000.0f) ||
+	    !(cfg->max_bad_fraction >= 0.0f && cfg->max_bad_fraction <= 1.0f) ||
+	    cfg->max_events < 1 || cfg->max_events > 4096 ||
+	    !(isfinite(cfg->region_mm) && cfg->region_mm > 0.0f) ||
+	    (cfg->geometry != KM_GEOMETRY_FLAT && cfg->geometry != KM_GEOMETRY_CYLINDER))
+		return KM_ERR_INVALID_ARG;
+	km_pipeline *p = km__calloc(1, sizeof *p);
+	if (!p)
+		return KM_ERR_NO_MEMORY;
+	p->cfg = *cfg;
+	p->R = cfg->rows;
+	p->C = cfg->cols;
+	p->cells = (size_t)p->R * (size_t)p->C;
+
+	struct km_bandpass_config bc = cfg->bandpass;
+	bc.rows = cfg->rows;
+	bc.cols = cfg->cols;
+	bc.pitch_mm = cfg->pitch_mm;
+	bc.geometry = cfg->geometry;
+	bc.log = cfg->log;
+	bc.normalized = cfg->normalized;
+	int rc = km_bandpass_create(&bc, &p->bp);
+	if (rc != KM_OK)
+		return fail(p, log, "band-pass", rc);
+	p->n_scales = bc.n_scales;
+
+	struct km_detect_config dc = cfg->detect;
+	if (dc.noise_frames == 0)
+		dc.noise_frames = (unsigned)lroundf(cfg->rate_hz); /* ~1 s */
+	rc = km_detect_config_from_bandpass(&dc, &bc);
+	dc.log = cfg->log;
+	if (rc == KM_OK)
+		rc = km_detect_create(&dc, &p->det);
+	if (rc != KM_OK)
+		return fail(p, log, "detect", rc);
+	p->cfg.detect = dc;
+
+	struct km_tracker_config tc = cfg->tracker;
+	tc.wrap_x_mm = cfg->geometry == KM_GEOMETRY_CYLINDER ? (float)cfg->cols * cfg->pitch_mm
+							     : 0.0f;
+	tc.log = cfg->log;
+	rc = km_tracker_create(&tc, &p->trk);
+	if (rc != KM_OK)
+		return fail(p, log, "tracker", rc);
+
+	if (cfg->enable_hold) {
+		struct km_hold_config hc = cfg->hold;
+		hc.log = cfg->log;
+		rc = km_hold_create(&hc, &p->hold);
+		if (rc != KM_OK)
+			return fail(p, log, "hold", rc);
+		p->n_hin = hc.max_tracks;
+	} else {
+		p->n_hin = tc.max_tracks;
+	}
+	p->hin = km__calloc(KM_MAX(p->n_hin, 1u), sizeof *p->hin);
+	if (!p->hin)
+		return fail(p, log, "hold inputs", KM_ERR_NO_MEMORY);
+
+	if (cfg->enable_guard) {
+		struct km_guard_config gc = cfg->guard;
+		gc.sample_rate_hz = cfg->rate_hz;
+		gc.log = cfg->log;
+		p->n_guards = p->n_hin;
+		p->guards = km__calloc(p->n_guards, sizeof *p->guards);
+		if (!p->guards)
+			return fail(p, log, "guards", KM_ERR_NO_MEMORY);
+		for (unsigned i = 0; i < p->n_guards; i++) {
+			rc = km_guard_create(&gc, &p->guards[i].g);
+			if (rc != KM_OK)
+				return fail(p, log, "guard (needs rate_hz >= 25)", rc);
+		}
+	}
+
+	if (cfg->enable_stiffness) {
+		struct km_stiffness_config sc = cfg->stiffness;
+		sc.welch.sample_rate_hz = cfg->rate_hz;
+		sc.log = cfg->log;
+		p->n_stiff = p->n_hin;
+		p->stiff = km__calloc(p->n_stiff, sizeof *p->stiff);
+		if (!p->stiff)
+			return fail(p, log, "stiffness", KM_ERR_NO_MEMORY);
+		for (unsigned i = 0; i < p->n_stiff; i++) {
+			rc = km_stiffness_create(&sc, &p->stiff[i].s);
+			if (rc != KM_OK)
+				return fail(p, log, "stiffness", rc);
+		}
+	}
+
+	p->clean = km__calloc(p->cells, sizeof(float));
+	p->weight = km__calloc(p->cells, sizeof(float));
+	size_t sn;
+	if (!km__mul_size(p->cells, p->n_scales, &sn))
+		return fail(p, log, "size", KM_ERR_NO_MEMORY);
+	p->stack = km__calloc(sn, sizeof(float));
+	p->events = km__calloc(cfg->max_events, sizeof *p->events);
+	p->max_announced = tc.max_tracks;
+	p->announced = km__calloc(p->max_announced, sizeof *p->announced);
+	if (!p->clean || !p->weight || !p->stack || !p->events || !p->announced)
+		return fail(p, log, "buffers", KM_ERR_NO_MEMORY);
+	p->sink.buf = p->events;
+	p->sink.capacity = cfg->max_events;
+	p->sink.fn = cfg->on_event;
+	p->sink.user = cfg->user;
+	*out = p;
+	return KM_OK;
+}
+
+static void emit(km_pipeline *p, enum km_event_type type, const struct km_track *t,
+		 uint32_t seq, uint64_t time_us, float load)
+{
+	struct km_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.type = type;
+	ev.reason = type == KM_EVENT_KNOT_LOST ? KM_REASON_LOST : KM_REASON_NONE;
+	ev.track_id = t->id;
+	ev.frame_seq = seq;
+	ev.time_us = time_us;
+	ev.x_mm = t->x_mm;
+	ev.y_mm = t->y_mm;
+	ev.load_kpa = load;
+	ev.value = t->response_kpa;
+	km_event_sink_emit(&p->sink, &ev);
+}
+
+/* Mean pressure over the spot: a (2k+1)^2 window, k ~ the spot sigma in
+ * cells (1..4), around the cell under the track. */
+static float spot_load(const km_pipeline *p, const struct km_track *t)
+{
+	float pitch = p->cfg.pitch_mm;
+	int r = (int)floorf(t->y_mm / pitch), c = (int)floorf(t->x_mm / pitch);
+	int k = (int)lroundf(t->scale_mm / pitch);
+	k = KM_CLAMP(k, 1, 4);
+	double sum = 0.0;
+	int n = 0;
+	for (int dr = -k; dr <= k; dr++) {
+		int rr = r + dr;
+		if (rr < 0 || rr >= p->R)
+			continue;
+		for (int dc = -k; dc <= k; dc++) {
+			int cc = c + dc;
+			if (p->cfg.geometry == KM_GEOMETRY_CYLINDER)
+				cc = (cc % p->C + p->C) % p->C;
+			else if (cc < 0 || cc >= p->C)
+				continue;
+			sum += p->clean[(size_t)rr * (size_t)p->C + (size_t)cc];
+			n++;
+		}
+	}
+	return n ? (float)(sum / n) : 0.0f;
+}
+
+/* KNOT_FOUND once a track is confirmed and not labelled (bone, tool,
+ * midline); KNOT_LOST at its END only if it was announced. */
+static void announce(km_pipeline *p, const struct km_track *t, uint32_t seq, uint64_t us,
+		     float load)
+{
+	for (unsigned i = 0; i < p->n_announced; i++)
+		if (p->announced[i] == t->id) {
+			if (t->state == KM_TRACK_END) {
+				emit(p, KM_EVENT_KNOT_LOST, t, seq, us, load);
+				p->announced[i] = p->announced[--p->n_announced];
+			}
+			return;
+		}
+	if (t->state == KM_TRACK_END ||
+	    (t->flags & (KM_CANDIDATE_LANDMARK | KM_CANDIDATE_MIDLINE)) ||
+	    p->n_announced == p->max_announced)
+		return;
+	p->announced[p->n_announced++] = t->id;
+	emit(p, KM_EVENT_KNOT_FOUND, t, seq, us, load);
+}
+
+/* Mean pressure over cells whose chessboard distance from the track's cell
+ * is in [k0, k1] (k0 = 0: a full window). */
+static float window_mean(const km_pipeline *p, const struct km_track *t, int k0, int k1)
+{
+	float pitch = p->cfg.pitch_mm;
+	int r = (int)floorf(t->y_mm / pitch), c = (int)floorf(t->x_mm / pitch);
+	double sum = 0.0;
+	int n = 0;
+	for (int dr = -k1; dr <= k1; dr++) {
+		int rr = r + dr;
+		if (rr < 0 || rr >= p->R)
+			continue;
+		for (int dc = -k1; dc <= k1; dc++) {
+			if (KM_MAX(abs(dr), abs(dc)) < k0)
+				continue;
+			int cc = c + dc;
+			if (p->cfg.geometry == KM_GEOMETRY_CYLINDER)
+				cc = (cc % p->C + p->C) % p->C;
+			else if (cc < 0 || cc >= p->C)
+				continue;
+			sum += p->clean[(size_t)rr * (size_t)p->C + (size_t)cc];
+			n++;
+		}
+	}
+	return n ? (float)(sum / n) : 0.0f;
+}
+
+static km_stiffness *stiff_for(km_pipeline *p, uint32_t id)
+{
+	for (unsigned i = 0; i < p->n_stiff; i++)
+		if (p->stiff[i].track_id == id)
+			return p->stiff[i].s;
+	for (unsigned i = 0; i < p->n_stiff; i++)
+		if (p->stiff[i].track_id == 0) {
+			p->stiff[i].track_id = id;
+			km_stiffness_reset(p->stiff[i].s);
+			km_stiffness_set_track(p->stiff[i].s, id);
+			return p->stiff[i].s;
+		}
+	return NULL;
+}
+
+static void stiff_release(km_pipeline *p, uint32_t id)
+{
+	for (unsigned i = 0; i < p->n_stiff; i++)
+		if (p->stiff[i].track_id == id)
+			p->stiff[i].track_id = 0;
+}
+
+static km_guard *guard_for(km_pipeline *p, uint32_t id, int claim)
+{
+	for (unsigned i = 0; i < p->n_guards; i++)
+		if (p->guards[i].track_id == id)
+			return p->guards[i].g;
+	if (!claim)
+		return NULL;
+	for (unsigned i = 0; i < p->n_guards; i++)
+		if (p->guards[i].track_id == 0) {
+			p->guards[i].track_id = id;
+			km_guard_reset(p->guards[i].g);
+			km_guard_set_track(p->guards[i].g, id);
+			return p->guards[i].g;
+		}
+	return NULL;
+}
+
+static void guard_release(km_pipeline *p, uint32_t id)
+{
+	for (unsigned i = 0; i < p->n_guards; i++)
+		if (p->guards[i].track_id == id)
+			p->guards[i].track_id = 0;
+}
+
+static void summarise(km_pipeline *p, struct km_pipeline_result *out)
+{
+	double sum = 0.0, sx = 0.0, sy = 0.0, scos = 0.0, ssin = 0.0;
+	float peak = 0.0f, thr = p->cfg.detect.outline_kpa, pitch = p->cfg.pitch_mm;
+	size_t loaded = 0;
+	int cyl = p->cfg.geometry == KM_GEOMETRY_CYLINDER;
+	double w = 2.0 * 3.14159265358979323846 / (double)p->C;
+	for (int r = 0; r < p->R; r++)
+		for (int c = 0; c < p->C; c++) {
+			float v = p->clean[(size_t)r * (size_t)p->C + (size_t)c];
+			sum += v;
+			sx += (double)v * (c + 0.5);
+			sy += (double)v * (r + 0.5);
+			if (cyl) {
+				scos += (double)v * cos(w * (c + 0.5));
+				ssin += (double)v * sin(w * (c + 0.5));
+			}
+			peak = fmaxf(peak, v);
+			loaded += v > thr;
+		}
+	double cell_m2 = (double)pitch * (double)pitch * 1e-6;
+	out->total_load_n = (float)(sum * 1e3 * cell_m2); /* kPa -> Pa */
+	out->loaded_area_cm2 = (float)((double)loaded * cell_m2 * 1e4);
+	out->peak_kpa = peak;
+	out->load_centre_valid = sum > 0.0;
+	if (sum > 0.0) {
+		out->load_centre_y_mm = (float)(sy / sum * pitch);
+		if (cyl) {
+			double a = atan2(ssin, scos);
+			if (a < 0.0)
+				a += 2.0 * 3.14159265358979323846;
+			out->load_centre_x_mm = (float)(a / w * pitch);
+		} else {
+			out->load_centre_x_mm = (float)(sx / sum * pitch);
+		}
+	}
+}
+
+static int check_frame(const km_pipeline *p, const struct km_frame *f)
+{
+	if (f->rows == 0 || f->cols == 0 || f->rows != p->R || f->cols != p->C)
+		return KM_ERR_SHAPE;
+	if (!(fabsf(f->pitch_mm - p->cfg.pitch_mm) <= 1e-3f * p->cfg.pitch_mm) ||
+	    f->geometry != p->cfg.geometry)
+		return KM_ERR_SHAPE;
+	if (f->flags & KM_FRAME_CORRUPT)
+		return KM_ERR_MALFORMED;
+	if (f->flags & KM_FRAME_UNCALIBRATED)
+		return KM_ERR_CALIBRATION;
+	if (p->have_last &&
+	    ((int32_t)(f->sequence - p->last_seq) <= 0 || f->device_time_us < p->last_us))
+		return KM_ERR_BAD_SEQUENCE;
+	return KM_OK;
+}
+
+int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipeline_result *out)
+{
+	if (!p || !f || !out)
+		return KM_ERR_INVALID_ARG;
+	memset(out, 0, sizeof *out);
+	out->sequence = f->sequence;
+	out->time_us = f->device_time_us;
+	if (!f->kpa)
+		return KM_ERR_INVALID_ARG;
+	int rc = check_frame(p, f);
+	if (rc != KM_OK) {
+		km__log(&p->cfg.log, KM_LOG_DEBUG, "dsp", "frame %u skipped: %s", f->sequence,
+			km_error_name(rc));
+		return rc;
+	}
+	size_t bad = 0;
+	for (size_t i = 0; i < p->cells; i++) {
+		float v = f->kpa[i];
+		if (!isfinite(v) || v < 0.0f) {
+			v = 0.0f;
+			bad++;
+		}
+		p->clean[i] = v;
+	}
+	if ((double)bad > (double)p->cfg.max_bad_fraction * (double)p->cells) {
+		km__log(&p->cfg.log, KM_LOG_WARN, "dsp", "frame %u: %zu bad cells, skipped",
+			f->sequence, bad);
+		out->bad_cells = bad;
+		return KM_ERR_NONFINITE;
+	}
+	uint32_t flags = 0;
+	if (bad)
+		flags |= KM_PIPELINE_BAD_CELLS;
+	if ((f->flags & KM_FRAME_LOST_BEFORE) || f->dropped_since_last ||
+	    (p->have_last && f->sequence - p->last_seq > 1))
+		flags |= KM_PIPELINE_GAP;
+	if (f->flags & KM_FRAME_SATURATED)
+		flags |= KM_PIPELINE_SATURATED;
+
+	km_event_sink_clear(&p->sink);
+	uint64_t dropped0 = p->sink.dropped;
+	summarise(p, out);
+
+	if (p->cfg.normalized) {
+		float thr = p->cfg.detect.outline_kpa;
+		for (size_t i = 0; i < p->cells; i++)
+			p->weight[i] = p->clean[i] > thr ? 1.0f : 0.0f;
+		km_bandpass_execute_masked(p->bp, p->clean, p->weight, p->stack);
+	} else {
+		km_bandpass_execute(p->bp, p->clean, p->stack);
+	}
+	const float *bg = km_bandpass_background(p->bp);
+	struct km_detect_result dr;
+	km_detect_execute(p->det, p->stack, p->clean, bg, &dr);
+	struct km_tracker_result tr;
+	rc = km_tracker_update(p->trk, dr.candidates, dr.count, f->device_time_us, &tr);
+	if (rc != KM_OK)
+		return rc; /* cannot happen after check_frame; kept for safety */
+	p->have_last = 1;
+	p->last_seq = f->sequence;
+	p->last_us = f->device_time_us;
+
+	unsigned nh = 0;
+	float midline = dr.outline->found ? dr.outline->midline_x_mm : NAN;
+	for (size_t i = 0; i < tr.count; i++) {
+		const struct km_track *t = &tr.tracks[i];
+		float load = spot_load(p, t);
+		announce(p, t, f->sequence, f->device_time_us, load);
+		if (t->state == KM_TRACK_END) {
+			guard_release(p, t->id);
+			stiff_release(p, t->id);
+			continue;
+		}
+		km_stiffness *sf = p->n_stiff ? stiff_for(p, t->id) : NULL;
+		if (sf) {
+			int k = (int)lroundf(t->scale_mm / p->cfg.pitch_mm);
+			k = KM_CLAMP(k, 1, 4);
+			int kr = (int)lroundf(p->cfg.region_mm / p->cfg.pitch_mm);
+			kr = KM_CLAMP(kr, 3 * k, 64);
+			km_stiffness_push(sf, f->device_time_us, f->sequence, window_mean(p, t, 0, kr),
+					  load, window_mean(p, t, 2 * k, 3 * k), &p->sink);
+		}
+		/* Guarding is watched on spots under a hold (a tool pressing): a
+		 * lying body's breathing on bony spots is not tensing. */
+		struct km_hold_status hs;
+		bool pressed = !p->hold || (km_hold_get_status(p->hold, t->id, &hs) == KM_OK &&
+					    hs.state != KM_HOLD_IDLE && hs.state != KM_HOLD_BLOCKED);
+		if (!pressed)
+			guard_release(p, t->id);
+		km_guard *g = p->n_guards && pressed ? guard_for(p, t->id, 1) : NULL;
+		if (g)
+			km_guard_push(g, f->device_time_us, f->sequence, load, &p->sink);
+		if (nh < p->n_hin) {
+			struct km_hold_input *h = &p->hin[nh++];
+			memset(h, 0, sizeof *h);
+			h->track_id = t->id;
+			h->x_mm = t->x_mm;
+			h->y_mm = t->y_mm;
+			h->load_kpa = load;
+			h->tensing = g ? km_guard_is_tensing(g) : false;
+			h->over_spine = (t->flags & KM_CANDIDATE_MIDLINE) != 0;
+			h->spine_distance_mm = isnan(midline) ? NAN : fabsf(t->x_mm - midline);
+		}
+	}
+	if (p->hold) {
+		size_t first = p->sink.count;
+		km_hold_execute(p->hold, f->device_time_us, f->sequence, p->hin, nh, &p->sink);
+		/* The stiffness % change runs from each hold's start to its stop. */
+		for (size_t i = first; i < p->sink.count && p->n_stiff; i++) {
+			const struct km_event *e = &p->events[i];
+			if (e->type != KM_EVENT_HOLD_STARTED && e->type != KM_EVENT_HOLD_STOPPED)
+				continue;
+			for (unsigned j = 0; j < p->n_stiff; j++)
+				if (p->stiff[j].track_id == e->track_id) {
+					if (e->type == KM_EVENT_HOLD_STARTED)
+						km_stiffness_hold_begin(p->stiff[j].s);
+					else
+						km_stiffness_hold_end(p->stiff[j].s);
+				}
+		}
+	}
+
+	if (p->sink.dropped != dropped0)
+		flags |= KM_PIPELINE_EVENTS_LOST;
+	out->flags = flags;
+	out->bad_cells = bad;
+	out->tracks = tr.tracks;
+	out->track_count = tr.count;
+	out->candidates = dr.candidates;
+	out->candidate_count = dr.count;
+	out->events = p->events;
+	out->event_count = p->sink.count;
+	out->outline = dr.outline;
+	out->response = p->stack;
+	out->n_scales = p->n_scales;
+	out->background = bg;
+	memcpy(out->noise_sd_kpa, dr.noise_sd_kpa, sizeof out->noise_sd_kpa);
+	return KM_OK;
+}
+
+int km_pipeline_finish(km_pipeline *p, struct km_pipeline_result *out)
+{
+	if (!p || !out)
+		return KM_ERR_INVALID_ARG;
+	memset(out, 0, sizeof *out);
+	km_event_sink_clear(&p->sink);
+	uint64_t dropped0 = p->sink.dropped;
+	struct km_tracker_result tr;
+	km_tracker_flush(p->trk, &tr);
+	if (p->hold)
+		km_hold_stop(p->hold, p->last_us, 0, KM_REASON_RESET, &p->sink);
+	for (size_t i = 0; i < tr.count; i++) {
+		announce(p, &tr.tracks[i], p->last_seq, p->last_us, 0.0f);
+		guard_release(p, tr.tracks[i].id);
+		stiff_release(p, tr.tracks[i].id);
+	}
+	out->sequence = p->last_seq;
+	out->time_us = p->last_us;
+	out->tracks = tr.tracks;
+	out->track_count = tr.count;
+	out->events = p->events;
+	out->event_count = p->sink.count;
+	out->outline = km_detect_outline(p->det);
+	if (p->sink.dropped != dropped0)
+		out->flags |= KM_PIPELINE_EVENTS_LOST;
+	return KM_OK;
+}
+
+int km_pipeline_hold_status(const km_pipeline *p, uint32_t track_id, struct km_hold_status *out)
+{
+	if (!p || !out)
+		return KM_ERR_INVALID_ARG;
+	if (!p->hold)
+		return KM_ERR_NOT_FOUND;
+	return km_hold_get_status(p->hold, track_id, out);
+}
+
+void km_pipeline_reset(km_pipeline *p)
+{
+	if (!p)
+		return;
+	km_bandpass_reset(p->bp);
+	km_detect_reset(p->det);
+	km_tracker_reset(p->trk);
+	if (p->hold)
+		km_hold_reset(p->hold);
+	for (unsigned i = 0; i < p->n_guards; i++) {
+		km_guard_reset(p->guards[i].g);
+		p->guards[i].track_id = 0;
+	}
+	for (unsigned i = 0; i < p->n_stiff; i++) {
+		km_stiffness_reset(p->stiff[i].s);
+		p->stiff[i].track_id = 0;
+	}
+	km_event_sink_clear(&p->sink);
+	p->n_announced = 0;
+	p->have_last = 0;
+	p->last_seq = 0;
+	p->last_us = 0;
+}
+
+void km_pipeline_destroy(km_pipeline *p)
+{
+	if (!p)
+		return;
+	km_bandpass_destroy(p->bp);
+	km_detect_destroy(p->det);
+	km_tracker_destroy(p->trk);
+	km_hold_destroy(p->hold);
+	if (p->guards)
+		for (unsigned i = 0; i < p->n_guards; i++)
+			km_guard_destroy(p->guards[i].g);
+	km__free(p->guards);
+	if (p->stiff)
+		for (unsigned i = 0; i < p->n_stiff; i++)
+			km_stiffness_destroy(p->stiff[i].s);
+	km__free(p->stiff);
+	km__free(p->hin);
+	km__free(p->clean);
+	km__free(p->weight);
+	km__free(p->stack);
+	km__free(p->events);
+	km__free(p->announced);
+	km__free(p);
+}

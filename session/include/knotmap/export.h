@@ -1,0 +1,120 @@
+/*
+ * knotmap exports: a recording (.kmrec) streamed into files other tools read.
+ *
+ *   CSV (frames)   one row per frame: index, seq, device time, flags, dropped,
+ *                  then one column per cell r<row>c<col> in kPa. A leading
+ *                  comment-free header row states units in the column names.
+ *   CSV (events)   one row per event: time, type, name, track, position, values.
+ *   JSON           a session summary (device, duration, frame statistics,
+ *                  knots, holds and outcomes, event counts).
+ *   NPY            NumPy .npy, float32 [n, rows, cols] in kPa, C order; the
+ *                  header is written first and patched with n at the end.
+ *   Tekscan-like   ASCII: a header block, then per frame "Frame N" and rows of
+ *                  comma-separated kPa values (like Tekscan's ASCII export).
+ *   PNG            a report image: peak and mean pressure maps with a colour
+ *                  map and scale, knot markers, a hold timeline coloured by
+ *                  outcome, drawn with a built-in rasteriser and 5x7 font.
+ *
+ * Every export reads the recording one chunk at a time and writes as it goes
+ * (the PNG keeps two float maps of the grid). Output files are created 0600
+ * (O_CREAT|O_TRUNC). Meaning is given to event records by a caller-supplied
+ * describer (the session library does not know the dsp's event types).
+ *
+ * Thread safety: an export uses only its arguments; run one per reader.
+ */
+#ifndef KNOTMAP_EXPORT_H
+#define KNOTMAP_EXPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "knotmap/core.h"
+#include "knotmap/recording.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum km_export_format {
+	KM_EXPORT_CSV = 0,        /* frames */
+	KM_EXPORT_CSV_EVENTS = 1, /* events */
+	KM_EXPORT_JSON = 2,
+	KM_EXPORT_NPY = 3,
+	KM_EXPORT_TEKSCAN = 4,
+	KM_EXPORT_PNG = 5,
+};
+
+/* "csv", "csv-events", "json", "npy", "tekscan", "png"; NULL if unknown. */
+KM_API const char *km_export_format_name(enum km_export_format f);
+/* Parses one of the names above. KM_OK or KM_ERR_INVALID_ARG. */
+KM_API int km_export_format_parse(const char *name, enum km_export_format *out);
+
+/* What an event record means, for summaries and the report. */
+enum km_export_role {
+	KM_EXPORT_ROLE_OTHER = 0,
+	KM_EXPORT_ROLE_KNOT = 1,         /* a candidate knot found at (x, y) */
+	KM_EXPORT_ROLE_HOLD_START = 2,   /* a timed hold starts on track_id */
+	KM_EXPORT_ROLE_HOLD_OUTCOME = 3, /* the running hold on track_id released/stiffened */
+	KM_EXPORT_ROLE_HOLD_END = 4,     /* the hold on track_id ends */
+};
+
+/* Hold outcomes as the report colours them (same values as km_hold_outcome). */
+enum km_export_outcome {
+	KM_EXPORT_OUTCOME_STOPPED = 0,
+	KM_EXPORT_OUTCOME_RELEASED = 1,
+	KM_EXPORT_OUTCOME_STIFFENED = 2,
+};
+
+struct km_export_event_info {
+	enum km_export_role role;
+	enum km_export_outcome outcome; /* for HOLD_OUTCOME */
+	const char *name;               /* static string, e.g. "HOLD_STARTED"; NULL = "type<N>" */
+	float load_kpa;                 /* for HOLD_END: mean load over the hold, or 0 */
+	float dose_kpa_s;               /* for HOLD_END: load x time, or 0 */
+	float held_s;                   /* for HOLD_END: timed seconds (0: end - start) */
+};
+
+/* Fills *info for one event (zeroed before the call). Must not block. */
+typedef void (*km_export_describe_fn)(void *user, const struct km_rec_event *ev,
+                                      struct km_export_event_info *info);
+/* Progress: frames done out of total (total from the index; may be 0). */
+typedef void (*km_export_progress_fn)(void *user, uint64_t done, uint64_t total);
+
+struct km_export_config {
+	struct km_log log;
+	enum km_export_format format;
+	const char *path; /* output file; required */
+	bool overwrite;   /* false (default): KM_ERR_EXISTS when path exists (regular file) */
+	km_export_describe_fn describe; /* may be NULL: every event is OTHER */
+	void *describe_user;
+	km_export_progress_fn progress; /* may be NULL; called about every 1 % */
+	void *progress_user;
+	const char *title; /* report title (ASCII), may be NULL */
+	/* PNG report: pixels per cell of the maps (1..32; 0 = fit to about 360 px). */
+	uint32_t png_scale;
+};
+
+KM_API struct km_export_config km_export_config_default(void);
+
+/*
+ * Exports the whole recording from the first item (the reader is reset first;
+ * it is left at the end). Reads stop at damage: the export then covers the
+ * readable part, says so in its output where the format has room (JSON
+ * "damage", CSV comment-free: nothing) and returns KM_OK; the caller can ask
+ * km_rec_reader_damage().
+ * Returns KM_OK; KM_ERR_INVALID_ARG; KM_ERR_EXISTS; KM_ERR_PERMISSION;
+ * KM_ERR_NO_SPACE (disk full: the partial output is left for inspection);
+ * KM_ERR_IO; KM_ERR_NO_MEMORY; KM_ERR_RANGE (NPY: more frames than fit).
+ */
+KM_API int km_export_recording(const struct km_export_config *cfg, km_rec_reader *reader);
+
+/* The colour map the report uses: 256 entries of 0xRRGGBB, perceptually
+ * ordered (dark blue -> green -> yellow). For viewers that want to match. */
+KM_API const uint32_t *km_export_colormap(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KNOTMAP_EXPORT_H */

@@ -1,0 +1,162 @@
+/* The replay transport: a raw recording of the virtual mat plays back
+ * bit-identically through the same calibration; kPa-only recordings too. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "km_internal.h"
+#include "knotmap/recording.h"
+#include "knotmap/sim.h"
+#include "knotmap/stream.h"
+
+#define FRAMES 40
+#define R 16
+#define C 24
+
+static char path[64];
+static float live_kpa[FRAMES][R * C];
+static uint16_t live_raw[FRAMES][R * C];
+static uint32_t live_seq[FRAMES];
+
+static void cleanup(void)
+{
+	if (path[0])
+		unlink(path);
+}
+
+static void record(uint32_t content)
+{
+	snprintf(path, sizeof path, "/tmp/km-replay-%d.kmrec", (int)getpid());
+	unlink(path);
+	struct km_sim_config sc = km_sim_config_default();
+	sc.rows = R;
+	sc.cols = C;
+	struct km_stream_config c = km_stream_config_default();
+	c.transport = KM_TRANSPORT_SIM;
+	c.sim_config = &sc;
+	c.sim_realtime = false;
+	c.sim_frames = FRAMES;
+	km_stream *s;
+	cr_assert_eq(km_stream_create(&c, &s), KM_OK);
+	struct km_device_info info;
+	km_stream_device_info(s, &info);
+
+	size_t blob_size;
+	cr_assert_eq(km_stream_calibration_blob(s, NULL, 0, &blob_size, NULL), KM_ERR_OVERFLOW);
+	uint8_t *blob = malloc(blob_size);
+	uint32_t cal_id;
+	cr_assert_eq(km_stream_calibration_blob(s, blob, blob_size, &blob_size, &cal_id), KM_OK);
+
+	struct km_rec_writer_config wc = km_rec_writer_config_default();
+	wc.path = path;
+	wc.sync = false;
+	wc.content = content;
+	wc.device.rows = info.rows;
+	wc.device.cols = info.cols;
+	wc.device.pitch_mm = info.pitch_mm;
+	wc.device.geometry = info.geometry;
+	wc.device.rate_hz = info.rate_hz;
+	snprintf(wc.device.serial, sizeof wc.device.serial, "%s", info.serial);
+	snprintf(wc.device.firmware, sizeof wc.device.firmware, "1.2.3");
+	snprintf(wc.device.model, sizeof wc.device.model, "virtual mat");
+	wc.calibration = blob;
+	wc.calibration_size = blob_size;
+	wc.calibration_id = cal_id;
+	km_rec_writer *w;
+	cr_assert_eq(km_rec_writer_create(&wc, &w), KM_OK);
+	struct km_frame *f;
+	cr_assert_eq(km_stream_frame_create(s, &f), KM_OK);
+	cr_assert_eq(km_stream_start(s), KM_OK);
+	for (int i = 0; i < FRAMES; i++) {
+		cr_assert_eq(km_stream_read_raw(s, f, live_raw[i], R * C, 5000), KM_OK);
+		memcpy(live_kpa[i], f->kpa, sizeof live_kpa[i]);
+		live_seq[i] = f->sequence;
+		cr_assert_eq(km_rec_writer_write_frame(w, f, live_raw[i], cal_id), KM_OK);
+	}
+	cr_assert_eq(km_rec_writer_close(w), KM_OK);
+	km_rec_writer_destroy(w);
+	km_frame_destroy(f);
+	km_stream_destroy(s);
+	free(blob);
+}
+
+static km_stream *open_replay(void)
+{
+	struct km_stream_config c = km_stream_config_default();
+	c.transport = KM_TRANSPORT_REPLAY;
+	c.replay_path = path;
+	c.replay_speed = 0.0;
+	km_stream *s;
+	cr_assert_eq(km_stream_create(&c, &s), KM_OK);
+	return s;
+}
+
+Test(replay, raw_recording_plays_back_bit_identically, .fini = cleanup)
+{
+	record(KM_REC_RAW | KM_REC_KPA);
+	km_stream *s = open_replay();
+	struct km_device_info info;
+	km_stream_device_info(s, &info);
+	cr_expect_eq(info.transport, KM_TRANSPORT_REPLAY);
+	cr_expect_eq(info.rows, R);
+	cr_expect_eq(info.firmware_version, (1u << 16) | (2u << 8) | 3u);
+	struct km_frame *f;
+	cr_assert_eq(km_stream_frame_create(s, &f), KM_OK);
+	uint16_t raw[R * C];
+	cr_assert_eq(km_stream_start(s), KM_OK);
+	for (int i = 0; i < FRAMES; i++) {
+		cr_assert_eq(km_stream_read_raw(s, f, raw, R * C, 5000), KM_OK, "frame %d", i);
+		cr_assert_eq(f->sequence, live_seq[i]);
+		cr_assert_arr_eq(raw, live_raw[i], sizeof raw);
+		cr_assert_arr_eq(f->kpa, live_kpa[i], sizeof live_kpa[i], "kPa of frame %d", i);
+	}
+	cr_expect_eq(km_stream_read(s, f, 5000), KM_ERR_END);
+	/* a second start plays it again from the beginning */
+	km_stream_stop(s);
+	km_stream_reset(s);
+	cr_assert_eq(km_stream_start(s), KM_OK);
+	cr_assert_eq(km_stream_read_raw(s, f, raw, R * C, 5000), KM_OK);
+	cr_expect_arr_eq(raw, live_raw[0], sizeof raw);
+	cr_expect_eq(km_stream_set_rate(s, 10), KM_ERR_UNSUPPORTED);
+	km_stream_destroy(s);
+	km_frame_destroy(f);
+}
+
+Test(replay, kpa_only_recording_plays_back, .fini = cleanup)
+{
+	record(KM_REC_KPA);
+	km_stream *s = open_replay();
+	struct km_frame *f;
+	cr_assert_eq(km_stream_frame_create(s, &f), KM_OK);
+	cr_assert_eq(km_stream_start(s), KM_OK);
+	for (int i = 0; i < FRAMES; i++) {
+		cr_assert_eq(km_stream_read(s, f, 5000), KM_OK);
+		for (int k = 0; k < R * C; k++)
+			cr_assert(fabsf(f->kpa[k] - live_kpa[i][k]) <= 1.0f / 64.0f,
+			          "frame %d cell %d: %f vs %f", i, k, (double)f->kpa[k],
+			          (double)live_kpa[i][k]);
+	}
+	cr_expect_eq(km_stream_read(s, f, 5000), KM_ERR_END);
+	km_stream_destroy(s);
+	km_frame_destroy(f);
+}
+
+Test(replay, missing_or_foreign_files_are_refused)
+{
+	struct km_stream_config c = km_stream_config_default();
+	c.transport = KM_TRANSPORT_REPLAY;
+	c.replay_path = "/nonexistent/none.kmrec";
+	km_stream *s = (void *)1;
+	cr_expect_eq(km_stream_create(&c, &s), KM_ERR_NOT_FOUND);
+	cr_expect_null(s);
+	snprintf(path, sizeof path, "/tmp/km-replay-bad-%d.kmrec", (int)getpid());
+	FILE *fp = fopen(path, "wb");
+	fputs("this is not a recording at all, just text", fp);
+	fclose(fp);
+	c.replay_path = path;
+	cr_expect_eq(km_stream_create(&c, &s), KM_ERR_BAD_MAGIC);
+	cleanup();
+}

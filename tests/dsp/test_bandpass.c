@@ -1,0 +1,412 @@
+/* Band-pass (DoG stack): property tests on small grids. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "km_internal.h"
+#include "knotmap/bandpass.h"
+
+static struct km_bandpass_config cfg_small(int rows, int cols, enum km_geometry g,
+					   enum km_bandpass_method m)
+{
+	struct km_bandpass_config c = km_bandpass_config_default();
+	c.rows = (uint16_t)rows;
+	c.cols = (uint16_t)cols;
+	c.pitch_mm = 5.0f;
+	c.geometry = g;
+	c.method = m;
+	c.n_scales = 3;
+	return c;
+}
+
+/* Deterministic pseudo-random values in [0, 1). */
+static void fill_random(float *x, size_t n, unsigned seed)
+{
+	uint32_t s = seed * 2654435761u + 1u;
+	for (size_t i = 0; i < n; i++) {
+		s = s * 1664525u + 1013904223u;
+		x[i] = (float)(s >> 8) / 16777216.0f;
+	}
+}
+
+static float *run(const struct km_bandpass_config *c, const float *in)
+{
+	km_bandpass *bp = NULL;
+	cr_assert_eq(km_bandpass_create(c, &bp), KM_OK);
+	size_t n = (size_t)c->n_scales * c->rows * c->cols;
+	float *out = calloc(n, sizeof(float));
+	cr_assert_eq(km_bandpass_execute(bp, in, out), KM_OK);
+	km_bandpass_destroy(bp);
+	return out;
+}
+
+static void fft_equals_direct(enum km_geometry g, int rows, int cols)
+{
+	size_t cells = (size_t)rows * cols;
+	float *in = malloc(cells * sizeof(float));
+	fill_random(in, cells, 7);
+	struct km_bandpass_config cf = cfg_small(rows, cols, g, KM_BANDPASS_FFT);
+	struct km_bandpass_config cd = cfg_small(rows, cols, g, KM_BANDPASS_DIRECT);
+	km_bandpass *bf = NULL, *bd = NULL;
+	cr_assert_eq(km_bandpass_create(&cf, &bf), KM_OK);
+	cr_assert_eq(km_bandpass_create(&cd, &bd), KM_OK);
+	cr_assert_eq(km_bandpass_method_used(bf), KM_BANDPASS_FFT);
+	cr_assert_eq(km_bandpass_method_used(bd), KM_BANDPASS_DIRECT);
+	float *of = calloc(3 * cells, sizeof(float)), *od = calloc(3 * cells, sizeof(float));
+	cr_assert_eq(km_bandpass_execute(bf, in, of), KM_OK);
+	cr_assert_eq(km_bandpass_execute(bd, in, od), KM_OK);
+	float worst = 0.0f, mag = 0.0f;
+	for (size_t i = 0; i < 3 * cells; i++) {
+		worst = fmaxf(worst, fabsf(of[i] - od[i]));
+		mag = fmaxf(mag, fabsf(od[i]));
+	}
+	cr_expect_lt(worst, 1e-4f, "fft vs direct differ by %g", (double)worst);
+	cr_expect_gt(mag, 0.05f, "response unexpectedly tiny");
+	const float *gf = km_bandpass_background(bf), *gd = km_bandpass_background(bd);
+	cr_assert(gf && gd);
+	for (size_t i = 0; i < cells; i++)
+		cr_expect_lt(fabsf(gf[i] - gd[i]), 1e-4f);
+	free(in);
+	free(of);
+	free(od);
+	km_bandpass_destroy(bf);
+	km_bandpass_destroy(bd);
+}
+
+Test(bandpass, fft_equals_direct_flat)
+{
+	fft_equals_direct(KM_GEOMETRY_FLAT, 23, 17);
+}
+
+Test(bandpass, fft_equals_direct_periodic)
+{
+	/* 12 columns: the outer kernels are wider than the circumference and wrap. */
+	fft_equals_direct(KM_GEOMETRY_CYLINDER, 19, 12);
+}
+
+Test(bandpass, dog_of_constant_is_zero)
+{
+	for (int m = KM_BANDPASS_FFT; m <= KM_BANDPASS_DIRECT; m++) {
+		struct km_bandpass_config c = cfg_small(64, 16, KM_GEOMETRY_CYLINDER,
+						       (enum km_bandpass_method)m);
+		c.pitch_mm = 10.0f;
+		size_t cells = 64 * 16;
+		float *in = malloc(cells * sizeof(float));
+		for (size_t i = 0; i < cells; i++)
+			in[i] = 50.0f;
+		float *out = run(&c, in);
+		/* Rows farther than the widest kernel (4 * 1.6 * 18 mm = 12 cells)
+		 * from the zero-padded ends see a constant; periodic columns do
+		 * everywhere. */
+		for (unsigned s = 0; s < 3; s++)
+			for (int r = 13; r < 64 - 13; r++)
+				for (int col = 0; col < 16; col++)
+					cr_assert_lt(fabsf(out[s * cells + r * 16 + col]), 1e-3f,
+						     "scale %u r %d c %d: %g", s, r, col,
+						     (double)out[s * cells + r * 16 + col]);
+		/* A flat mat's edge is a step down: the DoG must see it. */
+		cr_expect_gt(fabsf(out[0 * cells + 0]), 1.0f);
+		free(in);
+		free(out);
+	}
+}
+
+Test(bandpass, linearity)
+{
+	int R = 20, C = 18;
+	size_t cells = (size_t)R * C;
+	float *x = malloc(cells * 4), *y = malloc(cells * 4), *z = malloc(cells * 4);
+	fill_random(x, cells, 1);
+	fill_random(y, cells, 2);
+	for (size_t i = 0; i < cells; i++)
+		z[i] = 3.0f * x[i] - 0.5f * y[i];
+	struct km_bandpass_config c = cfg_small(R, C, KM_GEOMETRY_FLAT, KM_BANDPASS_AUTO);
+	float *ox = run(&c, x), *oy = run(&c, y), *oz = run(&c, z);
+	for (size_t i = 0; i < 3 * cells; i++)
+		cr_assert_lt(fabsf(oz[i] - (3.0f * ox[i] - 0.5f * oy[i])), 1e-4f);
+	free(x), free(y), free(z), free(ox), free(oy), free(oz);
+}
+
+Test(bandpass, shift_equivariance_periodic)
+{
+	/* A circular shift along the cylinder's columns shifts the output by the
+	 * same amount, exactly (up to float rounding). */
+	int R = 16, C = 24, sh = 5;
+	size_t cells = (size_t)R * C;
+	float *x = malloc(cells * 4), *xs = malloc(cells * 4);
+	fill_random(x, cells, 3);
+	for (int r = 0; r < R; r++)
+		for (int col = 0; col < C; col++)
+			xs[r * C + (col + sh) % C] = x[r * C + col];
+	for (int m = KM_BANDPASS_FFT; m <= KM_BANDPASS_DIRECT; m++) {
+		struct km_bandpass_config c =
+			cfg_small(R, C, KM_GEOMETRY_CYLINDER, (enum km_bandpass_method)m);
+		float *o = run(&c, x), *os = run(&c, xs);
+		for (unsigned s = 0; s < 3; s++)
+			for (int r = 0; r < R; r++)
+				for (int col = 0; col < C; col++)
+					cr_assert_lt(fabsf(os[s * cells + r * C + (col + sh) % C] -
+							   o[s * cells + r * C + col]),
+						     1e-4f);
+		free(o);
+		free(os);
+	}
+	free(x);
+	free(xs);
+}
+
+Test(bandpass, shift_equivariance_flat_interior)
+{
+	/* A bump moved by (2, 3) cells on a flat mat moves its response with it
+	 * while it stays clear of the zero-padded edges. */
+	int R = 48, C = 48;
+	size_t cells = (size_t)R * C;
+	float *a = calloc(cells, 4), *b = calloc(cells, 4);
+	for (int r = 0; r < R; r++)
+		for (int col = 0; col < C; col++) {
+			double d1 = (r - 20) * (r - 20) + (col - 20) * (col - 20);
+			double d2 = (r - 22) * (r - 22) + (col - 23) * (col - 23);
+			a[r * C + col] = (float)(10.0 * exp(-d1 / 8.0));
+			b[r * C + col] = (float)(10.0 * exp(-d2 / 8.0));
+		}
+	struct km_bandpass_config c = cfg_small(R, C, KM_GEOMETRY_FLAT, KM_BANDPASS_AUTO);
+	float *oa = run(&c, a), *ob = run(&c, b);
+	for (unsigned s = 0; s < 3; s++)
+		for (int r = 10; r < 30; r++)
+			for (int col = 10; col < 30; col++)
+				cr_assert_lt(fabsf(ob[s * cells + (r + 2) * C + col + 3] -
+						   oa[s * cells + r * C + col]),
+					     1e-4f);
+	free(a), free(b), free(oa), free(ob);
+}
+
+Test(bandpass, gaussian_bump_peaks_at_amplitude)
+{
+	/* The gain (ratio+1)/(ratio-1) makes a Gaussian bump of amplitude A and
+	 * sigma b read ~A kPa at the scale sigma = b / sqrt(ratio). */
+	int R = 64, C = 64;
+	size_t cells = (size_t)R * C;
+	struct km_bandpass_config c = cfg_small(R, C, KM_GEOMETRY_FLAT, KM_BANDPASS_AUTO);
+	c.pitch_mm = 2.0f;
+	c.n_scales = 1;
+	c.sigma_min_mm = c.sigma_max_mm = 8.0f;
+	double b_mm = 8.0 * sqrt(1.6), A = 20.0;
+	float *in = calloc(cells, 4);
+	for (int r = 0; r < R; r++)
+		for (int col = 0; col < C; col++) {
+			double dx = (col - 32) * 2.0, dy = (r - 32) * 2.0;
+			in[r * C + col] = (float)(A * exp(-(dx * dx + dy * dy) / (2 * b_mm * b_mm)));
+		}
+	float *o = run(&c, in);
+	cr_expect_float_eq(o[32 * C + 32], (float)A, 0.03f * (float)A, "peak %g",
+			   (double)o[32 * C + 32]);
+	free(in);
+	free(o);
+}
+
+Test(bandpass, auto_picks_by_cost_model)
+{
+	/* Tiny grid with small kernels: direct; big grid with wide kernels: FFT. */
+	struct km_bandpass_config c = cfg_small(8, 8, KM_GEOMETRY_FLAT, KM_BANDPASS_AUTO);
+	c.pitch_mm = 20.0f;
+	c.background_sigma_mm = 0.0f;
+	km_bandpass *bp = NULL;
+	cr_assert_eq(km_bandpass_create(&c, &bp), KM_OK);
+	cr_expect_eq(km_bandpass_method_used(bp), KM_BANDPASS_DIRECT);
+	cr_expect_null(km_bandpass_background(bp));
+	km_bandpass_destroy(bp);
+	c = cfg_small(128, 128, KM_GEOMETRY_FLAT, KM_BANDPASS_AUTO);
+	c.pitch_mm = 2.0f;
+	cr_assert_eq(km_bandpass_create(&c, &bp), KM_OK);
+	cr_expect_eq(km_bandpass_method_used(bp), KM_BANDPASS_FFT);
+	km_bandpass_destroy(bp);
+}
+
+Test(bandpass, rejects_bad_config)
+{
+	km_bandpass *bp = (km_bandpass *)1;
+	struct km_bandpass_config c = cfg_small(10, 10, KM_GEOMETRY_FLAT, KM_BANDPASS_AUTO);
+	cr_expect_eq(km_bandpass_create(NULL, &bp), KM_ERR_INVALID_ARG);
+	cr_expect_null(bp);
+	cr_expect_eq(km_bandpass_create(&c, NULL), KM_ERR_INVALID_ARG);
+	struct km_bandpass_config b = c;
+	b.rows = 0;
+	cr_expect_eq(km_bandpass_create(&b, &bp), KM_ERR_SHAPE);
+	b = c;
+	b.cols = KM_FRAME_MAX_DIM + 1;
+	cr_expect_eq(km_bandpass_create(&b, &bp), KM_ERR_SHAPE);
+	b = c;
+	b.pitch_mm = NAN;
+	cr_expect_eq(km_bandpass_create(&b, &bp), KM_ERR_INVALID_ARG);
+	b = c;
+	b.ratio = 1.0f;
+	cr_expect_eq(km_bandpass_create(&b, &bp), KM_ERR_INVALID_ARG);
+	b = c;
+	b.n_scales = 0;
+	cr_expect_eq(km_bandpass_create(&b, &bp), KM_ERR_INVALID_ARG);
+	b = c;
+	b.n_scales = KM_BANDPASS_MAX_SCALES + 1;
+	cr_expect_eq(km_bandpass_create(&b, &bp), KM_ERR_INVALID_ARG);
+	b = c;
+	b.sigma_max_mm = 1.0f;
+	cr_expect_eq(km_bandpass_create(&b, &bp), KM_ERR_INVALID_ARG);
+	b = c;
+	b.method = (enum km_bandpass_method)9;
+	cr_expect_eq(km_bandpass_create(&b, &bp), KM_ERR_INVALID_ARG);
+	b = c;
+	b.geometry = (enum km_geometry)5;
+	cr_expect_eq(km_bandpass_create(&b, &bp), KM_ERR_INVALID_ARG);
+	cr_assert_eq(km_bandpass_create(&c, &bp), KM_OK);
+	float in[100] = {0}, out[300];
+	cr_expect_eq(km_bandpass_execute(bp, NULL, out), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_bandpass_execute(bp, in, NULL), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_bandpass_execute(NULL, in, out), KM_ERR_INVALID_ARG);
+	km_bandpass_destroy(bp);
+	km_bandpass_destroy(NULL);
+}
+
+Test(bandpass, reset_keeps_config_and_results_repeat)
+{
+	struct km_bandpass_config c = cfg_small(12, 14, KM_GEOMETRY_FLAT, KM_BANDPASS_FFT);
+	km_bandpass *bp = NULL;
+	cr_assert_eq(km_bandpass_create(&c, &bp), KM_OK);
+	float in[168], o1[3 * 168], o2[3 * 168];
+	fill_random(in, 168, 5);
+	cr_assert_eq(km_bandpass_execute(bp, in, o1), KM_OK);
+	km_bandpass_reset(bp);
+	cr_expect_eq(km_bandpass_n_scales(bp), 3u);
+	cr_expect_float_eq(km_bandpass_scale_mm(bp, 0), 5.0f, 1e-4f);
+	cr_expect_float_eq(km_bandpass_scale_mm(bp, 2), 18.0f, 1e-4f);
+	cr_expect_eq(km_bandpass_scale_mm(bp, 3), 0.0f);
+	cr_assert_eq(km_bandpass_execute(bp, in, o2), KM_OK);
+	cr_expect_arr_eq(o1, o2, sizeof o1);
+	km_bandpass_destroy(bp);
+}
+
+Test(bandpass, no_allocation_per_execute)
+{
+	for (int m = KM_BANDPASS_FFT; m <= KM_BANDPASS_DIRECT; m++) {
+		struct km_bandpass_config c =
+			cfg_small(16, 16, KM_GEOMETRY_FLAT, (enum km_bandpass_method)m);
+		km_bandpass *bp = NULL;
+		cr_assert_eq(km_bandpass_create(&c, &bp), KM_OK);
+		float in[256], out[3 * 256];
+		fill_random(in, 256, 9);
+		uint64_t before = km__alloc_count();
+		for (int i = 0; i < 100; i++)
+			cr_assert_eq(km_bandpass_execute(bp, in, out), KM_OK);
+		cr_expect_eq(km__alloc_count(), before);
+		km_bandpass_destroy(bp);
+	}
+}
+
+Test(bandpass, wisdom_round_trip)
+{
+	char dir[] = "/tmp/km-wisdom-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	setenv("XDG_CACHE_HOME", dir, 1);
+	char path[512];
+	cr_assert_eq(km_dsp_wisdom_path(path, sizeof path), KM_OK);
+	char want[600];
+	snprintf(want, sizeof want, "%s/knotmap/fftw-wisdom", dir);
+	cr_expect_str_eq(path, want);
+	cr_expect_eq(km_dsp_wisdom_load(NULL), KM_ERR_NOT_FOUND);
+	cr_expect_eq(km_dsp_wisdom_save(NULL), KM_OK);
+	cr_expect_eq(km_dsp_wisdom_load(NULL), KM_OK);
+	char tiny[4];
+	cr_expect_eq(km_dsp_wisdom_path(tiny, sizeof tiny), KM_ERR_OVERFLOW);
+	/* A file FFTW cannot parse is rejected with a code. */
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("not wisdom", f);
+	fclose(f);
+	cr_expect_eq(km_dsp_wisdom_load(path), KM_ERR_PARSE);
+	unlink(path);
+	snprintf(want, sizeof want, "%s/knotmap", dir);
+	rmdir(want);
+	rmdir(dir);
+}
+
+static void masked_fft_equals_direct(enum km_geometry g, int rows, int cols)
+{
+	size_t cells = (size_t)rows * cols;
+	float *in = malloc(cells * 4), *w = malloc(cells * 4);
+	fill_random(in, cells, 11);
+	fill_random(w, cells, 12);
+	for (size_t i = 0; i < cells; i++)
+		w[i] = w[i] < 0.3f ? 0.0f : 1.0f; /* holes: dead / unloaded cells */
+	km_bandpass *b[2];
+	float *o[2];
+	for (int m = 0; m < 2; m++) {
+		struct km_bandpass_config c =
+			cfg_small(rows, cols, g, m ? KM_BANDPASS_DIRECT : KM_BANDPASS_FFT);
+		c.normalized = 1;
+		cr_assert_eq(km_bandpass_create(&c, &b[m]), KM_OK);
+		o[m] = calloc(3 * cells, 4);
+		cr_assert_eq(km_bandpass_execute_masked(b[m], in, w, o[m]), KM_OK);
+	}
+	for (size_t i = 0; i < 3 * cells; i++)
+		cr_assert_lt(fabsf(o[0][i] - o[1][i]), 1e-4f, "cell %zu: %g vs %g", i, (double)o[0][i],
+			     (double)o[1][i]);
+	const float *g0 = km_bandpass_background(b[0]), *g1 = km_bandpass_background(b[1]);
+	for (size_t i = 0; i < cells; i++)
+		if (w[i] > 0.0f)
+			cr_assert_lt(fabsf(g0[i] - g1[i]), 1e-4f);
+	for (int m = 0; m < 2; m++) {
+		km_bandpass_destroy(b[m]);
+		free(o[m]);
+	}
+	free(in);
+	free(w);
+}
+
+Test(bandpass, masked_fft_equals_direct_flat)
+{
+	masked_fft_equals_direct(KM_GEOMETRY_FLAT, 21, 18);
+}
+
+Test(bandpass, masked_fft_equals_direct_periodic)
+{
+	masked_fft_equals_direct(KM_GEOMETRY_CYLINDER, 17, 14);
+}
+
+Test(bandpass, masked_plateau_has_no_edge_response)
+{
+	/* Normalised convolution: a loaded plateau with sharp edges (and a dead
+	 * cell inside, weight 0) reads 0 right up to its edges, and its
+	 * background is the plateau's value. The plain DoG does see the edges. */
+	int Rr = 30, Cc = 30;
+	size_t cells = (size_t)Rr * Cc;
+	float *in = calloc(cells, 4), *w = calloc(cells, 4), *o = calloc(3 * cells, 4);
+	for (int r = 5; r < 25; r++)
+		for (int c = 8; c < 22; c++) {
+			in[r * Cc + c] = 40.0f;
+			w[r * Cc + c] = 1.0f;
+		}
+	in[15 * Cc + 15] = 0.0f; /* dead cell */
+	w[15 * Cc + 15] = 0.0f;
+	struct km_bandpass_config c = cfg_small(Rr, Cc, KM_GEOMETRY_FLAT, KM_BANDPASS_AUTO);
+	c.normalized = 1;
+	km_bandpass *bp = NULL;
+	cr_assert_eq(km_bandpass_create(&c, &bp), KM_OK);
+	cr_assert_eq(km_bandpass_execute_masked(bp, in, w, o), KM_OK);
+	const float *bg = km_bandpass_background(bp);
+	for (size_t i = 0; i < cells; i++) {
+		for (int s = 0; s < 3; s++)
+			cr_assert_lt(fabsf(o[s * cells + i]), 1e-3f, "scale %d cell %zu: %g", s, i,
+				     (double)o[s * cells + i]);
+		if (w[i] > 0.0f)
+			cr_assert_float_eq(bg[i], 40.0f, 1e-3f);
+	}
+	cr_assert_eq(km_bandpass_execute(bp, in, o), KM_OK);
+	cr_expect_gt(fabsf(o[5 * Cc + 8]), 5.0f, "plain DoG at the corner");
+	km_bandpass_destroy(bp);
+	c.normalized = 0;
+	cr_assert_eq(km_bandpass_create(&c, &bp), KM_OK);
+	cr_expect_eq(km_bandpass_execute_masked(bp, in, w, o), KM_ERR_STATE);
+	km_bandpass_destroy(bp);
+	free(in), free(w), free(o);
+}

@@ -1,0 +1,422 @@
+/* Spot detection: analytic bumps through the real band-pass. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "km_internal.h"
+#include "knotmap/detect.h"
+
+#define R 48
+#define C 48
+#define PITCH 5.0f
+#define CELLS (R * C)
+
+struct rig {
+	km_bandpass *bp;
+	km_detect *det;
+	struct km_bandpass_config bc;
+	struct km_detect_config dc;
+	float in[CELLS];
+	float weight[CELLS];
+	int masked; /* run the band-pass as normalised convolution over loaded cells */
+	float stack[KM_BANDPASS_MAX_SCALES * CELLS];
+	struct km_detect_result res;
+};
+
+static void rig_init(struct rig *g, enum km_geometry geo, void (*tweak)(struct km_detect_config *))
+{
+	memset(g, 0, sizeof *g);
+	g->bc = km_bandpass_config_default();
+	g->bc.rows = R;
+	g->bc.cols = C;
+	g->bc.pitch_mm = PITCH;
+	g->bc.geometry = geo;
+	g->dc = km_detect_config_default();
+	cr_assert_eq(km_detect_config_from_bandpass(&g->dc, &g->bc), KM_OK);
+	if (tweak)
+		tweak(&g->dc);
+	g->bc.normalized = 1;
+	cr_assert_eq(km_bandpass_create(&g->bc, &g->bp), KM_OK);
+	cr_assert_eq(km_detect_create(&g->dc, &g->det), KM_OK);
+}
+
+static void rig_run(struct rig *g)
+{
+	if (g->masked) {
+		for (int i = 0; i < CELLS; i++)
+			g->weight[i] = g->in[i] > g->dc.outline_kpa ? 1.0f : 0.0f;
+		cr_assert_eq(km_bandpass_execute_masked(g->bp, g->in, g->weight, g->stack), KM_OK);
+	} else {
+		cr_assert_eq(km_bandpass_execute(g->bp, g->in, g->stack), KM_OK);
+	}
+	cr_assert_eq(km_detect_execute(g->det, g->stack, g->in, km_bandpass_background(g->bp),
+				       &g->res),
+		     KM_OK);
+}
+
+static void rig_free(struct rig *g)
+{
+	km_bandpass_destroy(g->bp);
+	km_detect_destroy(g->det);
+}
+
+static void add_bump(float *in, double x_mm, double y_mm, double sigma_mm, double amp, int periodic)
+{
+	for (int r = 0; r < R; r++)
+		for (int c = 0; c < C; c++) {
+			double dx = (c + 0.5) * PITCH - x_mm, dy = (r + 0.5) * PITCH - y_mm;
+			if (periodic) {
+				double L = C * PITCH;
+				dx = fmod(fmod(dx, L) + 1.5 * L, L) - 0.5 * L;
+			}
+			in[r * C + c] += (float)(amp * exp(-(dx * dx + dy * dy) / (2 * sigma_mm * sigma_mm)));
+		}
+}
+
+static void plateau(float *in, int c0, int c1, float kpa)
+{
+	for (int r = 0; r < R; r++)
+		for (int c = c0; c < c1; c++)
+			in[r * C + c] += kpa;
+}
+
+/* Landmark and midline masks off: bare detector. */
+static void no_landmark(struct km_detect_config *c)
+{
+	c->landmark_excess = 0.0f;
+	c->midline_half_width_mm = 0.0f;
+}
+
+Test(detect, gaussian_bump_found_at_centre_and_scale)
+{
+	const double xs[3] = {118.3, 101.0, 96.6}, ys[3] = {121.7, 99.2, 130.4};
+	const double bs[3] = {12.0, 9.0, 17.0};
+	for (int t = 0; t < 3; t++) {
+		struct rig g;
+		rig_init(&g, KM_GEOMETRY_FLAT, no_landmark);
+		plateau(g.in, 0, C, 30.0f);
+		add_bump(g.in, xs[t], ys[t], bs[t], 20.0, 0);
+		rig_run(&g);
+		cr_assert_eq(g.res.count, 1, "bump %d: %zu candidates", t, g.res.count);
+		const struct km_candidate *k = &g.res.candidates[0];
+		/* Sub-cell: well under a quarter of the 5 mm pitch. */
+		cr_expect_lt(fabs(k->x_mm - xs[t]), 0.25 * PITCH, "x %g vs %g", (double)k->x_mm, xs[t]);
+		cr_expect_lt(fabs(k->y_mm - ys[t]), 0.25 * PITCH, "y %g vs %g", (double)k->y_mm, ys[t]);
+		cr_expect_lt(fabs(k->scale_mm / bs[t] - 1.0), 0.2, "scale %g vs %g",
+			     (double)k->scale_mm, bs[t]);
+		cr_expect_gt(k->response_kpa, 15.0f);
+		cr_expect_lt(k->response_kpa, 21.0f);
+		cr_expect_gt(k->peak_kpa, 47.0f);
+		rig_free(&g);
+	}
+}
+
+Test(detect, two_bumps_sorted_strongest_first)
+{
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, no_landmark);
+	plateau(g.in, 0, C, 30.0f);
+	add_bump(g.in, 70, 70, 10, 8.0, 0);
+	add_bump(g.in, 160, 150, 10, 15.0, 0);
+	rig_run(&g);
+	cr_assert_eq(g.res.count, 2);
+	cr_expect_lt(fabs(g.res.candidates[0].x_mm - 160), 2.0);
+	cr_expect_lt(fabs(g.res.candidates[1].x_mm - 70), 2.0);
+	cr_expect_gt(g.res.candidates[0].response_kpa, g.res.candidates[1].response_kpa);
+	rig_free(&g);
+}
+
+Test(detect, absolute_threshold)
+{
+	/* A 1.5 kPa bump is below the 2 kPa floor; 3 kPa is above. */
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, no_landmark);
+	plateau(g.in, 0, C, 10.0f);
+	add_bump(g.in, 120, 120, 10, 1.5, 0);
+	rig_run(&g);
+	cr_expect_eq(g.res.count, 0);
+	add_bump(g.in, 120, 120, 10, 1.5, 0);
+	rig_run(&g);
+	cr_expect_eq(g.res.count, 1);
+	rig_free(&g);
+}
+
+Test(detect, noise_estimate_scales_with_noise)
+{
+	float sd[2][KM_BANDPASS_MAX_SCALES];
+	for (int t = 0; t < 2; t++) {
+		struct rig g;
+		rig_init(&g, KM_GEOMETRY_FLAT, no_landmark);
+		uint32_t s = 12345;
+		for (int i = 0; i < CELLS; i++) {
+			s = s * 1664525u + 1013904223u;
+			float u = (float)(s >> 8) / 16777216.0f - 0.5f;
+			g.in[i] = 30.0f + (t ? 20.0f : 10.0f) * u;
+		}
+		rig_run(&g);
+		memcpy(sd[t], g.res.noise_sd_kpa, sizeof sd[t]);
+		cr_expect_gt(sd[t][0], 0.0f);
+		rig_free(&g);
+	}
+	/* Scales whose interior (3 outer sigmas from the mat edge) is large on
+	 * this 48 x 48 grid: the estimate is the noise's, not the edges'. */
+	for (unsigned s = 0; s < 3; s++)
+		cr_expect_float_eq(sd[1][s], 2.0f * sd[0][s], 0.1f * sd[1][s], "scale %u: %g vs %g", s,
+				   (double)sd[1][s], (double)sd[0][s]);
+}
+
+Test(detect, relative_threshold_follows_noise)
+{
+	/* With noise SD ~4 kPa a 4 kPa bump stays below 3 x noise. */
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, no_landmark);
+	uint32_t s = 99;
+	for (int i = 0; i < CELLS; i++) {
+		s = s * 1664525u + 1013904223u;
+		g.in[i] = 60.0f + 14.0f * ((float)(s >> 8) / 16777216.0f - 0.5f);
+	}
+	add_bump(g.in, 120, 120, 12, 4.0, 0);
+	rig_run(&g);
+	for (size_t i = 0; i < g.res.count; i++)
+		cr_expect_gt(g.res.candidates[i].response_kpa,
+			     3.0f * g.res.noise_sd_kpa[g.res.candidates[i].scale_index] * 0.999f);
+	rig_free(&g);
+}
+
+Test(detect, straight_edges_and_corners_are_not_spots)
+{
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, NULL);
+	for (int r = 8; r < 40; r++)
+		for (int c = 10; c < 34; c++)
+			g.in[r * C + c] = 30.0f;
+	rig_run(&g);
+	cr_expect_eq(g.res.count, 0, "%zu spurious", g.res.count);
+	rig_free(&g);
+}
+
+static void label_mode(struct km_detect_config *c)
+{
+	c->midline_mode = KM_DETECT_MASK_LABEL;
+	c->landmark_mode = KM_DETECT_MASK_LABEL;
+}
+
+Test(detect, outline_and_midline_mask)
+{
+	/* Body: columns 2..46 loaded (x 12.5..232.5 mm), midline at 122.5 mm. A bump on
+	 * the midline is masked; one 50 mm lateral is kept. */
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, NULL);
+	plateau(g.in, 2, 47, 25.0f);
+	add_bump(g.in, 122.5, 80, 9, 6.0, 0);
+	add_bump(g.in, 170, 150, 9, 6.0, 0);
+	rig_run(&g);
+	const struct km_body_outline *o = g.res.outline;
+	cr_assert(o->found);
+	cr_expect_float_eq(o->midline_x_mm, 122.5f, 0.01f);
+	cr_expect_float_eq(o->left_mm, 12.5f, 0.01f);
+	cr_expect_float_eq(o->right_mm, 232.5f, 0.01f);
+	cr_expect_float_eq(o->row_left_mm[10], 12.5f, 0.01f);
+	cr_expect_eq(o->rows, R);
+	cr_assert_eq(g.res.count, 1, "%zu candidates", g.res.count);
+	cr_expect_lt(fabs(g.res.candidates[0].x_mm - 170), 2.0);
+	cr_expect_geq(g.res.masked, 1);
+	rig_free(&g);
+
+	/* Labelled instead of dropped; normalised convolution as the pipeline
+	 * uses it (plain DoG keeps the body corners as labelled landmarks). */
+	rig_init(&g, KM_GEOMETRY_FLAT, label_mode);
+	g.masked = 1;
+	plateau(g.in, 2, 47, 25.0f);
+	add_bump(g.in, 122.5, 80, 9, 6.0, 0);
+	rig_run(&g);
+	cr_assert_eq(g.res.count, 1, "%zu candidates", g.res.count);
+	cr_expect(g.res.candidates[0].flags & KM_CANDIDATE_MIDLINE);
+	cr_expect_not(g.res.candidates[0].flags & KM_CANDIDATE_LANDMARK);
+	rig_free(&g);
+}
+
+Test(detect, strong_peak_labelled_landmark)
+{
+	/* A knot makes 15-40 % excess; a 3x peak is bone or a tool. */
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, label_mode);
+	g.masked = 1;
+	plateau(g.in, 0, C, 20.0f);
+	add_bump(g.in, 80, 80, 10, 60.0, 0);
+	add_bump(g.in, 160, 160, 10, 5.0, 0);
+	rig_run(&g);
+	cr_assert_eq(g.res.count, 2);
+	cr_expect(g.res.candidates[0].flags & KM_CANDIDATE_LANDMARK);
+	cr_expect_not(g.res.candidates[1].flags & KM_CANDIDATE_LANDMARK);
+	cr_expect_gt(g.res.candidates[1].background_kpa, 15.0f);
+	rig_free(&g);
+}
+
+static void cap3(struct km_detect_config *c)
+{
+	no_landmark(c);
+	c->max_candidates = 3;
+}
+
+Test(detect, isolated_strong_contact_is_kept)
+{
+	/* A ball's contact: a small island of high pressure with nothing loaded
+	 * around it. No support, but landmark strength: kept (labelled). */
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, label_mode);
+	g.masked = 1;
+	add_bump(g.in, 31.5 * PITCH, 21.5 * PITCH, 4.0, 600.0, 0);
+	rig_run(&g);
+	cr_assert_eq(g.res.count, 1, "%zu candidates", g.res.count);
+	cr_expect(g.res.candidates[0].flags & KM_CANDIDATE_LANDMARK);
+	cr_expect_lt(fabsf(g.res.candidates[0].x_mm - 31.5f * PITCH), 2.0f);
+	rig_free(&g);
+}
+
+Test(detect, one_spot_per_min_separation)
+{
+	/* Two bumps 12 mm apart are one spot (merge within 2 cm); 40 mm apart, two. */
+	for (int t = 0; t < 2; t++) {
+		struct rig g;
+		rig_init(&g, KM_GEOMETRY_FLAT, no_landmark);
+		plateau(g.in, 0, C, 30.0f);
+		float sep = t ? 40.0f : 12.0f;
+		add_bump(g.in, 100, 120, 5, 6.0, 0);
+		add_bump(g.in, 100 + sep, 120, 5, 5.0, 0);
+		rig_run(&g);
+		cr_expect_eq(g.res.count, t ? 2u : 1u, "sep %g: %zu", (double)sep, g.res.count);
+		cr_expect_lt(fabsf(g.res.candidates[0].x_mm - 100.0f), 4.0f);
+		rig_free(&g);
+	}
+}
+
+Test(detect, capped_at_max_candidates)
+{
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, cap3);
+	plateau(g.in, 0, C, 30.0f);
+	for (int i = 0; i < 6; i++)
+		add_bump(g.in, 50 + 35 * (i % 3), 70 + 80 * (i / 3), 8, 5.0 + i, 0);
+	rig_run(&g);
+	cr_assert_eq(g.res.count, 3);
+	cr_expect_eq(g.res.over_cap, 3);
+	cr_expect_float_eq(g.res.candidates[0].response_kpa, 10.0f, 1.5f);
+	cr_expect_gt(g.res.candidates[0].response_kpa, g.res.candidates[1].response_kpa);
+	cr_expect_gt(g.res.candidates[1].response_kpa, g.res.candidates[2].response_kpa);
+	rig_free(&g);
+}
+
+Test(detect, periodic_bump_across_the_seam)
+{
+	/* On a roller a bump centred on the seam (column 0) is one spot. */
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_CYLINDER, NULL);
+	plateau(g.in, 0, C, 20.0f);
+	add_bump(g.in, 1.0, 120, 10, 6.0, 1);
+	rig_run(&g);
+	cr_assert_eq(g.res.count, 1);
+	float x = g.res.candidates[0].x_mm;
+	float d = fminf(fabsf(x - 1.0f), fabsf(x - (C * PITCH + 1.0f)));
+	cr_expect_lt(d, 1.5f, "x %g", (double)x);
+	cr_expect_not(g.res.outline->found, "no body outline on a roller");
+	rig_free(&g);
+}
+
+Test(detect, rejects_bad_config)
+{
+	struct km_detect_config c = km_detect_config_default();
+	km_detect *d = (km_detect *)1;
+	cr_expect_eq(km_detect_create(&c, &d), KM_ERR_SHAPE);
+	cr_expect_null(d);
+	struct km_bandpass_config bc = km_bandpass_config_default();
+	bc.rows = bc.cols = 8;
+	cr_assert_eq(km_detect_config_from_bandpass(&c, &bc), KM_OK);
+	struct km_detect_config b = c;
+	b.scale_mm[1] = b.scale_mm[0];
+	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
+	b = c;
+	b.max_candidates = 0;
+	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
+	b = c;
+	b.noise_k = -1.0f;
+	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
+	b = c;
+	b.edge_ratio = 0.5f;
+	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
+	b = c;
+	b.midline_mode = (enum km_detect_mask_mode)7;
+	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
+	b = c;
+	b.ratio = 1.0f;
+	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_detect_create(NULL, &d), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_detect_create(&c, NULL), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_detect_config_from_bandpass(NULL, &bc), KM_ERR_INVALID_ARG);
+	cr_assert_eq(km_detect_create(&c, &d), KM_OK);
+	struct km_detect_result res;
+	float buf[64 * 5] = {0};
+	cr_expect_eq(km_detect_execute(d, NULL, buf, NULL, &res), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_detect_execute(d, buf, NULL, NULL, &res), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_detect_execute(d, buf, buf, NULL, NULL), KM_ERR_INVALID_ARG);
+	km_detect_destroy(d);
+	km_detect_destroy(NULL);
+}
+
+Test(detect, reset_clears_outline_and_no_alloc_per_frame)
+{
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, NULL);
+	plateau(g.in, 2, 47, 25.0f);
+	add_bump(g.in, 170, 150, 9, 6.0, 0);
+	uint64_t before = km__alloc_count();
+	for (int i = 0; i < 20; i++)
+		rig_run(&g);
+	cr_expect_eq(km__alloc_count(), before);
+	cr_expect(km_detect_outline(g.det)->found);
+	km_detect_reset(g.det);
+	cr_expect_not(km_detect_outline(g.det)->found);
+	cr_expect(isnan(km_detect_outline(g.det)->row_left_mm[3]));
+	rig_run(&g);
+	cr_expect(g.res.outline->found);
+	cr_expect_eq(g.res.count, 1);
+	rig_free(&g);
+}
+
+static void weak_on(struct km_detect_config *c)
+{
+	no_landmark(c);
+	c->weak_fraction = 0.6f;
+}
+
+Test(detect, weak_candidates_for_hysteresis)
+{
+	/* 1.5 kPa: below the 2 kPa floor, above 0.6 x 2: reported as WEAK. */
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, weak_on);
+	plateau(g.in, 0, C, 10.0f);
+	add_bump(g.in, 120, 120, 10, 1.5, 0);
+	rig_run(&g);
+	cr_assert_eq(g.res.count, 1);
+	cr_expect(g.res.candidates[0].flags & KM_CANDIDATE_WEAK);
+	add_bump(g.in, 120, 120, 10, 1.5, 0);
+	rig_run(&g);
+	cr_assert_eq(g.res.count, 1);
+	cr_expect_not(g.res.candidates[0].flags & KM_CANDIDATE_WEAK);
+	rig_free(&g);
+}
+
+Test(detect, small_loaded_area_is_not_a_body)
+{
+	/* A 50 x 50 mm contact (25 cm^2) is a tool, not a lying body. */
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, NULL);
+	for (int r = 20; r < 30; r++)
+		for (int c = 20; c < 30; c++)
+			g.in[r * C + c] = 30.0f;
+	rig_run(&g);
+	cr_expect_not(g.res.outline->found);
+	cr_expect_eq(g.res.outline->loaded_cells, 100);
+	rig_free(&g);
+}

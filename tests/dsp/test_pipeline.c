@@ -1,0 +1,321 @@
+/* Pipeline: frame checks, wiring, events, no allocation per frame. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "km_internal.h"
+#include "knotmap/pipeline.h"
+
+#define R 32
+#define C 32
+#define PITCH 10.0f
+#define DT_US 20000u /* 50 Hz */
+
+static struct km_pipeline_config cfg_small(void)
+{
+	struct km_pipeline_config c = km_pipeline_config_default();
+	c.rows = R;
+	c.cols = C;
+	c.pitch_mm = PITCH;
+	c.rate_hz = 50.0f;
+	return c;
+}
+
+/* Lying body (columns 2..29, 20 kPa) with a knot-like 5 kPa bump 80 mm
+ * right of the midline. */
+static void body_frame(struct km_frame *f, uint32_t seq, float knot_x)
+{
+	f->sequence = seq;
+	f->device_time_us = (uint64_t)seq * DT_US;
+	for (int r = 0; r < R; r++)
+		for (int c = 0; c < C; c++) {
+			float v = (c >= 2 && c < 30) ? 20.0f : 0.0f;
+			float dx = (c + 0.5f) * PITCH - knot_x, dy = (r + 0.5f) * PITCH - 160.0f;
+			if (v > 0.0f)
+				v += 5.0f * expf(-(dx * dx + dy * dy) / (2.0f * 12.0f * 12.0f));
+			f->kpa[r * C + c] = v;
+		}
+}
+
+struct counter {
+	int found, lost, total;
+};
+
+static void on_event(void *user, const struct km_event *ev)
+{
+	struct counter *k = user;
+	k->total++;
+	if (ev->type == KM_EVENT_KNOT_FOUND)
+		k->found++;
+	if (ev->type == KM_EVENT_KNOT_LOST)
+		k->lost++;
+}
+
+Test(pipeline, finds_and_tracks_a_knot)
+{
+	struct km_pipeline_config c = cfg_small();
+	struct counter cnt = {0};
+	c.on_event = on_event;
+	c.user = &cnt;
+	km_pipeline *p = NULL;
+	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+	struct km_frame *f = NULL;
+	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	struct km_pipeline_result res;
+	int found_in_result = 0;
+	for (uint32_t s = 1; s <= 10; s++) {
+		body_frame(f, s, 240.0f);
+		cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+		for (size_t i = 0; i < res.event_count; i++)
+			found_in_result += res.events[i].type == KM_EVENT_KNOT_FOUND;
+	}
+	cr_expect_eq(cnt.found, 1);
+	cr_expect_eq(found_in_result, 1);
+	cr_assert_eq(res.track_count, 1);
+	cr_expect_eq(res.tracks[0].state, KM_TRACK_MOVE);
+	cr_expect_lt(fabsf(res.tracks[0].x_mm - 240.0f), 3.0f, "x %g", (double)res.tracks[0].x_mm);
+	cr_expect_lt(fabsf(res.tracks[0].y_mm - 160.0f), 3.0f);
+	cr_expect_eq(res.tracks[0].flags, 0);
+	/* Whole mat: 28 x 32 cells at 20 kPa (1 cm^2 each = 2 N) plus the bump. */
+	cr_expect_gt(res.total_load_n, 28 * 32 * 2.0f);
+	cr_expect_lt(res.total_load_n, 28 * 32 * 2.0f + 10.0f);
+	cr_expect_float_eq(res.loaded_area_cm2, 28 * 32 * 1.0f, 0.01f);
+	cr_expect(res.load_centre_valid);
+	cr_expect_lt(fabsf(res.load_centre_y_mm - 160.0f), 1.0f);
+	cr_expect_gt(res.load_centre_x_mm, 160.0f); /* the bump pulls it right */
+	cr_expect(res.outline && res.outline->found);
+	cr_expect_float_eq(res.outline->midline_x_mm, 160.0f, 0.01f);
+	cr_expect_eq(res.n_scales, 5);
+	cr_expect_not_null(res.response);
+	cr_expect_gt(res.peak_kpa, 24.0f);
+	/* The end of the stream ends the id: one KNOT_LOST. */
+	cr_assert_eq(km_pipeline_finish(p, &res), KM_OK);
+	cr_expect_eq(res.track_count, 1);
+	cr_expect_eq(res.tracks[0].state, KM_TRACK_END);
+	cr_expect_eq(cnt.lost, 1);
+	cr_assert_eq(km_pipeline_finish(p, &res), KM_OK);
+	cr_expect_eq(cnt.lost, 1, "a second finish must not end it again");
+	km_frame_destroy(f);
+	km_pipeline_destroy(p);
+}
+
+Test(pipeline, rejects_bad_frames_with_codes)
+{
+	struct km_pipeline_config c = cfg_small();
+	km_pipeline *p = NULL;
+	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+	struct km_frame *f = NULL, *g = NULL, *h = NULL;
+	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	cr_assert_eq(km_frame_create(R, C + 1, PITCH, KM_GEOMETRY_FLAT, &g), KM_OK);
+	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_CYLINDER, &h), KM_OK);
+	struct km_pipeline_result res;
+	body_frame(f, 10, 240.0f);
+	cr_expect_eq(km_pipeline_process(NULL, f, &res), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_pipeline_process(p, NULL, &res), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_pipeline_process(p, f, NULL), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_pipeline_process(p, g, &res), KM_ERR_SHAPE);
+	cr_expect_eq(km_pipeline_process(p, h, &res), KM_ERR_SHAPE);
+	struct km_frame z = *f;
+	z.rows = 0;
+	cr_expect_eq(km_pipeline_process(p, &z, &res), KM_ERR_SHAPE);
+	z = *f;
+	z.pitch_mm = 7.5f;
+	cr_expect_eq(km_pipeline_process(p, &z, &res), KM_ERR_SHAPE);
+	z = *f;
+	z.kpa = NULL;
+	cr_expect_eq(km_pipeline_process(p, &z, &res), KM_ERR_INVALID_ARG);
+	z = *f;
+	z.flags = KM_FRAME_CORRUPT;
+	cr_expect_eq(km_pipeline_process(p, &z, &res), KM_ERR_MALFORMED);
+	z.flags = KM_FRAME_UNCALIBRATED;
+	cr_expect_eq(km_pipeline_process(p, &z, &res), KM_ERR_CALIBRATION);
+
+	cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+	/* Same sequence again, an older one, time going backwards. */
+	cr_expect_eq(km_pipeline_process(p, f, &res), KM_ERR_BAD_SEQUENCE);
+	body_frame(f, 9, 240.0f);
+	cr_expect_eq(km_pipeline_process(p, f, &res), KM_ERR_BAD_SEQUENCE);
+	body_frame(f, 11, 240.0f);
+	f->device_time_us = 5;
+	cr_expect_eq(km_pipeline_process(p, f, &res), KM_ERR_BAD_SEQUENCE);
+	/* Rejections changed nothing: the next frame in order is fine. */
+	body_frame(f, 11, 240.0f);
+	cr_expect_eq(km_pipeline_process(p, f, &res), KM_OK);
+	cr_expect_eq(res.flags & KM_PIPELINE_GAP, 0u);
+
+	/* A few bad cells are replaced and flagged; a frame with many is refused. */
+	body_frame(f, 13, 240.0f);
+	f->kpa[0] = NAN;
+	f->kpa[5] = -3.0f;
+	f->kpa[7] = INFINITY;
+	cr_expect_eq(km_pipeline_process(p, f, &res), KM_OK);
+	cr_expect(res.flags & KM_PIPELINE_BAD_CELLS);
+	cr_expect(res.flags & KM_PIPELINE_GAP, "sequence 12 was skipped");
+	cr_expect_eq(res.bad_cells, 3);
+	body_frame(f, 14, 240.0f);
+	for (int i = 0; i < R * C / 2; i++)
+		f->kpa[i] = NAN;
+	cr_expect_eq(km_pipeline_process(p, f, &res), KM_ERR_NONFINITE);
+	cr_expect_eq(res.bad_cells, (size_t)(R * C / 2));
+	/* Sequence numbers wrap at 2^32. */
+	km_pipeline_reset(p);
+	body_frame(f, 0, 240.0f);
+	f->sequence = 0xffffffffu;
+	cr_expect_eq(km_pipeline_process(p, f, &res), KM_OK);
+	f->sequence = 0;
+	f->device_time_us += DT_US;
+	cr_expect_eq(km_pipeline_process(p, f, &res), KM_OK);
+	km_frame_destroy(f);
+	km_frame_destroy(g);
+	km_frame_destroy(h);
+	km_pipeline_destroy(p);
+}
+
+Test(pipeline, no_allocation_per_frame)
+{
+	struct km_pipeline_config c = cfg_small();
+	km_pipeline *p = NULL;
+	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+	struct km_frame *f = NULL;
+	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	struct km_pipeline_result res;
+	uint64_t before = km__alloc_count();
+	for (uint32_t s = 1; s <= 100; s++) {
+		/* The knot moves and vanishes now and then, so tracks start and end. */
+		body_frame(f, s, 200.0f + (float)(s % 40));
+		if (s % 30 > 25)
+			for (int i = 0; i < R * C; i++)
+				f->kpa[i] = 0.0f;
+		cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+	}
+	cr_assert_eq(km_pipeline_finish(p, &res), KM_OK);
+	cr_expect_eq(km__alloc_count(), before, "%llu allocations in 100 frames",
+		     (unsigned long long)(km__alloc_count() - before));
+	km_frame_destroy(f);
+	km_pipeline_destroy(p);
+}
+
+Test(pipeline, each_knot_found_gets_one_lost)
+{
+	struct km_pipeline_config c = cfg_small();
+	struct counter cnt = {0};
+	c.on_event = on_event;
+	c.user = &cnt;
+	km_pipeline *p = NULL;
+	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+	struct km_frame *f = NULL;
+	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	struct km_pipeline_result res;
+	/* The knot is there for 0.4 s, gone for 1 s, back: two ids. */
+	for (uint32_t s = 1; s <= 120; s++) {
+		body_frame(f, s, (s > 20 && s <= 70) ? -500.0f : 240.0f);
+		cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+	}
+	cr_expect_eq(cnt.found, 2);
+	cr_expect_eq(cnt.lost, 1);
+	cr_assert_eq(km_pipeline_finish(p, &res), KM_OK);
+	cr_expect_eq(cnt.lost, 2);
+	km_frame_destroy(f);
+	km_pipeline_destroy(p);
+}
+
+Test(pipeline, rejects_bad_config)
+{
+	struct km_pipeline_config c = cfg_small(), b;
+	km_pipeline *p = (km_pipeline *)1;
+	b = c;
+	b.rows = 0;
+	cr_expect_eq(km_pipeline_create(&b, &p), KM_ERR_SHAPE);
+	cr_expect_null(p);
+	b = c;
+	b.pitch_mm = -1.0f;
+	cr_expect_eq(km_pipeline_create(&b, &p), KM_ERR_INVALID_ARG);
+	b = c;
+	b.max_events = 0;
+	cr_expect_eq(km_pipeline_create(&b, &p), KM_ERR_INVALID_ARG);
+	b = c;
+	b.bandpass.ratio = 0.5f;
+	cr_expect_eq(km_pipeline_create(&b, &p), KM_ERR_INVALID_ARG);
+	b = c;
+	b.tracker.gate_mm = 0.0f;
+	cr_expect_eq(km_pipeline_create(&b, &p), KM_ERR_INVALID_ARG);
+	b = c;
+	b.rate_hz = 10.0f; /* the guard's tremor band needs >= 25 Hz */
+	cr_expect_neq(km_pipeline_create(&b, &p), KM_OK);
+	b.enable_guard = false;
+	cr_expect_eq(km_pipeline_create(&b, &p), KM_OK);
+	km_pipeline_destroy(p);
+	cr_expect_eq(km_pipeline_create(NULL, &p), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_pipeline_create(&c, NULL), KM_ERR_INVALID_ARG);
+	km_pipeline_destroy(NULL);
+}
+
+Test(pipeline, reset_forgets_order_and_tracks)
+{
+	struct km_pipeline_config c = cfg_small();
+	km_pipeline *p = NULL;
+	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+	struct km_frame *f = NULL;
+	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	struct km_pipeline_result res;
+	for (uint32_t s = 100; s < 110; s++) {
+		body_frame(f, s, 240.0f);
+		cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+	}
+	cr_expect_eq(res.track_count, 1);
+	km_pipeline_reset(p);
+	/* A restarted stream (sequence 1, time 0) is accepted and ids restart. */
+	for (uint32_t s = 1; s <= 3; s++) {
+		body_frame(f, s, 240.0f);
+		cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+	}
+	cr_assert_eq(res.track_count, 1);
+	cr_expect_eq(res.tracks[0].id, 1u);
+	cr_expect_eq(res.tracks[0].state, KM_TRACK_START);
+	km_frame_destroy(f);
+	km_pipeline_destroy(p);
+}
+
+struct stiff_seen {
+	int n;
+	float last;
+};
+
+static void on_stiff(void *user, const struct km_event *ev)
+{
+	struct stiff_seen *s = user;
+	if (ev->type == KM_EVENT_STIFFNESS) {
+		s->n++;
+		s->last = ev->value;
+	}
+}
+
+Test(pipeline, stiffness_index_from_breathing)
+{
+	/* 25 Hz, 40 s of breathing (0.25 Hz, 6 % load modulation): the knot's
+	 * pressure follows the regional load in proportion to its 25 kPa, the
+	 * ring around it to its 20 kPa: index ~ 1.25 (> 1: stiffer than around). */
+	struct km_pipeline_config c = cfg_small();
+	c.rate_hz = 25.0f;
+	struct stiff_seen seen = {0, 0.0f};
+	c.on_event = on_stiff;
+	c.user = &seen;
+	km_pipeline *p = NULL;
+	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+	struct km_frame *f = NULL;
+	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	struct km_pipeline_result res;
+	for (uint32_t s = 1; s <= 1000; s++) {
+		body_frame(f, s, 240.0f);
+		f->device_time_us = (uint64_t)s * 40000u;
+		float m = 1.0f + 0.06f * sinf(2.0f * 3.14159265f * 0.25f * (float)s / 25.0f);
+		for (int i = 0; i < R * C; i++)
+			f->kpa[i] *= m;
+		cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+	}
+	cr_assert_gt(seen.n, 0, "no stiffness estimate in 40 s");
+	cr_expect_gt(seen.last, 1.05f, "index %g", (double)seen.last);
+	cr_expect_lt(seen.last, 1.5f, "index %g", (double)seen.last);
+	km_frame_destroy(f);
+	km_pipeline_destroy(p);
+}

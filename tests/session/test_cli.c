@@ -1,0 +1,219 @@
+/* The session subcommands end to end: record (virtual mat), replay, analyze,
+ * export, history; exit codes and messages. Runs the built knotmap binary. */
+#include "session_test_util.h"
+
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "knotmap/history.h"
+
+static char *dir;
+static char knotmap[4096];
+
+static void setup(void)
+{
+	dir = km_test_mkdtemp();
+	cr_assert_not_null(dir);
+	const char *bin = getenv("KM_BINARY_DIR");
+	const char *src = getenv("KM_SOURCE_DIR");
+	snprintf(knotmap, sizeof knotmap, "%s/cli/knotmap", bin ? bin : ".");
+	/* the user's files go to the temporary directory */
+	setenv("XDG_DATA_HOME", dir, 1);
+	setenv("HOME", dir, 1);
+	if (src) {
+		char sc[4096];
+		snprintf(sc, sizeof sc, "%s/hardware/sim/scenarios", src);
+		setenv("KNOTMAP_SCENARIO_DIR", sc, 1);
+	}
+}
+
+static void teardown(void)
+{
+	km_test_rmdir(dir);
+	dir = NULL;
+}
+
+TestSuite(cli, .init = setup, .fini = teardown, .timeout = 100);
+
+struct run {
+	int status;
+	char out[16384];
+};
+
+/* Runs `knotmap ARGS` (a shell fragment) with stderr merged into stdout. */
+static struct run *knot(const char *fmt, ...) KM_PRINTF(1, 2);
+static struct run *knot(const char *fmt, ...)
+{
+	static struct run r;
+	if (access(knotmap, X_OK) != 0)
+		cr_skip_test("knotmap binary not built at %s", knotmap);
+	char args[8192], cmd[16384];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof args, fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof cmd, "cd '%.2000s' && '%.2000s' %.8000s 2>&1", dir, knotmap, args);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t n = fread(r.out, 1, sizeof r.out - 1, p);
+	r.out[n] = '\0';
+	int st = pclose(p);
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return &r;
+}
+
+static char *sh(const char *cmd)
+{
+	static char out[4096];
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t n = fread(out, 1, sizeof out - 1, p);
+	out[n] = '\0';
+	cr_assert_eq(pclose(p), 0, "%s", cmd);
+	while (n > 0 && out[n - 1] == '\n')
+		out[--n] = '\0';
+	return out;
+}
+
+Test(cli, help_and_usage_errors)
+{
+	const char *cmds[] = {"record", "export", "history", "analyze", "replay"};
+	for (size_t i = 0; i < 5; i++) {
+		struct run *r = knot("%s --help", cmds[i]);
+		cr_assert_eq(r->status, 0, "%s --help", cmds[i]);
+		cr_assert(strstr(r->out, "usage: knotmap"), "%s", r->out);
+		cr_assert(strstr(r->out, "Exit status"), "%s --help lists exit codes", cmds[i]);
+		r = knot("%s --no-such-option", cmds[i]);
+		cr_assert_eq(r->status, 2, "%s: %s", cmds[i], r->out);
+		cr_assert(strstr(r->out, "--help"), "the error says where to look: %s", r->out);
+	}
+	struct run *r = knot("export");
+	cr_assert_eq(r->status, 2);
+	cr_assert(strstr(r->out, "FILE.kmrec"), "%s", r->out);
+	r = knot("export x.kmrec -o out.xyz");
+	cr_assert_eq(r->status, 2);
+	cr_assert(strstr(r->out, "--format"), "%s", r->out);
+	r = knot("history --show abc");
+	cr_assert_eq(r->status, 2);
+	r = knot("record --duration -3");
+	cr_assert_eq(r->status, 2);
+	r = knot("replay missing.kmrec");
+	cr_assert_eq(r->status, 1);
+	cr_assert(strstr(r->out, "hint:"), "%s", r->out);
+	FILE *f = fopen("/dev/null", "r");
+	fclose(f);
+	r = knot("analyze /etc/hostname");
+	cr_assert_eq(r->status, 1);
+	cr_assert(strstr(r->out, "not a knotmap recording"), "%s", r->out);
+}
+
+Test(cli, record_replay_analyze_export)
+{
+	struct run *r =
+	    knot("record --sim tennis-ball-trapezius --duration 1.5 --fast -o rec/a.kmrec");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "recorded 151 frames"), "%s", r->out);
+	char *p = km_test_path(dir, "rec/a.kmrec");
+	struct stat st;
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	/* the session is in the history, under XDG_DATA_HOME */
+	char cmd[8192];
+	snprintf(cmd, sizeof cmd,
+	         "sqlite3 '%s/knotmap/history.db' \"SELECT device, recording LIKE '%%a.kmrec'"
+	         " FROM sessions\"",
+	         dir);
+	cr_assert_str_eq(sh(cmd), "sim:tennis-ball-trapezius|1");
+
+	r = knot("record --sim tennis-ball-trapezius --duration 1 --fast -o rec/a.kmrec");
+	cr_assert_eq(r->status, 1, "an existing file is not overwritten");
+	cr_assert(strstr(r->out, "--force"), "%s", r->out);
+
+	r = knot("replay rec/a.kmrec --verify");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "151 over 1.50 s"), "%s", r->out);
+	cr_assert(strstr(r->out, "closed cleanly"), "%s", r->out);
+	r = knot("replay rec/a.kmrec --frames --from 1.0 --count 2");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "frame     100"), "%s", r->out);
+	cr_assert(strstr(r->out, "frame     101"), "%s", r->out);
+	cr_assert(!strstr(r->out, "frame     102"), "%s", r->out);
+
+	r = knot("analyze rec/a.kmrec");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "analysed 151 frames"), "%s", r->out);
+
+	r = knot("export rec/a.kmrec -o s.json");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	snprintf(cmd, sizeof cmd, "jq -r '.frames.count, .device.rows, .damage' '%s/s.json'", dir);
+	cr_assert_str_eq(sh(cmd), "151\n64\nnull");
+	r = knot("export rec/a.kmrec --format npy -o s.json");
+	cr_assert_eq(r->status, 1);
+	cr_assert(strstr(r->out, "--force"), "%s", r->out);
+	r = knot("export rec/a.kmrec --format png -o r.png --scale 4");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	snprintf(cmd, sizeof cmd, "head -c 8 '%s/r.png' | od -An -tx1 | tr -d ' \\n'", dir);
+	cr_assert_str_eq(sh(cmd), "89504e470d0a1a0a");
+	r = knot("export rec/a.kmrec --format csv -o /dev/full --force");
+	cr_assert_eq(r->status, 1);
+	cr_assert(strstr(r->out, "no space left"), "%s", r->out);
+
+	/* a crash tail: cut the file inside its data */
+	cr_assert_eq(truncate(p, st.st_size / 2), 0);
+	r = knot("replay rec/a.kmrec --verify");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "damage"), "%s", r->out);
+	cr_assert(strstr(r->out, "at byte"), "%s", r->out);
+	r = knot("export rec/a.kmrec -o d.json");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "warning"), "%s", r->out);
+	free(p);
+}
+
+Test(cli, history_red_flags_and_seven_day_rule)
+{
+	struct run *r = knot("history");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(!strstr(r->out, "healthcare"), "no advice without reason: %s", r->out);
+
+	/* two sessions nine days apart with the same spot, via the library */
+	char *db = km_test_path(dir, "knotmap/history.db");
+	struct km_history_config c = km_history_config_default();
+	c.path = db;
+	km_history *h = NULL;
+	cr_assert_eq(km_history_create(&c, &h), KM_OK);
+	const int64_t t0 = 1764000000ll * 1000000ll, day = 86400ll * 1000000ll;
+	for (int i = 0; i < 2; i++) {
+		struct km_history_session s;
+		memset(&s, 0, sizeof s);
+		snprintf(s.uuid, sizeof s.uuid, "s%d", i);
+		s.start_unix_us = t0 + i * 9 * day;
+		int64_t id;
+		cr_assert_eq(km_history_add_session(h, &s, &id), KM_OK);
+		struct km_history_observation o = {
+		    id, s.start_unix_us, 120.0f + 5.0f * (float)i, 80.0f, false, 0, 30.0f};
+		cr_assert_eq(km_history_add_observation(h, &o, NULL, NULL), KM_OK);
+	}
+	km_history_destroy(h);
+	r = knot("history");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "over 9 days"), "%s", r->out);
+	cr_assert(strstr(r->out, "healthcare professional"), "%s", r->out);
+	r = knot("history --show 1");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "more than a week"), "%s", r->out);
+	r = knot("history --show 99");
+	cr_assert_eq(r->status, 1);
+
+	r = knot("history --red-flag 'pins and needles in my left hand' --session 2");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "tingling"), "%s", r->out);
+	r = knot("history --red-flag numb --session 42");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	r = knot("history --list --db '%s'", db);
+	cr_assert(strstr(r->out, "pins and needles"), "%s", r->out);
+	cr_assert(strstr(r->out, "nerve"), "%s", r->out);
+	free(db);
+}
