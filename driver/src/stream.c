@@ -245,11 +245,15 @@ void km__engine_status(km_stream *s, enum km_stream_status status, int error)
 
 static void push_frame(km_stream *s, const struct km__frame_meta *m, const uint16_t *counts)
 {
+	/* Count before the push: once the frame is in the ring the reader may take
+	 * it and read the counters straight away, and must see it counted. */
+	km__engine_count(s, KM__STAT_FRAMES_OK, 1);
 	bool stored = km__ring_push(s->ring, m, counts, s->lossless);
 	if (stored) {
 		atomic_store(&s->last_seq, m->sequence);
 		atomic_store(&s->have_seq, true);
-		km__engine_count(s, KM__STAT_FRAMES_OK, 1);
+	} else {
+		atomic_fetch_sub(&s->stats[KM__STAT_FRAMES_OK], 1); /* ring closed */
 	}
 }
 

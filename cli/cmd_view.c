@@ -1,0 +1,173 @@
+/* knotmap view: the live pressure map (the README's main job). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#ifdef KM_HAVE_VIEWER
+#include "knotmap/viewer.h"
+#endif
+
+static void view_usage(FILE *out)
+{
+	fprintf(out, "usage: knotmap view [--sim SCENARIO | --replay FILE | --device SERIAL]\n"
+	             "                    [--seed N] [--speed X] [--fullscreen]\n"
+	             "                    [--screenshot FILE --after S]\n\n"
+	             "Shows the live pressure map: candidate tender/stiff spots, hold timers\n"
+	             "(30-60 s at a tolerable pressure that eases), tensing-up warnings.\n"
+	             "Uses the mat when one is plugged in, else the virtual mat.\n\n"
+	             "  --sim SCENARIO     the virtual mat with a scenario (back-lying,\n"
+	             "                     tennis-ball-trapezius, roller-device, ...)\n"
+	             "  --replay FILE      play a .kmrec recording (Space, arrows, +/-, .)\n"
+	             "  --device SERIAL    this mat only\n"
+	             "  --seed N           virtual mat seed (default 1)\n"
+	             "  --speed X          virtual mat pace, 0.25-16 (default 1 = real time)\n"
+	             "  --fullscreen       start full screen (F toggles)\n"
+	             "  --screenshot FILE  save a PNG after S seconds of mat time, then exit\n"
+	             "  --after S          seconds for --screenshot (default 5)\n"
+	             "  --keys KEYS        press these keys once frames arrive (demos: 'h' help,\n"
+	             "                     'c' colours, '>' seek...)\n\n"
+	             "Keys: H help, Space pause, Z zero, R record, S screenshot, C colours,\n"
+	             "X log numbness/tingling/radiating pain, Q quit.\n"
+	             "Not a diagnosis. A knot lasting over a week, or numbness, tingling or\n"
+	             "pain down a limb: see a healthcare professional.\n");
+}
+
+#ifdef KM_HAVE_VIEWER
+static int run_view(int argc, char **argv)
+{
+	struct km_viewer_options o = km_viewer_options_default();
+	int sources = 0;
+	bool after_given = false;
+	o.screenshot_after_s = 5.0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			view_usage(stdout);
+			return KM_EXIT_OK;
+		} else if (!strcmp(a, "--fullscreen")) {
+			o.fullscreen = true;
+			continue;
+		}
+		static const char *const with_value[] = {"--sim",   "--replay", "--device",
+		                                         "--seed",  "--speed",  "--screenshot",
+		                                         "--after", "--font",   "--keys"};
+		bool known = false;
+		for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+			known = known || !strcmp(a, with_value[k]);
+		if (!known) {
+			km_cli_error("view", "see 'knotmap view --help'", "unknown option '%s'", a);
+			return KM_EXIT_USAGE;
+		}
+		if (!v) {
+			km_cli_error("view", "see 'knotmap view --help'", "%s needs a value", a);
+			return KM_EXIT_USAGE;
+		}
+		if (!strcmp(a, "--sim")) {
+			o.source = KM_VIEW_SOURCE_SIM;
+			o.scenario = v;
+			sources++;
+		} else if (!strcmp(a, "--replay")) {
+			o.source = KM_VIEW_SOURCE_REPLAY;
+			o.replay_path = v;
+			sources++;
+		} else if (!strcmp(a, "--device")) {
+			o.source = KM_VIEW_SOURCE_DEVICE;
+			o.serial = v;
+			sources++;
+		} else if (!strcmp(a, "--seed")) {
+			long seed;
+			if (km_cli_parse_long("view", a, v, 0, 2147483647L, &seed))
+				return KM_EXIT_USAGE;
+			o.seed = (uint64_t)seed;
+		} else if (!strcmp(a, "--speed")) {
+			if (km_cli_parse_double("view", a, v, 0.25, 16.0, &o.sim_speed))
+				return KM_EXIT_USAGE;
+		} else if (!strcmp(a, "--screenshot")) {
+			o.screenshot_path = v;
+		} else if (!strcmp(a, "--after")) {
+			if (km_cli_parse_double("view", a, v, 0.0, 86400.0, &o.screenshot_after_s))
+				return KM_EXIT_USAGE;
+			after_given = true;
+		} else if (!strcmp(a, "--font")) {
+			o.font_path = v;
+		} else if (!strcmp(a, "--keys")) {
+			o.keys = v;
+		} else {
+			km_cli_error("view", "see 'knotmap view --help'", "unknown option '%s'", a);
+			return KM_EXIT_USAGE;
+		}
+		i++;
+	}
+	if (sources > 1) {
+		km_cli_error("view", NULL, "choose one of --sim, --replay and --device");
+		return KM_EXIT_USAGE;
+	}
+	if (after_given && !o.screenshot_path) {
+		km_cli_error("view", NULL, "--after goes with --screenshot FILE");
+		return KM_EXIT_USAGE;
+	}
+	if (o.sim_speed != 1.0 && o.source != KM_VIEW_SOURCE_SIM) {
+		km_cli_error("view", "replays change speed with +/- while playing",
+		             "--speed works with --sim only");
+		return KM_EXIT_USAGE;
+	}
+	o.log = km_cli_log();
+	int err = km_viewer_run(&o);
+	switch (err) {
+	case KM_OK:
+		if (o.screenshot_path)
+			printf("saved %s\n", o.screenshot_path);
+		return KM_EXIT_OK;
+	case KM_ERR_NO_DISPLAY:
+		km_cli_error("view",
+		             "run it from a desktop session (X11 or Wayland), or under "
+		             "'xvfb-run -a' with --screenshot",
+		             "no display: the live view needs a screen");
+		return KM_EXIT_FAILURE;
+	case KM_ERR_NO_DEVICE:
+		km_cli_error("view", "plug the mat in, or use --sim back-lying for the virtual mat",
+		             "no mat found%s%s", o.serial ? " with serial " : "",
+		             o.serial ? o.serial : "");
+		return KM_EXIT_NO_DEVICE;
+	case KM_ERR_INVALID_ARG:
+		km_cli_error("view", "see 'knotmap view --help'", "invalid options");
+		return KM_EXIT_USAGE;
+	case KM_ERR_NOT_FOUND:
+		/* The same code for a missing font and a missing source: tell
+		 * them apart here. */
+		if (access(o.font_path ? o.font_path : KM_VIEW_DEFAULT_FONT, R_OK) != 0)
+			km_cli_error("view", "install it with 'apt-get install fonts-dejavu-core'",
+				     "font %s not found",
+				     o.font_path ? o.font_path : KM_VIEW_DEFAULT_FONT);
+		else if (o.source == KM_VIEW_SOURCE_REPLAY)
+			km_cli_error("view", NULL, "cannot open the recording %s", o.replay_path);
+		else if (o.source == KM_VIEW_SOURCE_SIM)
+			km_cli_error("view", "see 'knotmap sim --list' for the scenarios",
+				     "no scenario '%s'", o.scenario);
+		else
+			km_cli_error("view", NULL, "%s", km_strerror(err));
+		return KM_EXIT_FAILURE;
+	default:
+		km_cli_error("view", NULL, "%s", km_strerror(err));
+		return KM_EXIT_FAILURE;
+	}
+}
+#else
+static int run_view(int argc, char **argv)
+{
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		view_usage(stdout);
+		return KM_EXIT_OK;
+	}
+	km_cli_error("view",
+	             "rebuild with -DKM_BUILD_VIEWER=ON (needs libsdl2-dev, libsdl2-ttf-dev)",
+	             "this knotmap was built without the viewer");
+	return KM_EXIT_FAILURE;
+}
+#endif
+
+const struct km_cli_command km_cli_cmd_view = {"view", "show the live pressure map (main job)",
+                                               run_view};

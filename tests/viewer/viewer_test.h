@@ -1,0 +1,60 @@
+/* Shared helpers for the headless viewer tests. */
+#ifndef KM_VIEWER_TEST_H
+#define KM_VIEWER_TEST_H
+
+#include <SDL.h>
+#include <SDL_ttf.h>
+#include <criterion/criterion.h>
+#include <stdlib.h>
+
+#include "knotmap/viewer.h"
+
+struct vt {
+	SDL_Surface *surf;
+	SDL_Renderer *ren;
+};
+
+/* A 1024 x 640 RGBA8888 surface with a software renderer on it. */
+static inline struct vt vt_open(int w, int h)
+{
+	setenv("SDL_VIDEODRIVER", "dummy", 1);
+	cr_assert_eq(SDL_Init(SDL_INIT_VIDEO), 0, "SDL_Init: %s", SDL_GetError());
+	cr_assert_eq(TTF_Init(), 0, "TTF_Init: %s", TTF_GetError());
+	struct vt v;
+	v.surf = SDL_CreateRGBSurfaceWithFormat(0, w, h, 32, SDL_PIXELFORMAT_RGBA8888);
+	cr_assert_not_null(v.surf);
+	v.ren = SDL_CreateSoftwareRenderer(v.surf);
+	cr_assert_not_null(v.ren, "software renderer: %s", SDL_GetError());
+	return v;
+}
+
+static inline void vt_close(struct vt *v)
+{
+	SDL_DestroyRenderer(v->ren);
+	SDL_FreeSurface(v->surf);
+	TTF_Quit();
+	SDL_Quit();
+}
+
+/* 0x00RRGGBB at (x, y). */
+static inline uint32_t vt_pixel(const struct vt *v, int x, int y)
+{
+	const uint8_t *row = (const uint8_t *)v->surf->pixels + (size_t)y * (size_t)v->surf->pitch;
+	uint32_t p = ((const uint32_t *)row)[x];
+	uint8_t r, g, b;
+	SDL_GetRGB(p, v->surf->format, &r, &g, &b);
+	return ((uint32_t)r << 16) | ((uint32_t)g << 8) | b;
+}
+
+static inline int vt_channel_diff(uint32_t a, uint32_t b)
+{
+	int d = 0;
+	for (int s = 0; s < 24; s += 8) {
+		int x = (int)((a >> s) & 0xff) - (int)((b >> s) & 0xff);
+		if (abs(x) > d)
+			d = abs(x);
+	}
+	return d;
+}
+
+#endif

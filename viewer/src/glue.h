@@ -1,0 +1,29 @@
+/* Internal to the viewer: the dsp pipeline behind a small interface, so the
+ * app builds (showing only the heatmap and counters) before the pipeline
+ * exists, and event words live in one place. */
+#ifndef KM_VIEWER_GLUE_H
+#define KM_VIEWER_GLUE_H
+
+#include "knotmap/events.h"
+#include "knotmap/viewer.h"
+
+struct km__vpipe;
+
+typedef void (*km__vpipe_event_fn)(void *user, const struct km_event *ev);
+
+/* KM_ERR_UNSUPPORTED when built without the pipeline. */
+int km__vpipe_create(const struct km_frame *shape, float rate_hz, const struct km_log *log,
+                     struct km__vpipe **out);
+void km__vpipe_destroy(struct km__vpipe *p);
+void km__vpipe_reset(struct km__vpipe *p);
+/* Runs one frame; fills the snapshot's markers, hold, outline, centre,
+ * tensing; calls fn for each event. */
+int km__vpipe_process(struct km__vpipe *p, const struct km_frame *f, struct km_view_snapshot *snap,
+                      km__vpipe_event_fn fn, void *user);
+/* The user logged numbness / tingling / radiating pain at t_us. */
+void km__vpipe_symptoms(struct km__vpipe *p, uint64_t t_us);
+
+/* Words for an event; 0 when it is not worth a line on screen. */
+int km__event_text(const struct km_event *ev, char *buf, size_t size, enum km_view_level *level);
+
+#endif

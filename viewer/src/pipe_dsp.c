@@ -1,0 +1,401 @@
+/*
+ * The dsp pipeline (dsp/include/knotmap/pipeline.h) turned into what the view
+ * shows: markers from confirmed tracks, the most advanced hold, tensing, the
+ * body outline and spine midline, the load centre.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "glue.h"
+#include "km_internal.h"
+#include "knotmap/pipeline.h"
+
+#define MAX_IDS 64
+/* How long a finished hold stays on screen with its final time, s. */
+#define DONE_SHOW_S 6.0
+
+struct km__vpipe {
+	km_pipeline *pl;
+	struct km_hold_config hold_cfg;
+	km__vpipe_event_fn fn;
+	void *user;
+	/* Tracks that are tensing up now (TENSING_UP .. EASED). */
+	uint32_t tensing[MAX_IDS];
+	size_t n_tensing;
+	bool ease_off_now;
+	/* Last stiffness index per track (STIFFNESS / RELEASED / STIFFENED). */
+	struct {
+		uint32_t id;
+		float pct;
+	} stiff[MAX_IDS];
+	size_t n_stiff;
+	/* Why each track's hold last paused (HOLD_PAUSED .. HOLD_RESUMED). */
+	struct {
+		uint32_t id;
+		enum km_event_reason reason;
+	} paused[MAX_IDS];
+	size_t n_paused;
+	/* The last finished hold, shown for a moment. */
+	struct km_view_hold done;
+	uint64_t done_us;
+	bool seek_advice;
+	/* The overlay of the last processed frame, copied into every snapshot
+	 * (also when a frame is skipped, so nothing flickers). */
+	struct km_view_snapshot ov;
+};
+
+static void set_remove(uint32_t *ids, size_t *n, uint32_t id)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (ids[i] == id) {
+			ids[i] = ids[--*n];
+			return;
+		}
+}
+
+static void set_add(uint32_t *ids, size_t *n, uint32_t id)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (ids[i] == id)
+			return;
+	if (*n < MAX_IDS)
+		ids[(*n)++] = id;
+}
+
+static bool set_has(const uint32_t *ids, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+static void stiff_set(struct km__vpipe *v, uint32_t id, float pct)
+{
+	for (size_t i = 0; i < v->n_stiff; i++)
+		if (v->stiff[i].id == id) {
+			v->stiff[i].pct = pct;
+			return;
+		}
+	size_t i = v->n_stiff < MAX_IDS ? v->n_stiff++ : (size_t)(id % MAX_IDS);
+	v->stiff[i].id = id;
+	v->stiff[i].pct = pct;
+}
+
+static bool stiff_get(const struct km__vpipe *v, uint32_t id, float *pct)
+{
+	for (size_t i = 0; i < v->n_stiff; i++)
+		if (v->stiff[i].id == id) {
+			*pct = v->stiff[i].pct;
+			return true;
+		}
+	return false;
+}
+
+static void pause_set(struct km__vpipe *v, uint32_t id, enum km_event_reason reason)
+{
+	size_t i = 0;
+	while (i < v->n_paused && v->paused[i].id != id)
+		i++;
+	if (reason == KM_REASON_NONE) {
+		if (i < v->n_paused)
+			v->paused[i] = v->paused[--v->n_paused];
+		return;
+	}
+	if (i == v->n_paused) {
+		if (v->n_paused == MAX_IDS)
+			i = id % MAX_IDS;
+		else
+			v->n_paused++;
+	}
+	v->paused[i].id = id;
+	v->paused[i].reason = reason;
+}
+
+static enum km_event_reason pause_get(const struct km__vpipe *v, uint32_t id)
+{
+	for (size_t i = 0; i < v->n_paused; i++)
+		if (v->paused[i].id == id)
+			return v->paused[i].reason;
+	return KM_REASON_NONE;
+}
+
+static void on_event(void *user, const struct km_event *ev)
+{
+	struct km__vpipe *v = user;
+	switch (ev->type) {
+	case KM_EVENT_HOLD_PAUSED:
+		pause_set(v, ev->track_id,
+		          ev->reason == KM_REASON_NONE ? KM_REASON_COUNT : ev->reason);
+		break;
+	case KM_EVENT_HOLD_RESUMED:
+	case KM_EVENT_HOLD_STARTED:
+		pause_set(v, ev->track_id, KM_REASON_NONE);
+		break;
+	case KM_EVENT_TENSING_UP:
+		set_add(v->tensing, &v->n_tensing, ev->track_id);
+		break;
+	case KM_EVENT_EASE_OFF:
+		set_add(v->tensing, &v->n_tensing, ev->track_id);
+		v->ease_off_now = true;
+		break;
+	case KM_EVENT_EASED:
+	case KM_EVENT_KNOT_LOST:
+		set_remove(v->tensing, &v->n_tensing, ev->track_id);
+		break;
+	case KM_EVENT_STIFFNESS:
+	case KM_EVENT_RELEASED:
+	case KM_EVENT_STIFFENED:
+		if (isfinite(ev->stiffness_pct))
+			stiff_set(v, ev->track_id, ev->stiffness_pct);
+		break;
+	case KM_EVENT_HOLD_STOPPED:
+		pause_set(v, ev->track_id, KM_REASON_NONE);
+		memset(&v->done, 0, sizeof v->done);
+		v->done.state = KM_VIEW_HOLD_DONE;
+		v->done.track_id = ev->track_id;
+		v->done.x_mm = ev->x_mm;
+		v->done.y_mm = ev->y_mm;
+		v->done.held_s = ev->held_s;
+		v->done.target_s = v->hold_cfg.target_s;
+		v->done.release_s = v->hold_cfg.release_s;
+		v->done.load_kpa = ev->load_kpa;
+		v->done.stiffness_pct = NAN;
+		v->done_us = ev->time_us;
+		break;
+	case KM_EVENT_SEEK_ADVICE:
+		v->seek_advice = true;
+		break;
+	default:
+		break;
+	}
+	if (v->fn)
+		v->fn(v->user, ev);
+}
+
+int km__vpipe_create(const struct km_frame *shape, float rate_hz, const struct km_log *log,
+                     struct km__vpipe **out)
+{
+	if (!out || !shape)
+		return KM_ERR_INVALID_ARG;
+	*out = NULL;
+	struct km__vpipe *v = km__calloc(1, sizeof *v);
+	if (!v)
+		return KM_ERR_NO_MEMORY;
+	struct km_pipeline_config c = km_pipeline_config_default();
+	c.rows = shape->rows;
+	c.cols = shape->cols;
+	c.pitch_mm = shape->pitch_mm;
+	c.geometry = shape->geometry;
+	if (rate_hz > 0.0f)
+		c.rate_hz = rate_hz;
+	c.on_event = on_event;
+	c.user = v;
+	if (log)
+		c.log = *log;
+	v->hold_cfg = c.hold;
+	int err = km_view_snapshot_init(&v->ov, shape->rows, shape->cols, shape->pitch_mm,
+	                                shape->geometry);
+	if (err == KM_OK)
+		err = km_pipeline_create(&c, &v->pl);
+	if (err != KM_OK) {
+		km_view_snapshot_free(&v->ov);
+		km__free(v);
+		return err;
+	}
+	*out = v;
+	return KM_OK;
+}
+
+void km__vpipe_destroy(struct km__vpipe *v)
+{
+	if (!v)
+		return;
+	km_pipeline_destroy(v->pl);
+	km_view_snapshot_free(&v->ov);
+	km__free(v);
+}
+
+void km__vpipe_reset(struct km__vpipe *v)
+{
+	if (!v)
+		return;
+	km_pipeline_reset(v->pl);
+	v->n_tensing = 0;
+	v->n_stiff = 0;
+	v->n_paused = 0;
+	v->done_us = 0;
+	v->done.state = KM_VIEW_HOLD_IDLE;
+	v->seek_advice = false;
+	v->ov.n_markers = 0;
+	v->ov.outline_valid = v->ov.midline_valid = v->ov.centre_valid = false;
+	v->ov.tensing = false;
+	memset(&v->ov.hold, 0, sizeof v->ov.hold);
+}
+
+static void copy_overlay(struct km_view_snapshot *dst, const struct km_view_snapshot *src)
+{
+	memcpy(dst->outline, src->outline, km_frame_cells(src->frame));
+	dst->outline_valid = src->outline_valid;
+	dst->midline_valid = src->midline_valid;
+	dst->midline_x_mm = src->midline_x_mm;
+	dst->midline_top_mm = src->midline_top_mm;
+	dst->midline_bottom_mm = src->midline_bottom_mm;
+	dst->centre_valid = src->centre_valid;
+	dst->centre_x_mm = src->centre_x_mm;
+	dst->centre_y_mm = src->centre_y_mm;
+	dst->n_markers = src->n_markers;
+	memcpy(dst->markers, src->markers, sizeof dst->markers[0] * src->n_markers);
+	dst->hold = src->hold;
+	dst->tensing = src->tensing;
+	dst->seek_advice = src->seek_advice;
+}
+
+void km__vpipe_symptoms(struct km__vpipe *v, uint64_t t_us)
+{
+	(void)t_us;
+	if (v)
+		v->seek_advice = true;
+}
+
+static int hold_rank(enum km_hold_state s)
+{
+	switch (s) {
+	case KM_HOLD_HOLDING:
+		return 3;
+	case KM_HOLD_PAUSED:
+		return 2;
+	case KM_HOLD_SETTLING:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The hold timer itself judges the tolerable band (hold.h): while it runs
+ * the load is in the band; a pause says which side it left. */
+static enum km_view_band band_of(const struct km__vpipe *v, uint32_t id, enum km_hold_state st)
+{
+	if (st == KM_HOLD_HOLDING)
+		return KM_BAND_GOOD;
+	if (st != KM_HOLD_PAUSED)
+		return KM_BAND_NONE;
+	switch (pause_get(v, id)) {
+	case KM_REASON_OVERLOAD:
+	case KM_REASON_TENSING:
+		return KM_BAND_TOO_MUCH;
+	case KM_REASON_UNLOADED:
+		return KM_BAND_TOO_LIGHT;
+	default:
+		return KM_BAND_NONE;
+	}
+}
+
+static void fill_outline(struct km_view_snapshot *s, const struct km_body_outline *o,
+                         const struct km_frame *f)
+{
+	s->outline_valid = false;
+	s->midline_valid = false;
+	if (!o || !o->found || !o->row_left_mm || !o->row_right_mm || o->rows != f->rows)
+		return;
+	const float pitch = f->pitch_mm;
+	for (uint16_t r = 0; r < f->rows; r++) {
+		float lo = o->row_left_mm[r], hi = o->row_right_mm[r];
+		uint8_t *row = s->outline + (size_t)r * f->cols;
+		for (uint16_t c = 0; c < f->cols; c++) {
+			float x = ((float)c + 0.5f) * pitch;
+			row[c] = isfinite(lo) && isfinite(hi) && x >= lo - 0.5f * pitch &&
+			         x <= hi + 0.5f * pitch;
+		}
+	}
+	s->outline_valid = true;
+	if (isfinite(o->midline_x_mm) && o->bottom_mm > o->top_mm) {
+		s->midline_valid = true;
+		s->midline_x_mm = o->midline_x_mm;
+		s->midline_top_mm = o->top_mm;
+		s->midline_bottom_mm = o->bottom_mm;
+	}
+}
+
+int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_view_snapshot *out,
+                      km__vpipe_event_fn fn, void *user)
+{
+	if (!v || !f || !out || !out->outline || !out->frame ||
+	    km_frame_cells(out->frame) != km_frame_cells(v->ov.frame))
+		return KM_ERR_INVALID_ARG;
+	struct km_view_snapshot *s = &v->ov;
+	v->fn = fn;
+	v->user = user;
+	v->ease_off_now = false;
+	struct km_pipeline_result res;
+	int err = km_pipeline_process(v->pl, f, &res);
+	v->fn = NULL;
+	if (err != KM_OK) {
+		/* Skipped frame: keep showing the previous overlay. */
+		copy_overlay(out, s);
+		return err;
+	}
+	fill_outline(s, res.outline, f);
+	s->centre_valid = res.load_centre_valid;
+	s->centre_x_mm = res.load_centre_x_mm;
+	s->centre_y_mm = res.load_centre_y_mm;
+
+	s->n_markers = 0;
+	struct km_view_hold best;
+	memset(&best, 0, sizeof best);
+	int best_rank = 0;
+	for (size_t i = 0; i < res.track_count; i++) {
+		const struct km_track *t = &res.tracks[i];
+		if (t->state == KM_TRACK_END)
+			continue;
+		if (s->n_markers < KM_VIEW_MAX_MARKERS) {
+			struct km_view_marker *m = &s->markers[s->n_markers++];
+			memset(m, 0, sizeof *m);
+			m->track_id = t->id;
+			m->x_mm = t->x_mm;
+			m->y_mm = t->y_mm;
+			m->radius_mm = t->scale_mm > 0.0f ? 1.5f * t->scale_mm : 0.0f;
+			m->peak_kpa = t->peak_kpa;
+			m->over_spine = (t->flags & KM_CANDIDATE_MIDLINE) != 0;
+			m->landmark = (t->flags & KM_CANDIDATE_LANDMARK) != 0;
+			m->has_stiffness = stiff_get(v, t->id, &m->stiffness_pct);
+		}
+		struct km_hold_status hs;
+		if (km_pipeline_hold_status(v->pl, t->id, &hs) != KM_OK)
+			continue;
+		int rank = hold_rank(hs.state);
+		if (rank == 0 || rank < best_rank ||
+		    (rank == best_rank && hs.held_s <= best.held_s))
+			continue;
+		best_rank = rank;
+		best.state = hs.state == KM_HOLD_HOLDING  ? KM_VIEW_HOLD_HOLDING
+		             : hs.state == KM_HOLD_PAUSED ? KM_VIEW_HOLD_PAUSED
+		                                          : KM_VIEW_HOLD_SETTLING;
+		best.track_id = t->id;
+		best.x_mm = t->x_mm;
+		best.y_mm = t->y_mm;
+		best.held_s = hs.held_s;
+		best.target_s = hs.target_s;
+		best.release_s = hs.release_s;
+		best.load_kpa = t->peak_kpa;
+		best.band = band_of(v, t->id, hs.state);
+		best.ease_off = set_has(v->tensing, v->n_tensing, t->id);
+		float pct;
+		best.stiffness_pct = stiff_get(v, t->id, &pct) ? pct : NAN;
+	}
+	if (best_rank > 0) {
+		s->hold = best;
+	} else if (v->done.state == KM_VIEW_HOLD_DONE && v->done.held_s >= 1.0f &&
+	           res.time_us >= v->done_us &&
+	           (double)(res.time_us - v->done_us) / 1e6 < DONE_SHOW_S) {
+		s->hold = v->done;
+	} else {
+		memset(&s->hold, 0, sizeof s->hold);
+		s->hold.target_s = v->hold_cfg.target_s;
+		s->hold.release_s = v->hold_cfg.release_s;
+	}
+	s->tensing = v->n_tensing > 0 || v->ease_off_now;
+	s->seek_advice = v->seek_advice;
+	copy_overlay(out, s);
+	return KM_OK;
+}

@@ -1,0 +1,1120 @@
+/*
+ * The renderer: one streaming heatmap texture (software bilinear upscale, then
+ * a 256-entry colour map; SDL test/teststreaming.c's Lock / write rows by pitch
+ * / Unlock), a colour bar with kPa ticks, markers, the hold ring, the HUD and
+ * the guidance line. Sized for a 1024 x 640 logical canvas read from 1-2 m
+ * away: big digits for the hold, few words, strong colours.
+ */
+#include <SDL.h>
+#include <SDL_ttf.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "km_internal.h"
+#include "knotmap/viewer.h"
+
+#define KM_PI 3.14159265358979f
+
+enum font_id { F_SMALL, F_BODY, F_LARGE, F_BANNER, F_HUGE, F_COUNT };
+
+static const struct {
+	int pt;
+	bool bold;
+} font_spec[F_COUNT] = {{15, false}, {19, false}, {26, true}, {40, true}, {120, true}};
+
+#define TEXT_CACHE 160
+#define TEXT_LEN 160
+
+struct text_entry {
+	SDL_Texture *tex;
+	int w, h;
+	int font;
+	uint32_t rgb;
+	uint64_t used;
+	char s[TEXT_LEN];
+};
+
+struct km_render {
+	SDL_Renderer *ren;
+	struct km_render_config cfg;
+	TTF_Font *font[F_COUNT];
+	struct text_entry text[TEXT_CACHE];
+	uint64_t frame_no;
+
+	SDL_Texture *heat;
+	int heat_scale;
+	uint16_t heat_rows, heat_cols;
+	uint64_t heat_serial;
+	enum km_colormap heat_map;
+	enum km_view_scale heat_vscale;
+	float heat_lo, heat_hi;
+	bool heat_valid;
+
+	SDL_Texture *bar[KM_COLORMAP_COUNT];
+	float auto_hi;
+	float lo, hi;
+	SDL_Rect heat_rect;
+};
+
+/* Colours (0xRRGGBB). */
+#define C_BG 0x101418u
+#define C_PANEL 0x1b2129u
+#define C_TEXT 0xf2f2f2u
+#define C_DIM 0xa8b0b8u
+#define C_GOOD 0x3ddc84u
+#define C_LIGHT 0x5aa9ffu
+#define C_MUCH 0xff4d3au
+#define C_WARN 0xffb02eu
+#define C_PAUSE 0x9a9a9au
+#define C_TRACK 0x4a4f57u
+
+/* ------------------------------------------------------------------------ */
+/* Config                                                                    */
+/* ------------------------------------------------------------------------ */
+
+struct km_render_config km_render_config_default(void)
+{
+	struct km_render_config c;
+	memset(&c, 0, sizeof c);
+	c.font_path = KM_VIEW_DEFAULT_FONT;
+	c.font_bold_path = KM_VIEW_DEFAULT_FONT_BOLD;
+	c.width = 1024;
+	c.height = 640;
+	c.max_texture = 512;
+	return c;
+}
+
+struct km_view_ui km_view_ui_default(void)
+{
+	struct km_view_ui u;
+	memset(&u, 0, sizeof u);
+	u.colormap = KM_COLORMAP_VIRIDIS;
+	u.show_markers = true;
+	u.show_outline = true;
+	u.scale = KM_SCALE_SQRT;
+	return u;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Small drawing helpers                                                     */
+/* ------------------------------------------------------------------------ */
+
+static SDL_Color rgba(uint32_t rgb, uint8_t a)
+{
+	SDL_Color c = {(uint8_t)(rgb >> 16), (uint8_t)(rgb >> 8), (uint8_t)rgb, a};
+	return c;
+}
+
+static void fill(SDL_Renderer *ren, int x, int y, int w, int h, uint32_t rgb, uint8_t a)
+{
+	SDL_Rect rc = {x, y, w, h};
+	SDL_SetRenderDrawColor(ren, (uint8_t)(rgb >> 16), (uint8_t)(rgb >> 8), (uint8_t)rgb, a);
+	SDL_RenderFillRect(ren, &rc);
+}
+
+/* An annulus sector: degrees clockwise from 12 o'clock, a0 < a1. */
+static void draw_arc(SDL_Renderer *ren, float cx, float cy, float r_in, float r_out, float a0,
+                     float a1, uint32_t rgb, uint8_t a)
+{
+	enum { MAXSEG = 120 };
+	SDL_Vertex v[2 * (MAXSEG + 1)];
+	int idx[6 * MAXSEG];
+	if (!(a1 > a0))
+		return;
+	int n = (int)ceilf((a1 - a0) / 3.0f);
+	n = KM_CLAMP(n, 1, MAXSEG);
+	SDL_Color col = rgba(rgb, a);
+	for (int i = 0; i <= n; i++) {
+		float ang = (a0 + (a1 - a0) * (float)i / (float)n) * KM_PI / 180.0f;
+		float s = sinf(ang), c = cosf(ang);
+		v[2 * i].position.x = cx + s * r_in;
+		v[2 * i].position.y = cy - c * r_in;
+		v[2 * i + 1].position.x = cx + s * r_out;
+		v[2 * i + 1].position.y = cy - c * r_out;
+		v[2 * i].color = v[2 * i + 1].color = col;
+		v[2 * i].tex_coord.x = v[2 * i].tex_coord.y = 0.0f;
+		v[2 * i + 1].tex_coord = v[2 * i].tex_coord;
+	}
+	for (int i = 0; i < n; i++) {
+		int *q = &idx[6 * i];
+		q[0] = 2 * i;
+		q[1] = 2 * i + 1;
+		q[2] = 2 * i + 2;
+		q[3] = 2 * i + 1;
+		q[4] = 2 * i + 3;
+		q[5] = 2 * i + 2;
+	}
+	SDL_RenderGeometry(ren, NULL, v, 2 * (n + 1), idx, 6 * n);
+}
+
+static void draw_line(SDL_Renderer *ren, float x0, float y0, float x1, float y1, float width,
+                      uint32_t rgb, uint8_t a)
+{
+	float dx = x1 - x0, dy = y1 - y0;
+	float len = sqrtf(dx * dx + dy * dy);
+	if (!(len > 0.0f))
+		return;
+	float nx = -dy / len * width * 0.5f, ny = dx / len * width * 0.5f;
+	SDL_Color col = rgba(rgb, a);
+	SDL_Vertex v[4];
+	memset(v, 0, sizeof v);
+	v[0].position.x = x0 + nx, v[0].position.y = y0 + ny;
+	v[1].position.x = x0 - nx, v[1].position.y = y0 - ny;
+	v[2].position.x = x1 + nx, v[2].position.y = y1 + ny;
+	v[3].position.x = x1 - nx, v[3].position.y = y1 - ny;
+	for (int i = 0; i < 4; i++)
+		v[i].color = col;
+	static const int idx[6] = {0, 1, 2, 1, 3, 2};
+	SDL_RenderGeometry(ren, NULL, v, 4, idx, 6);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Text (SDL2_ttf, anti-aliased, cached as textures)                         */
+/* ------------------------------------------------------------------------ */
+
+enum { AL_LEFT, AL_CENTER, AL_RIGHT };
+
+static struct text_entry *text_get(km_render *r, int font, uint32_t rgb, const char *s)
+{
+	char key[TEXT_LEN];
+	snprintf(key, sizeof key, "%s", s);
+	struct text_entry *victim = &r->text[0];
+	for (int i = 0; i < TEXT_CACHE; i++) {
+		struct text_entry *e = &r->text[i];
+		if (e->tex && e->font == font && e->rgb == rgb && !strcmp(e->s, key)) {
+			e->used = r->frame_no;
+			return e;
+		}
+		if (!e->tex)
+			victim = e;
+		else if (victim->tex && e->used < victim->used)
+			victim = e;
+	}
+	if (victim->tex)
+		SDL_DestroyTexture(victim->tex);
+	memset(victim, 0, sizeof *victim);
+	SDL_Surface *surf = TTF_RenderUTF8_Blended(r->font[font], key, rgba(rgb, 255));
+	if (!surf)
+		return NULL;
+	victim->tex = SDL_CreateTextureFromSurface(r->ren, surf);
+	victim->w = surf->w;
+	victim->h = surf->h;
+	SDL_FreeSurface(surf);
+	if (!victim->tex)
+		return NULL;
+	victim->font = font;
+	victim->rgb = rgb;
+	victim->used = r->frame_no;
+	memcpy(victim->s, key, sizeof key);
+	return victim;
+}
+
+static int text(km_render *r, int font, uint32_t rgb, int x, int y, int align, const char *s)
+{
+	if (!s || !*s)
+		return 0;
+	struct text_entry *e = text_get(r, font, rgb, s);
+	if (!e)
+		return 0;
+	int dx = align == AL_CENTER ? x - e->w / 2 : align == AL_RIGHT ? x - e->w : x;
+	SDL_Rect d = {dx, y, e->w, e->h};
+	SDL_RenderCopy(r->ren, e->tex, NULL, &d);
+	return e->w;
+}
+
+static int textf(km_render *r, int font, uint32_t rgb, int x, int y, int align, const char *fmt,
+                 ...) KM_PRINTF(7, 8);
+static int textf(km_render *r, int font, uint32_t rgb, int x, int y, int align, const char *fmt,
+                 ...)
+{
+	char buf[TEXT_LEN];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	return text(r, font, rgb, x, y, align, buf);
+}
+
+/* Word-wraps s into max_w px; returns the height used. */
+static int text_wrap(km_render *r, int font, uint32_t rgb, int x, int y, int max_w, int align,
+                     const char *s)
+{
+	char line[TEXT_LEN];
+	int lh = TTF_FontLineSkip(r->font[font]);
+	int yy = y;
+	const char *p = s;
+	while (*p) {
+		size_t best = 0, len = 0;
+		/* Grow the line word by word while it fits. */
+		for (;;) {
+			size_t next = len;
+			while (p[next] == ' ')
+				next++;
+			while (p[next] && p[next] != ' ')
+				next++;
+			if (next >= sizeof line)
+				break;
+			memcpy(line, p, next);
+			line[next] = '\0';
+			int w = 0;
+			TTF_SizeUTF8(r->font[font], line, &w, NULL);
+			if (w > max_w && best > 0)
+				break;
+			best = next;
+			len = next;
+			if (!p[next])
+				break;
+		}
+		if (best == 0)
+			best = KM_MIN(strlen(p), sizeof line - 1);
+		memcpy(line, p, best);
+		line[best] = '\0';
+		int lx = align == AL_CENTER ? x + max_w / 2 : x;
+		text(r, font, rgb, lx, yy, align, line);
+		yy += lh;
+		p += best;
+		while (*p == ' ')
+			p++;
+	}
+	return yy - y;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Create / destroy                                                          */
+/* ------------------------------------------------------------------------ */
+
+static void text_cache_clear(km_render *r)
+{
+	for (int i = 0; i < TEXT_CACHE; i++) {
+		if (r->text[i].tex)
+			SDL_DestroyTexture(r->text[i].tex);
+		memset(&r->text[i], 0, sizeof r->text[i]);
+	}
+}
+
+static bool file_exists(const char *path)
+{
+	SDL_RWops *rw = path ? SDL_RWFromFile(path, "rb") : NULL;
+	if (!rw)
+		return false;
+	SDL_RWclose(rw);
+	return true;
+}
+
+int km_render_create(SDL_Renderer *renderer, const struct km_render_config *cfg, km_render **out)
+{
+	if (!out)
+		return KM_ERR_INVALID_ARG;
+	*out = NULL;
+	if (!renderer || !cfg || cfg->width < 320 || cfg->height < 240 || cfg->max_texture < 16 ||
+	    !TTF_WasInit())
+		return KM_ERR_INVALID_ARG;
+	const char *regular = cfg->font_path ? cfg->font_path : KM_VIEW_DEFAULT_FONT;
+	const char *bold = cfg->font_bold_path ? cfg->font_bold_path : KM_VIEW_DEFAULT_FONT_BOLD;
+	if (!file_exists(regular)) {
+		km__log(&cfg->log, KM_LOG_ERROR, "viewer",
+		        "font %s not found: install it with 'apt-get install fonts-dejavu-core'",
+		        regular);
+		return KM_ERR_NOT_FOUND;
+	}
+	if (!file_exists(bold))
+		bold = regular;
+	km_render *r = km__calloc(1, sizeof *r);
+	if (!r)
+		return KM_ERR_NO_MEMORY;
+	r->ren = renderer;
+	r->cfg = *cfg;
+	r->cfg.font_path = NULL; /* not kept: the caller's strings may go away */
+	r->cfg.font_bold_path = NULL;
+	for (int i = 0; i < F_COUNT; i++) {
+		r->font[i] = TTF_OpenFont(font_spec[i].bold ? bold : regular, font_spec[i].pt);
+		if (!r->font[i]) {
+			km__log(&cfg->log, KM_LOG_ERROR, "viewer", "cannot open font: %s",
+			        TTF_GetError());
+			km_render_destroy(r);
+			return KM_ERR_NOT_FOUND;
+		}
+		TTF_SetFontHinting(r->font[i], TTF_HINTING_LIGHT);
+	}
+	/* A 1 x 256 texture per colour map for the colour bar. */
+	for (int m = 0; m < KM_COLORMAP_COUNT; m++) {
+		r->bar[m] = SDL_CreateTexture(renderer, SDL_PIXELFORMAT_ARGB8888,
+		                              SDL_TEXTUREACCESS_STATIC, 1, 256);
+		if (!r->bar[m]) {
+			km__log(&cfg->log, KM_LOG_ERROR, "viewer", "cannot create a texture: %s",
+			        SDL_GetError());
+			km_render_destroy(r);
+			return KM_ERR_NO_DISPLAY;
+		}
+		uint32_t px[256];
+		const uint32_t *tab = km_colormap_table((enum km_colormap)m);
+		for (int i = 0; i < 256; i++)
+			px[i] = 0xff000000u | tab[255 - i]; /* top = high */
+		SDL_UpdateTexture(r->bar[m], NULL, px, 4);
+	}
+	SDL_SetRenderDrawBlendMode(renderer, SDL_BLENDMODE_BLEND);
+	*out = r;
+	return KM_OK;
+}
+
+void km_render_destroy(km_render *r)
+{
+	if (!r)
+		return;
+	text_cache_clear(r);
+	for (int m = 0; m < KM_COLORMAP_COUNT; m++)
+		if (r->bar[m])
+			SDL_DestroyTexture(r->bar[m]);
+	if (r->heat)
+		SDL_DestroyTexture(r->heat);
+	for (int i = 0; i < F_COUNT; i++)
+		if (r->font[i])
+			TTF_CloseFont(r->font[i]);
+	km__free(r);
+}
+
+void km_render_reset(km_render *r)
+{
+	if (!r)
+		return;
+	text_cache_clear(r);
+	r->auto_hi = 0.0f;
+	r->heat_valid = false;
+}
+
+void km_render_heat_rect(const km_render *r, int rect[4])
+{
+	if (!r || !rect)
+		return;
+	rect[0] = r->heat_rect.x;
+	rect[1] = r->heat_rect.y;
+	rect[2] = r->heat_rect.w;
+	rect[3] = r->heat_rect.h;
+}
+
+void km_render_range(const km_render *r, float *lo, float *hi)
+{
+	if (!r)
+		return;
+	if (lo)
+		*lo = r->lo;
+	if (hi)
+		*hi = r->hi;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Heatmap                                                                   */
+/* ------------------------------------------------------------------------ */
+
+int km_render_heatmap_pixels(const struct km_frame *f, enum km_colormap map,
+                             enum km_view_scale vscale, float lo, float hi, int scale,
+                             uint32_t *out, size_t pitch_px)
+{
+	if (!f || !f->kpa || !out || scale < 1 || scale > 64)
+		return KM_ERR_INVALID_ARG;
+	if (f->rows == 0 || f->cols == 0)
+		return KM_ERR_SHAPE;
+	const int rows = f->rows, cols = f->cols;
+	const int w = cols * scale, h = rows * scale;
+	if (pitch_px < (size_t)w)
+		return KM_ERR_INVALID_ARG;
+	const bool wrap = f->geometry == KM_GEOMETRY_CYLINDER;
+	const uint32_t *tab = km_colormap_table(map);
+	const bool sq = vscale == KM_SCALE_SQRT;
+	const float inv = 1.0f / (float)scale;
+	for (int py = 0; py < h; py++) {
+		/* Sample at pixel centres; cell centres sit at (i + 0.5) * scale. */
+		float gy = ((float)py + 0.5f) * inv - 0.5f;
+		gy = KM_CLAMP(gy, 0.0f, (float)(rows - 1));
+		int y0 = (int)gy;
+		int y1 = KM_MIN(y0 + 1, rows - 1);
+		float fy = gy - (float)y0;
+		const float *r0 = f->kpa + (size_t)y0 * cols;
+		const float *r1 = f->kpa + (size_t)y1 * cols;
+		uint32_t *dst = out + (size_t)py * pitch_px;
+		for (int px = 0; px < w; px++) {
+			float gx = ((float)px + 0.5f) * inv - 0.5f;
+			int x0, x1;
+			float fx;
+			if (wrap) {
+				/* Around the roller the last column meets the first. */
+				float fl = floorf(gx);
+				fx = gx - fl;
+				x0 = (((int)fl % cols) + cols) % cols;
+				x1 = (x0 + 1) % cols;
+			} else {
+				gx = KM_CLAMP(gx, 0.0f, (float)(cols - 1));
+				x0 = (int)gx;
+				x1 = KM_MIN(x0 + 1, cols - 1);
+				fx = gx - (float)x0;
+			}
+			float top = r0[x0] + (r0[x1] - r0[x0]) * fx;
+			float bot = r1[x0] + (r1[x1] - r1[x0]) * fx;
+			float v = top + (bot - top) * fy;
+			uint8_t i =
+			    sq ? km_colormap_index_sqrt(v, lo, hi) : km_colormap_index(v, lo, hi);
+			dst[px] = 0xff000000u | tab[i];
+		}
+	}
+	return KM_OK;
+}
+
+/* 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10 x 10^n at or above v: a colour range that
+ * does not twitch with every frame. */
+static float nice_ceil(float v)
+{
+	static const float steps[] = {1.0f, 1.5f, 2.0f, 2.5f, 3.0f, 4.0f, 5.0f, 6.0f, 8.0f, 10.0f};
+	if (!(v > 0.0f))
+		return 1.0f;
+	float mag = powf(10.0f, floorf(log10f(v)));
+	for (size_t i = 0; i < KM_ARRAY_SIZE(steps); i++)
+		if (steps[i] * mag >= v * 0.9999f)
+			return steps[i] * mag;
+	return 10.0f * mag;
+}
+
+static float tick_step(float hi)
+{
+	float raw = hi / 5.0f;
+	float mag = powf(10.0f, floorf(log10f(raw)));
+	float n = raw / mag;
+	return (n < 1.5f ? 1.0f : n < 3.0f ? 2.0f : n < 7.0f ? 5.0f : 10.0f) * mag;
+}
+
+static void update_range(km_render *r, const struct km_frame *f, const struct km_view_ui *ui,
+                         float dt_s)
+{
+	r->lo = 0.0f;
+	if (ui->fixed_range_kpa > 0.0f) {
+		r->hi = ui->fixed_range_kpa;
+		return;
+	}
+	float peak = 0.0f;
+	if (f) {
+		size_t n = km_frame_cells(f);
+		for (size_t i = 0; i < n; i++)
+			if (f->kpa[i] > peak)
+				peak = f->kpa[i];
+	}
+	/* Fast attack, slow release (3 s), never below 10 kPa: a light touch
+	 * should not fill the screen with colour. */
+	float target = KM_MAX(peak * 1.1f, 10.0f);
+	if (target > r->auto_hi || r->auto_hi <= 0.0f)
+		r->auto_hi = target;
+	else if (dt_s > 0.0f)
+		r->auto_hi += (target - r->auto_hi) * (1.0f - expf(-dt_s / 3.0f));
+	r->hi = nice_ceil(r->auto_hi);
+}
+
+static void layout(km_render *r, const struct km_frame *f)
+{
+	/* Left region: heatmap + colour bar centred in 0..700; top 44 for the
+	 * title, bottom ends at 556 above the guidance panel. */
+	const int area_w = 560, area_h = 504, top = 44;
+	int rows = f ? f->rows : 1, cols = f ? f->cols : 1;
+	int w = area_w, h = (int)((long)area_w * rows / cols);
+	if (h > area_h) {
+		h = area_h;
+		w = (int)((long)area_h * cols / rows);
+	}
+	int total = w + 16 + 22 + 80; /* map, gap, bar, tick labels */
+	r->heat_rect.x = KM_MAX(12, (706 - total) / 2);
+	r->heat_rect.y = top + (area_h - h) / 2;
+	r->heat_rect.w = w;
+	r->heat_rect.h = h;
+}
+
+static int upload_heat(km_render *r, const struct km_view_snapshot *s, enum km_colormap map,
+                       enum km_view_scale vscale)
+{
+	const struct km_frame *f = s->frame;
+	if (!r->heat || r->heat_rows != f->rows || r->heat_cols != f->cols) {
+		if (r->heat)
+			SDL_DestroyTexture(r->heat);
+		int m = KM_MAX(f->rows, f->cols);
+		int scale = KM_CLAMP(r->cfg.max_texture / m, 1, 16);
+		r->heat =
+		    SDL_CreateTexture(r->ren, SDL_PIXELFORMAT_ARGB8888, SDL_TEXTUREACCESS_STREAMING,
+		                      f->cols * scale, f->rows * scale);
+		if (!r->heat) {
+			km__log(&r->cfg.log, KM_LOG_ERROR, "viewer", "heatmap texture: %s",
+			        SDL_GetError());
+			return KM_ERR_INTERNAL;
+		}
+		/* The software upscale is already smooth; linear filtering only
+		 * blends the last pixel when the window is scaled. */
+		SDL_SetTextureScaleMode(r->heat, SDL_ScaleModeLinear);
+		r->heat_scale = scale;
+		r->heat_rows = f->rows;
+		r->heat_cols = f->cols;
+		r->heat_valid = false;
+	}
+	if (r->heat_valid && r->heat_serial == s->serial && r->heat_map == map &&
+	    r->heat_vscale == vscale && r->heat_lo == r->lo && r->heat_hi == r->hi)
+		return KM_OK;
+	void *pixels = NULL;
+	int pitch = 0;
+	if (SDL_LockTexture(r->heat, NULL, &pixels, &pitch) != 0)
+		return KM_ERR_INTERNAL;
+	km_render_heatmap_pixels(f, map, vscale, r->lo, r->hi, r->heat_scale, pixels,
+	                         (size_t)pitch / 4);
+	SDL_UnlockTexture(r->heat);
+	r->heat_valid = true;
+	r->heat_serial = s->serial;
+	r->heat_map = map;
+	r->heat_vscale = vscale;
+	r->heat_lo = r->lo;
+	r->heat_hi = r->hi;
+	return KM_OK;
+}
+
+static float mm_to_x(const km_render *r, const struct km_frame *f, float x_mm)
+{
+	return (float)r->heat_rect.x +
+	       x_mm / ((float)f->cols * f->pitch_mm) * (float)r->heat_rect.w;
+}
+
+static float mm_to_y(const km_render *r, const struct km_frame *f, float y_mm)
+{
+	return (float)r->heat_rect.y +
+	       y_mm / ((float)f->rows * f->pitch_mm) * (float)r->heat_rect.h;
+}
+
+/* Rounds to 1, 2 or 5 x 10^n (nearest in log terms). */
+static float nice_round(float v)
+{
+	if (!(v > 0.0f))
+		return 0.0f;
+	float mag = powf(10.0f, floorf(log10f(v)));
+	float n = v / mag;
+	return (n < 1.5f ? 1.0f : n < 3.5f ? 2.0f : n < 7.5f ? 5.0f : 10.0f) * mag;
+}
+
+static void draw_colour_bar(km_render *r, enum km_colormap map, enum km_view_scale vscale)
+{
+	SDL_Rect bar = {r->heat_rect.x + r->heat_rect.w + 16, r->heat_rect.y, 22, r->heat_rect.h};
+	SDL_RenderCopy(r->ren, r->bar[map < KM_COLORMAP_COUNT ? map : 0], NULL, &bar);
+	SDL_SetRenderDrawColor(r->ren, 0xd0, 0xd0, 0xd0, 255);
+	SDL_RenderDrawRect(r->ren, &bar);
+	text(r, F_SMALL, C_DIM, bar.x + bar.w + 4, r->heat_rect.y - 24, AL_LEFT,
+	     vscale == KM_SCALE_SQRT ? "kPa (sqrt)" : "kPa");
+	float ticks[12];
+	int n = 0;
+	if (vscale == KM_SCALE_SQRT) {
+		/* Evenly spaced on the bar, then rounded to readable values. */
+		static const float pos[] = {0.0f, 0.25f, 0.5f, 0.75f};
+		for (size_t i = 0; i < KM_ARRAY_SIZE(pos); i++)
+			ticks[n++] = nice_round(r->hi * pos[i] * pos[i]);
+		ticks[n++] = r->hi;
+	} else {
+		float step = tick_step(r->hi);
+		for (float v = r->lo; v <= r->hi * 1.0001f && n < 12; v += step)
+			ticks[n++] = v;
+	}
+	int last_y = 1 << 20;
+	for (int i = 0; i < n; i++) {
+		float v = ticks[i];
+		float t = (v - r->lo) / (r->hi - r->lo);
+		t = KM_CLAMP(t, 0.0f, 1.0f);
+		if (vscale == KM_SCALE_SQRT)
+			t = sqrtf(t);
+		int y = bar.y + bar.h - 1 - (int)(t * (float)(bar.h - 1));
+		if (last_y - y < 18)
+			continue; /* labels would overlap */
+		last_y = y;
+		fill(r->ren, bar.x + bar.w, y, 6, 2, 0xd0d0d0, 255);
+		textf(r, F_SMALL, C_TEXT, bar.x + bar.w + 9, y - 9, AL_LEFT, "%g", (double)v);
+	}
+}
+
+/* Marching squares over cell centres: a smooth line where the body mask
+ * changes, without filling anything the sensors did not see. */
+static void draw_outline(km_render *r, const struct km_view_snapshot *s)
+{
+	const struct km_frame *f = s->frame;
+	const int rows = f->rows, cols = f->cols;
+	const float cw = (float)r->heat_rect.w / (float)cols,
+	            ch = (float)r->heat_rect.h / (float)rows;
+	const float ox = (float)r->heat_rect.x, oy = (float)r->heat_rect.y;
+	for (int y = -1; y < rows; y++) {
+		for (int x = -1; x < cols; x++) {
+#define M(yy, xx)                                                                                  \
+	((yy) >= 0 && (yy) < rows && (xx) >= 0 && (xx) < cols && s->outline[(yy)*cols + (xx)])
+			int c = (M(y, x) ? 8 : 0) | (M(y, x + 1) ? 4 : 0) |
+			        (M(y + 1, x + 1) ? 2 : 0) | (M(y + 1, x) ? 1 : 0);
+#undef M
+			if (c == 0 || c == 15)
+				continue;
+			/* Edge midpoints: top, right, bottom, left of the square
+			 * between cell centres (x, y) and (x+1, y+1). */
+			float x0 = ox + ((float)x + 0.5f) * cw, y0 = oy + ((float)y + 0.5f) * ch;
+			float px[4] = {x0 + cw * 0.5f, x0 + cw, x0 + cw * 0.5f, x0};
+			float py[4] = {y0, y0 + ch * 0.5f, y0 + ch, y0 + ch * 0.5f};
+			static const signed char seg[16][4] = {
+			    {-1, -1, -1, -1}, {2, 3, -1, -1}, {1, 2, -1, -1}, {1, 3, -1, -1},
+			    {0, 1, -1, -1},   {0, 3, 1, 2},   {0, 2, -1, -1}, {0, 3, -1, -1},
+			    {0, 3, -1, -1},   {0, 2, -1, -1}, {0, 1, 2, 3},   {0, 1, -1, -1},
+			    {1, 3, -1, -1},   {1, 2, -1, -1}, {2, 3, -1, -1}, {-1, -1, -1, -1}};
+			for (int k = 0; k < 4 && seg[c][k] >= 0; k += 2) {
+				int a = seg[c][k], b = seg[c][k + 1];
+				/* Clip to the grid rectangle (outside-of-grid samples). */
+				float ax = KM_CLAMP(px[a], ox, ox + (float)r->heat_rect.w);
+				float ay = KM_CLAMP(py[a], oy, oy + (float)r->heat_rect.h);
+				float bx = KM_CLAMP(px[b], ox, ox + (float)r->heat_rect.w);
+				float by = KM_CLAMP(py[b], oy, oy + (float)r->heat_rect.h);
+				draw_line(r->ren, ax, ay, bx, by, 2.5f, 0xffffff, 170);
+			}
+		}
+	}
+}
+
+static void draw_markers(km_render *r, const struct km_view_snapshot *s)
+{
+	const struct km_frame *f = s->frame;
+	float px_per_mm = (float)r->heat_rect.w / ((float)f->cols * f->pitch_mm);
+	for (size_t i = 0; i < s->n_markers && i < KM_VIEW_MAX_MARKERS; i++) {
+		const struct km_view_marker *m = &s->markers[i];
+		float cx = mm_to_x(r, f, m->x_mm), cy = mm_to_y(r, f, m->y_mm);
+		float rad = m->radius_mm > 0.0f ? m->radius_mm * px_per_mm : 12.0f;
+		rad = KM_CLAMP(rad, 9.0f, 40.0f);
+		uint32_t col = m->over_spine || m->landmark ? C_PAUSE : 0xffffffu;
+		draw_arc(r->ren, cx, cy, rad - 3.5f, rad + 3.5f, 0.0f, 360.0f, 0x000000, 170);
+		draw_arc(r->ren, cx, cy, rad - 1.5f, rad + 1.5f, 0.0f, 360.0f, col, 255);
+		/* The held spot's label goes outside its hold ring. */
+		bool held = s->hold.state != KM_VIEW_HOLD_IDLE && s->hold.track_id == m->track_id;
+		float off = held ? 56.0f : rad;
+		int lx = (int)(cx + off * 0.75f) + 4, ly = (int)(cy - off * 0.75f) - 18;
+		char label[48];
+		if (m->has_stiffness)
+			snprintf(label, sizeof label, "#%u  %+.0f%%", (unsigned)m->track_id,
+			         (double)m->stiffness_pct);
+		else
+			snprintf(label, sizeof label, "#%u", (unsigned)m->track_id);
+		if (m->over_spine)
+			snprintf(label, sizeof label, "#%u spine", (unsigned)m->track_id);
+		else if (m->landmark)
+			snprintf(label, sizeof label, "#%u bone/tool", (unsigned)m->track_id);
+		/* Dark plate behind the label so it reads on any colour. */
+		struct text_entry *e = text_get(r, F_SMALL, col, label);
+		if (e) {
+			fill(r->ren, lx - 3, ly, e->w + 6, e->h, 0x000000, 150);
+			text(r, F_SMALL, col, lx, ly, AL_LEFT, label);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hold ring                                                                 */
+/* ------------------------------------------------------------------------ */
+
+uint32_t km_render_band_colour(enum km_view_band band, bool paused)
+{
+	if (paused)
+		return C_PAUSE;
+	switch (band) {
+	case KM_BAND_TOO_LIGHT:
+		return C_LIGHT;
+	case KM_BAND_GOOD:
+		return C_GOOD;
+	case KM_BAND_TOO_MUCH:
+		return C_MUCH;
+	default:
+		return 0xd8d8d8u;
+	}
+}
+
+float km_render_hold_ring(SDL_Renderer *ren, float cx, float cy, float radius, float thickness,
+                          const struct km_view_hold *h)
+{
+	if (!ren || !h || !(radius > 0.0f) || !(thickness > 0.0f))
+		return 0.0f;
+	float rel = h->release_s > 0.0f ? h->release_s : 60.0f;
+	float tgt = h->target_s > 0.0f ? h->target_s : 30.0f;
+	float frac = isfinite(h->held_s) ? KM_CLAMP(h->held_s / rel, 0.0f, 1.0f) : 0.0f;
+	float end = 360.0f * frac;
+	bool paused = h->state == KM_VIEW_HOLD_PAUSED;
+	uint32_t col = h->ease_off ? C_MUCH : km_render_band_colour(h->band, paused);
+	float r_in = radius - thickness * 0.5f, r_out = radius + thickness * 0.5f;
+	SDL_SetRenderDrawBlendMode(ren, SDL_BLENDMODE_BLEND);
+	/* Dark halo: the ring must read on viridis yellow and turbo green alike. */
+	draw_arc(ren, cx, cy, r_in - 3.0f, r_out + 3.0f, 0.0f, 360.0f, 0x000000, 190);
+	draw_arc(ren, cx, cy, r_in, r_out, end, 360.0f, C_TRACK, 255);
+	draw_arc(ren, cx, cy, r_in, r_out, 0.0f, end, col, 255);
+	if (tgt < rel) {
+		float a = 360.0f * tgt / rel * KM_PI / 180.0f;
+		float s = sinf(a), c = cosf(a);
+		draw_line(ren, cx + s * (r_in - 4.0f), cy - c * (r_in - 4.0f),
+		          cx + s * (r_out + 4.0f), cy - c * (r_out + 4.0f), 3.0f, 0xffffff, 255);
+	}
+	return end;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Panels                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static const char *band_words(const struct km_view_hold *h)
+{
+	if (h->ease_off)
+		return "EASE OFF";
+	switch (h->band) {
+	case KM_BAND_TOO_LIGHT:
+		return "TOO LIGHT";
+	case KM_BAND_GOOD:
+		return "GOOD PRESSURE";
+	case KM_BAND_TOO_MUCH:
+		return "TOO MUCH";
+	default:
+		return "";
+	}
+}
+
+static void draw_hold_panel(km_render *r, const struct km_view_snapshot *s, int x, int y, int w)
+{
+	struct km_view_hold hold = s->hold;
+	hold.ease_off = hold.ease_off || s->tensing;
+	const struct km_view_hold *h = &hold;
+	fill(r->ren, x, y, w, 262, C_PANEL, 255);
+	if (h->state == KM_VIEW_HOLD_IDLE) {
+		text(r, F_LARGE, C_TEXT, x + 14, y + 12, AL_LEFT, "No hold");
+		text_wrap(r, F_BODY, C_DIM, x + 14, y + 52, w - 28, AL_LEFT,
+		          "Rest a ball, a roller or your back on a candidate spot and keep "
+		          "still: the timer starts by itself.");
+		return;
+	}
+	bool paused = h->state == KM_VIEW_HOLD_PAUSED;
+	uint32_t col = h->ease_off ? C_MUCH : km_render_band_colour(h->band, paused);
+	if (h->state == KM_VIEW_HOLD_SETTLING)
+		col = C_TEXT;
+	int secs = isfinite(h->held_s) && h->held_s > 0.0f ? (int)h->held_s : 0;
+	/* The number read from across the room. */
+	int wd = textf(r, F_HUGE, col, x + 12, y - 6, AL_LEFT, "%d", secs);
+	text(r, F_LARGE, col, x + 20 + wd, y + 72, AL_LEFT, "s");
+	const char *state = h->state == KM_VIEW_HOLD_SETTLING ? "settling - keep still"
+	                    : paused                          ? "PAUSED"
+	                    : h->state == KM_VIEW_HOLD_DONE   ? "hold over"
+	                                                      : "held";
+	text(r, F_BODY, paused ? C_WARN : C_DIM, x + 20 + wd, y + 106, AL_LEFT, state);
+	textf(r, F_SMALL, C_DIM, x + w - 12, y + 10, AL_RIGHT, "spot #%u", (unsigned)h->track_id);
+	const char *bw = band_words(h);
+	if (*bw)
+		text(r, F_LARGE, h->ease_off ? C_MUCH : km_render_band_colour(h->band, false),
+		     x + 14, y + 150, AL_LEFT, bw);
+	const char *goal;
+	char buf[96];
+	float tgt = h->target_s > 0 ? h->target_s : 30.0f,
+	      rel = h->release_s > 0 ? h->release_s : 60.0f;
+	if (h->held_s >= rel) {
+		goal = "Release now";
+	} else if (h->held_s >= tgt) {
+		snprintf(buf, sizeof buf, "Target met, release by %.0f s", (double)rel);
+		goal = buf;
+	} else {
+		snprintf(buf, sizeof buf, "Target %.0f s, release by %.0f s", (double)tgt,
+		         (double)rel);
+		goal = buf;
+	}
+	text(r, F_BODY, h->held_s >= rel ? C_WARN : C_TEXT, x + 14, y + 192, AL_LEFT, goal);
+	if (h->load_kpa > 0.0f)
+		textf(r, F_SMALL, C_DIM, x + 14, y + 224, AL_LEFT, "load %.0f kPa",
+		      (double)h->load_kpa);
+	if (isfinite(h->stiffness_pct) && h->stiffness_pct != 0.0f)
+		textf(r, F_SMALL, C_DIM, x + w - 12, y + 224, AL_RIGHT, "stiffness %+.0f%%",
+		      (double)h->stiffness_pct);
+}
+
+static uint32_t level_colour(enum km_view_level l)
+{
+	switch (l) {
+	case KM_VIEW_GOOD:
+		return C_GOOD;
+	case KM_VIEW_WARN:
+		return C_WARN;
+	case KM_VIEW_ALERT:
+		return C_MUCH;
+	default:
+		return C_TEXT;
+	}
+}
+
+static void draw_hud(km_render *r, const struct km_view_snapshot *s, const struct km_view_ui *ui)
+{
+	const int x = 716, w = 292;
+	text(r, F_LARGE, C_TEXT, x, 8, AL_LEFT, "knotmap");
+	if (s && s->stats.recording) {
+		draw_arc(r->ren, (float)(x + w - 52), 24.0f, 0.0f, 7.0f, 0.0f, 360.0f, C_MUCH, 255);
+		text(r, F_BODY, C_MUCH, x + w, 12, AL_RIGHT, "REC");
+	}
+	if (!s) {
+		text_wrap(r, F_BODY, C_DIM, x, 60, w, AL_LEFT,
+		          "Waiting for frames from the mat...");
+		return;
+	}
+	draw_hold_panel(r, s, x, 48, w);
+
+	char buf[512];
+	km_view_format_stats(&s->stats, buf, sizeof buf);
+	int y = 322;
+	for (char *line = buf, *nl; *line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		else
+			nl = line + strlen(line);
+		text(r, F_SMALL, y == 322 ? C_TEXT : C_DIM, x, y, AL_LEFT, line);
+		y += 19;
+	}
+	textf(r, F_SMALL, C_DIM, x, y, AL_LEFT, "colours %s, %s, range %s",
+	      km_colormap_name(ui->colormap), ui->scale == KM_SCALE_SQRT ? "sqrt" : "linear",
+	      ui->fixed_range_kpa > 0 ? "fixed" : "auto");
+	y += 26;
+	for (size_t i = 0; i < s->n_messages && i < KM_VIEW_MAX_MESSAGES && y < 540; i++) {
+		const struct km_view_message *m = &s->messages[i];
+		uint8_t fade = m->age_s > 20.0 ? 0 : 1;
+		uint32_t col = fade ? level_colour(m->level) : C_DIM;
+		y += text_wrap(r, F_SMALL, col, x, y, w, AL_LEFT, m->text) + 3;
+	}
+}
+
+static const char *guidance(const struct km_view_snapshot *s, uint32_t *col)
+{
+	*col = C_TEXT;
+	if (!s)
+		return "Lie on the mat, or put a ball or roller on it.";
+	const struct km_view_hold *h = &s->hold;
+	if (s->tensing || h->ease_off) {
+		*col = C_MUCH;
+		return "Tensing up means too much pressure: ease off and breathe out slowly.";
+	}
+	if (s->seek_advice) {
+		*col = C_WARN;
+		return "See a healthcare professional before working on this area again.";
+	}
+	if (h->state == KM_VIEW_HOLD_SETTLING)
+		return "Keep still and breathe: the timer starts in a moment.";
+	if (h->state == KM_VIEW_HOLD_PAUSED) {
+		*col = C_WARN;
+		return "Paused: settle back onto the spot to carry on.";
+	}
+	if (h->state == KM_VIEW_HOLD_HOLDING) {
+		float rel = h->release_s > 0 ? h->release_s : 60.0f;
+		float tgt = h->target_s > 0 ? h->target_s : 30.0f;
+		if (h->held_s >= rel) {
+			*col = C_WARN;
+			return "That is enough for this spot: release slowly.";
+		}
+		if (h->band == KM_BAND_TOO_MUCH) {
+			*col = C_MUCH;
+			return "Too much pressure: ease off to a tolerable level.";
+		}
+		if (h->band == KM_BAND_TOO_LIGHT)
+			return "Lean in a little: aim for a tolerable 'good pain' that eases.";
+		if (h->held_s >= tgt) {
+			*col = C_GOOD;
+			return "Target reached. Release when the spot has eased.";
+		}
+		*col = C_GOOD;
+		return "Good. Breathe slowly and let it ease: hold 30-60 s.";
+	}
+	return "Find a candidate spot, then hold 30-60 s at a tolerable 'good pain' that eases.";
+}
+
+static void draw_guidance(km_render *r, const struct km_view_snapshot *s)
+{
+	const int y = 566;
+	fill(r->ren, 0, y, r->cfg.width, r->cfg.height - y, C_PANEL, 255);
+	uint32_t col;
+	const char *g = guidance(s, &col);
+	text(r, F_BODY, col, 16, y + 8, AL_LEFT, g);
+	text(r, F_SMALL, C_DIM, 16, y + 36, AL_LEFT,
+	     "Candidate tender/stiff spots, not a diagnosis. A knot lasting over a week, or "
+	     "numbness,");
+	text(r, F_SMALL, C_DIM, 16, y + 54, AL_LEFT,
+	     "tingling or pain down a limb: see a healthcare professional.");
+	text(r, F_SMALL, C_TEXT, r->cfg.width - 16, y + 54, AL_RIGHT, "H help   X log symptoms");
+}
+
+static void banner(km_render *r, uint32_t col, const char *big, const char *small)
+{
+	const SDL_Rect *hr = &r->heat_rect;
+	/* Over the lower map (feet end), where it hides the least. */
+	int hgt = small ? 92 : 60;
+	int w = KM_MAX(hr->w - 16, 360), x = hr->x + hr->w / 2 - w / 2;
+	int y = hr->y + hr->h - hgt - 56;
+	x = KM_MAX(x, 8);
+	fill(r->ren, x, y, w, hgt, 0x000000, 210);
+	fill(r->ren, x, y, 8, hgt, col, 255);
+	text(r, F_BANNER, col, x + w / 2, y + 6, AL_CENTER, big);
+	if (small)
+		text(r, F_BODY, C_TEXT, x + w / 2, y + 60, AL_CENTER, small);
+}
+
+static void draw_help(km_render *r)
+{
+	fill(r->ren, 0, 0, r->cfg.width, r->cfg.height, 0x000000, 215);
+	static const char *const keys[][2] = {
+	    {"Space", "pause the view / play-pause a replay"},
+	    {"Z", "zero the mat (nothing on it)"},
+	    {"R", "recording on / off"},
+	    {"S", "screenshot (PNG)"},
+	    {"C", "colour map: viridis / turbo"},
+	    {"A", "colour range: auto / fixed steps"},
+	    {"L", "colour scale: square root / linear"},
+	    {"M / O", "markers / body outline on-off"},
+	    {"F", "full screen"},
+	    {"X", "log numbness, tingling or radiating pain"},
+	    {"Left / Right", "replay: seek 5 s (Shift: 30 s)"},
+	    {"- / +", "replay speed 0.25x to 8x"},
+	    {". (period)", "replay: one frame while paused"},
+	    {"H / F1", "this help"},
+	    {"Q / Esc", "quit"},
+	};
+	text(r, F_BANNER, C_TEXT, r->cfg.width / 2, 30, AL_CENTER, "Keys");
+	int y = 96;
+	for (size_t i = 0; i < KM_ARRAY_SIZE(keys); i++, y += 30) {
+		text(r, F_BODY, C_GOOD, r->cfg.width / 2 - 20, y, AL_RIGHT, keys[i][0]);
+		text(r, F_BODY, C_TEXT, r->cfg.width / 2, y, AL_LEFT, keys[i][1]);
+	}
+	text(r, F_SMALL, C_DIM, r->cfg.width / 2, y + 14, AL_CENTER,
+	     "Holds of 30-60 s at a tolerable pressure that eases. Tensing up = too much: ease "
+	     "off.");
+}
+
+static void draw_red_flag(km_render *r)
+{
+	fill(r->ren, 0, 0, r->cfg.width, r->cfg.height, 0x400000, 235);
+	text(r, F_HUGE, C_MUCH, r->cfg.width / 2, 40, AL_CENTER, "STOP");
+	text(r, F_LARGE, C_TEXT, r->cfg.width / 2, 210, AL_CENTER,
+	     "Numbness, tingling or pain radiating down a limb was logged.");
+	text_wrap(r, F_BODY, C_TEXT, r->cfg.width / 2 - 380, 270, 760, AL_CENTER,
+	          "Stop the session and see a healthcare professional (doctor or "
+	          "physiotherapist) before pressing on this area again. These symptoms "
+	          "are a reason to stop self-treatment.");
+	text(r, F_SMALL, C_DIM, r->cfg.width / 2, 420, AL_CENTER,
+	     "Noted in the session's events (and the recording, when on). X dismisses, Q quits.");
+}
+
+/* ------------------------------------------------------------------------ */
+/* The whole view                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void draw_title(km_render *r, const struct km_frame *f)
+{
+	const SDL_Rect *hr = &r->heat_rect;
+	if (f->geometry == KM_GEOMETRY_CYLINDER) {
+		text(r, F_SMALL, C_DIM, hr->x, hr->y - 40, AL_LEFT,
+		     "Roller, unrolled: angle around the roller ->");
+		for (int d = 0; d <= 360; d += 90) {
+			int x = hr->x + hr->w * d / 360;
+			fill(r->ren, x - 1, hr->y - 6, 2, 6, 0xd0d0d0, 255);
+			textf(r, F_SMALL, C_TEXT, x, hr->y - 24, AL_CENTER, "%d\xc2\xb0", d);
+		}
+		/* The seam: left and right edges are the same line on the roller. */
+		for (int y = hr->y; y < hr->y + hr->h; y += 12) {
+			fill(r->ren, hr->x - 3, y, 2, 6, 0xffffff, 200);
+			fill(r->ren, hr->x + hr->w + 1, y, 2, 6, 0xffffff, 200);
+		}
+	} else {
+		textf(r, F_SMALL, C_DIM, hr->x, hr->y - 24, AL_LEFT, "%u x %u cells, %.0f mm",
+		      (unsigned)f->rows, (unsigned)f->cols, (double)f->pitch_mm);
+	}
+}
+
+int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
+                   const struct km_view_ui *ui_in, float dt_s)
+{
+	if (!r)
+		return KM_ERR_INVALID_ARG;
+	struct km_view_ui ui = ui_in ? *ui_in : km_view_ui_default();
+	if (ui.colormap >= KM_COLORMAP_COUNT || ui.colormap < 0)
+		ui.colormap = KM_COLORMAP_VIRIDIS;
+	r->frame_no++;
+	SDL_SetRenderDrawBlendMode(r->ren, SDL_BLENDMODE_BLEND);
+	SDL_SetRenderDrawColor(r->ren, (C_BG >> 16) & 0xff, (C_BG >> 8) & 0xff, C_BG & 0xff, 255);
+	SDL_RenderClear(r->ren);
+
+	const struct km_view_snapshot *s = snap && snap->frame && snap->frame->kpa ? snap : NULL;
+	const struct km_frame *f = s ? s->frame : NULL;
+	layout(r, f);
+	update_range(r, f, &ui, dt_s);
+	int err = KM_OK;
+	if (s) {
+		err = upload_heat(r, s, ui.colormap, ui.scale);
+		if (err == KM_OK)
+			SDL_RenderCopy(r->ren, r->heat, NULL, &r->heat_rect);
+		draw_title(r, f);
+		draw_colour_bar(r, ui.colormap, ui.scale);
+		if (ui.show_outline && s->outline_valid)
+			draw_outline(r, s);
+		if (ui.show_outline && s->midline_valid) {
+			/* Dashed spine midline: holds are never timed on it. */
+			float x = mm_to_x(r, f, s->midline_x_mm);
+			float y0 = mm_to_y(r, f, s->midline_top_mm),
+			      y1 = mm_to_y(r, f, s->midline_bottom_mm);
+			for (float y = y0; y < y1; y += 14.0f)
+				draw_line(r->ren, x, y, x, KM_MIN(y + 7.0f, y1), 2.0f, 0xffffff,
+				          110);
+			text(r, F_SMALL, C_DIM, (int)x, (int)y1 + 2, AL_CENTER, "spine");
+		}
+		if (s->centre_valid) {
+			float cx = mm_to_x(r, f, s->centre_x_mm),
+			      cy = mm_to_y(r, f, s->centre_y_mm);
+			draw_line(r->ren, cx - 9, cy, cx + 9, cy, 2.0f, 0xffffff, 200);
+			draw_line(r->ren, cx, cy - 9, cx, cy + 9, 2.0f, 0xffffff, 200);
+		}
+		if (ui.show_markers)
+			draw_markers(r, s);
+		if (s->hold.state != KM_VIEW_HOLD_IDLE) {
+			float cx = mm_to_x(r, f, s->hold.x_mm), cy = mm_to_y(r, f, s->hold.y_mm);
+			struct km_view_hold h = s->hold;
+			h.ease_off = h.ease_off || s->tensing;
+			km_render_hold_ring(r->ren, cx, cy, 46.0f, 10.0f, &h);
+			/* Seconds under the ring, on a plate; the spot itself stays
+			 * visible inside the ring. */
+			int secs = s->hold.held_s > 0.0f ? (int)s->hold.held_s : 0;
+			char num[16];
+			snprintf(num, sizeof num, "%d s", secs);
+			struct text_entry *e = text_get(r, F_LARGE, C_TEXT, num);
+			if (e) {
+				int ty = (int)cy + 60;
+				if (ty + e->h > r->heat_rect.y + r->heat_rect.h)
+					ty = (int)cy - 60 - e->h;
+				fill(r->ren, (int)cx - e->w / 2 - 6, ty, e->w + 12, e->h, 0x000000,
+				     170);
+				text(r, F_LARGE, C_TEXT, (int)cx, ty, AL_CENTER, num);
+			}
+		}
+		if (s->tensing || s->hold.ease_off)
+			banner(r, C_MUCH, "EASE OFF", "tensing up: too much pressure");
+		else if (s->stats.disconnected)
+			banner(r, C_WARN, "Mat unplugged", "waiting for it to come back...");
+		else if (s->stats.ended)
+			banner(r, C_DIM, "End of recording", "Left arrow to seek back, Q to quit");
+		if (ui.frozen || (s->stats.replay && s->stats.replay_paused)) {
+			const SDL_Rect *hr = &r->heat_rect;
+			fill(r->ren, hr->x + hr->w - 112, hr->y + hr->h - 40, 104, 32, 0x000000,
+			     200);
+			text(r, F_BODY, C_WARN, hr->x + hr->w - 60, hr->y + hr->h - 36, AL_CENTER,
+			     "PAUSED");
+		}
+	} else {
+		fill(r->ren, r->heat_rect.x, r->heat_rect.y, r->heat_rect.w, r->heat_rect.h,
+		     C_PANEL, 255);
+		text(r, F_LARGE, C_DIM, r->heat_rect.x + r->heat_rect.w / 2,
+		     r->heat_rect.y + r->heat_rect.h / 2 - 16, AL_CENTER, "Waiting for the mat...");
+	}
+	if (ui.notice && *ui.notice) {
+		const SDL_Rect *hr = &r->heat_rect;
+		fill(r->ren, hr->x + 8, hr->y + hr->h - 40, 380, 32, 0x000000, 200);
+		text(r, F_SMALL, C_TEXT, hr->x + 16, hr->y + hr->h - 33, AL_LEFT, ui.notice);
+	}
+	draw_hud(r, s, &ui);
+	draw_guidance(r, s);
+	if (ui.show_help)
+		draw_help(r);
+	if (ui.red_flag)
+		draw_red_flag(r);
+	return err;
+}
