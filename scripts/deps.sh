@@ -8,7 +8,8 @@ build_pkgs="build-essential cmake ninja-build pkg-config
   libusb-1.0-0-dev libfftw3-dev libsqlite3-dev libpng-dev
   libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core"
 test_pkgs="libcriterion-dev umockdev libumockdev-dev xvfb xauth sqlite3 jq
-  python3 python3-numpy usbutils clang"
+  python3 python3-numpy usbutils clang
+  gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 bench_pkgs="python3-opencv python3-skimage python3-scipy valgrind"
 fuzz_pkgs="clang libclang-rt-14-dev"
 
