@@ -25,6 +25,7 @@ static void usage(FILE *out)
 	        "usage: knotmap record [--sim SCENARIO | --device SERIAL] [--duration S]\n"
 	        "                      [-o FILE] [--force] [--raw] [--seed N] [--fast]\n"
 	        "                      [--no-analysis] [--no-history] [--db PATH]\n"
+	        "                      [--calibration FILE.kmcal]\n"
 	        "\n"
 	        "Records pressure frames to a .kmrec file until --duration has passed or you\n"
 	        "press Ctrl-C. The dsp runs alongside: its events (knots found, holds and\n"
@@ -40,7 +41,10 @@ static void usage(FILE *out)
 	        "  -o, --output F   the recording (default ~/.local/share/knotmap/sessions/\n"
 	        "                   <id>.kmrec, created 0600)\n"
 	        "  --force          overwrite F if it exists\n"
-	        "  --raw            also store the raw ADC counts of every cell\n"
+	        "  --raw            also store the raw ADC counts of every cell, with the\n"
+	        "                   calibration in force (replays calibrate the same way)\n"
+	        "  --calibration F  the mat's calibration file (see 'knotmap calibrate');\n"
+	        "                   default: the one the mat or virtual mat ships with\n"
 	        "  --seed N         virtual mat seed (default 1)\n"
 	        "  --fast           virtual mat only: run as fast as possible, not in real time\n"
 	        "  --no-analysis    do not run the dsp (no events, nothing for the history)\n"
@@ -211,7 +215,7 @@ static int stream_fail(int rc, const char *serial)
 
 static int run_record(int argc, char **argv)
 {
-	const char *sim = NULL, *serial = NULL, *out = NULL, *db = NULL;
+	const char *sim = NULL, *serial = NULL, *out = NULL, *db = NULL, *calibration = NULL;
 	double duration = 0;
 	long seed = 1;
 	bool force = false, raw = false, fast = false, analysis = true, history = true;
@@ -234,6 +238,8 @@ static int run_record(int argc, char **argv)
 		} else if (!strcmp(a, "--seed") && has_next) {
 			if (km_cli_parse_long(CMD, "--seed", argv[++i], 0, LONG_MAX, &seed))
 				return KM_EXIT_USAGE;
+		} else if (!strcmp(a, "--calibration") && has_next) {
+			calibration = argv[++i];
 		} else if (!strcmp(a, "--db") && has_next) {
 			db = argv[++i];
 		} else if (!strcmp(a, "--force")) {
@@ -283,6 +289,7 @@ static int run_record(int argc, char **argv)
 	/* stream */
 	struct km_stream_config sc = km_stream_config_default();
 	sc.log = km_cli_log();
+	sc.calibration_path = calibration;
 	if (sim) {
 		sc.transport = KM_TRANSPORT_SIM;
 		sc.sim_scenario = sim;
@@ -338,10 +345,29 @@ static int run_record(int argc, char **argv)
 		snprintf(wc.device.model, sizeof wc.device.model, "%s", dev.product);
 	snprintf(wc.session_id, sizeof wc.session_id, "%s", sid);
 	wc.start_unix_us = start_us;
+	/* Raw counts are only worth keeping with the calibration that reads them. */
+	uint8_t *cal_blob = NULL;
+	uint32_t cal_id = 0;
+	if (raw) {
+		size_t cal_size = 0;
+		if (km_stream_calibration_blob(s, NULL, 0, &cal_size, NULL) == KM_ERR_OVERFLOW &&
+		    cal_size > 0 && cal_size <= KM_REC_MAX_CALIBRATION &&
+		    (cal_blob = malloc(cal_size)) != NULL &&
+		    km_stream_calibration_blob(s, cal_blob, cal_size, &cal_size, &cal_id) == KM_OK) {
+			wc.calibration = cal_blob;
+			wc.calibration_size = cal_size;
+			wc.calibration_id = cal_id;
+		} else {
+			fprintf(stderr, "knotmap record: warning: the calibration could not be stored "
+			                "with the raw counts\n");
+			cal_id = 0;
+		}
+	}
 	struct rec_state st;
 	memset(&st, 0, sizeof st);
 	st.start_unix_us = start_us;
 	rc = km_rec_writer_create(&wc, &st.w);
+	free(cal_blob); /* the writer keeps its own copy */
 	if (rc != KM_OK) {
 		const char *hint = rc == KM_ERR_EXISTS
 		                       ? "add --force to overwrite it, or pick another name"
@@ -449,7 +475,7 @@ static int run_record(int argc, char **argv)
 		unplugged_said = false;
 		if (frames == 0)
 			st.t0 = f->device_time_us;
-		rc = km_rec_writer_write_frame(st.w, f, counts, 0);
+		rc = km_rec_writer_write_frame(st.w, f, counts, cal_id);
 		if (rc != KM_OK) {
 			end_rc = rc;
 			break;

@@ -1,5 +1,6 @@
 /* Calibration: raw counts -> kPa per cell, zeroing, creep correction. */
 #include "knotmap/calibration.h"
+#include "calibration_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -39,6 +40,11 @@ struct km_calibration {
 	uint64_t last_t_us;
 	bool have_t;
 };
+
+const struct km_log *km__calibration_log(const km_calibration *cal)
+{
+	return &cal->cfg.log;
+}
 
 struct km_calibration_config km_calibration_config_default(uint16_t rows, uint16_t cols)
 {

@@ -135,6 +135,32 @@ KM_API int km_calibration_zero(km_calibration *cal);
 /* True while a zero request is collecting frames. */
 KM_API bool km_calibration_zero_pending(const km_calibration *cal);
 
+/*
+ * Calibration from measurements (hardware/BUILD.md section 9): fits a per-cell
+ * power law counts = offset + scale * p^exponent and installs it in cal.
+ *   zero:   [cells] mean counts of the unloaded mat;
+ *   kpa:    [levels] known pressures, finite, > 0, strictly increasing;
+ *   counts: [levels x cells] mean counts of each cell under each level; a cell
+ *           that was not under the plate at a level is marked with a value < 0
+ *           (or simply reads no more than min_rise counts above its zero, and
+ *           is then treated the same way);
+ *   max_counts: ADC ceiling; a reading at or above it is saturated and unused.
+ * A cell needs two usable levels whose readings rise with pressure and a fit
+ * with exponent in [0.05, 20]; any other cell (dead, stuck, never loaded, too
+ * noisy) gets the median scale and exponent of the good cells on its own zero,
+ * and is counted in *fallback_cells (may be NULL).
+ * Returns KM_OK; KM_ERR_INVALID_ARG (NULL, levels < 2 or > KM_CAL_MAX_POINTS);
+ * KM_ERR_RANGE (kPa not finite, positive and strictly increasing);
+ * KM_ERR_SHAPE (cells is not the calibration's size);
+ * KM_ERR_CALIBRATION (fewer than half of the cells could be fitted: the log
+ * says how many); KM_ERR_NO_MEMORY. cal is unchanged on error.
+ * Allocates scratch memory; not for the per-frame path.
+ */
+KM_API int km_calibration_fit_power_law(km_calibration *cal, const float *zero, unsigned levels,
+                                        const float *kpa, const float *counts, size_t cells,
+                                        float min_rise, uint16_t max_counts,
+                                        size_t *fallback_cells);
+
 #ifdef __cplusplus
 }
 #endif
