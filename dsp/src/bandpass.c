@@ -27,13 +27,13 @@ struct km_bandpass {
 	struct km_bandpass_config cfg;
 	enum km_bandpass_method used;
 	int rows, cols, periodic;
-	unsigned n;            /* scales */
+	unsigned n; /* scales */
 	int has_bg;
 	float sigma_mm[KM_BANDPASS_MAX_SCALES];
 	float gain;
-	unsigned nk;           /* kernels: inner_i = 2i, outer_i = 2i+1, bg = 2n */
+	unsigned nk; /* kernels: inner_i = 2i, outer_i = 2i+1, bg = 2n */
 	struct gauss k[MAX_KERNELS];
-	float *bg;             /* [rows x cols] background map, or NULL */
+	float *bg; /* [rows x cols] background map, or NULL */
 
 	/* FFT path */
 	int nr, nc, nch;
@@ -44,7 +44,7 @@ struct km_bandpass {
 	 * forward spectrum (of the weights) */
 	float *gspec[MAX_KERNELS];
 	fftwf_complex *spec_w;
-	float *acc;            /* [rows x cols] */
+	float *acc; /* [rows x cols] */
 	fftwf_plan fwd, inv;
 
 	/* direct path */
@@ -58,9 +58,9 @@ struct km_bandpass_config km_bandpass_config_default(void)
 	c.pitch_mm = 10.0f;
 	c.geometry = KM_GEOMETRY_FLAT;
 	c.n_scales = 5;
-	c.sigma_min_mm = 5.0f;  /* signal-model.md: spot sigma 0.5-1.8 cm */
+	c.sigma_min_mm = 5.0f; /* signal-model.md: spot sigma 0.5-1.8 cm */
 	c.sigma_max_mm = 18.0f;
-	c.ratio = 1.6f;         /* classic DoG ratio (Marr-Hildreth) */
+	c.ratio = 1.6f;                /* classic DoG ratio (Marr-Hildreth) */
 	c.background_sigma_mm = 35.0f; /* signal-model.md: background 3-4 cm */
 	c.method = KM_BANDPASS_AUTO;
 	return c;
@@ -110,7 +110,7 @@ static int make_gauss(struct gauss *g, double sigma_cells, int rows, int cols, i
 		sum += exp(-0.5 * (double)k * (double)k / (sigma_cells * sigma_cells));
 	for (int k = -g->h; k <= g->h; k++)
 		g->w[k + g->h] =
-			(float)(exp(-0.5 * (double)k * (double)k / (sigma_cells * sigma_cells)) / sum);
+		    (float)(exp(-0.5 * (double)k * (double)k / (sigma_cells * sigma_cells)) / sum);
 	/* Taps at |k| >= size never reach a cell of a zero-padded axis. */
 	g->hr = KM_MIN(g->h, rows - 1);
 	g->hc = periodic ? g->h : KM_MIN(g->h, cols - 1);
@@ -250,7 +250,8 @@ static int setup_fft(km_bandpass *bp)
 		wrap_axis(g, g->hc, bp->nc, cv1);
 		for (int r = 0; r < bp->nr; r++)
 			for (int c = 0; c < bp->nc; c++)
-				bp->fin[(size_t)r * (size_t)bp->nc + (size_t)c] = (float)(rv1[r] * cv1[c]);
+				bp->fin[(size_t)r * (size_t)bp->nc + (size_t)c] =
+				    (float)(rv1[r] * cv1[c]);
 		fftwf_execute(bp->fwd);
 		for (size_t i = 0; i < ncplx; i++)
 			bp->gspec[j][i] = (float)((double)bp->spec[i][0] * norm);
@@ -290,7 +291,7 @@ int km_bandpass_create(const struct km_bandpass_config *cfg, km_bandpass **out)
 	int rc = check_config(cfg);
 	if (rc != KM_OK) {
 		km__log(&cfg->log, KM_LOG_ERROR, "dsp", "bandpass: bad config (%s)",
-			km_error_name(rc));
+		        km_error_name(rc));
 		return rc;
 	}
 	km_bandpass *bp = km__calloc(1, sizeof *bp);
@@ -307,12 +308,12 @@ int km_bandpass_create(const struct km_bandpass_config *cfg, km_bandpass **out)
 	for (unsigned i = 0; i < bp->n; i++) {
 		double t = bp->n > 1 ? (double)i / (double)(bp->n - 1) : 0.0;
 		bp->sigma_mm[i] = (float)(cfg->sigma_min_mm *
-					  pow((double)cfg->sigma_max_mm / cfg->sigma_min_mm, t));
+		                          pow((double)cfg->sigma_max_mm / cfg->sigma_min_mm, t));
 	}
 	for (unsigned j = 0; j < bp->nk && rc == KM_OK; j++) {
 		double s_mm = j == 2 * bp->n ? (double)cfg->background_sigma_mm
-					     : (double)bp->sigma_mm[j / 2] *
-						       (j % 2 ? (double)cfg->ratio : 1.0);
+		                             : (double)bp->sigma_mm[j / 2] *
+		                                   (j % 2 ? (double)cfg->ratio : 1.0);
 		rc = make_gauss(&bp->k[j], s_mm / cfg->pitch_mm, bp->rows, bp->cols, bp->periodic);
 	}
 	if (rc == KM_OK && bp->has_bg) {
@@ -343,16 +344,16 @@ int km_bandpass_create(const struct km_bandpass_config *cfg, km_bandpass **out)
 	bp->used = cfg->method;
 	if (bp->used == KM_BANDPASS_AUTO)
 		bp->used = cost_direct(bp) < cost_fft(bp, bp->nr, bp->nc) ? KM_BANDPASS_DIRECT
-									     : KM_BANDPASS_FFT;
+		                                                          : KM_BANDPASS_FFT;
 	rc = bp->used == KM_BANDPASS_FFT ? setup_fft(bp) : setup_direct(bp);
 	if (rc != KM_OK) {
 		km__log(&cfg->log, KM_LOG_ERROR, "dsp", "bandpass: setup failed (%s)",
-			km_error_name(rc));
+		        km_error_name(rc));
 		km_bandpass_destroy(bp);
 		return rc;
 	}
 	km__log(&cfg->log, KM_LOG_DEBUG, "dsp", "bandpass %dx%d: %s (fft %dx%d)", bp->rows,
-		bp->cols, bp->used == KM_BANDPASS_FFT ? "fft" : "direct", bp->nr, bp->nc);
+	        bp->cols, bp->used == KM_BANDPASS_FFT ? "fft" : "direct", bp->nr, bp->nc);
 	*out = bp;
 	return KM_OK;
 }

@@ -15,11 +15,11 @@ struct km_detect {
 	struct km_detect_config cfg;
 	int R, C, periodic;
 	unsigned n;
-	float *scratch;  /* [cells] for medians */
-	uint8_t *loaded; /* [cells] */
-	uint16_t *dist;  /* [cells] distance to unloaded, cells */
+	float *scratch;                    /* [cells] for medians */
+	uint8_t *loaded;                   /* [cells] */
+	uint16_t *dist;                    /* [cells] distance to unloaded, cells */
 	float *row_left, *row_right, *mid; /* [rows] */
-	struct km_candidate *cand; /* [max_candidates] */
+	struct km_candidate *cand;         /* [max_candidates] */
 	size_t count;
 	struct km_body_outline outline;
 	float noise[KM_BANDPASS_MAX_SCALES]; /* smoothed noise SD per scale */
@@ -42,7 +42,7 @@ struct km_detect_config km_detect_config_default(void)
 	 * roller strip (~70 cm^2, signal-model.md) alone is not a body. (est.) */
 	c.outline_min_area_cm2 = 300.0f;
 	c.midline_half_width_mm = 25.0f; /* signal-model.md: +-2.5 cm */
-	c.landmark_excess = 0.8f;  /* knots: 15-40 % excess; bone / tool: far more */
+	c.landmark_excess = 0.8f;        /* knots: 15-40 % excess; bone / tool: far more */
 	c.support_sigmas = 2.0f;
 	c.min_separation_mm = 20.0f; /* signal-model.md: merge within 2 cm */
 	c.weak_fraction = 0.0f;
@@ -53,7 +53,7 @@ struct km_detect_config km_detect_config_default(void)
 }
 
 int km_detect_config_from_bandpass(struct km_detect_config *cfg,
-				   const struct km_bandpass_config *bp)
+                                   const struct km_bandpass_config *bp)
 {
 	if (!cfg || !bp || bp->n_scales < 1 || bp->n_scales > KM_BANDPASS_MAX_SCALES)
 		return KM_ERR_INVALID_ARG;
@@ -66,8 +66,8 @@ int km_detect_config_from_bandpass(struct km_detect_config *cfg,
 	/* Same log spacing as km_bandpass_create. */
 	for (unsigned i = 0; i < bp->n_scales; i++) {
 		double t = bp->n_scales > 1 ? (double)i / (double)(bp->n_scales - 1) : 0.0;
-		cfg->scale_mm[i] = (float)(bp->sigma_min_mm *
-					   pow((double)bp->sigma_max_mm / bp->sigma_min_mm, t));
+		cfg->scale_mm[i] =
+		    (float)(bp->sigma_min_mm * pow((double)bp->sigma_max_mm / bp->sigma_min_mm, t));
 	}
 	return KM_OK;
 }
@@ -123,7 +123,7 @@ int km_detect_create(const struct km_detect_config *cfg, km_detect **out)
 	int rc = check_config(cfg);
 	if (rc != KM_OK) {
 		km__log(&cfg->log, KM_LOG_ERROR, "dsp", "detect: bad config (%s)",
-			km_error_name(rc));
+		        km_error_name(rc));
 		return rc;
 	}
 	km_detect *d = km__calloc(1, sizeof *d);
@@ -142,7 +142,8 @@ int km_detect_create(const struct km_detect_config *cfg, km_detect **out)
 	d->row_right = km__calloc((size_t)d->R, sizeof(float));
 	d->mid = km__calloc((size_t)d->R, sizeof(float));
 	d->cand = km__calloc(cfg->max_candidates, sizeof(struct km_candidate));
-	if (!d->scratch || !d->loaded || !d->dist || !d->row_left || !d->row_right || !d->mid || !d->cand) {
+	if (!d->scratch || !d->loaded || !d->dist || !d->row_left || !d->row_right || !d->mid ||
+	    !d->cand) {
 		km_detect_destroy(d);
 		return KM_ERR_NO_MEMORY;
 	}
@@ -227,7 +228,7 @@ static void find_outline(km_detect *d, const float *kpa)
 	o->loaded_cells = loaded;
 	double area_cm2 = (double)loaded * (double)p * (double)p * 0.01;
 	o->found = !d->periodic && loaded >= d->cfg.outline_min_cells && nmid >= 3 &&
-		   area_cm2 >= (double)d->cfg.outline_min_area_cm2;
+	           area_cm2 >= (double)d->cfg.outline_min_area_cm2;
 	if (o->found) {
 		/* Median of the row midpoints: arms or a tool on one side shift a
 		 * few rows' midpoints, not the median. */
@@ -291,7 +292,8 @@ static void distance_map(km_detect *d)
 						uint32_t nb;
 						if (d->periodic)
 							cc = (cc % C + C) % C;
-						if (rr >= R || (!d->periodic && (cc < 0 || cc >= C)))
+						if (rr >= R ||
+						    (!d->periodic && (cc < 0 || cc >= C)))
 							nb = 0;
 						else
 							nb = D[(size_t)rr * (size_t)C + (size_t)cc];
@@ -355,8 +357,13 @@ static float vertex(float a, float b, float c)
 	return KM_CLAMP(off, -0.5f, 0.5f);
 }
 
-static int is_max(const km_detect *d, const float *stack, int s, int r, int c, float v)
+/* Maximum of the significance z = response / threshold of its scale over the
+ * 3x3x3 neighbourhood: scales compete by signal-to-noise, not raw kPa, so a
+ * spot is not handed to a coarser scale whose threshold it cannot pass. */
+static int is_max(const km_detect *d, const float *stack, const float *thr, int s, int r, int c,
+                  float v)
 {
+	v /= thr[s];
 	for (int ds = -1; ds <= 1; ds++) {
 		int ss = s + ds;
 		if (ss < 0 || ss >= (int)d->n)
@@ -365,10 +372,11 @@ static int is_max(const km_detect *d, const float *stack, int s, int r, int c, f
 			for (int dc = -1; dc <= 1; dc++) {
 				if (!ds && !dr && !dc)
 					continue;
-				float w = at(d, stack, ss, r + dr, c + dc);
+				float w = at(d, stack, ss, r + dr, c + dc) / thr[ss];
 				/* Ties go to the first in (s, r, c) order: one maximum
 				 * per plateau. */
-				int earlier = ds < 0 || (ds == 0 && (dr < 0 || (dr == 0 && dc < 0)));
+				int earlier =
+				    ds < 0 || (ds == 0 && (dr < 0 || (dr == 0 && dc < 0)));
 				if (earlier ? !(v > w) : !(v >= w))
 					return 0;
 			}
@@ -383,7 +391,7 @@ static int edge_like(const km_detect *d, const float *stack, int s, int r, int c
 	float dxx = at(d, stack, s, r, c + 1) + at(d, stack, s, r, c - 1) - 2.0f * v;
 	float dyy = at(d, stack, s, r + 1, c) + at(d, stack, s, r - 1, c) - 2.0f * v;
 	float dxy = 0.25f * (at(d, stack, s, r + 1, c + 1) - at(d, stack, s, r + 1, c - 1) -
-			     at(d, stack, s, r - 1, c + 1) + at(d, stack, s, r - 1, c - 1));
+	                     at(d, stack, s, r - 1, c + 1) + at(d, stack, s, r - 1, c - 1));
 	float tr = dxx + dyy, det = dxx * dyy - dxy * dxy, q = d->cfg.edge_ratio;
 	return !(det > 0.0f) || tr * tr * q >= (q + 1.0f) * (q + 1.0f) * det;
 }
@@ -416,8 +424,8 @@ static void insert(km_detect *d, const struct km_candidate *k, size_t *over)
 	d->count++;
 }
 
-int km_detect_execute(km_detect *d, const float *stack, const float *kpa,
-		      const float *background, struct km_detect_result *res)
+int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const float *background,
+                      struct km_detect_result *res)
 {
 	if (!d || !stack || !kpa || !res)
 		return KM_ERR_INVALID_ARG;
@@ -448,13 +456,15 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa,
 		for (int r = 1; r < d->R - 1; r++)
 			for (int c = c0; c < c1; c++) {
 				float v = at(d, stack, s, r, c);
-				if (!(v > weak[s]) || !is_max(d, stack, s, r, c, v) ||
+				if (!(v > weak[s]) || !is_max(d, stack, thr, s, r, c, v) ||
 				    edge_like(d, stack, s, r, c, v))
 					continue;
 				struct km_candidate k;
 				memset(&k, 0, sizeof k);
-				float ox = vertex(at(d, stack, s, r, c - 1), v, at(d, stack, s, r, c + 1));
-				float oy = vertex(at(d, stack, s, r - 1, c), v, at(d, stack, s, r + 1, c));
+				float ox =
+				    vertex(at(d, stack, s, r, c - 1), v, at(d, stack, s, r, c + 1));
+				float oy =
+				    vertex(at(d, stack, s, r - 1, c), v, at(d, stack, s, r + 1, c));
 				float x = ((float)c + 0.5f + ox) * p;
 				if (d->periodic && x < 0.0f)
 					x += (float)d->C * p;
@@ -464,12 +474,13 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa,
 				if (s > 0 && s < (int)d->n - 1) {
 					/* Log-spaced scales: interpolate log(sigma) between
 					 * neighbours with a plain parabola over the index. */
-					float a = at(d, stack, s - 1, r, c), b = at(d, stack, s + 1, r, c);
+					float a = at(d, stack, s - 1, r, c),
+					      b = at(d, stack, s + 1, r, c);
 					float den = a - 2.0f * v + b, os = 0.0f;
 					if (den < 0.0f)
 						os = KM_CLAMP(0.5f * (a - b) / den, -0.5f, 0.5f);
 					float step = os > 0.0f ? logf(cf->scale_mm[s + 1]) - ls
-							       : ls - logf(cf->scale_mm[s - 1]);
+					                       : ls - logf(cf->scale_mm[s - 1]);
 					ls += os * step;
 				}
 				k.scale_mm = expf(ls) * sq;
@@ -483,15 +494,16 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa,
 				if (!(v > thr[s]))
 					k.flags |= KM_CANDIDATE_WEAK;
 				if (d->outline.found && cf->midline_half_width_mm > 0.0f &&
-				    fabsf(k.x_mm - d->outline.midline_x_mm) < cf->midline_half_width_mm)
+				    fabsf(k.x_mm - d->outline.midline_x_mm) <
+				        cf->midline_half_width_mm)
 					k.flags |= KM_CANDIDATE_MIDLINE;
 				if (background && cf->landmark_excess > 0.0f &&
 				    v > cf->landmark_excess * fmaxf(background[i], 0.0f))
 					k.flags |= KM_CANDIDATE_LANDMARK;
 				/* Strong peaks may stand alone: a ball's ~2 cm^2 contact is an
 				 * island of load with the body lifted around it. */
-				if (cf->support_sigmas > 0.0f && !(k.flags & KM_CANDIDATE_LANDMARK) &&
-				    !supported(d, s, r, c)) {
+				if (cf->support_sigmas > 0.0f &&
+				    !(k.flags & KM_CANDIDATE_LANDMARK) && !supported(d, s, r, c)) {
 					masked++;
 					continue;
 				}
@@ -518,7 +530,8 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa,
 				if (wrap > 0.0f)
 					dx = fabsf(dx) > 0.5f * wrap ? wrap - fabsf(dx) : dx;
 				float dy = d->cand[j].y_mm - d->cand[i].y_mm;
-				dup = dx * dx + dy * dy < cf->min_separation_mm * cf->min_separation_mm;
+				dup = dx * dx + dy * dy <
+				      cf->min_separation_mm * cf->min_separation_mm;
 			}
 			if (dup)
 				masked++;

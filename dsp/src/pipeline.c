@@ -23,9 +23,9 @@ struct km_pipeline {
 	struct km_pipeline_config cfg;
 	int R, C;
 	size_t cells;
-	float *clean; /* [cells] sanitised copy of the frame */
+	float *clean;  /* [cells] sanitised copy of the frame */
 	float *weight; /* [cells] 1 where loaded (normalised band-pass) */
-	float *stack; /* [n_scales x cells] */
+	float *stack;  /* [n_scales x cells] */
 	unsigned n_scales;
 	km_bandpass *bp;
 	km_detect *det;
@@ -77,6 +77,7 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	c.enable_stiffness = true;
 	c.stiffness = km_stiffness_config_default();
 	c.region_mm = 100.0f;
+	c.announce_s = 1.0f;
 	c.max_bad_fraction = 0.25f;
 	c.max_events = 64;
 	return c;
@@ -105,6 +106,7 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	    !(cfg->max_bad_fraction >= 0.0f && cfg->max_bad_fraction <= 1.0f) ||
 	    cfg->max_events < 1 || cfg->max_events > 4096 ||
 	    !(isfinite(cfg->region_mm) && cfg->region_mm > 0.0f) ||
+	    !(isfinite(cfg->announce_s) && cfg->announce_s >= 0.0f && cfg->announce_s <= 3600.0f) ||
 	    (cfg->geometry != KM_GEOMETRY_FLAT && cfg->geometry != KM_GEOMETRY_CYLINDER))
 		return KM_ERR_INVALID_ARG;
 	km_pipeline *p = km__calloc(1, sizeof *p);
@@ -139,8 +141,8 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	p->cfg.detect = dc;
 
 	struct km_tracker_config tc = cfg->tracker;
-	tc.wrap_x_mm = cfg->geometry == KM_GEOMETRY_CYLINDER ? (float)cfg->cols * cfg->pitch_mm
-							     : 0.0f;
+	tc.wrap_x_mm =
+	    cfg->geometry == KM_GEOMETRY_CYLINDER ? (float)cfg->cols * cfg->pitch_mm : 0.0f;
 	tc.log = cfg->log;
 	rc = km_tracker_create(&tc, &p->trk);
 	if (rc != KM_OK)
@@ -209,8 +211,8 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	return KM_OK;
 }
 
-static void emit(km_pipeline *p, enum km_event_type type, const struct km_track *t,
-		 uint32_t seq, uint64_t time_us, float load)
+static void emit(km_pipeline *p, enum km_event_type type, const struct km_track *t, uint32_t seq,
+                 uint64_t time_us, float load)
 {
 	struct km_event ev;
 	memset(&ev, 0, sizeof ev);
@@ -226,14 +228,15 @@ static void emit(km_pipeline *p, enum km_event_type type, const struct km_track 
 	km_event_sink_emit(&p->sink, &ev);
 }
 
-/* Mean pressure over the spot: a (2k+1)^2 window, k ~ the spot sigma in
- * cells (1..4), around the cell under the track. */
+/* Load on the spot: mean pressure of the 3 x 3 cells around the track. */
 static float spot_load(const km_pipeline *p, const struct km_track *t)
 {
 	float pitch = p->cfg.pitch_mm;
 	int r = (int)floorf(t->y_mm / pitch), c = (int)floorf(t->x_mm / pitch);
-	int k = (int)lroundf(t->scale_mm / pitch);
-	k = KM_CLAMP(k, 1, 4);
+	/* A fixed 3 x 3 window: a window that followed the detected scale made
+	 * a ball's ~2 cm^2 contact read 5x less whenever a coarser scale won,
+	 * which the hold timer took for unloading. */
+	const int k = 1;
 	double sum = 0.0;
 	int n = 0;
 	for (int dr = -k; dr <= k; dr++) {
@@ -256,7 +259,7 @@ static float spot_load(const km_pipeline *p, const struct km_track *t)
 /* KNOT_FOUND once a track is confirmed and not labelled (bone, tool,
  * midline); KNOT_LOST at its END only if it was announced. */
 static void announce(km_pipeline *p, const struct km_track *t, uint32_t seq, uint64_t us,
-		     float load)
+                     float load)
 {
 	for (unsigned i = 0; i < p->n_announced; i++)
 		if (p->announced[i] == t->id) {
@@ -266,8 +269,11 @@ static void announce(km_pipeline *p, const struct km_track *t, uint32_t seq, uin
 			}
 			return;
 		}
+	/* A knot is a lasting structure: blips shorter than announce_s (edges
+	 * of a moving contact) are tracked but not announced. */
 	if (t->state == KM_TRACK_END ||
-	    (t->flags & (KM_CANDIDATE_LANDMARK | KM_CANDIDATE_MIDLINE)) ||
+	    (t->flags & (KM_CANDIDATE_LANDMARK | KM_CANDIDATE_MIDLINE | KM_CANDIDATE_WEAK)) ||
+	    (double)(us - t->first_us) < (double)p->cfg.announce_s * 1e6 ||
 	    p->n_announced == p->max_announced)
 		return;
 	p->announced[p->n_announced++] = t->id;
@@ -414,7 +420,7 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	int rc = check_frame(p, f);
 	if (rc != KM_OK) {
 		km__log(&p->cfg.log, KM_LOG_DEBUG, "dsp", "frame %u skipped: %s", f->sequence,
-			km_error_name(rc));
+		        km_error_name(rc));
 		return rc;
 	}
 	size_t bad = 0;
@@ -428,7 +434,7 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	}
 	if ((double)bad > (double)p->cfg.max_bad_fraction * (double)p->cells) {
 		km__log(&p->cfg.log, KM_LOG_WARN, "dsp", "frame %u: %zu bad cells, skipped",
-			f->sequence, bad);
+		        f->sequence, bad);
 		out->bad_cells = bad;
 		return KM_ERR_NONFINITE;
 	}
@@ -481,14 +487,16 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 			k = KM_CLAMP(k, 1, 4);
 			int kr = (int)lroundf(p->cfg.region_mm / p->cfg.pitch_mm);
 			kr = KM_CLAMP(kr, 3 * k, 64);
-			km_stiffness_push(sf, f->device_time_us, f->sequence, window_mean(p, t, 0, kr),
-					  load, window_mean(p, t, 2 * k, 3 * k), &p->sink);
+			km_stiffness_push(sf, f->device_time_us, f->sequence,
+			                  window_mean(p, t, 0, kr), load,
+			                  window_mean(p, t, 2 * k, 3 * k), &p->sink);
 		}
 		/* Guarding is watched on spots under a hold (a tool pressing): a
 		 * lying body's breathing on bony spots is not tensing. */
 		struct km_hold_status hs;
-		bool pressed = !p->hold || (km_hold_get_status(p->hold, t->id, &hs) == KM_OK &&
-					    hs.state != KM_HOLD_IDLE && hs.state != KM_HOLD_BLOCKED);
+		bool pressed =
+		    !p->hold || (km_hold_get_status(p->hold, t->id, &hs) == KM_OK &&
+		                 hs.state != KM_HOLD_IDLE && hs.state != KM_HOLD_BLOCKED);
 		if (!pressed)
 			guard_release(p, t->id);
 		km_guard *g = p->n_guards && pressed ? guard_for(p, t->id, 1) : NULL;

@@ -39,8 +39,8 @@ struct km_tracker_config km_tracker_config_default(void)
 {
 	struct km_tracker_config c;
 	memset(&c, 0, sizeof c);
-	c.gate_mm = 20.0f;       /* signal-model.md: gate 2 cm */
-	c.confirm_hits = 3;      /* confirm after 3 of 5 frames */
+	c.gate_mm = 20.0f;  /* signal-model.md: gate 2 cm */
+	c.confirm_hits = 3; /* confirm after 3 of 5 frames */
 	c.confirm_window = 5;
 	c.delete_after_s = 0.5f; /* delete after 0.5 s of misses */
 	c.alpha = 0.6f;
@@ -57,7 +57,8 @@ static int check_config(const struct km_tracker_config *c)
 	if (c->confirm_window < 1 || c->confirm_window > 32 || c->confirm_hits < 1 ||
 	    c->confirm_hits > c->confirm_window)
 		return KM_ERR_INVALID_ARG;
-	if (!(isfinite(c->delete_after_s) && c->delete_after_s > 0.0f && c->delete_after_s < 3600.0f))
+	if (!(isfinite(c->delete_after_s) && c->delete_after_s > 0.0f &&
+	      c->delete_after_s < 3600.0f))
 		return KM_ERR_INVALID_ARG;
 	if (!(c->alpha > 0.0f && c->alpha <= 1.0f) || !(c->beta >= 0.0f && c->beta <= 1.0f))
 		return KM_ERR_INVALID_ARG;
@@ -231,8 +232,8 @@ static unsigned popcount32(uint32_t x)
 	return n;
 }
 
-int km_tracker_update(km_tracker *t, const struct km_candidate *cand, size_t n,
-		      uint64_t time_us, struct km_tracker_result *res)
+int km_tracker_update(km_tracker *t, const struct km_candidate *cand, size_t n, uint64_t time_us,
+                      struct km_tracker_result *res)
 {
 	if (!t || !res || (n > 0 && !cand))
 		return KM_ERR_INVALID_ARG;

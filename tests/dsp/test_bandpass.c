@@ -10,7 +10,7 @@
 #include "knotmap/bandpass.h"
 
 static struct km_bandpass_config cfg_small(int rows, int cols, enum km_geometry g,
-					   enum km_bandpass_method m)
+                                           enum km_bandpass_method m)
 {
 	struct km_bandpass_config c = km_bandpass_config_default();
 	c.rows = (uint16_t)rows;
@@ -90,8 +90,8 @@ Test(bandpass, fft_equals_direct_periodic)
 Test(bandpass, dog_of_constant_is_zero)
 {
 	for (int m = KM_BANDPASS_FFT; m <= KM_BANDPASS_DIRECT; m++) {
-		struct km_bandpass_config c = cfg_small(64, 16, KM_GEOMETRY_CYLINDER,
-						       (enum km_bandpass_method)m);
+		struct km_bandpass_config c =
+		    cfg_small(64, 16, KM_GEOMETRY_CYLINDER, (enum km_bandpass_method)m);
 		c.pitch_mm = 10.0f;
 		size_t cells = 64 * 16;
 		float *in = malloc(cells * sizeof(float));
@@ -105,8 +105,8 @@ Test(bandpass, dog_of_constant_is_zero)
 			for (int r = 13; r < 64 - 13; r++)
 				for (int col = 0; col < 16; col++)
 					cr_assert_lt(fabsf(out[s * cells + r * 16 + col]), 1e-3f,
-						     "scale %u r %d c %d: %g", s, r, col,
-						     (double)out[s * cells + r * 16 + col]);
+					             "scale %u r %d c %d: %g", s, r, col,
+					             (double)out[s * cells + r * 16 + col]);
 		/* A flat mat's edge is a step down: the DoG must see it. */
 		cr_expect_gt(fabsf(out[0 * cells + 0]), 1.0f);
 		free(in);
@@ -143,14 +143,14 @@ Test(bandpass, shift_equivariance_periodic)
 			xs[r * C + (col + sh) % C] = x[r * C + col];
 	for (int m = KM_BANDPASS_FFT; m <= KM_BANDPASS_DIRECT; m++) {
 		struct km_bandpass_config c =
-			cfg_small(R, C, KM_GEOMETRY_CYLINDER, (enum km_bandpass_method)m);
+		    cfg_small(R, C, KM_GEOMETRY_CYLINDER, (enum km_bandpass_method)m);
 		float *o = run(&c, x), *os = run(&c, xs);
 		for (unsigned s = 0; s < 3; s++)
 			for (int r = 0; r < R; r++)
 				for (int col = 0; col < C; col++)
 					cr_assert_lt(fabsf(os[s * cells + r * C + (col + sh) % C] -
-							   o[s * cells + r * C + col]),
-						     1e-4f);
+					                   o[s * cells + r * C + col]),
+					             1e-4f);
 		free(o);
 		free(os);
 	}
@@ -178,8 +178,8 @@ Test(bandpass, shift_equivariance_flat_interior)
 		for (int r = 10; r < 30; r++)
 			for (int col = 10; col < 30; col++)
 				cr_assert_lt(fabsf(ob[s * cells + (r + 2) * C + col + 3] -
-						   oa[s * cells + r * C + col]),
-					     1e-4f);
+				                   oa[s * cells + r * C + col]),
+				             1e-4f);
 	free(a), free(b), free(oa), free(ob);
 }
 
@@ -198,11 +198,12 @@ Test(bandpass, gaussian_bump_peaks_at_amplitude)
 	for (int r = 0; r < R; r++)
 		for (int col = 0; col < C; col++) {
 			double dx = (col - 32) * 2.0, dy = (r - 32) * 2.0;
-			in[r * C + col] = (float)(A * exp(-(dx * dx + dy * dy) / (2 * b_mm * b_mm)));
+			in[r * C + col] =
+			    (float)(A * exp(-(dx * dx + dy * dy) / (2 * b_mm * b_mm)));
 		}
 	float *o = run(&c, in);
 	cr_expect_float_eq(o[32 * C + 32], (float)A, 0.03f * (float)A, "peak %g",
-			   (double)o[32 * C + 32]);
+	                   (double)o[32 * C + 32]);
 	free(in);
 	free(o);
 }
@@ -290,7 +291,7 @@ Test(bandpass, no_allocation_per_execute)
 {
 	for (int m = KM_BANDPASS_FFT; m <= KM_BANDPASS_DIRECT; m++) {
 		struct km_bandpass_config c =
-			cfg_small(16, 16, KM_GEOMETRY_FLAT, (enum km_bandpass_method)m);
+		    cfg_small(16, 16, KM_GEOMETRY_FLAT, (enum km_bandpass_method)m);
 		km_bandpass *bp = NULL;
 		cr_assert_eq(km_bandpass_create(&c, &bp), KM_OK);
 		float in[256], out[3 * 256];
@@ -342,15 +343,15 @@ static void masked_fft_equals_direct(enum km_geometry g, int rows, int cols)
 	float *o[2];
 	for (int m = 0; m < 2; m++) {
 		struct km_bandpass_config c =
-			cfg_small(rows, cols, g, m ? KM_BANDPASS_DIRECT : KM_BANDPASS_FFT);
+		    cfg_small(rows, cols, g, m ? KM_BANDPASS_DIRECT : KM_BANDPASS_FFT);
 		c.normalized = 1;
 		cr_assert_eq(km_bandpass_create(&c, &b[m]), KM_OK);
 		o[m] = calloc(3 * cells, 4);
 		cr_assert_eq(km_bandpass_execute_masked(b[m], in, w, o[m]), KM_OK);
 	}
 	for (size_t i = 0; i < 3 * cells; i++)
-		cr_assert_lt(fabsf(o[0][i] - o[1][i]), 1e-4f, "cell %zu: %g vs %g", i, (double)o[0][i],
-			     (double)o[1][i]);
+		cr_assert_lt(fabsf(o[0][i] - o[1][i]), 1e-4f, "cell %zu: %g vs %g", i,
+		             (double)o[0][i], (double)o[1][i]);
 	const float *g0 = km_bandpass_background(b[0]), *g1 = km_bandpass_background(b[1]);
 	for (size_t i = 0; i < cells; i++)
 		if (w[i] > 0.0f)
@@ -397,7 +398,7 @@ Test(bandpass, masked_plateau_has_no_edge_response)
 	for (size_t i = 0; i < cells; i++) {
 		for (int s = 0; s < 3; s++)
 			cr_assert_lt(fabsf(o[s * cells + i]), 1e-3f, "scale %d cell %zu: %g", s, i,
-				     (double)o[s * cells + i]);
+			             (double)o[s * cells + i]);
 		if (w[i] > 0.0f)
 			cr_assert_float_eq(bg[i], 40.0f, 1e-3f);
 	}

@@ -50,9 +50,9 @@ static void rig_run(struct rig *g)
 	} else {
 		cr_assert_eq(km_bandpass_execute(g->bp, g->in, g->stack), KM_OK);
 	}
-	cr_assert_eq(km_detect_execute(g->det, g->stack, g->in, km_bandpass_background(g->bp),
-				       &g->res),
-		     KM_OK);
+	cr_assert_eq(
+	    km_detect_execute(g->det, g->stack, g->in, km_bandpass_background(g->bp), &g->res),
+	    KM_OK);
 }
 
 static void rig_free(struct rig *g)
@@ -70,7 +70,8 @@ static void add_bump(float *in, double x_mm, double y_mm, double sigma_mm, doubl
 				double L = C * PITCH;
 				dx = fmod(fmod(dx, L) + 1.5 * L, L) - 0.5 * L;
 			}
-			in[r * C + c] += (float)(amp * exp(-(dx * dx + dy * dy) / (2 * sigma_mm * sigma_mm)));
+			in[r * C + c] +=
+			    (float)(amp * exp(-(dx * dx + dy * dy) / (2 * sigma_mm * sigma_mm)));
 		}
 }
 
@@ -101,10 +102,12 @@ Test(detect, gaussian_bump_found_at_centre_and_scale)
 		cr_assert_eq(g.res.count, 1, "bump %d: %zu candidates", t, g.res.count);
 		const struct km_candidate *k = &g.res.candidates[0];
 		/* Sub-cell: well under a quarter of the 5 mm pitch. */
-		cr_expect_lt(fabs(k->x_mm - xs[t]), 0.25 * PITCH, "x %g vs %g", (double)k->x_mm, xs[t]);
-		cr_expect_lt(fabs(k->y_mm - ys[t]), 0.25 * PITCH, "y %g vs %g", (double)k->y_mm, ys[t]);
+		cr_expect_lt(fabs(k->x_mm - xs[t]), 0.25 * PITCH, "x %g vs %g", (double)k->x_mm,
+		             xs[t]);
+		cr_expect_lt(fabs(k->y_mm - ys[t]), 0.25 * PITCH, "y %g vs %g", (double)k->y_mm,
+		             ys[t]);
 		cr_expect_lt(fabs(k->scale_mm / bs[t] - 1.0), 0.2, "scale %g vs %g",
-			     (double)k->scale_mm, bs[t]);
+		             (double)k->scale_mm, bs[t]);
 		cr_expect_gt(k->response_kpa, 15.0f);
 		cr_expect_lt(k->response_kpa, 21.0f);
 		cr_expect_gt(k->peak_kpa, 47.0f);
@@ -162,8 +165,8 @@ Test(detect, noise_estimate_scales_with_noise)
 	/* Scales whose interior (3 outer sigmas from the mat edge) is large on
 	 * this 48 x 48 grid: the estimate is the noise's, not the edges'. */
 	for (unsigned s = 0; s < 3; s++)
-		cr_expect_float_eq(sd[1][s], 2.0f * sd[0][s], 0.1f * sd[1][s], "scale %u: %g vs %g", s,
-				   (double)sd[1][s], (double)sd[0][s]);
+		cr_expect_float_eq(sd[1][s], 2.0f * sd[0][s], 0.1f * sd[1][s], "scale %u: %g vs %g",
+		                   s, (double)sd[1][s], (double)sd[0][s]);
 }
 
 Test(detect, relative_threshold_follows_noise)
@@ -180,7 +183,7 @@ Test(detect, relative_threshold_follows_noise)
 	rig_run(&g);
 	for (size_t i = 0; i < g.res.count; i++)
 		cr_expect_gt(g.res.candidates[i].response_kpa,
-			     3.0f * g.res.noise_sd_kpa[g.res.candidates[i].scale_index] * 0.999f);
+		             3.0f * g.res.noise_sd_kpa[g.res.candidates[i].scale_index] * 0.999f);
 	rig_free(&g);
 }
 
@@ -351,6 +354,21 @@ Test(detect, rejects_bad_config)
 	b = c;
 	b.ratio = 1.0f;
 	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
+	b = c;
+	b.weak_fraction = 1.5f;
+	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
+	b = c;
+	b.outline_min_area_cm2 = -1.0f;
+	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
+	b = c;
+	b.support_sigmas = 11.0f;
+	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
+	b = c;
+	b.min_separation_mm = NAN;
+	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
+	b = c;
+	b.noise_frames = 1000000;
+	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
 	cr_expect_eq(km_detect_create(NULL, &d), KM_ERR_INVALID_ARG);
 	cr_expect_eq(km_detect_create(&c, NULL), KM_ERR_INVALID_ARG);
 	cr_expect_eq(km_detect_config_from_bandpass(NULL, &bc), KM_ERR_INVALID_ARG);
@@ -418,5 +436,35 @@ Test(detect, small_loaded_area_is_not_a_body)
 	rig_run(&g);
 	cr_expect_not(g.res.outline->found);
 	cr_expect_eq(g.res.outline->loaded_cells, 100);
+	rig_free(&g);
+}
+
+static void smooth4(struct km_detect_config *c)
+{
+	no_landmark(c);
+	c->noise_frames = 4;
+}
+
+Test(detect, noise_estimate_is_smoothed_over_frames)
+{
+	/* With noise_frames = 4 a doubled noise moves the estimate a quarter of
+	 * the way per frame; reset starts over from the next frame's value. */
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, smooth4);
+	float amp[2] = {10.0f, 20.0f}, sd[3];
+	for (int t = 0; t < 3; t++) {
+		uint32_t s = 4242;
+		for (int i = 0; i < CELLS; i++) {
+			s = s * 1664525u + 1013904223u;
+			g.in[i] = 30.0f + amp[t ? 1 : 0] * ((float)(s >> 8) / 16777216.0f - 0.5f);
+		}
+		if (t == 2)
+			km_detect_reset(g.det);
+		rig_run(&g);
+		sd[t] = g.res.noise_sd_kpa[0];
+	}
+	/* frame 2 raw = 2 x frame 1 raw: smoothed = sd0 + (2 sd0 - sd0) / 4. */
+	cr_expect_float_eq(sd[1], 1.25f * sd[0], 0.01f * sd[0]);
+	cr_expect_float_eq(sd[2], 2.0f * sd[0], 0.01f * sd[0]);
 	rig_free(&g);
 }

@@ -18,6 +18,7 @@ static struct km_pipeline_config cfg_small(void)
 	c.cols = C;
 	c.pitch_mm = PITCH;
 	c.rate_hz = 50.0f;
+	c.announce_s = 0.0f; /* announce at confirmation: short streams */
 	return c;
 }
 
@@ -190,7 +191,7 @@ Test(pipeline, no_allocation_per_frame)
 	}
 	cr_assert_eq(km_pipeline_finish(p, &res), KM_OK);
 	cr_expect_eq(km__alloc_count(), before, "%llu allocations in 100 frames",
-		     (unsigned long long)(km__alloc_count() - before));
+	             (unsigned long long)(km__alloc_count() - before));
 	km_frame_destroy(f);
 	km_pipeline_destroy(p);
 }
@@ -316,6 +317,39 @@ Test(pipeline, stiffness_index_from_breathing)
 	cr_assert_gt(seen.n, 0, "no stiffness estimate in 40 s");
 	cr_expect_gt(seen.last, 1.05f, "index %g", (double)seen.last);
 	cr_expect_lt(seen.last, 1.5f, "index %g", (double)seen.last);
+	km_frame_destroy(f);
+	km_pipeline_destroy(p);
+}
+
+Test(pipeline, short_blips_are_not_announced)
+{
+	/* announce_s = 1: a spot seen for 0.3 s is tracked but never announced
+	 * (and so never "lost"); one seen for 2 s is announced once. */
+	struct km_pipeline_config c = cfg_small();
+	c.announce_s = 1.0f;
+	struct counter cnt = {0};
+	c.on_event = on_event;
+	c.user = &cnt;
+	km_pipeline *p = NULL;
+	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+	struct km_frame *f = NULL;
+	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	struct km_pipeline_result res;
+	int tracked = 0;
+	for (uint32_t s = 1; s <= 200; s++) {
+		float x = s <= 15 ? 240.0f : (s <= 80 ? -500.0f : 240.0f);
+		body_frame(f, s, x);
+		cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+		if (s == 12)
+			tracked = (int)res.track_count;
+		if (s == 80)
+			cr_expect_eq(cnt.found, 0, "the blip was announced");
+	}
+	cr_expect_eq(tracked, 1, "the blip is still tracked");
+	cr_expect_eq(cnt.found, 1);
+	cr_expect_eq(cnt.lost, 0);
+	cr_assert_eq(km_pipeline_finish(p, &res), KM_OK);
+	cr_expect_eq(cnt.lost, 1);
 	km_frame_destroy(f);
 	km_pipeline_destroy(p);
 }

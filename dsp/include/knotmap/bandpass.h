@@ -57,10 +57,10 @@ struct km_bandpass_config {
 	 * (signal-model.md). */
 	float sigma_min_mm;
 	float sigma_max_mm;
-	float ratio;               /* outer / inner sigma, > 1 and <= 4; default 1.6 */
-	float background_sigma_mm; /* 0 disables the background map; default 35 mm */
+	float ratio;                    /* outer / inner sigma, > 1 and <= 4; default 1.6 */
+	float background_sigma_mm;      /* 0 disables the background map; default 35 mm */
 	enum km_bandpass_method method; /* default AUTO */
-	int fftw_measure;          /* nonzero: FFTW_MEASURE planning (slow create), else ESTIMATE */
+	int fftw_measure; /* nonzero: FFTW_MEASURE planning (slow create), else ESTIMATE */
 	/* Nonzero: also allow km_bandpass_execute_masked (normalised
 	 * convolution; about 4x the work). Default 0. */
 	int normalized;
@@ -96,7 +96,7 @@ KM_API int km_bandpass_execute(km_bandpass *bp, const float *in, float *out);
  * Allocates nothing.
  */
 KM_API int km_bandpass_execute_masked(km_bandpass *bp, const float *in, const float *weight,
-				      float *out);
+                                      float *out);
 
 /* Background map of the last execute, [rows x cols] kPa, owned by bp and
  * valid until the next execute/destroy; NULL when disabled. */

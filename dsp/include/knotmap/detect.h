@@ -43,7 +43,7 @@ enum km_candidate_flag {
 	KM_CANDIDATE_MIDLINE = 1u << 0,  /* within the spine midline band */
 	KM_CANDIDATE_LANDMARK = 1u << 1, /* much stronger than a knot: bone or tool */
 	KM_CANDIDATE_WEAK = 1u << 2,     /* between weak_fraction x and 1 x the thresholds:
-					    only keeps an existing track alive (hysteresis) */
+	                                    only keeps an existing track alive (hysteresis) */
 };
 
 /* What to do with masked candidates (midline, landmark). */
@@ -53,19 +53,19 @@ enum km_detect_mask_mode {
 };
 
 struct km_candidate {
-	float x_mm, y_mm;   /* sub-cell position */
-	float scale_mm;     /* sigma of the Gaussian spot that fits best (inner sigma x sqrt(ratio)) */
-	float response_kpa; /* band-pass response at the peak (~ local excess) */
-	float peak_kpa;     /* input pressure at the nearest cell */
+	float x_mm, y_mm; /* sub-cell position */
+	float scale_mm; /* sigma of the Gaussian spot that fits best (inner sigma x sqrt(ratio)) */
+	float response_kpa;   /* band-pass response at the peak (~ local excess) */
+	float peak_kpa;       /* input pressure at the nearest cell */
 	float background_kpa; /* smooth background there (0 when no background map) */
-	uint16_t row, col;  /* nearest cell */
+	uint16_t row, col;    /* nearest cell */
 	uint16_t scale_index;
-	uint16_t flags;     /* enum km_candidate_flag bits */
+	uint16_t flags; /* enum km_candidate_flag bits */
 };
 
 struct km_body_outline {
-	int found;             /* 0: no body (too few loaded cells, or a cylinder) */
-	float midline_x_mm;    /* spine midline (vertical line x = midline_x_mm) */
+	int found;          /* 0: no body (too few loaded cells, or a cylinder) */
+	float midline_x_mm; /* spine midline (vertical line x = midline_x_mm) */
 	float left_mm, right_mm, top_mm, bottom_mm; /* bounding box of the loaded area */
 	size_t loaded_cells;
 	uint16_t rows;
@@ -76,21 +76,22 @@ struct km_body_outline {
 };
 
 struct km_detect_config {
-	uint16_t rows, cols;       /* grid; must match the band-pass */
-	float pitch_mm;            /* > 0 */
+	uint16_t rows, cols; /* grid; must match the band-pass */
+	float pitch_mm;      /* > 0 */
 	enum km_geometry geometry;
-	unsigned n_scales;         /* 1..KM_BANDPASS_MAX_SCALES */
+	unsigned n_scales;                      /* 1..KM_BANDPASS_MAX_SCALES */
 	float scale_mm[KM_BANDPASS_MAX_SCALES]; /* inner sigma of each layer, increasing */
-	float ratio;               /* DoG ratio of the band-pass (1.6) */
-	float noise_k;             /* response > noise_k x noise SD; default 3 */
-	float min_response_kpa;    /* absolute floor; default 2 kPa */
-	float edge_ratio;          /* Hessian ratio limit (Lowe 2004); default 10; 0 = off */
-	unsigned max_candidates;   /* 1..1024; default 32 */
-	float outline_kpa;         /* a cell is loaded above this; default 1 kPa */
-	unsigned outline_min_cells; /* fewer loaded cells: no body; default 30 */
-	float outline_min_area_cm2; /* smaller loaded area: no body (a tool alone); default 300 */
+	float ratio;                            /* DoG ratio of the band-pass (1.6) */
+	float noise_k;                          /* response > noise_k x noise SD; default 3 */
+	float min_response_kpa;                 /* absolute floor; default 2 kPa */
+	float edge_ratio;            /* Hessian ratio limit (Lowe 2004); default 10; 0 = off */
+	unsigned max_candidates;     /* 1..1024; default 32 */
+	float outline_kpa;           /* a cell is loaded above this; default 1 kPa */
+	unsigned outline_min_cells;  /* fewer loaded cells: no body; default 30 */
+	float outline_min_area_cm2;  /* smaller loaded area: no body (a tool alone); default 300 */
 	float midline_half_width_mm; /* default 25 (signal-model.md: +-2.5 cm); 0 = off */
-	float landmark_excess;     /* response / background above this: landmark; default 0.8; 0 = off */
+	float
+	    landmark_excess; /* response / background above this: landmark; default 0.8; 0 = off */
 	/* Drop maxima with an unloaded or off-grid cell within this many inner
 	 * sigmas (chessboard): body corners and mat edges make strong DoG
 	 * responses with plain convolution. 0..10, 0 = off; default 2 (1 is
@@ -119,8 +120,8 @@ struct km_detect_config {
 struct km_detect_result {
 	const struct km_candidate *candidates; /* strongest first */
 	size_t count;
-	size_t over_cap;          /* maxima above threshold that did not fit */
-	size_t masked;            /* dropped: masks, no support, closer than min_separation_mm */
+	size_t over_cap; /* maxima above threshold that did not fit */
+	size_t masked;   /* dropped: masks, no support, closer than min_separation_mm */
 	float noise_sd_kpa[KM_BANDPASS_MAX_SCALES]; /* as used (smoothed) */
 	const struct km_body_outline *outline;
 };
@@ -133,7 +134,7 @@ KM_API struct km_detect_config km_detect_config_default(void);
 /* Copies the grid, pitch, geometry, scales and ratio of a band-pass config
  * into cfg (other fields untouched). KM_OK or KM_ERR_INVALID_ARG. */
 KM_API int km_detect_config_from_bandpass(struct km_detect_config *cfg,
-					  const struct km_bandpass_config *bp);
+                                          const struct km_bandpass_config *bp);
 
 /* KM_OK, KM_ERR_INVALID_ARG, KM_ERR_SHAPE, KM_ERR_NO_MEMORY. *out NULL on error. */
 KM_API int km_detect_create(const struct km_detect_config *cfg, km_detect **out);
@@ -145,7 +146,7 @@ KM_API int km_detect_create(const struct km_detect_config *cfg, km_detect **out)
  * Fills *res. Allocates nothing. KM_OK or KM_ERR_INVALID_ARG.
  */
 KM_API int km_detect_execute(km_detect *d, const float *stack, const float *kpa,
-			     const float *background, struct km_detect_result *res);
+                             const float *background, struct km_detect_result *res);
 
 /* The outline of the last execute (found == 0 before any). Never NULL for a
  * valid d. */

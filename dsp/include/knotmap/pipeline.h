@@ -13,7 +13,8 @@
  * detector labels (does not drop) strong peaks (bone or tool contact) and
  * spots over the spine midline: they are tracked and reach the hold timers
  * (a tool contact is what a hold times; a midline spot makes SPINE_BLOCKED),
- * but only unlabelled tracks are announced with KNOT_FOUND / KNOT_LOST (each
+ * but only unlabelled tracks that lived announce_s are announced with
+ * KNOT_FOUND / KNOT_LOST (each
  * announced id gets exactly one KNOT_LOST, at its END or at finish).
  *
  * Include this header alone: it pulls in every type the result uses.
@@ -62,7 +63,7 @@ struct km_pipeline_config {
 	 * disabled: per track); default true. */
 	bool enable_guard;
 	struct km_guard_config guard;
-	bool enable_hold;  /* hold timers (default true) */
+	bool enable_hold; /* hold timers (default true) */
 	struct km_hold_config hold;
 	/* Stiffness index per tracked spot (default true): regional load = mean
 	 * over region_mm around the spot, spot = mean over the spot, neighbourhood
@@ -70,11 +71,14 @@ struct km_pipeline_config {
 	bool enable_stiffness;
 	struct km_stiffness_config stiffness;
 	float region_mm; /* half-width of the regional-load window; default 100 mm (est.) */
+	/* KNOT_FOUND once a track has lived this long (s, 0..3600; default 1 s,
+	 * est.): contact edges that blink for a few frames are not announced. */
+	float announce_s;
 	/* A frame with more NaN/inf/negative cells than this fraction is
 	 * rejected (KM_ERR_NONFINITE); fewer are replaced by 0 and flagged.
 	 * Default 0.25. */
 	float max_bad_fraction;
-	size_t max_events;   /* events kept per frame in the result, 1..4096 (default 64) */
+	size_t max_events;    /* events kept per frame in the result, 1..4096 (default 64) */
 	km_event_fn on_event; /* optional: called for every event, in order */
 	void *user;
 	struct km_log log;
@@ -93,7 +97,7 @@ enum km_pipeline_flag {
 struct km_pipeline_result {
 	uint32_t sequence;
 	uint64_t time_us;
-	uint32_t flags;            /* enum km_pipeline_flag */
+	uint32_t flags; /* enum km_pipeline_flag */
 	size_t bad_cells;
 	/* tracked knots: confirmed tracks with START/MOVE/END (tracker.h) */
 	const struct km_track *tracks;
@@ -107,13 +111,14 @@ struct km_pipeline_result {
 	/* body outline and spine midline (found == 0 when unknown) */
 	const struct km_body_outline *outline;
 	/* whole mat */
-	float total_load_n;        /* sum of kPa x cell area */
-	float loaded_area_cm2;     /* cells above detect.outline_kpa */
+	float total_load_n;    /* sum of kPa x cell area */
+	float loaded_area_cm2; /* cells above detect.outline_kpa */
 	float peak_kpa;
-	bool load_centre_valid;    /* false when nothing is loaded */
-	float load_centre_x_mm;    /* pressure-weighted centre (circular mean on a cylinder) */
+	bool load_centre_valid; /* false when nothing is loaded */
+	float load_centre_x_mm; /* pressure-weighted centre (circular mean on a cylinder) */
 	float load_centre_y_mm;
-	/* band-pass output, [n_scales x rows x cols] kPa, and background [rows x cols] (may be NULL) */
+	/* band-pass output, [n_scales x rows x cols] kPa, and background [rows x cols] (may be
+	 * NULL) */
 	const float *response;
 	unsigned n_scales;
 	const float *background;
@@ -146,7 +151,7 @@ KM_API int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline 
  * Events go to cfg.on_event (if set) and out->events. Allocates nothing.
  */
 KM_API int km_pipeline_process(km_pipeline *p, const struct km_frame *f,
-			       struct km_pipeline_result *out);
+                               struct km_pipeline_result *out);
 
 /* Ends every live track (END + KNOT_LOST events, holds stopped with reason
  * RESET) at the last frame's time: call at the end of a stream so each id
@@ -157,7 +162,7 @@ KM_API int km_pipeline_finish(km_pipeline *p, struct km_pipeline_result *out);
 /* Hold status of a track (hold.h); KM_ERR_NOT_FOUND when it has none or holds
  * are disabled. */
 KM_API int km_pipeline_hold_status(const km_pipeline *p, uint32_t track_id,
-				   struct km_hold_status *out);
+                                   struct km_hold_status *out);
 
 /* Clears all state (tracks, holds, guards, frame order) without events;
  * keeps the config. */

@@ -38,31 +38,31 @@ enum km_track_state {
 };
 
 struct km_track {
-	uint32_t id;               /* >= 1, stable */
+	uint32_t id; /* >= 1, stable */
 	enum km_track_state state;
-	float x_mm, y_mm;          /* filtered position (cylinder: x in [0, wrap_x_mm)) */
-	float vx_mm_s, vy_mm_s;    /* filtered velocity */
-	float response_kpa;        /* band-pass response of the last hit */
-	float peak_kpa;            /* input pressure at the last hit */
+	float x_mm, y_mm;       /* filtered position (cylinder: x in [0, wrap_x_mm)) */
+	float vx_mm_s, vy_mm_s; /* filtered velocity */
+	float response_kpa;     /* band-pass response of the last hit */
+	float peak_kpa;         /* input pressure at the last hit */
 	float background_kpa;
-	float scale_mm;            /* spot sigma of the last hit */
-	float area_mm2;            /* pi * scale^2: the spot's 1-sigma disc */
-	uint16_t flags;            /* km_candidate_flag bits of the last hit */
-	uint16_t missed;           /* frames since the last hit (0: hit this frame) */
-	uint32_t hits;             /* frames with a hit since the track began */
-	uint64_t first_us;         /* time of the track's first hit */
+	float scale_mm;    /* spot sigma of the last hit */
+	float area_mm2;    /* pi * scale^2: the spot's 1-sigma disc */
+	uint16_t flags;    /* km_candidate_flag bits of the last hit */
+	uint16_t missed;   /* frames since the last hit (0: hit this frame) */
+	uint32_t hits;     /* frames with a hit since the track began */
+	uint64_t first_us; /* time of the track's first hit */
 	uint64_t last_hit_us;
 };
 
 struct km_tracker_config {
-	float gate_mm;            /* > 0; default 20 (signal-model.md: gate 2 cm) */
-	unsigned confirm_hits;    /* 1..confirm_window; default 3 */
-	unsigned confirm_window;  /* 1..32 frames; default 5 */
-	float delete_after_s;     /* > 0; default 0.5 s of misses */
-	float alpha, beta;        /* alpha-beta filter gains, (0, 1]; default 0.6, 0.2 */
-	unsigned max_tracks;      /* live tracks (tentative + confirmed), 1..256; default 64 */
-	unsigned max_candidates;  /* per frame, 1..256; more are ignored (counted); default 64 */
-	float wrap_x_mm;          /* cylinder circumference (cols * pitch); 0 = flat */
+	float gate_mm;           /* > 0; default 20 (signal-model.md: gate 2 cm) */
+	unsigned confirm_hits;   /* 1..confirm_window; default 3 */
+	unsigned confirm_window; /* 1..32 frames; default 5 */
+	float delete_after_s;    /* > 0; default 0.5 s of misses */
+	float alpha, beta;       /* alpha-beta filter gains, (0, 1]; default 0.6, 0.2 */
+	unsigned max_tracks;     /* live tracks (tentative + confirmed), 1..256; default 64 */
+	unsigned max_candidates; /* per frame, 1..256; more are ignored (counted); default 64 */
+	float wrap_x_mm;         /* cylinder circumference (cols * pitch); 0 = flat */
 	struct km_log log;
 };
 
@@ -71,8 +71,8 @@ struct km_tracker_config {
 struct km_tracker_result {
 	const struct km_track *tracks; /* confirmed tracks: START/MOVE/END, by id */
 	size_t count;
-	size_t tentative;        /* unconfirmed tracks alive */
-	size_t ignored;          /* candidates left out: over max_candidates or no free slot */
+	size_t tentative; /* unconfirmed tracks alive */
+	size_t ignored;   /* candidates left out: over max_candidates or no free slot */
 };
 
 typedef struct km_tracker km_tracker;
@@ -87,7 +87,7 @@ KM_API int km_tracker_create(const struct km_tracker_config *cfg, km_tracker **o
  * Allocates nothing. KM_OK, KM_ERR_INVALID_ARG, KM_ERR_BAD_SEQUENCE.
  */
 KM_API int km_tracker_update(km_tracker *t, const struct km_candidate *cand, size_t n,
-			     uint64_t time_us, struct km_tracker_result *res);
+                             uint64_t time_us, struct km_tracker_result *res);
 
 /* Ends every confirmed track now (one END each) and drops tentative ones;
  * use at the end of a stream. KM_OK or KM_ERR_INVALID_ARG. */
