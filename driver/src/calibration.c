@@ -341,14 +341,16 @@ static void remove_crosstalk(km_calibration *cal)
 			total += sig;
 		}
 	}
-	if (total <= 0.0)
+	/* Below a count of signal in the whole frame there is no ghosting worth
+	 * removing, and 1/total would overflow a float (found by fuzzing). */
+	if (total < 1.0)
 		return;
-	const float x = cal->cfg.crosstalk;
-	const float g = (float)(x / (total * (1.0 + x)));
+	const double x = cal->cfg.crosstalk;
+	const double g = x / (total * (1.0 + x));
 	for (size_t r = 0; r < rows; r++) {
-		float gr = g * cal->rowsum[r];
+		double gr = g * cal->rowsum[r];
 		for (size_t c = 0; c < cols; c++)
-			cal->counts[r * cols + c] -= gr * cal->colsum[c];
+			cal->counts[r * cols + c] -= (float)(gr * cal->colsum[c]);
 	}
 }
 
@@ -382,6 +384,8 @@ int km_calibration_apply(km_calibration *cal, const uint16_t *raw, uint64_t t_us
 		if (raw[i] >= cal->cfg.max_counts)
 			saturated = true;
 		float p = model_kpa(cal, i, cal->counts[i]);
+		if (!isfinite(p))
+			p = 0.0f; /* a degenerate curve must not poison the creep/peak state */
 		if (do_creep) {
 			float l = cal->creep_l[i];
 			/* The reading includes creep: the cell is loaded if even the
@@ -406,7 +410,8 @@ int km_calibration_apply(km_calibration *cal, const uint16_t *raw, uint64_t t_us
 			}
 			cal->peak[i] = m;
 		}
-		kpa[i] = p;
+		/* Whatever a calibration file holds, never hand out NaN or inf. */
+		kpa[i] = isfinite(p) && p > 0.0f ? p : 0.0f;
 	}
 	if (flags && saturated)
 		*flags |= KM_FRAME_SATURATED;

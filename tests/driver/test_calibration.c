@@ -339,3 +339,21 @@ Test(calibration, creep_correction_divides_out_log_time_creep)
 	cr_expect(worst_on < 0.02f, "corrected error %f", (double)worst_on);
 	km_calibration_destroy(cal);
 }
+
+/* Found by fuzz_calibration: a zero-load signal total of ~1e-41 counts made the
+ * crosstalk factor overflow to inf and turned whole rows into NaN. */
+Test(calibration, tiny_signal_with_crosstalk_never_gives_nan)
+{
+	struct km_calibration_config cfg = km_calibration_config_default(1, 2);
+	cfg.crosstalk = 0.02f;
+	km_calibration *cal;
+	cr_assert_eq(km_calibration_create(&cfg, &cal), KM_OK);
+	const float off[2] = {-2.4e-41f, 60}, sc[2] = {62, 62}, ex[2] = {0.6f, 0.6f};
+	cr_assert_eq(km_calibration_set_power_law(cal, off, sc, ex, 2), KM_OK);
+	const uint16_t raw[2] = {0, 0};
+	float kpa[2] = {-1, -1};
+	cr_assert_eq(km_calibration_apply(cal, raw, 0, false, kpa, NULL), KM_OK);
+	for (int i = 0; i < 2; i++)
+		cr_assert(isfinite(kpa[i]) && kpa[i] >= 0.0f, "cell %d reads %f", i, (double)kpa[i]);
+	km_calibration_destroy(cal);
+}
