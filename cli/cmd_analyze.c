@@ -1,5 +1,6 @@
-/* knotmap analyze: run the dsp pipeline over a recording and print the
- * candidate knots and the timed holds it finds. */
+/* knotmap analyze: run the dsp pipeline over a recording (or another mat's
+ * export, through the importers) and print the candidate knots and the timed
+ * holds it finds. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,9 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: knotmap analyze FILE.kmrec [--events]\n"
+	fprintf(out, "usage: knotmap analyze FILE [--events] [--format F] [--rate HZ]\n"
+	             "                       [--pitch MM] [--units U] [--rows R --cols C]\n"
+	             "                       [--partial]\n"
 	             "\n"
 	             "Runs the signal pipeline (band-pass, spot detection, tracking, guarding,\n"
 	             "hold timers) over a recording, as it would have run live, and prints the\n"
@@ -23,9 +26,12 @@ static void usage(FILE *out)
 	             "  --events     also print every event as it happens\n"
 	             "  -h, --help   this help\n"
 	             "\n"
+	             "%s"
+	             "\n"
 	             "Knots are candidate tender or stiff spots, not a diagnosis.\n"
-	             "Exit status: 0 ok, 1 failure (unreadable recording, analysis error),\n"
-	             "2 bad arguments.\n");
+	             "Exit status: 0 ok, 1 failure (unreadable recording, damaged import\n"
+	             "without --partial, analysis error), 2 bad arguments.\n",
+	        km_cli_import_usage);
 }
 
 struct knot {
@@ -165,8 +171,15 @@ static int run_analyze(int argc, char **argv)
 	const char *path = NULL;
 	static struct analysis a; /* large: keep it off the stack */
 	memset(&a, 0, sizeof a);
+	struct km_cli_import_opts io;
+	memset(&io, 0, sizeof io);
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
+		int took = km_cli_import_option(CMD, argc, argv, &i, true, &io);
+		if (took < 0)
+			return KM_EXIT_USAGE;
+		if (took > 0)
+			continue;
 		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 			usage(stdout);
 			return KM_EXIT_OK;
@@ -186,19 +199,27 @@ static int run_analyze(int argc, char **argv)
 	}
 	if (!path) {
 		km_cli_error(CMD, "e.g. knotmap analyze session.kmrec",
-		             "which recording? give FILE.kmrec");
+		             "which recording? give FILE.kmrec (or .npy, .csv, .txt)");
 		return KM_EXIT_USAGE;
 	}
-	km_rec_reader *r = NULL;
-	if (km_cli_open_recording(CMD, path, false, &r) != KM_OK)
+	km_source *r = NULL;
+	if (km_cli_open_source(CMD, path, &io, false, &r) != KM_OK)
 		return KM_EXIT_FAILURE;
-	const struct km_rec_info *in = km_rec_reader_info(r);
+	const struct km_source_info *in = km_source_info(r);
+	bool import = km_source_import(r) != NULL;
 	if (!(in->content & KM_REC_KPA)) {
 		km_cli_error(CMD, "record with kPa (the default) to analyse later",
 		             "'%s' holds raw counts only; the analysis needs calibrated kPa", path);
-		km_rec_reader_destroy(r);
+		km_source_destroy(r);
 		return KM_EXIT_FAILURE;
 	}
+	if (in->units == KM_UNITS_RAW) {
+		km_cli_error(CMD, "give --units kPa, mmHg, N/cm2 or psi if the values are pressures",
+		             "'%s' holds raw sensor counts; the analysis needs pressures", path);
+		km_source_destroy(r);
+		return KM_EXIT_FAILURE;
+	}
+	km_cli_import_notes(CMD, r);
 	struct km_pipeline_config pc = km_pipeline_config_default();
 	pc.rows = in->device.rows;
 	pc.cols = in->device.cols;
@@ -213,14 +234,17 @@ static int run_analyze(int argc, char **argv)
 		km_cli_error(CMD, "run with -v for details",
 		             "cannot set up the analysis for a %ux%u grid: %s", in->device.rows,
 		             in->device.cols, km_strerror(rc));
-		km_rec_reader_destroy(r);
+		km_source_destroy(r);
 		return KM_EXIT_FAILURE;
 	}
 	a.t0 = in->first_time_us;
-	uint64_t frames = 0, skipped = 0;
+	uint64_t frames = 0, skipped = 0, first_us = 0, last_us = 0;
 	struct km_rec_item it;
 	struct km_pipeline_result res;
-	while ((rc = km_rec_reader_next_frame(r, &it)) == KM_OK) {
+	while ((rc = km_source_next_frame(r, &it)) == KM_OK) {
+		if (frames == 0)
+			a.t0 = first_us = it.frame->device_time_us;
+		last_us = it.frame->device_time_us;
 		frames++;
 		if (km_pipeline_process(p, it.frame, &res) != KM_OK) {
 			skipped++;
@@ -229,7 +253,8 @@ static int run_analyze(int argc, char **argv)
 				on_event(&a, &res.events[i]);
 		}
 		if (!a.print_events)
-			km_cli_progress((void *)"analysing", frames, in->frame_count);
+			km_cli_progress((void *)"analysing", frames,
+			                in->frame_count_known ? in->frame_count : 0);
 	}
 	km_cli_progress_end();
 	if (km_pipeline_finish(p, &res) == KM_OK)
@@ -237,23 +262,34 @@ static int run_analyze(int argc, char **argv)
 			on_event(&a, &res.events[i]);
 	int status = KM_EXIT_OK;
 	if (rc != KM_ERR_END) {
-		struct km_rec_damage d;
-		km_rec_reader_damage(r, &d);
-		if (d.damaged)
+		struct km_import_damage d;
+		km_source_damage(r, &d);
+		if (d.damaged && import && !io.partial) {
+			km_cli_error(CMD,
+			             "fix the file, or add --partial to analyse the frames before "
+			             "the damage",
+			             "%s", d.message);
+			status = KM_EXIT_FAILURE;
+		} else if (d.damaged && import) {
+			fprintf(stderr,
+			        "knotmap analyze: warning: %s; analysed the %" PRIu64
+			        " frames before it\n",
+			        d.message, d.frame_index);
+		} else if (d.damaged) {
 			fprintf(stderr,
 			        "knotmap analyze: warning: '%s' is damaged at byte %" PRIu64
 			        "; analysed the %" PRIu64 " frames before it\n",
 			        path, d.byte_offset, d.frame_index);
-		else {
+		} else {
 			km_cli_error(CMD, NULL, "reading '%s' failed: %s", path, km_strerror(rc));
 			status = KM_EXIT_FAILURE;
 		}
 	}
-	double dur = frames ? (double)(in->last_time_us - in->first_time_us) / 1e6 : 0.0;
+	double dur = frames > 1 ? (double)(last_us - first_us) / 1e6 : 0.0;
 	if (status == KM_EXIT_OK)
 		report(&a, frames, skipped, dur);
 	km_pipeline_destroy(p);
-	km_rec_reader_destroy(r);
+	km_source_destroy(r);
 	return status;
 }
 

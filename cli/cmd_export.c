@@ -18,10 +18,12 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: knotmap export FILE.kmrec --format FORMAT -o OUT [--force]\n"
-	        "                      [--title TEXT] [--scale N]\n"
+	        "usage: knotmap export FILE --format FORMAT -o OUT [--force]\n"
+	        "                      [--title TEXT] [--scale N] [--input-format F]\n"
+	        "                      [--rate HZ] [--pitch MM] [--units U] [--rows R --cols C]\n"
+	        "                      [--partial]\n"
 	        "\n"
-	        "Exports a recording. Formats:\n"
+	        "Exports a recording (or another mat's file: see below). Formats:\n"
 	        "  csv         one row per frame: frame, sequence, device_time_us, host_time_us,\n"
 	        "              flags, dropped_since_last, then one column per cell rRcC_kpa\n"
 	        "  csv-events  one row per event (time_us, type, name, track, position, values)\n"
@@ -40,8 +42,13 @@ static void usage(FILE *out)
 	        "  --scale N            PNG: pixels per cell, 1..32 (default: fit ~360 px)\n"
 	        "  -h, --help           this help\n"
 	        "\n"
-	        "A damaged recording is exported up to the damage, with a warning.\n"
-	        "Exit status: 0 ok, 1 failure (file, disk full), 2 bad arguments.\n");
+	        "%s"
+	        "  (here the input format is --input-format F; --format is the output's)\n"
+	        "\n"
+	        "A damaged recording is exported up to the damage, with a warning; a damaged\n"
+	        "import only with --partial.\n"
+	        "Exit status: 0 ok, 1 failure (file, disk full), 2 bad arguments.\n",
+	        km_cli_import_usage);
 }
 
 static int format_from_ext(const char *out, enum km_export_format *f)
@@ -63,14 +70,85 @@ static int format_from_ext(const char *out, enum km_export_format *f)
 	return KM_ERR_INVALID_ARG;
 }
 
+/* An import is exported through a temporary .kmrec (0600, removed after):
+ * the exporters read recordings, and this keeps memory fixed per frame. */
+static int import_to_temp(const char *in, const struct km_cli_import_opts *io, km_source *src,
+                          char *tmp, size_t cap, km_rec_reader **out)
+{
+	const char *base = getenv("TMPDIR");
+	snprintf(tmp, cap, "%s/knotmap-import-XXXXXX", base && *base ? base : "/tmp");
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		km_cli_error(CMD, "set TMPDIR to a writable folder",
+		             "cannot create a temporary file in %s: %s", base ? base : "/tmp",
+		             strerror(errno));
+		tmp[0] = '\0';
+		return KM_ERR_IO;
+	}
+	close(fd);
+	struct km_rec_writer_config wc = km_rec_writer_config_default();
+	wc.path = tmp;
+	wc.overwrite = true;
+	wc.sync = false;
+	wc.log = km_cli_log();
+	uint64_t n = 0;
+	int rc = km_import_to_recording(km_source_import(src), &wc, &n);
+	if (rc != KM_OK) {
+		struct km_import_damage d;
+		km_source_damage(src, &d);
+		if (d.damaged && io->partial) {
+			fprintf(stderr, "knotmap export: warning: %s; exporting the %llu frames "
+			                "before it\n",
+			        d.message, (unsigned long long)n);
+		} else {
+			if (d.damaged)
+				km_cli_error(CMD,
+				             "fix the file, or add --partial to export the frames "
+				             "before the damage",
+				             "%s", d.message);
+			else
+				km_cli_error(CMD, NULL, "cannot read '%s': %s", in, km_strerror(rc));
+			unlink(tmp);
+			tmp[0] = '\0';
+			return rc;
+		}
+	}
+	struct km_rec_reader_config c = km_rec_reader_config_default();
+	c.path = tmp;
+	c.log = km_cli_log();
+	rc = km_rec_reader_create(&c, out);
+	if (rc != KM_OK) {
+		km_cli_error(CMD, NULL, "cannot read back %s: %s", tmp, km_strerror(rc));
+		unlink(tmp);
+		tmp[0] = '\0';
+	}
+	return rc;
+}
+
 static int run_export(int argc, char **argv)
 {
 	const char *in = NULL, *out = NULL, *fmt = NULL, *title = NULL;
 	bool force = false;
 	long scale = 0;
+	struct km_cli_import_opts io;
+	memset(&io, 0, sizeof io);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		bool has_next = i + 1 < argc;
+		int took = km_cli_import_option(CMD, argc, argv, &i, false, &io);
+		if (took < 0)
+			return KM_EXIT_USAGE;
+		if (took > 0)
+			continue;
+		if (!strcmp(a, "--input-format") && has_next) {
+			if (km_import_format_parse(argv[++i], &io.format) != KM_OK ||
+			    io.format == KM_IMPORT_AUTO) {
+				km_cli_error(CMD, "input formats: npy, tekscan, xsensor, csv, kmrec",
+				             "unknown input format '%s'", argv[i]);
+				return KM_EXIT_USAGE;
+			}
+			continue;
+		}
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return KM_EXIT_OK;
@@ -113,10 +191,20 @@ static int run_export(int argc, char **argv)
 		             fmt ? fmt : out);
 		return KM_EXIT_USAGE;
 	}
-	km_rec_reader *r = NULL;
-	int rc = km_cli_open_recording(CMD, in, false, &r);
+	km_source *src = NULL;
+	int rc = km_cli_open_source(CMD, in, &io, false, &src);
 	if (rc != KM_OK)
 		return KM_EXIT_FAILURE;
+	char tmp[4096] = "";
+	km_rec_reader *r = km_source_rec_reader(src);
+	if (!r) {
+		km_cli_import_notes(CMD, src);
+		rc = import_to_temp(in, &io, src, tmp, sizeof tmp, &r);
+		if (rc != KM_OK) {
+			km_source_destroy(src);
+			return KM_EXIT_FAILURE;
+		}
+	}
 	struct km_export_config c = km_export_config_default();
 	c.log = km_cli_log();
 	c.format = f;
@@ -132,7 +220,11 @@ static int run_export(int argc, char **argv)
 	struct km_rec_damage d;
 	km_rec_reader_damage(r, &d);
 	uint64_t frames = km_rec_reader_info(r)->frame_count;
-	km_rec_reader_destroy(r);
+	if (tmp[0]) {
+		km_rec_reader_destroy(r);
+		unlink(tmp);
+	}
+	km_source_destroy(src);
 	if (rc != KM_OK) {
 		const char *hint = NULL;
 		if (rc == KM_ERR_EXISTS)

@@ -1,5 +1,7 @@
-/* knotmap replay: what a recording holds - a summary, its frames and events as
- * text, a check of every chunk. (`knotmap view --replay` shows it visually.) */
+/* knotmap replay: what a recording (or an imported file) holds - a summary,
+ * its frames and events as text, a check of every chunk or line, and the
+ * frames as the driver's replay transport delivers them (what `knotmap view
+ * --replay` shows). */
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -11,6 +13,7 @@
 #include "knotmap/events.h"
 #include "knotmap/export.h"
 #include "knotmap/recording.h"
+#include "knotmap/stream.h"
 
 #define CMD "replay"
 
@@ -19,8 +22,9 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: knotmap replay FILE.kmrec [--frames] [--events] [--from S] [--count N]\n"
-	        "                      [--verify]\n"
+	        "usage: knotmap replay FILE [--frames] [--events] [--from S] [--count N]\n"
+	        "                      [--verify] [--stream] [--format F] [--rate HZ]\n"
+	        "                      [--pitch MM] [--units U] [--rows R --cols C]\n"
 	        "\n"
 	        "Prints what a recording holds: the device, duration, frame and event counts,\n"
 	        "whether it was closed cleanly, and where it is damaged if it is.\n"
@@ -30,12 +34,19 @@ static void usage(FILE *out)
 	        "  --events      one line per event: time, name, track, position, values\n"
 	        "  --from S      start at S seconds from the first frame\n"
 	        "  --count N     at most N frames (with --frames / --events)\n"
-	        "  --verify      check every chunk's CRC; exit 1 if the file is damaged\n"
+	        "  --verify      check every chunk's CRC (imports: every line); exit 1 if\n"
+	        "                the file is damaged\n"
+	        "  --stream      play the file through the driver's replay transport, as\n"
+	        "                'view --replay' does, and print each frame it delivers\n"
+	        "                (imports: rate, pitch and units from the file or sidecar)\n"
 	        "  -h, --help    this help\n"
+	        "\n"
+	        "%s"
 	        "\n"
 	        "To watch it: knotmap view --replay FILE.kmrec\n"
 	        "Exit status: 0 ok, 1 failure (unreadable or, with --verify, damaged file),\n"
-	        "2 bad arguments.\n");
+	        "2 bad arguments.\n",
+	        km_cli_import_usage);
 }
 
 static void summary(const char *path, km_rec_reader *r)
@@ -120,15 +131,120 @@ static void print_event(const struct km_rec_item *it, uint64_t t0)
 	printf("\n");
 }
 
+/* An imported file: summary (read through, so the count and damage are
+ * known), or its frames. */
+static int run_import(const char *path, km_source *src, bool frames, bool verify, double from,
+                      long count)
+{
+	const struct km_import_info *ii = km_import_info(km_source_import(src));
+	static const char *const origin[] = {"default", "given", "from the file", "from sidecar"};
+	uint64_t n = 0, t0 = 0, t1 = 0;
+	long shown = 0;
+	struct km_rec_item it;
+	int rc;
+	while ((rc = km_source_next_frame(src, &it)) == KM_OK) {
+		if (n == 0)
+			t0 = it.frame->device_time_us;
+		t1 = it.frame->device_time_us;
+		n++;
+		if (frames && shown < count &&
+		    (double)(it.frame->device_time_us - t0) / 1e6 >= from - 1e-9) {
+			print_frame(&it, t0);
+			shown++;
+		}
+		if (frames && shown >= count)
+			break;
+	}
+	struct km_import_damage d;
+	km_source_damage(src, &d);
+	if (!frames) {
+		printf("import %s\n", path);
+		printf("  format     %s (%s)\n", km_import_format_name(ii->format), ii->model);
+		printf("  grid       %u x %u cells, %.2f mm pitch (%s), flat, %.4g Hz (%s)\n",
+		       ii->rows, ii->cols, (double)ii->pitch_mm, origin[ii->pitch_from],
+		       (double)ii->rate_hz, origin[ii->rate_from]);
+		printf("  values     %s (%s), x %.6g to kPa\n", km_import_units_name(ii->units),
+		       origin[ii->units_from], (double)ii->to_kpa);
+		printf("  frames     %" PRIu64 " over %.2f s\n", n,
+		       n > 1 ? (double)(t1 - t0) / 1e6 : 0.0);
+	}
+	if (d.damaged) {
+		printf("  damage     %s: frames from %" PRIu64 " on are lost\n", d.message,
+		       d.frame_index);
+		if (verify) {
+			fprintf(stderr, "knotmap replay: %s is damaged (see above)\n", path);
+			return KM_EXIT_FAILURE;
+		}
+	} else if (verify) {
+		printf("  verified   every line reads\n");
+	}
+	return KM_EXIT_OK;
+}
+
+/* The file through the driver's replay transport, as fast as it reads. */
+static int run_stream(const char *path, long count)
+{
+	struct km_stream_config c = km_stream_config_default();
+	c.transport = KM_TRANSPORT_REPLAY;
+	c.replay_path = path;
+	c.replay_speed = 0.0;
+	c.log = km_cli_log();
+	km_stream *s = NULL;
+	int rc = km_stream_create(&c, &s);
+	if (rc != KM_OK) {
+		km_cli_error(CMD, "run with -v for details", "cannot replay '%s': %s", path,
+		             km_strerror(rc));
+		return KM_EXIT_FAILURE;
+	}
+	struct km_device_info info;
+	km_stream_device_info(s, &info);
+	printf("stream %s: %u x %u cells, %.2f mm pitch, %u Hz\n", path, info.rows, info.cols,
+	       (double)info.pitch_mm, info.rate_hz);
+	struct km_frame *f = NULL;
+	rc = km_stream_frame_create(s, &f);
+	if (rc == KM_OK)
+		rc = km_stream_start(s);
+	uint64_t t0 = 0;
+	long n = 0;
+	while (rc == KM_OK && n < count && (rc = km_stream_read(s, f, 10000)) == KM_OK) {
+		if (n == 0)
+			t0 = f->device_time_us;
+		struct km_rec_item it = {.kind = KM_REC_ITEM_FRAME,
+		                         .frame_index = (uint64_t)n,
+		                         .frame = f};
+		print_frame(&it, t0);
+		n++;
+	}
+	km_stream_destroy(s);
+	km_frame_destroy(f);
+	if (rc != KM_OK && rc != KM_ERR_END) {
+		km_cli_error(CMD, NULL, "replaying '%s' failed: %s", path, km_strerror(rc));
+		return KM_EXIT_FAILURE;
+	}
+	printf("streamed %ld frames\n", n);
+	return KM_EXIT_OK;
+}
+
 static int run_replay(int argc, char **argv)
 {
 	const char *path = NULL;
-	bool frames = false, events = false, verify = false;
+	bool frames = false, events = false, verify = false, stream = false;
 	double from = 0;
 	long count = LONG_MAX;
+	struct km_cli_import_opts io;
+	memset(&io, 0, sizeof io);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		bool has_next = i + 1 < argc;
+		int took = km_cli_import_option(CMD, argc, argv, &i, true, &io);
+		if (took < 0)
+			return KM_EXIT_USAGE;
+		if (took > 0)
+			continue;
+		if (!strcmp(a, "--stream")) {
+			stream = true;
+			continue;
+		}
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return KM_EXIT_OK;
@@ -160,9 +276,23 @@ static int run_replay(int argc, char **argv)
 		             "which recording? give FILE.kmrec");
 		return KM_EXIT_USAGE;
 	}
-	km_rec_reader *r = NULL;
-	if (km_cli_open_recording(CMD, path, verify, &r) != KM_OK)
+	if (stream) {
+		if (io.any) {
+			km_cli_error(CMD, "put rate_hz, pitch_mm and units in a sidecar FILE.json",
+			             "--stream takes the file's own settings, like view --replay");
+			return KM_EXIT_USAGE;
+		}
+		return run_stream(path, count);
+	}
+	km_source *src = NULL;
+	if (km_cli_open_source(CMD, path, &io, verify, &src) != KM_OK)
 		return KM_EXIT_FAILURE;
+	km_rec_reader *r = km_source_rec_reader(src);
+	if (!r) {
+		int st = run_import(path, src, frames, verify, from, count);
+		km_source_destroy(src);
+		return st;
+	}
 	const struct km_rec_info *in = km_rec_reader_info(r);
 	int status = KM_EXIT_OK;
 	if (!frames && !events) {
@@ -177,7 +307,7 @@ static int run_replay(int argc, char **argv)
 				km_cli_error(CMD, "see the duration with 'knotmap replay FILE'",
 				             "--from %.3f s is past the end of the recording",
 				             from);
-				km_rec_reader_destroy(r);
+				km_source_destroy(src);
 				return KM_EXIT_USAGE;
 			}
 		}
@@ -211,7 +341,7 @@ static int run_replay(int argc, char **argv)
 			printf("  verified   every chunk's CRC is good\n");
 		}
 	}
-	km_rec_reader_destroy(r);
+	km_source_destroy(src);
 	return status;
 }
 

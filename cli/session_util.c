@@ -164,3 +164,140 @@ int km_cli_open_recording(const char *cmd, const char *path, bool verify, km_rec
 	return rc;
 }
 
+
+const char km_cli_import_usage[] =
+    "Other mats' files (docs/formats.md) are read too: NumPy .npy, Tekscan-style\n"
+    "ASCII, XSENSOR-style CSV, plain CSV; the format is found from the content.\n"
+    "  --format F     npy, tekscan, xsensor, csv or kmrec (skip the detection)\n"
+    "  --rate HZ      frame rate of an import (default: file, sidecar, 100 Hz)\n"
+    "  --pitch MM     cell spacing of an import (default: file, sidecar, 10 mm)\n"
+    "  --units U      kPa, mmHg, N/cm2, psi or raw (default: file, sidecar, kPa)\n"
+    "  --rows R --cols C   grid of a plain CSV with one frame per line\n"
+    "  --partial      use a damaged import up to the damage instead of failing\n"
+    "A sidecar FILE.json or FILE.npy.json with \"rate_hz\", \"pitch_mm\", \"units\"\n"
+    "is read when present.\n";
+
+int km_cli_import_option(const char *cmd, int argc, char **argv, int *i, bool with_format,
+                         struct km_cli_import_opts *o)
+{
+	const char *a = argv[*i];
+	bool has_next = *i + 1 < argc;
+	static const char *const with_value[] = {"--format", "--rate", "--pitch",
+	                                         "--units",  "--rows", "--cols"};
+	bool takes = false;
+	for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+		if (!strcmp(a, with_value[k]))
+			takes = true;
+	if (!strcmp(a, "--format") && !with_format)
+		return 0;
+	if (!takes) {
+		if (!strcmp(a, "--partial")) {
+			o->partial = true;
+			o->any = true;
+			return 1;
+		}
+		return 0;
+	}
+	if (!has_next) {
+		km_cli_error(cmd, NULL, "option '%s' needs a value", a);
+		return -1;
+	}
+	const char *v = argv[++*i];
+	double d;
+	long l;
+	o->any = true;
+	if (!strcmp(a, "--format")) {
+		if (km_import_format_parse(v, &o->format) != KM_OK || o->format == KM_IMPORT_AUTO) {
+			km_cli_error(cmd, "formats: npy, tekscan, xsensor, csv, kmrec",
+			             "unknown input format '%s'", v);
+			return -1;
+		}
+	} else if (!strcmp(a, "--rate")) {
+		if (km_cli_parse_double(cmd, "--rate", v, 0.001, 100000, &d) != 0)
+			return -1;
+		o->rate_hz = (float)d;
+	} else if (!strcmp(a, "--pitch")) {
+		if (km_cli_parse_double(cmd, "--pitch", v, 0.001, 1000, &d) != 0)
+			return -1;
+		o->pitch_mm = (float)d;
+	} else if (!strcmp(a, "--units")) {
+		if (km_import_units_parse(v, &o->units) != KM_OK) {
+			km_cli_error(cmd, "units: kPa, mmHg, N/cm2, psi, raw", "unknown units '%s'", v);
+			return -1;
+		}
+	} else {
+		if (km_cli_parse_long(cmd, a, v, 1, KM_FRAME_MAX_DIM, &l) != 0)
+			return -1;
+		if (!strcmp(a, "--rows"))
+			o->rows = (uint16_t)l;
+		else
+			o->cols = (uint16_t)l;
+	}
+	return 1;
+}
+
+int km_cli_open_source(const char *cmd, const char *path, const struct km_cli_import_opts *o,
+                       bool verify, km_source **out)
+{
+	if ((o->rows == 0) != (o->cols == 0)) {
+		km_cli_error(cmd, NULL, "give both --rows and --cols");
+		return KM_ERR_INVALID_ARG;
+	}
+	struct km_source_config c = km_source_config_default();
+	c.path = path;
+	c.verify_all = verify;
+	c.log = km_cli_log();
+	/* errors name file, line and problem through the log */
+	c.log.max_level = KM_LOG_ERROR < km_cli_verbosity ? km_cli_verbosity : KM_LOG_ERROR;
+	c.import.format = o->format;
+	c.import.rate_hz = o->rate_hz;
+	c.import.pitch_mm = o->pitch_mm;
+	c.import.units = o->units;
+	c.import.rows = o->rows;
+	c.import.cols = o->cols;
+	int rc = km_source_create(&c, out);
+	if (rc == KM_OK)
+		return KM_OK;
+	const char *hint = NULL;
+	switch (rc) {
+	case KM_ERR_NOT_FOUND:
+		hint = "check the path; recordings are kept in ~/.local/share/knotmap/sessions/";
+		break;
+	case KM_ERR_PERMISSION:
+		hint = "the file is not readable by you (recordings are created 0600)";
+		break;
+	case KM_ERR_BAD_MAGIC:
+		hint = "this is not a knotmap recording (.kmrec) nor a .npy, Tekscan, XSENSOR "
+		       "or CSV export knotmap reads (see --format)";
+		break;
+	case KM_ERR_BAD_VERSION:
+		hint = "the file was made by a newer program: upgrade knotmap";
+		break;
+	case KM_ERR_SHAPE:
+		hint = "give the grid with --rows R --cols C, or fix the file";
+		break;
+	case KM_ERR_UNSUPPORTED:
+		hint = "see docs/formats.md for what each reader accepts";
+		break;
+	default:
+		break;
+	}
+	km_cli_error(cmd, hint, "cannot open '%s': %s", path, km_strerror(rc));
+	return rc;
+}
+
+void km_cli_import_notes(const char *cmd, const km_source *s)
+{
+	const km_import *imp = km_source_import((km_source *)s);
+	if (!imp)
+		return;
+	const struct km_import_info *in = km_import_info(imp);
+	if (in->rate_from == KM_IMPORT_FROM_DEFAULT)
+		fprintf(stderr, "knotmap %s: note: the file gives no frame rate; assuming %.0f Hz "
+		                "(give --rate)\n",
+		        cmd, (double)in->rate_hz);
+	if (in->pitch_from == KM_IMPORT_FROM_DEFAULT)
+		fprintf(stderr, "knotmap %s: note: the file gives no cell spacing; assuming %.1f mm "
+		                "(give --pitch)\n",
+		        cmd, (double)in->pitch_mm);
+}

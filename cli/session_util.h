@@ -11,6 +11,7 @@
 
 #include "knotmap/events.h"
 #include "knotmap/export.h"
+#include "knotmap/import.h"
 #include "knotmap/recording.h"
 
 /* The mapping documented in docs/kmrec-format.md ("How knotmap's CLI maps"). */
@@ -26,5 +27,32 @@ void km_cli_progress_end(void);
 int km_cli_open_recording(const char *cmd, const char *path, bool verify, km_rec_reader **out);
 /* enum km_cli_exit for a km_error. */
 int km_cli_exit_code(int km_error);
+
+/* Options for reading other mats' files (docs/formats.md), shared by analyze,
+ * export and replay. */
+struct km_cli_import_opts {
+	enum km_import_format format; /* --format (AUTO: from the content) */
+	float rate_hz;                /* --rate (0: file, sidecar, default) */
+	float pitch_mm;               /* --pitch */
+	enum km_import_units units;   /* --units */
+	uint16_t rows, cols;          /* --rows / --cols (plain CSV) */
+	bool partial;                 /* --partial: use a damaged import up to the damage */
+	bool any;                     /* an import option was given */
+};
+/* Help text for the options above (each line starts with two spaces). */
+extern const char km_cli_import_usage[];
+/*
+ * Parses argv[*i] (and its value) when it is one of the import options
+ * (--format is taken only when `with_format`). Returns 1 and advances *i when
+ * consumed, 0 when it is not one, -1 after printing a usage error.
+ */
+int km_cli_import_option(const char *cmd, int argc, char **argv, int *i, bool with_format,
+			 struct km_cli_import_opts *o);
+/* Opens a .kmrec or an import as a recording source; on failure prints the
+ * error (file, line, problem) with a hint and returns the code. */
+int km_cli_open_source(const char *cmd, const char *path, const struct km_cli_import_opts *o,
+		       bool verify, km_source **out);
+/* Warns on stderr when the rate or pitch of an import was a default guess. */
+void km_cli_import_notes(const char *cmd, const km_source *s);
 
 #endif

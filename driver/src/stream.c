@@ -52,6 +52,14 @@ struct km_stream {
 	atomic_bool have_seq;
 	uint32_t zero_after_seq; /* reader: zero frames newer than this */
 	bool zero_armed;         /* reader */
+
+	/* Device time as handed out never goes backwards: a bus-powered mat's
+	 * clock restarts near 0 after a replug (or a firmware reset), so frames
+	 * get device time + offset, the offset chosen at such a jump so the
+	 * stream continues from where it was by the host clock. Engine thread. */
+	int64_t time_offset_us;
+	uint64_t last_device_us, last_host_us;
+	bool have_time;
 };
 
 /* The stream whose engine runs on this thread: a stop from its own status
@@ -243,8 +251,31 @@ void km__engine_status(km_stream *s, enum km_stream_status status, int error)
 		s->cfg.status_fn(s->cfg.status_user, status, error);
 }
 
-static void push_frame(km_stream *s, const struct km__frame_meta *m, const uint16_t *counts)
+/* Rebases m->device_time_us so it continues monotonically (see time_offset_us). */
+static void continue_device_time(km_stream *s, struct km__frame_meta *m)
 {
+	uint64_t t = (uint64_t)((int64_t)m->device_time_us + s->time_offset_us);
+	if (s->have_time && t <= s->last_device_us) {
+		uint64_t host_gap = m->host_time_us > s->last_host_us
+		                        ? m->host_time_us - s->last_host_us
+		                        : 0;
+		/* At least one microsecond later, so time stays strictly increasing. */
+		uint64_t want = s->last_device_us + KM_MAX(host_gap, (uint64_t)1);
+		s->time_offset_us = (int64_t)want - (int64_t)m->device_time_us;
+		km__log(&s->cfg.log, KM_LOG_INFO, MOD,
+		        "device clock went back (restart?): device time continues from %llu us",
+		        (unsigned long long)want);
+		t = want;
+	}
+	m->device_time_us = t;
+	s->last_device_us = t;
+	s->last_host_us = m->host_time_us;
+	s->have_time = true;
+}
+
+static void push_frame(km_stream *s, struct km__frame_meta *m, const uint16_t *counts)
+{
+	continue_device_time(s, m);
 	/* Count before the push: once the frame is in the ring the reader may take
 	 * it and read the counters straight away, and must see it counted. */
 	km__engine_count(s, KM__STAT_FRAMES_OK, 1);
@@ -573,6 +604,8 @@ int km_stream_reset(km_stream *s)
 	atomic_store(&s->zero_req, false);
 	atomic_store(&s->have_seq, false);
 	s->zero_armed = false;
+	s->have_time = false;
+	s->time_offset_us = 0;
 	return KM_OK;
 }
 

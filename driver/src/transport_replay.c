@@ -1,19 +1,24 @@
 /*
- * Replay transport: frames from a .kmrec recording (session/recording.h),
- * paced by their device time (replay_speed x real time) or as fast as the
- * reader takes them (speed 0, nothing dropped).
+ * Replay transport: frames from a .kmrec recording (session/recording.h) or
+ * from another mat's export read by the importers (session/import.h: .npy,
+ * Tekscan-like ASCII, XSENSOR-style and plain CSV), through one recording
+ * source; paced by their device time (replay_speed x real time) or as fast as
+ * the reader takes them (speed 0, nothing dropped). Imports are detected from
+ * their content and use their sidecar JSON or the defaults for rate and pitch.
  *
  * Raw recordings go through the same calibration as a live mat: the
  * recording's calibration blob is a calibration file (docs/calibration-format.md)
- * when present, else the nominal curve. Recordings of kPa only are carried as
- * counts of 1/32 kPa (0..2047.97 kPa) under a linear calibration, with no
- * creep or hysteresis correction (it was applied when they were recorded).
+ * when present, else the nominal curve. Recordings of kPa only (and imports)
+ * are carried as counts of 1/32 kPa (0..2047.97 kPa) under a linear
+ * calibration, with no creep or hysteresis correction (it was applied when
+ * they were recorded); imports in raw units as their counts, 1:1 (0..65535).
  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "km_internal.h"
+#include "knotmap/import.h"
 #include "knotmap/protocol.h"
 #include "knotmap/recording.h"
 #include "transport.h"
@@ -25,9 +30,11 @@
 struct replay_state {
 	km_stream *s;
 	const struct km_stream_config *cfg;
-	km_rec_reader *r;
-	const struct km_rec_info *ri;
+	km_source *src;
+	const struct km_source_info *si;
+	const struct km_rec_info *ri; /* .kmrec only, else NULL */
 	bool raw;         /* the file has raw counts */
+	float scale;      /* counts per kPa for files without raw counts */
 	uint16_t *counts; /* kPa-only files: the frame as counts */
 	size_t cells;
 };
@@ -37,7 +44,7 @@ static void replay_close(void *state)
 	struct replay_state *st = state;
 	if (!st)
 		return;
-	km_rec_reader_destroy(st->r);
+	km_source_destroy(st->src);
 	km__free(st->counts);
 	km__free(st);
 }
@@ -50,19 +57,28 @@ static int replay_open(km_stream *s, const struct km_stream_config *cfg, void **
 		return KM_ERR_NO_MEMORY;
 	st->s = s;
 	st->cfg = cfg;
-	struct km_rec_reader_config rc = km_rec_reader_config_default();
-	rc.log = cfg->log;
-	rc.path = cfg->replay_path;
-	int err = km_rec_reader_create(&rc, &st->r);
+	struct km_source_config sc = km_source_config_default();
+	sc.log = cfg->log;
+	sc.path = cfg->replay_path;
+	int err = km_source_create(&sc, &st->src);
 	if (err != KM_OK) {
 		km__log(&cfg->log, KM_LOG_ERROR, MOD, "cannot open %s: %s", cfg->replay_path,
 		        km_strerror(err));
 		replay_close(st);
 		return err;
 	}
-	st->ri = km_rec_reader_info(st->r);
-	st->raw = (st->ri->content & KM_REC_RAW) != 0;
-	const struct km_rec_device *d = &st->ri->device;
+	st->si = km_source_info(st->src);
+	km_rec_reader *rr = km_source_rec_reader(st->src);
+	st->ri = rr ? km_rec_reader_info(rr) : NULL;
+	st->raw = st->ri && (st->ri->content & KM_REC_RAW) != 0;
+	st->scale = !st->ri && st->si->units == KM_UNITS_RAW ? 1.0f : KPA_SCALE;
+	if (!st->ri)
+		km__log(&cfg->log, KM_LOG_INFO, MOD,
+		        "%s: %s import, %ux%u at %.3g mm, %.4g Hz, %s", cfg->replay_path,
+		        km_import_format_name(st->si->format), (unsigned)st->si->device.rows,
+		        (unsigned)st->si->device.cols, (double)st->si->device.pitch_mm,
+		        (double)st->si->device.rate_hz, km_import_units_name(st->si->units));
+	const struct km_rec_device *d = &st->si->device;
 	st->cells = (size_t)d->rows * d->cols;
 	if (!st->raw) {
 		st->counts = km__calloc(st->cells, sizeof *st->counts);
@@ -99,7 +115,7 @@ static int replay_run(void *state)
 	km_stream *s = st->s;
 	double speed = st->cfg->replay_speed;
 	km__engine_set_lossless(s, speed <= 0.0);
-	int rc = km_rec_reader_reset(st->r);
+	int rc = km_source_reset(st->src);
 	if (rc != KM_OK)
 		return rc;
 	km__engine_restart(s);
@@ -108,7 +124,7 @@ static int replay_run(void *state)
 	bool first = true;
 	while (!km__engine_stopping(s)) {
 		struct km_rec_item it;
-		rc = km_rec_reader_next_frame(st->r, &it);
+		rc = km_source_next_frame(st->src, &it);
 		if (rc != KM_OK)
 			break;
 		const struct km_frame *f = it.frame;
@@ -126,7 +142,7 @@ static int replay_run(void *state)
 		const uint16_t *counts = it.raw;
 		if (!st->raw || !counts) {
 			for (size_t i = 0; i < st->cells; i++) {
-				float v = f->kpa[i] * KPA_SCALE + 0.5f;
+				float v = f->kpa[i] * st->scale + 0.5f;
 				st->counts[i] = !(v > 0.0f)     ? 0
 				                : v >= 65535.0f ? 65535
 				                                : (uint16_t)v;
@@ -140,9 +156,12 @@ static int replay_run(void *state)
 	}
 	if (km__engine_stopping(s))
 		return KM_OK;
-	if (rc != KM_ERR_END)
-		km__log(&st->cfg->log, KM_LOG_WARN, MOD, "%s: recording damaged: %s",
-		        st->cfg->replay_path, km_strerror(rc));
+	if (rc != KM_ERR_END) {
+		struct km_import_damage d;
+		km_source_damage(st->src, &d);
+		km__log(&st->cfg->log, KM_LOG_WARN, MOD, "%s: recording damaged: %s (%s)",
+		        st->cfg->replay_path, km_strerror(rc), d.damaged ? d.message : "-");
+	}
 	km__engine_status(s, KM_STREAM_ENDED, rc == KM_ERR_END ? KM_OK : rc);
 	return KM_ERR_END;
 }
@@ -165,7 +184,7 @@ static int replay_factory(void *state, struct km_calibration_config *cc, km_cali
 			return KM_ERR_NO_MEMORY;
 		}
 		for (size_t i = 0; i < st->cells; i++) {
-			buf[st->cells + i] = KPA_SCALE;
+			buf[st->cells + i] = st->scale;
 			buf[2 * st->cells + i] = 1.0f;
 		}
 		rc = km_calibration_set_power_law(*out, buf, buf + st->cells, buf + 2 * st->cells,
@@ -173,7 +192,7 @@ static int replay_factory(void *state, struct km_calibration_config *cc, km_cali
 		km__free(buf);
 		return rc;
 	}
-	if (st->ri->calibration && st->ri->calibration_size) {
+	if (st->ri && st->ri->calibration && st->ri->calibration_size) {
 		struct km_calibration_config nominal = *cc;
 		km_calibration *tmp = NULL;
 		if (km__nominal_calibration(&nominal, &tmp) == KM_OK)

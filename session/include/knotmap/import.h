@@ -1,0 +1,262 @@
+/*
+ * knotmap imports: pressure data from other mats and tools, read as knotmap
+ * frames, and one "recording source" that opens either a .kmrec or an import.
+ *
+ * Formats (docs/formats.md gives each one's layout, units and geometry):
+ *   npy      NumPy .npy, float32 / float64 / uint16 (and int16, int32, uint8),
+ *            shape [frames, rows, cols] or [rows, cols], C order. Rate, pitch
+ *            and units come from the config or a sidecar JSON (FILE.json or
+ *            FILE.npy.json) with keys "rate_hz", "pitch_mm", "units".
+ *   tekscan  Tekscan-style ASCII movie: "KEY value" header lines (ROWS, COLS,
+ *            ROW_SPACING, SECONDS_PER_FRAME, UNITS ...), then "Frame N" and
+ *            rows of comma-separated values (what knotmap's own export writes).
+ *   xsensor  XSENSOR-style CSV: "Key,Value" metadata rows (Rows, Columns,
+ *            Sensel Width, Units, Frame Rate ...), then frames either as blocks
+ *            after a "Frame,N" row or one per row.
+ *   csv      plain CSV: one frame per row (rows x cols values; shape from the
+ *            config or from a header row naming cells rRcC, as knotmap's CSV
+ *            export writes) or one frame per block of rows (blank-line separated).
+ *
+ * Every reader streams: it holds an input buffer (64 KiB) and one frame, and
+ * never the whole file. Frames come out in kPa (converted from the file's
+ * units; raw counts are passed through with KM_FRAME_UNCALIBRATED), flat
+ * geometry, sequence = frame index from 0, device_time_us from the file's
+ * time stamps when it has them, else index / rate.
+ *
+ * Bad input never crashes: it gives a code and a message naming the file, the
+ * line (text) or byte offset (binary) and the problem, through the log
+ * callback, the config's detail buffer and km_import_damage().
+ *
+ * Thread safety: one reader must not be used from two threads at once;
+ * distinct readers are independent.
+ */
+#ifndef KNOTMAP_IMPORT_H
+#define KNOTMAP_IMPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "knotmap/core.h"
+#include "knotmap/recording.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum km_import_format {
+	KM_IMPORT_AUTO = 0,  /* detect from the content (see docs/formats.md) */
+	KM_IMPORT_KMREC = 1, /* only for km_source: a knotmap recording */
+	KM_IMPORT_NPY = 2,
+	KM_IMPORT_TEKSCAN = 3,
+	KM_IMPORT_XSENSOR = 4,
+	KM_IMPORT_CSV = 5,
+};
+
+/* "auto", "kmrec", "npy", "tekscan", "xsensor", "csv"; NULL when unknown. */
+KM_API const char *km_import_format_name(enum km_import_format f);
+/* Parses a name above (case-insensitive). KM_OK or KM_ERR_INVALID_ARG. */
+KM_API int km_import_format_parse(const char *name, enum km_import_format *out);
+
+/* Units of the values in a file. */
+enum km_import_units {
+	KM_UNITS_DEFAULT = 0, /* config: take the file's, else kPa */
+	KM_UNITS_KPA = 1,
+	KM_UNITS_MMHG = 2, /* x 0.133322387415 kPa (101.325 kPa = 760 mmHg) */
+	KM_UNITS_NCM2 = 3, /* N/cm^2, x 10 kPa */
+	KM_UNITS_PSI = 4,  /* x 6.894757293 kPa (lbf/in^2) */
+	KM_UNITS_RAW = 5,  /* sensor counts: passed through, KM_FRAME_UNCALIBRATED */
+};
+
+/* "default", "kPa", "mmHg", "N/cm2", "psi", "raw". */
+KM_API const char *km_import_units_name(enum km_import_units u);
+/* Parses a unit as files and users write it, case-insensitive: kPa, mmHg,
+ * "mm Hg", N/cm2, N/cm^2, N/cm², psi, raw, counts, none. KM_OK or
+ * KM_ERR_UNSUPPORTED. */
+KM_API int km_import_units_parse(const char *text, enum km_import_units *out);
+/* kPa per unit (1 for kPa, raw and default). */
+KM_API double km_import_units_to_kpa(enum km_import_units u);
+
+/* Used when neither the config, the file nor a sidecar gives them. 100 Hz is
+ * knotmap's mat rate; 10 mm is the dsp pipeline's default pitch. */
+#define KM_IMPORT_DEFAULT_RATE_HZ 100.0f
+#define KM_IMPORT_DEFAULT_PITCH_MM 10.0f
+
+typedef struct km_import km_import;
+
+struct km_import_config {
+	struct km_log log;
+	/* Input: a path (read through stdio), or an open FILE * positioned at
+	 * offset 0 (not closed; must be seekable: the format is sniffed and
+	 * some text layouts are measured, then re-read), or bytes in memory
+	 * (not copied; must outlive the reader). Exactly one. */
+	const char *path;
+	FILE *file;
+	const void *data;
+	size_t size;
+	const char *name;             /* used in messages for file/data input; default "<input>" */
+	enum km_import_format format; /* AUTO (default) or one format; KMREC is refused */
+	/* Overrides (0 / DEFAULT: take the file's, then the sidecar's, then the
+	 * defaults above). rate_hz in (0, 100000]; pitch_mm in (0, 1000]. */
+	float rate_hz;
+	float pitch_mm;
+	enum km_import_units units;
+	/* Plain CSV without a header: the grid (both or neither), 1..KM_FRAME_MAX_DIM. */
+	uint16_t rows, cols;
+	bool sidecar; /* read PATH.json / PATH-minus-.npy.json when present (default true) */
+	/* Bytes of header / metadata text (or the .npy header) accepted before
+	 * the data, 256..16 MiB; default 1 MiB. */
+	uint32_t max_header_bytes;
+	/* Optional: receives the message of the last error (NUL-terminated,
+	 * truncated to fit), from create and from km_import_next. */
+	char *detail;
+	size_t detail_size;
+};
+
+/* Defaults as documented above. */
+KM_API struct km_import_config km_import_config_default(void);
+
+/* Where the rate, pitch or units came from. */
+enum km_import_origin {
+	KM_IMPORT_FROM_DEFAULT = 0,
+	KM_IMPORT_FROM_CONFIG = 1,
+	KM_IMPORT_FROM_FILE = 2,
+	KM_IMPORT_FROM_SIDECAR = 3,
+};
+
+struct km_import_info {
+	enum km_import_format format;
+	uint16_t rows, cols;
+	float pitch_mm;
+	float rate_hz;
+	enum km_import_units units; /* of the file's values */
+	float to_kpa;               /* factor applied (1 for raw) */
+	enum km_import_origin rate_from, pitch_from, units_from;
+	bool frame_count_known; /* npy: from its shape (the data may still be cut short) */
+	uint64_t frame_count;
+	char model[64];  /* sensor/model named by the file, or the format's name */
+	char serial[64]; /* serial named by the file, or "" */
+};
+
+/* Where an input is bad. */
+struct km_import_damage {
+	bool damaged;
+	int error;            /* KM_ERR_PARSE, KM_ERR_MALFORMED, KM_ERR_TRUNCATED, ... */
+	uint64_t line;        /* 1-based text line; 0 for binary formats */
+	uint64_t byte_offset; /* where the problem is */
+	uint64_t frame_index; /* frames read before it (= frames usable) */
+	char message[256];    /* "FILE:LINE: problem" or "FILE: byte N: problem" */
+};
+
+/*
+ * Opens the input, detects or checks the format, reads the header and, for
+ * text formats, as much of the first frame as fixes the grid; allocates the
+ * input buffer and one row/frame buffer. Nothing is allocated after this.
+ * Returns KM_OK; KM_ERR_INVALID_ARG (config: no or two inputs, bad
+ * overrides, format KMREC); KM_ERR_NOT_FOUND / KM_ERR_PERMISSION / KM_ERR_IO;
+ * KM_ERR_BAD_MAGIC (format not recognised, not the one asked for, or text
+ * without a single number and no grid size);
+ * KM_ERR_PARSE (syntax), KM_ERR_MALFORMED (header values that make no sense,
+ * header too large), KM_ERR_SHAPE (no or too large grid, ragged first frame),
+ * KM_ERR_UNSUPPORTED (dtype, Fortran order, unknown units), KM_ERR_TRUNCATED
+ * (ends inside the header); KM_ERR_NO_MEMORY. On error *out is NULL and the
+ * message went to the log and detail.
+ */
+KM_API int km_import_create(const struct km_import_config *cfg, km_import **out);
+
+/* Valid until destroy. */
+KM_API const struct km_import_info *km_import_info(const km_import *r);
+
+/*
+ * Reads the next frame into out, which must have the info's rows x cols
+ * (KM_ERR_SHAPE otherwise; km_frame_create(info->rows, info->cols, ...)).
+ * Sets every field of out. Never allocates.
+ * Returns KM_OK; KM_ERR_END after the last frame; on bad data KM_ERR_PARSE
+ * (non-numeric cell), KM_ERR_SHAPE (ragged row, wrong cell count),
+ * KM_ERR_NONFINITE (NaN or infinite cell), KM_ERR_TRUNCATED (ends inside a
+ * frame), KM_ERR_MALFORMED, KM_ERR_IO - and the same code on every later
+ * call; km_import_damage() says where. Negative cells are set to 0 with
+ * KM_FRAME_BAD_CELLS.
+ */
+KM_API int km_import_next(km_import *r, struct km_frame *out);
+
+/* Damage found so far. */
+KM_API void km_import_damage(const km_import *r, struct km_import_damage *out);
+
+/* Back to the first frame; clears damage. KM_OK, KM_ERR_IO (input not seekable). */
+KM_API int km_import_reset(km_import *r);
+
+/* Closes the file (not a caller's FILE *) and frees. NULL ok. */
+KM_API void km_import_destroy(km_import *r);
+
+/* Detects the format from the first bytes of an input (up to 4 KiB is
+ * enough). Returns the format, or KM_IMPORT_AUTO when none fits. Thread-safe. */
+KM_API enum km_import_format km_import_detect(const void *head, size_t size);
+
+/*
+ * Converts an import into a .kmrec (kPa content; raw imports are stored as
+ * kPa-content frames with KM_FRAME_UNCALIBRATED). wc: writer config with its
+ * path set (its device is filled from the import's info). Reads from the
+ * current position to the end; stops at damage, writes what came before and
+ * returns the damage code (the .kmrec is closed cleanly either way).
+ * *frames (may be NULL) receives the number written.
+ */
+KM_API int km_import_to_recording(km_import *r, const struct km_rec_writer_config *wc,
+                                  uint64_t *frames);
+
+/* ------------------------------------------------------------------------ */
+/* Recording source: a .kmrec or an import, through one interface            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct km_source km_source;
+
+struct km_source_config {
+	struct km_log log;
+	const char *path; /* required */
+	/* For imports (its path/file/data are ignored; log is replaced);
+	 * import.format KMREC forces a .kmrec, AUTO detects (default). */
+	struct km_import_config import;
+	bool verify_all; /* .kmrec: check every chunk at open */
+};
+
+KM_API struct km_source_config km_source_config_default(void);
+
+struct km_source_info {
+	enum km_import_format format; /* KM_IMPORT_KMREC or the import's format */
+	struct km_rec_device device;  /* imports: grid, pitch, rate, model, serial */
+	uint32_t content;             /* enum km_rec_content; imports: KM_REC_KPA */
+	bool frame_count_known;
+	uint64_t frame_count;
+	uint64_t first_time_us; /* known only when frame_count_known */
+	uint64_t last_time_us;
+	enum km_import_units units; /* imports: the file's units; kmrec: kPa */
+};
+
+/* Opens path as a .kmrec (when its magic says so, its name ends in .kmrec, or
+ * format is KMREC) or else as an import. Returns what km_rec_reader_create /
+ * km_import_create return (a foreign file named .kmrec: KM_ERR_BAD_MAGIC). */
+KM_API int km_source_create(const struct km_source_config *cfg, km_source **out);
+KM_API const struct km_source_info *km_source_info(const km_source *s);
+/*
+ * The next frame. item->frame (owned by the source, valid until the next
+ * call) carries kPa; item->raw is the .kmrec's raw counts or NULL. Returns
+ * what km_rec_reader_next_frame / km_import_next return (KM_ERR_END at the
+ * end; damage codes, sticky).
+ */
+KM_API int km_source_next_frame(km_source *s, struct km_rec_item *item);
+/* Damage so far, in the import's terms (.kmrec: line 0, message filled). */
+KM_API void km_source_damage(const km_source *s, struct km_import_damage *out);
+/* Back to the first frame. */
+KM_API int km_source_reset(km_source *s);
+/* The underlying reader: exactly one is non-NULL. */
+KM_API km_rec_reader *km_source_rec_reader(km_source *s);
+KM_API km_import *km_source_import(km_source *s);
+/* NULL ok. */
+KM_API void km_source_destroy(km_source *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KNOTMAP_IMPORT_H */

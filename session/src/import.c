@@ -1,0 +1,1040 @@
+/* Importers: the common part (input, detection, units, overrides, sidecar,
+ * errors, conversion to .kmrec) and the recording source. The formats live in
+ * import_npy.c and import_text.c. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "import_internal.h"
+
+#define MOD "import"
+
+/* ------------------------------------------------------------------------ */
+/* Input                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static int in_fill(struct km__in *in)
+{
+	if (in->eof || in->err)
+		return -1;
+	if (!in->fp) {
+		in->eof = true;
+		return -1;
+	}
+	in->len = fread(in->buf, 1, KM__IN_BUF, in->fp);
+	in->pos = 0;
+	if (in->len == 0) {
+		if (ferror(in->fp))
+			in->err = KM_ERR_IO;
+		in->eof = true;
+		return -1;
+	}
+	return 0;
+}
+
+int km__in_getc(struct km__in *in)
+{
+	if (in->pos >= in->len && in_fill(in) != 0)
+		return -1;
+	int c = in->buf ? in->buf[in->pos] : in->mem[in->pos];
+	in->pos++;
+	in->offset++;
+	if (c == '\n')
+		in->line++;
+	return c;
+}
+
+int km__in_peek(struct km__in *in)
+{
+	if (in->pos >= in->len && in_fill(in) != 0)
+		return -1;
+	return in->buf ? in->buf[in->pos] : in->mem[in->pos];
+}
+
+size_t km__in_read(struct km__in *in, void *dst, size_t n)
+{
+	uint8_t *d = dst;
+	size_t done = 0;
+	while (done < n) {
+		if (in->pos >= in->len && in_fill(in) != 0)
+			break;
+		const uint8_t *src = in->buf ? in->buf : in->mem;
+		size_t k = KM_MIN(n - done, in->len - in->pos);
+		memcpy(d + done, src + in->pos, k);
+		in->pos += k;
+		in->offset += k;
+		done += k;
+	}
+	return done;
+}
+
+int km__in_seek(struct km__in *in, uint64_t offset, uint64_t line)
+{
+	in->eof = false;
+	in->err = 0;
+	if (!in->fp) {
+		if (offset > in->mem_size)
+			return KM_ERR_RANGE;
+		in->pos = (size_t)offset;
+		in->len = in->mem_size;
+	} else {
+		if (offset > (uint64_t)INT64_MAX || fseeko(in->fp, (off_t)offset, SEEK_SET) != 0)
+			return KM_ERR_IO;
+		clearerr(in->fp);
+		in->pos = in->len = 0;
+	}
+	in->offset = offset;
+	in->line = line;
+	return KM_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Names and units                                                           */
+/* ------------------------------------------------------------------------ */
+
+static const char *const format_names[] = {"auto", "kmrec", "npy", "tekscan", "xsensor", "csv"};
+
+const char *km_import_format_name(enum km_import_format f)
+{
+	return (unsigned)f < KM_ARRAY_SIZE(format_names) ? format_names[f] : NULL;
+}
+
+int km_import_format_parse(const char *name, enum km_import_format *out)
+{
+	if (!name || !out)
+		return KM_ERR_INVALID_ARG;
+	for (size_t i = 0; i < KM_ARRAY_SIZE(format_names); i++)
+		if (!strcasecmp(name, format_names[i])) {
+			*out = (enum km_import_format)i;
+			return KM_OK;
+		}
+	return KM_ERR_INVALID_ARG;
+}
+
+static const char *const unit_names[] = {"default", "kPa", "mmHg", "N/cm2", "psi", "raw"};
+
+const char *km_import_units_name(enum km_import_units u)
+{
+	return (unsigned)u < KM_ARRAY_SIZE(unit_names) ? unit_names[u] : "?";
+}
+
+int km_import_units_parse(const char *text, enum km_import_units *out)
+{
+	if (!text || !out)
+		return KM_ERR_INVALID_ARG;
+	/* Compare without spaces, quotes, brackets and case: "mm Hg", "(kPa)". */
+	char k[32];
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (isspace(*p) || *p == '"' || *p == '(' || *p == ')' || *p == '[' || *p == ']')
+			continue;
+		if (n + 1 >= sizeof k)
+			return KM_ERR_UNSUPPORTED;
+		k[n++] = (char)tolower(*p);
+	}
+	k[n] = '\0';
+	static const struct {
+		const char *name;
+		enum km_import_units u;
+	} map[] = {
+	    {"kpa", KM_UNITS_KPA},           {"kilopascal", KM_UNITS_KPA},
+	    {"kilopascals", KM_UNITS_KPA},   {"mmhg", KM_UNITS_MMHG},
+	    {"n/cm2", KM_UNITS_NCM2},        {"n/cm^2", KM_UNITS_NCM2},
+	    {"n/cm\xc2\xb2", KM_UNITS_NCM2}, {"ncm2", KM_UNITS_NCM2},
+	    {"psi", KM_UNITS_PSI},           {"raw", KM_UNITS_RAW},
+	    {"counts", KM_UNITS_RAW},        {"none", KM_UNITS_RAW},
+	    {"adc", KM_UNITS_RAW},
+	};
+	for (size_t i = 0; i < KM_ARRAY_SIZE(map); i++)
+		if (!strcmp(k, map[i].name)) {
+			*out = map[i].u;
+			return KM_OK;
+		}
+	return KM_ERR_UNSUPPORTED;
+}
+
+double km_import_units_to_kpa(enum km_import_units u)
+{
+	switch (u) {
+	case KM_UNITS_MMHG:
+		return 101.325 / 760.0; /* standard atmosphere: 760 mmHg = 101.325 kPa */
+	case KM_UNITS_NCM2:
+		return 10.0; /* 1 N/cm^2 = 10^4 Pa */
+	case KM_UNITS_PSI:
+		return 6.894757293168; /* 1 lbf/in^2 (NIST SP 811) */
+	default:
+		return 1.0;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+int km__import_fail(km_import *r, int code, uint64_t line, uint64_t offset, const char *fmt, ...)
+{
+	if (r->damage.damaged)
+		return r->damage.error;
+	char msg[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	struct km_import_damage *d = &r->damage;
+	d->damaged = true;
+	d->error = code;
+	d->line = line;
+	d->byte_offset = offset;
+	d->frame_index = r->index;
+	if (line)
+		snprintf(d->message, sizeof d->message, "%.60s:%llu: %.150s", r->name,
+		         (unsigned long long)line, msg);
+	else
+		snprintf(d->message, sizeof d->message, "%.60s: byte %llu: %.150s", r->name,
+		         (unsigned long long)offset, msg);
+	km__log(&r->cfg.log, KM_LOG_ERROR, MOD, "%s", d->message);
+	if (r->cfg.detail && r->cfg.detail_size)
+		snprintf(r->cfg.detail, r->cfg.detail_size, "%s", d->message);
+	return code;
+}
+
+void km__import_warn(km_import *r, const char *fmt, ...)
+{
+	char msg[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	km__log(&r->cfg.log, KM_LOG_WARN, MOD, "%.60s: %s", r->name, msg);
+}
+
+/* Errors before a reader exists (config, open). */
+static void early_fail(const struct km_import_config *cfg, const char *fmt, ...) KM_PRINTF(2, 3);
+static void early_fail(const struct km_import_config *cfg, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	km__log(&cfg->log, KM_LOG_ERROR, MOD, "%s", msg);
+	if (cfg->detail && cfg->detail_size)
+		snprintf(cfg->detail, cfg->detail_size, "%s", msg);
+}
+
+void km__import_set_rate(km_import *r, double hz)
+{
+	if (r->info.rate_from != KM_IMPORT_FROM_CONFIG) {
+		r->info.rate_hz = (float)hz;
+		r->info.rate_from = KM_IMPORT_FROM_FILE;
+	}
+}
+
+void km__import_set_pitch(km_import *r, double mm)
+{
+	if (r->info.pitch_from != KM_IMPORT_FROM_CONFIG) {
+		r->info.pitch_mm = (float)mm;
+		r->info.pitch_from = KM_IMPORT_FROM_FILE;
+	}
+}
+
+void km__import_set_units(km_import *r, enum km_import_units u)
+{
+	if (r->info.units_from != KM_IMPORT_FROM_CONFIG) {
+		r->info.units = u;
+		r->info.units_from = KM_IMPORT_FROM_FILE;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Detection                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static const uint8_t kmrec_magic[8] = {'K', 'M', 'R', 'E', 'C', 0x0D, 0x0A, 0x1A};
+
+/* Does the line [p, e) start with word (case-insensitive), followed by sep? */
+static bool line_key(const char *p, const char *e, const char *word, const char *seps)
+{
+	while (p < e && (*p == ' ' || *p == '"' || *p == '\t'))
+		p++;
+	size_t n = strlen(word);
+	if ((size_t)(e - p) <= n || strncasecmp(p, word, n) != 0)
+		return false;
+	p += n;
+	if (*p == '"')
+		p++;
+	return p < e && strchr(seps, *p) != NULL;
+}
+
+enum km_import_format km_import_detect(const void *head, size_t size)
+{
+	const uint8_t *h = head;
+	if (!h || size == 0)
+		return KM_IMPORT_AUTO;
+	if (size >= 8 && !memcmp(h, kmrec_magic, 8))
+		return KM_IMPORT_KMREC;
+	if (size >= 6 && !memcmp(h, "\x93NUMPY", 6))
+		return KM_IMPORT_NPY;
+	size = KM_MIN(size, (size_t)4096);
+	if (memchr(h, '\0', size))
+		return KM_IMPORT_AUTO;
+	const char *p = (const char *)h, *end = p + size;
+	bool any_field = false, xs = false;
+	int lines = 0;
+	while (p < end && lines < 64) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		if (!e)
+			e = end;
+		lines++;
+		/* Tekscan: "KEY value" words, "Frame N" without a comma. */
+		static const char *const tek[] = {
+		    "DATA_TYPE", "ROWS", "COLS", "ROW_SPACING", "SECONDS_PER_FRAME", "SENSEL_AREA"};
+		for (size_t i = 0; i < KM_ARRAY_SIZE(tek); i++)
+			if (line_key(p, e, tek[i], " \t"))
+				return KM_IMPORT_TEKSCAN;
+		if (line_key(p, e, "Frame", " \t") && !memchr(p, ',', (size_t)(e - p)))
+			return KM_IMPORT_TEKSCAN;
+		/* XSENSOR-style: "Key,Value" metadata rows. */
+		static const char *const xsk[] = {"Rows", "Columns", "Sensel", "Units",
+		                                  "Pressure Units"};
+		for (size_t i = 0; i < KM_ARRAY_SIZE(xsk); i++)
+			if (line_key(p, e, xsk[i], ",;\t"))
+				xs = true;
+		/* "Frame,12" (knotmap's CSV header "frame,sequence,..." is not one) */
+		if (line_key(p, e, "Frame", ",;\t")) {
+			const char *q = p;
+			while (q < e && !strchr(",;\t", *q))
+				q++;
+			q++;
+			while (q < e && (*q == ' ' || *q == '"'))
+				q++;
+			if (q < e && *q >= '0' && *q <= '9')
+				xs = true;
+		}
+		for (const char *q = p; q + 7 <= e; q++)
+			if (!strncasecmp(q, "xsensor", 7))
+				xs = true;
+		if (e > p)
+			any_field = true;
+		p = e + 1;
+	}
+	if (xs)
+		return KM_IMPORT_XSENSOR;
+	return any_field ? KM_IMPORT_CSV : KM_IMPORT_AUTO;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sidecar JSON: {"rate_hz": 50, "pitch_mm": 7.5, "units": "mmHg"}            */
+/* ------------------------------------------------------------------------ */
+
+enum { SIDECAR_MAX = 64 * 1024 };
+
+static const char *json_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+/* A JSON string at p (after the quote); copies up to cap-1 bytes. */
+static const char *json_str(const char *p, char *out, size_t cap)
+{
+	size_t n = 0;
+	while (*p && *p != '"') {
+		if (*p == '\\' && p[1])
+			p++;
+		if (n + 1 < cap)
+			out[n++] = *p;
+		p++;
+	}
+	out[n] = '\0';
+	return *p == '"' ? p + 1 : NULL;
+}
+
+/* Skips one JSON value (nested objects/arrays by depth). */
+static const char *json_skip(const char *p)
+{
+	int depth = 0;
+	do {
+		p = json_ws(p);
+		if (*p == '"') {
+			char tmp[2];
+			p = json_str(p + 1, tmp, sizeof tmp);
+			if (!p)
+				return NULL;
+		} else if (*p == '{' || *p == '[') {
+			depth++;
+			p++;
+		} else if (*p == '}' || *p == ']') {
+			if (depth == 0)
+				return p;
+			depth--;
+			p++;
+		} else if (*p == ',' || *p == ':') {
+			if (depth == 0)
+				return p;
+			p++;
+		} else if (*p) {
+			while (*p && !strchr(",:}] \t\r\n\"", *p))
+				p++;
+		} else {
+			return NULL;
+		}
+	} while (depth > 0);
+	return p;
+}
+
+static int read_sidecar(km_import *r, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return KM_OK; /* no sidecar */
+	char *text = km__malloc(SIDECAR_MAX + 1);
+	if (!text) {
+		fclose(f);
+		return KM_ERR_NO_MEMORY;
+	}
+	size_t n = fread(text, 1, SIDECAR_MAX + 1, f);
+	fclose(f);
+	int rc = KM_OK;
+	if (n > SIDECAR_MAX) {
+		rc = KM_ERR_MALFORMED;
+		early_fail(&r->cfg, "%s: sidecar larger than %d bytes", path, SIDECAR_MAX);
+		goto out;
+	}
+	text[n] = '\0';
+	const char *p = json_ws(text);
+	if (*p != '{') {
+		rc = KM_ERR_PARSE;
+		early_fail(&r->cfg, "%s: sidecar is not a JSON object", path);
+		goto out;
+	}
+	p++;
+	for (;;) {
+		p = json_ws(p);
+		if (*p == '}')
+			break;
+		char key[32], sval[32];
+		if (*p != '"' || !(p = json_str(p + 1, key, sizeof key)) ||
+		    *(p = json_ws(p)) != ':') {
+			rc = KM_ERR_PARSE;
+			early_fail(&r->cfg, "%s: byte %ld: expected \"key\":", path,
+			           p ? (long)(p - text) : -1L);
+			goto out;
+		}
+		p = json_ws(p + 1);
+		bool is_rate = !strcmp(key, "rate_hz") || !strcmp(key, "rate");
+		bool is_pitch = !strcmp(key, "pitch_mm") || !strcmp(key, "pitch");
+		if (is_rate || is_pitch) {
+			char *e;
+			double v = strtod(p, &e);
+			if (e == p || !isfinite(v) || v <= 0 || v > (is_rate ? 100000 : 1000)) {
+				rc = KM_ERR_MALFORMED;
+				early_fail(&r->cfg, "%s: \"%s\" must be a number in (0, %d]", path,
+				           key, is_rate ? 100000 : 1000);
+				goto out;
+			}
+			if (is_rate)
+				r->side_rate = (float)v;
+			else
+				r->side_pitch = (float)v;
+			p = e;
+		} else if (!strcmp(key, "units")) {
+			if (*p != '"' || !(p = json_str(p + 1, sval, sizeof sval))) {
+				rc = KM_ERR_PARSE;
+				early_fail(&r->cfg, "%s: \"units\" must be a string", path);
+				goto out;
+			}
+			if (km_import_units_parse(sval, &r->side_units) != KM_OK) {
+				rc = KM_ERR_UNSUPPORTED;
+				early_fail(&r->cfg,
+				           "%s: unknown units '%s' (kPa, mmHg, N/cm2, psi, raw)",
+				           path, sval);
+				goto out;
+			}
+		} else if (!(p = json_skip(p))) {
+			rc = KM_ERR_PARSE;
+			early_fail(&r->cfg, "%s: unterminated value for \"%s\"", path, key);
+			goto out;
+		}
+		p = json_ws(p);
+		if (*p == ',')
+			p++;
+		else if (*p != '}') {
+			rc = KM_ERR_PARSE;
+			early_fail(&r->cfg, "%s: byte %ld: expected ',' or '}'", path,
+			           (long)(p - text));
+			goto out;
+		}
+	}
+out:
+	km__free(text);
+	return rc;
+}
+
+static int load_sidecars(km_import *r)
+{
+	const char *path = r->cfg.path;
+	size_t n = strlen(path);
+	char *buf = km__malloc(n + 6);
+	if (!buf)
+		return KM_ERR_NO_MEMORY;
+	/* FILE.npy.json first, then FILE.json. */
+	snprintf(buf, n + 6, "%s.json", path);
+	int rc = read_sidecar(r, buf);
+	const char *dot = strrchr(path, '.');
+	const char *slash = strrchr(path, '/');
+	if (rc == KM_OK && dot && (!slash || dot > slash)) {
+		snprintf(buf, n + 6, "%.*s.json", (int)(dot - path), path);
+		if (strcmp(buf, path) != 0)
+			rc = read_sidecar(r, buf);
+	}
+	km__free(buf);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reader                                                                    */
+/* ------------------------------------------------------------------------ */
+
+struct km_import_config km_import_config_default(void)
+{
+	struct km_import_config c;
+	memset(&c, 0, sizeof c);
+	c.format = KM_IMPORT_AUTO;
+	c.units = KM_UNITS_DEFAULT;
+	c.sidecar = true;
+	c.max_header_bytes = 1024u * 1024u;
+	return c;
+}
+
+static int check_config(const struct km_import_config *c)
+{
+	int inputs = (c->path != NULL) + (c->file != NULL) + (c->data != NULL || c->size != 0);
+	if (inputs != 1) {
+		early_fail(c, "give exactly one input (path, FILE * or memory)");
+		return KM_ERR_INVALID_ARG;
+	}
+	if (c->data == NULL && c->size != 0)
+		return KM_ERR_INVALID_ARG;
+	if ((unsigned)c->format > KM_IMPORT_CSV || c->format == KM_IMPORT_KMREC) {
+		early_fail(c, "format %d cannot be imported", (int)c->format);
+		return KM_ERR_INVALID_ARG;
+	}
+	if (!isfinite(c->rate_hz) || c->rate_hz < 0 || c->rate_hz > 100000 ||
+	    !isfinite(c->pitch_mm) || c->pitch_mm < 0 || c->pitch_mm > 1000) {
+		early_fail(c, "rate must be in (0, 100000] Hz and pitch in (0, 1000] mm");
+		return KM_ERR_INVALID_ARG;
+	}
+	if ((unsigned)c->units > KM_UNITS_RAW)
+		return KM_ERR_INVALID_ARG;
+	if ((c->rows == 0) != (c->cols == 0) || c->rows > KM_FRAME_MAX_DIM ||
+	    c->cols > KM_FRAME_MAX_DIM) {
+		early_fail(c, "give both rows and cols, each 1..%d", KM_FRAME_MAX_DIM);
+		return KM_ERR_INVALID_ARG;
+	}
+	if (c->max_header_bytes < 256 || c->max_header_bytes > 16u * 1024u * 1024u)
+		return KM_ERR_INVALID_ARG;
+	return KM_OK;
+}
+
+static int open_input(km_import *r)
+{
+	struct km__in *in = &r->in;
+	in->line = 1;
+	in->size = -1;
+	const struct km_import_config *c = &r->cfg;
+	if (c->data) {
+		in->mem = c->data;
+		in->mem_size = in->len = c->size;
+		in->size = (int64_t)c->size;
+		return KM_OK;
+	}
+	if (c->path) {
+		in->fp = fopen(c->path, "rb");
+		if (!in->fp) {
+			int rc = km__error_from_errno(errno);
+			early_fail(c, "cannot open %s: %s", c->path, strerror(errno));
+			return rc;
+		}
+		in->own_fp = true;
+		struct stat st;
+		if (fstat(fileno(in->fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+			early_fail(c, "%s is a directory", c->path);
+			return KM_ERR_INVALID_ARG;
+		}
+	} else {
+		in->fp = c->file;
+	}
+	struct stat st;
+	if (fstat(fileno(in->fp), &st) == 0 && S_ISREG(st.st_mode))
+		in->size = (int64_t)st.st_size;
+	in->buf = km__malloc(KM__IN_BUF);
+	return in->buf ? KM_OK : KM_ERR_NO_MEMORY;
+}
+
+/* Runs the format's header parse and resolves rate, pitch and units. */
+static int parse_header(km_import *r)
+{
+	struct km_import_info *in = &r->info;
+	enum km_import_format fmt = in->format;
+	char model[64], serial[64];
+	memcpy(model, in->model, sizeof model);
+	memcpy(serial, in->serial, sizeof serial);
+	memset(in, 0, sizeof *in);
+	in->format = fmt;
+	memcpy(in->model, model, sizeof model);
+	memcpy(in->serial, serial, sizeof serial);
+	if (r->cfg.rate_hz > 0) {
+		in->rate_hz = r->cfg.rate_hz;
+		in->rate_from = KM_IMPORT_FROM_CONFIG;
+	}
+	if (r->cfg.pitch_mm > 0) {
+		in->pitch_mm = r->cfg.pitch_mm;
+		in->pitch_from = KM_IMPORT_FROM_CONFIG;
+	}
+	if (r->cfg.units != KM_UNITS_DEFAULT) {
+		in->units = r->cfg.units;
+		in->units_from = KM_IMPORT_FROM_CONFIG;
+	}
+	int rc = r->ops->open(r);
+	if (rc != KM_OK)
+		return rc;
+	if (in->rate_hz <= 0) {
+		in->rate_hz = r->side_rate > 0 ? r->side_rate : KM_IMPORT_DEFAULT_RATE_HZ;
+		in->rate_from = r->side_rate > 0 ? KM_IMPORT_FROM_SIDECAR : KM_IMPORT_FROM_DEFAULT;
+	}
+	if (in->pitch_mm <= 0) {
+		in->pitch_mm = r->side_pitch > 0 ? r->side_pitch : KM_IMPORT_DEFAULT_PITCH_MM;
+		in->pitch_from =
+		    r->side_pitch > 0 ? KM_IMPORT_FROM_SIDECAR : KM_IMPORT_FROM_DEFAULT;
+	}
+	if (in->units == KM_UNITS_DEFAULT) {
+		in->units = r->side_units != KM_UNITS_DEFAULT ? r->side_units : KM_UNITS_KPA;
+		in->units_from = r->side_units != KM_UNITS_DEFAULT ? KM_IMPORT_FROM_SIDECAR
+		                                                   : KM_IMPORT_FROM_DEFAULT;
+	}
+	in->to_kpa = (float)km_import_units_to_kpa(in->units);
+	if (!in->model[0])
+		snprintf(in->model, sizeof in->model, "%s import", km_import_format_name(fmt));
+	if (in->rows < 1 || in->cols < 1 || in->rows > KM_FRAME_MAX_DIM ||
+	    in->cols > KM_FRAME_MAX_DIM)
+		return km__import_fail(r, KM_ERR_SHAPE, 0, 0, "grid %ux%u is not in 1..%d",
+		                       (unsigned)in->rows, (unsigned)in->cols, KM_FRAME_MAX_DIM);
+	return KM_OK;
+}
+
+int km_import_create(const struct km_import_config *cfg, km_import **out)
+{
+	if (!out)
+		return KM_ERR_INVALID_ARG;
+	*out = NULL;
+	if (!cfg)
+		return KM_ERR_INVALID_ARG;
+	int rc = check_config(cfg);
+	if (rc != KM_OK)
+		return rc;
+	km_import *r = km__calloc(1, sizeof *r);
+	if (!r)
+		return KM_ERR_NO_MEMORY;
+	r->cfg = *cfg;
+	r->cfg.path = NULL;
+	const char *name = cfg->path ? cfg->path : cfg->name ? cfg->name : "<input>";
+	snprintf(r->name, sizeof r->name, "%s", name);
+	r->cfg.path = cfg->path ? r->name : NULL; /* copy: the caller's string may go */
+	r->cfg.name = r->name;
+	if (r->cfg.detail && r->cfg.detail_size)
+		r->cfg.detail[0] = '\0';
+	rc = open_input(r);
+	if (rc == KM_OK && r->cfg.path && r->cfg.sidecar)
+		rc = load_sidecars(r);
+	if (rc != KM_OK) {
+		km_import_destroy(r);
+		return rc;
+	}
+	uint8_t head[4096];
+	size_t n = km__in_read(&r->in, head, sizeof head);
+	if (r->in.err) {
+		early_fail(cfg, "%s: read error", r->name);
+		km_import_destroy(r);
+		return KM_ERR_IO;
+	}
+	enum km_import_format found = km_import_detect(head, n);
+	rc = km__in_seek(&r->in, 0, 1);
+	if (rc != KM_OK) {
+		early_fail(cfg, "%s: input is not seekable", r->name);
+		km_import_destroy(r);
+		return rc;
+	}
+	enum km_import_format fmt = cfg->format != KM_IMPORT_AUTO ? cfg->format : found;
+	if (n == 0) {
+		early_fail(cfg, "%s: file is empty", r->name);
+		km_import_destroy(r);
+		return KM_ERR_TRUNCATED;
+	}
+	if (fmt == KM_IMPORT_AUTO || fmt == KM_IMPORT_KMREC ||
+	    ((fmt == KM_IMPORT_NPY) != (found == KM_IMPORT_NPY))) {
+		if (found == KM_IMPORT_KMREC)
+			early_fail(cfg, "%s is a knotmap recording, not an import", r->name);
+		else if (fmt == KM_IMPORT_AUTO)
+			early_fail(cfg, "%s: format not recognised (npy, tekscan, xsensor, csv)",
+			           r->name);
+		else
+			early_fail(cfg, "%s is not %s (it looks like %s)", r->name,
+			           km_import_format_name(fmt),
+			           found == KM_IMPORT_AUTO ? "binary data"
+			                                   : km_import_format_name(found));
+		km_import_destroy(r);
+		return KM_ERR_BAD_MAGIC;
+	}
+	r->info.format = fmt;
+	r->ops = fmt == KM_IMPORT_NPY ? &km__import_npy : &km__import_text;
+	rc = parse_header(r);
+	if (rc != KM_OK) {
+		if (r->cfg.detail && r->cfg.detail_size && !r->cfg.detail[0])
+			snprintf(r->cfg.detail, r->cfg.detail_size, "%s: %s", r->name,
+			         km_strerror(rc));
+		km_import_destroy(r);
+		return rc;
+	}
+	*out = r;
+	return KM_OK;
+}
+
+const struct km_import_info *km_import_info(const km_import *r)
+{
+	return r ? &r->info : NULL;
+}
+
+int km_import_next(km_import *r, struct km_frame *out)
+{
+	if (!r || !out || !out->kpa)
+		return KM_ERR_INVALID_ARG;
+	if (out->rows != r->info.rows || out->cols != r->info.cols)
+		return KM_ERR_SHAPE;
+	if (r->damage.damaged)
+		return r->damage.error;
+	if (r->done)
+		return KM_ERR_END;
+	bool have_time = false;
+	out->device_time_us = 0;
+	int rc = r->ops->next(r, out, &have_time);
+	if (rc == KM_ERR_END) {
+		r->done = true;
+		return rc;
+	}
+	if (rc != KM_OK)
+		return r->damage.damaged ? r->damage.error
+		                         : km__import_fail(r, rc, r->in.line, r->in.offset, "%s",
+		                                           km_strerror(rc));
+	size_t n = km_frame_cells(out);
+	float k = r->info.to_kpa;
+	uint32_t flags = r->info.units == KM_UNITS_RAW ? KM_FRAME_UNCALIBRATED : 0;
+	size_t negative = 0;
+	for (size_t i = 0; i < n; i++) {
+		float v = out->kpa[i] * k;
+		if (!isfinite(v))
+			return km__import_fail(
+			    r, KM_ERR_NONFINITE, 0, r->in.offset,
+			    "frame %llu, row %zu, column %zu: value out of range",
+			    (unsigned long long)r->index, i / out->cols, i % out->cols);
+		if (v < 0) {
+			v = 0;
+			negative++;
+		}
+		out->kpa[i] = v;
+	}
+	if (negative) {
+		flags |= KM_FRAME_BAD_CELLS;
+		if (!r->warned_negative)
+			km__import_warn(r,
+			                "frame %llu: %zu negative cells set to 0 (reported once)",
+			                (unsigned long long)r->index, negative);
+		r->warned_negative = true;
+	}
+	out->pitch_mm = r->info.pitch_mm;
+	out->geometry = KM_GEOMETRY_FLAT;
+	out->flags = flags;
+	out->sequence = (uint32_t)r->index;
+	out->dropped_since_last = 0;
+	if (!have_time)
+		out->device_time_us = (uint64_t)llround((double)r->index * 1e6 / r->info.rate_hz);
+	out->host_time_us = out->device_time_us;
+	r->index++;
+	return KM_OK;
+}
+
+void km_import_damage(const km_import *r, struct km_import_damage *out)
+{
+	if (!out)
+		return;
+	if (!r) {
+		memset(out, 0, sizeof *out);
+		return;
+	}
+	*out = r->damage;
+	if (!out->damaged)
+		out->frame_index = r->index;
+}
+
+int km_import_reset(km_import *r)
+{
+	if (!r)
+		return KM_ERR_INVALID_ARG;
+	uint16_t rows = r->info.rows, cols = r->info.cols;
+	memset(&r->damage, 0, sizeof r->damage);
+	r->index = 0;
+	r->done = false;
+	int rc = km__in_seek(&r->in, 0, 1);
+	if (rc != KM_OK)
+		return rc;
+	rc = parse_header(r);
+	if (rc == KM_OK && (r->info.rows != rows || r->info.cols != cols))
+		rc = km__import_fail(r, KM_ERR_SHAPE, 0, 0, "the file changed while open");
+	return rc;
+}
+
+void km_import_destroy(km_import *r)
+{
+	if (!r)
+		return;
+	if (r->ops && r->ops->close)
+		r->ops->close(r);
+	if (r->in.own_fp && r->in.fp)
+		fclose(r->in.fp);
+	km__free(r->in.buf);
+	km__free(r);
+}
+
+int km_import_to_recording(km_import *r, const struct km_rec_writer_config *wc, uint64_t *frames)
+{
+	if (frames)
+		*frames = 0;
+	if (!r || !wc)
+		return KM_ERR_INVALID_ARG;
+	const struct km_import_info *in = &r->info;
+	struct km_rec_writer_config c = *wc;
+	memset(&c.device, 0, sizeof c.device);
+	c.device.rows = in->rows;
+	c.device.cols = in->cols;
+	c.device.pitch_mm = in->pitch_mm;
+	c.device.geometry = KM_GEOMETRY_FLAT;
+	c.device.rate_hz = in->rate_hz;
+	snprintf(c.device.model, sizeof c.device.model, "%s", in->model);
+	snprintf(c.device.serial, sizeof c.device.serial, "%s", in->serial);
+	c.content = KM_REC_KPA;
+	c.calibration = NULL;
+	c.calibration_size = 0;
+	struct km_frame *f = NULL;
+	int rc = km_frame_create(in->rows, in->cols, in->pitch_mm, KM_GEOMETRY_FLAT, &f);
+	if (rc != KM_OK)
+		return rc;
+	km_rec_writer *w = NULL;
+	rc = km_rec_writer_create(&c, &w);
+	if (rc != KM_OK) {
+		km_frame_destroy(f);
+		return rc;
+	}
+	uint64_t n = 0;
+	while ((rc = km_import_next(r, f)) == KM_OK) {
+		rc = km_rec_writer_write_frame(w, f, NULL, 0);
+		if (rc != KM_OK)
+			break;
+		n++;
+	}
+	int crc = km_rec_writer_close(w);
+	km_rec_writer_destroy(w);
+	km_frame_destroy(f);
+	if (frames)
+		*frames = n;
+	if (rc == KM_ERR_END)
+		rc = KM_OK;
+	return rc != KM_OK ? rc : crc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Recording source                                                          */
+/* ------------------------------------------------------------------------ */
+
+struct km_source {
+	struct km_source_info info;
+	km_rec_reader *rec;
+	km_import *imp;
+	struct km_frame *frame; /* imports */
+	char path[256];
+};
+
+struct km_source_config km_source_config_default(void)
+{
+	struct km_source_config c;
+	memset(&c, 0, sizeof c);
+	c.import = km_import_config_default();
+	return c;
+}
+
+/* Is path a .kmrec by its magic? */
+static bool is_kmrec(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return false;
+	uint8_t h[8];
+	bool yes = fread(h, 1, 8, f) == 8 && !memcmp(h, kmrec_magic, 8);
+	fclose(f);
+	return yes;
+}
+
+int km_source_create(const struct km_source_config *cfg, km_source **out)
+{
+	if (!out)
+		return KM_ERR_INVALID_ARG;
+	*out = NULL;
+	if (!cfg || !cfg->path)
+		return KM_ERR_INVALID_ARG;
+	km_source *s = km__calloc(1, sizeof *s);
+	if (!s)
+		return KM_ERR_NO_MEMORY;
+	snprintf(s->path, sizeof s->path, "%s", cfg->path);
+	struct km_source_info *si = &s->info;
+	int rc;
+	/* A file named *.kmrec is meant as a recording: a foreign one is refused
+	 * (KM_ERR_BAD_MAGIC) rather than guessed at as text. */
+	size_t plen = strlen(cfg->path);
+	bool named_kmrec = plen >= 6 && !strcasecmp(cfg->path + plen - 6, ".kmrec");
+	if (cfg->import.format == KM_IMPORT_KMREC ||
+	    (cfg->import.format == KM_IMPORT_AUTO && (named_kmrec || is_kmrec(cfg->path)))) {
+		struct km_rec_reader_config rc_ = km_rec_reader_config_default();
+		rc_.log = cfg->log;
+		rc_.path = cfg->path;
+		rc_.verify_all = cfg->verify_all;
+		rc = km_rec_reader_create(&rc_, &s->rec);
+		if (rc != KM_OK) {
+			if (cfg->import.detail && cfg->import.detail_size)
+				snprintf(cfg->import.detail, cfg->import.detail_size, "%s: %s",
+				         cfg->path, km_strerror(rc));
+			km_source_destroy(s);
+			return rc;
+		}
+		const struct km_rec_info *ri = km_rec_reader_info(s->rec);
+		si->format = KM_IMPORT_KMREC;
+		si->device = ri->device;
+		si->content = ri->content;
+		si->frame_count_known = true;
+		si->frame_count = ri->frame_count;
+		si->first_time_us = ri->first_time_us;
+		si->last_time_us = ri->last_time_us;
+		si->units = KM_UNITS_KPA;
+		*out = s;
+		return KM_OK;
+	}
+	struct km_import_config ic = cfg->import;
+	ic.log = cfg->log;
+	ic.path = cfg->path;
+	ic.file = NULL;
+	ic.data = NULL;
+	ic.size = 0;
+	rc = km_import_create(&ic, &s->imp);
+	if (rc != KM_OK) {
+		km_source_destroy(s);
+		return rc;
+	}
+	const struct km_import_info *ii = km_import_info(s->imp);
+	rc = km_frame_create(ii->rows, ii->cols, ii->pitch_mm, KM_GEOMETRY_FLAT, &s->frame);
+	if (rc != KM_OK) {
+		km_source_destroy(s);
+		return rc;
+	}
+	si->format = ii->format;
+	si->device.rows = ii->rows;
+	si->device.cols = ii->cols;
+	si->device.pitch_mm = ii->pitch_mm;
+	si->device.geometry = KM_GEOMETRY_FLAT;
+	si->device.rate_hz = ii->rate_hz;
+	snprintf(si->device.model, sizeof si->device.model, "%s", ii->model);
+	snprintf(si->device.serial, sizeof si->device.serial, "%s", ii->serial);
+	si->content = KM_REC_KPA;
+	si->frame_count_known = ii->frame_count_known;
+	si->frame_count = ii->frame_count;
+	if (ii->frame_count_known && ii->frame_count > 0)
+		si->last_time_us =
+		    (uint64_t)llround((double)(ii->frame_count - 1) * 1e6 / ii->rate_hz);
+	si->units = ii->units;
+	*out = s;
+	return KM_OK;
+}
+
+const struct km_source_info *km_source_info(const km_source *s)
+{
+	return s ? &s->info : NULL;
+}
+
+int km_source_next_frame(km_source *s, struct km_rec_item *item)
+{
+	if (!s || !item)
+		return KM_ERR_INVALID_ARG;
+	if (s->rec)
+		return km_rec_reader_next_frame(s->rec, item);
+	memset(item, 0, sizeof *item);
+	int rc = km_import_next(s->imp, s->frame);
+	if (rc != KM_OK)
+		return rc;
+	item->kind = KM_REC_ITEM_FRAME;
+	item->frame_index = s->frame->sequence;
+	item->frame = s->frame;
+	return KM_OK;
+}
+
+void km_source_damage(const km_source *s, struct km_import_damage *out)
+{
+	if (!out)
+		return;
+	memset(out, 0, sizeof *out);
+	if (!s)
+		return;
+	if (s->imp) {
+		km_import_damage(s->imp, out);
+		return;
+	}
+	struct km_rec_damage d;
+	km_rec_reader_damage(s->rec, &d);
+	out->damaged = d.damaged;
+	out->error = d.error;
+	out->byte_offset = d.byte_offset;
+	out->frame_index = d.frame_index;
+	if (d.damaged)
+		snprintf(out->message, sizeof out->message, "%.60s: byte %llu: %s", s->path,
+		         (unsigned long long)d.byte_offset, km_strerror(d.error));
+}
+
+int km_source_reset(km_source *s)
+{
+	if (!s)
+		return KM_ERR_INVALID_ARG;
+	return s->rec ? km_rec_reader_reset(s->rec) : km_import_reset(s->imp);
+}
+
+km_rec_reader *km_source_rec_reader(km_source *s)
+{
+	return s ? s->rec : NULL;
+}
+
+km_import *km_source_import(km_source *s)
+{
+	return s ? s->imp : NULL;
+}
+
+void km_source_destroy(km_source *s)
+{
+	if (!s)
+		return;
+	km_rec_reader_destroy(s->rec);
+	km_import_destroy(s->imp);
+	km_frame_destroy(s->frame);
+	km__free(s);
+}

@@ -1,0 +1,89 @@
+/*
+ * Internal pieces of the importers (import.c, import_npy.c, import_text.c):
+ * the buffered input (file, FILE * or memory) that counts bytes and lines,
+ * error reporting, and the per-format vtable.
+ */
+#ifndef KNOTMAP_IMPORT_INTERNAL_H
+#define KNOTMAP_IMPORT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "knotmap/import.h"
+#include "session_internal.h"
+
+#define KM__IN_BUF (64u * 1024u)
+
+/* Buffered input. offset: absolute position of the next byte; line: 1-based
+ * line of the next byte. */
+struct km__in {
+	FILE *fp;
+	bool own_fp;
+	const uint8_t *mem; /* memory input (fp NULL) */
+	size_t mem_size;
+	uint8_t *buf; /* file input */
+	size_t len, pos;
+	uint64_t offset;
+	uint64_t line;
+	bool eof;
+	int err;      /* KM_ERR_IO once a read failed */
+	int64_t size; /* total bytes when known, else -1 */
+};
+
+/* Next byte, or -1 at the end (in->err tells a read error). */
+int km__in_getc(struct km__in *in);
+/* Next byte without consuming it, or -1. */
+int km__in_peek(struct km__in *in);
+/* Reads up to n bytes; returns how many (short at the end or on error). */
+size_t km__in_read(struct km__in *in, void *dst, size_t n);
+/* Repositions to an offset/line earlier returned by the fields above. */
+int km__in_seek(struct km__in *in, uint64_t offset, uint64_t line);
+
+struct km__import_ops;
+
+struct km_import {
+	struct km_import_config cfg;
+	char name[256]; /* file name for messages */
+	struct km__in in;
+	const struct km__import_ops *ops;
+	void *fmt; /* the format's state */
+	struct km_import_info info;
+	/* Overrides resolved at create (config, sidecar). */
+	float side_rate, side_pitch;
+	enum km_import_units side_units;
+	uint64_t index; /* frames read */
+	struct km_import_damage damage;
+	bool done;
+	bool warned_negative;
+};
+
+struct km__import_ops {
+	enum km_import_format format;
+	/* Parses the header from the start of the input, fills r->info's grid and
+	 * what the file says; allocates its state on the first call (reset calls
+	 * it again with the state in place). */
+	int (*open)(km_import *r);
+	/* Fills out->kpa in the file's units and, when the file has it, the time
+	 * (set *have_time). KM_ERR_END at the end. */
+	int (*next)(km_import *r, struct km_frame *out, bool *have_time);
+	void (*close)(km_import *r);
+};
+
+extern const struct km__import_ops km__import_npy;
+extern const struct km__import_ops km__import_text;
+
+/* Records damage (first one sticks), logs it, copies the message to the
+ * detail buffer. line 0: binary, the message names the byte offset. Returns code. */
+int km__import_fail(km_import *r, int code, uint64_t line, uint64_t offset, const char *fmt, ...)
+    KM_PRINTF(5, 6);
+void km__import_warn(km_import *r, const char *fmt, ...) KM_PRINTF(2, 3);
+
+/* Sets the rate/pitch/units the file declares (origin FILE) unless the
+ * config overrides them. */
+void km__import_set_rate(km_import *r, double hz);
+void km__import_set_pitch(km_import *r, double mm);
+void km__import_set_units(km_import *r, enum km_import_units u);
+
+#endif

@@ -1,0 +1,227 @@
+/* Imports end to end through the knotmap binary: analyze an exported .npy
+ * finds the same knots and holds as the recording; the driver's replay
+ * transport (`replay --stream`, the path `view --replay` takes) delivers the
+ * same frames for a .kmrec and its imports; damaged imports fail with file
+ * and line, or are used up to the damage with --partial; export of an import. */
+#include "session_test_util.h"
+
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <sys/wait.h>
+
+static char *dir;
+static char knotmap[4096];
+
+/* A small, short scenario (40 x 40 cells) so the test stays quick: the ball
+ * rolls onto the knot and settles; a candidate knot is found within 4 s. */
+static const char scenario[] = "[scenario]\n"
+                               "name = import-test\n"
+                               "description = a ball on a small mat, for the import tests\n"
+                               "[mat]\nrows = 40\ncols = 40\npitch_mm = 10\n"
+                               "[body]\nmidline_x_mm = 240\nvertex_y_mm = -250\n"
+                               "[knot]\nx_mm = 300\ny_mm = 120\nradius_mm = 12\n"
+                               "stiffness_pct = 30\ndepth_mm = 8\nrelease_pct = 40\n"
+                               "[tool]\ntype = tennis_ball\nlift_mm = 90\n"
+                               "[motion]\nstart_x_mm = 300\nstart_y_mm = 330\n"
+                               "step = idle 1\nstep = roll 3 300 150 0.15\n"
+                               "step = settle 2 300 120 0.20\n";
+
+static void setup(void)
+{
+	dir = km_test_mkdtemp();
+	cr_assert_not_null(dir);
+	const char *bin = getenv("KM_BINARY_DIR");
+	snprintf(knotmap, sizeof knotmap, "%s/cli/knotmap", bin ? bin : ".");
+	setenv("XDG_DATA_HOME", dir, 1);
+	setenv("HOME", dir, 1);
+	setenv("TMPDIR", dir, 1);
+}
+
+static void teardown(void)
+{
+	km_test_rmdir(dir);
+	dir = NULL;
+}
+
+TestSuite(import_cli, .init = setup, .fini = teardown, .timeout = 110);
+
+struct run {
+	int status;
+	char out[32768];
+};
+
+static struct run *knot(const char *fmt, ...) KM_PRINTF(1, 2);
+static struct run *knot(const char *fmt, ...)
+{
+	static struct run r;
+	if (access(knotmap, X_OK) != 0)
+		cr_skip_test("knotmap binary not built at %s", knotmap);
+	char args[4096], cmd[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof args, fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof cmd, "cd '%.2000s' && '%.2000s' %.4000s 2>&1", dir, knotmap, args);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t n = fread(r.out, 1, sizeof r.out - 1, p);
+	r.out[n] = '\0';
+	int st = pclose(p);
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return &r;
+}
+
+static void write_text(const char *name, const char *text)
+{
+	char *p = km_test_path(dir, name);
+	FILE *f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	free(p);
+}
+
+static void record(void)
+{
+	write_text("ball.ini", scenario);
+	struct run *r = knot("record --sim ./ball.ini --duration 5 --fast --no-history -o s.kmrec");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+}
+
+Test(import_cli, analyze_npy_finds_what_the_recording_holds)
+{
+	record();
+	struct run *r = knot("export s.kmrec -o s.npy");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("analyze s.kmrec");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	static char want[32768];
+	snprintf(want, sizeof want, "%s", r->out);
+	cr_assert(strstr(want, "candidate knots: ") && !strstr(want, "candidate knots: 0"),
+	          "the scenario should give a knot: %s", want);
+
+	/* with rate and pitch (options or sidecar), the analysis is the recording's */
+	r = knot("analyze s.npy --rate 100 --pitch 10");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert_str_eq(r->out, want);
+	write_text("s.json", "{\"rate_hz\": 100, \"pitch_mm\": 10, \"units\": \"kPa\"}\n");
+	r = knot("analyze s.npy");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert_str_eq(r->out, want);
+
+	/* raw counts are not pressures */
+	r = knot("analyze s.npy --units raw");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "raw sensor counts"), "%s", r->out);
+	r = knot("analyze s.npy --units furlongs");
+	cr_assert_eq(r->status, 2, "%s", r->out);
+}
+
+Test(import_cli, replay_transport_reads_imports)
+{
+	record();
+	struct run *r = knot("export s.kmrec -o s.npy");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("export s.kmrec -o s.txt");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("export s.kmrec -o s.csv");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+
+	r = knot("replay s.kmrec --stream | tail -n 1"); /* the frames overflow out[] */
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "streamed 501 frames"), "%s", r->out);
+	static char want[32768];
+	r = knot("replay s.kmrec --stream --count 20");
+	snprintf(want, sizeof want, "%s", strchr(r->out, '\n'));
+	/* the driver delivers the same frames from each import */
+	const char *files[] = {"s.npy", "s.csv", "s.txt"};
+	for (size_t i = 0; i < 3; i++) {
+		r = knot("replay %s --stream | tail -n 1", files[i]);
+		cr_assert_eq(r->status, 0, "%s: %s", files[i], r->out);
+		cr_assert(strstr(r->out, "streamed 501 frames"), "%s: %s", files[i], r->out);
+		r = knot("replay %s --stream --count 20", files[i]);
+		cr_assert_eq(r->status, 0, "%s", r->out);
+		if (i < 2) /* exact values; the Tekscan text has 3 decimals */
+			cr_assert_str_eq(strchr(r->out, '\n'), want, "%s", files[i]);
+	}
+	r = knot("replay s.txt");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "format     tekscan"), "%s", r->out);
+	cr_assert(strstr(r->out, "10.00 mm pitch (from the file)"), "%s", r->out);
+	cr_assert(strstr(r->out, "frames     501"), "%s", r->out);
+	r = knot("replay s.npy --stream --rate 5");
+	cr_assert_eq(r->status, 2, "%s", r->out);
+}
+
+/* An 8 x 8 frame per block; frame `bad` has a short row. */
+static void write_blocks(const char *name, int frames, int bad)
+{
+	char *p = km_test_path(dir, name);
+	FILE *f = fopen(p, "w");
+	cr_assert_not_null(f);
+	for (int i = 0; i < frames; i++) {
+		for (int y = 0; y < 8; y++) {
+			int cols = (i == bad && y == 5) ? 7 : 8;
+			for (int x = 0; x < cols; x++)
+				fprintf(f, "%s%.2f", x ? "," : "",
+				        (x == 3 && y == 4) ? 40.0 + i : 0.5);
+			fputc('\n', f);
+		}
+		fputc('\n', f);
+	}
+	fclose(f);
+	free(p);
+}
+
+Test(import_cli, damaged_import_fails_or_is_partial)
+{
+	write_blocks("bad.csv", 5, 3);
+	/* frame 3 starts on line 3 * 9 + 1; its row 5 is 5 lines later */
+	struct run *r = knot("analyze bad.csv");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "bad.csv:33:"), "file and line: %s", r->out);
+	cr_assert(strstr(r->out, "--partial"), "%s", r->out);
+	r = knot("analyze bad.csv --partial --rate 50");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "bad.csv:33:") && strstr(r->out, "analysed 3 frames"), "%s",
+	          r->out);
+	r = knot("replay bad.csv --verify");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "bad.csv:33:"), "%s", r->out);
+
+	r = knot("export bad.csv -o out.npy");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(access("out.npy", F_OK) != 0);
+	r = knot("export bad.csv -o out.npy --partial");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "wrote out.npy (npy, 3 frames)"), "%s", r->out);
+
+	write_blocks("good.csv", 4, -1);
+	/* without rate and pitch the defaults are announced */
+	r = knot("analyze good.csv");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "assuming 100 Hz") && strstr(r->out, "assuming 10.0 mm"), "%s",
+	          r->out);
+	cr_assert(strstr(r->out, "analysed 4 frames"), "%s", r->out);
+	r = knot("export good.csv --format csv -o good-out.csv --units mmHg");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "(csv, 4 frames)"), "%s", r->out);
+	r = knot("replay good-out.csv --frames --count 1");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	/* 40 mmHg = 5.33 kPa */
+	cr_assert(strstr(r->out, "peak    5.33"), "%s", r->out);
+	/* raw counts through the replay transport: 1 count each, no kPa scaling */
+	write_blocks("raw.csv", 2, -1);
+	write_text("raw.json", "{\"units\": \"raw\", \"rate_hz\": 50}");
+	r = knot("replay raw.csv --stream");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "peak   40.00") && strstr(r->out, "peak   41.00") &&
+	              strstr(r->out, "t     0.020 s"),
+	          "%s", r->out);
+	r = knot("analyze good.csv --rows 3");
+	cr_assert_neq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "--cols"), "%s", r->out);
+	r = knot("analyze good.csv --format npy");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "not npy"), "%s", r->out);
+}
