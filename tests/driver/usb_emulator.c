@@ -372,8 +372,14 @@ void emu_unplug(struct emu *e)
 void emu_replug(struct emu *e)
 {
 	pthread_mutex_lock(&e->lock);
+	/* URBs still waiting to be reaped belong to the connection that was
+	 * unplugged: drop them, but only then. A freshly created emulator (a
+	 * power-cycled mat) is already present, and its done URBs belong to a
+	 * client that may have connected already; dropping those lost a
+	 * transfer for good under load. */
+	if (!e->present)
+		drop_list(&e->done);
 	e->present = true;
-	drop_list(&e->done);
 	pthread_mutex_unlock(&e->lock);
 	umockdev_testbed_uevent(e->tb, "/sys" FIX_SYSFS, "add");
 }
