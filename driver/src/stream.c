@@ -57,7 +57,7 @@ struct km_stream {
 	 * clock restarts near 0 after a replug (or a firmware reset), so frames
 	 * get device time + offset, the offset chosen at such a jump so the
 	 * stream continues from where it was by the host clock. Engine thread. */
-	int64_t time_offset_us;
+	uint64_t time_offset_us; /* modulo 2^64: adding it may "subtract" */
 	uint64_t last_device_us, last_host_us;
 	bool have_time;
 };
@@ -254,14 +254,16 @@ void km__engine_status(km_stream *s, enum km_stream_status status, int error)
 /* Rebases m->device_time_us so it continues monotonically (see time_offset_us). */
 static void continue_device_time(km_stream *s, struct km__frame_meta *m)
 {
-	uint64_t t = (uint64_t)((int64_t)m->device_time_us + s->time_offset_us);
+	/* Unsigned, so any device time (even garbage from a damaged file) is
+	 * well defined: the offset is applied modulo 2^64. */
+	uint64_t t = m->device_time_us + s->time_offset_us;
 	if (s->have_time && t <= s->last_device_us) {
 		uint64_t host_gap = m->host_time_us > s->last_host_us
 		                        ? m->host_time_us - s->last_host_us
 		                        : 0;
 		/* At least one microsecond later, so time stays strictly increasing. */
 		uint64_t want = s->last_device_us + KM_MAX(host_gap, (uint64_t)1);
-		s->time_offset_us = (int64_t)want - (int64_t)m->device_time_us;
+		s->time_offset_us = want - m->device_time_us;
 		km__log(&s->cfg.log, KM_LOG_INFO, MOD,
 		        "device clock went back (restart?): device time continues from %llu us",
 		        (unsigned long long)want);
