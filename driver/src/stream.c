@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "km_internal.h"
+#include "knotmap/import.h"
 #include "knotmap/protocol.h"
 #include "knotmap/sim.h"
 #include "ring.h"
@@ -24,7 +25,7 @@ enum stream_state { ST_IDLE = 0, ST_RUNNING = 1, ST_STOPPING = 2 };
 
 struct km_stream {
 	struct km_stream_config cfg;
-	char *serial, *sim_scenario, *replay_path, *calibration_path;
+	char *serial, *sim_scenario, *replay_path, *calibration_path, *replay_format, *replay_units;
 	const struct km__transport_ops *ops;
 	void *tstate;
 
@@ -157,6 +158,15 @@ static int check_config(const struct km_stream_config *c)
 	if (c->rate_hz > 1000)
 		return KM_ERR_RANGE;
 	if (c->transport == KM_TRANSPORT_REPLAY && !c->replay_path)
+		return KM_ERR_INVALID_ARG;
+	if (!isfinite(c->replay_rate_hz) || c->replay_rate_hz < 0.0f ||
+	    c->replay_rate_hz > 100000.0f || !isfinite(c->replay_pitch_mm) ||
+	    c->replay_pitch_mm < 0.0f || c->replay_pitch_mm > 1000.0f)
+		return KM_ERR_RANGE;
+	enum km_import_format fmt;
+	enum km_import_units units;
+	if ((c->replay_format && km_import_format_parse(c->replay_format, &fmt) != KM_OK) ||
+	    (c->replay_units && km_import_units_parse(c->replay_units, &units) != KM_OK))
 		return KM_ERR_INVALID_ARG;
 	return KM_OK;
 }
@@ -446,6 +456,10 @@ int km_stream_create(const struct km_stream_config *cfg, km_stream **out)
 	s->sim_scenario = dup_str(cfg->sim_scenario, &fail);
 	s->replay_path = dup_str(cfg->replay_path, &fail);
 	s->calibration_path = dup_str(cfg->calibration_path, &fail);
+	s->replay_format = dup_str(cfg->replay_format, &fail);
+	s->replay_units = dup_str(cfg->replay_units, &fail);
+	s->cfg.replay_format = s->replay_format;
+	s->cfg.replay_units = s->replay_units;
 	s->cfg.serial = s->serial;
 	s->cfg.sim_scenario = s->sim_scenario;
 	s->cfg.replay_path = s->replay_path;
@@ -588,6 +602,8 @@ void km_stream_destroy(km_stream *s)
 	km__free(s->sim_scenario);
 	km__free(s->replay_path);
 	km__free(s->calibration_path);
+	km__free(s->replay_format);
+	km__free(s->replay_units);
 	km__free(s);
 }
 

@@ -60,6 +60,13 @@ static int replay_open(km_stream *s, const struct km_stream_config *cfg, void **
 	struct km_source_config sc = km_source_config_default();
 	sc.log = cfg->log;
 	sc.path = cfg->replay_path;
+	/* Validated by the stream at create. */
+	if (cfg->replay_format)
+		km_import_format_parse(cfg->replay_format, &sc.import.format);
+	if (cfg->replay_units)
+		km_import_units_parse(cfg->replay_units, &sc.import.units);
+	sc.import.rate_hz = cfg->replay_rate_hz;
+	sc.import.pitch_mm = cfg->replay_pitch_mm;
 	int err = km_source_create(&sc, &st->src);
 	if (err != KM_OK) {
 		km__log(&cfg->log, KM_LOG_ERROR, MOD, "cannot open %s: %s", cfg->replay_path,

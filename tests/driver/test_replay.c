@@ -219,3 +219,62 @@ Test(replay, device_time_only_moves_forward)
 	km_frame_destroy(f);
 	cleanup();
 }
+
+/* A file from another mat (a NumPy array) replays with the rate, pitch and
+ * units the caller gives; bad option names are refused at create. */
+Test(replay, import_options_reach_the_reader)
+{
+	snprintf(path, sizeof path, "/tmp/km-replay-n-%d.npy", (int)getpid());
+	FILE *fp = fopen(path, "wb");
+	cr_assert_not_null(fp);
+	/* NumPy format 1.0: magic, version, header length, header padded so the
+	 * data starts on a 64-byte boundary, then float32 [4, 2, 3] C order. */
+	char hdr[118];
+	memset(hdr, ' ', sizeof hdr);
+	int n = snprintf(hdr, sizeof hdr,
+			 "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 2, 3), }");
+	hdr[n] = ' ';
+	hdr[sizeof hdr - 1] = '\n';
+	const unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, sizeof hdr, 0};
+	fwrite(pre, 1, sizeof pre, fp);
+	fwrite(hdr, 1, sizeof hdr, fp);
+	for (int i = 0; i < 4 * 6; i++) {
+		float v = (float)i; /* mmHg */
+		fwrite(&v, sizeof v, 1, fp);
+	}
+	fclose(fp);
+
+	struct km_stream_config c = km_stream_config_default();
+	c.transport = KM_TRANSPORT_REPLAY;
+	c.replay_path = path;
+	c.replay_speed = 0;
+	c.replay_format = "bogus";
+	km_stream *s;
+	cr_expect_eq(km_stream_create(&c, &s), KM_ERR_INVALID_ARG);
+	c.replay_format = "npy";
+	c.replay_units = "furlongs";
+	cr_expect_eq(km_stream_create(&c, &s), KM_ERR_INVALID_ARG);
+	c.replay_units = "mmHg";
+	c.replay_rate_hz = 50.0f;
+	c.replay_pitch_mm = 8.0f;
+	cr_assert_eq(km_stream_create(&c, &s), KM_OK);
+	struct km_device_info info;
+	km_stream_device_info(s, &info);
+	cr_expect_float_eq(info.pitch_mm, 8.0f, 1e-6);
+	struct km_frame *f;
+	cr_assert_eq(km_stream_frame_create(s, &f), KM_OK);
+	cr_assert_eq(km_stream_start(s), KM_OK);
+	uint64_t t[4];
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(km_stream_read(s, f, 2000), KM_OK);
+		t[i] = f->device_time_us;
+		/* 1 mmHg = 0.133322 kPa; the replay carries 1/32 kPa steps. */
+		cr_expect_float_eq(f->kpa[5], (float)(i * 6 + 5) * 0.133322f, 1.0f / 32.0f,
+				   "frame %d reads %f kPa", i, (double)f->kpa[5]);
+	}
+	cr_expect_eq(t[1] - t[0], 20000u, "50 Hz is 20 ms a frame");
+	cr_expect_eq(t[3] - t[2], 20000u);
+	km_stream_destroy(s);
+	km_frame_destroy(f);
+	cleanup();
+}

@@ -82,6 +82,12 @@ struct km_stream_config {
 	const char *replay_path; /* a .kmrec recording */
 	double replay_speed;     /* 1.0 = real time, 2.0 = twice as fast, 0 = as fast as
 	                            the reader takes frames (default 1.0) */
+	/* Files from other mats (knotmap/import.h, docs/formats.md); each NULL or 0
+	 * = what the file or its sidecar JSON says, else the import's default. */
+	const char *replay_format;   /* "auto", "npy", "tekscan", "xsensor", "csv" */
+	float replay_rate_hz;        /* frame rate, Hz */
+	float replay_pitch_mm;       /* cell pitch, mm */
+	const char *replay_units;    /* "kPa", "mmHg", "N/cm2", "psi", "raw" */
 
 	/* common */
 	uint16_t rate_hz;       /* frame rate to request at start; 0 = the device's (default 0) */
@@ -127,8 +133,10 @@ KM_API struct km_stream_config km_stream_config_default(void);
  * (no access: the log explains the udev rule, see km_device_permission_hint),
  * KM_ERR_BUSY (claimed by another program), KM_ERR_USB, KM_ERR_BAD_VERSION
  * (protocol mismatch), KM_ERR_CALIBRATION / KM_ERR_NOT_FOUND / KM_ERR_IO (bad
- * calibration file), KM_ERR_NO_MEMORY. On error *out is NULL. The config's
- * strings are copied.
+ * calibration file), KM_ERR_NO_MEMORY; with the replay transport also what
+ * km_source_create returns (knotmap/import.h: KM_ERR_BAD_MAGIC, KM_ERR_PARSE,
+ * KM_ERR_TRUNCATED, KM_ERR_UNSUPPORTED, ...). On error *out is NULL. The
+ * config's strings are copied.
  */
 KM_API int km_stream_create(const struct km_stream_config *cfg, km_stream **out);
 

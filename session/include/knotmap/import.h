@@ -159,7 +159,8 @@ struct km_import_damage {
  * without a single number and no grid size);
  * KM_ERR_PARSE (syntax), KM_ERR_MALFORMED (header values that make no sense,
  * header too large), KM_ERR_SHAPE (no or too large grid, ragged first frame),
- * KM_ERR_UNSUPPORTED (dtype, Fortran order, unknown units), KM_ERR_TRUNCATED
+ * KM_ERR_UNSUPPORTED (dtype, Fortran order, unknown units), KM_ERR_BAD_VERSION
+ * (an .npy format major version other than 1, 2 or 3), KM_ERR_TRUNCATED
  * (ends inside the header); KM_ERR_NO_MEMORY. On error *out is NULL and the
  * message went to the log and detail.
  */
