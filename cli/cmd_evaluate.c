@@ -45,6 +45,7 @@ struct tally {
 
 struct interval {
 	double t0, t1;
+	float x, y; /* holds: the tool's position at the start (NaN: none) */
 };
 
 struct ev_rec {
@@ -52,6 +53,7 @@ struct ev_rec {
 	enum km_event_type type;
 	uint32_t track;
 	float x, y;
+	float held_s; /* seconds already timed (HOLD_STARTED: the settling counted) */
 };
 
 struct run_state {
@@ -72,6 +74,7 @@ static void record(struct run_state *st, double t, const struct km_event *e)
 	r->track = e->track_id;
 	r->x = e->x_mm;
 	r->y = e->y_mm;
+	r->held_s = e->held_s;
 }
 
 static float wrap_dx(float dx, float wrap)
@@ -208,11 +211,24 @@ static void score_events(struct tally *ty, const struct run_state *st,
 	for (size_t k = 0; k < st->n_holds; k++) {
 		const struct interval *h = &st->holds[k];
 		ty->holds++;
+		/* A roller's line contact can start holds on several spots at once:
+		 * score the one nearest the tool (else the first). */
 		const struct ev_rec *start = NULL;
-		for (size_t i = 0; i < st->n_ev && !start; i++)
-			if (st->ev[i].type == KM_EVENT_HOLD_STARTED &&
-			    st->ev[i].t >= h->t0 - 10.0 && st->ev[i].t <= h->t1)
-				start = &st->ev[i];
+		float best = INFINITY;
+		for (size_t i = 0; i < st->n_ev; i++) {
+			const struct ev_rec *e = &st->ev[i];
+			if (e->type != KM_EVENT_HOLD_STARTED || e->t < h->t0 - 10.0 || e->t > h->t1)
+				continue;
+			float d = 0.0f;
+			if (!isnan(h->x)) {
+				float dx = wrap_dx(e->x - h->x, wrap), dy = e->y - h->y;
+				d = sqrtf(dx * dx + dy * dy);
+			}
+			if (!start || d < best) {
+				start = e;
+				best = d;
+			}
+		}
 		if (!start)
 			continue;
 		/* The timer stops when the load goes (the last PAUSED not followed by
@@ -231,10 +247,12 @@ static void score_events(struct tally *ty, const struct run_state *st,
 				break;
 			}
 		}
-		(void)wrap;
+		/* The hold's counted start: HOLD_STARTED minus the seconds it says
+		 * were already timed (the timer counts from HOLD_ENGAGED, hold.h). */
+		double t_start = start->t - (isfinite(start->held_s) ? start->held_s : 0.0);
 		ty->holds_timed++;
-		ty->start_err += start->t - h->t0;
-		ty->start_abs += fabs(start->t - h->t0);
+		ty->start_err += t_start - h->t0;
+		ty->start_abs += fabs(t_start - h->t0);
 		if (isnan(end))
 			end = last->t_s; /* still running at the end of the run */
 		ty->end_err += end - h->t1;
@@ -250,6 +268,41 @@ static double scenario_seconds(const struct km_sim_config *c)
 	if (s <= 0.0 || c->motion_loop)
 		s = 60.0;
 	return s;
+}
+
+/*
+ * Signal counts (counts - offset) with the passive matrix's ghosting removed,
+ * as the driver's calibration does (driver/src/calibration.c): the sensor
+ * adds x R_r C_c / T to cell (r, c) (row, column and total sums of the true
+ * signal; x = the mat's crosstalk, a property its calibration measures);
+ * in observed sums that is x R'_r C'_c / (T' (1 + x)). Left in, it makes a
+ * smooth blob where loaded rows and columns cross (a thigh's centre reads
+ * ~0.5 kPa high), which a knot detector rightly reports.
+ */
+static void remove_ghosting(const struct km_sim_config *cfg, const uint16_t *counts,
+                            const float *off, float *sig, double *rs, double *cs)
+{
+	size_t R = cfg->rows, C = cfg->cols;
+	double total = 0.0;
+	memset(rs, 0, R * sizeof *rs);
+	memset(cs, 0, C * sizeof *cs);
+	for (size_t r = 0; r < R; r++)
+		for (size_t c = 0; c < C; c++) {
+			size_t i = r * C + c;
+			sig[i] = (float)counts[i] - off[i];
+			if (sig[i] > 0.0f) {
+				rs[r] += sig[i];
+				cs[c] += sig[i];
+				total += sig[i];
+			}
+		}
+	double x = cfg->crosstalk_pct / 100.0;
+	if (total < 1.0 || !(x > 0.0))
+		return;
+	double g = x / (total * (1.0 + x));
+	for (size_t r = 0; r < R; r++)
+		for (size_t c = 0; c < C; c++)
+			sig[r * C + c] -= (float)(g * rs[r] * cs[c]);
 }
 
 /* One scenario, one seed, one input (true pressure or calibrated counts). */
@@ -271,7 +324,8 @@ static int run_one(const char *path, uint64_t seed, int sensor, double max_s, st
 	km_sim *sim = NULL;
 	km_pipeline *p = NULL;
 	struct km_frame *f = NULL;
-	float *off = NULL, *scl = NULL, *ex = NULL;
+	float *off = NULL, *scl = NULL, *ex = NULL, *sig = NULL;
+	double *rs = NULL, *cs = NULL;
 	struct run_state *st = calloc(1, sizeof *st);
 	if (!st)
 		return KM_ERR_NO_MEMORY;
@@ -295,8 +349,12 @@ static int run_one(const char *path, uint64_t seed, int sensor, double max_s, st
 		off = malloc(cells * sizeof *off);
 		scl = malloc(cells * sizeof *scl);
 		ex = malloc(cells * sizeof *ex);
-		rc = off && scl && ex ? km_sim_sensor_curve(sim, off, scl, ex, cells)
-		                      : KM_ERR_NO_MEMORY;
+		sig = malloc(cells * sizeof *sig);
+		rs = malloc(cfg.rows * sizeof *rs);
+		cs = malloc(cfg.cols * sizeof *cs);
+		rc = off && scl && ex && sig && rs && cs
+		         ? km_sim_sensor_curve(sim, off, scl, ex, cells)
+		         : KM_ERR_NO_MEMORY;
 	}
 	if (rc != KM_OK) {
 		km_cli_error("evaluate", NULL, "%s: %s", path, km_strerror(rc));
@@ -319,13 +377,15 @@ static int run_one(const char *path, uint64_t seed, int sensor, double max_s, st
 		f->sequence = so.sequence;
 		f->device_time_us = so.time_us;
 		f->host_time_us = so.time_us;
+		if (sensor)
+			remove_ghosting(&cfg, so.counts, off, sig, rs, cs);
 		for (size_t i = 0; i < cells; i++) {
 			if (!sensor) {
 				f->kpa[i] = so.kpa[i];
 				continue;
 			}
 			/* Factory calibration: invert counts = offset + scale p^e. */
-			double x = ((double)so.counts[i] - off[i]) / scl[i];
+			double x = sig[i] / scl[i];
 			f->kpa[i] = x > 0.0 ? (float)pow(x, 1.0 / ex[i]) : 0.0f;
 		}
 		int prc = km_pipeline_process(p, f, &res);
@@ -338,12 +398,14 @@ static int run_one(const char *path, uint64_t seed, int sensor, double max_s, st
 		/* Truth intervals from the per-frame phase and tensing flags. */
 		bool hold = t->phase == KM_SIM_PHASE_HOLD;
 		if (hold && !st->in_hold && st->n_holds < 16)
-			st->holds[st->n_holds++] = (struct interval){t->t_s, INFINITY};
+			st->holds[st->n_holds++] = (struct interval){
+			    t->t_s, INFINITY, t->tool_contact ? t->tool_x_mm : NAN,
+			    t->tool_contact ? t->tool_y_mm : NAN};
 		if (!hold && st->in_hold && st->n_holds)
 			st->holds[st->n_holds - 1].t1 = t->t_s;
 		st->in_hold = hold;
 		if (t->tensing && !st->in_tens && st->n_tens < 16)
-			st->tens[st->n_tens++] = (struct interval){t->t_s, INFINITY};
+			st->tens[st->n_tens++] = (struct interval){t->t_s, INFINITY, NAN, NAN};
 		if (!t->tensing && st->in_tens && st->n_tens)
 			st->tens[st->n_tens - 1].t1 = t->t_s;
 		st->in_tens = t->tensing;
@@ -368,6 +430,9 @@ out:
 	free(off);
 	free(scl);
 	free(ex);
+	free(sig);
+	free(rs);
+	free(cs);
 	free(st);
 	km_frame_destroy(f);
 	km_pipeline_destroy(p);

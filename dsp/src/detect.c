@@ -24,6 +24,8 @@ struct km_detect {
 	struct km_body_outline outline;
 	float noise[KM_BANDPASS_MAX_SCALES]; /* smoothed noise SD per scale */
 	int have_noise;
+	float ext_noise[KM_BANDPASS_MAX_SCALES]; /* km_detect_set_noise */
+	int have_ext;
 };
 
 struct km_detect_config km_detect_config_default(void)
@@ -99,7 +101,10 @@ static int check_config(const struct km_detect_config *c)
 	    !fin_ge(c->midline_half_width_mm, 0.0f) || !fin_ge(c->landmark_excess, 0.0f) ||
 	    !fin_ge(c->support_sigmas, 0.0f) || c->support_sigmas > 10.0f ||
 	    !fin_ge(c->min_separation_mm, 0.0f) || !fin_ge(c->outline_min_area_cm2, 0.0f) ||
-	    !fin_ge(c->weak_fraction, 0.0f) || c->weak_fraction > 1.0f)
+	    !fin_ge(c->weak_fraction, 0.0f) || c->weak_fraction > 1.0f ||
+	    !fin_ge(c->min_contrast, 0.0f) || c->min_contrast > 100.0f ||
+	    !fin_ge(c->max_scale_growth, 0.0f) ||
+	    (c->max_scale_growth > 0.0f && c->max_scale_growth <= 1.0f))
 		return KM_ERR_INVALID_ARG;
 	if (c->edge_ratio > 0.0f && c->edge_ratio < 1.0f)
 		return KM_ERR_INVALID_ARG;
@@ -364,7 +369,8 @@ static int is_max(const km_detect *d, const float *stack, const float *thr, int 
                   float v)
 {
 	v /= thr[s];
-	for (int ds = -1; ds <= 1; ds++) {
+	int sr = d->cfg.per_scale_nms ? 0 : 1;
+	for (int ds = -sr; ds <= sr; ds++) {
 		int ss = s + ds;
 		if (ss < 0 || ss >= (int)d->n)
 			continue;
@@ -439,8 +445,13 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 	 * breathes with the load and would make spots flicker. */
 	float alpha = cf->noise_frames > 1 ? 1.0f / (float)cf->noise_frames : 1.0f;
 	for (unsigned s = 0; s < d->n; s++) {
-		float now = noise_sd(d, stack + (size_t)s * cells, s);
-		d->noise[s] = d->have_noise ? d->noise[s] + alpha * (now - d->noise[s]) : now;
+		if (d->have_ext) {
+			d->noise[s] = d->ext_noise[s];
+		} else {
+			float now = noise_sd(d, stack + (size_t)s * cells, s);
+			d->noise[s] =
+			    d->have_noise ? d->noise[s] + alpha * (now - d->noise[s]) : now;
+		}
 		res->noise_sd_kpa[s] = d->noise[s];
 		thr[s] = fmaxf(cf->noise_k * res->noise_sd_kpa[s], cf->min_response_kpa);
 		weak[s] = cf->weak_fraction > 0.0f ? cf->weak_fraction * thr[s] : thr[s];
@@ -456,7 +467,20 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 		for (int r = 1; r < d->R - 1; r++)
 			for (int c = c0; c < c1; c++) {
 				float v = at(d, stack, s, r, c);
-				if (!(v > weak[s]) || !is_max(d, stack, thr, s, r, c, v) ||
+				if (!(v > weak[s]))
+					continue;
+				/* Relative contrast (a knot's excess is a fraction of the
+				 * load it sits under); weak ones at weak_fraction of it. */
+				float need = 0.0f;
+				if (background && cf->min_contrast > 0.0f) {
+					size_t ii = (size_t)r * (size_t)d->C +
+					            (size_t)(d->periodic ? (c % d->C + d->C) % d->C : c);
+					need = cf->min_contrast * fmaxf(background[ii], 0.0f);
+					float wf = cf->weak_fraction > 0.0f ? cf->weak_fraction : 1.0f;
+					if (!(v > wf * need))
+						continue;
+				}
+				if (!is_max(d, stack, thr, s, r, c, v) ||
 				    edge_like(d, stack, s, r, c, v))
 					continue;
 				struct km_candidate k;
@@ -491,8 +515,12 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 				k.row = (uint16_t)r;
 				k.col = (uint16_t)c;
 				k.scale_index = (uint16_t)s;
-				if (!(v > thr[s]))
+				if (!(v > thr[s]) || !(v > need))
 					k.flags |= KM_CANDIDATE_WEAK;
+				/* Per-scale maxima: the coarsest layer is a guard band.
+				 * Broad structures (arms, a scapula's dome) peak there;
+				 * only landmark-strength peaks are kept from it. */
+				bool top = cf->per_scale_nms && d->n > 2 && su == d->n - 1;
 				if (d->outline.found && cf->midline_half_width_mm > 0.0f &&
 				    fabsf(k.x_mm - d->outline.midline_x_mm) <
 				        cf->midline_half_width_mm)
@@ -500,6 +528,14 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 				if (background && cf->landmark_excess > 0.0f &&
 				    v > cf->landmark_excess * fmaxf(background[i], 0.0f))
 					k.flags |= KM_CANDIDATE_LANDMARK;
+				if (!top && !(k.flags & KM_CANDIDATE_LANDMARK) && cf->per_scale_nms &&
+				    cf->max_scale_growth > 0.0f && su + 1 < d->n &&
+				    at(d, stack, s + 1, r, c) > cf->max_scale_growth * v)
+					top = true;
+				if (top && !(k.flags & KM_CANDIDATE_LANDMARK)) {
+					masked++;
+					continue;
+				}
 				/* Strong peaks may stand alone: a ball's ~2 cm^2 contact is an
 				 * island of load with the body lifted around it. */
 				if (cf->support_sigmas > 0.0f &&
@@ -530,8 +566,14 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 				if (wrap > 0.0f)
 					dx = fabsf(dx) > 0.5f * wrap ? wrap - fabsf(dx) : dx;
 				float dy = d->cand[j].y_mm - d->cand[i].y_mm;
-				dup = dx * dx + dy * dy <
-				      cf->min_separation_mm * cf->min_separation_mm;
+				/* A landmark (bone, tool) swallows only what lies on it
+				 * (half the radius: its own maxima at finer scales), not
+				 * a knot beside it: knots sit around bony landmarks
+				 * (rhomboid, infraspinatus by the scapula). */
+				float sep = cf->min_separation_mm;
+				if ((d->cand[j].flags ^ d->cand[i].flags) & KM_CANDIDATE_LANDMARK)
+					sep *= 0.5f;
+				dup = dx * dx + dy * dy < sep * sep;
 			}
 			if (dup)
 				masked++;
@@ -545,6 +587,19 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 	res->over_cap = over;
 	res->masked = masked;
 	res->outline = &d->outline;
+	return KM_OK;
+}
+
+int km_detect_set_noise(km_detect *d, const float *sd, unsigned n)
+{
+	if (!d || (n != 0 && n != d->n) || (n && !sd))
+		return KM_ERR_INVALID_ARG;
+	for (unsigned i = 0; i < n; i++)
+		if (!fin_ge(sd[i], 0.0f))
+			return KM_ERR_INVALID_ARG;
+	for (unsigned i = 0; i < n; i++)
+		d->ext_noise[i] = sd[i];
+	d->have_ext = n != 0;
 	return KM_OK;
 }
 

@@ -25,6 +25,7 @@ enum phase { PH_UNLOADED, PH_WARMUP, PH_BASELINE, PH_READY };
 
 struct km_guard {
 	struct km_guard_config cfg;
+	float x_mm, y_mm; /* spot position put into events (km_guard_set_position) */
 	struct chain tremor, var, breath;
 	double a_tremor, a_var, a_fast, a_mean; /* EMA coefficients per sample */
 	double p_tremor, p_var;                 /* smoothed band powers */
@@ -270,6 +271,8 @@ static void emit(km_guard *g, struct km_event_sink *sink, enum km_event_type typ
 	ev.type = type;
 	ev.reason = reason;
 	ev.track_id = g->cfg.track_id;
+	ev.x_mm = g->x_mm;
+	ev.y_mm = g->y_mm;
 	ev.frame_seq = seq;
 	ev.time_us = t;
 	ev.load_n = (float)g->mean; /* in the unit of the samples */
@@ -467,6 +470,15 @@ int km_guard_set_track(km_guard *g, uint32_t track_id)
 	if (!g)
 		return KM_ERR_INVALID_ARG;
 	g->cfg.track_id = track_id;
+	return KM_OK;
+}
+
+int km_guard_set_position(km_guard *g, float x_mm, float y_mm)
+{
+	if (!g || !isfinite(x_mm) || !isfinite(y_mm))
+		return KM_ERR_INVALID_ARG;
+	g->x_mm = x_mm;
+	g->y_mm = y_mm;
 	return KM_OK;
 }
 

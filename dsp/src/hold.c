@@ -71,6 +71,9 @@ struct km_hold_config km_hold_config_default(void)
 	c.target_s = 30.0f;
 	c.release_s = 60.0f;
 	c.hard_stop_s = 90.0f;
+	/* The load is already steady and on the knot while settling: counting
+	 * those seconds times the hold from when the pressure actually began. */
+	c.count_settling = true;
 	c.cooldown_s = 30.0f;
 	c.max_holds = 3;
 	c.limit_window_s = 120.0f;
@@ -427,6 +430,10 @@ static void step(km_hold *h, struct slot *s, uint64_t t, uint64_t dt, struct km_
 			s->sum_x += s->x;
 			s->sum_y += s->y;
 			s->nsum++;
+			if (c->count_settling) {
+				s->held_us += dt;
+				s->dose += (double)s->load * (double)dt * 1e-6;
+			}
 			if (t - s->t_state >= h->settle_us) {
 				/* Baselines: mean load and position over the settling. */
 				s->base_load = (float)(s->sum_load / s->nsum);

@@ -468,3 +468,119 @@ Test(detect, noise_estimate_is_smoothed_over_frames)
 	cr_expect_float_eq(sd[2], 2.0f * sd[0], 0.01f * sd[0]);
 	rig_free(&g);
 }
+
+static void relative(struct km_detect_config *c)
+{
+	no_landmark(c);
+	c->min_contrast = 0.08f;
+	c->min_response_kpa = 0.3f;
+}
+
+Test(detect, relative_contrast)
+{
+	/* 1.5 kPa is 15 % of a 10 kPa back (a knot) but 3.75 % of 40 kPa (not);
+	 * 0.5 kPa on 10 kPa (5 %) is below the 8 % contrast. */
+	const float base[3] = {10.0f, 40.0f, 10.0f}, amp[3] = {1.5f, 1.5f, 0.5f};
+	const size_t want[3] = {1, 0, 0};
+	for (int t = 0; t < 3; t++) {
+		struct rig g;
+		rig_init(&g, KM_GEOMETRY_FLAT, relative);
+		g.masked = 1;
+		plateau(g.in, 0, C, base[t]);
+		add_bump(g.in, 120, 120, 10, amp[t], 0);
+		rig_run(&g);
+		cr_expect_eq(g.res.count, want[t], "case %d: %zu", t, g.res.count);
+		rig_free(&g);
+	}
+}
+
+Test(detect, external_noise_sets_the_noise_rule)
+{
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, relative);
+	g.masked = 1;
+	plateau(g.in, 0, C, 10.0f);
+	add_bump(g.in, 120, 120, 10, 1.5, 0);
+	float sd[KM_BANDPASS_MAX_SCALES];
+	for (int i = 0; i < KM_BANDPASS_MAX_SCALES; i++)
+		sd[i] = 1.0f; /* 3 x 1 kPa > the 1.5 kPa bump */
+	cr_expect_eq(km_detect_set_noise(g.det, sd, g.dc.n_scales + 1), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_detect_set_noise(NULL, sd, g.dc.n_scales), KM_ERR_INVALID_ARG);
+	sd[0] = -1.0f;
+	cr_expect_eq(km_detect_set_noise(g.det, sd, g.dc.n_scales), KM_ERR_INVALID_ARG);
+	sd[0] = 1.0f;
+	cr_assert_eq(km_detect_set_noise(g.det, sd, g.dc.n_scales), KM_OK);
+	rig_run(&g);
+	cr_expect_eq(g.res.count, 0);
+	cr_expect_float_eq(g.res.noise_sd_kpa[0], 1.0f, 1e-6f);
+	cr_assert_eq(km_detect_set_noise(g.det, NULL, 0), KM_OK); /* back to the MAD */
+	rig_run(&g);
+	cr_expect_eq(g.res.count, 1);
+	rig_free(&g);
+}
+
+static void per_scale(struct km_detect_config *c)
+{
+	relative(c);
+	c->landmark_excess = 0.8f;
+	c->landmark_mode = KM_DETECT_MASK_LABEL;
+	c->per_scale_nms = true;
+	c->max_scale_growth = 1.5f;
+}
+
+static size_t unlabelled_near(const struct rig *g, float x, float y, float r)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < g->res.count; i++) {
+		const struct km_candidate *k = &g->res.candidates[i];
+		if (!(k->flags & KM_CANDIDATE_LANDMARK) &&
+		    hypotf(k->x_mm - x, k->y_mm - y) < r)
+			n++;
+	}
+	return n;
+}
+
+Test(detect, knot_beside_a_bony_dome)
+{
+	/* A scapula-like dome (sigma 30 mm, +100 %) with a +30 % knot (sigma
+	 * 8 mm) on its flank 22 mm from its top (a rhomboid knot): the knot is
+	 * a maximum at its own scale only; per-scale maxima find it, and the
+	 * dome's landmark label does not swallow it. */
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, per_scale);
+	g.masked = 1;
+	plateau(g.in, 0, C, 4.0f);
+	add_bump(g.in, 130, 120, 30, 8.0, 0);
+	add_bump(g.in, 108, 120, 8, 2.0, 0);
+	rig_run(&g);
+	cr_expect_eq(unlabelled_near(&g, 108, 120, 10.0f), 1, "knot not found");
+	rig_free(&g);
+}
+
+static void per_scale_no_growth(struct km_detect_config *c)
+{
+	per_scale(c);
+	c->max_scale_growth = 0.0f;
+}
+
+Test(detect, broad_dome_is_not_a_spot)
+{
+	/* A thigh-like dome (sigma 60 mm, +40 %): at fine scales its top is a
+	 * maximum with knot-like contrast (about 2.5 x the largest knot scale),
+	 * but one scale coarser its response
+	 * still grows by far more than half: no unlabelled spot. */
+	for (int t = 0; t < 2; t++) {
+		struct rig g;
+		rig_init(&g, KM_GEOMETRY_FLAT, t ? per_scale : per_scale_no_growth);
+		g.masked = 1;
+		plateau(g.in, 0, C, 4.0f);
+		add_bump(g.in, 120, 120, 60, 1.6, 0);
+		rig_run(&g);
+		size_t n = unlabelled_near(&g, 120, 120, 30.0f);
+		if (t)
+			cr_expect_eq(n, 0, "dome reported as a spot");
+		else
+			cr_expect_geq(n, 1, "without the growth rule the dome's top is a maximum");
+		rig_free(&g);
+	}
+}

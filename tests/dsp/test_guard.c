@@ -467,3 +467,24 @@ Test(guard, virtual_mat_tensing_episodes)
 	km_sim_destroy(sim);
 }
 #endif
+
+/* TENSING_UP says where: the spot / tool position set by the caller. */
+Test(guard, events_carry_the_set_position)
+{
+	struct rec r = {0};
+	struct km_guard_config cfg = km_guard_config_default();
+	cfg.sample_rate_hz = 100.0f;
+	km_guard *g;
+	cr_assert_eq(km_guard_create(&cfg, &g), KM_OK);
+	cr_assert_eq(km_guard_set_position(g, NAN, 1.0f), KM_ERR_INVALID_ARG);
+	cr_assert_eq(km_guard_set_position(NULL, 1.0f, 1.0f), KM_ERR_INVALID_ARG);
+	cr_assert_eq(km_guard_set_position(g, 123.5f, 456.0f), KM_OK);
+	struct km_event_sink sink = {.fn = on_event, .user = &r};
+	struct gen gen = make_gen(100.0, TREMOR, 20.0, 40.0);
+	run(g, &gen, 0.0, 30.0, &sink);
+	km_guard_destroy(g);
+	cr_assert_geq(r.n, 1);
+	cr_assert_eq(r.ev[0].type, KM_EVENT_TENSING_UP);
+	cr_assert_float_eq(r.ev[0].x_mm, 123.5f, 1e-4f);
+	cr_assert_float_eq(r.ev[0].y_mm, 456.0f, 1e-4f);
+}

@@ -98,6 +98,40 @@ Test(hold, full_hold_engage_settle_target_release_hard_stop)
 	run_until(&s, 100.0, &k);
 	expect_at(&s, KM_EVENT_HOLD_ENGAGED, 0, 1.0 + 2.0);
 	expect_at(&s, KM_EVENT_HOLD_STARTED, 0, 3.0 + 5.0);
+	/* The timer counts from HOLD_ENGAGED (3 s): settling is held time. */
+	cr_assert_float_eq(find(&s, KM_EVENT_HOLD_STARTED, 0)->held_s, 5.0f, 0.011f);
+	expect_at(&s, KM_EVENT_HOLD_TARGET, 0, 3.0 + 30.0);
+	expect_at(&s, KM_EVENT_HOLD_RELEASE, 0, 3.0 + 60.0);
+	expect_at(&s, KM_EVENT_HOLD_STOPPED, 0, 3.0 + 90.0);
+	const struct km_event *st = find(&s, KM_EVENT_HOLD_STOPPED, 0);
+	cr_assert_eq(st->reason, KM_REASON_HARD_STOP);
+	cr_assert_float_eq(st->held_s, 90.0f, 0.011f);
+	cr_assert_float_eq(st->dose_kpa_s, 50.0f * 90.0f, 1.0f);
+	cr_assert_eq(st->hold_index, 1);
+	cr_assert_eq(st->track_id, 1);
+	cr_assert_eq(st->knot_id, 101);
+	cr_assert_eq(count(&s, KM_EVENT_HOLD_STOPPED), 1);
+	cr_assert_eq(count(&s, KM_EVENT_HOLD_PAUSED), 0);
+	struct km_hold_status hs;
+	cr_assert_eq(km_hold_get_status(s.h, 1, &hs), KM_OK);
+	cr_assert_eq(hs.state, KM_HOLD_BLOCKED, "still loaded after the stop: blocked");
+	km_hold_destroy(s.h);
+}
+
+/* count_settling off: the timer starts at HOLD_STARTED (signal-model.md as
+ * first written). */
+Test(hold, settling_not_counted_when_disabled)
+{
+	struct km_hold_config cfg = km_hold_config_default();
+	cfg.count_settling = false;
+	struct sim s;
+	sim_init(&s, &cfg);
+	struct km_hold_input k = knot(1, 50.0f, 100.0f, 200.0f);
+	run_until(&s, 1.0, NULL);
+	run_until(&s, 100.0, &k);
+	expect_at(&s, KM_EVENT_HOLD_ENGAGED, 0, 1.0 + 2.0);
+	expect_at(&s, KM_EVENT_HOLD_STARTED, 0, 3.0 + 5.0);
+	cr_assert_float_eq(find(&s, KM_EVENT_HOLD_STARTED, 0)->held_s, 0.0f, 0.011f);
 	expect_at(&s, KM_EVENT_HOLD_TARGET, 0, 8.0 + 30.0);
 	expect_at(&s, KM_EVENT_HOLD_RELEASE, 0, 8.0 + 60.0);
 	expect_at(&s, KM_EVENT_HOLD_STOPPED, 0, 8.0 + 90.0);
@@ -123,7 +157,7 @@ Test(hold, short_unload_pauses_without_reset)
 	sim_init(&s, &cfg);
 	struct km_hold_input k = knot(1, 50.0f, 100.0f, 200.0f);
 	struct km_hold_input off = knot(1, 2.0f, 100.0f, 200.0f);
-	run_until(&s, 20.0, &k); /* engaged 2 s, started 7 s */
+	run_until(&s, 20.0, &k); /* engaged 2 s (timer from here), started 7 s */
 	run_until(&s, 21.5, &off);
 	run_until(&s, 40.0, &k);
 	expect_at(&s, KM_EVENT_HOLD_STARTED, 0, 7.0);
@@ -131,13 +165,13 @@ Test(hold, short_unload_pauses_without_reset)
 	expect_at(&s, KM_EVENT_HOLD_RESUMED, 0, 21.5);
 	cr_assert_eq(find(&s, KM_EVENT_HOLD_PAUSED, 0)->reason, KM_REASON_UNLOADED);
 	cr_assert_float_eq(find(&s, KM_EVENT_HOLD_RESUMED, 0)->value, 1.5f, 0.011f);
-	cr_assert_float_eq(find(&s, KM_EVENT_HOLD_PAUSED, 0)->held_s, 13.0f, 0.011f);
+	cr_assert_float_eq(find(&s, KM_EVENT_HOLD_PAUSED, 0)->held_s, 18.0f, 0.011f);
 	/* The paused 1.5 s (and the frame interval where it began/ended) are not
 	 * timed; nothing is reset. */
 	const struct km_event *tg = find(&s, KM_EVENT_HOLD_TARGET, 0);
 	cr_assert_not_null(tg);
 	double tt = (double)tg->time_us * 1e-6;
-	cr_assert(tt >= 7.0 + 30.0 + 1.5 - 1e-9 && tt <= 7.0 + 30.0 + 1.5 + 0.0201, "target at %f",
+	cr_assert(tt >= 2.0 + 30.0 + 1.5 - 1e-9 && tt <= 2.0 + 30.0 + 1.5 + 0.0201, "target at %f",
 	          tt);
 	cr_assert_eq(count(&s, KM_EVENT_HOLD_STOPPED), 0);
 	km_hold_destroy(s.h);
@@ -156,7 +190,7 @@ Test(hold, long_unload_stops)
 	expect_at(&s, KM_EVENT_HOLD_STOPPED, 0, 22.0);
 	const struct km_event *st = find(&s, KM_EVENT_HOLD_STOPPED, 0);
 	cr_assert_eq(st->reason, KM_REASON_UNLOADED);
-	cr_assert_float_eq(st->held_s, 13.0f, 0.011f);
+	cr_assert_float_eq(st->held_s, 18.0f, 0.011f);
 	cr_assert_float_eq(st->load_kpa, 50.0f, 0.01f, "mean load over the hold");
 	cr_assert_eq(count(&s, KM_EVENT_HOLD_TARGET), 0);
 	km_hold_destroy(s.h);
@@ -536,10 +570,10 @@ Test(hold, virtual_mat_tennis_ball_hold)
 	double t_tg = (double)tg->time_us * 1e-6, t_sp = (double)sp->time_us * 1e-6;
 	cr_assert(t_en >= 8.0 && t_en <= 12.0, "engaged at %.2f s (settling 8-12 s)", t_en);
 	cr_assert_float_eq(t_st, t_en + 5.0, 0.021);
-	cr_assert_float_eq(t_tg, t_st + 30.0, 0.021, "breathing or sway paused the timer");
+	cr_assert_float_eq(t_tg, t_en + 30.0, 0.021, "breathing or sway paused the timer");
 	cr_assert_eq(sp->reason, KM_REASON_UNLOADED);
 	cr_assert(t_sp >= 57.0 && t_sp <= 61.0, "stopped at %.2f s (lift 57-59 s)", t_sp);
-	cr_assert(sp->held_s > 57.0 - t_st - 0.02 && sp->held_s < 59.0 - t_st, "held %.2f s",
+	cr_assert(sp->held_s > 57.0 - t_en - 0.02 && sp->held_s < 59.0 - t_en, "held %.2f s",
 	          (double)sp->held_s);
 	km_hold_destroy(s.h);
 	km_sim_destroy(sim);

@@ -10,6 +10,10 @@
  * and mat edges do not read as spots), sub-cell position by a 3-point
  * log-parabola fit per axis and a parabola over log-scale. Candidates are
  * sorted by response, strongest first, capped at max_candidates.
+ * Optional (off by default, on in the pipeline): a relative-contrast rule
+ * (min_contrast x background), an external noise SD from the sensor
+ * (km_detect_set_noise), per-scale maxima (per_scale_nms) and the
+ * broad-dome rule (max_scale_growth).
  *
  * Body outline (flat mat only; the body lies with its head-feet axis along
  * the rows): cells above outline_kpa form the loaded area; each row's left and
@@ -29,6 +33,7 @@
 #ifndef KNOTMAP_DETECT_H
 #define KNOTMAP_DETECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -110,6 +115,25 @@ struct km_detect_config {
 	/* Noise SD smoothed over about this many frames (exponential average);
 	 * 0 or 1 = per frame (default 1; the pipeline uses 1 s of frames). */
 	unsigned noise_frames;
+	/* Relative contrast: a knot raises the local pressure by a fraction of
+	 * the background (signal-model.md: +15-40 % stiffness, p = k d), so a
+	 * candidate also needs response > min_contrast x background (with a
+	 * background map; weak candidates: weak_fraction x that). 0 = off
+	 * (default; the pipeline uses 0.08). */
+	float min_contrast;
+	/* true: maxima are found per scale (3 x 3 in x, y) and merged by
+	 * min_separation_mm, strongest first, instead of 3x3x3 in (x, y,
+	 * scale). A small knot on the flank of a broad bump (a rhomboid knot
+	 * beside the scapula) is a spatial maximum at its own scale but sits
+	 * below the bump's rising response at coarser scales, so the 3-D rule
+	 * drops it. Default false (the pipeline uses true). */
+	bool per_scale_nms;
+	/* With per_scale_nms: an unlabelled maximum whose response one scale
+	 * coarser, at the same cell, exceeds max_scale_growth x its own is the
+	 * flank or dome of a broader structure (a thigh, a scapula), not a spot
+	 * of its own scale: dropped. A Gaussian spot's response falls past
+	 * its scale. > 1, or 0 = off (default; the pipeline uses 1.5). */
+	float max_scale_growth;
 	enum km_detect_mask_mode midline_mode;  /* default DROP */
 	enum km_detect_mask_mode landmark_mode; /* default DROP */
 	struct km_log log;
@@ -147,6 +171,14 @@ KM_API int km_detect_create(const struct km_detect_config *cfg, km_detect **out)
  */
 KM_API int km_detect_execute(km_detect *d, const float *stack, const float *kpa,
                              const float *background, struct km_detect_result *res);
+
+/* External noise SD per scale (kPa, sd[0..n), n == n_scales), e.g. from
+ * the sensor's temporal noise: used for the noise_k rule instead of the
+ * spatial MAD (which a body's anatomy dominates) from the next execute on.
+ * n == 0 (sd may be NULL) goes back to the MAD. Kept across reset.
+ * KM_OK, KM_ERR_INVALID_ARG (NULL d, n not 0 or n_scales, negative or
+ * non-finite values). */
+KM_API int km_detect_set_noise(km_detect *d, const float *sd, unsigned n);
 
 /* The outline of the last execute (found == 0 before any). Never NULL for a
  * valid d. */

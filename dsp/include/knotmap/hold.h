@@ -4,13 +4,15 @@
  * up to ~1 min at tolerable pressure).
  *
  *   IDLE -> ENGAGED (load >= load_min, drift < engage_drift_mm over engage_s)
- *        -> SETTLING (settle_s; baselines: mean load, mean position)
+ *        -> SETTLING (settle_s; baselines: mean load, mean position; the
+ *                     timer already runs, see count_settling)
  *        -> HOLDING (timer runs while drift < hold_drift_mm, load in the band,
  *                    not over the spine)
  *        -> PAUSED (any condition fails; back within pause_max_s: resumes, timer
  *                   kept; else the hold stops)
  *   target_s (30 s): HOLD_TARGET; release_s (60 s): HOLD_RELEASE prompt;
- *   hard_stop_s (90 s): HOLD_STOPPED(HARD_STOP).
+ *   hard_stop_s (90 s): HOLD_STOPPED(HARD_STOP), all on the timer (which by
+ *   default counts from HOLD_ENGAGED, settling included).
  *
  * Every HOLD_ENGAGED is followed by exactly one HOLD_STOPPED (like a contact's
  * END), with the reason; held_s and dose_kpa_s say what was achieved.
@@ -63,6 +65,14 @@ struct km_hold_config {
 	float spot_radius_mm;  /* same spot when within this (20 mm, tracker merge radius) */
 	float spine_margin_mm; /* |distance to midline| below this = over the spine
 	                          (25 mm, signal-model midline mask +-2.5 cm) */
+	/* The user already presses the spot steadily while the baselines are
+	 * captured, so by default the timer counts from the start of SETTLING
+	 * (the HOLD_ENGAGED moment): HOLD_STARTED then carries held_s =
+	 * settle_s already held, and target_s / release_s / hard_stop_s count
+	 * from HOLD_ENGAGED. The hold's counted start is HOLD_STARTED's time_us
+	 * minus its held_s. false: the timer starts at HOLD_STARTED (default
+	 * true). */
+	bool count_settling;
 	struct km_log log;
 };
 

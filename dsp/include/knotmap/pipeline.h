@@ -71,6 +71,27 @@ struct km_pipeline_config {
 	bool enable_stiffness;
 	struct km_stiffness_config stiffness;
 	float region_mm; /* half-width of the regional-load window; default 100 mm (est.) */
+	/* Temporal integration before the band-pass: knots are static for
+	 * seconds while lying or holding, sensor noise is not. The map used for
+	 * detection is an exponential average with time constant
+	 * average_tau_s (0 = off; default 0.5 s), shortened whenever the load
+	 * centre moves, so that the map never smears by more than about
+	 * average_motion_mm per time constant (default 2 mm; rolling, a ball
+	 * moving). Loads on spots (holds, guard, stiffness) use the raw frame. */
+	float average_tau_s;
+	float average_motion_mm;
+	/* Noise rule from the sensor: the per-cell noise SD is estimated from
+	 * frame-to-frame differences (robust, over the loaded cells, smoothed
+	 * over 1 s) and carried through the band-pass kernels and the average
+	 * (km_detect_set_noise), instead of the spatial MAD of the response,
+	 * which a body's anatomy dominates. Default true. */
+	bool sensor_noise;
+	/* Persistence before a spot is reported as a track: the tracker
+	 * confirms after hits in 3 of 4 frames over confirm_s (window capped
+	 * at 32 frames; never shorter than tracker.confirm_window / hits).
+	 * Moving contact edges live for a few frames; knots for seconds.
+	 * 0 = use the tracker config as given; default 0.3 s (est.). */
+	float confirm_s;
 	/* KNOT_FOUND once a track has lived this long (s, 0..3600; default 1 s,
 	 * est.): contact edges that blink for a few frames are not announced. */
 	float announce_s;
@@ -118,11 +139,12 @@ struct km_pipeline_result {
 	float load_centre_x_mm; /* pressure-weighted centre (circular mean on a cylinder) */
 	float load_centre_y_mm;
 	/* band-pass output, [n_scales x rows x cols] kPa, and background [rows x cols] (may be
-	 * NULL) */
+	 * NULL), both of the temporally averaged map (average_tau_s) */
 	const float *response;
 	unsigned n_scales;
 	const float *background;
-	float noise_sd_kpa[KM_BANDPASS_MAX_SCALES]; /* detector's robust noise per scale */
+	float noise_sd_kpa[KM_BANDPASS_MAX_SCALES]; /* noise SD per scale the detector used
+	                                               (sensor noise with sensor_noise) */
 };
 
 typedef struct km_pipeline km_pipeline;
