@@ -13,10 +13,12 @@ static void view_usage(FILE *out)
 {
 	fprintf(out, "usage: knotmap view [--sim SCENARIO | --replay FILE | --device SERIAL]\n"
 	             "                    [--seed N] [--speed X] [--fullscreen]\n"
-	             "                    [--screenshot FILE --after S]\n\n"
+	             "                    [--screenshot FILE --after S]\n"
+	             "                    [--guided] [--no-sound] [--no-voice] [--volume V]\n\n"
 	             "Shows the live pressure map: candidate tender/stiff spots, hold timers\n"
 	             "(30-60 s at a tolerable pressure that eases), tensing-up warnings.\n"
-	             "Uses the mat when one is plugged in, else the virtual mat.\n\n"
+	             "Uses the mat when one is plugged in, else the virtual mat (the\n"
+	             "tennis-ball-trapezius demo; guided-upper-back with --guided).\n\n"
 	             "  --sim SCENARIO     the virtual mat with a scenario (back-lying,\n"
 	             "                     tennis-ball-trapezius, roller-device, ...)\n"
 	             "  --replay FILE      play a .kmrec recording (Space, arrows, +/-, .)\n"
@@ -27,14 +29,30 @@ static void view_usage(FILE *out)
 	             "  --screenshot FILE  save a PNG after S seconds of mat time, then exit\n"
 	             "  --after S          seconds for --screenshot (default 5)\n"
 	             "  --keys KEYS        press these keys once frames arrive (demos: 'h' help,\n"
-	             "                     'c' colours, '>' seek...)\n\n"
+	             "                     'c' colours, '>' seek...)\n"
+	             "  --guided           hands-free routine: a lying scan finds candidate spots,\n"
+	             "                     then sound cues guide a ball under each for a 30-60 s\n"
+	             "                     hold, with rests; prints a summary at the end (also\n"
+	             "                     saved as JSON next to the recording when recording)\n"
+	             "  --no-sound         no sound cues\n"
+	             "  --no-voice         tones only (no spoken prompts, which need espeak-ng)\n"
+	             "  --volume V         sound volume 0-1 (default 0.6)\n\n"
 	             "Keys: H help, Space pause, Z zero, R record, S screenshot, C colours,\n"
-	             "X log numbness/tingling/radiating pain, Q quit.\n"
+	             "G guided routine, N skip a spot, V mute, [ ] volume,\n"
+	             "X log numbness/tingling/radiating pain (stops a guided routine), Q quit.\n"
 	             "Not a diagnosis. A knot lasting over a week, or numbness, tingling or\n"
 	             "pain down a limb: see a healthcare professional.\n");
 }
 
 #ifdef KM_HAVE_VIEWER
+static void print_summary(void *user, const char *text, const char *json)
+{
+	(void)user;
+	(void)json;
+	fputs(text, stdout);
+	fflush(stdout);
+}
+
 static int run_view(int argc, char **argv)
 {
 	struct km_viewer_options o = km_viewer_options_default();
@@ -50,10 +68,20 @@ static int run_view(int argc, char **argv)
 		} else if (!strcmp(a, "--fullscreen")) {
 			o.fullscreen = true;
 			continue;
+		} else if (!strcmp(a, "--guided")) {
+			o.guided = true;
+			continue;
+		} else if (!strcmp(a, "--no-sound")) {
+			o.sound = false;
+			continue;
+		} else if (!strcmp(a, "--no-voice")) {
+			o.voice = false;
+			continue;
 		}
 		static const char *const with_value[] = {"--sim",   "--replay", "--device",
 		                                         "--seed",  "--speed",  "--screenshot",
-		                                         "--after", "--font",   "--keys"};
+		                                         "--after", "--font",   "--keys",
+		                                         "--volume"};
 		bool known = false;
 		for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
 			known = known || !strcmp(a, with_value[k]);
@@ -95,6 +123,11 @@ static int run_view(int argc, char **argv)
 			o.font_path = v;
 		} else if (!strcmp(a, "--keys")) {
 			o.keys = v;
+		} else if (!strcmp(a, "--volume")) {
+			double vol;
+			if (km_cli_parse_double("view", a, v, 0.0, 1.0, &vol))
+				return KM_EXIT_USAGE;
+			o.volume = (float)vol;
 		} else {
 			km_cli_error("view", "see 'knotmap view --help'", "unknown option '%s'", a);
 			return KM_EXIT_USAGE;
@@ -115,6 +148,7 @@ static int run_view(int argc, char **argv)
 		return KM_EXIT_USAGE;
 	}
 	o.log = km_cli_log();
+	o.on_summary = print_summary;
 	int err = km_viewer_run(&o);
 	switch (err) {
 	case KM_OK:

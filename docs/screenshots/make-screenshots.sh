@@ -6,11 +6,15 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 knotmap=${1:-knotmap}
-shot() { # scenario seconds file
+shot() { # scenario seconds file [more view options]
+	scenario=$1 after=$2 file=$3
+	shift 3
 	xvfb-run -a -s "-screen 0 1280x800x24" \
-		"$knotmap" view --sim "$1" --seed 1 --speed 4 --screenshot "$here/$3" --after "$2"
+		"$knotmap" view --sim "$scenario" --seed 1 --speed 4 --screenshot "$here/$file" \
+		--after "$after" "$@"
 }
 shot back-lying 25 back-lying.png
 shot tennis-ball-trapezius 56 tennis-ball-hold-40s.png
 shot tensing-up 24.5 tensing-up.png
 shot roller-device 29 roller-device.png
+shot guided-upper-back 21.6 guided-place-ball.png --guided --no-sound >/dev/null

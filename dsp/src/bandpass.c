@@ -117,10 +117,13 @@ static int make_gauss(struct gauss *g, double sigma_cells, int rows, int cols, i
 	return KM_OK;
 }
 
-/* Smallest n >= x whose only prime factors are 2, 3, 5, 7 (fast for FFTW). */
+/* Smallest even n >= x whose only prime factors are 2, 3, 5, 7 (fast for
+ * FFTW). Even, because FFTW can only plan an r2c/c2r pair without internal
+ * buffering (FFTW_NO_BUFFERING) when the last dimension is even; with
+ * buffering it allocates inside every fftwf_execute (found by bench/). */
 static int good_size(int x)
 {
-	for (int n = x > 1 ? x : 1;; n++) {
+	for (int n = x > 2 ? x + (x & 1) : 2;; n += 2) {
 		int m = n;
 		while (m % 2 == 0)
 			m /= 2;
@@ -192,9 +195,17 @@ static int setup_fft(km_bandpass *bp)
 	    (bp->cfg.normalized && !bp->spec_w)) {
 		rc = KM_ERR_NO_MEMORY;
 	} else {
-		/* Plan before any data is written: MEASURE overwrites the arrays. */
-		bp->fwd = fftwf_plan_dft_r2c_2d(bp->nr, bp->nc, bp->fin, bp->spec, flags);
-		bp->inv = fftwf_plan_dft_c2r_2d(bp->nr, bp->nc, bp->work, bp->fout, flags);
+		/* Plan before any data is written: MEASURE overwrites the arrays.
+		 * No buffering: a buffered plan mallocs on every execute. A
+		 * periodic axis of odd length cannot do without; then buffered. */
+		bp->fwd = fftwf_plan_dft_r2c_2d(bp->nr, bp->nc, bp->fin, bp->spec,
+						flags | FFTW_NO_BUFFERING);
+		if (!bp->fwd)
+			bp->fwd = fftwf_plan_dft_r2c_2d(bp->nr, bp->nc, bp->fin, bp->spec, flags);
+		bp->inv = fftwf_plan_dft_c2r_2d(bp->nr, bp->nc, bp->work, bp->fout,
+						flags | FFTW_NO_BUFFERING);
+		if (!bp->inv)
+			bp->inv = fftwf_plan_dft_c2r_2d(bp->nr, bp->nc, bp->work, bp->fout, flags);
 		if (!bp->fwd || !bp->inv)
 			rc = KM_ERR_FFT;
 	}

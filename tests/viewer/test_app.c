@@ -1,6 +1,8 @@
 /* The whole viewer, headless: SDL's dummy video driver, the virtual mat, the
  * processing thread and the triple buffer, ending in a screenshot. */
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -168,4 +170,117 @@ Test(app, replay_with_seek_and_speed_keys, .timeout = 60)
 	fclose(fp);
 	remove(png);
 	remove(rec);
+}
+
+struct summary_capture {
+	int calls;
+	char text[4096];
+	char json[8192];
+};
+
+static void capture_summary(void *user, const char *text, const char *json)
+{
+	struct summary_capture *c = user;
+	c->calls++;
+	snprintf(c->text, sizeof c->text, "%s", text);
+	snprintf(c->json, sizeof c->json, "%s", json);
+}
+
+Test(app, guided_routine_with_sound_reports_a_summary)
+{
+	/* The whole app: virtual mat, pipeline, guided state machine, the
+	 * audio device (disk driver: nothing is heard), a screenshot mid-way
+	 * through placing the ball, and the summary at the end. */
+	setenv("SDL_VIDEODRIVER", "dummy", 1);
+	setenv("SDL_AUDIODRIVER", "disk", 1);
+	char raw[] = "/tmp/km_viewer_audio_XXXXXX";
+	int fd = mkstemp(raw);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	setenv("SDL_DISKAUDIOFILE", raw, 1);
+	setenv("PATH", "/nonexistent", 1); /* no espeak-ng: tones only */
+	char png[] = "/tmp/km_viewer_guided_XXXXXX";
+	fd = mkstemp(png);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	char data[] = "/tmp/km_viewer_data_XXXXXX";
+	cr_assert_not_null(mkdtemp(data));
+	setenv("XDG_DATA_HOME", data, 1); /* where R records */
+	static struct summary_capture cap;
+	struct km_viewer_options o = km_viewer_options_default();
+	o.source = KM_VIEW_SOURCE_SIM;
+	o.scenario = "guided-upper-back";
+	o.sim_speed = 16.0;
+	o.guided = true;
+	o.keys = "rv]["; /* record; mute, then volume up and down (unmutes) */
+	o.screenshot_path = png;
+	o.screenshot_after_s = 22.0;
+	o.on_summary = capture_summary;
+	o.summary_user = &cap;
+	o.log.fn = quiet;
+	int err = km_viewer_run(&o);
+	cr_assert_eq(err, KM_OK, "km_viewer_run: %s", km_strerror(err));
+	cr_assert_eq(cap.calls, 1);
+	cr_assert(strstr(cap.json, "\"routine\":\"guided\"") != NULL, "%s", cap.json);
+	cr_assert(strstr(cap.json, "\"spots_found\":2") != NULL, "the scan found both: %s",
+	          cap.json);
+	cr_assert(strstr(cap.text, "not a diagnosis") != NULL, "%s", cap.text);
+	/* the scan's start tone and the first spot's bell reached the device */
+	FILE *fp = fopen(raw, "rb");
+	cr_assert_not_null(fp);
+	fseek(fp, 0, SEEK_END);
+	long size = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	float buf[4096];
+	double peak = 0;
+	size_t got;
+	while ((got = fread(buf, sizeof buf[0], 4096, fp)) > 0)
+		for (size_t i = 0; i < got; i++)
+			peak = fmax(peak, fabs((double)buf[i]));
+	fclose(fp);
+	cr_assert_gt(size, 0);
+	cr_assert_gt(peak, 0.05, "cues were mixed into the output");
+	remove(raw);
+	remove(png);
+	/* recording: the summary is saved next to the .kmrec */
+	char dir[128], path[512];
+	snprintf(dir, sizeof dir, "%s/knotmap/sessions", data);
+	DIR *d = opendir(dir);
+	cr_assert_not_null(d, "recorded into %s", dir);
+	int kmrec = 0, json = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		size_t n = strlen(e->d_name);
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		if (n > 12 && !strcmp(e->d_name + n - 12, ".guided.json")) {
+			json++;
+			FILE *jf = fopen(path, "r");
+			cr_assert_not_null(jf);
+			char text[8192];
+			size_t n_read = fread(text, 1, sizeof text - 1, jf);
+			text[n_read] = '\0';
+			fclose(jf);
+			cr_assert_str_eq(text, cap.json, "the file is the printed summary's JSON");
+		} else if (n > 6 && !strcmp(e->d_name + n - 6, ".kmrec")) {
+			kmrec++;
+		}
+		remove(path);
+	}
+	closedir(d);
+	cr_assert_eq(kmrec, 1);
+	cr_assert_eq(json, 1);
+	rmdir(dir);
+	snprintf(dir, sizeof dir, "%s/knotmap", data);
+	rmdir(dir);
+	rmdir(data);
+}
+
+Test(app, guided_config_is_checked)
+{
+	struct km_viewer_options o = km_viewer_options_default();
+	o.source = KM_VIEW_SOURCE_SIM;
+	o.volume = 3.0f;
+	cr_assert_eq(km_viewer_run(&o), KM_ERR_INVALID_ARG);
 }

@@ -334,3 +334,52 @@ Test(render, roller_outline_markers_and_overlays_draw)
 	km_render_destroy(r);
 	vt_close(&v);
 }
+
+Test(guided, target_rings_and_step_strip_are_drawn)
+{
+	struct vt v = vt_open(1024, 640);
+	km_render *r = NULL;
+	struct km_render_config rc = km_render_config_default();
+	cr_assert_eq(km_render_create(v.ren, &rc, &r), KM_OK);
+	struct km_view_snapshot s;
+	cr_assert_eq(km_view_snapshot_init(&s, 96, 64, 10.0f, KM_GEOMETRY_FLAT), KM_OK);
+	for (size_t i = 0; i < km_frame_cells(s.frame); i++)
+		s.frame->kpa[i] = 2.0f;
+	struct km_view_ui ui = km_view_ui_default();
+	/* without the routine: no target ring */
+	cr_assert_eq(km_render_draw(r, &s, &ui, 0.0f), KM_OK);
+	int hr[4];
+	km_render_heat_rect(r, hr);
+	float tx = (float)hr[0] + 225.0f / 640.0f * (float)hr[2];
+	float ty = (float)hr[1] + 440.0f / 960.0f * (float)hr[3];
+	const uint32_t warn = 0xffb02eu, good = 0x3ddc84u;
+	uint32_t before = vt_pixel(&v, (int)lroundf(tx + 18.0f), (int)lroundf(ty));
+	cr_assert_gt(vt_channel_diff(before, warn), 60);
+	/* placing the ball: warm rings around the target, the step strip */
+	s.guided.active = true;
+	s.guided.state = KM_GUIDED_PLACE;
+	s.guided.n_spots = 2;
+	s.guided.target_valid = true;
+	s.guided.target_x_mm = 225.0f;
+	s.guided.target_y_mm = 440.0f;
+	s.guided.pointer_valid = true;
+	s.guided.pointer_x_mm = 225.0f;
+	s.guided.pointer_y_mm = 600.0f;
+	s.guided.distance_mm = 160.0f;
+	snprintf(s.guided.prompt, sizeof s.guided.prompt, "Spot 1 of 2: place the ball under it");
+	cr_assert_eq(km_render_draw(r, &s, &ui, 0.0f), KM_OK);
+	uint32_t ring = vt_pixel(&v, (int)lroundf(tx + 18.0f), (int)lroundf(ty));
+	cr_assert_leq(vt_channel_diff(ring, warn), 3, "target ring, got %06x", ring);
+	/* the arrow runs from the ball up to the rings: white on its shaft */
+	float py = (float)hr[1] + 600.0f / 960.0f * (float)hr[3];
+	uint32_t shaft = vt_pixel(&v, (int)lroundf(tx), (int)lroundf((py + ty) / 2.0f + 10.0f));
+	cr_assert_leq(vt_channel_diff(shaft, 0xffffffu), 20, "arrow shaft, got %06x", shaft);
+	/* holding: the rings turn green */
+	s.guided.state = KM_GUIDED_HOLD;
+	cr_assert_eq(km_render_draw(r, &s, &ui, 0.0f), KM_OK);
+	ring = vt_pixel(&v, (int)lroundf(tx + 18.0f), (int)lroundf(ty));
+	cr_assert_leq(vt_channel_diff(ring, good), 3, "holding ring, got %06x", ring);
+	km_view_snapshot_free(&s);
+	km_render_destroy(r);
+	vt_close(&v);
+}

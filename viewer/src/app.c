@@ -22,6 +22,8 @@
 
 #include "glue.h"
 #include "km_internal.h"
+#include "knotmap/audio.h"
+#include "knotmap/guided.h"
 #include "knotmap/recording.h"
 #include "knotmap/stream.h"
 #include "knotmap/viewer.h"
@@ -34,6 +36,10 @@ struct km_viewer_options km_viewer_options_default(void)
 	o.width = 1024;
 	o.height = 640;
 	o.sim_speed = 1.0;
+	o.guided_config = km_guided_config_default();
+	o.sound = true;
+	o.volume = 0.6f;
+	o.voice = true;
 	return o;
 }
 
@@ -42,7 +48,7 @@ struct km_viewer_options km_viewer_options_default(void)
 /* ------------------------------------------------------------------------ */
 
 struct mailbox {
-	bool zero, rec_toggle, symptoms, step, toggle_pause;
+	bool zero, rec_toggle, symptoms, step, toggle_pause, guided_toggle, guided_skip;
 	double seek_s;  /* relative seek request, s (replay) */
 	int speed_step; /* +1 / -1 steps through the speed table */
 };
@@ -88,6 +94,16 @@ struct proc {
 	char rec_path[512];
 	struct msg msgs[KM_VIEW_MAX_MESSAGES];
 	size_t n_msgs;
+
+	/* Guided routine and sound (audio is the main thread's; this thread is
+	 * its one producer of cues). */
+	km_guided *guided;
+	km_audio *audio;
+	bool guided_pending; /* start at the next frame */
+	bool guided_on;      /* a routine is running */
+	bool summary_ready;
+	char summary_text[4096];
+	char summary_json[8192];
 };
 
 static void push_msg(struct proc *p, enum km_view_level level, uint64_t t_us, const char *text)
@@ -100,9 +116,49 @@ static void push_msg(struct proc *p, enum km_view_level level, uint64_t t_us, co
 		p->n_msgs++;
 }
 
+static void play(struct proc *p, const struct km_guided_cue *cues, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		km__log(&p->log, KM_LOG_DEBUG, "guided", "cue %s%s%s", km_cue_name(cues[i].cue),
+		        cues[i].phrase ? ": " : "", km_phrase_text(cues[i].phrase));
+		if (p->audio)
+			km_audio_cue(p->audio, &cues[i]);
+	}
+}
+
+/* The routine ended (or is being ended): summary text and JSON, written
+ * next to the recording when recording. */
+static void guided_summary(struct proc *p)
+{
+	struct km_guided_summary sum;
+	if (!p->guided || km_guided_get_summary(p->guided, &sum) != KM_OK)
+		return;
+	km_guided_summary_text(&sum, p->summary_text, sizeof p->summary_text);
+	km_guided_summary_json(&sum, p->summary_json, sizeof p->summary_json);
+	p->summary_ready = true;
+	p->guided_on = false;
+	if (p->rec) {
+		char path[600];
+		size_t n = strnlen(p->rec_path, sizeof p->rec_path);
+		if (n > 6 && !strcmp(p->rec_path + n - 6, ".kmrec"))
+			n -= 6;
+		snprintf(path, sizeof path, "%.*s.guided.json", (int)n, p->rec_path);
+		FILE *fp = fopen(path, "w");
+		bool ok = fp && fputs(p->summary_json, fp) >= 0;
+		if (fp && fclose(fp) != 0)
+			ok = false;
+		km__log(&p->log, ok ? KM_LOG_INFO : KM_LOG_WARN, "guided", "summary %s %s",
+		        ok ? "saved to" : "not saved to", path);
+	}
+}
+
 static void on_event(void *user, const struct km_event *ev)
 {
 	struct proc *p = user;
+	/* Free holds get their sounds too; the routine makes its own. */
+	struct km_guided_cue cue;
+	if (!p->guided_on && p->audio && km_guided_cue_for_event(ev, &cue))
+		play(p, &cue, 1);
 	char text[KM_VIEW_TEXT_MAX];
 	enum km_view_level level = KM_VIEW_INFO;
 	if (km__event_text(ev, text, sizeof text, &level))
@@ -161,7 +217,12 @@ static int open_stream(struct proc *p)
 		c.transport = KM_TRANSPORT_AUTO;
 		break;
 	}
-	c.sim_scenario = o->scenario;
+	/* With no mat plugged in and no scenario named, show a demo that finds a
+	 * spot and times a hold within the first minute (the README's promise);
+	 * the guided routine has a scenario of its own. */
+	c.sim_scenario = o->scenario ? o->scenario
+	                 : o->guided ? "guided-upper-back"
+	                             : "tennis-ball-trapezius";
 	c.sim_seed = o->seed;
 	p->replay = o->source == KM_VIEW_SOURCE_REPLAY;
 	/* Replays and sped-up virtual mats are paced here, so pause, speed and
@@ -191,21 +252,30 @@ static int open_stream(struct proc *p)
 	return err;
 }
 
-static void proc_destroy(struct proc *p)
+static void proc_join(struct proc *p)
 {
-	if (!p)
-		return;
-	if (p->started) {
+	if (p && p->started) {
 		/* The thread sees the flag within one read timeout (100 ms); it
 		 * may be reopening the stream (seek), so do not touch p->stream. */
 		atomic_store(&p->stop, true);
 		pthread_join(p->thread, NULL);
+		p->started = false;
 	}
+}
+
+static void proc_destroy(struct proc *p)
+{
+	if (!p)
+		return;
+	proc_join(p);
+	if (p->guided_on)
+		guided_summary(p); /* quit mid-routine: the summary so far */
 	if (p->rec) {
 		km_rec_writer_close(p->rec);
 		km_rec_writer_destroy(p->rec);
 	}
 	km_stream_destroy(p->stream);
+	km_guided_destroy(p->guided);
 	km__vpipe_destroy(p->pipe);
 	km_tribuf_destroy(p->tb);
 	km_frame_destroy(p->frame);
@@ -231,6 +301,14 @@ static int proc_create(const struct km_viewer_options *opts, struct proc **out)
 		proc_destroy(p);
 		return err;
 	}
+	struct km_guided_config gc = opts->guided_config;
+	gc.log = p->log;
+	err = km_guided_create(&gc, &p->guided);
+	if (err != KM_OK) {
+		proc_destroy(p);
+		return err;
+	}
+	p->guided_pending = opts->guided;
 	int perr = km__vpipe_create(p->frame, (float)p->info.rate_hz, &p->log, &p->pipe);
 	if (perr != KM_OK)
 		km__log(&p->log, perr == KM_ERR_UNSUPPORTED ? KM_LOG_INFO : KM_LOG_WARN, "viewer",
@@ -270,6 +348,16 @@ static void m_pause(struct mailbox *b, double a)
 {
 	(void)a;
 	b->toggle_pause = !b->toggle_pause;
+}
+static void m_guided(struct mailbox *b, double a)
+{
+	(void)a;
+	b->guided_toggle = !b->guided_toggle;
+}
+static void m_skip(struct mailbox *b, double a)
+{
+	(void)a;
+	b->guided_skip = true;
 }
 static void m_seek(struct mailbox *b, double a)
 {
@@ -413,6 +501,25 @@ static void apply_commands(struct proc *p)
 			km_rec_writer_write_event(p->rec, &re);
 		}
 	}
+	struct km_guided_cue cues[16];
+	size_t n = 0;
+	if (b.symptoms && p->guided_on &&
+	    km_guided_red_flag(p->guided, t, cues, KM_ARRAY_SIZE(cues), &n) == KM_OK) {
+		play(p, cues, n);
+		guided_summary(p);
+	}
+	if (b.guided_toggle) {
+		if (p->guided_on) {
+			guided_summary(p);
+			km_guided_reset(p->guided);
+			push_msg(p, KM_VIEW_INFO, t, "Guided routine ended");
+		} else {
+			p->guided_pending = true;
+		}
+	}
+	if (b.guided_skip && p->guided_on &&
+	    km_guided_skip(p->guided, t, cues, KM_ARRAY_SIZE(cues), &n) == KM_OK)
+		play(p, cues, n);
 	if (b.toggle_pause && p->paced) {
 		p->paused = !p->paused;
 		p->anchor_valid = false;
@@ -497,6 +604,34 @@ static void publish_status(struct proc *p)
 	km_tribuf_publish(p->tb);
 }
 
+static void guided_frame(struct proc *p, struct km_view_snapshot *s, const struct km_frame *f)
+{
+	struct km_guided_cue cues[32];
+	size_t n = 0;
+	if (p->guided_pending && p->guided) {
+		p->guided_pending = false;
+		if (km_guided_start(p->guided, f->device_time_us, cues, KM_ARRAY_SIZE(cues), &n) ==
+		    KM_OK) {
+			p->guided_on = true;
+			p->summary_ready = false;
+			play(p, cues, n);
+			push_msg(p, KM_VIEW_GOOD, f->device_time_us,
+			         "Guided routine: lie flat and still for the scan");
+		}
+	}
+	const struct km_pipeline_result *res = km__vpipe_result(p->pipe);
+	struct km_guided_input in;
+	if (p->guided_on && res && km_guided_input_from_pipeline(res, f->pitch_mm, &in) == KM_OK &&
+	    km_guided_update(p->guided, &in, cues, KM_ARRAY_SIZE(cues), &n) == KM_OK)
+		play(p, cues, n);
+	km_guided_get_view(p->guided, &s->guided);
+	if (p->guided_on &&
+	    (s->guided.state == KM_GUIDED_DONE || s->guided.state == KM_GUIDED_STOPPED))
+		guided_summary(p);
+	s->sound = p->audio && !km_audio_muted(p->audio);
+	s->volume = p->audio ? km_audio_volume(p->audio) : 0.0f;
+}
+
 static void *proc_main(void *arg)
 {
 	struct proc *p = arg;
@@ -568,6 +703,7 @@ static void *proc_main(void *arg)
 			s->centre_valid = false;
 			s->tensing = false;
 		}
+		guided_frame(p, s, f);
 		if (p->rec)
 			km_rec_writer_write_frame(p->rec, f, NULL, 0);
 		fill_stats(p, s, f);
@@ -588,6 +724,7 @@ struct app {
 	SDL_Renderer *ren;
 	km_render *render;
 	struct proc *proc;
+	km_audio *audio;
 	struct km_view_ui ui;
 	size_t range_i;
 	bool fullscreen, quit, want_shot, vsync;
@@ -698,6 +835,34 @@ static void on_key(struct app *a, const SDL_KeyboardEvent *k)
 	case SDLK_PERIOD:
 		send(p, m_step, 0);
 		break;
+	case SDLK_g:
+		send(p, m_guided, 0);
+		break;
+	case SDLK_n:
+		send(p, m_skip, 0);
+		break;
+	case SDLK_v:
+	case SDLK_LEFTBRACKET:
+	case SDLK_RIGHTBRACKET: {
+		if (!a->audio) {
+			set_notice(a, "No sound device");
+			break;
+		}
+		char line[64];
+		if (k->keysym.sym == SDLK_v) {
+			km_audio_set_mute(a->audio, !km_audio_muted(a->audio));
+		} else {
+			float v = km_audio_volume(a->audio) +
+			          (k->keysym.sym == SDLK_RIGHTBRACKET ? 0.1f : -0.1f);
+			km_audio_set_volume(a->audio, v);
+			km_audio_set_mute(a->audio, false);
+		}
+		snprintf(line, sizeof line, "Sound %s, volume %.0f %%",
+		         km_audio_muted(a->audio) ? "muted" : "on",
+		         (double)(km_audio_volume(a->audio) * 100.0f));
+		set_notice(a, line);
+		break;
+	}
 	default:
 		break;
 	}
@@ -747,6 +912,7 @@ static int main_loop(struct app *a)
 			k.keysym.sym = *keys == '<'   ? SDLK_LEFT
 			               : *keys == '>' ? SDLK_RIGHT
 			                              : (SDL_Keycode)(unsigned char)*keys;
+			/* '[' and ']' are their own keycodes already. */
 			on_key(a, &k);
 			keys++;
 		}
@@ -790,7 +956,8 @@ int km_viewer_run(const struct km_viewer_options *opts)
 {
 	if (!opts || (opts->source == KM_VIEW_SOURCE_REPLAY && !opts->replay_path) ||
 	    opts->source > KM_VIEW_SOURCE_REPLAY || !(opts->sim_speed > 0.0) ||
-	    opts->sim_speed > 64.0 || opts->screenshot_after_s < 0.0)
+	    opts->sim_speed > 64.0 || opts->screenshot_after_s < 0.0 || !(opts->volume >= 0.0f) ||
+	    opts->volume > 1.0f)
 		return KM_ERR_INVALID_ARG;
 	struct app a;
 	memset(&a, 0, sizeof a);
@@ -859,6 +1026,15 @@ int km_viewer_run(const struct km_viewer_options *opts)
 	km_render_draw(a.render, NULL, &a.ui, 0.0f);
 	SDL_RenderPresent(a.ren);
 
+	if (opts->sound) {
+		struct km_audio_config ac = km_audio_config_default();
+		ac.volume = opts->volume;
+		ac.voice = opts->voice;
+		ac.log = opts->log;
+		if (km_audio_create(&ac, &a.audio) != KM_OK)
+			km__log(&opts->log, KM_LOG_INFO, "viewer",
+			        "no sound: carrying on silently");
+	}
 	err = proc_create(opts, &a.proc);
 	if (err != KM_OK) {
 		km__log(&opts->log, KM_LOG_ERROR, "viewer", "cannot start the stream: %s",
@@ -869,10 +1045,20 @@ int km_viewer_run(const struct km_viewer_options *opts)
 		err = KM_ERR_NO_MEMORY;
 		goto out;
 	}
+	a.proc->audio = a.audio;
 	a.proc->started = true;
 	err = main_loop(&a);
 out:
+	if (a.proc) {
+		proc_join(a.proc);
+		if (a.proc->guided_on)
+			guided_summary(a.proc);
+		if (a.proc->summary_ready && opts->on_summary)
+			opts->on_summary(opts->summary_user, a.proc->summary_text,
+			                 a.proc->summary_json);
+	}
 	proc_destroy(a.proc);
+	km_audio_destroy(a.audio);
 	km_render_destroy(a.render);
 	if (a.ren)
 		SDL_DestroyRenderer(a.ren);

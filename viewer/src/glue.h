@@ -8,6 +8,7 @@
 #include "knotmap/viewer.h"
 
 struct km__vpipe;
+struct km_pipeline_result;
 
 typedef void (*km__vpipe_event_fn)(void *user, const struct km_event *ev);
 
@@ -20,6 +21,10 @@ void km__vpipe_reset(struct km__vpipe *p);
  * tensing; calls fn for each event. */
 int km__vpipe_process(struct km__vpipe *p, const struct km_frame *f, struct km_view_snapshot *snap,
                       km__vpipe_event_fn fn, void *user);
+/* The last processed frame's pipeline result (events, tracks, outline), or
+ * NULL when the last frame was skipped or there is no pipeline. Valid until
+ * the next process / reset. */
+const struct km_pipeline_result *km__vpipe_result(const struct km__vpipe *p);
 /* The user logged numbness / tingling / radiating pain at t_us. */
 void km__vpipe_symptoms(struct km__vpipe *p, uint64_t t_us);
 

@@ -42,6 +42,9 @@ struct km__vpipe {
 	/* The overlay of the last processed frame, copied into every snapshot
 	 * (also when a frame is skipped, so nothing flickers). */
 	struct km_view_snapshot ov;
+	/* The last result, for the guided routine (km__vpipe_result). */
+	struct km_pipeline_result res;
+	bool res_valid;
 };
 
 static void set_remove(uint32_t *ids, size_t *n, uint32_t id)
@@ -221,6 +224,7 @@ void km__vpipe_reset(struct km__vpipe *v)
 	if (!v)
 		return;
 	km_pipeline_reset(v->pl);
+	v->res_valid = false;
 	v->n_tensing = 0;
 	v->n_stiff = 0;
 	v->n_paused = 0;
@@ -249,6 +253,11 @@ static void copy_overlay(struct km_view_snapshot *dst, const struct km_view_snap
 	dst->hold = src->hold;
 	dst->tensing = src->tensing;
 	dst->seek_advice = src->seek_advice;
+}
+
+const struct km_pipeline_result *km__vpipe_result(const struct km__vpipe *v)
+{
+	return v && v->res_valid ? &v->res : NULL;
 }
 
 void km__vpipe_symptoms(struct km__vpipe *v, uint64_t t_us)
@@ -327,25 +336,26 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 	v->fn = fn;
 	v->user = user;
 	v->ease_off_now = false;
-	struct km_pipeline_result res;
-	int err = km_pipeline_process(v->pl, f, &res);
+	struct km_pipeline_result *rp = &v->res;
+	int err = km_pipeline_process(v->pl, f, rp);
 	v->fn = NULL;
+	v->res_valid = err == KM_OK;
 	if (err != KM_OK) {
 		/* Skipped frame: keep showing the previous overlay. */
 		copy_overlay(out, s);
 		return err;
 	}
-	fill_outline(s, res.outline, f);
-	s->centre_valid = res.load_centre_valid;
-	s->centre_x_mm = res.load_centre_x_mm;
-	s->centre_y_mm = res.load_centre_y_mm;
+	fill_outline(s, rp->outline, f);
+	s->centre_valid = rp->load_centre_valid;
+	s->centre_x_mm = rp->load_centre_x_mm;
+	s->centre_y_mm = rp->load_centre_y_mm;
 
 	s->n_markers = 0;
 	struct km_view_hold best;
 	memset(&best, 0, sizeof best);
 	int best_rank = 0;
-	for (size_t i = 0; i < res.track_count; i++) {
-		const struct km_track *t = &res.tracks[i];
+	for (size_t i = 0; i < rp->track_count; i++) {
+		const struct km_track *t = &rp->tracks[i];
 		if (t->state == KM_TRACK_END)
 			continue;
 		if (s->n_markers < KM_VIEW_MAX_MARKERS) {
@@ -386,8 +396,8 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 	if (best_rank > 0) {
 		s->hold = best;
 	} else if (v->done.state == KM_VIEW_HOLD_DONE && v->done.held_s >= 1.0f &&
-	           res.time_us >= v->done_us &&
-	           (double)(res.time_us - v->done_us) / 1e6 < DONE_SHOW_S) {
+	           rp->time_us >= v->done_us &&
+	           (double)(rp->time_us - v->done_us) / 1e6 < DONE_SHOW_S) {
 		s->hold = v->done;
 	} else {
 		memset(&s->hold, 0, sizeof s->hold);

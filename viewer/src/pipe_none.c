@@ -39,3 +39,18 @@ void km__vpipe_symptoms(struct km__vpipe *p, uint64_t t_us)
 	(void)p;
 	(void)t_us;
 }
+
+const struct km_pipeline_result *km__vpipe_result(const struct km__vpipe *p)
+{
+	(void)p;
+	return NULL;
+}
+
+int km_guided_input_from_pipeline(const struct km_pipeline_result *res, float pitch_mm,
+                                  struct km_guided_input *in)
+{
+	(void)res;
+	(void)pitch_mm;
+	(void)in;
+	return KM_ERR_UNSUPPORTED;
+}

@@ -771,12 +771,34 @@ static const char *band_words(const struct km_view_hold *h)
 	}
 }
 
+static const char *guided_title(const struct km_guided_view *g);
+
 static void draw_hold_panel(km_render *r, const struct km_view_snapshot *s, int x, int y, int w)
 {
 	struct km_view_hold hold = s->hold;
 	hold.ease_off = hold.ease_off || s->tensing;
 	const struct km_view_hold *h = &hold;
 	fill(r->ren, x, y, w, 262, C_PANEL, 255);
+	if (h->state == KM_VIEW_HOLD_IDLE && s->guided.active) {
+		const struct km_guided_view *g = &s->guided;
+		text(r, F_LARGE, C_GOOD, x + 14, y + 12, AL_LEFT, guided_title(g));
+		int yy = y + 50;
+		/* One big number: how far, or how long. */
+		if (g->state == KM_GUIDED_PLACE && g->pointer_valid && g->target_valid) {
+			textf(r, F_BANNER, C_TEXT, x + 14, yy, AL_LEFT, "%.0f cm to go",
+			      (double)g->distance_mm / 10.0);
+			yy += 52;
+		} else if (g->phase_total_s > 0.0f) {
+			textf(r, F_BANNER, C_TEXT, x + 14, yy, AL_LEFT, "%.0f s",
+			      ceil((double)g->phase_left_s));
+			yy += 52;
+		}
+		text_wrap(r, F_BODY, C_TEXT, x + 14, yy, w - 28, AL_LEFT, g->prompt);
+		text_wrap(r, F_SMALL, C_DIM, x + 14, y + 200, w - 28, AL_LEFT,
+		          "Eyes closed is fine: the tones and voice lead the way. "
+		          "X stops at once.");
+		return;
+	}
 	if (h->state == KM_VIEW_HOLD_IDLE) {
 		text(r, F_LARGE, C_TEXT, x + 14, y + 12, AL_LEFT, "No hold");
 		text_wrap(r, F_BODY, C_DIM, x + 14, y + 52, w - 28, AL_LEFT,
@@ -869,6 +891,12 @@ static void draw_hud(km_render *r, const struct km_view_snapshot *s, const struc
 	textf(r, F_SMALL, C_DIM, x, y, AL_LEFT, "colours %s, %s, range %s",
 	      km_colormap_name(ui->colormap), ui->scale == KM_SCALE_SQRT ? "sqrt" : "linear",
 	      ui->fixed_range_kpa > 0 ? "fixed" : "auto");
+	y += 19;
+	if (s->sound)
+		textf(r, F_SMALL, C_DIM, x, y, AL_LEFT, "sound on, volume %.0f %%",
+		      (double)(s->volume * 100.0f));
+	else
+		text(r, F_SMALL, C_DIM, x, y, AL_LEFT, "sound off");
 	y += 26;
 	for (size_t i = 0; i < s->n_messages && i < KM_VIEW_MAX_MESSAGES && y < 540; i++) {
 		const struct km_view_message *m = &s->messages[i];
@@ -927,13 +955,19 @@ static void draw_guidance(km_render *r, const struct km_view_snapshot *s)
 	fill(r->ren, 0, y, r->cfg.width, r->cfg.height - y, C_PANEL, 255);
 	uint32_t col;
 	const char *g = guidance(s, &col);
+	if (s && s->guided.active && s->guided.prompt[0] && !s->tensing && !s->hold.ease_off) {
+		g = s->guided.prompt;
+		col = s->guided.state == KM_GUIDED_STOPPED ? C_MUCH : C_GOOD;
+	}
 	text(r, F_BODY, col, 16, y + 8, AL_LEFT, g);
 	text(r, F_SMALL, C_DIM, 16, y + 36, AL_LEFT,
 	     "Candidate tender/stiff spots, not a diagnosis. A knot lasting over a week, or "
 	     "numbness,");
 	text(r, F_SMALL, C_DIM, 16, y + 54, AL_LEFT,
 	     "tingling or pain down a limb: see a healthcare professional.");
-	text(r, F_SMALL, C_TEXT, r->cfg.width - 16, y + 54, AL_RIGHT, "H help   X log symptoms");
+	text(r, F_SMALL, C_TEXT, r->cfg.width - 16, y + 54, AL_RIGHT,
+	     s && s->guided.active ? "N skip spot   G end   X symptoms"
+	                           : "H help   G guided   X log symptoms");
 }
 
 static void banner(km_render *r, uint32_t col, const char *big, const char *small)
@@ -965,6 +999,8 @@ static void draw_help(km_render *r)
 	    {"M / O", "markers / body outline on-off"},
 	    {"F", "full screen"},
 	    {"X", "log numbness, tingling or radiating pain"},
+	    {"G / N", "guided routine start-end / skip a spot"},
+	    {"V  [  ]", "sound mute / volume down, up"},
 	    {"Left / Right", "replay: seek 5 s (Shift: 30 s)"},
 	    {"- / +", "replay speed 0.25x to 8x"},
 	    {". (period)", "replay: one frame while paused"},
@@ -999,6 +1035,115 @@ static void draw_red_flag(km_render *r)
 /* ------------------------------------------------------------------------ */
 /* The whole view                                                            */
 /* ------------------------------------------------------------------------ */
+
+/* ------------------------------------------------------------------------ */
+/* Guided routine                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void draw_triangle(SDL_Renderer *ren, float x0, float y0, float x1, float y1, float x2,
+                          float y2, uint32_t rgb, uint8_t a)
+{
+	SDL_Vertex v[3];
+	memset(v, 0, sizeof v);
+	v[0].position.x = x0, v[0].position.y = y0;
+	v[1].position.x = x1, v[1].position.y = y1;
+	v[2].position.x = x2, v[2].position.y = y2;
+	for (int i = 0; i < 3; i++)
+		v[i].color = rgba(rgb, a);
+	SDL_RenderGeometry(ren, NULL, v, 3, NULL, 0);
+}
+
+static const char *guided_title(const struct km_guided_view *g)
+{
+	switch (g->state) {
+	case KM_GUIDED_SCAN:
+		return "Body scan";
+	case KM_GUIDED_PLACE:
+		return "Place the ball";
+	case KM_GUIDED_HOLD:
+		return "Hold";
+	case KM_GUIDED_REST:
+		return "Rest";
+	case KM_GUIDED_DONE:
+		return "Done";
+	case KM_GUIDED_STOPPED:
+		return "Stopped";
+	default:
+		return "Guided";
+	}
+}
+
+/* Target rings on the next spot, an arrow from the ball to it, and a strip
+ * above the map with the step and its countdown. */
+static void draw_guided_map(km_render *r, const struct km_view_snapshot *s)
+{
+	const struct km_guided_view *g = &s->guided;
+	const struct km_frame *f = s->frame;
+	const SDL_Rect *hr = &r->heat_rect;
+	if (g->target_valid) {
+		float tx = mm_to_x(r, f, g->target_x_mm), ty = mm_to_y(r, f, g->target_y_mm);
+		/* A slow pulse: easy to find on the map at a glance. */
+		float ph = (float)(r->frame_no % 60) / 60.0f;
+		float pr = 30.0f + 10.0f * sinf(ph * 2.0f * KM_PI);
+		uint32_t col = g->state == KM_GUIDED_HOLD ? C_GOOD : C_WARN;
+		draw_arc(r->ren, tx, ty, pr - 2.0f, pr + 2.0f, 0.0f, 360.0f, col, 200);
+		draw_arc(r->ren, tx, ty, 16.0f, 20.0f, 0.0f, 360.0f, 0x000000, 160);
+		draw_arc(r->ren, tx, ty, 17.0f, 19.0f, 0.0f, 360.0f, col, 255);
+		draw_line(r->ren, tx - 26, ty, tx - 10, ty, 2.0f, col, 255);
+		draw_line(r->ren, tx + 10, ty, tx + 26, ty, 2.0f, col, 255);
+		draw_line(r->ren, tx, ty - 26, tx, ty - 10, 2.0f, col, 255);
+		draw_line(r->ren, tx, ty + 10, tx, ty + 26, 2.0f, col, 255);
+		char label[32];
+		snprintf(label, sizeof label, "spot %u/%u", (unsigned)g->spot_index + 1,
+		         (unsigned)g->n_spots);
+		/* Above the rings (below near the top edge): the markers' own
+		 * labels sit to their upper right. */
+		struct text_entry *e = text_get(r, F_SMALL, col, label);
+		if (e) {
+			int lx = (int)tx - e->w / 2, ly = (int)ty - 44 - e->h;
+			if (ly < hr->y)
+				ly = (int)ty + 44;
+			fill(r->ren, lx - 4, ly, e->w + 8, e->h, 0x000000, 170);
+			text(r, F_SMALL, col, lx, ly, AL_LEFT, label);
+		}
+		if (g->state == KM_GUIDED_PLACE && g->pointer_valid && g->distance_mm > 20.0f) {
+			float px = mm_to_x(r, f, g->pointer_x_mm),
+			      py = mm_to_y(r, f, g->pointer_y_mm);
+			float dx = tx - px, dy = ty - py, len = sqrtf(dx * dx + dy * dy);
+			if (len > 40.0f) {
+				float ux = dx / len, uy = dy / len;
+				/* From just off the ball to just outside the rings. */
+				float x0 = px + ux * 12.0f, y0 = py + uy * 12.0f;
+				float x1 = tx - ux * 34.0f, y1 = ty - uy * 34.0f;
+				draw_line(r->ren, x0, y0, x1, y1, 8.0f, 0x000000, 150);
+				draw_line(r->ren, x0, y0, x1, y1, 4.0f, 0xffffff, 240);
+				draw_triangle(r->ren, x1 + ux * 14.0f, y1 + uy * 14.0f,
+				              x1 - uy * 9.0f, y1 + ux * 9.0f, x1 + uy * 9.0f,
+				              y1 - ux * 9.0f, 0xffffff, 240);
+				draw_arc(r->ren, px, py, 6.0f, 9.0f, 0.0f, 360.0f, 0xffffff, 240);
+			}
+		}
+	}
+	/* Step strip above the map, where the grid title goes otherwise. */
+	char line[96];
+	if (g->phase_total_s > 0.0f && g->state != KM_GUIDED_PLACE)
+		snprintf(line, sizeof line, "Guided: %s   %.0f s", guided_title(g),
+		         ceil((double)g->phase_left_s));
+	else if (g->state == KM_GUIDED_PLACE && g->pointer_valid && g->target_valid)
+		snprintf(line, sizeof line, "Guided: %s   %.0f cm to go", guided_title(g),
+		         (double)g->distance_mm / 10.0);
+	else
+		snprintf(line, sizeof line, "Guided: %s", guided_title(g));
+	int sy = KM_MAX(hr->y - 34, 4);
+	fill(r->ren, hr->x, sy, hr->w, 30, C_BG, 255);
+	uint32_t col = g->state == KM_GUIDED_STOPPED ? C_MUCH : C_GOOD;
+	text(r, F_BODY, col, hr->x + 2, sy + 2, AL_LEFT, line);
+	if (g->phase_total_s > 0.0f) {
+		float u = 1.0f - KM_CLAMP(g->phase_left_s / g->phase_total_s, 0.0f, 1.0f);
+		fill(r->ren, hr->x, sy + 27, hr->w, 3, C_TRACK, 255);
+		fill(r->ren, hr->x, sy + 27, (int)((float)hr->w * u), 3, col, 255);
+	}
+}
 
 static void draw_title(km_render *r, const struct km_frame *f)
 {
@@ -1064,7 +1209,12 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 			draw_line(r->ren, cx - 9, cy, cx + 9, cy, 2.0f, 0xffffff, 200);
 			draw_line(r->ren, cx, cy - 9, cx, cy + 9, 2.0f, 0xffffff, 200);
 		}
-		if (ui.show_markers)
+		/* Guided, placing / holding / resting: only the target counts; the
+		 * other candidates would be clutter at a glance. */
+		bool guiding = s->guided.active && (s->guided.state == KM_GUIDED_PLACE ||
+		                                    s->guided.state == KM_GUIDED_HOLD ||
+		                                    s->guided.state == KM_GUIDED_REST);
+		if (ui.show_markers && !guiding)
 			draw_markers(r, s);
 		if (s->hold.state != KM_VIEW_HOLD_IDLE) {
 			float cx = mm_to_x(r, f, s->hold.x_mm), cy = mm_to_y(r, f, s->hold.y_mm);
@@ -1086,6 +1236,8 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 				text(r, F_LARGE, C_TEXT, (int)cx, ty, AL_CENTER, num);
 			}
 		}
+		if (s->guided.active)
+			draw_guided_map(r, s);
 		if (s->tensing || s->hold.ease_off)
 			banner(r, C_MUCH, "EASE OFF", "tensing up: too much pressure");
 		else if (s->stats.disconnected)

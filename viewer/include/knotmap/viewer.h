@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "knotmap/core.h"
+#include "knotmap/guided.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -163,6 +164,9 @@ struct km_view_snapshot {
 	bool tensing;     /* guarding detected now (any spot) */
 	bool seek_advice; /* a knot persisted > 7 days, or symptoms logged */
 	struct km_view_stats stats;
+	struct km_guided_view guided; /* the guided routine (guided.active false: off) */
+	bool sound;                   /* sound cues on (a device is open and not muted) */
+	float volume;                 /* 0..1 */
 	size_t n_messages; /* newest first */
 	struct km_view_message messages[KM_VIEW_MAX_MESSAGES];
 	uint64_t serial; /* increases with every publish (set by km_tribuf) */
@@ -319,8 +323,22 @@ struct km_viewer_options {
 	const char *font_path; /* NULL = default */
 	/* Keys pressed by themselves once frames arrive, one per drawn frame
 	 * (scripted demos and tests): the key letters, ' ' space, '<' / '>'
-	 * left / right arrow, '-', '+', '.'. NULL = none. */
+	 * left / right arrow, '-', '+', '.', '[', ']'. NULL = none. */
 	const char *keys;
+	/* Guided routine (knotmap/guided.h): start it as soon as frames arrive
+	 * (G starts / ends it at any time). */
+	bool guided;
+	struct km_guided_config guided_config; /* default km_guided_config_default() */
+	/* Sound cues (knotmap/audio.h): tones, plus spoken prompts when espeak-ng
+	 * is installed. No audio device: carries on silently. */
+	bool sound;   /* default true */
+	float volume; /* 0..1, default 0.6 */
+	bool voice;   /* spoken prompts when available, default true */
+	/* Called once at the end when a guided routine ran: the summary as text
+	 * lines and as JSON (also written next to the recording when recording).
+	 * Main thread; strings valid during the call. NULL = not reported. */
+	void (*on_summary)(void *user, const char *text, const char *json);
+	void *summary_user;
 	struct km_log log;
 };
 
