@@ -197,6 +197,16 @@ static void status_cb(void *user, enum km_stream_status status, int error)
 		atomic_store(&p->disconnected, false);
 }
 
+/* With no mat plugged in and no scenario named, show a demo that finds a
+ * spot and times a hold within the first minute (the README's promise); the
+ * guided routine has a scenario of its own. */
+static const char *sim_scenario(const struct km_viewer_options *o)
+{
+	if (o->scenario)
+		return o->scenario;
+	return o->guided ? "guided-upper-back" : "tennis-ball-trapezius";
+}
+
 static int open_stream(struct proc *p)
 {
 	struct km_stream_config c = km_stream_config_default();
@@ -217,12 +227,7 @@ static int open_stream(struct proc *p)
 		c.transport = KM_TRANSPORT_AUTO;
 		break;
 	}
-	/* With no mat plugged in and no scenario named, show a demo that finds a
-	 * spot and times a hold within the first minute (the README's promise);
-	 * the guided routine has a scenario of its own. */
-	c.sim_scenario = o->scenario ? o->scenario
-	                 : o->guided ? "guided-upper-back"
-	                             : "tennis-ball-trapezius";
+	c.sim_scenario = sim_scenario(o);
 	c.sim_seed = o->seed;
 	p->replay = o->source == KM_VIEW_SOURCE_REPLAY;
 	/* Replays and sped-up virtual mats are paced here, so pause, speed and
@@ -549,7 +554,7 @@ static void fill_stats(struct proc *p, struct km_view_snapshot *s, const struct 
 	km_stream_stats(p->stream, &ss);
 	if (p->info.transport == KM_TRANSPORT_SIM)
 		snprintf(st->device, sizeof st->device, "virtual mat (%s)",
-		         p->opts.scenario ? p->opts.scenario : "default scenario");
+		         sim_scenario(&p->opts));
 	else if (p->info.transport == KM_TRANSPORT_REPLAY)
 		snprintf(st->device, sizeof st->device, "replay: %.54s", p->info.location);
 	else
