@@ -325,7 +325,16 @@ Test(usb_faults, unplug_while_the_host_is_stalled)
 	cr_assert_eq(km_stream_frame_create(s, &f), KM_OK);
 	cr_assert_eq(km_stream_start(s), KM_OK);
 	cr_assert_eq(km_stream_read(s, f, 2000), KM_OK);
-	rel_sleep_ms(300); /* the ring fills */
+	/* Wait until the emulator has sent all 100 frames (a loaded machine can
+	 * take a while), so the ring holds the last 16 whatever the timing. */
+	struct km_stream_stats st;
+	for (int i = 0; i < 1000; i++) {
+		km_stream_stats(s, &st);
+		if (st.frames_ok + st.lost_frames >= 100)
+			break;
+		rel_sleep_ms(10);
+	}
+	cr_assert_eq(st.frames_ok + st.lost_frames, 100, "the emulator's frames did not all arrive");
 	emu_unplug(e);
 	int rc, n = 0, guard = 0;
 	while ((rc = km_stream_read(s, f, 100)) == KM_OK || rc == KM_ERR_TIMEOUT) {
@@ -334,7 +343,6 @@ Test(usb_faults, unplug_while_the_host_is_stalled)
 	}
 	cr_expect_eq(rc, KM_ERR_NO_DEVICE);
 	cr_expect_eq(n, 16, "the ring's frames are kept after the unplug");
-	struct km_stream_stats st;
 	km_stream_stats(s, &st);
 	cr_expect_eq(st.unplugs, 1);
 	cr_expect_eq(st.frames_ok, 1 + 16 + st.ring_drops);
