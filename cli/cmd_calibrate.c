@@ -55,8 +55,9 @@ static void usage(FILE *out)
 		"                     over its zero (default 10)\n"
 		"  -h, --help         this help\n"
 		"\n"
-		"Use the file with 'knotmap view --calibration FILE' or the stream's\n"
-		"calibration_path. Exit status: 0 written, 1 failed, 2 bad arguments.\n");
+		"Use the file with 'knotmap view --calibration FILE' and\n"
+		"'knotmap record --calibration FILE'.\n"
+		"Exit status: 0 written, 1 failed, 2 bad arguments.\n");
 }
 
 /* Per-level measurements: for each cell the highest region mean so far. */

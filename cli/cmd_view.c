@@ -23,6 +23,7 @@ static void view_usage(FILE *out)
 	             "                     tennis-ball-trapezius, roller-device, ...)\n"
 	             "  --replay FILE      play a .kmrec recording (Space, arrows, +/-, .)\n"
 	             "  --device SERIAL    this mat only\n"
+	             "  --calibration F    the mat's calibration file (knotmap calibrate)\n"
 	             "  --seed N           virtual mat seed (default 1)\n"
 	             "  --speed X          virtual mat pace, 0.25-16 (default 1 = real time)\n"
 	             "  --fullscreen       start full screen (F toggles)\n"
@@ -81,7 +82,7 @@ static int run_view(int argc, char **argv)
 		static const char *const with_value[] = {"--sim",   "--replay", "--device",
 		                                         "--seed",  "--speed",  "--screenshot",
 		                                         "--after", "--font",   "--keys",
-		                                         "--volume"};
+		                                         "--volume", "--calibration"};
 		bool known = false;
 		for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
 			known = known || !strcmp(a, with_value[k]);
@@ -105,6 +106,8 @@ static int run_view(int argc, char **argv)
 			o.source = KM_VIEW_SOURCE_DEVICE;
 			o.serial = v;
 			sources++;
+		} else if (!strcmp(a, "--calibration")) {
+			o.calibration_path = v;
 		} else if (!strcmp(a, "--seed")) {
 			long seed;
 			if (km_cli_parse_long("view", a, v, 0, 2147483647L, &seed))
@@ -176,6 +179,10 @@ static int run_view(int argc, char **argv)
 			km_cli_error("view", "install it with 'apt-get install fonts-dejavu-core'",
 				     "font %s not found",
 				     o.font_path ? o.font_path : KM_VIEW_DEFAULT_FONT);
+		else if (o.calibration_path && access(o.calibration_path, R_OK) != 0)
+			km_cli_error("view", "make one with 'knotmap calibrate', or leave out "
+					     "--calibration for the mat's own",
+				     "cannot read the calibration file %s", o.calibration_path);
 		else if (o.source == KM_VIEW_SOURCE_REPLAY)
 			km_cli_error("view", NULL, "cannot open the recording %s", o.replay_path);
 		else if (o.source == KM_VIEW_SOURCE_SIM)
@@ -183,6 +190,18 @@ static int run_view(int argc, char **argv)
 				     "no scenario '%s'", o.scenario);
 		else
 			km_cli_error("view", NULL, "%s", km_strerror(err));
+		return KM_EXIT_FAILURE;
+	case KM_ERR_CALIBRATION:
+	case KM_ERR_BAD_CRC:
+	case KM_ERR_BAD_MAGIC:
+	case KM_ERR_TRUNCATED:
+		if (o.calibration_path) {
+			km_cli_error("view", "make it again with 'knotmap calibrate'",
+				     "the calibration file %s is not usable: %s",
+				     o.calibration_path, km_strerror(err));
+			return KM_EXIT_FAILURE;
+		}
+		km_cli_error("view", NULL, "%s", km_strerror(err));
 		return KM_EXIT_FAILURE;
 	default:
 		km_cli_error("view", NULL, "%s", km_strerror(err));

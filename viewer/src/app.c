@@ -228,6 +228,7 @@ static int open_stream(struct proc *p)
 		break;
 	}
 	c.sim_scenario = sim_scenario(o);
+	c.calibration_path = o->calibration_path;
 	c.sim_seed = o->seed;
 	p->replay = o->source == KM_VIEW_SOURCE_REPLAY;
 	/* Replays and sped-up virtual mats are paced here, so pause, speed and

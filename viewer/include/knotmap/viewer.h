@@ -312,8 +312,11 @@ enum km_view_source {
 struct km_viewer_options {
 	enum km_view_source source;
 	const char *serial;
-	const char *scenario; /* NULL = the sim's default (back-lying) */
+	const char *scenario; /* NULL = the demo (tennis-ball-trapezius; guided-upper-back) */
 	const char *replay_path;
+	/* The mat's calibration file (knotmap calibrate); NULL = the one the
+	 * mat or virtual mat ships with. */
+	const char *calibration_path;
 	uint64_t seed; /* virtual mat seed (default 1) */
 	bool fullscreen;
 	int width, height;           /* window size (default 1024 x 640) */
