@@ -19,6 +19,7 @@
 #include "knotmap/calibration.h"
 #include "knotmap/recording.h"
 #include "knotmap/stream.h"
+#include "session_util.h"
 
 #define CMD "calibrate"
 #define MAX_LEVELS KM_CAL_MAX_POINTS
@@ -111,22 +112,11 @@ static void measure_commit(struct measure *m, int level, uint64_t n)
 	}
 }
 
-static int open_recording(const char *path, km_rec_reader **out)
-{
-	struct km_rec_reader_config rc = km_rec_reader_config_default();
-	rc.path = path;
-	rc.log = km_cli_log();
-	int err = km_rec_reader_create(&rc, out);
-	if (err != KM_OK)
-		km_cli_error(CMD, NULL, "cannot open '%s': %s", path, km_strerror(err));
-	return err;
-}
-
 /* Adds the mean raw counts of one recording to level (or zero when < 0). */
 static int measure_recording(struct measure *m, const char *path, int level)
 {
 	km_rec_reader *r;
-	int err = open_recording(path, &r);
+	int err = km_cli_open_recording(CMD, path, false, &r);
 	if (err != KM_OK)
 		return err;
 	const struct km_rec_info *info = km_rec_reader_info(r);
@@ -442,7 +432,7 @@ static int run_calibrate(int argc, char **argv)
 			return KM_EXIT_USAGE;
 		}
 		km_rec_reader *r;
-		if (open_recording(zero_path, &r) != KM_OK)
+		if (km_cli_open_recording(CMD, zero_path, false, &r) != KM_OK)
 			return KM_EXIT_FAILURE;
 		struct measure m;
 		const struct km_rec_info *info = km_rec_reader_info(r);
