@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "knotmap/protocol.h"
 #include "session_internal.h"
 
 #define MOD "session"
@@ -38,46 +38,11 @@ enum {
 #define MAX_CHUNK_BYTES (64u * 1024u * 1024u)
 #define MIN_CHUNK_BYTES (4u * 1024u)
 
-/* ------------------------------------------------------------------------ */
-/* CRC-32C                                                                   */
-/* ------------------------------------------------------------------------ */
-
-static uint32_t crc_table[8][256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void crc_build(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-		for (int k = 0; k < 8; k++)
-			c = (c & 1u) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-		crc_table[0][i] = c;
-	}
-	for (uint32_t i = 0; i < 256; i++)
-		for (int t = 1; t < 8; t++)
-			crc_table[t][i] =
-				(crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xFFu];
-}
-
+/* The format's CRC-32C is the one the USB protocol uses (same polynomial,
+ * same start and final xor): one implementation for both. */
 uint32_t km_rec_crc32c(uint32_t crc, const void *data, size_t size)
 {
-	const uint8_t *p = data;
-	pthread_once(&crc_once, crc_build);
-	crc = ~crc;
-	/* Slicing-by-8: the recorder checksums every byte it writes. */
-	while (size >= 8) {
-		uint32_t lo = crc ^ km__get_u32(p);
-		uint32_t hi = km__get_u32(p + 4);
-		crc = crc_table[7][lo & 0xFFu] ^ crc_table[6][(lo >> 8) & 0xFFu] ^
-		      crc_table[5][(lo >> 16) & 0xFFu] ^ crc_table[4][lo >> 24] ^
-		      crc_table[3][hi & 0xFFu] ^ crc_table[2][(hi >> 8) & 0xFFu] ^
-		      crc_table[1][(hi >> 16) & 0xFFu] ^ crc_table[0][hi >> 24];
-		p += 8;
-		size -= 8;
-	}
-	while (size--)
-		crc = (crc >> 8) ^ crc_table[0][(crc ^ *p++) & 0xFFu];
-	return ~crc;
+	return km_proto_crc32c(crc, data, size);
 }
 
 /* ------------------------------------------------------------------------ */
