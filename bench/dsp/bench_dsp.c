@@ -162,9 +162,14 @@ static size_t stage_loop(struct stage *st, struct frames *fr, size_t iters, bool
 	for (size_t i = 0; i < iters; i++) {
 		const float *in = fr->f[i % fr->n]->kpa;
 		if (st->masked) {
-			/* the pipeline's weights: loaded cells (as pipeline.c does) */
+			/* the pipeline's weights: loaded cells, with its hysteresis (as
+			 * pipeline.c does, but on the raw frames: the pipeline's are
+			 * averaged, so its weights change less often than here) */
 			for (size_t k = 0; k < cells; k++)
-				st->weight[k] = in[k] > st->weight_kpa ? 1.0f : 0.0f;
+				st->weight[k] =
+				    in[k] > (st->weight[k] > 0.0f ? 0.9f : 1.0f) * st->weight_kpa
+				        ? 1.0f
+				        : 0.0f;
 			km_bandpass_execute_masked(st->bp, in, st->weight, st->stack);
 		} else {
 			km_bandpass_execute(st->bp, in, st->stack);

@@ -19,8 +19,9 @@
  *
  * Two equal implementations: FFT convolution with FFTW single precision
  * (r2c once, per-scale multiply by a precomputed real kernel spectrum with
- * the gain and 1/N folded in, c2r) and separable direct convolution. AUTO
- * picks by a flop-count cost model at create (deterministic; no timing).
+ * the gain and 1/N folded in, c2r) and separable direct convolution (8-lane
+ * kernels, AVX2 + FMA when the CPU has them). AUTO picks by a cost model at
+ * create (deterministic; no timing), calibrated by bench/ on both paths.
  *
  * Thread safety: one object per thread; different objects may execute
  * concurrently (plans are created/destroyed under one process-wide FFTW lock,
@@ -47,6 +48,15 @@ enum km_bandpass_method {
 	KM_BANDPASS_DIRECT = 2, /* separable direct convolution */
 };
 
+/* The widest vector instructions the DIRECT path may use; the CPU may have
+ * less (x86 only; elsewhere always portable C). Not BEST: to compare or
+ * test the kernels. */
+enum km_bandpass_simd {
+	KM_BANDPASS_SIMD_BEST = 0,     /* AVX-512, else AVX2 + FMA, else portable C */
+	KM_BANDPASS_SIMD_PORTABLE = 1, /* portable C only */
+	KM_BANDPASS_SIMD_AVX2 = 2,     /* at most AVX2 + FMA */
+};
+
 struct km_bandpass_config {
 	uint16_t rows, cols;       /* grid, 1..KM_FRAME_MAX_DIM each; default 0 (must be set) */
 	float pitch_mm;            /* cell pitch, > 0; default 10 */
@@ -62,8 +72,10 @@ struct km_bandpass_config {
 	enum km_bandpass_method method; /* default AUTO */
 	int fftw_measure; /* nonzero: FFTW_MEASURE planning (slow create), else ESTIMATE */
 	/* Nonzero: also allow km_bandpass_execute_masked (normalised
-	 * convolution; about 4x the work). Default 0. */
+	 * convolution; about 2x the work, 4x on frames whose weights changed).
+	 * Default 0. */
 	int normalized;
+	enum km_bandpass_simd simd; /* DIRECT path kernels; default BEST */
 	struct km_log log;
 };
 
