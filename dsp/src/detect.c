@@ -2,6 +2,7 @@
  * Spot detection: robust thresholds, 3-D non-maximum suppression, sub-cell
  * refinement, body outline and spine midline mask. See knotmap/detect.h.
  */
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -15,9 +16,22 @@ struct km_detect {
 	struct km_detect_config cfg;
 	int R, C, periodic;
 	unsigned n;
-	float *scratch;                    /* [cells] for medians */
-	uint8_t *loaded;                   /* [cells] */
-	uint16_t *dist;                    /* [cells] distance to unloaded, cells */
+	float *scratch; /* [3 x cells + 512] for medians */
+	/* The loaded area as bit rows ([rows x words], bit c of a row = column c)
+	 * and its erosions by squares: the cells whose chessboard distance to
+	 * the nearest unloaded (or, flat, off-grid) cell is >= k, kept for the
+	 * few k the noise masks and the support test ask for (fixed by the
+	 * config). Bit rows make an erosion a few word operations per row. */
+	int words;                         /* per row */
+	int kbound;                        /* no cell is farther than this from an unloaded one */
+	unsigned nk;                       /* kept masks */
+	int *kslot;                        /* [kbound + 1] mask slot of k, or -1 */
+	uint64_t *masks;                   /* [nk x rows x words]; slot 0 is k = 1 (loaded) */
+	size_t *mcount;                    /* [nk] cells in each mask */
+	uint64_t *ework, *hwork;           /* [rows x words] erosion buffers */
+	uint8_t *lrow;                     /* [words x 64] one row's loaded bytes */
+	int kmax_all, kmax_sup;            /* largest kept k; largest the support test needs */
+	int ksup[KM_BANDPASS_MAX_SCALES];  /* support test: distance >= ksup (0: off grid) */
 	float *row_left, *row_right, *mid; /* [rows] */
 	struct km_candidate *cand;         /* [max_candidates] */
 	size_t count;
@@ -118,6 +132,62 @@ static int check_config(const struct km_detect_config *c)
 	return KM_OK;
 }
 
+static long noise_need(const km_detect *d, unsigned s)
+{
+	return lroundf(3.0f * d->cfg.ratio * d->cfg.scale_mm[s] / d->cfg.pitch_mm);
+}
+
+/* Which erosions of the loaded area execute needs: the noise masks of every
+ * scale (with their halvings) and the support test's distance. */
+static int plan_masks(km_detect *d)
+{
+	int R = d->R, C = d->C, B = (R + 1) / 2;
+	if (!d->periodic)
+		B = KM_MIN(B, (C + 1) / 2);
+	d->kbound = B;
+	d->words = (C + 63) / 64;
+	d->kslot = km__calloc((size_t)B + 1, sizeof(int));
+	if (!d->kslot)
+		return KM_ERR_NO_MEMORY;
+	for (int k = 0; k <= B; k++)
+		d->kslot[k] = -1;
+	d->kslot[1] = 0;
+	for (unsigned s = 0; s < d->n; s++) {
+		for (long k = KM_MAX(noise_need(d, s), 1);; k /= 2) {
+			if (k <= B)
+				d->kslot[k] = 0;
+			if (k <= 1)
+				break;
+		}
+		/* supported(): distance > max(ceil(support_sigmas x sigma / pitch), 1) */
+		float kf = ceilf(d->cfg.support_sigmas * d->cfg.scale_mm[s] / d->cfg.pitch_mm);
+		d->ksup[s] = 0; /* never: no cell is that far inside */
+		if (kf < (float)B) {
+			d->ksup[s] = KM_MAX((int)kf, 1) + 1;
+			if (d->cfg.support_sigmas > 0.0f) {
+				d->kslot[d->ksup[s]] = 0;
+				d->kmax_sup = KM_MAX(d->kmax_sup, d->ksup[s]);
+			}
+		}
+	}
+	d->nk = 0;
+	for (int k = 1; k <= B; k++)
+		if (d->kslot[k] == 0) {
+			d->kslot[k] = (int)d->nk++;
+			d->kmax_all = k;
+		}
+	d->kmax_sup = KM_MAX(d->kmax_sup, 1);
+	size_t rw = (size_t)R * (size_t)d->words;
+	d->masks = km__calloc((size_t)d->nk * rw, sizeof(uint64_t));
+	d->mcount = km__calloc(d->nk, sizeof(size_t));
+	d->ework = km__calloc(rw, sizeof(uint64_t));
+	d->hwork = km__calloc(rw, sizeof(uint64_t));
+	d->lrow = km__calloc((size_t)d->words * 64, 1);
+	if (!d->masks || !d->mcount || !d->ework || !d->hwork || !d->lrow)
+		return KM_ERR_NO_MEMORY;
+	return KM_OK;
+}
+
 int km_detect_create(const struct km_detect_config *cfg, km_detect **out)
 {
 	if (!out)
@@ -140,15 +210,13 @@ int km_detect_create(const struct km_detect_config *cfg, km_detect **out)
 	d->periodic = cfg->geometry == KM_GEOMETRY_CYLINDER;
 	d->n = cfg->n_scales;
 	size_t cells = (size_t)d->R * (size_t)d->C;
-	d->scratch = km__calloc(cells, sizeof(float));
-	d->loaded = km__calloc(cells, 1);
-	d->dist = km__calloc(cells, sizeof(uint16_t));
+	d->scratch = km__calloc(3 * cells + 512, sizeof(float));
 	d->row_left = km__calloc((size_t)d->R, sizeof(float));
 	d->row_right = km__calloc((size_t)d->R, sizeof(float));
 	d->mid = km__calloc((size_t)d->R, sizeof(float));
 	d->cand = km__calloc(cfg->max_candidates, sizeof(struct km_candidate));
-	if (!d->scratch || !d->loaded || !d->dist || !d->row_left || !d->row_right || !d->mid ||
-	    !d->cand) {
+	if (!d->scratch || !d->row_left || !d->row_right || !d->mid || !d->cand ||
+	    plan_masks(d) != KM_OK) {
 		km_detect_destroy(d);
 		return KM_ERR_NO_MEMORY;
 	}
@@ -197,23 +265,100 @@ static float median(float *a, size_t n)
 	return m;
 }
 
+static int popcount64(uint64_t x)
+{
+#if defined(__GNUC__) && defined(__POPCNT__)
+	return __builtin_popcountll(x);
+#else
+	x = x - ((x >> 1) & 0x5555555555555555u);
+	x = (x & 0x3333333333333333u) + ((x >> 2) & 0x3333333333333333u);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+	return (int)((x * 0x0101010101010101u) >> 56);
+#endif
+}
+
+static int ctz64(uint64_t x) /* x != 0 */
+{
+#if defined(__GNUC__)
+	return __builtin_ctzll(x);
+#else
+	int n = 0;
+	while (!(x & 1u)) {
+		x >>= 1;
+		n++;
+	}
+	return n;
+#endif
+}
+
+static int top_bit64(uint64_t x) /* x != 0 */
+{
+#if defined(__GNUC__)
+	return 63 - __builtin_clzll(x);
+#else
+	int n = 0;
+	while (x >>= 1)
+		n++;
+	return n;
+#endif
+}
+
+/* 64 bytes of 0 / 1 -> one word, byte j -> bit j. */
+static uint64_t pack_bits(const uint8_t *b)
+{
+	uint64_t w = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (int j = 0; j < 8; j++) {
+		uint64_t v;
+		memcpy(&v, b + 8 * j, 8);
+		/* each byte's bit 0 lands in the top byte, in order (no carries) */
+		w |= ((v * 0x0102040810204080u) >> 56) << (8 * j);
+	}
+#else
+	for (int j = 0; j < 64; j++)
+		w |= (uint64_t)b[j] << j;
+#endif
+	return w;
+}
+
+static void above(uint8_t *restrict f, const float *restrict x, size_t n, float w)
+{
+	for (size_t i = 0; i < n; i++)
+		f[i] = x[i] > w;
+}
+
+static int count_above(const float *x, size_t n, float w)
+{
+	int k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += x[i] > w;
+	return k;
+}
+
+/* Loaded cells as bit rows (mask slot 0, k = 1), the row ends and the
+ * outline. */
 static void find_outline(km_detect *d, const float *kpa)
 {
 	struct km_body_outline *o = &d->outline;
-	int R = d->R, C = d->C;
-	float p = d->cfg.pitch_mm;
+	int R = d->R, C = d->C, W = d->words;
+	float p = d->cfg.pitch_mm, thr = d->cfg.outline_kpa;
 	size_t loaded = 0, nmid = 0;
 	int top = -1, bottom = -1, left = C, right = -1;
+	uint64_t *m = d->masks;
 	for (int r = 0; r < R; r++) {
+		const float *row = kpa + (size_t)r * (size_t)C;
+		uint8_t *lr = d->lrow; /* bytes past C stay 0 */
+		above(lr, row, (size_t)C, thr);
 		int first = -1, last = -1;
-		for (int c = 0; c < C; c++) {
-			size_t i = (size_t)r * (size_t)C + (size_t)c;
-			d->loaded[i] = kpa[i] > d->cfg.outline_kpa;
-			if (d->loaded[i]) {
-				loaded++;
+		uint64_t *mr = m + (size_t)r * (size_t)W;
+		for (int w = 0; w < W; w++) {
+			uint64_t b = pack_bits(lr + 64 * w);
+			mr[w] = b;
+			if (b) {
+				loaded += (size_t)popcount64(b);
 				if (first < 0)
-					first = c;
-				last = c;
+					first = 64 * w + ctz64(b);
+				last = 64 * w + top_bit64(b);
 			}
 		}
 		if (first >= 0 && last > first) {
@@ -230,6 +375,7 @@ static void find_outline(km_detect *d, const float *kpa)
 			d->row_right[r] = NAN;
 		}
 	}
+	d->mcount[0] = loaded;
 	o->loaded_cells = loaded;
 	double area_cm2 = (double)loaded * (double)p * (double)p * 0.01;
 	o->found = !d->periodic && loaded >= d->cfg.outline_min_cells && nmid >= 3 &&
@@ -247,67 +393,150 @@ static void find_outline(km_detect *d, const float *kpa)
 	}
 }
 
-/* Chessboard distance (cells) from each cell to the nearest unloaded cell,
- * counting a flat mat's outside as unloaded: two raster passes (Rosenfeld &
- * Pfaltz 1966); periodic columns get a second round so the wrap propagates. */
-static void distance_map(km_detect *d)
+/* One erosion by the 3 x 3 square: a cell stays if it and its 8 neighbours
+ * are loaded (off-grid rows, and a flat mat's off-grid columns, are not;
+ * a cylinder's columns wrap). src may be dst. Returns the cells left. */
+static size_t erode(const km_detect *d, const uint64_t *src, uint64_t *dst)
 {
-	int R = d->R, C = d->C;
-	uint16_t *D = d->dist;
-	const uint16_t inf = UINT16_MAX - 1;
-	for (size_t i = 0; i < (size_t)R * (size_t)C; i++)
-		D[i] = d->loaded[i] ? inf : 0;
-	for (int round = 0; round < (d->periodic ? 2 : 1); round++) {
-		for (int r = 0; r < R; r++)
-			for (int c = 0; c < C; c++) {
-				uint16_t *v = &D[(size_t)r * (size_t)C + (size_t)c];
-				if (!*v)
-					continue;
-				uint32_t best = *v;
-				for (int dc = -1; dc <= 1; dc++) {
-					int cc = c + dc;
-					for (int dr = -1; dr <= 0; dr++) {
-						if (dr == 0 && dc >= 0)
-							continue;
-						int rr = r + dr;
-						uint32_t nb;
-						if (d->periodic)
-							cc = (cc % C + C) % C;
-						if (rr < 0 || (!d->periodic && (cc < 0 || cc >= C)))
-							nb = 0;
-						else
-							nb = D[(size_t)rr * (size_t)C + (size_t)cc];
-						best = KM_MIN(best, nb + 1);
-					}
-				}
-				*v = (uint16_t)best;
-			}
-		for (int r = R - 1; r >= 0; r--)
-			for (int c = C - 1; c >= 0; c--) {
-				uint16_t *v = &D[(size_t)r * (size_t)C + (size_t)c];
-				if (!*v)
-					continue;
-				uint32_t best = *v;
-				for (int dc = -1; dc <= 1; dc++) {
-					int cc = c + dc;
-					for (int dr = 0; dr <= 1; dr++) {
-						if (dr == 0 && dc <= 0)
-							continue;
-						int rr = r + dr;
-						uint32_t nb;
-						if (d->periodic)
-							cc = (cc % C + C) % C;
-						if (rr >= R ||
-						    (!d->periodic && (cc < 0 || cc >= C)))
-							nb = 0;
-						else
-							nb = D[(size_t)rr * (size_t)C + (size_t)cc];
-						best = KM_MIN(best, nb + 1);
-					}
-				}
-				*v = (uint16_t)best;
-			}
+	int R = d->R, W = d->words, lw = (d->C - 1) / 64, lb = (d->C - 1) % 64;
+	uint64_t *h = d->hwork;
+	for (int r = 0; r < R; r++) {
+		const uint64_t *x = src + (size_t)r * (size_t)W;
+		uint64_t *y = h + (size_t)r * (size_t)W;
+		uint64_t wrap_l = 0, wrap_r = 0;
+		if (d->periodic) {
+			wrap_l = (x[lw] >> lb) & 1u; /* column C - 1, left of column 0 */
+			wrap_r = (x[0] & 1u) << lb;  /* column 0, right of column C - 1 */
+		}
+		for (int w = 0; w < W; w++) {
+			uint64_t l = x[w] << 1 | (w > 0 ? x[w - 1] >> 63 : wrap_l);
+			uint64_t rt = x[w] >> 1 | (w + 1 < W ? x[w + 1] << 63 : wrap_r);
+			y[w] = x[w] & l & rt;
+		}
 	}
+	size_t n = 0;
+	for (int r = 0; r < R; r++) {
+		const uint64_t *y = h + (size_t)r * (size_t)W;
+		uint64_t *o = dst + (size_t)r * (size_t)W;
+		for (int w = 0; w < W; w++) {
+			/* rows off the grid are unloaded */
+			uint64_t v = r > 0 && r + 1 < R ? y[w - W] & y[w] & y[w + W] : 0;
+			o[w] = v;
+			n += (size_t)popcount64(v);
+		}
+	}
+	return n;
+}
+
+/* The kept masks up to k = kmax: mask k holds the cells whose chessboard
+ * distance to the nearest unloaded cell (a flat mat's outside counts as
+ * unloaded; a cylinder's columns wrap) is >= k, i.e. the loaded area
+ * eroded k - 1 times (squares add up). */
+static void build_masks(km_detect *d, int kmax)
+{
+	size_t rw = (size_t)d->R * (size_t)d->words;
+	const uint64_t *cur = d->masks;
+	for (int k = 2; k <= kmax; k++) {
+		int slot = d->kslot[k];
+		uint64_t *dst = slot >= 0 ? d->masks + (size_t)slot * rw : d->ework;
+		size_t n = erode(d, cur, dst);
+		if (slot >= 0)
+			d->mcount[slot] = n;
+		cur = dst;
+		if (n == 0) {
+			/* empty from here on */
+			for (int kk = k + 1; kk <= kmax; kk++)
+				if (d->kslot[kk] >= 0) {
+					memset(d->masks + (size_t)d->kslot[kk] * rw, 0,
+					       rw * sizeof(uint64_t));
+					d->mcount[d->kslot[kk]] = 0;
+				}
+			break;
+		}
+	}
+}
+
+static size_t mask_count(const km_detect *d, long k)
+{
+	return k <= d->kbound ? d->mcount[d->kslot[k]] : 0;
+}
+
+/* k-th smallest of a[0..n) and, when prev, the (k-1)-th (k >= 1); values
+ * finite (or infinite, never NaN), so the answer is a value of the multiset
+ * whatever the order. Floyd & Rivest's idea: two sample quantiles bracket
+ * the k-th with high probability; one branch-free pass counts what lies
+ * below and copies what lies between, and only that is searched. a is left
+ * as it is unless the bracket misses (then quickselect over a). tmp holds
+ * 2.5 n + 300 floats. */
+static float fast_kth(float *a, size_t n, size_t k, float *tmp, float *prev, int depth)
+{
+	if (n > 64) {
+		size_t m = n >= 1500 ? 128 : 64, delta = m == 128 ? 14 : 10, stride = n / m;
+		float *smp = tmp, *band = tmp + m;
+		for (size_t j = 0; j < m; j++)
+			smp[j] = a[j * stride + stride / 2];
+		size_t pos = k * m / n;
+		float lo = -INFINITY, hi = INFINITY;
+		size_t ilo = 0;
+		if (pos >= delta) {
+			ilo = pos - delta;
+			lo = select_kth(smp, m, ilo);
+		}
+		if (pos + delta < m) /* smp[ilo + 1 ..] >= lo after the first select */
+			hi = pos >= delta
+			         ? select_kth(smp + ilo + 1, m - ilo - 1, pos + delta - ilo - 1)
+			         : select_kth(smp, m, pos + delta);
+		size_t lt = 0, nb = 0;
+		for (size_t i = 0; i < n; i++) {
+			float x = a[i];
+			band[nb] = x;
+			nb += (size_t)((x >= lo) & (x <= hi));
+			lt += (size_t)(x < lo);
+		}
+		if (k >= lt && k - lt < nb) {
+			float r, p = 0.0f;
+			if (k == lt && prev) {
+				/* the (k-1)-th is the largest value below the band */
+				p = -INFINITY;
+				for (size_t i = 0; i < n; i++)
+					p = a[i] < lo && a[i] > p ? a[i] : p;
+				*prev = p;
+				prev = NULL;
+			}
+			if (depth < 1 && nb > 64 && nb <= n / 2)
+				return fast_kth(band, nb, k - lt, band + nb + 1, prev, depth + 1);
+			r = select_kth(band, nb, k - lt);
+			if (prev) {
+				size_t kb = k - lt;
+				p = band[0];
+				for (size_t i = 1; i < kb; i++)
+					p = band[i] > p ? band[i] : p;
+				*prev = p;
+			}
+			return r;
+		}
+	}
+	/* quickselect leaves a[0..k) <= a[k] (no NaN) */
+	float r = select_kth(a, n, k);
+	if (prev) {
+		float p = a[0];
+		for (size_t i = 1; i < k; i++)
+			p = a[i] > p ? a[i] : p;
+		*prev = p;
+	}
+	return r;
+}
+
+/* median() for values without NaN, a left reordered or not. */
+static float fast_median(float *a, size_t n, float *tmp)
+{
+	if (n == 0)
+		return 0.0f;
+	float prev = 0.0f;
+	float m = fast_kth(a, n, n / 2, tmp, n % 2 == 0 ? &prev : NULL, 0);
+	if (n % 2 == 0)
+		m = 0.5f * (m + prev);
+	return m;
 }
 
 /* Robust SD (1.4826 x MAD) of one response layer over the loaded cells at
@@ -317,24 +546,47 @@ static void distance_map(km_detect *d)
 static float noise_sd(km_detect *d, const float *layer, unsigned s)
 {
 	size_t cells = (size_t)d->R * (size_t)d->C, n = 0;
-	long need = lroundf(3.0f * d->cfg.ratio * d->cfg.scale_mm[s] / d->cfg.pitch_mm);
-	for (long k = KM_MAX(need, 1);; k /= 2) {
-		n = 0;
-		for (size_t i = 0; i < cells; i++)
-			if ((long)d->dist[i] >= k)
-				d->scratch[n++] = layer[i];
+	long need = noise_need(d, s), k;
+	for (k = KM_MAX(need, 1);; k /= 2) {
+		n = mask_count(d, k);
 		if (n >= 32 || k <= 1)
 			break;
 	}
+	float *a = d->scratch;
 	if (n < 32) {
-		n = 0;
-		for (size_t i = 0; i < cells; i++)
-			d->scratch[n++] = layer[i];
+		n = cells;
+		memcpy(a, layer, cells * sizeof(float));
+	} else {
+		/* row-major, as a scan of the distance map would collect them */
+		int W = d->words;
+		const uint64_t *m = d->masks + (size_t)d->kslot[k] * (size_t)d->R * (size_t)W;
+		size_t j = 0;
+		for (int r = 0; r < d->R; r++)
+			for (int w = 0; w < W; w++) {
+				uint64_t b = m[(size_t)r * (size_t)W + (size_t)w];
+				const float *src =
+				    layer + (size_t)r * (size_t)d->C + 64 * (size_t)w;
+				while (b) {
+					a[j++] = src[ctz64(b)];
+					b &= b - 1;
+				}
+			}
 	}
-	float med = median(d->scratch, n);
+	int finite = 1;
 	for (size_t i = 0; i < n; i++)
-		d->scratch[i] = fabsf(d->scratch[i] - med);
-	return 1.4826f * median(d->scratch, n); /* MAD -> SD for Gaussian noise */
+		finite &= fabsf(a[i]) <= FLT_MAX;
+	if (!finite) {
+		/* NaN or inf: the order-dependent original path, exactly */
+		float med = median(a, n);
+		for (size_t i = 0; i < n; i++)
+			a[i] = fabsf(a[i] - med);
+		return 1.4826f * median(a, n);
+	}
+	float *tmp = d->scratch + cells;
+	float med = fast_median(a, n, tmp);
+	for (size_t i = 0; i < n; i++)
+		a[i] = fabsf(a[i] - med);
+	return 1.4826f * fast_median(a, n, tmp); /* MAD -> SD for Gaussian noise */
 }
 
 static inline float at(const km_detect *d, const float *stack, int s, int r, int c)
@@ -390,6 +642,54 @@ static int is_max(const km_detect *d, const float *stack, const float *thr, int 
 	return 1;
 }
 
+/* is_max() for a cell that passed the threshold, with the same answer: the
+ * divisions are monotone for a positive finite threshold, so a raw
+ * comparison settles most neighbours (an earlier one >= v rejects, a later
+ * one <= v passes) and only the rest is divided out. Cheapest first: the
+ * same scale, then the others. cl, cr: the columns left and right of c. */
+static int is_max_fast(const km_detect *d, const float *stack, const float *thr, int s, int r,
+                       int c, int cl, int cr, float v)
+{
+	float t = thr[s];
+	if (!(t > 0.0f && t <= FLT_MAX))
+		return is_max(d, stack, thr, s, r, c, v);
+	size_t C = (size_t)d->C, plane = (size_t)d->R * C;
+	const float *m = stack + (size_t)s * plane + (size_t)r * C;
+	const float *u = m - C, *b = m + C;
+	/* earlier: (r-1, c-1..c+1), (r, c-1); later: (r, c+1), (r+1, c-1..c+1) */
+	float e[4] = {u[cl], u[c], u[cr], m[cl]}, l[4] = {m[cr], b[cl], b[c], b[cr]};
+	if (!(v > e[0]) || !(v > e[1]) || !(v > e[2]) || !(v > e[3]))
+		return 0;
+	float vt = v / t;
+	for (int i = 0; i < 4; i++)
+		if (!(v >= l[i]) && !(vt >= l[i] / t))
+			return 0;
+	for (int i = 0; i < 4; i++)
+		if (!(vt > e[i] / t))
+			return 0;
+	if (d->cfg.per_scale_nms)
+		return 1;
+	for (int ds = -1; ds <= 1; ds += 2) {
+		int ss = s + ds;
+		if (ss < 0 || ss >= (int)d->n)
+			continue;
+		const float *q = stack + (size_t)ss * plane + (size_t)r * C;
+		const float *qu = q - C, *qb = q + C;
+		float w9[9] = {qu[cl], qu[c], qu[cr], q[cl], q[c], q[cr], qb[cl], qb[c], qb[cr]};
+		float ts = thr[ss];
+		for (int i = 0; i < 9; i++) {
+			float w = w9[i];
+			if (ds < 0) { /* a finer layer comes earlier */
+				if (ts == t ? !(v > w) || !(vt > w / t) : !(vt > w / ts))
+					return 0;
+			} else if (ts == t ? !(v >= w) && !(vt >= w / t) : !(vt >= w / ts)) {
+				return 0;
+			}
+		}
+	}
+	return 1;
+}
+
 static int edge_like(const km_detect *d, const float *stack, int s, int r, int c, float v)
 {
 	if (d->cfg.edge_ratio <= 0.0f)
@@ -408,8 +708,13 @@ static int edge_like(const km_detect *d, const float *stack, int s, int r, int c
  * this drops them, at the price of missing spots that close to an edge. */
 static int supported(const km_detect *d, int s, int r, int c)
 {
-	int k = (int)ceilf(d->cfg.support_sigmas * d->cfg.scale_mm[s] / d->cfg.pitch_mm);
-	return (int)d->dist[(size_t)r * (size_t)d->C + (size_t)c] > KM_MAX(k, 1);
+	/* distance > max(ceil(support_sigmas x sigma / pitch), 1), i.e. in mask ksup */
+	int k = d->ksup[s];
+	if (k == 0)
+		return 0;
+	size_t W = (size_t)d->words;
+	const uint64_t *m = d->masks + ((size_t)d->kslot[k] * (size_t)d->R + (size_t)r) * W;
+	return (int)((m[c / 64] >> (c % 64)) & 1u);
 }
 
 static void insert(km_detect *d, const struct km_candidate *k, size_t *over)
@@ -438,7 +743,7 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 	memset(res, 0, sizeof *res);
 	const struct km_detect_config *cf = &d->cfg;
 	find_outline(d, kpa);
-	distance_map(d);
+	build_masks(d, d->have_ext ? d->kmax_sup : d->kmax_all);
 	size_t cells = (size_t)d->R * (size_t)d->C;
 	float thr[KM_BANDPASS_MAX_SCALES], weak[KM_BANDPASS_MAX_SCALES];
 	/* The noise level of a scene changes slowly; a per-frame estimate
@@ -464,23 +769,35 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 	int c0 = d->periodic ? 0 : 1, c1 = d->periodic ? d->C : d->C - 1;
 	for (unsigned su = 0; su < d->n; su++) {
 		int s = (int)su;
-		for (int r = 1; r < d->R - 1; r++)
-			for (int c = c0; c < c1; c++) {
-				float v = at(d, stack, s, r, c);
-				if (!(v > weak[s]))
+		float ws = weak[s];
+		for (int r = 1; r < d->R - 1; r++) {
+			const float *row =
+			    stack + ((size_t)s * (size_t)d->R + (size_t)r) * (size_t)d->C;
+			/* Nearly every cell is below the threshold: count a row's
+			 * (vectorised), visit its cells only up to the last hit. */
+			int left = count_above(row, (size_t)d->C, ws);
+			for (int c = 0; left > 0; c++) {
+				float v = row[c];
+				if (!(v > ws))
 					continue;
+				left--;
+				if (c < c0 || c >= c1)
+					continue;
+				int cl = c > 0 ? c - 1 : d->C - 1, cr = c + 1 < d->C ? c + 1 : 0;
 				/* Relative contrast (a knot's excess is a fraction of the
 				 * load it sits under); weak ones at weak_fraction of it. */
 				float need = 0.0f;
 				if (background && cf->min_contrast > 0.0f) {
-					size_t ii = (size_t)r * (size_t)d->C +
-					            (size_t)(d->periodic ? (c % d->C + d->C) % d->C : c);
-					need = cf->min_contrast * fmaxf(background[ii], 0.0f);
-					float wf = cf->weak_fraction > 0.0f ? cf->weak_fraction : 1.0f;
+					/* fmaxf(b, 0) up to the sign of a zero, which no
+					 * comparison below sees */
+					float bg = background[(size_t)r * (size_t)d->C + (size_t)c];
+					need = cf->min_contrast * (bg > 0.0f ? bg : 0.0f);
+					float wf =
+					    cf->weak_fraction > 0.0f ? cf->weak_fraction : 1.0f;
 					if (!(v > wf * need))
 						continue;
 				}
-				if (!is_max(d, stack, thr, s, r, c, v) ||
+				if (!is_max_fast(d, stack, thr, s, r, c, cl, cr, v) ||
 				    edge_like(d, stack, s, r, c, v))
 					continue;
 				struct km_candidate k;
@@ -497,7 +814,8 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 				float ls = logf(cf->scale_mm[s]);
 				if (s > 0 && s < (int)d->n - 1) {
 					/* Log-spaced scales: interpolate log(sigma) between
-					 * neighbours with a plain parabola over the index. */
+					 * neighbours with a plain parabola over the index.
+					 */
 					float a = at(d, stack, s - 1, r, c),
 					      b = at(d, stack, s + 1, r, c);
 					float den = a - 2.0f * v + b, os = 0.0f;
@@ -528,16 +846,17 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 				if (background && cf->landmark_excess > 0.0f &&
 				    v > cf->landmark_excess * fmaxf(background[i], 0.0f))
 					k.flags |= KM_CANDIDATE_LANDMARK;
-				if (!top && !(k.flags & KM_CANDIDATE_LANDMARK) && cf->per_scale_nms &&
-				    cf->max_scale_growth > 0.0f && su + 1 < d->n &&
+				if (!top && !(k.flags & KM_CANDIDATE_LANDMARK) &&
+				    cf->per_scale_nms && cf->max_scale_growth > 0.0f &&
+				    su + 1 < d->n &&
 				    at(d, stack, s + 1, r, c) > cf->max_scale_growth * v)
 					top = true;
 				if (top && !(k.flags & KM_CANDIDATE_LANDMARK)) {
 					masked++;
 					continue;
 				}
-				/* Strong peaks may stand alone: a ball's ~2 cm^2 contact is an
-				 * island of load with the body lifted around it. */
+				/* Strong peaks may stand alone: a ball's ~2 cm^2 contact is
+				 * an island of load with the body lifted around it. */
 				if (cf->support_sigmas > 0.0f &&
 				    !(k.flags & KM_CANDIDATE_LANDMARK) && !supported(d, s, r, c)) {
 					masked++;
@@ -552,6 +871,7 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 				}
 				insert(d, &k, &over);
 			}
+		}
 	}
 	/* One spot per min_separation_mm (signal-model.md: knots within 2 cm are
 	 * one): the same peak often makes maxima at two scales a few mm apart.
@@ -627,8 +947,12 @@ void km_detect_destroy(km_detect *d)
 	if (!d)
 		return;
 	km__free(d->scratch);
-	km__free(d->loaded);
-	km__free(d->dist);
+	km__free(d->kslot);
+	km__free(d->masks);
+	km__free(d->mcount);
+	km__free(d->ework);
+	km__free(d->hwork);
+	km__free(d->lrow);
 	km__free(d->row_left);
 	km__free(d->row_right);
 	km__free(d->mid);

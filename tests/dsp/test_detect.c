@@ -533,8 +533,7 @@ static size_t unlabelled_near(const struct rig *g, float x, float y, float r)
 	size_t n = 0;
 	for (size_t i = 0; i < g->res.count; i++) {
 		const struct km_candidate *k = &g->res.candidates[i];
-		if (!(k->flags & KM_CANDIDATE_LANDMARK) &&
-		    hypotf(k->x_mm - x, k->y_mm - y) < r)
+		if (!(k->flags & KM_CANDIDATE_LANDMARK) && hypotf(k->x_mm - x, k->y_mm - y) < r)
 			n++;
 	}
 	return n;
@@ -582,5 +581,179 @@ Test(detect, broad_dome_is_not_a_spot)
 		else
 			cr_expect_geq(n, 1, "without the growth rule the dome's top is a maximum");
 		rig_free(&g);
+	}
+}
+
+/* ---- the fast paths against brute force ----------------------------------- */
+
+static unsigned lcg(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return (*s >> 8) & 0xffffu;
+}
+
+/* Plain 3x3x3 (or per-scale 3x3) maxima over v / thr, ties to the first in
+ * (s, r, c) order, every other rule off (per scale: the coarsest layer is
+ * a guard band): the pruned scan must find exactly these, on quantised
+ * random stacks full of ties. */
+static void brute_nms(int periodic, int per_scale)
+{
+	enum { NR = 23, NC = 37, NS = 4 };
+	static float stack[NS * NR * NC], kpa[NR * NC];
+	struct km_detect_config dc = km_detect_config_default();
+	dc.rows = NR;
+	dc.cols = NC;
+	dc.pitch_mm = 7.5f;
+	dc.geometry = periodic ? KM_GEOMETRY_CYLINDER : KM_GEOMETRY_FLAT;
+	dc.n_scales = NS;
+	for (int s = 0; s < NS; s++)
+		dc.scale_mm[s] = 6.0f * (float)(s + 1);
+	dc.noise_k = 0.0f;
+	dc.min_response_kpa = 0.75f;
+	dc.edge_ratio = 0.0f;
+	dc.midline_half_width_mm = 0.0f;
+	dc.landmark_excess = 0.0f;
+	dc.support_sigmas = 0.0f;
+	dc.min_separation_mm = 0.0f;
+	dc.max_candidates = 1024;
+	dc.per_scale_nms = per_scale;
+	km_detect *d = NULL;
+	cr_assert_eq(km_detect_create(&dc, &d), KM_OK);
+	unsigned seed = 99u + (unsigned)(2 * periodic + per_scale);
+	for (int frame = 0; frame < 40; frame++) {
+		float q = frame % 2 ? 1.0f : 0.25f; /* coarse steps: plateaus */
+		for (int i = 0; i < NS * NR * NC; i++)
+			stack[i] = q * floorf((float)(lcg(&seed) % 400) * 0.01f / q) - 1.0f;
+		for (int i = 0; i < NR * NC; i++)
+			kpa[i] = (float)(lcg(&seed) % 50) * 0.1f;
+		struct km_detect_result res;
+		cr_assert_eq(km_detect_execute(d, stack, kpa, NULL, &res), KM_OK);
+		size_t want = 0, want_masked = 0;
+		for (int s = 0; s < NS; s++)
+			for (int r = 1; r < NR - 1; r++)
+				for (int c = periodic ? 0 : 1; c < (periodic ? NC : NC - 1); c++) {
+					float v = stack[(s * NR + r) * NC + c];
+					if (!(v > 0.75f))
+						continue;
+					int is_max = 1;
+					for (int ds = per_scale ? 0 : -1; ds <= (per_scale ? 0 : 1);
+					     ds++)
+						for (int dr = -1; dr <= 1; dr++)
+							for (int dk = -1; dk <= 1; dk++) {
+								int ss = s + ds,
+								    cc = (c + dk + NC) % NC;
+								if ((!ds && !dr && !dk) || ss < 0 ||
+								    ss >= NS)
+									continue;
+								float w =
+								    stack[(ss * NR + r + dr) * NC +
+								          cc];
+								int earlier =
+								    ds < 0 ||
+								    (!ds &&
+								     (dr < 0 || (!dr && dk < 0)));
+								if (earlier ? !(v > w) : !(v >= w))
+									is_max = 0;
+							}
+					if (!is_max)
+						continue;
+					if (per_scale && s == NS - 1) {
+						/* the guard band: counted as masked */
+						want_masked++;
+						continue;
+					}
+					want++;
+					int found = 0;
+					for (size_t j = 0; j < res.count; j++)
+						found |= res.candidates[j].row == r &&
+						         res.candidates[j].col == c &&
+						         res.candidates[j].scale_index == s;
+					cr_assert(found, "frame %d: maximum s %d r %d c %d missing",
+					          frame, s, r, c);
+				}
+		cr_assert_eq(res.count, want, "frame %d: %zu candidates, %zu maxima", frame,
+		             res.count, want);
+		cr_assert_eq(res.masked, want_masked);
+	}
+	km_detect_destroy(d);
+}
+
+Test(detect, pruned_nms_matches_brute_force)
+{
+	for (int periodic = 0; periodic < 2; periodic++)
+		for (int per_scale = 0; per_scale < 2; per_scale++)
+			brute_nms(periodic, per_scale);
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return x < y ? -1 : x > y;
+}
+
+static float sorted_median(float *a, size_t n)
+{
+	qsort(a, n, sizeof *a, cmp_float);
+	return n % 2 ? a[n / 2] : 0.5f * (a[n / 2] + a[n / 2 - 1]);
+}
+
+/* Every cell loaded: a cell's distance to the unloaded outside is
+ * min(r + 1, rows - r) (and the columns' on a flat mat); the noise SD must be
+ * exactly 1.4826 x the MAD of the layer over the cells >= k inside, halving k
+ * below 32 cells, computed here by sorting. */
+Test(detect, noise_mad_matches_sorted_reference)
+{
+	enum { NR = 41, NC = 70, NS = 3 };
+	static float stack[NS * NR * NC], kpa[NR * NC], vals[NR * NC];
+	for (int periodic = 0; periodic < 2; periodic++) {
+		struct km_detect_config dc = km_detect_config_default();
+		dc.rows = NR;
+		dc.cols = NC;
+		dc.pitch_mm = 5.0f;
+		dc.geometry = periodic ? KM_GEOMETRY_CYLINDER : KM_GEOMETRY_FLAT;
+		dc.n_scales = NS;
+		dc.scale_mm[0] = 3.0f;
+		dc.scale_mm[1] = 9.0f;
+		dc.scale_mm[2] = 40.0f; /* k = 38: too few cells, halved */
+		km_detect *d = NULL;
+		cr_assert_eq(km_detect_create(&dc, &d), KM_OK);
+		unsigned seed = 5u + (unsigned)periodic;
+		for (int frame = 0; frame < 6; frame++) {
+			for (int i = 0; i < NS * NR * NC; i++)
+				stack[i] = (float)((int)(lcg(&seed) % 2001) - 1000) * 0.003f *
+				           (frame % 3 ? 1.0f : (float)(i % 7));
+			for (int i = 0; i < NR * NC; i++)
+				kpa[i] = 5.0f;
+			struct km_detect_result res;
+			km_detect_reset(d); /* this frame's estimate, not smoothed */
+			cr_assert_eq(km_detect_execute(d, stack, kpa, NULL, &res), KM_OK);
+			for (int s = 0; s < NS; s++) {
+				long k = lroundf(3.0f * dc.ratio * dc.scale_mm[s] / dc.pitch_mm);
+				size_t n = 0;
+				for (k = k < 1 ? 1 : k;; k /= 2) {
+					n = 0;
+					for (int r = 0; r < NR; r++)
+						for (int c = 0; c < NC; c++) {
+							int dist = r + 1 < NR - r ? r + 1 : NR - r;
+							int dc2 = c + 1 < NC - c ? c + 1 : NC - c;
+							if (!periodic && dc2 < dist)
+								dist = dc2;
+							if (dist >= k)
+								vals[n++] =
+								    stack[(s * NR + r) * NC + c];
+						}
+					if (n >= 32 || k <= 1)
+						break;
+				}
+				float med = sorted_median(vals, n);
+				for (size_t i = 0; i < n; i++)
+					vals[i] = fabsf(vals[i] - med);
+				float want = 1.4826f * sorted_median(vals, n);
+				cr_assert_eq(res.noise_sd_kpa[s], want,
+				             "periodic %d frame %d s %d: %g != %g", periodic, frame,
+				             s, (double)res.noise_sd_kpa[s], (double)want);
+			}
+		}
+		km_detect_destroy(d);
 	}
 }
