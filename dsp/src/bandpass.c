@@ -51,6 +51,8 @@ struct km_bandpass {
 	const struct km_sepconv_ops *ops;
 	int cp, H, el;
 	float *ext, *t, *rowbuf;
+	float *t_mem; /* t's allocation; t is its first 64-byte boundary, so with
+	               * cp a whole number of vectors every row pass load is aligned */
 
 	/* normalised mode, both paths: 1 / (G_j * w) per kernel, rcp [nk x rows x cp],
 	 * for the weights in wlast [rows x cols]. The weights (where the body
@@ -290,7 +292,9 @@ static int setup_direct(km_bandpass *bp)
 	    !km__mul_size((size_t)bp->rows, (size_t)bp->cp, &t_n))
 		return KM_ERR_NO_MEMORY;
 	bp->ext = km__calloc(ext_n, sizeof(float));
-	bp->t = km__calloc(t_n, sizeof(float));
+	bp->t_mem = km__calloc(t_n + KM_SEPCONV_LANES, sizeof(float));
+	if (bp->t_mem)
+		bp->t = bp->t_mem + ((64u - (uintptr_t)bp->t_mem % 64u) % 64u) / sizeof(float);
 	bp->rowbuf = km__calloc((size_t)bp->cp, sizeof(float));
 	if (!bp->ext || !bp->t || !bp->rowbuf)
 		return KM_ERR_NO_MEMORY;
@@ -646,7 +650,7 @@ void km_bandpass_destroy(km_bandpass *bp)
 		km__free(bp->k[j].w);
 	km__free(bp->bg);
 	km__free(bp->ext);
-	km__free(bp->t);
+	km__free(bp->t_mem);
 	km__free(bp->rowbuf);
 	km__free(bp);
 }
