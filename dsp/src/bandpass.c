@@ -24,6 +24,11 @@ struct gauss {
 	float *w; /* [2h+1], unit sum; w[h] is the centre */
 };
 
+/* Cells r0..r1 x c0..c1 (inclusive); empty when r0 > r1. */
+struct window {
+	int r0, r1, c0, c1;
+};
+
 struct km_bandpass {
 	struct km_bandpass_config cfg;
 	enum km_bandpass_method used;
@@ -61,6 +66,11 @@ struct km_bandpass {
 	float *rcp;
 	float *wlast;
 	int inv_valid;
+	/* The rows and columns of the weights' nonzero cells (a cylinder: all
+	 * columns): outside, the data times weights are 0, the DoG responses are
+	 * 0 and the background is 0 beyond a kernel's reach. The DIRECT path
+	 * computes only inside (a body covers a quarter to a half of a mat). */
+	struct window data_win;
 };
 
 struct km_bandpass_config km_bandpass_config_default(void)
@@ -401,23 +411,22 @@ static float *out_plane(km_bandpass *bp, unsigned j, float *out)
  * background is stored, an outer one completes the DoG g * (inner - outer).
  * inv (NULL in plain mode) is the row of 1 / (G_j * w). */
 static void emit_row(km_bandpass *bp, unsigned j, int r, const float *v, const float *inv,
-                     float *out)
+                     float *out, int c0, int c1)
 {
 	float *d = out_plane(bp, j, out) + (size_t)r * (size_t)bp->cols;
-	int C = bp->cols;
 	if (j == 2 * bp->n || j % 2 == 0) {
 		if (inv)
-			for (int c = 0; c < C; c++)
+			for (int c = c0; c <= c1; c++)
 				d[c] = v[c] * inv[c];
 		else
-			memcpy(d, v, (size_t)C * sizeof(float));
+			memcpy(d + c0, v + c0, (size_t)(c1 - c0 + 1) * sizeof(float));
 	} else {
 		float g = bp->gain;
 		if (inv)
-			for (int c = 0; c < C; c++)
+			for (int c = c0; c <= c1; c++)
 				d[c] = g * (d[c] - v[c] * inv[c]);
 		else
-			for (int c = 0; c < C; c++)
+			for (int c = c0; c <= c1; c++)
 				d[c] = g * (d[c] - v[c]);
 	}
 }
@@ -465,12 +474,14 @@ static void exec_fft(km_bandpass *bp, const float *in, float *out)
 
 /* ---- direct path -------------------------------------------------------- */
 
-/* The grid (in x weight, or either alone) into bp->ext, each row padded by
- * H cells: zeros for a flat mat, the wrapped row for a cylinder. */
-static void direct_load(km_bandpass *bp, const float *in, const float *w)
+static void store_inv(km_bandpass *bp, unsigned j, int r, const float *blur, const float *w);
+
+/* Rows r0..r1 of the grid (in x weight, or either alone) into bp->ext, each
+ * padded by H cells: zeros for a flat mat, the wrapped row for a cylinder. */
+static void direct_load(km_bandpass *bp, const float *in, const float *w, int r0, int r1)
 {
 	int C = bp->cols, H = bp->H;
-	for (int r = 0; r < bp->rows; r++) {
+	for (int r = r0; r <= r1; r++) {
 		float *e = bp->ext + (size_t)r * (size_t)bp->el;
 		const float *x = in ? in + (size_t)r * (size_t)C : NULL;
 		const float *m = w ? w + (size_t)r * (size_t)C : NULL;
@@ -488,34 +499,46 @@ static void direct_load(km_bandpass *bp, const float *in, const float *w)
 	}
 }
 
-/* Kernel j along every row of bp->ext into bp->t. */
-static void direct_rows(km_bandpass *bp, unsigned j)
+/* Kernel j over the data rows d (loaded by direct_load) and its output
+ * window o: out = the blur, stored or completing a DoG by emit_row, with
+ * inv (NULL in plain mode) the 1 / (G_j * w) plane; or, when out is NULL,
+ * the reciprocals of the blur of the weights w into bp->rcp. Rows outside d
+ * are zero and left out of the sums. */
+static void direct_kernel(km_bandpass *bp, unsigned j, struct window d, struct window o,
+                          const float *inv, const float *w, float *out)
 {
 	const struct gauss *g = &bp->k[j];
-	for (int r = 0; r < bp->rows; r++)
-		bp->ops->along_row(bp->ext + (size_t)r * (size_t)bp->el + bp->H, g->w + g->h, g->hc,
-		                   bp->cp, bp->t + (size_t)r * (size_t)bp->cp);
+	const float *wc = g->w + g->h;
+	/* whole vectors: both passes run over columns cs .. cs + n - 1 */
+	int cs = o.c0 / KM_SEPCONV_LANES * KM_SEPCONV_LANES;
+	int n = (o.c1 + 1 - cs + KM_SEPCONV_LANES - 1) / KM_SEPCONV_LANES * KM_SEPCONV_LANES;
+	size_t cp = (size_t)bp->cp;
+	for (int r = d.r0; r <= d.r1; r++)
+		bp->ops->along_row(bp->ext + (size_t)r * (size_t)bp->el + bp->H + cs, wc, g->hc, n,
+		                   bp->t + (size_t)r * cp + cs);
+	for (int r = o.r0; r <= o.r1; r++) {
+		int k0 = KM_MAX(-g->hr, d.r0 - r), k1 = KM_MIN(g->hr, d.r1 - r);
+		bp->ops->across_rows(bp->t + (size_t)r * cp + cs, bp->cp, wc, k0, k1, n,
+		                     bp->rowbuf + cs);
+		const float *iv = inv ? inv + (size_t)r * cp : NULL;
+		if (out)
+			emit_row(bp, j, r, bp->rowbuf, iv, out, o.c0, o.c1);
+		else
+			store_inv(bp, j, r, bp->rowbuf, w);
+	}
 }
 
-/* Kernel j across the rows of bp->t for output row r (rows beyond the grid
- * are zero), into bp->rowbuf. */
-static const float *direct_col(km_bandpass *bp, unsigned j, int r)
+static struct window whole_grid(const km_bandpass *bp)
 {
-	const struct gauss *g = &bp->k[j];
-	int k0 = KM_MAX(-g->hr, -r), k1 = KM_MIN(g->hr, bp->rows - 1 - r);
-	bp->ops->across_rows(bp->t + (size_t)r * (size_t)bp->cp, bp->cp, g->w + g->h, k0, k1,
-	                     bp->cp, bp->rowbuf);
-	return bp->rowbuf;
+	return (struct window){0, bp->rows - 1, 0, bp->cols - 1};
 }
 
 static void exec_direct(km_bandpass *bp, const float *in, float *out)
 {
-	direct_load(bp, in, NULL);
-	for (unsigned j = 0; j < bp->nk; j++) {
-		direct_rows(bp, j);
-		for (int r = 0; r < bp->rows; r++)
-			emit_row(bp, j, r, direct_col(bp, j, r), NULL, out);
-	}
+	struct window all = whole_grid(bp);
+	direct_load(bp, in, NULL, 0, bp->rows - 1);
+	for (unsigned j = 0; j < bp->nk; j++)
+		direct_kernel(bp, j, all, all, NULL, NULL, out);
 }
 
 /* ---- normalised convolution -------------------------------------------- */
@@ -546,15 +569,52 @@ static void update_weights(km_bandpass *bp, const float *w)
 				store_inv(bp, j, r, bp->fout + (size_t)r * (size_t)bp->nc, w);
 		}
 	} else {
-		direct_load(bp, NULL, w);
-		for (unsigned j = 0; j < bp->nk; j++) {
-			direct_rows(bp, j);
-			for (int r = 0; r < bp->rows; r++)
-				store_inv(bp, j, r, direct_col(bp, j, r), w);
-		}
+		struct window all = whole_grid(bp);
+		direct_load(bp, NULL, w, 0, bp->rows - 1);
+		for (unsigned j = 0; j < bp->nk; j++)
+			direct_kernel(bp, j, all, all, NULL, w, NULL);
+	}
+	struct window *d = &bp->data_win;
+	*d = (struct window){bp->rows, -1, bp->cols, -1};
+	for (int r = 0; r < bp->rows; r++)
+		for (int c = 0; c < bp->cols; c++)
+			if (w[(size_t)r * (size_t)bp->cols + (size_t)c] != 0.0f) { /* NaN too */
+				d->r0 = KM_MIN(d->r0, r);
+				d->r1 = KM_MAX(d->r1, r);
+				d->c0 = KM_MIN(d->c0, c);
+				d->c1 = KM_MAX(d->c1, c);
+			}
+	if (bp->periodic) {
+		d->c0 = 0;
+		d->c1 = bp->cols - 1;
 	}
 	memcpy(bp->wlast, w, cells * sizeof(float));
 	bp->inv_valid = 1;
+}
+
+/* Normalised DIRECT: only inside the weights' window (the background a
+ * kernel's reach beyond it); zero outside. */
+static void masked_direct(km_bandpass *bp, const float *in, const float *w, float *out)
+{
+	const struct window d = bp->data_win;
+	size_t cells = (size_t)bp->rows * (size_t)bp->cols, plane = (size_t)bp->rows * (size_t)bp->cp;
+	memset(out, 0, (size_t)bp->n * cells * sizeof(float));
+	if (bp->bg)
+		memset(bp->bg, 0, cells * sizeof(float));
+	if (d.r0 > d.r1)
+		return; /* no data anywhere */
+	direct_load(bp, in, w, d.r0, d.r1);
+	for (unsigned j = 0; j < bp->nk; j++) {
+		struct window o = d;
+		if (j == 2 * bp->n) {
+			const struct gauss *g = &bp->k[j];
+			o.r0 = KM_MAX(0, d.r0 - g->hr);
+			o.r1 = KM_MIN(bp->rows - 1, d.r1 + g->hr);
+			o.c0 = KM_MAX(0, d.c0 - g->hc);
+			o.c1 = KM_MIN(bp->cols - 1, d.c1 + g->hc);
+		}
+		direct_kernel(bp, j, d, o, bp->rcp + j * plane, NULL, out);
+	}
 }
 
 int km_bandpass_execute_masked(km_bandpass *bp, const float *in, const float *weight, float *out)
@@ -572,16 +632,11 @@ int km_bandpass_execute_masked(km_bandpass *bp, const float *in, const float *we
 			fft_inverse(bp, bp->gspec[j]);
 			for (int r = 0; r < bp->rows; r++)
 				emit_row(bp, j, r, bp->fout + (size_t)r * (size_t)bp->nc,
-				         inv + j * plane + (size_t)r * (size_t)bp->cp, out);
+				         inv + j * plane + (size_t)r * (size_t)bp->cp, out, 0,
+				         bp->cols - 1);
 		}
 	} else {
-		direct_load(bp, in, weight);
-		for (unsigned j = 0; j < bp->nk; j++) {
-			direct_rows(bp, j);
-			for (int r = 0; r < bp->rows; r++)
-				emit_row(bp, j, r, direct_col(bp, j, r),
-				         inv + j * plane + (size_t)r * (size_t)bp->cp, out);
-		}
+		masked_direct(bp, in, weight, out);
 	}
 	return KM_OK;
 }

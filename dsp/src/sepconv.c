@@ -8,16 +8,34 @@
  */
 #include <string.h>
 
+#include "km_internal.h"
 #include "sepconv.h"
+
+/* Taps -m..m pair up around the centre (w[k] == w[-k]): the pair's sum is
+ * taken first, then one multiply-add. The rest of k0..k1 (a kernel clipped
+ * at the grid's edge or at the rows with data) goes tap by tap. m is -1 when
+ * k0..k1 does not hold the centre. */
+#define KM_SEPCONV_FOLD(k0, k1) ((k0) <= 0 && (k1) >= 0 ? KM_MIN(-(k0), (k1)) : -1)
 
 /* Portable: an 8-wide accumulator the compiler keeps in vector registers
  * (SSE2 at least on x86-64, NEON on ARM). */
 static void row_portable(const float *x, long step, const float *w, int k0, int k1, int n,
                          float *d)
 {
+	const int m = KM_SEPCONV_FOLD(k0, k1);
+	const float c0 = m >= 0 ? w[0] : 0.0f;
 	for (int c = 0; c < n; c += 8) {
-		float acc[8] = {0};
+		float acc[8];
+		for (int l = 0; l < 8; l++)
+			acc[l] = c0 * x[c + l];
+		for (int k = 1; k <= m; k++) {
+			const float wk = w[k], *xp = x + (long)k * step + c, *xm = x - (long)k * step + c;
+			for (int l = 0; l < 8; l++)
+				acc[l] += wk * (xp[l] + xm[l]);
+		}
 		for (int k = k0; k <= k1; k++) {
+			if (k >= -m && k <= m)
+				continue;
 			const float wk = w[k], *xk = x + (long)k * step + c;
 			for (int l = 0; l < 8; l++)
 				acc[l] += wk * xk[l];
@@ -46,13 +64,29 @@ static const struct km_sepconv_ops portable_ops = {"portable", 1.7, along_portab
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 block_avx2(const float *x, long step, const float *w, int k0, int k1, float *d, int nacc)
 {
-	__m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-	               _mm256_setzero_ps()};
-	for (int k = k0; k <= k1; k++) {
+	const int m = KM_SEPCONV_FOLD(k0, k1);
+	__m256 a[4];
+	const __m256 c0 = m >= 0 ? _mm256_set1_ps(w[0]) : _mm256_setzero_ps();
+	for (int i = 0; i < nacc; i++)
+		a[i] = _mm256_mul_ps(c0, _mm256_loadu_ps(x + 8 * i));
+	for (int k = 1; k <= m; k++) { /* w[k] == w[-k]: one multiply-add per pair */
 		const __m256 wk = _mm256_set1_ps(w[k]);
-		const float *xk = x + (long)k * step;
+		const float *xp = x + (long)k * step, *xm = x - (long)k * step;
 		for (int i = 0; i < nacc; i++)
-			a[i] = _mm256_fmadd_ps(wk, _mm256_loadu_ps(xk + 8 * i), a[i]);
+			a[i] = _mm256_fmadd_ps(
+			    wk, _mm256_add_ps(_mm256_loadu_ps(xp + 8 * i), _mm256_loadu_ps(xm + 8 * i)),
+			    a[i]);
+	}
+	/* the unpaired taps, below and above the pairs */
+	for (int k = k0; k <= KM_MIN(k1, -m - 1); k++) {
+		const __m256 wk = _mm256_set1_ps(w[k]);
+		for (int i = 0; i < nacc; i++)
+			a[i] = _mm256_fmadd_ps(wk, _mm256_loadu_ps(x + (long)k * step + 8 * i), a[i]);
+	}
+	for (int k = KM_MAX(k0, m + 1); k <= k1; k++) {
+		const __m256 wk = _mm256_set1_ps(w[k]);
+		for (int i = 0; i < nacc; i++)
+			a[i] = _mm256_fmadd_ps(wk, _mm256_loadu_ps(x + (long)k * step + 8 * i), a[i]);
 	}
 	for (int i = 0; i < nacc; i++)
 		_mm256_storeu_ps(d + 8 * i, a[i]);
@@ -89,13 +123,29 @@ __attribute__((target("avx2,fma"))) static void along_avx2(const float *e, const
 __attribute__((target("avx512f"), always_inline)) static inline void
 block_avx512(const float *x, long step, const float *w, int k0, int k1, float *d, int nacc)
 {
-	__m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-	               _mm512_setzero_ps()};
-	for (int k = k0; k <= k1; k++) {
+	const int m = KM_SEPCONV_FOLD(k0, k1);
+	__m512 a[4];
+	const __m512 c0 = m >= 0 ? _mm512_set1_ps(w[0]) : _mm512_setzero_ps();
+	for (int i = 0; i < nacc; i++)
+		a[i] = _mm512_mul_ps(c0, _mm512_loadu_ps(x + 16 * i));
+	for (int k = 1; k <= m; k++) { /* w[k] == w[-k]: one multiply-add per pair */
 		const __m512 wk = _mm512_set1_ps(w[k]);
-		const float *xk = x + (long)k * step;
+		const float *xp = x + (long)k * step, *xm = x - (long)k * step;
 		for (int i = 0; i < nacc; i++)
-			a[i] = _mm512_fmadd_ps(wk, _mm512_loadu_ps(xk + 16 * i), a[i]);
+			a[i] = _mm512_fmadd_ps(
+			    wk, _mm512_add_ps(_mm512_loadu_ps(xp + 16 * i), _mm512_loadu_ps(xm + 16 * i)),
+			    a[i]);
+	}
+	/* the unpaired taps, below and above the pairs */
+	for (int k = k0; k <= KM_MIN(k1, -m - 1); k++) {
+		const __m512 wk = _mm512_set1_ps(w[k]);
+		for (int i = 0; i < nacc; i++)
+			a[i] = _mm512_fmadd_ps(wk, _mm512_loadu_ps(x + (long)k * step + 16 * i), a[i]);
+	}
+	for (int k = KM_MAX(k0, m + 1); k <= k1; k++) {
+		const __m512 wk = _mm512_set1_ps(w[k]);
+		for (int i = 0; i < nacc; i++)
+			a[i] = _mm512_fmadd_ps(wk, _mm512_loadu_ps(x + (long)k * step + 16 * i), a[i]);
 	}
 	for (int i = 0; i < nacc; i++)
 		_mm512_storeu_ps(d + 16 * i, a[i]);

@@ -6,7 +6,9 @@
  *     e has h readable floats before e[0] and n + h from it (the caller
  *     pads: zeros for a flat mat, the wrapped row for a cylinder);
  *   across_rows: d[c] = sum_{k=k0..k1} w[k] * s[c + k * stride]
- *     (the caller leaves out rows beyond the grid: zero padding).
+ *     (the caller leaves out rows beyond the grid, zero padding, and rows
+ *     it knows are zero; k0..k1 need not hold 0).
+ * Both pair the taps -m..m (w[k] == w[-k]): a sum, then one multiply-add.
  * n is a multiple of KM_SEPCONV_LANES: row buffers are padded to it.
  *
  * Implementations with the same contract: portable C (any compiler, any CPU)

@@ -508,3 +508,96 @@ Test(bandpass, masked_weight_cache_follows_the_weights)
 	}
 	free(in), free(w), free(w0), free(o), free(want);
 }
+
+/* The background by normalised convolution in double precision, straight
+ * from its definition: sampled Gaussian, 4 sigma, unit sum; rows zero
+ * padded, columns periodic on a cylinder. *den gets the weights' blur. */
+static double bg_reference(const float *in, const float *w, int R, int C, int periodic,
+                           double sigma, int r, int c, double *den)
+{
+	int h = (int)ceil(4.0 * sigma);
+	double norm = 0.0, num = 0.0;
+	for (int k = -h; k <= h; k++)
+		norm += exp(-0.5 * k * k / (sigma * sigma));
+	*den = 0.0;
+	for (int dr = -h; dr <= h; dr++) {
+		int rr = r + dr;
+		if (rr < 0 || rr >= R)
+			continue;
+		for (int dc = -h; dc <= h; dc++) {
+			int cc = c + dc;
+			if (periodic)
+				cc = ((cc % C) + C) % C;
+			else if (cc < 0 || cc >= C)
+				continue;
+			double g = exp(-0.5 * (dr * dr + dc * dc) / (sigma * sigma)) / (norm * norm);
+			num += g * w[rr * C + cc] * in[rr * C + cc];
+			*den += g * w[rr * C + cc];
+		}
+	}
+	return num / *den;
+}
+
+/* DIRECT works only inside the weights' window (and the background within
+ * a kernel's reach of it): with a small loaded patch, then a lone loaded
+ * cell far from it, then no weights at all, the responses equal the FFT's
+ * full-grid ones and the background equals its definition everywhere. */
+static void masked_window_is_exact(enum km_geometry g)
+{
+	int R = 40, C = 52;
+	size_t cells = (size_t)R * C;
+	float *in = malloc(cells * 4), *w = calloc(cells, 4);
+	float *ref = calloc(3 * cells, 4), *o = calloc(3 * cells, 4);
+	fill_random(in, cells, 51);
+	for (int pass = 0; pass < 3; pass++) {
+		if (pass == 1) {
+			for (int r = 12; r < 20; r++)
+				for (int c = 30; c < 41; c++)
+					w[r * C + c] = 1.0f;
+		} else if (pass == 2) {
+			w[2 * C + 3] = 0.5f; /* the window now spans both */
+		}
+		for (int m = 0; m < 2; m++) {
+			struct km_bandpass_config c =
+			    cfg_small(R, C, g, m ? KM_BANDPASS_DIRECT : KM_BANDPASS_FFT);
+			c.normalized = 1;
+			c.pitch_mm = 10.0f; /* background reach 14 cells: the grid is wider */
+			km_bandpass *bp = NULL;
+			cr_assert_eq(km_bandpass_create(&c, &bp), KM_OK);
+			float *dst = m ? o : ref;
+			memset(dst, 0x7f, 3 * cells * 4); /* stale caller memory */
+			cr_assert_eq(km_bandpass_execute_masked(bp, in, w, dst), KM_OK);
+			if (m == 1) {
+				const float *bg = km_bandpass_background(bp);
+				double sigma = c.background_sigma_mm / c.pitch_mm;
+				for (int r = 0; r < R; r++)
+					for (int cc = 0; cc < C; cc++) {
+						double den, want = bg_reference(in, w, R, C, g == KM_GEOMETRY_CYLINDER,
+						                                sigma, r, cc, &den);
+						float got = bg[r * C + cc];
+						if (den == 0.0)
+							cr_assert_eq(got, 0.0f, "pass %d (%d,%d)", pass, r, cc);
+						else if (den > 2e-6)
+							cr_assert_leq(fabs(got - want), 1e-4 * fabs(want) + 1e-5,
+							              "pass %d bg (%d,%d): %g vs %g", pass, r, cc,
+							              (double)got, want);
+					}
+			}
+			km_bandpass_destroy(bp);
+		}
+		for (size_t i = 0; i < 3 * cells; i++)
+			cr_assert_lt(fabsf(o[i] - ref[i]), 1e-4f, "pass %d cell %zu: %g vs %g", pass, i,
+			             (double)o[i], (double)ref[i]);
+	}
+	free(in), free(w), free(ref), free(o);
+}
+
+Test(bandpass, masked_window_is_exact_flat)
+{
+	masked_window_is_exact(KM_GEOMETRY_FLAT);
+}
+
+Test(bandpass, masked_window_is_exact_periodic)
+{
+	masked_window_is_exact(KM_GEOMETRY_CYLINDER);
+}
