@@ -592,17 +592,32 @@ static void update_weights(km_bandpass *bp, const float *w)
 	bp->inv_valid = 1;
 }
 
+/* Zeros the cells of a [rows x cols] plane outside window o (not empty). */
+static void zero_outside(float *plane, int rows, int cols, struct window o)
+{
+	size_t C = (size_t)cols;
+	memset(plane, 0, (size_t)o.r0 * C * sizeof(float));
+	for (int r = o.r0; r <= o.r1; r++) {
+		float *row = plane + (size_t)r * C;
+		memset(row, 0, (size_t)o.c0 * sizeof(float));
+		memset(row + o.c1 + 1, 0, (size_t)(cols - 1 - o.c1) * sizeof(float));
+	}
+	memset(plane + (size_t)(o.r1 + 1) * C, 0, (size_t)(rows - 1 - o.r1) * C * sizeof(float));
+}
+
 /* Normalised DIRECT: only inside the weights' window (the background a
  * kernel's reach beyond it); zero outside. */
 static void masked_direct(km_bandpass *bp, const float *in, const float *w, float *out)
 {
 	const struct window d = bp->data_win;
-	size_t cells = (size_t)bp->rows * (size_t)bp->cols, plane = (size_t)bp->rows * (size_t)bp->cp;
-	memset(out, 0, (size_t)bp->n * cells * sizeof(float));
-	if (bp->bg)
-		memset(bp->bg, 0, cells * sizeof(float));
-	if (d.r0 > d.r1)
-		return; /* no data anywhere */
+	size_t plane = (size_t)bp->rows * (size_t)bp->cp;
+	if (d.r0 > d.r1) { /* no data anywhere */
+		size_t cells = (size_t)bp->rows * (size_t)bp->cols;
+		memset(out, 0, (size_t)bp->n * cells * sizeof(float));
+		if (bp->bg)
+			memset(bp->bg, 0, cells * sizeof(float));
+		return;
+	}
 	direct_load(bp, in, w, d.r0, d.r1);
 	for (unsigned j = 0; j < bp->nk; j++) {
 		struct window o = d;
@@ -613,6 +628,8 @@ static void masked_direct(km_bandpass *bp, const float *in, const float *w, floa
 			o.c0 = KM_MAX(0, d.c0 - g->hc);
 			o.c1 = KM_MIN(bp->cols - 1, d.c1 + g->hc);
 		}
+		if (j == 2 * bp->n || j % 2 == 0) /* the first write to this plane */
+			zero_outside(out_plane(bp, j, out), bp->rows, bp->cols, o);
 		direct_kernel(bp, j, d, o, bp->rcp + j * plane, NULL, out);
 	}
 }

@@ -2,6 +2,7 @@
  * The dsp pipeline: checks, band-pass, detection, tracking, guarding and
  * hold timers for a frame stream. See knotmap/pipeline.h.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,8 +344,29 @@ static void announce(km_pipeline *p, const struct km_track *t, uint32_t seq, uin
 	emit(p, KM_EVENT_KNOT_FOUND, t, seq, us, load);
 }
 
+/* Sum of row rr's cells c0..c1 (a cylinder wraps, a flat mat clips); adds
+ * the cells counted to *n. */
+static double row_span(const km_pipeline *p, int rr, int c0, int c1, int *n)
+{
+	const float *row = p->clean + (size_t)rr * (size_t)p->C;
+	double sum = 0.0;
+	if (p->cfg.geometry == KM_GEOMETRY_CYLINDER) {
+		for (int c = c0; c <= c1; c++)
+			sum += row[(c % p->C + p->C) % p->C];
+		*n += c1 - c0 + 1;
+		return sum;
+	}
+	c0 = KM_MAX(c0, 0);
+	c1 = KM_MIN(c1, p->C - 1);
+	for (int c = c0; c <= c1; c++)
+		sum += row[c];
+	*n += KM_MAX(c1 - c0 + 1, 0);
+	return sum;
+}
+
 /* Mean pressure over cells whose chessboard distance from the track's cell
- * is in [k0, k1] (k0 = 0: a full window). */
+ * is in [k0, k1] (k0 = 0: a full window): whole rows of the window, or the
+ * two ends of the rows that cross the hole. */
 static float window_mean(const km_pipeline *p, const struct km_track *t, int k0, int k1)
 {
 	float pitch = p->cfg.pitch_mm;
@@ -355,16 +377,11 @@ static float window_mean(const km_pipeline *p, const struct km_track *t, int k0,
 		int rr = r + dr;
 		if (rr < 0 || rr >= p->R)
 			continue;
-		for (int dc = -k1; dc <= k1; dc++) {
-			if (KM_MAX(abs(dr), abs(dc)) < k0)
-				continue;
-			int cc = c + dc;
-			if (p->cfg.geometry == KM_GEOMETRY_CYLINDER)
-				cc = (cc % p->C + p->C) % p->C;
-			else if (cc < 0 || cc >= p->C)
-				continue;
-			sum += p->clean[(size_t)rr * (size_t)p->C + (size_t)cc];
-			n++;
+		if (abs(dr) >= k0) {
+			sum += row_span(p, rr, c - k1, c + k1, &n);
+		} else {
+			sum += row_span(p, rr, c - k1, c - k0, &n);
+			sum += row_span(p, rr, c + k0, c + k1, &n);
 		}
 	}
 	return n ? (float)(sum / n) : 0.0f;
@@ -429,16 +446,31 @@ static void summarise(km_pipeline *p, struct km_pipeline_result *out)
 	memset(col, 0, (size_t)p->C * sizeof(double));
 	for (int r = 0; r < p->R; r++) {
 		const float *row = p->clean + (size_t)r * (size_t)p->C;
-		double rs = 0.0;
-		for (int c = 0; c < p->C; c++) {
+		/* Four independent sums and maxima: one chain would wait on each
+		 * add's latency. */
+		double rs[4] = {0.0, 0.0, 0.0, 0.0};
+		float pk[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+		int c = 0;
+		for (; c + 4 <= p->C; c += 4)
+			for (int l = 0; l < 4; l++) {
+				float v = row[c + l];
+				rs[l] += v;
+				col[c + l] += v;
+				pk[l] = v > pk[l] ? v : pk[l]; /* clean: no NaN */
+				loaded += v > thr;
+			}
+		for (; c < p->C; c++) {
 			float v = row[c];
-			rs += v;
+			rs[0] += v;
 			col[c] += v;
-			peak = v > peak ? v : peak; /* clean: no NaN */
+			pk[0] = v > pk[0] ? v : pk[0];
 			loaded += v > thr;
 		}
-		sum += rs;
-		sy += rs * (r + 0.5);
+		double rsum = (rs[0] + rs[1]) + (rs[2] + rs[3]);
+		sum += rsum;
+		sy += rsum * (r + 0.5);
+		for (int l = 0; l < 4; l++)
+			peak = pk[l] > peak ? pk[l] : peak;
 	}
 	for (int c = 0; c < p->C; c++) {
 		sx += col[c] * (c + 0.5);
@@ -588,11 +620,9 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	size_t bad = 0;
 	for (size_t i = 0; i < p->cells; i++) {
 		float v = f->kpa[i];
-		if (!isfinite(v) || v < 0.0f) {
-			v = 0.0f;
-			bad++;
-		}
-		p->clean[i] = v;
+		int ok = v >= 0.0f && v <= FLT_MAX; /* finite and not negative; no branch */
+		bad += (size_t)!ok;
+		p->clean[i] = ok ? v : 0.0f;
 	}
 	if ((double)bad > (double)p->cfg.max_bad_fraction * (double)p->cells) {
 		km__log(&p->cfg.log, KM_LOG_WARN, "dsp", "frame %u: %zu bad cells, skipped",
