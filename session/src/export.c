@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "export_internal.h"
+#include "fmt_float.h"
 
 #define MOD "export"
 
@@ -102,18 +103,12 @@ void km__out_printf(struct km__out *o, const char *fmt, ...)
 	km__out_write(o, tmp, KM_MIN((size_t)n, sizeof tmp - 1));
 }
 
-/* Shortest text that reads back as the same float32 ("%.9g" always does). */
+/* "%.6g" when that reads back as the same float32, else "%.9g" (which always does);
+ * see fmt_float.h. */
 void km__out_float(struct km__out *o, float v)
 {
-	char tmp[32];
-	if (!isfinite(v)) {
-		km__out_puts(o, "nan");
-		return;
-	}
-	int n = snprintf(tmp, sizeof tmp, "%.6g", (double)v);
-	if (strtof(tmp, NULL) != v)
-		n = snprintf(tmp, sizeof tmp, "%.9g", (double)v);
-	km__out_write(o, tmp, (size_t)n);
+	char tmp[KM__FMT_FLOAT_MAX];
+	km__out_write(o, tmp, km__fmt_float(tmp, v));
 }
 
 int km__out_close(struct km__out *o)
@@ -205,9 +200,14 @@ static int export_csv_frames(const struct km_export_config *cfg, km_rec_reader *
 		    o, "%" PRIu64 ",%" PRIu32 ",%" PRIu64 ",%" PRIu64 ",%" PRIu32 ",%" PRIu32,
 		    it.frame_index, f->sequence, f->device_time_us, f->host_time_us,
 		    f->flags & ~(uint32_t)KM_FRAME_UNCALIBRATED, f->dropped_since_last);
+		/* The hot loop: cells go straight into the buffer, one room check each. */
 		for (size_t c = 0; c < cells; c++) {
-			km__out_puts(o, ",");
-			km__out_float(o, f->kpa[c]);
+			if (KM__OUT_BUF - o->len < 1 + KM__FMT_FLOAT_MAX &&
+			    km__out_flush(o) != KM_OK)
+				break;
+			char *p = (char *)o->buf + o->len;
+			*p = ',';
+			o->len += 1 + km__fmt_float(p + 1, f->kpa[c]);
 		}
 		km__out_puts(o, "\n");
 		km__progress(cfg, r, ++n, false);

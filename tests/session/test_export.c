@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <math.h>
 #include <png.h>
 #include <sys/stat.h>
 
@@ -532,6 +533,108 @@ Test(export, raw_only_csv_says_counts)
 	         python(), out);
 	cr_assert_str_eq(sh(cmd),
 	                 "r0c0_counts,r0c1_counts,r1c0_counts,r1c1_counts\n0,4095,17,65535");
+	free(out);
+	free(p);
+}
+
+/* The cell text libc gave before the exporter had its own formatter. */
+static void libc_cell(char *buf, size_t cap, float v)
+{
+	if (!isfinite(v)) {
+		snprintf(buf, cap, "nan");
+		return;
+	}
+	snprintf(buf, cap, "%.6g", (double)v);
+	if (strtof(buf, NULL) != v)
+		snprintf(buf, cap, "%.9g", (double)v);
+}
+
+static float tricky_cell(uint32_t i, size_t c)
+{
+	uint32_t h = (uint32_t)(c * 2654435761u) ^ (i * 40503u) ^ (i << 16);
+	h ^= h >> 15;
+	h *= 0x2c1b3c6dU;
+	h ^= h >> 12;
+	float v;
+	switch (h % 8) {
+	case 0: /* any bit pattern: NaN, infinities, subnormals, huge */
+		memcpy(&v, &h, sizeof v);
+		return v;
+	case 1:
+		return (h & 64) ? -0.0f : 0.0f;
+	case 2:
+		return (float)(h >> 8) / 100.0f; /* 0.01 kPa steps */
+	default:
+		return (float)(h >> 8) / (float)(1u << 24) * 500.0f;
+	}
+}
+
+Test(export, csv_cells_are_the_libc_text)
+{
+	/* Byte for byte what "%.6g"-else-"%.9g" gave, over several 64 KiB buffer
+	 * flushes (which land mid-row). */
+	enum { R = 8, C = 8, N = 300 };
+	char *p = km_test_path(dir, "tricky.kmrec");
+	struct km_rec_writer_config wc = km_rec_writer_config_default();
+	wc.path = p;
+	wc.content = KM_REC_KPA;
+	wc.device.rows = R;
+	wc.device.cols = C;
+	wc.device.pitch_mm = PITCH;
+	wc.sync = false;
+	km_rec_writer *w = NULL;
+	cr_assert_eq(km_rec_writer_create(&wc, &w), KM_OK);
+	struct km_frame *f = NULL;
+	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	for (uint32_t i = 0; i < N; i++) {
+		for (size_t k = 0; k < R * C; k++)
+			f->kpa[k] = tricky_cell(i, k);
+		f->sequence = i;
+		cr_assert_eq(km_rec_writer_write_frame(w, f, NULL, 0), KM_OK);
+	}
+	cr_assert_eq(km_rec_writer_close(w), KM_OK);
+	km_rec_writer_destroy(w);
+	km_frame_destroy(f);
+	struct km_rec_reader_config rc = km_rec_reader_config_default();
+	rc.path = p;
+	km_rec_reader *r = NULL;
+	cr_assert_eq(km_rec_reader_create(&rc, &r), KM_OK);
+	char *out = km_test_path(dir, "tricky.csv");
+	struct km_export_config ec = km_export_config_default();
+	ec.path = out;
+	cr_assert_eq(km_export_recording(&ec, r), KM_OK);
+	km_rec_reader_destroy(r);
+
+	FILE *fp = fopen(out, "r");
+	cr_assert_not_null(fp);
+	char *line = NULL;
+	size_t cap = 0;
+	cr_assert_gt(getline(&line, &cap, fp), 0); /* header */
+	uint32_t rows = 0;
+	size_t bytes = 0;
+	while (getline(&line, &cap, fp) > 0) {
+		bytes += strlen(line);
+		char *s = line;
+		for (int k = 0; k < 6; k++) { /* frame .. dropped_since_last */
+			s = strchr(s, ',');
+			cr_assert_not_null(s);
+			s++;
+		}
+		char want[R * C * 20 + 2] = "", cell[32];
+		size_t n = 0;
+		for (size_t k = 0; k < R * C; k++) {
+			libc_cell(cell, sizeof cell, tricky_cell(rows, k));
+			n +=
+			    (size_t)snprintf(want + n, sizeof want - n, "%s%s", k ? "," : "", cell);
+		}
+		snprintf(want + n, sizeof want - n, "\n");
+		cr_assert_str_eq(s, want, "frame %u", rows);
+		rows++;
+	}
+	cr_assert_eq(rows, N);
+	cr_assert_gt(bytes, 3 * 65536);
+	free(line);
+	fclose(fp);
 	free(out);
 	free(p);
 }
