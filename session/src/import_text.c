@@ -508,7 +508,7 @@ static int text_open(km_import *r)
 	memset(t, 0, sizeof *t);
 	t->time_col = t->hdr_time_col = -1;
 	t->in_header = true;
-	enum lk k;
+	enum lk k = LK_EOF; /* set by peek_line; the optimiser cannot see that at -O3 */
 	for (;;) {
 		int rc = peek_line(r, &k);
 		if (rc != KM_OK)
