@@ -24,7 +24,9 @@ struct gauss {
 	float *w; /* [2h+1], unit sum; w[h] is the centre */
 };
 
-/* Cells r0..r1 x c0..c1 (inclusive); empty when r0 > r1. */
+/* Cells r0..r1 x c0..c1 (inclusive); empty when r0 > r1. On a cylinder
+ * the columns may run past the seam: c0 < cols, c1 < c0 + cols, and column
+ * c >= cols is column c - cols. */
 struct window {
 	int r0, r1, c0, c1;
 };
@@ -51,10 +53,11 @@ struct km_bandpass {
 	fftwf_plan fwd, inv;
 
 	/* direct path: the frame, padded along each row by H cells each side
-	 * ([rows x el], el = cp + 2H), the row pass result [rows x cp] and one
-	 * output row [cp]; cp is cols rounded up to the kernels' lane count */
+	 * ([rows x el], el = tw + 2H), the row pass result [rows x tw] and one
+	 * output row [tw]; cp is cols rounded up to the kernels' lane count, tw
+	 * is cp (a cylinder: 2 cols rounded up, for windows across the seam) */
 	const struct km_sepconv_ops *ops;
-	int cp, H, el;
+	int cp, tw, H, el;
 	float *ext, *t, *rowbuf;
 	float *t_mem; /* t's allocation; t is its first 64-byte boundary, so with
 	               * cp a whole number of vectors every row pass load is aligned */
@@ -299,13 +302,13 @@ static int setup_direct(km_bandpass *bp)
 {
 	size_t ext_n, t_n;
 	if (!km__mul_size((size_t)bp->rows, (size_t)bp->el, &ext_n) ||
-	    !km__mul_size((size_t)bp->rows, (size_t)bp->cp, &t_n))
+	    !km__mul_size((size_t)bp->rows, (size_t)bp->tw, &t_n))
 		return KM_ERR_NO_MEMORY;
 	bp->ext = km__calloc(ext_n, sizeof(float));
 	bp->t_mem = km__calloc(t_n + KM_SEPCONV_LANES, sizeof(float));
 	if (bp->t_mem)
 		bp->t = bp->t_mem + ((64u - (uintptr_t)bp->t_mem % 64u) % 64u) / sizeof(float);
-	bp->rowbuf = km__calloc((size_t)bp->cp, sizeof(float));
+	bp->rowbuf = km__calloc((size_t)bp->tw, sizeof(float));
 	if (!bp->ext || !bp->t || !bp->rowbuf)
 		return KM_ERR_NO_MEMORY;
 	return KM_OK;
@@ -370,8 +373,11 @@ int km_bandpass_create(const struct km_bandpass_config *cfg, km_bandpass **out)
 	                          : cfg->simd == KM_BANDPASS_SIMD_AVX2   ? KM_SEPCONV_AVX2
 	                                                                 : KM_SEPCONV_AVX512);
 	bp->cp = (bp->cols + KM_SEPCONV_LANES - 1) / KM_SEPCONV_LANES * KM_SEPCONV_LANES;
+	bp->tw = bp->periodic ? (2 * bp->cols + KM_SEPCONV_LANES - 1) / KM_SEPCONV_LANES *
+	                            KM_SEPCONV_LANES
+	                      : bp->cp;
 	bp->H = hc;
-	bp->el = bp->cp + 2 * hc;
+	bp->el = bp->tw + 2 * hc;
 	bp->used = cfg->method;
 	if (bp->used == KM_BANDPASS_AUTO)
 		bp->used = cost_direct(bp, bp->cp) < cost_fft(bp, bp->nr, bp->nc)
@@ -410,10 +416,10 @@ static float *out_plane(km_bandpass *bp, unsigned j, float *out)
 /* Row r of kernel j's blur, v, into its output: an inner Gaussian or the
  * background is stored, an outer one completes the DoG g * (inner - outer).
  * inv (NULL in plain mode) is the row of 1 / (G_j * w). */
-static void emit_row(km_bandpass *bp, unsigned j, int r, const float *v, const float *inv,
-                     float *out, int c0, int c1)
+static void emit_row(km_bandpass *bp, unsigned j, int r, const float *restrict v,
+                     const float *restrict inv, float *out, int c0, int c1)
 {
-	float *d = out_plane(bp, j, out) + (size_t)r * (size_t)bp->cols;
+	float *restrict d = out_plane(bp, j, out) + (size_t)r * (size_t)bp->cols;
 	if (j == 2 * bp->n || j % 2 == 0) {
 		if (inv)
 			for (int c = c0; c <= c1; c++)
@@ -474,7 +480,8 @@ static void exec_fft(km_bandpass *bp, const float *in, float *out)
 
 /* ---- direct path -------------------------------------------------------- */
 
-static void store_inv(km_bandpass *bp, unsigned j, int r, const float *blur, const float *w);
+static void store_inv(km_bandpass *bp, unsigned j, int r, const float *blur, const float *w,
+                      int c0, int c1);
 
 /* Rows r0..r1 of the grid (in x weight, or either alone) into bp->ext, each
  * padded by H cells: zeros for a flat mat, the wrapped row for a cylinder. */
@@ -487,11 +494,12 @@ static void direct_load(km_bandpass *bp, const float *in, const float *w, int r0
 		const float *m = w ? w + (size_t)r * (size_t)C : NULL;
 		for (int c = 0; c < C; c++)
 			e[H + c] = x && m ? x[c] * m[c] : x ? x[c] : m[c];
-		if (bp->periodic) {
-			for (int j = 0; j < H; j++)
-				e[j] = e[H + ((j - H) % C + C) % C];
-			for (int j = H + C; j < bp->el; j++)
-				e[j] = e[H + (j - H) % C];
+		if (bp->periodic) { /* copies of the row, as often as the padding needs */
+			for (int end = H; end > 0; end -= KM_MIN(C, end))
+				memcpy(e + end - KM_MIN(C, end), e + H + C - KM_MIN(C, end),
+				       (size_t)KM_MIN(C, end) * sizeof(float));
+			for (int j = H + C; j < bp->el; j += C)
+				memcpy(e + j, e + H, (size_t)KM_MIN(C, bp->el - j) * sizeof(float));
 		} else {
 			memset(e, 0, (size_t)H * sizeof(float));
 			memset(e + H + C, 0, (size_t)(bp->el - H - C) * sizeof(float));
@@ -512,19 +520,27 @@ static void direct_kernel(km_bandpass *bp, unsigned j, struct window d, struct w
 	/* whole vectors: both passes run over columns cs .. cs + n - 1 */
 	int cs = o.c0 / KM_SEPCONV_LANES * KM_SEPCONV_LANES;
 	int n = (o.c1 + 1 - cs + KM_SEPCONV_LANES - 1) / KM_SEPCONV_LANES * KM_SEPCONV_LANES;
-	size_t cp = (size_t)bp->cp;
+	size_t tw = (size_t)bp->tw;
 	for (int r = d.r0; r <= d.r1; r++)
 		bp->ops->along_row(bp->ext + (size_t)r * (size_t)bp->el + bp->H + cs, wc, g->hc, n,
-		                   bp->t + (size_t)r * cp + cs);
+		                   bp->t + (size_t)r * tw + cs);
 	for (int r = o.r0; r <= o.r1; r++) {
 		int k0 = KM_MAX(-g->hr, d.r0 - r), k1 = KM_MIN(g->hr, d.r1 - r);
-		bp->ops->across_rows(bp->t + (size_t)r * cp + cs, bp->cp, wc, k0, k1, n,
+		bp->ops->across_rows(bp->t + (size_t)r * tw + cs, bp->tw, wc, k0, k1, n,
 		                     bp->rowbuf + cs);
-		const float *iv = inv ? inv + (size_t)r * cp : NULL;
+		const float *iv = inv ? inv + (size_t)r * (size_t)bp->cp : NULL;
+		/* across a cylinder's seam the part past it is columns 0.. */
+		int c1 = KM_MIN(o.c1, bp->cols - 1);
 		if (out)
-			emit_row(bp, j, r, bp->rowbuf, iv, out, o.c0, o.c1);
+			emit_row(bp, j, r, bp->rowbuf, iv, out, o.c0, c1);
 		else
-			store_inv(bp, j, r, bp->rowbuf, w);
+			store_inv(bp, j, r, bp->rowbuf, w, o.c0, c1);
+		if (o.c1 >= bp->cols) {
+			if (out)
+				emit_row(bp, j, r, bp->rowbuf + bp->cols, iv, out, 0, o.c1 - bp->cols);
+			else
+				store_inv(bp, j, r, bp->rowbuf + bp->cols, w, 0, o.c1 - bp->cols);
+		}
 	}
 }
 
@@ -543,16 +559,84 @@ static void exec_direct(km_bandpass *bp, const float *in, float *out)
 
 /* ---- normalised convolution -------------------------------------------- */
 
-/* 1 / (G_j * w) where there is weight (blur > 1e-6; at least the centre tap
- * inside the data), else 0; also 0 for the DoG kernels where the cell itself
- * has no weight: no data, no response. */
-static void store_inv(km_bandpass *bp, unsigned j, int r, const float *blur, const float *w)
+/* Columns c0..c1 of row r of 1 / (G_j * w) where there is weight (blur >
+ * 1e-6; at least the centre tap inside the data), else 0; also 0 for the DoG
+ * kernels where the cell itself has no weight: no data, no response. */
+static void store_inv(km_bandpass *bp, unsigned j, int r, const float *blur, const float *w,
+                      int c0, int c1)
 {
 	float *iv = bp->rcp + ((size_t)j * (size_t)bp->rows + (size_t)r) * (size_t)bp->cp;
 	const float *wr = w + (size_t)r * (size_t)bp->cols;
 	int dog = j != 2 * bp->n;
-	for (int c = 0; c < bp->cols; c++)
+	for (int c = c0; c <= c1; c++)
 		iv[c] = blur[c] > 1e-6f && !(dog && !(wr[c] > 0.0f)) ? 1.0f / blur[c] : 0.0f;
+}
+
+/* Where kernel j's output is needed given the data window d: d itself for
+ * the DoG kernels (0 elsewhere), d grown by the kernel's reach for the
+ * background. */
+static struct window kernel_window(const km_bandpass *bp, unsigned j, struct window d)
+{
+	if (j != 2 * bp->n)
+		return d;
+	const struct gauss *g = &bp->k[j];
+	struct window o = d;
+	o.r0 = KM_MAX(0, d.r0 - g->hr);
+	o.r1 = KM_MIN(bp->rows - 1, d.r1 + g->hr);
+	if (!bp->periodic) {
+		o.c0 = KM_MAX(0, d.c0 - g->hc);
+		o.c1 = KM_MIN(bp->cols - 1, d.c1 + g->hc);
+	} else if (d.c1 - d.c0 + 1 + 2 * g->hc >= bp->cols) {
+		o.c0 = 0; /* the whole circumference */
+		o.c1 = bp->cols - 1;
+	} else {
+		o.c0 = (d.c0 - g->hc + bp->cols) % bp->cols;
+		o.c1 = o.c0 + (d.c1 - d.c0) + 2 * g->hc;
+	}
+	return o;
+}
+
+/* bp->data_win from the weights: the rows and columns with nonzero (or NaN)
+ * weights; on a cylinder the shortest arc of columns holding them all, the
+ * complement of the longest run of empty columns (bp->rowbuf as scratch). */
+static void find_data_window(km_bandpass *bp, const float *w)
+{
+	int R = bp->rows, C = bp->cols;
+	struct window *d = &bp->data_win;
+	float *col_used = bp->rowbuf; /* DIRECT only: the FFT path has no window */
+	*d = (struct window){R, -1, C, -1};
+	if (!col_used)
+		return;
+	for (int c = 0; c < C; c++)
+		col_used[c] = 0.0f;
+	for (int r = 0; r < R; r++)
+		for (int c = 0; c < C; c++)
+			if (w[(size_t)r * (size_t)C + (size_t)c] != 0.0f) {
+				d->r0 = KM_MIN(d->r0, r);
+				d->r1 = r;
+				col_used[c] = 1.0f;
+			}
+	if (d->r0 > d->r1)
+		return;
+	if (!bp->periodic) {
+		for (int c = 0; c < C; c++)
+			if (col_used[c] != 0.0f) {
+				d->c0 = KM_MIN(d->c0, c);
+				d->c1 = c;
+			}
+		return;
+	}
+	/* longest circular run of empty columns: scan twice round */
+	int best = 0, best_end = 0, run = 0;
+	for (int i = 0; i < 2 * C; i++) {
+		run = col_used[i % C] != 0.0f ? 0 : KM_MIN(run + 1, C);
+		if (run > best) {
+			best = run;
+			best_end = i % C;
+		}
+	}
+	d->c0 = best ? (best_end + 1) % C : 0;
+	d->c1 = d->c0 + (C - best) - 1;
 }
 
 /* Blurs the weights again only when they differ from the last call's. */
@@ -566,27 +650,18 @@ static void update_weights(km_bandpass *bp, const float *w)
 		for (unsigned j = 0; j < bp->nk; j++) {
 			fft_inverse(bp, bp->gspec[j]);
 			for (int r = 0; r < bp->rows; r++)
-				store_inv(bp, j, r, bp->fout + (size_t)r * (size_t)bp->nc, w);
+				store_inv(bp, j, r, bp->fout + (size_t)r * (size_t)bp->nc, w, 0,
+				          bp->cols - 1);
 		}
 	} else {
-		struct window all = whole_grid(bp);
-		direct_load(bp, NULL, w, 0, bp->rows - 1);
-		for (unsigned j = 0; j < bp->nk; j++)
-			direct_kernel(bp, j, all, all, NULL, w, NULL);
-	}
-	struct window *d = &bp->data_win;
-	*d = (struct window){bp->rows, -1, bp->cols, -1};
-	for (int r = 0; r < bp->rows; r++)
-		for (int c = 0; c < bp->cols; c++)
-			if (w[(size_t)r * (size_t)bp->cols + (size_t)c] != 0.0f) { /* NaN too */
-				d->r0 = KM_MIN(d->r0, r);
-				d->r1 = KM_MAX(d->r1, r);
-				d->c0 = KM_MIN(d->c0, c);
-				d->c1 = KM_MAX(d->c1, c);
-			}
-	if (bp->periodic) {
-		d->c0 = 0;
-		d->c1 = bp->cols - 1;
+		/* only where masked_direct will read them */
+		find_data_window(bp, w);
+		struct window d = bp->data_win;
+		if (d.r0 <= d.r1) {
+			direct_load(bp, NULL, w, d.r0, d.r1);
+			for (unsigned j = 0; j < bp->nk; j++)
+				direct_kernel(bp, j, d, kernel_window(bp, j, d), NULL, w, NULL);
+		}
 	}
 	memcpy(bp->wlast, w, cells * sizeof(float));
 	bp->inv_valid = 1;
@@ -599,8 +674,12 @@ static void zero_outside(float *plane, int rows, int cols, struct window o)
 	memset(plane, 0, (size_t)o.r0 * C * sizeof(float));
 	for (int r = o.r0; r <= o.r1; r++) {
 		float *row = plane + (size_t)r * C;
-		memset(row, 0, (size_t)o.c0 * sizeof(float));
-		memset(row + o.c1 + 1, 0, (size_t)(cols - 1 - o.c1) * sizeof(float));
+		if (o.c1 < cols) {
+			memset(row, 0, (size_t)o.c0 * sizeof(float));
+			memset(row + o.c1 + 1, 0, (size_t)(cols - 1 - o.c1) * sizeof(float));
+		} else { /* across the seam: the gap is between its two ends */
+			memset(row + o.c1 - cols + 1, 0, (size_t)(o.c0 - (o.c1 - cols + 1)) * sizeof(float));
+		}
 	}
 	memset(plane + (size_t)(o.r1 + 1) * C, 0, (size_t)(rows - 1 - o.r1) * C * sizeof(float));
 }
@@ -620,14 +699,7 @@ static void masked_direct(km_bandpass *bp, const float *in, const float *w, floa
 	}
 	direct_load(bp, in, w, d.r0, d.r1);
 	for (unsigned j = 0; j < bp->nk; j++) {
-		struct window o = d;
-		if (j == 2 * bp->n) {
-			const struct gauss *g = &bp->k[j];
-			o.r0 = KM_MAX(0, d.r0 - g->hr);
-			o.r1 = KM_MIN(bp->rows - 1, d.r1 + g->hr);
-			o.c0 = KM_MAX(0, d.c0 - g->hc);
-			o.c1 = KM_MIN(bp->cols - 1, d.c1 + g->hc);
-		}
+		struct window o = kernel_window(bp, j, d);
 		if (j == 2 * bp->n || j % 2 == 0) /* the first write to this plane */
 			zero_outside(out_plane(bp, j, out), bp->rows, bp->cols, o);
 		direct_kernel(bp, j, d, o, bp->rcp + j * plane, NULL, out);

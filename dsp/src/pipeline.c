@@ -35,6 +35,7 @@ struct km_pipeline {
 	float knorm[KM_BANDPASS_MAX_SCALES]; /* L2 norm of each band-pass kernel */
 	float cell_sd;  /* per-cell sensor noise SD, kPa (smoothed) */
 	int have_avg, have_sd;
+	float noise_dt; /* s of frames since the last noise estimate */
 	float cx, cy;   /* last load centre */
 	unsigned n_scales;
 	km_bandpass *bp;
@@ -529,10 +530,15 @@ static float select_kth(float *a, size_t n, size_t k)
  * which the median ignores. Smoothed over about 1 s. */
 static void update_noise(km_pipeline *p, float dt_s)
 {
-	/* At most ~1024 cells, evenly spread: two medians of all 16384 cells of
-	 * a 128x128 mat cost more than the rest of the pipeline, and the SD's
-	 * sampling error at 1024 (~3 %) is averaged away over the 1 s it is
-	 * smoothed for. */
+	/* At most ~1024 cells, evenly spread, and at most every 40 ms: two
+	 * medians of all 16384 cells of a 128x128 mat at every frame cost more
+	 * than the rest of the pipeline, and the SD's sampling error at 1024
+	 * (~3 %) is averaged away over the 1 s it is smoothed for. */
+	p->noise_dt += dt_s;
+	if (p->have_sd && p->noise_dt < 0.04f) {
+		memcpy(p->prev, p->clean, p->cells * sizeof(float));
+		return;
+	}
 	size_t n = 0, step = (p->cells + 1023) / 1024;
 	float thr = p->cfg.detect.outline_kpa;
 	for (size_t i = 0; i < p->cells; i += step)
@@ -543,9 +549,10 @@ static void update_noise(km_pipeline *p, float dt_s)
 		for (size_t i = 0; i < n; i++)
 			p->scratch[i] = fabsf(p->scratch[i] - med);
 		float sd = 1.4826f * select_kth(p->scratch, n, n / 2) * 0.70710678f;
-		float a = KM_CLAMP(dt_s / 1.0f, 0.0f, 1.0f);
+		float a = KM_CLAMP(p->noise_dt / 1.0f, 0.0f, 1.0f);
 		p->cell_sd = p->have_sd ? p->cell_sd + a * (sd - p->cell_sd) : sd;
 		p->have_sd = 1;
+		p->noise_dt = 0.0f;
 	}
 	memcpy(p->prev, p->clean, p->cells * sizeof(float));
 }
@@ -618,11 +625,13 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 		return rc;
 	}
 	size_t bad = 0;
-	for (size_t i = 0; i < p->cells; i++) {
-		float v = f->kpa[i];
-		int ok = v >= 0.0f && v <= FLT_MAX; /* finite and not negative; no branch */
+	const float *restrict src = f->kpa;
+	float *restrict dst = p->clean;
+	for (size_t i = 0, n = p->cells; i < n; i++) {
+		float v = src[i];
+		int ok = (v >= 0.0f) & (v <= FLT_MAX); /* finite and not negative; vectorises */
 		bad += (size_t)!ok;
-		p->clean[i] = ok ? v : 0.0f;
+		dst[i] = ok ? v : 0.0f;
 	}
 	if ((double)bad > (double)p->cfg.max_bad_fraction * (double)p->cells) {
 		km__log(&p->cfg.log, KM_LOG_WARN, "dsp", "frame %u: %zu bad cells, skipped",
@@ -822,6 +831,7 @@ void km_pipeline_reset(km_pipeline *p)
 	km_event_sink_clear(&p->sink);
 	p->n_announced = 0;
 	p->have_avg = p->have_sd = 0;
+	p->noise_dt = 0.0f;
 	memset(p->weight, 0, p->cells * sizeof(float));
 	km_detect_set_noise(p->det, NULL, 0);
 	p->have_last = 0;

@@ -539,9 +539,10 @@ static double bg_reference(const float *in, const float *w, int R, int C, int pe
 }
 
 /* DIRECT works only inside the weights' window (and the background within
- * a kernel's reach of it): with a small loaded patch, then a lone loaded
- * cell far from it, then no weights at all, the responses equal the FFT's
- * full-grid ones and the background equals its definition everywhere. */
+ * a kernel's reach of it): with no weights, a small loaded patch, a lone
+ * loaded cell far from it, and a patch across a cylinder's seam, the
+ * responses equal the FFT's full-grid ones and the background equals its
+ * definition everywhere. */
 static void masked_window_is_exact(enum km_geometry g)
 {
 	int R = 40, C = 52;
@@ -549,13 +550,19 @@ static void masked_window_is_exact(enum km_geometry g)
 	float *in = malloc(cells * 4), *w = calloc(cells, 4);
 	float *ref = calloc(3 * cells, 4), *o = calloc(3 * cells, 4);
 	fill_random(in, cells, 51);
-	for (int pass = 0; pass < 3; pass++) {
+	for (int pass = 0; pass < 4; pass++) {
 		if (pass == 1) {
 			for (int r = 12; r < 20; r++)
 				for (int c = 30; c < 41; c++)
 					w[r * C + c] = 1.0f;
 		} else if (pass == 2) {
 			w[2 * C + 3] = 0.5f; /* the window now spans both */
+		} else if (pass == 3) {
+			/* on a cylinder one patch across the seam (columns 48..51, 0..2) */
+			memset(w, 0, cells * 4);
+			for (int r = 20; r < 26; r++)
+				for (int c = -4; c < 3; c++)
+					w[r * C + (c + C) % C] = 1.0f;
 		}
 		for (int m = 0; m < 2; m++) {
 			struct km_bandpass_config c =
