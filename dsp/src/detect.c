@@ -10,10 +10,13 @@
 #include "km_internal.h"
 #include "knotmap/detect.h"
 
+#include "detect_scan.h"
+
 #define MAX_CAP 1024u
 
 struct km_detect {
 	struct km_detect_config cfg;
+	const struct km__detect_ops *ops; /* row scans: the widest this CPU runs */
 	int R, C, periodic;
 	unsigned n;
 	float *scratch; /* [3 x cells + 512] for medians */
@@ -29,7 +32,6 @@ struct km_detect {
 	uint64_t *masks;                   /* [nk x rows x words]; slot 0 is k = 1 (loaded) */
 	size_t *mcount;                    /* [nk] cells in each mask */
 	uint64_t *ework, *hwork;           /* [rows x words] erosion buffers */
-	uint8_t *lrow;                     /* [words x 64] one row's loaded bytes */
 	int kmax_all, kmax_sup;            /* largest kept k; largest the support test needs */
 	int ksup[KM_BANDPASS_MAX_SCALES];  /* support test: distance >= ksup (0: off grid) */
 	float *row_left, *row_right, *mid; /* [rows] */
@@ -182,8 +184,7 @@ static int plan_masks(km_detect *d)
 	d->mcount = km__calloc(d->nk, sizeof(size_t));
 	d->ework = km__calloc(rw, sizeof(uint64_t));
 	d->hwork = km__calloc(rw, sizeof(uint64_t));
-	d->lrow = km__calloc((size_t)d->words * 64, 1);
-	if (!d->masks || !d->mcount || !d->ework || !d->hwork || !d->lrow)
+	if (!d->masks || !d->mcount || !d->ework || !d->hwork)
 		return KM_ERR_NO_MEMORY;
 	return KM_OK;
 }
@@ -205,6 +206,7 @@ int km_detect_create(const struct km_detect_config *cfg, km_detect **out)
 	if (!d)
 		return KM_ERR_NO_MEMORY;
 	d->cfg = *cfg;
+	d->ops = km__detect_ops(KM_DETECT_AVX512);
 	d->R = cfg->rows;
 	d->C = cfg->cols;
 	d->periodic = cfg->geometry == KM_GEOMETRY_CYLINDER;
@@ -303,38 +305,6 @@ static int top_bit64(uint64_t x) /* x != 0 */
 #endif
 }
 
-/* 64 bytes of 0 / 1 -> one word, byte j -> bit j. */
-static uint64_t pack_bits(const uint8_t *b)
-{
-	uint64_t w = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	for (int j = 0; j < 8; j++) {
-		uint64_t v;
-		memcpy(&v, b + 8 * j, 8);
-		/* each byte's bit 0 lands in the top byte, in order (no carries) */
-		w |= ((v * 0x0102040810204080u) >> 56) << (8 * j);
-	}
-#else
-	for (int j = 0; j < 64; j++)
-		w |= (uint64_t)b[j] << j;
-#endif
-	return w;
-}
-
-static void above(uint8_t *restrict f, const float *restrict x, size_t n, float w)
-{
-	for (size_t i = 0; i < n; i++)
-		f[i] = x[i] > w;
-}
-
-static int count_above(const float *x, size_t n, float w)
-{
-	int k = 0;
-	for (size_t i = 0; i < n; i++)
-		k += x[i] > w;
-	return k;
-}
-
 /* Loaded cells as bit rows (mask slot 0, k = 1), the row ends and the
  * outline. */
 static void find_outline(km_detect *d, const float *kpa)
@@ -346,14 +316,11 @@ static void find_outline(km_detect *d, const float *kpa)
 	int top = -1, bottom = -1, left = C, right = -1;
 	uint64_t *m = d->masks;
 	for (int r = 0; r < R; r++) {
-		const float *row = kpa + (size_t)r * (size_t)C;
-		uint8_t *lr = d->lrow; /* bytes past C stay 0 */
-		above(lr, row, (size_t)C, thr);
 		int first = -1, last = -1;
 		uint64_t *mr = m + (size_t)r * (size_t)W;
+		d->ops->gt_bits(kpa + (size_t)r * (size_t)C, C, thr, mr);
 		for (int w = 0; w < W; w++) {
-			uint64_t b = pack_bits(lr + 64 * w);
-			mr[w] = b;
+			uint64_t b = mr[w];
 			if (b) {
 				loaded += (size_t)popcount64(b);
 				if (first < 0)
@@ -468,7 +435,8 @@ static size_t mask_count(const km_detect *d, long k)
  * below and copies what lies between, and only that is searched. a is left
  * as it is unless the bracket misses (then quickselect over a). tmp holds
  * 2.5 n + 300 floats. */
-static float fast_kth(float *a, size_t n, size_t k, float *tmp, float *prev, int depth)
+static float fast_kth(const struct km__detect_ops *ops, float *a, size_t n, size_t k, float *tmp,
+                      float *prev, int depth)
 {
 	if (n > 64) {
 		size_t m = n >= 1500 ? 128 : 64, delta = m == 128 ? 14 : 10, stride = n / m;
@@ -486,13 +454,7 @@ static float fast_kth(float *a, size_t n, size_t k, float *tmp, float *prev, int
 			hi = pos >= delta
 			         ? select_kth(smp + ilo + 1, m - ilo - 1, pos + delta - ilo - 1)
 			         : select_kth(smp, m, pos + delta);
-		size_t lt = 0, nb = 0;
-		for (size_t i = 0; i < n; i++) {
-			float x = a[i];
-			band[nb] = x;
-			nb += (size_t)((x >= lo) & (x <= hi));
-			lt += (size_t)(x < lo);
-		}
+		size_t lt = 0, nb = ops->band(a, n, lo, hi, band, &lt);
 		if (k >= lt && k - lt < nb) {
 			float r, p = 0.0f;
 			if (k == lt && prev) {
@@ -504,7 +466,8 @@ static float fast_kth(float *a, size_t n, size_t k, float *tmp, float *prev, int
 				prev = NULL;
 			}
 			if (depth < 1 && nb > 64 && nb <= n / 2)
-				return fast_kth(band, nb, k - lt, band + nb + 1, prev, depth + 1);
+				return fast_kth(ops, band, nb, k - lt, band + nb + 1, prev,
+				                depth + 1);
 			r = select_kth(band, nb, k - lt);
 			if (prev) {
 				size_t kb = k - lt;
@@ -528,12 +491,12 @@ static float fast_kth(float *a, size_t n, size_t k, float *tmp, float *prev, int
 }
 
 /* median() for values without NaN, a left reordered or not. */
-static float fast_median(float *a, size_t n, float *tmp)
+static float fast_median(const struct km__detect_ops *ops, float *a, size_t n, float *tmp)
 {
 	if (n == 0)
 		return 0.0f;
 	float prev = 0.0f;
-	float m = fast_kth(a, n, n / 2, tmp, n % 2 == 0 ? &prev : NULL, 0);
+	float m = fast_kth(ops, a, n, n / 2, tmp, n % 2 == 0 ? &prev : NULL, 0);
 	if (n % 2 == 0)
 		m = 0.5f * (m + prev);
 	return m;
@@ -583,10 +546,10 @@ static float noise_sd(km_detect *d, const float *layer, unsigned s)
 		return 1.4826f * median(a, n);
 	}
 	float *tmp = d->scratch + cells;
-	float med = fast_median(a, n, tmp);
+	float med = fast_median(d->ops, a, n, tmp);
 	for (size_t i = 0; i < n; i++)
 		a[i] = fabsf(a[i] - med);
-	return 1.4826f * fast_median(a, n, tmp); /* MAD -> SD for Gaussian noise */
+	return 1.4826f * fast_median(d->ops, a, n, tmp); /* MAD -> SD for Gaussian noise */
 }
 
 static inline float at(const km_detect *d, const float *stack, int s, int r, int c)
@@ -767,22 +730,46 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 	float p = cf->pitch_mm, sq = sqrtf(cf->ratio);
 	/* A flat mat's border cells have no outer neighbours to fit or compare. */
 	int c0 = d->periodic ? 0 : 1, c1 = d->periodic ? d->C : d->C - 1;
+	/* Nearly every cell is below the threshold, or not above its earlier
+	 * same-layer neighbours: a row's cells that pass those tests (and the
+	 * contrast test) come as bits from one vector pass, and only those are
+	 * visited. Each test only rejects, as the checks below would. */
+	struct km__scan_row sr;
+	memset(&sr, 0, sizeof sr);
+	sr.cols = d->C;
+	if (background && cf->min_contrast > 0.0f) {
+		sr.mc = cf->min_contrast;
+		sr.wf = cf->weak_fraction > 0.0f ? cf->weak_fraction : 1.0f;
+	}
+	uint64_t hits[(KM_FRAME_MAX_DIM + 63) / 64];
 	for (unsigned su = 0; su < d->n; su++) {
 		int s = (int)su;
-		float ws = weak[s];
+		sr.weak = weak[s];
+		/* is_max_fast's raw comparisons with the earlier neighbours decide
+		 * for a positive finite threshold */
+		sr.nms = thr[s] > 0.0f && thr[s] <= FLT_MAX;
 		for (int r = 1; r < d->R - 1; r++) {
 			const float *row =
 			    stack + ((size_t)s * (size_t)d->R + (size_t)r) * (size_t)d->C;
-			/* Nearly every cell is below the threshold: count a row's
-			 * (vectorised), visit its cells only up to the last hit. */
-			int left = count_above(row, (size_t)d->C, ws);
-			for (int c = 0; left > 0; c++) {
+			sr.m = row;
+			sr.u = row - d->C;
+			if (sr.mc > 0.0f)
+				sr.bg = background + (size_t)r * (size_t)d->C;
+			d->ops->row_hits(&sr, hits);
+			if (c0 > 0) /* flat: the border columns are out */
+				hits[0] &= ~(uint64_t)1;
+			if (c1 < d->C)
+				hits[c1 / 64] &= ~((uint64_t)1 << (c1 % 64));
+			int w = 0;
+			uint64_t hb = hits[0];
+			for (;;) {
+				while (!hb && ++w < d->words)
+					hb = hits[w];
+				if (!hb)
+					break;
+				int c = 64 * w + ctz64(hb);
+				hb &= hb - 1;
 				float v = row[c];
-				if (!(v > ws))
-					continue;
-				left--;
-				if (c < c0 || c >= c1)
-					continue;
 				int cl = c > 0 ? c - 1 : d->C - 1, cr = c + 1 < d->C ? c + 1 : 0;
 				/* Relative contrast (a knot's excess is a fraction of the
 				 * load it sits under); weak ones at weak_fraction of it. */
@@ -923,6 +910,14 @@ int km_detect_set_noise(km_detect *d, const float *sd, unsigned n)
 	return KM_OK;
 }
 
+const char *km__detect_set_isa(km_detect *d, enum km__detect_isa isa)
+{
+	if (!d)
+		return NULL;
+	d->ops = km__detect_ops(isa);
+	return d->ops->name;
+}
+
 const struct km_body_outline *km_detect_outline(const km_detect *d)
 {
 	return d ? &d->outline : NULL;
@@ -952,7 +947,6 @@ void km_detect_destroy(km_detect *d)
 	km__free(d->mcount);
 	km__free(d->ework);
 	km__free(d->hwork);
-	km__free(d->lrow);
 	km__free(d->row_left);
 	km__free(d->row_right);
 	km__free(d->mid);

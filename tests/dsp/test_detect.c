@@ -7,6 +7,8 @@
 #include "km_internal.h"
 #include "knotmap/detect.h"
 
+#include "../../dsp/src/detect_scan.h"
+
 #define R 48
 #define C 48
 #define PITCH 5.0f
@@ -596,7 +598,7 @@ static unsigned lcg(unsigned *s)
  * (s, r, c) order, every other rule off (per scale: the coarsest layer is
  * a guard band): the pruned scan must find exactly these, on quantised
  * random stacks full of ties. */
-static void brute_nms(int periodic, int per_scale)
+static void brute_nms(int periodic, int per_scale, enum km__detect_isa isa)
 {
 	enum { NR = 23, NC = 37, NS = 4 };
 	static float stack[NS * NR * NC], kpa[NR * NC];
@@ -619,6 +621,7 @@ static void brute_nms(int periodic, int per_scale)
 	dc.per_scale_nms = per_scale;
 	km_detect *d = NULL;
 	cr_assert_eq(km_detect_create(&dc, &d), KM_OK);
+	cr_assert_not_null(km__detect_set_isa(d, isa));
 	unsigned seed = 99u + (unsigned)(2 * periodic + per_scale);
 	for (int frame = 0; frame < 40; frame++) {
 		float q = frame % 2 ? 1.0f : 0.25f; /* coarse steps: plateaus */
@@ -680,9 +683,10 @@ static void brute_nms(int periodic, int per_scale)
 
 Test(detect, pruned_nms_matches_brute_force)
 {
-	for (int periodic = 0; periodic < 2; periodic++)
-		for (int per_scale = 0; per_scale < 2; per_scale++)
-			brute_nms(periodic, per_scale);
+	for (int isa = KM_DETECT_PORTABLE; isa <= KM_DETECT_AVX512; isa++)
+		for (int periodic = 0; periodic < 2; periodic++)
+			for (int per_scale = 0; per_scale < 2; per_scale++)
+				brute_nms(periodic, per_scale, (enum km__detect_isa)isa);
 }
 
 static int cmp_float(const void *a, const void *b)
@@ -705,7 +709,9 @@ Test(detect, noise_mad_matches_sorted_reference)
 {
 	enum { NR = 41, NC = 70, NS = 3 };
 	static float stack[NS * NR * NC], kpa[NR * NC], vals[NR * NC];
-	for (int periodic = 0; periodic < 2; periodic++) {
+	for (int pi = 0; pi < 6; pi++) {
+		int periodic = pi % 2;
+		enum km__detect_isa isa = (enum km__detect_isa)(pi / 2);
 		struct km_detect_config dc = km_detect_config_default();
 		dc.rows = NR;
 		dc.cols = NC;
@@ -717,6 +723,7 @@ Test(detect, noise_mad_matches_sorted_reference)
 		dc.scale_mm[2] = 40.0f; /* k = 38: too few cells, halved */
 		km_detect *d = NULL;
 		cr_assert_eq(km_detect_create(&dc, &d), KM_OK);
+		cr_assert_not_null(km__detect_set_isa(d, isa));
 		unsigned seed = 5u + (unsigned)periodic;
 		for (int frame = 0; frame < 6; frame++) {
 			for (int i = 0; i < NS * NR * NC; i++)
@@ -756,4 +763,227 @@ Test(detect, noise_mad_matches_sorted_reference)
 		}
 		km_detect_destroy(d);
 	}
+}
+
+/* Values that stress the scans: quantised (ties), NaN, infinities, signed
+ * zeros, subnormals. */
+static float odd_value(unsigned *seed)
+{
+	unsigned k = lcg(seed) % 64;
+	if (k == 0)
+		return NAN;
+	if (k == 1)
+		return INFINITY;
+	if (k == 2)
+		return -INFINITY;
+	if (k == 3)
+		return -0.0f;
+	if (k == 4)
+		return 1e-40f * (float)(lcg(seed) % 3);
+	return (float)((int)(lcg(seed) % 40) - 15) * 0.25f;
+}
+
+static int ref_hit(const struct km__scan_row *a, int c)
+{
+	int n = a->cols;
+	float v = a->m[c];
+	if (!(v > a->weak))
+		return 0;
+	if (a->bg) {
+		float b = a->bg[c] > 0.0f ? a->bg[c] : 0.0f;
+		float need = a->mc * b;
+		if (!(v > a->wf * need))
+			return 0;
+	}
+	if (a->nms) {
+		int cl = (c + n - 1) % n, cr = (c + 1) % n;
+		if (!(v > a->m[cl] && v > a->u[cl] && v > a->u[c] && v > a->u[cr]))
+			return 0;
+	}
+	return 1;
+}
+
+/* Every version of the row scans (as far as this CPU runs them) against
+ * plain per-cell references, on rows of every length around the vector
+ * widths; the rows sit at the ends of exactly sized buffers. */
+Test(detect, scan_ops_match_reference)
+{
+	static const int lens[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 63, 64, 65, 100, 130, 200};
+	unsigned seed = 7u;
+	for (int isa = KM_DETECT_PORTABLE; isa <= KM_DETECT_AVX512; isa++) {
+		const struct km__detect_ops *ops = km__detect_ops((enum km__detect_isa)isa);
+		cr_assert_not_null(ops);
+		for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+			int n = lens[li], words = (n + 63) / 64;
+			float *ub = malloc(2 * (size_t)n * sizeof(float)); /* u, then m */
+			float *bg = malloc((size_t)n * sizeof(float));
+			float *band = malloc(((size_t)n + 16) * sizeof(float));
+			cr_assert(ub && bg && band);
+			for (int t = 0; t < 60; t++) {
+				for (int i = 0; i < 2 * n; i++)
+					ub[i] = odd_value(&seed);
+				for (int i = 0; i < n; i++)
+					bg[i] = odd_value(&seed) * 4.0f;
+				struct km__scan_row a;
+				memset(&a, 0, sizeof a);
+				a.u = ub;
+				a.m = ub + n;
+				a.cols = n;
+				a.weak = (float)((int)(lcg(&seed) % 16) - 8) * 0.25f;
+				a.nms = t % 2;
+				if (t % 4 >= 2) {
+					a.bg = bg;
+					a.mc = 0.05f * (float)(1 + t % 3);
+					a.wf = t % 3 ? 0.5f : 1.0f;
+				}
+				uint64_t got[4], want[4] = {0};
+				memset(got, 0xa5, sizeof got);
+				ops->row_hits(&a, got);
+				for (int c = 0; c < n; c++)
+					want[c / 64] |= (uint64_t)ref_hit(&a, c) << (c % 64);
+				for (int w = 0; w < words; w++)
+					cr_assert_eq(got[w], want[w],
+					             "%s row_hits n %d t %d word %d: %llx != %llx",
+					             ops->name, n, t, w, (unsigned long long)got[w],
+					             (unsigned long long)want[w]);
+				memset(got, 0xa5, sizeof got);
+				memset(want, 0, sizeof want);
+				ops->gt_bits(a.m, n, a.weak, got);
+				for (int c = 0; c < n; c++)
+					want[c / 64] |= (uint64_t)(a.m[c] > a.weak) << (c % 64);
+				for (int w = 0; w < words; w++)
+					cr_assert_eq(got[w], want[w], "%s gt_bits n %d t %d",
+					             ops->name, n, t);
+				/* band: finite values only (the caller's contract) */
+				float lo = (float)((int)(lcg(&seed) % 20) - 10) * 0.25f;
+				float hi = lo + (float)(lcg(&seed) % 12) * 0.25f;
+				for (int i = 0; i < n; i++)
+					if (!isfinite(a.m[i]))
+						ub[n + i] = 1.5f;
+				size_t lt = 99, nb = ops->band(a.m, (size_t)n, lo, hi, band, &lt);
+				size_t wl = 0, wn = 0;
+				for (int i = 0; i < n; i++) {
+					float x = a.m[i];
+					wl += x < lo;
+					if (x >= lo && x <= hi) {
+						cr_assert(wn < nb &&
+						              !memcmp(&band[wn], &x, sizeof x),
+						          "%s band n %d t %d at %zu", ops->name, n,
+						          t, wn);
+						wn++;
+					}
+				}
+				cr_assert_eq(nb, wn, "%s band count n %d", ops->name, n);
+				cr_assert_eq(lt, wl, "%s band below n %d", ops->name, n);
+			}
+			free(ub);
+			free(bg);
+			free(band);
+		}
+	}
+}
+
+static void run_isa(km_detect *d, enum km__detect_isa isa, const float *stack, const float *kpa,
+                    const float *bg, const float *sd, unsigned ns, struct km_detect_result *res)
+{
+	km__detect_set_isa(d, isa);
+	if (sd)
+		cr_assert_eq(km_detect_set_noise(d, sd, ns), KM_OK);
+	cr_assert_eq(km_detect_execute(d, stack, kpa, bg, res), KM_OK);
+}
+
+/* Whole frames through every version: the same bits in every result field,
+ * with the thresholds, contrast test, weak candidates, cylinder seam, MAD
+ * and external noise all in play. */
+Test(detect, isas_give_identical_results)
+{
+	enum { NS = 4 };
+	static const int dims[][2] = {{20, 70}, {33, 130}, {9, 5}, {16, 64}};
+	unsigned seed = 4242u;
+	for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
+		for (int mode = 0; mode < 6; mode++) {
+			int nr = dims[di][0], nc = dims[di][1], cells = nr * nc;
+			struct km_detect_config dc = km_detect_config_default();
+			dc.rows = (uint16_t)nr;
+			dc.cols = (uint16_t)nc;
+			dc.pitch_mm = 7.5f;
+			dc.geometry = mode % 2 ? KM_GEOMETRY_CYLINDER : KM_GEOMETRY_FLAT;
+			dc.n_scales = NS;
+			for (int s = 0; s < NS; s++)
+				dc.scale_mm[s] = 5.0f * (float)(s + 1);
+			dc.max_candidates = 16;
+			dc.min_response_kpa = 0.5f;
+			dc.outline_min_cells = 4;
+			dc.outline_min_area_cm2 = 1.0f;
+			if (mode / 2 == 1) {
+				dc.weak_fraction = 0.5f;
+				dc.min_contrast = 0.05f;
+				dc.per_scale_nms = 1;
+				dc.max_scale_growth = 1.5f;
+				dc.midline_mode = KM_DETECT_MASK_LABEL;
+				dc.landmark_mode = KM_DETECT_MASK_LABEL;
+				dc.noise_frames = 3;
+			} else if (mode / 2 == 2) {
+				dc.noise_k = 0.0f;
+				dc.edge_ratio = 0.0f;
+				dc.support_sigmas = 0.0f;
+				dc.min_separation_mm = 0.0f;
+			}
+			km_detect *a = NULL, *b = NULL;
+			cr_assert_eq(km_detect_create(&dc, &a), KM_OK);
+			cr_assert_eq(km_detect_create(&dc, &b), KM_OK);
+			float *stack = malloc((size_t)(NS * cells) * sizeof(float));
+			float *kpa = malloc((size_t)cells * sizeof(float));
+			float *bgm = malloc((size_t)cells * sizeof(float));
+			cr_assert(stack && kpa && bgm);
+			for (int frame = 0; frame < 12; frame++) {
+				for (int i = 0; i < NS * cells; i++)
+					stack[i] = frame == 5 ? odd_value(&seed)
+					                      : (float)(lcg(&seed) % 300) * 0.01f *
+					                            (frame % 3 ? 1.0f : 2.0f);
+				for (int i = 0; i < cells; i++) {
+					int r = i / nc, c = i % nc;
+					kpa[i] = r > 0 && r + 1 < nr && c > frame % 3 && c + 1 < nc
+					             ? 2.0f + (float)(lcg(&seed) % 100) * 0.05f
+					             : 0.0f;
+					bgm[i] = (float)((int)(lcg(&seed) % 200) - 20) * 0.1f;
+				}
+				float sd[NS];
+				for (int s = 0; s < NS; s++)
+					sd[s] = 0.1f + 0.05f * (float)s;
+				const float *ext = mode / 2 == 1 && frame % 2 ? sd : NULL;
+				const float *bg = mode / 2 == 2 ? NULL : bgm;
+				struct km_detect_result ra, rb;
+				run_isa(a, KM_DETECT_PORTABLE, stack, kpa, bg, ext, NS, &ra);
+				run_isa(b, KM_DETECT_AVX512, stack, kpa, bg, ext, NS, &rb);
+				if (ext) { /* back to the own estimate for the next frame */
+					km_detect_set_noise(a, NULL, 0);
+					km_detect_set_noise(b, NULL, 0);
+				}
+				cr_assert_eq(ra.count, rb.count, "dims %zu mode %d frame %d", di,
+				             mode, frame);
+				cr_assert_eq(ra.over_cap, rb.over_cap);
+				cr_assert_eq(ra.masked, rb.masked);
+				cr_assert(!memcmp(ra.noise_sd_kpa, rb.noise_sd_kpa,
+				                  sizeof ra.noise_sd_kpa));
+				cr_assert(!memcmp(ra.candidates, rb.candidates,
+				                  ra.count * sizeof *ra.candidates),
+				          "dims %zu mode %d frame %d: candidates differ", di, mode,
+				          frame);
+				cr_assert_eq(ra.outline->found, rb.outline->found);
+				cr_assert_eq(ra.outline->loaded_cells, rb.outline->loaded_cells);
+				cr_assert(!memcmp(&ra.outline->midline_x_mm,
+				                  &rb.outline->midline_x_mm, 5 * sizeof(float)));
+				cr_assert(!memcmp(ra.outline->row_left_mm, rb.outline->row_left_mm,
+				                  (size_t)nr * sizeof(float)));
+				cr_assert(!memcmp(ra.outline->row_right_mm,
+				                  rb.outline->row_right_mm,
+				                  (size_t)nr * sizeof(float)));
+			}
+			free(stack);
+			free(kpa);
+			free(bgm);
+			km_detect_destroy(a);
+			km_detect_destroy(b);
+		}
 }
