@@ -369,9 +369,9 @@ int km_bandpass_create(const struct km_bandpass_config *cfg, km_bandpass **out)
 	bp->nr = good_size(bp->rows + hr);
 	bp->nc = bp->periodic ? bp->cols : good_size(bp->cols + hc);
 	bp->nch = bp->nc / 2 + 1;
-	bp->ops = km__sepconv_ops(cfg->simd == KM_BANDPASS_SIMD_PORTABLE ? KM_SEPCONV_PORTABLE
-	                          : cfg->simd == KM_BANDPASS_SIMD_AVX2   ? KM_SEPCONV_AVX2
-	                                                                 : KM_SEPCONV_AVX512);
+	bp->ops = km__sepconv_ops(cfg->simd == KM_BANDPASS_SIMD_PORTABLE ? KM_ISA_PORTABLE
+	                          : cfg->simd == KM_BANDPASS_SIMD_AVX2   ? KM_ISA_AVX2
+	                                                                 : KM_ISA_AVX512);
 	bp->cp = (bp->cols + KM_SEPCONV_LANES - 1) / KM_SEPCONV_LANES * KM_SEPCONV_LANES;
 	bp->tw = bp->periodic ? (2 * bp->cols + KM_SEPCONV_LANES - 1) / KM_SEPCONV_LANES *
 	                            KM_SEPCONV_LANES

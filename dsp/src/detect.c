@@ -206,7 +206,7 @@ int km_detect_create(const struct km_detect_config *cfg, km_detect **out)
 	if (!d)
 		return KM_ERR_NO_MEMORY;
 	d->cfg = *cfg;
-	d->ops = km__detect_ops(KM_DETECT_AVX512);
+	d->ops = km__detect_ops(KM_ISA_AVX512);
 	d->R = cfg->rows;
 	d->C = cfg->cols;
 	d->periodic = cfg->geometry == KM_GEOMETRY_CYLINDER;
@@ -910,7 +910,7 @@ int km_detect_set_noise(km_detect *d, const float *sd, unsigned n)
 	return KM_OK;
 }
 
-const char *km__detect_set_isa(km_detect *d, enum km__detect_isa isa)
+const char *km__detect_set_isa(km_detect *d, enum km__isa isa)
 {
 	if (!d)
 		return NULL;

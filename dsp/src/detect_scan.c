@@ -143,9 +143,8 @@ KM_INLINE size_t band_portable(const float *a, size_t n, float lo, float hi, flo
 static const struct km__detect_ops portable_ops = {"portable", gt_bits_portable, row_hits_portable,
                                                    band_portable};
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#ifdef KM_ISA_X86
 #include <immintrin.h>
-#define KM_DETECT_X86 1
 
 /* The contrast product in vector registers equals the scalar one only when
  * float expressions are evaluated in float (SSE math, not x87). */
@@ -366,16 +365,16 @@ static const struct km__detect_ops avx512_ops = {"avx512", gt_bits_avx512, row_h
                                                  band_avx512};
 #endif
 
-const struct km__detect_ops *km__detect_ops(enum km__detect_isa isa)
+const struct km__detect_ops *km__detect_ops(enum km__isa limit)
 {
-#ifdef KM_DETECT_X86
-	/* __builtin_cpu_supports also checks that the OS saves the vector state. */
-	if (isa >= KM_DETECT_AVX512 && __builtin_cpu_supports("avx512f") &&
-	    __builtin_cpu_supports("popcnt"))
+	switch (km__isa_best(limit)) {
+#ifdef KM_ISA_X86
+	case KM_ISA_AVX512:
 		return &avx512_ops;
-	if (isa >= KM_DETECT_AVX2 && __builtin_cpu_supports("avx2"))
+	case KM_ISA_AVX2:
 		return &avx2_ops;
 #endif
-	(void)isa;
-	return &portable_ops;
+	default:
+		return &portable_ops;
+	}
 }

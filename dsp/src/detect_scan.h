@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "isa.h"
 #include "knotmap/detect.h"
 
 /* One row of one response layer, for km__detect_ops.row_hits. */
@@ -37,18 +38,11 @@ struct km__detect_ops {
 	size_t (*band)(const float *a, size_t n, float lo, float hi, float *band, size_t *lt);
 };
 
-/* The widest instruction set to use (the CPU may have less). */
-enum km__detect_isa {
-	KM_DETECT_PORTABLE = 0,
-	KM_DETECT_AVX2 = 1,
-	KM_DETECT_AVX512 = 2,
-};
-
 /* The widest implementation, up to isa, that this CPU runs. Never NULL. */
-const struct km__detect_ops *km__detect_ops(enum km__detect_isa isa);
+const struct km__detect_ops *km__detect_ops(enum km__isa isa);
 
 /* Makes d use km__detect_ops(isa) (create picks the widest); for tests and
  * benchmarks. Returns the name of the one chosen, or NULL when d is NULL. */
-const char *km__detect_set_isa(km_detect *d, enum km__detect_isa isa);
+const char *km__detect_set_isa(km_detect *d, enum km__isa isa);
 
 #endif

@@ -19,8 +19,7 @@
 
 /* Portable: an 8-wide accumulator the compiler keeps in vector registers
  * (SSE2 at least on x86-64, NEON on ARM). */
-static void row_portable(const float *x, long step, const float *w, int k0, int k1, int n,
-                         float *d)
+static void row_portable(const float *x, long step, const float *w, int k0, int k1, int n, float *d)
 {
 	const int m = KM_SEPCONV_FOLD(k0, k1);
 	const float c0 = m >= 0 ? w[0] : 0.0f;
@@ -29,7 +28,8 @@ static void row_portable(const float *x, long step, const float *w, int k0, int 
 		for (int l = 0; l < 8; l++)
 			acc[l] = c0 * x[c + l];
 		for (int k = 1; k <= m; k++) {
-			const float wk = w[k], *xp = x + (long)k * step + c, *xm = x - (long)k * step + c;
+			const float wk = w[k], *xp = x + (long)k * step + c,
+			            *xm = x - (long)k * step + c;
 			for (int l = 0; l < 8; l++)
 				acc[l] += wk * (xp[l] + xm[l]);
 		}
@@ -51,9 +51,8 @@ static void along_portable(const float *e, const float *w, int h, int n, float *
 
 static const struct km_sepconv_ops portable_ops = {"portable", 1.7, along_portable, row_portable};
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#ifdef KM_ISA_X86
 #include <immintrin.h>
-#define KM_SEPCONV_X86 1
 
 /*
  * x86: a row goes in blocks of up to four vectors with independent
@@ -74,27 +73,29 @@ block_avx2(const float *x, long step, const float *w, int k0, int k1, float *d, 
 		const float *xp = x + (long)k * step, *xm = x - (long)k * step;
 		for (int i = 0; i < nacc; i++)
 			a[i] = _mm256_fmadd_ps(
-			    wk, _mm256_add_ps(_mm256_loadu_ps(xp + 8 * i), _mm256_loadu_ps(xm + 8 * i)),
+			    wk,
+			    _mm256_add_ps(_mm256_loadu_ps(xp + 8 * i), _mm256_loadu_ps(xm + 8 * i)),
 			    a[i]);
 	}
 	/* the unpaired taps, below and above the pairs */
 	for (int k = k0; k <= KM_MIN(k1, -m - 1); k++) {
 		const __m256 wk = _mm256_set1_ps(w[k]);
 		for (int i = 0; i < nacc; i++)
-			a[i] = _mm256_fmadd_ps(wk, _mm256_loadu_ps(x + (long)k * step + 8 * i), a[i]);
+			a[i] =
+			    _mm256_fmadd_ps(wk, _mm256_loadu_ps(x + (long)k * step + 8 * i), a[i]);
 	}
 	for (int k = KM_MAX(k0, m + 1); k <= k1; k++) {
 		const __m256 wk = _mm256_set1_ps(w[k]);
 		for (int i = 0; i < nacc; i++)
-			a[i] = _mm256_fmadd_ps(wk, _mm256_loadu_ps(x + (long)k * step + 8 * i), a[i]);
+			a[i] =
+			    _mm256_fmadd_ps(wk, _mm256_loadu_ps(x + (long)k * step + 8 * i), a[i]);
 	}
 	for (int i = 0; i < nacc; i++)
 		_mm256_storeu_ps(d + 8 * i, a[i]);
 }
 
-__attribute__((target("avx2,fma"))) static void row_avx2(const float *x, long step,
-                                                         const float *w, int k0, int k1,
-                                                         int n, float *d)
+__attribute__((target("avx2,fma"))) static void row_avx2(const float *x, long step, const float *w,
+                                                         int k0, int k1, int n, float *d)
 {
 	int c = 0;
 	for (; c + 32 <= n; c += 32)
@@ -114,8 +115,8 @@ __attribute__((target("avx2,fma"))) static void row_avx2(const float *x, long st
 	}
 }
 
-__attribute__((target("avx2,fma"))) static void along_avx2(const float *e, const float *w,
-                                                           int h, int n, float *t)
+__attribute__((target("avx2,fma"))) static void along_avx2(const float *e, const float *w, int h,
+                                                           int n, float *t)
 {
 	row_avx2(e, 1, w, -h, h, n, t);
 }
@@ -132,28 +133,30 @@ block_avx512(const float *x, long step, const float *w, int k0, int k1, float *d
 		const __m512 wk = _mm512_set1_ps(w[k]);
 		const float *xp = x + (long)k * step, *xm = x - (long)k * step;
 		for (int i = 0; i < nacc; i++)
-			a[i] = _mm512_fmadd_ps(
-			    wk, _mm512_add_ps(_mm512_loadu_ps(xp + 16 * i), _mm512_loadu_ps(xm + 16 * i)),
-			    a[i]);
+			a[i] = _mm512_fmadd_ps(wk,
+			                       _mm512_add_ps(_mm512_loadu_ps(xp + 16 * i),
+			                                     _mm512_loadu_ps(xm + 16 * i)),
+			                       a[i]);
 	}
 	/* the unpaired taps, below and above the pairs */
 	for (int k = k0; k <= KM_MIN(k1, -m - 1); k++) {
 		const __m512 wk = _mm512_set1_ps(w[k]);
 		for (int i = 0; i < nacc; i++)
-			a[i] = _mm512_fmadd_ps(wk, _mm512_loadu_ps(x + (long)k * step + 16 * i), a[i]);
+			a[i] =
+			    _mm512_fmadd_ps(wk, _mm512_loadu_ps(x + (long)k * step + 16 * i), a[i]);
 	}
 	for (int k = KM_MAX(k0, m + 1); k <= k1; k++) {
 		const __m512 wk = _mm512_set1_ps(w[k]);
 		for (int i = 0; i < nacc; i++)
-			a[i] = _mm512_fmadd_ps(wk, _mm512_loadu_ps(x + (long)k * step + 16 * i), a[i]);
+			a[i] =
+			    _mm512_fmadd_ps(wk, _mm512_loadu_ps(x + (long)k * step + 16 * i), a[i]);
 	}
 	for (int i = 0; i < nacc; i++)
 		_mm512_storeu_ps(d + 16 * i, a[i]);
 }
 
-__attribute__((target("avx512f"))) static void row_avx512(const float *x, long step,
-                                                          const float *w, int k0, int k1,
-                                                          int n, float *d)
+__attribute__((target("avx512f"))) static void row_avx512(const float *x, long step, const float *w,
+                                                          int k0, int k1, int n, float *d)
 {
 	int c = 0;
 	for (; c + 64 <= n; c += 64)
@@ -173,8 +176,8 @@ __attribute__((target("avx512f"))) static void row_avx512(const float *x, long s
 	}
 }
 
-__attribute__((target("avx512f"))) static void along_avx512(const float *e, const float *w,
-                                                            int h, int n, float *t)
+__attribute__((target("avx512f"))) static void along_avx512(const float *e, const float *w, int h,
+                                                            int n, float *t)
 {
 	row_avx512(e, 1, w, -h, h, n, t);
 }
@@ -183,16 +186,16 @@ static const struct km_sepconv_ops avx2_ops = {"avx2+fma", 0.45, along_avx2, row
 static const struct km_sepconv_ops avx512_ops = {"avx512", 0.34, along_avx512, row_avx512};
 #endif
 
-const struct km_sepconv_ops *km__sepconv_ops(enum km_sepconv_isa isa)
+const struct km_sepconv_ops *km__sepconv_ops(enum km__isa limit)
 {
-#ifdef KM_SEPCONV_X86
-	/* __builtin_cpu_supports also checks that the OS saves the vector state. */
-	if (isa >= KM_SEPCONV_AVX512 && __builtin_cpu_supports("avx512f"))
+	switch (km__isa_best(limit)) {
+#ifdef KM_ISA_X86
+	case KM_ISA_AVX512:
 		return &avx512_ops;
-	if (isa >= KM_SEPCONV_AVX2 && __builtin_cpu_supports("avx2") &&
-	    __builtin_cpu_supports("fma"))
+	case KM_ISA_AVX2:
 		return &avx2_ops;
 #endif
-	(void)isa;
-	return &portable_ops;
+	default:
+		return &portable_ops;
+	}
 }

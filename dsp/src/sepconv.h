@@ -19,16 +19,11 @@
 #ifndef KM_DSP_SEPCONV_H
 #define KM_DSP_SEPCONV_H
 
+#include "isa.h"
+
 /* Row buffers are padded to a multiple of this many floats (one AVX-512
  * vector). */
 #define KM_SEPCONV_LANES 16
-
-/* The widest instruction set to use (the CPU may have less). */
-enum km_sepconv_isa {
-	KM_SEPCONV_PORTABLE = 0,
-	KM_SEPCONV_AVX2 = 1,
-	KM_SEPCONV_AVX512 = 2,
-};
 
 struct km_sepconv_ops {
 	const char *name; /* "avx512", "avx2+fma" or "portable" */
@@ -40,7 +35,7 @@ struct km_sepconv_ops {
 	                    float *d);
 };
 
-/* The widest implementation, up to isa, that this CPU runs. Never NULL. */
-const struct km_sepconv_ops *km__sepconv_ops(enum km_sepconv_isa isa);
+/* The widest implementation, up to limit, that this CPU runs. Never NULL. */
+const struct km_sepconv_ops *km__sepconv_ops(enum km__isa limit);
 
 #endif

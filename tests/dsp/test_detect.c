@@ -598,7 +598,7 @@ static unsigned lcg(unsigned *s)
  * (s, r, c) order, every other rule off (per scale: the coarsest layer is
  * a guard band): the pruned scan must find exactly these, on quantised
  * random stacks full of ties. */
-static void brute_nms(int periodic, int per_scale, enum km__detect_isa isa)
+static void brute_nms(int periodic, int per_scale, enum km__isa isa)
 {
 	enum { NR = 23, NC = 37, NS = 4 };
 	static float stack[NS * NR * NC], kpa[NR * NC];
@@ -683,10 +683,10 @@ static void brute_nms(int periodic, int per_scale, enum km__detect_isa isa)
 
 Test(detect, pruned_nms_matches_brute_force)
 {
-	for (int isa = KM_DETECT_PORTABLE; isa <= KM_DETECT_AVX512; isa++)
+	for (int isa = KM_ISA_PORTABLE; isa <= KM_ISA_AVX512; isa++)
 		for (int periodic = 0; periodic < 2; periodic++)
 			for (int per_scale = 0; per_scale < 2; per_scale++)
-				brute_nms(periodic, per_scale, (enum km__detect_isa)isa);
+				brute_nms(periodic, per_scale, (enum km__isa)isa);
 }
 
 static int cmp_float(const void *a, const void *b)
@@ -711,7 +711,7 @@ Test(detect, noise_mad_matches_sorted_reference)
 	static float stack[NS * NR * NC], kpa[NR * NC], vals[NR * NC];
 	for (int pi = 0; pi < 6; pi++) {
 		int periodic = pi % 2;
-		enum km__detect_isa isa = (enum km__detect_isa)(pi / 2);
+		enum km__isa isa = (enum km__isa)(pi / 2);
 		struct km_detect_config dc = km_detect_config_default();
 		dc.rows = NR;
 		dc.cols = NC;
@@ -810,8 +810,8 @@ Test(detect, scan_ops_match_reference)
 {
 	static const int lens[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 63, 64, 65, 100, 130, 200};
 	unsigned seed = 7u;
-	for (int isa = KM_DETECT_PORTABLE; isa <= KM_DETECT_AVX512; isa++) {
-		const struct km__detect_ops *ops = km__detect_ops((enum km__detect_isa)isa);
+	for (int isa = KM_ISA_PORTABLE; isa <= KM_ISA_AVX512; isa++) {
+		const struct km__detect_ops *ops = km__detect_ops((enum km__isa)isa);
 		cr_assert_not_null(ops);
 		for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
 			int n = lens[li], words = (n + 63) / 64;
@@ -883,7 +883,7 @@ Test(detect, scan_ops_match_reference)
 	}
 }
 
-static void run_isa(km_detect *d, enum km__detect_isa isa, const float *stack, const float *kpa,
+static void run_isa(km_detect *d, enum km__isa isa, const float *stack, const float *kpa,
                     const float *bg, const float *sd, unsigned ns, struct km_detect_result *res)
 {
 	km__detect_set_isa(d, isa);
@@ -954,8 +954,8 @@ Test(detect, isas_give_identical_results)
 				const float *ext = mode / 2 == 1 && frame % 2 ? sd : NULL;
 				const float *bg = mode / 2 == 2 ? NULL : bgm;
 				struct km_detect_result ra, rb;
-				run_isa(a, KM_DETECT_PORTABLE, stack, kpa, bg, ext, NS, &ra);
-				run_isa(b, KM_DETECT_AVX512, stack, kpa, bg, ext, NS, &rb);
+				run_isa(a, KM_ISA_PORTABLE, stack, kpa, bg, ext, NS, &ra);
+				run_isa(b, KM_ISA_AVX512, stack, kpa, bg, ext, NS, &rb);
 				if (ext) { /* back to the own estimate for the next frame */
 					km_detect_set_noise(a, NULL, 0);
 					km_detect_set_noise(b, NULL, 0);
