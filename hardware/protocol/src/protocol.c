@@ -98,10 +98,39 @@ static const uint32_t crc32c_table[256] = {
 };
 /* clang-format on */
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <nmmintrin.h>
+#define KM_PROTO_CRC_SSE42 1
+
+/* SSE4.2's crc32 instruction is exactly this CRC (Castagnoli, reflected):
+ * 8 bytes per instruction, ~15x the table on the host (recordings, exports).
+ * The firmware and other CPUs use the table. */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t c, const uint8_t *p,
+                                                               size_t len)
+{
+	for (; len && ((uintptr_t)p & 7u); len--)
+		c = _mm_crc32_u8(c, *p++);
+	uint64_t c64 = c;
+	for (; len >= 8; len -= 8, p += 8) {
+		uint64_t v;
+		memcpy(&v, p, 8); /* little-endian: the byte order the CRC takes */
+		c64 = _mm_crc32_u64(c64, v);
+	}
+	c = (uint32_t)c64;
+	for (; len; len--)
+		c = _mm_crc32_u8(c, *p++);
+	return c;
+}
+#endif
+
 uint32_t km_proto_crc32c(uint32_t crc, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 	uint32_t c = ~crc;
+#ifdef KM_PROTO_CRC_SSE42
+	if (__builtin_cpu_supports("sse4.2"))
+		return ~crc32c_sse42(c, p, len);
+#endif
 	for (size_t i = 0; i < len; i++)
 		c = crc32c_table[(c ^ p[i]) & 0xFFu] ^ (c >> 8);
 	return ~c;
