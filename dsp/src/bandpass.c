@@ -565,11 +565,17 @@ static void exec_direct(km_bandpass *bp, const float *in, float *out)
 static void store_inv(km_bandpass *bp, unsigned j, int r, const float *blur, const float *w,
                       int c0, int c1)
 {
-	float *iv = bp->rcp + ((size_t)j * (size_t)bp->rows + (size_t)r) * (size_t)bp->cp;
-	const float *wr = w + (size_t)r * (size_t)bp->cols;
-	int dog = j != 2 * bp->n;
-	for (int c = c0; c <= c1; c++)
-		iv[c] = blur[c] > 1e-6f && !(dog && !(wr[c] > 0.0f)) ? 1.0f / blur[c] : 0.0f;
+	float *restrict iv = bp->rcp + ((size_t)j * (size_t)bp->rows + (size_t)r) * (size_t)bp->cp;
+	const float *restrict wr = w + (size_t)r * (size_t)bp->cols;
+	const float *restrict b = blur;
+	int any = j == 2 * bp->n; /* the background: wherever the blur reaches */
+	for (int c = c0; c <= c1; c++) {
+		/* every lane divides (by 1 where it is not kept): one vector divide,
+		 * where a conditional divide would stay scalar */
+		int keep = (b[c] > 1e-6f) & (any | (wr[c] > 0.0f));
+		float q = 1.0f / (keep ? b[c] : 1.0f);
+		iv[c] = keep ? q : 0.0f;
+	}
 }
 
 /* Where kernel j's output is needed given the data window d: d itself for
