@@ -287,7 +287,7 @@ static void npy_header(uint8_t h[NPY_HEADER], uint64_t n, unsigned rows, unsigne
 	 * 128-byte header lets the count be patched in place. */
 	memset(h, ' ', NPY_HEADER);
 	memcpy(h, "\x93NUMPY\x01\x00", 8);
-	km__put_u16(h + 8, NPY_HEADER - 10);
+	km_proto_put_le16(h + 8, NPY_HEADER - 10);
 	char dict[NPY_HEADER];
 	int len =
 	    snprintf(dict, sizeof dict,

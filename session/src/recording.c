@@ -260,12 +260,12 @@ static void chunk_header(uint8_t *h, uint32_t type, uint32_t payload, uint32_t r
                          uint64_t first_frame, uint32_t frames)
 {
 	memcpy(h, chunk_magic, 4);
-	km__put_u32(h + 4, type);
-	km__put_u32(h + 8, payload);
-	km__put_u32(h + 12, recs);
-	km__put_u64(h + 16, first_frame);
-	km__put_u32(h + 24, frames);
-	km__put_u32(h + 28, km_rec_crc32c(0, h, 28));
+	km_proto_put_le32(h + 4, type);
+	km_proto_put_le32(h + 8, payload);
+	km_proto_put_le32(h + 12, recs);
+	km_proto_put_le64(h + 16, first_frame);
+	km_proto_put_le32(h + 24, frames);
+	km_proto_put_le32(h + 28, km_rec_crc32c(0, h, 28));
 }
 
 static int writer_emit(km_rec_writer *w)
@@ -274,7 +274,7 @@ static int writer_emit(km_rec_writer *w)
 		return KM_OK;
 	uint8_t *h = w->buf;
 	chunk_header(h, CHUNK_DATA, (uint32_t)w->len, w->recs, w->cur.first_frame, w->cur.frames);
-	km__put_u32(h + CHUNK_HDR + w->len, km_rec_crc32c(0, h + CHUNK_HDR, w->len));
+	km_proto_put_le32(h + CHUNK_HDR + w->len, km_rec_crc32c(0, h + CHUNK_HDR, w->len));
 	size_t total = CHUNK_HDR + w->len + CHUNK_TAIL;
 	int rc = writer_write(w, h, total);
 	if (rc != KM_OK) {
@@ -316,27 +316,27 @@ static int writer_header(km_rec_writer *w)
 	if (!h)
 		return KM_ERR_NO_MEMORY;
 	memcpy(h, file_magic, 8);
-	km__put_u16(h + 8, KM_REC_FORMAT_VERSION);
-	km__put_u32(h + 12, (uint32_t)n);
-	km__put_u32(h + 16, c->content);
-	km__put_u16(h + 20, c->device.rows);
-	km__put_u16(h + 22, c->device.cols);
+	km_proto_put_le16(h + 8, KM_REC_FORMAT_VERSION);
+	km_proto_put_le32(h + 12, (uint32_t)n);
+	km_proto_put_le32(h + 16, c->content);
+	km_proto_put_le16(h + 20, c->device.rows);
+	km_proto_put_le16(h + 22, c->device.cols);
 	km__put_f32(h + 24, c->device.pitch_mm);
 	h[28] = (uint8_t)c->device.geometry;
 	km__put_f32(h + 32, c->device.rate_hz);
-	km__put_u16(h + 36, c->device.usb_vid);
-	km__put_u16(h + 38, c->device.usb_pid);
+	km_proto_put_le16(h + 36, c->device.usb_vid);
+	km_proto_put_le16(h + 38, c->device.usb_pid);
 	copy_str((char *)h + 40, 64, c->device.serial);
 	copy_str((char *)h + 104, 32, c->device.firmware);
 	copy_str((char *)h + 136, 64, c->device.model);
 	copy_str((char *)h + 200, 48, c->session_id);
-	km__put_u64(h + 248, (uint64_t)c->start_unix_us);
-	km__put_u32(h + 256, (uint32_t)w->cap);
-	km__put_u32(h + 260, c->calibration_id);
-	km__put_u32(h + 264, (uint32_t)c->calibration_size);
+	km_proto_put_le64(h + 248, (uint64_t)c->start_unix_us);
+	km_proto_put_le32(h + 256, (uint32_t)w->cap);
+	km_proto_put_le32(h + 260, c->calibration_id);
+	km_proto_put_le32(h + 264, (uint32_t)c->calibration_size);
 	if (c->calibration_size)
 		memcpy(h + HDR_CALIB, w->calib, c->calibration_size);
-	km__put_u32(h + n - 4, km_rec_crc32c(0, h, n - 4));
+	km_proto_put_le32(h + n - 4, km_rec_crc32c(0, h, n - 4));
 	int rc = writer_write(w, h, n);
 	km__free(h);
 	if (rc == KM_OK)
@@ -498,19 +498,19 @@ int km_rec_writer_write_frame(km_rec_writer *w, const struct km_frame *frame, co
 	uint8_t *p = w->buf + CHUNK_HDR + w->len;
 	p[0] = REC_FRAME;
 	p[1] = 0;
-	km__put_u16(p + 2, 0);
-	km__put_u32(p + 4, (uint32_t)w->frame_rec);
+	km_proto_put_le16(p + 2, 0);
+	km_proto_put_le32(p + 4, (uint32_t)w->frame_rec);
 	p += REC_PREFIX;
-	km__put_u32(p, frame->sequence);
-	km__put_u32(p + 4, frame->flags);
-	km__put_u32(p + 8, frame->dropped_since_last);
-	km__put_u32(p + 12, calibration_id);
-	km__put_u64(p + 16, frame->device_time_us);
-	km__put_u64(p + 24, frame->host_time_us);
+	km_proto_put_le32(p, frame->sequence);
+	km_proto_put_le32(p + 4, frame->flags);
+	km_proto_put_le32(p + 8, frame->dropped_since_last);
+	km_proto_put_le32(p + 12, calibration_id);
+	km_proto_put_le64(p + 16, frame->device_time_us);
+	km_proto_put_le64(p + 24, frame->host_time_us);
 	p += FRAME_FIXED;
 	if (w->cfg.content & KM_REC_RAW) {
 		for (size_t i = 0; i < w->cells; i++, p += 2)
-			km__put_u16(p, raw[i]);
+			km_proto_put_le16(p, raw[i]);
 	}
 	if (w->cfg.content & KM_REC_KPA) {
 		for (size_t i = 0; i < w->cells; i++, p += 4)
@@ -542,13 +542,13 @@ int km_rec_writer_write_event(km_rec_writer *w, const struct km_rec_event *ev)
 	uint8_t *p = w->buf + CHUNK_HDR + w->len;
 	p[0] = REC_EVENT;
 	p[1] = 0;
-	km__put_u16(p + 2, 0);
-	km__put_u32(p + 4, (uint32_t)size);
+	km_proto_put_le16(p + 2, 0);
+	km_proto_put_le32(p + 4, (uint32_t)size);
 	p += REC_PREFIX;
-	km__put_u16(p, ev->type);
-	km__put_u16(p + 2, ev->subtype);
-	km__put_u32(p + 4, ev->track_id);
-	km__put_u64(p + 8, ev->time_us);
+	km_proto_put_le16(p, ev->type);
+	km_proto_put_le16(p + 2, ev->subtype);
+	km_proto_put_le32(p + 4, ev->track_id);
+	km_proto_put_le64(p + 8, ev->time_us);
 	km__put_f32(p + 16, ev->x_mm);
 	km__put_f32(p + 20, ev->y_mm);
 	p[24] = ev->n_ints;
@@ -556,7 +556,7 @@ int km_rec_writer_write_event(km_rec_writer *w, const struct km_rec_event *ev)
 	memset(p + 26, 0, 6);
 	p += EVENT_FIXED;
 	for (unsigned i = 0; i < ev->n_ints; i++, p += 4)
-		km__put_u32(p, ev->ints[i]);
+		km_proto_put_le32(p, ev->ints[i]);
 	for (unsigned i = 0; i < ev->n_values; i++, p += 4)
 		km__put_f32(p, ev->values[i]);
 	w->cur.events++;
@@ -608,20 +608,20 @@ static int writer_index(km_rec_writer *w)
 	uint8_t *p = b + CHUNK_HDR;
 	for (size_t i = 0; i < w->n_index; i++, p += INDEX_ENTRY) {
 		const struct index_entry *e = &w->index[i];
-		km__put_u64(p, e->offset);
-		km__put_u64(p + 8, e->first_frame);
-		km__put_u32(p + 16, e->frames);
-		km__put_u32(p + 20, e->events);
-		km__put_u64(p + 24, e->first_time_us);
-		km__put_u64(p + 32, e->last_time_us);
+		km_proto_put_le64(p, e->offset);
+		km_proto_put_le64(p + 8, e->first_frame);
+		km_proto_put_le32(p + 16, e->frames);
+		km_proto_put_le32(p + 20, e->events);
+		km_proto_put_le64(p + 24, e->first_time_us);
+		km_proto_put_le64(p + 32, e->last_time_us);
 	}
-	km__put_u32(p, km_rec_crc32c(0, b + CHUNK_HDR, payload));
+	km_proto_put_le32(p, km_rec_crc32c(0, b + CHUNK_HDR, payload));
 	uint8_t t[TRAILER];
 	memcpy(t, end_magic, 8);
-	km__put_u64(t + 8, w->file_off);
-	km__put_u64(t + 16, w->frames);
-	km__put_u32(t + 24, (uint32_t)w->n_index);
-	km__put_u32(t + 28, km_rec_crc32c(0, t, 28));
+	km_proto_put_le64(t + 8, w->file_off);
+	km_proto_put_le64(t + 16, w->frames);
+	km_proto_put_le32(t + 24, (uint32_t)w->n_index);
+	km_proto_put_le32(t + 28, km_rec_crc32c(0, t, 28));
 	int rc = writer_write(w, b, CHUNK_HDR + payload + CHUNK_TAIL);
 	if (rc == KM_OK)
 		rc = writer_write(w, t, TRAILER);
@@ -737,10 +737,10 @@ static int read_header(km_rec_reader *r)
 		return rc;
 	if (memcmp(h, file_magic, 8) != 0)
 		return KM_ERR_BAD_MAGIC;
-	uint16_t version = km__get_u16(h + 8);
+	uint16_t version = km_proto_get_le16(h + 8);
 	if (version < 1 || version > KM_REC_FORMAT_VERSION)
 		return KM_ERR_BAD_VERSION;
-	uint32_t hlen = km__get_u32(h + 12);
+	uint32_t hlen = km_proto_get_le32(h + 12);
 	if (hlen < HDR_FIXED || hlen - HDR_FIXED > KM_REC_MAX_CALIBRATION)
 		return KM_ERR_MALFORMED;
 	if (hlen > r->info.file_size)
@@ -748,7 +748,7 @@ static int read_header(km_rec_reader *r)
 	rc = read_at(r->fd, 0, h, HDR_FIXED);
 	if (rc != KM_OK)
 		return rc;
-	uint32_t csize = km__get_u32(h + 264);
+	uint32_t csize = km_proto_get_le32(h + 264);
 	if (csize != hlen - HDR_FIXED)
 		return KM_ERR_MALFORMED;
 	uint32_t crc = km_rec_crc32c(0, h, HDR_CALIB);
@@ -765,28 +765,28 @@ static int read_header(km_rec_reader *r)
 	rc = read_at(r->fd, HDR_CALIB + csize, tail, 4);
 	if (rc != KM_OK)
 		return rc;
-	if (km__get_u32(tail) != crc)
+	if (km_proto_get_le32(tail) != crc)
 		return KM_ERR_BAD_CRC;
 
 	struct km_rec_info *in = &r->info;
 	in->format_version = version;
-	in->content = km__get_u32(h + 16);
+	in->content = km_proto_get_le32(h + 16);
 	if (in->content == 0 || (in->content & ~(uint32_t)(KM_REC_RAW | KM_REC_KPA)))
 		return KM_ERR_MALFORMED;
-	in->device.rows = km__get_u16(h + 20);
-	in->device.cols = km__get_u16(h + 22);
+	in->device.rows = km_proto_get_le16(h + 20);
+	in->device.cols = km_proto_get_le16(h + 22);
 	in->device.pitch_mm = km__get_f32(h + 24);
 	in->device.geometry = (enum km_geometry)h[28];
 	in->device.rate_hz = km__get_f32(h + 32);
-	in->device.usb_vid = km__get_u16(h + 36);
-	in->device.usb_pid = km__get_u16(h + 38);
+	in->device.usb_vid = km_proto_get_le16(h + 36);
+	in->device.usb_pid = km_proto_get_le16(h + 38);
 	copy_str(in->device.serial, sizeof in->device.serial, (const char *)h + 40);
 	copy_str(in->device.firmware, sizeof in->device.firmware, (const char *)h + 104);
 	copy_str(in->device.model, sizeof in->device.model, (const char *)h + 136);
 	copy_str(in->session_id, sizeof in->session_id, (const char *)h + 200);
-	in->start_unix_us = (int64_t)km__get_u64(h + 248);
-	r->max_payload = km__get_u32(h + 256);
-	in->calibration_id = km__get_u32(h + 260);
+	in->start_unix_us = (int64_t)km_proto_get_le64(h + 248);
+	r->max_payload = km_proto_get_le32(h + 256);
+	in->calibration_id = km_proto_get_le32(h + 260);
 	in->calibration = r->calib;
 	in->calibration_size = csize;
 	rc = check_device(&in->device);
@@ -810,7 +810,7 @@ static int read_chunk_header(km_rec_reader *r, uint64_t off, uint8_t h[CHUNK_HDR
 		return rc;
 	if (memcmp(h, chunk_magic, 4) != 0)
 		return KM_ERR_MALFORMED;
-	if (km__get_u32(h + 28) != km_rec_crc32c(0, h, 28))
+	if (km_proto_get_le32(h + 28) != km_rec_crc32c(0, h, 28))
 		return KM_ERR_BAD_CRC;
 	return KM_OK;
 }
@@ -823,9 +823,9 @@ static int load_chunk(km_rec_reader *r, uint64_t off, uint64_t *first_frame, uin
 	int rc = read_chunk_header(r, off, h);
 	if (rc != KM_OK)
 		return rc;
-	uint32_t type = km__get_u32(h + 4);
-	uint32_t len = km__get_u32(h + 8);
-	uint32_t recs = km__get_u32(h + 12);
+	uint32_t type = km_proto_get_le32(h + 4);
+	uint32_t len = km_proto_get_le32(h + 8);
+	uint32_t recs = km_proto_get_le32(h + 12);
 	if (type != CHUNK_DATA || len > r->max_payload)
 		return KM_ERR_MALFORMED;
 	if (off + CHUNK_HDR + len + CHUNK_TAIL > r->info.file_size)
@@ -833,7 +833,7 @@ static int load_chunk(km_rec_reader *r, uint64_t off, uint64_t *first_frame, uin
 	rc = read_at(r->fd, off + CHUNK_HDR, r->buf, (size_t)len + CHUNK_TAIL);
 	if (rc != KM_OK)
 		return rc;
-	if (km__get_u32(r->buf + len) != km_rec_crc32c(0, r->buf, len))
+	if (km_proto_get_le32(r->buf + len) != km_rec_crc32c(0, r->buf, len))
 		return KM_ERR_BAD_CRC;
 	/* Walk the records: sizes must tile the payload exactly. */
 	uint32_t nf = 0, ne = 0, pos = 0;
@@ -842,13 +842,13 @@ static int load_chunk(km_rec_reader *r, uint64_t off, uint64_t *first_frame, uin
 		if (len - pos < REC_PREFIX)
 			return KM_ERR_MALFORMED;
 		const uint8_t *p = r->buf + pos;
-		uint32_t size = km__get_u32(p + 4);
+		uint32_t size = km_proto_get_le32(p + 4);
 		if (size > len - pos)
 			return KM_ERR_MALFORMED;
 		if (p[0] == REC_FRAME) {
 			if (size != r->frame_rec)
 				return KM_ERR_MALFORMED;
-			uint64_t t = km__get_u64(p + REC_PREFIX + 16);
+			uint64_t t = km_proto_get_le64(p + REC_PREFIX + 16);
 			if (nf == 0)
 				a = t;
 			b = t;
@@ -866,12 +866,12 @@ static int load_chunk(km_rec_reader *r, uint64_t off, uint64_t *first_frame, uin
 		}
 		pos += size;
 	}
-	if (pos != len || nf != km__get_u32(h + 24))
+	if (pos != len || nf != km_proto_get_le32(h + 24))
 		return KM_ERR_MALFORMED;
 	r->len = len;
 	r->pos = 0;
 	if (first_frame)
-		*first_frame = km__get_u64(h + 16);
+		*first_frame = km_proto_get_le64(h + 16);
 	if (frames)
 		*frames = nf;
 	if (events)
@@ -892,9 +892,9 @@ static int read_trailer(km_rec_reader *r, uint8_t t[TRAILER])
 	int rc = read_at(r->fd, size - TRAILER, t, TRAILER);
 	if (rc != KM_OK)
 		return rc;
-	if (memcmp(t, end_magic, 8) != 0 || km__get_u32(t + 28) != km_rec_crc32c(0, t, 28))
+	if (memcmp(t, end_magic, 8) != 0 || km_proto_get_le32(t + 28) != km_rec_crc32c(0, t, 28))
 		return KM_ERR_NOT_FOUND;
-	uint64_t ioff = km__get_u64(t + 8);
+	uint64_t ioff = km_proto_get_le64(t + 8);
 	if (ioff < r->data_start || ioff > size - TRAILER)
 		return KM_ERR_MALFORMED;
 	return KM_OK;
@@ -907,15 +907,15 @@ static int load_index(km_rec_reader *r)
 	int rc = read_trailer(r, t);
 	if (rc != KM_OK)
 		return rc;
-	uint64_t ioff = km__get_u64(t + 8);
-	uint32_t n = km__get_u32(t + 24);
+	uint64_t ioff = km_proto_get_le64(t + 8);
+	uint32_t n = km_proto_get_le32(t + 24);
 	uint8_t h[CHUNK_HDR];
 	r->n_index = 0;
 	rc = read_chunk_header(r, ioff, h);
 	if (rc != KM_OK)
 		return rc;
-	uint32_t len = km__get_u32(h + 8);
-	if (km__get_u32(h + 4) != CHUNK_INDEX || km__get_u32(h + 12) != n ||
+	uint32_t len = km_proto_get_le32(h + 8);
+	if (km_proto_get_le32(h + 4) != CHUNK_INDEX || km_proto_get_le32(h + 12) != n ||
 	    (uint64_t)n * INDEX_ENTRY != len ||
 	    ioff + CHUNK_HDR + len + CHUNK_TAIL + TRAILER != size)
 		return KM_ERR_MALFORMED;
@@ -923,14 +923,14 @@ static int load_index(km_rec_reader *r)
 	if (!b)
 		return KM_ERR_NO_MEMORY;
 	rc = read_at(r->fd, ioff + CHUNK_HDR, b, (size_t)len + CHUNK_TAIL);
-	if (rc == KM_OK && km__get_u32(b + len) != km_rec_crc32c(0, b, len))
+	if (rc == KM_OK && km_proto_get_le32(b + len) != km_rec_crc32c(0, b, len))
 		rc = KM_ERR_BAD_CRC;
 	uint64_t expect_off = r->data_start, expect_frame = 0;
 	for (uint32_t i = 0; rc == KM_OK && i < n; i++) {
 		const uint8_t *p = b + (size_t)i * INDEX_ENTRY;
-		struct index_entry e = {km__get_u64(p),      km__get_u64(p + 8),
-		                        km__get_u32(p + 16), km__get_u32(p + 20),
-		                        km__get_u64(p + 24), km__get_u64(p + 32)};
+		struct index_entry e = {km_proto_get_le64(p),      km_proto_get_le64(p + 8),
+		                        km_proto_get_le32(p + 16), km_proto_get_le32(p + 20),
+		                        km_proto_get_le64(p + 24), km_proto_get_le64(p + 32)};
 		/* Offsets must be increasing and frame counts consistent. */
 		if (e.offset < expect_off || e.offset >= ioff || e.first_frame != expect_frame) {
 			rc = KM_ERR_MALFORMED;
@@ -941,7 +941,7 @@ static int load_index(km_rec_reader *r)
 		rc = index_push(&r->index, &r->n_index, &r->cap_index, &e);
 	}
 	km__free(b);
-	if (rc == KM_OK && expect_frame != km__get_u64(t + 16))
+	if (rc == KM_OK && expect_frame != km_proto_get_le64(t + 16))
 		rc = KM_ERR_MALFORMED;
 	if (rc != KM_OK) {
 		r->n_index = 0;
@@ -963,7 +963,7 @@ static int scan(km_rec_reader *r)
 			break;
 		uint8_t h[CHUNK_HDR];
 		int rc = read_chunk_header(r, off, h);
-		if (rc == KM_OK && km__get_u32(h + 4) == CHUNK_INDEX)
+		if (rc == KM_OK && km_proto_get_le32(h + 4) == CHUNK_INDEX)
 			break; /* index present but trailer missing or bad: data ends here */
 		struct index_entry e = {off, 0, 0, 0, 0, 0};
 		if (rc == KM_OK)
@@ -1069,8 +1069,8 @@ int km_rec_reader_create(const struct km_rec_reader_config *cfg, km_rec_reader *
 			uint8_t t[TRAILER];
 			/* Complete: sound data, then exactly the trailer's index chunk. */
 			if (rc == KM_OK && !r->damage.damaged && read_trailer(r, t) == KM_OK &&
-			    km__get_u64(t + 8) == r->data_end &&
-			    km__get_u64(t + 16) == scanned_frames(r))
+			    km_proto_get_le64(t + 8) == r->data_end &&
+			    km_proto_get_le64(t + 16) == scanned_frames(r))
 				r->info.complete = true;
 		}
 	}
@@ -1129,17 +1129,17 @@ static void decode_frame(km_rec_reader *r, const uint8_t *p, struct km_rec_item 
 {
 	struct km_frame *f = r->frame;
 	p += REC_PREFIX;
-	f->sequence = km__get_u32(p);
-	f->flags = km__get_u32(p + 4);
-	f->dropped_since_last = km__get_u32(p + 8);
-	item->calibration_id = km__get_u32(p + 12);
-	f->device_time_us = km__get_u64(p + 16);
-	f->host_time_us = km__get_u64(p + 24);
+	f->sequence = km_proto_get_le32(p);
+	f->flags = km_proto_get_le32(p + 4);
+	f->dropped_since_last = km_proto_get_le32(p + 8);
+	item->calibration_id = km_proto_get_le32(p + 12);
+	f->device_time_us = km_proto_get_le64(p + 16);
+	f->host_time_us = km_proto_get_le64(p + 24);
 	p += FRAME_FIXED;
 	item->raw = NULL;
 	if (r->info.content & KM_REC_RAW) {
 		for (size_t i = 0; i < r->cells; i++, p += 2)
-			r->raw[i] = km__get_u16(p);
+			r->raw[i] = km_proto_get_le16(p);
 		item->raw = r->raw;
 	}
 	if (r->info.content & KM_REC_KPA) {
@@ -1157,17 +1157,17 @@ static void decode_event(const uint8_t *p, struct km_rec_event *ev)
 {
 	memset(ev, 0, sizeof *ev);
 	p += REC_PREFIX;
-	ev->type = km__get_u16(p);
-	ev->subtype = km__get_u16(p + 2);
-	ev->track_id = km__get_u32(p + 4);
-	ev->time_us = km__get_u64(p + 8);
+	ev->type = km_proto_get_le16(p);
+	ev->subtype = km_proto_get_le16(p + 2);
+	ev->track_id = km_proto_get_le32(p + 4);
+	ev->time_us = km_proto_get_le64(p + 8);
 	ev->x_mm = km__get_f32(p + 16);
 	ev->y_mm = km__get_f32(p + 20);
 	ev->n_ints = p[24];
 	ev->n_values = p[25];
 	p += EVENT_FIXED;
 	for (unsigned i = 0; i < ev->n_ints; i++, p += 4)
-		ev->ints[i] = km__get_u32(p);
+		ev->ints[i] = km_proto_get_le32(p);
 	for (unsigned i = 0; i < ev->n_values; i++, p += 4)
 		ev->values[i] = km__get_f32(p);
 }
@@ -1184,7 +1184,7 @@ int km_rec_reader_next(km_rec_reader *r, struct km_rec_item *item)
 			continue;
 		}
 		const uint8_t *p = r->buf + r->pos;
-		uint32_t size = km__get_u32(p + 4);
+		uint32_t size = km_proto_get_le32(p + 4);
 		r->pos += size;
 		if (p[0] == REC_FRAME) {
 			memset(item, 0, sizeof *item);
@@ -1230,7 +1230,7 @@ static int position_at(km_rec_reader *r, size_t i, uint64_t index)
 				return KM_OK;
 			r->frame_next++;
 		}
-		r->pos += km__get_u32(p + 4);
+		r->pos += km_proto_get_le32(p + 4);
 	}
 	return KM_ERR_MALFORMED; /* the index promised a frame the chunk lacks */
 }
@@ -1295,11 +1295,11 @@ int km_rec_reader_seek_time(km_rec_reader *r, uint64_t time_us)
 	while (r->pos < r->len) {
 		const uint8_t *p = r->buf + r->pos;
 		if (p[0] == REC_FRAME) {
-			if (km__get_u64(p + REC_PREFIX + 16) >= time_us)
+			if (km_proto_get_le64(p + REC_PREFIX + 16) >= time_us)
 				return KM_OK;
 			r->frame_next++;
 		}
-		r->pos += km__get_u32(p + 4);
+		r->pos += km_proto_get_le32(p + 4);
 	}
 	return KM_ERR_RANGE;
 }

@@ -1,6 +1,6 @@
 /*
- * Internal helpers shared by the session sources and their tests: explicit
- * little-endian put/get, robust file writes, directory creation.
+ * Internal helpers shared by the session sources and their tests: float
+ * fields, robust file writes, directory creation.
  */
 #ifndef KNOTMAP_SESSION_INTERNAL_H
 #define KNOTMAP_SESSION_INTERNAL_H
@@ -10,54 +10,21 @@
 #include <string.h>
 
 #include "km_internal.h"
+#include "knotmap/protocol.h"
 #include "knotmap/recording.h"
 
-static inline void km__put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void km__put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static inline void km__put_u64(uint8_t *p, uint64_t v)
-{
-	km__put_u32(p, (uint32_t)v);
-	km__put_u32(p + 4, (uint32_t)(v >> 32));
-}
-
+/* Little-endian fields: the protocol's km_proto_put_le16/32/64 and
+ * km_proto_get_le16/32/64; floats as their IEEE-754 bit pattern. */
 static inline void km__put_f32(uint8_t *p, float f)
 {
 	uint32_t v;
 	memcpy(&v, &f, sizeof v);
-	km__put_u32(p, v);
-}
-
-static inline uint16_t km__get_u16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static inline uint32_t km__get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
-
-static inline uint64_t km__get_u64(const uint8_t *p)
-{
-	return (uint64_t)km__get_u32(p) | ((uint64_t)km__get_u32(p + 4) << 32);
+	km_proto_put_le32(p, v);
 }
 
 static inline float km__get_f32(const uint8_t *p)
 {
-	uint32_t v = km__get_u32(p);
+	uint32_t v = km_proto_get_le32(p);
 	float f;
 	memcpy(&f, &v, sizeof f);
 	return f;
