@@ -5,7 +5,6 @@
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "knotmap/history.h"
 
@@ -37,30 +36,19 @@ static void teardown(void)
 
 TestSuite(cli, .init = setup, .fini = teardown, .timeout = 100);
 
-struct run {
-	int status;
-	char out[16384];
-};
-
-/* Runs `knotmap ARGS` (a shell fragment) with stderr merged into stdout. */
-static struct run *knot(const char *fmt, ...) KM_PRINTF(1, 2);
-static struct run *knot(const char *fmt, ...)
+/* Runs `knotmap ARGS` (a shell fragment) in the test's directory. */
+static struct km_test_run *knot(const char *fmt, ...) KM_PRINTF(1, 2);
+static struct km_test_run *knot(const char *fmt, ...)
 {
-	static struct run r;
+	static struct km_test_run r;
 	if (access(knotmap, X_OK) != 0)
 		cr_skip_test("knotmap binary not built at %s", knotmap);
-	char args[8192], cmd[16384];
+	char args[8192];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof args, fmt, ap);
 	va_end(ap);
-	snprintf(cmd, sizeof cmd, "cd '%.2000s' && '%.2000s' %.8000s 2>&1", dir, knotmap, args);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	size_t n = fread(r.out, 1, sizeof r.out - 1, p);
-	r.out[n] = '\0';
-	int st = pclose(p);
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	km_test_run_in(&r, dir, knotmap, args);
 	return &r;
 }
 
@@ -81,7 +69,7 @@ Test(cli, help_and_usage_errors)
 {
 	const char *cmds[] = {"record", "export", "history", "analyze", "replay"};
 	for (size_t i = 0; i < 5; i++) {
-		struct run *r = knot("%s --help", cmds[i]);
+		struct km_test_run *r = knot("%s --help", cmds[i]);
 		cr_assert_eq(r->status, 0, "%s --help", cmds[i]);
 		cr_assert(strstr(r->out, "usage: knotmap"), "%s", r->out);
 		cr_assert(strstr(r->out, "Exit status"), "%s --help lists exit codes", cmds[i]);
@@ -89,7 +77,7 @@ Test(cli, help_and_usage_errors)
 		cr_assert_eq(r->status, 2, "%s: %s", cmds[i], r->out);
 		cr_assert(strstr(r->out, "--help"), "the error says where to look: %s", r->out);
 	}
-	struct run *r = knot("export");
+	struct km_test_run *r = knot("export");
 	cr_assert_eq(r->status, 2);
 	cr_assert(strstr(r->out, "FILE.kmrec"), "%s", r->out);
 	r = knot("export x.kmrec -o out.xyz");
@@ -111,7 +99,7 @@ Test(cli, help_and_usage_errors)
 
 Test(cli, record_replay_analyze_export)
 {
-	struct run *r =
+	struct km_test_run *r =
 	    knot("record --sim tennis-ball-trapezius --duration 1.5 --fast -o rec/a.kmrec");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_assert(strstr(r->out, "recorded 151 frames"), "%s", r->out);
@@ -174,7 +162,7 @@ Test(cli, record_replay_analyze_export)
 
 Test(cli, history_red_flags_and_seven_day_rule)
 {
-	struct run *r = knot("history");
+	struct km_test_run *r = knot("history");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_assert(!strstr(r->out, "healthcare"), "no advice without reason: %s", r->out);
 

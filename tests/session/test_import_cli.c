@@ -7,7 +7,6 @@
 
 #include <criterion/criterion.h>
 #include <stdarg.h>
-#include <sys/wait.h>
 
 static char *dir;
 static char knotmap[4096];
@@ -45,29 +44,19 @@ static void teardown(void)
 
 TestSuite(import_cli, .init = setup, .fini = teardown, .timeout = 110);
 
-struct run {
-	int status;
-	char out[32768];
-};
-
-static struct run *knot(const char *fmt, ...) KM_PRINTF(1, 2);
-static struct run *knot(const char *fmt, ...)
+/* Runs `knotmap ARGS` (a shell fragment) in the test's directory. */
+static struct km_test_run *knot(const char *fmt, ...) KM_PRINTF(1, 2);
+static struct km_test_run *knot(const char *fmt, ...)
 {
-	static struct run r;
+	static struct km_test_run r;
 	if (access(knotmap, X_OK) != 0)
 		cr_skip_test("knotmap binary not built at %s", knotmap);
-	char args[4096], cmd[8192];
+	char args[8192];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof args, fmt, ap);
 	va_end(ap);
-	snprintf(cmd, sizeof cmd, "cd '%.2000s' && '%.2000s' %.4000s 2>&1", dir, knotmap, args);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	size_t n = fread(r.out, 1, sizeof r.out - 1, p);
-	r.out[n] = '\0';
-	int st = pclose(p);
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	km_test_run_in(&r, dir, knotmap, args);
 	return &r;
 }
 
@@ -84,14 +73,14 @@ static void write_text(const char *name, const char *text)
 static void record(void)
 {
 	write_text("ball.ini", scenario);
-	struct run *r = knot("record --sim ./ball.ini --duration 5 --fast --no-history -o s.kmrec");
+	struct km_test_run *r = knot("record --sim ./ball.ini --duration 5 --fast --no-history -o s.kmrec");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 }
 
 Test(import_cli, analyze_npy_finds_what_the_recording_holds)
 {
 	record();
-	struct run *r = knot("export s.kmrec -o s.npy");
+	struct km_test_run *r = knot("export s.kmrec -o s.npy");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	r = knot("analyze s.kmrec");
 	cr_assert_eq(r->status, 0, "%s", r->out);
@@ -120,7 +109,7 @@ Test(import_cli, analyze_npy_finds_what_the_recording_holds)
 Test(import_cli, replay_transport_reads_imports)
 {
 	record();
-	struct run *r = knot("export s.kmrec -o s.npy");
+	struct km_test_run *r = knot("export s.kmrec -o s.npy");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	r = knot("export s.kmrec -o s.txt");
 	cr_assert_eq(r->status, 0, "%s", r->out);
@@ -177,7 +166,7 @@ Test(import_cli, damaged_import_fails_or_is_partial)
 {
 	write_blocks("bad.csv", 5, 3);
 	/* frame 3 starts on line 3 * 9 + 1; its row 5 is 5 lines later */
-	struct run *r = knot("analyze bad.csv");
+	struct km_test_run *r = knot("analyze bad.csv");
 	cr_assert_eq(r->status, 1, "%s", r->out);
 	cr_assert(strstr(r->out, "bad.csv:33:"), "file and line: %s", r->out);
 	cr_assert(strstr(r->out, "--partial"), "%s", r->out);
