@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -203,6 +205,21 @@ struct km_rec_writer {
 	uint64_t last_flush_us;
 	uint64_t fail_after; /* test hook: bytes until ENOSPC */
 	bool index_lost;     /* an index entry could not be stored */
+
+	/* The timed flushes' fdatasync runs on a thread of its own: on a slow
+	 * disk (an SD card, a USB stick under write-back) it can take longer
+	 * than the stream's ring holds frames (32 = 0.3 s at 100 Hz), and the
+	 * caller is the thread that reads them. The caller write()s the chunk
+	 * into the page cache (a killed process loses nothing of it) and asks
+	 * for a sync; a failed sync is returned by the next call. */
+	pthread_t syncer;
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cv;
+	bool syncer_on;   /* the thread runs (only with cfg.sync) */
+	bool sync_wanted; /* guarded by sync_mu, as are the two below */
+	bool sync_stop;
+	int sync_err; /* first failed background sync, not yet reported */
+	_Atomic int fail_sync; /* test hook: every sync fails with this code */
 };
 
 struct km_rec_writer_config km_rec_writer_config_default(void)
@@ -239,8 +256,17 @@ static int writer_write(km_rec_writer *w, const void *p, size_t size)
 	return km__write_all(w->fd, p, size);
 }
 
+void km__rec_writer_fail_sync(km_rec_writer *w, int err)
+{
+	if (w)
+		atomic_store(&w->fail_sync, err);
+}
+
 static int writer_sync(km_rec_writer *w)
 {
+	int forced = atomic_load(&w->fail_sync);
+	if (forced != KM_OK)
+		return forced;
 	if (w->cfg.sync && fdatasync(w->fd) != 0 && errno != EINVAL && errno != EROFS)
 		return km__error_from_errno(errno); /* EINVAL: a device like /dev/full */
 	return KM_OK;
@@ -296,11 +322,83 @@ static int writer_emit(km_rec_writer *w)
 	return KM_OK;
 }
 
-static int writer_flush_now(km_rec_writer *w)
+static void *syncer_main(void *arg)
+{
+	km_rec_writer *w = arg;
+	pthread_mutex_lock(&w->sync_mu);
+	for (;;) {
+		while (!w->sync_wanted && !w->sync_stop)
+			pthread_cond_wait(&w->sync_cv, &w->sync_mu);
+		if (w->sync_stop)
+			break; /* close syncs once more itself */
+		w->sync_wanted = false;
+		pthread_mutex_unlock(&w->sync_mu);
+		int rc = writer_sync(w); /* fd and cfg stay put while this thread lives */
+		pthread_mutex_lock(&w->sync_mu);
+		if (rc != KM_OK && !w->sync_err)
+			w->sync_err = rc;
+	}
+	pthread_mutex_unlock(&w->sync_mu);
+	return NULL;
+}
+
+/* Starts the sync thread; without it (cfg.sync off, or no thread to be had)
+ * the flushes sync on the caller's thread as before. */
+static void syncer_start(km_rec_writer *w)
+{
+	if (!w->cfg.sync)
+		return;
+	if (pthread_mutex_init(&w->sync_mu, NULL) != 0)
+		return;
+	if (pthread_cond_init(&w->sync_cv, NULL) != 0) {
+		pthread_mutex_destroy(&w->sync_mu);
+		return;
+	}
+	if (pthread_create(&w->syncer, NULL, syncer_main, w) != 0) {
+		pthread_cond_destroy(&w->sync_cv);
+		pthread_mutex_destroy(&w->sync_mu);
+		km__log(&w->cfg.log, KM_LOG_WARN, MOD,
+		        "%s: no sync thread, flushes sync on the caller's thread", w->path);
+		return;
+	}
+	w->syncer_on = true;
+}
+
+/* Stops the sync thread; returns a failed background sync not yet reported. */
+static int syncer_stop(km_rec_writer *w)
+{
+	if (!w->syncer_on)
+		return KM_OK;
+	pthread_mutex_lock(&w->sync_mu);
+	w->sync_stop = true;
+	pthread_cond_signal(&w->sync_cv);
+	pthread_mutex_unlock(&w->sync_mu);
+	pthread_join(w->syncer, NULL);
+	pthread_cond_destroy(&w->sync_cv);
+	pthread_mutex_destroy(&w->sync_mu);
+	w->syncer_on = false;
+	return w->sync_err;
+}
+
+/* Asks the sync thread for an fdatasync; returns an earlier one's failure. */
+static int syncer_request(km_rec_writer *w)
+{
+	pthread_mutex_lock(&w->sync_mu);
+	int rc = w->sync_err;
+	w->sync_err = KM_OK;
+	w->sync_wanted = true;
+	pthread_cond_signal(&w->sync_cv);
+	pthread_mutex_unlock(&w->sync_mu);
+	return rc;
+}
+
+/* Writes the pending chunk and syncs: in the background when background is
+ * true and the sync thread runs, else here. */
+static int writer_flush(km_rec_writer *w, bool background)
 {
 	int rc = writer_emit(w);
 	if (rc == KM_OK) {
-		rc = writer_sync(w);
+		rc = background && w->syncer_on ? syncer_request(w) : writer_sync(w);
 		if (rc != KM_OK)
 			writer_fail(w, rc);
 	}
@@ -447,6 +545,7 @@ int km_rec_writer_create(const struct km_rec_writer_config *cfg, km_rec_writer *
 	}
 	w->cur.first_frame = 0;
 	w->last_flush_us = km_time_monotonic_us();
+	syncer_start(w);
 	*out = w;
 	return KM_OK;
 }
@@ -474,7 +573,7 @@ static int writer_after_record(km_rec_writer *w)
 {
 	uint64_t now = km_time_monotonic_us();
 	if (now - w->last_flush_us >= (uint64_t)w->cfg.flush_interval_ms * 1000u)
-		return writer_flush_now(w);
+		return writer_flush(w, true);
 	return KM_OK;
 }
 
@@ -571,7 +670,7 @@ int km_rec_writer_flush(km_rec_writer *w)
 	int rc = writer_ready(w);
 	if (rc != KM_OK)
 		return rc;
-	return writer_flush_now(w);
+	return writer_flush(w, false);
 }
 
 int km_rec_writer_reset(km_rec_writer *w)
@@ -591,6 +690,11 @@ int km_rec_writer_reset(km_rec_writer *w)
 	w->n_index = 0;
 	w->index_lost = false;
 	w->failed = 0;
+	if (w->syncer_on) { /* a failed sync of the discarded data no longer matters */
+		pthread_mutex_lock(&w->sync_mu);
+		w->sync_err = KM_OK;
+		pthread_mutex_unlock(&w->sync_mu);
+	}
 	memset(&w->cur, 0, sizeof w->cur);
 	w->last_flush_us = km_time_monotonic_us();
 	return writer_sync(w);
@@ -640,9 +744,12 @@ int km_rec_writer_close(km_rec_writer *w)
 		return KM_ERR_INVALID_ARG;
 	if (w->closed)
 		return KM_ERR_STATE;
-	int rc = w->failed ? w->failed : KM_OK;
+	int rc = syncer_stop(w);
+	if (rc != KM_OK)
+		writer_fail(w, rc);
+	rc = w->failed ? w->failed : KM_OK;
 	if (rc == KM_OK)
-		rc = writer_flush_now(w);
+		rc = writer_flush(w, false);
 	/* Without a complete index in memory the reader rebuilds it by scanning. */
 	if (rc == KM_OK && !w->index_lost)
 		rc = writer_index(w);
@@ -670,6 +777,7 @@ void km_rec_writer_destroy(km_rec_writer *w)
 		return;
 	if (!w->closed && w->fd >= 0)
 		(void)km_rec_writer_close(w);
+	(void)syncer_stop(w);
 	if (w->fd >= 0)
 		close(w->fd);
 	km__free(w->index);

@@ -43,4 +43,7 @@ bool km__rec_reader_is_file(const km_rec_reader *r, const char *path);
  * as on a full disk. UINT64_MAX disables. */
 void km__rec_writer_fail_after(km_rec_writer *w, uint64_t bytes);
 
+/* Test hook: every fdatasync of the writer fails with err (KM_OK: real ones). */
+void km__rec_writer_fail_sync(km_rec_writer *w, int err);
+
 #endif

@@ -2,8 +2,8 @@
  * The recorder while reading (plain executable for ThreadSanitizer): the
  * stream's engine thread feeds the main thread, which runs the dsp pipeline
  * and writes a .kmrec, while a follower thread keeps opening the growing file
- * with its own reader (as a live replay would). Every frame written is read
- * back in order at the end.
+ * with its own reader (as a live replay would), and the writer's thread
+ * fdatasyncs every 20 ms. Every frame written is read back in order at the end.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -73,7 +73,7 @@ static void record_while_a_follower_reads(void)
 	wc.device.rate_hz = dev.rate_hz;
 	wc.chunk_bytes = 64 * 1024; /* many chunks, so the follower sees the file grow */
 	wc.flush_interval_ms = 20;
-	wc.sync = false;
+	wc.sync = true; /* the writer's own fdatasync thread runs under TSan too */
 	km_rec_writer *w;
 	REL_CHECK(km_rec_writer_create(&wc, &w) == KM_OK, "writer");
 	struct km_pipeline_config pc = km_pipeline_config_default();

@@ -5,9 +5,9 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <sys/stat.h>
 
 #include "km_internal.h"
 #include "knotmap/recording.h"
@@ -505,6 +505,61 @@ Test(recording, disk_full_keeps_file_readable)
 	cr_assert_eq(frames, km_rec_reader_info(r)->frame_count);
 	km_rec_reader_destroy(r);
 	free(p);
+}
+
+/* The timed flushes sync on the writer's own thread: a failed fdatasync
+ * comes back from a later write (then the writer refuses writes and close
+ * reports it), an explicit flush reports it at once, and everything flushed
+ * before stays readable. */
+Test(recording, failed_background_sync_is_reported)
+{
+	char *p = km_test_path(dir, "sync.kmrec");
+	struct km_rec_writer_config c = wcfg(p, KM_REC_KPA);
+	c.flush_interval_ms = 1;
+	c.sync = true; /* the sync thread runs only with sync */
+	km_rec_writer *w = NULL;
+	cr_assert_eq(km_rec_writer_create(&c, &w), KM_OK);
+	struct km_frame *f = NULL;
+	cr_assert_eq(km_frame_create(ROWS, COLS, 12.5f, KM_GEOMETRY_FLAT, &f), KM_OK);
+	uint32_t i = 0;
+	for (; i < 20; i++) {
+		km_test_fill(f, NULL, i);
+		cr_assert_eq(km_rec_writer_write_frame(w, f, NULL, 77 + i % 2), KM_OK);
+	}
+	cr_assert_eq(km_rec_writer_flush(w), KM_OK);
+	km__rec_writer_fail_sync(w, KM_ERR_IO);
+	int rc = KM_OK;
+	for (int tries = 0; tries < 5000 && rc == KM_OK; tries++, i++) {
+		km_test_fill(f, NULL, i);
+		rc = km_rec_writer_write_frame(w, f, NULL, 77 + i % 2);
+		nanosleep(&(struct timespec){0, 1000000}, NULL); /* the interval passes, the
+		                                                  * sync thread runs */
+	}
+	cr_assert_eq(rc, KM_ERR_IO, "a write reports the failed sync: %s", km_error_name(rc));
+	cr_assert_eq(km_rec_writer_write_frame(w, f, NULL, 77 + i % 2), KM_ERR_STATE);
+	cr_assert_eq(km_rec_writer_close(w), KM_ERR_IO);
+	km_rec_writer_destroy(w);
+
+	/* an explicit flush syncs on the caller's thread: the error at once */
+	char *q = km_test_path(dir, "sync2.kmrec");
+	c = wcfg(q, KM_REC_KPA);
+	c.sync = true;
+	cr_assert_eq(km_rec_writer_create(&c, &w), KM_OK);
+	km_test_fill(f, NULL, 0);
+	cr_assert_eq(km_rec_writer_write_frame(w, f, NULL, 77 + i % 2), KM_OK);
+	km__rec_writer_fail_sync(w, KM_ERR_IO);
+	cr_assert_eq(km_rec_writer_flush(w), KM_ERR_IO);
+	km_rec_writer_destroy(w);
+	km_frame_destroy(f);
+
+	km_rec_reader *r = open_reader(p);
+	cr_assert_geq(km_rec_reader_info(r)->frame_count, 20);
+	uint64_t frames;
+	cr_assert_eq(check_all(r, KM_REC_KPA, &frames), KM_ERR_END);
+	cr_assert_geq(frames, 20);
+	km_rec_reader_destroy(r);
+	free(p);
+	free(q);
 }
 
 Test(recording, dev_full_reports_no_space)

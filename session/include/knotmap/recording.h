@@ -8,7 +8,10 @@
  * buffer is full, and the file is flushed (write + fdatasync) at least every
  * `flush_interval_ms` of host monotonic time (default 1000 ms) as frames arrive, so a
  * crash or kill -9 loses at most about the last second and the file stays
- * readable up to the last complete chunk. km_rec_writer_close() appends an
+ * readable up to the last complete chunk. Those timed flushes write() on the
+ * caller's thread and fdatasync on a thread the writer owns, so a slow disk
+ * never stalls the caller (the thread reading the mat); a failed sync is
+ * returned by the next write. km_rec_writer_close() appends an
  * index for seeking. Nothing is allocated per frame (only the in-memory index
  * grows, by doubling, when chunks are written).
  *
@@ -24,7 +27,8 @@
  * km_rec_writer_config.make_dirs).
  *
  * Thread safety: one writer or reader must not be used from two threads at
- * once; distinct objects are independent.
+ * once; distinct objects are independent. A writer with cfg.sync runs one
+ * thread of its own (fdatasync only) from create to close.
  */
 #ifndef KNOTMAP_RECORDING_H
 #define KNOTMAP_RECORDING_H
@@ -152,8 +156,9 @@ struct km_rec_event {
  * write_frame, plus KM_ERR_RANGE when n_ints/n_values are too large. */
 KM_API int km_rec_writer_write_event(km_rec_writer *w, const struct km_rec_event *ev);
 
-/* Writes the pending chunk and fdatasyncs (when cfg.sync). Call it when no
- * frames arrive for a while. KM_OK, KM_ERR_STATE, KM_ERR_NO_SPACE, KM_ERR_IO. */
+/* Writes the pending chunk and fdatasyncs (when cfg.sync) before it returns,
+ * on the caller's thread. Call it when no frames arrive for a while. KM_OK,
+ * KM_ERR_STATE, KM_ERR_NO_SPACE, KM_ERR_IO (also a failed background sync). */
 KM_API int km_rec_writer_flush(km_rec_writer *w);
 
 /*
