@@ -38,7 +38,7 @@ static void usage(FILE *out)
 	        "                the file is damaged\n"
 	        "  --stream      play the file through the driver's replay transport, as\n"
 	        "                'view --replay' does, and print each frame it delivers\n"
-	        "                (imports: rate, pitch and units from the file or sidecar)\n"
+	        "                (imports: with the options below, as the other modes)\n"
 	        "  -h, --help    this help\n"
 	        "\n"
 	        "%s"
@@ -182,12 +182,27 @@ static int run_import(const char *path, km_source *src, bool frames, bool verify
 }
 
 /* The file through the driver's replay transport, as fast as it reads. */
-static int run_stream(const char *path, long count)
+static int run_stream(const char *path, long count, const struct km_cli_import_opts *io)
 {
+	/* Open it here first: the errors (file, line, problem, hint) and the notes
+	 * on a guessed rate or pitch are analyze's; the stream opens it again. */
+	km_source *src = NULL;
+	if (km_cli_open_source(CMD, path, io, false, &src) != KM_OK)
+		return KM_EXIT_FAILURE;
+	km_cli_import_notes(CMD, src);
+	km_source_destroy(src);
 	struct km_stream_config c = km_stream_config_default();
 	c.transport = KM_TRANSPORT_REPLAY;
 	c.replay_path = path;
 	c.replay_speed = 0.0;
+	if (io->format != KM_IMPORT_AUTO)
+		c.replay_format = km_import_format_name(io->format);
+	if (io->units != KM_UNITS_DEFAULT)
+		c.replay_units = km_import_units_name(io->units);
+	c.replay_rate_hz = io->rate_hz;
+	c.replay_pitch_mm = io->pitch_mm;
+	c.replay_rows = io->rows;
+	c.replay_cols = io->cols;
 	c.log = km_cli_log();
 	km_stream *s = NULL;
 	int rc = km_stream_create(&c, &s);
@@ -276,14 +291,8 @@ static int run_replay(int argc, char **argv)
 		             "which recording? give FILE.kmrec");
 		return KM_EXIT_USAGE;
 	}
-	if (stream) {
-		if (io.any) {
-			km_cli_error(CMD, "put rate_hz, pitch_mm and units in a sidecar FILE.json",
-			             "--stream takes the file's own settings, like view --replay");
-			return KM_EXIT_USAGE;
-		}
-		return run_stream(path, count);
-	}
+	if (stream)
+		return run_stream(path, count, &io);
 	km_source *src = NULL;
 	if (km_cli_open_source(CMD, path, &io, verify, &src) != KM_OK)
 		return KM_EXIT_FAILURE;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "session_util.h"
 
 #ifdef KM_HAVE_VIEWER
 #include "knotmap/viewer.h"
@@ -12,6 +13,7 @@
 static void view_usage(FILE *out)
 {
 	fprintf(out, "usage: knotmap view [--sim SCENARIO | --replay FILE | --device SERIAL]\n"
+	             "                    [--format F] [--rate HZ] [--pitch MM] [--units U]\n"
 	             "                    [--seed N] [--speed X] [--fullscreen]\n"
 	             "                    [--screenshot FILE --after S]\n"
 	             "                    [--guided] [--no-sound] [--no-voice] [--volume V]\n\n"
@@ -21,7 +23,8 @@ static void view_usage(FILE *out)
 	             "tennis-ball-trapezius demo; guided-upper-back with --guided).\n\n"
 	             "  --sim SCENARIO     the virtual mat with a scenario (back-lying,\n"
 	             "                     tennis-ball-trapezius, roller-device, ...)\n"
-	             "  --replay FILE      play a .kmrec recording (Space, arrows, +/-, .)\n"
+	             "  --replay FILE      play a .kmrec recording, or another mat's .npy,\n"
+	             "                     Tekscan, XSENSOR or CSV file (Space, arrows, +/-, .)\n"
 	             "  --device SERIAL    this mat only\n"
 	             "  --calibration F    the mat's calibration file (knotmap calibrate)\n"
 	             "  --seed N           virtual mat seed (default 1)\n"
@@ -38,6 +41,16 @@ static void view_usage(FILE *out)
 	             "  --no-sound         no sound cues\n"
 	             "  --no-voice         tones only (no spoken prompts, which need espeak-ng)\n"
 	             "  --volume V         sound volume 0-1 (default 0.6)\n\n"
+	             "With --replay, for other mats' files (docs/formats.md); each defaults to\n"
+	             "the file's header, then a sidecar FILE.json, then 100 Hz, 10 mm, kPa:\n"
+	             "  --format F         npy, tekscan, xsensor, csv or kmrec (no detection)\n"
+	             "  --rate HZ          frame rate\n"
+	             "  --pitch MM         cell spacing\n"
+	             "  --units U          kPa, mmHg, N/cm2, psi or raw\n"
+	             "  --rows R --cols C  the grid of a plain CSV with one frame per line and\n"
+	             "                     no header of cell names\n"
+	             "  --partial          accepted for symmetry: view always plays a damaged\n"
+	             "                     file up to the damage, with a warning\n\n"
 	             "Keys: H help, Space pause, Z zero, R record, S screenshot, C colours,\n"
 	             "G guided routine, N skip a spot, V mute, [ ] volume,\n"
 	             "X log numbness/tingling/radiating pain (stops a guided routine), Q quit.\n"
@@ -59,9 +72,21 @@ static int run_view(int argc, char **argv)
 	struct km_viewer_options o = km_viewer_options_default();
 	int sources = 0;
 	bool after_given = false;
+	/* Import options, parsed as analyze / export / replay do; the first one
+	 * given, for the messages. */
+	struct km_cli_import_opts io;
+	memset(&io, 0, sizeof io);
+	const char *import_opt = NULL;
 	o.screenshot_after_s = 5.0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		int took = km_cli_import_option("view", argc, argv, &i, true, &io);
+		if (took < 0)
+			return KM_EXIT_USAGE;
+		if (took > 0) {
+			import_opt = import_opt ? import_opt : a;
+			continue;
+		}
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			view_usage(stdout);
@@ -149,6 +174,30 @@ static int run_view(int argc, char **argv)
 		km_cli_error("view", "replays change speed with +/- while playing",
 		             "--speed works with --sim only");
 		return KM_EXIT_USAGE;
+	}
+	if (import_opt && o.source != KM_VIEW_SOURCE_REPLAY) {
+		km_cli_error("view", "e.g. knotmap view --replay data.csv --rate 50 --pitch 8",
+		             "%s describes a file to replay: it goes with --replay FILE",
+		             import_opt);
+		return KM_EXIT_USAGE;
+	}
+	if (o.source == KM_VIEW_SOURCE_REPLAY) {
+		/* Open it here first: the errors (file, line, problem, hint) and the
+		 * notes on guessed rate and pitch are analyze's, and come before a
+		 * window opens. The stream opens it again with the same settings. */
+		km_source *src = NULL;
+		if (km_cli_open_source("view", o.replay_path, &io, false, &src) != KM_OK)
+			return KM_EXIT_FAILURE;
+		km_cli_import_notes("view", src);
+		km_source_destroy(src);
+		if (io.format != KM_IMPORT_AUTO)
+			o.replay_format = km_import_format_name(io.format);
+		if (io.units != KM_UNITS_DEFAULT)
+			o.replay_units = km_import_units_name(io.units);
+		o.replay_rate_hz = io.rate_hz;
+		o.replay_pitch_mm = io.pitch_mm;
+		o.replay_rows = io.rows;
+		o.replay_cols = io.cols;
 	}
 	o.log = km_cli_log();
 	o.on_summary = print_summary;

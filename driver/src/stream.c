@@ -163,6 +163,9 @@ static int check_config(const struct km_stream_config *c)
 	    c->replay_rate_hz > 100000.0f || !isfinite(c->replay_pitch_mm) ||
 	    c->replay_pitch_mm < 0.0f || c->replay_pitch_mm > 1000.0f)
 		return KM_ERR_RANGE;
+	if ((c->replay_rows == 0) != (c->replay_cols == 0) || c->replay_rows > KM_FRAME_MAX_DIM ||
+	    c->replay_cols > KM_FRAME_MAX_DIM)
+		return KM_ERR_RANGE;
 	enum km_import_format fmt;
 	enum km_import_units units;
 	if ((c->replay_format && km_import_format_parse(c->replay_format, &fmt) != KM_OK) ||

@@ -67,6 +67,8 @@ static int replay_open(km_stream *s, const struct km_stream_config *cfg, void **
 		km_import_units_parse(cfg->replay_units, &sc.import.units);
 	sc.import.rate_hz = cfg->replay_rate_hz;
 	sc.import.pitch_mm = cfg->replay_pitch_mm;
+	sc.import.rows = cfg->replay_rows;
+	sc.import.cols = cfg->replay_cols;
 	int err = km_source_create(&sc, &st->src);
 	if (err != KM_OK) {
 		km__log(&cfg->log, KM_LOG_ERROR, MOD, "cannot open %s: %s", cfg->replay_path,

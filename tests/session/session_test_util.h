@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "km_test_run.h"
 #include "knotmap/core.h"
 
 static int km_test_rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
@@ -32,29 +32,6 @@ static inline char *km_test_mkdtemp(void)
 	snprintf(buf, sizeof buf, "%s/km-session-XXXXXX", base);
 	char *d = mkdtemp(buf);
 	return d ? strdup(d) : NULL;
-}
-
-/* Output (stderr merged into stdout) and exit status of one command. */
-struct km_test_run {
-	int status; /* exit code; -1: popen failed or the command did not exit */
-	char out[32768];
-};
-
-/* Runs `cd DIR && BIN ARGS 2>&1`; args is a shell fragment. */
-static inline void km_test_run_in(struct km_test_run *r, const char *dir, const char *bin,
-                                  const char *args)
-{
-	char cmd[12288];
-	snprintf(cmd, sizeof cmd, "cd '%.2000s' && '%.2000s' %.8000s 2>&1", dir, bin, args);
-	r->status = -1;
-	r->out[0] = '\0';
-	FILE *p = popen(cmd, "r");
-	if (!p)
-		return;
-	size_t n = fread(r->out, 1, sizeof r->out - 1, p);
-	r->out[n] = '\0';
-	int st = pclose(p);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static inline void km_test_rmdir(char *dir)

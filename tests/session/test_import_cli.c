@@ -60,6 +60,15 @@ static struct km_test_run *knot(const char *fmt, ...)
 	return &r;
 }
 
+/* What `replay --stream` printed after its "stream FILE: ..." line (the
+ * notes on guessed settings come before it). */
+static const char *frames_of(const char *out)
+{
+	const char *s = strstr(out, "stream ");
+	cr_assert_not_null(s, "%s", out);
+	return strchr(s, '\n');
+}
+
 static void write_text(const char *name, const char *text)
 {
 	char *p = km_test_path(dir, name);
@@ -121,7 +130,7 @@ Test(import_cli, replay_transport_reads_imports)
 	cr_assert(strstr(r->out, "streamed 501 frames"), "%s", r->out);
 	static char want[32768];
 	r = knot("replay s.kmrec --stream --count 20");
-	snprintf(want, sizeof want, "%s", strchr(r->out, '\n'));
+	snprintf(want, sizeof want, "%s", frames_of(r->out));
 	/* the driver delivers the same frames from each import */
 	const char *files[] = {"s.npy", "s.csv", "s.txt"};
 	for (size_t i = 0; i < 3; i++) {
@@ -131,15 +140,26 @@ Test(import_cli, replay_transport_reads_imports)
 		r = knot("replay %s --stream --count 20", files[i]);
 		cr_assert_eq(r->status, 0, "%s", r->out);
 		if (i < 2) /* exact values; the Tekscan text has 3 decimals */
-			cr_assert_str_eq(strchr(r->out, '\n'), want, "%s", files[i]);
+			cr_assert_str_eq(frames_of(r->out), want, "%s", files[i]);
 	}
 	r = knot("replay s.txt");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_assert(strstr(r->out, "format     tekscan"), "%s", r->out);
 	cr_assert(strstr(r->out, "10.00 mm pitch (from the file)"), "%s", r->out);
 	cr_assert(strstr(r->out, "frames     501"), "%s", r->out);
-	r = knot("replay s.npy --stream --rate 5");
-	cr_assert_eq(r->status, 2, "%s", r->out);
+	/* the stream takes the import options too (the path view --replay takes) */
+	r = knot("replay s.npy --stream --rate 5 --count 2");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, ", 5 Hz"), "%s", r->out);
+	cr_assert(strstr(r->out, "t     0.200 s"), "%s", r->out);
+	/* a headerless one-frame-per-line CSV: its grid from --rows / --cols */
+	write_text("flat.csv", "1,2,3,4,5,6\n7,8,9,10,11,12\n");
+	r = knot("replay flat.csv --stream --rows 2 --cols 3 --pitch 8");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "stream flat.csv: 2 x 3 cells, 8.00 mm pitch"), "%s", r->out);
+	cr_assert(strstr(r->out, "streamed 2 frames"), "%s", r->out);
+	r = knot("replay flat.csv --stream --rows 2 --cols 4");
+	cr_assert_eq(r->status, 1, "6 values are not 2 x 4: %s", r->out);
 }
 
 /* An 8 x 8 frame per block; frame `bad` has a short row. */

@@ -222,6 +222,12 @@ static int open_stream(struct proc *p)
 	case KM_VIEW_SOURCE_REPLAY:
 		c.transport = KM_TRANSPORT_REPLAY;
 		c.replay_path = o->replay_path;
+		c.replay_format = o->replay_format;
+		c.replay_rate_hz = o->replay_rate_hz;
+		c.replay_pitch_mm = o->replay_pitch_mm;
+		c.replay_units = o->replay_units;
+		c.replay_rows = o->replay_rows;
+		c.replay_cols = o->replay_cols;
 		break;
 	default:
 		c.transport = KM_TRANSPORT_AUTO;

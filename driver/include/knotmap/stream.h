@@ -88,6 +88,8 @@ struct km_stream_config {
 	float replay_rate_hz;        /* frame rate, Hz */
 	float replay_pitch_mm;       /* cell pitch, mm */
 	const char *replay_units;    /* "kPa", "mmHg", "N/cm2", "psi", "raw" */
+	uint16_t replay_rows;        /* a plain CSV without a header: its grid, both or */
+	uint16_t replay_cols;        /* neither, 1..KM_FRAME_MAX_DIM (0: from the file) */
 
 	/* common */
 	uint16_t rate_hz;       /* frame rate to request at start; 0 = the device's (default 0) */

@@ -306,14 +306,23 @@ enum km_view_source {
 	KM_VIEW_SOURCE_AUTO = 0,   /* a real mat if plugged in, else the virtual mat */
 	KM_VIEW_SOURCE_DEVICE = 1, /* a mat by serial (NULL = first) */
 	KM_VIEW_SOURCE_SIM = 2,    /* the virtual mat with a scenario */
-	KM_VIEW_SOURCE_REPLAY = 3, /* a .kmrec file */
+	KM_VIEW_SOURCE_REPLAY = 3, /* a .kmrec file or an import */
 };
 
 struct km_viewer_options {
 	enum km_view_source source;
 	const char *serial;
 	const char *scenario; /* NULL = the demo (tennis-ball-trapezius; guided-upper-back) */
-	const char *replay_path;
+	const char *replay_path; /* a .kmrec, or another mat's file (knotmap/import.h) */
+	/* For imports, passed to the stream's replay_format / replay_rate_hz /
+	 * replay_pitch_mm / replay_units / replay_rows / replay_cols
+	 * (knotmap/stream.h): NULL or 0 = what the file or its sidecar JSON says,
+	 * else the import's default. */
+	const char *replay_format; /* "npy", "tekscan", "xsensor", "csv", "kmrec" */
+	float replay_rate_hz;      /* Hz, (0, 100000] */
+	float replay_pitch_mm;     /* mm, (0, 1000] */
+	const char *replay_units;  /* "kPa", "mmHg", "N/cm2", "psi", "raw" */
+	uint16_t replay_rows, replay_cols; /* a headerless plain CSV's grid (both or 0) */
 	/* The mat's calibration file (knotmap calibrate); NULL = the one the
 	 * mat or virtual mat ships with. */
 	const char *calibration_path;

@@ -1,0 +1,35 @@
+/* Running the built knotmap binary from a test (shared by the CLI suites). */
+#ifndef KM_TEST_RUN_H
+#define KM_TEST_RUN_H
+
+#include <stdio.h>
+#include <sys/wait.h>
+
+/* Output (stderr merged into stdout) and exit status of one command. */
+struct km_test_run {
+	int status; /* exit code; -1: popen failed or the command did not exit */
+	char out[32768];
+};
+
+/* Runs `cd DIR && BIN ARGS 2>&1`; args is a shell fragment. Reads the output
+ * to the end (a child never blocks on a full pipe); keeps the first
+ * sizeof out - 1 bytes. */
+static inline void km_test_run_in(struct km_test_run *r, const char *dir, const char *bin,
+                                  const char *args)
+{
+	char cmd[12288];
+	snprintf(cmd, sizeof cmd, "cd '%.2000s' && '%.2000s' %.8000s 2>&1", dir, bin, args);
+	r->status = -1;
+	r->out[0] = '\0';
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return;
+	size_t n = fread(r->out, 1, sizeof r->out - 1, p);
+	r->out[n] = '\0';
+	while (fgetc(p) != EOF)
+		;
+	int st = pclose(p);
+	r->status = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+#endif
