@@ -22,11 +22,10 @@
 static void row_portable(const float *x, long step, const float *w, int k0, int k1, int n, float *d)
 {
 	const int m = KM_SEPCONV_FOLD(k0, k1);
-	const float c0 = m >= 0 ? w[0] : 0.0f;
 	for (int c = 0; c < n; c += 8) {
 		float acc[8];
-		for (int l = 0; l < 8; l++)
-			acc[l] = c0 * x[c + l];
+		for (int l = 0; l < 8; l++) /* no centre tap: x's own row is not read */
+			acc[l] = m >= 0 ? w[0] * x[c + l] : 0.0f;
 		for (int k = 1; k <= m; k++) {
 			const float wk = w[k], *xp = x + (long)k * step + c,
 			            *xm = x - (long)k * step + c;
@@ -65,9 +64,9 @@ block_avx2(const float *x, long step, const float *w, int k0, int k1, float *d, 
 {
 	const int m = KM_SEPCONV_FOLD(k0, k1);
 	__m256 a[4];
-	const __m256 c0 = m >= 0 ? _mm256_set1_ps(w[0]) : _mm256_setzero_ps();
-	for (int i = 0; i < nacc; i++)
-		a[i] = _mm256_mul_ps(c0, _mm256_loadu_ps(x + 8 * i));
+	const __m256 c0 = _mm256_set1_ps(w[0]);
+	for (int i = 0; i < nacc; i++) /* no centre tap: x's own row is not read */
+		a[i] = m >= 0 ? _mm256_mul_ps(c0, _mm256_loadu_ps(x + 8 * i)) : _mm256_setzero_ps();
 	for (int k = 1; k <= m; k++) { /* w[k] == w[-k]: one multiply-add per pair */
 		const __m256 wk = _mm256_set1_ps(w[k]);
 		const float *xp = x + (long)k * step, *xm = x - (long)k * step;
@@ -126,9 +125,10 @@ block_avx512(const float *x, long step, const float *w, int k0, int k1, float *d
 {
 	const int m = KM_SEPCONV_FOLD(k0, k1);
 	__m512 a[4];
-	const __m512 c0 = m >= 0 ? _mm512_set1_ps(w[0]) : _mm512_setzero_ps();
-	for (int i = 0; i < nacc; i++)
-		a[i] = _mm512_mul_ps(c0, _mm512_loadu_ps(x + 16 * i));
+	const __m512 c0 = _mm512_set1_ps(w[0]);
+	for (int i = 0; i < nacc; i++) /* no centre tap: x's own row is not read */
+		a[i] =
+		    m >= 0 ? _mm512_mul_ps(c0, _mm512_loadu_ps(x + 16 * i)) : _mm512_setzero_ps();
 	for (int k = 1; k <= m; k++) { /* w[k] == w[-k]: one multiply-add per pair */
 		const __m512 wk = _mm512_set1_ps(w[k]);
 		const float *xp = x + (long)k * step, *xm = x - (long)k * step;
