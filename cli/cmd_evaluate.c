@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "knotmap/calibration.h"
 #include "knotmap/pipeline.h"
 
 #if __has_include("knotmap/sim.h")
@@ -270,44 +271,25 @@ static double scenario_seconds(const struct km_sim_config *c)
 	return s;
 }
 
-/*
- * Signal counts (counts - offset) with the passive matrix's ghosting removed,
- * as the driver's calibration does (driver/src/calibration.c): the sensor
- * adds x R_r C_c / T to cell (r, c) (row, column and total sums of the true
- * signal; x = the mat's crosstalk, a property its calibration measures);
- * in observed sums that is x R'_r C'_c / (T' (1 + x)). Left in, it makes a
- * smooth blob where loaded rows and columns cross (a thigh's centre reads
- * ~0.5 kPa high), which a knot detector rightly reports.
- */
-static void remove_ghosting(const struct km_sim_config *cfg, const uint16_t *counts,
-                            const float *off, float *sig, double *rs, double *cs)
-{
-	size_t R = cfg->rows, C = cfg->cols;
-	double total = 0.0;
-	memset(rs, 0, R * sizeof *rs);
-	memset(cs, 0, C * sizeof *cs);
-	for (size_t r = 0; r < R; r++)
-		for (size_t c = 0; c < C; c++) {
-			size_t i = r * C + c;
-			sig[i] = (float)counts[i] - off[i];
-			if (sig[i] > 0.0f) {
-				rs[r] += sig[i];
-				cs[c] += sig[i];
-				total += sig[i];
-			}
-		}
-	double x = cfg->crosstalk_pct / 100.0;
-	if (total < 1.0 || !(x > 0.0))
-		return;
-	double g = x / (total * (1.0 + x));
-	for (size_t r = 0; r < R; r++)
-		for (size_t c = 0; c < C; c++)
-			sig[r * C + c] -= (float)(g * rs[r] * cs[c]);
-}
-
 /* One scenario, one seed, one input (true pressure or calibrated counts). */
 /* Overrides for sensitivity studies (negative = library default). */
 static double opt_min_response = -1.0;
+/* Sensor input as the driver delivers it: the mat's calibration with its
+ * creep and hysteresis corrections (1), or the curve and crosstalk only (0,
+ * --calibration factory). */
+static int opt_driver_cal = 1;
+
+/* The driver's calibration of this virtual mat (the sim transport's own). */
+static int sensor_calibration(km_sim *sim, const struct km_sim_config *cfg, km_calibration **out)
+{
+	struct km_sim_config sc = *cfg;
+	if (!opt_driver_cal)
+		sc.hysteresis_pct = 0.0f; /* not inverted; creep: apply's flag */
+	struct km_calibration_config cc = km_calibration_config_default(cfg->rows, cfg->cols);
+	cc.max_counts = (uint16_t)((1u << cfg->adc_bits) - 1u);
+	cc.log = km_cli_log();
+	return km_calibration_for_sim(sim, &sc, &cc, out);
+}
 
 static int run_one(const char *path, uint64_t seed, int sensor, double max_s, struct tally *ty)
 {
@@ -324,8 +306,7 @@ static int run_one(const char *path, uint64_t seed, int sensor, double max_s, st
 	km_sim *sim = NULL;
 	km_pipeline *p = NULL;
 	struct km_frame *f = NULL;
-	float *off = NULL, *scl = NULL, *ex = NULL, *sig = NULL;
-	double *rs = NULL, *cs = NULL;
+	km_calibration *cal = NULL;
 	struct run_state *st = calloc(1, sizeof *st);
 	if (!st)
 		return KM_ERR_NO_MEMORY;
@@ -345,17 +326,8 @@ static int run_one(const char *path, uint64_t seed, int sensor, double max_s, st
 	if (rc == KM_OK)
 		rc = km_frame_create(cfg.rows, cfg.cols, cfg.pitch_mm, cfg.geometry, &f);
 	size_t cells = (size_t)cfg.rows * cfg.cols;
-	if (rc == KM_OK && sensor) {
-		off = malloc(cells * sizeof *off);
-		scl = malloc(cells * sizeof *scl);
-		ex = malloc(cells * sizeof *ex);
-		sig = malloc(cells * sizeof *sig);
-		rs = malloc(cfg.rows * sizeof *rs);
-		cs = malloc(cfg.cols * sizeof *cs);
-		rc = off && scl && ex && sig && rs && cs
-		         ? km_sim_sensor_curve(sim, off, scl, ex, cells)
-		         : KM_ERR_NO_MEMORY;
-	}
+	if (rc == KM_OK && sensor)
+		rc = sensor_calibration(sim, &cfg, &cal);
 	if (rc != KM_OK) {
 		km_cli_error("evaluate", NULL, "%s: %s", path, km_strerror(rc));
 		goto out;
@@ -377,17 +349,10 @@ static int run_one(const char *path, uint64_t seed, int sensor, double max_s, st
 		f->sequence = so.sequence;
 		f->device_time_us = so.time_us;
 		f->host_time_us = so.time_us;
-		if (sensor)
-			remove_ghosting(&cfg, so.counts, off, sig, rs, cs);
-		for (size_t i = 0; i < cells; i++) {
-			if (!sensor) {
-				f->kpa[i] = so.kpa[i];
-				continue;
-			}
-			/* Factory calibration: invert counts = offset + scale p^e. */
-			double x = sig[i] / scl[i];
-			f->kpa[i] = x > 0.0 ? (float)pow(x, 1.0 / ex[i]) : 0.0f;
-		}
+		if (cal)
+			km_calibration_apply(cal, so.counts, so.time_us, opt_driver_cal, f->kpa, NULL);
+		else
+			memcpy(f->kpa, so.kpa, cells * sizeof *f->kpa);
 		int prc = km_pipeline_process(p, f, &res);
 		if (prc != KM_OK) {
 			ty->errors++;
@@ -427,12 +392,7 @@ static int run_one(const char *path, uint64_t seed, int sensor, double max_s, st
 	ty->runs++;
 	rc = KM_OK;
 out:
-	free(off);
-	free(scl);
-	free(ex);
-	free(sig);
-	free(rs);
-	free(cs);
+	km_calibration_destroy(cal);
 	free(st);
 	km_frame_destroy(f);
 	km_pipeline_destroy(p);
@@ -511,14 +471,17 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: knotmap evaluate [--seeds N] [--seconds S] [--input true|sensor|both]\n"
-	        "                        [--scenario NAME]... [--min-response-kpa X]\n\n"
+	        "                        [--scenario NAME]... [--min-response-kpa X]\n"
+	        "                        [--calibration driver|factory]\n\n"
 	        "Runs every virtual-mat scenario (or the named ones) for N seeds (default 3)\n"
 	        "through the dsp pipeline with its default settings and prints a Markdown\n"
 	        "accuracy table against the simulator's ground truth: knot recall, precision\n"
 	        "and localisation error, hold start/end timing error, tensing-up detection\n"
 	        "delay and false alarms per minute. --seconds caps each run (default: the\n"
 	        "scenario's length). --input picks the true pressure, the sensor model\n"
-	        "(ADC counts through the factory calibration) or both (default).\n"
+	        "(ADC counts through the driver's calibration of the mat, creep and\n"
+	        "hysteresis corrected; --calibration factory: the curve and crosstalk only)\n"
+	        "or both (default).\n"
 	        "--min-response-kpa overrides the detector's absolute floor (for studies).\n"
 	        "See docs/accuracy.md for the definitions.\n");
 }
@@ -548,6 +511,16 @@ static int run_evaluate(int argc, char **argv)
 		} else if (!strcmp(a, "--seconds")) {
 			if (km_cli_parse_double("evaluate", a, v, 1.0, 3600.0, &max_s))
 				return KM_EXIT_USAGE;
+		} else if (!strcmp(a, "--calibration")) {
+			if (!strcmp(v, "driver")) {
+				opt_driver_cal = 1;
+			} else if (!strcmp(v, "factory")) {
+				opt_driver_cal = 0;
+			} else {
+				km_cli_error("evaluate", "see 'knotmap evaluate --help'",
+				             "--calibration expects driver or factory, got '%s'", v);
+				return KM_EXIT_USAGE;
+			}
 		} else if (!strcmp(a, "--min-response-kpa")) {
 			if (km_cli_parse_double("evaluate", a, v, 0.0, 1000.0, &opt_min_response))
 				return KM_EXIT_USAGE;

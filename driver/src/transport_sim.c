@@ -153,20 +153,24 @@ static int sim_control(void *state, uint8_t request, uint16_t value)
 	return rc;
 }
 
-static int sim_factory(void *state, struct km_calibration_config *cc, km_calibration **out)
+int km_calibration_for_sim(km_sim *sim, const struct km_sim_config *sc,
+                          struct km_calibration_config *cc, km_calibration **out)
 {
-	struct sim_state *st = state;
-	km__calibration_creep_from_sim(cc, st->sc.creep_pct, st->sc.creep_ref_s,
-	                               st->sc.creep_tau_s);
-	cc->load_threshold_kpa = st->sc.loaded_kpa;
-	cc->crosstalk = st->sc.crosstalk_pct / 100.0f;
-	cc->hysteresis = st->sc.hysteresis_pct / 100.0f;
-	cc->hysteresis_tau_s = st->sc.hysteresis_tau_s;
-	size_t n = (size_t)st->info.rows * st->info.cols;
+	if (!out)
+		return KM_ERR_INVALID_ARG;
+	*out = NULL;
+	if (!sim || !sc || !cc)
+		return KM_ERR_INVALID_ARG;
+	km__calibration_creep_from_sim(cc, sc->creep_pct, sc->creep_ref_s, sc->creep_tau_s);
+	cc->load_threshold_kpa = sc->loaded_kpa;
+	cc->crosstalk = sc->crosstalk_pct / 100.0f;
+	cc->hysteresis = sc->hysteresis_pct / 100.0f;
+	cc->hysteresis_tau_s = sc->hysteresis_tau_s;
+	size_t n = (size_t)cc->rows * cc->cols;
 	float *buf = km__calloc(3 * n, sizeof *buf);
 	if (!buf)
 		return KM_ERR_NO_MEMORY;
-	int rc = km_sim_sensor_curve(st->sim, buf, buf + n, buf + 2 * n, n);
+	int rc = km_sim_sensor_curve(sim, buf, buf + n, buf + 2 * n, n);
 	if (rc == KM_OK)
 		rc = km_calibration_create(cc, out);
 	if (rc == KM_OK) {
@@ -178,6 +182,12 @@ static int sim_factory(void *state, struct km_calibration_config *cc, km_calibra
 	}
 	km__free(buf);
 	return rc;
+}
+
+static int sim_factory(void *state, struct km_calibration_config *cc, km_calibration **out)
+{
+	struct sim_state *st = state;
+	return km_calibration_for_sim(st->sim, &st->sc, cc, out);
 }
 
 static void sim_close(void *state)

@@ -9,6 +9,7 @@
 #include "km_internal.h"
 #include "knotmap/calibration.h"
 #include "knotmap/protocol.h"
+#include "knotmap/sim.h"
 
 #define R 4
 #define C 5
@@ -356,4 +357,47 @@ Test(calibration, tiny_signal_with_crosstalk_never_gives_nan)
 	for (int i = 0; i < 2; i++)
 		cr_assert(isfinite(kpa[i]) && kpa[i] >= 0.0f, "cell %d reads %f", i, (double)kpa[i]);
 	km_calibration_destroy(cal);
+}
+
+/* The virtual mat's own calibration, the one its sim transport uses, reads
+ * the simulator's true pressure back from the counts; its creep and
+ * hysteresis corrections matter: without them the error grows as the body
+ * lies still. */
+Test(calibration, for_sim_reads_the_true_pressure)
+{
+	struct km_sim_config sc = km_sim_config_default();
+	sc.rows = 24;
+	sc.cols = 20;
+	sc.seed = 3;
+	km_sim *sim = NULL;
+	cr_assert_eq(km_sim_create(&sc, &sim), KM_OK);
+	struct km_calibration_config cc = km_calibration_config_default(sc.rows, sc.cols);
+	cc.max_counts = (uint16_t)((1u << sc.adc_bits) - 1u);
+	km_calibration *cal = NULL, *plain = NULL;
+	cr_assert_eq(km_calibration_for_sim(NULL, &sc, &cc, &cal), KM_ERR_INVALID_ARG);
+	cr_assert_null(cal);
+	cr_assert_eq(km_calibration_for_sim(sim, &sc, &cc, &cal), KM_OK);
+	cr_assert_eq(km_calibration_for_sim(sim, &sc, &cc, &plain), KM_OK);
+	static float kpa[24 * 20], kpa_plain[24 * 20];
+	double err = 0.0, err_plain = 0.0, ref = 0.0;
+	for (int k = 0; k < 3000; k++) { /* 30 s lying still */
+		struct km_sim_output so;
+		cr_assert_eq(km_sim_step(sim, &so), KM_OK);
+		cr_assert_eq(km_calibration_apply(cal, so.counts, so.time_us, true, kpa, NULL), KM_OK);
+		cr_assert_eq(km_calibration_apply(plain, so.counts, so.time_us, false, kpa_plain, NULL),
+		             KM_OK);
+		for (size_t i = 0; k >= 2000 && i < KM_ARRAY_SIZE(kpa); i++)
+			if (so.kpa[i] > 2.0f) {
+				err += fabs((double)kpa[i] - so.kpa[i]);
+				err_plain += fabs((double)kpa_plain[i] - so.kpa[i]);
+				ref += so.kpa[i];
+			}
+	}
+	cr_assert_gt(ref, 0.0, "the body loads the mat");
+	cr_expect_lt(err / ref, 0.04, "mean error %.1f %% of the load", 100.0 * err / ref);
+	cr_expect_lt(err, 0.5 * err_plain, "corrected %.3f, uncorrected %.3f", err / ref,
+	             err_plain / ref);
+	km_calibration_destroy(cal);
+	km_calibration_destroy(plain);
+	km_sim_destroy(sim);
 }

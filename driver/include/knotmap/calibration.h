@@ -32,6 +32,9 @@ extern "C" {
 #endif
 
 typedef struct km_calibration km_calibration;
+/* The virtual mat (knotmap/sim.h), for km_calibration_for_sim. */
+typedef struct km_sim km_sim;
+struct km_sim_config;
 
 enum km_calibration_model {
 	KM_CAL_POWER_LAW = 1,
@@ -127,6 +130,17 @@ KM_API enum km_calibration_model km_calibration_model(const km_calibration *cal)
  */
 KM_API int km_calibration_apply(km_calibration *cal, const uint16_t *raw, uint64_t t_us, bool creep,
                                 float *kpa, uint32_t *flags);
+
+/*
+ * The virtual mat's factory calibration, as the sim transport uses it: the
+ * mat's own per-cell power law (km_sim_sensor_curve) and its crosstalk, creep
+ * and hysteresis constants from sc. cfg gives the grid (the sim's), max_counts
+ * and the other options; its sensor-model fields are overwritten from sc.
+ * KM_OK, KM_ERR_INVALID_ARG, KM_ERR_SHAPE, KM_ERR_NO_MEMORY. *out is NULL on
+ * error; the caller destroys it.
+ */
+KM_API int km_calibration_for_sim(km_sim *sim, const struct km_sim_config *sc,
+                                  struct km_calibration_config *cfg, km_calibration **out);
 
 /* Requests zeroing: the next zero_frames frames given to apply are averaged
  * into per-cell offsets (in counts), replacing the previous ones. The mat must
