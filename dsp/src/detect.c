@@ -279,20 +279,6 @@ static int popcount64(uint64_t x)
 #endif
 }
 
-static int ctz64(uint64_t x) /* x != 0 */
-{
-#if defined(__GNUC__)
-	return __builtin_ctzll(x);
-#else
-	int n = 0;
-	while (!(x & 1u)) {
-		x >>= 1;
-		n++;
-	}
-	return n;
-#endif
-}
-
 static int top_bit64(uint64_t x) /* x != 0 */
 {
 #if defined(__GNUC__)
@@ -324,7 +310,7 @@ static void find_outline(km_detect *d, const float *kpa)
 			if (b) {
 				loaded += (size_t)popcount64(b);
 				if (first < 0)
-					first = 64 * w + ctz64(b);
+					first = 64 * w + km__ctz64(b);
 				last = 64 * w + top_bit64(b);
 			}
 		}
@@ -530,7 +516,7 @@ static float noise_sd(km_detect *d, const float *layer, unsigned s)
 				const float *src =
 				    layer + (size_t)r * (size_t)d->C + 64 * (size_t)w;
 				while (b) {
-					a[j++] = src[ctz64(b)];
+					a[j++] = src[km__ctz64(b)];
 					b &= b - 1;
 				}
 			}
@@ -767,7 +753,7 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 					hb = hits[w];
 				if (!hb)
 					break;
-				int c = 64 * w + ctz64(hb);
+				int c = 64 * w + km__ctz64(hb);
 				hb &= hb - 1;
 				float v = row[c];
 				int cl = c > 0 ? c - 1 : d->C - 1, cr = c + 1 < d->C ? c + 1 : 0;

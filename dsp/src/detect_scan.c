@@ -37,20 +37,6 @@ static uint64_t pack_bits(const uint8_t *b)
 
 /* row_hits() of one cell, columns wrapping: the reference, and the edge
  * columns of every version. */
-KM_INLINE int ctz64(uint64_t x) /* x != 0 */
-{
-#if defined(__GNUC__) || defined(__clang__)
-	return __builtin_ctzll(x);
-#else
-	int n = 0;
-	while (!(x & 1u)) {
-		x >>= 1;
-		n++;
-	}
-	return n;
-#endif
-}
-
 KM_INLINE int hit_at(const struct km__scan_row *a, int c)
 {
 	float v = a->m[c];
@@ -87,7 +73,7 @@ KM_INLINE void recheck(const struct km__scan_row *a, uint64_t *out)
 	int C = a->cols;
 	for (int w = 0; w < (C + 63) / 64; w++)
 		for (uint64_t b = out[w]; b; b &= b - 1) {
-			int c = 64 * w + ctz64(b);
+			int c = 64 * w + km__ctz64(b);
 			float v = m[c];
 			int ok = 1;
 			if (a->bg) {

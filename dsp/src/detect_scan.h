@@ -15,6 +15,25 @@
 #include "isa.h"
 #include "knotmap/detect.h"
 
+/* Index of the lowest set bit of x (x != 0), for walking hit bits. Always
+ * inlined: the vector scans call it (see detect_scan.c on vzeroupper). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline)) static inline int km__ctz64(uint64_t x)
+{
+	return __builtin_ctzll(x);
+}
+#else
+static inline int km__ctz64(uint64_t x)
+{
+	int n = 0;
+	while (!(x & 1u)) {
+		x >>= 1;
+		n++;
+	}
+	return n;
+}
+#endif
+
 /* One row of one response layer, for km__detect_ops.row_hits. */
 struct km__scan_row {
 	const float *m;  /* the row, cols values */
