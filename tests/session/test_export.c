@@ -144,20 +144,30 @@ static char *sh(const char *cmd)
 	return out;
 }
 
-static int do_export(enum km_export_format fmt, const char *out, int *described)
+/* Exports the recording at `in` to `out`; with `described`, events go
+ * through describe() (which counts them there). */
+static int export_from(const char *in, enum km_export_format fmt, const char *out,
+                       int *described)
 {
 	struct km_rec_reader_config rc = km_rec_reader_config_default();
-	rc.path = rec;
+	rc.path = in;
 	km_rec_reader *r = NULL;
 	cr_assert_eq(km_rec_reader_create(&rc, &r), KM_OK);
 	struct km_export_config c = km_export_config_default();
 	c.format = fmt;
 	c.path = out;
-	c.describe = describe;
-	c.describe_user = described;
+	if (described) {
+		c.describe = describe;
+		c.describe_user = described;
+	}
 	int rcode = km_export_recording(&c, r);
 	km_rec_reader_destroy(r);
 	return rcode;
+}
+
+static int do_export(enum km_export_format fmt, const char *out, int *described)
+{
+	return export_from(rec, fmt, out, described);
 }
 
 Test(export, config_rejected_and_names)
@@ -517,15 +527,8 @@ Test(export, raw_only_csv_says_counts)
 	cr_assert_eq(km_rec_writer_write_frame(w, f, raw, 3), KM_OK);
 	km_rec_writer_destroy(w);
 	km_frame_destroy(f);
-	struct km_rec_reader_config rc = km_rec_reader_config_default();
-	rc.path = p;
-	km_rec_reader *r = NULL;
-	cr_assert_eq(km_rec_reader_create(&rc, &r), KM_OK);
 	char *out = km_test_path(dir, "raw.csv");
-	struct km_export_config ec = km_export_config_default();
-	ec.path = out;
-	cr_assert_eq(km_export_recording(&ec, r), KM_OK);
-	km_rec_reader_destroy(r);
+	cr_assert_eq(export_from(p, KM_EXPORT_CSV, out, NULL), KM_OK);
 	char cmd[4096];
 	snprintf(cmd, sizeof cmd,
 	         "%s -c \"import csv,sys; r=list(csv.reader(open(sys.argv[1])));"
@@ -595,15 +598,8 @@ Test(export, csv_cells_are_the_libc_text)
 	cr_assert_eq(km_rec_writer_close(w), KM_OK);
 	km_rec_writer_destroy(w);
 	km_frame_destroy(f);
-	struct km_rec_reader_config rc = km_rec_reader_config_default();
-	rc.path = p;
-	km_rec_reader *r = NULL;
-	cr_assert_eq(km_rec_reader_create(&rc, &r), KM_OK);
 	char *out = km_test_path(dir, "tricky.csv");
-	struct km_export_config ec = km_export_config_default();
-	ec.path = out;
-	cr_assert_eq(km_export_recording(&ec, r), KM_OK);
-	km_rec_reader_destroy(r);
+	cr_assert_eq(export_from(p, KM_EXPORT_CSV, out, NULL), KM_OK);
 
 	FILE *fp = fopen(out, "r");
 	cr_assert_not_null(fp);

@@ -470,20 +470,29 @@ Test(recording, seeking)
 	free(p);
 }
 
+/* A writer on c with frames 0..n-1 (kPa only) written and flushed; *f is
+ * the frame, for more. */
+static km_rec_writer *writer_with_frames(const struct km_rec_writer_config *c, uint32_t n,
+                                         struct km_frame **f)
+{
+	km_rec_writer *w = NULL;
+	cr_assert_eq(km_rec_writer_create(c, &w), KM_OK);
+	cr_assert_eq(km_frame_create(ROWS, COLS, 12.5f, KM_GEOMETRY_FLAT, f), KM_OK);
+	for (uint32_t i = 0; i < n; i++) {
+		km_test_fill(*f, NULL, i);
+		cr_assert_eq(km_rec_writer_write_frame(w, *f, NULL, 77 + i % 2), KM_OK);
+	}
+	cr_assert_eq(km_rec_writer_flush(w), KM_OK);
+	return w;
+}
+
 Test(recording, disk_full_keeps_file_readable)
 {
 	char *p = km_test_path(dir, "full.kmrec");
 	struct km_rec_writer_config c = wcfg(p, KM_REC_KPA);
-	km_rec_writer *w = NULL;
-	cr_assert_eq(km_rec_writer_create(&c, &w), KM_OK);
 	struct km_frame *f = NULL;
-	cr_assert_eq(km_frame_create(ROWS, COLS, 12.5f, KM_GEOMETRY_FLAT, &f), KM_OK);
-	uint32_t i = 0;
-	for (; i < 20; i++) {
-		km_test_fill(f, NULL, i);
-		cr_assert_eq(km_rec_writer_write_frame(w, f, NULL, 77 + i % 2), KM_OK);
-	}
-	cr_assert_eq(km_rec_writer_flush(w), KM_OK);
+	uint32_t i = 20;
+	km_rec_writer *w = writer_with_frames(&c, i, &f);
 	km__rec_writer_fail_after(w, 1000); /* the disk fills mid-chunk */
 	int rc = KM_OK;
 	for (; i < 200 && rc == KM_OK; i++) {
@@ -517,16 +526,9 @@ Test(recording, failed_background_sync_is_reported)
 	struct km_rec_writer_config c = wcfg(p, KM_REC_KPA);
 	c.flush_interval_ms = 1;
 	c.sync = true; /* the sync thread runs only with sync */
-	km_rec_writer *w = NULL;
-	cr_assert_eq(km_rec_writer_create(&c, &w), KM_OK);
 	struct km_frame *f = NULL;
-	cr_assert_eq(km_frame_create(ROWS, COLS, 12.5f, KM_GEOMETRY_FLAT, &f), KM_OK);
-	uint32_t i = 0;
-	for (; i < 20; i++) {
-		km_test_fill(f, NULL, i);
-		cr_assert_eq(km_rec_writer_write_frame(w, f, NULL, 77 + i % 2), KM_OK);
-	}
-	cr_assert_eq(km_rec_writer_flush(w), KM_OK);
+	uint32_t i = 20;
+	km_rec_writer *w = writer_with_frames(&c, i, &f);
 	km__rec_writer_fail_sync(w, KM_ERR_IO);
 	int rc = KM_OK;
 	for (int tries = 0; tries < 5000 && rc == KM_OK; tries++, i++) {
