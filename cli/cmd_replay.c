@@ -184,13 +184,8 @@ static int run_import(const char *path, km_source *src, bool frames, bool verify
 /* The file through the driver's replay transport, as fast as it reads. */
 static int run_stream(const char *path, long count, const struct km_cli_import_opts *io)
 {
-	/* Open it here first: the errors (file, line, problem, hint) and the notes
-	 * on a guessed rate or pitch are analyze's; the stream opens it again. */
-	km_source *src = NULL;
-	if (km_cli_open_source(CMD, path, io, false, &src) != KM_OK)
+	if (km_cli_check_source(CMD, path, io) != KM_OK)
 		return KM_EXIT_FAILURE;
-	km_cli_import_notes(CMD, src);
-	km_source_destroy(src);
 	struct km_stream_config c = km_stream_config_default();
 	c.transport = KM_TRANSPORT_REPLAY;
 	c.replay_path = path;

@@ -182,14 +182,9 @@ static int run_view(int argc, char **argv)
 		return KM_EXIT_USAGE;
 	}
 	if (o.source == KM_VIEW_SOURCE_REPLAY) {
-		/* Open it here first: the errors (file, line, problem, hint) and the
-		 * notes on guessed rate and pitch are analyze's, and come before a
-		 * window opens. The stream opens it again with the same settings. */
-		km_source *src = NULL;
-		if (km_cli_open_source("view", o.replay_path, &io, false, &src) != KM_OK)
+		/* before a window opens */
+		if (km_cli_check_source("view", o.replay_path, &io) != KM_OK)
 			return KM_EXIT_FAILURE;
-		km_cli_import_notes("view", src);
-		km_source_destroy(src);
 		if (io.format != KM_IMPORT_AUTO)
 			o.replay_format = km_import_format_name(io.format);
 		if (io.units != KM_UNITS_DEFAULT)

@@ -301,3 +301,14 @@ void km_cli_import_notes(const char *cmd, const km_source *s)
 		                "(give --pitch)\n",
 		        cmd, (double)in->pitch_mm);
 }
+
+int km_cli_check_source(const char *cmd, const char *path, const struct km_cli_import_opts *o)
+{
+	km_source *src = NULL;
+	int rc = km_cli_open_source(cmd, path, o, false, &src);
+	if (rc != KM_OK)
+		return rc;
+	km_cli_import_notes(cmd, src);
+	km_source_destroy(src);
+	return KM_OK;
+}

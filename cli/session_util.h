@@ -54,5 +54,10 @@ int km_cli_open_source(const char *cmd, const char *path, const struct km_cli_im
 		       bool verify, km_source **out);
 /* Warns on stderr when the rate or pitch of an import was a default guess. */
 void km_cli_import_notes(const char *cmd, const km_source *s);
+/* Before a replay through the driver's stream (view --replay, replay
+ * --stream), which opens the file again with the same settings: opens it
+ * once so that its errors and the notes on guessed settings are analyze's.
+ * KM_OK, or the error it printed. */
+int km_cli_check_source(const char *cmd, const char *path, const struct km_cli_import_opts *o);
 
 #endif
