@@ -52,6 +52,26 @@ static const char *knotmap_bin(void)
 	return path;
 }
 
+/* The unprivileged child cannot reach the build tree when it sits in a
+ * private folder (a clone in /root): it runs a copy of the binary, with a copy
+ * of the scenarios, from the test's own folder. */
+static const char *knotmap_for_nobody(void)
+{
+	static char path[512];
+	snprintf(path, sizeof path, "%s/bin/knotmap", dir);
+	if (access(path, X_OK) == 0)
+		return path;
+	const char *src = getenv("KM_SOURCE_DIR");
+	cr_assert_not_null(src, "KM_SOURCE_DIR is not set (run through ctest)");
+	char cmd[8192];
+	snprintf(cmd, sizeof cmd,
+	         "mkdir -p '%s/bin' && cp '%s' '%s' && cp -r '%s/hardware/sim/scenarios' "
+	         "'%s/scenarios' && chmod -R a+rX '%s/bin' '%s/scenarios'",
+	         dir, knotmap_bin(), path, src, dir, dir, dir);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	return path;
+}
+
 struct run_opts {
 	mode_t umask;
 	rlim_t fsize; /* 0: no limit */
@@ -65,9 +85,11 @@ static char err_text[8192];
  * child's stderr in err_text. */
 static int run(const struct run_opts *o, const char **argv)
 {
-	char errf[300];
+	char errf[300], scenarios[300];
 	snprintf(errf, sizeof errf, "%s/stderr.txt", dir);
-	argv[0] = knotmap_bin();
+	snprintf(scenarios, sizeof scenarios, "%s/scenarios", dir);
+	bool drop = o->drop && getuid() == 0;
+	argv[0] = drop ? knotmap_for_nobody() : knotmap_bin();
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -87,7 +109,8 @@ static int run(const struct run_opts *o, const char **argv)
 			setenv("HOME", o->home, 1);
 			unsetenv("XDG_DATA_HOME");
 		}
-		if (o->drop && getuid() == 0) {
+		if (drop) {
+			setenv("KNOTMAP_SCENARIO_DIR", scenarios, 1);
 			gid_t g = NOBODY;
 			if (setgroups(1, &g) != 0 || setresgid(NOBODY, NOBODY, NOBODY) != 0 ||
 			    setresuid(NOBODY, NOBODY, NOBODY) != 0)
