@@ -28,7 +28,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: knotmap calibrate -o FILE.kmcal --zero ZERO.kmrec\n"
+		"usage: knotmap calibrate -o FILE.kmcal [--force] --zero ZERO.kmrec\n"
 		"                         --level KPA FILE.kmrec [FILE.kmrec...] [--level ...]\n"
 		"       knotmap calibrate -o FILE.kmcal --plate-cm2 AREA [--device SERIAL | --sim S]\n"
 		"                         [--settle SECONDS] [--seconds SECONDS]\n"
@@ -52,6 +52,7 @@ static void usage(FILE *out)
 		"  --seconds SECONDS  measure this long per region (default 10)\n"
 		"\n"
 		"  -o FILE            the calibration file to write (required)\n"
+		"  --force            replace FILE when it exists\n"
 		"  --min-rise COUNTS  a cell counts as under the plate above this rise\n"
 		"                     over its zero (default 10)\n"
 		"  -h, --help         this help\n"
@@ -151,7 +152,7 @@ static int measure_recording(struct measure *m, const char *path, int level)
 }
 
 /* Fits, reports and writes the file. */
-static int fit_and_save(struct measure *m, const char *out_path, float min_rise)
+static int fit_and_save(struct measure *m, const char *out_path, bool force, float min_rise)
 {
 	struct km_calibration_config cc = km_calibration_config_default(m->rows, m->cols);
 	cc.log = km_cli_log();
@@ -204,7 +205,7 @@ static int fit_and_save(struct measure *m, const char *out_path, float min_rise)
 	}
 	printf("%zu of %zu cells fitted; %zu use the typical response\n", m->cells - fallback,
 	       m->cells, fallback);
-	err = km_calibration_save(cal, out_path);
+	err = km_calibration_save(cal, out_path, force);
 	km_calibration_destroy(cal);
 	if (err != KM_OK) {
 		km_cli_error(CMD, NULL, "cannot write '%s': %s", out_path, km_strerror(err));
@@ -261,7 +262,7 @@ static void wait_seconds(km_stream *s, struct km_frame *f, double seconds)
 }
 
 static int run_live(struct km_stream_config *sc, double plate_cm2, double settle, double seconds,
-		    const char *out_path, float min_rise)
+		    const char *out_path, bool force, float min_rise)
 {
 	km_stream *s;
 	int err = km_stream_create(sc, &s);
@@ -338,7 +339,7 @@ static int run_live(struct km_stream_config *sc, double plate_cm2, double settle
 			     m.levels);
 		goto out;
 	}
-	rc = fit_and_save(&m, out_path, min_rise);
+	rc = fit_and_save(&m, out_path, force, min_rise);
 out:
 	km_stream_destroy(s);
 	km_frame_destroy(f);
@@ -350,6 +351,7 @@ out:
 static int run_calibrate(int argc, char **argv)
 {
 	const char *out_path = NULL, *zero_path = NULL, *serial = NULL, *scenario = NULL;
+	bool force = false;
 	double plate_cm2 = 0, settle = 30, seconds = 10, min_rise = 10;
 	/* Levels from recordings: kPa and the argv range of their files. */
 	unsigned levels = 0;
@@ -363,9 +365,13 @@ static int run_calibrate(int argc, char **argv)
 			usage(stdout);
 			return KM_EXIT_OK;
 		}
-		if (!v && strcmp(a, "--level") && a[0] == '-') {
+		if (!v && strcmp(a, "--level") && strcmp(a, "--force") && a[0] == '-') {
 			km_cli_error(CMD, "see 'knotmap calibrate --help'", "%s needs a value", a);
 			return KM_EXIT_USAGE;
+		}
+		if (!strcmp(a, "--force")) {
+			force = true;
+			continue;
 		}
 		if (!strcmp(a, "-o")) {
 			out_path = argv[++i];
@@ -448,7 +454,7 @@ static int run_calibrate(int argc, char **argv)
 		}
 		m.levels = levels;
 		if (err == KM_OK)
-			rc = fit_and_save(&m, out_path, (float)min_rise);
+			rc = fit_and_save(&m, out_path, force, (float)min_rise);
 		measure_free(&m);
 		return rc;
 	}
@@ -466,7 +472,7 @@ static int run_calibrate(int argc, char **argv)
 		sc.transport = KM_TRANSPORT_LIBUSB;
 		sc.serial = serial;
 	}
-	return run_live(&sc, plate_cm2, settle, seconds, out_path, (float)min_rise);
+	return run_live(&sc, plate_cm2, settle, seconds, out_path, force, (float)min_rise);
 }
 
 const struct km_cli_command km_cli_cmd_calibrate = {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "knotmap/outfile.h"
 #include "knotmap/sim.h"
 
 #define CMD "sim"
@@ -15,7 +16,7 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: knotmap sim --list\n"
 	        "       knotmap sim SCENARIO [--seed N] [--duration S] [--rate HZ]\n"
-	        "                   [--truth FILE.json] [--packets FILE] [--quiet-summary]\n"
+	        "                   [--truth FILE.json] [--packets FILE] [--force] [--quiet-summary]\n"
 	        "\n"
 	        "Runs the virtual mat: a simulated person (and tool) on the pressure grid,\n"
 	        "deterministic from the seed, with the sensor's imperfections.\n"
@@ -31,6 +32,7 @@ static void usage(FILE *out)
 	        "                     loaded area, tool contact, tensing, breathing, knots)\n"
 	        "  --packets FILE     write the bytes the USB device would send (frame packets,\n"
 	        "                     back to back, protocol encoder); '-' for stdout\n"
+	        "  --force            replace FILE.json / FILE when they exist\n"
 	        "  --quiet-summary    no per-second summary on stdout\n"
 	        "  -h, --help         this help\n"
 	        "\n"
@@ -156,7 +158,7 @@ static void json_truth_frame(FILE *f, const struct km_sim_output *o, bool first)
 static int run_sim(int argc, char **argv)
 {
 	const char *scenario = NULL, *truth_path = NULL, *packets_path = NULL;
-	bool have_seed = false, have_rate = false, summary = true;
+	bool have_seed = false, have_rate = false, summary = true, force = false;
 	unsigned long long seed = 0;
 	double duration = 60.0, rate = 100.0;
 	for (int i = 1; i < argc; i++) {
@@ -207,6 +209,8 @@ static int run_sim(int argc, char **argv)
 			}
 		} else if (!strcmp(a, "--quiet-summary")) {
 			summary = false;
+		} else if (!strcmp(a, "--force")) {
+			force = true;
 		} else if (a[0] == '-' && a[1] != '\0') {
 			km_cli_error(CMD, "see 'knotmap sim --help'", "unknown option '%s'", a);
 			return KM_EXIT_USAGE;
@@ -250,19 +254,42 @@ static int run_sim(int argc, char **argv)
 		return KM_EXIT_FAILURE;
 	}
 	FILE *truth = NULL, *packets = NULL;
+	km_outfile *truth_out = NULL, *packets_out = NULL;
 	uint8_t *pkt = NULL;
 	size_t pkt_cap = 0;
 	int status = KM_EXIT_OK;
-	if (truth_path && !(truth = fopen(truth_path, "w"))) {
-		km_cli_error(CMD, NULL, "cannot write %s", truth_path);
-		status = KM_EXIT_FAILURE;
-		goto done;
+	/* Both outputs go through km_outfile: a temporary file made whole, then
+	 * moved into place, never through a link, never over the scenario file. */
+	const char *inputs[] = {path};
+	struct km_outfile_config oc = km_outfile_config_default();
+	oc.force = force;
+	oc.inputs = inputs;
+	oc.n_inputs = 1;
+	oc.log = km_cli_log();
+	if (truth_path) {
+		oc.path = truth_path;
+		if ((rc = km_outfile_open(&oc, &truth_out)) != KM_OK ||
+		    !(truth = km_outfile_stream(truth_out))) {
+			km_cli_error(CMD, NULL, "cannot write %s: %s", truth_path,
+			             km_strerror(rc != KM_OK ? rc : KM_ERR_NO_MEMORY));
+			status = KM_EXIT_FAILURE;
+			goto done;
+		}
 	}
 	if (packets_path) {
-		packets = strcmp(packets_path, "-") ? fopen(packets_path, "wb") : stdout;
+		oc.path = packets_path;
+		if (!strcmp(packets_path, "-"))
+			packets = stdout;
+		else if ((rc = km_outfile_open(&oc, &packets_out)) != KM_OK ||
+			 !(packets = km_outfile_stream(packets_out))) {
+			km_cli_error(CMD, NULL, "cannot write %s: %s", packets_path,
+			             km_strerror(rc != KM_OK ? rc : KM_ERR_NO_MEMORY));
+			status = KM_EXIT_FAILURE;
+			goto done;
+		}
 		pkt_cap = km_sim_max_packet_bytes(sim);
 		pkt = pkt_cap ? malloc(pkt_cap) : NULL;
-		if (!packets || !pkt) {
+		if (!pkt) {
 			km_cli_error(CMD, NULL, "cannot write packets to %s%s", packets_path,
 			             pkt_cap ? "" : " (built without the protocol)");
 			status = KM_EXIT_FAILURE;
@@ -324,14 +351,22 @@ static int run_sim(int argc, char **argv)
 		printf("%llu packet bytes written to %s\n", (unsigned long long)bytes,
 		       packets_path);
 done:
-	if (truth && fclose(truth) != 0 && status == KM_EXIT_OK) {
-		km_cli_error(CMD, NULL, "cannot write %s", truth_path);
+	/* Committed only when every frame was written; otherwise the old files stay. */
+	if (truth_out && status == KM_EXIT_OK && (rc = km_outfile_commit(truth_out)) != KM_OK) {
+		km_cli_error(CMD, NULL, "cannot write %s: %s", truth_path, km_strerror(rc));
 		status = KM_EXIT_FAILURE;
 	}
-	if (packets && packets != stdout && fclose(packets) != 0 && status == KM_EXIT_OK) {
-		km_cli_error(CMD, NULL, "cannot write %s", packets_path);
+	if (packets_out && status == KM_EXIT_OK &&
+	    (rc = km_outfile_commit(packets_out)) != KM_OK) {
+		km_cli_error(CMD, NULL, "cannot write %s: %s", packets_path, km_strerror(rc));
 		status = KM_EXIT_FAILURE;
 	}
+	if (packets == stdout && fflush(stdout) != 0 && status == KM_EXIT_OK) {
+		km_cli_error(CMD, NULL, "cannot write packets to standard output");
+		status = KM_EXIT_FAILURE;
+	}
+	km_outfile_destroy(truth_out);
+	km_outfile_destroy(packets_out);
 	free(pkt);
 	km_sim_destroy(sim);
 	return status;

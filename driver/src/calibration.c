@@ -1,5 +1,6 @@
 /* Calibration: raw counts -> kPa per cell, zeroing, creep correction. */
 #include "knotmap/calibration.h"
+#include "knotmap/outfile.h"
 #include "calibration_internal.h"
 
 #include <errno.h>
@@ -620,7 +621,7 @@ int km_calibration_load(const struct km_calibration_config *cfg, const char *pat
 	return rc;
 }
 
-int km_calibration_save(const km_calibration *cal, const char *path)
+int km_calibration_save(const km_calibration *cal, const char *path, bool force)
 {
 	if (!cal || !path)
 		return KM_ERR_INVALID_ARG;
@@ -630,36 +631,18 @@ int km_calibration_save(const km_calibration *cal, const char *path)
 	if (!buf)
 		return KM_ERR_NO_MEMORY;
 	int rc = km_calibration_serialize(cal, buf, need, &need);
-	size_t plen = strlen(path);
-	char *tmp = km__malloc(plen + 8);
-	if (!tmp) {
-		km__free(buf);
-		return KM_ERR_NO_MEMORY;
-	}
-	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, ".tmpXXX", 8);
-	FILE *f = rc == KM_OK ? fopen(tmp, "wb") : NULL;
-	if (!f) {
-		rc = rc != KM_OK ? rc : km__error_from_errno(errno);
-	} else {
-		size_t put = fwrite(buf, 1, need, f);
-		int e = (put != need || fflush(f) != 0) ? errno : 0;
-		if (fclose(f) != 0 && !e)
-			e = errno ? errno : EIO;
-		if (put != need && !e)
-			e = EIO;
-		if (e) {
-			rc = km__error_from_errno(e);
-			remove(tmp);
-		} else if (rename(tmp, path) != 0) {
-			rc = km__error_from_errno(errno);
-			remove(tmp);
-		}
-	}
-	if (rc != KM_OK)
-		km__log(&cal->cfg.log, KM_LOG_ERROR, MOD, "cannot write %s: %s", path,
-		        km_strerror(rc));
-	km__free(tmp);
+	struct km_outfile_config oc = km_outfile_config_default();
+	oc.path = path;
+	oc.force = force;
+	oc.log = cal->cfg.log;
+	km_outfile *out = NULL;
+	if (rc == KM_OK)
+		rc = km_outfile_open(&oc, &out);
+	if (rc == KM_OK)
+		rc = km_outfile_write(out, buf, need);
+	if (rc == KM_OK)
+		rc = km_outfile_commit(out);
+	km_outfile_destroy(out); /* the old file stays unless the commit succeeded */
 	km__free(buf);
 	return rc;
 }

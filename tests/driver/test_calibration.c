@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "km_internal.h"
@@ -172,8 +173,9 @@ Test(calibration, file_round_trip)
 {
 	struct km_calibration_config cc;
 	km_calibration *cal = power_cal(&cc);
-	const char *path = tmp_path();
-	cr_assert_eq(km_calibration_save(cal, path), KM_OK);
+	const char *path = tmp_path(); /* exists (mkstemp): only force replaces it */
+	cr_assert_eq(km_calibration_save(cal, path, false), KM_ERR_EXISTS);
+	cr_assert_eq(km_calibration_save(cal, path, true), KM_OK);
 	km_calibration *back;
 	cr_assert_eq(km_calibration_load(&cc, path, &back), KM_OK);
 	uint16_t raw[N];
@@ -186,6 +188,23 @@ Test(calibration, file_round_trip)
 	km_calibration_destroy(back);
 	km_calibration_destroy(cal);
 	unlink(path);
+}
+
+Test(calibration, save_never_writes_through_a_link)
+{
+	struct km_calibration_config cc;
+	km_calibration *cal = power_cal(&cc);
+	char *victim = tmp_path();
+	char link_path[80];
+	snprintf(link_path, sizeof link_path, "%s.kmcal", victim);
+	cr_assert_eq(symlink(victim, link_path), 0);
+	cr_assert_eq(km_calibration_save(cal, link_path, true), KM_ERR_PERMISSION);
+	struct stat st;
+	cr_assert_eq(stat(victim, &st), 0);
+	cr_expect_eq(st.st_size, 0, "the link's target was not written");
+	unlink(link_path);
+	unlink(victim);
+	km_calibration_destroy(cal);
 }
 
 static uint8_t *serialize(km_calibration *cal, size_t *n)

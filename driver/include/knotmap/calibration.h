@@ -104,9 +104,12 @@ KM_API int km_calibration_set_curve(km_calibration *cal, unsigned points, const 
 KM_API int km_calibration_load(const struct km_calibration_config *cfg, const char *path,
                                km_calibration **out);
 
-/* Writes the calibration to path (atomically: temp file + rename).
- * KM_OK, KM_ERR_IO, KM_ERR_PERMISSION, KM_ERR_NO_SPACE. */
-KM_API int km_calibration_save(const km_calibration *cal, const char *path);
+/* Writes the calibration to path through km_outfile (knotmap/outfile.h): a
+ * temporary file next to it, fsync, then into place; an existing file is
+ * replaced only when force is true, a symbolic link never. KM_OK,
+ * KM_ERR_EXISTS, KM_ERR_IO, KM_ERR_PERMISSION, KM_ERR_NO_SPACE,
+ * KM_ERR_INVALID_ARG (a directory or special file at path). */
+KM_API int km_calibration_save(const km_calibration *cal, const char *path, bool force);
 
 /* Serialises to a buffer; *size receives the needed length. When buf is NULL
  * or cap too small returns KM_ERR_OVERFLOW (with *size set). */

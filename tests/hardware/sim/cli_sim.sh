@@ -1,10 +1,12 @@
 #!/bin/sh
 # knotmap sim: usage errors exit 2 naming the option; --list; truth JSON and
-# packets are written, deterministic per seed.
+# packets are written, deterministic per seed; outputs never clobber a file
+# without --force, never write through a symbolic link, and come out 0600.
 # usage: cli_sim.sh /path/to/knotmap WORKDIR
 set -u
 K="$1"
 W="$2"
+rm -rf "$W"
 mkdir -p "$W"
 fail() { echo "FAIL: $*"; exit 1; }
 
@@ -56,4 +58,33 @@ assert d["tool"] == "tennis_ball" and d["body"] is True
 assert "sacrum" in d["landmarks"]
 PY
 fi
+# An existing output is kept without --force, replaced with it.
+echo "keep me" > "$W/old.json"
+"$K" sim back-lying --duration 0.1 --truth "$W/old.json" --quiet-summary 2> "$W/err.txt"
+[ $? -eq 1 ] || fail "existing --truth without --force must exit 1"
+grep -q "already exists" "$W/err.txt" || fail "message: $(cat "$W/err.txt")"
+[ "$(cat "$W/old.json")" = "keep me" ] || fail "existing --truth file was changed"
+"$K" sim back-lying --duration 0.1 --truth "$W/old.json" --force --quiet-summary ||
+	fail "--force exit $?"
+grep -q '"scenario"' "$W/old.json" || fail "--force did not replace the file"
+[ "$(stat -c %a "$W/old.json")" = 600 ] || fail "truth mode $(stat -c %a "$W/old.json")"
+
+# A planted link is never followed, even with --force; a dangling one creates nothing.
+echo "not yours" > "$W/victim"
+chmod 644 "$W/victim"
+ln -s "$W/victim" "$W/link.bin"
+ln -s "$W/nowhere" "$W/dangling.json"
+"$K" sim back-lying --duration 0.1 --packets "$W/link.bin" --force --quiet-summary 2>/dev/null
+[ $? -eq 1 ] || fail "--packets through a link must exit 1"
+"$K" sim back-lying --duration 0.1 --truth "$W/dangling.json" --quiet-summary 2>/dev/null
+[ $? -eq 1 ] || fail "--truth through a dangling link must exit 1"
+[ "$(cat "$W/victim")" = "not yours" ] || fail "the link's target was written"
+[ "$(stat -c %a "$W/victim")" = 644 ] || fail "the link's target was chmod'ed"
+[ -e "$W/nowhere" ] && fail "a file was created through a dangling link"
+
+# umask 000 still gives 0600, and no temporary file is left anywhere.
+(umask 000 && "$K" sim back-lying --duration 0.1 --packets "$W/u.bin" --quiet-summary) ||
+	fail "umask 000 run exit $?"
+[ "$(stat -c %a "$W/u.bin")" = 600 ] || fail "packets mode $(stat -c %a "$W/u.bin") under umask 000"
+ls -A "$W" | grep -q '\.tmp$' && fail "temporary file left: $(ls -A "$W")"
 echo "ok"
