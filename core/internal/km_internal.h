@@ -46,4 +46,10 @@ void km__vlog(const struct km_log *log, enum km_log_level level, const char *mod
 /* Maps an errno value to the closest km_error (ENOSPC -> KM_ERR_NO_SPACE...). */
 int km__error_from_errno(int err);
 
+/* Opens path read-only for a reader of files: regular files only (a directory,
+ * FIFO, device or socket gives KM_ERR_NOT_A_FILE and never blocks), errno
+ * mapped by km__error_from_errno; the log names the path and the cause.
+ * *fd_out is -1 on error. */
+int km__open_input(const struct km_log *log, const char *module, const char *path, int *fd_out);
+
 #endif /* KNOTMAP_INTERNAL_H */

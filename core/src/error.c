@@ -75,6 +75,12 @@ int km__error_from_errno(int err)
 		return KM_ERR_INVALID_ARG;
 	case EPIPE:
 		return KM_ERR_PIPE;
+	case EISDIR:
+		return KM_ERR_NOT_A_FILE;
+	case ENAMETOOLONG:
+		return KM_ERR_NAME_TOO_LONG;
+	case ELOOP:
+		return KM_ERR_LINK_LOOP;
 	default:
 		return KM_ERR_IO;
 	}

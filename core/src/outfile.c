@@ -102,7 +102,7 @@ static int check_target(km_outfile *f, const struct km_outfile_config *cfg)
 	if (!S_ISREG(st.st_mode)) {
 		km__log(&f->log, KM_LOG_ERROR, MOD, "%s exists and is not a regular file (%s)",
 			f->path, S_ISDIR(st.st_mode) ? "a directory" : "a special file");
-		return KM_ERR_INVALID_ARG;
+		return KM_ERR_NOT_A_FILE;
 	}
 	if (is_an_input(cfg, &st)) {
 		km__log(&f->log, KM_LOG_ERROR, MOD,
@@ -156,7 +156,7 @@ int km_outfile_open(const struct km_outfile_config *cfg, km_outfile **out)
 	if (plen >= PATH_MAX) {
 		km__log(&cfg->log, KM_LOG_ERROR, MOD, "output path is %zu bytes (limit %d)", plen,
 			PATH_MAX - 1);
-		return KM_ERR_INVALID_ARG;
+		return KM_ERR_NAME_TOO_LONG;
 	}
 	km_outfile *f = km__calloc(1, sizeof(*f));
 	char *copy = km__malloc(plen + 1);
@@ -188,11 +188,11 @@ int km_outfile_open(const struct km_outfile_config *cfg, km_outfile **out)
 	size_t blen = strlen(f->base);
 	if (blen == 0 || strcmp(f->base, ".") == 0 || strcmp(f->base, "..") == 0) {
 		km__log(&f->log, KM_LOG_ERROR, MOD, "%s names a directory, not a file", f->path);
-		rc = KM_ERR_INVALID_ARG;
+		rc = KM_ERR_NOT_A_FILE;
 	} else if (blen > NAME_MAX) {
 		km__log(&f->log, KM_LOG_ERROR, MOD, "%s: file name is %zu bytes (limit %d)",
 			f->path, blen, NAME_MAX);
-		rc = KM_ERR_INVALID_ARG;
+		rc = KM_ERR_NAME_TOO_LONG;
 	}
 	if (rc == KM_OK) {
 		f->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -576,11 +576,14 @@ int km_calibration_load(const struct km_calibration_config *cfg, const char *pat
 	*out = NULL;
 	if (!cfg || !path)
 		return KM_ERR_INVALID_ARG;
-	FILE *f = fopen(path, "rb");
+	int fd;
+	int orc = km__open_input(&cfg->log, MOD, path, &fd);
+	if (orc != KM_OK)
+		return orc;
+	FILE *f = fdopen(fd, "rb");
 	if (!f) {
-		int e = errno;
-		km__log(&cfg->log, KM_LOG_ERROR, MOD, "cannot open %s: %s", path, strerror(e));
-		return km__error_from_errno(e);
+		close(fd);
+		return KM_ERR_NO_MEMORY;
 	}
 	/* Largest valid file: 1024 x 1024 cells x 32 points x 8 bytes. */
 	const long max = CAL_HEADER_LEN +

@@ -33,7 +33,8 @@ Test(error, names_match_enum_values)
 	cr_assert_str_eq(km_error_name(KM_ERR_BAD_CRC), "KM_ERR_BAD_CRC");
 	cr_assert_str_eq(km_error_name(KM_ERR_NO_DEVICE), "KM_ERR_NO_DEVICE");
 	cr_assert_str_eq(km_error_name(KM_ERR_INTERNAL), "KM_ERR_INTERNAL");
-	cr_assert_eq(KM_ERR_INTERNAL, KM_ERROR_MIN);
+	cr_assert_str_eq(km_error_name(KM_ERR_LINK_LOOP), "KM_ERR_LINK_LOOP");
+	cr_assert_eq(KM_ERR_LINK_LOOP, KM_ERROR_MIN);
 }
 
 Test(error, stable_values)
@@ -54,4 +55,8 @@ Test(error, errno_mapping)
 	cr_assert_eq(km__error_from_errno(ENODEV), KM_ERR_NO_DEVICE);
 	cr_assert_eq(km__error_from_errno(ENOENT), KM_ERR_NOT_FOUND);
 	cr_assert_eq(km__error_from_errno(EIO), KM_ERR_IO);
+	/* each says what is wrong, not "input/output error" */
+	cr_assert_eq(km__error_from_errno(EISDIR), KM_ERR_NOT_A_FILE);
+	cr_assert_eq(km__error_from_errno(ENAMETOOLONG), KM_ERR_NAME_TOO_LONG);
+	cr_assert_eq(km__error_from_errno(ELOOP), KM_ERR_LINK_LOOP);
 }

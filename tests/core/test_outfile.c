@@ -278,7 +278,7 @@ Test(outfile, long_paths_work_and_names_over_name_max_are_refused_clearly)
 	char longname[NAME_MAX + 10];
 	memset(longname, 'n', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	cr_assert_eq(write_whole(in_dir(longname), false, "x"), KM_ERR_INVALID_ARG);
+	cr_assert_eq(write_whole(in_dir(longname), false, "x"), KM_ERR_NAME_TOO_LONG);
 	cr_assert(strstr(last_log, "limit"), "log: %s", last_log);
 }
 
@@ -286,10 +286,10 @@ Test(outfile, directories_and_special_files_are_not_targets)
 {
 	const char *d = in_dir("adir");
 	cr_assert_eq(mkdir(d, 0700), 0);
-	cr_assert_eq(write_whole(d, true, "x"), KM_ERR_INVALID_ARG);
+	cr_assert_eq(write_whole(d, true, "x"), KM_ERR_NOT_A_FILE);
 	const char *fifo = in_dir("fifo");
 	cr_assert_eq(mkfifo(fifo, 0600), 0);
-	cr_assert_eq(write_whole(fifo, true, "x"), KM_ERR_INVALID_ARG);
+	cr_assert_eq(write_whole(fifo, true, "x"), KM_ERR_NOT_A_FILE);
 	cr_assert_eq(write_whole(in_dir("no/such/dir/out.csv"), false, "x"), KM_ERR_NOT_FOUND);
-	cr_assert_eq(write_whole(in_dir("trailing/"), false, "x"), KM_ERR_INVALID_ARG);
+	cr_assert_eq(write_whole(in_dir("trailing/"), false, "x"), KM_ERR_NOT_A_FILE);
 }

@@ -73,7 +73,10 @@ extern "C" {
 	X(KM_ERR_NONFINITE, -29, "value is NaN or infinite")                            \
 	X(KM_ERR_END, -30, "end of stream")                                             \
 	X(KM_ERR_NO_DISPLAY, -31, "no display available")                               \
-	X(KM_ERR_INTERNAL, -32, "internal error (please report)")
+	X(KM_ERR_INTERNAL, -32, "internal error (please report)")                       \
+	X(KM_ERR_NOT_A_FILE, -33, "not a regular file (a directory, FIFO or device)")   \
+	X(KM_ERR_NAME_TOO_LONG, -34, "file name or path too long")                      \
+	X(KM_ERR_LINK_LOOP, -35, "too many levels of symbolic links")
 
 enum km_error {
 #define KM__ERROR_ENUM(name, value, msg) name = value,
@@ -82,7 +85,7 @@ enum km_error {
 };
 
 /* Lowest (most negative) defined code, for iterating the table. */
-#define KM_ERROR_MIN (-32)
+#define KM_ERROR_MIN (-35)
 
 /* A fixed, human-readable message for a code; "unknown error" for values not
  * in the table. Never NULL. Thread-safe. */

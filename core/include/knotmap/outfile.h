@@ -50,8 +50,9 @@ KM_API struct km_outfile_config km_outfile_config_default(void);
 
 /*
  * Checks the target and creates the temporary file. Returns KM_OK,
- * KM_ERR_INVALID_ARG (no path, empty name, a directory or special file at the
- * target, or the target is an input), KM_ERR_EXISTS (target exists and force
+ * KM_ERR_INVALID_ARG (no path, or the target is an input), KM_ERR_NOT_A_FILE
+ * (a directory or special file at the target, or a path ending in "/"),
+ * KM_ERR_NAME_TOO_LONG, KM_ERR_EXISTS (target exists and force
  * is off), KM_ERR_PERMISSION (symbolic link at the target, or the directory is
  * not writable), KM_ERR_NOT_FOUND (directory missing), KM_ERR_NO_SPACE,
  * KM_ERR_NO_MEMORY or KM_ERR_IO. *out is NULL on error.
