@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "knotmap/export.h"
-#include "session_internal.h"
+#include "recording_internal.h"
 
 #define KM__OUT_BUF (64u * 1024u)
 

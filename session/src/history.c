@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "knotmap/history.h"
-#include "session_internal.h"
+#include "recording_internal.h"
 
 #define MOD "history"
 

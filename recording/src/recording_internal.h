@@ -1,9 +1,9 @@
 /*
- * Internal helpers shared by the session sources and their tests: float
+ * Internal helpers shared by the recording sources and their tests: float
  * fields, robust file writes, directory creation.
  */
-#ifndef KNOTMAP_SESSION_INTERNAL_H
-#define KNOTMAP_SESSION_INTERNAL_H
+#ifndef KNOTMAP_RECORDING_INTERNAL_H
+#define KNOTMAP_RECORDING_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>

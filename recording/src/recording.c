@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "knotmap/protocol.h"
-#include "session_internal.h"
+#include "recording_internal.h"
 
 #define MOD "session"
 
