@@ -287,7 +287,7 @@ static void npy_header(uint8_t h[NPY_HEADER], uint64_t n, unsigned rows, unsigne
 	 * 128-byte header lets the count be patched in place. */
 	memset(h, ' ', NPY_HEADER);
 	memcpy(h, "\x93NUMPY\x01\x00", 8);
-	km_proto_put_le16(h + 8, NPY_HEADER - 10);
+	km_put_le16(h + 8, NPY_HEADER - 10);
 	char dict[NPY_HEADER];
 	int len =
 	    snprintf(dict, sizeof dict,
@@ -312,7 +312,7 @@ static int export_npy(const struct km_export_config *cfg, km_rec_reader *r, stru
 		if (it.kind != KM_REC_ITEM_FRAME)
 			continue;
 		for (size_t c = 0; c < cells; c++) {
-			km__put_f32(cell, it.frame->kpa[c]);
+			km_put_le_f32(cell, it.frame->kpa[c]);
 			km__out_write(o, cell, 4);
 		}
 		km__progress(cfg, r, ++n, false);
@@ -719,7 +719,7 @@ int km_export_recording(const struct km_export_config *cfg, km_rec_reader *reade
 	if (!cfg || !reader || !cfg->path || !cfg->path[0] || !km_export_format_name(cfg->format) ||
 	    cfg->png_scale > 32)
 		return KM_ERR_INVALID_ARG;
-	if (km__rec_reader_is_file(reader, cfg->path)) {
+	if (km_rec_reader_is_file(reader, cfg->path)) {
 		km__log(&cfg->log, KM_LOG_ERROR, MOD, "%s is the recording being exported", cfg->path);
 		return KM_ERR_INVALID_ARG; /* --force would truncate the input */
 	}

@@ -7,7 +7,9 @@
 #include <stdint.h>
 
 #include "knotmap/export.h"
-#include "recording_internal.h"
+#include "km_internal.h"
+#include "knotmap/bytes.h"
+#include "knotmap/recording.h"
 
 #define KM__OUT_BUF (64u * 1024u)
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "knotmap/history.h"
-#include "recording_internal.h"
+#include "km_internal.h"
 
 #define MOD "history"
 

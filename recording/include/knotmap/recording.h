@@ -296,13 +296,12 @@ KM_API int km_rec_reader_seek_time(km_rec_reader *r, uint64_t time_us);
  * frame are read again). KM_OK, KM_ERR_IO. */
 KM_API int km_rec_reader_reset(km_rec_reader *r);
 
+/* True when path names the file the reader has open (same device and inode):
+ * lets an exporter refuse to overwrite its own input. */
+KM_API bool km_rec_reader_is_file(const km_rec_reader *r, const char *path);
+
 /* NULL ok. */
 KM_API void km_rec_reader_destroy(km_rec_reader *r);
-
-/* CRC-32C (Castagnoli, reflected 0x82F63B78, init and xorout 0xFFFFFFFF) as
- * used by the format; crc is 0 to start, or a previous result to continue.
- * km_rec_crc32c(0, "123456789", 9) == 0xE3069283. Thread-safe. */
-KM_API uint32_t km_rec_crc32c(uint32_t crc, const void *data, size_t size);
 
 #ifdef __cplusplus
 }
