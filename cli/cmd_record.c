@@ -112,7 +112,7 @@ static void handle_event(struct rec_state *st, const struct km_event *ev)
 	st->events++;
 	if (st->w && !st->write_error) {
 		struct km_rec_event r;
-		km_cli_event_to_rec(ev, &r);
+		km_event_to_record(ev, &r);
 		st->write_error = km_rec_writer_write_event(st->w, &r);
 	}
 	struct track_info *t = NULL;

@@ -6,61 +6,12 @@
 #include "cli.h"
 #include "session_util.h"
 
-/* The mapping documented in docs/kmrec-format.md ("How knotmap's CLI maps"). */
-void km_cli_event_to_rec(const struct km_event *ev, struct km_rec_event *out)
-{
-	memset(out, 0, sizeof *out);
-	out->type = (uint16_t)ev->type;
-	out->subtype = (uint16_t)ev->reason;
-	out->track_id = ev->track_id;
-	out->time_us = ev->time_us;
-	out->x_mm = ev->x_mm;
-	out->y_mm = ev->y_mm;
-	out->n_ints = 3;
-	out->ints[0] = ev->knot_id;
-	out->ints[1] = ev->frame_seq;
-	out->ints[2] = ev->hold_index;
-	out->n_values = 6;
-	out->values[0] = ev->load_kpa;
-	out->values[1] = ev->load_n;
-	out->values[2] = ev->held_s;
-	out->values[3] = ev->dose_kpa_s;
-	out->values[4] = ev->stiffness_pct;
-	out->values[5] = ev->value;
-}
-
-void km_cli_rec_to_event(const struct km_rec_event *in, struct km_event *out)
-{
-	memset(out, 0, sizeof *out);
-	out->type = (enum km_event_type)in->type;
-	out->reason = (enum km_event_reason)in->subtype;
-	out->track_id = in->track_id;
-	out->time_us = in->time_us;
-	out->x_mm = in->x_mm;
-	out->y_mm = in->y_mm;
-	uint32_t ints[3] = {0, 0, 0};
-	float v[6] = {0, 0, 0, 0, 0, 0};
-	for (unsigned i = 0; i < in->n_ints && i < 3; i++)
-		ints[i] = in->ints[i];
-	for (unsigned i = 0; i < in->n_values && i < 6; i++)
-		v[i] = in->values[i];
-	out->knot_id = ints[0];
-	out->frame_seq = ints[1];
-	out->hold_index = ints[2];
-	out->load_kpa = v[0];
-	out->load_n = v[1];
-	out->held_s = v[2];
-	out->dose_kpa_s = v[3];
-	out->stiffness_pct = v[4];
-	out->value = v[5];
-}
-
 void km_cli_describe_event(void *user, const struct km_rec_event *rec,
                            struct km_export_event_info *info)
 {
 	(void)user;
 	struct km_event ev;
-	km_cli_rec_to_event(rec, &ev);
+	km_event_from_record(rec, &ev);
 	info->name = ev.type < KM_EVENT_TYPE_COUNT ? km_event_type_name(ev.type) : NULL;
 	switch (ev.type) {
 	case KM_EVENT_KNOT_FOUND:

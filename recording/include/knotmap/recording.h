@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "knotmap/core.h"
+#include "knotmap/events.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,9 +49,6 @@ extern "C" {
 
 /* Largest calibration blob stored in a header, bytes. */
 #define KM_REC_MAX_CALIBRATION (16u * 1024u * 1024u)
-/* Largest number of integer / float values in one event record. */
-#define KM_REC_EVENT_MAX_INTS 4
-#define KM_REC_EVENT_MAX_VALUES 8
 
 /* What each frame record carries (bits; at least one). */
 enum km_rec_content {
@@ -134,23 +132,8 @@ KM_API int km_rec_writer_create(const struct km_rec_writer_config *cfg, km_rec_w
 KM_API int km_rec_writer_write_frame(km_rec_writer *w, const struct km_frame *frame,
                                      const uint16_t *raw, uint32_t calibration_id);
 
-/*
- * A generic event record. The format gives no meaning to type/subtype/ints/
- * values: the CLI and viewer map struct km_event (dsp/events.h) into it.
- * time_us: same clock as frames' device_time_us. n_ints <= 4, n_values <= 8.
- */
-struct km_rec_event {
-	uint16_t type;
-	uint16_t subtype;
-	uint32_t track_id;
-	uint64_t time_us;
-	float x_mm;
-	float y_mm;
-	uint8_t n_ints;
-	uint8_t n_values;
-	uint32_t ints[KM_REC_EVENT_MAX_INTS];
-	float values[KM_REC_EVENT_MAX_VALUES];
-};
+/* The event record (struct km_rec_event) and the one mapping between it and
+ * struct km_event are core's: knotmap/events.h. */
 
 /* Appends one event (stored in order with the frames). Same returns as
  * write_frame, plus KM_ERR_RANGE when n_ints/n_values are too large. */
