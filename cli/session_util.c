@@ -6,39 +6,6 @@
 #include "cli.h"
 #include "session_util.h"
 
-void km_cli_describe_event(void *user, const struct km_rec_event *rec,
-                           struct km_export_event_info *info)
-{
-	(void)user;
-	struct km_event ev;
-	km_event_from_record(rec, &ev);
-	info->name = ev.type < KM_EVENT_TYPE_COUNT ? km_event_type_name(ev.type) : NULL;
-	switch (ev.type) {
-	case KM_EVENT_KNOT_FOUND:
-		info->role = KM_EXPORT_ROLE_KNOT;
-		break;
-	case KM_EVENT_HOLD_STARTED:
-		info->role = KM_EXPORT_ROLE_HOLD_START;
-		break;
-	case KM_EVENT_RELEASED:
-		info->role = KM_EXPORT_ROLE_HOLD_OUTCOME;
-		info->outcome = KM_EXPORT_OUTCOME_RELEASED;
-		break;
-	case KM_EVENT_STIFFENED:
-		info->role = KM_EXPORT_ROLE_HOLD_OUTCOME;
-		info->outcome = KM_EXPORT_OUTCOME_STIFFENED;
-		break;
-	case KM_EVENT_HOLD_STOPPED:
-		info->role = KM_EXPORT_ROLE_HOLD_END;
-		info->load_kpa = ev.load_kpa;
-		info->dose_kpa_s = ev.dose_kpa_s;
-		info->held_s = ev.held_s;
-		break;
-	default:
-		break;
-	}
-}
-
 static int progress_shown;
 
 /* A bar on stderr when it is a terminal: "[#####     ]  48%". */

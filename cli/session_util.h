@@ -14,9 +14,6 @@
 #include "knotmap/import.h"
 #include "knotmap/recording.h"
 
-/* export's `describe` callback: what a recorded event means. */
-void km_cli_describe_event(void *user, const struct km_rec_event *ev,
-			   struct km_export_event_info *info);
 /* A bar on stderr when it is a terminal; user is a label (const char *). */
 void km_cli_progress(void *user, uint64_t done, uint64_t total);
 void km_cli_progress_end(void);
