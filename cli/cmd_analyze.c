@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "knotmap/pipeline.h"
 #include "knotmap/recording.h"
+#include "knotmap/summary.h"
 
 #define CMD "analyze"
 
@@ -34,46 +35,16 @@ static void usage(FILE *out)
 	        km_cli_import_usage);
 }
 
-struct knot {
-	uint32_t track_id;
-	float x_mm, y_mm;
-	uint64_t found_us, lost_us;
-	float load_kpa;
-};
-
-struct hold {
-	uint32_t track_id, index;
-	float x_mm, y_mm;
-	uint64_t start_us, end_us;
-	float held_s, load_kpa, dose_kpa_s, stiffness_pct;
-	const char *outcome;
-	enum km_event_reason reason;
-	bool open;
-};
-
 struct analysis {
 	uint64_t t0;
 	bool print_events;
-	struct knot knots[256];
-	size_t n_knots;
-	struct hold holds[256];
-	size_t n_holds;
-	uint64_t events;
+	struct km_summary sum; /* knots and holds: the same fold as export and record */
 };
-
-static struct hold *open_hold(struct analysis *a, uint32_t track)
-{
-	for (size_t i = a->n_holds; i-- > 0;)
-		if (a->holds[i].open && a->holds[i].track_id == track)
-			return &a->holds[i];
-	return NULL;
-}
 
 static void on_event(struct analysis *a, const struct km_event *ev)
 {
-	a->events++;
-	double t = (double)(int64_t)(ev->time_us - a->t0) / 1e6;
 	if (a->print_events) {
+		double t = (double)(int64_t)(ev->time_us - a->t0) / 1e6;
 		printf("  %9.3f s  %-14s track %-4" PRIu32 " at (%6.1f, %6.1f) mm", t,
 		       km_event_type_name(ev->type), ev->track_id, (double)ev->x_mm,
 		       (double)ev->y_mm);
@@ -81,52 +52,7 @@ static void on_event(struct analysis *a, const struct km_event *ev)
 			printf("  %s", km_event_reason_name(ev->reason));
 		printf("\n");
 	}
-	struct hold *h;
-	switch (ev->type) {
-	case KM_EVENT_KNOT_FOUND:
-		if (a->n_knots < 256)
-			a->knots[a->n_knots++] = (struct knot){
-			    ev->track_id, ev->x_mm, ev->y_mm, ev->time_us, 0, ev->load_kpa};
-		break;
-	case KM_EVENT_KNOT_LOST:
-		for (size_t i = 0; i < a->n_knots; i++)
-			if (a->knots[i].track_id == ev->track_id && !a->knots[i].lost_us)
-				a->knots[i].lost_us = ev->time_us;
-		break;
-	case KM_EVENT_HOLD_STARTED:
-		if (a->n_holds < 256) {
-			h = &a->holds[a->n_holds++];
-			memset(h, 0, sizeof *h);
-			h->track_id = ev->track_id;
-			h->index = ev->hold_index;
-			h->x_mm = ev->x_mm;
-			h->y_mm = ev->y_mm;
-			h->start_us = ev->time_us;
-			h->outcome = "stopped";
-			h->open = true;
-		}
-		break;
-	case KM_EVENT_RELEASED:
-	case KM_EVENT_STIFFENED:
-		h = open_hold(a, ev->track_id);
-		if (h)
-			h->outcome = ev->type == KM_EVENT_RELEASED ? "released" : "stiffened";
-		break;
-	case KM_EVENT_HOLD_STOPPED:
-		h = open_hold(a, ev->track_id);
-		if (h) {
-			h->open = false;
-			h->end_us = ev->time_us;
-			h->held_s = ev->held_s;
-			h->load_kpa = ev->load_kpa;
-			h->dose_kpa_s = ev->dose_kpa_s;
-			h->stiffness_pct = ev->stiffness_pct;
-			h->reason = ev->reason;
-		}
-		break;
-	default:
-		break;
-	}
+	(void)km_summary_add(&a->sum, ev, NULL); /* out of memory: counted, not listed */
 }
 
 static void report(const struct analysis *a, uint64_t frames, uint64_t skipped, double dur)
@@ -134,10 +60,10 @@ static void report(const struct analysis *a, uint64_t frames, uint64_t skipped, 
 	printf("analysed %" PRIu64 " frames (%.1f s)", frames, dur);
 	if (skipped)
 		printf(", %" PRIu64 " skipped (out of order, corrupt or unreadable)", skipped);
-	printf(", %" PRIu64 " events\n\n", a->events);
-	printf("candidate knots: %zu\n", a->n_knots);
-	for (size_t i = 0; i < a->n_knots; i++) {
-		const struct knot *k = &a->knots[i];
+	printf(", %" PRIu64 " events\n\n", a->sum.events);
+	printf("candidate knots: %zu\n", a->sum.n_knots);
+	for (size_t i = 0; i < a->sum.n_knots; i++) {
+		const struct km_summary_knot *k = &a->sum.knots[i];
 		double from = (double)(int64_t)(k->found_us - a->t0) / 1e6;
 		printf("  %2zu. track %-4" PRIu32 " at (%6.1f, %6.1f) mm  from %7.1f s", i + 1,
 		       k->track_id, (double)k->x_mm, (double)k->y_mm, from);
@@ -145,21 +71,21 @@ static void report(const struct analysis *a, uint64_t frames, uint64_t skipped, 
 			printf(" to %7.1f s", (double)(int64_t)(k->lost_us - a->t0) / 1e6);
 		printf("\n");
 	}
-	printf("\nholds: %zu\n", a->n_holds);
-	for (size_t i = 0; i < a->n_holds; i++) {
-		const struct hold *h = &a->holds[i];
+	printf("\nholds: %zu\n", a->sum.n_holds);
+	for (size_t i = 0; i < a->sum.n_holds; i++) {
+		const struct km_summary_hold *h = &a->sum.holds[i];
 		printf("  %2zu. track %-4" PRIu32
 		       " at (%6.1f, %6.1f) mm  start %7.1f s  held %5.1f s"
 		       "  load %6.1f kPa  dose %7.0f kPa*s  stiffness %+5.1f %%  %s",
 		       i + 1, h->track_id, (double)h->x_mm, (double)h->y_mm,
 		       (double)(int64_t)(h->start_us - a->t0) / 1e6, (double)h->held_s,
 		       (double)h->load_kpa, (double)h->dose_kpa_s, (double)h->stiffness_pct,
-		       h->open ? "unfinished" : h->outcome);
+		       h->open ? "unfinished" : km_outcome_name(h->outcome));
 		if (!h->open && h->reason)
 			printf(" (%s)", km_event_reason_name(h->reason));
 		printf("\n");
 	}
-	if (a->n_knots)
+	if (a->sum.n_knots)
 		printf(
 		    "\nThese are candidate tender/stiff spots, not a diagnosis. See a healthcare\n"
 		    "professional if one persists for more than a week, or with numbness,\n"
@@ -169,8 +95,9 @@ static void report(const struct analysis *a, uint64_t frames, uint64_t skipped, 
 static int run_analyze(int argc, char **argv)
 {
 	const char *path = NULL;
-	static struct analysis a; /* large: keep it off the stack */
+	struct analysis a;
 	memset(&a, 0, sizeof a);
+	km_summary_init(&a.sum);
 	struct km_cli_import_opts io;
 	memset(&io, 0, sizeof io);
 	for (int i = 1; i < argc; i++) {
@@ -288,6 +215,7 @@ static int run_analyze(int argc, char **argv)
 	double dur = frames > 1 ? (double)(last_us - first_us) / 1e6 : 0.0;
 	if (status == KM_EXIT_OK)
 		report(&a, frames, skipped, dur);
+	km_summary_free(&a.sum);
 	km_pipeline_destroy(p);
 	km_source_destroy(r);
 	return status;

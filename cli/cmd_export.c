@@ -210,7 +210,6 @@ static int run_export(int argc, char **argv)
 	c.format = f;
 	c.path = out;
 	c.overwrite = force;
-	c.describe = km_cli_describe_event;
 	c.progress = km_cli_progress;
 	c.progress_user = (void *)"exporting";
 	c.title = title;

@@ -82,7 +82,7 @@ static int print_hold(void *user, const struct km_history_hold *d)
 	printf("  hold %-4" PRId64 " %s  knot %-4" PRId64
 	       " %5.1f s  %6.1f kPa  dose %7.0f kPa*s  %+5.1f %%  %s\n",
 	       d->id, when, d->knot_id, (double)d->duration_s, (double)d->load_kpa,
-	       (double)d->dose_kpa_s, (double)d->stiffness_pct, km_hold_outcome_name(d->outcome));
+	       (double)d->dose_kpa_s, (double)d->stiffness_pct, km_outcome_name(d->outcome));
 	return 0;
 }
 

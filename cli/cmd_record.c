@@ -14,6 +14,7 @@
 #include "knotmap/pipeline.h"
 #include "knotmap/recording.h"
 #include "knotmap/stream.h"
+#include "knotmap/summary.h"
 
 #define CMD "record"
 
@@ -69,11 +70,10 @@ static void on_signal(int sig)
 		km_stream_request_stop(active_stream); /* async-signal-safe */
 }
 
+/* The history's knot id of a tracked spot (the summary has the rest). */
 struct track_info {
 	uint32_t track_id;
 	int64_t knot_id;
-	uint64_t hold_start_us;
-	enum km_hold_outcome outcome;
 };
 
 struct rec_state {
@@ -89,6 +89,7 @@ struct rec_state {
 	float midline_x_mm, top_mm;
 	struct track_info tracks[128];
 	size_t n_tracks;
+	struct km_summary sum; /* knots and holds: the same fold as analyze and export */
 };
 
 static struct track_info *track(struct rec_state *st, uint32_t id)
@@ -112,9 +113,11 @@ static void handle_event(struct rec_state *st, const struct km_event *ev)
 	st->events++;
 	if (st->w && !st->write_error) {
 		struct km_rec_event r;
-		km_cli_event_to_rec(ev, &r);
+		km_event_to_record(ev, &r);
 		st->write_error = km_rec_writer_write_event(st->w, &r);
 	}
+	const struct km_summary_hold *hold = NULL;
+	(void)km_summary_add(&st->sum, ev, &hold); /* out of memory: no history hold */
 	struct track_info *t = NULL;
 	switch (ev->type) {
 	case KM_EVENT_KNOT_FOUND:
@@ -148,35 +151,21 @@ static void handle_event(struct rec_state *st, const struct km_event *ev)
 				    (double)ev->x_mm, (double)ev->y_mm);
 		}
 		break;
-	case KM_EVENT_HOLD_STARTED:
-		t = track(st, ev->track_id);
-		t->hold_start_us = ev->time_us;
-		t->outcome = KM_HOLD_STOPPED;
-		break;
-	case KM_EVENT_RELEASED:
-		track(st, ev->track_id)->outcome = KM_HOLD_RELEASED;
-		break;
-	case KM_EVENT_STIFFENED:
-		track(st, ev->track_id)->outcome = KM_HOLD_STIFFENED;
-		break;
 	case KM_EVENT_HOLD_STOPPED:
 		st->holds++;
-		t = track(st, ev->track_id);
-		if (st->h) {
-			uint64_t start = t->hold_start_us ? t->hold_start_us : ev->time_us;
+		if (st->h && hold && !hold->open) {
+			t = track(st, ev->track_id);
 			struct km_history_hold d = {0,
 			                            st->session_id,
 			                            t->knot_id,
-			                            wall_of(st, start),
-			                            ev->held_s > 0 ? ev->held_s : 0.0f,
-			                            ev->load_kpa > 0 ? ev->load_kpa : 0.0f,
-			                            ev->dose_kpa_s > 0 ? ev->dose_kpa_s : 0.0f,
-			                            ev->stiffness_pct,
-			                            t->outcome};
+			                            wall_of(st, hold->start_us),
+			                            hold->held_s > 0 ? hold->held_s : 0.0f,
+			                            hold->load_kpa > 0 ? hold->load_kpa : 0.0f,
+			                            hold->dose_kpa_s > 0 ? hold->dose_kpa_s : 0.0f,
+			                            hold->stiffness_pct,
+			                            hold->outcome};
 			(void)km_history_add_hold(st->h, &d, NULL);
 		}
-		t->hold_start_us = 0;
-		t->outcome = KM_HOLD_STOPPED;
 		break;
 	default:
 		break;
@@ -531,6 +520,7 @@ static int run_record(int argc, char **argv)
 	km_stream_destroy(s);
 	km_frame_destroy(f);
 	free(counts);
+	km_summary_free(&st.sum);
 
 	printf("recorded %" PRIu64 " frames (%" PRIu64 " dropped), %" PRIu64 " events, %" PRIu64
 	       " knots, %" PRIu64 " holds\n  file    %s (%" PRIu64 " bytes)\n",

@@ -115,7 +115,7 @@ static void print_frame(const struct km_rec_item *it, uint64_t t0)
 static void print_event(const struct km_rec_item *it, uint64_t t0)
 {
 	struct km_event ev;
-	km_cli_rec_to_event(&it->event, &ev);
+	km_event_from_record(&it->event, &ev);
 	const char *name = ev.type < KM_EVENT_TYPE_COUNT ? km_event_type_name(ev.type) : "UNKNOWN";
 	printf("event  %9.3f s  %-14s track %-4" PRIu32 " at (%6.1f, %6.1f) mm",
 	       (double)((int64_t)(ev.time_us - t0)) / 1e6, name, ev.track_id, (double)ev.x_mm,

@@ -1,7 +1,7 @@
 /*
  * Helpers the session commands share (record, replay, analyze, export, view):
- * mapping dsp events to recording events and back, a terminal progress bar,
- * opening a recording with errors that say what to do, exit codes.
+ * a terminal progress bar, opening a recording with errors that say what to
+ * do, exit codes.
  */
 #ifndef KNOTMAP_CLI_SESSION_UTIL_H
 #define KNOTMAP_CLI_SESSION_UTIL_H
@@ -14,12 +14,6 @@
 #include "knotmap/import.h"
 #include "knotmap/recording.h"
 
-/* The mapping documented in docs/kmrec-format.md ("How knotmap's CLI maps"). */
-void km_cli_event_to_rec(const struct km_event *ev, struct km_rec_event *out);
-void km_cli_rec_to_event(const struct km_rec_event *in, struct km_event *out);
-/* export's `describe` callback: what a recorded event means. */
-void km_cli_describe_event(void *user, const struct km_rec_event *ev,
-			   struct km_export_event_info *info);
 /* A bar on stderr when it is a terminal; user is a label (const char *). */
 void km_cli_progress(void *user, uint64_t done, uint64_t total);
 void km_cli_progress_end(void);

@@ -76,11 +76,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *buf = fuzz_dup(data + 1, size - 1);
 	size_t len = size - 1;
 	if ((opt & 1u) && len >= CAL_HEADER + 4)
-		km_proto_put_le32(buf + len - 4, km_proto_crc32c(0, buf, len - 4));
+		km_put_le32(buf + len - 4, km_crc32c(0, buf, len - 4));
 
 	uint16_t rows = 4, cols = 4;
 	if ((opt & 2u) && len >= 16) {
-		uint16_t r = km_proto_get_le16(buf + 12), c = km_proto_get_le16(buf + 14);
+		uint16_t r = km_get_le16(buf + 12), c = km_get_le16(buf + 14);
 		if (r >= 1 && r <= KM_FRAME_MAX_DIM && c >= 1 && c <= KM_FRAME_MAX_DIM) {
 			rows = r;
 			cols = c;
@@ -110,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_CHECK(cal != NULL);
-	FUZZ_CHECK((int)km_calibration_model(cal) == km_proto_get_le16(buf + 10));
+	FUZZ_CHECK((int)km_calibration_model(cal) == km_get_le16(buf + 10));
 
 	/* Serialise: the same bytes, except the reserved ones (and so the CRC). */
 	size_t need = 0;

@@ -38,18 +38,18 @@ static void fix_crcs(uint8_t *b, size_t n)
 	size_t hlen = get32(b + 12);
 	if (hlen < REC_HDR_FIXED || hlen > n)
 		return;
-	put32(b + hlen - 4, km_rec_crc32c(0, b, hlen - 4));
+	put32(b + hlen - 4, km_crc32c(0, b, hlen - 4));
 	size_t off = hlen;
 	while (off + CHUNK_HDR + 4 <= n && memcmp(b + off, "KMCK", 4) == 0) {
-		put32(b + off + 28, km_rec_crc32c(0, b + off, 28));
+		put32(b + off + 28, km_crc32c(0, b + off, 28));
 		size_t len = get32(b + off + 8);
 		if (len > n - off - CHUNK_HDR - 4)
 			break;
-		put32(b + off + CHUNK_HDR + len, km_rec_crc32c(0, b + off + CHUNK_HDR, len));
+		put32(b + off + CHUNK_HDR + len, km_crc32c(0, b + off + CHUNK_HDR, len));
 		off += CHUNK_HDR + len + 4;
 	}
 	if (n >= hlen + TRAILER && memcmp(b + n - TRAILER, "KMRECEND", 8) == 0)
-		put32(b + n - 4, km_rec_crc32c(0, b + n - TRAILER, 28));
+		put32(b + n - 4, km_crc32c(0, b + n - TRAILER, 28));
 }
 
 static bool terminated(const char *s, size_t n)

@@ -20,13 +20,13 @@ static inline size_t fuzz_fix_packet_crc(uint8_t *p, size_t len)
 	if (len < KM_PROTO_HEADER_LEN)
 		return 0;
 	size_t hlen = p[5];
-	uint32_t plen = km_proto_get_le32(p + 36);
+	uint32_t plen = km_get_le32(p + 36);
 	if (hlen < KM_PROTO_HEADER_LEN || plen > KM_PROTO_MAX_FRAG_PAYLOAD)
 		return 0;
 	size_t body = hlen + plen;
 	if (len < body + KM_PROTO_CRC_LEN)
 		return 0;
-	km_proto_put_le32(p + body, km_proto_crc32c(0, p, body));
+	km_put_le32(p + body, km_crc32c(0, p, body));
 	return body + KM_PROTO_CRC_LEN;
 }
 

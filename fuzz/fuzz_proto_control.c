@@ -112,7 +112,7 @@ static void fuzz_parse_string(const uint8_t *buf, size_t len, size_t out_cap)
 	size_t units = (size_t)(buf[0] - 2) / 2;
 	FUZZ_CHECK(strlen(out) == units && units + 1 <= out_cap);
 	for (size_t i = 0; i < units; i++) {
-		uint16_t u = km_proto_get_le16(buf + 2 + 2 * i);
+		uint16_t u = km_get_le16(buf + 2 + 2 * i);
 		FUZZ_CHECK(out[i] == ((u >= 0x20 && u < 0x7F) ? (char)u : '?'));
 	}
 	/* ASCII text comes back unchanged through the device-side encoder. */

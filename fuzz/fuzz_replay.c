@@ -30,29 +30,29 @@ static void fix_crcs(uint8_t *b, size_t n)
 {
 	if (n < REC_HDR_FIXED)
 		return;
-	size_t hlen = km_proto_get_le32(b + 12);
-	size_t csize = km_proto_get_le32(b + 264);
+	size_t hlen = km_get_le32(b + 12);
+	size_t csize = km_get_le32(b + 264);
 	if (hlen < REC_HDR_FIXED || hlen > n)
 		return;
 	/* A calibration file inside: its own CRC first (docs/calibration-format.md). */
 	if (csize >= 28 && REC_CALIB_OFF + csize <= hlen - 4 &&
 	    memcmp(b + REC_CALIB_OFF, "KMCALIB", 8) == 0) {
 		uint8_t *c = b + REC_CALIB_OFF;
-		km_proto_put_le32(c + csize - 4, km_proto_crc32c(0, c, csize - 4));
+		km_put_le32(c + csize - 4, km_crc32c(0, c, csize - 4));
 	}
-	km_proto_put_le32(b + hlen - 4, km_rec_crc32c(0, b, hlen - 4));
+	km_put_le32(b + hlen - 4, km_crc32c(0, b, hlen - 4));
 	size_t off = hlen;
 	while (off + CHUNK_HDR + 4 <= n && memcmp(b + off, "KMCK", 4) == 0) {
-		km_proto_put_le32(b + off + 28, km_rec_crc32c(0, b + off, 28));
-		size_t len = km_proto_get_le32(b + off + 8);
+		km_put_le32(b + off + 28, km_crc32c(0, b + off, 28));
+		size_t len = km_get_le32(b + off + 8);
 		if (len > n - off - CHUNK_HDR - 4)
 			break;
-		km_proto_put_le32(b + off + CHUNK_HDR + len,
-		                  km_rec_crc32c(0, b + off + CHUNK_HDR, len));
+		km_put_le32(b + off + CHUNK_HDR + len,
+		                  km_crc32c(0, b + off + CHUNK_HDR, len));
 		off += CHUNK_HDR + len + 4;
 	}
 	if (n >= hlen + TRAILER && memcmp(b + n - TRAILER, "KMRECEND", 8) == 0)
-		km_proto_put_le32(b + n - 4, km_rec_crc32c(0, b + n - TRAILER, 28));
+		km_put_le32(b + n - 4, km_crc32c(0, b + n - TRAILER, 28));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -56,6 +56,6 @@ ${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -Wconversion -Wsign-conversion \
   -I core/include \
   tests/hardware/qemu/main_host.c tests/hardware/qemu/synth.c \
   $b/boards/common/km_xtalk.c $b/boards/common/usb_ctrl.c $b/src/firmware.c \
-  hardware/protocol/src/protocol.c -o "$host/synth_host"
+  hardware/protocol/src/protocol.c core/src/bytes.c -o "$host/synth_host"
 sh tests/hardware/qemu/run_qemu_test.sh "$host/synth_host" "$root" "$host/qemu-work"
 echo "== cross.sh done: flash with dfu-util -a 0 -s 0x08000000:leave -D $dir/knotmap.bin"

@@ -46,6 +46,12 @@ void km__vlog(const struct km_log *log, enum km_log_level level, const char *mod
 /* Maps an errno value to the closest km_error (ENOSPC -> KM_ERR_NO_SPACE...). */
 int km__error_from_errno(int err);
 
+/* Writes all of buf (retrying on EINTR and short writes). Returns KM_OK or the
+ * km_error for errno (ENOSPC -> KM_ERR_NO_SPACE). */
+int km__write_all(int fd, const void *buf, size_t size);
+/* Creates every missing directory of path's parent, mode 0700. */
+int km__make_parent_dirs(const char *path);
+
 /* Opens path read-only for a reader of files: regular files only (a directory,
  * FIFO, device or socket gives KM_ERR_NOT_A_FILE and never blocks), errno
  * mapped by km__error_from_errno; the log names the path and the cause.

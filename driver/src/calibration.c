@@ -430,12 +430,12 @@ static void put_f32(uint8_t *p, float v)
 {
 	uint32_t u;
 	memcpy(&u, &v, sizeof u);
-	km_proto_put_le32(p, u);
+	km_put_le32(p, u);
 }
 
 static float get_f32(const uint8_t *p)
 {
-	uint32_t u = km_proto_get_le32(p);
+	uint32_t u = km_get_le32(p);
 	float v;
 	memcpy(&v, &u, sizeof v);
 	return v;
@@ -451,11 +451,11 @@ int km_calibration_serialize(const km_calibration *cal, uint8_t *buf, size_t cap
 		return KM_ERR_OVERFLOW;
 	memset(buf, 0, CAL_HEADER_LEN);
 	memcpy(buf, cal_magic, sizeof cal_magic);
-	km_proto_put_le16(buf + 8, CAL_VERSION);
-	km_proto_put_le16(buf + 10, (uint16_t)cal->model);
-	km_proto_put_le16(buf + 12, cal->cfg.rows);
-	km_proto_put_le16(buf + 14, cal->cfg.cols);
-	km_proto_put_le16(buf + 16, (uint16_t)cal->points);
+	km_put_le16(buf + 8, CAL_VERSION);
+	km_put_le16(buf + 10, (uint16_t)cal->model);
+	km_put_le16(buf + 12, cal->cfg.rows);
+	km_put_le16(buf + 14, cal->cfg.cols);
+	km_put_le16(buf + 16, (uint16_t)cal->points);
 	uint8_t *p = buf + CAL_HEADER_LEN;
 	if (cal->model == KM_CAL_POWER_LAW) {
 		for (size_t i = 0; i < cal->cells; i++, p += 12) {
@@ -471,7 +471,7 @@ int km_calibration_serialize(const km_calibration *cal, uint8_t *buf, size_t cap
 				put_f32(p, cal->cy[i * cal->points + k]);
 		}
 	}
-	km_proto_put_le32(p, km_proto_crc32c(0, buf, (size_t)(p - buf)));
+	km_put_le32(p, km_crc32c(0, buf, (size_t)(p - buf)));
 	return KM_OK;
 }
 
@@ -494,15 +494,15 @@ int km_calibration_parse(const struct km_calibration_config *cfg, const uint8_t 
 		km__log(log, KM_LOG_ERROR, MOD, "not a knotmap calibration file (bad magic)");
 		return KM_ERR_BAD_MAGIC;
 	}
-	uint16_t version = km_proto_get_le16(buf + 8);
+	uint16_t version = km_get_le16(buf + 8);
 	if (version != CAL_VERSION) {
 		km__log(log, KM_LOG_ERROR, MOD, "calibration format version %u, expected %u",
 		        version, CAL_VERSION);
 		return KM_ERR_BAD_VERSION;
 	}
-	uint16_t model = km_proto_get_le16(buf + 10);
-	uint16_t rows = km_proto_get_le16(buf + 12), cols = km_proto_get_le16(buf + 14);
-	uint16_t points = km_proto_get_le16(buf + 16);
+	uint16_t model = km_get_le16(buf + 10);
+	uint16_t rows = km_get_le16(buf + 12), cols = km_get_le16(buf + 14);
+	uint16_t points = km_get_le16(buf + 16);
 	if ((model != KM_CAL_POWER_LAW && model != KM_CAL_CURVE) ||
 	    (model == KM_CAL_POWER_LAW && points != 0) ||
 	    (model == KM_CAL_CURVE && (points < 2 || points > KM_CAL_MAX_POINTS)) || rows == 0 ||
@@ -519,8 +519,8 @@ int km_calibration_parse(const struct km_calibration_config *cfg, const uint8_t 
 		        rows, cols, model, need);
 		return KM_ERR_TRUNCATED;
 	}
-	uint32_t crc = km_proto_crc32c(0, buf, need - CAL_CRC_LEN);
-	if (crc != km_proto_get_le32(buf + need - CAL_CRC_LEN)) {
+	uint32_t crc = km_crc32c(0, buf, need - CAL_CRC_LEN);
+	if (crc != km_get_le32(buf + need - CAL_CRC_LEN)) {
 		km__log(log, KM_LOG_ERROR, MOD, "checksum mismatch: file corrupted");
 		return KM_ERR_BAD_CRC;
 	}

@@ -786,7 +786,7 @@ int km_stream_calibration_blob(const km_stream *s, uint8_t *buf, size_t cap, siz
 	/* The model arrays never change after create: no lock needed. */
 	int rc = km_calibration_serialize(s->cal, buf, cap, size);
 	if (rc == KM_OK && id)
-		*id = km_proto_crc32c(0, buf, *size);
+		*id = km_crc32c(0, buf, *size);
 	return rc;
 }
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "knotmap/history.h"
-#include "session_internal.h"
+#include "km_internal.h"
 
 #define MOD "history"
 
@@ -612,15 +612,6 @@ int km_history_list_knots(km_history *h, int64_t session_id, km_history_knot_fn 
 
 /* ---- holds ------------------------------------------------------------- */
 
-static const char *const outcome_names[] = {"stopped", "released", "stiffened"};
-
-const char *km_hold_outcome_name(enum km_hold_outcome o)
-{
-	if ((unsigned)o < KM_ARRAY_SIZE(outcome_names))
-		return outcome_names[o];
-	return "unknown";
-}
-
 int km_history_add_hold(km_history *h, const struct km_history_hold *d, int64_t *id)
 {
 	int rc = writable(h);
@@ -628,7 +619,7 @@ int km_history_add_hold(km_history *h, const struct km_history_hold *d, int64_t 
 		return rc;
 	if (!d || !isfinite(d->duration_s) || d->duration_s < 0.0f || !isfinite(d->load_kpa) ||
 	    d->load_kpa < 0.0f || !isfinite(d->dose_kpa_s) || d->dose_kpa_s < 0.0f ||
-	    !isfinite(d->stiffness_pct) || (unsigned)d->outcome >= KM_ARRAY_SIZE(outcome_names))
+	    !isfinite(d->stiffness_pct) || (unsigned)d->outcome > KM_OUTCOME_STIFFENED)
 		return KM_ERR_INVALID_ARG;
 	if (!session_exists(h, d->session_id))
 		return KM_ERR_NOT_FOUND;
@@ -646,7 +637,7 @@ int km_history_add_hold(km_history *h, const struct km_history_hold *d, int64_t 
 	sqlite3_bind_double(st, 4, d->duration_s);
 	sqlite3_bind_double(st, 5, d->load_kpa);
 	sqlite3_bind_double(st, 6, d->dose_kpa_s);
-	sqlite3_bind_text(st, 7, outcome_names[d->outcome], -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, km_outcome_name(d->outcome), -1, SQLITE_STATIC);
 	sqlite3_bind_double(st, 8, d->stiffness_pct);
 	rc = step_done(h, st, "add hold");
 	if (rc == KM_ERR_EXISTS)
@@ -682,9 +673,7 @@ int km_history_list_holds(km_history *h, int64_t session_id, km_history_hold_fn 
 		d.dose_kpa_s = (float)sqlite3_column_double(st, 6);
 		d.stiffness_pct = (float)sqlite3_column_double(st, 7);
 		const char *o = (const char *)sqlite3_column_text(st, 8);
-		for (size_t i = 0; o && i < KM_ARRAY_SIZE(outcome_names); i++)
-			if (!strcmp(o, outcome_names[i]))
-				d.outcome = (enum km_hold_outcome)i;
+		(void)km_outcome_parse(o, &d.outcome); /* the schema allows only the three */
 		rc = fn(user, &d);
 		if (rc != 0)
 			break;

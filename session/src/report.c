@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "export_internal.h"
+#include "export_out.h"
+#include "model.h"
+#include "report.h"
 
 #define MOD "report"
 
@@ -47,12 +49,12 @@ const uint32_t *km_export_colormap(void)
 	return colormap;
 }
 
-uint32_t km__outcome_colour(enum km_export_outcome o)
+uint32_t km__outcome_colour(enum km_outcome o)
 {
 	switch (o) {
-	case KM_EXPORT_OUTCOME_RELEASED:
+	case KM_OUTCOME_RELEASED:
 		return 0x2ca02c; /* green */
-	case KM_EXPORT_OUTCOME_STIFFENED:
+	case KM_OUTCOME_STIFFENED:
 		return 0xff7f0e; /* orange */
 	default:
 		return 0x7f7f7f; /* grey */
@@ -243,8 +245,8 @@ static void draw_knots(struct img *im, const struct km__report_layout *l, uint32
                        const struct km__model *m, float pitch)
 {
 	double rad = KM_MAX(4.0, l->scale * 0.8);
-	for (size_t i = 0; i < m->n_knots; i++) {
-		const struct km__knot *k = &m->knots[i];
+	for (size_t i = 0; i < m->summary.n_knots; i++) {
+		const struct km_summary_knot *k = &m->summary.knots[i];
 		/* x along columns, y along rows; cell c spans [c, c + 1) * pitch (its
 		 * centre at (c + 0.5) * pitch, as in detect.h and sim.h) */
 		double cx = x0 + k->x_mm / pitch * l->scale;
@@ -266,16 +268,16 @@ static void draw_timeline(struct img *im, const struct km__report_layout *l,
 		fill(im, x0, y0 + k * LANE_H, l->timeline_w, LANE_H - 2,
 		     k % 2 ? 0xececec : 0xf4f4f4);
 	uint64_t t0 = m->first_us, t1 = m->last_us;
-	for (size_t i = 0; i < m->n_holds; i++) {
-		t0 = KM_MIN(t0, m->holds[i].start_us);
-		t1 = KM_MAX(t1, m->holds[i].end_us);
+	for (size_t i = 0; i < m->summary.n_holds; i++) {
+		t0 = KM_MIN(t0, m->summary.holds[i].start_us);
+		t1 = KM_MAX(t1, m->summary.holds[i].end_us);
 	}
 	double span = t1 > t0 ? (double)(t1 - t0) : 1.0;
 	/* one lane per track, in order of first hold */
 	uint32_t lane_track[LANES] = {0};
 	int used = 0;
-	for (size_t i = 0; i < m->n_holds; i++) {
-		const struct km__hold *d = &m->holds[i];
+	for (size_t i = 0; i < m->summary.n_holds; i++) {
+		const struct km_summary_hold *d = &m->summary.holds[i];
 		int lane = -1;
 		for (int k = 0; k < used; k++)
 			if (lane_track[k] == d->track_id)
@@ -298,11 +300,11 @@ static void draw_timeline(struct img *im, const struct km__report_layout *l,
 	snprintf(buf, sizeof buf, "%.1f s", span / 1e6);
 	text(im, x0 + (long)l->timeline_w - text_width(buf, 1), ty, buf, 0x000000, 1);
 	long ly = ty + 16, lx = x0;
-	const enum km_export_outcome outs[] = {
-	    KM_EXPORT_OUTCOME_RELEASED, KM_EXPORT_OUTCOME_STIFFENED, KM_EXPORT_OUTCOME_STOPPED};
+	const enum km_outcome outs[] = {
+	    KM_OUTCOME_RELEASED, KM_OUTCOME_STIFFENED, KM_OUTCOME_STOPPED};
 	for (size_t i = 0; i < 3; i++) {
 		fill(im, lx, ly, 10, 8, km__outcome_colour(outs[i]));
-		lx = text(im, lx + 14, ly, km__outcome_name(outs[i]), 0x000000, 1) + 16;
+		lx = text(im, lx + 14, ly, km_outcome_name(outs[i]), 0x000000, 1) + 16;
 	}
 }
 
@@ -410,7 +412,7 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 	snprintf(sub, sizeof sub,
 	         "%s  %ux%u @ %.1f mm  %" PRIu64 " frames  %.1f s  %zu knots  %zu holds",
 	         in->session_id[0] ? in->session_id : "-", cols, rows, (double)in->device.pitch_mm,
-	         m.frames, dur, m.n_knots, m.n_holds);
+	         m.frames, dur, m.summary.n_knots, m.summary.n_holds);
 	text(&im, M, M + 20, sub, 0x333333, 1);
 
 	float vmax_peak = 0, vmax_mean = 0;

@@ -37,7 +37,7 @@ static void put(struct cap *c, const void *p, size_t n)
 
 static void le32(uint8_t *p, uint32_t v)
 {
-	km_proto_put_le32(p, v);
+	km_put_le32(p, v);
 }
 
 static int cap_open(struct cap *c, const char *dir, const char *name)
@@ -53,8 +53,8 @@ static int cap_open(struct cap *c, const char *dir, const char *name)
 	c->t_us = 1700000000000000ull;
 	uint8_t h[24];
 	le32(h, 0xa1b2c3d4u);
-	km_proto_put_le16(h + 4, 2);
-	km_proto_put_le16(h + 6, 4);
+	km_put_le16(h + 4, 2);
+	km_put_le16(h + 6, 4);
 	le32(h + 8, 0);
 	le32(h + 12, 0);
 	le32(h + 16, 262144 + 64);
@@ -71,15 +71,15 @@ static void record(struct cap *c, uint64_t id, char type, uint8_t xfer, uint8_t 
 	uint8_t h[64];
 	memset(h, 0, sizeof h);
 	c->t_us += 100;
-	km_proto_put_le64(h, id);
+	km_put_le64(h, id);
 	h[8] = (uint8_t)type;
 	h[9] = xfer;
 	h[10] = ep;
 	h[11] = FIX_DEV;
-	km_proto_put_le16(h + 12, FIX_BUS);
+	km_put_le16(h + 12, FIX_BUS);
 	h[14] = setup ? 0 : '-';
 	h[15] = data_len ? 0 : (ep & 0x80 ? '<' : '>');
-	km_proto_put_le64(h + 16, c->t_us / 1000000u);
+	km_put_le64(h + 16, c->t_us / 1000000u);
 	le32(h + 24, (uint32_t)(c->t_us % 1000000u));
 	le32(h + 28, (uint32_t)status);
 	le32(h + 32, length);

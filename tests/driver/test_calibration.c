@@ -217,7 +217,7 @@ static uint8_t *serialize(km_calibration *cal, size_t *n)
 
 static void reseal(uint8_t *buf, size_t n)
 {
-	km_proto_put_le32(buf + n - 4, km_proto_crc32c(0, buf, n - 4));
+	km_put_le32(buf + n - 4, km_crc32c(0, buf, n - 4));
 }
 
 Test(calibration, wrong_files_are_rejected_with_the_reason)
@@ -265,7 +265,7 @@ Test(calibration, wrong_files_are_rejected_with_the_reason)
 	float neg = -3.0f;
 	uint32_t u;
 	memcpy(&u, &neg, 4);
-	km_proto_put_le32(copy + 24 + 12 * 3 + 4, u);
+	km_put_le32(copy + 24 + 12 * 3 + 4, u);
 	reseal(copy, n);
 	cr_expect_eq(km_calibration_parse(&cc, copy, n, &out), KM_ERR_CALIBRATION);
 
@@ -299,7 +299,7 @@ Test(calibration, non_monotonic_curve_file_is_rejected)
 	cr_expect_eq(km_calibration_parse(&cc, buf, n, &out), KM_OK);
 	km_calibration_destroy(out);
 	/* cell 3's kPa column: 1000 -> 0 (falls) */
-	km_proto_put_le32(buf + 24 + 3 * 16 + 12, 0);
+	km_put_le32(buf + 24 + 3 * 16 + 12, 0);
 	reseal(buf, n);
 	cr_expect_eq(km_calibration_parse(&cc, buf, n, &out), KM_ERR_CALIBRATION);
 	free(buf);

@@ -307,7 +307,7 @@ Test(history, holds_with_outcomes)
 	int64_t s = add_session(h, "1", T0);
 	int64_t k;
 	observe(h, s, T0, 50.0f, 60.0f, true, &k);
-	const enum km_hold_outcome outs[] = {KM_HOLD_RELEASED, KM_HOLD_STIFFENED, KM_HOLD_STOPPED};
+	const enum km_outcome outs[] = {KM_OUTCOME_RELEASED, KM_OUTCOME_STIFFENED, KM_OUTCOME_STOPPED};
 	for (int i = 0; i < 3; i++) {
 		struct km_history_hold d = {0,
 		                            s,
@@ -320,10 +320,10 @@ Test(history, holds_with_outcomes)
 		                            outs[i]};
 		cr_assert_eq(km_history_add_hold(h, &d, NULL), KM_OK);
 	}
-	struct km_history_hold bad = {0, s, k, T0, -1.0f, 1, 1, 0, KM_HOLD_STOPPED};
+	struct km_history_hold bad = {0, s, k, T0, -1.0f, 1, 1, 0, KM_OUTCOME_STOPPED};
 	cr_assert_eq(km_history_add_hold(h, &bad, NULL), KM_ERR_INVALID_ARG);
 	bad.duration_s = 1.0f;
-	bad.outcome = (enum km_hold_outcome)7;
+	bad.outcome = (enum km_outcome)7;
 	cr_assert_eq(km_history_add_hold(h, &bad, NULL), KM_ERR_INVALID_ARG);
 	struct hold_list l = {.n = 0};
 	cr_assert_eq(km_history_list_holds(h, s, collect_hold, &l), KM_OK);
@@ -410,7 +410,7 @@ Test(history, migrates_version_1_file)
 	struct hold_list hl = {.n = 0};
 	cr_assert_eq(km_history_list_holds(h, 1, collect_hold, &hl), KM_OK);
 	cr_assert_eq(hl.n, 1);
-	cr_assert_eq(hl.d[0].outcome, KM_HOLD_RELEASED);
+	cr_assert_eq(hl.d[0].outcome, KM_OUTCOME_RELEASED);
 	cr_assert_float_eq(hl.d[0].stiffness_pct, 0.0f, 0);
 	/* new features work on the migrated file, and the 7-day rule sees old data */
 	int64_t s = add_session(h, "new", T0 + 9 * DAY_US);

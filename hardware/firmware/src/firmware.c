@@ -268,7 +268,7 @@ static int flush_tx(struct km_fw *fw)
 {
 	while (fw->tx_pos < fw->tx_len) {
 		const uint8_t *p = fw->tx + fw->tx_pos;
-		size_t len = KM_PROTO_PACKET_OVERHEAD + km_proto_get_le32(p + 36);
+		size_t len = KM_PROTO_PACKET_OVERHEAD + km_get_le32(p + 36);
 		int rc = fw->board.bulk_write(fw->board.user, p, len);
 		if (rc == KM_ERR_BUSY)
 			return KM_OK;

@@ -1,6 +1,6 @@
 /*
  * The knotmap wire protocol: descriptors, info/status blocks, frame packets,
- * encodings and CRC-32C. Firmware-safe: no allocation, no stdio, only
+ * encodings (CRC-32C and the byte order come from core's bytes.h). Firmware-safe: no allocation, no stdio, only
  * memcpy/memset from libc. See PROTOCOL.md for the byte layout.
  */
 #include "knotmap/protocol.h"
@@ -21,119 +21,6 @@ const struct km_proto_device_id *km_proto_find_device(uint16_t vid, uint16_t pid
 			return &km_proto_devices[i];
 	}
 	return NULL;
-}
-
-/* ------------------------------------------------------------------------ */
-/* CRC-32C                                                                   */
-/* ------------------------------------------------------------------------ */
-
-/* Reflected Castagnoli polynomial 0x82F63B78 (RFC 3720 B.4), one entry per
- * byte value; regenerated and compared by tests/hardware/protocol. */
-/* clang-format off */
-static const uint32_t crc32c_table[256] = {
-	0x00000000u, 0xF26B8303u, 0xE13B70F7u, 0x1350F3F4u,
-	0xC79A971Fu, 0x35F1141Cu, 0x26A1E7E8u, 0xD4CA64EBu,
-	0x8AD958CFu, 0x78B2DBCCu, 0x6BE22838u, 0x9989AB3Bu,
-	0x4D43CFD0u, 0xBF284CD3u, 0xAC78BF27u, 0x5E133C24u,
-	0x105EC76Fu, 0xE235446Cu, 0xF165B798u, 0x030E349Bu,
-	0xD7C45070u, 0x25AFD373u, 0x36FF2087u, 0xC494A384u,
-	0x9A879FA0u, 0x68EC1CA3u, 0x7BBCEF57u, 0x89D76C54u,
-	0x5D1D08BFu, 0xAF768BBCu, 0xBC267848u, 0x4E4DFB4Bu,
-	0x20BD8EDEu, 0xD2D60DDDu, 0xC186FE29u, 0x33ED7D2Au,
-	0xE72719C1u, 0x154C9AC2u, 0x061C6936u, 0xF477EA35u,
-	0xAA64D611u, 0x580F5512u, 0x4B5FA6E6u, 0xB93425E5u,
-	0x6DFE410Eu, 0x9F95C20Du, 0x8CC531F9u, 0x7EAEB2FAu,
-	0x30E349B1u, 0xC288CAB2u, 0xD1D83946u, 0x23B3BA45u,
-	0xF779DEAEu, 0x05125DADu, 0x1642AE59u, 0xE4292D5Au,
-	0xBA3A117Eu, 0x4851927Du, 0x5B016189u, 0xA96AE28Au,
-	0x7DA08661u, 0x8FCB0562u, 0x9C9BF696u, 0x6EF07595u,
-	0x417B1DBCu, 0xB3109EBFu, 0xA0406D4Bu, 0x522BEE48u,
-	0x86E18AA3u, 0x748A09A0u, 0x67DAFA54u, 0x95B17957u,
-	0xCBA24573u, 0x39C9C670u, 0x2A993584u, 0xD8F2B687u,
-	0x0C38D26Cu, 0xFE53516Fu, 0xED03A29Bu, 0x1F682198u,
-	0x5125DAD3u, 0xA34E59D0u, 0xB01EAA24u, 0x42752927u,
-	0x96BF4DCCu, 0x64D4CECFu, 0x77843D3Bu, 0x85EFBE38u,
-	0xDBFC821Cu, 0x2997011Fu, 0x3AC7F2EBu, 0xC8AC71E8u,
-	0x1C661503u, 0xEE0D9600u, 0xFD5D65F4u, 0x0F36E6F7u,
-	0x61C69362u, 0x93AD1061u, 0x80FDE395u, 0x72966096u,
-	0xA65C047Du, 0x5437877Eu, 0x4767748Au, 0xB50CF789u,
-	0xEB1FCBADu, 0x197448AEu, 0x0A24BB5Au, 0xF84F3859u,
-	0x2C855CB2u, 0xDEEEDFB1u, 0xCDBE2C45u, 0x3FD5AF46u,
-	0x7198540Du, 0x83F3D70Eu, 0x90A324FAu, 0x62C8A7F9u,
-	0xB602C312u, 0x44694011u, 0x5739B3E5u, 0xA55230E6u,
-	0xFB410CC2u, 0x092A8FC1u, 0x1A7A7C35u, 0xE811FF36u,
-	0x3CDB9BDDu, 0xCEB018DEu, 0xDDE0EB2Au, 0x2F8B6829u,
-	0x82F63B78u, 0x709DB87Bu, 0x63CD4B8Fu, 0x91A6C88Cu,
-	0x456CAC67u, 0xB7072F64u, 0xA457DC90u, 0x563C5F93u,
-	0x082F63B7u, 0xFA44E0B4u, 0xE9141340u, 0x1B7F9043u,
-	0xCFB5F4A8u, 0x3DDE77ABu, 0x2E8E845Fu, 0xDCE5075Cu,
-	0x92A8FC17u, 0x60C37F14u, 0x73938CE0u, 0x81F80FE3u,
-	0x55326B08u, 0xA759E80Bu, 0xB4091BFFu, 0x466298FCu,
-	0x1871A4D8u, 0xEA1A27DBu, 0xF94AD42Fu, 0x0B21572Cu,
-	0xDFEB33C7u, 0x2D80B0C4u, 0x3ED04330u, 0xCCBBC033u,
-	0xA24BB5A6u, 0x502036A5u, 0x4370C551u, 0xB11B4652u,
-	0x65D122B9u, 0x97BAA1BAu, 0x84EA524Eu, 0x7681D14Du,
-	0x2892ED69u, 0xDAF96E6Au, 0xC9A99D9Eu, 0x3BC21E9Du,
-	0xEF087A76u, 0x1D63F975u, 0x0E330A81u, 0xFC588982u,
-	0xB21572C9u, 0x407EF1CAu, 0x532E023Eu, 0xA145813Du,
-	0x758FE5D6u, 0x87E466D5u, 0x94B49521u, 0x66DF1622u,
-	0x38CC2A06u, 0xCAA7A905u, 0xD9F75AF1u, 0x2B9CD9F2u,
-	0xFF56BD19u, 0x0D3D3E1Au, 0x1E6DCDEEu, 0xEC064EEDu,
-	0xC38D26C4u, 0x31E6A5C7u, 0x22B65633u, 0xD0DDD530u,
-	0x0417B1DBu, 0xF67C32D8u, 0xE52CC12Cu, 0x1747422Fu,
-	0x49547E0Bu, 0xBB3FFD08u, 0xA86F0EFCu, 0x5A048DFFu,
-	0x8ECEE914u, 0x7CA56A17u, 0x6FF599E3u, 0x9D9E1AE0u,
-	0xD3D3E1ABu, 0x21B862A8u, 0x32E8915Cu, 0xC083125Fu,
-	0x144976B4u, 0xE622F5B7u, 0xF5720643u, 0x07198540u,
-	0x590AB964u, 0xAB613A67u, 0xB831C993u, 0x4A5A4A90u,
-	0x9E902E7Bu, 0x6CFBAD78u, 0x7FAB5E8Cu, 0x8DC0DD8Fu,
-	0xE330A81Au, 0x115B2B19u, 0x020BD8EDu, 0xF0605BEEu,
-	0x24AA3F05u, 0xD6C1BC06u, 0xC5914FF2u, 0x37FACCF1u,
-	0x69E9F0D5u, 0x9B8273D6u, 0x88D28022u, 0x7AB90321u,
-	0xAE7367CAu, 0x5C18E4C9u, 0x4F48173Du, 0xBD23943Eu,
-	0xF36E6F75u, 0x0105EC76u, 0x12551F82u, 0xE03E9C81u,
-	0x34F4F86Au, 0xC69F7B69u, 0xD5CF889Du, 0x27A40B9Eu,
-	0x79B737BAu, 0x8BDCB4B9u, 0x988C474Du, 0x6AE7C44Eu,
-	0xBE2DA0A5u, 0x4C4623A6u, 0x5F16D052u, 0xAD7D5351u,
-};
-/* clang-format on */
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <nmmintrin.h>
-#define KM_PROTO_CRC_SSE42 1
-
-/* SSE4.2's crc32 instruction is exactly this CRC (Castagnoli, reflected):
- * 8 bytes per instruction, ~15x the table on the host (recordings, exports).
- * The firmware and other CPUs use the table. */
-__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t c, const uint8_t *p,
-                                                               size_t len)
-{
-	for (; len && ((uintptr_t)p & 7u); len--)
-		c = _mm_crc32_u8(c, *p++);
-	uint64_t c64 = c;
-	for (; len >= 8; len -= 8, p += 8) {
-		uint64_t v;
-		memcpy(&v, p, 8); /* little-endian: the byte order the CRC takes */
-		c64 = _mm_crc32_u64(c64, v);
-	}
-	c = (uint32_t)c64;
-	for (; len; len--)
-		c = _mm_crc32_u8(c, *p++);
-	return c;
-}
-#endif
-
-uint32_t km_proto_crc32c(uint32_t crc, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	uint32_t c = ~crc;
-#ifdef KM_PROTO_CRC_SSE42
-	if (__builtin_cpu_supports("sse4.2"))
-		return ~crc32c_sse42(c, p, len);
-#endif
-	for (size_t i = 0; i < len; i++)
-		c = crc32c_table[(c ^ p[i]) & 0xFFu] ^ (c >> 8);
-	return ~c;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -167,10 +54,10 @@ int km_proto_device_descriptor(uint16_t vid, uint16_t pid, uint16_t bcd_device, 
 		1, /* bNumConfigurations */
 	};
 	/* clang-format on */
-	km_proto_put_le16(d + 2, KM_USB_BCD_USB);
-	km_proto_put_le16(d + 8, vid);
-	km_proto_put_le16(d + 10, pid);
-	km_proto_put_le16(d + 12, bcd_device);
+	km_put_le16(d + 2, KM_USB_BCD_USB);
+	km_put_le16(d + 8, vid);
+	km_put_le16(d + 10, pid);
+	km_put_le16(d + 12, bcd_device);
 	return emit(d, sizeof d, out, cap, written);
 }
 
@@ -247,7 +134,7 @@ int km_proto_string_descriptor(const char *utf8, uint8_t *out, size_t cap, size_
 			return KM_ERR_MALFORMED;
 		if (n + 2 > KM_USB_STRING_DESC_MAX - 1) /* 126 units: 254 bytes max */
 			return KM_ERR_RANGE;
-		km_proto_put_le16(tmp + n, (uint16_t)cp);
+		km_put_le16(tmp + n, (uint16_t)cp);
 		n += 2;
 		s += used;
 	}
@@ -271,7 +158,7 @@ int km_proto_parse_string_descriptor(const uint8_t *buf, size_t len, char *out, 
 	if (out_cap < units + 1)
 		return KM_ERR_OVERFLOW;
 	for (size_t i = 0; i < units; i++) {
-		uint16_t u = km_proto_get_le16(buf + 2 + 2 * i);
+		uint16_t u = km_get_le16(buf + 2 + 2 * i);
 		out[i] = (u >= 0x20 && u < 0x7F) ? (char)u : '?';
 	}
 	out[units] = '\0';
@@ -349,9 +236,9 @@ void km_proto_setup_encode(const struct km_proto_setup *s, uint8_t out[8])
 {
 	out[0] = s->bm_request_type;
 	out[1] = s->b_request;
-	km_proto_put_le16(out + 2, s->w_value);
-	km_proto_put_le16(out + 4, s->w_index);
-	km_proto_put_le16(out + 6, s->w_length);
+	km_put_le16(out + 2, s->w_value);
+	km_put_le16(out + 4, s->w_index);
+	km_put_le16(out + 6, s->w_length);
 }
 
 int km_proto_setup_decode(const uint8_t *buf, size_t len, struct km_proto_setup *out)
@@ -363,9 +250,9 @@ int km_proto_setup_decode(const uint8_t *buf, size_t len, struct km_proto_setup 
 		return KM_ERR_TRUNCATED;
 	out->bm_request_type = buf[0];
 	out->b_request = buf[1];
-	out->w_value = km_proto_get_le16(buf + 2);
-	out->w_index = km_proto_get_le16(buf + 4);
-	out->w_length = km_proto_get_le16(buf + 6);
+	out->w_value = km_get_le16(buf + 2);
+	out->w_index = km_get_le16(buf + 4);
+	out->w_length = km_get_le16(buf + 6);
 	return KM_OK;
 }
 
@@ -413,20 +300,20 @@ int km_proto_info_encode(const struct km_proto_info *info, uint8_t *out, size_t 
 		return KM_ERR_OVERFLOW;
 	uint8_t *p = out;
 	memset(p, 0, KM_PROTO_INFO_LEN);
-	km_proto_put_le16(p + 0, info->protocol_version);
-	km_proto_put_le16(p + 2, KM_PROTO_INFO_LEN);
-	km_proto_put_le16(p + 4, info->rows);
-	km_proto_put_le16(p + 6, info->cols);
-	km_proto_put_le32(p + 8, info->pitch_um);
+	km_put_le16(p + 0, info->protocol_version);
+	km_put_le16(p + 2, KM_PROTO_INFO_LEN);
+	km_put_le16(p + 4, info->rows);
+	km_put_le16(p + 6, info->cols);
+	km_put_le32(p + 8, info->pitch_um);
 	p[12] = info->geometry;
 	p[13] = info->adc_bits;
 	p[14] = info->encodings;
 	p[15] = 0;
-	km_proto_put_le32(p + 16, info->firmware_version);
-	km_proto_put_le32(p + 20, info->calibration_id);
-	km_proto_put_le16(p + 24, info->rate_hz);
-	km_proto_put_le16(p + 26, info->max_rate_hz);
-	km_proto_put_le32(p + 28, info->max_transfer);
+	km_put_le32(p + 16, info->firmware_version);
+	km_put_le32(p + 20, info->calibration_id);
+	km_put_le16(p + 24, info->rate_hz);
+	km_put_le16(p + 26, info->max_rate_hz);
+	km_put_le32(p + 28, info->max_transfer);
 	memcpy(p + 32, info->serial, slen);
 	*written = KM_PROTO_INFO_LEN;
 	return KM_OK;
@@ -441,24 +328,24 @@ int km_proto_info_decode(const uint8_t *buf, size_t len, struct km_proto_info *o
 		return KM_ERR_TRUNCATED;
 	struct km_proto_info in;
 	memset(&in, 0, sizeof in);
-	in.protocol_version = km_proto_get_le16(buf);
+	in.protocol_version = km_get_le16(buf);
 	if (in.protocol_version != KM_PROTO_VERSION)
 		return KM_ERR_BAD_VERSION;
-	if (km_proto_get_le16(buf + 2) < KM_PROTO_INFO_LEN)
+	if (km_get_le16(buf + 2) < KM_PROTO_INFO_LEN)
 		return KM_ERR_MALFORMED;
 	if (len < KM_PROTO_INFO_LEN)
 		return KM_ERR_TRUNCATED;
-	in.rows = km_proto_get_le16(buf + 4);
-	in.cols = km_proto_get_le16(buf + 6);
-	in.pitch_um = km_proto_get_le32(buf + 8);
+	in.rows = km_get_le16(buf + 4);
+	in.cols = km_get_le16(buf + 6);
+	in.pitch_um = km_get_le32(buf + 8);
 	in.geometry = buf[12];
 	in.adc_bits = buf[13];
 	in.encodings = buf[14];
-	in.firmware_version = km_proto_get_le32(buf + 16);
-	in.calibration_id = km_proto_get_le32(buf + 20);
-	in.rate_hz = km_proto_get_le16(buf + 24);
-	in.max_rate_hz = km_proto_get_le16(buf + 26);
-	in.max_transfer = km_proto_get_le32(buf + 28);
+	in.firmware_version = km_get_le32(buf + 16);
+	in.calibration_id = km_get_le32(buf + 20);
+	in.rate_hz = km_get_le16(buf + 24);
+	in.max_rate_hz = km_get_le16(buf + 26);
+	in.max_transfer = km_get_le32(buf + 28);
 	if (!info_fields_ok(&in))
 		return KM_ERR_MALFORMED;
 	/* Serial: printable characters, then only NUL padding. */
@@ -486,12 +373,12 @@ int km_proto_status_encode(const struct km_proto_status *st, uint8_t *out, size_
 		return KM_ERR_INVALID_ARG;
 	if (cap < KM_PROTO_STATUS_LEN)
 		return KM_ERR_OVERFLOW;
-	km_proto_put_le32(out + 0, st->flags);
-	km_proto_put_le32(out + 4, st->next_sequence);
-	km_proto_put_le32(out + 8, st->overruns);
-	km_proto_put_le16(out + 12, st->rate_hz);
-	km_proto_put_le16(out + 14, 0);
-	km_proto_put_le64(out + 16, st->device_time_us);
+	km_put_le32(out + 0, st->flags);
+	km_put_le32(out + 4, st->next_sequence);
+	km_put_le32(out + 8, st->overruns);
+	km_put_le16(out + 12, st->rate_hz);
+	km_put_le16(out + 14, 0);
+	km_put_le64(out + 16, st->device_time_us);
 	*written = KM_PROTO_STATUS_LEN;
 	return KM_OK;
 }
@@ -503,12 +390,12 @@ int km_proto_status_decode(const uint8_t *buf, size_t len, struct km_proto_statu
 	memset(out, 0, sizeof *out);
 	if (len < KM_PROTO_STATUS_LEN)
 		return KM_ERR_TRUNCATED;
-	out->flags = km_proto_get_le32(buf + 0);
-	out->next_sequence = km_proto_get_le32(buf + 4);
-	out->overruns = km_proto_get_le32(buf + 8);
-	out->rate_hz = km_proto_get_le16(buf + 12);
-	out->reserved = km_proto_get_le16(buf + 14);
-	out->device_time_us = km_proto_get_le64(buf + 16);
+	out->flags = km_get_le32(buf + 0);
+	out->next_sequence = km_get_le32(buf + 4);
+	out->overruns = km_get_le32(buf + 8);
+	out->rate_hz = km_get_le16(buf + 12);
+	out->reserved = km_get_le16(buf + 14);
+	out->device_time_us = km_get_le64(buf + 16);
 	return KM_OK;
 }
 
@@ -761,20 +648,20 @@ size_t km_proto_max_packet_bytes_ex(uint16_t rows, uint16_t cols, size_t max_tra
 static void put_header(uint8_t *p, const struct km_proto_frame_header *h, uint16_t index,
                        uint16_t count, uint32_t offset, uint32_t total, uint32_t len)
 {
-	km_proto_put_le32(p + 0, KM_PROTO_MAGIC);
+	km_put_le32(p + 0, KM_PROTO_MAGIC);
 	p[4] = KM_PROTO_VERSION;
 	p[5] = KM_PROTO_HEADER_LEN;
 	p[6] = h->encoding;
 	p[7] = h->flags;
-	km_proto_put_le32(p + 8, h->sequence);
-	km_proto_put_le64(p + 12, h->timestamp_us);
-	km_proto_put_le16(p + 20, h->rows);
-	km_proto_put_le16(p + 22, h->cols);
-	km_proto_put_le16(p + 24, index);
-	km_proto_put_le16(p + 26, count);
-	km_proto_put_le32(p + 28, offset);
-	km_proto_put_le32(p + 32, total);
-	km_proto_put_le32(p + 36, len);
+	km_put_le32(p + 8, h->sequence);
+	km_put_le64(p + 12, h->timestamp_us);
+	km_put_le16(p + 20, h->rows);
+	km_put_le16(p + 22, h->cols);
+	km_put_le16(p + 24, index);
+	km_put_le16(p + 26, count);
+	km_put_le32(p + 28, offset);
+	km_put_le32(p + 32, total);
+	km_put_le32(p + 36, len);
 }
 
 int km_proto_encode_frame_ex(const struct km_proto_frame_header *h, const uint16_t *counts,
@@ -813,8 +700,8 @@ int km_proto_encode_frame_ex(const struct km_proto_frame_header *h, const uint16
 		uint8_t *p = out + k * (frag + KM_PROTO_PACKET_OVERHEAD);
 		put_header(p, h, (uint16_t)k, (uint16_t)nfrag, (uint32_t)off, (uint32_t)total,
 		           (uint32_t)len);
-		uint32_t crc = km_proto_crc32c(0, p, KM_PROTO_HEADER_LEN + len);
-		km_proto_put_le32(p + KM_PROTO_HEADER_LEN + len, crc);
+		uint32_t crc = km_crc32c(0, p, KM_PROTO_HEADER_LEN + len);
+		km_put_le32(p + KM_PROTO_HEADER_LEN + len, crc);
 	}
 	*written = need;
 	if (n_packets)
@@ -852,7 +739,7 @@ int km_proto_parse_packet(const uint8_t *buf, size_t len, struct km_proto_packet
 	memset(out, 0, sizeof *out);
 	if (len < 4)
 		return KM_ERR_TRUNCATED;
-	if (km_proto_get_le32(buf) != KM_PROTO_MAGIC)
+	if (km_get_le32(buf) != KM_PROTO_MAGIC)
 		return KM_ERR_BAD_MAGIC;
 	if (len < 5)
 		return KM_ERR_TRUNCATED;
@@ -865,26 +752,26 @@ int km_proto_parse_packet(const uint8_t *buf, size_t len, struct km_proto_packet
 		return KM_ERR_MALFORMED;
 	if (len < hlen)
 		return KM_ERR_TRUNCATED;
-	uint32_t plen = km_proto_get_le32(buf + 36);
+	uint32_t plen = km_get_le32(buf + 36);
 	if (plen > KM_PROTO_MAX_FRAG_PAYLOAD)
 		return KM_ERR_MALFORMED;
 	size_t body = hlen + plen;
 	if (len < body + KM_PROTO_CRC_LEN)
 		return KM_ERR_TRUNCATED;
-	if (km_proto_crc32c(0, buf, body) != km_proto_get_le32(buf + body))
+	if (km_crc32c(0, buf, body) != km_get_le32(buf + body))
 		return KM_ERR_BAD_CRC;
 
 	struct km_proto_packet p;
 	p.header.encoding = buf[6];
 	p.header.flags = buf[7];
-	p.header.sequence = km_proto_get_le32(buf + 8);
-	p.header.timestamp_us = km_proto_get_le64(buf + 12);
-	p.header.rows = km_proto_get_le16(buf + 20);
-	p.header.cols = km_proto_get_le16(buf + 22);
-	p.frag_index = km_proto_get_le16(buf + 24);
-	p.frag_count = km_proto_get_le16(buf + 26);
-	p.frag_offset = km_proto_get_le32(buf + 28);
-	p.total_len = km_proto_get_le32(buf + 32);
+	p.header.sequence = km_get_le32(buf + 8);
+	p.header.timestamp_us = km_get_le64(buf + 12);
+	p.header.rows = km_get_le16(buf + 20);
+	p.header.cols = km_get_le16(buf + 22);
+	p.frag_index = km_get_le16(buf + 24);
+	p.frag_count = km_get_le16(buf + 26);
+	p.frag_offset = km_get_le32(buf + 28);
+	p.total_len = km_get_le32(buf + 32);
 	p.payload_len = plen;
 	p.payload = buf + hlen;
 
@@ -920,7 +807,7 @@ static int dec_raw16(const uint8_t *p, size_t len, uint16_t *x, size_t n)
 	if (len > 2 * n)
 		return KM_ERR_MALFORMED;
 	for (size_t i = 0; i < n; i++)
-		x[i] = km_proto_get_le16(p + 2 * i);
+		x[i] = km_get_le16(p + 2 * i);
 	return KM_OK;
 }
 

@@ -17,8 +17,9 @@
  *
  * Every export reads the recording one chunk at a time and writes as it goes
  * (the PNG keeps two float maps of the grid). Output files are created 0600
- * (O_CREAT|O_TRUNC). Meaning is given to event records by a caller-supplied
- * describer (the session library does not know the dsp's event types).
+ * (O_CREAT|O_TRUNC). Event records are read through core's mapping and names
+ * (knotmap/events.h) and folded into knots and holds by knotmap/summary.h, the
+ * same fold `analyze` and `record` use.
  *
  * Thread safety: an export uses only its arguments; run one per reader.
  */
@@ -50,34 +51,6 @@ KM_API const char *km_export_format_name(enum km_export_format f);
 /* Parses one of the names above. KM_OK or KM_ERR_INVALID_ARG. */
 KM_API int km_export_format_parse(const char *name, enum km_export_format *out);
 
-/* What an event record means, for summaries and the report. */
-enum km_export_role {
-	KM_EXPORT_ROLE_OTHER = 0,
-	KM_EXPORT_ROLE_KNOT = 1,         /* a candidate knot found at (x, y) */
-	KM_EXPORT_ROLE_HOLD_START = 2,   /* a timed hold starts on track_id */
-	KM_EXPORT_ROLE_HOLD_OUTCOME = 3, /* the running hold on track_id released/stiffened */
-	KM_EXPORT_ROLE_HOLD_END = 4,     /* the hold on track_id ends */
-};
-
-/* Hold outcomes as the report colours them (same values as km_hold_outcome). */
-enum km_export_outcome {
-	KM_EXPORT_OUTCOME_STOPPED = 0,
-	KM_EXPORT_OUTCOME_RELEASED = 1,
-	KM_EXPORT_OUTCOME_STIFFENED = 2,
-};
-
-struct km_export_event_info {
-	enum km_export_role role;
-	enum km_export_outcome outcome; /* for HOLD_OUTCOME */
-	const char *name;               /* static string, e.g. "HOLD_STARTED"; NULL = "type<N>" */
-	float load_kpa;                 /* for HOLD_END: mean load over the hold, or 0 */
-	float dose_kpa_s;               /* for HOLD_END: load x time, or 0 */
-	float held_s;                   /* for HOLD_END: timed seconds (0: end - start) */
-};
-
-/* Fills *info for one event (zeroed before the call). Must not block. */
-typedef void (*km_export_describe_fn)(void *user, const struct km_rec_event *ev,
-                                      struct km_export_event_info *info);
 /* Progress: frames done out of total (total from the index; may be 0). */
 typedef void (*km_export_progress_fn)(void *user, uint64_t done, uint64_t total);
 
@@ -86,8 +59,6 @@ struct km_export_config {
 	enum km_export_format format;
 	const char *path; /* output file; required */
 	bool overwrite;   /* false (default): KM_ERR_EXISTS when path exists (regular file) */
-	km_export_describe_fn describe; /* may be NULL: every event is OTHER */
-	void *describe_user;
 	km_export_progress_fn progress; /* may be NULL; called about every 1 % */
 	void *progress_user;
 	const char *title; /* report title (ASCII), may be NULL */

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "knotmap/core.h"
+#include "knotmap/summary.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -151,12 +152,6 @@ KM_API int km_history_list_knots(km_history *h, int64_t session_id, km_history_k
 
 /* ---- holds ------------------------------------------------------------- */
 
-enum km_hold_outcome {
-	KM_HOLD_STOPPED = 0,   /* ended without a clear change */
-	KM_HOLD_RELEASED = 1,  /* stiffness index fell during the hold */
-	KM_HOLD_STIFFENED = 2, /* stiffness index rose: ease off next time */
-};
-
 struct km_history_hold {
 	int64_t id;
 	int64_t session_id;
@@ -166,7 +161,7 @@ struct km_history_hold {
 	float load_kpa;      /* mean load */
 	float dose_kpa_s;    /* load x time */
 	float stiffness_pct; /* change over the hold, % */
-	enum km_hold_outcome outcome;
+	enum km_outcome outcome; /* knotmap/summary.h */
 };
 
 /* KM_ERR_INVALID_ARG for negative/non-finite numbers or a bad outcome. */
@@ -175,8 +170,6 @@ typedef int (*km_history_hold_fn)(void *user, const struct km_history_hold *hold
 /* Holds of a session (0: all), in time order. */
 KM_API int km_history_list_holds(km_history *h, int64_t session_id, km_history_hold_fn fn,
                                  void *user);
-/* "stopped", "released", "stiffened"; "unknown" otherwise. */
-KM_API const char *km_hold_outcome_name(enum km_hold_outcome o);
 
 /* ---- red flags --------------------------------------------------------- */
 

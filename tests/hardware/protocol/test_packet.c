@@ -254,8 +254,8 @@ Test(packet, several_packets_in_one_buffer)
 /* Re-seals a modified header so the field checks behind the CRC are reached. */
 static void reseal(uint8_t *buf)
 {
-	size_t body = KM_PROTO_HEADER_LEN + km_proto_get_le32(buf + 36);
-	km_proto_put_le32(buf + body, km_proto_crc32c(0, buf, body));
+	size_t body = KM_PROTO_HEADER_LEN + km_get_le32(buf + 36);
+	km_put_le32(buf + body, km_crc32c(0, buf, body));
 }
 
 Test(packet, field_checks_behind_a_valid_crc)
@@ -292,9 +292,9 @@ Test(packet, field_checks_behind_a_valid_crc)
 		if (cases[i].width == 1)
 			buf[cases[i].off] = (uint8_t)cases[i].value;
 		else if (cases[i].width == 2)
-			km_proto_put_le16(buf + cases[i].off, (uint16_t)cases[i].value);
+			km_put_le16(buf + cases[i].off, (uint16_t)cases[i].value);
 		else
-			km_proto_put_le32(buf + cases[i].off, cases[i].value);
+			km_put_le32(buf + cases[i].off, cases[i].value);
 		if (cases[i].off != 36)
 			reseal(buf);
 		cr_assert_eq(km_proto_parse_packet(buf, len, &p, &used), cases[i].expect,
@@ -324,10 +324,10 @@ Test(packet, garbage_never_crashes)
 		int mode = it % 3;
 		if (mode == 1 && len >= KM_PROTO_HEADER_LEN) {
 			/* Plausible magic/version/lengths: the length checks run. */
-			km_proto_put_le32(buf, KM_PROTO_MAGIC);
+			km_put_le32(buf, KM_PROTO_MAGIC);
 			buf[4] = KM_PROTO_VERSION;
 			buf[5] = (uint8_t)(KM_PROTO_HEADER_LEN + buf[5] % 3);
-			km_proto_put_le32(buf + 36, tu_rand(&s) % 700u);
+			km_put_le32(buf + 36, tu_rand(&s) % 700u);
 		} else if (mode == 2 && len >= KM_PROTO_PACKET_OVERHEAD + 1) {
 			/* A consistent single-fragment DELTA header under a valid CRC:
 			 * the field checks pass and the token decoder sees garbage. */
@@ -336,18 +336,18 @@ Test(packet, garbage_never_crashes)
 			uint32_t pl = (uint32_t)(len - KM_PROTO_PACKET_OVERHEAD);
 			if (pl > KM_PROTO_MAX_PAYLOAD_BYTES(r, c))
 				pl = (uint32_t)KM_PROTO_MAX_PAYLOAD_BYTES(r, c);
-			km_proto_put_le32(buf, KM_PROTO_MAGIC);
+			km_put_le32(buf, KM_PROTO_MAGIC);
 			buf[4] = KM_PROTO_VERSION;
 			buf[5] = KM_PROTO_HEADER_LEN;
 			buf[6] = (uint8_t)(KM_PROTO_ENC_DELTA + it % 2);
 			buf[7] &= KM_PROTO_FLAGS_KNOWN;
-			km_proto_put_le16(buf + 20, r);
-			km_proto_put_le16(buf + 22, c);
-			km_proto_put_le16(buf + 24, 0);
-			km_proto_put_le16(buf + 26, 1);
-			km_proto_put_le32(buf + 28, 0);
-			km_proto_put_le32(buf + 32, pl);
-			km_proto_put_le32(buf + 36, pl);
+			km_put_le16(buf + 20, r);
+			km_put_le16(buf + 22, c);
+			km_put_le16(buf + 24, 0);
+			km_put_le16(buf + 26, 1);
+			km_put_le32(buf + 28, 0);
+			km_put_le32(buf + 32, pl);
+			km_put_le32(buf + 36, pl);
 			reseal(buf);
 			len = KM_PROTO_PACKET_OVERHEAD + pl;
 		}

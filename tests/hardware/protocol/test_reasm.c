@@ -268,23 +268,23 @@ Test(reasm, undecodable_payload_under_a_valid_crc)
 	/* A single-fragment DELTA frame whose token stream runs past the end. */
 	uint8_t b[KM_PROTO_PACKET_OVERHEAD + 1];
 	memset(b, 0, sizeof b);
-	km_proto_put_le32(b, KM_PROTO_MAGIC);
+	km_put_le32(b, KM_PROTO_MAGIC);
 	b[4] = KM_PROTO_VERSION;
 	b[5] = KM_PROTO_HEADER_LEN;
 	b[6] = KM_PROTO_ENC_DELTA;
-	km_proto_put_le16(b + 20, 2);
-	km_proto_put_le16(b + 22, 2);
-	km_proto_put_le16(b + 26, 1);
-	km_proto_put_le32(b + 32, 1);
-	km_proto_put_le32(b + 36, 1);
+	km_put_le16(b + 20, 2);
+	km_put_le16(b + 22, 2);
+	km_put_le16(b + 26, 1);
+	km_put_le32(b + 32, 1);
+	km_put_le32(b + 36, 1);
 	b[40] = 0x3D; /* token D (zero run), v = 3: 5 zeros in a 4-cell frame */
-	km_proto_put_le32(b + 41, km_proto_crc32c(0, b, 41));
+	km_put_le32(b + 41, km_crc32c(0, b, 41));
 	bool ready;
 	size_t used;
 	cr_assert_eq(km_proto_reasm_push_bytes(r, b, sizeof b, &ready, &used), KM_ERR_MALFORMED);
 	cr_assert(!ready);
 	b[40] = 0x2D; /* exactly 4 zeros */
-	km_proto_put_le32(b + 41, km_proto_crc32c(0, b, 41));
+	km_put_le32(b + 41, km_crc32c(0, b, 41));
 	cr_assert_eq(km_proto_reasm_push_bytes(r, b, sizeof b, &ready, &used), KM_OK);
 	cr_assert(ready);
 	struct km_proto_reasm_stats st;

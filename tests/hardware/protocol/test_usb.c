@@ -18,15 +18,15 @@ static uint32_t crc_bitwise(const uint8_t *p, size_t n)
 Test(crc, check_value_and_table)
 {
 	/* The standard CRC-32C check value (RFC 3720 B.4, iSCSI). */
-	cr_assert_eq(km_proto_crc32c(0, "123456789", 9), 0xE3069283u);
-	cr_assert_eq(km_proto_crc32c(0, NULL, 0), 0u);
+	cr_assert_eq(km_crc32c(0, "123456789", 9), 0xE3069283u);
+	cr_assert_eq(km_crc32c(0, NULL, 0), 0u);
 	/* 32 zero bytes: RFC 3720 B.4 gives 0x8A9136AA. */
 	uint8_t z[32] = {0};
-	cr_assert_eq(km_proto_crc32c(0, z, sizeof z), 0x8A9136AAu);
+	cr_assert_eq(km_crc32c(0, z, sizeof z), 0x8A9136AAu);
 	/* Every single byte value against a bitwise reference (covers the table). */
 	for (unsigned v = 0; v < 256; v++) {
 		uint8_t b = (uint8_t)v;
-		cr_assert_eq(km_proto_crc32c(0, &b, 1), crc_bitwise(&b, 1), "byte %u", v);
+		cr_assert_eq(km_crc32c(0, &b, 1), crc_bitwise(&b, 1), "byte %u", v);
 	}
 }
 
@@ -42,10 +42,10 @@ Test(crc, every_length_and_alignment)
 	for (size_t off = 0; off < 8; off++)
 		for (size_t n = 0; n <= 300; n++) {
 			uint32_t want = crc_bitwise(buf + off, n);
-			cr_assert_eq(km_proto_crc32c(0, buf + off, n), want, "off %zu len %zu", off, n);
+			cr_assert_eq(km_crc32c(0, buf + off, n), want, "off %zu len %zu", off, n);
 			size_t h = n / 3;
-			uint32_t head = km_proto_crc32c(0, buf + off, h);
-			cr_assert_eq(km_proto_crc32c(head, buf + off + h, n - h), want);
+			uint32_t head = km_crc32c(0, buf + off, h);
+			cr_assert_eq(km_crc32c(head, buf + off + h, n - h), want);
 		}
 }
 
@@ -55,11 +55,11 @@ Test(crc, incremental_equals_one_shot)
 	uint64_t s = 3;
 	for (size_t i = 0; i < sizeof buf; i++)
 		buf[i] = (uint8_t)tu_rand(&s);
-	uint32_t whole = km_proto_crc32c(0, buf, sizeof buf);
+	uint32_t whole = km_crc32c(0, buf, sizeof buf);
 	cr_assert_eq(whole, crc_bitwise(buf, sizeof buf));
 	for (size_t cut = 0; cut <= sizeof buf; cut += 37) {
-		uint32_t c = km_proto_crc32c(0, buf, cut);
-		c = km_proto_crc32c(c, buf + cut, sizeof buf - cut);
+		uint32_t c = km_crc32c(0, buf, cut);
+		c = km_crc32c(c, buf + cut, sizeof buf - cut);
 		cr_assert_eq(c, whole);
 	}
 }
@@ -98,7 +98,7 @@ Test(usb, config_descriptor_is_consistent)
 	size_t w = 0;
 	cr_assert_eq(km_proto_config_descriptor(d, sizeof d, &w), KM_OK);
 	cr_assert_eq(w, KM_USB_CONFIG_DESC_LEN);
-	cr_assert_eq(km_proto_get_le16(d + 2), w, "wTotalLength");
+	cr_assert_eq(km_get_le16(d + 2), w, "wTotalLength");
 	/* Walk the descriptors: each bLength in range, types in order. */
 	const uint8_t types[] = {2, 4, 5};
 	size_t pos = 0, k = 0;
@@ -114,7 +114,7 @@ Test(usb, config_descriptor_is_consistent)
 		if (types[k] == 5) {
 			cr_assert_eq(d[pos + 2], KM_USB_EP_IN);
 			cr_assert_eq(d[pos + 3], 2, "bulk");
-			cr_assert_eq(km_proto_get_le16(d + pos + 4), 64);
+			cr_assert_eq(km_get_le16(d + pos + 4), 64);
 		}
 		pos += d[pos];
 		k++;
@@ -149,8 +149,8 @@ Test(usb, string_descriptors)
 	/* UTF-8 (BMP) becomes UTF-16LE: "é" U+00E9, "€" U+20AC. */
 	cr_assert_eq(km_proto_string_descriptor("\xc3\xa9\xe2\x82\xac", d, sizeof d, &w), KM_OK);
 	cr_assert_eq(w, 6);
-	cr_assert_eq(km_proto_get_le16(d + 2), 0x00E9);
-	cr_assert_eq(km_proto_get_le16(d + 4), 0x20AC);
+	cr_assert_eq(km_get_le16(d + 2), 0x00E9);
+	cr_assert_eq(km_get_le16(d + 4), 0x20AC);
 	cr_assert_eq(km_proto_parse_string_descriptor(d, w, back, sizeof back), KM_OK);
 	cr_assert_str_eq(back, "??");
 	/* Invalid UTF-8, outside the BMP, overlong, lone continuation. */
@@ -265,7 +265,7 @@ Test(info, round_trip)
 	cr_assert_eq(km_proto_info_decode(b, w, &out), KM_OK);
 	cr_assert_eq(memcmp(&in, &out, sizeof in), 0);
 	/* A longer block from a newer firmware: extra bytes ignored. */
-	km_proto_put_le16(b + 2, KM_PROTO_INFO_LEN + 8);
+	km_put_le16(b + 2, KM_PROTO_INFO_LEN + 8);
 	memset(b + KM_PROTO_INFO_LEN, 0xEE, 8);
 	cr_assert_eq(km_proto_info_decode(b, sizeof b, &out), KM_OK);
 	cr_assert_str_eq(out.serial, "KM-TEST-0001");
@@ -313,9 +313,9 @@ Test(info, rejects_bad_fields)
 		if (cases[i].width == 1)
 			b[cases[i].off] = (uint8_t)cases[i].value;
 		else if (cases[i].width == 2)
-			km_proto_put_le16(b + cases[i].off, (uint16_t)cases[i].value);
+			km_put_le16(b + cases[i].off, (uint16_t)cases[i].value);
 		else
-			km_proto_put_le32(b + cases[i].off, cases[i].value);
+			km_put_le32(b + cases[i].off, cases[i].value);
 		cr_assert_eq(km_proto_info_decode(b, sizeof b, &out), cases[i].expect, "case %zu",
 		             i);
 		cr_assert_eq(out.rows, 0, "zeroed on error");
@@ -336,8 +336,8 @@ Test(info, garbage_never_crashes)
 		for (size_t i = 0; i < len; i++)
 			b[i] = (uint8_t)tu_rand(&s);
 		if (len >= 4) {
-			km_proto_put_le16(b, KM_PROTO_VERSION);
-			km_proto_put_le16(b + 2, KM_PROTO_INFO_LEN);
+			km_put_le16(b, KM_PROTO_VERSION);
+			km_put_le16(b + 2, KM_PROTO_INFO_LEN);
 		}
 		uint8_t *t = malloc(len ? len : 1);
 		memcpy(t, b, len);

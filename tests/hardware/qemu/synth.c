@@ -483,7 +483,7 @@ int synth_run(const struct synth_out *out)
 	g_fail = 0;
 	put("KNOTMAP SYNTH 1\n");
 	put("CRC32C 123456789 ");
-	put_hex32(km_proto_crc32c(0, "123456789", 9));
+	put_hex32(km_crc32c(0, "123456789", 9));
 	put("\n");
 	uint32_t packets = 0, frames = 0;
 	for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {

@@ -12,7 +12,7 @@
  * nothing and calls no libc beyond memcpy/memset.
  *
  * Byte order: every multi-byte field on the wire is little-endian and is read
- * and written with the km_proto_put_le / km_proto_get_le helpers below, never
+ * and written with the km_put_le / km_get_le helpers below, never
  * through packed structs.
  *
  * Thread safety: every function without an object argument is pure and
@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "knotmap/bytes.h"
 #include "knotmap/core.h"
 
 #ifdef __cplusplus
@@ -64,55 +65,6 @@ KM_API extern const size_t km_proto_device_count;
 
 /* The entry for vid:pid, or NULL when unknown. */
 KM_API const struct km_proto_device_id *km_proto_find_device(uint16_t vid, uint16_t pid);
-
-/* ------------------------------------------------------------------------ */
-/* Little-endian helpers                                                     */
-/* ------------------------------------------------------------------------ */
-
-static inline void km_proto_put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v & 0xFFu);
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void km_proto_put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v & 0xFFu);
-	p[1] = (uint8_t)((v >> 8) & 0xFFu);
-	p[2] = (uint8_t)((v >> 16) & 0xFFu);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static inline void km_proto_put_le64(uint8_t *p, uint64_t v)
-{
-	km_proto_put_le32(p, (uint32_t)(v & 0xFFFFFFFFu));
-	km_proto_put_le32(p + 4, (uint32_t)(v >> 32));
-}
-
-static inline uint16_t km_proto_get_le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static inline uint32_t km_proto_get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
-
-static inline uint64_t km_proto_get_le64(const uint8_t *p)
-{
-	return (uint64_t)km_proto_get_le32(p) | ((uint64_t)km_proto_get_le32(p + 4) << 32);
-}
-
-/* ------------------------------------------------------------------------ */
-/* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78)                     */
-/* ------------------------------------------------------------------------ */
-
-/* Continues a CRC-32C: pass crc = 0 for the first chunk, then the previous
- * result. km_proto_crc32c(0, "123456789", 9) == 0xE3069283. Table-driven
- * (1 KiB const table). data may be NULL only when len == 0. */
-KM_API uint32_t km_proto_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* USB descriptors                                                           */

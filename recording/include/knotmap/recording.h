@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "knotmap/core.h"
+#include "knotmap/events.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,9 +49,6 @@ extern "C" {
 
 /* Largest calibration blob stored in a header, bytes. */
 #define KM_REC_MAX_CALIBRATION (16u * 1024u * 1024u)
-/* Largest number of integer / float values in one event record. */
-#define KM_REC_EVENT_MAX_INTS 4
-#define KM_REC_EVENT_MAX_VALUES 8
 
 /* What each frame record carries (bits; at least one). */
 enum km_rec_content {
@@ -134,23 +132,8 @@ KM_API int km_rec_writer_create(const struct km_rec_writer_config *cfg, km_rec_w
 KM_API int km_rec_writer_write_frame(km_rec_writer *w, const struct km_frame *frame,
                                      const uint16_t *raw, uint32_t calibration_id);
 
-/*
- * A generic event record. The format gives no meaning to type/subtype/ints/
- * values: the CLI and viewer map struct km_event (dsp/events.h) into it.
- * time_us: same clock as frames' device_time_us. n_ints <= 4, n_values <= 8.
- */
-struct km_rec_event {
-	uint16_t type;
-	uint16_t subtype;
-	uint32_t track_id;
-	uint64_t time_us;
-	float x_mm;
-	float y_mm;
-	uint8_t n_ints;
-	uint8_t n_values;
-	uint32_t ints[KM_REC_EVENT_MAX_INTS];
-	float values[KM_REC_EVENT_MAX_VALUES];
-};
+/* The event record (struct km_rec_event) and the one mapping between it and
+ * struct km_event are core's: knotmap/events.h. */
 
 /* Appends one event (stored in order with the frames). Same returns as
  * write_frame, plus KM_ERR_RANGE when n_ints/n_values are too large. */
@@ -296,13 +279,12 @@ KM_API int km_rec_reader_seek_time(km_rec_reader *r, uint64_t time_us);
  * frame are read again). KM_OK, KM_ERR_IO. */
 KM_API int km_rec_reader_reset(km_rec_reader *r);
 
+/* True when path names the file the reader has open (same device and inode):
+ * lets an exporter refuse to overwrite its own input. */
+KM_API bool km_rec_reader_is_file(const km_rec_reader *r, const char *path);
+
 /* NULL ok. */
 KM_API void km_rec_reader_destroy(km_rec_reader *r);
-
-/* CRC-32C (Castagnoli, reflected 0x82F63B78, init and xorout 0xFFFFFFFF) as
- * used by the format; crc is 0 to start, or a previous result to continue.
- * km_rec_crc32c(0, "123456789", 9) == 0xE3069283. Thread-safe. */
-KM_API uint32_t km_rec_crc32c(uint32_t crc, const void *data, size_t size);
 
 #ifdef __cplusplus
 }

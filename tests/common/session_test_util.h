@@ -1,4 +1,4 @@
-/* Helpers shared by the session tests: temporary directories and frames. */
+/* Helpers shared by the session, recording and CLI tests: temporary directories and frames. */
 #ifndef KM_SESSION_TEST_UTIL_H
 #define KM_SESSION_TEST_UTIL_H
 

@@ -89,12 +89,12 @@ static int npy_open(km_import *r)
 	uint8_t major = pre[6];
 	uint64_t hlen;
 	if (major == 1) {
-		hlen = km_proto_get_le16(pre + 8);
+		hlen = km_get_le16(pre + 8);
 	} else if (major == 2 || major == 3) {
 		if (km__in_read(&r->in, pre + 10, 2) != 2)
 			return km__import_fail(r, KM_ERR_TRUNCATED, 0, r->in.offset,
 			                       "file ends inside the npy preamble");
-		hlen = km_proto_get_le32(pre + 8);
+		hlen = km_get_le32(pre + 8);
 	} else {
 		return km__import_fail(r, KM_ERR_BAD_VERSION, 0, 6, "npy format version %u.%u",
 		                       (unsigned)major, (unsigned)pre[7]);

@@ -11,7 +11,7 @@
 
 #include "km_internal.h"
 #include "knotmap/recording.h"
-#include "session_internal.h"
+#include "recording_internal.h"
 
 enum { ROWS = 12, COLS = 9 };
 
@@ -163,9 +163,9 @@ static int check_all(km_rec_reader *r, uint32_t content, uint64_t *frames_out)
 
 Test(recording, crc32c_check_value)
 {
-	cr_assert_eq(km_rec_crc32c(0, "123456789", 9), 0xE3069283u);
-	uint32_t a = km_rec_crc32c(0, "12345", 5);
-	cr_assert_eq(km_rec_crc32c(a, "6789", 4), 0xE3069283u);
+	cr_assert_eq(km_crc32c(0, "123456789", 9), 0xE3069283u);
+	uint32_t a = km_crc32c(0, "12345", 5);
+	cr_assert_eq(km_crc32c(a, "6789", 4), 0xE3069283u);
 }
 
 Test(recording, config_rejected)
@@ -791,7 +791,7 @@ Test(recording, damaged_files_never_crash)
 
 Test(recording, independent_reader_follows_the_spec)
 {
-	/* tests/session/kmrec_read.py parses the file from docs/kmrec-format.md
+	/* tests/recording/kmrec_read.py parses the file from docs/kmrec-format.md
 	 * alone, checking every CRC. */
 	const char *src = getenv("KM_SOURCE_DIR");
 	if (!src)
@@ -799,7 +799,7 @@ Test(recording, independent_reader_follows_the_spec)
 	char *p = km_test_path(dir, "spec.kmrec");
 	write_file(p, KM_REC_RAW | KM_REC_KPA, 23, true);
 	char cmd[8192];
-	snprintf(cmd, sizeof cmd, "%s '%s/tests/session/kmrec_read.py' '%s' 2>&1",
+	snprintf(cmd, sizeof cmd, "%s '%s/tests/recording/kmrec_read.py' '%s' 2>&1",
 	         access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3", src, p);
 	FILE *pp = popen(cmd, "r");
 	cr_assert_not_null(pp);

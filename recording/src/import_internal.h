@@ -12,7 +12,7 @@
 #include <stdio.h>
 
 #include "knotmap/import.h"
-#include "session_internal.h"
+#include "recording_internal.h"
 
 #define KM__IN_BUF (64u * 1024u)
 

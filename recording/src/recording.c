@@ -11,8 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "knotmap/protocol.h"
-#include "session_internal.h"
+#include "recording_internal.h"
 
 #define MOD "session"
 
@@ -40,34 +39,9 @@ enum {
 #define MAX_CHUNK_BYTES (64u * 1024u * 1024u)
 #define MIN_CHUNK_BYTES (4u * 1024u)
 
-/* The format's CRC-32C is the one the USB protocol uses (same polynomial,
- * same start and final xor): one implementation for both. */
-uint32_t km_rec_crc32c(uint32_t crc, const void *data, size_t size)
-{
-	return km_proto_crc32c(crc, data, size);
-}
-
 /* ------------------------------------------------------------------------ */
 /* File helpers                                                              */
 /* ------------------------------------------------------------------------ */
-
-int km__write_all(int fd, const void *buf, size_t size)
-{
-	const uint8_t *p = buf;
-	while (size > 0) {
-		ssize_t n = write(fd, p, size);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return km__error_from_errno(errno);
-		}
-		if (n == 0)
-			return KM_ERR_IO;
-		p += n;
-		size -= (size_t)n;
-	}
-	return KM_OK;
-}
 
 static int read_at(int fd, uint64_t off, void *buf, size_t size)
 {
@@ -84,31 +58,6 @@ static int read_at(int fd, uint64_t off, void *buf, size_t size)
 		p += n;
 		off += (uint64_t)n;
 		size -= (size_t)n;
-	}
-	return KM_OK;
-}
-
-int km__make_parent_dirs(const char *path)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-	if (len >= sizeof buf)
-		return KM_ERR_RANGE;
-	memcpy(buf, path, len + 1);
-	char *slash = strrchr(buf, '/');
-	if (!slash || slash == buf)
-		return KM_OK;
-	*slash = '\0';
-	for (char *p = buf + 1;; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-			*p = '\0';
-			if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-				return km__error_from_errno(errno);
-			*p = c;
-			if (c == '\0')
-				break;
-		}
 	}
 	return KM_OK;
 }
@@ -286,12 +235,12 @@ static void chunk_header(uint8_t *h, uint32_t type, uint32_t payload, uint32_t r
                          uint64_t first_frame, uint32_t frames)
 {
 	memcpy(h, chunk_magic, 4);
-	km_proto_put_le32(h + 4, type);
-	km_proto_put_le32(h + 8, payload);
-	km_proto_put_le32(h + 12, recs);
-	km_proto_put_le64(h + 16, first_frame);
-	km_proto_put_le32(h + 24, frames);
-	km_proto_put_le32(h + 28, km_rec_crc32c(0, h, 28));
+	km_put_le32(h + 4, type);
+	km_put_le32(h + 8, payload);
+	km_put_le32(h + 12, recs);
+	km_put_le64(h + 16, first_frame);
+	km_put_le32(h + 24, frames);
+	km_put_le32(h + 28, km_crc32c(0, h, 28));
 }
 
 static int writer_emit(km_rec_writer *w)
@@ -300,7 +249,7 @@ static int writer_emit(km_rec_writer *w)
 		return KM_OK;
 	uint8_t *h = w->buf;
 	chunk_header(h, CHUNK_DATA, (uint32_t)w->len, w->recs, w->cur.first_frame, w->cur.frames);
-	km_proto_put_le32(h + CHUNK_HDR + w->len, km_rec_crc32c(0, h + CHUNK_HDR, w->len));
+	km_put_le32(h + CHUNK_HDR + w->len, km_crc32c(0, h + CHUNK_HDR, w->len));
 	size_t total = CHUNK_HDR + w->len + CHUNK_TAIL;
 	int rc = writer_write(w, h, total);
 	if (rc != KM_OK) {
@@ -414,27 +363,27 @@ static int writer_header(km_rec_writer *w)
 	if (!h)
 		return KM_ERR_NO_MEMORY;
 	memcpy(h, file_magic, 8);
-	km_proto_put_le16(h + 8, KM_REC_FORMAT_VERSION);
-	km_proto_put_le32(h + 12, (uint32_t)n);
-	km_proto_put_le32(h + 16, c->content);
-	km_proto_put_le16(h + 20, c->device.rows);
-	km_proto_put_le16(h + 22, c->device.cols);
-	km__put_f32(h + 24, c->device.pitch_mm);
+	km_put_le16(h + 8, KM_REC_FORMAT_VERSION);
+	km_put_le32(h + 12, (uint32_t)n);
+	km_put_le32(h + 16, c->content);
+	km_put_le16(h + 20, c->device.rows);
+	km_put_le16(h + 22, c->device.cols);
+	km_put_le_f32(h + 24, c->device.pitch_mm);
 	h[28] = (uint8_t)c->device.geometry;
-	km__put_f32(h + 32, c->device.rate_hz);
-	km_proto_put_le16(h + 36, c->device.usb_vid);
-	km_proto_put_le16(h + 38, c->device.usb_pid);
+	km_put_le_f32(h + 32, c->device.rate_hz);
+	km_put_le16(h + 36, c->device.usb_vid);
+	km_put_le16(h + 38, c->device.usb_pid);
 	copy_str((char *)h + 40, 64, c->device.serial);
 	copy_str((char *)h + 104, 32, c->device.firmware);
 	copy_str((char *)h + 136, 64, c->device.model);
 	copy_str((char *)h + 200, 48, c->session_id);
-	km_proto_put_le64(h + 248, (uint64_t)c->start_unix_us);
-	km_proto_put_le32(h + 256, (uint32_t)w->cap);
-	km_proto_put_le32(h + 260, c->calibration_id);
-	km_proto_put_le32(h + 264, (uint32_t)c->calibration_size);
+	km_put_le64(h + 248, (uint64_t)c->start_unix_us);
+	km_put_le32(h + 256, (uint32_t)w->cap);
+	km_put_le32(h + 260, c->calibration_id);
+	km_put_le32(h + 264, (uint32_t)c->calibration_size);
 	if (c->calibration_size)
 		memcpy(h + HDR_CALIB, w->calib, c->calibration_size);
-	km_proto_put_le32(h + n - 4, km_rec_crc32c(0, h, n - 4));
+	km_put_le32(h + n - 4, km_crc32c(0, h, n - 4));
 	int rc = writer_write(w, h, n);
 	km__free(h);
 	if (rc == KM_OK)
@@ -597,23 +546,23 @@ int km_rec_writer_write_frame(km_rec_writer *w, const struct km_frame *frame, co
 	uint8_t *p = w->buf + CHUNK_HDR + w->len;
 	p[0] = REC_FRAME;
 	p[1] = 0;
-	km_proto_put_le16(p + 2, 0);
-	km_proto_put_le32(p + 4, (uint32_t)w->frame_rec);
+	km_put_le16(p + 2, 0);
+	km_put_le32(p + 4, (uint32_t)w->frame_rec);
 	p += REC_PREFIX;
-	km_proto_put_le32(p, frame->sequence);
-	km_proto_put_le32(p + 4, frame->flags);
-	km_proto_put_le32(p + 8, frame->dropped_since_last);
-	km_proto_put_le32(p + 12, calibration_id);
-	km_proto_put_le64(p + 16, frame->device_time_us);
-	km_proto_put_le64(p + 24, frame->host_time_us);
+	km_put_le32(p, frame->sequence);
+	km_put_le32(p + 4, frame->flags);
+	km_put_le32(p + 8, frame->dropped_since_last);
+	km_put_le32(p + 12, calibration_id);
+	km_put_le64(p + 16, frame->device_time_us);
+	km_put_le64(p + 24, frame->host_time_us);
 	p += FRAME_FIXED;
 	if (w->cfg.content & KM_REC_RAW) {
 		for (size_t i = 0; i < w->cells; i++, p += 2)
-			km_proto_put_le16(p, raw[i]);
+			km_put_le16(p, raw[i]);
 	}
 	if (w->cfg.content & KM_REC_KPA) {
 		for (size_t i = 0; i < w->cells; i++, p += 4)
-			km__put_f32(p, frame->kpa[i]);
+			km_put_le_f32(p, frame->kpa[i]);
 	}
 	if (w->cur.frames == 0)
 		w->cur.first_time_us = frame->device_time_us;
@@ -641,23 +590,23 @@ int km_rec_writer_write_event(km_rec_writer *w, const struct km_rec_event *ev)
 	uint8_t *p = w->buf + CHUNK_HDR + w->len;
 	p[0] = REC_EVENT;
 	p[1] = 0;
-	km_proto_put_le16(p + 2, 0);
-	km_proto_put_le32(p + 4, (uint32_t)size);
+	km_put_le16(p + 2, 0);
+	km_put_le32(p + 4, (uint32_t)size);
 	p += REC_PREFIX;
-	km_proto_put_le16(p, ev->type);
-	km_proto_put_le16(p + 2, ev->subtype);
-	km_proto_put_le32(p + 4, ev->track_id);
-	km_proto_put_le64(p + 8, ev->time_us);
-	km__put_f32(p + 16, ev->x_mm);
-	km__put_f32(p + 20, ev->y_mm);
+	km_put_le16(p, ev->type);
+	km_put_le16(p + 2, ev->subtype);
+	km_put_le32(p + 4, ev->track_id);
+	km_put_le64(p + 8, ev->time_us);
+	km_put_le_f32(p + 16, ev->x_mm);
+	km_put_le_f32(p + 20, ev->y_mm);
 	p[24] = ev->n_ints;
 	p[25] = ev->n_values;
 	memset(p + 26, 0, 6);
 	p += EVENT_FIXED;
 	for (unsigned i = 0; i < ev->n_ints; i++, p += 4)
-		km_proto_put_le32(p, ev->ints[i]);
+		km_put_le32(p, ev->ints[i]);
 	for (unsigned i = 0; i < ev->n_values; i++, p += 4)
-		km__put_f32(p, ev->values[i]);
+		km_put_le_f32(p, ev->values[i]);
 	w->cur.events++;
 	w->len += size;
 	w->recs++;
@@ -712,20 +661,20 @@ static int writer_index(km_rec_writer *w)
 	uint8_t *p = b + CHUNK_HDR;
 	for (size_t i = 0; i < w->n_index; i++, p += INDEX_ENTRY) {
 		const struct index_entry *e = &w->index[i];
-		km_proto_put_le64(p, e->offset);
-		km_proto_put_le64(p + 8, e->first_frame);
-		km_proto_put_le32(p + 16, e->frames);
-		km_proto_put_le32(p + 20, e->events);
-		km_proto_put_le64(p + 24, e->first_time_us);
-		km_proto_put_le64(p + 32, e->last_time_us);
+		km_put_le64(p, e->offset);
+		km_put_le64(p + 8, e->first_frame);
+		km_put_le32(p + 16, e->frames);
+		km_put_le32(p + 20, e->events);
+		km_put_le64(p + 24, e->first_time_us);
+		km_put_le64(p + 32, e->last_time_us);
 	}
-	km_proto_put_le32(p, km_rec_crc32c(0, b + CHUNK_HDR, payload));
+	km_put_le32(p, km_crc32c(0, b + CHUNK_HDR, payload));
 	uint8_t t[TRAILER];
 	memcpy(t, end_magic, 8);
-	km_proto_put_le64(t + 8, w->file_off);
-	km_proto_put_le64(t + 16, w->frames);
-	km_proto_put_le32(t + 24, (uint32_t)w->n_index);
-	km_proto_put_le32(t + 28, km_rec_crc32c(0, t, 28));
+	km_put_le64(t + 8, w->file_off);
+	km_put_le64(t + 16, w->frames);
+	km_put_le32(t + 24, (uint32_t)w->n_index);
+	km_put_le32(t + 28, km_crc32c(0, t, 28));
 	int rc = writer_write(w, b, CHUNK_HDR + payload + CHUNK_TAIL);
 	if (rc == KM_OK)
 		rc = writer_write(w, t, TRAILER);
@@ -845,10 +794,10 @@ static int read_header(km_rec_reader *r)
 		return rc;
 	if (memcmp(h, file_magic, 8) != 0)
 		return KM_ERR_BAD_MAGIC;
-	uint16_t version = km_proto_get_le16(h + 8);
+	uint16_t version = km_get_le16(h + 8);
 	if (version < 1 || version > KM_REC_FORMAT_VERSION)
 		return KM_ERR_BAD_VERSION;
-	uint32_t hlen = km_proto_get_le32(h + 12);
+	uint32_t hlen = km_get_le32(h + 12);
 	if (hlen < HDR_FIXED || hlen - HDR_FIXED > KM_REC_MAX_CALIBRATION)
 		return KM_ERR_MALFORMED;
 	if (hlen > r->info.file_size)
@@ -856,10 +805,10 @@ static int read_header(km_rec_reader *r)
 	rc = read_at(r->fd, 0, h, HDR_FIXED);
 	if (rc != KM_OK)
 		return rc;
-	uint32_t csize = km_proto_get_le32(h + 264);
+	uint32_t csize = km_get_le32(h + 264);
 	if (csize != hlen - HDR_FIXED)
 		return KM_ERR_MALFORMED;
-	uint32_t crc = km_rec_crc32c(0, h, HDR_CALIB);
+	uint32_t crc = km_crc32c(0, h, HDR_CALIB);
 	if (csize) {
 		r->calib = km__malloc(csize);
 		if (!r->calib)
@@ -867,34 +816,34 @@ static int read_header(km_rec_reader *r)
 		rc = read_at(r->fd, HDR_CALIB, r->calib, csize);
 		if (rc != KM_OK)
 			return rc;
-		crc = km_rec_crc32c(crc, r->calib, csize);
+		crc = km_crc32c(crc, r->calib, csize);
 	}
 	uint8_t tail[4];
 	rc = read_at(r->fd, HDR_CALIB + csize, tail, 4);
 	if (rc != KM_OK)
 		return rc;
-	if (km_proto_get_le32(tail) != crc)
+	if (km_get_le32(tail) != crc)
 		return KM_ERR_BAD_CRC;
 
 	struct km_rec_info *in = &r->info;
 	in->format_version = version;
-	in->content = km_proto_get_le32(h + 16);
+	in->content = km_get_le32(h + 16);
 	if (in->content == 0 || (in->content & ~(uint32_t)(KM_REC_RAW | KM_REC_KPA)))
 		return KM_ERR_MALFORMED;
-	in->device.rows = km_proto_get_le16(h + 20);
-	in->device.cols = km_proto_get_le16(h + 22);
-	in->device.pitch_mm = km__get_f32(h + 24);
+	in->device.rows = km_get_le16(h + 20);
+	in->device.cols = km_get_le16(h + 22);
+	in->device.pitch_mm = km_get_le_f32(h + 24);
 	in->device.geometry = (enum km_geometry)h[28];
-	in->device.rate_hz = km__get_f32(h + 32);
-	in->device.usb_vid = km_proto_get_le16(h + 36);
-	in->device.usb_pid = km_proto_get_le16(h + 38);
+	in->device.rate_hz = km_get_le_f32(h + 32);
+	in->device.usb_vid = km_get_le16(h + 36);
+	in->device.usb_pid = km_get_le16(h + 38);
 	copy_str(in->device.serial, sizeof in->device.serial, (const char *)h + 40);
 	copy_str(in->device.firmware, sizeof in->device.firmware, (const char *)h + 104);
 	copy_str(in->device.model, sizeof in->device.model, (const char *)h + 136);
 	copy_str(in->session_id, sizeof in->session_id, (const char *)h + 200);
-	in->start_unix_us = (int64_t)km_proto_get_le64(h + 248);
-	r->max_payload = km_proto_get_le32(h + 256);
-	in->calibration_id = km_proto_get_le32(h + 260);
+	in->start_unix_us = (int64_t)km_get_le64(h + 248);
+	r->max_payload = km_get_le32(h + 256);
+	in->calibration_id = km_get_le32(h + 260);
 	in->calibration = r->calib;
 	in->calibration_size = csize;
 	rc = check_device(&in->device);
@@ -918,7 +867,7 @@ static int read_chunk_header(km_rec_reader *r, uint64_t off, uint8_t h[CHUNK_HDR
 		return rc;
 	if (memcmp(h, chunk_magic, 4) != 0)
 		return KM_ERR_MALFORMED;
-	if (km_proto_get_le32(h + 28) != km_rec_crc32c(0, h, 28))
+	if (km_get_le32(h + 28) != km_crc32c(0, h, 28))
 		return KM_ERR_BAD_CRC;
 	return KM_OK;
 }
@@ -931,9 +880,9 @@ static int load_chunk(km_rec_reader *r, uint64_t off, uint64_t *first_frame, uin
 	int rc = read_chunk_header(r, off, h);
 	if (rc != KM_OK)
 		return rc;
-	uint32_t type = km_proto_get_le32(h + 4);
-	uint32_t len = km_proto_get_le32(h + 8);
-	uint32_t recs = km_proto_get_le32(h + 12);
+	uint32_t type = km_get_le32(h + 4);
+	uint32_t len = km_get_le32(h + 8);
+	uint32_t recs = km_get_le32(h + 12);
 	if (type != CHUNK_DATA || len > r->max_payload)
 		return KM_ERR_MALFORMED;
 	if (off + CHUNK_HDR + len + CHUNK_TAIL > r->info.file_size)
@@ -941,7 +890,7 @@ static int load_chunk(km_rec_reader *r, uint64_t off, uint64_t *first_frame, uin
 	rc = read_at(r->fd, off + CHUNK_HDR, r->buf, (size_t)len + CHUNK_TAIL);
 	if (rc != KM_OK)
 		return rc;
-	if (km_proto_get_le32(r->buf + len) != km_rec_crc32c(0, r->buf, len))
+	if (km_get_le32(r->buf + len) != km_crc32c(0, r->buf, len))
 		return KM_ERR_BAD_CRC;
 	/* Walk the records: sizes must tile the payload exactly. */
 	uint32_t nf = 0, ne = 0, pos = 0;
@@ -950,13 +899,13 @@ static int load_chunk(km_rec_reader *r, uint64_t off, uint64_t *first_frame, uin
 		if (len - pos < REC_PREFIX)
 			return KM_ERR_MALFORMED;
 		const uint8_t *p = r->buf + pos;
-		uint32_t size = km_proto_get_le32(p + 4);
+		uint32_t size = km_get_le32(p + 4);
 		if (size > len - pos)
 			return KM_ERR_MALFORMED;
 		if (p[0] == REC_FRAME) {
 			if (size != r->frame_rec)
 				return KM_ERR_MALFORMED;
-			uint64_t t = km_proto_get_le64(p + REC_PREFIX + 16);
+			uint64_t t = km_get_le64(p + REC_PREFIX + 16);
 			if (nf == 0)
 				a = t;
 			b = t;
@@ -974,12 +923,12 @@ static int load_chunk(km_rec_reader *r, uint64_t off, uint64_t *first_frame, uin
 		}
 		pos += size;
 	}
-	if (pos != len || nf != km_proto_get_le32(h + 24))
+	if (pos != len || nf != km_get_le32(h + 24))
 		return KM_ERR_MALFORMED;
 	r->len = len;
 	r->pos = 0;
 	if (first_frame)
-		*first_frame = km_proto_get_le64(h + 16);
+		*first_frame = km_get_le64(h + 16);
 	if (frames)
 		*frames = nf;
 	if (events)
@@ -1000,9 +949,9 @@ static int read_trailer(km_rec_reader *r, uint8_t t[TRAILER])
 	int rc = read_at(r->fd, size - TRAILER, t, TRAILER);
 	if (rc != KM_OK)
 		return rc;
-	if (memcmp(t, end_magic, 8) != 0 || km_proto_get_le32(t + 28) != km_rec_crc32c(0, t, 28))
+	if (memcmp(t, end_magic, 8) != 0 || km_get_le32(t + 28) != km_crc32c(0, t, 28))
 		return KM_ERR_NOT_FOUND;
-	uint64_t ioff = km_proto_get_le64(t + 8);
+	uint64_t ioff = km_get_le64(t + 8);
 	if (ioff < r->data_start || ioff > size - TRAILER)
 		return KM_ERR_MALFORMED;
 	return KM_OK;
@@ -1015,15 +964,15 @@ static int load_index(km_rec_reader *r)
 	int rc = read_trailer(r, t);
 	if (rc != KM_OK)
 		return rc;
-	uint64_t ioff = km_proto_get_le64(t + 8);
-	uint32_t n = km_proto_get_le32(t + 24);
+	uint64_t ioff = km_get_le64(t + 8);
+	uint32_t n = km_get_le32(t + 24);
 	uint8_t h[CHUNK_HDR];
 	r->n_index = 0;
 	rc = read_chunk_header(r, ioff, h);
 	if (rc != KM_OK)
 		return rc;
-	uint32_t len = km_proto_get_le32(h + 8);
-	if (km_proto_get_le32(h + 4) != CHUNK_INDEX || km_proto_get_le32(h + 12) != n ||
+	uint32_t len = km_get_le32(h + 8);
+	if (km_get_le32(h + 4) != CHUNK_INDEX || km_get_le32(h + 12) != n ||
 	    (uint64_t)n * INDEX_ENTRY != len ||
 	    ioff + CHUNK_HDR + len + CHUNK_TAIL + TRAILER != size)
 		return KM_ERR_MALFORMED;
@@ -1031,14 +980,14 @@ static int load_index(km_rec_reader *r)
 	if (!b)
 		return KM_ERR_NO_MEMORY;
 	rc = read_at(r->fd, ioff + CHUNK_HDR, b, (size_t)len + CHUNK_TAIL);
-	if (rc == KM_OK && km_proto_get_le32(b + len) != km_rec_crc32c(0, b, len))
+	if (rc == KM_OK && km_get_le32(b + len) != km_crc32c(0, b, len))
 		rc = KM_ERR_BAD_CRC;
 	uint64_t expect_off = r->data_start, expect_frame = 0;
 	for (uint32_t i = 0; rc == KM_OK && i < n; i++) {
 		const uint8_t *p = b + (size_t)i * INDEX_ENTRY;
-		struct index_entry e = {km_proto_get_le64(p),      km_proto_get_le64(p + 8),
-		                        km_proto_get_le32(p + 16), km_proto_get_le32(p + 20),
-		                        km_proto_get_le64(p + 24), km_proto_get_le64(p + 32)};
+		struct index_entry e = {km_get_le64(p),      km_get_le64(p + 8),
+		                        km_get_le32(p + 16), km_get_le32(p + 20),
+		                        km_get_le64(p + 24), km_get_le64(p + 32)};
 		/* Offsets must be increasing and frame counts consistent. */
 		if (e.offset < expect_off || e.offset >= ioff || e.first_frame != expect_frame) {
 			rc = KM_ERR_MALFORMED;
@@ -1049,7 +998,7 @@ static int load_index(km_rec_reader *r)
 		rc = index_push(&r->index, &r->n_index, &r->cap_index, &e);
 	}
 	km__free(b);
-	if (rc == KM_OK && expect_frame != km_proto_get_le64(t + 16))
+	if (rc == KM_OK && expect_frame != km_get_le64(t + 16))
 		rc = KM_ERR_MALFORMED;
 	if (rc != KM_OK) {
 		r->n_index = 0;
@@ -1071,7 +1020,7 @@ static int scan(km_rec_reader *r)
 			break;
 		uint8_t h[CHUNK_HDR];
 		int rc = read_chunk_header(r, off, h);
-		if (rc == KM_OK && km_proto_get_le32(h + 4) == CHUNK_INDEX)
+		if (rc == KM_OK && km_get_le32(h + 4) == CHUNK_INDEX)
 			break; /* index present but trailer missing or bad: data ends here */
 		struct index_entry e = {off, 0, 0, 0, 0, 0};
 		if (rc == KM_OK)
@@ -1177,8 +1126,8 @@ int km_rec_reader_create(const struct km_rec_reader_config *cfg, km_rec_reader *
 			uint8_t t[TRAILER];
 			/* Complete: sound data, then exactly the trailer's index chunk. */
 			if (rc == KM_OK && !r->damage.damaged && read_trailer(r, t) == KM_OK &&
-			    km_proto_get_le64(t + 8) == r->data_end &&
-			    km_proto_get_le64(t + 16) == scanned_frames(r))
+			    km_get_le64(t + 8) == r->data_end &&
+			    km_get_le64(t + 16) == scanned_frames(r))
 				r->info.complete = true;
 		}
 	}
@@ -1237,22 +1186,22 @@ static void decode_frame(km_rec_reader *r, const uint8_t *p, struct km_rec_item 
 {
 	struct km_frame *f = r->frame;
 	p += REC_PREFIX;
-	f->sequence = km_proto_get_le32(p);
-	f->flags = km_proto_get_le32(p + 4);
-	f->dropped_since_last = km_proto_get_le32(p + 8);
-	item->calibration_id = km_proto_get_le32(p + 12);
-	f->device_time_us = km_proto_get_le64(p + 16);
-	f->host_time_us = km_proto_get_le64(p + 24);
+	f->sequence = km_get_le32(p);
+	f->flags = km_get_le32(p + 4);
+	f->dropped_since_last = km_get_le32(p + 8);
+	item->calibration_id = km_get_le32(p + 12);
+	f->device_time_us = km_get_le64(p + 16);
+	f->host_time_us = km_get_le64(p + 24);
 	p += FRAME_FIXED;
 	item->raw = NULL;
 	if (r->info.content & KM_REC_RAW) {
 		for (size_t i = 0; i < r->cells; i++, p += 2)
-			r->raw[i] = km_proto_get_le16(p);
+			r->raw[i] = km_get_le16(p);
 		item->raw = r->raw;
 	}
 	if (r->info.content & KM_REC_KPA) {
 		for (size_t i = 0; i < r->cells; i++, p += 4)
-			f->kpa[i] = km__get_f32(p);
+			f->kpa[i] = km_get_le_f32(p);
 	} else {
 		for (size_t i = 0; i < r->cells; i++)
 			f->kpa[i] = (float)r->raw[i];
@@ -1265,19 +1214,19 @@ static void decode_event(const uint8_t *p, struct km_rec_event *ev)
 {
 	memset(ev, 0, sizeof *ev);
 	p += REC_PREFIX;
-	ev->type = km_proto_get_le16(p);
-	ev->subtype = km_proto_get_le16(p + 2);
-	ev->track_id = km_proto_get_le32(p + 4);
-	ev->time_us = km_proto_get_le64(p + 8);
-	ev->x_mm = km__get_f32(p + 16);
-	ev->y_mm = km__get_f32(p + 20);
+	ev->type = km_get_le16(p);
+	ev->subtype = km_get_le16(p + 2);
+	ev->track_id = km_get_le32(p + 4);
+	ev->time_us = km_get_le64(p + 8);
+	ev->x_mm = km_get_le_f32(p + 16);
+	ev->y_mm = km_get_le_f32(p + 20);
 	ev->n_ints = p[24];
 	ev->n_values = p[25];
 	p += EVENT_FIXED;
 	for (unsigned i = 0; i < ev->n_ints; i++, p += 4)
-		ev->ints[i] = km_proto_get_le32(p);
+		ev->ints[i] = km_get_le32(p);
 	for (unsigned i = 0; i < ev->n_values; i++, p += 4)
-		ev->values[i] = km__get_f32(p);
+		ev->values[i] = km_get_le_f32(p);
 }
 
 int km_rec_reader_next(km_rec_reader *r, struct km_rec_item *item)
@@ -1292,7 +1241,7 @@ int km_rec_reader_next(km_rec_reader *r, struct km_rec_item *item)
 			continue;
 		}
 		const uint8_t *p = r->buf + r->pos;
-		uint32_t size = km_proto_get_le32(p + 4);
+		uint32_t size = km_get_le32(p + 4);
 		r->pos += size;
 		if (p[0] == REC_FRAME) {
 			memset(item, 0, sizeof *item);
@@ -1338,7 +1287,7 @@ static int position_at(km_rec_reader *r, size_t i, uint64_t index)
 				return KM_OK;
 			r->frame_next++;
 		}
-		r->pos += km_proto_get_le32(p + 4);
+		r->pos += km_get_le32(p + 4);
 	}
 	return KM_ERR_MALFORMED; /* the index promised a frame the chunk lacks */
 }
@@ -1403,11 +1352,11 @@ int km_rec_reader_seek_time(km_rec_reader *r, uint64_t time_us)
 	while (r->pos < r->len) {
 		const uint8_t *p = r->buf + r->pos;
 		if (p[0] == REC_FRAME) {
-			if (km_proto_get_le64(p + REC_PREFIX + 16) >= time_us)
+			if (km_get_le64(p + REC_PREFIX + 16) >= time_us)
 				return KM_OK;
 			r->frame_next++;
 		}
-		r->pos += km_proto_get_le32(p + 4);
+		r->pos += km_get_le32(p + 4);
 	}
 	return KM_ERR_RANGE;
 }
@@ -1423,7 +1372,7 @@ int km_rec_reader_reset(km_rec_reader *r)
 	return KM_OK;
 }
 
-bool km__rec_reader_is_file(const km_rec_reader *r, const char *path)
+bool km_rec_reader_is_file(const km_rec_reader *r, const char *path)
 {
 	struct stat a, b;
 	return r && path && fstat(r->fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&

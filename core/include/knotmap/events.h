@@ -1,10 +1,13 @@
 /*
- * knotmap dsp events: what the signal core tells the viewer and the session log.
+ * knotmap events: what the signal core tells the viewer, the recording and
+ * the session summary. Core owns the vocabulary so every part above it reads
+ * the same meaning without depending on the dsp.
  *
  * One plain struct, struct km_event, for every kind of event (knot found/lost,
  * hold timer steps, tensing up, stiffness change, safety blocks). Producers are
  * the dsp objects (tracker, stiffness, guard, hold); consumers are the pipeline,
- * the viewer and the session log.
+ * the viewer, the recording (through the one mapping to struct km_rec_event
+ * below) and the session summary.
  *
  * Stability: enum values and struct fields are never renumbered, reordered or
  * removed; new values and new fields are only appended (fields at the end of
@@ -121,6 +124,40 @@ struct km_event_sink {
 KM_API void km_event_sink_emit(struct km_event_sink *sink, const struct km_event *ev);
 /* count = 0 (dropped is kept). NULL ok. */
 KM_API void km_event_sink_clear(struct km_event_sink *sink);
+
+/*
+ * The generic event record a .kmrec file stores (docs/kmrec-format.md). The
+ * format gives no meaning to type/subtype/ints/values; km_event_to_record()
+ * and km_event_from_record() below are the one mapping between it and struct
+ * km_event, used by every writer and reader of recordings (CLI and viewer).
+ * time_us: same clock as frames' device_time_us. n_ints <= 4, n_values <= 8.
+ */
+#define KM_REC_EVENT_MAX_INTS 4
+#define KM_REC_EVENT_MAX_VALUES 8
+
+struct km_rec_event {
+	uint16_t type;
+	uint16_t subtype;
+	uint32_t track_id;
+	uint64_t time_us;
+	float x_mm;
+	float y_mm;
+	uint8_t n_ints;
+	uint8_t n_values;
+	uint32_t ints[KM_REC_EVENT_MAX_INTS];
+	float values[KM_REC_EVENT_MAX_VALUES];
+};
+
+/*
+ * type = type, subtype = reason, track_id, time_us, x_mm, y_mm as they are;
+ * ints = [knot_id, frame_seq, hold_index];
+ * values = [load_kpa, load_n, held_s, dose_kpa_s, stiffness_pct, value].
+ * Fields appended to struct km_event later go after these (append only), so
+ * older files read back with the new fields 0. Both never fail; NULL: no-op.
+ */
+KM_API void km_event_to_record(const struct km_event *ev, struct km_rec_event *out);
+/* The reverse: missing ints/values read as 0, extra ones are ignored. */
+KM_API void km_event_from_record(const struct km_rec_event *in, struct km_event *out);
 
 /* "KNOT_FOUND", "HOLD_STARTED", ...; "UNKNOWN" for values not in the enum.
  * Never NULL; static strings; thread-safe. */

@@ -1,0 +1,101 @@
+/*
+ * knotmap session summary: the one fold of a session's events into its
+ * candidate knots and its timed holds with their outcomes. `analyze`, `record`
+ * (for the history), the exports (JSON, PNG report) all read a session through
+ * it, so they agree on what a hold is and how it ended.
+ *
+ * Rules: KNOT_FOUND adds a knot, KNOT_LOST marks the knot of that track lost;
+ * HOLD_STARTED opens a hold on its track (outcome "stopped" until told
+ * otherwise); RELEASED / STIFFENED set the outcome of the open hold on the
+ * track; HOLD_STOPPED closes it with the event's timed seconds (or end -
+ * start when the event has none), mean load and dose. Events for a track
+ * with no open hold change nothing. Other event types are only counted.
+ *
+ * Plain data: read the arrays directly. Grows with the session (a few dozen
+ * knots and holds); allocates only when a knot or hold is added.
+ * Thread safety: one summary must not be used from two threads at once.
+ */
+#ifndef KNOTMAP_SUMMARY_H
+#define KNOTMAP_SUMMARY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "knotmap/core.h"
+#include "knotmap/events.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How a hold ended. Stable values (the history stores their names). */
+enum km_outcome {
+	KM_OUTCOME_STOPPED = 0,   /* ended without a clear change */
+	KM_OUTCOME_RELEASED = 1,  /* stiffness index fell during the hold */
+	KM_OUTCOME_STIFFENED = 2, /* stiffness index rose: ease off next time */
+};
+
+/* "stopped", "released", "stiffened"; "unknown" otherwise. Static strings. */
+KM_API const char *km_outcome_name(enum km_outcome o);
+/* Parses one of the names above. KM_OK or KM_ERR_INVALID_ARG. */
+KM_API int km_outcome_parse(const char *name, enum km_outcome *out);
+
+struct km_summary_knot {
+	uint32_t track_id;
+	float x_mm, y_mm;   /* where it was found */
+	uint64_t found_us;  /* event time it was found */
+	uint64_t lost_us;   /* 0 while tracked */
+	float load_kpa;     /* load when found (0 when the event had none) */
+};
+
+struct km_summary_hold {
+	uint32_t track_id;
+	uint32_t index; /* 1-based hold number on that spot (the event's hold_index) */
+	float x_mm, y_mm;
+	uint64_t start_us, end_us; /* end_us 0 while open */
+	float held_s;              /* timed seconds (pauses excluded) */
+	float load_kpa;            /* mean load over the hold */
+	float dose_kpa_s;          /* load x time */
+	float stiffness_pct;       /* stiffness change over the hold */
+	enum km_outcome outcome;
+	enum km_event_reason reason; /* why it stopped */
+	bool open;                   /* no HOLD_STOPPED seen (yet) */
+};
+
+struct km_summary {
+	struct km_summary_knot *knots; /* n_knots, in the order found */
+	size_t n_knots;
+	struct km_summary_hold *holds; /* n_holds, in the order started */
+	size_t n_holds;
+	uint64_t events;                        /* every event folded in */
+	uint64_t by_type[KM_EVENT_TYPE_COUNT];  /* events per known type */
+	uint64_t unknown_types;                 /* events of types not in the enum */
+	/* private */
+	size_t cap_knots, cap_holds;
+};
+
+/* Empty summary (no allocation). NULL ok. */
+KM_API void km_summary_init(struct km_summary *s);
+
+/*
+ * Folds one event in. *hold (may be NULL) is set to the hold the event
+ * started, gave an outcome or closed, else NULL; it stays valid until the
+ * next call. KM_OK; KM_ERR_INVALID_ARG (NULL s or ev); KM_ERR_NO_MEMORY (the
+ * knot or hold could not be stored: the event is still counted).
+ */
+KM_API int km_summary_add(struct km_summary *s, const struct km_event *ev,
+                          const struct km_summary_hold **hold);
+
+/* The open hold on a track, or NULL. */
+KM_API const struct km_summary_hold *km_summary_open_hold(const struct km_summary *s,
+                                                          uint32_t track_id);
+
+/* Frees the arrays and empties the summary. NULL ok. */
+KM_API void km_summary_free(struct km_summary *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KNOTMAP_SUMMARY_H */

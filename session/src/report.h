@@ -1,0 +1,28 @@
+/* The PNG session report (report.c): layout and colours, exposed so the
+ * tests can find what was drawn where. */
+#ifndef KNOTMAP_SESSION_REPORT_H
+#define KNOTMAP_SESSION_REPORT_H
+
+#include <stdint.h>
+
+#include "knotmap/export.h"
+#include "knotmap/recording.h"
+#include "knotmap/summary.h"
+
+/* Report geometry, so tests can find what was drawn where. */
+struct km__report_layout {
+	uint32_t width, height;
+	uint32_t scale;          /* pixels per cell */
+	uint32_t peak_x, peak_y; /* top-left of the peak map */
+	uint32_t mean_x, mean_y; /* top-left of the mean map */
+	uint32_t map_w, map_h;
+	uint32_t timeline_x, timeline_y, timeline_w, timeline_h;
+	uint32_t lane_h;
+};
+void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt,
+                       struct km__report_layout *l);
+/* Outcome colours of the hold timeline, 0xRRGGBB. */
+uint32_t km__outcome_colour(enum km_outcome o);
+int km__export_png(const struct km_export_config *cfg, km_rec_reader *r);
+
+#endif

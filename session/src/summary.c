@@ -1,0 +1,138 @@
+/* The events -> knots and holds fold (see knotmap/summary.h). */
+#include "knotmap/summary.h"
+
+#include <string.h>
+
+#include "km_internal.h"
+
+static const char *const outcome_names[] = {"stopped", "released", "stiffened"};
+
+const char *km_outcome_name(enum km_outcome o)
+{
+	return (unsigned)o < KM_ARRAY_SIZE(outcome_names) ? outcome_names[o] : "unknown";
+}
+
+int km_outcome_parse(const char *name, enum km_outcome *out)
+{
+	for (size_t i = 0; name && out && i < KM_ARRAY_SIZE(outcome_names); i++) {
+		if (!strcmp(name, outcome_names[i])) {
+			*out = (enum km_outcome)i;
+			return KM_OK;
+		}
+	}
+	return KM_ERR_INVALID_ARG;
+}
+
+void km_summary_init(struct km_summary *s)
+{
+	if (s)
+		memset(s, 0, sizeof *s);
+}
+
+void km_summary_free(struct km_summary *s)
+{
+	if (!s)
+		return;
+	km__free(s->knots);
+	km__free(s->holds);
+	memset(s, 0, sizeof *s);
+}
+
+/* Room for one more element: doubles the array when full. */
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return KM_OK;
+	size_t ncap = *cap ? *cap * 2 : 16, bytes;
+	if (!km__mul_size(ncap, size, &bytes))
+		return KM_ERR_NO_MEMORY;
+	void *p = km__realloc(*arr, bytes);
+	if (!p)
+		return KM_ERR_NO_MEMORY;
+	*arr = p;
+	*cap = ncap;
+	return KM_OK;
+}
+
+static struct km_summary_hold *open_hold(const struct km_summary *s, uint32_t track)
+{
+	/* The most recent open hold on the track. */
+	for (size_t i = s->n_holds; i-- > 0;)
+		if (s->holds[i].open && s->holds[i].track_id == track)
+			return &s->holds[i];
+	return NULL;
+}
+
+const struct km_summary_hold *km_summary_open_hold(const struct km_summary *s, uint32_t track_id)
+{
+	return s ? open_hold(s, track_id) : NULL;
+}
+
+int km_summary_add(struct km_summary *s, const struct km_event *ev,
+                   const struct km_summary_hold **hold)
+{
+	if (hold)
+		*hold = NULL;
+	if (!s || !ev)
+		return KM_ERR_INVALID_ARG;
+	s->events++;
+	if ((unsigned)ev->type < KM_EVENT_TYPE_COUNT)
+		s->by_type[ev->type]++;
+	else
+		s->unknown_types++;
+
+	struct km_summary_hold *h = NULL;
+	switch (ev->type) {
+	case KM_EVENT_KNOT_FOUND:
+		if (grow((void **)&s->knots, &s->cap_knots, s->n_knots, sizeof *s->knots) != KM_OK)
+			return KM_ERR_NO_MEMORY;
+		s->knots[s->n_knots++] = (struct km_summary_knot){
+		    ev->track_id, ev->x_mm, ev->y_mm, ev->time_us, 0, ev->load_kpa};
+		break;
+	case KM_EVENT_KNOT_LOST:
+		for (size_t i = 0; i < s->n_knots; i++)
+			if (s->knots[i].track_id == ev->track_id && !s->knots[i].lost_us)
+				s->knots[i].lost_us = ev->time_us;
+		break;
+	case KM_EVENT_HOLD_STARTED:
+		if (grow((void **)&s->holds, &s->cap_holds, s->n_holds, sizeof *s->holds) != KM_OK)
+			return KM_ERR_NO_MEMORY;
+		h = &s->holds[s->n_holds++];
+		memset(h, 0, sizeof *h);
+		h->track_id = ev->track_id;
+		h->index = ev->hold_index;
+		h->x_mm = ev->x_mm;
+		h->y_mm = ev->y_mm;
+		h->start_us = ev->time_us;
+		h->outcome = KM_OUTCOME_STOPPED;
+		h->open = true;
+		break;
+	case KM_EVENT_RELEASED:
+	case KM_EVENT_STIFFENED:
+		h = open_hold(s, ev->track_id);
+		if (h)
+			h->outcome = ev->type == KM_EVENT_RELEASED ? KM_OUTCOME_RELEASED
+			                                           : KM_OUTCOME_STIFFENED;
+		break;
+	case KM_EVENT_HOLD_STOPPED:
+		h = open_hold(s, ev->track_id);
+		if (h) {
+			h->open = false;
+			h->end_us = ev->time_us;
+			/* Timed seconds from the hold timer; a recording that lacks
+			 * them still gets the wall time of the hold. */
+			double wall = (double)(int64_t)(ev->time_us - h->start_us) / 1e6;
+			h->held_s = ev->held_s > 0 ? ev->held_s : (float)(wall > 0 ? wall : 0);
+			h->load_kpa = ev->load_kpa;
+			h->dose_kpa_s = ev->dose_kpa_s;
+			h->stiffness_pct = ev->stiffness_pct;
+			h->reason = ev->reason;
+		}
+		break;
+	default:
+		break;
+	}
+	if (hold)
+		*hold = h;
+	return KM_OK;
+}

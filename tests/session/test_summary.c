@@ -1,0 +1,99 @@
+/* The one events -> knots and holds fold (knotmap/summary.h). */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "knotmap/summary.h"
+
+static struct km_event ev(enum km_event_type type, uint32_t track, uint64_t t_us)
+{
+	struct km_event e;
+	memset(&e, 0, sizeof e);
+	e.type = type;
+	e.track_id = track;
+	e.time_us = t_us;
+	e.x_mm = (float)track * 10.0f;
+	e.y_mm = 5.0f;
+	return e;
+}
+
+Test(summary, knots_and_holds_with_outcomes)
+{
+	struct km_summary s;
+	km_summary_init(&s);
+	const struct km_summary_hold *h = NULL;
+	struct km_event e = ev(KM_EVENT_KNOT_FOUND, 1, 1000);
+	e.load_kpa = 12.0f;
+	cr_assert_eq(km_summary_add(&s, &e, &h), KM_OK);
+	cr_assert_null(h);
+	e = ev(KM_EVENT_KNOT_FOUND, 2, 2000);
+	km_summary_add(&s, &e, NULL);
+	e = ev(KM_EVENT_HOLD_STARTED, 1, 3000000);
+	e.hold_index = 1;
+	km_summary_add(&s, &e, &h);
+	cr_assert_not_null(h);
+	cr_assert(h->open);
+	cr_assert_eq(km_summary_open_hold(&s, 1), h);
+	cr_assert_null(km_summary_open_hold(&s, 2));
+	e = ev(KM_EVENT_RELEASED, 1, 4000000);
+	km_summary_add(&s, &e, &h);
+	cr_assert_eq(h->outcome, KM_OUTCOME_RELEASED);
+	e = ev(KM_EVENT_HOLD_STOPPED, 1, 9000000);
+	e.reason = KM_REASON_UNLOADED;
+	e.held_s = 5.5f;
+	e.load_kpa = 30.0f;
+	e.dose_kpa_s = 165.0f;
+	e.stiffness_pct = -16.0f;
+	km_summary_add(&s, &e, &h);
+	cr_assert_not_null(h);
+	cr_assert_not(h->open);
+	cr_assert_eq(h->end_us, 9000000u);
+	cr_assert_eq(h->held_s, 5.5f);
+	cr_assert_eq(h->dose_kpa_s, 165.0f);
+	cr_assert_eq(h->reason, KM_REASON_UNLOADED);
+	/* a second hold on track 2 stiffens; its stop has no timer seconds:
+	 * the wall time of the hold stands in */
+	e = ev(KM_EVENT_HOLD_STARTED, 2, 10000000);
+	km_summary_add(&s, &e, NULL);
+	e = ev(KM_EVENT_STIFFENED, 2, 11000000);
+	km_summary_add(&s, &e, NULL);
+	e = ev(KM_EVENT_HOLD_STOPPED, 2, 12500000);
+	km_summary_add(&s, &e, &h);
+	cr_assert_eq(h->outcome, KM_OUTCOME_STIFFENED);
+	cr_assert_float_eq(h->held_s, 2.5f, 1e-6f);
+	/* events on a track with no open hold change nothing */
+	e = ev(KM_EVENT_RELEASED, 3, 13000000);
+	km_summary_add(&s, &e, &h);
+	cr_assert_null(h);
+	e = ev(KM_EVENT_HOLD_STOPPED, 3, 13000000);
+	km_summary_add(&s, &e, &h);
+	cr_assert_null(h);
+	e = ev(KM_EVENT_KNOT_LOST, 2, 14000000);
+	km_summary_add(&s, &e, NULL);
+	e = ev((enum km_event_type)200, 2, 15000000);
+	km_summary_add(&s, &e, NULL);
+
+	cr_assert_eq(s.n_knots, 2);
+	cr_assert_eq(s.knots[0].load_kpa, 12.0f);
+	cr_assert_eq(s.knots[0].lost_us, 0u);
+	cr_assert_eq(s.knots[1].lost_us, 14000000u);
+	cr_assert_eq(s.n_holds, 2);
+	cr_assert_eq(s.holds[0].outcome, KM_OUTCOME_RELEASED);
+	cr_assert_eq(s.events, 12);
+	cr_assert_eq(s.by_type[KM_EVENT_HOLD_STOPPED], 3);
+	cr_assert_eq(s.unknown_types, 1);
+	km_summary_free(&s);
+	cr_assert_eq(s.n_holds, 0);
+	cr_assert_eq(km_summary_add(NULL, &e, NULL), KM_ERR_INVALID_ARG);
+}
+
+Test(summary, outcome_names)
+{
+	cr_assert_str_eq(km_outcome_name(KM_OUTCOME_STOPPED), "stopped");
+	cr_assert_str_eq(km_outcome_name(KM_OUTCOME_RELEASED), "released");
+	cr_assert_str_eq(km_outcome_name(KM_OUTCOME_STIFFENED), "stiffened");
+	cr_assert_str_eq(km_outcome_name((enum km_outcome)9), "unknown");
+	enum km_outcome o;
+	cr_assert_eq(km_outcome_parse("stiffened", &o), KM_OK);
+	cr_assert_eq(o, KM_OUTCOME_STIFFENED);
+	cr_assert_eq(km_outcome_parse("gone", &o), KM_ERR_INVALID_ARG);
+}
