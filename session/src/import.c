@@ -204,7 +204,7 @@ int km_import_format_parse(const char *name, enum km_import_format *out)
 	return KM_ERR_INVALID_ARG;
 }
 
-static const char *const unit_names[] = {"default", "kPa", "mmHg", "N/cm2", "psi", "raw"};
+static const char *const unit_names[] = {"default", "kPa", "mmHg", "N/cm2", "psi", "counts"};
 
 const char *km_import_units_name(enum km_import_units u)
 {

@@ -516,8 +516,8 @@ Test(import, bad_text_gives_code_and_line)
 	static const struct bad cases[] = {
 	    {"ragged", "1,2,3\n4,5\n\n", 0, 0, KM_OK, KM_ERR_SHAPE, ":2:", 0},
 	    {"ragged-later", "1,2\n3,4\n\n5,6\n7\n", 0, 0, KM_OK, KM_ERR_SHAPE, ":5:", 1},
-	    {"non-numeric", "1,2\n3,x\n", 0, 0, KM_OK, KM_ERR_PARSE, ":2: column 2", 0},
-	    {"empty-cell", "1,,2\n", 0, 0, KM_OK, KM_ERR_PARSE, ":1: column 2", 0},
+	    {"non-numeric", "1,2\n3,x\n", 0, 0, KM_OK, KM_ERR_PARSE, ":2:3: field 2", 0},
+	    {"empty-cell", "1,,2\n", 0, 0, KM_OK, KM_ERR_PARSE, ":1:3: field 2: empty cell", 0},
 	    {"nan", "1,2\n3,4\n\n1,NaN\n3,4\n", 0, 0, KM_OK, KM_ERR_NONFINITE, ":4:", 1},
 	    {"too-many-rows", "Frame 1\n1,2\n3,4\n5,6\n", 2, 2, KM_ERR_SHAPE, 0, ":4:", 0},
 	    /* the first Tekscan frame is read at open (it sets the sensor mask) */
