@@ -193,8 +193,8 @@ static int run_analyze(int argc, char **argv)
 		km_source_damage(r, &d);
 		if (d.damaged && import && !io.partial) {
 			km_cli_error(CMD,
-			             "fix the file, or add --partial to analyse the frames before "
-			             "the damage",
+			             "fix the file, or add --partial to skip the frames that do not "
+			             "read",
 			             "%s", d.message);
 			status = KM_EXIT_FAILURE;
 		} else if (d.damaged && import) {

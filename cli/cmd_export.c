@@ -103,8 +103,8 @@ static int import_to_temp(const char *in, const struct km_cli_import_opts *io, k
 		} else {
 			if (d.damaged)
 				km_cli_error(CMD,
-				             "fix the file, or add --partial to export the frames "
-				             "before the damage",
+				             "fix the file, or add --partial to skip the frames "
+				             "that do not read",
 				             "%s", d.message);
 			else
 				km_cli_error(CMD, NULL, "cannot read '%s': %s", in, km_strerror(rc));

@@ -163,8 +163,21 @@ static int run_import(const char *path, km_source *src, bool frames, bool verify
 		printf("  grid       %u x %u cells, %.2f mm pitch (%s), flat, %.4g Hz (%s)\n",
 		       ii->rows, ii->cols, (double)ii->pitch_mm, origin[ii->pitch_from],
 		       (double)ii->rate_hz, origin[ii->rate_from]);
-		printf("  values     %s (%s), x %.6g to kPa\n", km_import_units_name(ii->units),
-		       origin[ii->units_from], (double)ii->to_kpa);
+		if (ii->row_pitch_mm != ii->col_pitch_mm)
+			printf("  cells      %.2f mm between rows x %.2f mm between columns\n",
+			       (double)ii->row_pitch_mm, (double)ii->col_pitch_mm);
+		if (ii->mask)
+			printf("  sensor     %u of %u cells are on the sensor (the rest lie outside "
+			       "its outline)\n",
+			       (unsigned)ii->mask_cells, (unsigned)ii->rows * ii->cols);
+		if (ii->sensor_count > 1)
+			printf("  sensor     %u of %u: %s\n", ii->sensor_index + 1u,
+			       (unsigned)ii->sensor_count, ii->sensor);
+		if (ii->units == KM_UNITS_RAW)
+			printf("  values     counts (%s), not pressures\n", origin[ii->units_from]);
+		else
+			printf("  values     %s (%s), x %.6g to kPa\n", km_import_units_name(ii->units),
+			       origin[ii->units_from], (double)ii->to_kpa);
 		printf("  frames     %" PRIu64 " over %.2f s\n", n,
 		       n > 1 ? (double)(t1 - t0) / 1e6 : 0.0);
 	}
@@ -175,6 +188,17 @@ static int run_import(const char *path, km_source *src, bool frames, bool verify
 			fprintf(stderr, "knotmap replay: %s is damaged (see above)\n", path);
 			return KM_EXIT_FAILURE;
 		}
+	} else if (d.skipped_frames) {
+		printf("  skipped    %" PRIu64 " frames that do not read (first: %s)\n",
+		       d.skipped_frames, d.first_skip);
+		if (verify) {
+			fprintf(stderr, "knotmap replay: %s is damaged (see above)\n", path);
+			return KM_EXIT_FAILURE;
+		}
+	} else if (verify && n == 0) {
+		/* a file with no frames is not a good file */
+		fprintf(stderr, "knotmap replay: %s holds no frames\n", path);
+		return KM_EXIT_FAILURE;
 	} else if (verify) {
 		printf("  verified   every line reads\n");
 	}

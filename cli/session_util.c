@@ -88,20 +88,25 @@ const char km_cli_import_usage[] =
     "ASCII, XSENSOR-style CSV, plain CSV; the format is found from the content.\n"
     "  --format F     npy, tekscan, xsensor, csv or kmrec (skip the detection)\n"
     "  --rate HZ      frame rate of an import (default: file, sidecar, 100 Hz)\n"
-    "  --pitch MM     cell spacing of an import (default: file, sidecar, 10 mm)\n"
-    "  --units U      kPa, mmHg, N/cm2, psi or raw (default: file, sidecar, kPa)\n"
+    "  --pitch MM     cell spacing of an import (default: file, sidecar, 10 mm);\n"
+    "                 ROW,COL for cells that are not square (mm between rows, columns)\n"
+    "  --units U      kPa, mmHg, N/cm2, psi or counts (default: file, sidecar,\n"
+    "                 else counts: values are never assumed to be kPa)\n"
     "  --rows R --cols C   grid of a plain CSV with one frame per line\n"
-    "  --partial      use a damaged import up to the damage instead of failing\n"
-    "A sidecar FILE.json or FILE.npy.json with \"rate_hz\", \"pitch_mm\", \"units\"\n"
-    "is read when present.\n";
+    "  --sensor S     a file with several sensors (XSENSOR insoles): which one, by\n"
+    "                 number (1, 2) or name; default the first\n"
+    "  --partial      skip the frames that do not read (each one reported) instead\n"
+    "                 of failing\n"
+    "A sidecar FILE.json or FILE.npy.json with \"rate_hz\", \"pitch_mm\" (a number,\n"
+    "[row, col] or null) and \"units\" is read when present; options override it.\n";
 
 int km_cli_import_option(const char *cmd, int argc, char **argv, int *i, bool with_format,
                          struct km_cli_import_opts *o)
 {
 	const char *a = argv[*i];
 	bool has_next = *i + 1 < argc;
-	static const char *const with_value[] = {"--format", "--rate", "--pitch",
-	                                         "--units",  "--rows", "--cols"};
+	static const char *const with_value[] = {"--format", "--rate", "--pitch", "--units",
+	                                         "--rows",   "--cols", "--sensor"};
 	bool takes = false;
 	for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
 		if (!strcmp(a, with_value[k]))
@@ -134,10 +139,30 @@ int km_cli_import_option(const char *cmd, int argc, char **argv, int *i, bool wi
 		if (km_cli_parse_double(cmd, "--rate", v, 0.001, 100000, &d) != 0)
 			return -1;
 		o->rate_hz = (float)d;
+	} else if (!strcmp(a, "--sensor")) {
+		if (!*v) {
+			km_cli_error(cmd, NULL, "--sensor needs a number or a name");
+			return -1;
+		}
+		o->sensor = v;
+	} else if (!strcmp(a, "--pitch") && strchr(v, ',')) {
+		/* ROW,COL */
+		char row[64];
+		const char *comma = strchr(v, ',');
+		size_t rl = (size_t)(comma - v);
+		snprintf(row, sizeof row, "%.*s", (int)(rl < sizeof row ? rl : sizeof row - 1), v);
+		if (km_cli_parse_double(cmd, "--pitch (row)", row, 0.001, 1000, &d) != 0)
+			return -1;
+		o->row_pitch_mm = (float)d;
+		if (km_cli_parse_double(cmd, "--pitch (column)", comma + 1, 0.001, 1000, &d) != 0)
+			return -1;
+		o->col_pitch_mm = (float)d;
+		o->pitch_mm = 0;
 	} else if (!strcmp(a, "--pitch")) {
 		if (km_cli_parse_double(cmd, "--pitch", v, 0.001, 1000, &d) != 0)
 			return -1;
 		o->pitch_mm = (float)d;
+		o->row_pitch_mm = o->col_pitch_mm = 0;
 	} else if (!strcmp(a, "--units")) {
 		if (km_import_units_parse(v, &o->units) != KM_OK) {
 			km_cli_error(cmd, "units: kPa, mmHg, N/cm2, psi, raw", "unknown units '%s'", v);
@@ -167,7 +192,13 @@ int km_cli_open_source(const char *cmd, const char *path, const struct km_cli_im
 	c.log = km_cli_log();
 	/* errors name file, line and problem through the log */
 	c.log.max_level = KM_LOG_ERROR < km_cli_verbosity ? km_cli_verbosity : KM_LOG_ERROR;
+	if (o->partial && c.log.max_level < KM_LOG_WARN)
+		c.log.max_level = KM_LOG_WARN; /* every skipped frame, with its place */
 	c.import.format = o->format;
+	c.import.sensor = o->sensor;
+	c.import.partial = o->partial;
+	c.import.row_pitch_mm = o->row_pitch_mm;
+	c.import.col_pitch_mm = o->col_pitch_mm;
 	c.import.rate_hz = o->rate_hz;
 	c.import.pitch_mm = o->pitch_mm;
 	c.import.units = o->units;
@@ -218,6 +249,19 @@ void km_cli_import_notes(const char *cmd, const km_source *s)
 		fprintf(stderr, "knotmap %s: note: the file gives no cell spacing; assuming %.1f mm "
 		                "(give --pitch)\n",
 		        cmd, (double)in->pitch_mm);
+	if (in->units_from == KM_IMPORT_FROM_DEFAULT)
+		fprintf(stderr, "knotmap %s: note: the file gives no units; its values are read as "
+		                "counts, not kPa (give --units)\n",
+		        cmd);
+	if (in->sensor_count > 1) {
+		fprintf(stderr, "knotmap %s: note: reading sensor %u of %u, '%s'; the file also "
+		                "holds",
+		        cmd, in->sensor_index + 1u, (unsigned)in->sensor_count, in->sensor);
+		for (unsigned i = 0; i < in->sensor_count; i++)
+			if (i != in->sensor_index)
+				fprintf(stderr, " %u '%s'", i + 1, km_import_sensor_name(imp, i));
+		fprintf(stderr, " (choose with --sensor)\n");
+	}
 }
 
 int km_cli_check_source(const char *cmd, const char *path, const struct km_cli_import_opts *o)

@@ -30,7 +30,9 @@ struct km_cli_import_opts {
 	float pitch_mm;               /* --pitch */
 	enum km_import_units units;   /* --units */
 	uint16_t rows, cols;          /* --rows / --cols (plain CSV) */
-	bool partial;                 /* --partial: use a damaged import up to the damage */
+	bool partial;                 /* --partial: skip what does not read, report it */
+	const char *sensor;           /* --sensor: which sensor of a multi-sensor file */
+	float row_pitch_mm, col_pitch_mm; /* --pitch ROW,COL */
 	bool any;                     /* an import option was given */
 };
 /* Help text for the options above (each line starts with two spaces). */

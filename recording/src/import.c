@@ -94,6 +94,93 @@ int km__in_seek(struct km__in *in, uint64_t offset, uint64_t line)
 	return KM_OK;
 }
 
+int km__in_line(struct km__in *in, char *buf, size_t cap, size_t *len)
+{
+	size_t n = 0;
+	bool any = false, too_long = false;
+	int c;
+	while ((c = km__in_getc(in)) >= 0) {
+		any = true;
+		if (c == '\n')
+			break;
+		if (n + 1 < cap)
+			buf[n++] = (char)c;
+		else
+			too_long = true;
+	}
+	if (in->err)
+		return KM_ERR_IO;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	*len = n;
+	if (too_long)
+		return KM_ERR_MALFORMED;
+	return any ? 1 : 0;
+}
+
+bool km__parse_decimal(const char *s, size_t n, char dec, double *v)
+{
+	char tmp[64];
+	while (n > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n >= sizeof tmp)
+		return false;
+	size_t i = 0;
+	if (s[i] == '+' || s[i] == '-')
+		i++;
+	const char *word = s + i;
+	size_t wn = n - i;
+	if ((wn == 3 && !strncasecmp(word, "nan", 3)) || (wn == 3 && !strncasecmp(word, "inf", 3)) ||
+	    (wn == 8 && !strncasecmp(word, "infinity", 8))) {
+		*v = wn == 3 && (word[0] == 'n' || word[0] == 'N') ? (double)NAN
+		     : s[0] == '-'                                  ? -(double)INFINITY
+		                                                    : (double)INFINITY;
+		return true;
+	}
+	size_t digits = 0;
+	while (i < n && s[i] >= '0' && s[i] <= '9') {
+		i++;
+		digits++;
+	}
+	if (i < n && s[i] == dec) {
+		i++;
+		while (i < n && s[i] >= '0' && s[i] <= '9') {
+			i++;
+			digits++;
+		}
+	}
+	if (digits == 0)
+		return false;
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		size_t ed = 0;
+		while (i < n && s[i] >= '0' && s[i] <= '9') {
+			i++;
+			ed++;
+		}
+		if (ed == 0)
+			return false;
+	}
+	if (i != n)
+		return false;
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	if (dec != '.') {
+		char *d = strchr(tmp, dec);
+		if (d)
+			*d = '.';
+	}
+	*v = strtod(tmp, NULL);
+	return true;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Names and units                                                           */
 /* ------------------------------------------------------------------------ */
@@ -117,7 +204,7 @@ int km_import_format_parse(const char *name, enum km_import_format *out)
 	return KM_ERR_INVALID_ARG;
 }
 
-static const char *const unit_names[] = {"default", "kPa", "mmHg", "N/cm2", "psi", "raw"};
+static const char *const unit_names[] = {"default", "kPa", "mmHg", "N/cm2", "psi", "counts"};
 
 const char *km_import_units_name(enum km_import_units u)
 {
@@ -177,31 +264,55 @@ double km_import_units_to_kpa(enum km_import_units u)
 /* Errors                                                                    */
 /* ------------------------------------------------------------------------ */
 
-int km__import_fail(km_import *r, int code, uint64_t line, uint64_t offset, const char *fmt, ...)
+static int import_vfail(km_import *r, int code, uint64_t line, uint64_t column, uint64_t offset,
+                        const char *fmt, va_list ap)
 {
 	if (r->damage.damaged)
 		return r->damage.error;
 	char msg[200];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	struct km_import_damage *d = &r->damage;
 	d->damaged = true;
 	d->error = code;
 	d->line = line;
+	d->column = line ? column : 0;
 	d->byte_offset = offset;
 	d->frame_index = r->index;
-	if (line)
+	if (line && column)
+		snprintf(d->message, sizeof d->message, "%.60s:%llu:%llu: %.150s", r->name,
+		         (unsigned long long)line, (unsigned long long)column, msg);
+	else if (line)
 		snprintf(d->message, sizeof d->message, "%.60s:%llu: %.150s", r->name,
 		         (unsigned long long)line, msg);
 	else
 		snprintf(d->message, sizeof d->message, "%.60s: byte %llu: %.150s", r->name,
 		         (unsigned long long)offset, msg);
-	km__log(&r->cfg.log, KM_LOG_ERROR, MOD, "%s", d->message);
-	if (r->cfg.detail && r->cfg.detail_size)
-		snprintf(r->cfg.detail, r->cfg.detail_size, "%s", d->message);
+	/* a skip under config.partial is a warning, logged by km_import_next */
+	if (!r->cfg.partial || !r->ops || !r->ops->resync || !r->reading) {
+		km__log(&r->cfg.log, KM_LOG_ERROR, MOD, "%s", d->message);
+		if (r->cfg.detail && r->cfg.detail_size)
+			snprintf(r->cfg.detail, r->cfg.detail_size, "%s", d->message);
+	}
 	return code;
+}
+
+int km__import_fail(km_import *r, int code, uint64_t line, uint64_t offset, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = import_vfail(r, code, line, 0, offset, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int km__import_fail_at(km_import *r, int code, uint64_t line, uint64_t column, uint64_t offset,
+                       const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = import_vfail(r, code, line, column, offset, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 void km__import_warn(km_import *r, const char *fmt, ...)
@@ -238,10 +349,13 @@ void km__import_set_rate(km_import *r, double hz)
 
 void km__import_set_pitch(km_import *r, double mm)
 {
-	if (r->info.pitch_from != KM_IMPORT_FROM_CONFIG) {
-		r->info.pitch_mm = (float)mm;
-		r->info.pitch_from = KM_IMPORT_FROM_FILE;
-	}
+	km__import_set_pitch2(r, mm, mm);
+}
+
+void km__import_set_pitch2(km_import *r, double row_mm, double col_mm)
+{
+	r->file_row_pitch = row_mm > 0 ? row_mm : col_mm;
+	r->file_col_pitch = col_mm > 0 ? col_mm : row_mm;
 }
 
 void km__import_set_units(km_import *r, enum km_import_units u)
@@ -390,11 +504,33 @@ static const char *json_skip(const char *p)
 	return p;
 }
 
-static int read_sidecar(km_import *r, const char *path)
+/* A JSON number at *p into v; "null" sets *null. Advances *p. */
+static bool json_num(const char **p, double *v, bool *null)
 {
+	*null = false;
+	if (!strncmp(*p, "null", 4)) {
+		*null = true;
+		*p += 4;
+		return true;
+	}
+	char *e;
+	*v = strtod(*p, &e);
+	if (e == *p)
+		return false;
+	*p = e;
+	return true;
+}
+
+/* Applies a sidecar's values, each unless the config gives it: a sidecar
+ * value the command line overrides is not even checked, so a wrong one never
+ * stands in the way of the fix. */
+static int read_sidecar(km_import *r, const char *path, bool *found)
+{
+	*found = false;
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return KM_OK; /* no sidecar */
+	*found = true;
 	char *text = km__malloc(SIDECAR_MAX + 1);
 	if (!text) {
 		fclose(f);
@@ -403,6 +539,13 @@ static int read_sidecar(km_import *r, const char *path)
 	size_t n = fread(text, 1, SIDECAR_MAX + 1, f);
 	fclose(f);
 	int rc = KM_OK;
+	const struct km_import_config *c = &r->cfg;
+	bool cfg_rate = c->rate_hz > 0;
+	bool cfg_pitch = c->pitch_mm > 0 || (c->row_pitch_mm > 0 && c->col_pitch_mm > 0);
+	bool cfg_units = c->units != KM_UNITS_DEFAULT;
+	float rate = 0, rp = 0, cp = 0;
+	enum km_import_units units = KM_UNITS_DEFAULT;
+	bool foreign = false; /* knotmap's own export, or some other JSON */
 	if (n > SIDECAR_MAX) {
 		rc = KM_ERR_MALFORMED;
 		early_fail(&r->cfg, "%s: sidecar larger than %d bytes", path, SIDECAR_MAX);
@@ -420,7 +563,7 @@ static int read_sidecar(km_import *r, const char *path)
 		p = json_ws(p);
 		if (*p == '}')
 			break;
-		char key[32], sval[32];
+		char key[32], sval[64];
 		if (*p != '"' || !(p = json_str(p + 1, key, sizeof key)) ||
 		    *(p = json_ws(p)) != ':') {
 			rc = KM_ERR_PARSE;
@@ -431,34 +574,78 @@ static int read_sidecar(km_import *r, const char *path)
 		p = json_ws(p + 1);
 		bool is_rate = !strcmp(key, "rate_hz") || !strcmp(key, "rate");
 		bool is_pitch = !strcmp(key, "pitch_mm") || !strcmp(key, "pitch");
-		if (is_rate || is_pitch) {
-			char *e;
-			double v = strtod(p, &e);
-			if (e == p || !isfinite(v) || v <= 0 || v > (is_rate ? 100000 : 1000)) {
+		const char *start = p;
+		if (!strcmp(key, "format") && *p == '"' && json_str(p + 1, sval, sizeof sval) &&
+		    !strncmp(sval, "knotmap", 7)) {
+			/* {"format": "knotmap-session-summary", ...}: an export */
+			foreign = true;
+			break;
+		}
+		if (!strcmp(key, "units") && *p == '{') {
+			foreign = true; /* {"units": {"pressure": ...}}: not a sidecar */
+			break;
+		}
+		if (is_rate && !cfg_rate) {
+			double v;
+			bool null;
+			if (!json_num(&p, &v, &null) || (!null && (!isfinite(v) || v <= 0 || v > 100000))) {
 				rc = KM_ERR_MALFORMED;
-				early_fail(&r->cfg, "%s: \"%s\" must be a number in (0, %d]", path,
-				           key, is_rate ? 100000 : 1000);
+				early_fail(&r->cfg,
+				           "%s: \"%s\" must be a number in (0, 100000] or null (give --rate "
+				           "to override)",
+				           path, key);
 				goto out;
 			}
-			if (is_rate)
-				r->side_rate = (float)v;
-			else
-				r->side_pitch = (float)v;
-			p = e;
-		} else if (!strcmp(key, "units")) {
-			if (*p != '"' || !(p = json_str(p + 1, sval, sizeof sval))) {
+			rate = null ? 0.0f : (float)v;
+		} else if (is_pitch && !cfg_pitch) {
+			/* 7.5, [row, col] or null (unknown) */
+			double v[2] = {0, 0};
+			bool null[2] = {false, false}, ok = true;
+			int k = 1;
+			if (*p == '[') {
+				p = json_ws(p + 1);
+				ok = json_num(&p, &v[0], &null[0]);
+				p = json_ws(p);
+				ok = ok && *p == ',';
+				if (ok) {
+					p = json_ws(p + 1);
+					ok = json_num(&p, &v[1], &null[1]);
+					p = json_ws(p);
+					ok = ok && *p == ']';
+					p++;
+				}
+				k = 2;
+			} else {
+				ok = json_num(&p, &v[0], &null[0]);
+			}
+			for (int i = 0; i < k && ok; i++)
+				ok = null[i] || (isfinite(v[i]) && v[i] > 0 && v[i] <= 1000);
+			if (!ok) {
+				rc = KM_ERR_MALFORMED;
+				early_fail(&r->cfg,
+				           "%s: \"%s\" must be a number in (0, 1000], [row, col] or null "
+				           "(give --pitch to override)",
+				           path, key);
+				goto out;
+			}
+			rp = null[0] ? 0.0f : (float)v[0];
+			cp = k == 2 ? (null[1] ? 0.0f : (float)v[1]) : rp;
+		} else if (!strcmp(key, "units") && !cfg_units) {
+			if (!strncmp(p, "null", 4)) {
+				p += 4;
+			} else if (*p != '"' || !(p = json_str(p + 1, sval, sizeof sval))) {
 				rc = KM_ERR_PARSE;
-				early_fail(&r->cfg, "%s: \"units\" must be a string", path);
+				early_fail(&r->cfg, "%s: \"units\" must be a string or null", path);
 				goto out;
-			}
-			if (km_import_units_parse(sval, &r->side_units) != KM_OK) {
+			} else if (km_import_units_parse(sval, &units) != KM_OK) {
 				rc = KM_ERR_UNSUPPORTED;
 				early_fail(&r->cfg,
-				           "%s: unknown units '%s' (kPa, mmHg, N/cm2, psi, raw)",
+				           "%s: unknown units '%s' (kPa, mmHg, N/cm2, psi, counts; give "
+				           "--units to override)",
 				           path, sval);
 				goto out;
 			}
-		} else if (!(p = json_skip(p))) {
+		} else if (!(p = json_skip(start))) {
 			rc = KM_ERR_PARSE;
 			early_fail(&r->cfg, "%s: unterminated value for \"%s\"", path, key);
 			goto out;
@@ -473,6 +660,21 @@ static int read_sidecar(km_import *r, const char *path)
 			goto out;
 		}
 	}
+	if (foreign) {
+		km__log(&r->cfg.log, KM_LOG_INFO, MOD,
+		        "%s is not a sidecar (it is a knotmap export or other JSON); not used", path);
+		*found = false;
+		goto out;
+	}
+	if (rate > 0)
+		r->side_rate = rate;
+	if (rp > 0 || cp > 0) {
+		r->side_row_pitch = rp;
+		r->side_col_pitch = cp;
+		r->side_pitch = rp > 0 && cp > 0 ? sqrtf(rp * cp) : rp > 0 ? rp : cp;
+	}
+	if (units != KM_UNITS_DEFAULT)
+		r->side_units = units;
 out:
 	km__free(text);
 	return rc;
@@ -485,15 +687,16 @@ static int load_sidecars(km_import *r)
 	char *buf = km__malloc(n + 6);
 	if (!buf)
 		return KM_ERR_NO_MEMORY;
-	/* FILE.npy.json first, then FILE.json. */
+	/* FILE.npy.json, else FILE.json (the more specific name wins). */
 	snprintf(buf, n + 6, "%s.json", path);
-	int rc = read_sidecar(r, buf);
+	bool found = false;
+	int rc = read_sidecar(r, buf, &found);
 	const char *dot = strrchr(path, '.');
 	const char *slash = strrchr(path, '/');
-	if (rc == KM_OK && dot && (!slash || dot > slash)) {
+	if (rc == KM_OK && !found && dot && (!slash || dot > slash)) {
 		snprintf(buf, n + 6, "%.*s.json", (int)(dot - path), path);
 		if (strcmp(buf, path) != 0)
-			rc = read_sidecar(r, buf);
+			rc = read_sidecar(r, buf, &found);
 	}
 	km__free(buf);
 	return rc;
@@ -528,7 +731,9 @@ static int check_config(const struct km_import_config *c)
 		return KM_ERR_INVALID_ARG;
 	}
 	if (!isfinite(c->rate_hz) || c->rate_hz < 0 || c->rate_hz > 100000 ||
-	    !isfinite(c->pitch_mm) || c->pitch_mm < 0 || c->pitch_mm > 1000) {
+	    !isfinite(c->pitch_mm) || c->pitch_mm < 0 || c->pitch_mm > 1000 ||
+	    !isfinite(c->row_pitch_mm) || c->row_pitch_mm < 0 || c->row_pitch_mm > 1000 ||
+	    !isfinite(c->col_pitch_mm) || c->col_pitch_mm < 0 || c->col_pitch_mm > 1000) {
 		early_fail(c, "rate must be in (0, 100000] Hz and pitch in (0, 1000] mm");
 		return KM_ERR_INVALID_ARG;
 	}
@@ -579,6 +784,27 @@ static int open_input(km_import *r)
 	return in->buf ? KM_OK : KM_ERR_NO_MEMORY;
 }
 
+/* One axis's spacing: the config's (that axis, then pitch_mm), the file's,
+ * the sidecar's, the default. */
+static float resolve_pitch(float cfg_axis, float cfg_both, double file, float side,
+                           enum km_import_origin *from)
+{
+	if (cfg_axis > 0 || cfg_both > 0) {
+		*from = KM_IMPORT_FROM_CONFIG;
+		return cfg_axis > 0 ? cfg_axis : cfg_both;
+	}
+	if (file > 0) {
+		*from = KM_IMPORT_FROM_FILE;
+		return (float)file;
+	}
+	if (side > 0) {
+		*from = KM_IMPORT_FROM_SIDECAR;
+		return side;
+	}
+	*from = KM_IMPORT_FROM_DEFAULT;
+	return KM_IMPORT_DEFAULT_PITCH_MM;
+}
+
 /* Runs the format's header parse and resolves rate, pitch and units. */
 static int parse_header(km_import *r)
 {
@@ -591,13 +817,11 @@ static int parse_header(km_import *r)
 	in->format = fmt;
 	memcpy(in->model, model, sizeof model);
 	memcpy(in->serial, serial, sizeof serial);
+	in->sensor_count = 1;
+	r->file_row_pitch = r->file_col_pitch = 0;
 	if (r->cfg.rate_hz > 0) {
 		in->rate_hz = r->cfg.rate_hz;
 		in->rate_from = KM_IMPORT_FROM_CONFIG;
-	}
-	if (r->cfg.pitch_mm > 0) {
-		in->pitch_mm = r->cfg.pitch_mm;
-		in->pitch_from = KM_IMPORT_FROM_CONFIG;
 	}
 	if (r->cfg.units != KM_UNITS_DEFAULT) {
 		in->units = r->cfg.units;
@@ -610,13 +834,22 @@ static int parse_header(km_import *r)
 		in->rate_hz = r->side_rate > 0 ? r->side_rate : KM_IMPORT_DEFAULT_RATE_HZ;
 		in->rate_from = r->side_rate > 0 ? KM_IMPORT_FROM_SIDECAR : KM_IMPORT_FROM_DEFAULT;
 	}
-	if (in->pitch_mm <= 0) {
-		in->pitch_mm = r->side_pitch > 0 ? r->side_pitch : KM_IMPORT_DEFAULT_PITCH_MM;
-		in->pitch_from =
-		    r->side_pitch > 0 ? KM_IMPORT_FROM_SIDECAR : KM_IMPORT_FROM_DEFAULT;
-	}
+	enum km_import_origin rf, cf;
+	in->row_pitch_mm = resolve_pitch(r->cfg.row_pitch_mm, r->cfg.pitch_mm, r->file_row_pitch,
+	                                 r->side_row_pitch > 0 ? r->side_row_pitch : r->side_pitch,
+	                                 &rf);
+	in->col_pitch_mm = resolve_pitch(r->cfg.col_pitch_mm, r->cfg.pitch_mm, r->file_col_pitch,
+	                                 r->side_col_pitch > 0 ? r->side_col_pitch : r->side_pitch,
+	                                 &cf);
+	/* one pitch for one-pitch consumers: the geometric mean keeps the cell
+	 * area, so a load (pressure x area) stays right */
+	in->pitch_mm = sqrtf(in->row_pitch_mm * in->col_pitch_mm);
+	in->pitch_from = rf == KM_IMPORT_FROM_DEFAULT || cf == KM_IMPORT_FROM_DEFAULT
+	                     ? KM_IMPORT_FROM_DEFAULT
+	                     : rf;
 	if (in->units == KM_UNITS_DEFAULT) {
-		in->units = r->side_units != KM_UNITS_DEFAULT ? r->side_units : KM_UNITS_KPA;
+		/* nothing says: counts, never a guessed kPa */
+		in->units = r->side_units != KM_UNITS_DEFAULT ? r->side_units : KM_UNITS_RAW;
 		in->units_from = r->side_units != KM_UNITS_DEFAULT ? KM_IMPORT_FROM_SIDECAR
 		                                                   : KM_IMPORT_FROM_DEFAULT;
 	}
@@ -627,6 +860,14 @@ static int parse_header(km_import *r)
 	    in->cols > KM_FRAME_MAX_DIM)
 		return km__import_fail(r, KM_ERR_SHAPE, 0, 0, "grid %ux%u is not in 1..%d",
 		                       (unsigned)in->rows, (unsigned)in->cols, KM_FRAME_MAX_DIM);
+	in->mask = r->mask;
+	if (r->mask) {
+		size_t n = (size_t)in->rows * in->cols;
+		for (size_t i = 0; i < n; i++)
+			in->mask_cells += r->mask[i] != 0;
+	} else {
+		in->mask_cells = (uint32_t)in->rows * in->cols;
+	}
 	return KM_OK;
 }
 
@@ -694,7 +935,14 @@ int km_import_create(const struct km_import_config *cfg, km_import **out)
 		return KM_ERR_BAD_MAGIC;
 	}
 	r->info.format = fmt;
-	r->ops = fmt == KM_IMPORT_NPY ? &km__import_npy : &km__import_text;
+	if (fmt == KM_IMPORT_NPY)
+		r->ops = &km__import_npy;
+	else if (fmt == KM_IMPORT_TEKSCAN)
+		r->ops = &km__import_tekscan;
+	else if (fmt == KM_IMPORT_XSENSOR && km__xsensor_is_export(head, n))
+		r->ops = &km__import_xsensor;
+	else
+		r->ops = &km__import_text;
 	rc = parse_header(r);
 	if (rc != KM_OK) {
 		if (r->cfg.detail && r->cfg.detail_size && !r->cfg.detail[0])
@@ -703,6 +951,7 @@ int km_import_create(const struct km_import_config *cfg, km_import **out)
 		km_import_destroy(r);
 		return rc;
 	}
+	r->reading = true;
 	*out = r;
 	return KM_OK;
 }
@@ -710,6 +959,41 @@ int km_import_create(const struct km_import_config *cfg, km_import **out)
 const struct km_import_info *km_import_info(const km_import *r)
 {
 	return r ? &r->info : NULL;
+}
+
+const char *km_import_sensor_name(const km_import *r, unsigned i)
+{
+	if (!r || i >= r->info.sensor_count || i >= KM_ARRAY_SIZE(r->sensor_names))
+		return NULL;
+	return r->sensor_names[i];
+}
+
+/* config.partial: the damage just recorded becomes a logged skip, and the
+ * format moves to the next frame. False when it cannot (the damage stands). */
+static bool skip_damage(km_import *r, int rc, uint64_t before)
+{
+	if (!r->cfg.partial || !r->ops->resync || rc == KM_ERR_IO || rc == KM_ERR_NO_MEMORY ||
+	    !r->damage.damaged)
+		return false;
+	km__log(&r->cfg.log, KM_LOG_WARN, MOD, "%s; frame skipped (partial reading)",
+	        r->damage.message);
+	if (!r->skipped)
+		snprintf(r->first_skip, sizeof r->first_skip, "%s", r->damage.message);
+	r->skipped++;
+	r->skipped_since++;
+	r->slot++;
+	struct km_import_damage keep = r->damage;
+	memset(&r->damage, 0, sizeof r->damage);
+	int s = r->ops->resync(r);
+	if (s == KM_OK && r->in.offset > before)
+		return true;
+	if (s == KM_ERR_END) {
+		r->done = true;
+		return true;
+	}
+	if (!r->damage.damaged)
+		r->damage = keep;
+	return false;
 }
 
 int km_import_next(km_import *r, struct km_frame *out)
@@ -723,16 +1007,32 @@ int km_import_next(km_import *r, struct km_frame *out)
 	if (r->done)
 		return KM_ERR_END;
 	bool have_time = false;
-	out->device_time_us = 0;
-	int rc = r->ops->next(r, out, &have_time);
-	if (rc == KM_ERR_END) {
-		r->done = true;
-		return rc;
+	int rc;
+	for (;;) {
+		have_time = false;
+		out->device_time_us = 0;
+		uint64_t start = r->in.offset;
+		rc = r->ops->next(r, out, &have_time);
+		if (rc == KM_ERR_END) {
+			r->done = true;
+			return rc;
+		}
+		if (rc == KM_OK)
+			break;
+		if (!r->damage.damaged)
+			km__import_fail(r, rc, r->in.line, r->in.offset, "%s", km_strerror(rc));
+		if (!skip_damage(r, rc, start)) {
+			if (r->cfg.partial && r->ops->resync) {
+				km__log(&r->cfg.log, KM_LOG_ERROR, MOD, "%s", r->damage.message);
+				if (r->cfg.detail && r->cfg.detail_size)
+					snprintf(r->cfg.detail, r->cfg.detail_size, "%s",
+					         r->damage.message);
+			}
+			return r->damage.error;
+		}
+		if (r->done)
+			return KM_ERR_END;
 	}
-	if (rc != KM_OK)
-		return r->damage.damaged ? r->damage.error
-		                         : km__import_fail(r, rc, r->in.line, r->in.offset, "%s",
-		                                           km_strerror(rc));
 	size_t n = km_frame_cells(out);
 	float k = r->info.to_kpa;
 	uint32_t flags = r->info.units == KM_UNITS_RAW ? KM_FRAME_UNCALIBRATED : 0;
@@ -761,12 +1061,15 @@ int km_import_next(km_import *r, struct km_frame *out)
 	out->pitch_mm = r->info.pitch_mm;
 	out->geometry = KM_GEOMETRY_FLAT;
 	out->flags = flags;
-	out->sequence = (uint32_t)r->index;
-	out->dropped_since_last = 0;
+	/* skipped frames (partial) show as a gap, like frames a mat dropped */
+	out->sequence = (uint32_t)r->slot;
+	out->dropped_since_last = (uint32_t)KM_MIN(r->skipped_since, (uint64_t)UINT32_MAX);
+	r->skipped_since = 0;
 	if (!have_time)
-		out->device_time_us = (uint64_t)llround((double)r->index * 1e6 / r->info.rate_hz);
+		out->device_time_us = (uint64_t)llround((double)r->slot * 1e6 / r->info.rate_hz);
 	out->host_time_us = out->device_time_us;
 	r->index++;
+	r->slot++;
 	return KM_OK;
 }
 
@@ -781,6 +1084,8 @@ void km_import_damage(const km_import *r, struct km_import_damage *out)
 	*out = r->damage;
 	if (!out->damaged)
 		out->frame_index = r->index;
+	out->skipped_frames = r->skipped;
+	snprintf(out->first_skip, sizeof out->first_skip, "%s", r->first_skip);
 }
 
 int km_import_reset(km_import *r)
@@ -790,11 +1095,15 @@ int km_import_reset(km_import *r)
 	uint16_t rows = r->info.rows, cols = r->info.cols;
 	memset(&r->damage, 0, sizeof r->damage);
 	r->index = 0;
+	r->slot = r->skipped = r->skipped_since = 0;
+	r->first_skip[0] = '\0';
 	r->done = false;
 	int rc = km__in_seek(&r->in, 0, 1);
 	if (rc != KM_OK)
 		return rc;
+	r->reading = false;
 	rc = parse_header(r);
+	r->reading = true;
 	if (rc == KM_OK && (r->info.rows != rows || r->info.cols != cols))
 		rc = km__import_fail(r, KM_ERR_SHAPE, 0, 0, "the file changed while open");
 	return rc;
@@ -806,6 +1115,7 @@ void km_import_destroy(km_import *r)
 		return;
 	if (r->ops && r->ops->close)
 		r->ops->close(r);
+	km__free(r->mask);
 	if (r->in.own_fp && r->in.fp)
 		fclose(r->in.fp);
 	km__free(r->in.buf);
@@ -930,6 +1240,7 @@ int km_source_create(const struct km_source_config *cfg, km_source **out)
 		si->first_time_us = ri->first_time_us;
 		si->last_time_us = ri->last_time_us;
 		si->units = KM_UNITS_KPA;
+		si->row_pitch_mm = si->col_pitch_mm = ri->device.pitch_mm;
 		*out = s;
 		return KM_OK;
 	}
@@ -965,6 +1276,9 @@ int km_source_create(const struct km_source_config *cfg, km_source **out)
 		si->last_time_us =
 		    (uint64_t)llround((double)(ii->frame_count - 1) * 1e6 / ii->rate_hz);
 	si->units = ii->units;
+	si->row_pitch_mm = ii->row_pitch_mm;
+	si->col_pitch_mm = ii->col_pitch_mm;
+	si->mask = ii->mask;
 	*out = s;
 	return KM_OK;
 }

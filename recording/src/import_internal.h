@@ -40,6 +40,16 @@ int km__in_peek(struct km__in *in);
 size_t km__in_read(struct km__in *in, void *dst, size_t n);
 /* Repositions to an offset/line earlier returned by the fields above. */
 int km__in_seek(struct km__in *in, uint64_t offset, uint64_t line);
+/* Reads one line without its "\n" / "\r\n" into buf (NUL-terminated).
+ * Returns 1, 0 at the end of the input, KM_ERR_MALFORMED when the line does
+ * not fit in cap - 1 bytes (the rest of it is consumed), KM_ERR_IO. */
+int km__in_line(struct km__in *in, char *buf, size_t cap, size_t *len);
+
+/* A decimal number as pressure files write it: [sign] digits [. digits]
+ * [e [sign] digits], or nan / inf (which the caller refuses by name). No hex
+ * (strtod reads "0x10" as 16), no thousands separators. dec: the decimal
+ * mark, '.' or ','. s[0..n). */
+bool km__parse_decimal(const char *s, size_t n, char dec, double *v);
 
 struct km__import_ops;
 
@@ -53,10 +63,21 @@ struct km_import {
 	/* Overrides resolved at create (config, sidecar). */
 	float side_rate, side_pitch;
 	enum km_import_units side_units;
+	float side_row_pitch, side_col_pitch; /* a sidecar's [row, col] pitch */
 	uint64_t index; /* frames read */
 	struct km_import_damage damage;
 	bool done;
 	bool warned_negative;
+	bool reading; /* created: errors now come from km_import_next */
+	/* Set by a format: both spacings (origin FILE unless overridden). */
+	double file_row_pitch, file_col_pitch;
+	uint8_t *mask; /* the format's; info.mask points here */
+	/* several sensors: their names in file order */
+	char sensor_names[16][64];
+	/* partial reading: frames skipped, frame slots used (read + skipped; the
+	 * time base when the file has no time stamps), the first skip's message */
+	uint64_t skipped, slot, skipped_since;
+	char first_skip[256];
 };
 
 struct km__import_ops {
@@ -69,21 +90,35 @@ struct km__import_ops {
 	 * (set *have_time). KM_ERR_END at the end. */
 	int (*next)(km_import *r, struct km_frame *out, bool *have_time);
 	void (*close)(km_import *r);
+	/* Partial reading: after a failed next, moves to the start of the next
+	 * frame (must consume input). KM_OK, KM_ERR_END, or an error. NULL: the
+	 * format cannot skip (the damage stands). */
+	int (*resync)(km_import *r);
 };
 
 extern const struct km__import_ops km__import_npy;
 extern const struct km__import_ops km__import_text;
+extern const struct km__import_ops km__import_tekscan;
+extern const struct km__import_ops km__import_xsensor;
+
+/* Is this XSENSOR text the X3/X4 export layout (SENSOR / SENSELS blocks)? */
+bool km__xsensor_is_export(const void *head, size_t size);
 
 /* Records damage (first one sticks), logs it, copies the message to the
  * detail buffer. line 0: binary, the message names the byte offset. Returns code. */
 int km__import_fail(km_import *r, int code, uint64_t line, uint64_t offset, const char *fmt, ...)
     KM_PRINTF(5, 6);
+/* The same with a 1-based column: "FILE:LINE:COLUMN: problem". */
+int km__import_fail_at(km_import *r, int code, uint64_t line, uint64_t column, uint64_t offset,
+                       const char *fmt, ...) KM_PRINTF(6, 7);
 void km__import_warn(km_import *r, const char *fmt, ...) KM_PRINTF(2, 3);
 
 /* Sets the rate/pitch/units the file declares (origin FILE) unless the
  * config overrides them. */
 void km__import_set_rate(km_import *r, double hz);
 void km__import_set_pitch(km_import *r, double mm);
+/* Both spacings (either may be 0: the other is used for it). */
+void km__import_set_pitch2(km_import *r, double row_mm, double col_mm);
 void km__import_set_units(km_import *r, enum km_import_units u);
 
 #endif

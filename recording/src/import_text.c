@@ -17,7 +17,7 @@
 #define FIELD_MAX 1023
 
 enum term { T_FIELD, T_LINE, T_END };
-enum lk { LK_EOF, LK_BLANK, LK_DATA, LK_META };
+enum lk { LK_EOF, LK_BLANK, LK_DATA, LK_META, LK_COMMENT };
 
 struct text {
 	char tok[FIELD_MAX + 1];
@@ -47,19 +47,42 @@ struct text {
 	/* metadata */
 	unsigned meta_rows, meta_cols;
 	double row_pitch, col_pitch;
+	/* separator of the fields: ',', ';' (then ',' is a decimal comma when
+	 * the data has one), '\t' or ' ' (runs of blanks, numpy savetxt); 0
+	 * before the first data line is seen: any of , ; TAB */
+	char sep, dec;
+	uint64_t field_off; /* where the last field read starts */
+	uint64_t first_off; /* where the pending line's first field starts */
+	bool data_seen;
+	enum km_import_units hdr_units; /* from cell names "r0c0_kpa" */
+	bool have_prev_time;
+	uint64_t prev_time;
+	bool line_done; /* the last field read ended its line */
 };
 
 static const char *field_err = "field longer than 1023 bytes";
+
+/* Is c a field separator here? */
+static bool is_sep(const struct text *t, int c)
+{
+	if (t->sep == 0)
+		return c == ',' || c == ';' || c == '\t';
+	if (t->sep == ' ')
+		return c == ' ' || c == '\t';
+	return c == t->sep;
+}
 
 /* Reads one field into buf; *term tells what ended it. */
 static int read_field(km_import *r, char *buf, size_t *len, enum term *term)
 {
 	struct km__in *in = &r->in;
+	struct text *t = r->fmt;
 	size_t n = 0;
 	bool quoted = false, too_long = false;
 	int c;
-	while ((c = km__in_peek(in)) == ' ')
+	while ((c = km__in_peek(in)) == ' ' || (t->sep == ' ' && c == '\t'))
 		km__in_getc(in);
+	t->field_off = in->offset;
 	if (c == '"') {
 		km__in_getc(in);
 		quoted = true;
@@ -86,8 +109,24 @@ static int read_field(km_import *r, char *buf, size_t *len, enum term *term)
 			*term = T_END;
 			break;
 		}
-		if (c == ',' || c == ';' || c == '\t') {
+		if (is_sep(t, c)) {
 			*term = T_FIELD;
+			if (t->sep == ' ') {
+				/* a run of blanks is one separator; blanks before the
+				 * end of the line separate nothing */
+				int d;
+				while ((d = km__in_peek(in)) == ' ' || d == '\t')
+					km__in_getc(in);
+				d = km__in_peek(in);
+				if (d < 0) {
+					*term = T_END;
+				} else if (d == '\n' || d == '\r') {
+					km__in_getc(in);
+					if (d == '\r' && km__in_peek(in) == '\n')
+						km__in_getc(in);
+					*term = T_LINE;
+				}
+			}
 			break;
 		}
 		if (c == '\n') {
@@ -111,19 +150,77 @@ static int read_field(km_import *r, char *buf, size_t *len, enum term *term)
 		n--;
 	buf[n] = '\0';
 	*len = n;
+	t->line_done = *term != T_FIELD;
 	if (in->err)
 		return KM_ERR_IO;
 	return too_long ? KM_ERR_MALFORMED : KM_OK;
 }
 
-/* The whole string is a number (NaN and inf included). */
-static bool parse_number(const char *s, double *v)
+/* Consumes the rest of the current line. */
+static void skip_line_rest(km_import *r)
 {
-	if (!*s)
-		return false;
-	char *e;
-	*v = strtod(s, &e);
-	return e != s && *e == '\0';
+	struct text *t = r->fmt;
+	int c;
+	if (t->line_done)
+		return;
+	while ((c = km__in_getc(&r->in)) >= 0 && c != '\n')
+		;
+	t->line_done = true;
+}
+
+/* The separator of the first data-looking line of the head (a line whose
+ * first character is a digit, or a sign or point before one). */
+static void detect_sep(const char *h, size_t n, char *sep, char *dec)
+{
+	*sep = 0;
+	*dec = '.';
+	const char *p = h, *end = h + n;
+	while (p < end) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		if (!e)
+			break; /* a partial line says too little */
+		const char *q = p;
+		while (q < e && (*q == ' ' || *q == '\t'))
+			q++;
+		if (q < e && (*q == '+' || *q == '-' || *q == '.'))
+			q++;
+		if (q < e && *q >= '0' && *q <= '9') {
+			bool semi = memchr(p, ';', (size_t)(e - p)) != NULL;
+			bool comma = memchr(p, ',', (size_t)(e - p)) != NULL;
+			bool tab = memchr(p, '\t', (size_t)(e - p)) != NULL;
+			if (semi) {
+				*sep = ';';
+				*dec = comma ? ',' : '.';
+			} else if (comma) {
+				*sep = ',';
+			} else if (tab) {
+				*sep = '\t';
+			} else {
+				/* blanks between two values: numpy savetxt's default */
+				const char *a = q;
+				while (a < e && *a != ' ' && *a != '\r')
+					a++;
+				while (a < e && (*a == ' ' || *a == '\r'))
+					a++;
+				if (a < e)
+					*sep = ' ';
+			}
+			return;
+		}
+		p = e + 1;
+	}
+}
+
+/* The whole string is a decimal number (NaN and inf included; no hex). */
+static bool parse_number(const struct text *t, const char *s, double *v)
+{
+	return km__parse_decimal(s, strlen(s), t->dec ? t->dec : '.', v);
+}
+
+/* Column (1-based) of the field read last. */
+static uint64_t field_col(const struct text *t)
+{
+	return t->field_off >= t->line_off ? t->field_off - t->line_off + 1 : 0;
 }
 
 static int peek_line(km_import *r, enum lk *kind)
@@ -153,10 +250,37 @@ static int peek_line(km_import *r, enum lk *kind)
 		t->first_len -= 3;
 	}
 	double v;
-	if (t->first_len == 0)
-		t->kind = t->first_term == T_FIELD ? LK_DATA : LK_BLANK;
-	else
-		t->kind = parse_number(t->first, &v) ? LK_DATA : LK_META;
+	if (t->first_len == 0 && t->first_term == T_FIELD) {
+		/* ",,,,": a blank line padded with separators (XSENSOR), unless a
+		 * value follows (then a data line with an empty first cell) */
+		size_t len;
+		enum term term = T_FIELD;
+		bool any = false;
+		while (term == T_FIELD && !any) {
+			rc = read_field(r, t->tok, &len, &term);
+			if (rc != KM_OK)
+				return km__import_fail(r, rc, t->line, t->line_off, "%s",
+				                       rc == KM_ERR_IO ? "read error" : field_err);
+			any = len > 0;
+		}
+		if (!any) {
+			t->kind = LK_BLANK;
+		} else {
+			rc = km__in_seek(&r->in, t->line_off, t->line);
+			if (rc == KM_OK)
+				rc = read_field(r, t->first, &t->first_len, &t->first_term);
+			if (rc != KM_OK)
+				return km__import_fail(r, rc, t->line, t->line_off, "read error");
+			t->kind = LK_DATA;
+		}
+	} else if (t->first_len == 0) {
+		t->kind = LK_BLANK;
+	} else if (t->first[0] == '#') {
+		t->kind = LK_COMMENT; /* numpy savetxt header/footer, comments */
+	} else {
+		t->kind = parse_number(t, t->first, &v) ? LK_DATA : LK_META;
+	}
+	t->first_off = t->field_off;
 	t->pending = true;
 	*kind = t->kind;
 	return KM_OK;
@@ -198,6 +322,13 @@ static void header_field(struct text *t, unsigned i, const char *f)
 	    (tail == 'c' || tail == 'C')) {
 		const char *q = strpbrk(p + 1, "cC");
 		if (q && sscanf(q + 1, "%u", &cc) == 1) {
+			/* "r0c0_kpa": knotmap's CSV names the units in the cell names */
+			const char *u = q + 1;
+			while (*u >= '0' && *u <= '9')
+				u++;
+			enum km_import_units units;
+			if (*u == '_' && km_import_units_parse(u + 1, &units) == KM_OK)
+				t->hdr_units = units;
 			unsigned k = t->hdr_cells;
 			if (k == 0)
 				t->hdr_first = i;
@@ -386,47 +517,67 @@ static int consume_meta(km_import *r)
 }
 
 /* Reads a data line (its first field pending) into dst[0..n), skipping `lead`
- * leading columns (time from time_col). */
+ * leading columns (time from time_col). Empty fields at the end of the line
+ * are padding; an empty field before a value is an empty cell. */
 static int read_data_line(km_import *r, float *dst, size_t n, unsigned lead, uint64_t *time_us,
                           bool *have_time)
 {
 	struct text *t = r->fmt;
 	t->pending = false;
 	t->meta_bytes = 0;
+	t->data_seen = true;
 	const char *f = t->first;
 	size_t len = t->first_len;
 	enum term term = t->first_term;
+	uint64_t col = t->first_off - t->line_off + 1;
 	size_t i = 0, cells = 0;
+	uint64_t empty_col = 0; /* the first empty field not yet known to be padding */
+	size_t empty_i = 0;
 	for (;;) {
-		if (len == 0 && term != T_FIELD && i > 0) {
-			/* a trailing separator ends the line */
+		if (len == 0 && i >= lead) {
+			if (!empty_col) {
+				empty_col = col;
+				empty_i = i;
+			}
+		} else if (empty_col) {
+			return km__import_fail_at(r, KM_ERR_PARSE, t->line, empty_col, t->line_off,
+			                          "field %zu: empty cell (expected a number)",
+			                          empty_i + 1);
 		} else if (i < lead) {
 			double v;
 			if ((int)i == t->time_col && time_us) {
-				if (!parse_number(f, &v) || !isfinite(v) || v < 0 ||
+				if (!parse_number(t, f, &v) || !isfinite(v) || v < 0 ||
 				    v * t->time_scale > 1.8e19)
-					return km__import_fail(
-					    r, KM_ERR_PARSE, t->line, t->line_off,
-					    "column %zu: bad time stamp '%.40s'", i + 1, f);
-				*time_us = (uint64_t)llround(v * t->time_scale);
+					return km__import_fail_at(
+					    r, KM_ERR_PARSE, t->line, col, t->line_off,
+					    "field %zu: bad time stamp '%.40s' (expected a number >= 0)",
+					    i + 1, f);
+				uint64_t us = (uint64_t)llround(v * t->time_scale);
+				if (t->have_prev_time && us < t->prev_time)
+					return km__import_fail_at(
+					    r, KM_ERR_MALFORMED, t->line, col, t->line_off,
+					    "field %zu: time stamp '%.40s' is before the previous "
+					    "frame's (time goes backwards)",
+					    i + 1, f);
+				t->prev_time = us;
+				t->have_prev_time = true;
+				*time_us = us;
 				*have_time = true;
 			}
 		} else {
 			double v;
 			if (cells >= n)
-				return km__import_fail(r, KM_ERR_SHAPE, t->line, t->line_off,
-				                       "more than %zu values on the line", n);
-			if (len == 0)
-				return km__import_fail(r, KM_ERR_PARSE, t->line, t->line_off,
-				                       "column %zu: empty cell", i + 1);
-			if (!parse_number(f, &v))
-				return km__import_fail(r, KM_ERR_PARSE, t->line, t->line_off,
-				                       "column %zu: '%.40s' is not a number", i + 1,
-				                       f);
+				return km__import_fail_at(r, KM_ERR_SHAPE, t->line, col, t->line_off,
+				                          "more than %zu values on the line", n);
+			if (!parse_number(t, f, &v))
+				return km__import_fail_at(r, KM_ERR_PARSE, t->line, col, t->line_off,
+				                          "field %zu: '%.40s' is not a number", i + 1,
+				                          f);
 			if (!isfinite(v) || fabs(v) > FLT_MAX)
-				return km__import_fail(r, KM_ERR_NONFINITE, t->line, t->line_off,
-				                       "column %zu: '%.40s' is not a finite value",
-				                       i + 1, f);
+				return km__import_fail_at(r, KM_ERR_NONFINITE, t->line, col,
+				                          t->line_off,
+				                          "field %zu: '%.40s' is not a finite value",
+				                          i + 1, f);
 			dst[cells++] = (float)v;
 		}
 		i++;
@@ -437,14 +588,16 @@ static int read_data_line(km_import *r, float *dst, size_t n, unsigned lead, uin
 			return km__import_fail(r, rc, t->line, t->line_off, "%s",
 			                       rc == KM_ERR_IO ? "read error" : field_err);
 		f = t->tok;
+		col = field_col(t);
 	}
 	if (cells < n) {
 		if (term == T_END)
-			return km__import_fail(r, KM_ERR_TRUNCATED, t->line, t->line_off,
-			                       "file ends inside the line (%zu of %zu values)",
-			                       cells, n);
-		return km__import_fail(r, KM_ERR_SHAPE, t->line, t->line_off,
-		                       "%zu values; expected %zu (ragged row)", cells, n);
+			return km__import_fail_at(r, KM_ERR_TRUNCATED, t->line, col, t->line_off,
+			                          "file ends inside the line (%zu of %zu values)",
+			                          cells, n);
+		return km__import_fail_at(r, KM_ERR_SHAPE, t->line, empty_col ? empty_col : col,
+		                          t->line_off, "%zu values; expected %zu (ragged row)",
+		                          cells, n);
 	}
 	return KM_OK;
 }
@@ -454,7 +607,7 @@ static int count_line(km_import *r, size_t *count)
 {
 	struct text *t = r->fmt;
 	uint64_t off = t->line_off, line = t->line;
-	size_t n = 1, len = t->first_len;
+	size_t n = 1, len = t->first_len, filled = 1;
 	enum term term = t->first_term;
 	while (term == T_FIELD) {
 		int rc = read_field(r, t->tok, &len, &term);
@@ -462,10 +615,10 @@ static int count_line(km_import *r, size_t *count)
 			return km__import_fail(r, rc, line, off, "%s",
 			                       rc == KM_ERR_IO ? "read error" : field_err);
 		n++;
+		if (len)
+			filled = n;
 	}
-	if (len == 0 && n > 1)
-		n--; /* trailing separator */
-	*count = n;
+	*count = filled; /* empty fields at the end: a trailing separator, padding */
 	/* and how many data lines follow directly (block height) */
 	t->pending = false;
 	size_t lines = 1;
@@ -508,6 +661,16 @@ static int text_open(km_import *r)
 	memset(t, 0, sizeof *t);
 	t->time_col = t->hdr_time_col = -1;
 	t->in_header = true;
+	t->line_done = true;
+	{
+		/* the separator, from the first data line of the head */
+		char head[8192];
+		size_t n = km__in_read(&r->in, head, sizeof head);
+		detect_sep(head, n, &t->sep, &t->dec);
+		int rc = km__in_seek(&r->in, 0, 1);
+		if (rc != KM_OK)
+			return km__import_fail(r, rc, 1, 0, "input is not seekable");
+	}
 	enum lk k = LK_EOF; /* set by peek_line; the optimiser cannot see that at -O3 */
 	for (;;) {
 		int rc = peek_line(r, &k);
@@ -518,6 +681,10 @@ static int text_open(km_import *r)
 		if (k == LK_BLANK) {
 			t->pending = false;
 			rc = count_meta(r);
+		} else if (k == LK_COMMENT) {
+			t->pending = false;
+			skip_line_rest(r);
+			rc = count_meta(r);
 		} else {
 			rc = consume_meta(r);
 		}
@@ -526,16 +693,10 @@ static int text_open(km_import *r)
 	}
 	t->in_header = false;
 	struct km_import_info *in = &r->info;
-	if (t->row_pitch > 0 || t->col_pitch > 0) {
-		double p = t->row_pitch > 0 ? t->row_pitch : t->col_pitch;
-		if (t->row_pitch > 0 && t->col_pitch > 0 &&
-		    fabs(t->row_pitch - t->col_pitch) > 0.01 * p)
-			km__import_warn(r,
-			                "row spacing %.3g mm and column spacing %.3g mm differ; "
-			                "using the row spacing",
-			                t->row_pitch, t->col_pitch);
-		km__import_set_pitch(r, p);
-	}
+	if (t->row_pitch > 0 || t->col_pitch > 0)
+		km__import_set_pitch2(r, t->row_pitch, t->col_pitch);
+	if (t->hdr_units != KM_UNITS_DEFAULT)
+		km__import_set_units(r, t->hdr_units);
 	unsigned rows = r->cfg.rows ? r->cfg.rows : t->meta_rows;
 	unsigned cols = r->cfg.cols ? r->cfg.cols : t->meta_cols;
 	if ((rows == 0) != (cols == 0))
@@ -576,7 +737,14 @@ static int text_open(km_import *r)
 			}
 		} else {
 			/* blank-line separated blocks: the first block sets the grid */
-			if (n > KM_FRAME_MAX_DIM || lines > KM_FRAME_MAX_DIM)
+			if (n > KM_FRAME_MAX_DIM)
+				return km__import_fail(
+				    r, KM_ERR_SHAPE, t->line, t->line_off,
+				    "%zu values on a line: more than a row can hold (%d), so one "
+				    "frame per line; give its grid (--rows R --cols C, rows x cols "
+				    "= %zu)",
+				    n, KM_FRAME_MAX_DIM, n);
+			if (lines > KM_FRAME_MAX_DIM)
 				return km__import_fail(r, KM_ERR_SHAPE, t->line, t->line_off,
 				                       "first frame is larger than %dx%d",
 				                       KM_FRAME_MAX_DIM, KM_FRAME_MAX_DIM);
@@ -588,10 +756,28 @@ static int text_open(km_import *r)
 		/* not a single number: this is not pressure data at all */
 		return km__import_fail(r, KM_ERR_BAD_MAGIC, t->line, t->line_off,
 		                       "no data and no grid size in the file");
+	} else {
+		/* a header and nothing else: not "0 frames, fine" */
+		return km__import_fail(r, KM_ERR_TRUNCATED, t->line, t->line_off,
+		                       "no frames: no line of numbers after the header");
 	}
 	in->rows = (uint16_t)rows;
 	in->cols = (uint16_t)cols;
 	return KM_OK;
+}
+
+/* A line between frames whose first field is not a number: a frame
+ * marker ("Frame 2", "Frame,2") is fine; anything else is not skipped in
+ * silence once the data has begun. */
+static int between_frames(km_import *r)
+{
+	struct text *t = r->fmt;
+	if (!strncasecmp(t->first, "frame", 5) || !t->data_seen)
+		return consume_meta(r);
+	return km__import_fail_at(r, KM_ERR_PARSE, t->line, t->first_off - t->line_off + 1,
+	                          t->line_off,
+	                          "expected a row of numbers%s, found '%.40s'",
+	                          t->markers ? " or 'Frame N'" : "", t->first);
 }
 
 static int text_next(km_import *r, struct km_frame *out, bool *have_time)
@@ -609,8 +795,12 @@ static int text_next(km_import *r, struct km_frame *out, bool *have_time)
 		if (k == LK_BLANK) {
 			t->pending = false;
 			rc = count_meta(r);
+		} else if (k == LK_COMMENT) {
+			t->pending = false;
+			skip_line_rest(r);
+			rc = count_meta(r);
 		} else {
-			rc = consume_meta(r);
+			rc = between_frames(r);
 		}
 		if (rc != KM_OK)
 			return rc;
@@ -650,6 +840,33 @@ static int text_next(km_import *r, struct km_frame *out, bool *have_time)
 	return KM_OK;
 }
 
+/* Partial reading: past the rest of the bad line and, for frames of
+ * several lines, past the rest of the bad frame. */
+static int text_resync(km_import *r)
+{
+	struct text *t = r->fmt;
+	if (t->pending) {
+		t->pending = false;
+		if (t->kind == LK_EOF)
+			return KM_ERR_END;
+	}
+	skip_line_rest(r);
+	if (t->row_layout)
+		return KM_OK;
+	for (;;) {
+		enum lk k;
+		int rc = peek_line(r, &k);
+		if (rc != KM_OK)
+			return rc;
+		if (k == LK_EOF)
+			return KM_ERR_END;
+		if (k != LK_DATA)
+			return KM_OK;
+		t->pending = false;
+		skip_line_rest(r);
+	}
+}
+
 static void text_close(km_import *r)
 {
 	km__free(r->fmt);
@@ -661,4 +878,5 @@ const struct km__import_ops km__import_text = {
     .open = text_open,
     .next = text_next,
     .close = text_close,
+    .resync = text_resync,
 };

@@ -98,8 +98,9 @@ Test(import_cli, analyze_npy_finds_what_the_recording_holds)
 	cr_assert(strstr(want, "candidate knots: ") && !strstr(want, "candidate knots: 0"),
 	          "the scenario should give a knot: %s", want);
 
-	/* with rate and pitch (options or sidecar), the analysis is the recording's */
-	r = knot("analyze s.npy --rate 100 --pitch 10");
+	/* with rate, pitch and units (options or sidecar), the analysis is the
+	 * recording's; a .npy says none of them */
+	r = knot("analyze s.npy --rate 100 --pitch 10 --units kPa");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_assert_str_eq(r->out, want);
 	write_text("s.json", "{\"rate_hz\": 100, \"pitch_mm\": 10, \"units\": \"kPa\"}\n");
@@ -107,10 +108,18 @@ Test(import_cli, analyze_npy_finds_what_the_recording_holds)
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_assert_str_eq(r->out, want);
 
-	/* raw counts are not pressures */
+	/* raw counts are not pressures, and values nobody labels are counts */
 	r = knot("analyze s.npy --units raw");
 	cr_assert_eq(r->status, 1, "%s", r->out);
 	cr_assert(strstr(r->out, "raw sensor counts"), "%s", r->out);
+	char *side = km_test_path(dir, "s.json");
+	cr_assert_eq(unlink(side), 0);
+	free(side);
+	r = knot("analyze s.npy --rate 100 --pitch 10");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "raw sensor counts"), "%s", r->out);
+	r = knot("replay s.npy --rate 100 --pitch 10");
+	cr_assert(strstr(r->out, "values     counts (default), not pressures"), "%s", r->out);
 	r = knot("analyze s.npy --units furlongs");
 	cr_assert_eq(r->status, 2, "%s", r->out);
 }
@@ -137,7 +146,8 @@ Test(import_cli, replay_transport_reads_imports)
 		r = knot("replay %s --stream | tail -n 1", files[i]);
 		cr_assert_eq(r->status, 0, "%s: %s", files[i], r->out);
 		cr_assert(strstr(r->out, "streamed 501 frames"), "%s: %s", files[i], r->out);
-		r = knot("replay %s --stream --count 20", files[i]);
+		/* a .npy does not say kPa; knotmap's CSV names it (r0c0_kpa) */
+		r = knot("replay %s --stream --count 20%s", files[i], i == 0 ? " --units kPa" : "");
 		cr_assert_eq(r->status, 0, "%s", r->out);
 		if (i < 2) /* exact values; the Tekscan text has 3 decimals */
 			cr_assert_str_eq(frames_of(r->out), want, "%s", files[i]);
@@ -186,14 +196,17 @@ Test(import_cli, damaged_import_fails_or_is_partial)
 {
 	write_blocks("bad.csv", 5, 3);
 	/* frame 3 starts on line 3 * 9 + 1; its row 5 is 5 lines later */
-	struct km_test_run *r = knot("analyze bad.csv");
+	struct km_test_run *r = knot("analyze bad.csv --units kPa");
 	cr_assert_eq(r->status, 1, "%s", r->out);
-	cr_assert(strstr(r->out, "bad.csv:33:"), "file and line: %s", r->out);
-	cr_assert(strstr(r->out, "--partial"), "%s", r->out);
-	r = knot("analyze bad.csv --partial --rate 50");
-	cr_assert_eq(r->status, 0, "%s", r->out);
-	cr_assert(strstr(r->out, "bad.csv:33:") && strstr(r->out, "analysed 3 frames"), "%s",
+	cr_assert(strstr(r->out, "bad.csv:33:31: 7 values; expected 8"), "file, line, column: %s",
 	          r->out);
+	cr_assert(strstr(r->out, "--partial"), "%s", r->out);
+	/* --partial skips the bad frame (reported with its place) and reads on */
+	r = knot("analyze bad.csv --partial --rate 50 --units kPa");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "bad.csv:33:") && strstr(r->out, "frame skipped") &&
+	              strstr(r->out, "analysed 4 frames"),
+	          "%s", r->out);
 	r = knot("replay bad.csv --verify");
 	cr_assert_eq(r->status, 1, "%s", r->out);
 	cr_assert(strstr(r->out, "bad.csv:33:"), "%s", r->out);
@@ -203,11 +216,17 @@ Test(import_cli, damaged_import_fails_or_is_partial)
 	cr_assert(access("out.npy", F_OK) != 0);
 	r = knot("export bad.csv -o out.npy --partial");
 	cr_assert_eq(r->status, 0, "%s", r->out);
-	cr_assert(strstr(r->out, "wrote out.npy (npy, 3 frames)"), "%s", r->out);
+	cr_assert(strstr(r->out, "wrote out.npy (npy, 4 frames)"), "%s", r->out);
+	r = knot("replay bad.csv --partial");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "frames     4") && strstr(r->out, "skipped    1 frames"), "%s",
+	          r->out);
+	r = knot("replay bad.csv --partial --verify");
+	cr_assert_eq(r->status, 1, "a file with a skipped frame is not verified: %s", r->out);
 
 	write_blocks("good.csv", 4, -1);
 	/* without rate and pitch the defaults are announced */
-	r = knot("analyze good.csv");
+	r = knot("analyze good.csv --units kPa");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_assert(strstr(r->out, "assuming 100 Hz") && strstr(r->out, "assuming 10.0 mm"), "%s",
 	          r->out);

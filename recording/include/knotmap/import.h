@@ -7,19 +7,24 @@
  *            shape [frames, rows, cols] or [rows, cols], C order. Rate, pitch
  *            and units come from the config or a sidecar JSON (FILE.json or
  *            FILE.npy.json) with keys "rate_hz", "pitch_mm", "units".
- *   tekscan  Tekscan-style ASCII movie: "KEY value" header lines (ROWS, COLS,
- *            ROW_SPACING, SECONDS_PER_FRAME, UNITS ...), then "Frame N" and
- *            rows of comma-separated values (what knotmap's own export writes).
- *   xsensor  XSENSOR-style CSV: "Key,Value" metadata rows (Rows, Columns,
- *            Sensel Width, Units, Frame Rate ...), then frames either as blocks
+ *   tekscan  Tekscan ASCII (movie or single frame): "KEY value" header lines
+ *            (ROWS, COLS, ROW_SPACING, COL_SPACING, SECONDS_PER_FRAME, UNITS
+ *            ...), then "Frame N" and rows of comma-separated values; 'B'
+ *            cells are outside the sensor (info.mask).
+ *   xsensor  XSENSOR CSV: the X3/X4 export (FRAME, Date/Time, one SENSOR
+ *            block per sensor with its SENSELS, GROUP sub-blocks; lines padded
+ *            with commas) and simpler "Key,Value" layouts with frames as blocks
  *            after a "Frame,N" row or one per row.
- *   csv      plain CSV: one frame per row (rows x cols values; shape from the
- *            config or from a header row naming cells rRcC, as knotmap's CSV
- *            export writes) or one frame per block of rows (blank-line separated).
+ *   csv      plain matrices, comma-, semicolon- (decimal commas), tab- or
+ *            space-separated (numpy savetxt): one frame per row (shape from
+ *            the config or from a header row naming cells rRcC, as knotmap's
+ *            CSV export writes) or one frame per block of rows (blank-line
+ *            separated).
  *
  * Every reader streams: it holds an input buffer (64 KiB) and one frame, and
- * never the whole file. Frames come out in kPa (converted from the file's
- * units; raw counts are passed through with KM_FRAME_UNCALIBRATED), flat
+ * never the whole file (Tekscan and XSENSOR: one line of it). Frames come
+ * out in kPa (converted from the file's units; counts, and values whose units
+ * nobody gives, are passed through with KM_FRAME_UNCALIBRATED), flat
  * geometry, sequence = frame index from 0, device_time_us from the file's
  * time stamps when it has them, else index / rate.
  *
@@ -61,15 +66,17 @@ KM_API int km_import_format_parse(const char *name, enum km_import_format *out);
 
 /* Units of the values in a file. */
 enum km_import_units {
-	KM_UNITS_DEFAULT = 0, /* config: take the file's, else kPa */
+	KM_UNITS_DEFAULT = 0, /* config: take the file's, then the sidecar's, else raw
+	                       * counts (a file that does not say is never taken for kPa) */
 	KM_UNITS_KPA = 1,
 	KM_UNITS_MMHG = 2, /* x 0.133322387415 kPa (101.325 kPa = 760 mmHg) */
 	KM_UNITS_NCM2 = 3, /* N/cm^2, x 10 kPa */
 	KM_UNITS_PSI = 4,  /* x 6.894757293 kPa (lbf/in^2) */
-	KM_UNITS_RAW = 5,  /* sensor counts: passed through, KM_FRAME_UNCALIBRATED */
+	KM_UNITS_RAW = 5,  /* sensor counts, or units not known: passed through,
+	                    * KM_FRAME_UNCALIBRATED */
 };
 
-/* "default", "kPa", "mmHg", "N/cm2", "psi", "raw". */
+/* "default", "kPa", "mmHg", "N/cm2", "psi", "counts". */
 KM_API const char *km_import_units_name(enum km_import_units u);
 /* Parses a unit as files and users write it, case-insensitive: kPa, mmHg,
  * "mm Hg", N/cm2, N/cm^2, N/cm², psi, raw, counts, none. KM_OK or
@@ -112,6 +119,18 @@ struct km_import_config {
 	 * truncated to fit), from create and from km_import_next. */
 	char *detail;
 	size_t detail_size;
+	/* Anisotropic overrides (0: take pitch_mm, then the file's...): the
+	 * spacing between rows (along a column) and between columns. */
+	float row_pitch_mm, col_pitch_mm;
+	/* Files holding several sensors (XSENSOR: one SENSOR block each per
+	 * frame): which one to read, by 1-based number or by name (exact, or a
+	 * part of the name that fits one sensor only). NULL or "": the first. */
+	const char *sensor;
+	/* Skip what cannot be read (a bad frame, a bad line) instead of stopping:
+	 * each skip is logged with its place, counted in the damage report
+	 * (skipped_frames) and the first one's message kept. Frames that read
+	 * come out as usual. */
+	bool partial;
 };
 
 /* Defaults as documented above. */
@@ -137,6 +156,20 @@ struct km_import_info {
 	uint64_t frame_count;
 	char model[64];  /* sensor/model named by the file, or the format's name */
 	char serial[64]; /* serial named by the file, or "" */
+	/* Spacing between rows and between columns (mm); pitch_mm above is
+	 * their geometric mean (the same cell area), what a one-pitch consumer
+	 * such as the dsp uses. Equal for square cells. */
+	float row_pitch_mm, col_pitch_mm;
+	/* Cells on the sensor: mask[r * cols + c] is 1 for a real sensel, 0 for
+	 * a cell outside the sensor outline (Tekscan 'B'; read as 0 kPa). NULL
+	 * when every cell is real. mask_cells: how many are 1. Valid until
+	 * destroy. */
+	const uint8_t *mask;
+	uint32_t mask_cells;
+	/* Files with several sensors: how many, which one is read (0-based) and
+	 * its name; km_import_sensor_name() lists the others. 1, 0, "" else. */
+	uint16_t sensor_count, sensor_index;
+	char sensor[64];
 };
 
 /* Where an input is bad. */
@@ -146,7 +179,12 @@ struct km_import_damage {
 	uint64_t line;        /* 1-based text line; 0 for binary formats */
 	uint64_t byte_offset; /* where the problem is */
 	uint64_t frame_index; /* frames read before it (= frames usable) */
-	char message[256];    /* "FILE:LINE: problem" or "FILE: byte N: problem" */
+	char message[256];    /* "FILE:LINE:COLUMN: problem" or "FILE: byte N: problem" */
+	uint64_t column;      /* 1-based byte column in the line; 0 when not known */
+	/* partial reading (config.partial): frames skipped as unreadable, and
+	 * the first skip's message ("" when none); damaged stays false. */
+	uint64_t skipped_frames;
+	char first_skip[256];
 };
 
 /*
@@ -168,6 +206,8 @@ KM_API int km_import_create(const struct km_import_config *cfg, km_import **out)
 
 /* Valid until destroy. */
 KM_API const struct km_import_info *km_import_info(const km_import *r);
+/* Name of sensor i (0-based) of a file with several; NULL past the end. */
+KM_API const char *km_import_sensor_name(const km_import *r, unsigned i);
 
 /*
  * Reads the next frame into out, which must have the info's rows x cols
@@ -232,6 +272,10 @@ struct km_source_info {
 	uint64_t first_time_us; /* known only when frame_count_known */
 	uint64_t last_time_us;
 	enum km_import_units units; /* imports: the file's units; kmrec: kPa */
+	/* imports: as km_import_info (device.pitch_mm is their geometric mean);
+	 * kmrec: both device.pitch_mm, mask NULL */
+	float row_pitch_mm, col_pitch_mm;
+	const uint8_t *mask;
 };
 
 /* Opens path as a .kmrec (when its magic says so, its name ends in .kmrec, or
