@@ -45,7 +45,52 @@ struct app {
 	bool fullscreen, quit, want_shot, vsync;
 	char notice[160];
 	uint64_t notice_until;
+	/* What drawing cost, for the log line at exit (bench/viewer reads it). */
+	uint64_t presents;
+	double present_s;
+	uint64_t run_start_us;
+	struct km_view_stats last_stats;
 };
+
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void present(struct app *a)
+{
+	double t0 = thread_cpu_s();
+	SDL_RenderPresent(a->ren);
+	a->present_s += thread_cpu_s() - t0;
+	a->presents++;
+}
+
+/* One line at exit: drawing's cost per drawn frame by stage (main thread
+ * CPU time) and the mat frames, for bench/viewer. */
+static void log_draw_costs(const struct app *a)
+{
+	struct km_render_stats rs;
+	km_render_get_stats(a->render, &rs);
+	double n = rs.draws > 0 ? (double)rs.draws : 1.0;
+	double p = a->presents > 0 ? (double)a->presents : 1.0;
+	uint64_t published = 0, taken = 0;
+	if (a->proc && a->proc->tb)
+		km_tribuf_counts(a->proc->tb, &published, &taken);
+	km__log(&a->opts->log, KM_LOG_INFO, "viewer",
+	        "draw costs: wall_s %.2f draws %llu presents %llu heat_uploads %llu "
+	        "text_renders %llu ms_per_draw heat %.3f overlays %.3f text %.3f "
+	        "ms_per_present %.3f mat_frames_ok %llu mat_frames_lost %llu "
+	        "snapshots_published %llu snapshots_taken %llu",
+	        (double)(km_time_monotonic_us() - a->run_start_us) / 1e6,
+	        (unsigned long long)rs.draws, (unsigned long long)a->presents,
+	        (unsigned long long)rs.heat_uploads, (unsigned long long)rs.text_renders,
+	        rs.heat_s * 1e3 / n, rs.overlay_s * 1e3 / n, rs.text_s * 1e3 / n,
+	        a->present_s * 1e3 / p, (unsigned long long)a->last_stats.frames_ok,
+	        (unsigned long long)a->last_stats.frames_lost, (unsigned long long)published,
+	        (unsigned long long)taken);
+}
 
 static void set_notice(struct app *a, const char *text)
 {
@@ -260,7 +305,9 @@ static int main_loop(struct app *a)
 			shot_name(name, sizeof name);
 			screenshot(a, name);
 		}
-		SDL_RenderPresent(a->ren);
+		if (snap)
+			a->last_stats = snap->stats;
+		present(a);
 		if (!a->vsync)
 			SDL_Delay(16); /* about 60 fps without vsync */
 	}
@@ -357,8 +404,10 @@ int km_viewer_run(const struct km_viewer_options *opts)
 		goto out;
 	}
 	err = km__vproc_start(a.proc, a.audio);
+	a.run_start_us = km_time_monotonic_us();
 	if (err == KM_OK)
 		err = main_loop(&a);
+	log_draw_costs(&a);
 out:
 	if (a.proc) {
 		km__vproc_join(a.proc);

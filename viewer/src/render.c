@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "km_internal.h"
 #include "knotmap/render.h"
@@ -126,7 +127,35 @@ void km__rline(SDL_Renderer *ren, float x0, float y0, float x1, float y1, float 
 /* Text (SDL2_ttf, anti-aliased, cached as textures)                         */
 /* ------------------------------------------------------------------------ */
 
+double km__rcpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double text_begin(km_render *r)
+{
+	return r->text_depth++ == 0 ? km__rcpu_s() : 0.0;
+}
+
+static void text_end(km_render *r, double t0)
+{
+	if (--r->text_depth == 0)
+		r->stats.text_s += km__rcpu_s() - t0;
+}
+
+static struct text_entry *text_get(km_render *r, int font, uint32_t rgb, const char *s);
+
 struct text_entry *km__rtext_get(km_render *r, int font, uint32_t rgb, const char *s)
+{
+	double t0 = text_begin(r);
+	struct text_entry *e = text_get(r, font, rgb, s);
+	text_end(r, t0);
+	return e;
+}
+
+static struct text_entry *text_get(km_render *r, int font, uint32_t rgb, const char *s)
 {
 	char key[TEXT_LEN];
 	snprintf(key, sizeof key, "%s", s);
@@ -145,6 +174,7 @@ struct text_entry *km__rtext_get(km_render *r, int font, uint32_t rgb, const cha
 	if (victim->tex)
 		SDL_DestroyTexture(victim->tex);
 	memset(victim, 0, sizeof *victim);
+	r->stats.text_renders++;
 	SDL_Surface *surf = TTF_RenderUTF8_Blended(r->font[font], key, rgba(rgb, 255));
 	if (!surf)
 		return NULL;
@@ -165,13 +195,17 @@ int km__rtext(km_render *r, int font, uint32_t rgb, int x, int y, int align, con
 {
 	if (!s || !*s)
 		return 0;
-	struct text_entry *e = km__rtext_get(r, font, rgb, s);
-	if (!e)
-		return 0;
-	int dx = align == AL_CENTER ? x - e->w / 2 : align == AL_RIGHT ? x - e->w : x;
-	SDL_Rect d = {dx, y, e->w, e->h};
-	SDL_RenderCopy(r->ren, e->tex, NULL, &d);
-	return e->w;
+	double t0 = text_begin(r);
+	struct text_entry *e = text_get(r, font, rgb, s);
+	int w = 0;
+	if (e) {
+		int dx = align == AL_CENTER ? x - e->w / 2 : align == AL_RIGHT ? x - e->w : x;
+		SDL_Rect d = {dx, y, e->w, e->h};
+		SDL_RenderCopy(r->ren, e->tex, NULL, &d);
+		w = e->w;
+	}
+	text_end(r, t0);
+	return w;
 }
 
 int km__rtextf(km_render *r, int font, uint32_t rgb, int x, int y, int align, const char *fmt, ...)
@@ -188,6 +222,7 @@ int km__rtextf(km_render *r, int font, uint32_t rgb, int x, int y, int align, co
 int km__rtext_wrap(km_render *r, int font, uint32_t rgb, int x, int y, int max_w, int align,
                    const char *s)
 {
+	double t0 = text_begin(r);
 	char line[TEXT_LEN];
 	int lh = TTF_FontLineSkip(r->font[font]);
 	int yy = y;
@@ -225,6 +260,7 @@ int km__rtext_wrap(km_render *r, int font, uint32_t rgb, int x, int y, int max_w
 		while (*p == ' ')
 			p++;
 	}
+	text_end(r, t0);
 	return yy - y;
 }
 
@@ -339,6 +375,16 @@ void km_render_heat_rect(const km_render *r, int rect[4])
 	rect[1] = r->heat_rect.y;
 	rect[2] = r->heat_rect.w;
 	rect[3] = r->heat_rect.h;
+}
+
+void km_render_get_stats(const km_render *r, struct km_render_stats *out)
+{
+	if (!out)
+		return;
+	if (r)
+		*out = r->stats;
+	else
+		memset(out, 0, sizeof *out);
 }
 
 void km_render_range(const km_render *r, float *lo, float *hi)
@@ -514,6 +560,7 @@ static int upload_heat(km_render *r, const struct km_view_snapshot *s, enum km_c
 	r->heat_vscale = vscale;
 	r->heat_lo = r->lo;
 	r->heat_hi = r->hi;
+	r->stats.heat_uploads++;
 	return KM_OK;
 }
 
@@ -821,6 +868,7 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 	if (ui.colormap >= KM_COLORMAP_COUNT || ui.colormap < 0)
 		ui.colormap = KM_COLORMAP_VIRIDIS;
 	r->frame_no++;
+	double t_start = km__rcpu_s(), text_start = r->stats.text_s;
 	SDL_SetRenderDrawBlendMode(r->ren, SDL_BLENDMODE_BLEND);
 	SDL_SetRenderDrawColor(r->ren, (C_BG >> 16) & 0xff, (C_BG >> 8) & 0xff, C_BG & 0xff, 255);
 	SDL_RenderClear(r->ren);
@@ -830,10 +878,13 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 	layout(r, f);
 	update_range(r, f, &ui, dt_s);
 	int err = KM_OK;
+	double heat_s = 0.0;
 	if (s) {
+		double t_heat = km__rcpu_s();
 		err = upload_heat(r, s, ui.colormap, ui.scale);
 		if (err == KM_OK)
 			SDL_RenderCopy(r->ren, r->heat, NULL, &r->heat_rect);
+		heat_s = km__rcpu_s() - t_heat;
 		draw_title(r, f);
 		draw_colour_bar(r, ui.colormap, ui.scale);
 		if (ui.show_outline && s->outline_valid)
@@ -915,5 +966,8 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 		km__rdraw_help(r);
 	if (ui.red_flag)
 		km__rdraw_red_flag(r);
+	r->stats.draws++;
+	r->stats.heat_s += heat_s;
+	r->stats.overlay_s += km__rcpu_s() - t_start - heat_s - (r->stats.text_s - text_start);
 	return err;
 }

@@ -47,6 +47,8 @@ struct km_render {
 	float auto_hi;
 	float lo, hi;
 	SDL_Rect heat_rect;
+	struct km_render_stats stats;
+	int text_depth; /* nested text calls count their time once */
 };
 
 /* Colours (0xRRGGBB). */
@@ -62,6 +64,9 @@ struct km_render {
 #define C_TRACK 0x4a4f57u
 
 enum { AL_LEFT, AL_CENTER, AL_RIGHT };
+
+/* This thread's CPU time, s (stage costs for km_render_stats). */
+double km__rcpu_s(void);
 
 /* Filled rectangle, 0xRRGGBB with alpha a. */
 void km__rfill(SDL_Renderer *ren, int x, int y, int w, int h, uint32_t rgb, uint8_t a);
