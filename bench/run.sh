@@ -114,5 +114,6 @@ EOF
 
 echo
 "$py" "$root/bench/report.py" "$out" "$root/docs/performance.md" "bench/run.sh"
+"$root/bench/viewer/run.sh" "$out" "$simsec" "$root/docs/performance.md"
 echo
 echo "written: docs/performance.md (raw results in $out)"

@@ -5,7 +5,7 @@
  */
 #include <pthread.h>
 
-#include "knotmap/viewer.h"
+#include "knotmap/tribuf.h"
 #include "rel_util.h"
 
 #define ROWS 32

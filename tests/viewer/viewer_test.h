@@ -7,6 +7,11 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
+#include "knotmap/colormap.h"
+#include "knotmap/render.h"
+#include "knotmap/screenshot.h"
+#include "knotmap/snapshot.h"
+#include "knotmap/tribuf.h"
 #include "knotmap/viewer.h"
 
 struct vt {

@@ -1,32 +1,20 @@
 /*
- * The live viewer. Two threads (architecture.md "Threads"):
- *  - the processing thread reads the stream, runs the dsp pipeline, feeds the
- *    recorder and publishes a snapshot through the triple buffer for every
- *    frame; it never waits for the screen;
- *  - the main thread owns every SDL call: events, keys, drawing (vsync'd) and
- *    screenshots. It takes the newest snapshot and uploads the texture
- *    outside the triple buffer's lock.
- * Commands (zero, record, seek...) go the other way through a small mutex-
- * protected mailbox the processing thread checks once per frame.
+ * The live viewer's main thread (docs/architecture.md "Threads"): it owns
+ * every SDL call: events, keys, drawing and screenshots. It takes the newest
+ * snapshot from the processing thread (proc.c) through the triple buffer and
+ * draws it outside the buffer's lock; commands go back through the
+ * processing thread's mailbox.
  */
 #include <SDL.h>
 #include <SDL_ttf.h>
-#include <errno.h>
-#include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "glue.h"
 #include "km_internal.h"
-#include "knotmap/audio.h"
-#include "knotmap/guided.h"
-#include "knotmap/recording.h"
-#include "knotmap/stream.h"
-#include "knotmap/viewer.h"
+#include "knotmap/render.h"
+#include "knotmap/screenshot.h"
+#include "proc.h"
 
 struct km_viewer_options km_viewer_options_default(void)
 {
@@ -43,691 +31,6 @@ struct km_viewer_options km_viewer_options_default(void)
 	return o;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Processing thread                                                         */
-/* ------------------------------------------------------------------------ */
-
-struct mailbox {
-	bool zero, rec_toggle, symptoms, step, toggle_pause, guided_toggle, guided_skip;
-	double seek_s;  /* relative seek request, s (replay) */
-	int speed_step; /* +1 / -1 steps through the speed table */
-};
-
-struct msg {
-	enum km_view_level level;
-	uint64_t t_us;
-	char text[KM_VIEW_TEXT_MAX];
-};
-
-static const double speeds[] = {0.25, 0.5, 1.0, 2.0, 4.0, 8.0};
-
-struct proc {
-	struct km_viewer_options opts;
-	struct km_log log;
-	km_stream *stream;
-	struct km_device_info info;
-	struct km_frame *frame;
-	km_tribuf *tb;
-	struct km__vpipe *pipe;
-
-	pthread_t thread;
-	bool started;
-	atomic_bool stop;
-	atomic_int fatal;
-	atomic_bool disconnected;
-	pthread_mutex_t lock;
-	struct mailbox box;
-
-	/* Owned by the processing thread once started. */
-	bool replay, paced, paused, step_pending;
-	double speed;
-	bool anchor_valid;
-	uint64_t anchor_wall, anchor_dev;
-	uint64_t ready_us; /* when the current frame was due (after pacing) */
-	bool have_first;
-	uint64_t first_dev, last_dev;
-	double dt_ewma_us;
-	bool seeking;
-	uint64_t seek_target_dev;
-	bool ended;
-	km_rec_writer *rec;
-	char rec_path[512];
-	struct msg msgs[KM_VIEW_MAX_MESSAGES];
-	size_t n_msgs;
-
-	/* Guided routine and sound (audio is the main thread's; this thread is
-	 * its one producer of cues). */
-	km_guided *guided;
-	km_audio *audio;
-	bool guided_pending; /* start at the next frame */
-	bool guided_on;      /* a routine is running */
-	bool summary_ready;
-	char summary_text[4096];
-	char summary_json[8192];
-};
-
-static void push_msg(struct proc *p, enum km_view_level level, uint64_t t_us, const char *text)
-{
-	memmove(&p->msgs[1], &p->msgs[0], sizeof p->msgs[0] * (KM_VIEW_MAX_MESSAGES - 1));
-	p->msgs[0].level = level;
-	p->msgs[0].t_us = t_us;
-	snprintf(p->msgs[0].text, sizeof p->msgs[0].text, "%s", text);
-	if (p->n_msgs < KM_VIEW_MAX_MESSAGES)
-		p->n_msgs++;
-}
-
-static void play(struct proc *p, const struct km_guided_cue *cues, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		km__log(&p->log, KM_LOG_DEBUG, "guided", "cue %s%s%s", km_cue_name(cues[i].cue),
-		        cues[i].phrase ? ": " : "", km_phrase_text(cues[i].phrase));
-		if (p->audio)
-			km_audio_cue(p->audio, &cues[i]);
-	}
-}
-
-/* The routine ended (or is being ended): summary text and JSON, written
- * next to the recording when recording. */
-static void guided_summary(struct proc *p)
-{
-	struct km_guided_summary sum;
-	if (!p->guided || km_guided_get_summary(p->guided, &sum) != KM_OK)
-		return;
-	km_guided_summary_text(&sum, p->summary_text, sizeof p->summary_text);
-	km_guided_summary_json(&sum, p->summary_json, sizeof p->summary_json);
-	p->summary_ready = true;
-	p->guided_on = false;
-	if (p->rec) {
-		char path[600];
-		size_t n = strnlen(p->rec_path, sizeof p->rec_path);
-		if (n > 6 && !strcmp(p->rec_path + n - 6, ".kmrec"))
-			n -= 6;
-		snprintf(path, sizeof path, "%.*s.guided.json", (int)n, p->rec_path);
-		FILE *fp = fopen(path, "w");
-		bool ok = fp && fputs(p->summary_json, fp) >= 0;
-		if (fp && fclose(fp) != 0)
-			ok = false;
-		km__log(&p->log, ok ? KM_LOG_INFO : KM_LOG_WARN, "guided", "summary %s %s",
-		        ok ? "saved to" : "not saved to", path);
-	}
-}
-
-static void on_event(void *user, const struct km_event *ev)
-{
-	struct proc *p = user;
-	/* Free holds get their sounds too; the routine makes its own. */
-	struct km_guided_cue cue;
-	if (!p->guided_on && p->audio && km_guided_cue_for_event(ev, &cue))
-		play(p, &cue, 1);
-	char text[KM_VIEW_TEXT_MAX];
-	enum km_view_level level = KM_VIEW_INFO;
-	if (km__event_text(ev, text, sizeof text, &level))
-		push_msg(p, level, ev->time_us, text);
-	if (p->rec) {
-		struct km_rec_event re;
-		memset(&re, 0, sizeof re);
-		re.type = (uint16_t)ev->type;
-		re.subtype = (uint16_t)ev->reason;
-		re.track_id = ev->track_id;
-		re.time_us = ev->time_us;
-		re.x_mm = ev->x_mm;
-		re.y_mm = ev->y_mm;
-		re.n_ints = 3;
-		re.ints[0] = ev->knot_id;
-		re.ints[1] = ev->hold_index;
-		re.ints[2] = ev->frame_seq;
-		re.n_values = 6;
-		re.values[0] = ev->load_kpa;
-		re.values[1] = ev->load_n;
-		re.values[2] = ev->held_s;
-		re.values[3] = ev->dose_kpa_s;
-		re.values[4] = ev->stiffness_pct;
-		re.values[5] = ev->value;
-		km_rec_writer_write_event(p->rec, &re);
-	}
-}
-
-static void status_cb(void *user, enum km_stream_status status, int error)
-{
-	struct proc *p = user;
-	(void)error;
-	if (status == KM_STREAM_UNPLUGGED)
-		atomic_store(&p->disconnected, true);
-	else if (status == KM_STREAM_RECONNECTED || status == KM_STREAM_CONNECTED)
-		atomic_store(&p->disconnected, false);
-}
-
-/* With no mat plugged in and no scenario named, show a demo that finds a
- * spot and times a hold within the first minute (the README's promise); the
- * guided routine has a scenario of its own. */
-static const char *sim_scenario(const struct km_viewer_options *o)
-{
-	if (o->scenario)
-		return o->scenario;
-	return o->guided ? "guided-upper-back" : "tennis-ball-trapezius";
-}
-
-static int open_stream(struct proc *p)
-{
-	struct km_stream_config c = km_stream_config_default();
-	const struct km_viewer_options *o = &p->opts;
-	switch (o->source) {
-	case KM_VIEW_SOURCE_DEVICE:
-		c.transport = KM_TRANSPORT_LIBUSB;
-		c.serial = o->serial;
-		break;
-	case KM_VIEW_SOURCE_SIM:
-		c.transport = KM_TRANSPORT_SIM;
-		break;
-	case KM_VIEW_SOURCE_REPLAY:
-		c.transport = KM_TRANSPORT_REPLAY;
-		c.replay_path = o->replay_path;
-		c.replay_format = o->replay_format;
-		c.replay_rate_hz = o->replay_rate_hz;
-		c.replay_pitch_mm = o->replay_pitch_mm;
-		c.replay_units = o->replay_units;
-		c.replay_rows = o->replay_rows;
-		c.replay_cols = o->replay_cols;
-		break;
-	default:
-		c.transport = KM_TRANSPORT_AUTO;
-		break;
-	}
-	c.sim_scenario = sim_scenario(o);
-	c.calibration_path = o->calibration_path;
-	c.sim_seed = o->seed;
-	p->replay = o->source == KM_VIEW_SOURCE_REPLAY;
-	/* Replays and sped-up virtual mats are paced here, so pause, speed and
-	 * seek work without the stream's help. */
-	if (p->replay) {
-		c.replay_speed = 0.0;
-		p->paced = true;
-	} else if (o->source == KM_VIEW_SOURCE_SIM && o->sim_speed != 1.0) {
-		c.sim_realtime = false;
-		p->paced = true;
-	}
-	c.status_fn = status_cb;
-	c.status_user = p;
-	c.log = p->log;
-	int err = km_stream_create(&c, &p->stream);
-	if (err != KM_OK)
-		return err;
-	err = km_stream_device_info(p->stream, &p->info);
-	if (err == KM_OK && !p->frame)
-		err = km_stream_frame_create(p->stream, &p->frame);
-	if (err == KM_OK)
-		err = km_stream_start(p->stream);
-	if (err != KM_OK) {
-		km_stream_destroy(p->stream);
-		p->stream = NULL;
-	}
-	return err;
-}
-
-static void proc_join(struct proc *p)
-{
-	if (p && p->started) {
-		/* The thread sees the flag within one read timeout (100 ms); it
-		 * may be reopening the stream (seek), so do not touch p->stream. */
-		atomic_store(&p->stop, true);
-		pthread_join(p->thread, NULL);
-		p->started = false;
-	}
-}
-
-static void proc_destroy(struct proc *p)
-{
-	if (!p)
-		return;
-	proc_join(p);
-	if (p->guided_on)
-		guided_summary(p); /* quit mid-routine: the summary so far */
-	if (p->rec) {
-		km_rec_writer_close(p->rec);
-		km_rec_writer_destroy(p->rec);
-	}
-	km_stream_destroy(p->stream);
-	km_guided_destroy(p->guided);
-	km__vpipe_destroy(p->pipe);
-	km_tribuf_destroy(p->tb);
-	km_frame_destroy(p->frame);
-	pthread_mutex_destroy(&p->lock);
-	km__free(p);
-}
-
-static int proc_create(const struct km_viewer_options *opts, struct proc **out)
-{
-	*out = NULL;
-	struct proc *p = km__calloc(1, sizeof *p);
-	if (!p)
-		return KM_ERR_NO_MEMORY;
-	p->opts = *opts;
-	p->log = opts->log;
-	p->speed = p->opts.source == KM_VIEW_SOURCE_SIM ? opts->sim_speed : 1.0;
-	pthread_mutex_init(&p->lock, NULL);
-	int err = open_stream(p);
-	if (err == KM_OK)
-		err = km_tribuf_create(p->info.rows, p->info.cols, p->info.pitch_mm,
-		                       p->info.geometry, &p->tb);
-	if (err != KM_OK) {
-		proc_destroy(p);
-		return err;
-	}
-	struct km_guided_config gc = opts->guided_config;
-	gc.log = p->log;
-	err = km_guided_create(&gc, &p->guided);
-	if (err != KM_OK) {
-		proc_destroy(p);
-		return err;
-	}
-	p->guided_pending = opts->guided;
-	int perr = km__vpipe_create(p->frame, (float)p->info.rate_hz, &p->log, &p->pipe);
-	if (perr != KM_OK)
-		km__log(&p->log, perr == KM_ERR_UNSUPPORTED ? KM_LOG_INFO : KM_LOG_WARN, "viewer",
-		        "no spot detection or hold timing: %s", km_strerror(perr));
-	*out = p;
-	return KM_OK;
-}
-
-static void send(struct proc *p, void (*fn)(struct mailbox *, double), double arg)
-{
-	pthread_mutex_lock(&p->lock);
-	fn(&p->box, arg);
-	pthread_mutex_unlock(&p->lock);
-}
-
-static void m_zero(struct mailbox *b, double a)
-{
-	(void)a;
-	b->zero = true;
-}
-static void m_rec(struct mailbox *b, double a)
-{
-	(void)a;
-	b->rec_toggle = !b->rec_toggle;
-}
-static void m_symptoms(struct mailbox *b, double a)
-{
-	(void)a;
-	b->symptoms = true;
-}
-static void m_step(struct mailbox *b, double a)
-{
-	(void)a;
-	b->step = true;
-}
-static void m_pause(struct mailbox *b, double a)
-{
-	(void)a;
-	b->toggle_pause = !b->toggle_pause;
-}
-static void m_guided(struct mailbox *b, double a)
-{
-	(void)a;
-	b->guided_toggle = !b->guided_toggle;
-}
-static void m_skip(struct mailbox *b, double a)
-{
-	(void)a;
-	b->guided_skip = true;
-}
-static void m_seek(struct mailbox *b, double a)
-{
-	b->seek_s += a;
-}
-static void m_speed(struct mailbox *b, double a)
-{
-	b->speed_step += a > 0 ? 1 : -1;
-}
-
-/* Sleeps up to us microseconds in slices, returning early on stop. */
-static void nap(struct proc *p, uint64_t us)
-{
-	while (us > 0 && !atomic_load(&p->stop)) {
-		uint64_t slice = KM_MIN(us, (uint64_t)20000);
-		struct timespec ts = {0, (long)(slice * 1000)};
-		nanosleep(&ts, NULL);
-		us -= slice;
-	}
-}
-
-static void pace(struct proc *p, uint64_t dev_us)
-{
-	if (!p->paced || p->seeking)
-		return;
-	uint64_t now = km_time_monotonic_us();
-	if (!p->anchor_valid || dev_us < p->anchor_dev) {
-		p->anchor_valid = true;
-		p->anchor_wall = now;
-		p->anchor_dev = dev_us;
-		return;
-	}
-	double due = (double)p->anchor_wall + (double)(dev_us - p->anchor_dev) / p->speed;
-	if (due > (double)now)
-		nap(p, (uint64_t)(due - (double)now));
-	else if ((double)now - due > 250000.0)
-		p->anchor_valid = false; /* fell behind: carry on, do not sprint */
-}
-
-static void rec_toggle(struct proc *p, uint64_t t_us)
-{
-	if (p->rec) {
-		int err = km_rec_writer_close(p->rec);
-		km_rec_writer_destroy(p->rec);
-		p->rec = NULL;
-		char line[KM_VIEW_TEXT_MAX];
-		snprintf(line, sizeof line, "Recording stopped%s",
-		         err == KM_OK ? "" : " (write error)");
-		push_msg(p, err == KM_OK ? KM_VIEW_INFO : KM_VIEW_WARN, t_us, line);
-		return;
-	}
-	const char *xdg = getenv("XDG_DATA_HOME");
-	const char *home = getenv("HOME");
-	char dir[400];
-	if (xdg && *xdg)
-		snprintf(dir, sizeof dir, "%s/knotmap/sessions", xdg);
-	else
-		snprintf(dir, sizeof dir, "%s/.local/share/knotmap/sessions", home ? home : ".");
-	time_t now = time(NULL);
-	struct tm tm;
-	localtime_r(&now, &tm);
-	char stamp[32];
-	strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-	snprintf(p->rec_path, sizeof p->rec_path, "%s/%s.kmrec", dir, stamp);
-
-	struct km_rec_writer_config c = km_rec_writer_config_default();
-	c.log = p->log;
-	c.path = p->rec_path;
-	c.device.rows = p->info.rows;
-	c.device.cols = p->info.cols;
-	c.device.pitch_mm = p->info.pitch_mm;
-	c.device.geometry = p->info.geometry;
-	c.device.rate_hz = (float)p->info.rate_hz;
-	c.device.usb_vid = p->info.vid;
-	c.device.usb_pid = p->info.pid;
-	snprintf(c.device.serial, sizeof c.device.serial, "%s", p->info.serial);
-	snprintf(c.device.firmware, sizeof c.device.firmware, "%u.%u.%u",
-	         (unsigned)(p->info.firmware_version >> 16) & 0xffu,
-	         (unsigned)(p->info.firmware_version >> 8) & 0xffu,
-	         (unsigned)p->info.firmware_version & 0xffu);
-	snprintf(c.device.model, sizeof c.device.model, "%s", p->info.product);
-	snprintf(c.session_id, sizeof c.session_id, "%s", stamp);
-	int err = km_rec_writer_create(&c, &p->rec);
-	char line[KM_VIEW_TEXT_MAX];
-	if (err == KM_OK)
-		snprintf(line, sizeof line, "Recording to %s.kmrec", stamp);
-	else
-		snprintf(line, sizeof line, "Cannot record: %s", km_strerror(err));
-	push_msg(p, err == KM_OK ? KM_VIEW_GOOD : KM_VIEW_WARN, t_us, line);
-}
-
-/* Backward seeks reopen the recording and run forward to the target. */
-static void seek(struct proc *p, double delta_s)
-{
-	if (!p->replay || !p->have_first)
-		return;
-	double pos = (double)(p->last_dev - p->first_dev) / 1e6;
-	double target = KM_MAX(0.0, pos + delta_s);
-	if (delta_s < 0) {
-		km_stream_destroy(p->stream);
-		p->stream = NULL;
-		int err = open_stream(p);
-		if (err != KM_OK) {
-			atomic_store(&p->fatal, err);
-			return;
-		}
-		km__vpipe_reset(p->pipe);
-		p->have_first = false;
-		p->ended = false;
-	}
-	p->seeking = true;
-	p->seek_target_dev = (uint64_t)(target * 1e6); /* relative to first_dev */
-	p->anchor_valid = false;
-}
-
-static void apply_commands(struct proc *p)
-{
-	struct mailbox b;
-	pthread_mutex_lock(&p->lock);
-	b = p->box;
-	memset(&p->box, 0, sizeof p->box);
-	pthread_mutex_unlock(&p->lock);
-	uint64_t t = p->last_dev;
-	if (b.zero) {
-		int err = km_stream_zero(p->stream);
-		push_msg(p, err == KM_OK ? KM_VIEW_INFO : KM_VIEW_WARN, t,
-		         err == KM_OK ? "Zeroing: keep the mat unloaded" : "Zero not possible now");
-	}
-	if (b.rec_toggle)
-		rec_toggle(p, t);
-	if (b.symptoms) {
-		km__vpipe_symptoms(p->pipe, t);
-		push_msg(p, KM_VIEW_ALERT, t,
-		         "Symptoms logged: stop and see a healthcare professional");
-		if (p->rec) {
-			struct km_rec_event re;
-			memset(&re, 0, sizeof re);
-			re.type = KM_EVENT_SEEK_ADVICE;
-			re.subtype = KM_REASON_SYMPTOMS;
-			re.time_us = t;
-			km_rec_writer_write_event(p->rec, &re);
-		}
-	}
-	struct km_guided_cue cues[16];
-	size_t n = 0;
-	if (b.symptoms && p->guided_on &&
-	    km_guided_red_flag(p->guided, t, cues, KM_ARRAY_SIZE(cues), &n) == KM_OK) {
-		play(p, cues, n);
-		guided_summary(p);
-	}
-	if (b.guided_toggle) {
-		if (p->guided_on) {
-			guided_summary(p);
-			km_guided_reset(p->guided);
-			push_msg(p, KM_VIEW_INFO, t, "Guided routine ended");
-		} else {
-			p->guided_pending = true;
-		}
-	}
-	if (b.guided_skip && p->guided_on &&
-	    km_guided_skip(p->guided, t, cues, KM_ARRAY_SIZE(cues), &n) == KM_OK)
-		play(p, cues, n);
-	if (b.toggle_pause && p->paced) {
-		p->paused = !p->paused;
-		p->anchor_valid = false;
-	}
-	if (b.speed_step) {
-		size_t i = 0;
-		while (i + 1 < KM_ARRAY_SIZE(speeds) && speeds[i] < p->speed - 1e-9)
-			i++;
-		int j = (int)i + (b.speed_step > 0 ? 1 : -1);
-		j = KM_CLAMP(j, 0, (int)KM_ARRAY_SIZE(speeds) - 1);
-		if (p->paced) {
-			p->speed = speeds[j];
-			p->anchor_valid = false;
-		}
-	}
-	if (b.seek_s != 0.0)
-		seek(p, b.seek_s);
-	if (b.step && p->paused)
-		p->step_pending = true;
-}
-
-static void fill_stats(struct proc *p, struct km_view_snapshot *s, const struct km_frame *f)
-{
-	struct km_view_stats *st = &s->stats;
-	struct km_stream_stats ss;
-	memset(&ss, 0, sizeof ss);
-	km_stream_stats(p->stream, &ss);
-	if (p->info.transport == KM_TRANSPORT_SIM)
-		snprintf(st->device, sizeof st->device, "virtual mat (%s)",
-		         sim_scenario(&p->opts));
-	else if (p->info.transport == KM_TRANSPORT_REPLAY)
-		snprintf(st->device, sizeof st->device, "replay: %.54s", p->info.location);
-	else
-		snprintf(st->device, sizeof st->device, "%.31s %.31s", p->info.product,
-		         p->info.serial);
-	snprintf(st->transport, sizeof st->transport, "%s", km_transport_name(p->info.transport));
-	st->rate_hz = p->dt_ewma_us > 0 ? (float)(1e6 / p->dt_ewma_us) : (float)p->info.rate_hz;
-	st->frames_ok = ss.frames_ok;
-	st->frames_lost = ss.lost_frames + ss.ring_drops;
-	st->crc_errors = ss.crc_errors;
-	uint64_t now = km_time_monotonic_us();
-	/* Arrival (or, when paced, the moment the frame was due) to publish. */
-	st->latency_ms =
-	    f && p->ready_us && now >= p->ready_us ? (float)(now - p->ready_us) / 1000.0f : 0.0f;
-	st->session_s = p->have_first ? (double)(p->last_dev - p->first_dev) / 1e6 : 0.0;
-	float sum = 0.0f, peak = 0.0f;
-	if (f) {
-		size_t n = km_frame_cells(f);
-		for (size_t i = 0; i < n; i++) {
-			sum += f->kpa[i];
-			peak = KM_MAX(peak, f->kpa[i]);
-		}
-		/* kPa x mm^2 = 1e-3 N. */
-		st->total_load_n = sum * f->pitch_mm * f->pitch_mm * 1e-3f;
-	}
-	st->peak_kpa = peak;
-	st->recording = p->rec != NULL;
-	snprintf(st->record_path, sizeof st->record_path, "%.95s", p->rec ? p->rec_path : "");
-	st->replay = p->replay;
-	st->replay_paused = p->paused;
-	st->replay_speed = (float)p->speed;
-	st->replay_pos_s = st->session_s;
-	st->ended = p->ended;
-	st->disconnected = atomic_load(&p->disconnected);
-	s->n_messages = p->n_msgs;
-	for (size_t i = 0; i < p->n_msgs; i++) {
-		s->messages[i].level = p->msgs[i].level;
-		s->messages[i].age_s = p->last_dev >= p->msgs[i].t_us
-		                           ? (double)(p->last_dev - p->msgs[i].t_us) / 1e6
-		                           : 0.0;
-		memcpy(s->messages[i].text, p->msgs[i].text, sizeof s->messages[i].text);
-	}
-}
-
-/* Re-publishes the last frame with new stats (pause, end, unplug). */
-static void publish_status(struct proc *p)
-{
-	struct km_view_snapshot *s = km_tribuf_write_slot(p->tb);
-	if (p->have_first)
-		km_frame_copy(s->frame, p->frame);
-	fill_stats(p, s, p->have_first ? p->frame : NULL);
-	km_tribuf_publish(p->tb);
-}
-
-static void guided_frame(struct proc *p, struct km_view_snapshot *s, const struct km_frame *f)
-{
-	struct km_guided_cue cues[32];
-	size_t n = 0;
-	if (p->guided_pending && p->guided) {
-		p->guided_pending = false;
-		if (km_guided_start(p->guided, f->device_time_us, cues, KM_ARRAY_SIZE(cues), &n) ==
-		    KM_OK) {
-			p->guided_on = true;
-			p->summary_ready = false;
-			play(p, cues, n);
-			push_msg(p, KM_VIEW_GOOD, f->device_time_us,
-			         "Guided routine: lie flat and still for the scan");
-		}
-	}
-	const struct km_pipeline_result *res = km__vpipe_result(p->pipe);
-	struct km_guided_input in;
-	if (p->guided_on && res && km_guided_input_from_pipeline(res, f->pitch_mm, &in) == KM_OK &&
-	    km_guided_update(p->guided, &in, cues, KM_ARRAY_SIZE(cues), &n) == KM_OK)
-		play(p, cues, n);
-	km_guided_get_view(p->guided, &s->guided);
-	if (p->guided_on &&
-	    (s->guided.state == KM_GUIDED_DONE || s->guided.state == KM_GUIDED_STOPPED))
-		guided_summary(p);
-	s->sound = p->audio && !km_audio_muted(p->audio);
-	s->volume = p->audio ? km_audio_volume(p->audio) : 0.0f;
-}
-
-static void *proc_main(void *arg)
-{
-	struct proc *p = arg;
-	uint64_t last_status = 0;
-	while (!atomic_load(&p->stop)) {
-		apply_commands(p);
-		if (atomic_load(&p->fatal) != KM_OK)
-			break;
-		bool step = p->step_pending;
-		p->step_pending = false;
-		if (p->paused && !step && !p->seeking) {
-			uint64_t now = km_time_monotonic_us();
-			if (now - last_status > 200000) {
-				publish_status(p);
-				last_status = now;
-			}
-			nap(p, 10000);
-			continue;
-		}
-		int err = km_stream_read(p->stream, p->frame, 100);
-		if (err == KM_ERR_TIMEOUT)
-			continue;
-		if (err == KM_ERR_NO_DEVICE) {
-			atomic_store(&p->disconnected, true);
-			publish_status(p);
-			nap(p, 50000);
-			continue;
-		}
-		if (err == KM_ERR_END) {
-			p->ended = true;
-			p->seeking = false;
-			publish_status(p);
-			nap(p, 50000);
-			continue;
-		}
-		if (err == KM_ERR_INTERRUPTED)
-			break;
-		if (err != KM_OK) {
-			atomic_store(&p->fatal, err);
-			break;
-		}
-		const struct km_frame *f = p->frame;
-		if (!p->have_first) {
-			p->have_first = true;
-			p->first_dev = f->device_time_us;
-			p->last_dev = f->device_time_us;
-		}
-		if (f->device_time_us > p->last_dev) {
-			double dt = (double)(f->device_time_us - p->last_dev);
-			p->dt_ewma_us = p->dt_ewma_us > 0 ? p->dt_ewma_us * 0.95 + dt * 0.05 : dt;
-		}
-		p->last_dev = f->device_time_us;
-		if (p->seeking && f->device_time_us - p->first_dev >= p->seek_target_dev)
-			p->seeking = false;
-		pace(p, f->device_time_us);
-		p->ready_us = KM_MAX(f->host_time_us, p->paced ? km_time_monotonic_us() : 0);
-
-		struct km_view_snapshot *s = km_tribuf_write_slot(p->tb);
-		km_frame_copy(s->frame, f);
-		if (p->pipe) {
-			int perr = km__vpipe_process(p->pipe, f, s, on_event, p);
-			if (perr != KM_OK)
-				km__log(&p->log, KM_LOG_DEBUG, "viewer", "pipeline: %s",
-				        km_strerror(perr));
-		} else {
-			s->n_markers = 0;
-			s->hold.state = KM_VIEW_HOLD_IDLE;
-			s->outline_valid = false;
-			s->centre_valid = false;
-			s->tensing = false;
-		}
-		guided_frame(p, s, f);
-		if (p->rec)
-			km_rec_writer_write_frame(p->rec, f, NULL, 0);
-		fill_stats(p, s, f);
-		km_tribuf_publish(p->tb);
-	}
-	return NULL;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Main thread                                                               */
-/* ------------------------------------------------------------------------ */
-
 static const float fixed_ranges[] = {0.0f, 20.0f, 50.0f, 100.0f, 200.0f, 500.0f, 1000.0f};
 
 struct app {
@@ -735,14 +38,59 @@ struct app {
 	SDL_Window *win;
 	SDL_Renderer *ren;
 	km_render *render;
-	struct proc *proc;
+	struct km__vproc *proc;
 	km_audio *audio;
 	struct km_view_ui ui;
 	size_t range_i;
 	bool fullscreen, quit, want_shot, vsync;
 	char notice[160];
 	uint64_t notice_until;
+	/* What drawing cost, for the log line at exit (bench/viewer reads it). */
+	uint64_t presents;
+	double present_s;
+	uint64_t run_start_us;
+	struct km_view_stats last_stats;
 };
+
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void present(struct app *a)
+{
+	double t0 = thread_cpu_s();
+	SDL_RenderPresent(a->ren);
+	a->present_s += thread_cpu_s() - t0;
+	a->presents++;
+}
+
+/* One line at exit: drawing's cost per drawn frame by stage (main thread
+ * CPU time) and the mat frames, for bench/viewer. */
+static void log_draw_costs(const struct app *a)
+{
+	struct km_render_stats rs;
+	km_render_get_stats(a->render, &rs);
+	double n = rs.draws > 0 ? (double)rs.draws : 1.0;
+	double p = a->presents > 0 ? (double)a->presents : 1.0;
+	uint64_t published = 0, taken = 0;
+	if (a->proc && a->proc->tb)
+		km_tribuf_counts(a->proc->tb, &published, &taken);
+	km__log(&a->opts->log, KM_LOG_INFO, "viewer",
+	        "draw costs: wall_s %.2f draws %llu presents %llu heat_uploads %llu "
+	        "text_renders %llu ms_per_draw heat %.3f overlays %.3f text %.3f "
+	        "ms_per_present %.3f mat_frames_ok %llu mat_frames_lost %llu "
+	        "snapshots_published %llu snapshots_taken %llu",
+	        (double)(km_time_monotonic_us() - a->run_start_us) / 1e6,
+	        (unsigned long long)rs.draws, (unsigned long long)a->presents,
+	        (unsigned long long)rs.heat_uploads, (unsigned long long)rs.text_renders,
+	        rs.heat_s * 1e3 / n, rs.overlay_s * 1e3 / n, rs.text_s * 1e3 / n,
+	        a->present_s * 1e3 / p, (unsigned long long)a->last_stats.frames_ok,
+	        (unsigned long long)a->last_stats.frames_lost, (unsigned long long)published,
+	        (unsigned long long)taken);
+}
 
 static void set_notice(struct app *a, const char *text)
 {
@@ -768,7 +116,7 @@ static void screenshot(struct app *a, const char *path)
 static void on_key(struct app *a, const SDL_KeyboardEvent *k)
 {
 	bool shift = (k->keysym.mod & KMOD_SHIFT) != 0;
-	struct proc *p = a->proc;
+	struct km__vproc *p = a->proc;
 	switch (k->keysym.sym) {
 	case SDLK_q:
 		a->quit = true;
@@ -784,15 +132,15 @@ static void on_key(struct app *a, const SDL_KeyboardEvent *k)
 		break;
 	case SDLK_SPACE:
 		if (p->paced)
-			send(p, m_pause, 0);
+			km__vproc_send(p, KM__VCMD_PAUSE, 0);
 		else
 			a->ui.frozen = !a->ui.frozen;
 		break;
 	case SDLK_z:
-		send(p, m_zero, 0);
+		km__vproc_send(p, KM__VCMD_ZERO, 0);
 		break;
 	case SDLK_r:
-		send(p, m_rec, 0);
+		km__vproc_send(p, KM__VCMD_RECORD, 0);
 		break;
 	case SDLK_s:
 	case SDLK_F12:
@@ -822,7 +170,7 @@ static void on_key(struct app *a, const SDL_KeyboardEvent *k)
 	case SDLK_x:
 		a->ui.red_flag = !a->ui.red_flag;
 		if (a->ui.red_flag)
-			send(p, m_symptoms, 0);
+			km__vproc_send(p, KM__VCMD_SYMPTOMS, 0);
 		break;
 	case SDLK_h:
 	case SDLK_F1:
@@ -830,28 +178,28 @@ static void on_key(struct app *a, const SDL_KeyboardEvent *k)
 		a->ui.show_help = !a->ui.show_help;
 		break;
 	case SDLK_LEFT:
-		send(p, m_seek, shift ? -30.0 : -5.0);
+		km__vproc_send(p, KM__VCMD_SEEK, shift ? -30.0 : -5.0);
 		break;
 	case SDLK_RIGHT:
-		send(p, m_seek, shift ? 30.0 : 5.0);
+		km__vproc_send(p, KM__VCMD_SEEK, shift ? 30.0 : 5.0);
 		break;
 	case SDLK_MINUS:
 	case SDLK_KP_MINUS:
-		send(p, m_speed, -1);
+		km__vproc_send(p, KM__VCMD_SPEED, -1);
 		break;
 	case SDLK_PLUS:
 	case SDLK_EQUALS:
 	case SDLK_KP_PLUS:
-		send(p, m_speed, 1);
+		km__vproc_send(p, KM__VCMD_SPEED, 1);
 		break;
 	case SDLK_PERIOD:
-		send(p, m_step, 0);
+		km__vproc_send(p, KM__VCMD_STEP, 0);
 		break;
 	case SDLK_g:
-		send(p, m_guided, 0);
+		km__vproc_send(p, KM__VCMD_GUIDED, 0);
 		break;
 	case SDLK_n:
-		send(p, m_skip, 0);
+		km__vproc_send(p, KM__VCMD_SKIP, 0);
 		break;
 	case SDLK_v:
 	case SDLK_LEFTBRACKET:
@@ -957,7 +305,9 @@ static int main_loop(struct app *a)
 			shot_name(name, sizeof name);
 			screenshot(a, name);
 		}
-		SDL_RenderPresent(a->ren);
+		if (snap)
+			a->last_stats = snap->stats;
+		present(a);
 		if (!a->vsync)
 			SDL_Delay(16); /* about 60 fps without vsync */
 	}
@@ -1047,29 +397,26 @@ int km_viewer_run(const struct km_viewer_options *opts)
 			km__log(&opts->log, KM_LOG_INFO, "viewer",
 			        "no sound: carrying on silently");
 	}
-	err = proc_create(opts, &a.proc);
+	err = km__vproc_create(opts, &a.proc);
 	if (err != KM_OK) {
 		km__log(&opts->log, KM_LOG_ERROR, "viewer", "cannot start the stream: %s",
 		        km_strerror(err));
 		goto out;
 	}
-	if (pthread_create(&a.proc->thread, NULL, proc_main, a.proc) != 0) {
-		err = KM_ERR_NO_MEMORY;
-		goto out;
-	}
-	a.proc->audio = a.audio;
-	a.proc->started = true;
-	err = main_loop(&a);
+	err = km__vproc_start(a.proc, a.audio);
+	a.run_start_us = km_time_monotonic_us();
+	if (err == KM_OK)
+		err = main_loop(&a);
+	log_draw_costs(&a);
 out:
 	if (a.proc) {
-		proc_join(a.proc);
-		if (a.proc->guided_on)
-			guided_summary(a.proc);
+		km__vproc_join(a.proc);
+		km__vproc_finish_guided(a.proc);
 		if (a.proc->summary_ready && opts->on_summary)
 			opts->on_summary(opts->summary_user, a.proc->summary_text,
 			                 a.proc->summary_json);
 	}
-	proc_destroy(a.proc);
+	km__vproc_destroy(a.proc);
 	km_audio_destroy(a.audio);
 	km_render_destroy(a.render);
 	if (a.ren)

@@ -1,7 +1,8 @@
-/* Perceptual colour maps as precomputed 256-entry tables (style.md #17). */
+/* Perceptual colour maps as precomputed 256-entry tables: one lookup per
+ * pixel, no per-pixel colour maths. */
 #include <math.h>
 
-#include "knotmap/viewer.h"
+#include "knotmap/colormap.h"
 
 /* viridis: matplotlib _cm_listed.py (CC0), rounded to 8 bits.
  * turbo: Anton Mikhailov, Google 2019 (Apache-2.0), turbo_srgb_bytes. */

@@ -1,18 +1,18 @@
-/* Internal to the viewer: the dsp pipeline behind a small interface, so the
- * app builds (showing only the heatmap and counters) before the pipeline
- * exists, and event words live in one place. */
+/* Internal to the viewer: the dsp pipeline behind a small interface (what
+ * the processing thread needs of it, in the view model's terms), and the
+ * event words for the HUD in one place. */
 #ifndef KM_VIEWER_GLUE_H
 #define KM_VIEWER_GLUE_H
 
 #include "knotmap/events.h"
-#include "knotmap/viewer.h"
+#include "knotmap/snapshot.h"
 
 struct km__vpipe;
 struct km_pipeline_result;
 
 typedef void (*km__vpipe_event_fn)(void *user, const struct km_event *ev);
 
-/* KM_ERR_UNSUPPORTED when built without the pipeline. */
+/* KM_OK, KM_ERR_INVALID_ARG, KM_ERR_NO_MEMORY, or the pipeline's error. */
 int km__vpipe_create(const struct km_frame *shape, float rate_hz, const struct km_log *log,
                      struct km__vpipe **out);
 void km__vpipe_destroy(struct km__vpipe *p);

@@ -1,9 +1,10 @@
 /*
- * The renderer: one streaming heatmap texture (software bilinear upscale, then
- * a 256-entry colour map; SDL test/teststreaming.c's Lock / write rows by pitch
- * / Unlock), a colour bar with kPa ticks, markers, the hold ring, the HUD and
- * the guidance line. Sized for a 1024 x 640 logical canvas read from 1-2 m
- * away: big digits for the hold, few words, strong colours.
+ * The renderer's map: one streaming heatmap texture (software bilinear
+ * upscale, then a 256-entry colour map; SDL test/teststreaming.c's Lock /
+ * write rows by pitch / Unlock), a colour bar with kPa ticks, the outline,
+ * markers, the hold ring and the guided target; the text cache and drawing
+ * helpers; and km_render_draw, which lays the panels (render_panels.c)
+ * around it on a 1024 x 640 logical canvas.
  */
 #include <SDL.h>
 #include <SDL_ttf.h>
@@ -11,64 +12,16 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "km_internal.h"
-#include "knotmap/viewer.h"
-
-#define KM_PI 3.14159265358979f
-
-enum font_id { F_SMALL, F_BODY, F_LARGE, F_BANNER, F_HUGE, F_COUNT };
+#include "knotmap/render.h"
+#include "render_int.h"
 
 static const struct {
 	int pt;
 	bool bold;
 } font_spec[F_COUNT] = {{15, false}, {19, false}, {26, true}, {40, true}, {120, true}};
-
-#define TEXT_CACHE 160
-#define TEXT_LEN 160
-
-struct text_entry {
-	SDL_Texture *tex;
-	int w, h;
-	int font;
-	uint32_t rgb;
-	uint64_t used;
-	char s[TEXT_LEN];
-};
-
-struct km_render {
-	SDL_Renderer *ren;
-	struct km_render_config cfg;
-	TTF_Font *font[F_COUNT];
-	struct text_entry text[TEXT_CACHE];
-	uint64_t frame_no;
-
-	SDL_Texture *heat;
-	int heat_scale;
-	uint16_t heat_rows, heat_cols;
-	uint64_t heat_serial;
-	enum km_colormap heat_map;
-	enum km_view_scale heat_vscale;
-	float heat_lo, heat_hi;
-	bool heat_valid;
-
-	SDL_Texture *bar[KM_COLORMAP_COUNT];
-	float auto_hi;
-	float lo, hi;
-	SDL_Rect heat_rect;
-};
-
-/* Colours (0xRRGGBB). */
-#define C_BG 0x101418u
-#define C_PANEL 0x1b2129u
-#define C_TEXT 0xf2f2f2u
-#define C_DIM 0xa8b0b8u
-#define C_GOOD 0x3ddc84u
-#define C_LIGHT 0x5aa9ffu
-#define C_MUCH 0xff4d3au
-#define C_WARN 0xffb02eu
-#define C_PAUSE 0x9a9a9au
-#define C_TRACK 0x4a4f57u
 
 /* ------------------------------------------------------------------------ */
 /* Config                                                                    */
@@ -107,7 +60,7 @@ static SDL_Color rgba(uint32_t rgb, uint8_t a)
 	return c;
 }
 
-static void fill(SDL_Renderer *ren, int x, int y, int w, int h, uint32_t rgb, uint8_t a)
+void km__rfill(SDL_Renderer *ren, int x, int y, int w, int h, uint32_t rgb, uint8_t a)
 {
 	SDL_Rect rc = {x, y, w, h};
 	SDL_SetRenderDrawColor(ren, (uint8_t)(rgb >> 16), (uint8_t)(rgb >> 8), (uint8_t)rgb, a);
@@ -115,8 +68,8 @@ static void fill(SDL_Renderer *ren, int x, int y, int w, int h, uint32_t rgb, ui
 }
 
 /* An annulus sector: degrees clockwise from 12 o'clock, a0 < a1. */
-static void draw_arc(SDL_Renderer *ren, float cx, float cy, float r_in, float r_out, float a0,
-                     float a1, uint32_t rgb, uint8_t a)
+void km__rarc(SDL_Renderer *ren, float cx, float cy, float r_in, float r_out, float a0, float a1,
+              uint32_t rgb, uint8_t a)
 {
 	enum { MAXSEG = 120 };
 	SDL_Vertex v[2 * (MAXSEG + 1)];
@@ -149,8 +102,8 @@ static void draw_arc(SDL_Renderer *ren, float cx, float cy, float r_in, float r_
 	SDL_RenderGeometry(ren, NULL, v, 2 * (n + 1), idx, 6 * n);
 }
 
-static void draw_line(SDL_Renderer *ren, float x0, float y0, float x1, float y1, float width,
-                      uint32_t rgb, uint8_t a)
+void km__rline(SDL_Renderer *ren, float x0, float y0, float x1, float y1, float width, uint32_t rgb,
+               uint8_t a)
 {
 	float dx = x1 - x0, dy = y1 - y0;
 	float len = sqrtf(dx * dx + dy * dy);
@@ -174,7 +127,33 @@ static void draw_line(SDL_Renderer *ren, float x0, float y0, float x1, float y1,
 /* Text (SDL2_ttf, anti-aliased, cached as textures)                         */
 /* ------------------------------------------------------------------------ */
 
-enum { AL_LEFT, AL_CENTER, AL_RIGHT };
+double km__rcpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double text_begin(km_render *r)
+{
+	return r->text_depth++ == 0 ? km__rcpu_s() : 0.0;
+}
+
+static void text_end(km_render *r, double t0)
+{
+	if (--r->text_depth == 0)
+		r->stats.text_s += km__rcpu_s() - t0;
+}
+
+static struct text_entry *text_get(km_render *r, int font, uint32_t rgb, const char *s);
+
+struct text_entry *km__rtext_get(km_render *r, int font, uint32_t rgb, const char *s)
+{
+	double t0 = text_begin(r);
+	struct text_entry *e = text_get(r, font, rgb, s);
+	text_end(r, t0);
+	return e;
+}
 
 static struct text_entry *text_get(km_render *r, int font, uint32_t rgb, const char *s)
 {
@@ -195,6 +174,7 @@ static struct text_entry *text_get(km_render *r, int font, uint32_t rgb, const c
 	if (victim->tex)
 		SDL_DestroyTexture(victim->tex);
 	memset(victim, 0, sizeof *victim);
+	r->stats.text_renders++;
 	SDL_Surface *surf = TTF_RenderUTF8_Blended(r->font[font], key, rgba(rgb, 255));
 	if (!surf)
 		return NULL;
@@ -211,36 +191,38 @@ static struct text_entry *text_get(km_render *r, int font, uint32_t rgb, const c
 	return victim;
 }
 
-static int text(km_render *r, int font, uint32_t rgb, int x, int y, int align, const char *s)
+int km__rtext(km_render *r, int font, uint32_t rgb, int x, int y, int align, const char *s)
 {
 	if (!s || !*s)
 		return 0;
+	double t0 = text_begin(r);
 	struct text_entry *e = text_get(r, font, rgb, s);
-	if (!e)
-		return 0;
-	int dx = align == AL_CENTER ? x - e->w / 2 : align == AL_RIGHT ? x - e->w : x;
-	SDL_Rect d = {dx, y, e->w, e->h};
-	SDL_RenderCopy(r->ren, e->tex, NULL, &d);
-	return e->w;
+	int w = 0;
+	if (e) {
+		int dx = align == AL_CENTER ? x - e->w / 2 : align == AL_RIGHT ? x - e->w : x;
+		SDL_Rect d = {dx, y, e->w, e->h};
+		SDL_RenderCopy(r->ren, e->tex, NULL, &d);
+		w = e->w;
+	}
+	text_end(r, t0);
+	return w;
 }
 
-static int textf(km_render *r, int font, uint32_t rgb, int x, int y, int align, const char *fmt,
-                 ...) KM_PRINTF(7, 8);
-static int textf(km_render *r, int font, uint32_t rgb, int x, int y, int align, const char *fmt,
-                 ...)
+int km__rtextf(km_render *r, int font, uint32_t rgb, int x, int y, int align, const char *fmt, ...)
 {
 	char buf[TEXT_LEN];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	return text(r, font, rgb, x, y, align, buf);
+	return km__rtext(r, font, rgb, x, y, align, buf);
 }
 
 /* Word-wraps s into max_w px; returns the height used. */
-static int text_wrap(km_render *r, int font, uint32_t rgb, int x, int y, int max_w, int align,
-                     const char *s)
+int km__rtext_wrap(km_render *r, int font, uint32_t rgb, int x, int y, int max_w, int align,
+                   const char *s)
 {
+	double t0 = text_begin(r);
 	char line[TEXT_LEN];
 	int lh = TTF_FontLineSkip(r->font[font]);
 	int yy = y;
@@ -272,12 +254,13 @@ static int text_wrap(km_render *r, int font, uint32_t rgb, int x, int y, int max
 		memcpy(line, p, best);
 		line[best] = '\0';
 		int lx = align == AL_CENTER ? x + max_w / 2 : x;
-		text(r, font, rgb, lx, yy, align, line);
+		km__rtext(r, font, rgb, lx, yy, align, line);
 		yy += lh;
 		p += best;
 		while (*p == ' ')
 			p++;
 	}
+	text_end(r, t0);
 	return yy - y;
 }
 
@@ -392,6 +375,16 @@ void km_render_heat_rect(const km_render *r, int rect[4])
 	rect[1] = r->heat_rect.y;
 	rect[2] = r->heat_rect.w;
 	rect[3] = r->heat_rect.h;
+}
+
+void km_render_get_stats(const km_render *r, struct km_render_stats *out)
+{
+	if (!out)
+		return;
+	if (r)
+		*out = r->stats;
+	else
+		memset(out, 0, sizeof *out);
 }
 
 void km_render_range(const km_render *r, float *lo, float *hi)
@@ -567,6 +560,7 @@ static int upload_heat(km_render *r, const struct km_view_snapshot *s, enum km_c
 	r->heat_vscale = vscale;
 	r->heat_lo = r->lo;
 	r->heat_hi = r->hi;
+	r->stats.heat_uploads++;
 	return KM_OK;
 }
 
@@ -598,8 +592,8 @@ static void draw_colour_bar(km_render *r, enum km_colormap map, enum km_view_sca
 	SDL_RenderCopy(r->ren, r->bar[map < KM_COLORMAP_COUNT ? map : 0], NULL, &bar);
 	SDL_SetRenderDrawColor(r->ren, 0xd0, 0xd0, 0xd0, 255);
 	SDL_RenderDrawRect(r->ren, &bar);
-	text(r, F_SMALL, C_DIM, bar.x + bar.w + 4, r->heat_rect.y - 24, AL_LEFT,
-	     vscale == KM_SCALE_SQRT ? "kPa (sqrt)" : "kPa");
+	km__rtext(r, F_SMALL, C_DIM, bar.x + bar.w + 4, r->heat_rect.y - 24, AL_LEFT,
+	          vscale == KM_SCALE_SQRT ? "kPa (sqrt)" : "kPa");
 	float ticks[12];
 	int n = 0;
 	if (vscale == KM_SCALE_SQRT) {
@@ -624,8 +618,8 @@ static void draw_colour_bar(km_render *r, enum km_colormap map, enum km_view_sca
 		if (last_y - y < 18)
 			continue; /* labels would overlap */
 		last_y = y;
-		fill(r->ren, bar.x + bar.w, y, 6, 2, 0xd0d0d0, 255);
-		textf(r, F_SMALL, C_TEXT, bar.x + bar.w + 9, y - 9, AL_LEFT, "%g", (double)v);
+		km__rfill(r->ren, bar.x + bar.w, y, 6, 2, 0xd0d0d0, 255);
+		km__rtextf(r, F_SMALL, C_TEXT, bar.x + bar.w + 9, y - 9, AL_LEFT, "%g", (double)v);
 	}
 }
 
@@ -664,7 +658,7 @@ static void draw_outline(km_render *r, const struct km_view_snapshot *s)
 				float ay = KM_CLAMP(py[a], oy, oy + (float)r->heat_rect.h);
 				float bx = KM_CLAMP(px[b], ox, ox + (float)r->heat_rect.w);
 				float by = KM_CLAMP(py[b], oy, oy + (float)r->heat_rect.h);
-				draw_line(r->ren, ax, ay, bx, by, 2.5f, 0xffffff, 170);
+				km__rline(r->ren, ax, ay, bx, by, 2.5f, 0xffffff, 170);
 			}
 		}
 	}
@@ -680,8 +674,8 @@ static void draw_markers(km_render *r, const struct km_view_snapshot *s)
 		float rad = m->radius_mm > 0.0f ? m->radius_mm * px_per_mm : 12.0f;
 		rad = KM_CLAMP(rad, 9.0f, 40.0f);
 		uint32_t col = m->over_spine || m->landmark ? C_PAUSE : 0xffffffu;
-		draw_arc(r->ren, cx, cy, rad - 3.5f, rad + 3.5f, 0.0f, 360.0f, 0x000000, 170);
-		draw_arc(r->ren, cx, cy, rad - 1.5f, rad + 1.5f, 0.0f, 360.0f, col, 255);
+		km__rarc(r->ren, cx, cy, rad - 3.5f, rad + 3.5f, 0.0f, 360.0f, 0x000000, 170);
+		km__rarc(r->ren, cx, cy, rad - 1.5f, rad + 1.5f, 0.0f, 360.0f, col, 255);
 		/* The held spot's label goes outside its hold ring. */
 		bool held = s->hold.state != KM_VIEW_HOLD_IDLE && s->hold.track_id == m->track_id;
 		float off = held ? 56.0f : rad;
@@ -697,10 +691,10 @@ static void draw_markers(km_render *r, const struct km_view_snapshot *s)
 		else if (m->landmark)
 			snprintf(label, sizeof label, "#%u bone/tool", (unsigned)m->track_id);
 		/* Dark plate behind the label so it reads on any colour. */
-		struct text_entry *e = text_get(r, F_SMALL, col, label);
+		struct text_entry *e = km__rtext_get(r, F_SMALL, col, label);
 		if (e) {
-			fill(r->ren, lx - 3, ly, e->w + 6, e->h, 0x000000, 150);
-			text(r, F_SMALL, col, lx, ly, AL_LEFT, label);
+			km__rfill(r->ren, lx - 3, ly, e->w + 6, e->h, 0x000000, 150);
+			km__rtext(r, F_SMALL, col, lx, ly, AL_LEFT, label);
 		}
 	}
 }
@@ -739,297 +733,16 @@ float km_render_hold_ring(SDL_Renderer *ren, float cx, float cy, float radius, f
 	float r_in = radius - thickness * 0.5f, r_out = radius + thickness * 0.5f;
 	SDL_SetRenderDrawBlendMode(ren, SDL_BLENDMODE_BLEND);
 	/* Dark halo: the ring must read on viridis yellow and turbo green alike. */
-	draw_arc(ren, cx, cy, r_in - 3.0f, r_out + 3.0f, 0.0f, 360.0f, 0x000000, 190);
-	draw_arc(ren, cx, cy, r_in, r_out, end, 360.0f, C_TRACK, 255);
-	draw_arc(ren, cx, cy, r_in, r_out, 0.0f, end, col, 255);
+	km__rarc(ren, cx, cy, r_in - 3.0f, r_out + 3.0f, 0.0f, 360.0f, 0x000000, 190);
+	km__rarc(ren, cx, cy, r_in, r_out, end, 360.0f, C_TRACK, 255);
+	km__rarc(ren, cx, cy, r_in, r_out, 0.0f, end, col, 255);
 	if (tgt < rel) {
 		float a = 360.0f * tgt / rel * KM_PI / 180.0f;
 		float s = sinf(a), c = cosf(a);
-		draw_line(ren, cx + s * (r_in - 4.0f), cy - c * (r_in - 4.0f),
+		km__rline(ren, cx + s * (r_in - 4.0f), cy - c * (r_in - 4.0f),
 		          cx + s * (r_out + 4.0f), cy - c * (r_out + 4.0f), 3.0f, 0xffffff, 255);
 	}
 	return end;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Panels                                                                    */
-/* ------------------------------------------------------------------------ */
-
-static const char *band_words(const struct km_view_hold *h)
-{
-	if (h->ease_off)
-		return "EASE OFF";
-	switch (h->band) {
-	case KM_BAND_TOO_LIGHT:
-		return "TOO LIGHT";
-	case KM_BAND_GOOD:
-		return "GOOD PRESSURE";
-	case KM_BAND_TOO_MUCH:
-		return "TOO MUCH";
-	default:
-		return "";
-	}
-}
-
-static const char *guided_title(const struct km_guided_view *g);
-
-static void draw_hold_panel(km_render *r, const struct km_view_snapshot *s, int x, int y, int w)
-{
-	struct km_view_hold hold = s->hold;
-	hold.ease_off = hold.ease_off || s->tensing;
-	const struct km_view_hold *h = &hold;
-	fill(r->ren, x, y, w, 262, C_PANEL, 255);
-	if (h->state == KM_VIEW_HOLD_IDLE && s->guided.active) {
-		const struct km_guided_view *g = &s->guided;
-		text(r, F_LARGE, C_GOOD, x + 14, y + 12, AL_LEFT, guided_title(g));
-		int yy = y + 50;
-		/* One big number: how far, or how long. */
-		if (g->state == KM_GUIDED_PLACE && g->pointer_valid && g->target_valid) {
-			textf(r, F_BANNER, C_TEXT, x + 14, yy, AL_LEFT, "%.0f cm to go",
-			      (double)g->distance_mm / 10.0);
-			yy += 52;
-		} else if (g->phase_total_s > 0.0f) {
-			textf(r, F_BANNER, C_TEXT, x + 14, yy, AL_LEFT, "%.0f s",
-			      ceil((double)g->phase_left_s));
-			yy += 52;
-		}
-		text_wrap(r, F_BODY, C_TEXT, x + 14, yy, w - 28, AL_LEFT, g->prompt);
-		text_wrap(r, F_SMALL, C_DIM, x + 14, y + 200, w - 28, AL_LEFT,
-		          "Eyes closed is fine: the tones and voice lead the way. "
-		          "X stops at once.");
-		return;
-	}
-	if (h->state == KM_VIEW_HOLD_IDLE) {
-		text(r, F_LARGE, C_TEXT, x + 14, y + 12, AL_LEFT, "No hold");
-		text_wrap(r, F_BODY, C_DIM, x + 14, y + 52, w - 28, AL_LEFT,
-		          "Rest a ball, a roller or your back on a candidate spot and keep "
-		          "still: the timer starts by itself.");
-		return;
-	}
-	bool paused = h->state == KM_VIEW_HOLD_PAUSED;
-	uint32_t col = h->ease_off ? C_MUCH : km_render_band_colour(h->band, paused);
-	if (h->state == KM_VIEW_HOLD_SETTLING)
-		col = C_TEXT;
-	int secs = isfinite(h->held_s) && h->held_s > 0.0f ? (int)h->held_s : 0;
-	/* The number read from across the room. */
-	int wd = textf(r, F_HUGE, col, x + 12, y - 6, AL_LEFT, "%d", secs);
-	text(r, F_LARGE, col, x + 20 + wd, y + 72, AL_LEFT, "s");
-	const char *state = h->state == KM_VIEW_HOLD_SETTLING ? "settling - keep still"
-	                    : paused                          ? "PAUSED"
-	                    : h->state == KM_VIEW_HOLD_DONE   ? "hold over"
-	                                                      : "held";
-	text(r, F_BODY, paused ? C_WARN : C_DIM, x + 20 + wd, y + 106, AL_LEFT, state);
-	textf(r, F_SMALL, C_DIM, x + w - 12, y + 10, AL_RIGHT, "spot #%u", (unsigned)h->track_id);
-	const char *bw = band_words(h);
-	if (*bw)
-		text(r, F_LARGE, h->ease_off ? C_MUCH : km_render_band_colour(h->band, false),
-		     x + 14, y + 150, AL_LEFT, bw);
-	const char *goal;
-	char buf[96];
-	float tgt = h->target_s > 0 ? h->target_s : 30.0f,
-	      rel = h->release_s > 0 ? h->release_s : 60.0f;
-	if (h->held_s >= rel) {
-		goal = "Release now";
-	} else if (h->held_s >= tgt) {
-		snprintf(buf, sizeof buf, "Target met, release by %.0f s", (double)rel);
-		goal = buf;
-	} else {
-		snprintf(buf, sizeof buf, "Target %.0f s, release by %.0f s", (double)tgt,
-		         (double)rel);
-		goal = buf;
-	}
-	text(r, F_BODY, h->held_s >= rel ? C_WARN : C_TEXT, x + 14, y + 192, AL_LEFT, goal);
-	if (h->load_kpa > 0.0f)
-		textf(r, F_SMALL, C_DIM, x + 14, y + 224, AL_LEFT, "load %.0f kPa",
-		      (double)h->load_kpa);
-	if (isfinite(h->stiffness_pct) && h->stiffness_pct != 0.0f)
-		textf(r, F_SMALL, C_DIM, x + w - 12, y + 224, AL_RIGHT, "stiffness %+.0f%%",
-		      (double)h->stiffness_pct);
-}
-
-static uint32_t level_colour(enum km_view_level l)
-{
-	switch (l) {
-	case KM_VIEW_GOOD:
-		return C_GOOD;
-	case KM_VIEW_WARN:
-		return C_WARN;
-	case KM_VIEW_ALERT:
-		return C_MUCH;
-	default:
-		return C_TEXT;
-	}
-}
-
-static void draw_hud(km_render *r, const struct km_view_snapshot *s, const struct km_view_ui *ui)
-{
-	const int x = 716, w = 292;
-	text(r, F_LARGE, C_TEXT, x, 8, AL_LEFT, "knotmap");
-	if (s && s->stats.recording) {
-		draw_arc(r->ren, (float)(x + w - 52), 24.0f, 0.0f, 7.0f, 0.0f, 360.0f, C_MUCH, 255);
-		text(r, F_BODY, C_MUCH, x + w, 12, AL_RIGHT, "REC");
-	}
-	if (!s) {
-		text_wrap(r, F_BODY, C_DIM, x, 60, w, AL_LEFT,
-		          "Waiting for frames from the mat...");
-		return;
-	}
-	draw_hold_panel(r, s, x, 48, w);
-
-	char buf[512];
-	km_view_format_stats(&s->stats, buf, sizeof buf);
-	int y = 322;
-	for (char *line = buf, *nl; *line; line = nl) {
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl++ = '\0';
-		else
-			nl = line + strlen(line);
-		text(r, F_SMALL, y == 322 ? C_TEXT : C_DIM, x, y, AL_LEFT, line);
-		y += 19;
-	}
-	textf(r, F_SMALL, C_DIM, x, y, AL_LEFT, "colours %s, %s, range %s",
-	      km_colormap_name(ui->colormap), ui->scale == KM_SCALE_SQRT ? "sqrt" : "linear",
-	      ui->fixed_range_kpa > 0 ? "fixed" : "auto");
-	y += 19;
-	if (s->sound)
-		textf(r, F_SMALL, C_DIM, x, y, AL_LEFT, "sound on, volume %.0f %%",
-		      (double)(s->volume * 100.0f));
-	else
-		text(r, F_SMALL, C_DIM, x, y, AL_LEFT, "sound off");
-	y += 26;
-	for (size_t i = 0; i < s->n_messages && i < KM_VIEW_MAX_MESSAGES && y < 540; i++) {
-		const struct km_view_message *m = &s->messages[i];
-		uint8_t fade = m->age_s > 20.0 ? 0 : 1;
-		uint32_t col = fade ? level_colour(m->level) : C_DIM;
-		y += text_wrap(r, F_SMALL, col, x, y, w, AL_LEFT, m->text) + 3;
-	}
-}
-
-static const char *guidance(const struct km_view_snapshot *s, uint32_t *col)
-{
-	*col = C_TEXT;
-	if (!s)
-		return "Lie on the mat, or put a ball or roller on it.";
-	const struct km_view_hold *h = &s->hold;
-	if (s->tensing || h->ease_off) {
-		*col = C_MUCH;
-		return "Tensing up means too much pressure: ease off and breathe out slowly.";
-	}
-	if (s->seek_advice) {
-		*col = C_WARN;
-		return "See a healthcare professional before working on this area again.";
-	}
-	if (h->state == KM_VIEW_HOLD_SETTLING)
-		return "Keep still and breathe: the timer starts in a moment.";
-	if (h->state == KM_VIEW_HOLD_PAUSED) {
-		*col = C_WARN;
-		return "Paused: settle back onto the spot to carry on.";
-	}
-	if (h->state == KM_VIEW_HOLD_HOLDING) {
-		float rel = h->release_s > 0 ? h->release_s : 60.0f;
-		float tgt = h->target_s > 0 ? h->target_s : 30.0f;
-		if (h->held_s >= rel) {
-			*col = C_WARN;
-			return "That is enough for this spot: release slowly.";
-		}
-		if (h->band == KM_BAND_TOO_MUCH) {
-			*col = C_MUCH;
-			return "Too much pressure: ease off to a tolerable level.";
-		}
-		if (h->band == KM_BAND_TOO_LIGHT)
-			return "Lean in a little: aim for a tolerable 'good pain' that eases.";
-		if (h->held_s >= tgt) {
-			*col = C_GOOD;
-			return "Target reached. Release when the spot has eased.";
-		}
-		*col = C_GOOD;
-		return "Good. Breathe slowly and let it ease: hold 30-60 s.";
-	}
-	return "Find a candidate spot, then hold 30-60 s at a tolerable 'good pain' that eases.";
-}
-
-static void draw_guidance(km_render *r, const struct km_view_snapshot *s)
-{
-	const int y = 566;
-	fill(r->ren, 0, y, r->cfg.width, r->cfg.height - y, C_PANEL, 255);
-	uint32_t col;
-	const char *g = guidance(s, &col);
-	if (s && s->guided.active && s->guided.prompt[0] && !s->tensing && !s->hold.ease_off) {
-		g = s->guided.prompt;
-		col = s->guided.state == KM_GUIDED_STOPPED ? C_MUCH : C_GOOD;
-	}
-	text(r, F_BODY, col, 16, y + 8, AL_LEFT, g);
-	text(r, F_SMALL, C_DIM, 16, y + 36, AL_LEFT,
-	     "Candidate tender/stiff spots, not a diagnosis. A knot lasting over a week, or "
-	     "numbness,");
-	text(r, F_SMALL, C_DIM, 16, y + 54, AL_LEFT,
-	     "tingling or pain down a limb: see a healthcare professional.");
-	text(r, F_SMALL, C_TEXT, r->cfg.width - 16, y + 54, AL_RIGHT,
-	     s && s->guided.active ? "N skip spot   G end   X symptoms"
-	                           : "H help   G guided   X log symptoms");
-}
-
-static void banner(km_render *r, uint32_t col, const char *big, const char *small)
-{
-	const SDL_Rect *hr = &r->heat_rect;
-	/* Over the lower map (feet end), where it hides the least. */
-	int hgt = small ? 92 : 60;
-	int w = KM_MAX(hr->w - 16, 360), x = hr->x + hr->w / 2 - w / 2;
-	int y = hr->y + hr->h - hgt - 56;
-	x = KM_MAX(x, 8);
-	fill(r->ren, x, y, w, hgt, 0x000000, 210);
-	fill(r->ren, x, y, 8, hgt, col, 255);
-	text(r, F_BANNER, col, x + w / 2, y + 6, AL_CENTER, big);
-	if (small)
-		text(r, F_BODY, C_TEXT, x + w / 2, y + 60, AL_CENTER, small);
-}
-
-static void draw_help(km_render *r)
-{
-	fill(r->ren, 0, 0, r->cfg.width, r->cfg.height, 0x000000, 215);
-	static const char *const keys[][2] = {
-	    {"Space", "pause the view / play-pause a replay"},
-	    {"Z", "zero the mat (nothing on it)"},
-	    {"R", "recording on / off"},
-	    {"S", "screenshot (PNG)"},
-	    {"C", "colour map: viridis / turbo"},
-	    {"A", "colour range: auto / fixed steps"},
-	    {"L", "colour scale: square root / linear"},
-	    {"M / O", "markers / body outline on-off"},
-	    {"F", "full screen"},
-	    {"X", "log numbness, tingling or radiating pain"},
-	    {"G / N", "guided routine start-end / skip a spot"},
-	    {"V  [  ]", "sound mute / volume down, up"},
-	    {"Left / Right", "replay: seek 5 s (Shift: 30 s)"},
-	    {"- / +", "replay speed 0.25x to 8x"},
-	    {". (period)", "replay: one frame while paused"},
-	    {"H / F1", "this help"},
-	    {"Q / Esc", "quit"},
-	};
-	text(r, F_BANNER, C_TEXT, r->cfg.width / 2, 30, AL_CENTER, "Keys");
-	int y = 96;
-	for (size_t i = 0; i < KM_ARRAY_SIZE(keys); i++, y += 30) {
-		text(r, F_BODY, C_GOOD, r->cfg.width / 2 - 20, y, AL_RIGHT, keys[i][0]);
-		text(r, F_BODY, C_TEXT, r->cfg.width / 2, y, AL_LEFT, keys[i][1]);
-	}
-	text(r, F_SMALL, C_DIM, r->cfg.width / 2, y + 14, AL_CENTER,
-	     "Holds of 30-60 s at a tolerable pressure that eases. Tensing up = too much: ease "
-	     "off.");
-}
-
-static void draw_red_flag(km_render *r)
-{
-	fill(r->ren, 0, 0, r->cfg.width, r->cfg.height, 0x400000, 235);
-	text(r, F_HUGE, C_MUCH, r->cfg.width / 2, 40, AL_CENTER, "STOP");
-	text(r, F_LARGE, C_TEXT, r->cfg.width / 2, 210, AL_CENTER,
-	     "Numbness, tingling or pain radiating down a limb was logged.");
-	text_wrap(r, F_BODY, C_TEXT, r->cfg.width / 2 - 380, 270, 760, AL_CENTER,
-	          "Stop the session and see a healthcare professional (doctor or "
-	          "physiotherapist) before pressing on this area again. These symptoms "
-	          "are a reason to stop self-treatment.");
-	text(r, F_SMALL, C_DIM, r->cfg.width / 2, 420, AL_CENTER,
-	     "Noted in the session's events (and the recording, when on). X dismisses, Q quits.");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1052,27 +765,6 @@ static void draw_triangle(SDL_Renderer *ren, float x0, float y0, float x1, float
 		v[i].color = rgba(rgb, a);
 	SDL_RenderGeometry(ren, NULL, v, 3, NULL, 0);
 }
-
-static const char *guided_title(const struct km_guided_view *g)
-{
-	switch (g->state) {
-	case KM_GUIDED_SCAN:
-		return "Body scan";
-	case KM_GUIDED_PLACE:
-		return "Place the ball";
-	case KM_GUIDED_HOLD:
-		return "Hold";
-	case KM_GUIDED_REST:
-		return "Rest";
-	case KM_GUIDED_DONE:
-		return "Done";
-	case KM_GUIDED_STOPPED:
-		return "Stopped";
-	default:
-		return "Guided";
-	}
-}
-
 /* Target rings on the next spot, an arrow from the ball to it, and a strip
  * above the map with the step and its countdown. */
 static void draw_guided_map(km_render *r, const struct km_view_snapshot *s)
@@ -1086,25 +778,25 @@ static void draw_guided_map(km_render *r, const struct km_view_snapshot *s)
 		float ph = (float)(r->frame_no % 60) / 60.0f;
 		float pr = 30.0f + 10.0f * sinf(ph * 2.0f * KM_PI);
 		uint32_t col = g->state == KM_GUIDED_HOLD ? C_GOOD : C_WARN;
-		draw_arc(r->ren, tx, ty, pr - 2.0f, pr + 2.0f, 0.0f, 360.0f, col, 200);
-		draw_arc(r->ren, tx, ty, 16.0f, 20.0f, 0.0f, 360.0f, 0x000000, 160);
-		draw_arc(r->ren, tx, ty, 17.0f, 19.0f, 0.0f, 360.0f, col, 255);
-		draw_line(r->ren, tx - 26, ty, tx - 10, ty, 2.0f, col, 255);
-		draw_line(r->ren, tx + 10, ty, tx + 26, ty, 2.0f, col, 255);
-		draw_line(r->ren, tx, ty - 26, tx, ty - 10, 2.0f, col, 255);
-		draw_line(r->ren, tx, ty + 10, tx, ty + 26, 2.0f, col, 255);
+		km__rarc(r->ren, tx, ty, pr - 2.0f, pr + 2.0f, 0.0f, 360.0f, col, 200);
+		km__rarc(r->ren, tx, ty, 16.0f, 20.0f, 0.0f, 360.0f, 0x000000, 160);
+		km__rarc(r->ren, tx, ty, 17.0f, 19.0f, 0.0f, 360.0f, col, 255);
+		km__rline(r->ren, tx - 26, ty, tx - 10, ty, 2.0f, col, 255);
+		km__rline(r->ren, tx + 10, ty, tx + 26, ty, 2.0f, col, 255);
+		km__rline(r->ren, tx, ty - 26, tx, ty - 10, 2.0f, col, 255);
+		km__rline(r->ren, tx, ty + 10, tx, ty + 26, 2.0f, col, 255);
 		char label[32];
 		snprintf(label, sizeof label, "spot %u/%u", (unsigned)g->spot_index + 1,
 		         (unsigned)g->n_spots);
 		/* Above the rings (below near the top edge): the markers' own
 		 * labels sit to their upper right. */
-		struct text_entry *e = text_get(r, F_SMALL, col, label);
+		struct text_entry *e = km__rtext_get(r, F_SMALL, col, label);
 		if (e) {
 			int lx = (int)tx - e->w / 2, ly = (int)ty - 44 - e->h;
 			if (ly < hr->y)
 				ly = (int)ty + 44;
-			fill(r->ren, lx - 4, ly, e->w + 8, e->h, 0x000000, 170);
-			text(r, F_SMALL, col, lx, ly, AL_LEFT, label);
+			km__rfill(r->ren, lx - 4, ly, e->w + 8, e->h, 0x000000, 170);
+			km__rtext(r, F_SMALL, col, lx, ly, AL_LEFT, label);
 		}
 		if (g->state == KM_GUIDED_PLACE && g->pointer_valid && g->distance_mm > 20.0f) {
 			float px = mm_to_x(r, f, g->pointer_x_mm),
@@ -1115,33 +807,33 @@ static void draw_guided_map(km_render *r, const struct km_view_snapshot *s)
 				/* From just off the ball to just outside the rings. */
 				float x0 = px + ux * 12.0f, y0 = py + uy * 12.0f;
 				float x1 = tx - ux * 34.0f, y1 = ty - uy * 34.0f;
-				draw_line(r->ren, x0, y0, x1, y1, 8.0f, 0x000000, 150);
-				draw_line(r->ren, x0, y0, x1, y1, 4.0f, 0xffffff, 240);
+				km__rline(r->ren, x0, y0, x1, y1, 8.0f, 0x000000, 150);
+				km__rline(r->ren, x0, y0, x1, y1, 4.0f, 0xffffff, 240);
 				draw_triangle(r->ren, x1 + ux * 14.0f, y1 + uy * 14.0f,
 				              x1 - uy * 9.0f, y1 + ux * 9.0f, x1 + uy * 9.0f,
 				              y1 - ux * 9.0f, 0xffffff, 240);
-				draw_arc(r->ren, px, py, 6.0f, 9.0f, 0.0f, 360.0f, 0xffffff, 240);
+				km__rarc(r->ren, px, py, 6.0f, 9.0f, 0.0f, 360.0f, 0xffffff, 240);
 			}
 		}
 	}
 	/* Step strip above the map, where the grid title goes otherwise. */
 	char line[96];
 	if (g->phase_total_s > 0.0f && g->state != KM_GUIDED_PLACE)
-		snprintf(line, sizeof line, "Guided: %s   %.0f s", guided_title(g),
+		snprintf(line, sizeof line, "Guided: %s   %.0f s", km__rguided_title(g),
 		         ceil((double)g->phase_left_s));
 	else if (g->state == KM_GUIDED_PLACE && g->pointer_valid && g->target_valid)
-		snprintf(line, sizeof line, "Guided: %s   %.0f cm to go", guided_title(g),
+		snprintf(line, sizeof line, "Guided: %s   %.0f cm to go", km__rguided_title(g),
 		         (double)g->distance_mm / 10.0);
 	else
-		snprintf(line, sizeof line, "Guided: %s", guided_title(g));
+		snprintf(line, sizeof line, "Guided: %s", km__rguided_title(g));
 	int sy = KM_MAX(hr->y - 34, 4);
-	fill(r->ren, hr->x, sy, hr->w, 30, C_BG, 255);
+	km__rfill(r->ren, hr->x, sy, hr->w, 30, C_BG, 255);
 	uint32_t col = g->state == KM_GUIDED_STOPPED ? C_MUCH : C_GOOD;
-	text(r, F_BODY, col, hr->x + 2, sy + 2, AL_LEFT, line);
+	km__rtext(r, F_BODY, col, hr->x + 2, sy + 2, AL_LEFT, line);
 	if (g->phase_total_s > 0.0f) {
 		float u = 1.0f - KM_CLAMP(g->phase_left_s / g->phase_total_s, 0.0f, 1.0f);
-		fill(r->ren, hr->x, sy + 27, hr->w, 3, C_TRACK, 255);
-		fill(r->ren, hr->x, sy + 27, (int)((float)hr->w * u), 3, col, 255);
+		km__rfill(r->ren, hr->x, sy + 27, hr->w, 3, C_TRACK, 255);
+		km__rfill(r->ren, hr->x, sy + 27, (int)((float)hr->w * u), 3, col, 255);
 	}
 }
 
@@ -1149,21 +841,21 @@ static void draw_title(km_render *r, const struct km_frame *f)
 {
 	const SDL_Rect *hr = &r->heat_rect;
 	if (f->geometry == KM_GEOMETRY_CYLINDER) {
-		text(r, F_SMALL, C_DIM, hr->x, hr->y - 40, AL_LEFT,
-		     "Roller, unrolled: angle around the roller ->");
+		km__rtext(r, F_SMALL, C_DIM, hr->x, hr->y - 40, AL_LEFT,
+		          "Roller, unrolled: angle around the roller ->");
 		for (int d = 0; d <= 360; d += 90) {
 			int x = hr->x + hr->w * d / 360;
-			fill(r->ren, x - 1, hr->y - 6, 2, 6, 0xd0d0d0, 255);
-			textf(r, F_SMALL, C_TEXT, x, hr->y - 24, AL_CENTER, "%d\xc2\xb0", d);
+			km__rfill(r->ren, x - 1, hr->y - 6, 2, 6, 0xd0d0d0, 255);
+			km__rtextf(r, F_SMALL, C_TEXT, x, hr->y - 24, AL_CENTER, "%d\xc2\xb0", d);
 		}
 		/* The seam: left and right edges are the same line on the roller. */
 		for (int y = hr->y; y < hr->y + hr->h; y += 12) {
-			fill(r->ren, hr->x - 3, y, 2, 6, 0xffffff, 200);
-			fill(r->ren, hr->x + hr->w + 1, y, 2, 6, 0xffffff, 200);
+			km__rfill(r->ren, hr->x - 3, y, 2, 6, 0xffffff, 200);
+			km__rfill(r->ren, hr->x + hr->w + 1, y, 2, 6, 0xffffff, 200);
 		}
 	} else {
-		textf(r, F_SMALL, C_DIM, hr->x, hr->y - 24, AL_LEFT, "%u x %u cells, %.0f mm",
-		      (unsigned)f->rows, (unsigned)f->cols, (double)f->pitch_mm);
+		km__rtextf(r, F_SMALL, C_DIM, hr->x, hr->y - 24, AL_LEFT, "%u x %u cells, %.0f mm",
+		           (unsigned)f->rows, (unsigned)f->cols, (double)f->pitch_mm);
 	}
 }
 
@@ -1176,6 +868,7 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 	if (ui.colormap >= KM_COLORMAP_COUNT || ui.colormap < 0)
 		ui.colormap = KM_COLORMAP_VIRIDIS;
 	r->frame_no++;
+	double t_start = km__rcpu_s(), text_start = r->stats.text_s;
 	SDL_SetRenderDrawBlendMode(r->ren, SDL_BLENDMODE_BLEND);
 	SDL_SetRenderDrawColor(r->ren, (C_BG >> 16) & 0xff, (C_BG >> 8) & 0xff, C_BG & 0xff, 255);
 	SDL_RenderClear(r->ren);
@@ -1185,10 +878,13 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 	layout(r, f);
 	update_range(r, f, &ui, dt_s);
 	int err = KM_OK;
+	double heat_s = 0.0;
 	if (s) {
+		double t_heat = km__rcpu_s();
 		err = upload_heat(r, s, ui.colormap, ui.scale);
 		if (err == KM_OK)
 			SDL_RenderCopy(r->ren, r->heat, NULL, &r->heat_rect);
+		heat_s = km__rcpu_s() - t_heat;
 		draw_title(r, f);
 		draw_colour_bar(r, ui.colormap, ui.scale);
 		if (ui.show_outline && s->outline_valid)
@@ -1199,15 +895,15 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 			float y0 = mm_to_y(r, f, s->midline_top_mm),
 			      y1 = mm_to_y(r, f, s->midline_bottom_mm);
 			for (float y = y0; y < y1; y += 14.0f)
-				draw_line(r->ren, x, y, x, KM_MIN(y + 7.0f, y1), 2.0f, 0xffffff,
+				km__rline(r->ren, x, y, x, KM_MIN(y + 7.0f, y1), 2.0f, 0xffffff,
 				          110);
-			text(r, F_SMALL, C_DIM, (int)x, (int)y1 + 2, AL_CENTER, "spine");
+			km__rtext(r, F_SMALL, C_DIM, (int)x, (int)y1 + 2, AL_CENTER, "spine");
 		}
 		if (s->centre_valid) {
 			float cx = mm_to_x(r, f, s->centre_x_mm),
 			      cy = mm_to_y(r, f, s->centre_y_mm);
-			draw_line(r->ren, cx - 9, cy, cx + 9, cy, 2.0f, 0xffffff, 200);
-			draw_line(r->ren, cx, cy - 9, cx, cy + 9, 2.0f, 0xffffff, 200);
+			km__rline(r->ren, cx - 9, cy, cx + 9, cy, 2.0f, 0xffffff, 200);
+			km__rline(r->ren, cx, cy - 9, cx, cy + 9, 2.0f, 0xffffff, 200);
 		}
 		/* Guided, placing / holding / resting: only the target counts; the
 		 * other candidates would be clutter at a glance. */
@@ -1226,47 +922,52 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 			int secs = s->hold.held_s > 0.0f ? (int)s->hold.held_s : 0;
 			char num[16];
 			snprintf(num, sizeof num, "%d s", secs);
-			struct text_entry *e = text_get(r, F_LARGE, C_TEXT, num);
+			struct text_entry *e = km__rtext_get(r, F_LARGE, C_TEXT, num);
 			if (e) {
 				int ty = (int)cy + 60;
 				if (ty + e->h > r->heat_rect.y + r->heat_rect.h)
 					ty = (int)cy - 60 - e->h;
-				fill(r->ren, (int)cx - e->w / 2 - 6, ty, e->w + 12, e->h, 0x000000,
-				     170);
-				text(r, F_LARGE, C_TEXT, (int)cx, ty, AL_CENTER, num);
+				km__rfill(r->ren, (int)cx - e->w / 2 - 6, ty, e->w + 12, e->h,
+				          0x000000, 170);
+				km__rtext(r, F_LARGE, C_TEXT, (int)cx, ty, AL_CENTER, num);
 			}
 		}
 		if (s->guided.active)
 			draw_guided_map(r, s);
 		if (s->tensing || s->hold.ease_off)
-			banner(r, C_MUCH, "EASE OFF", "tensing up: too much pressure");
+			km__rbanner(r, C_MUCH, "EASE OFF", "tensing up: too much pressure");
 		else if (s->stats.disconnected)
-			banner(r, C_WARN, "Mat unplugged", "waiting for it to come back...");
+			km__rbanner(r, C_WARN, "Mat unplugged", "waiting for it to come back...");
 		else if (s->stats.ended)
-			banner(r, C_DIM, "End of recording", "Left arrow to seek back, Q to quit");
+			km__rbanner(r, C_DIM, "End of recording",
+			            "Left arrow to seek back, Q to quit");
 		if (ui.frozen || (s->stats.replay && s->stats.replay_paused)) {
 			const SDL_Rect *hr = &r->heat_rect;
-			fill(r->ren, hr->x + hr->w - 112, hr->y + hr->h - 40, 104, 32, 0x000000,
-			     200);
-			text(r, F_BODY, C_WARN, hr->x + hr->w - 60, hr->y + hr->h - 36, AL_CENTER,
-			     "PAUSED");
+			km__rfill(r->ren, hr->x + hr->w - 112, hr->y + hr->h - 40, 104, 32,
+			          0x000000, 200);
+			km__rtext(r, F_BODY, C_WARN, hr->x + hr->w - 60, hr->y + hr->h - 36,
+			          AL_CENTER, "PAUSED");
 		}
 	} else {
-		fill(r->ren, r->heat_rect.x, r->heat_rect.y, r->heat_rect.w, r->heat_rect.h,
-		     C_PANEL, 255);
-		text(r, F_LARGE, C_DIM, r->heat_rect.x + r->heat_rect.w / 2,
-		     r->heat_rect.y + r->heat_rect.h / 2 - 16, AL_CENTER, "Waiting for the mat...");
+		km__rfill(r->ren, r->heat_rect.x, r->heat_rect.y, r->heat_rect.w, r->heat_rect.h,
+		          C_PANEL, 255);
+		km__rtext(r, F_LARGE, C_DIM, r->heat_rect.x + r->heat_rect.w / 2,
+		          r->heat_rect.y + r->heat_rect.h / 2 - 16, AL_CENTER,
+		          "Waiting for the mat...");
 	}
 	if (ui.notice && *ui.notice) {
 		const SDL_Rect *hr = &r->heat_rect;
-		fill(r->ren, hr->x + 8, hr->y + hr->h - 40, 380, 32, 0x000000, 200);
-		text(r, F_SMALL, C_TEXT, hr->x + 16, hr->y + hr->h - 33, AL_LEFT, ui.notice);
+		km__rfill(r->ren, hr->x + 8, hr->y + hr->h - 40, 380, 32, 0x000000, 200);
+		km__rtext(r, F_SMALL, C_TEXT, hr->x + 16, hr->y + hr->h - 33, AL_LEFT, ui.notice);
 	}
-	draw_hud(r, s, &ui);
-	draw_guidance(r, s);
+	km__rdraw_hud(r, s, &ui);
+	km__rdraw_guidance(r, s);
 	if (ui.show_help)
-		draw_help(r);
+		km__rdraw_help(r);
 	if (ui.red_flag)
-		draw_red_flag(r);
+		km__rdraw_red_flag(r);
+	r->stats.draws++;
+	r->stats.heat_s += heat_s;
+	r->stats.overlay_s += km__rcpu_s() - t_start - heat_s - (r->stats.text_s - text_start);
 	return err;
 }

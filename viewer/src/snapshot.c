@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "km_internal.h"
-#include "knotmap/viewer.h"
+#include "knotmap/snapshot.h"
 
 int km_view_snapshot_init(struct km_view_snapshot *s, uint16_t rows, uint16_t cols, float pitch_mm,
                           enum km_geometry geometry)

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "km_internal.h"
-#include "knotmap/viewer.h"
+#include "knotmap/tribuf.h"
 
 struct km_tribuf {
 	pthread_mutex_t lock;

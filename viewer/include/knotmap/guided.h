@@ -104,11 +104,14 @@ struct km_guided_config {
 	float scan_seen_fraction; /* a spot must be seen this share of the scan (0.5) */
 	uint32_t max_spots;       /* spots treated, 1..KM_GUIDED_MAX_SPOTS (3) */
 	float spot_radius_mm;     /* same spot / "on it" radius (25: hold spot_radius + 5) */
-	float spine_margin_mm;    /* no spot closer to the midline (25, signal-model) */
+	float spine_margin_mm;    /* no spot closer to the midline (25, as the hold timer:
+	                             dsp/include/knotmap/hold.h) */
 	float place_timeout_s;    /* give up on a spot not reached in time (90) */
 	float rest_s;             /* rest between spots (15, est.) */
-	float cooldown_s;         /* before retrying the same spot (30, signal-model) */
-	uint32_t max_holds;       /* holds per spot, 1..3 (3, signal-model) */
+	float cooldown_s;         /* before retrying the same spot (30, as the hold timer:
+	                             dsp/include/knotmap/hold.h) */
+	uint32_t
+	    max_holds; /* holds per spot, 1..3 (3, as the hold timer: dsp/include/knotmap/hold.h) */
 	float min_hold_s;         /* a hold shorter than this is retried (30 = target) */
 	float tick_s;             /* tick period while holding; 0 = no tick (10) */
 	float proximity_period_s; /* proximity blip period (0.6) */

@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "km_internal.h"
-#include "knotmap/viewer.h"
+#include "knotmap/screenshot.h"
 
 static int write_png(const char *path, const uint8_t *rgb, int w, int h)
 {

@@ -1,0 +1,112 @@
+/*
+ * knotmap viewer: draws a snapshot with an SDL_Renderer (heatmap, colour bar,
+ * markers, hold ring, HUD, guidance, overlays). Main thread only (SDL video
+ * rule); km_render_heatmap_pixels is pure.
+ */
+#ifndef KNOTMAP_RENDER_H
+#define KNOTMAP_RENDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "knotmap/colormap.h"
+#include "knotmap/core.h"
+#include "knotmap/snapshot.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct SDL_Renderer;
+
+typedef struct km_render km_render;
+
+#define KM_VIEW_DEFAULT_FONT "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+#define KM_VIEW_DEFAULT_FONT_BOLD "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+
+struct km_render_config {
+	const char *font_path;      /* regular face; default KM_VIEW_DEFAULT_FONT */
+	const char *font_bold_path; /* bold face; default KM_VIEW_DEFAULT_FONT_BOLD (falls
+	                               back to font_path when missing) */
+	int width, height;          /* logical canvas, px (default 1024 x 640) */
+	int max_texture;            /* largest side of the upscaled heatmap, px (default 512) */
+	struct km_log log;
+};
+
+/* What the user toggled. */
+struct km_view_ui {
+	enum km_colormap colormap;
+	bool show_markers;
+	bool show_outline;
+	bool show_help;
+	bool frozen;              /* live view paused (display frozen; processing goes on) */
+	bool red_flag;            /* numbness/tingling/radiating pain logged: stop advice */
+	float fixed_range_kpa;    /* > 0: colour range 0..this; 0 = auto */
+	enum km_view_scale scale; /* default KM_SCALE_SQRT */
+	const char *notice;       /* short transient line ("Saved knotmap-...png"); may be NULL */
+};
+
+struct km_render_config km_render_config_default(void);
+struct km_view_ui km_view_ui_default(void);
+
+/* Opens the fonts (SDL2_ttf must be initialised by the caller, TTF_Init) and
+ * prepares the renderer state; the heatmap texture is made on first draw.
+ * KM_ERR_NOT_FOUND when the font file is missing (the log says which path and
+ * the package: fonts-dejavu-core), KM_ERR_INVALID_ARG, KM_ERR_NO_MEMORY,
+ * KM_ERR_NO_DISPLAY (texture creation failed). */
+int km_render_create(struct SDL_Renderer *renderer, const struct km_render_config *cfg,
+                     km_render **out);
+/* NULL ok. Before SDL_DestroyRenderer / TTF_Quit. */
+void km_render_destroy(km_render *r);
+/* Forgets the auto-range history and text cache. */
+void km_render_reset(km_render *r);
+
+/* Draws one whole view (clears first; does not present). snap may be NULL
+ * ("waiting for the mat..."). dt_s: time since the previous draw (drives the
+ * auto-range decay), s. KM_OK or KM_ERR_NO_MEMORY / KM_ERR_INTERNAL (SDL). */
+int km_render_draw(km_render *r, const struct km_view_snapshot *snap, const struct km_view_ui *ui,
+                   float dt_s);
+
+/* Where the last draw put the heatmap, in logical px (for tests and mouse):
+ * x, y, w, h of the grid rectangle. */
+void km_render_heat_rect(const km_render *r, int rect[4]);
+/* Colour range of the last draw, kPa. */
+void km_render_range(const km_render *r, float *lo, float *hi);
+
+/* What drawing has cost since create (bench/viewer reads it; tests count
+ * uploads). CPU times are the calling thread's, s. */
+struct km_render_stats {
+	uint64_t draws;        /* km_render_draw calls */
+	uint64_t heat_uploads; /* heatmap texture uploads (new frame, colours or range) */
+	uint64_t text_renders; /* strings rasterised (text cache misses) */
+	double heat_s;         /* heatmap pixels, upload and copy */
+	double text_s;         /* text: rasterising and copying */
+	double overlay_s;      /* everything else drawn: clear, panels, bar, markers, ring */
+};
+void km_render_get_stats(const km_render *r, struct km_render_stats *out);
+
+/*
+ * Software upscale + colour: bilinear interpolation of the kPa grid (periodic
+ * across columns for a cylinder), then the colour map, into out
+ * ([rows*scale x cols*scale] 0xAARRGGBB, alpha 0xff, row stride pitch_px).
+ * scale 1..64. KM_OK, KM_ERR_INVALID_ARG, KM_ERR_SHAPE. Pure.
+ */
+int km_render_heatmap_pixels(const struct km_frame *f, enum km_colormap map,
+                             enum km_view_scale vscale, float lo, float hi, int scale,
+                             uint32_t *out, size_t pitch_px);
+
+/* Draws a hold ring centred at (cx, cy) px: a track, the elapsed arc clockwise
+ * from 12 o'clock (full circle = hold->release_s), a tick at target_s, in the
+ * band's colour (grey when paused). Returns the arc's end angle in degrees
+ * clockwise from 12 o'clock (0..360). */
+float km_render_hold_ring(struct SDL_Renderer *renderer, float cx, float cy, float radius,
+                          float thickness, const struct km_view_hold *hold);
+/* The band's ring colour, 0x00RRGGBB. */
+uint32_t km_render_band_colour(enum km_view_band band, bool paused);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KNOTMAP_RENDER_H */

@@ -1,0 +1,99 @@
+/* Internal to the renderer: the state render.c and render_panels.c share,
+ * and their drawing helpers. Main thread only. */
+#ifndef KM_VIEWER_RENDER_INT_H
+#define KM_VIEWER_RENDER_INT_H
+
+#include <SDL.h>
+#include <SDL_ttf.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "km_internal.h"
+#include "knotmap/render.h"
+
+#define KM_PI 3.14159265358979f
+
+enum font_id { F_SMALL, F_BODY, F_LARGE, F_BANNER, F_HUGE, F_COUNT };
+
+#define TEXT_CACHE 160
+#define TEXT_LEN 160
+
+struct text_entry {
+	SDL_Texture *tex;
+	int w, h;
+	int font;
+	uint32_t rgb;
+	uint64_t used;
+	char s[TEXT_LEN];
+};
+
+struct km_render {
+	SDL_Renderer *ren;
+	struct km_render_config cfg;
+	TTF_Font *font[F_COUNT];
+	struct text_entry text[TEXT_CACHE];
+	uint64_t frame_no;
+
+	SDL_Texture *heat;
+	int heat_scale;
+	uint16_t heat_rows, heat_cols;
+	uint64_t heat_serial;
+	enum km_colormap heat_map;
+	enum km_view_scale heat_vscale;
+	float heat_lo, heat_hi;
+	bool heat_valid;
+
+	SDL_Texture *bar[KM_COLORMAP_COUNT];
+	float auto_hi;
+	float lo, hi;
+	SDL_Rect heat_rect;
+	struct km_render_stats stats;
+	int text_depth; /* nested text calls count their time once */
+};
+
+/* Colours (0xRRGGBB). */
+#define C_BG 0x101418u
+#define C_PANEL 0x1b2129u
+#define C_TEXT 0xf2f2f2u
+#define C_DIM 0xa8b0b8u
+#define C_GOOD 0x3ddc84u
+#define C_LIGHT 0x5aa9ffu
+#define C_MUCH 0xff4d3au
+#define C_WARN 0xffb02eu
+#define C_PAUSE 0x9a9a9au
+#define C_TRACK 0x4a4f57u
+
+enum { AL_LEFT, AL_CENTER, AL_RIGHT };
+
+/* This thread's CPU time, s (stage costs for km_render_stats). */
+double km__rcpu_s(void);
+
+/* Filled rectangle, 0xRRGGBB with alpha a. */
+void km__rfill(SDL_Renderer *ren, int x, int y, int w, int h, uint32_t rgb, uint8_t a);
+/* Ring sector between radii r_in..r_out, angles a0..a1 degrees clockwise
+ * from 12 o'clock. */
+void km__rarc(SDL_Renderer *ren, float cx, float cy, float r_in, float r_out, float a0, float a1,
+              uint32_t rgb, uint8_t a);
+/* Thick anti-aliased-looking line of the given width. */
+void km__rline(SDL_Renderer *ren, float x0, float y0, float x1, float y1, float width, uint32_t rgb,
+               uint8_t a);
+/* The cached texture of s in font and colour (made on first use). NULL on
+ * failure. */
+struct text_entry *km__rtext_get(km_render *r, int font, uint32_t rgb, const char *s);
+/* Draws s aligned AL_* at x; returns its width. */
+int km__rtext(km_render *r, int font, uint32_t rgb, int x, int y, int align, const char *s);
+int km__rtextf(km_render *r, int font, uint32_t rgb, int x, int y, int align, const char *fmt, ...)
+    KM_PRINTF(7, 8);
+/* Word-wraps s into max_w px; returns the height used. */
+int km__rtext_wrap(km_render *r, int font, uint32_t rgb, int x, int y, int max_w, int align,
+                   const char *s);
+
+/* render_panels.c */
+const char *km__rguided_title(const struct km_guided_view *g);
+void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct km_view_ui *ui);
+void km__rdraw_guidance(km_render *r, const struct km_view_snapshot *s);
+void km__rbanner(km_render *r, uint32_t col, const char *big, const char *small);
+void km__rdraw_help(km_render *r);
+void km__rdraw_red_flag(km_render *r);
+
+#endif

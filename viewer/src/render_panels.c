@@ -1,0 +1,315 @@
+/*
+ * The renderer's panels around the map (render.c draws the map and what
+ * lies on it): the hold panel, the HUD counters and messages, the guidance
+ * line, banners, the help and the red-flag screen. Sized to be read from
+ * 1-2 m away: big digits for the hold, few words, strong colours.
+ */
+#include <SDL.h>
+#include <SDL_ttf.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "km_internal.h"
+#include "knotmap/render.h"
+#include "render_int.h"
+
+static const char *band_words(const struct km_view_hold *h)
+{
+	if (h->ease_off)
+		return "EASE OFF";
+	switch (h->band) {
+	case KM_BAND_TOO_LIGHT:
+		return "TOO LIGHT";
+	case KM_BAND_GOOD:
+		return "GOOD PRESSURE";
+	case KM_BAND_TOO_MUCH:
+		return "TOO MUCH";
+	default:
+		return "";
+	}
+}
+
+const char *km__rguided_title(const struct km_guided_view *g);
+
+static void draw_hold_panel(km_render *r, const struct km_view_snapshot *s, int x, int y, int w)
+{
+	struct km_view_hold hold = s->hold;
+	hold.ease_off = hold.ease_off || s->tensing;
+	const struct km_view_hold *h = &hold;
+	km__rfill(r->ren, x, y, w, 262, C_PANEL, 255);
+	if (h->state == KM_VIEW_HOLD_IDLE && s->guided.active) {
+		const struct km_guided_view *g = &s->guided;
+		km__rtext(r, F_LARGE, C_GOOD, x + 14, y + 12, AL_LEFT, km__rguided_title(g));
+		int yy = y + 50;
+		/* One big number: how far, or how long. */
+		if (g->state == KM_GUIDED_PLACE && g->pointer_valid && g->target_valid) {
+			km__rtextf(r, F_BANNER, C_TEXT, x + 14, yy, AL_LEFT, "%.0f cm to go",
+			           (double)g->distance_mm / 10.0);
+			yy += 52;
+		} else if (g->phase_total_s > 0.0f) {
+			km__rtextf(r, F_BANNER, C_TEXT, x + 14, yy, AL_LEFT, "%.0f s",
+			           ceil((double)g->phase_left_s));
+			yy += 52;
+		}
+		km__rtext_wrap(r, F_BODY, C_TEXT, x + 14, yy, w - 28, AL_LEFT, g->prompt);
+		km__rtext_wrap(r, F_SMALL, C_DIM, x + 14, y + 200, w - 28, AL_LEFT,
+		               "Eyes closed is fine: the tones and voice lead the way. "
+		               "X stops at once.");
+		return;
+	}
+	if (h->state == KM_VIEW_HOLD_IDLE) {
+		km__rtext(r, F_LARGE, C_TEXT, x + 14, y + 12, AL_LEFT, "No hold");
+		km__rtext_wrap(r, F_BODY, C_DIM, x + 14, y + 52, w - 28, AL_LEFT,
+		               "Rest a ball, a roller or your back on a candidate spot and keep "
+		               "still: the timer starts by itself.");
+		return;
+	}
+	bool paused = h->state == KM_VIEW_HOLD_PAUSED;
+	uint32_t col = h->ease_off ? C_MUCH : km_render_band_colour(h->band, paused);
+	if (h->state == KM_VIEW_HOLD_SETTLING)
+		col = C_TEXT;
+	int secs = isfinite(h->held_s) && h->held_s > 0.0f ? (int)h->held_s : 0;
+	/* The number read from across the room. */
+	int wd = km__rtextf(r, F_HUGE, col, x + 12, y - 6, AL_LEFT, "%d", secs);
+	km__rtext(r, F_LARGE, col, x + 20 + wd, y + 72, AL_LEFT, "s");
+	const char *state = h->state == KM_VIEW_HOLD_SETTLING ? "settling - keep still"
+	                    : paused                          ? "PAUSED"
+	                    : h->state == KM_VIEW_HOLD_DONE   ? "hold over"
+	                                                      : "held";
+	km__rtext(r, F_BODY, paused ? C_WARN : C_DIM, x + 20 + wd, y + 106, AL_LEFT, state);
+	km__rtextf(r, F_SMALL, C_DIM, x + w - 12, y + 10, AL_RIGHT, "spot #%u",
+	           (unsigned)h->track_id);
+	const char *bw = band_words(h);
+	if (*bw)
+		km__rtext(r, F_LARGE, h->ease_off ? C_MUCH : km_render_band_colour(h->band, false),
+		          x + 14, y + 150, AL_LEFT, bw);
+	const char *goal;
+	char buf[96];
+	float tgt = h->target_s > 0 ? h->target_s : 30.0f,
+	      rel = h->release_s > 0 ? h->release_s : 60.0f;
+	if (h->held_s >= rel) {
+		goal = "Release now";
+	} else if (h->held_s >= tgt) {
+		snprintf(buf, sizeof buf, "Target met, release by %.0f s", (double)rel);
+		goal = buf;
+	} else {
+		snprintf(buf, sizeof buf, "Target %.0f s, release by %.0f s", (double)tgt,
+		         (double)rel);
+		goal = buf;
+	}
+	km__rtext(r, F_BODY, h->held_s >= rel ? C_WARN : C_TEXT, x + 14, y + 192, AL_LEFT, goal);
+	if (h->load_kpa > 0.0f)
+		km__rtextf(r, F_SMALL, C_DIM, x + 14, y + 224, AL_LEFT, "load %.0f kPa",
+		           (double)h->load_kpa);
+	if (isfinite(h->stiffness_pct) && h->stiffness_pct != 0.0f)
+		km__rtextf(r, F_SMALL, C_DIM, x + w - 12, y + 224, AL_RIGHT, "stiffness %+.0f%%",
+		           (double)h->stiffness_pct);
+}
+
+static uint32_t level_colour(enum km_view_level l)
+{
+	switch (l) {
+	case KM_VIEW_GOOD:
+		return C_GOOD;
+	case KM_VIEW_WARN:
+		return C_WARN;
+	case KM_VIEW_ALERT:
+		return C_MUCH;
+	default:
+		return C_TEXT;
+	}
+}
+
+void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct km_view_ui *ui)
+{
+	const int x = 716, w = 292;
+	km__rtext(r, F_LARGE, C_TEXT, x, 8, AL_LEFT, "knotmap");
+	if (s && s->stats.recording) {
+		km__rarc(r->ren, (float)(x + w - 52), 24.0f, 0.0f, 7.0f, 0.0f, 360.0f, C_MUCH, 255);
+		km__rtext(r, F_BODY, C_MUCH, x + w, 12, AL_RIGHT, "REC");
+	}
+	if (!s) {
+		km__rtext_wrap(r, F_BODY, C_DIM, x, 60, w, AL_LEFT,
+		               "Waiting for frames from the mat...");
+		return;
+	}
+	draw_hold_panel(r, s, x, 48, w);
+
+	char buf[512];
+	km_view_format_stats(&s->stats, buf, sizeof buf);
+	int y = 322;
+	for (char *line = buf, *nl; *line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		else
+			nl = line + strlen(line);
+		km__rtext(r, F_SMALL, y == 322 ? C_TEXT : C_DIM, x, y, AL_LEFT, line);
+		y += 19;
+	}
+	km__rtextf(r, F_SMALL, C_DIM, x, y, AL_LEFT, "colours %s, %s, range %s",
+	           km_colormap_name(ui->colormap), ui->scale == KM_SCALE_SQRT ? "sqrt" : "linear",
+	           ui->fixed_range_kpa > 0 ? "fixed" : "auto");
+	y += 19;
+	if (s->sound)
+		km__rtextf(r, F_SMALL, C_DIM, x, y, AL_LEFT, "sound on, volume %.0f %%",
+		           (double)(s->volume * 100.0f));
+	else
+		km__rtext(r, F_SMALL, C_DIM, x, y, AL_LEFT, "sound off");
+	y += 26;
+	for (size_t i = 0; i < s->n_messages && i < KM_VIEW_MAX_MESSAGES && y < 540; i++) {
+		const struct km_view_message *m = &s->messages[i];
+		uint8_t fade = m->age_s > 20.0 ? 0 : 1;
+		uint32_t col = fade ? level_colour(m->level) : C_DIM;
+		y += km__rtext_wrap(r, F_SMALL, col, x, y, w, AL_LEFT, m->text) + 3;
+	}
+}
+
+static const char *guidance(const struct km_view_snapshot *s, uint32_t *col)
+{
+	*col = C_TEXT;
+	if (!s)
+		return "Lie on the mat, or put a ball or roller on it.";
+	const struct km_view_hold *h = &s->hold;
+	if (s->tensing || h->ease_off) {
+		*col = C_MUCH;
+		return "Tensing up means too much pressure: ease off and breathe out slowly.";
+	}
+	if (s->seek_advice) {
+		*col = C_WARN;
+		return "See a healthcare professional before working on this area again.";
+	}
+	if (h->state == KM_VIEW_HOLD_SETTLING)
+		return "Keep still and breathe: the timer starts in a moment.";
+	if (h->state == KM_VIEW_HOLD_PAUSED) {
+		*col = C_WARN;
+		return "Paused: settle back onto the spot to carry on.";
+	}
+	if (h->state == KM_VIEW_HOLD_HOLDING) {
+		float rel = h->release_s > 0 ? h->release_s : 60.0f;
+		float tgt = h->target_s > 0 ? h->target_s : 30.0f;
+		if (h->held_s >= rel) {
+			*col = C_WARN;
+			return "That is enough for this spot: release slowly.";
+		}
+		if (h->band == KM_BAND_TOO_MUCH) {
+			*col = C_MUCH;
+			return "Too much pressure: ease off to a tolerable level.";
+		}
+		if (h->band == KM_BAND_TOO_LIGHT)
+			return "Lean in a little: aim for a tolerable 'good pain' that eases.";
+		if (h->held_s >= tgt) {
+			*col = C_GOOD;
+			return "Target reached. Release when the spot has eased.";
+		}
+		*col = C_GOOD;
+		return "Good. Breathe slowly and let it ease: hold 30-60 s.";
+	}
+	return "Find a candidate spot, then hold 30-60 s at a tolerable 'good pain' that eases.";
+}
+
+void km__rdraw_guidance(km_render *r, const struct km_view_snapshot *s)
+{
+	const int y = 566;
+	km__rfill(r->ren, 0, y, r->cfg.width, r->cfg.height - y, C_PANEL, 255);
+	uint32_t col;
+	const char *g = guidance(s, &col);
+	if (s && s->guided.active && s->guided.prompt[0] && !s->tensing && !s->hold.ease_off) {
+		g = s->guided.prompt;
+		col = s->guided.state == KM_GUIDED_STOPPED ? C_MUCH : C_GOOD;
+	}
+	km__rtext(r, F_BODY, col, 16, y + 8, AL_LEFT, g);
+	km__rtext(r, F_SMALL, C_DIM, 16, y + 36, AL_LEFT,
+	          "Candidate tender/stiff spots, not a diagnosis. A knot lasting over a week, or "
+	          "numbness,");
+	km__rtext(r, F_SMALL, C_DIM, 16, y + 54, AL_LEFT,
+	          "tingling or pain down a limb: see a healthcare professional.");
+	km__rtext(r, F_SMALL, C_TEXT, r->cfg.width - 16, y + 54, AL_RIGHT,
+	          s && s->guided.active ? "N skip spot   G end   X symptoms"
+	                                : "H help   G guided   X log symptoms");
+}
+
+void km__rbanner(km_render *r, uint32_t col, const char *big, const char *small)
+{
+	const SDL_Rect *hr = &r->heat_rect;
+	/* Over the lower map (feet end), where it hides the least. */
+	int hgt = small ? 92 : 60;
+	int w = KM_MAX(hr->w - 16, 360), x = hr->x + hr->w / 2 - w / 2;
+	int y = hr->y + hr->h - hgt - 56;
+	x = KM_MAX(x, 8);
+	km__rfill(r->ren, x, y, w, hgt, 0x000000, 210);
+	km__rfill(r->ren, x, y, 8, hgt, col, 255);
+	km__rtext(r, F_BANNER, col, x + w / 2, y + 6, AL_CENTER, big);
+	if (small)
+		km__rtext(r, F_BODY, C_TEXT, x + w / 2, y + 60, AL_CENTER, small);
+}
+
+void km__rdraw_help(km_render *r)
+{
+	km__rfill(r->ren, 0, 0, r->cfg.width, r->cfg.height, 0x000000, 215);
+	static const char *const keys[][2] = {
+	    {"Space", "pause the view / play-pause a replay"},
+	    {"Z", "zero the mat (nothing on it)"},
+	    {"R", "recording on / off"},
+	    {"S", "screenshot (PNG)"},
+	    {"C", "colour map: viridis / turbo"},
+	    {"A", "colour range: auto / fixed steps"},
+	    {"L", "colour scale: square root / linear"},
+	    {"M / O", "markers / body outline on-off"},
+	    {"F", "full screen"},
+	    {"X", "log numbness, tingling or radiating pain"},
+	    {"G / N", "guided routine start-end / skip a spot"},
+	    {"V  [  ]", "sound mute / volume down, up"},
+	    {"Left / Right", "replay: seek 5 s (Shift: 30 s)"},
+	    {"- / +", "replay speed 0.25x to 8x"},
+	    {". (period)", "replay: one frame while paused"},
+	    {"H / F1", "this help"},
+	    {"Q / Esc", "quit"},
+	};
+	km__rtext(r, F_BANNER, C_TEXT, r->cfg.width / 2, 30, AL_CENTER, "Keys");
+	int y = 96;
+	for (size_t i = 0; i < KM_ARRAY_SIZE(keys); i++, y += 30) {
+		km__rtext(r, F_BODY, C_GOOD, r->cfg.width / 2 - 20, y, AL_RIGHT, keys[i][0]);
+		km__rtext(r, F_BODY, C_TEXT, r->cfg.width / 2, y, AL_LEFT, keys[i][1]);
+	}
+	km__rtext(
+	    r, F_SMALL, C_DIM, r->cfg.width / 2, y + 14, AL_CENTER,
+	    "Holds of 30-60 s at a tolerable pressure that eases. Tensing up = too much: ease "
+	    "off.");
+}
+
+void km__rdraw_red_flag(km_render *r)
+{
+	km__rfill(r->ren, 0, 0, r->cfg.width, r->cfg.height, 0x400000, 235);
+	km__rtext(r, F_HUGE, C_MUCH, r->cfg.width / 2, 40, AL_CENTER, "STOP");
+	km__rtext(r, F_LARGE, C_TEXT, r->cfg.width / 2, 210, AL_CENTER,
+	          "Numbness, tingling or pain radiating down a limb was logged.");
+	km__rtext_wrap(r, F_BODY, C_TEXT, r->cfg.width / 2 - 380, 270, 760, AL_CENTER,
+	               "Stop the session and see a healthcare professional (doctor or "
+	               "physiotherapist) before pressing on this area again. These symptoms "
+	               "are a reason to stop self-treatment.");
+	km__rtext(
+	    r, F_SMALL, C_DIM, r->cfg.width / 2, 420, AL_CENTER,
+	    "Noted in the session's events (and the recording, when on). X dismisses, Q quits.");
+}
+
+const char *km__rguided_title(const struct km_guided_view *g)
+{
+	switch (g->state) {
+	case KM_GUIDED_SCAN:
+		return "Body scan";
+	case KM_GUIDED_PLACE:
+		return "Place the ball";
+	case KM_GUIDED_HOLD:
+		return "Hold";
+	case KM_GUIDED_REST:
+		return "Rest";
+	case KM_GUIDED_DONE:
+		return "Done";
+	case KM_GUIDED_STOPPED:
+		return "Stopped";
+	default:
+		return "Guided";
+	}
+}
