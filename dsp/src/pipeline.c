@@ -51,6 +51,7 @@ struct km_pipeline {
 	struct km_event *events;
 	struct km_event_sink sink;
 	uint32_t *announced; /* track ids with a KNOT_FOUND and no KNOT_LOST yet */
+	int guard_off;       /* enable_guard asked for, rate too low */
 	unsigned n_announced, max_announced;
 	int have_last;
 	uint32_t last_seq;
@@ -180,6 +181,9 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 		tc.confirm_window = (unsigned)w;
 		tc.confirm_hits = KM_MAX(tc.confirm_hits, (unsigned)((3 * w + 3) / 4));
 	}
+	/* At a low rate one missed frame is longer than delete_after_s: a track
+	 * then survives at least 2.5 frame periods of misses, as at 100 Hz. */
+	tc.delete_after_s = fmaxf(tc.delete_after_s, 2.5f / cfg->rate_hz);
 	tc.wrap_x_mm =
 	    cfg->geometry == KM_GEOMETRY_CYLINDER ? (float)cfg->cols * cfg->pitch_mm : 0.0f;
 	tc.log = cfg->log;
@@ -202,7 +206,16 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	if (!p->hin)
 		return fail(p, log, "hold inputs", KM_ERR_NO_MEMORY);
 
-	if (cfg->enable_guard) {
+	/* The guard's tremor band needs >= 25 frames/s; below that it is
+	 * switched off with a notice (KM_PIPELINE_GUARD_OFF on every result),
+	 * never a refusal: detection and hold timing work at any rate. */
+	if (cfg->enable_guard && cfg->rate_hz < KM_PIPELINE_GUARD_MIN_HZ) {
+		p->guard_off = 1;
+		km__log(log, KM_LOG_WARN, "dsp",
+		        "pipeline: tensing-up guard off: it needs >= %.0f frames/s, the stream has "
+		        "%.3g",
+		        (double)KM_PIPELINE_GUARD_MIN_HZ, (double)cfg->rate_hz);
+	} else if (cfg->enable_guard) {
 		struct km_guard_config gc = cfg->guard;
 		gc.sample_rate_hz = cfg->rate_hz;
 		gc.log = cfg->log;
@@ -220,6 +233,9 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	if (cfg->enable_stiffness) {
 		struct km_stiffness_config sc = cfg->stiffness;
 		sc.welch.sample_rate_hz = cfg->rate_hz;
+		/* A bed mat at 1 Hz still resolves breathing (0.1-0.45 Hz): the
+		 * search band stops below Nyquist instead of refusing the rate. */
+		sc.welch.f_hi_hz = fminf(sc.welch.f_hi_hz, 0.45f * cfg->rate_hz);
 		sc.log = cfg->log;
 		p->n_stiff = p->n_hin;
 		p->stiff = km__calloc(p->n_stiff, sizeof *p->stiff);
@@ -758,6 +774,8 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 
 	if (p->sink.dropped != dropped0)
 		flags |= KM_PIPELINE_EVENTS_LOST;
+	if (p->guard_off)
+		flags |= KM_PIPELINE_GUARD_OFF;
 	out->flags = flags;
 	out->bad_cells = bad;
 	out->tracks = tr.tracks;
@@ -799,6 +817,8 @@ int km_pipeline_finish(km_pipeline *p, struct km_pipeline_result *out)
 	out->outline = km_detect_outline(p->det);
 	if (p->sink.dropped != dropped0)
 		out->flags |= KM_PIPELINE_EVENTS_LOST;
+	if (p->guard_off)
+		out->flags |= KM_PIPELINE_GUARD_OFF;
 	return KM_OK;
 }
 
