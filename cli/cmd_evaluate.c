@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "eval_lying.h"
 #include "knotmap/calibration.h"
 #include "knotmap/pipeline.h"
 
@@ -472,7 +473,9 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: knotmap evaluate [--seeds N] [--seconds S] [--input true|sensor|both]\n"
 	        "                        [--scenario NAME]... [--min-response-kpa X]\n"
-	        "                        [--calibration driver|factory]\n\n"
+	        "                        [--calibration driver|factory]\n"
+	        "                        [--lying DIR] [--family sim|real|both]\n"
+	        "                        [--lying-seconds S] [--lying-seeds N]\n\n"
 	        "Runs every virtual-mat scenario (or the named ones) for N seeds (default 3)\n"
 	        "through the dsp pipeline with its default settings and prints a Markdown\n"
 	        "accuracy table against the simulator's ground truth: knot recall, precision\n"
@@ -483,13 +486,21 @@ static void usage(FILE *out)
 	        "hysteresis corrected; --calibration factory: the curve and crosstalk only)\n"
 	        "or both (default).\n"
 	        "--min-response-kpa overrides the detector's absolute floor (for studies).\n"
+	        "--lying DIR adds the real-body family: the unzipped PoPu preview\n"
+	        "(DIR/tactilus_data, DIR/segmentation_data; unzip\n"
+	        "lying/popu_preview_data.zip of the shared data): real lying maps with\n"
+	        "injected knots at 8 mm / 10 Hz and native 32 mm / 1 Hz, and the\n"
+	        "lying-still check of every capture. --family picks the families\n"
+	        "(default both; the real one needs --lying).\n"
 	        "See docs/accuracy.md for the definitions.\n");
 }
 
 static int run_evaluate(int argc, char **argv)
 {
-	long seeds = 3;
-	double max_s = 0.0;
+	long seeds = 3, lying_seeds = 1;
+	double max_s = 0.0, lying_s = 60.0;
+	const char *lying = NULL;
+	int fam_sim = 1, fam_real = 1;
 	int in_lo = 0, in_hi = 1;
 	const char *names[MAX_SCEN];
 	size_t n_names = 0;
@@ -536,6 +547,21 @@ static int run_evaluate(int argc, char **argv)
 				             "--input expects true, sensor or both");
 				return KM_EXIT_USAGE;
 			}
+		} else if (!strcmp(a, "--lying")) {
+			lying = v;
+		} else if (!strcmp(a, "--lying-seconds")) {
+			if (km_cli_parse_double("evaluate", a, v, 10.0, 3600.0, &lying_s))
+				return KM_EXIT_USAGE;
+		} else if (!strcmp(a, "--lying-seeds")) {
+			if (km_cli_parse_long("evaluate", a, v, 1, 100, &lying_seeds))
+				return KM_EXIT_USAGE;
+		} else if (!strcmp(a, "--family")) {
+			fam_sim = !strcmp(v, "sim") || !strcmp(v, "both");
+			fam_real = !strcmp(v, "real") || !strcmp(v, "both");
+			if (!fam_sim && !fam_real) {
+				km_cli_error("evaluate", NULL, "--family expects sim, real or both");
+				return KM_EXIT_USAGE;
+			}
 		} else if (!strcmp(a, "--scenario")) {
 			if (n_names == MAX_SCEN) {
 				km_cli_error("evaluate", NULL, "too many --scenario options");
@@ -549,10 +575,17 @@ static int run_evaluate(int argc, char **argv)
 		}
 	}
 
+	if (fam_real && !fam_sim && !lying) {
+		km_cli_error("evaluate", "see 'knotmap evaluate --help'",
+		             "--family real needs --lying DIR");
+		return KM_EXIT_USAGE;
+	}
 	char *paths[MAX_SCEN];
 	size_t n_paths = 0;
 	char buf[4096 + 512];
-	if (n_names) {
+	if (!fam_sim) {
+		/* the real family alone */
+	} else if (n_names) {
 		for (size_t i = 0; i < n_names; i++) {
 			if (km_sim_scenario_find(names[i], buf, sizeof buf) != KM_OK) {
 				km_cli_error("evaluate", NULL, "no scenario '%s'", names[i]);
@@ -590,7 +623,11 @@ static int run_evaluate(int argc, char **argv)
 			goto fail;
 		}
 
-	printf("knotmap %s evaluate: %ld seed(s), knots scored at >= +20 %% stiffness\n\n",
+	int failed = 0;
+	if (!fam_sim)
+		goto real;
+	printf("knotmap %s evaluate\n\nSimulator family (TUNING split): %ld seed(s), knots scored"
+	       " at >= +20 %% stiffness\n\n",
 	       km_version_string(), seeds);
 	printf("| scenario               | input  | knot-f | recall | precis | loc mm (pitch) "
 	       "| holds | start s | end s | tens  | delay s | FA/min | knotFA | err |\n");
@@ -598,7 +635,6 @@ static int run_evaluate(int argc, char **argv)
 	       "|------:|-------:|------:|------:|-------:|-------:|-------:|----:|\n");
 	struct tally total[2];
 	memset(total, 0, sizeof total);
-	int failed = 0;
 	for (size_t i = 0; i < n_paths; i++) {
 		struct km_sim_config cfg;
 		memset(&cfg, 0, sizeof cfg);
@@ -628,6 +664,14 @@ static int run_evaluate(int argc, char **argv)
 	printf("\nknot-f: scored knot-frames (10 Hz);"
 	       " start/end s: mean signed hold timing error; tens: episodes detected;"
 	       " FA/min: false TENSING_UP; knotFA: KNOT_FOUND away from every knot, per min.\n");
+real:
+	if (fam_real && lying) {
+		struct km_eval_lying_opts lo = {lying, lying_s, (unsigned)lying_seeds, 0};
+		failed |= km_eval_lying(&lo);
+	} else if (fam_real) {
+		printf("\nReal-body family: not run (give --lying DIR, the unzipped PoPu preview;"
+		       " docs/accuracy.md)\n");
+	}
 	for (size_t i = 0; i < n_paths; i++)
 		free(paths[i]);
 	return failed ? KM_EXIT_FAILURE : KM_EXIT_OK;

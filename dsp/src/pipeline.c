@@ -51,6 +51,7 @@ struct km_pipeline {
 	struct km_event *events;
 	struct km_event_sink sink;
 	uint32_t *announced; /* track ids with a KNOT_FOUND and no KNOT_LOST yet */
+	int guard_off;       /* enable_guard asked for, rate too low */
 	unsigned n_announced, max_announced;
 	int have_last;
 	uint32_t last_seq;
@@ -85,6 +86,17 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	c.guard = km_guard_config_default();
 	c.enable_hold = true;
 	c.hold = km_hold_config_default();
+	/* A tool carries a body part's weight on a few cm^2: hundreds of kPa
+	 * against a lying body's median of 2-4 kPa; a heel or sacrum under body
+	 * weight reaches 3-8x the median (est.). Around a ball the body is
+	 * lifted (the simulator's 90-110 mm lift), so 40 mm away the mat reads
+	 * under a fifth of the contact. */
+	c.tool_min_ratio = 12.0f;
+	/* Body weight alone lying: heels and sacrum on a firm mat stay under
+	 * ~20 kPa (150 mmHg, est.); a foam roller under a thigh presses 40-50. */
+	c.tool_min_kpa = 30.0f;
+	c.tool_gap_mm = 40.0f;
+	c.tool_side_fraction = 0.2f;
 	c.enable_stiffness = true;
 	c.stiffness = km_stiffness_config_default();
 	c.region_mm = 100.0f;
@@ -138,6 +150,11 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	      cfg->average_tau_s <= 60.0f) ||
 	    !(isfinite(cfg->average_motion_mm) && cfg->average_motion_mm >= 0.0f) ||
 	    !(isfinite(cfg->confirm_s) && cfg->confirm_s >= 0.0f && cfg->confirm_s <= 10.0f) ||
+	    !(isfinite(cfg->tool_min_ratio) && cfg->tool_min_ratio >= 0.0f) ||
+	    !(cfg->tool_min_kpa >= 0.0f) ||
+	    !(isfinite(cfg->tool_gap_mm) && cfg->tool_gap_mm >= 0.0f && cfg->tool_gap_mm <= 1000.0f) ||
+	    !(isfinite(cfg->tool_side_fraction) && cfg->tool_side_fraction >= 0.0f &&
+	      cfg->tool_side_fraction <= 1.0f) ||
 	    (cfg->geometry != KM_GEOMETRY_FLAT && cfg->geometry != KM_GEOMETRY_CYLINDER))
 		return KM_ERR_INVALID_ARG;
 	km_pipeline *p = km__calloc(1, sizeof *p);
@@ -180,6 +197,9 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 		tc.confirm_window = (unsigned)w;
 		tc.confirm_hits = KM_MAX(tc.confirm_hits, (unsigned)((3 * w + 3) / 4));
 	}
+	/* At a low rate one missed frame is longer than delete_after_s: a track
+	 * then survives at least 2.5 frame periods of misses, as at 100 Hz. */
+	tc.delete_after_s = fmaxf(tc.delete_after_s, 2.5f / cfg->rate_hz);
 	tc.wrap_x_mm =
 	    cfg->geometry == KM_GEOMETRY_CYLINDER ? (float)cfg->cols * cfg->pitch_mm : 0.0f;
 	tc.log = cfg->log;
@@ -202,7 +222,16 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	if (!p->hin)
 		return fail(p, log, "hold inputs", KM_ERR_NO_MEMORY);
 
-	if (cfg->enable_guard) {
+	/* The guard's tremor band needs >= 25 frames/s; below that it is
+	 * switched off with a notice (KM_PIPELINE_GUARD_OFF on every result),
+	 * never a refusal: detection and hold timing work at any rate. */
+	if (cfg->enable_guard && cfg->rate_hz < KM_PIPELINE_GUARD_MIN_HZ) {
+		p->guard_off = 1;
+		km__log(log, KM_LOG_WARN, "dsp",
+		        "pipeline: tensing-up guard off: it needs >= %.0f frames/s, the stream has "
+		        "%.3g",
+		        (double)KM_PIPELINE_GUARD_MIN_HZ, (double)cfg->rate_hz);
+	} else if (cfg->enable_guard) {
 		struct km_guard_config gc = cfg->guard;
 		gc.sample_rate_hz = cfg->rate_hz;
 		gc.log = cfg->log;
@@ -220,6 +249,9 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	if (cfg->enable_stiffness) {
 		struct km_stiffness_config sc = cfg->stiffness;
 		sc.welch.sample_rate_hz = cfg->rate_hz;
+		/* A bed mat at 1 Hz still resolves breathing (0.1-0.45 Hz): the
+		 * search band stops below Nyquist instead of refusing the rate. */
+		sc.welch.f_hi_hz = fminf(sc.welch.f_hi_hz, 0.45f * cfg->rate_hz);
 		sc.log = cfg->log;
 		p->n_stiff = p->n_hin;
 		p->stiff = km__calloc(p->n_stiff, sizeof *p->stiff);
@@ -557,6 +589,64 @@ static void update_noise(km_pipeline *p, float dt_s)
 	memcpy(p->prev, p->clean, p->cells * sizeof(float));
 }
 
+/* Typical pressure of the body this frame: the median of the loaded cells
+ * (at most ~1024, evenly spread). 0 when nothing is loaded. */
+static float body_median(km_pipeline *p)
+{
+	size_t n = 0, step = (p->cells + 1023) / 1024;
+	float thr = p->cfg.detect.outline_kpa;
+	for (size_t i = 0; i < p->cells; i += step)
+		if (p->clean[i] > thr)
+			p->scratch[n++] = p->clean[i];
+	return n >= 4 ? select_kth(p->scratch, n, n / 2) : 0.0f;
+}
+
+/* Mean of the raw frame over the 3 x 3 cells around (r, c); NAN off the mat. */
+static float patch_mean(const km_pipeline *p, int r, int c)
+{
+	double sum = 0.0;
+	int n = 0;
+	for (int rr = r - 1; rr <= r + 1; rr++)
+		for (int cc = c - 1; cc <= c + 1; cc++) {
+			if (rr < 0 || rr >= p->R || cc < 0 || cc >= p->C)
+				continue;
+			sum += p->clean[(size_t)rr * (size_t)p->C + (size_t)cc];
+			n++;
+		}
+	return n ? (float)(sum / n) : 0.0f;
+}
+
+/*
+ * Is this spot a tool's contact (docs/accuracy.md, "Holds need a tool")?
+ * A ball or foam roller lies between the body and the mat: it carries a
+ * body part's weight on a few cm^2 (far above what the body presses lying:
+ * over tool_min_ratio x the body's median, or over tool_min_kpa when the
+ * tool carries the whole body and is itself the median) and lifts the body
+ * off the mat around it, so along at least one axis
+ * (both axes for a ball, across the line for a roller) the mat is nearly
+ * unloaded tool_gap_mm away on both sides. A bony peak under body weight
+ * (sacrum, shoulder blade, heel, head) is neither: soft tissue around it
+ * bears load, and its pressure is a few times the body's median at most.
+ * On a cylinder every contact is the instrumented roller's.
+ */
+static bool tool_contact(const km_pipeline *p, const struct km_track *t, float load,
+                         float body_kpa)
+{
+	if (p->cfg.geometry == KM_GEOMETRY_CYLINDER)
+		return true;
+	float pitch = p->cfg.pitch_mm;
+	if (!(load >= p->cfg.tool_min_ratio * body_kpa || load >= p->cfg.tool_min_kpa) ||
+	    load < p->cfg.hold.load_min_kpa)
+		return false;
+	int r = (int)floorf(t->y_mm / pitch), c = (int)floorf(t->x_mm / pitch);
+	int d = (int)lroundf(p->cfg.tool_gap_mm / pitch);
+	d = KM_MAX(d, 2);
+	float lim = p->cfg.tool_side_fraction * load;
+	float l = patch_mean(p, r, c - d), rt = patch_mean(p, r, c + d);
+	float u = patch_mean(p, r - d, c), dn = patch_mean(p, r + d, c);
+	return fmaxf(l, rt) < lim || fmaxf(u, dn) < lim;
+}
+
 /* Exponential average of the frame, with a time constant shortened by the
  * load centre's motion. Returns the weight of the new frame. */
 static float update_average(km_pipeline *p, const struct km_pipeline_result *out, float dt_s,
@@ -694,6 +784,7 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 
 	unsigned nh = 0;
 	float midline = dr.outline->found ? dr.outline->midline_x_mm : NAN;
+	float body_kpa = tr.count && p->hold ? body_median(p) : 0.0f;
 	for (size_t i = 0; i < tr.count; i++) {
 		const struct km_track *t = &tr.tracks[i];
 		float load = spot_load(p, t);
@@ -726,6 +817,13 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 			km_guard_set_position(g, t->x_mm, t->y_mm);
 			km_guard_push(g, f->device_time_us, f->sequence, load, &p->sink);
 		}
+		/* Holds need a tool: a spot starts a hold timer only as a tool's
+		 * contact; one already engaged keeps its timer (and its pause /
+		 * unload rules) whatever the contact looks like now. */
+		bool tool = tool_contact(p, t, load, body_kpa);
+		if (!tool && (!p->hold || km_hold_get_status(p->hold, t->id, &hs) != KM_OK ||
+		              hs.state == KM_HOLD_IDLE))
+			continue;
 		if (nh < p->n_hin) {
 			struct km_hold_input *h = &p->hin[nh++];
 			memset(h, 0, sizeof *h);
@@ -758,6 +856,8 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 
 	if (p->sink.dropped != dropped0)
 		flags |= KM_PIPELINE_EVENTS_LOST;
+	if (p->guard_off)
+		flags |= KM_PIPELINE_GUARD_OFF;
 	out->flags = flags;
 	out->bad_cells = bad;
 	out->tracks = tr.tracks;
@@ -799,6 +899,8 @@ int km_pipeline_finish(km_pipeline *p, struct km_pipeline_result *out)
 	out->outline = km_detect_outline(p->det);
 	if (p->sink.dropped != dropped0)
 		out->flags |= KM_PIPELINE_EVENTS_LOST;
+	if (p->guard_off)
+		out->flags |= KM_PIPELINE_GUARD_OFF;
 	return KM_OK;
 }
 

@@ -65,6 +65,21 @@ struct km_pipeline_config {
 	struct km_guard_config guard;
 	bool enable_hold; /* hold timers (default true) */
 	struct km_hold_config hold;
+	/* Holds need a tool: a spot starts a hold timer only as a ball or
+	 * roller contact, never as bone under body weight. On a flat mat a
+	 * contact is a tool's when its 3 x 3 load is >= tool_min_ratio x the
+	 * median of the loaded cells (default 12; 0 = any load) or >=
+	 * tool_min_kpa (default 30 kPa: a tool carrying the whole body is
+	 * itself the median; body weight alone lying stays below) and, along at
+	 * least one axis, the mat tool_gap_mm away on both sides (default 40
+	 * mm) reads under tool_side_fraction of it (default 0.2: the body is
+	 * lifted around a ball, across a roller). tool_side_fraction 1 with
+	 * tool_min_ratio 0 times every loaded spot (the old behaviour). On a
+	 * cylinder every contact is the instrumented roller's. */
+	float tool_min_ratio;
+	float tool_min_kpa;
+	float tool_gap_mm;
+	float tool_side_fraction;
 	/* Stiffness index per tracked spot (default true): regional load = mean
 	 * over region_mm around the spot, spot = mean over the spot, neighbourhood
 	 * = the ring between 2 and 3 spot radii. Holds start/end its % change. */
@@ -110,8 +125,15 @@ enum km_pipeline_flag {
 	KM_PIPELINE_BAD_CELLS = 1u << 0,  /* some cells were NaN/inf/negative (replaced by 0) */
 	KM_PIPELINE_GAP = 1u << 1,        /* frames were lost before this one */
 	KM_PIPELINE_SATURATED = 1u << 2,  /* the frame says cells hit the ADC ceiling */
-	KM_PIPELINE_EVENTS_LOST = 1u << 3 /* more events than max_events (callback saw all) */
+	KM_PIPELINE_EVENTS_LOST = 1u << 3, /* more events than max_events (callback saw all) */
+	/* enable_guard was asked for but rate_hz is below KM_PIPELINE_GUARD_MIN_HZ:
+	 * no TENSING_UP / EASE_OFF from this stream (set on every result; the
+	 * create also logs a warning). Detection and holds run as usual. */
+	KM_PIPELINE_GUARD_OFF = 1u << 4
 };
+
+/* The tensing-up guard's tremor band (8-12 Hz) needs this frame rate. */
+#define KM_PIPELINE_GUARD_MIN_HZ 25.0f
 
 /* One processed frame. Pointers are owned by the pipeline and valid until the
  * next process, reset or destroy. */

@@ -1,0 +1,20 @@
+/*
+ * knotmap evaluate, second body family: real lying bodies (the PoPu preview
+ * maps, a real person on a real bed mat) with knots injected by the physics
+ * of docs/accuracy.md ("Real-body family"), plus the lying-still check.
+ * Prints its own tables; nothing in the detector was tuned on this family.
+ */
+#ifndef KM_CLI_EVAL_LYING_H
+#define KM_CLI_EVAL_LYING_H
+
+struct km_eval_lying_opts {
+	const char *dir; /* the unzipped preview_data folder (tactilus_data/, segmentation_data/) */
+	double seconds;  /* per recording (default 60) */
+	unsigned seeds;  /* knot layouts per capture (default 1) */
+	int still_only;  /* 1: only the lying-still check */
+};
+
+/* Returns 0 when every file read and ran, 1 otherwise (errors printed). */
+int km_eval_lying(const struct km_eval_lying_opts *o);
+
+#endif
