@@ -235,6 +235,30 @@ int km_outfile_write(km_outfile *f, const void *data, size_t len)
 	return KM_OK;
 }
 
+int km_outfile_pwrite(km_outfile *f, const void *data, size_t len, uint64_t offset)
+{
+	if (!f || (!data && len) || f->stream || offset > (uint64_t)INT64_MAX - len)
+		return KM_ERR_INVALID_ARG;
+	if (f->err)
+		return f->err;
+	if (f->committed || f->fd < 0)
+		return KM_ERR_STATE;
+	const unsigned char *p = data;
+	while (len > 0) {
+		ssize_t n = pwrite(f->fd, p, len, (off_t)offset);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			f->err = fail_errno(&f->log, "cannot write", f->path, n < 0 ? errno : EIO);
+			return f->err;
+		}
+		p += n;
+		len -= (size_t)n;
+		offset += (uint64_t)n;
+	}
+	return KM_OK;
+}
+
 FILE *km_outfile_stream(km_outfile *f)
 {
 	if (!f || f->committed || f->fd < 0)

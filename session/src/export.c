@@ -157,13 +157,7 @@ static int export_npy(const struct km_export_config *cfg, km_rec_reader *r, stru
 		return rc;
 	/* Patch the count: the index may have promised more than was readable. */
 	npy_header(h, n, in->device.rows, in->device.cols);
-	if (pwrite(o->fd, h, sizeof h, 0) != (ssize_t)sizeof h) {
-		rc = km__error_from_errno(errno);
-		km__log(&cfg->log, KM_LOG_ERROR, MOD, "cannot patch the .npy header of %s: %s",
-		        o->path, strerror(errno));
-		return rc;
-	}
-	return KM_OK;
+	return km_outfile_pwrite(o->file, h, sizeof h, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -421,6 +415,5 @@ int km_export_recording(const struct km_export_config *cfg, km_rec_reader *reade
 	}
 	if (rc == KM_OK && o.err)
 		rc = o.err;
-	int crc = km__out_close(&o);
-	return rc != KM_OK ? rc : crc;
+	return km__out_close(&o, rc);
 }

@@ -21,31 +21,22 @@
 int km__out_open(struct km__out *o, const struct km_export_config *cfg)
 {
 	memset(o, 0, sizeof o[0]);
-	o->fd = -1;
 	o->log = &cfg->log;
 	o->path = cfg->path;
-	o->fd = open(cfg->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (o->fd < 0 && errno == EEXIST && cfg->overwrite) {
-		o->fd = open(cfg->path, O_WRONLY | O_CLOEXEC);
-		struct stat st;
-		if (o->fd >= 0 && fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode) &&
-		    (ftruncate(o->fd, 0) != 0 || fchmod(o->fd, 0600) != 0)) {
-			int err = errno;
-			close(o->fd);
-			o->fd = -1;
-			errno = err;
-		}
-	}
-	if (o->fd < 0) {
-		int rc = km__error_from_errno(errno);
-		km__log(o->log, KM_LOG_ERROR, MOD, "cannot create %s: %s", cfg->path,
-		        strerror(errno));
+	/* km_outfile: a 0600 temporary file next to the target, moved into place
+	 * only when the whole export is written (never through a link, never over
+	 * an existing file without overwrite). */
+	struct km_outfile_config oc = km_outfile_config_default();
+	oc.path = cfg->path;
+	oc.force = cfg->overwrite;
+	oc.log = cfg->log;
+	int rc = km_outfile_open(&oc, &o->file);
+	if (rc != KM_OK)
 		return rc;
-	}
 	o->buf = km__malloc(KM__OUT_BUF);
 	if (!o->buf) {
-		close(o->fd);
-		o->fd = -1;
+		km_outfile_destroy(o->file);
+		o->file = NULL;
 		return KM_ERR_NO_MEMORY;
 	}
 	return KM_OK;
@@ -56,11 +47,9 @@ int km__out_flush(struct km__out *o)
 	if (o->err)
 		return o->err;
 	if (o->len) {
-		int rc = km__write_all(o->fd, o->buf, o->len);
+		int rc = km_outfile_write(o->file, o->buf, o->len);
 		if (rc != KM_OK) {
-			o->err = rc;
-			km__log(o->log, KM_LOG_ERROR, MOD, "writing %s: %s", o->path,
-			        km_strerror(rc));
+			o->err = rc; /* km_outfile logged the file and the cause */
 			return rc;
 		}
 		o->written += o->len;
@@ -108,16 +97,15 @@ void km__out_float(struct km__out *o, float v)
 	km__out_write(o, tmp, km__fmt_float(tmp, v));
 }
 
-int km__out_close(struct km__out *o)
+int km__out_close(struct km__out *o, int rc)
 {
-	int rc = km__out_flush(o);
-	if (o->fd >= 0) {
-		if (rc == KM_OK && fsync(o->fd) != 0 && errno != EINVAL && errno != EROFS)
-			rc = km__error_from_errno(errno);
-		if (close(o->fd) != 0 && rc == KM_OK)
-			rc = km__error_from_errno(errno);
-	}
-	o->fd = -1;
+	if (rc == KM_OK)
+		rc = km__out_flush(o);
+	if (rc == KM_OK && o->file)
+		rc = km_outfile_commit(o->file);
+	/* Not committed: the temporary file goes, an older file stays as it was. */
+	km_outfile_destroy(o->file);
+	o->file = NULL;
 	km__free(o->buf);
 	o->buf = NULL;
 	return rc;

@@ -10,13 +10,14 @@
 #include "km_internal.h"
 #include "knotmap/bytes.h"
 #include "knotmap/export.h"
+#include "knotmap/outfile.h"
 #include "knotmap/recording.h"
 
 #define KM__OUT_BUF (64u * 1024u)
 
 /* A buffered output file; the first error sticks in err. */
 struct km__out {
-	int fd;
+	km_outfile *file;
 	uint8_t *buf;
 	size_t len;
 	uint64_t written;
@@ -32,7 +33,9 @@ void km__out_printf(struct km__out *o, const char *fmt, ...) KM_PRINTF(2, 3);
 void km__out_float(struct km__out *o, float v);
 void km__out_csv_text(struct km__out *o, const char *s);
 int km__out_flush(struct km__out *o);
-int km__out_close(struct km__out *o);
+/* Commits the file when rc is KM_OK and every write succeeded, else discards
+ * it (an older file at the path is left as it was). Returns the first error. */
+int km__out_close(struct km__out *o, int rc);
 
 /* Reads the next item; KM_ERR_END at the end or at damage (logged). */
 int km__next(const struct km_export_config *cfg, km_rec_reader *r, struct km_rec_item *it);

@@ -355,7 +355,7 @@ static int write_png(const struct km_export_config *cfg, struct img *im, const c
 	png_infop info = png ? png_create_info_struct(png) : NULL;
 	if (!png || !info) {
 		png_destroy_write_struct(&png, &info);
-		km__out_close(&o);
+		km__out_close(&o, KM_ERR_NO_MEMORY);
 		return KM_ERR_NO_MEMORY;
 	}
 	volatile int result = KM_OK;
@@ -380,8 +380,7 @@ static int write_png(const struct km_export_config *cfg, struct img *im, const c
 		png_write_end(png, info);
 	}
 	png_destroy_write_struct(&png, &info);
-	int crc = km__out_close(&o);
-	return result != KM_OK ? result : crc;
+	return km__out_close(&o, result);
 }
 
 int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)

@@ -144,9 +144,10 @@ Test(cli, record_replay_analyze_export)
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	snprintf(cmd, sizeof cmd, "head -c 8 '%s/r.png' | od -An -tx1 | tr -d ' \\n'", dir);
 	cr_assert_str_eq(sh(cmd), "89504e470d0a1a0a");
+	/* a device is not an export target, even with --force (it is left alone) */
 	r = knot("export rec/a.kmrec --format csv -o /dev/full --force");
 	cr_assert_eq(r->status, 1);
-	cr_assert(strstr(r->out, "no space left"), "%s", r->out);
+	cr_assert(strstr(r->out, "not a regular file"), "%s", r->out);
 
 	/* a crash tail: cut the file inside its data */
 	cr_assert_eq(truncate(p, st.st_size / 2), 0);

@@ -2,6 +2,8 @@
 #include "session_test_util.h"
 
 #include <criterion/criterion.h>
+#include <sys/resource.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <math.h>
 #include <png.h>
@@ -448,13 +450,38 @@ Test(export, progress_reported)
 	free(out);
 }
 
-Test(export, disk_full_is_an_error)
+Test(export, devices_are_not_targets)
 {
 	struct stat st;
 	if (stat("/dev/full", &st) != 0)
 		cr_skip_test("no /dev/full");
+	struct km_rec_reader_config rc = km_rec_reader_config_default();
+	rc.path = rec;
+	km_rec_reader *r = NULL;
+	cr_assert_eq(km_rec_reader_create(&rc, &r), KM_OK);
+	struct km_export_config c = km_export_config_default();
+	c.format = KM_EXPORT_CSV;
+	c.path = "/dev/full";
+	c.overwrite = true;
+	cr_assert_eq(km_export_recording(&c, r), KM_ERR_NOT_A_FILE);
+	km_rec_reader_destroy(r);
+	cr_assert_eq(stat("/dev/full", &st), 0);
+}
+
+/* A disk that fills during the export (a file size limit stands in for it):
+ * an error, the earlier export intact, nothing partial under the name. */
+Test(export, disk_full_is_an_error_and_keeps_the_old_export)
+{
 	const enum km_export_format fmts[] = {KM_EXPORT_CSV, KM_EXPORT_JSON, KM_EXPORT_NPY,
 	                                      KM_EXPORT_TEKSCAN, KM_EXPORT_PNG};
+	char *out = km_test_path(dir, "old-export");
+	FILE *f = fopen(out, "w");
+	cr_assert_not_null(f);
+	fputs("the earlier export", f);
+	fclose(f);
+	signal(SIGXFSZ, SIG_IGN);
+	struct rlimit lim = {.rlim_cur = 600, .rlim_max = RLIM_INFINITY};
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	for (size_t i = 0; i < KM_ARRAY_SIZE(fmts); i++) {
 		struct km_rec_reader_config rc = km_rec_reader_config_default();
 		rc.path = rec;
@@ -462,13 +489,29 @@ Test(export, disk_full_is_an_error)
 		cr_assert_eq(km_rec_reader_create(&rc, &r), KM_OK);
 		struct km_export_config c = km_export_config_default();
 		c.format = fmts[i];
-		c.path = "/dev/full";
+		c.path = out;
 		c.overwrite = true;
 		cr_assert_eq(km_export_recording(&c, r), KM_ERR_NO_SPACE, "format %s",
 		             km_export_format_name(fmts[i]));
 		km_rec_reader_destroy(r);
 	}
-	cr_assert_eq(stat("/dev/full", &st), 0);
+	lim.rlim_cur = RLIM_INFINITY;
+	setrlimit(RLIMIT_FSIZE, &lim);
+	char buf[64] = {0};
+	f = fopen(out, "r");
+	cr_assert_not_null(f);
+	cr_assert_gt(fread(buf, 1, sizeof buf - 1, f), 0);
+	fclose(f);
+	cr_assert_str_eq(buf, "the earlier export");
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -c '\\.tmp$' || true", dir);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	int leftovers = -1;
+	cr_assert_eq(fscanf(p, "%d", &leftovers), 1);
+	pclose(p);
+	cr_assert_eq(leftovers, 0, "temporary files left behind");
+	free(out);
 }
 
 Test(export, raw_only_csv_says_counts)

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "knotmap/core.h"
@@ -63,6 +64,11 @@ KM_API int km_outfile_open(const struct km_outfile_config *cfg, km_outfile **out
  * the commit return it. Returns KM_OK, KM_ERR_NO_SPACE (disk full, quota, file
  * size limit) or KM_ERR_IO. */
 KM_API int km_outfile_write(km_outfile *f, const void *data, size_t len);
+
+/* Overwrites len bytes at offset of what was written so far (e.g. a header
+ * whose count is known only at the end). Same errors as km_outfile_write. Not
+ * with km_outfile_stream(). */
+KM_API int km_outfile_pwrite(km_outfile *f, const void *data, size_t len, uint64_t offset);
 
 /* A stdio stream on the temporary file for formatted output (owned by f; do not
  * fclose it). Write errors on it are caught at commit. NULL on allocation

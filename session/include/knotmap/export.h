@@ -74,9 +74,12 @@ KM_API struct km_export_config km_export_config_default(void);
  * readable part, says so in its output where the format has room (JSON
  * "damage", CSV comment-free: nothing) and returns KM_OK; the caller can ask
  * km_rec_reader_damage().
- * Returns KM_OK; KM_ERR_INVALID_ARG; KM_ERR_EXISTS; KM_ERR_PERMISSION;
- * KM_ERR_NO_SPACE (disk full: the partial output is left for inspection);
- * KM_ERR_IO; KM_ERR_NO_MEMORY; KM_ERR_RANGE (NPY: more frames than fit).
+ * The file is written through km_outfile (knotmap/outfile.h): it appears under
+ * path only when complete; on any error an older file at path is left as it
+ * was and nothing partial remains; a symbolic link at path is refused.
+ * Returns KM_OK; KM_ERR_INVALID_ARG; KM_ERR_EXISTS; KM_ERR_PERMISSION (also a
+ * link at path); KM_ERR_NOT_A_FILE; KM_ERR_NO_SPACE (disk full); KM_ERR_IO;
+ * KM_ERR_NO_MEMORY; KM_ERR_RANGE (NPY: more frames than fit).
  */
 KM_API int km_export_recording(const struct km_export_config *cfg, km_rec_reader *reader);
 
