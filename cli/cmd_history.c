@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "knotmap/history.h"
+#include "knotmap/recording.h"
 
 #define CMD "history"
 
@@ -47,16 +48,51 @@ static void fmt_time(int64_t unix_us, char *buf, size_t cap)
 		snprintf(buf, cap, "?");
 }
 
+/* Seconds of mat time in the session. The recording is the truth: a session
+ * killed before it could write its end (kill -9, power cut) has no end time in
+ * the database, and `record --fast` runs faster than the clock; the wall-clock
+ * span is used only when the recording cannot be read. *from_rec says which. */
+static double session_seconds(const struct km_history_session *s, bool *interrupted,
+                              bool *from_rec)
+{
+	*interrupted = s->end_unix_us <= 0;
+	*from_rec = false;
+	if (s->recording[0]) {
+		struct km_rec_reader_config rc = km_rec_reader_config_default();
+		rc.path = s->recording; /* no log: a moved file falls back quietly */
+		km_rec_reader *r = NULL;
+		if (km_rec_reader_create(&rc, &r) == KM_OK) {
+			const struct km_rec_info *in = km_rec_reader_info(r);
+			double span = 0.0;
+			if (in->frame_count > 0 && in->last_time_us >= in->first_time_us) {
+				double rate = in->device.rate_hz > 0 ? in->device.rate_hz : 0.0;
+				span = (double)(in->last_time_us - in->first_time_us) / 1e6 +
+				       (rate > 0 ? 1.0 / rate : 0.0);
+			}
+			*interrupted = *interrupted || !in->complete;
+			km_rec_reader_destroy(r);
+			*from_rec = true;
+			return span;
+		}
+	}
+	return s->end_unix_us > s->start_unix_us
+	           ? (double)(s->end_unix_us - s->start_unix_us) / 1e6
+	           : 0.0;
+}
+
 static int print_session(void *user, const struct km_history_session *s)
 {
 	(void)user;
 	char when[32];
 	fmt_time(s->start_unix_us, when, sizeof when);
-	double dur = s->end_unix_us > s->start_unix_us
-	                 ? (double)(s->end_unix_us - s->start_unix_us) / 1e6
-	                 : 0.0;
-	printf("  %5" PRId64 "  %-16s  %7.0f s  %5u  %5u  %s\n", s->id, when, dur, s->knots,
-	       s->holds, s->device);
+	bool interrupted, from_rec;
+	double dur = session_seconds(s, &interrupted, &from_rec);
+	printf("  %5" PRId64 "  %-16s  %7.0f s  %5u  %5u  %s%s\n", s->id, when, dur, s->knots,
+	       s->holds, s->device,
+	       interrupted ? (from_rec ? "  (not closed: running or interrupted; length from "
+	                                 "its recording)"
+	                               : "  (not closed: running or interrupted)")
+	                   : "");
 	return 0;
 }
 

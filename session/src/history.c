@@ -193,6 +193,34 @@ int km_history_data_path(const char *sub, char *buf, size_t cap)
 	return KM_OK;
 }
 
+/* The history is health data: owner only. A database found wider (made by an
+ * older version, copied in, restored from a backup) is narrowed and the user
+ * told, with its SQLite side files. */
+static void repair_mode(const struct km_history_config *cfg, int fd, const char *path)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0 || (st.st_mode & 077) == 0)
+		return;
+	if (fchmod(fd, 0600) != 0) {
+		km__log(&cfg->log, KM_LOG_WARN, MOD,
+		        "%s is readable by others (mode %04o) and cannot be changed: %s", path,
+		        (unsigned)(st.st_mode & 07777), strerror(errno));
+		return;
+	}
+	km__log(&cfg->log, KM_LOG_WARN, MOD,
+	        "%s was readable by others (mode %04o); set to 0600 (owner only)", path,
+	        (unsigned)(st.st_mode & 07777));
+	static const char *const sides[] = {"-wal", "-shm", "-journal"};
+	size_t n = strlen(path);
+	char side[4096 + 16];
+	for (size_t i = 0; i < KM_ARRAY_SIZE(sides) && n < 4096; i++) {
+		snprintf(side, sizeof side, "%s%s", path, sides[i]);
+		struct stat ss;
+		if (lstat(side, &ss) == 0 && S_ISREG(ss.st_mode) && (ss.st_mode & 077))
+			chmod(side, 0600);
+	}
+}
+
 int km_history_default_path(char *buf, size_t cap)
 {
 	return km_history_data_path("history.db", buf, cap);
@@ -239,8 +267,10 @@ int km_history_create(const struct km_history_config *cfg, km_history **out)
 			int fd = open(h->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 			if (fd < 0)
 				rc = km__error_from_errno(errno);
-			else
+			else {
+				repair_mode(cfg, fd, h->path);
 				close(fd);
+			}
 		}
 		if (rc != KM_OK)
 			km__log(&cfg->log, KM_LOG_ERROR, MOD, "cannot create %s: %s", h->path,
@@ -328,6 +358,12 @@ int km_history_add_session(km_history *h, const struct km_history_session *s, in
 		return rc;
 	if (!s)
 		return KM_ERR_INVALID_ARG;
+	if (strnlen(s->recording, sizeof s->recording) == sizeof s->recording ||
+	    strnlen(s->uuid, sizeof s->uuid) == sizeof s->uuid ||
+	    strnlen(s->device, sizeof s->device) == sizeof s->device) {
+		km__log(&h->cfg.log, KM_LOG_ERROR, MOD, "session text field not terminated");
+		return KM_ERR_NAME_TOO_LONG;
+	}
 	sqlite3_stmt *st;
 	rc = prepare(h,
 	             "INSERT INTO sessions(uuid, start_us, end_us, device, recording)"

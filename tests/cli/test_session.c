@@ -206,3 +206,25 @@ Test(cli, history_red_flags_and_seven_day_rule)
 	cr_assert(strstr(r->out, "nerve"), "%s", r->out);
 	free(db);
 }
+
+/* Session lengths come from the recording: `record --fast` runs faster than the
+ * clock, and a session killed before it wrote its end has no end time. */
+Test(cli, history_lengths_come_from_the_recording)
+{
+	struct km_test_run *r =
+	    knot("record --sim tennis-ball-trapezius --duration 3 --fast -o rec/b.kmrec");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("history");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "      3 s"), "a 3 s session: %s", r->out);
+	cr_assert(!strstr(r->out, "not closed"), "%s", r->out);
+
+	/* as after kill -9: the end was never written */
+	char cmd[8192];
+	snprintf(cmd, sizeof cmd,
+	         "sqlite3 '%s/knotmap/history.db' \"UPDATE sessions SET end_us = 0\"", dir);
+	sh(cmd);
+	r = knot("history");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "      3 s") && strstr(r->out, "not closed"), "%s", r->out);
+}

@@ -448,3 +448,56 @@ Test(history, refuses_newer_schema_and_non_database)
 	free(q);
 	free(p);
 }
+
+static char warned[1024];
+static void keep_warning(void *user, enum km_log_level level, const char *module, const char *msg)
+{
+	(void)user;
+	(void)module;
+	if (level == KM_LOG_WARN)
+		snprintf(warned, sizeof warned, "%s", msg);
+}
+
+Test(history, a_world_readable_database_is_narrowed_to_0600_and_said)
+{
+	char *db = km_test_path(dir, "history.db");
+	km_history_destroy(open_db(db));
+	cr_assert_eq(chmod(db, 0644), 0); /* e.g. made by an older version, or copied in */
+	struct km_history_config c = km_history_config_default();
+	c.path = db;
+	c.log.fn = keep_warning;
+	c.log.max_level = KM_LOG_WARN;
+	km_history *h = NULL;
+	warned[0] = '\0';
+	cr_assert_eq(km_history_create(&c, &h), KM_OK);
+	struct stat st;
+	cr_assert_eq(stat(db, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
+	cr_assert(strstr(warned, "0644") && strstr(warned, "0600"), "warning: %s", warned);
+	km_history_destroy(h);
+	free(db);
+}
+
+Test(history, recording_paths_are_stored_whole)
+{
+	char *db = km_test_path(dir, "history.db");
+	km_history *h = open_db(db);
+	struct km_history_session s;
+	memset(&s, 0, sizeof s);
+	s.start_unix_us = T0;
+	size_t n = snprintf(s.recording, sizeof s.recording, "%s/", dir);
+	while (n < 1500) /* well past the old 511-byte cut */
+		n += snprintf(s.recording + n, sizeof s.recording - n, "deep-folder-name/");
+	snprintf(s.recording + n, sizeof s.recording - n, "session.kmrec");
+	int64_t id = 0;
+	cr_assert_eq(km_history_add_session(h, &s, &id), KM_OK);
+	struct km_history_session back;
+	cr_assert_eq(km_history_get_session(h, id, &back), KM_OK);
+	cr_assert_str_eq(back.recording, s.recording);
+
+	memset(s.recording, 'x', sizeof s.recording); /* no terminator: refused, not cut */
+	s.uuid[0] = '\0';
+	cr_assert_eq(km_history_add_session(h, &s, &id), KM_ERR_NAME_TOO_LONG);
+	km_history_destroy(h);
+	free(db);
+}

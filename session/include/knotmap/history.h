@@ -91,18 +91,24 @@ KM_API int km_history_reset(km_history *h);
 
 /* ---- sessions ---------------------------------------------------------- */
 
+/* Room for any path the kernel accepts (PATH_MAX on Linux), so recording
+ * paths are stored whole, never cut. */
+#define KM_HISTORY_PATH_MAX 4096
+
 struct km_history_session {
 	int64_t id;    /* assigned by the database */
 	char uuid[48]; /* the recording's session id; unique; may be empty */
 	int64_t start_unix_us;
 	int64_t end_unix_us; /* 0 while running */
 	char device[64];     /* device serial or "sim:<scenario>" */
-	char recording[512]; /* path of the .kmrec, may be empty */
+	char recording[KM_HISTORY_PATH_MAX]; /* full path of the .kmrec, may be empty */
 	uint32_t knots;      /* knots observed in it (filled by queries) */
 	uint32_t holds;      /* holds in it (filled by queries) */
 };
 
-/* Adds a session; *id receives its id. KM_ERR_EXISTS when uuid is already there. */
+/* Adds a session; *id receives its id. KM_ERR_EXISTS when uuid is already there;
+ * KM_ERR_NAME_TOO_LONG when a text field is not NUL-terminated within its array
+ * (nothing is stored cut short). */
 KM_API int km_history_add_session(km_history *h, const struct km_history_session *s, int64_t *id);
 KM_API int km_history_end_session(km_history *h, int64_t id, int64_t end_unix_us);
 /* KM_ERR_NOT_FOUND when no such id. */
