@@ -3,7 +3,7 @@
  * sensor's imperfections. Static fields are computed once at create; a step
  * only combines them, adds the moving contacts and runs the sensor model.
  *
- * Numbers come from /work/shared/design/signal-model.md unless marked (est.),
+ * Numbers come from docs/signal-model.md unless marked (est.),
  * an engineering estimate. Segment masses and positions: Winter, Biomechanics
  * and Motor Control of Human Movement, 4th ed. 2009, table 4.1 (fractions of
  * body mass and of height).
@@ -149,7 +149,7 @@ struct km_sim_config km_sim_config_default(void)
 	memset(&c, 0, sizeof c);
 	c.seed = 1;
 	c.start_running = true;
-	/* signal-model: 32x32..128x128 cells at 5-10 mm, 100 Hz default */
+	/* docs/signal-model.md: 32x32..128x128 cells at 5-10 mm, 100 Hz default */
 	c.rows = 64;
 	c.cols = 64;
 	c.pitch_mm = 7.5f;
@@ -189,7 +189,7 @@ struct km_sim_config km_sim_config_default(void)
 	c.withdrawal_s = 0.5f;
 	c.tensing_breath = 0.3f; /* breath held while bracing (est.) */
 
-	/* Sensor: 12-bit ADC, power law, 0-1000 kPa range (signal-model). With
+	/* Sensor: 12-bit ADC, power law, 0-1000 kPa range (docs/signal-model.md). With
 	 * exponent 0.6 and scale 62: 1000 kPa ~ 3900 counts above offset, and
 	 * ~37 counts/kPa at 1 kPa (resolution far better than 1 kPa). */
 	c.adc_bits = 12;
@@ -367,7 +367,7 @@ struct body_region {
 #define THORAX_W (0.216f + 0.4f * 0.139f)
 #define PELVIS_W (0.142f + 0.5f * 0.139f)
 static const struct body_region body_regions[] = {
-    /* head: the occiput carries most of it (signal-model: occiput peak) */
+    /* head: the occiput carries most of it (docs/signal-model.md: occiput peak) */
     {0.075f, 0.0f, 0.030f, 0.028f, 0.0f, 0.081f * 0.45f, 0.0f, false},
     {0.080f, 0.0f, 0.0f, 0.0f, 18.0f, 0.081f * 0.55f, 0.0f, true},
     /* upper back, scapulae, thoracic spinous ridge */
@@ -377,7 +377,7 @@ static const struct body_region body_regions[] = {
     {0.300f, 0.0f, 0.090f, 0.006f, 0.0f, THORAX_W * 0.06f, 1.0f, true},
     /* lumbar (lordosis: light contact) */
     {0.435f, 0.0f, 0.040f, 0.070f, 0.0f, 0.1f * 0.139f, 0.5f, false},
-    /* buttocks and sacrum (signal-model: sacrum > 30 mmHg, up to ~104 kPa rigid) */
+    /* buttocks and sacrum (docs/signal-model.md: sacrum > 30 mmHg, up to ~104 kPa rigid) */
     {0.510f, 0.0f, 0.065f, 0.095f, 0.0f, PELVIS_W * 0.70f, 0.0f, false},
     {0.485f, 0.0f, 0.0f, 0.0f, 22.0f, PELVIS_W * 0.30f, 0.0f, true},
     /* arms beside the trunk: upper arm, forearm + hand */
@@ -527,7 +527,7 @@ static inline float wrap_x(const km_sim *s, float x)
  * A knot of radius R at depth z: the region is taken as a Gaussian of SD
  * R / 2; at the surface its footprint spreads to SD sqrt((R/2)^2 + (z/2)^2)
  * and its amplitude falls so that the integral is kept (a buried inclusion
- * seen through soft tissue, est.). Stiffness excess 15-40 % (signal-model;
+ * seen through soft tissue, est.). Stiffness excess 15-40 % (docs/signal-model.md;
  * MyotonPRO +19 %, Roch 2020).
  */
 static int build_knots(km_sim *s)
