@@ -49,7 +49,8 @@ int km__rec_check_device(const struct km_rec_device *d)
 	return KM_OK;
 }
 
-int km__rec_index_push(struct km__rec_index_entry **arr, size_t *n, size_t *cap, const struct km__rec_index_entry *e)
+int km__rec_index_push(struct km__rec_index_entry **arr, size_t *n, size_t *cap,
+                       const struct km__rec_index_entry *e)
 {
 	if (*n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 64;

@@ -87,8 +87,9 @@ static int read_header(km_rec_reader *r)
 	uint8_t h[HDR_FIXED];
 	int rc = read_at(r->fd, 0, h, 16);
 	if (rc == KM_ERR_TRUNCATED)
-		return r->info.file_size >= 8 && !memcmp(h, km__rec_file_magic, 8) ? KM_ERR_TRUNCATED
-		                                                           : KM_ERR_BAD_MAGIC;
+		return r->info.file_size >= 8 && !memcmp(h, km__rec_file_magic, 8)
+		           ? KM_ERR_TRUNCATED
+		           : KM_ERR_BAD_MAGIC;
 	if (rc != KM_OK)
 		return rc;
 	if (memcmp(h, km__rec_file_magic, 8) != 0)
@@ -285,8 +286,8 @@ static int load_index(km_rec_reader *r)
 	for (uint32_t i = 0; rc == KM_OK && i < n; i++) {
 		const uint8_t *p = b + (size_t)i * INDEX_ENTRY;
 		struct km__rec_index_entry e = {km_get_le64(p),      km_get_le64(p + 8),
-		                        km_get_le32(p + 16), km_get_le32(p + 20),
-		                        km_get_le64(p + 24), km_get_le64(p + 32)};
+		                                km_get_le32(p + 16), km_get_le32(p + 20),
+		                                km_get_le64(p + 24), km_get_le64(p + 32)};
 		/* Offsets must be increasing and frame counts consistent. */
 		if (e.offset < expect_off || e.offset >= ioff || e.first_frame != expect_frame) {
 			rc = KM_ERR_MALFORMED;

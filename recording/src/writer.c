@@ -55,7 +55,7 @@ struct km_rec_writer {
 	bool syncer_on;   /* the thread runs (only with cfg.sync) */
 	bool sync_wanted; /* guarded by sync_mu, as are the two below */
 	bool sync_stop;
-	int sync_err; /* first failed background sync, not yet reported */
+	int sync_err;          /* first failed background sync, not yet reported */
 	_Atomic int fail_sync; /* test hook: every sync fails with this code */
 };
 
@@ -146,7 +146,8 @@ static int writer_emit(km_rec_writer *w)
 	}
 	w->cur.offset = w->file_off;
 	/* A failed index push only costs the index (rebuilt by scanning). */
-	if (!w->index_lost && km__rec_index_push(&w->index, &w->n_index, &w->cap_index, &w->cur) != KM_OK) {
+	if (!w->index_lost &&
+	    km__rec_index_push(&w->index, &w->n_index, &w->cap_index, &w->cur) != KM_OK) {
 		w->index_lost = true;
 		km__log(&w->cfg.log, KM_LOG_WARN, MOD,
 		        "no memory for the index; readers will scan");
