@@ -9,7 +9,8 @@
  * instrumented roller (cylinder geometry) and the sensor's imperfections
  * (per-cell power-law response, 12-bit ADC, drift, creep, hysteresis, noise,
  * dead/stuck cells, crosstalk). Numbers and their sources: see
- * docs/signal-model.md and the comments in src/sim.c.
+ * docs/signal-model.md and the comments in src/ (sim.c for the defaults,
+ * body.c, knots.c, motion.c and sensor.c for the models).
  *
  * Every frame it gives the true pressure, the raw ADC counts and the ground
  * truth, and it packs the counts into the same USB packets the firmware sends
