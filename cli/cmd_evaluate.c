@@ -25,7 +25,7 @@
 
 #define MAX_SCEN 64
 #define MAX_REC 512
-#define MATCH_MIN_MM 20.0f  /* signal-model.md: knots within 2 cm are one */
+#define MATCH_MIN_MM 20.0f  /* docs/signal-model.md: knots within 2 cm are one */
 #define EVAL_EVERY 10       /* detection scored every 10th frame */
 #define WARMUP_S 1.0        /* tracks need 3 frames to confirm; skip the start */
 #define TENSING_GRACE_S 3.0 /* a TENSING_UP this long after an episode still counts */

@@ -342,13 +342,15 @@ static int run_record(int argc, char **argv)
 		if (km_stream_calibration_blob(s, NULL, 0, &cal_size, NULL) == KM_ERR_OVERFLOW &&
 		    cal_size > 0 && cal_size <= KM_REC_MAX_CALIBRATION &&
 		    (cal_blob = malloc(cal_size)) != NULL &&
-		    km_stream_calibration_blob(s, cal_blob, cal_size, &cal_size, &cal_id) == KM_OK) {
+		    km_stream_calibration_blob(s, cal_blob, cal_size, &cal_size, &cal_id) ==
+		        KM_OK) {
 			wc.calibration = cal_blob;
 			wc.calibration_size = cal_size;
 			wc.calibration_id = cal_id;
 		} else {
-			fprintf(stderr, "knotmap record: warning: the calibration could not be stored "
-			                "with the raw counts\n");
+			fprintf(stderr,
+			        "knotmap record: warning: the calibration could not be stored "
+			        "with the raw counts\n");
 			cal_id = 0;
 		}
 	}

@@ -82,7 +82,6 @@ int km_cli_open_recording(const char *cmd, const char *path, bool verify, km_rec
 	return rc;
 }
 
-
 const char km_cli_import_usage[] =
     "Other mats' files (docs/formats.md) are read too: NumPy .npy, Tekscan-style\n"
     "ASCII, XSENSOR-style CSV, plain CSV; the format is found from the content.\n"
@@ -165,7 +164,8 @@ int km_cli_import_option(const char *cmd, int argc, char **argv, int *i, bool wi
 		o->row_pitch_mm = o->col_pitch_mm = 0;
 	} else if (!strcmp(a, "--units")) {
 		if (km_import_units_parse(v, &o->units) != KM_OK) {
-			km_cli_error(cmd, "units: kPa, mmHg, N/cm2, psi, raw", "unknown units '%s'", v);
+			km_cli_error(cmd, "units: kPa, mmHg, N/cm2, psi, raw", "unknown units '%s'",
+			             v);
 			return -1;
 		}
 	} else {
@@ -242,12 +242,14 @@ void km_cli_import_notes(const char *cmd, const km_source *s)
 		return;
 	const struct km_import_info *in = km_import_info(imp);
 	if (in->rate_from == KM_IMPORT_FROM_DEFAULT)
-		fprintf(stderr, "knotmap %s: note: the file gives no frame rate; assuming %.0f Hz "
-		                "(give --rate)\n",
+		fprintf(stderr,
+		        "knotmap %s: note: the file gives no frame rate; assuming %.0f Hz "
+		        "(give --rate)\n",
 		        cmd, (double)in->rate_hz);
 	if (in->pitch_from == KM_IMPORT_FROM_DEFAULT)
-		fprintf(stderr, "knotmap %s: note: the file gives no cell spacing; assuming %.1f mm "
-		                "(give --pitch)\n",
+		fprintf(stderr,
+		        "knotmap %s: note: the file gives no cell spacing; assuming %.1f mm "
+		        "(give --pitch)\n",
 		        cmd, (double)in->pitch_mm);
 	if (in->units_from == KM_IMPORT_FROM_DEFAULT)
 		fprintf(stderr, "knotmap %s: note: the file gives no units; its values are read as "

@@ -43,11 +43,11 @@ extern const char km_cli_import_usage[];
  * consumed, 0 when it is not one, -1 after printing a usage error.
  */
 int km_cli_import_option(const char *cmd, int argc, char **argv, int *i, bool with_format,
-			 struct km_cli_import_opts *o);
+                         struct km_cli_import_opts *o);
 /* Opens a .kmrec or an import as a recording source; on failure prints the
  * error (file, line, problem) with a hint and returns the code. */
 int km_cli_open_source(const char *cmd, const char *path, const struct km_cli_import_opts *o,
-		       bool verify, km_source **out);
+                       bool verify, km_source **out);
 /* Warns on stderr when the rate or pitch of an import was a default guess. */
 void km_cli_import_notes(const char *cmd, const km_source *s);
 /* Before a replay through the driver's stream (view --replay, replay

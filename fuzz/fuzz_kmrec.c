@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE /* memfd_create */
 #include "fuzz_file.h"
+#include "knotmap/bytes.h"
 #include "knotmap/recording.h"
 
 #define REC_HDR_FIXED 272

@@ -60,7 +60,7 @@ static inline void fuzz_prev_pattern(uint8_t kind, uint16_t *prev, size_t n)
  * Encodes counts[rows x cols] in `enc` as packets of at most max_transfer
  * bytes, parses every packet back, checks each header, joins the payloads
  * and decodes them: the cells must come back unchanged. pkt_buf must hold
- * km_proto_max_packet_bytes_ex(); payload_out (>= KM_PROTO_MAX_PAYLOAD_BYTES)
+ * km_proto_max_packet_bytes_split(); payload_out (>= KM_PROTO_MAX_PAYLOAD_BYTES)
  * receives the joined payload, *payload_len its size; scratch holds rows*cols.
  * Returns the encoder's code (KM_ERR_RANGE for RAW12 above 4095 is expected
  * and checked by the caller).
@@ -78,14 +78,14 @@ static inline int fuzz_proto_roundtrip(uint8_t enc, uint16_t rows, uint16_t cols
 	                                  .encoding = enc,
 	                                  .flags = flags};
 	size_t written = 0, npk = 0;
-	int rc = km_proto_encode_frame_ex(&h, counts, prev, max_transfer, pkt_buf, pkt_cap,
+	int rc = km_proto_encode_frame_split(&h, counts, prev, max_transfer, pkt_buf, pkt_cap,
 	                                  &written, &npk);
 	if (rc != KM_OK) {
 		FUZZ_CHECK(written == 0);
 		return rc;
 	}
 	FUZZ_CHECK(written <= pkt_cap && npk >= 1);
-	FUZZ_CHECK(written <= km_proto_max_packet_bytes_ex(rows, cols, max_transfer));
+	FUZZ_CHECK(written <= km_proto_max_packet_bytes_split(rows, cols, max_transfer));
 	size_t expect = 0;
 	FUZZ_CHECK(km_proto_payload_size(enc, rows, cols, counts, prev, &expect) == KM_OK);
 	FUZZ_CHECK(expect <= KM_PROTO_MAX_PAYLOAD_BYTES(rows, cols));

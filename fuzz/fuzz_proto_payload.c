@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!pkt_buf) {
 		/* The smallest packets give the largest output. */
-		pkt_cap = km_proto_max_packet_bytes_ex(KM_FRAME_MAX_DIM, KM_FRAME_MAX_DIM,
+		pkt_cap = km_proto_max_packet_bytes_split(KM_FRAME_MAX_DIM, KM_FRAME_MAX_DIM,
 		                                       KM_PROTO_MIN_TRANSFER);
 		pkt_buf = malloc(pkt_cap);
 		FUZZ_CHECK(pkt_buf != NULL);

@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 		struct km_proto_reasm_stats st;
-		km_proto_reasm_get_stats(r, &st);
+		km_proto_reasm_stats(r, &st);
 		FUZZ_CHECK(st.packets == pushed && st.frames == frames);
 		FUZZ_CHECK(st.bad_packets + st.duplicates + st.gaps <= st.packets);
 		FUZZ_CHECK((f != NULL) == (frames > 0));

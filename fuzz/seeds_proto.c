@@ -59,10 +59,10 @@ static size_t encode(struct seed_buf *b, uint8_t enc, uint16_t rows, uint16_t co
 	                                  .cols = cols,
 	                                  .encoding = enc,
 	                                  .flags = KM_PROTO_FLAG_ZEROED};
-	size_t cap = km_proto_max_packet_bytes_ex(rows, cols, mt);
+	size_t cap = km_proto_max_packet_bytes_split(rows, cols, mt);
 	uint8_t *out = malloc(cap);
 	size_t written = 0, n = 0;
-	if (!out || km_proto_encode_frame_ex(&h, x, prev, mt, out, cap, &written, &n) != KM_OK) {
+	if (!out || km_proto_encode_frame_split(&h, x, prev, mt, out, cap, &written, &n) != KM_OK) {
 		fprintf(stderr, "gen_seeds: encoding a %ux%u %s frame failed\n", rows, cols,
 		        enc_name[enc]);
 		exit(1);

@@ -38,10 +38,10 @@ static inline bool km__mul_size(size_t a, size_t b, size_t *out)
 
 /* Formats and sends one message to log->fn when log is non-NULL, has a
  * callback and level <= log->max_level. Never prints by itself. */
-void km__log(const struct km_log *log, enum km_log_level level, const char *module,
-	     const char *fmt, ...) KM_PRINTF(4, 5);
+void km__log(const struct km_log *log, enum km_log_level level, const char *module, const char *fmt,
+             ...) KM_PRINTF(4, 5);
 void km__vlog(const struct km_log *log, enum km_log_level level, const char *module,
-	      const char *fmt, va_list ap) KM_PRINTF(4, 0);
+              const char *fmt, va_list ap) KM_PRINTF(4, 0);
 
 /* Maps an errno value to the closest km_error (ENOSPC -> KM_ERR_NO_SPACE...). */
 int km__error_from_errno(int err);

@@ -116,4 +116,3 @@ uint32_t km_crc32c(uint32_t crc, const void *data, size_t len)
 		c = crc32c_table[(c ^ p[i]) & 0xFFu] ^ (c >> 8);
 	return ~c;
 }
-

@@ -11,7 +11,7 @@ struct error_entry {
 
 static const struct error_entry error_table[] = {
 #define KM__ERROR_ENTRY(name, value, msg) {value, #name, msg},
-	KM_ERROR_TABLE(KM__ERROR_ENTRY)
+    KM_ERROR_TABLE(KM__ERROR_ENTRY)
 #undef KM__ERROR_ENTRY
 };
 

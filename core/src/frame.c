@@ -16,7 +16,7 @@ static int check_header(uint16_t rows, uint16_t cols, float pitch_mm, enum km_ge
 }
 
 int km_frame_create(uint16_t rows, uint16_t cols, float pitch_mm, enum km_geometry geometry,
-		    struct km_frame **out)
+                    struct km_frame **out)
 {
 	if (!out)
 		return KM_ERR_INVALID_ARG;

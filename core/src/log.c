@@ -19,7 +19,7 @@ const char *km_log_level_name(enum km_log_level level)
 }
 
 void km__vlog(const struct km_log *log, enum km_log_level level, const char *module,
-	      const char *fmt, va_list ap)
+              const char *fmt, va_list ap)
 {
 	if (!log || !log->fn || level > log->max_level)
 		return;
@@ -30,8 +30,8 @@ void km__vlog(const struct km_log *log, enum km_log_level level, const char *mod
 	log->fn(log->user, level, module ? module : "knotmap", msg);
 }
 
-void km__log(const struct km_log *log, enum km_log_level level, const char *module,
-	     const char *fmt, ...)
+void km__log(const struct km_log *log, enum km_log_level level, const char *module, const char *fmt,
+             ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

@@ -83,10 +83,10 @@ struct km_bandpass_config km_bandpass_config_default(void)
 	c.pitch_mm = 10.0f;
 	c.geometry = KM_GEOMETRY_FLAT;
 	c.n_scales = 5;
-	c.sigma_min_mm = 5.0f; /* signal-model.md: spot sigma 0.5-1.8 cm */
+	c.sigma_min_mm = 5.0f; /* docs/signal-model.md: spot sigma 0.5-1.8 cm */
 	c.sigma_max_mm = 18.0f;
 	c.ratio = 1.6f;                /* classic DoG ratio (Marr-Hildreth) */
-	c.background_sigma_mm = 35.0f; /* signal-model.md: background 3-4 cm */
+	c.background_sigma_mm = 35.0f; /* docs/signal-model.md: background 3-4 cm */
 	c.method = KM_BANDPASS_AUTO;
 	return c;
 }

@@ -50,19 +50,19 @@ struct km_detect_config km_detect_config_default(void)
 	memset(&c, 0, sizeof c);
 	c.pitch_mm = 10.0f;
 	c.ratio = 1.6f;
-	c.noise_k = 3.0f;          /* signal-model.md: > 3x noise SD */
-	c.min_response_kpa = 2.0f; /* signal-model.md: and > 2 kPa */
+	c.noise_k = 3.0f;          /* docs/signal-model.md: > 3x noise SD */
+	c.min_response_kpa = 2.0f; /* docs/signal-model.md: and > 2 kPa */
 	c.edge_ratio = 10.0f;      /* Lowe 2004, principal curvature ratio */
 	c.max_candidates = 32;
 	c.outline_kpa = 1.0f;
 	c.outline_min_cells = 30;
 	/* A lying torso loads well over 1000 cm^2; a ball (~2 cm^2) or a foam
-	 * roller strip (~70 cm^2, signal-model.md) alone is not a body. (est.) */
+	 * roller strip (~70 cm^2, docs/signal-model.md) alone is not a body. (est.) */
 	c.outline_min_area_cm2 = 300.0f;
-	c.midline_half_width_mm = 25.0f; /* signal-model.md: +-2.5 cm */
+	c.midline_half_width_mm = 25.0f; /* docs/signal-model.md: +-2.5 cm */
 	c.landmark_excess = 0.8f;        /* knots: 15-40 % excess; bone / tool: far more */
 	c.support_sigmas = 2.0f;
-	c.min_separation_mm = 20.0f; /* signal-model.md: merge within 2 cm */
+	c.min_separation_mm = 20.0f; /* docs/signal-model.md: merge within 2 cm */
 	c.weak_fraction = 0.0f;
 	c.noise_frames = 1;
 	c.midline_mode = KM_DETECT_MASK_DROP;
@@ -846,7 +846,7 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 			}
 		}
 	}
-	/* One spot per min_separation_mm (signal-model.md: knots within 2 cm are
+	/* One spot per min_separation_mm (docs/signal-model.md: knots within 2 cm are
 	 * one): the same peak often makes maxima at two scales a few mm apart.
 	 * The list is sorted, so the stronger one stays. */
 	if (cf->min_separation_mm > 0.0f) {

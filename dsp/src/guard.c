@@ -103,17 +103,17 @@ struct km_guard_config km_guard_config_default(void)
 {
 	struct km_guard_config c;
 	memset(&c, 0, sizeof(c));
-	c.sample_rate_hz = 100.0f; /* signal-model default frame rate */
+	c.sample_rate_hz = 100.0f; /* docs/signal-model.md default frame rate */
 	c.min_force = 1.0f;        /* est. */
-	c.tremor_lo_hz = 6.0f;     /* signal-model: 6-14 Hz around 8-12 Hz tremor */
+	c.tremor_lo_hz = 6.0f;     /* docs/signal-model.md: 6-14 Hz around 8-12 Hz tremor */
 	c.tremor_hi_hz = 14.0f;
-	c.tremor_ratio = 2.0f; /* signal-model: 1.5-2x */
+	c.tremor_ratio = 2.0f; /* docs/signal-model.md: 1.5-2x */
 	c.tremor_tau_s = 1.0f;
-	c.var_lo_hz = 0.5f; /* signal-model: 0.5-4 Hz variation > 2x */
+	c.var_lo_hz = 0.5f; /* docs/signal-model.md: 0.5-4 Hz variation > 2x */
 	c.var_hi_hz = 4.0f;
 	c.var_ratio = 2.0f;
 	c.var_tau_s = 0.5f;
-	c.withdrawal_drop = 0.30f; /* signal-model: > 30 % within 1 s */
+	c.withdrawal_drop = 0.30f; /* docs/signal-model.md: > 30 % within 1 s */
 	c.withdrawal_s = 1.0f;
 	c.breath_collapse = 0.3f; /* est. */
 	c.breath_window_s = 6.0f;
@@ -123,7 +123,7 @@ struct km_guard_config km_guard_config_default(void)
 	c.off_s = 2.0f;
 	c.off_fraction = 0.8f;
 	c.warmup_s = 3.0f;
-	c.baseline_s = 5.0f; /* signal-model: 5 s settling */
+	c.baseline_s = 5.0f; /* docs/signal-model.md: 5 s settling */
 	c.unload_s = 0.5f;
 	return c;
 }
@@ -148,7 +148,7 @@ static int check_config(const struct km_guard_config *c)
 	if (!isfinite(c->breath_collapse) || !isfinite(c->breath_min_rel) ||
 	    c->breath_collapse < 0.0f || c->breath_min_rel < 0.0f)
 		return KM_ERR_INVALID_ARG;
-	/* The tremor band needs > 25 Hz sampling (signal-model). */
+	/* The tremor band needs > 25 Hz sampling (docs/signal-model.md). */
 	if (c->sample_rate_hz < 25.0f || c->sample_rate_hz > 10000.0f)
 		return KM_ERR_RANGE;
 	float top = 0.45f * c->sample_rate_hz;
@@ -211,7 +211,7 @@ int km_guard_create(const struct km_guard_config *cfg, km_guard **out)
 	/* Variation: 6th-order high-pass keeps breathing (0.2-0.33 Hz) out. */
 	add_butter(&g->var, true, cfg->var_lo_hz, fs, q_butter6, 3);
 	add_butter(&g->var, false, cfg->var_hi_hz, fs, q_butter4, 2);
-	/* Breathing: 0.1-0.5 Hz (signal-model search band). */
+	/* Breathing: 0.1-0.5 Hz (docs/signal-model.md search band). */
 	add_butter(&g->breath, true, 0.1, fs, q_butter2, 1);
 	add_butter(&g->breath, false, 0.5, fs, q_butter4, 2);
 	g->a_tremor = ema_coef(cfg->tremor_tau_s, fs);

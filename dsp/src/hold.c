@@ -1,4 +1,4 @@
-/* Hold timers: the per-knot state machine of signal-model.md ("Hold timer"). */
+/* Hold timers: the per-knot state machine of docs/signal-model.md ("Hold timer"). */
 #include "knotmap/hold.h"
 
 #include <math.h>
@@ -58,7 +58,8 @@ struct km_hold_config km_hold_config_default(void)
 	memset(&c, 0, sizeof(c));
 	c.max_tracks = 16;
 	c.max_spots = 64;
-	/* Above supine resting pressure (20-30 mmHg = 2.7-4 kPa, signal-model) with margin. */
+	/* Above supine resting pressure (20-30 mmHg = 2.7-4 kPa, docs/signal-model.md),
+	 * with margin. */
 	c.load_min_kpa = 10.0f; /* est. */
 	c.load_max_kpa = 0.0f;
 	c.band_lo = 0.5f; /* est.: half the settled load still counts as pressing */
@@ -118,7 +119,7 @@ static int check_config(const struct km_hold_config *c)
 	if (!nonneg_finite(c->engage_drift_mm) || !pos_finite(c->hold_drift_mm) ||
 	    !nonneg_finite(c->spot_radius_mm) || !nonneg_finite(c->spine_margin_mm))
 		return KM_ERR_INVALID_ARG;
-	/* The release prompt is configurable 30-90 s (signal-model). */
+	/* The release prompt is configurable 30-90 s (docs/signal-model.md). */
 	if (c->release_s < 30.0f || c->release_s > 90.0f || c->release_s < c->target_s ||
 	    c->hard_stop_s < c->release_s)
 		return KM_ERR_RANGE;

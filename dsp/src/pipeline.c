@@ -64,7 +64,7 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	memset(&c, 0, sizeof c);
 	c.pitch_mm = 10.0f;
 	c.geometry = KM_GEOMETRY_FLAT;
-	c.rate_hz = 100.0f; /* signal-model.md: 100 Hz default */
+	c.rate_hz = 100.0f; /* docs/signal-model.md: 100 Hz default */
 	c.bandpass = km_bandpass_config_default();
 	c.detect = km_detect_config_default();
 	/* Keep strong peaks (bone, tool contact) and midline spots as labelled
@@ -106,7 +106,7 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	c.average_motion_mm = 2.0f; /* est.: a fifth of a 10 mm pitch */
 	c.sensor_noise = true;
 	/* Contrast and floor: a +15-40 % stiff spot makes a 15-40 % pressure
-	 * excess (p = k d, signal-model.md) at the centre, less once depth
+	 * excess (p = k d, docs/signal-model.md) at the centre, less once depth
 	 * spreads it; 8 % keeps the +20 % knots scored by knotmap evaluate and
 	 * stays above the smooth anatomy. 0.3 kPa is the floor a lying back's
 	 * 2-6 kPa needs (the specified 2 kPa removes most knots there). */

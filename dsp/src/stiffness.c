@@ -22,11 +22,11 @@ struct km_stiffness_config km_stiffness_config_default(void)
 	struct km_stiffness_config c;
 	memset(&c, 0, sizeof(c));
 	c.welch = km_welch_config_default();
-	c.min_coherence = 0.5f; /* signal-model */
+	c.min_coherence = 0.5f; /* docs/signal-model.md */
 	c.min_segments = 3;     /* est.: coherence from 2 segments is too optimistic */
 	c.use_neighbourhood = true;
-	c.release_pct = 15.0f; /* signal-model: fall >= 15 % = release */
-	c.stiffen_pct = 20.0f; /* signal-model: rise >= 20 % = stiffening */
+	c.release_pct = 15.0f; /* docs/signal-model.md: fall >= 15 % = release */
+	c.stiffen_pct = 20.0f; /* docs/signal-model.md: rise >= 20 % = stiffening */
 	return c;
 }
 

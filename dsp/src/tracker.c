@@ -39,7 +39,7 @@ struct km_tracker_config km_tracker_config_default(void)
 {
 	struct km_tracker_config c;
 	memset(&c, 0, sizeof c);
-	c.gate_mm = 20.0f;  /* signal-model.md: gate 2 cm */
+	c.gate_mm = 20.0f;  /* docs/signal-model.md: gate 2 cm */
 	c.confirm_hits = 3; /* confirm after 3 of 5 frames */
 	c.confirm_window = 5;
 	c.delete_after_s = 0.5f; /* delete after 0.5 s of misses */

@@ -36,11 +36,11 @@ struct km_welch_config km_welch_config_default(void)
 {
 	struct km_welch_config c;
 	memset(&c, 0, sizeof(c));
-	c.sample_rate_hz = 100.0f; /* signal-model default frame rate */
-	c.segment_s = 16.0f;       /* signal-model: 16-20 s */
-	c.overlap = 0.5f;          /* signal-model: 50 % */
-	c.window_s = 48.0f;        /* signal-model: 40-60 s */
-	c.f_lo_hz = 0.1f;          /* signal-model breathing search band */
+	c.sample_rate_hz = 100.0f; /* docs/signal-model.md default frame rate */
+	c.segment_s = 16.0f;       /* docs/signal-model.md: 16-20 s */
+	c.overlap = 0.5f;          /* docs/signal-model.md: 50 % */
+	c.window_s = 48.0f;        /* docs/signal-model.md: 40-60 s */
+	c.f_lo_hz = 0.1f;          /* docs/signal-model.md breathing search band */
 	c.f_hi_hz = 0.5f;
 	c.smooth_bins = 1;
 	return c;

@@ -294,7 +294,8 @@ static int export_json(const struct km_export_config *cfg, km_rec_reader *r, str
 	unsigned cols = in->device.cols ? in->device.cols : 1;
 	km__out_printf(o, ", \"peak_cell\": {\"row\": %zu, \"col\": %zu}},\n", m.peak_cell / cols,
 	               m.peak_cell % cols);
-	km__out_printf(o, "  \"events\": {\"count\": %" PRIu64 ", \"by_type\": {", m.summary.events);
+	km__out_printf(o, "  \"events\": {\"count\": %" PRIu64 ", \"by_type\": {",
+	               m.summary.events);
 	for (size_t t = 0; t < m.n_types; t++) {
 		km__out_puts(o, t ? ", " : "");
 		json_str(o, m.types[t].name);
@@ -381,7 +382,8 @@ int km_export_recording(const struct km_export_config *cfg, km_rec_reader *reade
 	    cfg->png_scale > 32)
 		return KM_ERR_INVALID_ARG;
 	if (km_rec_reader_is_file(reader, cfg->path)) {
-		km__log(&cfg->log, KM_LOG_ERROR, MOD, "%s is the recording being exported", cfg->path);
+		km__log(&cfg->log, KM_LOG_ERROR, MOD, "%s is the recording being exported",
+		        cfg->path);
 		return KM_ERR_INVALID_ARG; /* --force would truncate the input */
 	}
 	int rc = km_rec_reader_reset(reader);

@@ -18,9 +18,9 @@ struct km__model {
 	float peak_kpa;
 	size_t peak_cell;
 	double sum_all;
-	float *peak; /* [cells] per-cell maximum (maps only) */
-	double *sum; /* [cells] per-cell sum (maps only) */
-	struct km_summary summary;    /* knots, holds, event counts */
+	float *peak;               /* [cells] per-cell maximum (maps only) */
+	double *sum;               /* [cells] per-cell sum (maps only) */
+	struct km_summary summary; /* knots, holds, event counts */
 	struct {
 		uint16_t type;
 		char name[32];

@@ -300,8 +300,8 @@ static void draw_timeline(struct img *im, const struct km__report_layout *l,
 	snprintf(buf, sizeof buf, "%.1f s", span / 1e6);
 	text(im, x0 + (long)l->timeline_w - text_width(buf, 1), ty, buf, 0x000000, 1);
 	long ly = ty + 16, lx = x0;
-	const enum km_outcome outs[] = {
-	    KM_OUTCOME_RELEASED, KM_OUTCOME_STIFFENED, KM_OUTCOME_STOPPED};
+	const enum km_outcome outs[] = {KM_OUTCOME_RELEASED, KM_OUTCOME_STIFFENED,
+	                                KM_OUTCOME_STOPPED};
 	for (size_t i = 0; i < 3; i++) {
 		fill(im, lx, ly, 10, 8, km__outcome_colour(outs[i]));
 		lx = text(im, lx + 14, ly, km_outcome_name(outs[i]), 0x000000, 1) + 16;

@@ -11,7 +11,8 @@ Test(error, every_code_has_distinct_message_and_name)
 		cr_assert_str_neq(km_strerror(a), "unknown error", "code %d has no message", a);
 		cr_assert_str_neq(km_error_name(a), "KM_ERR_UNKNOWN", "code %d has no name", a);
 		for (int b = a - 1; b >= KM_ERROR_MIN; b--) {
-			cr_assert_str_neq(km_strerror(a), km_strerror(b), "codes %d and %d share a message", a, b);
+			cr_assert_str_neq(km_strerror(a), km_strerror(b),
+			                  "codes %d and %d share a message", a, b);
 			cr_assert_str_neq(km_error_name(a), km_error_name(b));
 		}
 	}

@@ -28,7 +28,8 @@ Test(frame, create_rejects_bad_arguments)
 	cr_assert_eq(km_frame_create(0, 8, 10.0f, KM_GEOMETRY_FLAT, &f), KM_ERR_SHAPE);
 	cr_assert_null(f, "out must be cleared on error");
 	cr_assert_eq(km_frame_create(8, 0, 10.0f, KM_GEOMETRY_FLAT, &f), KM_ERR_SHAPE);
-	cr_assert_eq(km_frame_create(KM_FRAME_MAX_DIM + 1, 8, 10.0f, KM_GEOMETRY_FLAT, &f), KM_ERR_SHAPE);
+	cr_assert_eq(km_frame_create(KM_FRAME_MAX_DIM + 1, 8, 10.0f, KM_GEOMETRY_FLAT, &f),
+	             KM_ERR_SHAPE);
 	cr_assert_eq(km_frame_create(8, 8, 0.0f, KM_GEOMETRY_FLAT, &f), KM_ERR_INVALID_ARG);
 	cr_assert_eq(km_frame_create(8, 8, -1.0f, KM_GEOMETRY_FLAT, &f), KM_ERR_INVALID_ARG);
 	cr_assert_eq(km_frame_create(8, 8, NAN, KM_GEOMETRY_FLAT, &f), KM_ERR_INVALID_ARG);

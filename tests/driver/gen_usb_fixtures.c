@@ -4,8 +4,11 @@
  *   mat.umockdev     umockdev device description of the mat
  *   devices.pcap     what `knotmap devices` exchanges with it
  *   stream-K.pcap    a K-transfers-in-flight client streaming FIX_FRAMES frames
- * Captures are classic pcap, link type 220 (usbmon, mmapped header); see
- * /work/shared/design/usb-testing.md for the rules umockdev replays them by.
+ * Captures are classic pcap, link type 220 (usbmon, mmapped 64-byte header).
+ * umockdev replays them strictly in order: request lengths and setup bytes
+ * must equal the client's, devnum/busnum must equal the sysfs values (or the
+ * record is skipped) and start_frame must be 0; a client that asks for more
+ * than was captured waits for its timeout.
  *
  * usage: gen_usb_fixtures OUTDIR
  */

@@ -118,7 +118,7 @@ Test(hold, full_hold_engage_settle_target_release_hard_stop)
 	km_hold_destroy(s.h);
 }
 
-/* count_settling off: the timer starts at HOLD_STARTED (signal-model.md as
+/* count_settling off: the timer starts at HOLD_STARTED (docs/signal-model.md as
  * first written). */
 Test(hold, settling_not_counted_when_disabled)
 {

@@ -47,7 +47,7 @@ static size_t count(const struct rec *r, enum km_event_type t)
 
 /* Elastic-foundation toy: the regional load breathes (0.25 Hz) with broadband
  * wobble; the spot and its neighbourhood follow it with gains k_spot, k_neigh
- * (pressure = stiffness x compression, signal-model). */
+ * (pressure = stiffness x compression, docs/signal-model.md). */
 struct scene {
 	uint64_t rng;
 	double k_spot, k_neigh, depth;

@@ -186,7 +186,7 @@ Test(welch, config_rejection)
 	cr_assert_eq(km_welch_create(NULL, &w), KM_ERR_INVALID_ARG);
 	c = km_welch_config_default();
 	cr_assert_eq(km_welch_create(&c, NULL), KM_ERR_INVALID_ARG);
-	c.sample_rate_hz = 20.0f; /* signal-model: 20 Hz suffices for stiffness */
+	c.sample_rate_hz = 20.0f; /* docs/signal-model.md: 20 Hz suffices for stiffness */
 	cr_assert_eq(km_welch_create(&c, &w), KM_OK);
 	km_welch_destroy(w);
 	km_welch_destroy(NULL);

@@ -307,7 +307,8 @@ Test(history, holds_with_outcomes)
 	int64_t s = add_session(h, "1", T0);
 	int64_t k;
 	observe(h, s, T0, 50.0f, 60.0f, true, &k);
-	const enum km_outcome outs[] = {KM_OUTCOME_RELEASED, KM_OUTCOME_STIFFENED, KM_OUTCOME_STOPPED};
+	const enum km_outcome outs[] = {KM_OUTCOME_RELEASED, KM_OUTCOME_STIFFENED,
+	                                KM_OUTCOME_STOPPED};
 	for (int i = 0; i < 3; i++) {
 		struct km_history_hold d = {0,
 		                            s,

@@ -40,42 +40,42 @@ extern "C" {
  * One error enum for the whole library. Values are negative and stable: never
  * renumber, only append. X(name, value, message).
  */
-#define KM_ERROR_TABLE(X)                                                               \
-	X(KM_OK, 0, "success")                                                          \
-	X(KM_ERR_INVALID_ARG, -1, "invalid argument")                                   \
-	X(KM_ERR_NO_MEMORY, -2, "out of memory")                                        \
-	X(KM_ERR_SHAPE, -3, "grid shape is zero, too large, or does not match")         \
-	X(KM_ERR_RANGE, -4, "value out of the allowed range")                           \
-	X(KM_ERR_STATE, -5, "operation not allowed in the current state")               \
-	X(KM_ERR_NOT_FOUND, -6, "not found")                                            \
-	X(KM_ERR_BUSY, -7, "resource busy")                                             \
-	X(KM_ERR_TIMEOUT, -8, "operation timed out")                                    \
-	X(KM_ERR_IO, -9, "input/output error")                                          \
-	X(KM_ERR_NO_SPACE, -10, "no space left on device")                              \
-	X(KM_ERR_PERMISSION, -11, "permission denied")                                  \
-	X(KM_ERR_NO_DEVICE, -12, "device disconnected or not present")                  \
-	X(KM_ERR_USB, -13, "USB transfer error")                                        \
-	X(KM_ERR_PIPE, -14, "USB endpoint stalled")                                     \
-	X(KM_ERR_OVERFLOW, -15, "buffer too small for the data")                        \
-	X(KM_ERR_TRUNCATED, -16, "data ends before its declared length")                \
-	X(KM_ERR_BAD_MAGIC, -17, "not a knotmap packet or file (bad magic)")            \
-	X(KM_ERR_BAD_VERSION, -18, "unsupported protocol or format version")            \
-	X(KM_ERR_BAD_CRC, -19, "checksum mismatch: data corrupted")                     \
-	X(KM_ERR_BAD_SEQUENCE, -20, "sequence number out of order")                     \
-	X(KM_ERR_MALFORMED, -21, "malformed data")                                      \
-	X(KM_ERR_UNSUPPORTED, -22, "not supported")                                     \
-	X(KM_ERR_PARSE, -23, "syntax error in input file")                              \
-	X(KM_ERR_CALIBRATION, -24, "invalid calibration")                               \
-	X(KM_ERR_FFT, -25, "FFT planning failed")                                       \
-	X(KM_ERR_DATABASE, -26, "history database error")                               \
-	X(KM_ERR_INTERRUPTED, -27, "interrupted")                                       \
-	X(KM_ERR_EXISTS, -28, "already exists")                                         \
-	X(KM_ERR_NONFINITE, -29, "value is NaN or infinite")                            \
-	X(KM_ERR_END, -30, "end of stream")                                             \
-	X(KM_ERR_NO_DISPLAY, -31, "no display available")                               \
-	X(KM_ERR_INTERNAL, -32, "internal error (please report)")                       \
-	X(KM_ERR_NOT_A_FILE, -33, "not a regular file (a directory, FIFO or device)")   \
-	X(KM_ERR_NAME_TOO_LONG, -34, "file name or path too long")                      \
+#define KM_ERROR_TABLE(X)                                                                          \
+	X(KM_OK, 0, "success")                                                                     \
+	X(KM_ERR_INVALID_ARG, -1, "invalid argument")                                              \
+	X(KM_ERR_NO_MEMORY, -2, "out of memory")                                                   \
+	X(KM_ERR_SHAPE, -3, "grid shape is zero, too large, or does not match")                    \
+	X(KM_ERR_RANGE, -4, "value out of the allowed range")                                      \
+	X(KM_ERR_STATE, -5, "operation not allowed in the current state")                          \
+	X(KM_ERR_NOT_FOUND, -6, "not found")                                                       \
+	X(KM_ERR_BUSY, -7, "resource busy")                                                        \
+	X(KM_ERR_TIMEOUT, -8, "operation timed out")                                               \
+	X(KM_ERR_IO, -9, "input/output error")                                                     \
+	X(KM_ERR_NO_SPACE, -10, "no space left on device")                                         \
+	X(KM_ERR_PERMISSION, -11, "permission denied")                                             \
+	X(KM_ERR_NO_DEVICE, -12, "device disconnected or not present")                             \
+	X(KM_ERR_USB, -13, "USB transfer error")                                                   \
+	X(KM_ERR_PIPE, -14, "USB endpoint stalled")                                                \
+	X(KM_ERR_OVERFLOW, -15, "buffer too small for the data")                                   \
+	X(KM_ERR_TRUNCATED, -16, "data ends before its declared length")                           \
+	X(KM_ERR_BAD_MAGIC, -17, "not a knotmap packet or file (bad magic)")                       \
+	X(KM_ERR_BAD_VERSION, -18, "unsupported protocol or format version")                       \
+	X(KM_ERR_BAD_CRC, -19, "checksum mismatch: data corrupted")                                \
+	X(KM_ERR_BAD_SEQUENCE, -20, "sequence number out of order")                                \
+	X(KM_ERR_MALFORMED, -21, "malformed data")                                                 \
+	X(KM_ERR_UNSUPPORTED, -22, "not supported")                                                \
+	X(KM_ERR_PARSE, -23, "syntax error in input file")                                         \
+	X(KM_ERR_CALIBRATION, -24, "invalid calibration")                                          \
+	X(KM_ERR_FFT, -25, "FFT planning failed")                                                  \
+	X(KM_ERR_DATABASE, -26, "history database error")                                          \
+	X(KM_ERR_INTERRUPTED, -27, "interrupted")                                                  \
+	X(KM_ERR_EXISTS, -28, "already exists")                                                    \
+	X(KM_ERR_NONFINITE, -29, "value is NaN or infinite")                                       \
+	X(KM_ERR_END, -30, "end of stream")                                                        \
+	X(KM_ERR_NO_DISPLAY, -31, "no display available")                                          \
+	X(KM_ERR_INTERNAL, -32, "internal error (please report)")                                  \
+	X(KM_ERR_NOT_A_FILE, -33, "not a regular file (a directory, FIFO or device)")              \
+	X(KM_ERR_NAME_TOO_LONG, -34, "file name or path too long")                                 \
 	X(KM_ERR_LINK_LOOP, -35, "too many levels of symbolic links")
 
 enum km_error {
@@ -107,8 +107,7 @@ enum km_log_level {
 /* Called for each message at or below the configured level. `module` is a
  * short static string ("driver", "dsp", ...); `msg` has no trailing newline and
  * is valid only during the call. May be called from any library thread. */
-typedef void (*km_log_fn)(void *user, enum km_log_level level, const char *module,
-			  const char *msg);
+typedef void (*km_log_fn)(void *user, enum km_log_level level, const char *module, const char *msg);
 
 /* Embedded in every object's config. A zeroed struct (fn == NULL) is silent,
  * which is the library's default. */
@@ -151,7 +150,7 @@ enum km_frame_flag {
 struct km_frame {
 	uint16_t rows;
 	uint16_t cols;
-	float pitch_mm;              /* centre-to-centre cell spacing, both axes */
+	float pitch_mm; /* centre-to-centre cell spacing, both axes */
 	enum km_geometry geometry;
 	uint32_t flags;              /* enum km_frame_flag bits */
 	uint32_t sequence;           /* device sequence number (wraps at 2^32) */
@@ -164,8 +163,8 @@ struct km_frame {
 /* Allocates a zeroed frame. rows, cols in 1..KM_FRAME_MAX_DIM; pitch_mm finite
  * and > 0. Returns KM_OK, KM_ERR_INVALID_ARG, KM_ERR_SHAPE or KM_ERR_NO_MEMORY.
  * On error *out is set to NULL. */
-KM_API int km_frame_create(uint16_t rows, uint16_t cols, float pitch_mm,
-			   enum km_geometry geometry, struct km_frame **out);
+KM_API int km_frame_create(uint16_t rows, uint16_t cols, float pitch_mm, enum km_geometry geometry,
+                           struct km_frame **out);
 /* Copies every field and the cells of src into dst, which must have the same
  * rows and cols (KM_ERR_SHAPE otherwise). Does not allocate. */
 KM_API int km_frame_copy(struct km_frame *dst, const struct km_frame *src);

@@ -8,7 +8,7 @@
  *    increasing, interpolated piecewise linearly (monotone by construction).
  * On top of either: host-side zeroing (offsets re-measured from unloaded
  * frames), and creep correction for static holds. Resistive sensors creep in
- * log time (signal-model.md: up to ~19 % over a hold): under load a cell reads
+ * log time (docs/signal-model.md: up to ~19 % over a hold): under load a cell reads
  * true * (1 + k * log(1 + L / tau)), L being how long it has been loaded (L
  * relaxes back towards 0 once unloaded). Each cell keeps its own L and the
  * correction divides the factor back out. Ghosting (row/column crosstalk) is

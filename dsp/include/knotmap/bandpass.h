@@ -64,7 +64,7 @@ struct km_bandpass_config {
 	unsigned n_scales;         /* 1..KM_BANDPASS_MAX_SCALES; default 5 */
 	/* Inner sigmas, log-spaced from sigma_min_mm to sigma_max_mm (equal when
 	 * n_scales == 1). Defaults 5 and 18 mm: knots of radius 0.7-2.5 cm
-	 * (signal-model.md). */
+	 * (docs/signal-model.md). */
 	float sigma_min_mm;
 	float sigma_max_mm;
 	float ratio;                    /* outer / inner sigma, > 1 and <= 4; default 1.6 */

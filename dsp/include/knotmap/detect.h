@@ -22,7 +22,7 @@
  * Candidates within midline_half_width_mm of it are masked (never time a hold
  * over the spine). Candidates whose response exceeds landmark_excess x the
  * background are far stronger than a knot's 15-40 % stiffness excess can make
- * (signal-model.md): bony prominence or tool contact; they are labelled.
+ * (docs/signal-model.md): bony prominence or tool contact; they are labelled.
  *
  * Coordinates (as the virtual mat's): cell (r, c) has its centre at
  * x_mm = (c + 0.5) * pitch, y_mm = (r + 0.5) * pitch; on a cylinder x wraps
@@ -94,7 +94,7 @@ struct km_detect_config {
 	float outline_kpa;           /* a cell is loaded above this; default 1 kPa */
 	unsigned outline_min_cells;  /* fewer loaded cells: no body; default 30 */
 	float outline_min_area_cm2;  /* smaller loaded area: no body (a tool alone); default 300 */
-	float midline_half_width_mm; /* default 25 (signal-model.md: +-2.5 cm); 0 = off */
+	float midline_half_width_mm; /* default 25 (docs/signal-model.md: +-2.5 cm); 0 = off */
 	float
 	    landmark_excess; /* response / background above this: landmark; default 0.8; 0 = off */
 	/* Drop maxima with an unloaded or off-grid cell within this many inner
@@ -104,7 +104,7 @@ struct km_detect_config {
 	 * exempt (a ball's contact is an island of load). */
 	float support_sigmas;
 	/* Weaker candidates closer than this to a stronger one are dropped (one
-	 * spot, maxima at two scales); default 20 mm (signal-model.md: merge
+	 * spot, maxima at two scales); default 20 mm (docs/signal-model.md: merge
 	 * within 2 cm); 0 = off. */
 	float min_separation_mm;
 	/* Hysteresis: maxima above weak_fraction x the thresholds (but below
@@ -116,7 +116,7 @@ struct km_detect_config {
 	 * 0 or 1 = per frame (default 1; the pipeline uses 1 s of frames). */
 	unsigned noise_frames;
 	/* Relative contrast: a knot raises the local pressure by a fraction of
-	 * the background (signal-model.md: +15-40 % stiffness, p = k d), so a
+	 * the background (docs/signal-model.md: +15-40 % stiffness, p = k d), so a
 	 * candidate also needs response > min_contrast x background (with a
 	 * background map; weak candidates: weak_fraction x that). 0 = off
 	 * (default; the pipeline uses 0.08). */

@@ -1,10 +1,10 @@
 /*
  * knotmap guarding detector: "tensing up" on a spot's (or tool's) force signal.
  *
- * Features (signal-model.md, "Guarding"; tremor 8-12 Hz and bracing power at
+ * Features (docs/signal-model.md, "Guarding"; tremor 8-12 Hz and bracing power at
  * 2-4 Hz and 8-12 Hz; withdrawal = force drop > 30 % within 1 s):
  *   - tremor: 6-14 Hz band power / mean force^2, compared with the settled
- *     baseline (fires above tremor_ratio, 2x power by default; signal-model 1.5-2x);
+ *     baseline (fires above tremor_ratio, 2x power by default; docs/signal-model.md 1.5-2x);
  *   - variation: 0.5-4 Hz band RMS / mean force, above var_ratio (2x) the baseline;
  *   - withdrawal: smoothed force below (1 - withdrawal_drop) of its maximum over
  *     the last withdrawal_s (30 % / 1 s);
@@ -26,7 +26,7 @@
  * Baselines are floored (floor_rel) so a very clean signal does not make tiny
  * wiggles look like tensing.
  *
- * Needs sample_rate_hz >= 25 (the tremor band; signal-model); the tremor band's
+ * Needs sample_rate_hz >= 25 (the tremor band; docs/signal-model.md); the tremor band's
  * upper edge is capped at 0.45 x sample rate. One object per force signal; fixed
  * memory; push never allocates. Thread safety: one object per thread.
  *
@@ -71,7 +71,7 @@ struct km_guard_config {
 	float off_s;           /* clear time before EASED (2.0 s) */
 	float off_fraction;    /* hysteresis: clear below this x threshold, (0,1] (0.8) */
 	float warmup_s;        /* filters settle after loading (3 s) */
-	float baseline_s;      /* baseline capture (5 s, signal-model settling) */
+	float baseline_s;      /* baseline capture (5 s, docs/signal-model.md settling) */
 	float unload_s;        /* unloaded this long forgets the baseline (0.5 s) */
 	uint32_t track_id;     /* copied into events */
 	struct km_log log;

@@ -1,6 +1,6 @@
 /*
  * knotmap hold timers: the per-knot state machine that times tolerable-pressure
- * holds (signal-model.md, "Hold timer"; Travell & Simons: ischemic compression
+ * holds (docs/signal-model.md, "Hold timer"; Travell & Simons: ischemic compression
  * up to ~1 min at tolerable pressure).
  *
  *   IDLE -> ENGAGED (load >= load_min, drift < engage_drift_mm over engage_s)
@@ -51,20 +51,20 @@ struct km_hold_config {
 	float load_max_kpa;    /* above: out of the tolerable band; 0 = no limit (0) */
 	float band_lo;         /* band relative to the settled load, (0,1] (0.5, est.) */
 	float band_hi;         /* >= 1, or 0 = no relative upper limit (2.0, est.) */
-	float engage_s;        /* steady time to engage (2 s, signal-model) */
-	float engage_drift_mm; /* max drift while engaging (10 mm, signal-model) */
-	float settle_s;        /* settling time (5 s, signal-model) */
-	float hold_drift_mm;   /* max drift from the settled position (15 mm, signal-model) */
-	float pause_max_s;     /* longest pause that keeps the timer (2 s, signal-model) */
-	float target_s;        /* target time (30 s, signal-model) */
+	float engage_s;        /* steady time to engage (2 s, docs/signal-model.md) */
+	float engage_drift_mm; /* max drift while engaging (10 mm, docs/signal-model.md) */
+	float settle_s;        /* settling time (5 s, docs/signal-model.md) */
+	float hold_drift_mm;   /* max drift from the settled spot (15 mm, docs/signal-model.md) */
+	float pause_max_s;     /* longest pause that keeps the timer (2 s, docs/signal-model.md) */
+	float target_s;        /* target time (30 s, docs/signal-model.md) */
 	float release_s;       /* release prompt, 30..90 and >= target_s (60 s) */
-	float hard_stop_s;     /* hard stop, >= release_s (90 s, signal-model) */
-	float cooldown_s;      /* rest before the same spot again (30 s, signal-model) */
-	uint32_t max_holds;    /* holds per spot per limit window, >= 1 (3, signal-model) */
-	float limit_window_s;  /* (120 s, signal-model) */
+	float hard_stop_s;     /* hard stop, >= release_s (90 s, docs/signal-model.md) */
+	float cooldown_s;      /* rest before the same spot again (30 s, docs/signal-model.md) */
+	uint32_t max_holds;    /* holds per spot per limit window, >= 1 (3, docs/signal-model.md) */
+	float limit_window_s;  /* (120 s, docs/signal-model.md) */
 	float spot_radius_mm;  /* same spot when within this (20 mm, tracker merge radius) */
 	float spine_margin_mm; /* |distance to midline| below this = over the spine
-	                          (25 mm, signal-model midline mask +-2.5 cm) */
+	                          (25 mm, docs/signal-model.md midline mask +-2.5 cm) */
 	/* The user already presses the spot steadily while the baselines are
 	 * captured, so by default the timer counts from the start of SETTLING
 	 * (the HOLD_ENGAGED moment): HOLD_STARTED then carries held_s =

@@ -1,13 +1,13 @@
 /*
  * knotmap stiffness index: how strongly a spot's pressure follows the breathing
- * load, relative to its neighbourhood (signal-model.md, "Stiffness index").
+ * load, relative to its neighbourhood (docs/signal-model.md, "Stiffness index").
  *
  * Two objects:
  *
  * km_welch - a Welch cross-spectral estimator (Welch 1967) for one pair of
  *   signals x (input) and y (output) sampled at a fixed rate: Hann window,
- *   segment_s segments (16 s; signal-model 16-20 s), `overlap` (50 %), averaged
- *   over the segments that fit in window_s (48 s; signal-model 40-60 s).
+ *   segment_s segments (16 s; docs/signal-model.md 16-20 s), `overlap` (50 %), averaged
+ *   over the segments that fit in window_s (48 s; docs/signal-model.md 40-60 s).
  *   Gives Pxx, Pyy, Pxy, H1 = Pxy / Pxx and the magnitude-squared coherence
  *   |Pxy|^2 / (Pxx Pyy) in the band f_lo..f_hi (0.1-0.5 Hz, breathing search band).
  *   Method: a direct DFT at the band's bins only (~9 bins of a 1600-point
@@ -111,11 +111,11 @@ typedef struct km_stiffness km_stiffness;
 
 struct km_stiffness_config {
 	struct km_welch_config welch; /* rate, segments, band (defaults above) */
-	float min_coherence;          /* accept at or above, 0..1 (0.5, signal-model) */
+	float min_coherence;          /* accept at or above, 0..1 (0.5, docs/signal-model.md) */
 	uint32_t min_segments;        /* segments needed before estimating, >= 2 (3) */
 	bool use_neighbourhood;       /* index relative to the neighbourhood (true) */
-	float release_pct;            /* fall that means release, > 0 (15 %, signal-model) */
-	float stiffen_pct;            /* rise that means stiffening, > 0 (20 %, signal-model) */
+	float release_pct;            /* fall meaning release, > 0 (15 %, docs/signal-model.md) */
+	float stiffen_pct;            /* rise meaning stiffening, > 0 (20 %, docs/signal-model.md) */
 	uint32_t track_id;            /* copied into events */
 	struct km_log log;
 };

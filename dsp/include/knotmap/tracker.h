@@ -55,7 +55,7 @@ struct km_track {
 };
 
 struct km_tracker_config {
-	float gate_mm;           /* > 0; default 20 (signal-model.md: gate 2 cm) */
+	float gate_mm;           /* > 0; default 20 (docs/signal-model.md: gate 2 cm) */
 	unsigned confirm_hits;   /* 1..confirm_window; default 3 */
 	unsigned confirm_window; /* 1..32 frames; default 5 */
 	float delete_after_s;    /* > 0; default 0.5 s of misses */

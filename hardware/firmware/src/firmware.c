@@ -52,7 +52,7 @@ int km_fw_init(struct km_fw *fw, const struct km_fw_board *board, const struct k
 		n++;
 	}
 	/* Every packet of a frame must fit the transmit buffer. */
-	size_t need = km_proto_max_packet_bytes_ex(s->rows, s->cols, s->max_transfer);
+	size_t need = km_proto_max_packet_bytes_split(s->rows, s->cols, s->max_transfer);
 	if (need == 0 || need > sizeof fw->tx)
 		return KM_ERR_RANGE;
 
@@ -336,7 +336,7 @@ static int send_frame(struct km_fw *fw, uint64_t t_us, uint8_t flags)
 	                                  .encoding = enc,
 	                                  .flags = flags};
 	size_t written = 0;
-	int rc = km_proto_encode_frame_ex(&h, fw->counts, fw->prev, fw->cfg.max_transfer, fw->tx,
+	int rc = km_proto_encode_frame_split(&h, fw->counts, fw->prev, fw->cfg.max_transfer, fw->tx,
 	                                  sizeof fw->tx, &written, NULL);
 	if (rc != KM_OK)
 		return rc; /* cannot happen with checked settings; reported anyway */

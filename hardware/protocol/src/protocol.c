@@ -1,7 +1,7 @@
 /*
  * The knotmap wire protocol: descriptors, info/status blocks, frame packets,
- * encodings (CRC-32C and the byte order come from core's bytes.h). Firmware-safe: no allocation, no stdio, only
- * memcpy/memset from libc. See PROTOCOL.md for the byte layout.
+ * encodings (CRC-32C and the byte order come from core's bytes.h). Firmware-safe: no allocation, no
+ * stdio, only memcpy/memset from libc. See PROTOCOL.md for the byte layout.
  */
 #include "knotmap/protocol.h"
 
@@ -631,7 +631,7 @@ size_t km_proto_max_packet_bytes(uint16_t rows, uint16_t cols)
 	return KM_PROTO_MAX_PACKET_BYTES(rows, cols);
 }
 
-size_t km_proto_max_packet_bytes_ex(uint16_t rows, uint16_t cols, size_t max_transfer)
+size_t km_proto_max_packet_bytes_split(uint16_t rows, uint16_t cols, size_t max_transfer)
 {
 	if (!dim_ok(rows) || !dim_ok(cols) || max_transfer < KM_PROTO_MIN_TRANSFER ||
 	    max_transfer > KM_PROTO_MAX_TRANSFER)
@@ -664,9 +664,9 @@ static void put_header(uint8_t *p, const struct km_proto_frame_header *h, uint16
 	km_put_le32(p + 36, len);
 }
 
-int km_proto_encode_frame_ex(const struct km_proto_frame_header *h, const uint16_t *counts,
-                             const uint16_t *prev_counts, size_t max_transfer, uint8_t *out,
-                             size_t cap, size_t *written, size_t *n_packets)
+int km_proto_encode_frame_split(const struct km_proto_frame_header *h, const uint16_t *counts,
+                                const uint16_t *prev_counts, size_t max_transfer, uint8_t *out,
+                                size_t cap, size_t *written, size_t *n_packets)
 {
 	if (written)
 		*written = 0;
@@ -712,8 +712,8 @@ int km_proto_encode_frame_ex(const struct km_proto_frame_header *h, const uint16
 int km_proto_encode_frame(const struct km_proto_frame_header *h, const uint16_t *counts,
                           const uint16_t *prev_counts, uint8_t *out, size_t cap, size_t *written)
 {
-	return km_proto_encode_frame_ex(h, counts, prev_counts, KM_PROTO_MAX_TRANSFER, out, cap,
-	                                written, NULL);
+	return km_proto_encode_frame_split(h, counts, prev_counts, KM_PROTO_MAX_TRANSFER, out, cap,
+	                                   written, NULL);
 }
 
 /* Exact payload size for the fixed-size encodings; the DELTA bound otherwise. */

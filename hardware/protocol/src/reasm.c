@@ -242,7 +242,7 @@ const struct km_proto_frame *km_proto_reasm_frame(const km_proto_reasm *r)
 	return (r && r->have_frame) ? &r->frame : NULL;
 }
 
-void km_proto_reasm_get_stats(const km_proto_reasm *r, struct km_proto_reasm_stats *out)
+void km_proto_reasm_stats(const km_proto_reasm *r, struct km_proto_reasm_stats *out)
 {
 	if (!out)
 		return;

@@ -1,7 +1,6 @@
 /*
  * The virtual mat's USB side: the info block and the frame packets, made by
  * the protocol's own encoder so they are bit-identical to the firmware's.
- * Built without the protocol part, these return KM_ERR_UNSUPPORTED.
  */
 #include <stdio.h>
 #include <string.h>
@@ -9,7 +8,6 @@
 #include "km_internal.h"
 #include "sim_internal.h"
 
-#ifdef KM_SIM_HAVE_PROTOCOL
 #include "knotmap/protocol.h"
 
 int km_sim_info(const km_sim *s, struct km_proto_info *info)
@@ -83,36 +81,3 @@ int km_sim_pack(km_sim *s, uint8_t *buf, size_t cap, size_t *written)
 	    cap, written);
 }
 
-#else
-
-int km_sim_status(const km_sim *s, struct km_proto_status *st)
-{
-	(void)s;
-	(void)st;
-	return KM_ERR_UNSUPPORTED;
-}
-
-int km_sim_info(const km_sim *s, struct km_proto_info *info)
-{
-	(void)s;
-	(void)info;
-	return KM_ERR_UNSUPPORTED;
-}
-
-size_t km_sim_max_packet_bytes(const km_sim *s)
-{
-	(void)s;
-	return 0;
-}
-
-int km_sim_pack(km_sim *s, uint8_t *buf, size_t cap, size_t *written)
-{
-	(void)s;
-	(void)buf;
-	(void)cap;
-	if (written)
-		*written = 0;
-	return KM_ERR_UNSUPPORTED;
-}
-
-#endif

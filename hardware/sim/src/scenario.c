@@ -264,7 +264,7 @@ static int special(struct parser *p, const char *key, char *val)
 		for (int t = KM_SIM_TOOL_NONE; t <= KM_SIM_TOOL_ROLLER_DEVICE; t++)
 			if (!strcmp(val, km_sim_tool_name((enum km_sim_tool)t))) {
 				c->tool = (enum km_sim_tool)t;
-				/* tool defaults from signal-model.md */
+				/* tool defaults from docs/signal-model.md */
 				switch (c->tool) {
 				case KM_SIM_TOOL_TENNIS_BALL: /* 6.5-6.9 cm, ~2 cm^2 */
 					c->tool_diameter_mm = 67;
@@ -420,7 +420,7 @@ static int parse_line(struct parser *p, char *line)
 				return fail(p, NULL, "more than %d [knot] sections",
 				            KM_SIM_MAX_KNOTS);
 			/* a typical knot: 1.5 cm radius, +25 %, 1 cm deep (mid-range of
-			 * signal-model's 0.7-2.5 cm and 15-40 %) */
+			 * docs/signal-model.md's 0.7-2.5 cm and 15-40 %) */
 			struct km_sim_knot k = {0, 0, 15.0f, 25.0f, 10.0f, 0.0f};
 			p->cfg->knots[p->cfg->knot_count++] = k;
 			p->knot_seen = 0;

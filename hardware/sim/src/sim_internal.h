@@ -1,9 +1,12 @@
-/* Virtual mat internals shared by sim.c, pack.c and scenario.c. */
+/* Virtual mat internals shared by its source files (sim.c, body.c, knots.c,
+ * motion.c, sensor.c, pack.c, scenario.c). */
 #ifndef KM_SIM_INTERNAL_H
 #define KM_SIM_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 
 #include "knotmap/sim.h"
 
@@ -79,5 +82,65 @@ struct km_sim {
 };
 
 uint32_t km__sim_hash(const void *data, size_t len, uint32_t h);
+
+/* body.c: the static body field (s->body, s->breath) and the landmarks. */
+void km__sim_build_body(km_sim *s);
+void km__sim_set_landmarks(km_sim *s);
+
+/* knots.c: each knot's footprint box; the excess of all knots at a point. */
+int km__sim_build_knots(km_sim *s);
+float km__sim_knot_excess_at(const km_sim *s, float x, float y);
+
+/* sensor.c: the static per-cell sensor parameters; one frame through it. */
+void km__sim_build_sensor(km_sim *s, struct km__sim_rng *rng);
+void km__sim_run_sensor(km_sim *s, float dt);
+
+/* motion.c: where the contact is, its load and phase at time t. */
+struct km__sim_motion {
+	float x, y, load;
+	enum km_sim_phase phase;
+	uint32_t index;
+};
+void km__sim_build_motion(km_sim *s);
+void km__sim_motion_eval(const km_sim *s, double t, struct km__sim_motion *m);
+/* Tensing up: multiplicative load factor, flags. */
+float km__sim_tensing_factor(const km_sim *s, double t, bool *tensing, bool *withdrawal);
+
+/* Geometry helpers of the step and the knots (inline: per cell). */
+/* Wrapped x distance on a cylinder; plain difference on a flat mat. */
+static inline float dx_wrap(const km_sim *s, float dx)
+{
+	if (s->cylinder) {
+		float w = s->width_mm;
+		dx = fmodf(dx, w);
+		if (dx > w / 2)
+			dx -= w;
+		else if (dx < -w / 2)
+			dx += w;
+	}
+	return dx;
+}
+
+static inline float wrap_x(const km_sim *s, float x)
+{
+	if (!s->cylinder)
+		return x;
+	float w = s->width_mm;
+	x = fmodf(x, w);
+	return x < 0 ? x + w : x;
+}
+
+/* Excess of knot k at cell (r, col); 0 outside its box. */
+static inline float knot_w_at(const km_sim *s, const struct km__sim_knot_state *ks, int r, int col)
+{
+	if (ks->nr == 0 || r < ks->r0 || r >= ks->r0 + ks->nr)
+		return 0.0f;
+	int dc = col - ks->c0;
+	if (s->cylinder)
+		dc = ((dc % (int)s->cfg.cols) + (int)s->cfg.cols) % (int)s->cfg.cols;
+	if (dc < 0 || dc >= ks->nc)
+		return 0.0f;
+	return ks->w[(r - ks->r0) * ks->nc + dc];
+}
 
 #endif

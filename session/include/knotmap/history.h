@@ -163,10 +163,10 @@ struct km_history_hold {
 	int64_t session_id;
 	int64_t knot_id; /* 0 = not linked to a knot */
 	int64_t start_unix_us;
-	float duration_s;    /* timed seconds, pauses excluded */
-	float load_kpa;      /* mean load */
-	float dose_kpa_s;    /* load x time */
-	float stiffness_pct; /* change over the hold, % */
+	float duration_s;        /* timed seconds, pauses excluded */
+	float load_kpa;          /* mean load */
+	float dose_kpa_s;        /* load x time */
+	float stiffness_pct;     /* change over the hold, % */
 	enum km_outcome outcome; /* knotmap/summary.h */
 };
 

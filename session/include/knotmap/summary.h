@@ -43,10 +43,10 @@ KM_API int km_outcome_parse(const char *name, enum km_outcome *out);
 
 struct km_summary_knot {
 	uint32_t track_id;
-	float x_mm, y_mm;   /* where it was found */
-	uint64_t found_us;  /* event time it was found */
-	uint64_t lost_us;   /* 0 while tracked */
-	float load_kpa;     /* load when found (0 when the event had none) */
+	float x_mm, y_mm;  /* where it was found */
+	uint64_t found_us; /* event time it was found */
+	uint64_t lost_us;  /* 0 while tracked */
+	float load_kpa;    /* load when found (0 when the event had none) */
 };
 
 struct km_summary_hold {
@@ -68,9 +68,9 @@ struct km_summary {
 	size_t n_knots;
 	struct km_summary_hold *holds; /* n_holds, in the order started */
 	size_t n_holds;
-	uint64_t events;                        /* every event folded in */
-	uint64_t by_type[KM_EVENT_TYPE_COUNT];  /* events per known type */
-	uint64_t unknown_types;                 /* events of types not in the enum */
+	uint64_t events;                       /* every event folded in */
+	uint64_t by_type[KM_EVENT_TYPE_COUNT]; /* events per known type */
+	uint64_t unknown_types;                /* events of types not in the enum */
 	/* private */
 	size_t cap_knots, cap_holds;
 };

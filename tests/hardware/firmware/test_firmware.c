@@ -95,7 +95,7 @@ static size_t collect(void (*fn)(const struct km_proto_frame *, void *), void *u
 		}
 	}
 	if (st)
-		km_proto_reasm_get_stats(r, st);
+		km_proto_reasm_stats(r, st);
 	km_proto_reasm_destroy(r);
 	return frames;
 }

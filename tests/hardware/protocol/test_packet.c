@@ -12,7 +12,7 @@ static size_t round_trip(uint16_t rows, uint16_t cols, uint8_t enc, const uint16
                          const uint16_t *prev, size_t max_transfer)
 {
 	size_t n = (size_t)rows * cols;
-	size_t cap = km_proto_max_packet_bytes_ex(rows, cols, max_transfer);
+	size_t cap = km_proto_max_packet_bytes_split(rows, cols, max_transfer);
 	cr_assert_gt(cap, 0);
 	uint8_t *buf = malloc(cap);
 	uint8_t *joined = malloc(KM_PROTO_MAX_PAYLOAD_BYTES(rows, cols));
@@ -24,7 +24,7 @@ static size_t round_trip(uint16_t rows, uint16_t cols, uint8_t enc, const uint16
 	                                  .encoding = enc,
 	                                  .flags = KM_PROTO_FLAG_SATURATED | KM_PROTO_FLAG_ZEROED};
 	size_t written = 0, npk = 0;
-	cr_assert_eq(km_proto_encode_frame_ex(&h, x, prev, max_transfer, buf, cap, &written, &npk),
+	cr_assert_eq(km_proto_encode_frame_split(&h, x, prev, max_transfer, buf, cap, &written, &npk),
 	             KM_OK);
 	cr_assert_leq(written, cap, "max_packet_bytes is an upper bound");
 	size_t expect_total = 0;
@@ -151,15 +151,15 @@ Test(packet, encoder_rejects_bad_arguments)
 	h.rows = KM_FRAME_MAX_DIM + 1;
 	cr_assert_eq(km_proto_encode_frame(&h, x, NULL, buf, sizeof buf, &w), KM_ERR_SHAPE);
 	h.rows = 2;
-	cr_assert_eq(km_proto_encode_frame_ex(&h, x, NULL, KM_PROTO_MIN_TRANSFER - 1, buf,
+	cr_assert_eq(km_proto_encode_frame_split(&h, x, NULL, KM_PROTO_MIN_TRANSFER - 1, buf,
 	                                      sizeof buf, &w, NULL),
 	             KM_ERR_RANGE);
-	cr_assert_eq(km_proto_encode_frame_ex(&h, x, NULL, KM_PROTO_MAX_TRANSFER + 1, buf,
+	cr_assert_eq(km_proto_encode_frame_split(&h, x, NULL, KM_PROTO_MAX_TRANSFER + 1, buf,
 	                                      sizeof buf, &w, NULL),
 	             KM_ERR_RANGE);
 	cr_assert_eq(km_proto_max_packet_bytes(0, 5), 0);
-	cr_assert_eq(km_proto_max_packet_bytes_ex(5, 5, KM_PROTO_MIN_TRANSFER - 1), 0);
-	cr_assert_eq(km_proto_max_packet_bytes_ex(5, 5, KM_PROTO_MAX_TRANSFER),
+	cr_assert_eq(km_proto_max_packet_bytes_split(5, 5, KM_PROTO_MIN_TRANSFER - 1), 0);
+	cr_assert_eq(km_proto_max_packet_bytes_split(5, 5, KM_PROTO_MAX_TRANSFER),
 	             km_proto_max_packet_bytes(5, 5));
 	cr_assert_eq(km_proto_max_packet_bytes(5, KM_FRAME_MAX_DIM + 1), 0);
 	cr_assert_eq(km_proto_max_packet_bytes(KM_FRAME_MAX_DIM, KM_FRAME_MAX_DIM),
@@ -175,7 +175,7 @@ static size_t encode_small(uint8_t *buf, size_t cap, uint8_t enc, size_t max_tra
 	struct km_proto_frame_header h = {
 	    .sequence = 42, .timestamp_us = 1000000, .rows = 4, .cols = 5, .encoding = enc};
 	size_t w = 0;
-	cr_assert_eq(km_proto_encode_frame_ex(&h, x, NULL, max_transfer, buf, cap, &w, NULL),
+	cr_assert_eq(km_proto_encode_frame_split(&h, x, NULL, max_transfer, buf, cap, &w, NULL),
 	             KM_OK);
 	return w;
 }

@@ -23,7 +23,7 @@ static void make(struct pkts *p, uint32_t seq, uint8_t enc, const uint16_t *x, c
 	struct km_proto_frame_header h = {
 	    .sequence = seq, .timestamp_us = 1000ull * seq, .rows = R, .cols = C, .encoding = enc};
 	size_t w = 0, np = 0;
-	cr_assert_eq(km_proto_encode_frame_ex(&h, x, prev, MT, p->buf, sizeof p->buf, &w, &np),
+	cr_assert_eq(km_proto_encode_frame_split(&h, x, prev, MT, p->buf, sizeof p->buf, &w, &np),
 	             KM_OK);
 	cr_assert_leq(np, 128);
 	size_t pos = 0;
@@ -111,7 +111,7 @@ Test(reasm, frames_in_order_without_allocation)
 	}
 	cr_assert_eq(km__alloc_count(), allocs, "push must not allocate");
 	struct km_proto_reasm_stats st;
-	km_proto_reasm_get_stats(r, &st);
+	km_proto_reasm_stats(r, &st);
 	cr_assert_eq(st.frames, 20);
 	cr_assert_eq(st.bad_packets + st.duplicates + st.gaps + st.incomplete + st.undecodable, 0);
 	km_proto_reasm_destroy(r);
@@ -145,7 +145,7 @@ Test(reasm, lost_fragment_abandons_the_frame)
 	make(&p, 4, KM_PROTO_ENC_RAW12, x, NULL);
 	push_all(r, &p, x, 4, 1);
 	struct km_proto_reasm_stats st;
-	km_proto_reasm_get_stats(r, &st);
+	km_proto_reasm_stats(r, &st);
 	cr_assert_eq(st.frames, 3);
 	cr_assert_eq(st.incomplete, 2);
 	cr_assert_eq(st.lost_frames, 2);
@@ -178,7 +178,7 @@ Test(reasm, duplicates_are_dropped_and_the_frame_survives)
 		cr_assert(!ready);
 	}
 	struct km_proto_reasm_stats st;
-	km_proto_reasm_get_stats(r, &st);
+	km_proto_reasm_stats(r, &st);
 	cr_assert_eq(st.frames, 1);
 	cr_assert_eq(st.duplicates, 2 * (p.n - 1) + p.n);
 	cr_assert_eq(st.incomplete, 0);
@@ -257,7 +257,7 @@ Test(reasm, mismatched_fragments_are_malformed)
 	             KM_ERR_BAD_MAGIC);
 	cr_assert_eq(used, 0);
 	struct km_proto_reasm_stats st;
-	km_proto_reasm_get_stats(r, &st);
+	km_proto_reasm_stats(r, &st);
 	cr_assert_geq(st.bad_packets, 4);
 	km_proto_reasm_destroy(r);
 }
@@ -288,7 +288,7 @@ Test(reasm, undecodable_payload_under_a_valid_crc)
 	cr_assert_eq(km_proto_reasm_push_bytes(r, b, sizeof b, &ready, &used), KM_OK);
 	cr_assert(ready);
 	struct km_proto_reasm_stats st;
-	km_proto_reasm_get_stats(r, &st);
+	km_proto_reasm_stats(r, &st);
 	cr_assert_eq(st.undecodable, 1);
 	km_proto_reasm_destroy(r);
 }
@@ -339,7 +339,7 @@ Test(reasm, reset_forgets_sequence_and_counters)
 	km_proto_reasm_reset(r);
 	cr_assert_null(km_proto_reasm_frame(r));
 	struct km_proto_reasm_stats st;
-	km_proto_reasm_get_stats(r, &st);
+	km_proto_reasm_stats(r, &st);
 	cr_assert_eq(st.packets, 0);
 	cr_assert_eq(st.frames, 0);
 	/* Sequence 0 after 100 is fine after a reset, and the old half frame is gone. */
@@ -367,7 +367,7 @@ Test(reasm, big_step_back_is_a_restart)
 	make(&p, 2, KM_PROTO_ENC_RAW12, x, NULL);
 	push_all(r, &p, x, 2, 1);
 	struct km_proto_reasm_stats st;
-	km_proto_reasm_get_stats(r, &st);
+	km_proto_reasm_stats(r, &st);
 	cr_assert_eq(st.restarts, 1);
 	cr_assert_eq(st.lost_frames, 1);
 	km_proto_reasm_destroy(r);

@@ -1,5 +1,5 @@
 /* Scenario files: the parser's errors, lookup by name, and every shipped
- * scenario against the ranges in signal-model.md. */
+ * scenario against the ranges in docs/signal-model.md. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <math.h>

@@ -252,7 +252,7 @@ KM_API int km_proto_status_decode(const uint8_t *buf, size_t len, struct km_prot
 /* Largest packet (one bulk transfer) the device sends and the host reads. */
 #define KM_PROTO_MAX_TRANSFER 16384
 #define KM_PROTO_MAX_FRAG_PAYLOAD (KM_PROTO_MAX_TRANSFER - KM_PROTO_PACKET_OVERHEAD)
-/* Smallest max_transfer accepted by km_proto_encode_frame_ex. */
+/* Smallest max_transfer accepted by km_proto_encode_frame_split. */
 #define KM_PROTO_MIN_TRANSFER (KM_PROTO_PACKET_OVERHEAD + 4)
 
 enum km_proto_encoding {
@@ -316,10 +316,10 @@ struct km_proto_packet {
  * frame (all fragments, any encoding); 0 when rows or cols is 0 or above
  * KM_FRAME_MAX_DIM. */
 KM_API size_t km_proto_max_packet_bytes(uint16_t rows, uint16_t cols);
-/* The same bound for km_proto_encode_frame_ex with packets of at most
+/* The same bound for km_proto_encode_frame_split with packets of at most
  * max_transfer bytes; 0 also when max_transfer is outside
  * KM_PROTO_MIN_TRANSFER..KM_PROTO_MAX_TRANSFER. */
-KM_API size_t km_proto_max_packet_bytes_ex(uint16_t rows, uint16_t cols, size_t max_transfer);
+KM_API size_t km_proto_max_packet_bytes_split(uint16_t rows, uint16_t cols, size_t max_transfer);
 
 /* Encoded payload size of a frame in an encoding, without writing it (for
  * bandwidth estimates and choosing an encoding). prev_counts is used only by
@@ -348,9 +348,10 @@ KM_API int km_proto_encode_frame(const struct km_proto_frame_header *h, const ui
 
 /* Same, with packets of at most max_transfer bytes (KM_PROTO_MIN_TRANSFER ..
  * KM_PROTO_MAX_TRANSFER; KM_ERR_RANGE otherwise). n_packets may be NULL. */
-KM_API int km_proto_encode_frame_ex(const struct km_proto_frame_header *h, const uint16_t *counts,
-                                    const uint16_t *prev_counts, size_t max_transfer, uint8_t *out,
-                                    size_t cap, size_t *written, size_t *n_packets);
+KM_API int km_proto_encode_frame_split(const struct km_proto_frame_header *h,
+                                       const uint16_t *counts, const uint16_t *prev_counts,
+                                       size_t max_transfer, uint8_t *out, size_t cap,
+                                       size_t *written, size_t *n_packets);
 
 /*
  * Parses the packet at the start of buf[0..len). On KM_OK fills *out (payload
@@ -454,7 +455,7 @@ KM_API int km_proto_reasm_push_bytes(km_proto_reasm *r, const uint8_t *buf, size
                                      bool *frame_ready, size_t *consumed);
 /* The last completed frame, or NULL when none since create/reset. */
 KM_API const struct km_proto_frame *km_proto_reasm_frame(const km_proto_reasm *r);
-KM_API void km_proto_reasm_get_stats(const km_proto_reasm *r, struct km_proto_reasm_stats *out);
+KM_API void km_proto_reasm_stats(const km_proto_reasm *r, struct km_proto_reasm_stats *out);
 
 #ifdef __cplusplus
 }

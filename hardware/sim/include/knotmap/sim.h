@@ -9,7 +9,8 @@
  * instrumented roller (cylinder geometry) and the sensor's imperfections
  * (per-cell power-law response, 12-bit ADC, drift, creep, hysteresis, noise,
  * dead/stuck cells, crosstalk). Numbers and their sources: see
- * /work/shared/design/signal-model.md and the comments in src/sim.c.
+ * docs/signal-model.md and the comments in src/ (sim.c for the defaults,
+ * body.c, knots.c, motion.c and sensor.c for the models).
  *
  * Every frame it gives the true pressure, the raw ADC counts and the ground
  * truth, and it packs the counts into the same USB packets the firmware sends
@@ -88,7 +89,7 @@ struct km_sim_step {
 /* A knot: a small region of raised stiffness (taut band nodule). */
 struct km_sim_knot {
 	float x_mm, y_mm;    /* centre, mat coordinates */
-	float radius_mm;     /* 3..40 (signal-model: radius 0.7-2.5 cm) */
+	float radius_mm;     /* 3..40 (docs/signal-model.md: radius 0.7-2.5 cm) */
 	float stiffness_pct; /* excess, 0..100 % (model: 15-40; Roch 2020: +19 %) */
 	float depth_mm;      /* depth below the skin, 0..40: blurs and weakens the footprint */
 	float release_pct;   /* excess lost over a long hold on it (0 = never softens) */
