@@ -363,7 +363,12 @@ static int run_record(int argc, char **argv)
 		const char *hint = rc == KM_ERR_EXISTS
 		                       ? "add --force to overwrite it, or pick another name"
 		                   : rc == KM_ERR_NO_SPACE ? "free some disk space"
-		                                           : "check that the folder is writable";
+		                   : rc == KM_ERR_NOT_A_FILE
+		                       ? "give the path of a regular file"
+		                   : rc == KM_ERR_PERMISSION
+		                       ? "check that the folder is writable and the name is "
+		                         "not a symbolic link"
+		                       : "check that the folder is writable";
 		km_cli_error(CMD, hint, "cannot create '%s': %s", out, km_strerror(rc));
 		km_stream_destroy(s);
 		km_frame_destroy(f);

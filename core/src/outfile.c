@@ -331,6 +331,38 @@ int km_outfile_commit(km_outfile *f)
 	return KM_OK;
 }
 
+int km_outfile_fd(const km_outfile *f)
+{
+	return f && !f->stream ? f->fd : -1;
+}
+
+int km_outfile_publish(km_outfile *f, int *fd_out)
+{
+	if (fd_out)
+		*fd_out = -1;
+	if (!f || !fd_out || f->stream)
+		return KM_ERR_INVALID_ARG;
+	if (f->committed || f->fd < 0)
+		return KM_ERR_STATE;
+	int rc = f->err;
+	if (rc == KM_OK && fsync(f->fd) != 0)
+		rc = fail_errno(&f->log, "cannot flush", f->path, errno);
+	if (rc == KM_OK)
+		rc = place(f);
+	if (rc != KM_OK) {
+		f->err = rc;
+		return rc;
+	}
+	f->tmp_exists = false;
+	f->committed = true;
+	if (fsync(f->dirfd) != 0 && errno != EINVAL)
+		km__log(&f->log, KM_LOG_WARN, MOD, "cannot flush the directory of %s: %s",
+			f->path, strerror(errno));
+	*fd_out = f->fd; /* the caller owns it now */
+	f->fd = -1;
+	return KM_OK;
+}
+
 void km_outfile_destroy(km_outfile *f)
 {
 	if (!f)

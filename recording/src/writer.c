@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "knotmap/outfile.h"
 #include "recording_internal.h"
 
 #define MOD "recording"
@@ -350,33 +351,27 @@ int km_rec_writer_create(const struct km_rec_writer_config *cfg, km_rec_writer *
 			return rc;
 		}
 	}
-	bool created = true;
-	w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (w->fd < 0 && errno == EEXIST && cfg->overwrite) {
-		created = false;
-		w->fd = open(w->path, O_WRONLY | O_CLOEXEC);
-		struct stat st;
-		if (w->fd >= 0 && fstat(w->fd, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (ftruncate(w->fd, 0) != 0 || fchmod(w->fd, 0600) != 0) {
-				rc = km__error_from_errno(errno);
-				km_rec_writer_destroy(w);
-				return rc;
-			}
-		}
+	/* The header is written to a 0600 temporary file next to the target and
+	 * the file appears under its name only with the header in it (no window
+	 * with a 0-byte file); a link at the target is refused, never followed. */
+	struct km_outfile_config oc = km_outfile_config_default();
+	oc.path = w->path;
+	oc.force = cfg->overwrite;
+	oc.log = cfg->log;
+	km_outfile *file = NULL;
+	rc = km_outfile_open(&oc, &file);
+	if (rc == KM_OK) {
+		w->fd = km_outfile_fd(file);
+		rc = writer_header(w);
+		if (rc != KM_OK)
+			km__log(&cfg->log, KM_LOG_ERROR, MOD, "cannot write the header of %s: %s",
+			        w->path, km_strerror(rc));
+		w->fd = -1;
 	}
-	if (w->fd < 0) {
-		rc = km__error_from_errno(errno);
-		km__log(&cfg->log, KM_LOG_ERROR, MOD, "cannot create %s: %s", w->path,
-		        strerror(errno));
-		km_rec_writer_destroy(w);
-		return rc;
-	}
-	rc = writer_header(w);
+	if (rc == KM_OK)
+		rc = km_outfile_publish(file, &w->fd);
+	km_outfile_destroy(file); /* on error: the temporary file goes, an old file stays */
 	if (rc != KM_OK) {
-		km__log(&cfg->log, KM_LOG_ERROR, MOD, "cannot write the header of %s: %s", w->path,
-		        km_strerror(rc));
-		if (created)
-			(void)unlink(w->path);
 		w->closed = true;
 		km_rec_writer_destroy(w);
 		return rc;

@@ -564,7 +564,7 @@ Test(recording, failed_background_sync_is_reported)
 	free(q);
 }
 
-Test(recording, dev_full_reports_no_space)
+Test(recording, a_device_is_not_a_recording_target)
 {
 	struct stat st;
 	if (stat("/dev/full", &st) != 0)
@@ -573,9 +573,42 @@ Test(recording, dev_full_reports_no_space)
 	c.overwrite = true;
 	c.make_dirs = false;
 	km_rec_writer *w = NULL;
-	cr_assert_eq(km_rec_writer_create(&c, &w), KM_ERR_NO_SPACE);
+	cr_assert_eq(km_rec_writer_create(&c, &w), KM_ERR_NOT_A_FILE);
 	cr_assert_null(w);
 	cr_assert_eq(stat("/dev/full", &st), 0, "never unlink a file we did not create");
+}
+
+/* record --force onto a planted link: refused; the link's target is neither
+ * truncated nor chmod'ed. A new recording never shows up empty: the name
+ * appears with its header already in it. */
+Test(recording, links_are_refused_and_the_name_appears_with_a_header)
+{
+	char *victim = km_test_path(dir, "victim");
+	char *link_path = km_test_path(dir, "link.kmrec");
+	FILE *f = fopen(victim, "w");
+	fputs("someone else's data", f);
+	fclose(f);
+	cr_assert_eq(chmod(victim, 0644), 0);
+	cr_assert_eq(symlink(victim, link_path), 0);
+	struct km_rec_writer_config c = wcfg(link_path, KM_REC_KPA);
+	c.overwrite = true;
+	km_rec_writer *w = NULL;
+	cr_assert_eq(km_rec_writer_create(&c, &w), KM_ERR_PERMISSION);
+	struct stat st;
+	cr_assert_eq(stat(victim, &st), 0);
+	cr_assert_eq(st.st_size, 19, "the link's target was truncated");
+	cr_assert_eq(st.st_mode & 0777, 0644, "the link's target was chmod'ed");
+
+	char *p = km_test_path(dir, "fresh.kmrec");
+	c = wcfg(p, KM_REC_KPA);
+	cr_assert_eq(km_rec_writer_create(&c, &w), KM_OK);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_gt(st.st_size, 0, "the file appeared without its header");
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	km_rec_writer_destroy(w);
+	free(p);
+	free(victim);
+	free(link_path);
 }
 
 Test(recording, writer_reset_starts_over)

@@ -80,6 +80,20 @@ KM_API FILE *km_outfile_stream(km_outfile *f);
  * temporary file is removed and the old target left as it was. Call once. */
 KM_API int km_outfile_commit(km_outfile *f);
 
+/* The temporary file's descriptor, for writers that do their own I/O (owned by
+ * f until km_outfile_publish). -1 when closed. */
+KM_API int km_outfile_fd(const km_outfile *f);
+
+/*
+ * For files that grow after they appear (a .kmrec being recorded): fsyncs what
+ * was written so far (e.g. a header), moves the file into place by the same
+ * rules as km_outfile_commit, and hands the still-open descriptor to the
+ * caller in *fd_out (the caller closes it; f only needs destroying). So the
+ * final name never shows an empty or headerless file. Same return codes as
+ * km_outfile_commit; on error nothing is moved and *fd_out is -1.
+ */
+KM_API int km_outfile_publish(km_outfile *f, int *fd_out);
+
 /* Removes the temporary file unless committed, then frees f. NULL ok. */
 KM_API void km_outfile_destroy(km_outfile *f);
 
