@@ -317,6 +317,7 @@ static int run_replay(int argc, char **argv)
 		return KM_EXIT_FAILURE;
 	km_rec_reader *r = km_source_rec_reader(src);
 	if (!r) {
+		km_cli_import_notes(CMD, src); /* guessed settings, the sensor read */
 		int st = run_import(path, src, frames, verify, from, count);
 		km_source_destroy(src);
 		return st;
