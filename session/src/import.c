@@ -288,7 +288,7 @@ static int import_vfail(km_import *r, int code, uint64_t line, uint64_t column, 
 		snprintf(d->message, sizeof d->message, "%.60s: byte %llu: %.150s", r->name,
 		         (unsigned long long)offset, msg);
 	/* a skip under config.partial is a warning, logged by km_import_next */
-	if (!r->cfg.partial || !r->ops || !r->ops->resync || !r->reading) {
+	if (!r->quiet && (!r->cfg.partial || !r->ops || !r->ops->resync || !r->reading)) {
 		km__log(&r->cfg.log, KM_LOG_ERROR, MOD, "%s", d->message);
 		if (r->cfg.detail && r->cfg.detail_size)
 			snprintf(r->cfg.detail, r->cfg.detail_size, "%s", d->message);

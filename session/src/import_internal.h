@@ -69,6 +69,7 @@ struct km_import {
 	bool done;
 	bool warned_negative;
 	bool reading; /* created: errors now come from km_import_next */
+	bool quiet;   /* a format's look-ahead at open: errors are its to report later */
 	/* Set by a format: both spacings (origin FILE unless overridden). */
 	double file_row_pitch, file_col_pitch;
 	uint8_t *mask; /* the format's; info.mask points here */

@@ -282,6 +282,48 @@ Test(import_layouts, xsensor_time_going_backwards_is_an_error)
 	free(p);
 }
 
+Test(import_layouts, xsensor_damage_in_a_later_frame_reads_up_to_it)
+{
+	char *p = xs_file("dmg.csv", "2022 Aug 16", "23:59:59.995");
+	/* frame 2's first row: 20,1,2 -> 20,x,2 */
+	FILE *f = fopen(p, "r+");
+	cr_assert_not_null(f);
+	static char buf[8192];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	buf[n] = '\0';
+	char *at = strstr(buf, "\n20,1,2,");
+	cr_assert_not_null(at);
+	at[4] = 'x';
+	rewind(f);
+	cr_assert_eq(fwrite(buf, 1, n, f), n);
+	fclose(f);
+	struct km_import_config c = km_import_config_default();
+	km_import *r = open_ok(p, &c);
+	cr_assert(!strstr(logbuf, "error"), "the look-ahead at open reports nothing: %s", logbuf);
+	cr_assert(!km_import_info(r)->frame_count_known);
+	struct km_frame *fr = frame_for(r);
+	int rc;
+	cr_assert_eq(read_all(r, fr, &rc), 1u);
+	cr_assert_eq(rc, KM_ERR_PARSE);
+	struct km_import_damage d;
+	km_import_damage(r, &d);
+	cr_assert(strstr(d.message, "expected a number, found 'x'"), "%s", d.message);
+	km_frame_destroy(fr);
+	km_import_destroy(r);
+	/* partial: frame 2 skipped, reported */
+	c = km_import_config_default();
+	c.partial = true;
+	r = open_ok(p, &c);
+	fr = frame_for(r);
+	cr_assert_eq(read_all(r, fr, &rc), 1u);
+	cr_assert_eq(rc, KM_ERR_END);
+	km_import_damage(r, &d);
+	cr_assert_eq(d.skipped_frames, 1u);
+	km_frame_destroy(fr);
+	km_import_destroy(r);
+	free(p);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Matrices                                                                  */
 /* ------------------------------------------------------------------------ */
