@@ -265,6 +265,8 @@ double km_import_units_to_kpa(enum km_import_units u)
 /* ------------------------------------------------------------------------ */
 
 static int import_vfail(km_import *r, int code, uint64_t line, uint64_t column, uint64_t offset,
+                        const char *fmt, va_list ap) KM_PRINTF(6, 0);
+static int import_vfail(km_import *r, int code, uint64_t line, uint64_t column, uint64_t offset,
                         const char *fmt, va_list ap)
 {
 	if (r->damage.damaged)

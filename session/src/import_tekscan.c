@@ -177,12 +177,12 @@ static int parse_row(km_import *r, struct tek *t, unsigned y, float *dst, uint8_
 		} else if (!b && r->mask && !r->mask[i] && v != 0 && !t->warned_masked) {
 			km__import_warn(r,
 			                "%llu:%zu: a value in a cell that frame 1 marks B (outside "
-			                "the sensor); the cell stays masked (reported once)",
+			                "the sensor); the cell stays masked and reads 0 (reported once)",
 			                (unsigned long long)t->lno, col);
 			t->warned_masked = true;
 		}
-		if (dst)
-			dst[i] = b ? 0.0f : (float)v;
+		if (dst) /* outside the sensor reads 0, whatever a later frame says */
+			dst[i] = b || (!set_mask && r->mask && !r->mask[i]) ? 0.0f : (float)v;
 		x++;
 	}
 	if (x < cols)
@@ -338,18 +338,17 @@ static int header_line(km_import *r, struct tek *t, unsigned *rows, unsigned *co
 		s++;
 	char key[40];
 	size_t n = 0;
-	while ((isupper((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_') &&
-	       n + 1 < sizeof key)
-		key[n++] = *s++;
+	bool upper = true;
+	while ((isalnum((unsigned char)*s) || *s == '_') && n + 1 < sizeof key) {
+		upper = upper && !islower((unsigned char)*s);
+		key[n++] = (char)toupper((unsigned char)*s++);
+	}
 	key[n] = '\0';
 	bool is_key = n > 0 && (*s == ' ' || *s == '\t' || *s == ':' || *s == '\0');
-	if (!is_key)
-		return t->comments ? KM_OK
-		                   : km__import_fail_at(r, KM_ERR_PARSE, t->lno, 1, t->loff,
-		                                        "expected a header line 'KEY value', "
-		                                        "'Frame N' or a row of values, found "
-		                                        "'%.40s'",
-		                                        t->line);
+	/* Free text before the data (the lines after COMMENTS:, notes) is not
+	 * data and says nothing knotmap reads; an upper-case KEY ends comments. */
+	if (!is_key || (t->comments && !upper))
+		return KM_OK;
 	if (*s == ':')
 		s++;
 	while (*s == ' ' || *s == '\t')
