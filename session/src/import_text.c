@@ -184,7 +184,24 @@ static void detect_sep(const char *h, size_t n, char *sep, char *dec)
 			q++;
 		if (q < e && (*q == '+' || *q == '-' || *q == '.'))
 			q++;
-		if (q < e && *q >= '0' && *q <= '9') {
+		/* the first token must be a number ("2022-08-16 export" is not) */
+		const char *tok = p;
+		while (tok < e && (*tok == ' ' || *tok == '\t'))
+			tok++;
+		const char *tend = tok;
+		while (tend < e && !strchr(",; \t\r", *tend))
+			tend++;
+		double v;
+		bool number = km__parse_decimal(tok, (size_t)(tend - tok), '.', &v);
+		if (!number && tend < e && *tend == ',') {
+			/* "1,5;2": a decimal comma inside the first token */
+			const char *t2 = tend + 1;
+			while (t2 < e && *t2 >= '0' && *t2 <= '9')
+				t2++;
+			number = t2 < e && *t2 == ';' &&
+			         km__parse_decimal(tok, (size_t)(t2 - tok), ',', &v);
+		}
+		if (number && q < e && *q >= '0' && *q <= '9') {
 			bool semi = memchr(p, ';', (size_t)(e - p)) != NULL;
 			bool comma = memchr(p, ',', (size_t)(e - p)) != NULL;
 			bool tab = memchr(p, '\t', (size_t)(e - p)) != NULL;

@@ -295,3 +295,36 @@ Test(import_cli, verify_needs_frames_and_vendor_files_read_plainly)
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_assert(strstr(r->out, "sensor     2 of 2: HX210.11.31.M11-DFM-RF S0073"), "%s", r->out);
 }
+
+/* --pitch overrides a sidecar (even one it could not read), takes ROW,COL,
+ * and knotmap's own JSON export next to a CSV is not that CSV's sidecar. */
+Test(import_cli, pitch_overrides_sidecar_and_exports_are_not_sidecars)
+{
+	write_text("m.csv", "1,2\n3,4\n");
+	write_text("m.json", "{\"pitch_mm\": [10.28, 5.28], \"units\": \"kPa\"}\n");
+	struct km_test_run *r = knot("replay m.csv");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "10.28 mm between rows x 5.28 mm between columns") &&
+	              strstr(r->out, "(from sidecar)"),
+	          "%s", r->out);
+	write_text("m.json", "{\"pitch_mm\": \"wide\"}\n");
+	r = knot("replay m.csv");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "--pitch"), "%s", r->out);
+	r = knot("replay m.csv --pitch 4,9 --units kPa");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "6.00 mm pitch (given)") &&
+	              strstr(r->out, "4.00 mm between rows x 9.00 mm between columns"),
+	          "%s", r->out);
+
+	/* the export round trip: s.csv and s.json both exported from s.kmrec */
+	record();
+	r = knot("export s.kmrec -o s.csv");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("export s.kmrec -o s.json");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("-v replay s.csv --verify");
+	cr_assert_eq(r->status, 0, "s.json must not break s.csv: %s", r->out);
+	cr_assert(strstr(r->out, "is not a sidecar") && strstr(r->out, "frames     501"), "%s",
+	          r->out);
+}

@@ -414,6 +414,14 @@ Test(import_layouts, decimal_commas_hex_and_stray_lines)
 	km_import_destroy(r);
 	free(p);
 
+	/* a header line that starts with a digit does not set the separator */
+	p = write_text("dated.csv", "2022-08-16 export of mat 3\n1.5,2\n3,4\n");
+	c = km_import_config_default();
+	r = open_ok(p, &c);
+	cr_assert_eq(km_import_info(r)->cols, 2);
+	km_import_destroy(r);
+	free(p);
+
 	/* 0x10 is not 16 */
 	p = write_text("hex.csv", "1,2\n3,0x10\n");
 	c = km_import_config_default();
