@@ -546,6 +546,7 @@ static int read_sidecar(km_import *r, const char *path, bool *found)
 	bool cfg_pitch = c->pitch_mm > 0 || (c->row_pitch_mm > 0 && c->col_pitch_mm > 0);
 	bool cfg_units = c->units != KM_UNITS_DEFAULT;
 	float rate = 0, rp = 0, cp = 0;
+	uint16_t side_rows = 0, side_cols = 0;
 	enum km_import_units units = KM_UNITS_DEFAULT;
 	bool foreign = false; /* knotmap's own export, or some other JSON */
 	if (n > SIDECAR_MAX) {
@@ -632,6 +633,18 @@ static int read_sidecar(km_import *r, const char *path, bool *found)
 			}
 			rp = null[0] ? 0.0f : (float)v[0];
 			cp = k == 2 ? (null[1] ? 0.0f : (float)v[1]) : rp;
+		} else if ((!strcmp(key, "rows") || !strcmp(key, "cols")) && !c->rows) {
+			/* the grid of a matrix with one frame per line */
+			double v;
+			bool null;
+			if (!json_num(&p, &v, &null) ||
+			    (!null && !(v >= 1 && v <= KM_FRAME_MAX_DIM && v == floor(v)))) {
+				rc = KM_ERR_MALFORMED;
+				early_fail(&r->cfg, "%s: \"%s\" must be an integer in 1..%d or null", path,
+				           key, KM_FRAME_MAX_DIM);
+				goto out;
+			}
+			*(key[0] == 'r' ? &side_rows : &side_cols) = null ? 0 : (uint16_t)v;
 		} else if (!strcmp(key, "units") && !cfg_units) {
 			if (!strncmp(p, "null", 4)) {
 				p += 4;
@@ -677,6 +690,13 @@ static int read_sidecar(km_import *r, const char *path, bool *found)
 	}
 	if (units != KM_UNITS_DEFAULT)
 		r->side_units = units;
+	if ((side_rows == 0) != (side_cols == 0)) {
+		rc = KM_ERR_MALFORMED;
+		early_fail(&r->cfg, "%s: give both \"rows\" and \"cols\"", path);
+		goto out;
+	}
+	r->side_rows = side_rows;
+	r->side_cols = side_cols;
 out:
 	km__free(text);
 	return rc;

@@ -64,6 +64,7 @@ struct km_import {
 	float side_rate, side_pitch;
 	enum km_import_units side_units;
 	float side_row_pitch, side_col_pitch; /* a sidecar's [row, col] pitch */
+	uint16_t side_rows, side_cols;        /* a sidecar's grid (plain matrices) */
 	uint64_t index; /* frames read */
 	struct km_import_damage damage;
 	bool done;

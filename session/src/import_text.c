@@ -714,8 +714,8 @@ static int text_open(km_import *r)
 		km__import_set_pitch2(r, t->row_pitch, t->col_pitch);
 	if (t->hdr_units != KM_UNITS_DEFAULT)
 		km__import_set_units(r, t->hdr_units);
-	unsigned rows = r->cfg.rows ? r->cfg.rows : t->meta_rows;
-	unsigned cols = r->cfg.cols ? r->cfg.cols : t->meta_cols;
+	unsigned rows = r->cfg.rows ? r->cfg.rows : t->meta_rows ? t->meta_rows : r->side_rows;
+	unsigned cols = r->cfg.cols ? r->cfg.cols : t->meta_cols ? t->meta_cols : r->side_cols;
 	if ((rows == 0) != (cols == 0))
 		return km__import_fail(r, KM_ERR_SHAPE, t->line, t->line_off,
 		                       "the header gives %s but not %s", rows ? "rows" : "columns",
@@ -758,8 +758,8 @@ static int text_open(km_import *r)
 				return km__import_fail(
 				    r, KM_ERR_SHAPE, t->line, t->line_off,
 				    "%zu values on a line: more than a row can hold (%d), so one "
-				    "frame per line; give its grid (--rows R --cols C, rows x cols "
-				    "= %zu)",
+				    "frame per line; give its grid (--rows R --cols C, or \"rows\" "
+				    "and \"cols\" in a sidecar; rows x cols = %zu)",
 				    n, KM_FRAME_MAX_DIM, n);
 			if (lines > KM_FRAME_MAX_DIM)
 				return km__import_fail(r, KM_ERR_SHAPE, t->line, t->line_off,

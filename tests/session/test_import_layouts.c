@@ -389,6 +389,16 @@ Test(import_layouts, whitespace_matrices_numpy_savetxt)
 	r = open_ok(p, &c);
 	f = frame_for(r);
 	cr_assert_eq(read_all(r, f, &rc), 3u);
+	km_frame_destroy(f);
+	km_import_destroy(r);
+	/* or from a sidecar, with no options */
+	free(write_text("wide.json", "{\"rows\": 64, \"cols\": 32, \"rate_hz\": 1}"));
+	c = km_import_config_default();
+	r = open_ok(p, &c);
+	cr_assert_eq(km_import_info(r)->rows, 64);
+	cr_assert_float_eq(km_import_info(r)->rate_hz, 1.0f, 0);
+	f = frame_for(r);
+	cr_assert_eq(read_all(r, f, &rc), 3u);
 	cr_assert_eq(rc, KM_ERR_END);
 	cr_assert_float_eq(f->kpa[2047], 1.5f, 0);
 	km_frame_destroy(f);
