@@ -331,7 +331,7 @@ static bool spacing_mm(const char *v, double *mm)
 
 /* A header line "KEY value". */
 static int header_line(km_import *r, struct tek *t, unsigned *rows, unsigned *cols,
-                       double *rp, double *cp)
+                       double *rp, double *cp, double *area)
 {
 	const char *s = t->line;
 	while (*s == ' ' || *s == '\t')
@@ -375,6 +375,23 @@ static int header_line(km_import *r, struct tek *t, unsigned *rows, unsigned *co
 			                          "inches)",
 			                          key, val);
 		*(key[0] == 'R' ? rp : cp) = mm;
+	} else if (!strcmp(key, "SENSEL_AREA")) {
+		/* a fallback for the spacing: "25.8064 mm2", "0.5625 cm2", "0.04 in2" */
+		double v = strtod(val, &e), k = 0;
+		char u[16];
+		size_t n2 = 0;
+		for (; e && *e && n2 + 1 < sizeof u; e++)
+			if (isalnum((unsigned char)*e))
+				u[n2++] = (char)tolower((unsigned char)*e);
+		u[n2] = '\0';
+		if (!strcmp(u, "mm2") || !strcmp(u, "sqmm") || !n2)
+			k = 1;
+		else if (!strcmp(u, "cm2") || !strcmp(u, "sqcm"))
+			k = 100;
+		else if (!strcmp(u, "in2") || !strcmp(u, "sqin"))
+			k = 645.16;
+		if (k > 0 && isfinite(v) && v > 0 && v * k <= 1e6)
+			*area = v * k; /* an area knotmap cannot read is not needed */
 	} else if (!strcmp(key, "SECONDS_PER_FRAME")) {
 		double v = strtod(val, &e);
 		if (e == val || !isfinite(v) || v < 0 || v > 3600)
@@ -415,7 +432,7 @@ static int tek_open(km_import *r)
 	t->held = t->markers = t->comments = t->warned_masked = false;
 	t->header_bytes = 0;
 	unsigned rows = 0, cols = 0;
-	double rp = 0, cp = 0;
+	double rp = 0, cp = 0, area = 0;
 	int rc;
 	bool data = false;
 	for (;;) {
@@ -437,7 +454,7 @@ static int tek_open(km_import *r)
 			continue;
 		if (is_end(t->line))
 			break;
-		rc = header_line(r, t, &rows, &cols, &rp, &cp);
+		rc = header_line(r, t, &rows, &cols, &rp, &cp, &area);
 		if (rc != KM_OK)
 			return rc;
 	}
@@ -473,6 +490,8 @@ static int tek_open(km_import *r)
 	}
 	if (rp > 0 || cp > 0)
 		km__import_set_pitch2(r, rp, cp);
+	else if (area > 0) /* no spacing: square cells of that area */
+		km__import_set_pitch(r, sqrt(area));
 	r->info.rows = (uint16_t)rows;
 	r->info.cols = (uint16_t)cols;
 	size_t need = (size_t)cols * 48 + 1024;

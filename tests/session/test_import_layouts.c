@@ -145,6 +145,14 @@ Test(import_layouts, tekscan_b_cells_are_a_mask_and_spacings_have_units)
 
 Test(import_layouts, tekscan_without_frames_is_an_error_not_zero_frames)
 {
+	/* no spacing: the sensel area gives square cells */
+	char *a = write_text("area.asf", "ROWS 1\nCOLS 2\nSENSEL_AREA 0.25 cm2\n1,2\n");
+	struct km_import_config ca = km_import_config_default();
+	km_import *ra = open_ok(a, &ca);
+	cr_assert_float_eq(km_import_info(ra)->row_pitch_mm, 5.0f, 1e-5);
+	cr_assert_eq(km_import_info(ra)->pitch_from, KM_IMPORT_FROM_FILE);
+	km_import_destroy(ra);
+	free(a);
 	char *p = write_text("empty.asf", "DATA_TYPE MOVIE\nROWS 2\nCOLS 2\nROW_SPACING 0.5 cm\n"
 	                                    "UNITS KPa\nASCII_DATA @@\n@@\n");
 	struct km_import_config c = km_import_config_default();
