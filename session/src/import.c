@@ -170,6 +170,12 @@ bool km__parse_decimal(const char *s, size_t n, char dec, double *v)
 	}
 	if (i != n)
 		return false;
+	if (dec == '.') {
+		char *e;
+		*v = strtod(s, &e); /* stops at n: what follows is not part of a number */
+		if (e == s + n)
+			return true;
+	}
 	memcpy(tmp, s, n);
 	tmp[n] = '\0';
 	if (dec != '.') {

@@ -177,8 +177,10 @@ static void detect_sep(const char *h, size_t n, char *sep, char *dec)
 	const char *p = h, *end = h + n;
 	while (p < end) {
 		const char *e = memchr(p, '\n', (size_t)(end - p));
+		if (!e && end - p < 256)
+			break; /* a short partial line says too little */
 		if (!e)
-			break; /* a partial line says too little */
+			e = end; /* a line longer than the head: its start says enough */
 		const char *q = p;
 		while (q < e && (*q == ' ' || *q == '\t'))
 			q++;

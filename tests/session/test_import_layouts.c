@@ -377,11 +377,12 @@ Test(import_layouts, whitespace_matrices_numpy_savetxt)
 	free(p);
 
 	/* 2048 values a line: one frame per line, whose grid must be given */
-	char *line = malloc(2048 * 4 + 2);
+	/* (10 KiB a line: longer than the head the separator is found in) */
+	char *line = malloc(2048 * 5 + 2);
 	cr_assert_not_null(line);
 	line[0] = '\0';
 	for (int i = 0; i < 2048; i++)
-		strcat(line, i ? " 1.5" : "1.5");
+		strcat(line, i ? " 1.50" : "1.50");
 	strcat(line, "\n");
 	char *big = malloc(strlen(line) * 3 + 1);
 	cr_assert_not_null(big);
