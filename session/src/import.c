@@ -1,6 +1,7 @@
 /* Importers: the common part (input, detection, units, overrides, sidecar,
- * errors, conversion to .kmrec) and the recording source. The formats live in
- * import_npy.c and import_text.c. */
+ * errors, partial reading, conversion to .kmrec) and the recording source.
+ * The formats live in import_npy.c, import_text.c (plain matrices and
+ * key/value layouts), import_tekscan.c and import_xsensor.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>

@@ -1,5 +1,6 @@
 /*
- * Internal pieces of the importers (import.c, import_npy.c, import_text.c):
+ * Internal pieces of the importers (import.c, import_npy.c, import_text.c,
+ * import_tekscan.c, import_xsensor.c):
  * the buffered input (file, FILE * or memory) that counts bytes and lines,
  * error reporting, and the per-format vtable.
  */

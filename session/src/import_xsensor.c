@@ -137,7 +137,6 @@ static bool key_value(const char *line, char *key, size_t kcap, char *val, size_
 	}
 	while (!any && field(line, &p, &s, &n, &col))
 		any = n > 0;
-	/* strip a UTF-8 byte order mark's letters: none are alnum, nothing to do */
 	return any;
 }
 
