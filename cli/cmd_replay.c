@@ -219,7 +219,7 @@ static int run_stream(const char *path, long count, const struct km_cli_import_o
 	if (io->units != KM_UNITS_DEFAULT)
 		c.replay_units = km_import_units_name(io->units);
 	c.replay_rate_hz = io->rate_hz;
-	c.replay_pitch_mm = io->pitch_mm;
+	c.replay_pitch_mm = km_cli_import_pitch(io); /* the stream takes one pitch */
 	c.replay_rows = io->rows;
 	c.replay_cols = io->cols;
 	c.log = km_cli_log();
@@ -317,6 +317,7 @@ static int run_replay(int argc, char **argv)
 		return KM_EXIT_FAILURE;
 	km_rec_reader *r = km_source_rec_reader(src);
 	if (!r) {
+		km_cli_import_notes(CMD, src); /* guessed settings, the sensor read */
 		int st = run_import(path, src, frames, verify, from, count);
 		km_source_destroy(src);
 		return st;

@@ -190,7 +190,7 @@ static int run_view(int argc, char **argv)
 		if (io.units != KM_UNITS_DEFAULT)
 			o.replay_units = km_import_units_name(io.units);
 		o.replay_rate_hz = io.rate_hz;
-		o.replay_pitch_mm = io.pitch_mm;
+		o.replay_pitch_mm = km_cli_import_pitch(&io); /* one pitch */
 		o.replay_rows = io.rows;
 		o.replay_cols = io.cols;
 	}

@@ -1,4 +1,5 @@
 /* Helpers shared by the session commands; see session_util.h. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -98,6 +99,15 @@ const char km_cli_import_usage[] =
     "                 of failing\n"
     "A sidecar FILE.json or FILE.npy.json with \"rate_hz\", \"pitch_mm\" (a number,\n"
     "[row, col] or null) and \"units\" is read when present; options override it.\n";
+
+float km_cli_import_pitch(const struct km_cli_import_opts *o)
+{
+	if (o->pitch_mm > 0)
+		return o->pitch_mm;
+	if (o->row_pitch_mm > 0 && o->col_pitch_mm > 0)
+		return sqrtf(o->row_pitch_mm * o->col_pitch_mm);
+	return 0;
+}
 
 int km_cli_import_option(const char *cmd, int argc, char **argv, int *i, bool with_format,
                          struct km_cli_import_opts *o)

@@ -35,6 +35,9 @@ struct km_cli_import_opts {
 	float row_pitch_mm, col_pitch_mm; /* --pitch ROW,COL */
 	bool any;                     /* an import option was given */
 };
+/* The one pitch for a consumer that takes one (--pitch MM, or the geometric
+ * mean of --pitch ROW,COL, which keeps the cell area); 0 when not given. */
+float km_cli_import_pitch(const struct km_cli_import_opts *o);
 /* Help text for the options above (each line starts with two spaces). */
 extern const char km_cli_import_usage[];
 /*

@@ -286,6 +286,22 @@ void seeds_import(const char *out)
 	     "Frame,1\n1,2\n3,4\n5,6\nFrame,2\n0,0\n7.5,8\n9,10\n"),
 	    "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16\n0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1.5\n",
 	    "1,2,3\n4,5,6\n\n7,8,9\n1,2,3\n",
+	    /* Tekscan ASCII movie: B cells (the mask), spacing units, @@ */
+	    ("DATA_TYPE MOVIE\r\nROWS 2\r\nCOLS 3\r\nROW_SPACING 0.127 centimeters\r\n"
+	     "COL_SPACING 0.1 inches\r\nSECONDS_PER_FRAME 0.032\r\nUNITS KPa\r\nCOMMENTS:\r\n"
+	     "free text\r\nASCII_DATA @@\r\n\r\nFrame 1\r\nB,1,2\r\n3,4,B\r\n\r\nFrame 2\r\n"
+	     "B,5,6\r\n7,8,B\r\n@@\r\n"),
+	    /* XSENSOR X4 export: two sensors, padding, a GROUP, Date/Time */
+	    ("File:,\"a,b.XSN\",,,\nUnits:,mmHg,,,\nFRAME,1,,,\nDate, 2022 Aug 16,,,\n"
+	     "Time, 08:21:17.982,,,\nSENSOR,S-LF,,,\nRows,2,,,\nColumns,2,,,\n"
+	     "Sensel Width (cm),0.86,,,\nSensel Height (cm),0.5,,,\nSENSELS,,,,\n1,2,,,\n,,,,\n"
+	     "3,4,,,\nSENSOR,S-RF,,,\nRows,1,,,\nColumns,1,,,\nSENSELS,,,,\n9,,,,\nGROUP,1,,,\n"
+	     "Name,Heel,,,\nCells,2,,,\nSENSELS,,,,\n1,2,,,\nFRAME,2,,,\nDate, 2022 Aug 16,,,\n"
+	     "Time, 08:21:17.995,,,\nSENSOR,S-LF,,,\nRows,2,,,\nColumns,2,,,\nSENSELS,,,,\n"
+	     "5,6,,,\n7,8,,,\nSENSOR,S-RF,,,\nRows,1,,,\nColumns,1,,,\nSENSELS,,,,\n9,,,,\n"),
+	    /* numpy savetxt (blanks), and semicolons with decimal commas */
+	    "# savetxt\n1.0e+00 2.0e+00 3.0e+00\n4.0e+00 5.0e+00 6.0e+00\n\n7 8 9\n1 2 3\n",
+	    "1,5;2,25\n3,0;4,75\n\n0,5;1\n2;3,5\n",
 	};
 	for (size_t t = 0; t < sizeof text / sizeof text[0]; t++) {
 		struct seed_buf in = {0};

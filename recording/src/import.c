@@ -1,6 +1,7 @@
 /* Importers: the common part (input, detection, units, overrides, sidecar,
- * errors, conversion to .kmrec) and the recording source. The formats live in
- * import_npy.c and import_text.c. */
+ * errors, partial reading, conversion to .kmrec) and the recording source.
+ * The formats live in import_npy.c, import_text.c (plain matrices and
+ * key/value layouts), import_tekscan.c and import_xsensor.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -170,6 +171,12 @@ bool km__parse_decimal(const char *s, size_t n, char dec, double *v)
 	}
 	if (i != n)
 		return false;
+	if (dec == '.') {
+		char *e;
+		*v = strtod(s, &e); /* stops at n: what follows is not part of a number */
+		if (e == s + n)
+			return true;
+	}
 	memcpy(tmp, s, n);
 	tmp[n] = '\0';
 	if (dec != '.') {
@@ -265,6 +272,8 @@ double km_import_units_to_kpa(enum km_import_units u)
 /* ------------------------------------------------------------------------ */
 
 static int import_vfail(km_import *r, int code, uint64_t line, uint64_t column, uint64_t offset,
+                        const char *fmt, va_list ap) KM_PRINTF(6, 0);
+static int import_vfail(km_import *r, int code, uint64_t line, uint64_t column, uint64_t offset,
                         const char *fmt, va_list ap)
 {
 	if (r->damage.damaged)
@@ -288,7 +297,7 @@ static int import_vfail(km_import *r, int code, uint64_t line, uint64_t column, 
 		snprintf(d->message, sizeof d->message, "%.60s: byte %llu: %.150s", r->name,
 		         (unsigned long long)offset, msg);
 	/* a skip under config.partial is a warning, logged by km_import_next */
-	if (!r->cfg.partial || !r->ops || !r->ops->resync || !r->reading) {
+	if (!r->quiet && (!r->cfg.partial || !r->ops || !r->ops->resync || !r->reading)) {
 		km__log(&r->cfg.log, KM_LOG_ERROR, MOD, "%s", d->message);
 		if (r->cfg.detail && r->cfg.detail_size)
 			snprintf(r->cfg.detail, r->cfg.detail_size, "%s", d->message);
@@ -544,6 +553,7 @@ static int read_sidecar(km_import *r, const char *path, bool *found)
 	bool cfg_pitch = c->pitch_mm > 0 || (c->row_pitch_mm > 0 && c->col_pitch_mm > 0);
 	bool cfg_units = c->units != KM_UNITS_DEFAULT;
 	float rate = 0, rp = 0, cp = 0;
+	uint16_t side_rows = 0, side_cols = 0;
 	enum km_import_units units = KM_UNITS_DEFAULT;
 	bool foreign = false; /* knotmap's own export, or some other JSON */
 	if (n > SIDECAR_MAX) {
@@ -630,6 +640,18 @@ static int read_sidecar(km_import *r, const char *path, bool *found)
 			}
 			rp = null[0] ? 0.0f : (float)v[0];
 			cp = k == 2 ? (null[1] ? 0.0f : (float)v[1]) : rp;
+		} else if ((!strcmp(key, "rows") || !strcmp(key, "cols")) && !c->rows) {
+			/* the grid of a matrix with one frame per line */
+			double v;
+			bool null;
+			if (!json_num(&p, &v, &null) ||
+			    (!null && !(v >= 1 && v <= KM_FRAME_MAX_DIM && v == floor(v)))) {
+				rc = KM_ERR_MALFORMED;
+				early_fail(&r->cfg, "%s: \"%s\" must be an integer in 1..%d or null", path,
+				           key, KM_FRAME_MAX_DIM);
+				goto out;
+			}
+			*(key[0] == 'r' ? &side_rows : &side_cols) = null ? 0 : (uint16_t)v;
 		} else if (!strcmp(key, "units") && !cfg_units) {
 			if (!strncmp(p, "null", 4)) {
 				p += 4;
@@ -675,6 +697,13 @@ static int read_sidecar(km_import *r, const char *path, bool *found)
 	}
 	if (units != KM_UNITS_DEFAULT)
 		r->side_units = units;
+	if ((side_rows == 0) != (side_cols == 0)) {
+		rc = KM_ERR_MALFORMED;
+		early_fail(&r->cfg, "%s: give both \"rows\" and \"cols\"", path);
+		goto out;
+	}
+	r->side_rows = side_rows;
+	r->side_cols = side_cols;
 out:
 	km__free(text);
 	return rc;

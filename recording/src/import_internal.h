@@ -1,5 +1,6 @@
 /*
- * Internal pieces of the importers (import.c, import_npy.c, import_text.c):
+ * Internal pieces of the importers (import.c, import_npy.c, import_text.c,
+ * import_tekscan.c, import_xsensor.c):
  * the buffered input (file, FILE * or memory) that counts bytes and lines,
  * error reporting, and the per-format vtable.
  */
@@ -64,11 +65,13 @@ struct km_import {
 	float side_rate, side_pitch;
 	enum km_import_units side_units;
 	float side_row_pitch, side_col_pitch; /* a sidecar's [row, col] pitch */
+	uint16_t side_rows, side_cols;        /* a sidecar's grid (plain matrices) */
 	uint64_t index; /* frames read */
 	struct km_import_damage damage;
 	bool done;
 	bool warned_negative;
 	bool reading; /* created: errors now come from km_import_next */
+	bool quiet;   /* a format's look-ahead at open: errors are its to report later */
 	/* Set by a format: both spacings (origin FILE unless overridden). */
 	double file_row_pitch, file_col_pitch;
 	uint8_t *mask; /* the format's; info.mask points here */

@@ -177,12 +177,12 @@ static int parse_row(km_import *r, struct tek *t, unsigned y, float *dst, uint8_
 		} else if (!b && r->mask && !r->mask[i] && v != 0 && !t->warned_masked) {
 			km__import_warn(r,
 			                "%llu:%zu: a value in a cell that frame 1 marks B (outside "
-			                "the sensor); the cell stays masked (reported once)",
+			                "the sensor); the cell stays masked and reads 0 (reported once)",
 			                (unsigned long long)t->lno, col);
 			t->warned_masked = true;
 		}
-		if (dst)
-			dst[i] = b ? 0.0f : (float)v;
+		if (dst) /* outside the sensor reads 0, whatever a later frame says */
+			dst[i] = b || (!set_mask && r->mask && !r->mask[i]) ? 0.0f : (float)v;
 		x++;
 	}
 	if (x < cols)
@@ -331,25 +331,24 @@ static bool spacing_mm(const char *v, double *mm)
 
 /* A header line "KEY value". */
 static int header_line(km_import *r, struct tek *t, unsigned *rows, unsigned *cols,
-                       double *rp, double *cp)
+                       double *rp, double *cp, double *area)
 {
 	const char *s = t->line;
 	while (*s == ' ' || *s == '\t')
 		s++;
 	char key[40];
 	size_t n = 0;
-	while ((isupper((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_') &&
-	       n + 1 < sizeof key)
-		key[n++] = *s++;
+	bool upper = true;
+	while ((isalnum((unsigned char)*s) || *s == '_') && n + 1 < sizeof key) {
+		upper = upper && !islower((unsigned char)*s);
+		key[n++] = (char)toupper((unsigned char)*s++);
+	}
 	key[n] = '\0';
 	bool is_key = n > 0 && (*s == ' ' || *s == '\t' || *s == ':' || *s == '\0');
-	if (!is_key)
-		return t->comments ? KM_OK
-		                   : km__import_fail_at(r, KM_ERR_PARSE, t->lno, 1, t->loff,
-		                                        "expected a header line 'KEY value', "
-		                                        "'Frame N' or a row of values, found "
-		                                        "'%.40s'",
-		                                        t->line);
+	/* Free text before the data (the lines after COMMENTS:, notes) is not
+	 * data and says nothing knotmap reads; an upper-case KEY ends comments. */
+	if (!is_key || (t->comments && !upper))
+		return KM_OK;
 	if (*s == ':')
 		s++;
 	while (*s == ' ' || *s == '\t')
@@ -376,6 +375,23 @@ static int header_line(km_import *r, struct tek *t, unsigned *rows, unsigned *co
 			                          "inches)",
 			                          key, val);
 		*(key[0] == 'R' ? rp : cp) = mm;
+	} else if (!strcmp(key, "SENSEL_AREA")) {
+		/* a fallback for the spacing: "25.8064 mm2", "0.5625 cm2", "0.04 in2" */
+		double v = strtod(val, &e), k = 0;
+		char u[16];
+		size_t n2 = 0;
+		for (; e && *e && n2 + 1 < sizeof u; e++)
+			if (isalnum((unsigned char)*e))
+				u[n2++] = (char)tolower((unsigned char)*e);
+		u[n2] = '\0';
+		if (!strcmp(u, "mm2") || !strcmp(u, "sqmm") || !n2)
+			k = 1;
+		else if (!strcmp(u, "cm2") || !strcmp(u, "sqcm"))
+			k = 100;
+		else if (!strcmp(u, "in2") || !strcmp(u, "sqin"))
+			k = 645.16;
+		if (k > 0 && isfinite(v) && v > 0 && v * k <= 1e6)
+			*area = v * k; /* an area knotmap cannot read is not needed */
 	} else if (!strcmp(key, "SECONDS_PER_FRAME")) {
 		double v = strtod(val, &e);
 		if (e == val || !isfinite(v) || v < 0 || v > 3600)
@@ -416,7 +432,7 @@ static int tek_open(km_import *r)
 	t->held = t->markers = t->comments = t->warned_masked = false;
 	t->header_bytes = 0;
 	unsigned rows = 0, cols = 0;
-	double rp = 0, cp = 0;
+	double rp = 0, cp = 0, area = 0;
 	int rc;
 	bool data = false;
 	for (;;) {
@@ -438,7 +454,7 @@ static int tek_open(km_import *r)
 			continue;
 		if (is_end(t->line))
 			break;
-		rc = header_line(r, t, &rows, &cols, &rp, &cp);
+		rc = header_line(r, t, &rows, &cols, &rp, &cp, &area);
 		if (rc != KM_OK)
 			return rc;
 	}
@@ -474,6 +490,8 @@ static int tek_open(km_import *r)
 	}
 	if (rp > 0 || cp > 0)
 		km__import_set_pitch2(r, rp, cp);
+	else if (area > 0) /* no spacing: square cells of that area */
+		km__import_set_pitch(r, sqrt(area));
 	r->info.rows = (uint16_t)rows;
 	r->info.cols = (uint16_t)cols;
 	size_t need = (size_t)cols * 48 + 1024;

@@ -177,14 +177,33 @@ static void detect_sep(const char *h, size_t n, char *sep, char *dec)
 	const char *p = h, *end = h + n;
 	while (p < end) {
 		const char *e = memchr(p, '\n', (size_t)(end - p));
+		if (!e && end - p < 256)
+			break; /* a short partial line says too little */
 		if (!e)
-			break; /* a partial line says too little */
+			e = end; /* a line longer than the head: its start says enough */
 		const char *q = p;
 		while (q < e && (*q == ' ' || *q == '\t'))
 			q++;
 		if (q < e && (*q == '+' || *q == '-' || *q == '.'))
 			q++;
-		if (q < e && *q >= '0' && *q <= '9') {
+		/* the first token must be a number ("2022-08-16 export" is not) */
+		const char *tok = p;
+		while (tok < e && (*tok == ' ' || *tok == '\t'))
+			tok++;
+		const char *tend = tok;
+		while (tend < e && !strchr(",; \t\r", *tend))
+			tend++;
+		double v;
+		bool number = km__parse_decimal(tok, (size_t)(tend - tok), '.', &v);
+		if (!number && tend < e && *tend == ',') {
+			/* "1,5;2": a decimal comma inside the first token */
+			const char *t2 = tend + 1;
+			while (t2 < e && *t2 >= '0' && *t2 <= '9')
+				t2++;
+			number = t2 < e && *t2 == ';' &&
+			         km__parse_decimal(tok, (size_t)(t2 - tok), ',', &v);
+		}
+		if (number && q < e && *q >= '0' && *q <= '9') {
 			bool semi = memchr(p, ';', (size_t)(e - p)) != NULL;
 			bool comma = memchr(p, ',', (size_t)(e - p)) != NULL;
 			bool tab = memchr(p, '\t', (size_t)(e - p)) != NULL;
@@ -697,8 +716,8 @@ static int text_open(km_import *r)
 		km__import_set_pitch2(r, t->row_pitch, t->col_pitch);
 	if (t->hdr_units != KM_UNITS_DEFAULT)
 		km__import_set_units(r, t->hdr_units);
-	unsigned rows = r->cfg.rows ? r->cfg.rows : t->meta_rows;
-	unsigned cols = r->cfg.cols ? r->cfg.cols : t->meta_cols;
+	unsigned rows = r->cfg.rows ? r->cfg.rows : t->meta_rows ? t->meta_rows : r->side_rows;
+	unsigned cols = r->cfg.cols ? r->cfg.cols : t->meta_cols ? t->meta_cols : r->side_cols;
 	if ((rows == 0) != (cols == 0))
 		return km__import_fail(r, KM_ERR_SHAPE, t->line, t->line_off,
 		                       "the header gives %s but not %s", rows ? "rows" : "columns",
@@ -741,8 +760,8 @@ static int text_open(km_import *r)
 				return km__import_fail(
 				    r, KM_ERR_SHAPE, t->line, t->line_off,
 				    "%zu values on a line: more than a row can hold (%d), so one "
-				    "frame per line; give its grid (--rows R --cols C, rows x cols "
-				    "= %zu)",
+				    "frame per line; give its grid (--rows R --cols C, or \"rows\" "
+				    "and \"cols\" in a sidecar; rows x cols = %zu)",
 				    n, KM_FRAME_MAX_DIM, n);
 			if (lines > KM_FRAME_MAX_DIM)
 				return km__import_fail(r, KM_ERR_SHAPE, t->line, t->line_off,

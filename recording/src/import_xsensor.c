@@ -137,7 +137,6 @@ static bool key_value(const char *line, char *key, size_t kcap, char *val, size_
 	}
 	while (!any && field(line, &p, &s, &n, &col))
 		any = n > 0;
-	/* strip a UTF-8 byte order mark's letters: none are alnum, nothing to do */
 	return any;
 }
 
@@ -581,18 +580,20 @@ static int xs_open(km_import *r)
 	int64_t t_first = 0, t_last = 0, t;
 	uint64_t timed = 0;
 	bool have;
+	r->quiet = true;
 	while (frames < RATE_SCAN_FRAMES) {
 		rc = read_block(r, x, NULL, &t, &have);
 		if (rc == KM_ERR_END)
 			break;
 		if (rc != KM_OK) {
-			if (r->cfg.partial) {
-				/* reading will skip it; do not count on the rest */
-				memset(&r->damage, 0, sizeof r->damage);
-				frames = RATE_SCAN_FRAMES;
-				break;
-			}
-			return rc;
+			r->quiet = false;
+			if (rc == KM_ERR_IO || rc == KM_ERR_NO_MEMORY)
+				return rc;
+			/* damage further on: reading reports it there (or skips it,
+			 * partial); the rate comes from the frames before it */
+			memset(&r->damage, 0, sizeof r->damage);
+			frames = RATE_SCAN_FRAMES;
+			break;
 		}
 		if (have) {
 			if (!timed)
@@ -602,6 +603,7 @@ static int xs_open(km_import *r)
 		}
 		frames++;
 	}
+	r->quiet = false;
 	if (frames < RATE_SCAN_FRAMES) {
 		r->info.frame_count_known = true;
 		r->info.frame_count = frames;

@@ -253,3 +253,78 @@ Test(import_cli, damaged_import_fails_or_is_partial)
 	cr_assert_eq(r->status, 1, "%s", r->out);
 	cr_assert(strstr(r->out, "not npy"), "%s", r->out);
 }
+
+/* replay --verify never calls a file without frames good; the real vendor
+ * files (../shared/data/vendor, when present) read with no options. */
+Test(import_cli, verify_needs_frames_and_vendor_files_read_plainly)
+{
+	write_text("hdr.csv", "Rows,2\nColumns,2\n");
+	struct km_test_run *r = knot("replay hdr.csv --verify");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "no frames"), "%s", r->out);
+	write_text("stray.csv", "1,2\n3,4\n\n# a comment is fine\nn/a\n");
+	r = knot("replay stray.csv --verify");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "stray.csv:5:1: expected a row of numbers"), "%s", r->out);
+
+	const char *src = getenv("KM_SOURCE_DIR");
+	char vendor[4096];
+	snprintf(vendor, sizeof vendor, "%s/../shared/data/vendor", src ? src : ".");
+	char probe[4200];
+	snprintf(probe, sizeof probe, "%s/LICENSE.md", vendor);
+	if (access(probe, R_OK) != 0) {
+		const char *ci = getenv("CI");
+		if (ci && !strcmp(ci, "true"))
+			cr_assert_fail("%s is missing: CI must run the real-file tests", vendor);
+		cr_skip_test("real vendor files not found at %s; skipped", vendor);
+	}
+	r = knot("replay '%s/fscan_testL.asf' --verify", vendor);
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "60 x 21 cells, 5.08 mm pitch (from the file)") &&
+	              strstr(r->out, "31.25 Hz (from the file)") &&
+	              strstr(r->out, "955 of 1260 cells") && strstr(r->out, "frames     205") &&
+	              strstr(r->out, "every line reads"),
+	          "%s", r->out);
+	r = knot("replay '%s/xsensor_data.csv' --verify", vendor);
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "31 x 11 cells, 8.60 mm pitch") && strstr(r->out, "mmHg") &&
+	              strstr(r->out, "frames     101") && strstr(r->out, "sensor     1 of 2") &&
+	              strstr(r->out, "reading sensor 1 of 2") && strstr(r->out, "--sensor"),
+	          "%s", r->out);
+	r = knot("replay '%s/xsensor_data.csv' --sensor RF", vendor);
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "sensor     2 of 2: HX210.11.31.M11-DFM-RF S0073"), "%s", r->out);
+}
+
+/* --pitch overrides a sidecar (even one it could not read), takes ROW,COL,
+ * and knotmap's own JSON export next to a CSV is not that CSV's sidecar. */
+Test(import_cli, pitch_overrides_sidecar_and_exports_are_not_sidecars)
+{
+	write_text("m.csv", "1,2\n3,4\n");
+	write_text("m.json", "{\"pitch_mm\": [10.28, 5.28], \"units\": \"kPa\"}\n");
+	struct km_test_run *r = knot("replay m.csv");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "10.28 mm between rows x 5.28 mm between columns") &&
+	              strstr(r->out, "(from sidecar)"),
+	          "%s", r->out);
+	write_text("m.json", "{\"pitch_mm\": \"wide\"}\n");
+	r = knot("replay m.csv");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "--pitch"), "%s", r->out);
+	r = knot("replay m.csv --pitch 4,9 --units kPa");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "6.00 mm pitch (given)") &&
+	              strstr(r->out, "4.00 mm between rows x 9.00 mm between columns"),
+	          "%s", r->out);
+
+	/* the export round trip: s.csv and s.json both exported from s.kmrec */
+	record();
+	r = knot("export s.kmrec -o s.csv");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("export s.kmrec -o s.json");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("-v replay s.csv --verify");
+	cr_assert_eq(r->status, 0, "s.json must not break s.csv: %s", r->out);
+	cr_assert(strstr(r->out, "is not a sidecar") && strstr(r->out, "frames     501"), "%s",
+	          r->out);
+}

@@ -1,5 +1,5 @@
-/* Real files made by other people's mats (../shared/data/vendor, MIT, see its
- * LICENSE.md and README.md): read with no options, and the facts an
+/* Real files made by other people's mats (<source>/../shared/data/vendor, MIT
+ * licensed, kept there with their notice): read with no options, and the facts an
  * independent reader found (frames, grid, pitch, units, rate, sums, maxima)
  * come out. Skipped with a message when ../shared is absent (a fresh clone);
  * a failure when CI=true. */

@@ -199,8 +199,12 @@ struct km_import_damage {
  * header too large), KM_ERR_SHAPE (no or too large grid, ragged first frame),
  * KM_ERR_UNSUPPORTED (dtype, Fortran order, unknown units), KM_ERR_BAD_VERSION
  * (an .npy format major version other than 1, 2 or 3), KM_ERR_TRUNCATED
- * (ends inside the header); KM_ERR_NO_MEMORY. On error *out is NULL and the
- * message went to the log and detail.
+ * (ends inside the header, or a header without frames); KM_ERR_NO_MEMORY.
+ * Tekscan reads its first frame at open (its B cells are the mask), so that
+ * frame's errors (KM_ERR_PARSE, KM_ERR_SHAPE, KM_ERR_NONFINITE,
+ * KM_ERR_TRUNCATED) come from here. A config.sensor the file does not hold:
+ * KM_ERR_INVALID_ARG. On error *out is NULL and the message went to the log
+ * and detail.
  */
 KM_API int km_import_create(const struct km_import_config *cfg, km_import **out);
 
