@@ -1,0 +1,213 @@
+/* `analyze --json / --csv` for scripts, analysis on raw counts (relative
+ * rules only, said), and exports of imports holding the same knots and holds
+ * as `analyze` (issue 17). Outputs are parsed with python3's json and csv
+ * modules, not matched as text. */
+#include "session_test_util.h"
+
+#include <criterion/criterion.h>
+#include <stdarg.h>
+
+static char *dir;
+static char knotmap[4096];
+
+static void setup(void)
+{
+	dir = km_test_mkdtemp();
+	cr_assert_not_null(dir);
+	const char *bin = getenv("KM_BINARY_DIR");
+	snprintf(knotmap, sizeof knotmap, "%s/cli/knotmap", bin ? bin : ".");
+	setenv("XDG_DATA_HOME", dir, 1);
+	setenv("HOME", dir, 1);
+	setenv("TMPDIR", dir, 1);
+}
+
+static void teardown(void)
+{
+	km_test_rmdir(dir);
+	dir = NULL;
+}
+
+TestSuite(analysis_cli, .init = setup, .fini = teardown, .timeout = 200);
+
+static struct km_test_run *run(const char *bin, const char *fmt, ...) KM_PRINTF(2, 3);
+static struct km_test_run *run(const char *bin, const char *fmt, ...)
+{
+	static struct km_test_run r;
+	if (access(knotmap, X_OK) != 0)
+		cr_skip_test("knotmap binary not built at %s", knotmap);
+	char args[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof args, fmt, ap);
+	va_end(ap);
+	km_test_run_in(&r, dir, bin, args);
+	return &r;
+}
+/* An output redirected to a file keeps only stdout: "knot(\"... > F 2>F.err;
+ * exit $?\")" (the runner appends 2>&1 to the line). */
+#define knot(...) run(knotmap, __VA_ARGS__)
+#define py(...) run("python3", __VA_ARGS__)
+
+static void write_text(const char *name, const char *text)
+{
+	char *p = km_test_path(dir, name);
+	FILE *f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	free(p);
+}
+
+/* Checks an `analyze --json` output against the text output of the same
+ * analysis: the same counts, knot positions, hold; the positions in cells
+ * follow the cell-centre convention; first seen <= found. Prints "ok". */
+static const char check_json[] =
+    "import json, re, sys\n"
+    "j = json.load(open(sys.argv[1]))\n"
+    "t = open(sys.argv[2]).read()\n"
+    "nk = int(re.search(r'candidate knots: (\\d+)', t).group(1))\n"
+    "nh = int(re.search(r'holds: (\\d+)', t).group(1))\n"
+    "ne = int(re.search(r'(\\d+) events', t).group(1))\n"
+    "assert len(j['knots']) == nk, (len(j['knots']), nk)\n"
+    "assert len(j['holds']) == nh, (len(j['holds']), nh)\n"
+    "assert len(j['events']) == ne and j['events_complete'], (len(j['events']), ne)\n"
+    "g = j['grid']\n"
+    "txt = re.findall(r'track (\\d+)\\s+at \\(\\s*([-\\d.]+),\\s*([-\\d.]+)\\) mm  from', t)\n"
+    "for k, (tid, x, y) in zip(j['knots'], txt):\n"
+    "    assert k['track'] == int(tid)\n"
+    "    assert abs(k['x_mm'] - float(x)) < 0.06 and abs(k['y_mm'] - float(y)) < 0.06, k\n"
+    "    assert abs(k['x_mm'] - (k['col'] + 0.5) * g['col_pitch_mm']) < 1e-3, k\n"
+    "    assert abs(k['y_mm'] - (k['row'] + 0.5) * g['row_pitch_mm']) < 1e-3, k\n"
+    "    # on counts the tracker's extrapolation can leave the grid (a dsp matter)\n"
+    "    assert 'off-grid-ok' in sys.argv or (0 <= k['col'] < g['cols'] and 0 <= k['row'] < g['rows']), k\n"
+    "    assert k['first_seen_s'] <= k['found_s'] and k['last_seen_s'] >= k['first_seen_s'], k\n"
+    "    assert k['peak_contrast'] > 0, k\n"
+    "for h in j['holds']:\n"
+    "    assert h['held_s'] > 0 and h['load'] > 0 and h['outcome'], h\n"
+    "types = [e['type'] for e in j['events']]\n"
+    "assert types.count('KNOT_FOUND') == nk, types\n"
+    "print('ok', j['units']['pressure'], len(j['knots']), len(j['holds']))\n";
+
+/* The knots and holds of an export JSON and an analyze JSON are the same. */
+static const char check_same[] =
+    "import json, sys\n"
+    "e = json.load(open(sys.argv[1]))\n"
+    "a = json.load(open(sys.argv[2]))\n"
+    "assert len(e['knots']) == len(a['knots']) > 0, (len(e['knots']), len(a['knots']))\n"
+    "assert len(e['holds']) == len(a['holds']) > 0, (len(e['holds']), len(a['holds']))\n"
+    "for x, y in zip(e['knots'], a['knots']):\n"
+    "    assert x['track_id'] == y['track'], (x, y)\n"
+    "    assert abs(x['x_mm'] - y['x_mm']) < 1e-3 and abs(x['y_mm'] - y['y_mm']) < 1e-3, (x, y)\n"
+    "for x, y in zip(e['holds'], a['holds']):\n"
+    "    assert x['track_id'] == y['track'] and abs(x['held_s'] - y['held_s']) < 1e-3, (x, y)\n"
+    "    assert x['outcome'] == y['outcome'] or not x['finished'], (x, y)\n"
+    "print('same', e['units']['pressure'], a['units']['pressure'])\n";
+
+/* A 60 s tennis-ball session with a timed hold (64 x 64, 100 Hz). */
+static void record(void)
+{
+	struct km_test_run *r = knot("record --sim tennis-ball-trapezius --duration 60 --fast "
+	                             "--no-history -o t.kmrec");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	write_text("check_json.py", check_json);
+	write_text("check_same.py", check_same);
+}
+
+Test(analysis_cli, json_lists_what_the_text_lists)
+{
+	record();
+	struct km_test_run *r = knot("analyze t.kmrec > a.txt 2>a.txt.err; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("analyze t.kmrec --json > a.json 2>a.json.err; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = py("check_json.py a.json a.txt");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "ok kPa "), "%s", r->out);
+	cr_assert(!strstr(r->out, "ok kPa 0 "), "the session has knots: %s", r->out);
+	r = knot("analyze t.kmrec --json --csv");
+	cr_assert_eq(r->status, 2, "%s", r->out);
+}
+
+Test(analysis_cli, csv_rows_are_the_json)
+{
+	record();
+	struct km_test_run *r = knot("analyze t.kmrec --json > a.json 2>a.json.err; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("analyze t.kmrec --csv > a.csv 2>a.csv.err; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	write_text("check_csv.py",
+	           "import csv, json\n"
+	           "j = json.load(open('a.json'))\n"
+	           "rows = list(csv.DictReader(open('a.csv')))\n"
+	           "k = [r for r in rows if r['kind'] == 'knot']\n"
+	           "h = [r for r in rows if r['kind'] == 'hold']\n"
+	           "e = [r for r in rows if r['kind'] == 'event']\n"
+	           "assert len(k) == len(j['knots']) > 0 and len(h) == len(j['holds']) > 0\n"
+	           "assert len(e) == len(j['events'])\n"
+	           "for r, x in zip(k, j['knots']):\n"
+	           "    assert int(r['track']) == x['track']\n"
+	           "    assert abs(float(r['x_mm']) - x['x_mm']) < 1e-2, (r, x)\n"
+	           "    assert abs(float(r['col']) - x['col']) < 1e-3, (r, x)\n"
+	           "    assert abs(float(r['peak_contrast']) - x['peak_contrast']) < 1e-4\n"
+	           "assert 'load_kPa' in rows[0]\n"
+	           "print('ok')\n");
+	r = py("check_csv.py");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+}
+
+/* Raw counts (a .npy without a sidecar or --units) are analysed with the
+ * relative rules only, and the output says so and labels loads as counts. */
+static void drop(const char *name)
+{
+	char *p = km_test_path(dir, name);
+	cr_assert_eq(unlink(p), 0, "%s", name);
+	free(p);
+}
+
+Test(analysis_cli, counts_run_relative_rules_and_say_so)
+{
+	record();
+	struct km_test_run *r = knot("export t.kmrec -o t.npy");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	drop("t.npy.json"); /* a .npy that does not say its units */
+	r = knot("analyze t.npy --rate 100 --pitch 10");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "values are raw counts: relative rules only; pressures are "
+	                         "not in kPa"),
+	          "%s", r->out);
+	cr_assert(!strstr(r->out, " kPa  dose"), "loads in counts are not kPa: %s", r->out);
+	r = knot("analyze t.npy --rate 100 --pitch 10 > c.txt 2>c.txt.err; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("analyze t.npy --rate 100 --pitch 10 --json > c.json 2>c.json.err; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = py("check_json.py c.json c.txt off-grid-ok");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "ok counts "), "%s", r->out);
+	r = py("-c \"import json; j = json.load(open('c.json')); "
+	       "assert j['relative_rules_only'] is True; assert j['units']['dose'] == 'counts*s'\"");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+}
+
+/* Export of an import holds the analysis analyze finds (0 knots before). */
+Test(analysis_cli, export_of_import_holds_the_analysis)
+{
+	record();
+	struct km_test_run *r = knot("export t.kmrec -o t.npy");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	drop("t.npy.json");
+	r = knot("export t.npy --rate 100 --pitch 10 --units kPa -o e.json");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("analyze t.npy --rate 100 --pitch 10 --units kPa --json > a.json 2>a.json.err; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = py("check_same.py e.json a.json");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "same kPa kPa"), "%s", r->out);
+	/* and on counts: the same analysis, in counts */
+	r = knot("export t.npy --rate 100 --pitch 10 -o ec.json");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("analyze t.npy --rate 100 --pitch 10 --json > ac.json 2>ac.json.err; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = py("check_same.py ec.json ac.json");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "same counts counts"), "%s", r->out);
+}
