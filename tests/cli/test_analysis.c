@@ -211,3 +211,68 @@ Test(analysis_cli, export_of_import_holds_the_analysis)
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_assert(strstr(r->out, "same counts counts"), "%s", r->out);
 }
+
+/* Round trips (issue 17): an import in counts at 50 Hz with 8 x 5 mm cells,
+ * exported as CSV, NPY (+ sidecar) and Tekscan ASCII, reads back with the
+ * same frames, rate, row and column pitch and units ("counts": never kPa);
+ * the JSON export says counts and both pitches. */
+Test(analysis_cli, exports_round_trip_rate_pitch_units)
+{
+	record();
+	struct km_test_run *r = knot("export t.kmrec -o t.npy");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	drop("t.npy.json");
+	const char *opts = "--rate 50 --pitch 8,5";
+	r = knot("analyze t.npy %s --json > in.json 2>in.err; exit $?", opts);
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("replay t.npy %s --frames --count 40 > in.frames 2>&1; exit $?", opts);
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	write_text("check_trip.py",
+	           "import json, sys\n"
+	           "a = json.load(open('in.json'))\n"
+	           "b = json.load(open(sys.argv[1]))\n"
+	           "g, h = a['grid'], b['grid']\n"
+	           "assert h['rate_hz'] == 50 and h['row_pitch_mm'] == 8 and h['col_pitch_mm'] == 5, h\n"
+	           "assert (g['rows'], g['cols']) == (h['rows'], h['cols'])\n"
+	           "assert b['units']['pressure'] == 'counts', b['units']\n"
+	           "assert b['frames'] == a['frames'] == 6001, (a['frames'], b['frames'])\n"
+	           "assert abs(b['duration_s'] - a['duration_s']) < 1e-6 and a['duration_s'] == 120\n"
+	           "assert len(b['knots']) == len(a['knots']) and len(b['holds']) == len(a['holds'])\n"
+	           "f = [l.split('flags')[1] for l in open('in.frames') if l.startswith('frame')]\n"
+	           "e = [l.split('flags')[1] for l in open(sys.argv[2]) if l.startswith('frame')]\n"
+	           "assert len(f) == 40 and f == e, (f[:2], e[:2])\n"
+	           "print('ok')\n");
+	const char *ext[] = {"csv", "npy", "txt"};
+	for (size_t i = 0; i < 3; i++) {
+		r = knot("export t.npy %s -o o.%s", opts, ext[i]);
+		cr_assert_eq(r->status, 0, "%s: %s", ext[i], r->out);
+		r = knot("analyze o.%s --json > o.%s.an 2>o.err; exit $?", ext[i], ext[i]);
+		cr_assert_eq(r->status, 0, "%s: %s", ext[i], r->out);
+		r = knot("replay o.%s --frames --count 40 > o.%s.frames 2>&1; exit $?", ext[i],
+		         ext[i]);
+		cr_assert_eq(r->status, 0, "%s: %s", ext[i], r->out);
+		r = py("check_trip.py o.%s.an o.%s.frames", ext[i], ext[i]);
+		cr_assert_eq(r->status, 0, "%s: %s", ext[i], r->out);
+	}
+	/* what the files say of themselves */
+	r = py("-c \"import json; s = json.load(open('o.npy.json')); "
+	       "assert s == {'rate_hz': 50, 'pitch_mm': [8, 5], 'units': 'counts'}, s\"");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = run("grep", "-c -e '^UNITS RAW' -e '^ROW_SPACING 0.8000 cm' -e '^COL_SPACING 0.5000 cm' o.txt");
+	cr_assert_str_eq(r->out, "3\n");
+	r = run("head", "-n 4 o.csv | cut -c1-120");
+	cr_assert(strstr(r->out, "rate_hz,50\nrow_spacing_mm,8\ncol_spacing_mm,5\nframe,") &&
+	              strstr(r->out, "r0c0_counts"),
+	          "%s", r->out);
+	r = knot("export t.npy %s -o o.json", opts);
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = py("-c \"import json; j = json.load(open('o.json')); d = j['device']; "
+	       "assert j['units']['pressure'] == 'counts' and j['units']['dose'] == 'counts*s'; "
+	       "assert d['row_pitch_mm'] == 8 and d['col_pitch_mm'] == 5 and d['rate_hz'] == 50, d\"");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	/* calibrated values stay kPa */
+	r = knot("export t.kmrec -o k.txt");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = run("grep", "-c '^UNITS KPA' k.txt");
+	cr_assert_str_eq(r->out, "1\n");
+}
