@@ -401,6 +401,12 @@ static int run_analyze(int argc, char **argv)
 	a.units = a.run.counts ? "counts" : "kPa";
 	if (a.run.counts)
 		fprintf(stderr, "knotmap analyze: note: %s\n", km_cli_counts_notice);
+	if (a.run.guard_off)
+		fprintf(stderr,
+		        "knotmap analyze: note: %.3g Hz is below the %.0f Hz the tensing-up guard "
+		        "needs: it is off (no TENSING_UP or EASE_OFF); knots and holds are found "
+		        "as usual\n",
+		        (double)in->device.rate_hz, (double)KM_PIPELINE_GUARD_MIN_HZ);
 	a.t0 = in->first_time_us;
 	uint64_t frames = 0, skipped = 0, first_us = 0, last_us = 0;
 	struct km_rec_item it;

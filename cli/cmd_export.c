@@ -86,11 +86,13 @@ static int write_temp(km_source *src, const struct km_rec_writer_config *wc, uin
 	c.device = in->device;
 	c.content = KM_REC_KPA;
 	struct km_cli_analysis an;
-	int rc = km_cli_analysis_create(CMD, in, &an);
-	if (rc != KM_OK)
-		return rc;
+	if (km_cli_analysis_create(CMD, in, &an) != KM_OK)
+		fprintf(stderr, "knotmap export: warning: exporting the frames without the "
+		                "analysis (no knots or holds)\n");
+	else if (an.counts)
+		fprintf(stderr, "knotmap export: note: %s\n", km_cli_counts_notice);
 	km_rec_writer *w = NULL;
-	rc = km_rec_writer_create(&c, &w);
+	int rc = km_rec_writer_create(&c, &w);
 	if (rc != KM_OK) {
 		km_cli_analysis_destroy(&an);
 		return rc;
@@ -103,7 +105,7 @@ static int write_temp(km_source *src, const struct km_rec_writer_config *wc, uin
 		if (rc != KM_OK)
 			break;
 		(*n)++;
-		if (km_cli_analysis_process(&an, it.frame, &res) != KM_OK)
+		if (!an.p || km_cli_analysis_process(&an, it.frame, &res) != KM_OK)
 			continue; /* a frame the analysis skips, as analyze does */
 		for (size_t i = 0; i < res.event_count && rc == KM_OK; i++) {
 			km_event_to_record(&res.events[i], &rev);
@@ -114,7 +116,7 @@ static int write_temp(km_source *src, const struct km_rec_writer_config *wc, uin
 	}
 	if (rc == KM_ERR_END) {
 		rc = KM_OK;
-		if (km_pipeline_finish(an.p, &res) == KM_OK)
+		if (an.p && km_pipeline_finish(an.p, &res) == KM_OK)
 			for (size_t i = 0; i < res.event_count && rc == KM_OK; i++) {
 				km_event_to_record(&res.events[i], &rev);
 				rc = km_rec_writer_write_event(w, &rev);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../common/bench_util.h"
 #include "knotmap/import.h"
@@ -180,6 +181,7 @@ int main(int argc, char **argv)
 		                "       bench_analyze pipeline BASE.npy MINUTES\n");
 		return 2;
 	}
+	umask(077); /* recordings are health data, even made-up ones: 0600 */
 	double minutes = atof(argv[3]);
 	struct base b;
 	memset(&b, 0, sizeof b);

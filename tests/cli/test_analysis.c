@@ -276,3 +276,25 @@ Test(analysis_cli, exports_round_trip_rate_pitch_units)
 	r = run("grep", "-c '^UNITS KPA' k.txt");
 	cr_assert_str_eq(r->out, "1\n");
 }
+
+/* Below 25 Hz the tensing-up guard is off, said in the text and the JSON;
+ * the analysis still runs (issue 17: never a refusal). */
+Test(analysis_cli, low_rate_says_the_guard_is_off)
+{
+	record();
+	struct km_test_run *r = knot("export t.kmrec -o t.npy");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("analyze t.npy --rate 10");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "10 Hz is below the 25 Hz the tensing-up guard needs: it is off"),
+	          "%s", r->out);
+	r = knot("analyze t.npy --rate 10 --json > g.json 2>g.err; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = py("-c \"import json; j = json.load(open('g.json')); "
+	       "assert j['guard_off'] is True and j['grid']['rate_hz'] == 10, j['grid']\"");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("analyze t.npy --json > h.json 2>h.err; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = py("-c \"import json; j = json.load(open('h.json')); assert j['guard_off'] is False\"");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+}
