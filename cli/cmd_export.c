@@ -277,6 +277,7 @@ static int run_export(int argc, char **argv)
 	c.counts = si->units == KM_UNITS_RAW;
 	c.row_pitch_mm = si->row_pitch_mm;
 	c.col_pitch_mm = si->col_pitch_mm;
+	c.mask = si->mask;
 	c.npy_sidecar = true;
 	rc = km_export_recording(&c, r);
 	km_cli_progress_end();

@@ -200,13 +200,24 @@ static int export_tekscan(const struct km_export_config *cfg, km_rec_reader *r, 
 		spf = (double)(in->last_time_us - in->first_time_us) / 1e6 /
 		      (double)(in->frame_count - 1);
 	bool kpa = is_kpa(cfg, r);
+	/* The sensor type round-trips: a Tekscan import's model is "Tekscan
+	 * <SENSOR_TYPE>" (written back as it was), knotmap's own mats are
+	 * "knotmap <model>" (prefixed once). */
+	const char *sensor = in->device.model[0] ? in->device.model : "mat";
+	const char *sensor_prefix = "knotmap ";
+	if (!strncmp(sensor, "Tekscan ", 8)) {
+		sensor += 8;
+		sensor_prefix = "";
+	} else if (!strncmp(sensor, "knotmap ", 8)) {
+		sensor_prefix = "";
+	}
 	km__out_printf(o,
-	               "DATA_TYPE MOVIE\r\nVERSION knotmap %s\r\nSENSOR_TYPE knotmap %s\r\n"
+	               "DATA_TYPE MOVIE\r\nVERSION knotmap %s\r\nSENSOR_TYPE %s%s\r\n"
 	               "SERIAL %s\r\nROWS %u\r\nCOLS %u\r\nROW_SPACING %.4f cm\r\n"
 	               "COL_SPACING %.4f cm\r\nSENSEL_AREA %.4f cm2\r\n"
 	               "SECONDS_PER_FRAME %.6f\r\nUNITS %s\r\nSTART_FRAME 1\r\n"
 	               "END_FRAME %" PRIu64 "\r\n\r\n",
-	               km_version_string(), in->device.model[0] ? in->device.model : "mat",
+	               km_version_string(), sensor_prefix, sensor,
 	               in->device.serial[0] ? in->device.serial : "-", (unsigned)in->device.rows,
 	               (unsigned)in->device.cols, row_cm, col_cm, row_cm * col_cm, spf,
 	               kpa ? "KPA" : "RAW", in->frame_count);
@@ -222,7 +233,9 @@ static int export_tekscan(const struct km_export_config *cfg, km_rec_reader *r, 
 			for (unsigned x = 0; x < f->cols; x++) {
 				if (x)
 					km__out_puts(o, ",");
-				if (kpa)
+				if (cfg->mask && !cfg->mask[(size_t)y * f->cols + x])
+					km__out_puts(o, "B"); /* outside the sensor */
+				else if (kpa)
 					km__out_printf(o, "%.3f",
 					               (double)f->kpa[(size_t)y * f->cols + x]);
 				else /* counts as they came, exactly */

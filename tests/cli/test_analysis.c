@@ -298,3 +298,23 @@ Test(analysis_cli, low_rate_says_the_guard_is_off)
 	r = py("-c \"import json; j = json.load(open('h.json')); assert j['guard_off'] is False\"");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 }
+
+/* The sensor mask travels: Tekscan 'B' cells (outside the sensor) go out as
+ * 'B' again, and the export of the export is the same file. */
+Test(analysis_cli, tekscan_export_keeps_the_mask)
+{
+	write_text("tek.txt", "DATA_TYPE FRAME\r\nSENSOR_TYPE 5330\r\nROWS 3\r\nCOLS 4\r\n"
+	                      "ROW_SPACING 0.127 centimeters\r\nCOL_SPACING 0.1 inches\r\n"
+	                      "SECONDS_PER_FRAME 0.1\r\nUNITS PSI\r\nASCII_DATA @@\r\n\r\n"
+	                      "B,1,2,B\r\n3,4,5,6\r\nB,7,8,B\r\n@@\r\n");
+	struct km_test_run *r = knot("export tek.txt -o back.txt");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = run("grep", "-c -e '^B,[0-9.]*,[0-9.]*,B' back.txt");
+	cr_assert_str_eq(r->out, "2\n");
+	r = run("grep", "-c -e '^UNITS KPA' -e '^ROW_SPACING 0.1270 cm' -e '^COL_SPACING 0.2540 cm' back.txt");
+	cr_assert_str_eq(r->out, "3\n");
+	r = knot("export back.txt -o again.txt");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = run("sh", "-c 'grep -v ^VERSION back.txt > a; grep -v ^VERSION again.txt > b; cmp a b && echo same'");
+	cr_assert_str_eq(r->out, "same\n");
+}
