@@ -62,7 +62,8 @@ int km_cli_analysis_process(struct km_cli_analysis *a, const struct km_frame *f,
 	for (size_t i = 0; i < res->track_count; i++) {
 		const struct km_track *t = &res->tracks[i];
 		size_t at = seen_lower(a, t->id);
-		struct km_cli_track_seen *s = at < a->n_seen && a->seen[at].id == t->id ? &a->seen[at] : NULL;
+		struct km_cli_track_seen *s =
+		    at < a->n_seen && a->seen[at].id == t->id ? &a->seen[at] : NULL;
 		if (!s) {
 			if (a->n_seen == a->cap_seen) {
 				size_t cap = a->cap_seen ? 2 * a->cap_seen : 64;
@@ -83,7 +84,8 @@ int km_cli_analysis_process(struct km_cli_analysis *a, const struct km_frame *f,
 			s->last_us = t->last_hit_us;
 			if (t->response_kpa > s->peak_response)
 				s->peak_response = t->response_kpa;
-			if (t->background_kpa > 0.0f && t->response_kpa / t->background_kpa > s->peak_contrast)
+			if (t->background_kpa > 0.0f &&
+			    t->response_kpa / t->background_kpa > s->peak_contrast)
 				s->peak_contrast = t->response_kpa / t->background_kpa;
 		}
 	}

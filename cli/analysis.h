@@ -48,8 +48,7 @@ int km_cli_analysis_create(const char *cmd, const struct km_source_info *in,
 int km_cli_analysis_process(struct km_cli_analysis *a, const struct km_frame *f,
                             struct km_pipeline_result *res);
 /* What the tracker saw of track id, or NULL. */
-const struct km_cli_track_seen *km_cli_analysis_seen(const struct km_cli_analysis *a,
-                                                     uint32_t id);
+const struct km_cli_track_seen *km_cli_analysis_seen(const struct km_cli_analysis *a, uint32_t id);
 void km_cli_analysis_destroy(struct km_cli_analysis *a);
 
 #endif

@@ -82,10 +82,10 @@ static int make(const struct base *b, double minutes, const char *npy, const cha
 	if (!o)
 		return KM_ERR_IO;
 	char dict[118];
-	int len = snprintf(dict, sizeof dict,
-	                   "{'descr': '<f4', 'fortran_order': False, 'shape': (%" PRIu64
-	                   ", %u, %u), }",
-	                   n, (unsigned)b->info.rows, (unsigned)b->info.cols);
+	int len =
+	    snprintf(dict, sizeof dict,
+	             "{'descr': '<f4', 'fortran_order': False, 'shape': (%" PRIu64 ", %u, %u), }",
+	             n, (unsigned)b->info.rows, (unsigned)b->info.cols);
 	unsigned char head[128];
 	memcpy(head, "\x93NUMPY\x01\x00\x76\x00", 10);
 	memset(head + 10, ' ', 118);

@@ -79,7 +79,8 @@ static const char check_json[] =
     "    assert abs(k['x_mm'] - (k['col'] + 0.5) * g['col_pitch_mm']) < 1e-3, k\n"
     "    assert abs(k['y_mm'] - (k['row'] + 0.5) * g['row_pitch_mm']) < 1e-3, k\n"
     "    # on counts the tracker's extrapolation can leave the grid (a dsp matter)\n"
-    "    assert 'off-grid-ok' in sys.argv or (0 <= k['col'] < g['cols'] and 0 <= k['row'] < g['rows']), k\n"
+    "    assert 'off-grid-ok' in sys.argv or (0 <= k['col'] < g['cols'] and 0 <= k['row'] < "
+    "g['rows']), k\n"
     "    assert k['first_seen_s'] <= k['found_s'] and k['last_seen_s'] >= k['first_seen_s'], k\n"
     "    assert k['peak_contrast'] > 0, k\n"
     "for h in j['holds']:\n"
@@ -183,8 +184,9 @@ Test(analysis_cli, counts_run_relative_rules_and_say_so)
 	r = py("check_json.py c.json c.txt off-grid-ok");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_assert(strstr(r->out, "ok counts "), "%s", r->out);
-	r = py("-c \"import json; j = json.load(open('c.json')); "
-	       "assert j['relative_rules_only'] is True; assert j['units']['dose'] == 'counts*s'\"");
+	r = py(
+	    "-c \"import json; j = json.load(open('c.json')); "
+	    "assert j['relative_rules_only'] is True; assert j['units']['dose'] == 'counts*s'\"");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 }
 
@@ -197,7 +199,8 @@ Test(analysis_cli, export_of_import_holds_the_analysis)
 	drop("t.npy.json");
 	r = knot("export t.npy --rate 100 --pitch 10 --units kPa -o e.json");
 	cr_assert_eq(r->status, 0, "%s", r->out);
-	r = knot("analyze t.npy --rate 100 --pitch 10 --units kPa --json > a.json 2>a.json.err; exit $?");
+	r = knot("analyze t.npy --rate 100 --pitch 10 --units kPa --json > a.json 2>a.json.err; "
+	         "exit $?");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	r = py("check_same.py e.json a.json");
 	cr_assert_eq(r->status, 0, "%s", r->out);
@@ -227,21 +230,22 @@ Test(analysis_cli, exports_round_trip_rate_pitch_units)
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	r = knot("replay t.npy %s --frames --count 40 > in.frames 2>&1; exit $?", opts);
 	cr_assert_eq(r->status, 0, "%s", r->out);
-	write_text("check_trip.py",
-	           "import json, sys\n"
-	           "a = json.load(open('in.json'))\n"
-	           "b = json.load(open(sys.argv[1]))\n"
-	           "g, h = a['grid'], b['grid']\n"
-	           "assert h['rate_hz'] == 50 and h['row_pitch_mm'] == 8 and h['col_pitch_mm'] == 5, h\n"
-	           "assert (g['rows'], g['cols']) == (h['rows'], h['cols'])\n"
-	           "assert b['units']['pressure'] == 'counts', b['units']\n"
-	           "assert b['frames'] == a['frames'] == 6001, (a['frames'], b['frames'])\n"
-	           "assert abs(b['duration_s'] - a['duration_s']) < 1e-6 and a['duration_s'] == 120\n"
-	           "assert len(b['knots']) == len(a['knots']) and len(b['holds']) == len(a['holds'])\n"
-	           "f = [l.split('flags')[1] for l in open('in.frames') if l.startswith('frame')]\n"
-	           "e = [l.split('flags')[1] for l in open(sys.argv[2]) if l.startswith('frame')]\n"
-	           "assert len(f) == 40 and f == e, (f[:2], e[:2])\n"
-	           "print('ok')\n");
+	write_text(
+	    "check_trip.py",
+	    "import json, sys\n"
+	    "a = json.load(open('in.json'))\n"
+	    "b = json.load(open(sys.argv[1]))\n"
+	    "g, h = a['grid'], b['grid']\n"
+	    "assert h['rate_hz'] == 50 and h['row_pitch_mm'] == 8 and h['col_pitch_mm'] == 5, h\n"
+	    "assert (g['rows'], g['cols']) == (h['rows'], h['cols'])\n"
+	    "assert b['units']['pressure'] == 'counts', b['units']\n"
+	    "assert b['frames'] == a['frames'] == 6001, (a['frames'], b['frames'])\n"
+	    "assert abs(b['duration_s'] - a['duration_s']) < 1e-6 and a['duration_s'] == 120\n"
+	    "assert len(b['knots']) == len(a['knots']) and len(b['holds']) == len(a['holds'])\n"
+	    "f = [l.split('flags')[1] for l in open('in.frames') if l.startswith('frame')]\n"
+	    "e = [l.split('flags')[1] for l in open(sys.argv[2]) if l.startswith('frame')]\n"
+	    "assert len(f) == 40 and f == e, (f[:2], e[:2])\n"
+	    "print('ok')\n");
 	const char *ext[] = {"csv", "npy", "txt"};
 	for (size_t i = 0; i < 3; i++) {
 		r = knot("export t.npy %s -o o.%s", opts, ext[i]);
@@ -258,7 +262,8 @@ Test(analysis_cli, exports_round_trip_rate_pitch_units)
 	r = py("-c \"import json; s = json.load(open('o.npy.json')); "
 	       "assert s == {'rate_hz': 50, 'pitch_mm': [8, 5], 'units': 'counts'}, s\"");
 	cr_assert_eq(r->status, 0, "%s", r->out);
-	r = run("grep", "-c -e '^UNITS RAW' -e '^ROW_SPACING 0.8000 cm' -e '^COL_SPACING 0.5000 cm' o.txt");
+	r = run("grep",
+	        "-c -e '^UNITS RAW' -e '^ROW_SPACING 0.8000 cm' -e '^COL_SPACING 0.5000 cm' o.txt");
 	cr_assert_str_eq(r->out, "3\n");
 	r = run("head", "-n 4 o.csv | cut -c1-120");
 	cr_assert(strstr(r->out, "rate_hz,50\nrow_spacing_mm,8\ncol_spacing_mm,5\nframe,") &&
@@ -266,9 +271,10 @@ Test(analysis_cli, exports_round_trip_rate_pitch_units)
 	          "%s", r->out);
 	r = knot("export t.npy %s -o o.json", opts);
 	cr_assert_eq(r->status, 0, "%s", r->out);
-	r = py("-c \"import json; j = json.load(open('o.json')); d = j['device']; "
-	       "assert j['units']['pressure'] == 'counts' and j['units']['dose'] == 'counts*s'; "
-	       "assert d['row_pitch_mm'] == 8 and d['col_pitch_mm'] == 5 and d['rate_hz'] == 50, d\"");
+	r = py(
+	    "-c \"import json; j = json.load(open('o.json')); d = j['device']; "
+	    "assert j['units']['pressure'] == 'counts' and j['units']['dose'] == 'counts*s'; "
+	    "assert d['row_pitch_mm'] == 8 and d['col_pitch_mm'] == 5 and d['rate_hz'] == 50, d\"");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	/* calibrated values stay kPa */
 	r = knot("export t.kmrec -o k.txt");
@@ -311,10 +317,13 @@ Test(analysis_cli, tekscan_export_keeps_the_mask)
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	r = run("grep", "-c -e '^B,[0-9.]*,[0-9.]*,B' back.txt");
 	cr_assert_str_eq(r->out, "2\n");
-	r = run("grep", "-c -e '^UNITS KPA' -e '^ROW_SPACING 0.1270 cm' -e '^COL_SPACING 0.2540 cm' back.txt");
+	r = run(
+	    "grep",
+	    "-c -e '^UNITS KPA' -e '^ROW_SPACING 0.1270 cm' -e '^COL_SPACING 0.2540 cm' back.txt");
 	cr_assert_str_eq(r->out, "3\n");
 	r = knot("export back.txt -o again.txt");
 	cr_assert_eq(r->status, 0, "%s", r->out);
-	r = run("sh", "-c 'grep -v ^VERSION back.txt > a; grep -v ^VERSION again.txt > b; cmp a b && echo same'");
+	r = run("sh", "-c 'grep -v ^VERSION back.txt > a; grep -v ^VERSION again.txt > b; cmp a b "
+	              "&& echo same'");
 	cr_assert_str_eq(r->out, "same\n");
 }

@@ -189,7 +189,8 @@ Test(export, csv_frames_read_by_python)
 	snprintf(cmd, sizeof cmd,
 	         "%s -c \"import csv,sys; f=open(sys.argv[1]);"
 	         " meta=[next(f) for i in range(3)];"
-	         " assert [m.split(',')[0] for m in meta] == ['rate_hz','row_spacing_mm','col_spacing_mm'];"
+	         " assert [m.split(',')[0] for m in meta] == "
+	         "['rate_hz','row_spacing_mm','col_spacing_mm'];"
 	         " rows=list(csv.DictReader(f));"
 	         " print(len(rows)); print(len(rows[0])); print(rows[20]['r2c3_kpa']);"
 	         " print(rows[7]['r4c1_kpa']); print(rows[10]['dropped_since_last']);"
