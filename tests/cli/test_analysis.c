@@ -327,3 +327,31 @@ Test(analysis_cli, tekscan_export_keeps_the_mask)
 	              "&& echo same'");
 	cr_assert_str_eq(r->out, "same\n");
 }
+
+/* The PNG report's colour bar says what the values are: the same frames as
+ * counts and as kPa give different images (the label), while the same
+ * export twice gives the same bytes. Grid tall enough for the bar's label
+ * (drawn when the map is >= 40 px high). */
+Test(analysis_cli, png_scale_label_follows_the_units)
+{
+	char text[8192] = "";
+	size_t n = 0;
+	for (int f = 0; f < 3; f++) {
+		for (int y = 0; y < 12; y++) {
+			for (int x = 0; x < 12; x++)
+				n += (size_t)snprintf(text + n, sizeof text - n, "%s%d",
+				                      x ? "," : "", (x * 7 + y * 3 + f) % 50);
+			n += (size_t)snprintf(text + n, sizeof text - n, "\n");
+		}
+		n += (size_t)snprintf(text + n, sizeof text - n, "\n");
+	}
+	write_text("m.csv", text);
+	struct km_test_run *r = knot("export m.csv --units raw -o c.png");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("export m.csv --units kPa -o k.png");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("export m.csv --units kPa -o k2.png");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = run("sh", "-c 'cmp -s k.png k2.png && echo same; cmp -s k.png c.png || echo differ'");
+	cr_assert_str_eq(r->out, "same\ndiffer\n");
+}
