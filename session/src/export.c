@@ -424,10 +424,27 @@ static int sidecar_open(const struct km_export_config *cfg, km_rec_reader *r, km
 	const struct km_rec_info *in = km_rec_reader_info(r);
 	char text[256];
 	int len = snprintf(text, sizeof text,
-	                   "{\"rate_hz\": %.9g, \"pitch_mm\": [%.9g, %.9g], \"units\": \"%s\"}\n",
+	                   "{\"rate_hz\": %.9g, \"pitch_mm\": [%.9g, %.9g], \"units\": \"%s\"",
 	                   (double)in->device.rate_hz, row_pitch(cfg, r), col_pitch(cfg, r),
 	                   is_kpa(cfg, r) ? "kPa" : "counts");
 	rc = km_outfile_write(*out, text, (size_t)len);
+	if (rc == KM_OK && cfg->mask) {
+		/* cells on the sensor, row order: the mask reads back */
+		size_t cells = (size_t)in->device.rows * in->device.cols;
+		char *m = km__malloc(cells + 12);
+		if (!m) {
+			rc = KM_ERR_NO_MEMORY;
+		} else {
+			memcpy(m, ", \"mask\": \"", 11);
+			for (size_t i = 0; i < cells; i++)
+				m[11 + i] = cfg->mask[i] ? '1' : '0';
+			m[11 + cells] = '"';
+			rc = km_outfile_write(*out, m, cells + 12);
+			km__free(m);
+		}
+	}
+	if (rc == KM_OK)
+		rc = km_outfile_write(*out, "}\n", 2);
 	if (rc != KM_OK) {
 		km_outfile_destroy(*out);
 		*out = NULL;

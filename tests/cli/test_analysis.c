@@ -306,7 +306,8 @@ Test(analysis_cli, low_rate_says_the_guard_is_off)
 }
 
 /* The sensor mask travels: Tekscan 'B' cells (outside the sensor) go out as
- * 'B' again, and the export of the export is the same file. */
+ * 'B' again, and the export of the export is the same file; an .npy export
+ * carries it in its sidecar ("mask": one '0'/'1' per cell). */
 Test(analysis_cli, tekscan_export_keeps_the_mask)
 {
 	write_text("tek.txt", "DATA_TYPE FRAME\r\nSENSOR_TYPE 5330\r\nROWS 3\r\nCOLS 4\r\n"
@@ -326,6 +327,24 @@ Test(analysis_cli, tekscan_export_keeps_the_mask)
 	r = run("sh", "-c 'grep -v ^VERSION back.txt > a; grep -v ^VERSION again.txt > b; cmp a b "
 	              "&& echo same'");
 	cr_assert_str_eq(r->out, "same\n");
+	/* and through an .npy: its sidecar carries the mask */
+	r = knot("export tek.txt -o m.npy");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = py("-c \"import json; s = json.load(open('m.npy.json')); "
+	       "assert s['mask'] == '011011110110', s\"");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("replay m.npy");
+	cr_assert(strstr(r->out, "8 of 12 cells are on the sensor"), "%s", r->out);
+	r = knot("export m.npy -o m.txt");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = run("grep", "-c -e '^B,[0-9.]*,[0-9.]*,B' m.txt");
+	cr_assert_str_eq(r->out, "2\n");
+	/* a mask that does not fit the grid is an error that says so */
+	write_text("m.npy.json", "{\"rate_hz\": 10, \"mask\": \"0110\"}\n");
+	r = knot("replay m.npy");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "the sidecar's mask has 4 cells, the grid 3x4 has 12"), "%s",
+	          r->out);
 }
 
 /* The PNG report's colour bar says what the values are: the same frames as
