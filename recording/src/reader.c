@@ -392,12 +392,11 @@ int km_rec_reader_create(const struct km_rec_reader_config *cfg, km_rec_reader *
 	memcpy(r->path, cfg->path, plen + 1);
 	r->cfg.path = r->path;
 	int rc = KM_OK;
-	r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+	/* Regular files only, so a FIFO given by mistake never blocks. */
+	rc = km__open_input(&cfg->log, MOD, r->path, &r->fd);
 	struct stat st;
-	if (r->fd < 0 || fstat(r->fd, &st) != 0)
+	if (rc == KM_OK && fstat(r->fd, &st) != 0)
 		rc = km__error_from_errno(errno);
-	else if (!S_ISREG(st.st_mode))
-		rc = KM_ERR_INVALID_ARG;
 	if (rc == KM_OK) {
 		r->info.file_size = (uint64_t)st.st_size;
 		rc = read_header(r);
