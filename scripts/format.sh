@@ -15,6 +15,7 @@ recording/src/writer.c
 recording/src/recording_internal.h
 session
 hardware/protocol
+hardware/sim
 cli/session_util.c
 cli/session_util.h
 cli/cmd_history.c
