@@ -63,7 +63,8 @@ class Recording:
     time_s     float64 [frames], seconds from the first frame
     sequence   uint32 [frames]
     flags      uint32 [frames], knotmap frame flags (KM_FRAME_*)
-    rate_hz, pitch_mm, pitch_mm_rows, pitch_mm_cols, units, geometry
+    rate_hz, pitch_mm, pitch_mm_rows, pitch_mm_cols, geometry
+    units      of frames: "kPa" (converted from file_units), or "raw" counts
     mask       bool [rows, cols] of cells that exist, or None when the file
                has no sensor outline
     format, model, serial, damage (None, or a dict when the file is damaged
@@ -85,6 +86,7 @@ class Recording:
         mask = d.get("mask")
         self.mask = None if mask is None else np.asarray(mask).astype(bool)
         self.units = d["units"]
+        self.file_units = d["file_units"]
         self.geometry = d["geometry"]
         self.format = d["format"]
         self.model = d["model"]

@@ -555,7 +555,8 @@ static PyObject *py_read(PyObject *self, PyObject *args, PyObject *kw)
 		    "time_us", tb, "sequence", sb, "flags", fb, "format",
 		    km_import_format_name(in->format), "rate_hz", (double)in->device.rate_hz,
 		    "pitch_mm", (double)in->device.pitch_mm, "units",
-		    km_import_units_name(in->units == KM_UNITS_DEFAULT ? KM_UNITS_KPA : in->units),
+		    /* frames come out in kPa whatever the file's units, raw counts excepted */
+		    km_import_units_name(in->units == KM_UNITS_RAW ? KM_UNITS_RAW : KM_UNITS_KPA),
 		    "file_units",
 		    km_import_units_name(in->units == KM_UNITS_DEFAULT ? KM_UNITS_KPA : in->units),
 		    "geometry", geometry_name(in->device.geometry), "model", in->device.model,

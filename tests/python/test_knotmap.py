@@ -327,3 +327,15 @@ def test_gil_is_released_during_process_many(cli_recording):
             seen.append(e.name)
     t.join()
     assert "KM_ERR_BUSY" in seen
+
+
+def test_units_are_converted_and_named(tmp_path):
+    np.save(tmp_path / "p.npy", np.full((2, 4, 4), 7.5, np.float32))
+    (tmp_path / "p.json").write_text('{"units": "mmHg", "rate_hz": 50, "pitch_mm": 8}')
+    rec = knotmap.read(tmp_path / "p.npy")
+    assert (rec.units, rec.file_units, rec.units_from) == ("kPa", "mmHg", "sidecar")
+    assert (rec.rate_hz, rec.pitch_mm, rec.rate_from) == (50, 8, "sidecar")
+    np.testing.assert_allclose(rec.frames, 7.5 * 0.133322387415, rtol=1e-6)
+    raw = knotmap.read(tmp_path / "p.npy", units="raw")
+    assert raw.units == "raw" and raw.units_from == "config"
+    assert np.all(raw.frames == 7.5) and np.all(raw.flags & 16)  # KM_FRAME_UNCALIBRATED
