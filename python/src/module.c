@@ -795,9 +795,6 @@ static int pipeline_init(PipelineObject *self, PyObject *args, PyObject *kw)
 	int rows = 0, cols = 0;
 	double pitch = 10.0, rate = 100.0;
 	const char *geometry = "flat";
-	PyObject *empty = PyTuple_New(0);
-	if (!empty)
-		return -1;
 	static char *kwlist[] = {"rows", "cols", "pitch_mm", "rate_hz", "geometry", NULL};
 	/* Positional and the five named parameters here; the rest of kw is config. */
 	PyObject *named = PyDict_New(), *config = PyDict_New();
@@ -852,7 +849,6 @@ static int pipeline_init(PipelineObject *self, PyObject *args, PyObject *kw)
 	self->next_frame = 0;
 	ret = 0;
 out:
-	Py_DECREF(empty);
 	Py_XDECREF(named);
 	Py_XDECREF(config);
 	return ret;
