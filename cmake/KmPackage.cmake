@@ -1,9 +1,12 @@
 # The Python module (python/) and the Debian packages (CPack DEB).
 #
-# Python: built when Debian's python3-dev is there (KM_BUILD_PYTHON, default
-# ON outside sanitizer builds: an ASan-instrumented extension cannot be loaded
-# into an uninstrumented python3).
-if(KM_SANITIZE STREQUAL "")
+# Python: needs Debian's python3-dev (KM_BUILD_PYTHON). Under gcc's ASan and
+# UBSan the extension is built instrumented too and its tests run python3 with
+# the sanitizer runtimes preloaded (tests/python/CMakeLists.txt); not under
+# TSan, nor clang's sanitizers (their runtime lives in the executable, which
+# python3 is not).
+if(KM_SANITIZE STREQUAL "" OR
+   (CMAKE_C_COMPILER_ID STREQUAL "GNU" AND NOT KM_SANITIZE MATCHES "thread"))
   set(km_python_default ON)
 else()
   set(km_python_default OFF)

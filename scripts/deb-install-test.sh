@@ -58,6 +58,7 @@ in_root sh -c 'apt-get install -y -qq --no-install-recommends /tmp/debs/*.deb' \
   >"$cache/install.log" 2>&1 || { tail -40 "$cache/install.log" >&2; exit 1; }
 cp -r "$root/var/lib/apt/lists/." "$cache/lists/"
 cp "$root/var/cache/apt/archives/"*.deb "$cache/archives/" 2>/dev/null || true
+# shellcheck disable=SC2016 # dpkg-query's own ${field} syntax
 in_root dpkg-query -W -f '${Package} ${Version} ${Status}\n' \
   libknotmap0 libknotmap-dev knotmap python3-knotmap
 
