@@ -338,3 +338,31 @@ def test_units_are_converted_and_named(tmp_path):
     raw = knotmap.read(tmp_path / "p.npy", units="raw")
     assert raw.units == "raw" and raw.units_from == "config"
     assert np.all(raw.frames == 7.5) and np.all(raw.flags & 16)  # KM_FRAME_UNCALIBRATED
+
+
+def test_damaged_files_give_the_frames_before_the_damage_like_the_cli(cli, cli_recording,
+                                                                      tmp_path):
+    # a .kmrec cut short, as a crash leaves it: the frames before the cut
+    cut = tmp_path / "cut.kmrec"
+    data = cli_recording.read_bytes()
+    cut.write_bytes(data[:len(data) * 2 // 3])
+    rec = knotmap.read(cut)
+    frames, skipped, events = cli_analyze(cli, cut)
+    assert len(rec) == frames > 0
+    assert rec.damage["error"] == "KM_ERR_TRUNCATED" and rec.damage["frame_index"] == len(rec)
+    n, sk, ev, _ = module_analyze(rec)
+    assert (n, sk, ev) == (frames, skipped, events)
+    # an import with a bad line: an error, or the frames before it with partial=True
+    bad = tmp_path / "bad.csv"
+    rows = [",".join(["1.5"] * 12)] * 4 + [",".join(["2"] * 5 + ["x"] + ["2"] * 6)]
+    bad.write_text("\n".join(rows) + "\n")
+    with pytest.raises(knotmap.Error) as e:
+        knotmap.read(bad, rows=3, cols=4)
+    assert e.value.name == "KM_ERR_PARSE"
+    r = cli("analyze", bad, "--rows", "3", "--cols", "4", check=False)
+    assert r.returncode == 1 and e.value.detail in r.stderr
+    part = knotmap.read(bad, rows=3, cols=4, partial=True)
+    assert len(part) == 4 and part.damage["error"] == "KM_ERR_PARSE"
+    assert part.damage["line"] == 5 and np.all(part.frames == 1.5)
+    frames, _, _ = cli_analyze(cli, bad, "--rows", "3", "--cols", "4", "--partial")
+    assert frames == 4
