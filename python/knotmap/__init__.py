@@ -5,7 +5,7 @@ analysis, write recordings and exports, and run the virtual mat.
     rec = knotmap.read("session.kmrec")          # or .npy, Tekscan, XSENSOR, CSV
     pipe = knotmap.Pipeline.for_recording(rec)
     out = pipe.process_many(rec.frames, time_us=rec.time_us, finish=True)
-    print(out.events[["time_us", "name", "x_mm", "y_mm"]])
+    print(out.event_names, out.events[["time_us", "x_mm", "y_mm"]])
 
 Frames are float32 numpy arrays [frames, rows, cols] in kPa. The C library
 (libknotmap) does the work; arrays come back without a copy, and the long
