@@ -238,6 +238,38 @@ static void shot_name(char *buf, size_t size)
 	snprintf(buf, size, "knotmap-%s.png", stamp);
 }
 
+/* New mat frames are drawn at most this often. The mat runs at 100 Hz for
+ * the dsp; a body's pressure map read from 1-2 m away needs no more than a
+ * smooth 30 frames/s, and each drawn frame costs CPU (bench/viewer). */
+#define LIVE_HZ 30.0
+
+/* The display's refresh rate, Hz (60 when SDL does not know). */
+static double display_hz(SDL_Window *win)
+{
+	SDL_DisplayMode m;
+	int i = SDL_GetWindowDisplayIndex(win);
+	if (i >= 0 && SDL_GetCurrentDisplayMode(i, &m) == 0 && m.refresh_rate > 0)
+		return m.refresh_rate;
+	return 60.0;
+}
+
+static void on_event(struct app *a, const SDL_Event *ev, bool *dirty)
+{
+	if (ev->type == SDL_QUIT)
+		a->quit = true;
+	else if (ev->type == SDL_KEYDOWN)
+		on_key(a, &ev->key);
+	else if (ev->type != SDL_WINDOWEVENT)
+		return;
+	*dirty = true;
+}
+
+/*
+ * Draws only when something changed (a new snapshot, a key, the window, a
+ * notice coming or going), at most LIVE_HZ and never faster than the display;
+ * between draws it sleeps in SDL_WaitEventTimeout, so a paused or ended view
+ * costs (almost) nothing.
+ */
 static int main_loop(struct app *a)
 {
 	const struct km_viewer_options *o = a->opts;
@@ -246,13 +278,21 @@ static int main_loop(struct app *a)
 	uint64_t start = last;
 	int result = KM_OK;
 	const char *keys = o->keys;
+	double hz = KM_MIN(display_hz(a->win), LIVE_HZ);
+	const uint64_t interval_us = (uint64_t)(1e6 / hz);
+	uint64_t next_draw = 0;
+	bool dirty = true, noticed = false;
 	while (!a->quit) {
+		uint64_t now = km_time_monotonic_us();
+		/* Sleep until the next draw may happen, woken by input. */
+		int wait_ms = next_draw > now ? (int)((next_draw - now + 999) / 1000) : 0;
 		SDL_Event ev;
-		while (SDL_PollEvent(&ev)) {
-			if (ev.type == SDL_QUIT)
-				a->quit = true;
-			else if (ev.type == SDL_KEYDOWN)
-				on_key(a, &ev.key);
+		if (wait_ms > 0)
+			SDL_Delay((Uint32)wait_ms);
+		if (SDL_PollEvent(&ev)) {
+			on_event(a, &ev, &dirty);
+			while (SDL_PollEvent(&ev))
+				on_event(a, &ev, &dirty);
 		}
 		int fatal = atomic_load(&a->proc->fatal);
 		if (fatal != KM_OK) {
@@ -261,10 +301,16 @@ static int main_loop(struct app *a)
 			result = fatal;
 			break;
 		}
+		now = km_time_monotonic_us();
+		if (now < next_draw)
+			continue;
 		/* Frozen: keep the snapshot we have (it stays ours until the
 		 * next read), the processing thread keeps running. */
-		if (!a->ui.frozen || !snap)
-			snap = km_tribuf_read(a->proc->tb, NULL);
+		if (!a->ui.frozen || !snap) {
+			bool fresh = false;
+			snap = km_tribuf_read(a->proc->tb, &fresh);
+			dirty = dirty || fresh;
+		}
 		if (snap && keys && *keys) {
 			SDL_KeyboardEvent k;
 			memset(&k, 0, sizeof k);
@@ -275,11 +321,24 @@ static int main_loop(struct app *a)
 			/* '[' and ']' are their own keycodes already. */
 			on_key(a, &k);
 			keys++;
+			dirty = true;
 		}
-		uint64_t now = km_time_monotonic_us();
+		bool notice = now < a->notice_until;
+		if (notice != noticed || a->want_shot)
+			dirty = true;
+		/* A screenshot run keeps checking whether it is due or late. */
+		if (o->screenshot_path &&
+		    (!snap || (double)(now - start) / 1e6 > 60.0 + o->screenshot_after_s * 4.0))
+			dirty = true;
+		/* Nothing new: wait for the next snapshot or key. */
+		if (!dirty) {
+			next_draw = now + interval_us / 4;
+			continue;
+		}
+		noticed = notice;
 		float dt = (float)(now - last) / 1e6f;
 		last = now;
-		a->ui.notice = now < a->notice_until ? a->notice : NULL;
+		a->ui.notice = notice ? a->notice : NULL;
 		km_render_draw(a->render, snap, &a->ui, dt);
 		if (o->screenshot_path) {
 			bool due = snap && (snap->stats.session_s >= o->screenshot_after_s ||
@@ -308,8 +367,9 @@ static int main_loop(struct app *a)
 		if (snap)
 			a->last_stats = snap->stats;
 		present(a);
-		if (!a->vsync)
-			SDL_Delay(16); /* about 60 fps without vsync */
+		dirty = false;
+		/* With vsync the present itself waited for the display. */
+		next_draw = now + interval_us;
 	}
 	return result;
 }
