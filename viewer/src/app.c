@@ -238,10 +238,15 @@ static void shot_name(char *buf, size_t size)
 	snprintf(buf, size, "knotmap-%s.png", stamp);
 }
 
-/* New mat frames are drawn at most this often. The mat runs at 100 Hz for
- * the dsp; a body's pressure map read from 1-2 m away needs no more than a
- * smooth 30 frames/s, and each drawn frame costs CPU (bench/viewer). */
+/* New mat frames are drawn at most LIVE_HZ (the mat runs at 100 Hz for the
+ * dsp; a pressure map read from 1-2 m away needs no more), and no more often
+ * than keeps drawing within DRAW_BUDGET of one core, measured as it goes:
+ * a laptop on the floor for 20 minutes stays cool (issue 22, bench/viewer).
+ * On a cheap renderer that is the display's rate; on the software renderer
+ * about 15 frames/s. Never below MIN_HZ, whatever drawing costs. */
 #define LIVE_HZ 30.0
+#define MIN_HZ 10.0
+#define DRAW_BUDGET 0.04
 
 /* The display's refresh rate, Hz (60 when SDL does not know). */
 static double display_hz(SDL_Window *win)
@@ -278,8 +283,9 @@ static int main_loop(struct app *a)
 	uint64_t start = last;
 	int result = KM_OK;
 	const char *keys = o->keys;
-	double hz = KM_MIN(display_hz(a->win), LIVE_HZ);
-	const uint64_t interval_us = (uint64_t)(1e6 / hz);
+	const double max_hz = KM_MIN(display_hz(a->win), LIVE_HZ);
+	uint64_t interval_us = (uint64_t)(1e6 / max_hz);
+	double cost_s = 0.0; /* main-thread CPU per drawn frame, smoothed */
 	uint64_t next_draw = 0;
 	bool dirty = true, noticed = false;
 	while (!a->quit) {
@@ -336,6 +342,7 @@ static int main_loop(struct app *a)
 			continue;
 		}
 		noticed = notice;
+		double cpu0 = thread_cpu_s();
 		float dt = (float)(now - last) / 1e6f;
 		last = now;
 		a->ui.notice = notice ? a->notice : NULL;
@@ -368,6 +375,10 @@ static int main_loop(struct app *a)
 			a->last_stats = snap->stats;
 		present(a);
 		dirty = false;
+		double cost = thread_cpu_s() - cpu0;
+		cost_s = cost_s > 0.0 ? cost_s * 0.9 + cost * 0.1 : cost;
+		double hz = KM_CLAMP(DRAW_BUDGET / KM_MAX(cost_s, 1e-6), MIN_HZ, max_hz);
+		interval_us = (uint64_t)(1e6 / hz);
 		/* With vsync the present itself waited for the display. */
 		next_draw = now + interval_us;
 	}

@@ -74,6 +74,19 @@ void km__rfill(SDL_Renderer *ren, int x, int y, int w, int h, uint32_t rgb, uint
 }
 
 /* An annulus sector: degrees clockwise from 12 o'clock, a0 < a1. */
+/* Untextured triangles of alpha a. Opaque ones are drawn without blending:
+ * the same pixels, while SDL's software renderer blends each triangle
+ * through a temporary surface of its own. */
+static void geometry(SDL_Renderer *ren, const SDL_Vertex *v, int nv, const int *idx, int ni,
+                     uint8_t a)
+{
+	if (a == 255)
+		SDL_SetRenderDrawBlendMode(ren, SDL_BLENDMODE_NONE);
+	SDL_RenderGeometry(ren, NULL, v, nv, idx, ni);
+	if (a == 255)
+		SDL_SetRenderDrawBlendMode(ren, SDL_BLENDMODE_BLEND);
+}
+
 void km__rarc(SDL_Renderer *ren, float cx, float cy, float r_in, float r_out, float a0, float a1,
               uint32_t rgb, uint8_t a)
 {
@@ -109,7 +122,7 @@ void km__rarc(SDL_Renderer *ren, float cx, float cy, float r_in, float r_out, fl
 		q[4] = 2 * i + 3;
 		q[5] = 2 * i + 2;
 	}
-	SDL_RenderGeometry(ren, NULL, v, 2 * (n + 1), idx, 6 * n);
+	geometry(ren, v, 2 * (n + 1), idx, 6 * n, a);
 }
 
 void km__rline(SDL_Renderer *ren, float x0, float y0, float x1, float y1, float width, uint32_t rgb,
@@ -130,7 +143,7 @@ void km__rline(SDL_Renderer *ren, float x0, float y0, float x1, float y1, float 
 	for (int i = 0; i < 4; i++)
 		v[i].color = col;
 	static const int idx[6] = {0, 1, 2, 1, 3, 2};
-	SDL_RenderGeometry(ren, NULL, v, 4, idx, 6);
+	geometry(ren, v, 4, idx, 6, a);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1002,7 +1015,7 @@ static bool static_layer(km_render *r, const struct km_frame *f, const struct km
 	k.cols = f->cols;
 	k.pitch_mm = f->pitch_mm;
 	k.geometry = f->geometry;
-	if (r->static_failed)
+	if (r->static_failed || r->cfg.no_static_cache)
 		return false;
 	if (!r->static_tex) {
 		r->static_tex =

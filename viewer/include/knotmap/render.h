@@ -31,6 +31,8 @@ struct km_render_config {
 	                               back to font_path when missing) */
 	int width, height;          /* logical canvas, px (default 1024 x 640) */
 	int max_texture;            /* largest side of the upscaled heatmap, px (default 512) */
+	bool no_static_cache;       /* draw the background layer every time (what a renderer
+	                               without render targets does; tests compare the two) */
 	struct km_log log;
 };
 
