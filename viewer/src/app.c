@@ -59,6 +59,25 @@ static double thread_cpu_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static double process_cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The processing thread's CPU time, s (0 when the clock is not available:
+ * the budget then also counts the dsp, and the view draws less). */
+static double proc_thread_cpu_s(const struct km__vproc *p)
+{
+	clockid_t id;
+	struct timespec ts;
+	if (!p || !p->started || pthread_getcpuclockid(p->thread, &id) != 0 ||
+	    clock_gettime(id, &ts) != 0)
+		return 0.0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void present(struct app *a)
 {
 	double t0 = thread_cpu_s();
@@ -240,7 +259,9 @@ static void shot_name(char *buf, size_t size)
 
 /* New mat frames are drawn at most LIVE_HZ (the mat runs at 100 Hz for the
  * dsp; a pressure map read from 1-2 m away needs no more), and no more often
- * than keeps drawing within DRAW_BUDGET of one core, measured as it goes:
+ * than keeps drawing within DRAW_BUDGET of one core, measured as it goes
+ * (the whole process's CPU time but the processing thread's, so a GL
+ * driver's own threads count too):
  * a laptop on the floor for 20 minutes stays cool (issue 22, bench/viewer).
  * On a cheap renderer that is the display's rate; on the software renderer
  * about 15 frames/s. Never below MIN_HZ, whatever drawing costs. */
@@ -284,8 +305,11 @@ static int main_loop(struct app *a)
 	int result = KM_OK;
 	const char *keys = o->keys;
 	const double max_hz = KM_MIN(display_hz(a->win), LIVE_HZ);
-	uint64_t interval_us = (uint64_t)(1e6 / max_hz);
-	double cost_s = 0.0; /* main-thread CPU per drawn frame, smoothed */
+	double hz = max_hz;
+	uint64_t interval_us = (uint64_t)(1e6 / hz);
+	/* The budget's window: wall time, process and processing-thread CPU. */
+	uint64_t win_wall = km_time_monotonic_us();
+	double win_proc = process_cpu_s(), win_dsp = proc_thread_cpu_s(a->proc);
 	uint64_t next_draw = 0;
 	bool dirty = true, noticed = false;
 	while (!a->quit) {
@@ -342,7 +366,6 @@ static int main_loop(struct app *a)
 			continue;
 		}
 		noticed = notice;
-		double cpu0 = thread_cpu_s();
 		float dt = (float)(now - last) / 1e6f;
 		last = now;
 		a->ui.notice = notice ? a->notice : NULL;
@@ -375,10 +398,19 @@ static int main_loop(struct app *a)
 			a->last_stats = snap->stats;
 		present(a);
 		dirty = false;
-		double cost = thread_cpu_s() - cpu0;
-		cost_s = cost_s > 0.0 ? cost_s * 0.9 + cost * 0.1 : cost;
-		double hz = KM_CLAMP(DRAW_BUDGET / KM_MAX(cost_s, 1e-6), MIN_HZ, max_hz);
-		interval_us = (uint64_t)(1e6 / hz);
+		/* Twice a second: the share of a core drawing took, and the rate
+		 * that brings it to the budget (halfway, to settle smoothly). */
+		if (now - win_wall >= 500000) {
+			double proc_s = process_cpu_s(), dsp_s = proc_thread_cpu_s(a->proc);
+			double share = (proc_s - win_proc - (dsp_s - win_dsp)) /
+			               ((double)(now - win_wall) / 1e6);
+			double want = hz * DRAW_BUDGET / KM_MAX(share, 1e-4);
+			hz = KM_CLAMP(0.5 * (hz + want), MIN_HZ, max_hz);
+			interval_us = (uint64_t)(1e6 / hz);
+			win_wall = now;
+			win_proc = proc_s;
+			win_dsp = dsp_s;
+		}
 		/* With vsync the present itself waited for the display. */
 		next_draw = now + interval_us;
 	}
