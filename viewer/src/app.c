@@ -292,9 +292,9 @@ static void on_event(struct app *a, const SDL_Event *ev, bool *dirty)
 
 /*
  * Draws only when something changed (a new snapshot, a key, the window, a
- * notice coming or going), at most LIVE_HZ and never faster than the display;
- * between draws it sleeps in SDL_WaitEventTimeout, so a paused or ended view
- * costs (almost) nothing.
+ * notice coming or going), at the rate the budget allows (see LIVE_HZ);
+ * between draws it sleeps, so a paused or ended view, whose processing
+ * thread publishes nothing new, costs (almost) nothing.
  */
 static int main_loop(struct app *a)
 {
@@ -314,7 +314,9 @@ static int main_loop(struct app *a)
 	bool dirty = true, noticed = false;
 	while (!a->quit) {
 		uint64_t now = km_time_monotonic_us();
-		/* Sleep until the next draw may happen, woken by input. */
+		/* Sleep until the next draw may happen (SDL_WaitEventTimeout
+		 * overslept by tens of ms under X11 here); keys wait at most one
+		 * interval, 1 / MIN_HZ at worst. */
 		int wait_ms = next_draw > now ? (int)((next_draw - now + 999) / 1000) : 0;
 		SDL_Event ev;
 		if (wait_ms > 0)

@@ -900,8 +900,9 @@ static void draw_guided_map(km_render *r, const struct km_view_snapshot *s)
 	const SDL_Rect *hr = &r->heat_rect;
 	if (g->target_valid) {
 		float tx = mm_to_x(r, f, g->target_x_mm), ty = mm_to_y(r, f, g->target_y_mm);
-		/* A slow pulse: easy to find on the map at a glance. */
-		float ph = (float)(r->frame_no % 60) / 60.0f;
+		/* A slow pulse (1 s, on the clock, whatever the drawing rate):
+		 * easy to find on the map at a glance. */
+		float ph = (float)fmod(r->clock_s, 1.0);
 		float pr = 30.0f + 10.0f * sinf(ph * 2.0f * KM_PI);
 		uint32_t col = g->state == KM_GUIDED_HOLD ? C_GOOD : C_WARN;
 		km__rarc(r->ren, tx, ty, pr - 2.0f, pr + 2.0f, 0.0f, 360.0f, col, 200);
@@ -1056,6 +1057,8 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 	if (ui.colormap >= KM_COLORMAP_COUNT || ui.colormap < 0)
 		ui.colormap = KM_COLORMAP_VIRIDIS;
 	r->frame_no++;
+	if (dt_s > 0.0f && dt_s < 10.0f)
+		r->clock_s += dt_s;
 	double t_start = km__rcpu_s(), text_start = r->stats.text_s;
 	SDL_SetRenderDrawBlendMode(r->ren, SDL_BLENDMODE_BLEND);
 

@@ -46,6 +46,7 @@ struct km_render {
 	TTF_Font *font[F_COUNT];
 	struct text_entry text[TEXT_CACHE];
 	uint64_t frame_no;
+	double clock_s; /* sum of the draws' dt_s: animations run on it */
 
 	SDL_Texture *heat;
 	int heat_w, heat_h; /* texture size, px */
