@@ -285,6 +285,8 @@ static void on_event(struct app *a, const SDL_Event *ev, bool *dirty)
 		a->quit = true;
 	else if (ev->type == SDL_KEYDOWN)
 		on_key(a, &ev->key);
+	else if (ev->type == SDL_RENDER_TARGETS_RESET || ev->type == SDL_RENDER_DEVICE_RESET)
+		km_render_reset(a->render); /* the cached layers' textures were lost */
 	else if (ev->type != SDL_WINDOWEVENT)
 		return;
 	*dirty = true;
