@@ -180,7 +180,8 @@ Test(view_record, the_r_key_records_events_as_documented, .timeout = 120)
 			             km_event_type_name(ev->type), ev->frame_seq,
 			             it.frame->sequence);
 			cr_assert_eq(ev->time_us, it.frame->device_time_us);
-			if (ev->type == KM_EVENT_HOLD_STARTED || ev->type == KM_EVENT_HOLD_STOPPED) {
+			if (ev->type == KM_EVENT_HOLD_STARTED ||
+			    ev->type == KM_EVENT_HOLD_STOPPED) {
 				cr_assert_eq(ev->hold_index, 1u, "%s: hold_index %u",
 				             km_event_type_name(ev->type), ev->hold_index);
 				n_holds++;

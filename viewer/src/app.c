@@ -59,6 +59,25 @@ static double thread_cpu_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static double process_cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The processing thread's CPU time, s (0 when the clock is not available:
+ * the budget then also counts the dsp, and the view draws less). */
+static double proc_thread_cpu_s(const struct km__vproc *p)
+{
+	clockid_t id;
+	struct timespec ts;
+	if (!p || !p->started || pthread_getcpuclockid(p->thread, &id) != 0 ||
+	    clock_gettime(id, &ts) != 0)
+		return 0.0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void present(struct app *a)
 {
 	double t0 = thread_cpu_s();
@@ -238,6 +257,47 @@ static void shot_name(char *buf, size_t size)
 	snprintf(buf, size, "knotmap-%s.png", stamp);
 }
 
+/* New mat frames are drawn at most LIVE_HZ (the mat runs at 100 Hz for the
+ * dsp; a pressure map read from 1-2 m away needs no more), and no more often
+ * than keeps drawing within DRAW_BUDGET of one core, measured as it goes
+ * (the whole process's CPU time but the processing thread's, so a GL
+ * driver's own threads count too):
+ * a laptop on the floor for 20 minutes stays cool (issue 22, bench/viewer).
+ * On a cheap renderer that is the display's rate; on the software renderer
+ * about 15 frames/s. Never below MIN_HZ, whatever drawing costs. */
+#define LIVE_HZ 30.0
+#define MIN_HZ 10.0
+#define DRAW_BUDGET 0.04
+
+/* The display's refresh rate, Hz (60 when SDL does not know). */
+static double display_hz(SDL_Window *win)
+{
+	SDL_DisplayMode m;
+	int i = SDL_GetWindowDisplayIndex(win);
+	if (i >= 0 && SDL_GetCurrentDisplayMode(i, &m) == 0 && m.refresh_rate > 0)
+		return m.refresh_rate;
+	return 60.0;
+}
+
+static void on_event(struct app *a, const SDL_Event *ev, bool *dirty)
+{
+	if (ev->type == SDL_QUIT)
+		a->quit = true;
+	else if (ev->type == SDL_KEYDOWN)
+		on_key(a, &ev->key);
+	else if (ev->type == SDL_RENDER_TARGETS_RESET || ev->type == SDL_RENDER_DEVICE_RESET)
+		km_render_reset(a->render); /* the cached layers' textures were lost */
+	else if (ev->type != SDL_WINDOWEVENT)
+		return;
+	*dirty = true;
+}
+
+/*
+ * Draws only when something changed (a new snapshot, a key, the window, a
+ * notice coming or going), at the rate the budget allows (see LIVE_HZ);
+ * between draws it sleeps, so a paused or ended view, whose processing
+ * thread publishes nothing new, costs (almost) nothing.
+ */
 static int main_loop(struct app *a)
 {
 	const struct km_viewer_options *o = a->opts;
@@ -246,13 +306,27 @@ static int main_loop(struct app *a)
 	uint64_t start = last;
 	int result = KM_OK;
 	const char *keys = o->keys;
+	const double max_hz = KM_MIN(display_hz(a->win), LIVE_HZ);
+	double hz = max_hz;
+	uint64_t interval_us = (uint64_t)(1e6 / hz);
+	/* The budget's window: wall time, process and processing-thread CPU. */
+	uint64_t win_wall = km_time_monotonic_us();
+	double win_proc = process_cpu_s(), win_dsp = proc_thread_cpu_s(a->proc);
+	uint64_t next_draw = 0;
+	bool dirty = true, noticed = false;
 	while (!a->quit) {
+		uint64_t now = km_time_monotonic_us();
+		/* Sleep until the next draw may happen (SDL_WaitEventTimeout
+		 * overslept by tens of ms under X11 here); keys wait at most one
+		 * interval, 1 / MIN_HZ at worst. */
+		int wait_ms = next_draw > now ? (int)((next_draw - now + 999) / 1000) : 0;
 		SDL_Event ev;
-		while (SDL_PollEvent(&ev)) {
-			if (ev.type == SDL_QUIT)
-				a->quit = true;
-			else if (ev.type == SDL_KEYDOWN)
-				on_key(a, &ev.key);
+		if (wait_ms > 0)
+			SDL_Delay((Uint32)wait_ms);
+		if (SDL_PollEvent(&ev)) {
+			on_event(a, &ev, &dirty);
+			while (SDL_PollEvent(&ev))
+				on_event(a, &ev, &dirty);
 		}
 		int fatal = atomic_load(&a->proc->fatal);
 		if (fatal != KM_OK) {
@@ -261,10 +335,16 @@ static int main_loop(struct app *a)
 			result = fatal;
 			break;
 		}
+		now = km_time_monotonic_us();
+		if (now < next_draw)
+			continue;
 		/* Frozen: keep the snapshot we have (it stays ours until the
 		 * next read), the processing thread keeps running. */
-		if (!a->ui.frozen || !snap)
-			snap = km_tribuf_read(a->proc->tb, NULL);
+		if (!a->ui.frozen || !snap) {
+			bool fresh = false;
+			snap = km_tribuf_read(a->proc->tb, &fresh);
+			dirty = dirty || fresh;
+		}
 		if (snap && keys && *keys) {
 			SDL_KeyboardEvent k;
 			memset(&k, 0, sizeof k);
@@ -275,11 +355,24 @@ static int main_loop(struct app *a)
 			/* '[' and ']' are their own keycodes already. */
 			on_key(a, &k);
 			keys++;
+			dirty = true;
 		}
-		uint64_t now = km_time_monotonic_us();
+		bool notice = now < a->notice_until;
+		if (notice != noticed || a->want_shot)
+			dirty = true;
+		/* A screenshot run keeps checking whether it is due or late. */
+		if (o->screenshot_path &&
+		    (!snap || (double)(now - start) / 1e6 > 60.0 + o->screenshot_after_s * 4.0))
+			dirty = true;
+		/* Nothing new: wait for the next snapshot or key. */
+		if (!dirty) {
+			next_draw = now + interval_us / 4;
+			continue;
+		}
+		noticed = notice;
 		float dt = (float)(now - last) / 1e6f;
 		last = now;
-		a->ui.notice = now < a->notice_until ? a->notice : NULL;
+		a->ui.notice = notice ? a->notice : NULL;
 		km_render_draw(a->render, snap, &a->ui, dt);
 		if (o->screenshot_path) {
 			bool due = snap && (snap->stats.session_s >= o->screenshot_after_s ||
@@ -308,8 +401,22 @@ static int main_loop(struct app *a)
 		if (snap)
 			a->last_stats = snap->stats;
 		present(a);
-		if (!a->vsync)
-			SDL_Delay(16); /* about 60 fps without vsync */
+		dirty = false;
+		/* Twice a second: the share of a core drawing took, and the rate
+		 * that brings it to the budget (halfway, to settle smoothly). */
+		if (now - win_wall >= 500000) {
+			double proc_s = process_cpu_s(), dsp_s = proc_thread_cpu_s(a->proc);
+			double share = (proc_s - win_proc - (dsp_s - win_dsp)) /
+			               ((double)(now - win_wall) / 1e6);
+			double want = hz * DRAW_BUDGET / KM_MAX(share, 1e-4);
+			hz = KM_CLAMP(0.5 * (hz + want), MIN_HZ, max_hz);
+			interval_us = (uint64_t)(1e6 / hz);
+			win_wall = now;
+			win_proc = proc_s;
+			win_dsp = dsp_s;
+		}
+		/* With vsync the present itself waited for the display. */
+		next_draw = now + interval_us;
 	}
 	return result;
 }

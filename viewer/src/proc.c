@@ -369,13 +369,17 @@ static void seek(struct km__vproc *p, double delta_s)
 	p->anchor_valid = false;
 }
 
-static void apply_commands(struct km__vproc *p)
+/* Returns whether any command arrived (the status is then re-published). */
+static bool apply_commands(struct km__vproc *p)
 {
-	struct km__vmailbox b;
+	struct km__vmailbox b, none;
+	memset(&none, 0, sizeof none);
 	pthread_mutex_lock(&p->lock);
 	b = p->box;
-	memset(&p->box, 0, sizeof p->box);
+	p->box = none;
 	pthread_mutex_unlock(&p->lock);
+	if (!memcmp(&b, &none, sizeof b))
+		return false;
 	uint64_t t = p->last_dev;
 	if (b.zero) {
 		int err = km_stream_zero(p->stream);
@@ -435,6 +439,7 @@ static void apply_commands(struct km__vproc *p)
 		seek(p, b.seek_s);
 	if (b.step && p->paused)
 		p->step_pending = true;
+	return true;
 }
 
 static void fill_stats(struct km__vproc *p, struct km_view_snapshot *s, const struct km_frame *f)
@@ -530,19 +535,20 @@ static void guided_frame(struct km__vproc *p, struct km_view_snapshot *s, const 
 static void *proc_main(void *arg)
 {
 	struct km__vproc *p = arg;
-	uint64_t last_status = 0;
+	/* Paused, ended or unplugged, the status is published when it changes
+	 * (a command, the state itself), not on a timer: the screen can idle. */
+	bool stale = true, shown_unplugged = false;
 	while (!atomic_load(&p->stop)) {
-		apply_commands(p);
+		if (apply_commands(p))
+			stale = true;
 		if (atomic_load(&p->fatal) != KM_OK)
 			break;
 		bool step = p->step_pending;
 		p->step_pending = false;
 		if (p->paused && !step && !p->seeking) {
-			uint64_t now = km_time_monotonic_us();
-			if (now - last_status > 200000) {
+			if (stale)
 				publish_status(p);
-				last_status = now;
-			}
+			stale = false;
 			nap(p, 10000);
 			continue;
 		}
@@ -551,14 +557,20 @@ static void *proc_main(void *arg)
 			continue;
 		if (err == KM_ERR_NO_DEVICE) {
 			atomic_store(&p->disconnected, true);
-			publish_status(p);
+			if (stale || !shown_unplugged)
+				publish_status(p);
+			stale = false;
+			shown_unplugged = true;
 			nap(p, 50000);
 			continue;
 		}
 		if (err == KM_ERR_END) {
-			p->ended = true;
-			p->seeking = false;
-			publish_status(p);
+			if (stale || !p->ended) {
+				p->ended = true;
+				p->seeking = false;
+				publish_status(p);
+			}
+			stale = false;
 			nap(p, 50000);
 			continue;
 		}
@@ -568,6 +580,8 @@ static void *proc_main(void *arg)
 			atomic_store(&p->fatal, err);
 			break;
 		}
+		stale = true;
+		shown_unplugged = false;
 		const struct km_frame *f = p->frame;
 		if (!p->have_first) {
 			p->have_first = true;

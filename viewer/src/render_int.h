@@ -27,15 +27,33 @@ struct text_entry {
 	char s[TEXT_LEN];
 };
 
+/* What the static layer shows; redrawn when any of it changes. */
+struct static_key {
+	int map, scale;
+	float lo, hi;
+	SDL_Rect rect;
+	int rows, cols;
+	float pitch_mm;
+	int geometry;
+};
+
+/* Steps of the heatmap's colour-index tables (render.c heat_pixels). */
+#define HEAT_LUT 65535
+
 struct km_render {
 	SDL_Renderer *ren;
 	struct km_render_config cfg;
 	TTF_Font *font[F_COUNT];
 	struct text_entry text[TEXT_CACHE];
 	uint64_t frame_no;
+	double clock_s; /* sum of the draws' dt_s: animations run on it */
 
 	SDL_Texture *heat;
-	int heat_scale;
+	int heat_w, heat_h; /* texture size, px */
+	enum km_geometry heat_geometry;
+	struct col_weight *heat_xs;        /* per texture column: the cells it samples */
+	float *heat_colv;                  /* one row of the grid, interpolated down the columns */
+	uint8_t heat_lut[2][HEAT_LUT + 1]; /* [linear, sqrt] colour index by t */
 	uint16_t heat_rows, heat_cols;
 	uint64_t heat_serial;
 	enum km_colormap heat_map;
@@ -48,6 +66,9 @@ struct km_render {
 	float lo, hi;
 	SDL_Rect heat_rect;
 	struct km_render_stats stats;
+	SDL_Texture *static_tex; /* background, title, colour bar, heading */
+	struct static_key static_key;
+	bool static_valid, static_failed;
 	int text_depth; /* nested text calls count their time once */
 };
 

@@ -124,7 +124,8 @@ static uint32_t level_colour(enum km_view_level l)
 void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct km_view_ui *ui)
 {
 	const int x = 716, w = 292;
-	km__rtext(r, F_LARGE, C_TEXT, x, 8, AL_LEFT, "knotmap");
+	if (!s) /* with a snapshot the heading is in the static layer (render.c) */
+		km__rtext(r, F_LARGE, C_TEXT, x, 8, AL_LEFT, "knotmap");
 	if (s && s->stats.recording) {
 		km__rarc(r->ren, (float)(x + w - 52), 24.0f, 0.0f, 7.0f, 0.0f, 360.0f, C_MUCH, 255);
 		km__rtext(r, F_BODY, C_MUCH, x + w, 12, AL_RIGHT, "REC");
