@@ -568,8 +568,8 @@ static int run_record(int argc, char **argv)
 	int crc = km_rec_writer_close(r.st.w);
 	if (end_rc == KM_OK && crc != KM_OK)
 		end_rc = crc;
-	uint64_t bytes = 0;
-	km_rec_writer_stats(r.st.w, NULL, NULL, &bytes);
+	uint64_t bytes = 0, in_file = 0;
+	km_rec_writer_stats(r.st.w, &in_file, NULL, &bytes);
 	if (r.st.h) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -578,9 +578,14 @@ static int run_record(int argc, char **argv)
 	}
 	recorder_close(&r);
 
+	/* The frame count is what the file holds: after a full disk, fewer than
+	 * were received. */
 	printf("recorded %" PRIu64 " frames (%" PRIu64 " dropped), %" PRIu64 " events, %" PRIu64
 	       " knots, %" PRIu64 " holds\n  file    %s (%" PRIu64 " bytes)\n",
-	       r.frames, r.dropped, r.st.events, r.st.knots, r.st.holds, r.o.out, bytes);
+	       in_file, r.dropped, r.st.events, r.st.knots, r.st.holds, r.o.out, bytes);
+	if (in_file < r.frames)
+		printf("  note    %" PRIu64 " frames were received but could not be written\n",
+		       r.frames - in_file);
 	if (r.st.h) {
 		printf("  session %" PRId64 " in the history ('knotmap history --show %" PRId64
 		       "')\n",
