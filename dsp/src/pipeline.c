@@ -117,6 +117,10 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	 * (thigh, scapula) seen at a fine scale (est.; a Gaussian spot's
 	 * response falls past its own scale). */
 	c.detect.max_scale_growth = 1.5f;
+	/* Paired anatomy: the excess left once the twin across the midline is
+	 * taken away must pass the thresholds (a knot is one-sided; shoulder
+	 * blades and paraspinal ridges are not). */
+	c.detect.mirror_fraction = 1.0f;
 	c.max_bad_fraction = 0.25f;
 	c.max_events = 64;
 	return c;
