@@ -50,7 +50,16 @@ struct km_pipeline {
 	unsigned n_hin;
 	struct km_event *events;
 	struct km_event_sink sink;
-	uint32_t *announced; /* track ids with a KNOT_FOUND and no KNOT_LOST yet */
+	/* Track ids with a KNOT_FOUND and no KNOT_LOST yet; dormant: the track
+	 * ended less than lost_after_s ago (its id comes back if the tracker
+	 * finds the spot again). */
+	struct announced {
+		uint32_t id;
+		int dormant;
+		uint64_t end_us;
+		float load;
+		struct km_track t;
+	} *announced;
 	int guard_off;       /* enable_guard asked for, rate too low */
 	unsigned n_announced, max_announced;
 	int have_last;
@@ -101,6 +110,7 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	c.stiffness = km_stiffness_config_default();
 	c.region_mm = 100.0f;
 	c.announce_s = 1.0f;
+	c.lost_after_s = 10.0f;
 	c.confirm_s = 0.3f;
 	c.average_tau_s = 0.5f;     /* est.: knots static for seconds; noise cut ~7x at 100 Hz */
 	c.average_motion_mm = 2.0f; /* est.: a fifth of a 10 mm pitch */
@@ -154,6 +164,8 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	      cfg->average_tau_s <= 60.0f) ||
 	    !(isfinite(cfg->average_motion_mm) && cfg->average_motion_mm >= 0.0f) ||
 	    !(isfinite(cfg->confirm_s) && cfg->confirm_s >= 0.0f && cfg->confirm_s <= 10.0f) ||
+	    !(isfinite(cfg->lost_after_s) && cfg->lost_after_s >= 0.0f &&
+	      cfg->lost_after_s <= 3600.0f) ||
 	    !(isfinite(cfg->tool_min_ratio) && cfg->tool_min_ratio >= 0.0f) ||
 	    !(cfg->tool_min_kpa >= 0.0f) ||
 	    !(isfinite(cfg->tool_gap_mm) && cfg->tool_gap_mm >= 0.0f && cfg->tool_gap_mm <= 1000.0f) ||
@@ -281,7 +293,7 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	p->col_cos = km__calloc((size_t)p->C, sizeof(double));
 	p->col_sin = km__calloc((size_t)p->C, sizeof(double));
 	p->events = km__calloc(cfg->max_events, sizeof *p->events);
-	p->max_announced = tc.max_tracks;
+	p->max_announced = 2 * tc.max_tracks;
 	p->announced = km__calloc(p->max_announced, sizeof *p->announced);
 	if (!p->clean || !p->weight || !p->stack || !p->events || !p->announced || !p->avg ||
 	    !p->prev || !p->scratch || !p->colsum || !p->col_cos || !p->col_sin)
@@ -357,28 +369,75 @@ static float spot_load(const km_pipeline *p, const struct km_track *t)
 	return n ? (float)(sum / n) : 0.0f;
 }
 
-/* KNOT_FOUND once a track is confirmed and not labelled (bone, tool,
- * midline); KNOT_LOST at its END only if it was announced. */
-static void announce(km_pipeline *p, const struct km_track *t, uint32_t seq, uint64_t us,
-                     float load)
+/* KNOT_LOST for entry i (its last position), and forgets it. */
+static void lose(km_pipeline *p, unsigned i, uint32_t seq, uint64_t us)
 {
-	for (unsigned i = 0; i < p->n_announced; i++)
-		if (p->announced[i] == t->id) {
-			if (t->state == KM_TRACK_END) {
-				emit(p, KM_EVENT_KNOT_LOST, t, seq, us, load);
-				p->announced[i] = p->announced[--p->n_announced];
+	struct announced *a = &p->announced[i];
+	a->t.state = KM_TRACK_END;
+	emit(p, KM_EVENT_KNOT_LOST, &a->t, seq, us, a->load);
+	p->announced[i] = p->announced[--p->n_announced];
+}
+
+/* KNOT_FOUND once a track is confirmed and not labelled (bone, tool,
+ * midline); KNOT_LOST once an announced track has been gone lost_after_s
+ * (or at finish: final). The tracker gives a spot found again its old id,
+ * so a knot that blinks out and back is announced once. */
+static void announce(km_pipeline *p, const struct km_track *t, uint32_t seq, uint64_t us,
+                     float load, int final)
+{
+	for (unsigned i = 0; i < p->n_announced; i++) {
+		struct announced *a = &p->announced[i];
+		if (a->id != t->id)
+			continue;
+		if (t->state == KM_TRACK_END) {
+			a->t = *t;
+			a->load = load;
+			if (final) {
+				lose(p, i, seq, us);
+			} else if (!a->dormant) {
+				a->dormant = 1;
+				a->end_us = us;
 			}
-			return;
+		} else {
+			a->dormant = 0;
 		}
+		return;
+	}
 	/* A knot is a lasting structure: blips shorter than announce_s (edges
 	 * of a moving contact) are tracked but not announced. */
 	if (t->state == KM_TRACK_END ||
 	    (t->flags & (KM_CANDIDATE_LANDMARK | KM_CANDIDATE_MIDLINE | KM_CANDIDATE_WEAK)) ||
-	    (double)(us - t->first_us) < (double)p->cfg.announce_s * 1e6 ||
-	    p->n_announced == p->max_announced)
+	    (double)(us - t->first_us) < (double)p->cfg.announce_s * 1e6)
 		return;
-	p->announced[p->n_announced++] = t->id;
+	if (p->n_announced == p->max_announced) {
+		/* Full: the knot gone longest is declared lost now. */
+		unsigned oldest = p->max_announced;
+		for (unsigned i = 0; i < p->n_announced; i++)
+			if (p->announced[i].dormant &&
+			    (oldest == p->max_announced ||
+			     p->announced[i].end_us < p->announced[oldest].end_us))
+				oldest = i;
+		if (oldest == p->max_announced)
+			return;
+		lose(p, oldest, seq, us);
+	}
+	struct announced *a = &p->announced[p->n_announced++];
+	memset(a, 0, sizeof *a);
+	a->id = t->id;
+	a->t = *t;
 	emit(p, KM_EVENT_KNOT_FOUND, t, seq, us, load);
+}
+
+/* KNOT_LOST for knots gone lost_after_s or more. */
+static void expire(km_pipeline *p, uint32_t seq, uint64_t us)
+{
+	for (unsigned i = 0; i < p->n_announced;) {
+		const struct announced *a = &p->announced[i];
+		if (a->dormant && (double)(us - a->end_us) >= (double)p->cfg.lost_after_s * 1e6)
+			lose(p, i, seq, us);
+		else
+			i++;
+	}
 }
 
 /* Sum of row rr's cells c0..c1 (a cylinder wraps, a flat mat clips); adds
@@ -792,11 +851,18 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	for (size_t i = 0; i < tr.count; i++) {
 		const struct km_track *t = &tr.tracks[i];
 		float load = spot_load(p, t);
-		announce(p, t, f->sequence, f->device_time_us, load);
+		announce(p, t, f->sequence, f->device_time_us, load, 0);
 		if (t->state == KM_TRACK_END) {
 			guard_release(p, t->id);
 			stiff_release(p, t->id);
 			continue;
+		}
+		if (t->state == KM_TRACK_START) {
+			/* An id back after its END (the spot found again): the
+			 * guard and stiffness series start afresh, not across
+			 * the gap. */
+			guard_release(p, t->id);
+			stiff_release(p, t->id);
 		}
 		km_stiffness *sf = p->n_stiff ? stiff_for(p, t->id) : NULL;
 		if (sf) {
@@ -840,6 +906,7 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 			h->spine_distance_mm = isnan(midline) ? NAN : fabsf(t->x_mm - midline);
 		}
 	}
+	expire(p, f->sequence, f->device_time_us);
 	if (p->hold) {
 		size_t first = p->sink.count;
 		km_hold_execute(p->hold, f->device_time_us, f->sequence, p->hin, nh, &p->sink);
@@ -890,10 +957,12 @@ int km_pipeline_finish(km_pipeline *p, struct km_pipeline_result *out)
 	if (p->hold)
 		km_hold_stop(p->hold, p->last_us, 0, KM_REASON_RESET, &p->sink);
 	for (size_t i = 0; i < tr.count; i++) {
-		announce(p, &tr.tracks[i], p->last_seq, p->last_us, 0.0f);
+		announce(p, &tr.tracks[i], p->last_seq, p->last_us, 0.0f, 1);
 		guard_release(p, tr.tracks[i].id);
 		stiff_release(p, tr.tracks[i].id);
 	}
+	while (p->n_announced) /* knots whose track ended earlier */
+		lose(p, 0, p->last_seq, p->last_us);
 	out->sequence = p->last_seq;
 	out->time_us = p->last_us;
 	out->tracks = tr.tracks;

@@ -14,8 +14,8 @@
  * spots over the spine midline: they are tracked and reach the hold timers
  * (a tool contact is what a hold times; a midline spot makes SPINE_BLOCKED),
  * but only unlabelled tracks that lived announce_s are announced with
- * KNOT_FOUND / KNOT_LOST (each
- * announced id gets exactly one KNOT_LOST, at its END or at finish).
+ * KNOT_FOUND / KNOT_LOST (each announced id gets exactly one KNOT_LOST,
+ * lost_after_s after its END unless the spot comes back, or at finish).
  *
  * Include this header alone: it pulls in every type the result uses.
  * Nothing is allocated per frame after km_pipeline_create. Times come from
@@ -110,6 +110,11 @@ struct km_pipeline_config {
 	/* KNOT_FOUND once a track has lived this long (s, 0..3600; default 1 s,
 	 * est.): contact edges that blink for a few frames are not announced. */
 	float announce_s;
+	/* KNOT_LOST once an announced knot's track has been gone this long (s,
+	 * 0..3600; default 10 s, est.): a spot that blinks out (breathing, a
+	 * shift) and is found again at the same place keeps its id (tracker.h)
+	 * and is announced once. 0 = at the track's END. */
+	float lost_after_s;
 	/* A frame with more NaN/inf/negative cells than this fraction is
 	 * rejected (KM_ERR_NONFINITE); fewer are replaced by 0 and flagged.
 	 * Default 0.25. */
