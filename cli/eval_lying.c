@@ -549,8 +549,10 @@ int km_eval_lying(const struct km_eval_lying_opts *o)
 	struct dirent *de;
 	while ((de = readdir(d)) && nf < 128) {
 		size_t len = strlen(de->d_name);
+		/* the 28 postures; not the empty bed or "others" */
 		if (len > 5 && !strcmp(de->d_name + len - 5, ".json") &&
-		    strncmp(de->d_name, "empty", 5))
+		    (!strncmp(de->d_name, "supine", 6) || !strncmp(de->d_name, "prone", 5) ||
+		     !strncmp(de->d_name, "left", 4) || !strncmp(de->d_name, "right", 5)))
 			files[nf++] = strdup(de->d_name);
 	}
 	closedir(d);

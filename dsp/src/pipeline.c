@@ -41,6 +41,8 @@ struct km_pipeline {
 	km_bandpass *bp;
 	km_detect *det;
 	km_tracker *trk;
+	km_body *body;
+	float body_dt; /* seconds since the body model's last update */
 	km_hold *hold;
 	struct guard_slot *guards;
 	unsigned n_guards;
@@ -203,6 +205,19 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	if (rc != KM_OK)
 		return fail(p, log, "detect", rc);
 	p->cfg.detect = dc;
+
+	if (cfg->geometry == KM_GEOMETRY_FLAT) {
+		struct km_body_config yc = km_body_config_default();
+		yc.rows = cfg->rows;
+		yc.cols = cfg->cols;
+		yc.pitch_mm = cfg->pitch_mm;
+		yc.outline_kpa = dc.outline_kpa;
+		yc.min_area_cm2 = dc.outline_min_area_cm2;
+		yc.log = cfg->log;
+		rc = km_body_create(&yc, &p->body);
+		if (rc != KM_OK)
+			return fail(p, log, "body model", rc);
+	}
 
 	struct km_tracker_config tc = cfg->tracker;
 	if (cfg->confirm_s > 0.0f) {
@@ -834,6 +849,13 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	} else {
 		km_bandpass_execute(p->bp, map, p->stack);
 	}
+	/* The body model follows posture, which changes over seconds: five
+	 * updates a second cost a fraction of one per frame. */
+	p->body_dt += dt_s;
+	if (p->body && (gap || p->body_dt >= 0.2f)) {
+		km_body_update(p->body, map);
+		p->body_dt = 0.0f;
+	}
 	const float *bg = km_bandpass_background(p->bp);
 	struct km_detect_result dr;
 	km_detect_execute(p->det, p->stack, map, bg, &dr);
@@ -938,6 +960,7 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	out->events = p->events;
 	out->event_count = p->sink.count;
 	out->outline = dr.outline;
+	out->body = p->body ? km_body_model(p->body) : NULL;
 	out->response = p->stack;
 	out->n_scales = p->n_scales;
 	out->background = bg;
@@ -970,6 +993,7 @@ int km_pipeline_finish(km_pipeline *p, struct km_pipeline_result *out)
 	out->events = p->events;
 	out->event_count = p->sink.count;
 	out->outline = km_detect_outline(p->det);
+	out->body = p->body ? km_body_model(p->body) : NULL;
 	if (p->sink.dropped != dropped0)
 		out->flags |= KM_PIPELINE_EVENTS_LOST;
 	if (p->guard_off)
@@ -993,6 +1017,7 @@ void km_pipeline_reset(km_pipeline *p)
 	km_bandpass_reset(p->bp);
 	km_detect_reset(p->det);
 	km_tracker_reset(p->trk);
+	p->body_dt = 0.0f;
 	if (p->hold)
 		km_hold_reset(p->hold);
 	for (unsigned i = 0; i < p->n_guards; i++) {
@@ -1022,6 +1047,7 @@ void km_pipeline_destroy(km_pipeline *p)
 	km_detect_destroy(p->det);
 	km_tracker_destroy(p->trk);
 	km_hold_destroy(p->hold);
+	km_body_destroy(p->body);
 	if (p->guards)
 		for (unsigned i = 0; i < p->n_guards; i++)
 			km_guard_destroy(p->guards[i].g);

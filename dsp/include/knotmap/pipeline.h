@@ -4,7 +4,8 @@
  *
  *   frame -> checks (shape, order, NaN/inf/negative cells) -> spatial
  *   band-pass (knotmap/bandpass.h) -> spot detection + body outline
- *   (knotmap/detect.h) -> tracker (knotmap/tracker.h) -> per knot: guarding
+ *   (knotmap/detect.h), body model (knotmap/body.h) -> tracker
+ *   (knotmap/tracker.h) -> per knot: guarding
  *   (knotmap/guard.h), stiffness index (knotmap/stiffness.h) and hold
  *   timers (knotmap/hold.h) -> events
  *   (knotmap/events.h)
@@ -32,6 +33,7 @@
 #include <stdint.h>
 
 #include "knotmap/bandpass.h"
+#include "knotmap/body.h"
 #include "knotmap/core.h"
 #include "knotmap/detect.h"
 #include "knotmap/events.h"
@@ -158,6 +160,10 @@ struct km_pipeline_result {
 	size_t event_count;
 	/* body outline and spine midline (found == 0 when unknown) */
 	const struct km_body_outline *outline;
+	/* body model (knotmap/body.h): posture, midline, landmarks; updated
+	 * five times a second from the averaged map; NULL on a cylinder. Use
+	 * km_body_locate for a spot's body coordinates. */
+	const struct km_body_model *body;
 	/* whole mat */
 	float total_load_n;    /* sum of kPa x cell area */
 	float loaded_area_cm2; /* cells above detect.outline_kpa */
