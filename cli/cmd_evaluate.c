@@ -475,7 +475,8 @@ static void usage(FILE *out)
 	        "                        [--scenario NAME]... [--min-response-kpa X]\n"
 	        "                        [--calibration driver|factory]\n"
 	        "                        [--lying DIR] [--family sim|real|both]\n"
-	        "                        [--lying-seconds S] [--lying-seeds N]\n\n"
+	        "                        [--lying-seconds S] [--lying-seeds N]\n"
+	        "                        [--lying-posture PREFIX]\n\n"
 	        "Runs every virtual-mat scenario (or the named ones) for N seeds (default 3)\n"
 	        "through the dsp pipeline with its default settings and prints a Markdown\n"
 	        "accuracy table against the simulator's ground truth: knot recall, precision\n"
@@ -491,7 +492,8 @@ static void usage(FILE *out)
 	        "lying/popu_preview_data.zip of the shared data): real lying maps with\n"
 	        "injected knots at 8 mm / 10 Hz and native 32 mm / 1 Hz, and the\n"
 	        "lying-still check of every capture. --family picks the families\n"
-	        "(default both; the real one needs --lying).\n"
+	        "(default both; the real one needs --lying). --lying-posture keeps the\n"
+	        "captures whose name starts with PREFIX (e.g. supine1).\n"
 	        "See docs/accuracy.md for the definitions.\n");
 }
 
@@ -499,7 +501,7 @@ static int run_evaluate(int argc, char **argv)
 {
 	long seeds = 3, lying_seeds = 1;
 	double max_s = 0.0, lying_s = 60.0;
-	const char *lying = NULL;
+	const char *lying = NULL, *lying_posture = NULL;
 	int fam_sim = 1, fam_real = 1;
 	int in_lo = 0, in_hi = 1;
 	const char *names[MAX_SCEN];
@@ -549,6 +551,8 @@ static int run_evaluate(int argc, char **argv)
 			}
 		} else if (!strcmp(a, "--lying")) {
 			lying = v;
+		} else if (!strcmp(a, "--lying-posture")) {
+			lying_posture = v;
 		} else if (!strcmp(a, "--lying-seconds")) {
 			if (km_cli_parse_double("evaluate", a, v, 10.0, 3600.0, &lying_s))
 				return KM_EXIT_USAGE;
@@ -666,7 +670,8 @@ static int run_evaluate(int argc, char **argv)
 	       " FA/min: false TENSING_UP; knotFA: KNOT_FOUND away from every knot, per min.\n");
 real:
 	if (fam_real && lying) {
-		struct km_eval_lying_opts lo = {lying, lying_s, (unsigned)lying_seeds, 0};
+		struct km_eval_lying_opts lo = {lying, lying_s, (unsigned)lying_seeds, 0,
+		                                lying_posture};
 		failed |= km_eval_lying(&lo);
 	} else if (fam_real) {
 		printf("\nReal-body family: not run (give --lying DIR, the unzipped PoPu preview;"
