@@ -707,15 +707,21 @@ static float patch_mean(const km_pipeline *p, int r, int c)
  * bears load, and its pressure is a few times the body's median at most.
  * On a cylinder every contact is the instrumented roller's.
  */
-static bool tool_contact(const km_pipeline *p, const struct km_track *t, float load,
-                         float body_kpa)
+static bool tool_contact(km_pipeline *p, const struct km_track *t, float load, float *body_kpa)
 {
 	if (p->cfg.geometry == KM_GEOMETRY_CYLINDER)
 		return true;
-	float pitch = p->cfg.pitch_mm;
-	if (!(load >= p->cfg.tool_min_ratio * body_kpa || load >= p->cfg.tool_min_kpa) ||
-	    load < p->cfg.hold.load_min_kpa)
+	if (load < p->cfg.hold.load_min_kpa)
 		return false;
+	if (load < p->cfg.tool_min_kpa) {
+		/* The body's median costs a selection over the mat: once per
+		 * frame, and only for a loaded spot. */
+		if (*body_kpa < 0.0f)
+			*body_kpa = body_median(p);
+		if (!(load >= p->cfg.tool_min_ratio * *body_kpa))
+			return false;
+	}
+	float pitch = p->cfg.pitch_mm;
 	int r = (int)floorf(t->y_mm / pitch), c = (int)floorf(t->x_mm / pitch);
 	int d = (int)lroundf(p->cfg.tool_gap_mm / pitch);
 	d = KM_MAX(d, 2);
@@ -869,7 +875,7 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 
 	unsigned nh = 0;
 	float midline = dr.outline->found ? dr.outline->midline_x_mm : NAN;
-	float body_kpa = tr.count && p->hold ? body_median(p) : 0.0f;
+	float body_kpa = -1.0f; /* not computed yet this frame */
 	for (size_t i = 0; i < tr.count; i++) {
 		const struct km_track *t = &tr.tracks[i];
 		float load = spot_load(p, t);
@@ -912,7 +918,7 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 		/* Holds need a tool: a spot starts a hold timer only as a tool's
 		 * contact; one already engaged keeps its timer (and its pause /
 		 * unload rules) whatever the contact looks like now. */
-		bool tool = tool_contact(p, t, load, body_kpa);
+		bool tool = tool_contact(p, t, load, &body_kpa);
 		if (!tool && (!p->hold || km_hold_get_status(p->hold, t->id, &hs) != KM_OK ||
 		              hs.state == KM_HOLD_IDLE))
 			continue;
