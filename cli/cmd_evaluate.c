@@ -43,6 +43,10 @@ struct tally {
 	/* tensing */
 	unsigned tens, tens_hit, tens_fa;
 	double delay_sum;
+	/* lying still: scenarios with no tool (no hold may start) */
+	unsigned still_runs, still_holds, still_tens;
+	uint64_t still_found;
+	double still_minutes;
 };
 
 struct interval {
@@ -390,6 +394,16 @@ static int run_one(const char *path, uint64_t seed, int sensor, double max_s, st
 			st->tens[k].t1 = last.t_s;
 	score_events(ty, st, &cfg, &last, wrap);
 	ty->minutes += last.t_s / 60.0;
+	if (cfg.tool == KM_SIM_TOOL_NONE) {
+		/* Nothing presses: every HOLD_ENGAGED is bone under body weight. */
+		ty->still_runs++;
+		ty->still_minutes += last.t_s / 60.0;
+		for (size_t i = 0; i < st->n_ev; i++) {
+			ty->still_holds += st->ev[i].type == KM_EVENT_HOLD_ENGAGED;
+			ty->still_tens += st->ev[i].type == KM_EVENT_TENSING_UP;
+			ty->still_found += st->ev[i].type == KM_EVENT_KNOT_FOUND;
+		}
+	}
 	ty->runs++;
 	rc = KM_OK;
 out:
@@ -466,6 +480,11 @@ static void add(struct tally *a, const struct tally *b)
 	a->tens_hit += b->tens_hit;
 	a->tens_fa += b->tens_fa;
 	a->delay_sum += b->delay_sum;
+	a->still_runs += b->still_runs;
+	a->still_holds += b->still_holds;
+	a->still_tens += b->still_tens;
+	a->still_found += b->still_found;
+	a->still_minutes += b->still_minutes;
 }
 
 static void usage(FILE *out)
@@ -665,6 +684,14 @@ static int run_evaluate(int argc, char **argv)
 	}
 	for (int in = in_lo; in <= in_hi; in++)
 		print_row("ALL", in ? "sensor" : "true", &total[in]);
+	for (int in = in_lo; in <= in_hi; in++)
+		if (total[in].still_runs)
+			printf("\nLying still (simulator, scenarios without a tool, %s input): %u runs, "
+			       "%u holds, %u tensing-up, %.2f new candidates/min (KNOT_FOUND, the "
+			       "scenarios' own knots included)\n",
+			       in ? "sensor" : "true", total[in].still_runs, total[in].still_holds,
+			       total[in].still_tens,
+			       (double)total[in].still_found / fmax(total[in].still_minutes, 1e-9));
 	printf("\nknot-f: scored knot-frames (10 Hz);"
 	       " start/end s: mean signed hold timing error; tens: episodes detected;"
 	       " FA/min: false TENSING_UP; knotFA: KNOT_FOUND away from every knot, per min.\n");

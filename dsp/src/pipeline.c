@@ -723,6 +723,23 @@ static bool tool_contact(km_pipeline *p, const struct km_track *t, float load, f
 	}
 	float pitch = p->cfg.pitch_mm;
 	int r = (int)floorf(t->y_mm / pitch), c = (int)floorf(t->x_mm / pitch);
+	/* A contact covers more than one sensel (a ball's ~2 cm^2 disc, blurred
+	 * by the mat's cover); a lone spike is a stuck cell. */
+	float top = 0.0f;
+	int wide = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (int rr = r - 1; rr <= r + 1; rr++)
+			for (int cc = c - 1; cc <= c + 1; cc++) {
+				if (rr < 0 || rr >= p->R || cc < 0 || cc >= p->C)
+					continue;
+				float v = p->clean[(size_t)rr * (size_t)p->C + (size_t)cc];
+				if (pass == 0)
+					top = fmaxf(top, v);
+				else
+					wide += v >= 0.25f * top;
+			}
+	if (wide < 2)
+		return false;
 	int d = (int)lroundf(p->cfg.tool_gap_mm / pitch);
 	d = KM_MAX(d, 2);
 	float lim = p->cfg.tool_side_fraction * load;

@@ -459,10 +459,12 @@ static void lying_frame(struct km_frame *f, uint32_t seq, uint64_t t_us, int bal
 			float x = (c + 0.5f) * f->pitch_mm, y = (r + 0.5f) * f->pitch_mm;
 			float v = (x > 120.0f && x < 520.0f) ? 4.0f : 0.0f;
 			float dx = x - 400.0f, dy = y - 320.0f, d2 = dx * dx + dy * dy;
-			if (!ball)
+			if (ball == 0)
 				v += 12.0f * expf(-d2 / (2.0f * 20.0f * 20.0f));
-			else
+			else if (ball == 1)
 				v = d2 < 60.0f * 60.0f ? 200.0f * expf(-d2 / (2.0f * 6.0f * 6.0f)) : v;
+			else if (r == 32 && c == 40)
+				v = 400.0f; /* a stuck sensel in the lying body */
 			f->kpa[r * f->cols + c] = v;
 		}
 }
@@ -508,6 +510,12 @@ Test(pipeline, bone_under_body_weight_starts_no_hold)
 	struct hold_count h = run_lying(0, 25.0f, 12.0f);
 	cr_expect_eq(h.engaged, 0, "a bony peak under body weight started %d holds", h.engaged);
 	cr_expect_eq(h.tensing, 0);
+}
+
+Test(pipeline, a_stuck_cell_starts_no_hold)
+{
+	struct hold_count h = run_lying(2, 25.0f, 12.0f);
+	cr_expect_eq(h.engaged, 0, "a lone stuck sensel started %d holds", h.engaged);
 }
 
 Test(pipeline, a_ball_starts_a_hold)

@@ -75,7 +75,8 @@ struct km_pipeline_config {
 	 * itself the median; body weight alone lying stays below) and, along at
 	 * least one axis, the mat tool_gap_mm away on both sides (default 40
 	 * mm) reads under tool_side_fraction of it (default 0.2: the body is
-	 * lifted around a ball, across a roller). tool_side_fraction 1 with
+	 * lifted around a ball, across a roller), and the contact covers two
+	 * sensels or more (a lone spike is a stuck cell). tool_side_fraction 1 with
 	 * tool_min_ratio 0 times every loaded spot (the old behaviour). On a
 	 * cylinder every contact is the instrumented roller's. */
 	float tool_min_ratio;
