@@ -319,7 +319,8 @@ static int load_index(km_rec_reader *r)
 		 * index with a valid checksum cannot promise more than the file holds. */
 		uint64_t min_len = (uint64_t)e.frames * r->frame_rec;
 		if (e.offset < expect_off || e.offset >= ioff || e.first_frame != expect_frame ||
-		    min_len > r->max_payload || e.offset + CHUNK_HDR + min_len + CHUNK_TAIL > ioff) {
+		    min_len > r->max_payload ||
+		    e.offset + CHUNK_HDR + min_len + CHUNK_TAIL > ioff) {
 			km__log(&r->cfg.log, KM_LOG_WARN, MOD,
 			        "%s: index entry %u (chunk at byte %llu, %u frames) does not fit "
 			        "the file",
