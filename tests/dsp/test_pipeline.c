@@ -462,7 +462,8 @@ static void lying_frame(struct km_frame *f, uint32_t seq, uint64_t t_us, int bal
 			if (ball == 0)
 				v += 12.0f * expf(-d2 / (2.0f * 20.0f * 20.0f));
 			else if (ball == 1)
-				v = d2 < 60.0f * 60.0f ? 200.0f * expf(-d2 / (2.0f * 6.0f * 6.0f)) : v;
+				v = d2 < 60.0f * 60.0f ? 200.0f * expf(-d2 / (2.0f * 6.0f * 6.0f))
+				                       : v;
 			else if (r == 32 && c == 40)
 				v = 400.0f; /* a stuck sensel in the lying body */
 			f->kpa[r * f->cols + c] = v;
