@@ -582,7 +582,8 @@ static int run_evaluate(int argc, char **argv)
 			fam_sim = !strcmp(v, "sim") || !strcmp(v, "both");
 			fam_real = !strcmp(v, "real") || !strcmp(v, "both");
 			if (!fam_sim && !fam_real) {
-				km_cli_error("evaluate", NULL, "--family expects sim, real or both");
+				km_cli_error("evaluate", NULL,
+				             "--family expects sim, real or both");
 				return KM_EXIT_USAGE;
 			}
 		} else if (!strcmp(a, "--scenario")) {
@@ -686,7 +687,8 @@ static int run_evaluate(int argc, char **argv)
 		print_row("ALL", in ? "sensor" : "true", &total[in]);
 	for (int in = in_lo; in <= in_hi; in++)
 		if (total[in].still_runs)
-			printf("\nLying still (simulator, scenarios without a tool, %s input): %u runs, "
+			printf("\nLying still (simulator, scenarios without a tool, %s input): %u "
+			       "runs, "
 			       "%u holds, %u tensing-up, %.2f new candidates/min (KNOT_FOUND, the "
 			       "scenarios' own knots included)\n",
 			       in ? "sensor" : "true", total[in].still_runs, total[in].still_holds,

@@ -108,8 +108,8 @@ static int row_at(const km_body *b, int top, int bottom, float f)
 }
 
 /* Pressure peak over the rows of band [lo, hi] and x in [x0, x1] mm. */
-static struct km_body_point peak(const km_body *b, const float *kpa, int top, int bottom,
-                                 float lo, float hi, float x0, float x1)
+static struct km_body_point peak(const km_body *b, const float *kpa, int top, int bottom, float lo,
+                                 float hi, float x0, float x1)
 {
 	struct km_body_point p = {false, 0.0f, 0.0f, 0.0f};
 	int r0 = row_at(b, top, bottom, lo), r1 = row_at(b, top, bottom, hi);
@@ -121,7 +121,8 @@ static struct km_body_point peak(const km_body *b, const float *kpa, int top, in
 	float pitch = b->cfg.pitch_mm, best = b->cfg.outline_kpa;
 	for (int r = r0; r <= r1; r++)
 		for (int c = 0; c < b->C; c++) {
-			float x = ((float)c + 0.5f) * pitch, v = kpa[(size_t)r * (size_t)b->C + (size_t)c];
+			float x = ((float)c + 0.5f) * pitch,
+			      v = kpa[(size_t)r * (size_t)b->C + (size_t)c];
 			if (x < x0 || x > x1 || !(v > best))
 				continue;
 			best = v;
@@ -131,8 +132,7 @@ static struct km_body_point peak(const km_body *b, const float *kpa, int top, in
 }
 
 /* Mean pressure of the loaded cells over the rows of band [lo, hi]. */
-static float band_mean(const km_body *b, const float *kpa, int top, int bottom, float lo,
-                       float hi)
+static float band_mean(const km_body *b, const float *kpa, int top, int bottom, float lo, float hi)
 {
 	int r0 = row_at(b, top, bottom, lo), r1 = row_at(b, top, bottom, hi);
 	if (r0 > r1) {
@@ -252,8 +252,8 @@ int km_body_update(km_body *b, const float *kpa)
 	if (m->posture == KM_POSTURE_SITTING)
 		return KM_OK;
 	float mid = m->midline_x_mm;
-	m->landmark[KM_LANDMARK_HEAD] = peak(b, kpa, top, bottom, band_lo[0], band_hi[0],
-	                                     -INFINITY, INFINITY);
+	m->landmark[KM_LANDMARK_HEAD] =
+	    peak(b, kpa, top, bottom, band_lo[0], band_hi[0], -INFINITY, INFINITY);
 	if (m->posture != KM_POSTURE_SUPINE)
 		return KM_OK; /* the back's landmarks are what a supine map shows */
 	/* Lying on the back, head at row 0: the person's left at larger x. */
@@ -266,9 +266,9 @@ int km_body_update(km_body *b, const float *kpa)
 		}
 		bool is_left = k == KM_LANDMARK_SHOULDER_BLADE_LEFT || k == KM_LANDMARK_HEEL_LEFT;
 		bool high = is_left == left_high;
-		m->landmark[k] = peak(b, kpa, top, bottom, band_lo[k], band_hi[k],
-		                      high ? mid + MIDLINE_MM : -INFINITY,
-		                      high ? INFINITY : mid - MIDLINE_MM);
+		m->landmark[k] =
+		    peak(b, kpa, top, bottom, band_lo[k], band_hi[k],
+		         high ? mid + MIDLINE_MM : -INFINITY, high ? INFINITY : mid - MIDLINE_MM);
 	}
 	return KM_OK;
 }
@@ -336,23 +336,23 @@ const char *km_posture_name(enum km_posture p)
 const char *km_landmark_name(enum km_landmark l)
 {
 	static const char *const n[KM_LANDMARK_COUNT] = {
-	    "head", "left shoulder blade", "right shoulder blade", "sacrum", "left heel",
-	    "right heel"};
+	    "head",   "left shoulder blade", "right shoulder blade",
+	    "sacrum", "left heel",           "right heel"};
 	return (unsigned)l < KM_LANDMARK_COUNT ? n[l] : "unknown";
 }
 
 const char *km_body_region_name(enum km_body_region r)
 {
 	static const char *const n[KM_REGION_COUNT] = {
-	    "off the body", "head",   "neck and shoulders", "upper back", "mid back",
-	    "lower back",   "pelvis", "thighs",             "lower legs"};
+	    "off the body", "head",   "neck and shoulders", "upper back", "mid back", "lower back",
+	    "pelvis",       "thighs", "lower legs"};
 	return (unsigned)r < KM_REGION_COUNT ? n[r] : "unknown";
 }
 
 size_t km_body_describe(const struct km_body_position *pos, char *buf, size_t n)
 {
 	char tmp[160];
-	const char *side = pos->side == 0 ? "on the midline"
+	const char *side = pos->side == 0     ? "on the midline"
 	                   : pos->side_is_mat ? (pos->side > 0 ? "mat right" : "mat left")
 	                                      : (pos->side > 0 ? "left" : "right");
 	int k = snprintf(tmp, sizeof tmp, "%s, %s", side, km_body_region_name(pos->region));

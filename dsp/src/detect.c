@@ -871,7 +871,8 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 				/* An excess with a twin across the midline is paired
 				 * anatomy, not a knot: what is left once the twin is
 				 * taken away must still pass the thresholds. */
-				if (cf->mirror_fraction > 0.0f && d->outline.found && !d->periodic &&
+				if (cf->mirror_fraction > 0.0f && d->outline.found &&
+				    !d->periodic &&
 				    !(k.flags & (KM_CANDIDATE_LANDMARK | KM_CANDIDATE_MIDLINE)) &&
 				    paired(d, stack, s, k.x_mm, r, v, fmaxf(thr[s], need))) {
 					if (cf->mirror_mode == KM_DETECT_MASK_DROP) {

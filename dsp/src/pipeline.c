@@ -61,8 +61,8 @@ struct km_pipeline {
 		uint64_t end_us;
 		float load;
 		struct km_track t;
-	} *announced;
-	int guard_off;       /* enable_guard asked for, rate too low */
+	} * announced;
+	int guard_off; /* enable_guard asked for, rate too low */
 	unsigned n_announced, max_announced;
 	int have_last;
 	uint32_t last_seq;
@@ -170,7 +170,8 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	      cfg->lost_after_s <= 3600.0f) ||
 	    !(isfinite(cfg->tool_min_ratio) && cfg->tool_min_ratio >= 0.0f) ||
 	    !(cfg->tool_min_kpa >= 0.0f) ||
-	    !(isfinite(cfg->tool_gap_mm) && cfg->tool_gap_mm >= 0.0f && cfg->tool_gap_mm <= 1000.0f) ||
+	    !(isfinite(cfg->tool_gap_mm) && cfg->tool_gap_mm >= 0.0f &&
+	      cfg->tool_gap_mm <= 1000.0f) ||
 	    !(isfinite(cfg->tool_side_fraction) && cfg->tool_side_fraction >= 0.0f &&
 	      cfg->tool_side_fraction <= 1.0f) ||
 	    (cfg->geometry != KM_GEOMETRY_FLAT && cfg->geometry != KM_GEOMETRY_CYLINDER))

@@ -38,7 +38,7 @@ struct km_tracker {
 		float x, y;
 		uint32_t id; /* 0 = empty */
 		uint64_t end_us;
-	} *mem;
+	} * mem;
 	int have_time;
 	uint64_t last_us;
 };

@@ -59,7 +59,8 @@ static const char *popu_dir(void)
 	if (!z) {
 		const char *ci = getenv("CI");
 		if (ci && !strcmp(ci, "true"))
-			cr_assert_fail("%s is missing (CI=true: the shared data must be present)", zip);
+			cr_assert_fail("%s is missing (CI=true: the shared data must be present)",
+			               zip);
 		cr_skip_test("%s is missing: the real-body family is not checked", zip);
 		return NULL;
 	}
@@ -70,7 +71,8 @@ static const char *popu_dir(void)
 	if (t) {
 		fclose(t);
 	} else {
-		snprintf(cmd, sizeof cmd, "mkdir -p '%s' && unzip -q -o '%s' -d '%s'", dir, zip, dir);
+		snprintf(cmd, sizeof cmd, "mkdir -p '%s' && unzip -q -o '%s' -d '%s'", dir, zip,
+		         dir);
 		cr_assert_eq(system(cmd), 0, "could not unzip %s", zip);
 	}
 	strncat(dir, "/preview_data", sizeof dir - strlen(dir) - 1);
@@ -83,10 +85,11 @@ Test(evaluate, prints_both_families, .timeout = 600)
 	if (!dir)
 		return;
 	char args[4400];
-	snprintf(args, sizeof args,
-	         "--scenario back-lying --seconds 5 --input true --lying '%s' --lying-posture supine1"
-	         " --lying-seconds 20",
-	         dir);
+	snprintf(
+	    args, sizeof args,
+	    "--scenario back-lying --seconds 5 --input true --lying '%s' --lying-posture supine1"
+	    " --lying-seconds 20",
+	    dir);
 	struct km_test_run *r = evaluate(args);
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_expect(strstr(r->out, "Simulator family (TUNING split)"), "%s", r->out);

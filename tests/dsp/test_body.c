@@ -17,8 +17,10 @@ static void blob(float *m, float x, float y, float sx, float sy, float kpa)
 {
 	for (int r = 0; r < R; r++)
 		for (int c = 0; c < C; c++) {
-			float dx = ((float)c + 0.5f) * PITCH - x, dy = ((float)r + 0.5f) * PITCH - y;
-			m[r * C + c] += kpa * expf(-0.5f * (dx * dx / (sx * sx) + dy * dy / (sy * sy)));
+			float dx = ((float)c + 0.5f) * PITCH - x,
+			      dy = ((float)r + 0.5f) * PITCH - y;
+			m[r * C + c] +=
+			    kpa * expf(-0.5f * (dx * dx / (sx * sx) + dy * dy / (sy * sy)));
 		}
 }
 
@@ -35,18 +37,18 @@ static void supine(float *m, int side)
 {
 	memset(m, 0, sizeof(float) * R * C);
 	float mid = 480.0f;
-	blob(m, mid, 5 * PITCH, 50, 70, 4.0f);                      /* head, rows 2-8 */
-	rect(m, 9, 36, side ? 13 : 10, side ? 18 : 21, 2.0f);       /* trunk */
-	rect(m, 37, 59, side ? 13 : 11, side ? 18 : 14, 1.5f);      /* legs */
+	blob(m, mid, 5 * PITCH, 50, 70, 4.0f);                 /* head, rows 2-8 */
+	rect(m, 9, 36, side ? 13 : 10, side ? 18 : 21, 2.0f);  /* trunk */
+	rect(m, 37, 59, side ? 13 : 11, side ? 18 : 14, 1.5f); /* legs */
 	if (!side)
 		rect(m, 37, 59, 17, 20, 1.5f);
 	if (!side) {
 		blob(m, mid - 120, 14.5f * PITCH, 30, 40, 4.0f); /* right shoulder blade */
 		blob(m, mid + 120, 14.5f * PITCH, 30, 40, 4.0f); /* left shoulder blade */
 		blob(m, mid, 29.5f * PITCH, 30, 30, 6.0f);       /* sacrum */
-		rect(m, 26, 34, 11, 20, 2.0f);                   /* buttocks: the pelvis presses most */
-		blob(m, mid - 90, 57.5f * PITCH, 20, 30, 5.0f);  /* right heel */
-		blob(m, mid + 90, 57.5f * PITCH, 20, 30, 5.0f);  /* left heel */
+		rect(m, 26, 34, 11, 20, 2.0f); /* buttocks: the pelvis presses most */
+		blob(m, mid - 90, 57.5f * PITCH, 20, 30, 5.0f); /* right heel */
+		blob(m, mid + 90, 57.5f * PITCH, 20, 30, 5.0f); /* left heel */
 	}
 }
 
@@ -75,7 +77,8 @@ Test(body, supine_midline_and_landmarks)
 	cr_expect(o->head_at_top);
 	cr_expect_lt(fabsf(o->midline_x_mm - 480.0f), 20.0f, "midline %.0f", o->midline_x_mm);
 	const struct km_body_point *lm = o->landmark;
-	cr_assert(lm[KM_LANDMARK_SHOULDER_BLADE_LEFT].found && lm[KM_LANDMARK_SHOULDER_BLADE_RIGHT].found);
+	cr_assert(lm[KM_LANDMARK_SHOULDER_BLADE_LEFT].found &&
+	          lm[KM_LANDMARK_SHOULDER_BLADE_RIGHT].found);
 	cr_expect_lt(fabsf(lm[KM_LANDMARK_SHOULDER_BLADE_LEFT].x_mm - 600.0f), 31.0f);
 	cr_expect_lt(fabsf(lm[KM_LANDMARK_SHOULDER_BLADE_RIGHT].x_mm - 360.0f), 31.0f);
 	cr_expect_lt(fabsf(lm[KM_LANDMARK_SHOULDER_BLADE_LEFT].y_mm - 435.0f), 31.0f);
@@ -163,7 +166,8 @@ static const char *popu_dir(void)
 	if (!z) {
 		const char *ci = getenv("CI");
 		if (ci && !strcmp(ci, "true"))
-			cr_assert_fail("%s is missing (CI=true: the shared data must be present)", zip);
+			cr_assert_fail("%s is missing (CI=true: the shared data must be present)",
+			               zip);
 		cr_skip_test("%s is missing: real-body checks skipped", zip);
 		return NULL;
 	}
@@ -175,7 +179,8 @@ static const char *popu_dir(void)
 	if (t) {
 		fclose(t);
 	} else {
-		snprintf(cmd, sizeof cmd, "mkdir -p '%s' && unzip -q -o '%s' -d '%s'", dir, zip, dir);
+		snprintf(cmd, sizeof cmd, "mkdir -p '%s' && unzip -q -o '%s' -d '%s'", dir, zip,
+		         dir);
 		cr_assert_eq(system(cmd), 0, "could not unzip %s", zip);
 	}
 	strncat(dir, "/preview_data", sizeof dir - strlen(dir) - 1);
@@ -209,10 +214,11 @@ Test(body, real_bed_mat_supine)
 		cr_expect(lm[KM_LANDMARK_SACRUM].y_mm > 24 * 32.0f &&
 		              lm[KM_LANDMARK_SACRUM].y_mm < 37 * 32.0f,
 		          "%s: sacrum at %.0f mm", path, lm[KM_LANDMARK_SACRUM].y_mm);
-		for (int s = KM_LANDMARK_SHOULDER_BLADE_LEFT; s <= KM_LANDMARK_SHOULDER_BLADE_RIGHT; s++) {
+		for (int s = KM_LANDMARK_SHOULDER_BLADE_LEFT; s <= KM_LANDMARK_SHOULDER_BLADE_RIGHT;
+		     s++) {
 			cr_expect(lm[s].found, "%s: %s", path, km_landmark_name(s));
-			cr_expect(lm[s].y_mm > 8 * 32.0f && lm[s].y_mm < 23 * 32.0f, "%s: %s at %.0f",
-			          path, km_landmark_name(s), lm[s].y_mm);
+			cr_expect(lm[s].y_mm > 8 * 32.0f && lm[s].y_mm < 23 * 32.0f,
+			          "%s: %s at %.0f", path, km_landmark_name(s), lm[s].y_mm);
 		}
 		cr_expect_gt(lm[KM_LANDMARK_SHOULDER_BLADE_LEFT].x_mm, o->midline_x_mm);
 		cr_expect_lt(lm[KM_LANDMARK_SHOULDER_BLADE_RIGHT].x_mm, o->midline_x_mm);

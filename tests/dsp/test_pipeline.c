@@ -462,7 +462,8 @@ static void lying_frame(struct km_frame *f, uint32_t seq, uint64_t t_us, int bal
 			if (ball == 0)
 				v += 12.0f * expf(-d2 / (2.0f * 20.0f * 20.0f));
 			else if (ball == 1)
-				v = d2 < 60.0f * 60.0f ? 200.0f * expf(-d2 / (2.0f * 6.0f * 6.0f)) : v;
+				v = d2 < 60.0f * 60.0f ? 200.0f * expf(-d2 / (2.0f * 6.0f * 6.0f))
+				                       : v;
 			else if (r == 32 && c == 40)
 				v = 400.0f; /* a stuck sensel in the lying body */
 			f->kpa[r * f->cols + c] = v;
@@ -499,6 +500,10 @@ static struct hold_count run_lying(int ball, float rate_hz, float seconds)
 		lying_frame(f, i, (uint64_t)(i * 1e6 / rate_hz), ball);
 		cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
 		cr_assert_eq((res.flags & KM_PIPELINE_GUARD_OFF) != 0, rate_hz < 25.0f);
+		/* the body model rides along in every result on a flat mat */
+		cr_assert_not_null(res.body);
+		cr_expect(res.body->found);
+		cr_expect_lt(fabsf(res.body->midline_x_mm - 320.0f), 15.0f);
 	}
 	km_frame_destroy(f);
 	km_pipeline_destroy(p);

@@ -201,8 +201,8 @@ static void start_end_schedule(unsigned remember)
 				cr_assert_eq(starts[id], ends[id], "id %u started twice", id);
 				starts[id]++;
 			} else {
-				cr_assert_eq(starts[id], ends[id] + 1, "id %u MOVE/END before START",
-				             id);
+				cr_assert_eq(starts[id], ends[id] + 1,
+				             "id %u MOVE/END before START", id);
 			}
 			if (r.tracks[i].state == KM_TRACK_END)
 				ends[id]++;

@@ -12,11 +12,10 @@
  * end one); the posture from the trunk's contact width against the body's
  * length (lying on the back or front: a wide trunk; on the side: about half
  * as wide; sitting: a short contact) and, for back or front, whether the
- * pelvis or the chest presses harder on average (back: the pelvis); landmarks as the pressure peaks in the
- * bands where adult proportions put them, measured from the vertex as a
- * fraction of the contact length (docs/accuracy.md, "Body model"): head
- * 0-13 %, shoulder blades 15-32 % (one each side of the midline), sacrum
- * 40-58 % (near the midline), heels 85-100 % (one each side). Bony
+ * pelvis or the chest presses harder on average (back: the pelvis); landmarks as the pressure peaks
+ * in the bands where adult proportions put them, measured from the vertex as a fraction of the
+ * contact length (docs/accuracy.md, "Body model"): head 0-13 %, shoulder blades 15-32 % (one each
+ * side of the midline), sacrum 40-58 % (near the midline), heels 85-100 % (one each side). Bony
  * prominences are expected maxima under body weight, not knots.
  *
  * Side convention: lying on the back with the head at row 0, looking down
@@ -81,27 +80,27 @@ struct km_body_model {
 	bool head_at_top; /* head towards row 0 */
 	float midline_x_mm;
 	float top_mm, bottom_mm, left_mm, right_mm; /* bounding box of the contact */
-	float length_mm;       /* contact length along the rows */
-	float trunk_width_mm;  /* median contact width over the trunk rows */
+	float length_mm;                            /* contact length along the rows */
+	float trunk_width_mm;                       /* median contact width over the trunk rows */
 	struct km_body_point landmark[KM_LANDMARK_COUNT];
 };
 
 /* A position in body coordinates. */
 struct km_body_position {
 	enum km_body_region region;
-	int side;            /* -1 the person's right, +1 left, 0 on the midline (+-25 mm) */
-	bool side_is_mat;    /* posture unknown: side -1 / +1 are mat left / right */
-	float lateral_mm;    /* distance from the midline, >= 0 */
-	float along_pct;     /* from the vertex, % of the contact length */
+	int side;         /* -1 the person's right, +1 left, 0 on the midline (+-25 mm) */
+	bool side_is_mat; /* posture unknown: side -1 / +1 are mat left / right */
+	float lateral_mm; /* distance from the midline, >= 0 */
+	float along_pct;  /* from the vertex, % of the contact length */
 	enum km_landmark nearest;
-	float nearest_mm;    /* distance to that landmark; NAN when none found */
+	float nearest_mm; /* distance to that landmark; NAN when none found */
 };
 
 struct km_body_config {
 	uint16_t rows, cols;
-	float pitch_mm;          /* > 0 */
-	float outline_kpa;       /* a cell is loaded above this (1 kPa) */
-	float min_area_cm2;      /* less contact: no body (300 cm^2, as detect.h) */
+	float pitch_mm;     /* > 0 */
+	float outline_kpa;  /* a cell is loaded above this (1 kPa) */
+	float min_area_cm2; /* less contact: no body (300 cm^2, as detect.h) */
 	struct km_log log;
 };
 

@@ -130,9 +130,9 @@ struct km_pipeline_config {
 
 /* Flags in km_pipeline_result.flags. */
 enum km_pipeline_flag {
-	KM_PIPELINE_BAD_CELLS = 1u << 0,  /* some cells were NaN/inf/negative (replaced by 0) */
-	KM_PIPELINE_GAP = 1u << 1,        /* frames were lost before this one */
-	KM_PIPELINE_SATURATED = 1u << 2,  /* the frame says cells hit the ADC ceiling */
+	KM_PIPELINE_BAD_CELLS = 1u << 0,   /* some cells were NaN/inf/negative (replaced by 0) */
+	KM_PIPELINE_GAP = 1u << 1,         /* frames were lost before this one */
+	KM_PIPELINE_SATURATED = 1u << 2,   /* the frame says cells hit the ADC ceiling */
 	KM_PIPELINE_EVENTS_LOST = 1u << 3, /* more events than max_events (callback saw all) */
 	/* enable_guard was asked for but rate_hz is below KM_PIPELINE_GUARD_MIN_HZ:
 	 * no TENSING_UP / EASE_OFF from this stream (set on every result; the
