@@ -213,17 +213,17 @@ int km_outfile_open(const struct km_outfile_config *cfg, km_outfile **out)
 	return KM_OK;
 }
 
-int km_outfile_write(km_outfile *f, const void *data, size_t len)
+/* Writes all of data at the file position (offset < 0) or at offset; the
+ * first failure sticks. */
+static int write_all(km_outfile *f, const unsigned char *p, size_t len, int64_t offset)
 {
-	if (!f || (!data && len))
-		return KM_ERR_INVALID_ARG;
 	if (f->err)
 		return f->err;
 	if (f->committed || f->fd < 0)
 		return KM_ERR_STATE;
-	const unsigned char *p = data;
 	while (len > 0) {
-		ssize_t n = write(f->fd, p, len);
+		ssize_t n =
+		    offset < 0 ? write(f->fd, p, len) : pwrite(f->fd, p, len, (off_t)offset);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -232,32 +232,24 @@ int km_outfile_write(km_outfile *f, const void *data, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+		if (offset >= 0)
+			offset += n;
 	}
 	return KM_OK;
+}
+
+int km_outfile_write(km_outfile *f, const void *data, size_t len)
+{
+	if (!f || (!data && len))
+		return KM_ERR_INVALID_ARG;
+	return write_all(f, data, len, -1);
 }
 
 int km_outfile_pwrite(km_outfile *f, const void *data, size_t len, uint64_t offset)
 {
 	if (!f || (!data && len) || f->stream || offset > (uint64_t)INT64_MAX - len)
 		return KM_ERR_INVALID_ARG;
-	if (f->err)
-		return f->err;
-	if (f->committed || f->fd < 0)
-		return KM_ERR_STATE;
-	const unsigned char *p = data;
-	while (len > 0) {
-		ssize_t n = pwrite(f->fd, p, len, (off_t)offset);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			f->err = fail_errno(&f->log, "cannot write", f->path, n < 0 ? errno : EIO);
-			return f->err;
-		}
-		p += n;
-		len -= (size_t)n;
-		offset += (uint64_t)n;
-	}
-	return KM_OK;
+	return write_all(f, data, len, (int64_t)offset);
 }
 
 FILE *km_outfile_stream(km_outfile *f)
