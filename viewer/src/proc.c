@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "km_internal.h"
+#include "knotmap/outfile.h"
 #include "proc.h"
 
 static const double speeds[] = {0.25, 0.5, 1.0, 2.0, 4.0, 8.0};
@@ -54,10 +55,15 @@ static void guided_summary(struct km__vproc *p)
 		if (n > 6 && !strcmp(p->rec_path + n - 6, ".kmrec"))
 			n -= 6;
 		snprintf(path, sizeof path, "%.*s.guided.json", (int)n, p->rec_path);
-		FILE *fp = fopen(path, "w");
-		bool ok = fp && fputs(p->summary_json, fp) >= 0;
-		if (fp && fclose(fp) != 0)
-			ok = false;
+		/* km_outfile: 0600, never through a link or over an existing file */
+		struct km_outfile_config oc = km_outfile_config_default();
+		oc.path = path;
+		oc.log = p->log;
+		km_outfile *f = NULL;
+		bool ok = km_outfile_open(&oc, &f) == KM_OK &&
+		          km_outfile_write(f, p->summary_json, strlen(p->summary_json)) == KM_OK &&
+		          km_outfile_commit(f) == KM_OK;
+		km_outfile_destroy(f);
 		km__log(&p->log, ok ? KM_LOG_INFO : KM_LOG_WARN, "guided", "summary %s %s",
 		        ok ? "saved to" : "not saved to", path);
 	}
