@@ -71,6 +71,9 @@ struct km_viewer_options {
 	/* Where the S key saves (created 0700); NULL = the data folder,
 	 * $XDG_DATA_HOME/knotmap/screenshots. Never overwrites. */
 	const char *screenshot_dir;
+	/* The history R-key recordings go into (knotmap/session_log.h); NULL =
+	 * the default, $XDG_DATA_HOME/knotmap/history.db. */
+	const char *history_path;
 	double sim_speed;      /* virtual mat pace, 1 = real time (screenshots may use more) */
 	const char *font_path; /* NULL = default */
 	/* Keys pressed by themselves once frames arrive, one per drawn frame
