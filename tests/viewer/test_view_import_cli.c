@@ -284,3 +284,27 @@ Test(view_import_cli, screenshot_never_replaces_the_input_or_an_old_file)
 	cr_expect_eq(r->status, 2, "%s", r->out);
 	cr_expect(strstr(r->out, "--force goes with --screenshot FILE"), "%s", r->out);
 }
+
+/* Issue 20 item 6: knotmap's own message comes first. Without a display,
+ * SDL is not left to probe Wayland (libwayland's "XDG_RUNTIME_DIR is invalid"
+ * on stderr); with no sound card, ALSA's own "ALSA lib ..." lines go to the
+ * debug log instead of the terminal. */
+Test(view_import_cli, no_library_noise_before_the_message)
+{
+	unsetenv("DISPLAY");
+	unsetenv("WAYLAND_DISPLAY");
+	unsetenv("XDG_RUNTIME_DIR");
+	unsetenv("SDL_VIDEODRIVER");
+	struct km_test_run *r = knot("view --no-sound");
+	cr_expect_eq(r->status, 1, "%s", r->out);
+	cr_expect_eq(strncmp(r->out, "knotmap", 7), 0, "first line is not knotmap's: %s", r->out);
+	cr_expect(strstr(r->out, "no display"), "%s", r->out);
+	cr_expect_null(strstr(r->out, "XDG_RUNTIME_DIR is invalid"), "%s", r->out);
+	/* sound on, SDL's real audio drivers (ALSA where nothing else runs) */
+	setenv("SDL_VIDEODRIVER", "dummy", 1);
+	unsetenv("SDL_AUDIODRIVER");
+	r = knot("view --sim back-lying --screenshot s.png --after 0.2");
+	cr_expect_eq(r->status, 0, "%s", r->out);
+	cr_expect_null(strstr(r->out, "ALSA lib"), "%s", r->out);
+	cr_expect_eq(strncmp(r->out, "knotmap", 7), 0, "first line is not knotmap's: %s", r->out);
+}

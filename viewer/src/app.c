@@ -9,11 +9,12 @@
 #include <SDL_ttf.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "km_internal.h"
-#include "knotmap/render.h"
 #include "knotmap/outfile.h"
+#include "knotmap/render.h"
 #include "knotmap/screenshot.h"
 #include "proc.h"
 
@@ -463,6 +464,52 @@ static int main_loop(struct app *a)
 	return result;
 }
 
+/* SDL's own log lines (SDL_Log...) go to knotmap's log, so they never come
+ * before knotmap's clear message; errors stay errors, the rest is debug. */
+static void sdl_log_to_km(void *user, int category, SDL_LogPriority priority, const char *msg)
+{
+	(void)category;
+	const struct km_log *log = user;
+	enum km_log_level level = priority >= SDL_LOG_PRIORITY_ERROR  ? KM_LOG_ERROR
+	                          : priority == SDL_LOG_PRIORITY_WARN ? KM_LOG_WARN
+	                                                              : KM_LOG_DEBUG;
+	km__log(log, level, "sdl", "%s", msg);
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+	return path && path[0] == '/' && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * Which display SDL can reach, decided before SDL probes: libwayland prints
+ * "XDG_RUNTIME_DIR is invalid or not set" to stderr itself when SDL tries
+ * Wayland without a runtime directory, ahead of knotmap's "no display". With
+ * neither a Wayland socket nor $DISPLAY there is no display: say so and do not
+ * probe; with only $DISPLAY, SDL goes straight to X11. A driver the user names
+ * in SDL_VIDEODRIVER is left to SDL. Returns false when there is no display.
+ */
+static bool choose_video_driver(const struct km_log *log)
+{
+	const char *asked = SDL_getenv("SDL_VIDEODRIVER");
+	if (asked && asked[0])
+		return true;
+	const char *wl = SDL_getenv("WAYLAND_DISPLAY");
+	const char *x11 = SDL_getenv("DISPLAY");
+	bool wayland = (wl && wl[0] == '/') || is_dir(SDL_getenv("XDG_RUNTIME_DIR"));
+	bool have_x11 = x11 && x11[0];
+	if (!wayland && !have_x11) {
+		km__log(log, KM_LOG_ERROR, "viewer",
+		        "no display: no X11 or Wayland session ($DISPLAY and $WAYLAND_DISPLAY "
+		        "unset, no $XDG_RUNTIME_DIR)");
+		return false;
+	}
+	if (!wayland)
+		SDL_SetHint(SDL_HINT_VIDEODRIVER, "x11");
+	return true;
+}
+
 int km_viewer_run(const struct km_viewer_options *opts)
 {
 	if (!opts || (opts->source == KM_VIEW_SOURCE_REPLAY && !opts->replay_path) ||
@@ -483,9 +530,16 @@ int km_viewer_run(const struct km_viewer_options *opts)
 			return rc;
 	}
 	/* Display first: fail fast without touching the mat. */
+	if (!choose_video_driver(&opts->log))
+		return KM_ERR_NO_DISPLAY;
+	SDL_LogOutputFunction old_log_fn = NULL;
+	void *old_log_user = NULL;
+	SDL_LogGetOutputFunction(&old_log_fn, &old_log_user);
+	SDL_LogSetOutputFunction(sdl_log_to_km, (void *)&opts->log);
 	SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "0");
 	if (SDL_Init(SDL_INIT_VIDEO) != 0) {
 		km__log(&opts->log, KM_LOG_ERROR, "viewer", "no display: %s", SDL_GetError());
+		SDL_LogSetOutputFunction(old_log_fn, old_log_user);
 		return KM_ERR_NO_DISPLAY;
 	}
 	/* SDL falls back to its offscreen driver when there is no screen: that
@@ -497,12 +551,14 @@ int km_viewer_run(const struct km_viewer_options *opts)
 		km__log(&opts->log, KM_LOG_ERROR, "viewer",
 		        "no display: no X11 or Wayland session (SDL fell back to '%s')", drv);
 		SDL_Quit();
+		SDL_LogSetOutputFunction(old_log_fn, old_log_user);
 		return KM_ERR_NO_DISPLAY;
 	}
 	int err = KM_OK;
 	if (TTF_Init() != 0) {
 		km__log(&opts->log, KM_LOG_ERROR, "viewer", "SDL_ttf: %s", TTF_GetError());
 		SDL_Quit();
+		SDL_LogSetOutputFunction(old_log_fn, old_log_user);
 		return KM_ERR_INTERNAL;
 	}
 	SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "linear");
@@ -579,5 +635,6 @@ out:
 		SDL_DestroyWindow(a.win);
 	TTF_Quit();
 	SDL_Quit();
+	SDL_LogSetOutputFunction(old_log_fn, old_log_user);
 	return err;
 }
