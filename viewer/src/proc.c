@@ -520,6 +520,9 @@ static void fill_stats(struct km__vproc *p, struct km_view_snapshot *s, const st
 		snprintf(st->device, sizeof st->device, "%.31s %.31s", p->info.product,
 		         p->info.serial);
 	snprintf(st->transport, sizeof st->transport, "%s", km_transport_name(p->info.transport));
+	st->detection_off = p->pipe == NULL;
+	st->raw_units = (f->flags & KM_FRAME_UNCALIBRATED) != 0;
+	st->guard_off = p->guard_off;
 	st->rate_hz = p->dt_ewma_us > 0 ? (float)(1e6 / p->dt_ewma_us) : (float)p->info.rate_hz;
 	st->frames_ok = ss.frames_ok;
 	st->frames_lost = ss.lost_frames + ss.ring_drops;
@@ -672,6 +675,8 @@ static void *proc_main(void *arg)
 			/* Events arrive during processing, so knots are placed on
 			 * the body outline of the frame before (10 ms earlier). */
 			const struct km_pipeline_result *res = km__vpipe_result(p->pipe);
+			if (res && (res->flags & KM_PIPELINE_GUARD_OFF))
+				p->guard_off = true;
 			if (p->slog && res) {
 				bool body = res->outline && res->outline->found;
 				km_session_log_outline(p->slog, body,

@@ -79,6 +79,9 @@ struct km__vproc {
 	 * holds), as `knotmap record` keeps them; NULL when not recording or the
 	 * history is not available. */
 	km_session_log *slog;
+	/* The pipeline said the tensing-up guard is off (low rate); latched, as
+	 * the rate is the stream's, and skipped frames carry no result. */
+	bool guard_off;
 	struct km__vmsg msgs[KM_VIEW_MAX_MESSAGES];
 	size_t n_msgs;
 
