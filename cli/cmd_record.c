@@ -14,7 +14,7 @@
 #include "knotmap/pipeline.h"
 #include "knotmap/recording.h"
 #include "knotmap/stream.h"
-#include "knotmap/summary.h"
+#include "knotmap/session_log.h"
 
 #define CMD "record"
 
@@ -70,43 +70,14 @@ static void on_signal(int sig)
 		km_stream_request_stop(active_stream); /* async-signal-safe */
 }
 
-/* The history's knot id of a tracked spot (the summary has the rest). */
-struct track_info {
-	uint32_t track_id;
-	int64_t knot_id;
-};
-
 struct rec_state {
 	km_rec_writer *w;
-	km_history *h;
-	int64_t session_id;
+	km_session_log *log; /* the history rows: the same fold as analyze and export */
 	int64_t start_unix_us;
 	uint64_t t0;
 	uint64_t events, knots, holds;
 	int write_error;
-	/* body outline of the current frame: knots are stored relative to it */
-	bool body;
-	float midline_x_mm, top_mm;
-	struct track_info tracks[128];
-	size_t n_tracks;
-	struct km_summary sum; /* knots and holds: the same fold as analyze and export */
 };
-
-static struct track_info *track(struct rec_state *st, uint32_t id)
-{
-	for (size_t i = 0; i < st->n_tracks; i++)
-		if (st->tracks[i].track_id == id)
-			return &st->tracks[i];
-	size_t slot = st->n_tracks < 128 ? st->n_tracks++ : id % 128; /* reuse when full */
-	memset(&st->tracks[slot], 0, sizeof st->tracks[slot]);
-	st->tracks[slot].track_id = id;
-	return &st->tracks[slot];
-}
-
-static int64_t wall_of(const struct rec_state *st, uint64_t device_us)
-{
-	return st->start_unix_us + (int64_t)(device_us - st->t0);
-}
 
 static void handle_event(struct rec_state *st, const struct km_event *ev)
 {
@@ -116,60 +87,16 @@ static void handle_event(struct rec_state *st, const struct km_event *ev)
 		km_event_to_record(ev, &r);
 		st->write_error = km_rec_writer_write_event(st->w, &r);
 	}
-	const struct km_summary_hold *hold = NULL;
-	(void)km_summary_add(&st->sum, ev, &hold); /* out of memory: no history hold */
-	struct track_info *t = NULL;
-	switch (ev->type) {
-	case KM_EVENT_KNOT_FOUND:
+	if (ev->type == KM_EVENT_KNOT_FOUND)
 		st->knots++;
-		t = track(st, ev->track_id);
-		if (st->h) {
-			/* Body-relative when the outline is known (x from the spine
-			 * midline, y from the head end of the body), so the same knot
-			 * matches across sessions wherever the person lay; else mat
-			 * coordinates. */
-			struct km_history_observation o = {st->session_id,
-			                                   wall_of(st, ev->time_us),
-			                                   ev->x_mm,
-			                                   ev->y_mm,
-			                                   false,
-			                                   0.0f,
-			                                   ev->load_kpa > 0 ? ev->load_kpa : 0.0f};
-			if (st->body) {
-				o.x_mm = ev->x_mm - st->midline_x_mm;
-				o.y_mm = ev->y_mm - st->top_mm;
-				o.body_relative = true;
-			}
-			bool persistent = false;
-			if (km_history_add_observation(st->h, &o, &t->knot_id, &persistent) ==
-			        KM_OK &&
-			    persistent)
-				fprintf(
-				    stderr,
-				    "\nknotmap record: the spot at (%.0f, %.0f) mm has been seen "
-				    "for more than a week: please see a healthcare professional.\n",
-				    (double)ev->x_mm, (double)ev->y_mm);
-		}
-		break;
-	case KM_EVENT_HOLD_STOPPED:
+	else if (ev->type == KM_EVENT_HOLD_STOPPED)
 		st->holds++;
-		if (st->h && hold && !hold->open) {
-			t = track(st, ev->track_id);
-			struct km_history_hold d = {0,
-			                            st->session_id,
-			                            t->knot_id,
-			                            wall_of(st, hold->start_us),
-			                            hold->held_s > 0 ? hold->held_s : 0.0f,
-			                            hold->load_kpa > 0 ? hold->load_kpa : 0.0f,
-			                            hold->dose_kpa_s > 0 ? hold->dose_kpa_s : 0.0f,
-			                            hold->stiffness_pct,
-			                            hold->outcome};
-			(void)km_history_add_hold(st->h, &d, NULL);
-		}
-		break;
-	default:
-		break;
-	}
+	bool persistent = false;
+	if (st->log && km_session_log_event(st->log, ev, &persistent) == KM_OK && persistent)
+		fprintf(stderr,
+		        "\nknotmap record: the spot at (%.0f, %.0f) mm has been seen "
+		        "for more than a week: please see a healthcare professional.\n",
+		        (double)ev->x_mm, (double)ev->y_mm);
 }
 
 static void make_session_id(char *buf, size_t cap, int64_t *start_us)
@@ -403,24 +330,22 @@ static void start_analysis(struct recorder *r)
 	}
 	if (!history)
 		return;
-	struct km_history_config hc = km_history_config_default();
-	hc.log = km_cli_log();
-	hc.path = o->db;
-	struct km_history_session hs;
-	memset(&hs, 0, sizeof hs);
-	snprintf(hs.uuid, sizeof hs.uuid, "%s", r->sid);
-	hs.start_unix_us = r->start_us;
+	struct km_session_log_config lc = km_session_log_config_default();
+	lc.log = km_cli_log();
+	lc.db_path = o->db;
+	lc.uuid = r->sid;
+	lc.start_unix_us = r->start_us;
+	char device[64];
 	if (o->sim)
-		snprintf(hs.device, sizeof hs.device, "sim:%.59s", o->sim);
+		snprintf(device, sizeof device, "sim:%.59s", o->sim);
 	else
-		snprintf(hs.device, sizeof hs.device, "%s", r->dev.serial);
-	snprintf(hs.recording, sizeof hs.recording, "%.511s", o->out);
-	if (km_history_create(&hc, &r->st.h) != KM_OK ||
-	    km_history_add_session(r->st.h, &hs, &r->st.session_id) != KM_OK) {
+		snprintf(device, sizeof device, "%s", r->dev.serial);
+	lc.device = device;
+	lc.recording = o->out;
+	if (km_session_log_create(&lc, &r->st.log) != KM_OK) {
 		fprintf(stderr, "knotmap record: warning: the history is not available; "
 		                "recording without it\n");
-		km_history_destroy(r->st.h);
-		r->st.h = NULL;
+		r->st.log = NULL;
 	}
 }
 
@@ -462,8 +387,10 @@ static int record_loop(struct recorder *r)
 			break;
 		}
 		unplugged_said = false;
-		if (r->frames == 0)
+		if (r->frames == 0) {
 			st->t0 = f->device_time_us;
+			km_session_log_first_frame(st->log, st->t0);
+		}
 		rc = km_rec_writer_write_frame(st->w, f, r->counts, r->cal_id);
 		if (rc != KM_OK) {
 			end_rc = rc;
@@ -472,11 +399,10 @@ static int record_loop(struct recorder *r)
 		r->frames++;
 		r->dropped += f->dropped_since_last;
 		if (r->p && km_pipeline_process(r->p, f, &res) == KM_OK) {
-			st->body = res.outline && res.outline->found;
-			if (st->body) {
-				st->midline_x_mm = res.outline->midline_x_mm;
-				st->top_mm = res.outline->top_mm;
-			}
+			bool body = res.outline && res.outline->found;
+			km_session_log_outline(st->log, body,
+			                       body ? res.outline->midline_x_mm : 0.0f,
+			                       body ? res.outline->top_mm : 0.0f);
 			for (size_t i = 0; i < res.event_count; i++)
 				handle_event(st, &res.events[i]);
 		}
@@ -509,7 +435,6 @@ static void recorder_close(struct recorder *r)
 	km_stream_destroy(r->s);
 	km_frame_destroy(r->f);
 	free(r->counts);
-	km_summary_free(&r->st.sum);
 	r->p = NULL;
 	r->s = NULL;
 	r->f = NULL;
@@ -556,7 +481,7 @@ static int run_record(int argc, char **argv)
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	if (rc != KM_OK) {
-		km_history_destroy(r.st.h);
+		km_session_log_destroy(r.st.log);
 		recorder_close(&r);
 		return stream_fail(rc, r.o.serial);
 	}
@@ -570,11 +495,10 @@ static int run_record(int argc, char **argv)
 		end_rc = crc;
 	uint64_t bytes = 0, in_file = 0;
 	km_rec_writer_stats(r.st.w, &in_file, NULL, &bytes);
-	if (r.st.h) {
+	if (r.st.log) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		km_history_end_session(r.st.h, r.st.session_id,
-		                       (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+		km_session_log_end(r.st.log, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 	}
 	recorder_close(&r);
 
@@ -586,15 +510,17 @@ static int run_record(int argc, char **argv)
 	if (in_file < r.frames)
 		printf("  note    %" PRIu64 " frames were received but could not be written\n",
 		       r.frames - in_file);
-	if (r.st.h) {
+	if (r.st.log) {
+		int64_t sid = km_session_log_id(r.st.log);
 		printf("  session %" PRId64 " in the history ('knotmap history --show %" PRId64
 		       "')\n",
-		       r.st.session_id, r.st.session_id);
+		       sid, sid);
 		struct km_history_advice adv;
-		if (km_history_advice(r.st.h, &adv) == KM_OK && adv.see_professional)
+		if (km_history_advice(km_session_log_history(r.st.log), &adv) == KM_OK &&
+		    adv.see_professional)
 			printf("  advice  see 'knotmap history': a healthcare professional should "
 			       "look at this\n");
-		km_history_destroy(r.st.h);
+		km_session_log_destroy(r.st.log);
 	}
 	if (end_rc != KM_OK) {
 		const char *hint = end_rc == KM_ERR_NO_SPACE

@@ -52,7 +52,7 @@ run_view() {
   if [ "$4" = software ]; then fb=0; else fb=1; fi
   SDL_RENDER_DRIVER=$4 SDL_FRAMEBUFFER_ACCELERATION=$fb xvfb-run -a \
     -s "-screen 0 1280x800x24" /usr/bin/time -f "CPU %U %S %e" -o "$log.time" \
-    "$2" -v view --sim "$3" --no-sound --screenshot "$vout/$1-$3-$4.png" --after "$secs" \
+    "$2" -v view --sim "$3" --no-sound --force --screenshot "$vout/$1-$3-$4.png" --after "$secs" \
     >"$log" 2>&1 || { echo "view $1 $3 $4 failed:" >&2; tail -5 "$log" >&2; return 0; }
   r=$(sed -n 's/.*info: renderer \([a-z0-9_]*\).*/\1/p' "$log" | head -1)
   costs=$(sed -n 's/.*draw costs: //p' "$log" | head -1)

@@ -9,9 +9,11 @@
 #include <SDL_ttf.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "km_internal.h"
+#include "knotmap/outfile.h"
 #include "knotmap/render.h"
 #include "knotmap/screenshot.h"
 #include "proc.h"
@@ -120,16 +122,69 @@ static void set_notice(struct app *a, const char *text)
 	a->notice_until = km_time_monotonic_us() + 3000000;
 }
 
-static void screenshot(struct app *a, const char *path)
+/* The S key: a new file in the screenshot folder; the notice says where. */
+static void screenshot(struct app *a)
 {
-	int err = km_viewer_save_png(a->ren, path);
-	char line[200];
+	char path[4096];
+	int err = km_viewer_save_png_unique(a->ren, a->opts->screenshot_dir, &a->opts->log, path,
+	                                    sizeof path);
+	char line[4200];
 	if (err == KM_OK)
 		snprintf(line, sizeof line, "Saved %s", path);
 	else
-		snprintf(line, sizeof line, "Screenshot failed: %s", km_strerror(err));
+		snprintf(line, sizeof line, "Screenshot failed (%s): %s", path[0] ? path : "-",
+		         km_strerror(err));
 	km__log(&a->opts->log, err == KM_OK ? KM_LOG_INFO : KM_LOG_ERROR, "viewer", "%s", line);
-	set_notice(a, line);
+	/* The notice shows the end of a long path (the file name matters most). */
+	size_t n = strlen(line);
+	set_notice(a, n > sizeof a->notice - 1 && err == KM_OK
+	                  ? line + n - (sizeof a->notice - 1)
+	                  : line);
+}
+
+/* --screenshot FILE: never over what this run reads (the replayed file, the
+ * calibration). inputs[2] must outlive the config. */
+static struct km_image_config shot_config(const struct km_viewer_options *o, const char *inputs[2])
+{
+	size_t n_in = 0;
+	if (o->source == KM_VIEW_SOURCE_REPLAY && o->replay_path)
+		inputs[n_in++] = o->replay_path;
+	if (o->calibration_path)
+		inputs[n_in++] = o->calibration_path;
+	struct km_image_config ic = km_image_config_default();
+	ic.path = o->screenshot_path;
+	ic.force = o->screenshot_force;
+	ic.inputs = inputs;
+	ic.n_inputs = n_in;
+	ic.title = "knotmap screenshot";
+	ic.log = o->log;
+	return ic;
+}
+
+static int save_requested_shot(struct app *a)
+{
+	const char *inputs[2];
+	struct km_image_config ic = shot_config(a->opts, inputs);
+	return km_viewer_save_png(a->ren, &ic);
+}
+
+/* Checks the --screenshot target before anything opens, so a run that would
+ * end refusing to write says so at once (the check is repeated, atomically,
+ * when the file is written). */
+static int check_shot_target(const struct km_viewer_options *o)
+{
+	const char *inputs[2];
+	struct km_image_config ic = shot_config(o, inputs);
+	struct km_outfile_config oc = km_outfile_config_default();
+	oc.path = ic.path;
+	oc.force = ic.force;
+	oc.inputs = ic.inputs;
+	oc.n_inputs = ic.n_inputs;
+	oc.log = ic.log;
+	km_outfile *f = NULL;
+	int rc = km_outfile_open(&oc, &f);
+	km_outfile_destroy(f); /* removes the temporary file */
+	return rc;
 }
 
 static void on_key(struct app *a, const SDL_KeyboardEvent *k)
@@ -245,16 +300,6 @@ static void on_key(struct app *a, const SDL_KeyboardEvent *k)
 	default:
 		break;
 	}
-}
-
-static void shot_name(char *buf, size_t size)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-	localtime_r(&now, &tm);
-	char stamp[32];
-	strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-	snprintf(buf, size, "knotmap-%s.png", stamp);
 }
 
 /* New mat frames are drawn at most LIVE_HZ (the mat runs at 100 Hz for the
@@ -383,7 +428,7 @@ static int main_loop(struct app *a)
 			if (due || late) {
 				a->ui.notice = NULL;
 				km_render_draw(a->render, snap, &a->ui, 0.0f);
-				int err = km_viewer_save_png(a->ren, o->screenshot_path);
+				int err = save_requested_shot(a);
 				if (err != KM_OK)
 					km__log(&o->log, KM_LOG_ERROR, "viewer",
 					        "screenshot %s: %s", o->screenshot_path,
@@ -394,9 +439,7 @@ static int main_loop(struct app *a)
 		}
 		if (a->want_shot) {
 			a->want_shot = false;
-			char name[64];
-			shot_name(name, sizeof name);
-			screenshot(a, name);
+			screenshot(a);
 		}
 		if (snap)
 			a->last_stats = snap->stats;
@@ -421,6 +464,52 @@ static int main_loop(struct app *a)
 	return result;
 }
 
+/* SDL's own log lines (SDL_Log...) go to knotmap's log, so they never come
+ * before knotmap's clear message; errors stay errors, the rest is debug. */
+static void sdl_log_to_km(void *user, int category, SDL_LogPriority priority, const char *msg)
+{
+	(void)category;
+	const struct km_log *log = user;
+	enum km_log_level level = priority >= SDL_LOG_PRIORITY_ERROR  ? KM_LOG_ERROR
+	                          : priority == SDL_LOG_PRIORITY_WARN ? KM_LOG_WARN
+	                                                              : KM_LOG_DEBUG;
+	km__log(log, level, "sdl", "%s", msg);
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+	return path && path[0] == '/' && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * Which display SDL can reach, decided before SDL probes: libwayland prints
+ * "XDG_RUNTIME_DIR is invalid or not set" to stderr itself when SDL tries
+ * Wayland without a runtime directory, ahead of knotmap's "no display". With
+ * neither a Wayland socket nor $DISPLAY there is no display: say so and do not
+ * probe; with only $DISPLAY, SDL goes straight to X11. A driver the user names
+ * in SDL_VIDEODRIVER is left to SDL. Returns false when there is no display.
+ */
+static bool choose_video_driver(const struct km_log *log)
+{
+	const char *asked = SDL_getenv("SDL_VIDEODRIVER");
+	if (asked && asked[0])
+		return true;
+	const char *wl = SDL_getenv("WAYLAND_DISPLAY");
+	const char *x11 = SDL_getenv("DISPLAY");
+	bool wayland = (wl && wl[0] == '/') || is_dir(SDL_getenv("XDG_RUNTIME_DIR"));
+	bool have_x11 = x11 && x11[0];
+	if (!wayland && !have_x11) {
+		km__log(log, KM_LOG_ERROR, "viewer",
+		        "no display: no X11 or Wayland session ($DISPLAY and $WAYLAND_DISPLAY "
+		        "unset, no $XDG_RUNTIME_DIR)");
+		return false;
+	}
+	if (!wayland)
+		SDL_SetHint(SDL_HINT_VIDEODRIVER, "x11");
+	return true;
+}
+
 int km_viewer_run(const struct km_viewer_options *opts)
 {
 	if (!opts || (opts->source == KM_VIEW_SOURCE_REPLAY && !opts->replay_path) ||
@@ -435,10 +524,22 @@ int km_viewer_run(const struct km_viewer_options *opts)
 	a.fullscreen = opts->fullscreen;
 	int w = opts->width > 0 ? opts->width : 1024, h = opts->height > 0 ? opts->height : 640;
 
+	if (opts->screenshot_path) {
+		int rc = check_shot_target(opts);
+		if (rc != KM_OK)
+			return rc;
+	}
 	/* Display first: fail fast without touching the mat. */
+	if (!choose_video_driver(&opts->log))
+		return KM_ERR_NO_DISPLAY;
+	SDL_LogOutputFunction old_log_fn = NULL;
+	void *old_log_user = NULL;
+	SDL_LogGetOutputFunction(&old_log_fn, &old_log_user);
+	SDL_LogSetOutputFunction(sdl_log_to_km, (void *)&opts->log);
 	SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "0");
 	if (SDL_Init(SDL_INIT_VIDEO) != 0) {
 		km__log(&opts->log, KM_LOG_ERROR, "viewer", "no display: %s", SDL_GetError());
+		SDL_LogSetOutputFunction(old_log_fn, old_log_user);
 		return KM_ERR_NO_DISPLAY;
 	}
 	/* SDL falls back to its offscreen driver when there is no screen: that
@@ -450,12 +551,14 @@ int km_viewer_run(const struct km_viewer_options *opts)
 		km__log(&opts->log, KM_LOG_ERROR, "viewer",
 		        "no display: no X11 or Wayland session (SDL fell back to '%s')", drv);
 		SDL_Quit();
+		SDL_LogSetOutputFunction(old_log_fn, old_log_user);
 		return KM_ERR_NO_DISPLAY;
 	}
 	int err = KM_OK;
 	if (TTF_Init() != 0) {
 		km__log(&opts->log, KM_LOG_ERROR, "viewer", "SDL_ttf: %s", TTF_GetError());
 		SDL_Quit();
+		SDL_LogSetOutputFunction(old_log_fn, old_log_user);
 		return KM_ERR_INTERNAL;
 	}
 	SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "linear");
@@ -532,5 +635,6 @@ out:
 		SDL_DestroyWindow(a.win);
 	TTF_Quit();
 	SDL_Quit();
+	SDL_LogSetOutputFunction(old_log_fn, old_log_user);
 	return err;
 }

@@ -113,6 +113,8 @@ int km__rtext_wrap(km_render *r, int font, uint32_t rgb, int x, int y, int max_w
 const char *km__rguided_title(const struct km_guided_view *g);
 void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct km_view_ui *ui);
 void km__rdraw_guidance(km_render *r, const struct km_view_snapshot *s);
+/* The guidance line's words and colour for a snapshot (NULL: waiting). */
+const char *km__rguidance(const struct km_view_snapshot *s, uint32_t *col);
 void km__rbanner(km_render *r, uint32_t col, const char *big, const char *small);
 void km__rdraw_help(km_render *r);
 void km__rdraw_red_flag(km_render *r);
