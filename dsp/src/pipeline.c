@@ -232,6 +232,10 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	/* At a low rate one missed frame is longer than delete_after_s: a track
 	 * then survives at least 2.5 frame periods of misses, as at 100 Hz. */
 	tc.delete_after_s = fmaxf(tc.delete_after_s, 2.5f / cfg->rate_hz);
+	/* On a coarse grid a spot's maximum hops a cell with the noise: the
+	 * same spot within 1.5 pitches. */
+	if (tc.same_spot_mm == 0.0f)
+		tc.same_spot_mm = fmaxf(tc.gate_mm, 1.5f * cfg->pitch_mm);
 	tc.wrap_x_mm =
 	    cfg->geometry == KM_GEOMETRY_CYLINDER ? (float)cfg->cols * cfg->pitch_mm : 0.0f;
 	tc.log = cfg->log;

@@ -76,7 +76,8 @@ static int check_config(const struct km_tracker_config *c)
 		return KM_ERR_INVALID_ARG;
 	if (!(isfinite(c->wrap_x_mm) && c->wrap_x_mm >= 0.0f))
 		return KM_ERR_INVALID_ARG;
-	if (c->remember_spots > 4096)
+	if (c->remember_spots > 4096 ||
+	    !(isfinite(c->same_spot_mm) && c->same_spot_mm >= 0.0f && c->same_spot_mm < 1e5f))
 		return KM_ERR_INVALID_ARG;
 	return KM_OK;
 }
@@ -250,6 +251,12 @@ static unsigned popcount32(uint32_t x)
 	return n;
 }
 
+/* Radius within which a found-again spot is the same spot. */
+static float same_spot(const km_tracker *t)
+{
+	return t->cfg.same_spot_mm > 0.0f ? t->cfg.same_spot_mm : t->cfg.gate_mm;
+}
+
 /* A confirmed track ended: remember its id where it was last seen (a
  * coasting track's prediction drifts with the velocity of its jitter). */
 static void mem_put(km_tracker *t, const struct slot *sl, uint64_t now_us)
@@ -272,7 +279,7 @@ static void mem_put(km_tracker *t, const struct slot *sl, uint64_t now_us)
  * of the memory; 0 when none. */
 static uint32_t mem_take(km_tracker *t, float x, float y)
 {
-	float best = t->cfg.gate_mm;
+	float best = same_spot(t);
 	unsigned bi = 0;
 	uint32_t id = 0;
 	for (unsigned i = 0; i < t->cfg.remember_spots; i++) {
@@ -293,6 +300,26 @@ static uint32_t mem_take(km_tracker *t, float x, float y)
 	if (id)
 		t->mem[bi].id = 0;
 	return id;
+}
+
+/* A confirmed track that missed this frame and was last seen within gate_mm
+ * of the tentative track s; NULL when none. */
+static struct slot *coasting_at(km_tracker *t, const struct slot *s)
+{
+	struct slot *best = NULL;
+	float bd = same_spot(t);
+	for (unsigned i = 0; i < t->cfg.max_tracks; i++) {
+		struct slot *o = &t->slots[i];
+		if (!o->used || !o->confirmed || o == s || (o->history & 1u))
+			continue;
+		float dx = delta_x(t, s->hit_x, o->hit_x), dy = s->hit_y - o->hit_y;
+		float d = sqrtf(dx * dx + dy * dy);
+		if (d <= bd) {
+			bd = d;
+			best = o;
+		}
+	}
+	return best;
 }
 
 int km_tracker_update(km_tracker *t, const struct km_candidate *cand, size_t n, uint64_t time_us,
@@ -412,6 +439,24 @@ int km_tracker_update(km_tracker *t, const struct km_candidate *cand, size_t n, 
 		if (!(s->history & 1u) && s->t.missed < UINT16_MAX)
 			s->t.missed++;
 		if (!s->confirmed) {
+			struct slot *o = NULL;
+			if (popcount32(s->history & window) >= cf->confirm_hits && t->mem &&
+			    (o = coasting_at(t, s)) != NULL) {
+				/* The spot of a confirmed track that is coasting
+				 * (missed, not yet ended; its prediction ran off):
+				 * that track takes this one's hits, id unchanged. */
+				struct km_track keep = o->t;
+				o->t = s->t;
+				o->t.id = keep.id;
+				o->t.first_us = keep.first_us;
+				o->t.hits = keep.hits + s->t.hits;
+				o->t.missed = 0;
+				o->hit_x = s->hit_x;
+				o->hit_y = s->hit_y;
+				o->history = s->history;
+				s->used = 0;
+				continue;
+			}
 			if (popcount32(s->history & window) >= cf->confirm_hits) {
 				s->confirmed = 1;
 				/* The same spot found again keeps its id. */

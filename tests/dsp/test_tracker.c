@@ -372,3 +372,34 @@ Test(tracker, weak_candidates_only_continue_confirmed_tracks)
 	}
 	km_tracker_destroy(t);
 }
+
+Test(tracker, a_spot_hopping_a_coarse_cell_keeps_one_id)
+{
+	/* A 32 mm grid at 1 Hz: the maximum hops between two cells 33 mm apart
+	 * every few frames, with misses. With same_spot_mm 48 (1.5 pitches, as
+	 * the pipeline sets it) it stays one id; with the 20 mm gate alone the
+	 * track is lost and a new id starts. */
+	for (int coarse = 0; coarse <= 1; coarse++) {
+		struct km_tracker_config c = km_tracker_config_default();
+		c.gate_mm = 20.0f;
+		c.delete_after_s = 2.5f;
+		c.same_spot_mm = coarse ? 48.0f : 0.0f;
+		km_tracker *t = NULL;
+		cr_assert_eq(km_tracker_create(&c, &t), KM_OK);
+		struct km_tracker_result r;
+		uint32_t max_id = 0;
+		for (unsigned f = 0; f < 60; f++) {
+			struct km_candidate k = (f / 8) % 2 ? cand(595, 830) : cand(572, 854);
+			int miss = f % 8 == 0 && f > 0;
+			cr_assert_eq(km_tracker_update(t, &k, miss ? 0 : 1, (uint64_t)f * 1000000u, &r),
+			             KM_OK);
+			for (size_t i = 0; i < r.count; i++)
+				max_id = r.tracks[i].id > max_id ? r.tracks[i].id : max_id;
+		}
+		if (coarse)
+			cr_expect_eq(max_id, 1u, "a hopping spot got %u ids", max_id);
+		else
+			cr_expect_gt(max_id, 1u, "the 20 mm gate should lose the hop");
+		km_tracker_destroy(t);
+	}
+}
