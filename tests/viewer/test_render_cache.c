@@ -40,18 +40,18 @@ Test(render_cache, heatmap_uploads_once_per_new_frame)
 	struct km_render_stats st;
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(km_render_draw(r, &s, &ui, 0.016f), KM_OK);
-	km_render_get_stats(r, &st);
+	km_render_stats(r, &st);
 	cr_assert_eq(st.draws, 5u);
 	cr_assert_eq(st.heat_uploads, 1u, "the same frame drawn 5 times: one upload");
 	s.serial = 2; /* a new mat frame */
 	s.frame->kpa[3] = 40.0f;
 	cr_assert_eq(km_render_draw(r, &s, &ui, 0.016f), KM_OK);
 	cr_assert_eq(km_render_draw(r, &s, &ui, 0.016f), KM_OK);
-	km_render_get_stats(r, &st);
+	km_render_stats(r, &st);
 	cr_assert_eq(st.heat_uploads, 2u);
 	ui.colormap = KM_COLORMAP_TURBO; /* new colours: the same frame again */
 	cr_assert_eq(km_render_draw(r, &s, &ui, 0.016f), KM_OK);
-	km_render_get_stats(r, &st);
+	km_render_stats(r, &st);
 	cr_assert_eq(st.heat_uploads, 3u);
 	km_view_snapshot_free(&s);
 	km_render_destroy(r);
@@ -69,7 +69,7 @@ Test(render_cache, static_layer_and_text_are_drawn_once_until_they_change)
 	ui.fixed_range_kpa = 50.0f;
 	cr_assert_eq(km_render_draw(r, &s, &ui, 0.016f), KM_OK);
 	struct km_render_stats a, b;
-	km_render_get_stats(r, &a);
+	km_render_stats(r, &a);
 	cr_assert_eq(a.static_redraws, 1u);
 	cr_assert_gt(a.text_renders, 5u);
 	uint8_t *first = pixels(&v);
@@ -77,7 +77,7 @@ Test(render_cache, static_layer_and_text_are_drawn_once_until_they_change)
 		s.serial++; /* new frames, same numbers on screen */
 		cr_assert_eq(km_render_draw(r, &s, &ui, 0.016f), KM_OK);
 	}
-	km_render_get_stats(r, &b);
+	km_render_stats(r, &b);
 	cr_assert_eq(b.static_redraws, 1u, "nothing static changed");
 	cr_assert_eq(b.text_renders, a.text_renders, "no text changed: none rasterised again");
 	uint8_t *again = pixels(&v);
@@ -85,7 +85,7 @@ Test(render_cache, static_layer_and_text_are_drawn_once_until_they_change)
 	             "the cached layers give the same picture");
 	ui.fixed_range_kpa = 100.0f; /* new colour-bar ticks */
 	cr_assert_eq(km_render_draw(r, &s, &ui, 0.016f), KM_OK);
-	km_render_get_stats(r, &b);
+	km_render_stats(r, &b);
 	cr_assert_eq(b.static_redraws, 2u);
 	free(first);
 	free(again);
@@ -121,7 +121,7 @@ Test(render_cache, cached_picture_matches_drawing_directly)
 		cr_assert_eq(km_render_draw(r2, &s, &ui, 0.016f), KM_OK);
 	}
 	struct km_render_stats st;
-	km_render_get_stats(r2, &st);
+	km_render_stats(r2, &st);
 	cr_assert_eq(st.static_redraws, 0u);
 	/* Text blended into the layer's texture rather than straight onto the
 	 * surface may round differently by a level or two, nothing more. */

@@ -93,7 +93,7 @@ static void present(struct app *a)
 static void log_draw_costs(const struct app *a)
 {
 	struct km_render_stats rs;
-	km_render_get_stats(a->render, &rs);
+	km_render_stats(a->render, &rs);
 	double n = rs.draws > 0 ? (double)rs.draws : 1.0;
 	double p = a->presents > 0 ? (double)a->presents : 1.0;
 	uint64_t published = 0, taken = 0;

@@ -533,7 +533,7 @@ bool km_audio_muted(const km_audio *a)
 	return a ? atomic_load(&((km_audio *)a)->mute) : true;
 }
 
-void km_audio_get_stats(const km_audio *a, struct km_audio_stats *out)
+void km_audio_stats(const km_audio *a, struct km_audio_stats *out)
 {
 	if (!out)
 		return;

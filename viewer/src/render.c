@@ -410,7 +410,7 @@ void km_render_heat_rect(const km_render *r, int rect[4])
 	rect[3] = r->heat_rect.h;
 }
 
-void km_render_get_stats(const km_render *r, struct km_render_stats *out)
+void km_render_stats(const km_render *r, struct km_render_stats *out)
 {
 	if (!out)
 		return;

@@ -87,7 +87,7 @@ struct km_render_stats {
 	double text_s;           /* text: rasterising and copying */
 	double overlay_s;        /* everything else drawn: clear, panels, bar, markers, ring */
 };
-void km_render_get_stats(const km_render *r, struct km_render_stats *out);
+void km_render_stats(const km_render *r, struct km_render_stats *out);
 
 /*
  * Software upscale + colour: bilinear interpolation of the kPa grid (periodic
