@@ -66,6 +66,7 @@ echo "== session: .kmrec write, exports (bench/session)"
 "$build/bench/session/bench_session" "$out/session" "$rec"
 cp "$out/session/session.json" "$out/session.json"
 
+echo "== python: process_many vs the C pipeline (bench/python)"; cmake --build "$build" --target bench_python_c knotmap_python --parallel 2 >>"$build/bench-build.log" 2>&1 || { tail -40 "$build/bench-build.log"; exit 1; }; "$py" "$root/bench/python/bench_python.py" "$build" "$out" "$quick"
 echo "== callgrind: pipeline 64x64 instructions per frame"
 valgrind --tool=callgrind --toggle-collect=bench_pipeline_loop \
   --callgrind-out-file="$out/callgrind.64x64.out" \

@@ -43,6 +43,10 @@ struct tally {
 	/* tensing */
 	unsigned tens, tens_hit, tens_fa;
 	double delay_sum;
+	/* lying still: scenarios with no tool (no hold may start) */
+	unsigned still_runs, still_holds, still_tens;
+	uint64_t still_found;
+	double still_minutes;
 };
 
 struct interval {
@@ -390,6 +394,16 @@ static int run_one(const char *path, uint64_t seed, int sensor, double max_s, st
 			st->tens[k].t1 = last.t_s;
 	score_events(ty, st, &cfg, &last, wrap);
 	ty->minutes += last.t_s / 60.0;
+	if (cfg.tool == KM_SIM_TOOL_NONE) {
+		/* Nothing presses: every HOLD_ENGAGED is bone under body weight. */
+		ty->still_runs++;
+		ty->still_minutes += last.t_s / 60.0;
+		for (size_t i = 0; i < st->n_ev; i++) {
+			ty->still_holds += st->ev[i].type == KM_EVENT_HOLD_ENGAGED;
+			ty->still_tens += st->ev[i].type == KM_EVENT_TENSING_UP;
+			ty->still_found += st->ev[i].type == KM_EVENT_KNOT_FOUND;
+		}
+	}
 	ty->runs++;
 	rc = KM_OK;
 out:
@@ -466,6 +480,11 @@ static void add(struct tally *a, const struct tally *b)
 	a->tens_hit += b->tens_hit;
 	a->tens_fa += b->tens_fa;
 	a->delay_sum += b->delay_sum;
+	a->still_runs += b->still_runs;
+	a->still_holds += b->still_holds;
+	a->still_tens += b->still_tens;
+	a->still_found += b->still_found;
+	a->still_minutes += b->still_minutes;
 }
 
 static void usage(FILE *out)
@@ -475,7 +494,8 @@ static void usage(FILE *out)
 	        "                        [--scenario NAME]... [--min-response-kpa X]\n"
 	        "                        [--calibration driver|factory]\n"
 	        "                        [--lying DIR] [--family sim|real|both]\n"
-	        "                        [--lying-seconds S] [--lying-seeds N]\n\n"
+	        "                        [--lying-seconds S] [--lying-seeds N]\n"
+	        "                        [--lying-posture PREFIX]\n\n"
 	        "Runs every virtual-mat scenario (or the named ones) for N seeds (default 3)\n"
 	        "through the dsp pipeline with its default settings and prints a Markdown\n"
 	        "accuracy table against the simulator's ground truth: knot recall, precision\n"
@@ -491,7 +511,8 @@ static void usage(FILE *out)
 	        "lying/popu_preview_data.zip of the shared data): real lying maps with\n"
 	        "injected knots at 8 mm / 10 Hz and native 32 mm / 1 Hz, and the\n"
 	        "lying-still check of every capture. --family picks the families\n"
-	        "(default both; the real one needs --lying).\n"
+	        "(default both; the real one needs --lying). --lying-posture keeps the\n"
+	        "captures whose name starts with PREFIX (e.g. supine1).\n"
 	        "See docs/accuracy.md for the definitions.\n");
 }
 
@@ -499,7 +520,7 @@ static int run_evaluate(int argc, char **argv)
 {
 	long seeds = 3, lying_seeds = 1;
 	double max_s = 0.0, lying_s = 60.0;
-	const char *lying = NULL;
+	const char *lying = NULL, *lying_posture = NULL;
 	int fam_sim = 1, fam_real = 1;
 	int in_lo = 0, in_hi = 1;
 	const char *names[MAX_SCEN];
@@ -549,6 +570,8 @@ static int run_evaluate(int argc, char **argv)
 			}
 		} else if (!strcmp(a, "--lying")) {
 			lying = v;
+		} else if (!strcmp(a, "--lying-posture")) {
+			lying_posture = v;
 		} else if (!strcmp(a, "--lying-seconds")) {
 			if (km_cli_parse_double("evaluate", a, v, 10.0, 3600.0, &lying_s))
 				return KM_EXIT_USAGE;
@@ -559,7 +582,8 @@ static int run_evaluate(int argc, char **argv)
 			fam_sim = !strcmp(v, "sim") || !strcmp(v, "both");
 			fam_real = !strcmp(v, "real") || !strcmp(v, "both");
 			if (!fam_sim && !fam_real) {
-				km_cli_error("evaluate", NULL, "--family expects sim, real or both");
+				km_cli_error("evaluate", NULL,
+				             "--family expects sim, real or both");
 				return KM_EXIT_USAGE;
 			}
 		} else if (!strcmp(a, "--scenario")) {
@@ -661,12 +685,22 @@ static int run_evaluate(int argc, char **argv)
 	}
 	for (int in = in_lo; in <= in_hi; in++)
 		print_row("ALL", in ? "sensor" : "true", &total[in]);
+	for (int in = in_lo; in <= in_hi; in++)
+		if (total[in].still_runs)
+			printf("\nLying still (simulator, scenarios without a tool, %s input): %u "
+			       "runs, "
+			       "%u holds, %u tensing-up, %.2f new candidates/min (KNOT_FOUND, the "
+			       "scenarios' own knots included)\n",
+			       in ? "sensor" : "true", total[in].still_runs, total[in].still_holds,
+			       total[in].still_tens,
+			       (double)total[in].still_found / fmax(total[in].still_minutes, 1e-9));
 	printf("\nknot-f: scored knot-frames (10 Hz);"
 	       " start/end s: mean signed hold timing error; tens: episodes detected;"
 	       " FA/min: false TENSING_UP; knotFA: KNOT_FOUND away from every knot, per min.\n");
 real:
 	if (fam_real && lying) {
-		struct km_eval_lying_opts lo = {lying, lying_s, (unsigned)lying_seeds, 0};
+		struct km_eval_lying_opts lo = {lying, lying_s, (unsigned)lying_seeds, 0,
+		                                lying_posture};
 		failed |= km_eval_lying(&lo);
 	} else if (fam_real) {
 		printf("\nReal-body family: not run (give --lying DIR, the unzipped PoPu preview;"

@@ -52,8 +52,7 @@ static void fmt_time(int64_t unix_us, char *buf, size_t cap)
  * killed before it could write its end (kill -9, power cut) has no end time in
  * the database, and `record --fast` runs faster than the clock; the wall-clock
  * span is used only when the recording cannot be read. *from_rec says which. */
-static double session_seconds(const struct km_history_session *s, bool *interrupted,
-                              bool *from_rec)
+static double session_seconds(const struct km_history_session *s, bool *interrupted, bool *from_rec)
 {
 	*interrupted = s->end_unix_us <= 0;
 	*from_rec = false;
@@ -75,9 +74,8 @@ static double session_seconds(const struct km_history_session *s, bool *interrup
 			return span;
 		}
 	}
-	return s->end_unix_us > s->start_unix_us
-	           ? (double)(s->end_unix_us - s->start_unix_us) / 1e6
-	           : 0.0;
+	return s->end_unix_us > s->start_unix_us ? (double)(s->end_unix_us - s->start_unix_us) / 1e6
+	                                         : 0.0;
 }
 
 static int print_session(void *user, const struct km_history_session *s)

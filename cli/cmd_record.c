@@ -14,7 +14,7 @@
 #include "knotmap/pipeline.h"
 #include "knotmap/recording.h"
 #include "knotmap/stream.h"
-#include "knotmap/summary.h"
+#include "knotmap/session_log.h"
 
 #define CMD "record"
 
@@ -70,43 +70,14 @@ static void on_signal(int sig)
 		km_stream_request_stop(active_stream); /* async-signal-safe */
 }
 
-/* The history's knot id of a tracked spot (the summary has the rest). */
-struct track_info {
-	uint32_t track_id;
-	int64_t knot_id;
-};
-
 struct rec_state {
 	km_rec_writer *w;
-	km_history *h;
-	int64_t session_id;
+	km_session_log *log; /* the history rows: the same fold as analyze and export */
 	int64_t start_unix_us;
 	uint64_t t0;
 	uint64_t events, knots, holds;
 	int write_error;
-	/* body outline of the current frame: knots are stored relative to it */
-	bool body;
-	float midline_x_mm, top_mm;
-	struct track_info tracks[128];
-	size_t n_tracks;
-	struct km_summary sum; /* knots and holds: the same fold as analyze and export */
 };
-
-static struct track_info *track(struct rec_state *st, uint32_t id)
-{
-	for (size_t i = 0; i < st->n_tracks; i++)
-		if (st->tracks[i].track_id == id)
-			return &st->tracks[i];
-	size_t slot = st->n_tracks < 128 ? st->n_tracks++ : id % 128; /* reuse when full */
-	memset(&st->tracks[slot], 0, sizeof st->tracks[slot]);
-	st->tracks[slot].track_id = id;
-	return &st->tracks[slot];
-}
-
-static int64_t wall_of(const struct rec_state *st, uint64_t device_us)
-{
-	return st->start_unix_us + (int64_t)(device_us - st->t0);
-}
 
 static void handle_event(struct rec_state *st, const struct km_event *ev)
 {
@@ -116,60 +87,16 @@ static void handle_event(struct rec_state *st, const struct km_event *ev)
 		km_event_to_record(ev, &r);
 		st->write_error = km_rec_writer_write_event(st->w, &r);
 	}
-	const struct km_summary_hold *hold = NULL;
-	(void)km_summary_add(&st->sum, ev, &hold); /* out of memory: no history hold */
-	struct track_info *t = NULL;
-	switch (ev->type) {
-	case KM_EVENT_KNOT_FOUND:
+	if (ev->type == KM_EVENT_KNOT_FOUND)
 		st->knots++;
-		t = track(st, ev->track_id);
-		if (st->h) {
-			/* Body-relative when the outline is known (x from the spine
-			 * midline, y from the head end of the body), so the same knot
-			 * matches across sessions wherever the person lay; else mat
-			 * coordinates. */
-			struct km_history_observation o = {st->session_id,
-			                                   wall_of(st, ev->time_us),
-			                                   ev->x_mm,
-			                                   ev->y_mm,
-			                                   false,
-			                                   0.0f,
-			                                   ev->load_kpa > 0 ? ev->load_kpa : 0.0f};
-			if (st->body) {
-				o.x_mm = ev->x_mm - st->midline_x_mm;
-				o.y_mm = ev->y_mm - st->top_mm;
-				o.body_relative = true;
-			}
-			bool persistent = false;
-			if (km_history_add_observation(st->h, &o, &t->knot_id, &persistent) ==
-			        KM_OK &&
-			    persistent)
-				fprintf(
-				    stderr,
-				    "\nknotmap record: the spot at (%.0f, %.0f) mm has been seen "
-				    "for more than a week: please see a healthcare professional.\n",
-				    (double)ev->x_mm, (double)ev->y_mm);
-		}
-		break;
-	case KM_EVENT_HOLD_STOPPED:
+	else if (ev->type == KM_EVENT_HOLD_STOPPED)
 		st->holds++;
-		if (st->h && hold && !hold->open) {
-			t = track(st, ev->track_id);
-			struct km_history_hold d = {0,
-			                            st->session_id,
-			                            t->knot_id,
-			                            wall_of(st, hold->start_us),
-			                            hold->held_s > 0 ? hold->held_s : 0.0f,
-			                            hold->load_kpa > 0 ? hold->load_kpa : 0.0f,
-			                            hold->dose_kpa_s > 0 ? hold->dose_kpa_s : 0.0f,
-			                            hold->stiffness_pct,
-			                            hold->outcome};
-			(void)km_history_add_hold(st->h, &d, NULL);
-		}
-		break;
-	default:
-		break;
-	}
+	bool persistent = false;
+	if (st->log && km_session_log_event(st->log, ev, &persistent) == KM_OK && persistent)
+		fprintf(stderr,
+		        "\nknotmap record: the spot at (%.0f, %.0f) mm has been seen "
+		        "for more than a week: please see a healthcare professional.\n",
+		        (double)ev->x_mm, (double)ev->y_mm);
 }
 
 static void make_session_id(char *buf, size_t cap, int64_t *start_us)
@@ -202,12 +129,20 @@ static int stream_fail(int rc, const char *serial)
 	return km_cli_exit_code(rc) == KM_EXIT_OK ? KM_EXIT_FAILURE : km_cli_exit_code(rc);
 }
 
-static int run_record(int argc, char **argv)
+/* What the command line asked for. */
+struct record_opts {
+	const char *sim, *serial, *out, *db, *calibration;
+	double duration;
+	long seed;
+	bool force, raw, fast, analysis, history;
+};
+
+/* Fills *o; returns -1 to go on, else the exit status (help, usage error). */
+static int parse_args(int argc, char **argv, struct record_opts *o)
 {
-	const char *sim = NULL, *serial = NULL, *out = NULL, *db = NULL, *calibration = NULL;
-	double duration = 0;
-	long seed = 1;
-	bool force = false, raw = false, fast = false, analysis = true, history = true;
+	memset(o, 0, sizeof *o);
+	o->seed = 1;
+	o->analysis = o->history = true;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		bool has_next = i + 1 < argc;
@@ -215,32 +150,32 @@ static int run_record(int argc, char **argv)
 			usage(stdout);
 			return KM_EXIT_OK;
 		} else if (!strcmp(a, "--sim") && has_next) {
-			sim = argv[++i];
+			o->sim = argv[++i];
 		} else if (!strcmp(a, "--device") && has_next) {
-			serial = argv[++i];
+			o->serial = argv[++i];
 		} else if (!strcmp(a, "--duration") && has_next) {
 			if (km_cli_parse_double(CMD, "--duration", argv[++i], 0.01, 86400,
-			                        &duration))
+			                        &o->duration))
 				return KM_EXIT_USAGE;
 		} else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has_next) {
-			out = argv[++i];
+			o->out = argv[++i];
 		} else if (!strcmp(a, "--seed") && has_next) {
-			if (km_cli_parse_long(CMD, "--seed", argv[++i], 0, LONG_MAX, &seed))
+			if (km_cli_parse_long(CMD, "--seed", argv[++i], 0, LONG_MAX, &o->seed))
 				return KM_EXIT_USAGE;
 		} else if (!strcmp(a, "--calibration") && has_next) {
-			calibration = argv[++i];
+			o->calibration = argv[++i];
 		} else if (!strcmp(a, "--db") && has_next) {
-			db = argv[++i];
+			o->db = argv[++i];
 		} else if (!strcmp(a, "--force")) {
-			force = true;
+			o->force = true;
 		} else if (!strcmp(a, "--raw")) {
-			raw = true;
+			o->raw = true;
 		} else if (!strcmp(a, "--fast")) {
-			fast = true;
+			o->fast = true;
 		} else if (!strcmp(a, "--no-analysis")) {
-			analysis = false;
+			o->analysis = false;
 		} else if (!strcmp(a, "--no-history")) {
-			history = false;
+			o->history = false;
 		} else {
 			km_cli_error(CMD, "see 'knotmap record --help'",
 			             a[0] == '-' ? "unknown option or missing value: '%s'"
@@ -249,205 +184,188 @@ static int run_record(int argc, char **argv)
 			return KM_EXIT_USAGE;
 		}
 	}
-	if (sim && serial) {
+	if (o->sim && o->serial) {
 		km_cli_error(CMD, "see 'knotmap record --help'",
 		             "--sim and --device cannot be used together");
 		return KM_EXIT_USAGE;
 	}
-	if (fast && !sim) {
+	if (o->fast && !o->sim) {
 		km_cli_error(CMD, "see 'knotmap record --help'", "--fast needs --sim");
 		return KM_EXIT_USAGE;
 	}
-	if (!analysis)
-		history = false;
+	if (!o->analysis)
+		o->history = false;
+	return -1;
+}
 
+/* One recording session: what it opened, in the order it opens them. */
+struct recorder {
+	struct record_opts o;
 	char sid[48];
 	int64_t start_us;
-	make_session_id(sid, sizeof sid, &start_us);
 	char defpath[4096];
-	if (!out) {
-		char sub[128];
-		snprintf(sub, sizeof sub, "sessions/%s.kmrec", sid);
-		if (km_history_data_path(sub, defpath, sizeof defpath) != KM_OK) {
-			km_cli_error(CMD, "give the file with -o FILE", "HOME is not set");
-			return KM_EXIT_USAGE;
-		}
-		out = defpath;
-	}
+	km_stream *s;
+	struct km_device_info dev;
+	struct km_frame *f;
+	uint16_t *counts; /* --raw: the frame's ADC counts */
+	uint32_t cal_id;  /* the calibration the raw counts go with */
+	km_pipeline *p;   /* NULL: frames only */
+	struct rec_state st;
+	uint64_t frames, dropped;
+};
 
-	/* stream */
+/* The stream, its frame and the raw counts buffer. Exit status or -1. */
+static int open_stream(struct recorder *r)
+{
+	const struct record_opts *o = &r->o;
 	struct km_stream_config sc = km_stream_config_default();
 	sc.log = km_cli_log();
-	sc.calibration_path = calibration;
-	if (sim) {
+	sc.calibration_path = o->calibration;
+	if (o->sim) {
 		sc.transport = KM_TRANSPORT_SIM;
-		sc.sim_scenario = sim;
-		sc.sim_seed = (uint64_t)seed;
-		sc.sim_realtime = !fast;
-	} else if (serial) {
+		sc.sim_scenario = o->sim;
+		sc.sim_seed = (uint64_t)o->seed;
+		sc.sim_realtime = !o->fast;
+	} else if (o->serial) {
 		sc.transport = KM_TRANSPORT_LIBUSB;
-		sc.serial = serial;
+		sc.serial = o->serial;
 	}
-	km_stream *s = NULL;
-	int rc = km_stream_create(&sc, &s);
-	if (rc != KM_OK)
-		return stream_fail(rc, serial);
-	struct km_device_info dev;
-	rc = km_stream_device_info(s, &dev);
-	struct km_frame *f = NULL;
+	int rc = km_stream_create(&sc, &r->s);
 	if (rc == KM_OK)
-		rc = km_stream_frame_create(s, &f);
-	uint16_t *counts = NULL;
-	if (rc == KM_OK && raw) {
-		counts = calloc((size_t)dev.rows * dev.cols, sizeof *counts);
-		if (!counts)
+		rc = km_stream_device_info(r->s, &r->dev);
+	if (rc == KM_OK)
+		rc = km_stream_frame_create(r->s, &r->f);
+	if (rc == KM_OK && o->raw) {
+		r->counts = calloc((size_t)r->dev.rows * r->dev.cols, sizeof *r->counts);
+		if (!r->counts)
 			rc = KM_ERR_NO_MEMORY;
 	}
-	if (rc != KM_OK) {
-		km_stream_destroy(s);
-		km_frame_destroy(f);
-		return stream_fail(rc, serial);
-	}
+	return rc == KM_OK ? -1 : stream_fail(rc, o->serial);
+}
 
-	/* recording */
+/* The .kmrec, with the calibration when raw counts are kept. Exit status or -1. */
+static int create_writer(struct recorder *r)
+{
+	const struct record_opts *o = &r->o;
+	const struct km_device_info *dev = &r->dev;
 	struct km_rec_writer_config wc = km_rec_writer_config_default();
 	wc.log = km_cli_log();
-	wc.path = out;
-	wc.overwrite = force;
-	wc.content = KM_REC_KPA | (raw ? KM_REC_RAW : 0u);
-	wc.device.rows = dev.rows;
-	wc.device.cols = dev.cols;
-	wc.device.pitch_mm = dev.pitch_mm;
-	wc.device.geometry = dev.geometry;
-	wc.device.rate_hz = dev.rate_hz;
-	wc.device.usb_vid = dev.vid;
-	wc.device.usb_pid = dev.pid;
-	snprintf(wc.device.serial, sizeof wc.device.serial, "%s", dev.serial);
+	wc.path = o->out;
+	wc.overwrite = o->force;
+	wc.content = KM_REC_KPA | (o->raw ? KM_REC_RAW : 0u);
+	wc.device.rows = dev->rows;
+	wc.device.cols = dev->cols;
+	wc.device.pitch_mm = dev->pitch_mm;
+	wc.device.geometry = dev->geometry;
+	wc.device.rate_hz = dev->rate_hz;
+	wc.device.usb_vid = dev->vid;
+	wc.device.usb_pid = dev->pid;
+	snprintf(wc.device.serial, sizeof wc.device.serial, "%s", dev->serial);
 	snprintf(wc.device.firmware, sizeof wc.device.firmware, "%u.%u.%u",
-	         (unsigned)(dev.firmware_version >> 16),
-	         (unsigned)((dev.firmware_version >> 8) & 0xFF),
-	         (unsigned)(dev.firmware_version & 0xFF));
-	if (sim)
-		snprintf(wc.device.model, sizeof wc.device.model, "%.30s (%.30s)", dev.product,
-		         sim);
+	         (unsigned)(dev->firmware_version >> 16),
+	         (unsigned)((dev->firmware_version >> 8) & 0xFF),
+	         (unsigned)(dev->firmware_version & 0xFF));
+	if (o->sim)
+		snprintf(wc.device.model, sizeof wc.device.model, "%.30s (%.30s)", dev->product,
+		         o->sim);
 	else
-		snprintf(wc.device.model, sizeof wc.device.model, "%s", dev.product);
-	snprintf(wc.session_id, sizeof wc.session_id, "%s", sid);
-	wc.start_unix_us = start_us;
+		snprintf(wc.device.model, sizeof wc.device.model, "%s", dev->product);
+	snprintf(wc.session_id, sizeof wc.session_id, "%s", r->sid);
+	wc.start_unix_us = r->start_us;
 	/* Raw counts are only worth keeping with the calibration that reads them. */
 	uint8_t *cal_blob = NULL;
-	uint32_t cal_id = 0;
-	if (raw) {
+	if (o->raw) {
 		size_t cal_size = 0;
-		if (km_stream_calibration_blob(s, NULL, 0, &cal_size, NULL) == KM_ERR_OVERFLOW &&
+		if (km_stream_calibration_blob(r->s, NULL, 0, &cal_size, NULL) == KM_ERR_OVERFLOW &&
 		    cal_size > 0 && cal_size <= KM_REC_MAX_CALIBRATION &&
 		    (cal_blob = malloc(cal_size)) != NULL &&
-		    km_stream_calibration_blob(s, cal_blob, cal_size, &cal_size, &cal_id) ==
+		    km_stream_calibration_blob(r->s, cal_blob, cal_size, &cal_size, &r->cal_id) ==
 		        KM_OK) {
 			wc.calibration = cal_blob;
 			wc.calibration_size = cal_size;
-			wc.calibration_id = cal_id;
+			wc.calibration_id = r->cal_id;
 		} else {
 			fprintf(stderr,
 			        "knotmap record: warning: the calibration could not be stored "
 			        "with the raw counts\n");
-			cal_id = 0;
+			r->cal_id = 0;
 		}
 	}
-	struct rec_state st;
-	memset(&st, 0, sizeof st);
-	st.start_unix_us = start_us;
-	rc = km_rec_writer_create(&wc, &st.w);
+	int rc = km_rec_writer_create(&wc, &r->st.w);
 	free(cal_blob); /* the writer keeps its own copy */
 	if (rc != KM_OK) {
-		const char *hint = rc == KM_ERR_EXISTS
-		                       ? "add --force to overwrite it, or pick another name"
-		                   : rc == KM_ERR_NO_SPACE ? "free some disk space"
-		                   : rc == KM_ERR_NOT_A_FILE
-		                       ? "give the path of a regular file"
-		                   : rc == KM_ERR_PERMISSION
-		                       ? "check that the folder is writable and the name is "
-		                         "not a symbolic link"
-		                       : "check that the folder is writable";
-		km_cli_error(CMD, hint, "cannot create '%s': %s", out, km_strerror(rc));
-		km_stream_destroy(s);
-		km_frame_destroy(f);
-		free(counts);
+		const char *hint =
+		    rc == KM_ERR_EXISTS       ? "add --force to overwrite it, or pick another name"
+		    : rc == KM_ERR_NO_SPACE   ? "free some disk space"
+		    : rc == KM_ERR_NOT_A_FILE ? "give the path of a regular file"
+		    : rc == KM_ERR_PERMISSION ? "check that the folder is writable and the name is "
+		                                "not a symbolic link"
+		                              : "check that the folder is writable";
+		km_cli_error(CMD, hint, "cannot create '%s': %s", o->out, km_strerror(rc));
 		return KM_EXIT_FAILURE;
 	}
+	return -1;
+}
 
-	/* analysis */
-	km_pipeline *p = NULL;
-	if (analysis) {
+/* The dsp pipeline and the history session; each only warns when it fails. */
+static void start_analysis(struct recorder *r)
+{
+	const struct record_opts *o = &r->o;
+	bool history = o->history;
+	if (o->analysis) {
 		struct km_pipeline_config pc = km_pipeline_config_default();
-		pc.rows = dev.rows;
-		pc.cols = dev.cols;
-		pc.pitch_mm = dev.pitch_mm;
-		pc.geometry = dev.geometry;
-		if (dev.rate_hz)
-			pc.rate_hz = dev.rate_hz;
+		pc.rows = r->dev.rows;
+		pc.cols = r->dev.cols;
+		pc.pitch_mm = r->dev.pitch_mm;
+		pc.geometry = r->dev.geometry;
+		if (r->dev.rate_hz)
+			pc.rate_hz = r->dev.rate_hz;
 		pc.log = km_cli_log();
-		if (km_pipeline_create(&pc, &p) != KM_OK) {
+		if (km_pipeline_create(&pc, &r->p) != KM_OK) {
 			fprintf(stderr, "knotmap record: warning: the analysis could not start; "
 			                "recording frames only\n");
-			p = NULL;
+			r->p = NULL;
 			history = false;
 		}
 	}
-	if (history) {
-		struct km_history_config hc = km_history_config_default();
-		hc.log = km_cli_log();
-		hc.path = db;
-		struct km_history_session hs;
-		memset(&hs, 0, sizeof hs);
-		snprintf(hs.uuid, sizeof hs.uuid, "%s", sid);
-		hs.start_unix_us = start_us;
-		if (sim)
-			snprintf(hs.device, sizeof hs.device, "sim:%.59s", sim);
-		else
-			snprintf(hs.device, sizeof hs.device, "%s", dev.serial);
-		snprintf(hs.recording, sizeof hs.recording, "%.511s", out);
-		if (km_history_create(&hc, &st.h) != KM_OK ||
-		    km_history_add_session(st.h, &hs, &st.session_id) != KM_OK) {
-			fprintf(stderr, "knotmap record: warning: the history is not available; "
-			                "recording without it\n");
-			km_history_destroy(st.h);
-			st.h = NULL;
-		}
+	if (!history)
+		return;
+	struct km_session_log_config lc = km_session_log_config_default();
+	lc.log = km_cli_log();
+	lc.db_path = o->db;
+	lc.uuid = r->sid;
+	lc.start_unix_us = r->start_us;
+	char device[64];
+	if (o->sim)
+		snprintf(device, sizeof device, "sim:%.59s", o->sim);
+	else
+		snprintf(device, sizeof device, "%s", r->dev.serial);
+	lc.device = device;
+	lc.recording = o->out;
+	if (km_session_log_create(&lc, &r->st.log) != KM_OK) {
+		fprintf(stderr, "knotmap record: warning: the history is not available; "
+		                "recording without it\n");
+		r->st.log = NULL;
 	}
+}
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	struct sigaction old_int, old_term;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	active_stream = s;
-
-	rc = km_stream_start(s);
-	if (rc != KM_OK) {
-		active_stream = NULL;
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
-		km_rec_writer_destroy(st.w);
-		km_history_destroy(st.h);
-		km_pipeline_destroy(p);
-		km_stream_destroy(s);
-		km_frame_destroy(f);
-		free(counts);
-		return stream_fail(rc, serial);
-	}
+/* Frames into the file and the pipeline until Ctrl-C, the duration, the end
+ * of a scenario or an error. Returns the error that stopped it, or KM_OK. */
+static int record_loop(struct recorder *r)
+{
+	struct rec_state *st = &r->st;
+	struct km_frame *f = r->f;
+	size_t cells = (size_t)r->dev.rows * r->dev.cols;
 	bool tty = isatty(STDERR_FILENO);
 	if (tty)
-		fprintf(stderr, "recording to %s (Ctrl-C to stop)\n", out);
-	uint64_t frames = 0, dropped = 0, last_status = 0;
+		fprintf(stderr, "recording to %s (Ctrl-C to stop)\n", r->o.out);
+	uint64_t last_status = 0;
 	bool unplugged_said = false;
 	int end_rc = KM_OK;
 	struct km_pipeline_result res;
 	while (!stop_requested) {
-		rc = raw ? km_stream_read_raw(s, f, counts, (size_t)dev.rows * dev.cols, 500)
-		         : km_stream_read(s, f, 500);
+		int rc = r->o.raw ? km_stream_read_raw(r->s, f, r->counts, cells, 500)
+		                  : km_stream_read(r->s, f, 500);
 		if (rc == KM_ERR_TIMEOUT || rc == KM_ERR_NO_DEVICE) {
 			if (rc == KM_ERR_NO_DEVICE && !unplugged_said) {
 				fprintf(stderr, "\nknotmap record: the mat was unplugged; waiting "
@@ -455,7 +373,7 @@ static int run_record(int argc, char **argv)
 				unplugged_said = true;
 			}
 			/* keep the once-a-second flush while no frames arrive */
-			int frc = km_rec_writer_flush(st.w);
+			int frc = km_rec_writer_flush(st->w);
 			if (frc != KM_OK) {
 				end_rc = frc;
 				break;
@@ -469,80 +387,140 @@ static int run_record(int argc, char **argv)
 			break;
 		}
 		unplugged_said = false;
-		if (frames == 0)
-			st.t0 = f->device_time_us;
-		rc = km_rec_writer_write_frame(st.w, f, counts, cal_id);
+		if (r->frames == 0) {
+			st->t0 = f->device_time_us;
+			km_session_log_first_frame(st->log, st->t0);
+		}
+		rc = km_rec_writer_write_frame(st->w, f, r->counts, r->cal_id);
 		if (rc != KM_OK) {
 			end_rc = rc;
 			break;
 		}
-		frames++;
-		dropped += f->dropped_since_last;
-		if (p && km_pipeline_process(p, f, &res) == KM_OK) {
-			st.body = res.outline && res.outline->found;
-			if (st.body) {
-				st.midline_x_mm = res.outline->midline_x_mm;
-				st.top_mm = res.outline->top_mm;
-			}
+		r->frames++;
+		r->dropped += f->dropped_since_last;
+		if (r->p && km_pipeline_process(r->p, f, &res) == KM_OK) {
+			bool body = res.outline && res.outline->found;
+			km_session_log_outline(st->log, body,
+			                       body ? res.outline->midline_x_mm : 0.0f,
+			                       body ? res.outline->top_mm : 0.0f);
 			for (size_t i = 0; i < res.event_count; i++)
-				handle_event(&st, &res.events[i]);
+				handle_event(st, &res.events[i]);
 		}
-		if (st.write_error) {
-			end_rc = st.write_error;
+		if (st->write_error) {
+			end_rc = st->write_error;
 			break;
 		}
-		uint64_t t = f->device_time_us - st.t0;
+		uint64_t t = f->device_time_us - st->t0;
 		if (tty && t - last_status >= 1000000u) {
 			last_status = t;
 			fprintf(stderr,
 			        "\r  %8.1f s  %8" PRIu64 " frames  %5" PRIu64 " dropped  %3" PRIu64
 			        " knots  %3" PRIu64 " holds ",
-			        (double)t / 1e6, frames, dropped, st.knots, st.holds);
+			        (double)t / 1e6, r->frames, r->dropped, st->knots, st->holds);
 		}
-		if (duration > 0 && (double)t >= duration * 1e6)
+		if (r->o.duration > 0 && (double)t >= r->o.duration * 1e6)
 			break;
 	}
-	active_stream = NULL;
-	km_stream_stop(s);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
 	if (tty)
 		fputc('\n', stderr);
-	if (p && km_pipeline_finish(p, &res) == KM_OK)
+	return end_rc;
+}
+
+/* Everything still open (NULL-safe); the history stays for the summary. */
+static void recorder_close(struct recorder *r)
+{
+	km_rec_writer_destroy(r->st.w);
+	r->st.w = NULL;
+	km_pipeline_destroy(r->p);
+	km_stream_destroy(r->s);
+	km_frame_destroy(r->f);
+	free(r->counts);
+	r->p = NULL;
+	r->s = NULL;
+	r->f = NULL;
+	r->counts = NULL;
+}
+
+static int run_record(int argc, char **argv)
+{
+	static struct recorder r; /* large: keep it off the stack */
+	memset(&r, 0, sizeof r);
+	int status = parse_args(argc, argv, &r.o);
+	if (status >= 0)
+		return status;
+	make_session_id(r.sid, sizeof r.sid, &r.start_us);
+	if (!r.o.out) {
+		char sub[128];
+		snprintf(sub, sizeof sub, "sessions/%s.kmrec", r.sid);
+		if (km_history_data_path(sub, r.defpath, sizeof r.defpath) != KM_OK) {
+			km_cli_error(CMD, "give the file with -o FILE", "HOME is not set");
+			return KM_EXIT_USAGE;
+		}
+		r.o.out = r.defpath;
+	}
+	r.st.start_unix_us = r.start_us;
+	if ((status = open_stream(&r)) >= 0 || (status = create_writer(&r)) >= 0) {
+		recorder_close(&r);
+		return status;
+	}
+	start_analysis(&r);
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	struct sigaction old_int, old_term;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	active_stream = r.s;
+	int rc = km_stream_start(r.s);
+	int end_rc = rc == KM_OK ? record_loop(&r) : KM_OK;
+	active_stream = NULL;
+	if (rc == KM_OK)
+		km_stream_stop(r.s);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (rc != KM_OK) {
+		km_session_log_destroy(r.st.log);
+		recorder_close(&r);
+		return stream_fail(rc, r.o.serial);
+	}
+
+	struct km_pipeline_result res;
+	if (r.p && km_pipeline_finish(r.p, &res) == KM_OK)
 		for (size_t i = 0; i < res.event_count; i++)
-			handle_event(&st, &res.events[i]);
-	int crc = km_rec_writer_close(st.w);
+			handle_event(&r.st, &res.events[i]);
+	int crc = km_rec_writer_close(r.st.w);
 	if (end_rc == KM_OK && crc != KM_OK)
 		end_rc = crc;
-	uint64_t bytes = 0;
-	km_rec_writer_stats(st.w, NULL, NULL, &bytes);
-	km_rec_writer_destroy(st.w);
-	if (st.h) {
+	uint64_t bytes = 0, in_file = 0;
+	km_rec_writer_stats(r.st.w, &in_file, NULL, &bytes);
+	if (r.st.log) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		km_history_end_session(st.h, st.session_id,
-		                       (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+		km_session_log_end(r.st.log, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 	}
-	km_pipeline_destroy(p);
-	km_stream_destroy(s);
-	km_frame_destroy(f);
-	free(counts);
-	km_summary_free(&st.sum);
+	recorder_close(&r);
 
+	/* The frame count is what the file holds: after a full disk, fewer than
+	 * were received. */
 	printf("recorded %" PRIu64 " frames (%" PRIu64 " dropped), %" PRIu64 " events, %" PRIu64
 	       " knots, %" PRIu64 " holds\n  file    %s (%" PRIu64 " bytes)\n",
-	       frames, dropped, st.events, st.knots, st.holds, out, bytes);
-	if (st.h)
+	       in_file, r.dropped, r.st.events, r.st.knots, r.st.holds, r.o.out, bytes);
+	if (in_file < r.frames)
+		printf("  note    %" PRIu64 " frames were received but could not be written\n",
+		       r.frames - in_file);
+	if (r.st.log) {
+		int64_t sid = km_session_log_id(r.st.log);
 		printf("  session %" PRId64 " in the history ('knotmap history --show %" PRId64
 		       "')\n",
-		       st.session_id, st.session_id);
-	if (st.h) {
+		       sid, sid);
 		struct km_history_advice adv;
-		if (km_history_advice(st.h, &adv) == KM_OK && adv.see_professional)
+		if (km_history_advice(km_session_log_history(r.st.log), &adv) == KM_OK &&
+		    adv.see_professional)
 			printf("  advice  see 'knotmap history': a healthcare professional should "
-			       "look "
-			       "at this\n");
-		km_history_destroy(st.h);
+			       "look at this\n");
+		km_session_log_destroy(r.st.log);
 	}
 	if (end_rc != KM_OK) {
 		const char *hint = end_rc == KM_ERR_NO_SPACE

@@ -322,9 +322,12 @@ static int run_sim(int argc, char **argv)
 		if (packets) {
 			size_t w = 0;
 			rc = km_sim_pack(sim, pkt, pkt_cap, &w);
+			errno = 0;
 			if (rc != KM_OK || fwrite(pkt, 1, w, packets) != w) {
-				km_cli_error(CMD, NULL, "cannot write packets: %s",
-				             rc != KM_OK ? km_strerror(rc) : "write error");
+				km_cli_error(CMD, NULL, "cannot write packets to %s: %s", packets_path,
+				             rc != KM_OK ? km_strerror(rc)
+				             : errno   ? strerror(errno)
+				                       : "write error");
 				status = KM_EXIT_FAILURE;
 				goto done;
 			}

@@ -15,7 +15,8 @@ static void view_usage(FILE *out)
 	fprintf(out, "usage: knotmap view [--sim SCENARIO | --replay FILE | --device SERIAL]\n"
 	             "                    [--format F] [--rate HZ] [--pitch MM] [--units U]\n"
 	             "                    [--seed N] [--speed X] [--fullscreen]\n"
-	             "                    [--screenshot FILE --after S]\n"
+	             "                    [--screenshot FILE --after S [--force]]\n"
+	             "                    [--screenshot-dir DIR]\n"
 	             "                    [--guided] [--no-sound] [--no-voice] [--volume V]\n\n"
 	             "Shows the live pressure map: candidate tender/stiff spots, hold timers\n"
 	             "(30-60 s at a tolerable pressure that eases), tensing-up warnings.\n"
@@ -32,6 +33,10 @@ static void view_usage(FILE *out)
 	             "  --fullscreen       start full screen (F toggles)\n"
 	             "  --screenshot FILE  save a PNG after S seconds of mat time, then exit\n"
 	             "  --after S          seconds for --screenshot (default 5)\n"
+	             "  --force            replace an existing --screenshot FILE (never the\n"
+	             "                     replayed file, never through a link)\n"
+	             "  --screenshot-dir DIR  where S saves (default ~/.local/share/knotmap/\n"
+	             "                     screenshots); a new file each time, mode 0600\n"
 	             "  --keys KEYS        press these keys once frames arrive (demos: 'h' help,\n"
 	             "                     'c' colours, '>' seek...)\n"
 	             "  --guided           hands-free routine: a lying scan finds candidate spots,\n"
@@ -97,6 +102,9 @@ static int run_view(int argc, char **argv)
 		} else if (!strcmp(a, "--guided")) {
 			o.guided = true;
 			continue;
+		} else if (!strcmp(a, "--force")) {
+			o.screenshot_force = true;
+			continue;
 		} else if (!strcmp(a, "--no-sound")) {
 			o.sound = false;
 			continue;
@@ -107,7 +115,8 @@ static int run_view(int argc, char **argv)
 		static const char *const with_value[] = {"--sim",   "--replay", "--device",
 		                                         "--seed",  "--speed",  "--screenshot",
 		                                         "--after", "--font",   "--keys",
-		                                         "--volume", "--calibration"};
+		                                         "--volume", "--calibration",
+		                                         "--screenshot-dir"};
 		bool known = false;
 		for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
 			known = known || !strcmp(a, with_value[k]);
@@ -143,6 +152,8 @@ static int run_view(int argc, char **argv)
 				return KM_EXIT_USAGE;
 		} else if (!strcmp(a, "--screenshot")) {
 			o.screenshot_path = v;
+		} else if (!strcmp(a, "--screenshot-dir")) {
+			o.screenshot_dir = v;
 		} else if (!strcmp(a, "--after")) {
 			if (km_cli_parse_double("view", a, v, 0.0, 86400.0, &o.screenshot_after_s))
 				return KM_EXIT_USAGE;
@@ -164,6 +175,10 @@ static int run_view(int argc, char **argv)
 	}
 	if (sources > 1) {
 		km_cli_error("view", NULL, "choose one of --sim, --replay and --device");
+		return KM_EXIT_USAGE;
+	}
+	if (o.screenshot_force && !o.screenshot_path) {
+		km_cli_error("view", NULL, "--force goes with --screenshot FILE");
 		return KM_EXIT_USAGE;
 	}
 	if (after_given && !o.screenshot_path) {
@@ -213,7 +228,18 @@ static int run_view(int argc, char **argv)
 		             "no mat found%s%s", o.serial ? " with serial " : "",
 		             o.serial ? o.serial : "");
 		return KM_EXIT_NO_DEVICE;
+	case KM_ERR_EXISTS:
+		km_cli_error("view", "add --force to replace it, or choose another name",
+		             "%s already exists", o.screenshot_path ? o.screenshot_path : "the file");
+		return KM_EXIT_FAILURE;
 	case KM_ERR_INVALID_ARG:
+		if (o.screenshot_path && o.replay_path) {
+			/* km_outfile said which input it is; the options themselves
+			 * were checked above */
+			km_cli_error("view", "choose another name for --screenshot",
+			             "not writing the screenshot %s", o.screenshot_path);
+			return KM_EXIT_USAGE;
+		}
 		km_cli_error("view", "see 'knotmap view --help'", "invalid options");
 		return KM_EXIT_USAGE;
 	case KM_ERR_NOT_FOUND:

@@ -262,12 +262,14 @@ void km_cli_import_notes(const char *cmd, const km_source *s)
 		        "(give --pitch)\n",
 		        cmd, (double)in->pitch_mm);
 	if (in->units_from == KM_IMPORT_FROM_DEFAULT)
-		fprintf(stderr, "knotmap %s: note: the file gives no units; its values are read as "
-		                "counts, not kPa (give --units)\n",
+		fprintf(stderr,
+		        "knotmap %s: note: the file gives no units; its values are read as "
+		        "counts, not kPa (give --units)\n",
 		        cmd);
 	if (in->sensor_count > 1) {
-		fprintf(stderr, "knotmap %s: note: reading sensor %u of %u, '%s'; the file also "
-		                "holds",
+		fprintf(stderr,
+		        "knotmap %s: note: reading sensor %u of %u, '%s'; the file also "
+		        "holds",
 		        cmd, in->sensor_index + 1u, (unsigned)in->sensor_count, in->sensor);
 		for (unsigned i = 0; i < in->sensor_count; i++)
 			if (i != in->sensor_index)

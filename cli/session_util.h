@@ -25,15 +25,15 @@ int km_cli_exit_code(int km_error);
 /* Options for reading other mats' files (docs/formats.md), shared by analyze,
  * export and replay. */
 struct km_cli_import_opts {
-	enum km_import_format format; /* --format (AUTO: from the content) */
-	float rate_hz;                /* --rate (0: file, sidecar, default) */
-	float pitch_mm;               /* --pitch */
-	enum km_import_units units;   /* --units */
-	uint16_t rows, cols;          /* --rows / --cols (plain CSV) */
-	bool partial;                 /* --partial: skip what does not read, report it */
-	const char *sensor;           /* --sensor: which sensor of a multi-sensor file */
+	enum km_import_format format;     /* --format (AUTO: from the content) */
+	float rate_hz;                    /* --rate (0: file, sidecar, default) */
+	float pitch_mm;                   /* --pitch */
+	enum km_import_units units;       /* --units */
+	uint16_t rows, cols;              /* --rows / --cols (plain CSV) */
+	bool partial;                     /* --partial: skip what does not read, report it */
+	const char *sensor;               /* --sensor: which sensor of a multi-sensor file */
 	float row_pitch_mm, col_pitch_mm; /* --pitch ROW,COL */
-	bool any;                     /* an import option was given */
+	bool any;                         /* an import option was given */
 };
 /* The one pitch for a consumer that takes one (--pitch MM, or the geometric
  * mean of --pitch ROW,COL, which keeps the cell area); 0 when not given. */

@@ -15,6 +15,7 @@ recording/src/writer.c
 recording/src/recording_internal.h
 session
 hardware/protocol
+hardware/sim
 cli/session_util.c
 cli/session_util.h
 cli/cmd_history.c
@@ -24,9 +25,9 @@ tests/session
 tests/recording/test_recording.c
 tests/recording/test_events.c
 '
+# A folder lists every file under it (one pathspec per word, hence no quotes).
 # shellcheck disable=SC2086
-files=$(git ls-files -- $(for p in $paths; do printf '%s/*.[ch] %s ' "$p" "$p"; done) |
-        grep -E '\.[ch]$' | sort -u)
+files=$(git ls-files -- $paths | grep -E '\.[ch]$' | sort -u)
 cf=${CLANG_FORMAT:-clang-format}
 if [ "${1:-}" = "--check" ]; then
   bad=0

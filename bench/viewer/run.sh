@@ -44,6 +44,7 @@ export HOME="$vout/home" XDG_DATA_HOME="$vout/home/data" XDG_STATE_HOME="$vout/h
 mkdir -p "$XDG_DATA_HOME"
 res="$vout/results.txt"
 : >"$res"
+echo "LOAD start $(cut -d' ' -f1 /proc/loadavg) $(nproc)" >>"$res"
 
 # run LABEL BIN SCENARIO RENDERER
 run_view() {
@@ -51,7 +52,7 @@ run_view() {
   if [ "$4" = software ]; then fb=0; else fb=1; fi
   SDL_RENDER_DRIVER=$4 SDL_FRAMEBUFFER_ACCELERATION=$fb xvfb-run -a \
     -s "-screen 0 1280x800x24" /usr/bin/time -f "CPU %U %S %e" -o "$log.time" \
-    "$2" -v view --sim "$3" --no-sound --screenshot "$vout/$1-$3-$4.png" --after "$secs" \
+    "$2" -v view --sim "$3" --no-sound --force --screenshot "$vout/$1-$3-$4.png" --after "$secs" \
     >"$log" 2>&1 || { echo "view $1 $3 $4 failed:" >&2; tail -5 "$log" >&2; return 0; }
   r=$(sed -n 's/.*info: renderer \([a-z0-9_]*\).*/\1/p' "$log" | head -1)
   costs=$(sed -n 's/.*draw costs: //p' "$log" | head -1)
@@ -78,49 +79,6 @@ for sc in tennis-ball-trapezius back-lying; do
   echo "== record: $sc, $secs s"
   run_record after "$sc"
 done
+echo "LOAD end $(cut -d' ' -f1 /proc/loadavg) $(nproc)" >>"$res"
 
-/usr/bin/python3 - "$res" "$secs" "$doc" <<'EOF'
-import re, sys
-res, secs, doc = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-rows, rec = [], {}
-for line in open(res):
-    f = line.split()
-    if f[0] == "RECORD":
-        rec[f[2]] = (float(f[4]) + float(f[5])) / float(f[6]) * 100
-    elif f[0] == "VIEW":
-        kv = dict(re.findall(r"(\w+) ([\d.]+)", line.split(" ", 9)[-1]))
-        m = re.search(r"ms_per_draw heat ([\d.]+) overlays ([\d.]+) text ([\d.]+) "
-                      r"ms_per_present ([\d.]+)", line)
-        cpu = (float(f[6]) + float(f[7])) / float(f[8]) * 100
-        rows.append((f[1], f[2], f[3], f[4].split("=")[1], cpu, kv, m))
-L = ["## Viewer (bench/viewer, issue 22)", "",
-     "`knotmap view --sim S --no-sound --screenshot ... --after %g` under Xvfb, window "
-     "at its default size (1024 x 640), virtual mat at 100 Hz in real time; "
-     "`knotmap record --sim S --duration %g` in the same run. CPU = user + sys of the "
-     "knotmap process over its wall time, %% of one core (Xvfb's own CPU not included). "
-     "Stage costs: the viewer's main-thread CPU per drawn frame, ms "
-     "(`knotmap -v view` prints them at exit)." % (secs, secs), "",
-     "| build | scenario | renderer asked (used) | CPU % | record CPU % | draws/s | "
-     "heatmap uploads | heatmap ms | overlays ms | text ms | present ms | mat frames "
-     "lost |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-for b, sc, ren, used, cpu, kv, m in rows:
-    wall = float(kv.get("wall_s", 0)) or 1.0
-    st = ("%s | %s | %s | %s" % m.groups()) if m else "n/a | n/a | n/a | n/a"
-    L.append("| %s | %s | %s (%s) | %.1f | %s | %s | %s | %s | %s |" % (
-        b, sc, ren, used, cpu, "%.1f" % rec[sc] if sc in rec else "?",
-        "%.0f" % (float(kv["draws"]) / wall) if "draws" in kv else "n/a",
-        kv.get("heat_uploads", "n/a"), st, kv.get("mat_frames_lost", "n/a")))
-text = "\n".join(L) + "\n"
-print(text)
-open(res.rsplit("/", 1)[0] + "/viewer.md", "w").write(text)
-if doc:
-    d = open(doc).read()
-    i = d.find("## Viewer (bench/viewer")
-    if i >= 0:
-        j = d.find("\n## ", i + 3)
-        d = d[:i] + text + ("\n" + d[j + 1:] if j >= 0 else "")
-    else:
-        k = d.find("\n## What is measured")
-        d = d[:k + 1] + text + "\n" + d[k + 1:] if k >= 0 else d + "\n" + text
-    open(doc, "w").write(d)
-EOF
+/usr/bin/python3 "$root/bench/viewer/report.py" "$res" "$secs" "$doc"

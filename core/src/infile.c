@@ -48,8 +48,8 @@ int km__open_input(const struct km_log *log, const char *module, const char *pat
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		km__log(log, KM_LOG_ERROR, module, "%s is %s; knotmap reads regular files",
-			path, kind_of(st.st_mode));
+		km__log(log, KM_LOG_ERROR, module, "%s is %s; knotmap reads regular files", path,
+		        kind_of(st.st_mode));
 		return KM_ERR_NOT_A_FILE;
 	}
 	int flags = fcntl(fd, F_GETFL);

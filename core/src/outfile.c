@@ -29,8 +29,8 @@ struct km_outfile {
 	int dirfd; /* the target's directory */
 	int fd;    /* the temporary file; -1 once closed */
 	FILE *stream;
-	char *path;     /* as given */
-	char *base;     /* final component, inside path's copy */
+	char *path; /* as given */
+	char *base; /* final component, inside path's copy */
 	char tmp[NAME_MAX + 1];
 	bool tmp_exists;
 };
@@ -59,8 +59,8 @@ static void random_hex(char *out, size_t n)
 	if (getrandom(raw, bytes, GRND_NONBLOCK) != (ssize_t)bytes) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
-			     ((uint64_t)getpid() << 40);
+		uint64_t x =
+		    (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
 		for (size_t i = 0; i < bytes; i++) {
 			x = x * 6364136223846793005u + 1442695040888963407u;
 			raw[i] = (unsigned char)(x >> 56);
@@ -95,23 +95,24 @@ static int check_target(km_outfile *f, const struct km_outfile_config *cfg)
 	}
 	if (S_ISLNK(st.st_mode)) {
 		km__log(&f->log, KM_LOG_ERROR, MOD,
-			"%s is a symbolic link; knotmap does not write through links "
-			"(remove it or choose another name)", f->path);
+		        "%s is a symbolic link; knotmap does not write through links "
+		        "(remove it or choose another name)",
+		        f->path);
 		return KM_ERR_PERMISSION;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		km__log(&f->log, KM_LOG_ERROR, MOD, "%s exists and is not a regular file (%s)",
-			f->path, S_ISDIR(st.st_mode) ? "a directory" : "a special file");
+		        f->path, S_ISDIR(st.st_mode) ? "a directory" : "a special file");
 		return KM_ERR_NOT_A_FILE;
 	}
 	if (is_an_input(cfg, &st)) {
 		km__log(&f->log, KM_LOG_ERROR, MOD,
-			"%s is also an input of this command; refusing to overwrite it", f->path);
+		        "%s is also an input of this command; refusing to overwrite it", f->path);
 		return KM_ERR_INVALID_ARG;
 	}
 	if (!cfg->force) {
 		km__log(&f->log, KM_LOG_ERROR, MOD, "%s already exists (use --force to replace it)",
-			f->path);
+		        f->path);
 		return KM_ERR_EXISTS;
 	}
 	return KM_OK;
@@ -129,20 +130,20 @@ static int create_tmp(km_outfile *f)
 		else
 			snprintf(f->tmp, sizeof(f->tmp), ".knotmap.%s.tmp", rnd);
 		f->fd = openat(f->dirfd, f->tmp,
-			       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (f->fd >= 0) {
 			f->tmp_exists = true;
 			/* 0600 whatever the umask: the file may hold health data. */
 			if (fchmod(f->fd, 0600) != 0)
 				return fail_errno(&f->log, "cannot set the mode of a file for",
-						  f->path, errno);
+				                  f->path, errno);
 			return KM_OK;
 		}
 		if (errno != EEXIST)
 			return fail_errno(&f->log, "cannot create a file next to", f->path, errno);
 	}
 	km__log(&f->log, KM_LOG_ERROR, MOD, "cannot find a free temporary name next to %s",
-		f->path);
+	        f->path);
 	return KM_ERR_IO;
 }
 
@@ -155,7 +156,7 @@ int km_outfile_open(const struct km_outfile_config *cfg, km_outfile **out)
 	size_t plen = strlen(cfg->path);
 	if (plen >= PATH_MAX) {
 		km__log(&cfg->log, KM_LOG_ERROR, MOD, "output path is %zu bytes (limit %d)", plen,
-			PATH_MAX - 1);
+		        PATH_MAX - 1);
 		return KM_ERR_NAME_TOO_LONG;
 	}
 	km_outfile *f = km__calloc(1, sizeof(*f));
@@ -191,7 +192,7 @@ int km_outfile_open(const struct km_outfile_config *cfg, km_outfile **out)
 		rc = KM_ERR_NOT_A_FILE;
 	} else if (blen > NAME_MAX) {
 		km__log(&f->log, KM_LOG_ERROR, MOD, "%s: file name is %zu bytes (limit %d)",
-			f->path, blen, NAME_MAX);
+		        f->path, blen, NAME_MAX);
 		rc = KM_ERR_NAME_TOO_LONG;
 	}
 	if (rc == KM_OK) {
@@ -212,17 +213,17 @@ int km_outfile_open(const struct km_outfile_config *cfg, km_outfile **out)
 	return KM_OK;
 }
 
-int km_outfile_write(km_outfile *f, const void *data, size_t len)
+/* Writes all of data at the file position (offset < 0) or at offset; the
+ * first failure sticks. */
+static int write_all(km_outfile *f, const unsigned char *p, size_t len, int64_t offset)
 {
-	if (!f || (!data && len))
-		return KM_ERR_INVALID_ARG;
 	if (f->err)
 		return f->err;
 	if (f->committed || f->fd < 0)
 		return KM_ERR_STATE;
-	const unsigned char *p = data;
 	while (len > 0) {
-		ssize_t n = write(f->fd, p, len);
+		ssize_t n =
+		    offset < 0 ? write(f->fd, p, len) : pwrite(f->fd, p, len, (off_t)offset);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -231,32 +232,24 @@ int km_outfile_write(km_outfile *f, const void *data, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+		if (offset >= 0)
+			offset += n;
 	}
 	return KM_OK;
+}
+
+int km_outfile_write(km_outfile *f, const void *data, size_t len)
+{
+	if (!f || (!data && len))
+		return KM_ERR_INVALID_ARG;
+	return write_all(f, data, len, -1);
 }
 
 int km_outfile_pwrite(km_outfile *f, const void *data, size_t len, uint64_t offset)
 {
 	if (!f || (!data && len) || f->stream || offset > (uint64_t)INT64_MAX - len)
 		return KM_ERR_INVALID_ARG;
-	if (f->err)
-		return f->err;
-	if (f->committed || f->fd < 0)
-		return KM_ERR_STATE;
-	const unsigned char *p = data;
-	while (len > 0) {
-		ssize_t n = pwrite(f->fd, p, len, (off_t)offset);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			f->err = fail_errno(&f->log, "cannot write", f->path, n < 0 ? errno : EIO);
-			return f->err;
-		}
-		p += n;
-		len -= (size_t)n;
-		offset += (uint64_t)n;
-	}
-	return KM_OK;
+	return write_all(f, data, len, (int64_t)offset);
 }
 
 FILE *km_outfile_stream(km_outfile *f)
@@ -282,14 +275,15 @@ static int place(km_outfile *f)
 		return KM_OK;
 	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
 		return errno == EEXIST ? (km__log(&f->log, KM_LOG_ERROR, MOD,
-						  "%s appeared while it was written; "
-						  "left as it is", f->path),
-					  KM_ERR_EXISTS)
-				       : fail_errno(&f->log, "cannot create", f->path, errno);
+		                                  "%s appeared while it was written; "
+		                                  "left as it is",
+		                                  f->path),
+		                          KM_ERR_EXISTS)
+		                       : fail_errno(&f->log, "cannot create", f->path, errno);
 	/* No RENAME_NOREPLACE here: a hard link also fails when the name exists. */
 	if (linkat(f->dirfd, f->tmp, f->dirfd, f->base, 0) != 0)
 		return errno == EEXIST ? KM_ERR_EXISTS
-				       : fail_errno(&f->log, "cannot create", f->path, errno);
+		                       : fail_errno(&f->log, "cannot create", f->path, errno);
 	unlinkat(f->dirfd, f->tmp, 0);
 	return KM_OK;
 }
@@ -326,8 +320,8 @@ int km_outfile_commit(km_outfile *f)
 	f->committed = true;
 	/* The new name must survive a power cut as well as the data. */
 	if (fsync(f->dirfd) != 0 && errno != EINVAL)
-		km__log(&f->log, KM_LOG_WARN, MOD, "cannot flush the directory of %s: %s",
-			f->path, strerror(errno));
+		km__log(&f->log, KM_LOG_WARN, MOD, "cannot flush the directory of %s: %s", f->path,
+		        strerror(errno));
 	return KM_OK;
 }
 
@@ -356,8 +350,8 @@ int km_outfile_publish(km_outfile *f, int *fd_out)
 	f->tmp_exists = false;
 	f->committed = true;
 	if (fsync(f->dirfd) != 0 && errno != EINVAL)
-		km__log(&f->log, KM_LOG_WARN, MOD, "cannot flush the directory of %s: %s",
-			f->path, strerror(errno));
+		km__log(&f->log, KM_LOG_WARN, MOD, "cannot flush the directory of %s: %s", f->path,
+		        strerror(errno));
 	*fd_out = f->fd; /* the caller owns it now */
 	f->fd = -1;
 	return KM_OK;

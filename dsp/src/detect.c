@@ -67,6 +67,8 @@ struct km_detect_config km_detect_config_default(void)
 	c.noise_frames = 1;
 	c.midline_mode = KM_DETECT_MASK_DROP;
 	c.landmark_mode = KM_DETECT_MASK_DROP;
+	c.mirror_tol_mm = 10.0f; /* est.: a body lying is symmetric to about 1 cm */
+	c.mirror_mode = KM_DETECT_MASK_DROP;
 	return c;
 }
 
@@ -119,7 +121,8 @@ static int check_config(const struct km_detect_config *c)
 	    !fin_ge(c->min_separation_mm, 0.0f) || !fin_ge(c->outline_min_area_cm2, 0.0f) ||
 	    !fin_ge(c->weak_fraction, 0.0f) || c->weak_fraction > 1.0f ||
 	    !fin_ge(c->min_contrast, 0.0f) || c->min_contrast > 100.0f ||
-	    !fin_ge(c->max_scale_growth, 0.0f) ||
+	    !fin_ge(c->max_scale_growth, 0.0f) || !fin_ge(c->mirror_fraction, 0.0f) ||
+	    !fin_ge(c->mirror_tol_mm, 0.0f) || c->mirror_tol_mm > 200.0f ||
 	    (c->max_scale_growth > 0.0f && c->max_scale_growth <= 1.0f))
 		return KM_ERR_INVALID_ARG;
 	if (c->edge_ratio > 0.0f && c->edge_ratio < 1.0f)
@@ -129,7 +132,8 @@ static int check_config(const struct km_detect_config *c)
 	if (c->max_candidates < 1 || c->max_candidates > MAX_CAP)
 		return KM_ERR_INVALID_ARG;
 	if ((c->midline_mode != KM_DETECT_MASK_DROP && c->midline_mode != KM_DETECT_MASK_LABEL) ||
-	    (c->landmark_mode != KM_DETECT_MASK_DROP && c->landmark_mode != KM_DETECT_MASK_LABEL))
+	    (c->landmark_mode != KM_DETECT_MASK_DROP && c->landmark_mode != KM_DETECT_MASK_LABEL) ||
+	    (c->mirror_mode != KM_DETECT_MASK_DROP && c->mirror_mode != KM_DETECT_MASK_LABEL))
 		return KM_ERR_INVALID_ARG;
 	return KM_OK;
 }
@@ -684,6 +688,42 @@ static void insert(km_detect *d, const struct km_candidate *k, size_t *over)
 	d->count++;
 }
 
+/*
+ * Left-right evidence (docs/accuracy.md, "Paired anatomy"): anatomy is
+ * paired about the spine (shoulder blades, paraspinal muscles, buttocks,
+ * heels), a knot is usually one-sided. The largest response at the same scale
+ * within mirror_tol_mm of the point mirrored about the midline (0 off the
+ * mat).
+ */
+static float mirror_response(const km_detect *d, const float *stack, int s, float x_mm, int r)
+{
+	const struct km_detect_config *cf = &d->cfg;
+	float p = cf->pitch_mm;
+	float xm = 2.0f * d->outline.midline_x_mm - x_mm;
+	int cm = (int)lroundf(xm / p - 0.5f);
+	int t = (int)ceilf(cf->mirror_tol_mm / p);
+	float best = 0.0f;
+	for (int rr = r - t; rr <= r + t; rr++) {
+		if (rr < 0 || rr >= d->R)
+			continue;
+		for (int cc = cm - t; cc <= cm + t; cc++)
+			if (cc >= 0 && cc < d->C)
+				best = fmaxf(best, at(d, stack, s, rr, cc));
+	}
+	return best;
+}
+
+/* A twin of comparable strength (half to twice the response: paired
+ * anatomy is symmetric to that; a far stronger peak over there is something
+ * else, a stuck cell or a knot of its own), and what is left once it is
+ * taken away (mirror_fraction of it) fails the thresholds `need`. */
+static bool paired(const km_detect *d, const float *stack, int s, float x_mm, int r, float v,
+                   float need)
+{
+	float m = mirror_response(d, stack, s, x_mm, r);
+	return m >= 0.5f * v && m <= 2.0f * v && !(v - d->cfg.mirror_fraction * m > need);
+}
+
 int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const float *background,
                       struct km_detect_result *res)
 {
@@ -827,6 +867,19 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 				if (top && !(k.flags & KM_CANDIDATE_LANDMARK)) {
 					masked++;
 					continue;
+				}
+				/* An excess with a twin across the midline is paired
+				 * anatomy, not a knot: what is left once the twin is
+				 * taken away must still pass the thresholds. */
+				if (cf->mirror_fraction > 0.0f && d->outline.found &&
+				    !d->periodic &&
+				    !(k.flags & (KM_CANDIDATE_LANDMARK | KM_CANDIDATE_MIDLINE)) &&
+				    paired(d, stack, s, k.x_mm, r, v, fmaxf(thr[s], need))) {
+					if (cf->mirror_mode == KM_DETECT_MASK_DROP) {
+						masked++;
+						continue;
+					}
+					k.flags |= KM_CANDIDATE_PAIRED;
 				}
 				/* Strong peaks may stand alone: a ball's ~2 cm^2 contact is
 				 * an island of load with the body lifted around it. */

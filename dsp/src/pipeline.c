@@ -41,6 +41,8 @@ struct km_pipeline {
 	km_bandpass *bp;
 	km_detect *det;
 	km_tracker *trk;
+	km_body *body;
+	float body_dt; /* seconds since the body model's last update */
 	km_hold *hold;
 	struct guard_slot *guards;
 	unsigned n_guards;
@@ -50,8 +52,17 @@ struct km_pipeline {
 	unsigned n_hin;
 	struct km_event *events;
 	struct km_event_sink sink;
-	uint32_t *announced; /* track ids with a KNOT_FOUND and no KNOT_LOST yet */
-	int guard_off;       /* enable_guard asked for, rate too low */
+	/* Track ids with a KNOT_FOUND and no KNOT_LOST yet; dormant: the track
+	 * ended less than lost_after_s ago (its id comes back if the tracker
+	 * finds the spot again). */
+	struct announced {
+		uint32_t id;
+		int dormant;
+		uint64_t end_us;
+		float load;
+		struct km_track t;
+	} * announced;
+	int guard_off; /* enable_guard asked for, rate too low */
 	unsigned n_announced, max_announced;
 	int have_last;
 	uint32_t last_seq;
@@ -101,6 +112,7 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	c.stiffness = km_stiffness_config_default();
 	c.region_mm = 100.0f;
 	c.announce_s = 1.0f;
+	c.lost_after_s = 10.0f;
 	c.confirm_s = 0.3f;
 	c.average_tau_s = 0.5f;     /* est.: knots static for seconds; noise cut ~7x at 100 Hz */
 	c.average_motion_mm = 2.0f; /* est.: a fifth of a 10 mm pitch */
@@ -117,6 +129,10 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	 * (thigh, scapula) seen at a fine scale (est.; a Gaussian spot's
 	 * response falls past its own scale). */
 	c.detect.max_scale_growth = 1.5f;
+	/* Paired anatomy: the excess left once the twin across the midline is
+	 * taken away must pass the thresholds (a knot is one-sided; shoulder
+	 * blades and paraspinal ridges are not). */
+	c.detect.mirror_fraction = 1.0f;
 	c.max_bad_fraction = 0.25f;
 	c.max_events = 64;
 	return c;
@@ -150,9 +166,12 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	      cfg->average_tau_s <= 60.0f) ||
 	    !(isfinite(cfg->average_motion_mm) && cfg->average_motion_mm >= 0.0f) ||
 	    !(isfinite(cfg->confirm_s) && cfg->confirm_s >= 0.0f && cfg->confirm_s <= 10.0f) ||
+	    !(isfinite(cfg->lost_after_s) && cfg->lost_after_s >= 0.0f &&
+	      cfg->lost_after_s <= 3600.0f) ||
 	    !(isfinite(cfg->tool_min_ratio) && cfg->tool_min_ratio >= 0.0f) ||
 	    !(cfg->tool_min_kpa >= 0.0f) ||
-	    !(isfinite(cfg->tool_gap_mm) && cfg->tool_gap_mm >= 0.0f && cfg->tool_gap_mm <= 1000.0f) ||
+	    !(isfinite(cfg->tool_gap_mm) && cfg->tool_gap_mm >= 0.0f &&
+	      cfg->tool_gap_mm <= 1000.0f) ||
 	    !(isfinite(cfg->tool_side_fraction) && cfg->tool_side_fraction >= 0.0f &&
 	      cfg->tool_side_fraction <= 1.0f) ||
 	    (cfg->geometry != KM_GEOMETRY_FLAT && cfg->geometry != KM_GEOMETRY_CYLINDER))
@@ -188,6 +207,19 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 		return fail(p, log, "detect", rc);
 	p->cfg.detect = dc;
 
+	if (cfg->geometry == KM_GEOMETRY_FLAT) {
+		struct km_body_config yc = km_body_config_default();
+		yc.rows = cfg->rows;
+		yc.cols = cfg->cols;
+		yc.pitch_mm = cfg->pitch_mm;
+		yc.outline_kpa = dc.outline_kpa;
+		yc.min_area_cm2 = dc.outline_min_area_cm2;
+		yc.log = cfg->log;
+		rc = km_body_create(&yc, &p->body);
+		if (rc != KM_OK)
+			return fail(p, log, "body model", rc);
+	}
+
 	struct km_tracker_config tc = cfg->tracker;
 	if (cfg->confirm_s > 0.0f) {
 		/* Persistence: 3 of 4 frames over confirm_s (at most the tracker's
@@ -200,6 +232,10 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	/* At a low rate one missed frame is longer than delete_after_s: a track
 	 * then survives at least 2.5 frame periods of misses, as at 100 Hz. */
 	tc.delete_after_s = fmaxf(tc.delete_after_s, 2.5f / cfg->rate_hz);
+	/* On a coarse grid a spot's maximum hops a cell with the noise: the
+	 * same spot within 1.5 pitches. */
+	if (tc.same_spot_mm == 0.0f)
+		tc.same_spot_mm = fmaxf(tc.gate_mm, 1.5f * cfg->pitch_mm);
 	tc.wrap_x_mm =
 	    cfg->geometry == KM_GEOMETRY_CYLINDER ? (float)cfg->cols * cfg->pitch_mm : 0.0f;
 	tc.log = cfg->log;
@@ -277,7 +313,7 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	p->col_cos = km__calloc((size_t)p->C, sizeof(double));
 	p->col_sin = km__calloc((size_t)p->C, sizeof(double));
 	p->events = km__calloc(cfg->max_events, sizeof *p->events);
-	p->max_announced = tc.max_tracks;
+	p->max_announced = 2 * tc.max_tracks;
 	p->announced = km__calloc(p->max_announced, sizeof *p->announced);
 	if (!p->clean || !p->weight || !p->stack || !p->events || !p->announced || !p->avg ||
 	    !p->prev || !p->scratch || !p->colsum || !p->col_cos || !p->col_sin)
@@ -353,28 +389,75 @@ static float spot_load(const km_pipeline *p, const struct km_track *t)
 	return n ? (float)(sum / n) : 0.0f;
 }
 
-/* KNOT_FOUND once a track is confirmed and not labelled (bone, tool,
- * midline); KNOT_LOST at its END only if it was announced. */
-static void announce(km_pipeline *p, const struct km_track *t, uint32_t seq, uint64_t us,
-                     float load)
+/* KNOT_LOST for entry i (its last position), and forgets it. */
+static void lose(km_pipeline *p, unsigned i, uint32_t seq, uint64_t us)
 {
-	for (unsigned i = 0; i < p->n_announced; i++)
-		if (p->announced[i] == t->id) {
-			if (t->state == KM_TRACK_END) {
-				emit(p, KM_EVENT_KNOT_LOST, t, seq, us, load);
-				p->announced[i] = p->announced[--p->n_announced];
+	struct announced *a = &p->announced[i];
+	a->t.state = KM_TRACK_END;
+	emit(p, KM_EVENT_KNOT_LOST, &a->t, seq, us, a->load);
+	p->announced[i] = p->announced[--p->n_announced];
+}
+
+/* KNOT_FOUND once a track is confirmed and not labelled (bone, tool,
+ * midline); KNOT_LOST once an announced track has been gone lost_after_s
+ * (or at finish: final). The tracker gives a spot found again its old id,
+ * so a knot that blinks out and back is announced once. */
+static void announce(km_pipeline *p, const struct km_track *t, uint32_t seq, uint64_t us,
+                     float load, int final)
+{
+	for (unsigned i = 0; i < p->n_announced; i++) {
+		struct announced *a = &p->announced[i];
+		if (a->id != t->id)
+			continue;
+		if (t->state == KM_TRACK_END) {
+			a->t = *t;
+			a->load = load;
+			if (final) {
+				lose(p, i, seq, us);
+			} else if (!a->dormant) {
+				a->dormant = 1;
+				a->end_us = us;
 			}
-			return;
+		} else {
+			a->dormant = 0;
 		}
+		return;
+	}
 	/* A knot is a lasting structure: blips shorter than announce_s (edges
 	 * of a moving contact) are tracked but not announced. */
 	if (t->state == KM_TRACK_END ||
 	    (t->flags & (KM_CANDIDATE_LANDMARK | KM_CANDIDATE_MIDLINE | KM_CANDIDATE_WEAK)) ||
-	    (double)(us - t->first_us) < (double)p->cfg.announce_s * 1e6 ||
-	    p->n_announced == p->max_announced)
+	    (double)(us - t->first_us) < (double)p->cfg.announce_s * 1e6)
 		return;
-	p->announced[p->n_announced++] = t->id;
+	if (p->n_announced == p->max_announced) {
+		/* Full: the knot gone longest is declared lost now. */
+		unsigned oldest = p->max_announced;
+		for (unsigned i = 0; i < p->n_announced; i++)
+			if (p->announced[i].dormant &&
+			    (oldest == p->max_announced ||
+			     p->announced[i].end_us < p->announced[oldest].end_us))
+				oldest = i;
+		if (oldest == p->max_announced)
+			return;
+		lose(p, oldest, seq, us);
+	}
+	struct announced *a = &p->announced[p->n_announced++];
+	memset(a, 0, sizeof *a);
+	a->id = t->id;
+	a->t = *t;
 	emit(p, KM_EVENT_KNOT_FOUND, t, seq, us, load);
+}
+
+/* KNOT_LOST for knots gone lost_after_s or more. */
+static void expire(km_pipeline *p, uint32_t seq, uint64_t us)
+{
+	for (unsigned i = 0; i < p->n_announced;) {
+		const struct announced *a = &p->announced[i];
+		if (a->dormant && (double)(us - a->end_us) >= (double)p->cfg.lost_after_s * 1e6)
+			lose(p, i, seq, us);
+		else
+			i++;
+	}
 }
 
 /* Sum of row rr's cells c0..c1 (a cylinder wraps, a flat mat clips); adds
@@ -629,16 +712,39 @@ static float patch_mean(const km_pipeline *p, int r, int c)
  * bears load, and its pressure is a few times the body's median at most.
  * On a cylinder every contact is the instrumented roller's.
  */
-static bool tool_contact(const km_pipeline *p, const struct km_track *t, float load,
-                         float body_kpa)
+static bool tool_contact(km_pipeline *p, const struct km_track *t, float load, float *body_kpa)
 {
 	if (p->cfg.geometry == KM_GEOMETRY_CYLINDER)
 		return true;
-	float pitch = p->cfg.pitch_mm;
-	if (!(load >= p->cfg.tool_min_ratio * body_kpa || load >= p->cfg.tool_min_kpa) ||
-	    load < p->cfg.hold.load_min_kpa)
+	if (load < p->cfg.hold.load_min_kpa)
 		return false;
+	if (load < p->cfg.tool_min_kpa) {
+		/* The body's median costs a selection over the mat: once per
+		 * frame, and only for a loaded spot. */
+		if (*body_kpa < 0.0f)
+			*body_kpa = body_median(p);
+		if (!(load >= p->cfg.tool_min_ratio * *body_kpa))
+			return false;
+	}
+	float pitch = p->cfg.pitch_mm;
 	int r = (int)floorf(t->y_mm / pitch), c = (int)floorf(t->x_mm / pitch);
+	/* A contact covers more than one sensel (a ball's ~2 cm^2 disc, blurred
+	 * by the mat's cover); a lone spike is a stuck cell. */
+	float top = 0.0f;
+	int wide = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (int rr = r - 1; rr <= r + 1; rr++)
+			for (int cc = c - 1; cc <= c + 1; cc++) {
+				if (rr < 0 || rr >= p->R || cc < 0 || cc >= p->C)
+					continue;
+				float v = p->clean[(size_t)rr * (size_t)p->C + (size_t)cc];
+				if (pass == 0)
+					top = fmaxf(top, v);
+				else
+					wide += v >= 0.25f * top;
+			}
+	if (wide < 2)
+		return false;
 	int d = (int)lroundf(p->cfg.tool_gap_mm / pitch);
 	d = KM_MAX(d, 2);
 	float lim = p->cfg.tool_side_fraction * load;
@@ -771,6 +877,13 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	} else {
 		km_bandpass_execute(p->bp, map, p->stack);
 	}
+	/* The body model follows posture, which changes over seconds: five
+	 * updates a second cost a fraction of one per frame. */
+	p->body_dt += dt_s;
+	if (p->body && (gap || p->body_dt >= 0.2f)) {
+		km_body_update(p->body, map);
+		p->body_dt = 0.0f;
+	}
 	const float *bg = km_bandpass_background(p->bp);
 	struct km_detect_result dr;
 	km_detect_execute(p->det, p->stack, map, bg, &dr);
@@ -784,15 +897,22 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 
 	unsigned nh = 0;
 	float midline = dr.outline->found ? dr.outline->midline_x_mm : NAN;
-	float body_kpa = tr.count && p->hold ? body_median(p) : 0.0f;
+	float body_kpa = -1.0f; /* not computed yet this frame */
 	for (size_t i = 0; i < tr.count; i++) {
 		const struct km_track *t = &tr.tracks[i];
 		float load = spot_load(p, t);
-		announce(p, t, f->sequence, f->device_time_us, load);
+		announce(p, t, f->sequence, f->device_time_us, load, 0);
 		if (t->state == KM_TRACK_END) {
 			guard_release(p, t->id);
 			stiff_release(p, t->id);
 			continue;
+		}
+		if (t->state == KM_TRACK_START) {
+			/* An id back after its END (the spot found again): the
+			 * guard and stiffness series start afresh, not across
+			 * the gap. */
+			guard_release(p, t->id);
+			stiff_release(p, t->id);
 		}
 		km_stiffness *sf = p->n_stiff ? stiff_for(p, t->id) : NULL;
 		if (sf) {
@@ -820,7 +940,7 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 		/* Holds need a tool: a spot starts a hold timer only as a tool's
 		 * contact; one already engaged keeps its timer (and its pause /
 		 * unload rules) whatever the contact looks like now. */
-		bool tool = tool_contact(p, t, load, body_kpa);
+		bool tool = tool_contact(p, t, load, &body_kpa);
 		if (!tool && (!p->hold || km_hold_get_status(p->hold, t->id, &hs) != KM_OK ||
 		              hs.state == KM_HOLD_IDLE))
 			continue;
@@ -836,6 +956,7 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 			h->spine_distance_mm = isnan(midline) ? NAN : fabsf(t->x_mm - midline);
 		}
 	}
+	expire(p, f->sequence, f->device_time_us);
 	if (p->hold) {
 		size_t first = p->sink.count;
 		km_hold_execute(p->hold, f->device_time_us, f->sequence, p->hin, nh, &p->sink);
@@ -867,6 +988,7 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	out->events = p->events;
 	out->event_count = p->sink.count;
 	out->outline = dr.outline;
+	out->body = p->body ? km_body_model(p->body) : NULL;
 	out->response = p->stack;
 	out->n_scales = p->n_scales;
 	out->background = bg;
@@ -886,10 +1008,12 @@ int km_pipeline_finish(km_pipeline *p, struct km_pipeline_result *out)
 	if (p->hold)
 		km_hold_stop(p->hold, p->last_us, 0, KM_REASON_RESET, &p->sink);
 	for (size_t i = 0; i < tr.count; i++) {
-		announce(p, &tr.tracks[i], p->last_seq, p->last_us, 0.0f);
+		announce(p, &tr.tracks[i], p->last_seq, p->last_us, 0.0f, 1);
 		guard_release(p, tr.tracks[i].id);
 		stiff_release(p, tr.tracks[i].id);
 	}
+	while (p->n_announced) /* knots whose track ended earlier */
+		lose(p, 0, p->last_seq, p->last_us);
 	out->sequence = p->last_seq;
 	out->time_us = p->last_us;
 	out->tracks = tr.tracks;
@@ -897,6 +1021,7 @@ int km_pipeline_finish(km_pipeline *p, struct km_pipeline_result *out)
 	out->events = p->events;
 	out->event_count = p->sink.count;
 	out->outline = km_detect_outline(p->det);
+	out->body = p->body ? km_body_model(p->body) : NULL;
 	if (p->sink.dropped != dropped0)
 		out->flags |= KM_PIPELINE_EVENTS_LOST;
 	if (p->guard_off)
@@ -920,6 +1045,7 @@ void km_pipeline_reset(km_pipeline *p)
 	km_bandpass_reset(p->bp);
 	km_detect_reset(p->det);
 	km_tracker_reset(p->trk);
+	p->body_dt = 0.0f;
 	if (p->hold)
 		km_hold_reset(p->hold);
 	for (unsigned i = 0; i < p->n_guards; i++) {
@@ -949,6 +1075,7 @@ void km_pipeline_destroy(km_pipeline *p)
 	km_detect_destroy(p->det);
 	km_tracker_destroy(p->trk);
 	km_hold_destroy(p->hold);
+	km_body_destroy(p->body);
 	if (p->guards)
 		for (unsigned i = 0; i < p->n_guards; i++)
 			km_guard_destroy(p->guards[i].g);

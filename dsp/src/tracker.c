@@ -15,6 +15,7 @@ struct slot {
 	int used, confirmed;
 	unsigned age;     /* frames since the first hit */
 	uint32_t history; /* bit 0 = this frame's hit */
+	float hit_x, hit_y; /* the last hit's candidate position (not the coasted one) */
 	struct km_track t;
 };
 
@@ -31,6 +32,13 @@ struct km_tracker {
 	int *live;            /* slot index per cost row */
 	unsigned char *taken; /* per candidate */
 	uint32_t next_id;
+	/* Where confirmed tracks ended (remember_spots entries, oldest
+	 * replaced): a spot found again there takes its id back. */
+	struct spot_mem {
+		float x, y;
+		uint32_t id; /* 0 = empty */
+		uint64_t end_us;
+	} * mem;
 	int have_time;
 	uint64_t last_us;
 };
@@ -47,6 +55,7 @@ struct km_tracker_config km_tracker_config_default(void)
 	c.beta = 0.2f;
 	c.max_tracks = 64;
 	c.max_candidates = 64;
+	c.remember_spots = 256;
 	return c;
 }
 
@@ -66,6 +75,9 @@ static int check_config(const struct km_tracker_config *c)
 	    c->max_candidates > MAX_TRACKS)
 		return KM_ERR_INVALID_ARG;
 	if (!(isfinite(c->wrap_x_mm) && c->wrap_x_mm >= 0.0f))
+		return KM_ERR_INVALID_ARG;
+	if (c->remember_spots > 4096 ||
+	    !(isfinite(c->same_spot_mm) && c->same_spot_mm >= 0.0f && c->same_spot_mm < 1e5f))
 		return KM_ERR_INVALID_ARG;
 	return KM_OK;
 }
@@ -98,6 +110,13 @@ int km_tracker_create(const struct km_tracker_config *cfg, km_tracker **out)
 	t->way = km__calloc(m1, sizeof(int));
 	t->row_of_col = km__calloc(m1, sizeof(int));
 	t->seen = km__calloc(m1, 1);
+	if (cfg->remember_spots) {
+		t->mem = km__calloc(cfg->remember_spots, sizeof *t->mem);
+		if (!t->mem) {
+			km_tracker_destroy(t);
+			return KM_ERR_NO_MEMORY;
+		}
+	}
 	t->live = km__calloc(m1, sizeof(int));
 	t->taken = km__calloc(m1, 1);
 	if (!t->slots || !t->out || !t->cost || !t->u || !t->v || !t->minv || !t->p || !t->way ||
@@ -232,6 +251,77 @@ static unsigned popcount32(uint32_t x)
 	return n;
 }
 
+/* Radius within which a found-again spot is the same spot. */
+static float same_spot(const km_tracker *t)
+{
+	return t->cfg.same_spot_mm > 0.0f ? t->cfg.same_spot_mm : t->cfg.gate_mm;
+}
+
+/* A confirmed track ended: remember its id where it was last seen (a
+ * coasting track's prediction drifts with the velocity of its jitter). */
+static void mem_put(km_tracker *t, const struct slot *sl, uint64_t now_us)
+{
+	const struct km_track *k = &sl->t;
+	unsigned n = t->cfg.remember_spots, oldest = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (t->mem[i].id == 0 || t->mem[i].id == k->id) {
+			oldest = i;
+			break;
+		}
+		if (t->mem[i].end_us < t->mem[oldest].end_us)
+			oldest = i;
+	}
+	if (n)
+		t->mem[oldest] = (struct spot_mem){sl->hit_x, sl->hit_y, k->id, now_us};
+}
+
+/* The id of the nearest remembered spot within gate_mm of (x, y), taken out
+ * of the memory; 0 when none. */
+static uint32_t mem_take(km_tracker *t, float x, float y)
+{
+	float best = same_spot(t);
+	unsigned bi = 0;
+	uint32_t id = 0;
+	for (unsigned i = 0; i < t->cfg.remember_spots; i++) {
+		if (!t->mem[i].id)
+			continue;
+		float dx = x - t->mem[i].x, dy = y - t->mem[i].y;
+		if (t->cfg.wrap_x_mm > 0.0f) {
+			dx = fmodf(fabsf(dx), t->cfg.wrap_x_mm);
+			dx = fminf(dx, t->cfg.wrap_x_mm - dx);
+		}
+		float d = sqrtf(dx * dx + dy * dy);
+		if (d <= best) {
+			best = d;
+			bi = i;
+			id = t->mem[i].id;
+		}
+	}
+	if (id)
+		t->mem[bi].id = 0;
+	return id;
+}
+
+/* A confirmed track that missed this frame and was last seen within gate_mm
+ * of the tentative track s; NULL when none. */
+static struct slot *coasting_at(km_tracker *t, const struct slot *s)
+{
+	struct slot *best = NULL;
+	float bd = same_spot(t);
+	for (unsigned i = 0; i < t->cfg.max_tracks; i++) {
+		struct slot *o = &t->slots[i];
+		if (!o->used || !o->confirmed || o == s || (o->history & 1u))
+			continue;
+		float dx = delta_x(t, s->hit_x, o->hit_x), dy = s->hit_y - o->hit_y;
+		float d = sqrtf(dx * dx + dy * dy);
+		if (d <= bd) {
+			bd = d;
+			best = o;
+		}
+	}
+	return best;
+}
+
 int km_tracker_update(km_tracker *t, const struct km_candidate *cand, size_t n, uint64_t time_us,
                       struct km_tracker_result *res)
 {
@@ -253,8 +343,12 @@ int km_tracker_update(km_tracker *t, const struct km_candidate *cand, size_t n, 
 		struct slot *s = &t->slots[i];
 		if (!s->used)
 			continue;
-		s->t.x_mm = wrap_pos(t, s->t.x_mm + s->t.vx_mm_s * dt);
-		s->t.y_mm += s->t.vy_mm_s * dt;
+		/* A track that missed stays where it was last seen: coasting on
+		 * the velocity of its jitter would carry a knot off its spot. */
+		if (s->t.missed == 0) {
+			s->t.x_mm = wrap_pos(t, s->t.x_mm + s->t.vx_mm_s * dt);
+			s->t.y_mm += s->t.vy_mm_s * dt;
+		}
 		s->history <<= 1;
 		s->age++;
 		t->live[nt++] = (int)i;
@@ -271,6 +365,7 @@ int km_tracker_update(km_tracker *t, const struct km_candidate *cand, size_t n, 
 				float dx = delta_x(t, cand[j].x_mm, tr->x_mm);
 				float dy = cand[j].y_mm - tr->y_mm;
 				double d = sqrt((double)dx * dx + (double)dy * dy);
+
 				if (d <= (double)cf->gate_mm)
 					c = d;
 			}
@@ -293,6 +388,8 @@ int km_tracker_update(km_tracker *t, const struct km_candidate *cand, size_t n, 
 			s->t.vy_mm_s += cf->beta * iy / dt;
 		}
 		take(&s->t, c);
+		s->hit_x = wrap_pos(t, c->x_mm);
+		s->hit_y = c->y_mm;
 		s->t.hits++;
 		s->t.missed = 0;
 		s->t.last_hit_us = time_us;
@@ -325,6 +422,8 @@ int km_tracker_update(km_tracker *t, const struct km_candidate *cand, size_t n, 
 		s->t.x_mm = wrap_pos(t, cand[j].x_mm);
 		s->t.y_mm = cand[j].y_mm;
 		take(&s->t, &cand[j]);
+		s->hit_x = s->t.x_mm;
+		s->hit_y = s->t.y_mm;
 		s->t.hits = 1;
 		s->t.first_us = s->t.last_hit_us = time_us;
 	}
@@ -340,9 +439,29 @@ int km_tracker_update(km_tracker *t, const struct km_candidate *cand, size_t n, 
 		if (!(s->history & 1u) && s->t.missed < UINT16_MAX)
 			s->t.missed++;
 		if (!s->confirmed) {
+			struct slot *o = NULL;
+			if (popcount32(s->history & window) >= cf->confirm_hits && t->mem &&
+			    (o = coasting_at(t, s)) != NULL) {
+				/* The spot of a confirmed track that is coasting
+				 * (missed, not yet ended; its prediction ran off):
+				 * that track takes this one's hits, id unchanged. */
+				struct km_track keep = o->t;
+				o->t = s->t;
+				o->t.id = keep.id;
+				o->t.first_us = keep.first_us;
+				o->t.hits = keep.hits + s->t.hits;
+				o->t.missed = 0;
+				o->hit_x = s->hit_x;
+				o->hit_y = s->hit_y;
+				o->history = s->history;
+				s->used = 0;
+				continue;
+			}
 			if (popcount32(s->history & window) >= cf->confirm_hits) {
 				s->confirmed = 1;
-				s->t.id = t->next_id++;
+				/* The same spot found again keeps its id. */
+				uint32_t id = t->mem ? mem_take(t, s->t.x_mm, s->t.y_mm) : 0;
+				s->t.id = id ? id : t->next_id++;
 				emit(t, &count, s, KM_TRACK_START);
 			} else if (s->age + 1 >= cf->confirm_window) {
 				s->used = 0; /* never confirmed: gone without a report */
@@ -353,6 +472,8 @@ int km_tracker_update(km_tracker *t, const struct km_candidate *cand, size_t n, 
 		}
 		if (time_us - s->t.last_hit_us >= max_miss_us) {
 			emit(t, &count, s, KM_TRACK_END);
+			if (t->mem)
+				mem_put(t, s, time_us);
 			s->used = 0;
 		} else {
 			emit(t, &count, s, KM_TRACK_MOVE);
@@ -389,6 +510,8 @@ void km_tracker_reset(km_tracker *t)
 	if (!t)
 		return;
 	memset(t->slots, 0, t->cfg.max_tracks * sizeof *t->slots);
+	if (t->mem)
+		memset(t->mem, 0, t->cfg.remember_spots * sizeof *t->mem);
 	t->next_id = 1;
 	t->have_time = 0;
 	t->last_us = 0;
@@ -410,5 +533,6 @@ void km_tracker_destroy(km_tracker *t)
 	km__free(t->seen);
 	km__free(t->live);
 	km__free(t->taken);
+	km__free(t->mem);
 	km__free(t);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "import_internal.h"
 
@@ -814,18 +815,21 @@ static int open_input(km_import *r)
 		return KM_OK;
 	}
 	if (c->path) {
-		in->fp = fopen(c->path, "rb");
-		if (!in->fp) {
-			int rc = km__error_from_errno(errno);
-			early_fail(c, "cannot open %s: %s", c->path, strerror(errno));
+		/* Regular files only: a FIFO would block, /dev/zero never ends.
+		 * A stream is read only when given as one (c->file, e.g. stdin). */
+		int fd;
+		struct km_log quiet = {0};
+		int rc = km__open_input(&quiet, MOD, c->path, &fd);
+		if (rc != KM_OK) {
+			early_fail(c, "cannot open %s: %s", c->path, km_strerror(rc));
 			return rc;
 		}
-		in->own_fp = true;
-		struct stat st;
-		if (fstat(fileno(in->fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-			early_fail(c, "%s is a directory", c->path);
-			return KM_ERR_INVALID_ARG;
+		in->fp = fdopen(fd, "rb");
+		if (!in->fp) {
+			close(fd);
+			return KM_ERR_NO_MEMORY;
 		}
+		in->own_fp = true;
 	} else {
 		in->fp = c->file;
 	}
@@ -950,7 +954,18 @@ int km_import_create(const struct km_import_config *cfg, km_import **out)
 	r->cfg.path = NULL;
 	const char *name = cfg->path ? cfg->path : cfg->name ? cfg->name : "<input>";
 	snprintf(r->name, sizeof r->name, "%s", name);
-	r->cfg.path = cfg->path ? r->name : NULL; /* copy: the caller's string may go */
+	if (cfg->path) {
+		/* The whole path, any length the kernel takes: a copy cut to the
+		 * message buffer would open a different file. */
+		size_t plen = strlen(cfg->path);
+		r->path = km__malloc(plen + 1);
+		if (!r->path) {
+			km__free(r);
+			return KM_ERR_NO_MEMORY;
+		}
+		memcpy(r->path, cfg->path, plen + 1);
+	}
+	r->cfg.path = r->path; /* copy: the caller's string may go */
 	r->cfg.name = r->name;
 	if (r->cfg.detail && r->cfg.detail_size)
 		r->cfg.detail[0] = '\0';
@@ -1183,6 +1198,7 @@ void km_import_destroy(km_import *r)
 	if (r->in.own_fp && r->in.fp)
 		fclose(r->in.fp);
 	km__free(r->in.buf);
+	km__free(r->path);
 	km__free(r);
 }
 
@@ -1241,7 +1257,7 @@ struct km_source {
 	km_rec_reader *rec;
 	km_import *imp;
 	struct km_frame *frame; /* imports */
-	char path[256];
+	char *path;             /* whole, for messages */
 };
 
 struct km_source_config km_source_config_default(void)
@@ -1255,12 +1271,13 @@ struct km_source_config km_source_config_default(void)
 /* Is path a .kmrec by its magic? */
 static bool is_kmrec(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	int fd;
+	struct km_log quiet = {0}; /* the real open below says what is wrong */
+	if (km__open_input(&quiet, MOD, path, &fd) != KM_OK)
 		return false;
 	uint8_t h[8];
-	bool yes = fread(h, 1, 8, f) == 8 && !memcmp(h, kmrec_magic, 8);
-	fclose(f);
+	bool yes = read(fd, h, 8) == 8 && !memcmp(h, kmrec_magic, 8);
+	close(fd);
 	return yes;
 }
 
@@ -1274,7 +1291,13 @@ int km_source_create(const struct km_source_config *cfg, km_source **out)
 	km_source *s = km__calloc(1, sizeof *s);
 	if (!s)
 		return KM_ERR_NO_MEMORY;
-	snprintf(s->path, sizeof s->path, "%s", cfg->path);
+	size_t path_len = strlen(cfg->path);
+	s->path = km__malloc(path_len + 1);
+	if (!s->path) {
+		km__free(s);
+		return KM_ERR_NO_MEMORY;
+	}
+	memcpy(s->path, cfg->path, path_len + 1);
 	struct km_source_info *si = &s->info;
 	int rc;
 	/* A file named *.kmrec is meant as a recording: a foreign one is refused
@@ -1414,5 +1437,6 @@ void km_source_destroy(km_source *s)
 	km_rec_reader_destroy(s->rec);
 	km_import_destroy(s->imp);
 	km_frame_destroy(s->frame);
+	km__free(s->path);
 	km__free(s);
 }

@@ -56,7 +56,8 @@ struct km__import_ops;
 
 struct km_import {
 	struct km_import_config cfg;
-	char name[256]; /* file name for messages */
+	char name[256]; /* file name for messages (may be cut; never opened) */
+	char *path;     /* the whole path, copied: the one that is opened */
 	struct km__in in;
 	const struct km__import_ops *ops;
 	void *fmt; /* the format's state */

@@ -82,6 +82,16 @@ static void set_damage(km_rec_reader *r, int err, uint64_t off, uint64_t frame)
 	        km_strerror(err), (unsigned long long)off, (unsigned long long)frame);
 }
 
+/* A header field that does not hold: says which field, where and why, so a
+ * damaged or foreign file is more than "malformed data". */
+static int bad_field(const km_rec_reader *r, const char *field, unsigned offset, const char *why,
+                     unsigned long long value)
+{
+	km__log(&r->cfg.log, KM_LOG_ERROR, MOD, "%s: header field '%s' (byte %u) is %llu: %s",
+	        r->path, field, offset, value, why);
+	return KM_ERR_MALFORMED;
+}
+
 static int read_header(km_rec_reader *r)
 {
 	uint8_t h[HDR_FIXED];
@@ -95,11 +105,15 @@ static int read_header(km_rec_reader *r)
 	if (memcmp(h, km__rec_file_magic, 8) != 0)
 		return KM_ERR_BAD_MAGIC;
 	uint16_t version = km_get_le16(h + 8);
-	if (version < 1 || version > KM_REC_FORMAT_VERSION)
+	if (version < 1 || version > KM_REC_FORMAT_VERSION) {
+		km__log(&r->cfg.log, KM_LOG_ERROR, MOD,
+		        "%s: format version %u; this knotmap reads versions 1 to %u", r->path,
+		        version, KM_REC_FORMAT_VERSION);
 		return KM_ERR_BAD_VERSION;
+	}
 	uint32_t hlen = km_get_le32(h + 12);
 	if (hlen < HDR_FIXED || hlen - HDR_FIXED > KM_REC_MAX_CALIBRATION)
-		return KM_ERR_MALFORMED;
+		return bad_field(r, "header_length", 12, "outside the possible header sizes", hlen);
 	if (hlen > r->info.file_size)
 		return KM_ERR_TRUNCATED;
 	rc = read_at(r->fd, 0, h, HDR_FIXED);
@@ -107,7 +121,8 @@ static int read_header(km_rec_reader *r)
 		return rc;
 	uint32_t csize = km_get_le32(h + 264);
 	if (csize != hlen - HDR_FIXED)
-		return KM_ERR_MALFORMED;
+		return bad_field(r, "calibration_size", 264, "does not match the header length",
+		                 csize);
 	uint32_t crc = km_crc32c(0, h, HDR_CALIB);
 	if (csize) {
 		r->calib = km__malloc(csize);
@@ -122,14 +137,18 @@ static int read_header(km_rec_reader *r)
 	rc = read_at(r->fd, HDR_CALIB + csize, tail, 4);
 	if (rc != KM_OK)
 		return rc;
-	if (km_get_le32(tail) != crc)
+	if (km_get_le32(tail) != crc) {
+		km__log(&r->cfg.log, KM_LOG_ERROR, MOD,
+		        "%s: the header's checksum (byte %u) does not match its contents", r->path,
+		        (unsigned)(HDR_CALIB + csize));
 		return KM_ERR_BAD_CRC;
+	}
 
 	struct km_rec_info *in = &r->info;
 	in->format_version = version;
 	in->content = km_get_le32(h + 16);
 	if (in->content == 0 || (in->content & ~(uint32_t)(KM_REC_RAW | KM_REC_KPA)))
-		return KM_ERR_MALFORMED;
+		return bad_field(r, "content", 16, "not raw counts and/or kPa", in->content);
 	in->device.rows = km_get_le16(h + 20);
 	in->device.cols = km_get_le16(h + 22);
 	in->device.pitch_mm = km_get_le_f32(h + 24);
@@ -147,12 +166,19 @@ static int read_header(km_rec_reader *r)
 	in->calibration = r->calib;
 	in->calibration_size = csize;
 	rc = km__rec_check_device(&in->device);
-	if (rc != KM_OK)
+	if (rc != KM_OK) {
+		km__log(&r->cfg.log, KM_LOG_ERROR, MOD,
+		        "%s: header device fields (bytes 20-39) do not hold: %ux%u cells, pitch "
+		        "%g mm, geometry %u, %g Hz",
+		        r->path, in->device.rows, in->device.cols, (double)in->device.pitch_mm,
+		        (unsigned)in->device.geometry, (double)in->device.rate_hz);
 		return rc == KM_ERR_SHAPE ? KM_ERR_SHAPE : KM_ERR_MALFORMED;
+	}
 	r->cells = (size_t)in->device.rows * in->device.cols;
 	r->frame_rec = km__rec_frame_size(in->content, r->cells);
 	if (r->max_payload < r->frame_rec || r->max_payload > MAX_CHUNK_BYTES + r->frame_rec + 256u)
-		return KM_ERR_MALFORMED;
+		return bad_field(r, "chunk_bytes", 256, "too small for one frame or too large",
+		                 r->max_payload);
 	r->data_start = hlen;
 	return KM_OK;
 }
@@ -288,12 +314,21 @@ static int load_index(km_rec_reader *r)
 		struct km__rec_index_entry e = {km_get_le64(p),      km_get_le64(p + 8),
 		                                km_get_le32(p + 16), km_get_le32(p + 20),
 		                                km_get_le64(p + 24), km_get_le64(p + 32)};
-		/* Offsets must be increasing and frame counts consistent. */
-		if (e.offset < expect_off || e.offset >= ioff || e.first_frame != expect_frame) {
+		/* Offsets must be increasing, frame counts consistent, and the frames an
+		 * entry claims must fit in its chunk and before the index: a crafted
+		 * index with a valid checksum cannot promise more than the file holds. */
+		uint64_t min_len = (uint64_t)e.frames * r->frame_rec;
+		if (e.offset < expect_off || e.offset >= ioff || e.first_frame != expect_frame ||
+		    min_len > r->max_payload ||
+		    e.offset + CHUNK_HDR + min_len + CHUNK_TAIL > ioff) {
+			km__log(&r->cfg.log, KM_LOG_WARN, MOD,
+			        "%s: index entry %u (chunk at byte %llu, %u frames) does not fit "
+			        "the file",
+			        r->path, i, (unsigned long long)e.offset, e.frames);
 			rc = KM_ERR_MALFORMED;
 			break;
 		}
-		expect_off = e.offset + CHUNK_HDR + CHUNK_TAIL;
+		expect_off = e.offset + CHUNK_HDR + min_len + CHUNK_TAIL;
 		expect_frame += e.frames;
 		rc = km__rec_index_push(&r->index, &r->n_index, &r->cap_index, &e);
 	}
@@ -392,12 +427,11 @@ int km_rec_reader_create(const struct km_rec_reader_config *cfg, km_rec_reader *
 	memcpy(r->path, cfg->path, plen + 1);
 	r->cfg.path = r->path;
 	int rc = KM_OK;
-	r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+	/* Regular files only, so a FIFO given by mistake never blocks. */
+	rc = km__open_input(&cfg->log, MOD, r->path, &r->fd);
 	struct stat st;
-	if (r->fd < 0 || fstat(r->fd, &st) != 0)
+	if (rc == KM_OK && fstat(r->fd, &st) != 0)
 		rc = km__error_from_errno(errno);
-	else if (!S_ISREG(st.st_mode))
-		rc = KM_ERR_INVALID_ARG;
 	if (rc == KM_OK) {
 		r->info.file_size = (uint64_t)st.st_size;
 		rc = read_header(r);

@@ -39,7 +39,8 @@ struct km_rec_writer {
 	struct km__rec_index_entry cur; /* the pending chunk's index entry */
 	struct km__rec_index_entry *index;
 	size_t n_index, cap_index;
-	uint64_t frames, events;
+	uint64_t frames, events;           /* handed in */
+	uint64_t file_frames, file_events; /* in whole chunks written to the file */
 	uint64_t last_flush_us;
 	uint64_t fail_after; /* test hook: bytes until ENOSPC */
 	bool index_lost;     /* an index entry could not be stored */
@@ -154,6 +155,8 @@ static int writer_emit(km_rec_writer *w)
 		        "no memory for the index; readers will scan");
 	}
 	w->file_off += total;
+	w->file_frames += w->cur.frames;
+	w->file_events += w->cur.events;
 	w->len = 0;
 	w->recs = 0;
 	memset(&w->cur, 0, sizeof w->cur);
@@ -519,6 +522,8 @@ int km_rec_writer_reset(km_rec_writer *w)
 	w->len = 0;
 	w->recs = 0;
 	w->frames = 0;
+	w->file_frames = 0;
+	w->file_events = 0;
 	w->events = 0;
 	w->n_index = 0;
 	w->index_lost = false;
@@ -596,12 +601,14 @@ int km_rec_writer_close(km_rec_writer *w)
 void km_rec_writer_stats(const km_rec_writer *w, uint64_t *frames, uint64_t *events,
                          uint64_t *bytes)
 {
+	/* What is in the file (whole chunks written), not what was handed in: after
+	 * a full disk the two differ, and a summary must tell what can be read. */
 	if (frames)
-		*frames = w ? w->frames : 0;
+		*frames = w ? w->file_frames : 0;
 	if (events)
-		*events = w ? w->events : 0;
+		*events = w ? w->file_events : 0;
 	if (bytes)
-		*bytes = w ? w->file_off + w->len : 0;
+		*bytes = w ? w->file_off : 0;
 }
 
 void km_rec_writer_destroy(km_rec_writer *w)

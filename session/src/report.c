@@ -1,14 +1,14 @@
 /* The PNG session report: peak and mean pressure maps, knot markers, a hold
- * timeline. A small RGB rasteriser and a 5x7 bitmap font, written with libpng. */
+ * timeline. A small RGB rasteriser and a 5x7 bitmap font, written by
+ * knotmap/image.h. */
 #include <inttypes.h>
 #include <math.h>
-#include <png.h>
-#include <pthread.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "export_out.h"
+#include "knotmap/colormap.h"
+#include "knotmap/image.h"
 #include "model.h"
 #include "report.h"
 
@@ -18,35 +18,11 @@
 /* Colour map                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* Viridis (matplotlib, CC0) sampled at nine points; linear in between is
- * within a few units of the full table and keeps it perceptually ordered. */
-static const uint32_t viridis_knots[9] = {0x440154, 0x482878, 0x3e4989, 0x31688e, 0x26828e,
-                                          0x1f9e89, 0x35b779, 0x6ece58, 0xfde725};
-static uint32_t colormap[256];
-static pthread_once_t colormap_once = PTHREAD_ONCE_INIT;
-
-static void colormap_build(void)
-{
-	for (int i = 0; i < 256; i++) {
-		double t = i / 255.0 * 8.0;
-		int k = (int)t;
-		if (k > 7)
-			k = 7;
-		double f = t - k;
-		uint32_t a = viridis_knots[k], b = viridis_knots[k + 1];
-		uint32_t c = 0;
-		for (int sh = 0; sh <= 16; sh += 8) {
-			double va = (a >> sh) & 0xFF, vb = (b >> sh) & 0xFF;
-			c |= (uint32_t)lround(va + (vb - va) * f) << sh;
-		}
-		colormap[i] = c;
-	}
-}
-
+/* The viewer's table (knotmap/colormap.h): a pressure has one colour on
+ * screen and in the report. */
 const uint32_t *km_export_colormap(void)
 {
-	pthread_once(&colormap_once, colormap_build);
-	return colormap;
+	return km_colormap_table(KM_COLORMAP_VIRIDIS);
 }
 
 uint32_t km__outcome_colour(enum km_outcome o)
@@ -312,75 +288,14 @@ static void draw_timeline(struct img *im, const struct km__report_layout *l,
 /* PNG output                                                                */
 /* ------------------------------------------------------------------------ */
 
-struct png_ctx {
-	struct km__out *out;
-	const struct km_log *log;
-};
-
-static void png_write_cb(png_structp png, png_bytep data, png_size_t len)
-{
-	struct png_ctx *c = png_get_io_ptr(png);
-	km__out_write(c->out, data, len);
-	if (c->out->err)
-		png_error(png, "write failed");
-}
-
-static void png_flush_cb(png_structp png)
-{
-	(void)png;
-}
-
-static void png_error_cb(png_structp png, png_const_charp msg)
-{
-	struct png_ctx *c = png_get_error_ptr(png);
-	km__log(c->log, KM_LOG_ERROR, MOD, "libpng: %s", msg);
-	png_longjmp(png, 1);
-}
-
-static void png_warn_cb(png_structp png, png_const_charp msg)
-{
-	struct png_ctx *c = png_get_error_ptr(png);
-	km__log(c->log, KM_LOG_WARN, MOD, "libpng: %s", msg);
-}
-
 static int write_png(const struct km_export_config *cfg, struct img *im, const char *title)
 {
-	struct km__out o;
-	int rc = km__out_open(&o, cfg);
-	if (rc != KM_OK)
-		return rc;
-	struct png_ctx ctx = {&o, &cfg->log};
-	png_structp png =
-	    png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, png_error_cb, png_warn_cb);
-	png_infop info = png ? png_create_info_struct(png) : NULL;
-	if (!png || !info) {
-		png_destroy_write_struct(&png, &info);
-		km__out_close(&o, KM_ERR_NO_MEMORY);
-		return KM_ERR_NO_MEMORY;
-	}
-	volatile int result = KM_OK;
-	if (setjmp(png_jmpbuf(png))) {
-		result = o.err ? o.err : KM_ERR_INTERNAL;
-	} else {
-		png_set_write_fn(png, &ctx, png_write_cb, png_flush_cb);
-		png_set_IHDR(png, info, im->w, im->h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-		             PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-		png_text txt[2];
-		memset(txt, 0, sizeof txt);
-		txt[0].compression = PNG_TEXT_COMPRESSION_NONE;
-		txt[0].key = (png_charp) "Title";
-		txt[0].text = (png_charp)title;
-		txt[1].compression = PNG_TEXT_COMPRESSION_NONE;
-		txt[1].key = (png_charp) "Software";
-		txt[1].text = (png_charp) "knotmap";
-		png_set_text(png, info, txt, 2);
-		png_write_info(png, info);
-		for (uint32_t y = 0; y < im->h; y++)
-			png_write_row(png, im->px + (size_t)y * im->w * 3);
-		png_write_end(png, info);
-	}
-	png_destroy_write_struct(&png, &info);
-	return km__out_close(&o, result);
+	struct km_image_config ic = km_image_config_default();
+	ic.path = cfg->path;
+	ic.force = cfg->overwrite;
+	ic.title = title;
+	ic.log = cfg->log;
+	return km_image_write_png(&ic, im->px, im->w, im->h);
 }
 
 int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)

@@ -46,3 +46,62 @@ Test(evaluate, wrong_calibration_is_a_usage_error)
 	cr_expect(strstr(r->out, "--calibration expects driver or factory, got 'nominal'"), "%s",
 	          r->out);
 }
+
+/* The unzipped PoPu preview in the build tree, or NULL (skipped; a failure
+ * under CI=true) when ../shared/data is absent. */
+static const char *popu_dir(void)
+{
+	static char dir[4096];
+	const char *src = getenv("KM_SOURCE_DIR"), *bin = getenv("KM_BINARY_DIR");
+	char zip[4096], probe[4200], cmd[12600];
+	snprintf(zip, sizeof zip, "%s/../shared/data/lying/popu_preview_data.zip", src ? src : ".");
+	FILE *z = fopen(zip, "rb");
+	if (!z) {
+		const char *ci = getenv("CI");
+		if (ci && !strcmp(ci, "true"))
+			cr_assert_fail("%s is missing (CI=true: the shared data must be present)",
+			               zip);
+		cr_skip_test("%s is missing: the real-body family is not checked", zip);
+		return NULL;
+	}
+	fclose(z);
+	snprintf(dir, sizeof dir, "%s/popu-cli", bin ? bin : ".");
+	snprintf(probe, sizeof probe, "%s/preview_data/tactilus_data/4/supine1_1.json", dir);
+	FILE *t = fopen(probe, "rb");
+	if (t) {
+		fclose(t);
+	} else {
+		snprintf(cmd, sizeof cmd, "mkdir -p '%s' && unzip -q -o '%s' -d '%s'", dir, zip,
+		         dir);
+		cr_assert_eq(system(cmd), 0, "could not unzip %s", zip);
+	}
+	strncat(dir, "/preview_data", sizeof dir - strlen(dir) - 1);
+	return dir;
+}
+
+Test(evaluate, prints_both_families, .timeout = 600)
+{
+	const char *dir = popu_dir();
+	if (!dir)
+		return;
+	char args[4400];
+	snprintf(
+	    args, sizeof args,
+	    "--scenario back-lying --seconds 5 --input true --lying '%s' --lying-posture supine1"
+	    " --lying-seconds 20",
+	    dir);
+	struct km_test_run *r = evaluate(args);
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_expect(strstr(r->out, "Simulator family (TUNING split)"), "%s", r->out);
+	cr_expect(strstr(r->out, "| back-lying             | true   |"), "%s", r->out);
+	cr_expect(strstr(r->out, "Real-body family (REPORTING split"), "%s", r->out);
+	cr_expect(strstr(r->out, "| 8 mm, 10 Hz      |    3 |"), "three supine1 captures: %s",
+	          r->out);
+	cr_expect(strstr(r->out, "| 32 mm, 1 Hz      |    3 |"), "%s", r->out);
+	cr_expect(strstr(r->out, "| 8 mm, 10 Hz      | upper back |"), "%s", r->out);
+	cr_expect(strstr(r->out, "Lying still (real files"), "%s", r->out);
+	/* Without --lying the real family says why it did not run. */
+	r = evaluate("--scenario back-lying --seconds 2 --input true");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_expect(strstr(r->out, "Real-body family: not run"), "%s", r->out);
+}

@@ -88,7 +88,7 @@ Test(infile, each_failure_says_what_is_wrong)
 	int fd;
 	cr_assert_eq(open_in("missing.npy", &fd), KM_ERR_NOT_FOUND);
 	cr_assert(strstr(last_log, "missing.npy") && strstr(last_log, "No such file"), "log: %s",
-		  last_log);
+	          last_log);
 
 	char longname[NAME_MAX + 20];
 	memset(longname, 'x', sizeof(longname) - 1);

@@ -987,3 +987,49 @@ Test(detect, isas_give_identical_results)
 			km_detect_destroy(b);
 		}
 }
+
+static void mirror_on(struct km_detect_config *c)
+{
+	c->landmark_excess = 0.0f;
+	c->mirror_fraction = 1.0f;
+	c->mirror_mode = KM_DETECT_MASK_LABEL;
+}
+
+static void mirror_off(struct km_detect_config *c)
+{
+	c->landmark_excess = 0.0f;
+}
+
+Test(detect, mirror_evidence_pairs_anatomy_not_a_one_sided_knot)
+{
+	/* A back (columns 2..46, midline 122.5 mm) with a pair of shoulder-
+	 * blade-like bumps at 122.5 -+ 60 mm (the right one 20 % stronger: a
+	 * body is not exactly symmetric) and a one-sided knot at 122.5 + 55 mm
+	 * lower down. Without mirror evidence all three are spots; with it only
+	 * the knot is unpaired. */
+	for (int on = 0; on <= 1; on++) {
+		struct rig g;
+		rig_init(&g, KM_GEOMETRY_FLAT, on ? mirror_on : mirror_off);
+		g.masked = 1;
+		plateau(g.in, 2, 47, 20.0f);
+		add_bump(g.in, 62.5, 60, 9, 5.0, 0);
+		add_bump(g.in, 182.5, 60, 9, 6.0, 0);
+		add_bump(g.in, 177.5, 170, 9, 5.0, 0);
+		rig_run(&g);
+		int knot = 0, blades = 0, paired = 0;
+		for (size_t i = 0; i < g.res.count; i++) {
+			const struct km_candidate *k = &g.res.candidates[i];
+			bool is_knot = fabsf(k->y_mm - 170.0f) < 10.0f;
+			knot += is_knot;
+			blades += !is_knot;
+			if (k->flags & KM_CANDIDATE_PAIRED) {
+				paired++;
+				cr_expect_not(is_knot, "the one-sided knot was called paired");
+			}
+		}
+		cr_expect_eq(knot, 1, "mirror %d: knot found %d times", on, knot);
+		cr_expect_eq(blades, 2, "mirror %d: %d blade spots", on, blades);
+		cr_expect_eq(paired, on ? 2 : 0, "mirror %d: %d paired", on, paired);
+		rig_free(&g);
+	}
+}

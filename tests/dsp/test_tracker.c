@@ -164,11 +164,16 @@ Test(tracker, coasts_through_short_misses)
 	km_tracker_destroy(t);
 }
 
-Test(tracker, each_id_exactly_one_start_and_end)
+static void start_end_schedule(unsigned remember)
 {
-	/* Spots appear and vanish on a pseudo-random schedule; every id must see
-	 * exactly one START, then MOVEs, then exactly one END (flush at the end). */
-	km_tracker *t = mk(0);
+	/* Six spots at fixed places appear and vanish on a pseudo-random
+	 * schedule; every START of an id is followed by MOVEs and exactly one
+	 * END (flush at the end). With spot memory a spot found again keeps
+	 * its id: six ids at most; without, each return is a new id. */
+	struct km_tracker_config tc = km_tracker_config_default();
+	tc.remember_spots = remember;
+	km_tracker *t = NULL;
+	cr_assert_eq(km_tracker_create(&tc, &t), KM_OK);
 	struct km_tracker_result r;
 	enum { MAXID = 200 };
 	int starts[MAXID] = {0}, ends[MAXID] = {0};
@@ -190,11 +195,15 @@ Test(tracker, each_id_exactly_one_start_and_end)
 		for (size_t i = 0; i < r.count; i++) {
 			uint32_t id = r.tracks[i].id;
 			cr_assert(id > 0 && id < MAXID);
-			cr_assert_eq(ends[id], 0, "id %u reported after its END", id);
-			if (r.tracks[i].state == KM_TRACK_START)
+			/* An id may come back (the same spot found again), but
+			 * only after its END: START, MOVE..., END, START, ... */
+			if (r.tracks[i].state == KM_TRACK_START) {
+				cr_assert_eq(starts[id], ends[id], "id %u started twice", id);
 				starts[id]++;
-			else
-				cr_assert_eq(starts[id], 1, "id %u MOVE/END before START", id);
+			} else {
+				cr_assert_eq(starts[id], ends[id] + 1,
+				             "id %u MOVE/END before START", id);
+			}
 			if (r.tracks[i].state == KM_TRACK_END)
 				ends[id]++;
 		}
@@ -209,10 +218,48 @@ Test(tracker, each_id_exactly_one_start_and_end)
 		if (!starts[id])
 			continue;
 		ids++;
-		cr_expect_eq(starts[id], 1, "id %d", id);
-		cr_expect_eq(ends[id], 1, "id %d ends %d times", id, ends[id]);
+		cr_expect_eq(starts[id], ends[id], "id %d: %d starts, %d ends", id, starts[id],
+		             ends[id]);
+		if (!remember)
+			cr_expect_eq(starts[id], 1, "id %d", id);
 	}
-	cr_expect_gt(ids, 6, "schedule should create several ids");
+	if (remember)
+		cr_expect_leq(ids, 6, "six spots were given %d ids", ids);
+	else
+		cr_expect_gt(ids, 6, "schedule should create several ids");
+	km_tracker_destroy(t);
+}
+
+Test(tracker, each_id_exactly_one_start_and_end)
+{
+	start_end_schedule(0);
+}
+
+Test(tracker, a_spot_found_again_keeps_its_id)
+{
+	start_end_schedule(256);
+	/* Lost for a second and found again 5 mm away: id 1 again; a spot
+	 * 60 mm away is a new one. */
+	km_tracker *t = mk(0);
+	struct km_tracker_result r;
+	uint64_t us = 0;
+	for (unsigned f = 0; f < 10; f++, us += DT_US) {
+		struct km_candidate a = cand(100, 100);
+		cr_assert_eq(km_tracker_update(t, &a, 1, us, &r), KM_OK);
+	}
+	cr_assert_eq(r.count, 1);
+	cr_expect_eq(r.tracks[0].id, 1u);
+	for (unsigned f = 0; f < 100; f++, us += DT_US)
+		cr_assert_eq(km_tracker_update(t, NULL, 0, us, &r), KM_OK);
+	for (unsigned f = 0; f < 10; f++, us += DT_US) {
+		struct km_candidate c[2] = {cand(105, 100), cand(160, 100)};
+		cr_assert_eq(km_tracker_update(t, c, 2, us, &r), KM_OK);
+	}
+	cr_assert_eq(r.count, 2);
+	const struct km_track *back = find(&r, 1u);
+	cr_assert_not_null(back, "the spot found again lost its id");
+	cr_expect_lt(fabsf(back->x_mm - 105.0f), 3.0f);
+	cr_expect_not_null(find(&r, 2u));
 	km_tracker_destroy(t);
 }
 
@@ -324,4 +371,35 @@ Test(tracker, weak_candidates_only_continue_confirmed_tracks)
 		cr_expect_eq(r.tracks[0].state, KM_TRACK_MOVE);
 	}
 	km_tracker_destroy(t);
+}
+
+Test(tracker, a_spot_hopping_a_coarse_cell_keeps_one_id)
+{
+	/* A 32 mm grid at 1 Hz: the maximum hops between two cells 33 mm apart
+	 * every few frames, with misses. With same_spot_mm 48 (1.5 pitches, as
+	 * the pipeline sets it) it stays one id; with the 20 mm gate alone the
+	 * track is lost and a new id starts. */
+	for (int coarse = 0; coarse <= 1; coarse++) {
+		struct km_tracker_config c = km_tracker_config_default();
+		c.gate_mm = 20.0f;
+		c.delete_after_s = 2.5f;
+		c.same_spot_mm = coarse ? 48.0f : 0.0f;
+		km_tracker *t = NULL;
+		cr_assert_eq(km_tracker_create(&c, &t), KM_OK);
+		struct km_tracker_result r;
+		uint32_t max_id = 0;
+		for (unsigned f = 0; f < 60; f++) {
+			struct km_candidate k = (f / 8) % 2 ? cand(595, 830) : cand(572, 854);
+			int miss = f % 8 == 0 && f > 0;
+			cr_assert_eq(km_tracker_update(t, &k, miss ? 0 : 1, (uint64_t)f * 1000000u, &r),
+			             KM_OK);
+			for (size_t i = 0; i < r.count; i++)
+				max_id = r.tracks[i].id > max_id ? r.tracks[i].id : max_id;
+		}
+		if (coarse)
+			cr_expect_eq(max_id, 1u, "a hopping spot got %u ids", max_id);
+		else
+			cr_expect_gt(max_id, 1u, "the 20 mm gate should lose the hop");
+		km_tracker_destroy(t);
+	}
 }

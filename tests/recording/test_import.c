@@ -773,3 +773,46 @@ Test(import, source_reads_kmrec_and_imports_alike)
 	free(npy);
 	free(back);
 }
+
+/* Paths are used whole (a copy cut at 255 bytes opened another file or none),
+ * and only regular files are read: a FIFO would block forever and /dev/zero
+ * never ends. The suite's timeout catches a hang. */
+Test(import, long_paths_and_special_files)
+{
+	char path[2048];
+	int n = snprintf(path, sizeof path, "%s", dir);
+	for (int i = 0; i < 4; i++) {
+		n += snprintf(path + n, sizeof path - (size_t)n, "/%0120d", i);
+		cr_assert_eq(mkdir(path, 0700), 0);
+	}
+	snprintf(path + n, sizeof path - (size_t)n, "/grid.csv");
+	cr_assert_gt(strlen(path), 400);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("1,2,3\n4,5,6\n\n7,8,9\n1,2,3\n", f);
+	fclose(f);
+	struct km_import_config c = km_import_config_default();
+	c.path = path;
+	c.format = KM_IMPORT_CSV;
+	c.rows = 2;
+	c.cols = 3;
+	c.units = KM_UNITS_KPA;
+	km_import *r = NULL;
+	cr_assert_eq(km_import_create(&c, &r), KM_OK, "a %zu-byte path", strlen(path));
+	cr_assert_eq(km_import_info(r)->rows, 2);
+	km_import_destroy(r);
+
+	char fifo[600];
+	snprintf(fifo, sizeof fifo, "%s/pipe.csv", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	const char *specials[] = {fifo, "/dev/zero", dir};
+	for (size_t i = 0; i < 3; i++) {
+		c.path = specials[i];
+		c.log.fn = on_log;
+		c.log.max_level = KM_LOG_DEBUG;
+		logbuf[0] = '\0';
+		cr_assert_eq(km_import_create(&c, &r), KM_ERR_NOT_A_FILE, "%s", specials[i]);
+		cr_assert_null(r);
+		cr_assert(strstr(logbuf, "not a regular file"), "%s", logbuf);
+	}
+}

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "km_internal.h"
+#include "knotmap/bytes.h"
 #include "knotmap/recording.h"
 #include "recording_internal.h"
 
@@ -104,6 +105,16 @@ static void write_file(const char *path, uint32_t content, uint32_t n, bool clos
 		km__rec_writer_fail_after(w, 0);
 		km_rec_writer_destroy(w); /* the index write fails: no trailer */
 	}
+}
+
+static char kept[2048];
+static void keep_log(void *user, enum km_log_level level, const char *module, const char *msg)
+{
+	(void)user;
+	(void)level;
+	(void)module;
+	size_t n = strlen(kept);
+	snprintf(kept + n, sizeof kept - n, "%s\n", msg);
 }
 
 static km_rec_reader *open_reader(const char *path)
@@ -861,5 +872,69 @@ Test(recording, independent_reader_follows_the_spec)
 	cr_assert_eq(kpa, (double)f->kpa[1]);
 	cr_assert_eq(ev_last, test_event(19).type);
 	km_frame_destroy(f);
+	free(p);
+}
+
+/* An index whose checksums are all valid but whose counts promise more frames
+ * than the file can hold is not believed: the reader scans, finds the real
+ * frames, and does not call the file closed cleanly. */
+Test(recording, a_crafted_index_cannot_promise_more_than_the_file_holds)
+{
+	char *p = km_test_path(dir, "crafted.kmrec");
+	write_file(p, KM_REC_KPA, 40, true);
+	int fd = open(p, O_RDWR);
+	cr_assert(fd >= 0);
+	struct stat st;
+	cr_assert_eq(fstat(fd, &st), 0);
+	uint8_t t[TRAILER];
+	cr_assert_eq(pread(fd, t, TRAILER, st.st_size - TRAILER), TRAILER);
+	uint64_t ioff = km_get_le64(t + 8);
+	uint32_t n = km_get_le32(t + 24);
+	cr_assert_gt(n, 0);
+	size_t len = (size_t)n * INDEX_ENTRY;
+	uint8_t *b = malloc(len + CHUNK_TAIL);
+	cr_assert_eq(pread(fd, b, len + CHUNK_TAIL, (off_t)(ioff + CHUNK_HDR)),
+	             (ssize_t)(len + CHUNK_TAIL));
+	/* the last entry claims 3 billion frames; the totals are made to agree */
+	uint8_t *last = b + (size_t)(n - 1) * INDEX_ENTRY;
+	uint64_t total = km_get_le64(t + 16) - km_get_le32(last + 16) + 3000000000u;
+	km_put_le32(last + 16, 3000000000u);
+	km_put_le32(b + len, km_crc32c(0, b, len));
+	km_put_le64(t + 16, total);
+	km_put_le32(t + 28, km_crc32c(0, t, 28));
+	cr_assert_eq(pwrite(fd, b, len + CHUNK_TAIL, (off_t)(ioff + CHUNK_HDR)),
+	             (ssize_t)(len + CHUNK_TAIL));
+	cr_assert_eq(pwrite(fd, t, TRAILER, st.st_size - TRAILER), TRAILER);
+	close(fd);
+	free(b);
+
+	km_rec_reader *r = open_reader(p);
+	const struct km_rec_info *in = km_rec_reader_info(r);
+	cr_assert_eq(in->frame_count, 40, "frames %llu", (unsigned long long)in->frame_count);
+	cr_assert(!in->complete, "a file whose index lies is not 'closed cleanly'");
+	km_rec_reader_destroy(r);
+	free(p);
+}
+
+/* Header errors name the field and its byte, not just "malformed data". */
+Test(recording, header_errors_name_the_field)
+{
+	char *p = km_test_path(dir, "badfield.kmrec");
+	write_file(p, KM_REC_KPA, 3, true);
+	int fd = open(p, O_RDWR);
+	uint8_t h[HDR_FIXED + 6 + 4];
+	cr_assert_eq(pread(fd, h, sizeof h, 0), (ssize_t)sizeof h);
+	km_put_le32(h + 16, 0x80); /* content: neither raw nor kPa */
+	km_put_le32(h + HDR_CALIB + 6, km_crc32c(0, h, HDR_CALIB + 6));
+	cr_assert_eq(pwrite(fd, h, sizeof h, 0), (ssize_t)sizeof h);
+	close(fd);
+	struct km_rec_reader_config c = km_rec_reader_config_default();
+	c.path = p;
+	c.log.fn = keep_log;
+	c.log.max_level = KM_LOG_DEBUG;
+	km_rec_reader *r = NULL;
+	kept[0] = '\0';
+	cr_assert_eq(km_rec_reader_create(&c, &r), KM_ERR_MALFORMED);
+	cr_assert(strstr(kept, "'content' (byte 16)"), "%s", kept);
 	free(p);
 }

@@ -58,6 +58,7 @@ Test(app, virtual_mat_runs_to_a_screenshot, .timeout = 60)
 	o.scenario = "back-lying";
 	o.sim_speed = 16.0;
 	o.screenshot_path = path;
+	o.screenshot_force = true; /* the mkstemp placeholder */
 	o.screenshot_after_s = 1.0;
 	o.log.fn = quiet;
 	int err = km_viewer_run(&o);
@@ -156,6 +157,7 @@ Test(app, replay_with_seek_and_speed_keys, .timeout = 60)
 	o.source = KM_VIEW_SOURCE_REPLAY;
 	o.replay_path = rec;
 	o.screenshot_path = png;
+	o.screenshot_force = true; /* the mkstemp placeholder */
 	o.screenshot_after_s = 6.5;
 	/* faster x3, seek +5 s twice, back 5 s (reopens the file), colours,
 	 * linear scale, help on and off, markers off. */
@@ -214,6 +216,7 @@ Test(app, guided_routine_with_sound_reports_a_summary)
 	o.guided = true;
 	o.keys = "rv]["; /* record; mute, then volume up and down (unmutes) */
 	o.screenshot_path = png;
+	o.screenshot_force = true; /* the mkstemp placeholder */
 	o.screenshot_after_s = 22.0;
 	o.on_summary = capture_summary;
 	o.summary_user = &cap;

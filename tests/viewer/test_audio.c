@@ -151,11 +151,11 @@ static int disk_open(struct disk *d, bool voice)
 static void wait_callbacks(km_audio *a, uint64_t n)
 {
 	struct km_audio_stats s;
-	km_audio_get_stats(a, &s);
+	km_audio_stats(a, &s);
 	uint64_t goal = s.callbacks + n;
 	for (int i = 0; i < 2000 && s.callbacks < goal; i++) {
 		SDL_Delay(5);
-		km_audio_get_stats(a, &s);
+		km_audio_stats(a, &s);
 	}
 }
 
@@ -221,7 +221,7 @@ Test(audio, cues_reach_the_device_with_their_pitches_and_order)
 	struct disk d;
 	cr_assert_eq(disk_open(&d, false), KM_OK);
 	struct km_audio_stats st;
-	km_audio_get_stats(d.a, &st);
+	km_audio_stats(d.a, &st);
 	cr_assert_eq(st.rate_hz, RATE);
 	wait_callbacks(d.a, 3);
 	struct km_guided_cue c = {KM_CUE_RELEASE, KM_PHRASE_NONE, 0, 0};
@@ -230,7 +230,7 @@ Test(audio, cues_reach_the_device_with_their_pitches_and_order)
 	c.cue = KM_CUE_EASE_OFF;
 	cr_assert_eq(km_audio_cue(d.a, &c), KM_OK);
 	wait_callbacks(d.a, 40);
-	km_audio_get_stats(d.a, &st);
+	km_audio_stats(d.a, &st);
 	cr_assert_eq(st.played, 2u);
 	cr_assert_eq(st.dropped, 0u);
 	km_audio_destroy(d.a);
@@ -304,7 +304,7 @@ Test(audio, full_ring_drops_and_counts)
 	for (int i = 0; i < 10000; i++)
 		over += km_audio_cue(d.a, &c) == KM_ERR_OVERFLOW;
 	struct km_audio_stats st;
-	km_audio_get_stats(d.a, &st);
+	km_audio_stats(d.a, &st);
 	/* the callback drains some meanwhile, never all */
 	cr_assert_gt(over, 0);
 	cr_assert_geq(st.dropped, (uint64_t)over);
@@ -327,7 +327,7 @@ Test(audio, without_espeak_the_cues_are_tones_only)
 	cr_assert_eq(disk_open(&d, true), KM_OK);
 	rm_cache(d.cache);
 	struct km_audio_stats st;
-	km_audio_get_stats(d.a, &st);
+	km_audio_stats(d.a, &st);
 	cr_assert_not(st.voice);
 	cr_assert_eq(st.phrases, 0u);
 	struct km_guided_cue c = {KM_CUE_HOLD_STARTED, KM_PHRASE_HOLD_HERE, 0, 0};
@@ -353,7 +353,7 @@ Test(audio, espeak_phrases_are_cached_and_spoken_after_the_tone)
 	rm_cache(d.cache);
 	cr_assert_eq(disk_open(&d, true), KM_OK);
 	struct km_audio_stats st;
-	km_audio_get_stats(d.a, &st);
+	km_audio_stats(d.a, &st);
 	cr_assert(st.voice);
 	cr_assert_eq(st.phrases, (size_t)KM_PHRASE_COUNT - 1, "every phrase has a clip");
 	char wav[128];
@@ -377,7 +377,7 @@ Test(audio, espeak_phrases_are_cached_and_spoken_after_the_tone)
 	/* second run: the clips come from the cache, with no espeak-ng at all */
 	setenv("PATH", "/nonexistent", 1);
 	cr_assert_eq(disk_open(&d, true), KM_OK);
-	km_audio_get_stats(d.a, &st);
+	km_audio_stats(d.a, &st);
 	cr_assert_eq(st.phrases, (size_t)KM_PHRASE_COUNT - 1);
 	km_audio_destroy(d.a);
 	remove(d.path);

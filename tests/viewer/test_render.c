@@ -248,27 +248,6 @@ Test(hud, hold_ring_and_warnings_are_drawn_on_the_map)
 	vt_close(&v);
 }
 
-Test(png, screenshot_is_written)
-{
-	struct vt v = vt_open(64, 48);
-	clear(&v);
-	char path[] = "/tmp/km_viewer_png_XXXXXX";
-	int fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
-	close(fd);
-	cr_assert_eq(km_viewer_save_png(v.ren, path), KM_OK);
-	FILE *fp = fopen(path, "rb");
-	cr_assert_not_null(fp);
-	unsigned char sig[8];
-	cr_assert_eq(fread(sig, 1, 8, fp), 8u);
-	fclose(fp);
-	cr_assert_eq(memcmp(sig, "\x89PNG\r\n\x1a\n", 8), 0);
-	remove(path);
-	cr_assert_eq(km_viewer_save_png(v.ren, "/nonexistent-dir/x.png"), KM_ERR_NOT_FOUND);
-	cr_assert_eq(km_viewer_save_png(NULL, path), KM_ERR_INVALID_ARG);
-	vt_close(&v);
-}
-
 Test(render, roller_outline_markers_and_overlays_draw)
 {
 	struct vt v = vt_open(1024, 640);

@@ -113,7 +113,8 @@ static bool exists(const char *name)
 	return access(path, F_OK) == 0;
 }
 
-#define VIEW "view --no-sound --screenshot shot.png --after 0.1"
+/* --force: several tests write shot.png twice */
+#define VIEW "view --no-sound --screenshot shot.png --force --after 0.1"
 
 Test(view_import_cli, options_reach_the_stream)
 {
@@ -242,4 +243,68 @@ Test(view_import_cli, help_lists_the_options)
 	cr_expect(strstr(r->out, "[--format F] [--rate HZ] [--pitch MM] [--units U]"), "%s",
 	          r->out);
 	cr_expect(strstr(r->out, "  --rate HZ "), "%s", r->out);
+}
+
+/* `view --replay s.kmrec --screenshot s.kmrec` once replaced the recording
+ * with a PNG and exited 0 (issue 19); an existing PNG was overwritten without
+ * --force. Both are refused before a window opens, and nothing changes. */
+Test(view_import_cli, screenshot_never_replaces_the_input_or_an_old_file)
+{
+	write_csv("mat.csv");
+	char before[65536];
+	{
+		char p[8192];
+		snprintf(p, sizeof p, "%s/mat.csv", dir);
+		FILE *fp = fopen(p, "rb");
+		cr_assert_not_null(fp);
+		size_t n = fread(before, 1, sizeof before - 1, fp);
+		before[n] = '\0';
+		fclose(fp);
+	}
+	struct km_test_run *r =
+	    knot("view --no-sound --replay mat.csv --rate 40 --screenshot mat.csv --force");
+	cr_expect_eq(r->status, 2, "%s", r->out);
+	cr_expect(strstr(r->out, "not writing the screenshot mat.csv"), "%s", r->out);
+	{
+		char p[8192], now[65536];
+		snprintf(p, sizeof p, "%s/mat.csv", dir);
+		FILE *fp = fopen(p, "rb");
+		cr_assert_not_null(fp);
+		size_t n = fread(now, 1, sizeof now - 1, fp);
+		now[n] = '\0';
+		fclose(fp);
+		cr_expect_str_eq(now, before, "the replayed file changed");
+	}
+	write_text("old.png", "old");
+	r = knot("view --no-sound --replay mat.csv --rate 40 --screenshot old.png --after 0.1");
+	cr_expect_eq(r->status, 1, "%s", r->out);
+	cr_expect(strstr(r->out, "old.png already exists"), "%s", r->out);
+	cr_expect(strstr(r->out, "--force"), "%s", r->out);
+	r = knot("view --no-sound --sim back-lying --force");
+	cr_expect_eq(r->status, 2, "%s", r->out);
+	cr_expect(strstr(r->out, "--force goes with --screenshot FILE"), "%s", r->out);
+}
+
+/* Issue 20 item 6: knotmap's own message comes first. Without a display,
+ * SDL is not left to probe Wayland (libwayland's "XDG_RUNTIME_DIR is invalid"
+ * on stderr); with no sound card, ALSA's own "ALSA lib ..." lines go to the
+ * debug log instead of the terminal. */
+Test(view_import_cli, no_library_noise_before_the_message)
+{
+	unsetenv("DISPLAY");
+	unsetenv("WAYLAND_DISPLAY");
+	unsetenv("XDG_RUNTIME_DIR");
+	unsetenv("SDL_VIDEODRIVER");
+	struct km_test_run *r = knot("view --no-sound");
+	cr_expect_eq(r->status, 1, "%s", r->out);
+	cr_expect_eq(strncmp(r->out, "knotmap", 7), 0, "first line is not knotmap's: %s", r->out);
+	cr_expect(strstr(r->out, "no display"), "%s", r->out);
+	cr_expect_null(strstr(r->out, "XDG_RUNTIME_DIR is invalid"), "%s", r->out);
+	/* sound on, SDL's real audio drivers (ALSA where nothing else runs) */
+	setenv("SDL_VIDEODRIVER", "dummy", 1);
+	unsetenv("SDL_AUDIODRIVER");
+	r = knot("view --sim back-lying --screenshot s.png --after 0.2");
+	cr_expect_eq(r->status, 0, "%s", r->out);
+	cr_expect_null(strstr(r->out, "ALSA lib"), "%s", r->out);
+	cr_expect_eq(strncmp(r->out, "knotmap", 7), 0, "first line is not knotmap's: %s", r->out);
 }

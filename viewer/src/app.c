@@ -9,9 +9,11 @@
 #include <SDL_ttf.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "km_internal.h"
+#include "knotmap/outfile.h"
 #include "knotmap/render.h"
 #include "knotmap/screenshot.h"
 #include "proc.h"
@@ -59,6 +61,25 @@ static double thread_cpu_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static double process_cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The processing thread's CPU time, s (0 when the clock is not available:
+ * the budget then also counts the dsp, and the view draws less). */
+static double proc_thread_cpu_s(const struct km__vproc *p)
+{
+	clockid_t id;
+	struct timespec ts;
+	if (!p || !p->started || pthread_getcpuclockid(p->thread, &id) != 0 ||
+	    clock_gettime(id, &ts) != 0)
+		return 0.0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void present(struct app *a)
 {
 	double t0 = thread_cpu_s();
@@ -72,7 +93,7 @@ static void present(struct app *a)
 static void log_draw_costs(const struct app *a)
 {
 	struct km_render_stats rs;
-	km_render_get_stats(a->render, &rs);
+	km_render_stats(a->render, &rs);
 	double n = rs.draws > 0 ? (double)rs.draws : 1.0;
 	double p = a->presents > 0 ? (double)a->presents : 1.0;
 	uint64_t published = 0, taken = 0;
@@ -101,16 +122,69 @@ static void set_notice(struct app *a, const char *text)
 	a->notice_until = km_time_monotonic_us() + 3000000;
 }
 
-static void screenshot(struct app *a, const char *path)
+/* The S key: a new file in the screenshot folder; the notice says where. */
+static void screenshot(struct app *a)
 {
-	int err = km_viewer_save_png(a->ren, path);
-	char line[200];
+	char path[4096];
+	int err = km_viewer_save_png_unique(a->ren, a->opts->screenshot_dir, &a->opts->log, path,
+	                                    sizeof path);
+	char line[4200];
 	if (err == KM_OK)
 		snprintf(line, sizeof line, "Saved %s", path);
 	else
-		snprintf(line, sizeof line, "Screenshot failed: %s", km_strerror(err));
+		snprintf(line, sizeof line, "Screenshot failed (%s): %s", path[0] ? path : "-",
+		         km_strerror(err));
 	km__log(&a->opts->log, err == KM_OK ? KM_LOG_INFO : KM_LOG_ERROR, "viewer", "%s", line);
-	set_notice(a, line);
+	/* The notice shows the end of a long path (the file name matters most). */
+	size_t n = strlen(line);
+	set_notice(a, n > sizeof a->notice - 1 && err == KM_OK
+	                  ? line + n - (sizeof a->notice - 1)
+	                  : line);
+}
+
+/* --screenshot FILE: never over what this run reads (the replayed file, the
+ * calibration). inputs[2] must outlive the config. */
+static struct km_image_config shot_config(const struct km_viewer_options *o, const char *inputs[2])
+{
+	size_t n_in = 0;
+	if (o->source == KM_VIEW_SOURCE_REPLAY && o->replay_path)
+		inputs[n_in++] = o->replay_path;
+	if (o->calibration_path)
+		inputs[n_in++] = o->calibration_path;
+	struct km_image_config ic = km_image_config_default();
+	ic.path = o->screenshot_path;
+	ic.force = o->screenshot_force;
+	ic.inputs = inputs;
+	ic.n_inputs = n_in;
+	ic.title = "knotmap screenshot";
+	ic.log = o->log;
+	return ic;
+}
+
+static int save_requested_shot(struct app *a)
+{
+	const char *inputs[2];
+	struct km_image_config ic = shot_config(a->opts, inputs);
+	return km_viewer_save_png(a->ren, &ic);
+}
+
+/* Checks the --screenshot target before anything opens, so a run that would
+ * end refusing to write says so at once (the check is repeated, atomically,
+ * when the file is written). */
+static int check_shot_target(const struct km_viewer_options *o)
+{
+	const char *inputs[2];
+	struct km_image_config ic = shot_config(o, inputs);
+	struct km_outfile_config oc = km_outfile_config_default();
+	oc.path = ic.path;
+	oc.force = ic.force;
+	oc.inputs = ic.inputs;
+	oc.n_inputs = ic.n_inputs;
+	oc.log = ic.log;
+	km_outfile *f = NULL;
+	int rc = km_outfile_open(&oc, &f);
+	km_outfile_destroy(f); /* removes the temporary file */
+	return rc;
 }
 
 static void on_key(struct app *a, const SDL_KeyboardEvent *k)
@@ -228,16 +302,47 @@ static void on_key(struct app *a, const SDL_KeyboardEvent *k)
 	}
 }
 
-static void shot_name(char *buf, size_t size)
+/* New mat frames are drawn at most LIVE_HZ (the mat runs at 100 Hz for the
+ * dsp; a pressure map read from 1-2 m away needs no more), and no more often
+ * than keeps drawing within DRAW_BUDGET of one core, measured as it goes
+ * (the whole process's CPU time but the processing thread's, so a GL
+ * driver's own threads count too):
+ * a laptop on the floor for 20 minutes stays cool (issue 22, bench/viewer).
+ * On a cheap renderer that is the display's rate; on the software renderer
+ * about 15 frames/s. Never below MIN_HZ, whatever drawing costs. */
+#define LIVE_HZ 30.0
+#define MIN_HZ 10.0
+#define DRAW_BUDGET 0.04
+
+/* The display's refresh rate, Hz (60 when SDL does not know). */
+static double display_hz(SDL_Window *win)
 {
-	time_t now = time(NULL);
-	struct tm tm;
-	localtime_r(&now, &tm);
-	char stamp[32];
-	strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-	snprintf(buf, size, "knotmap-%s.png", stamp);
+	SDL_DisplayMode m;
+	int i = SDL_GetWindowDisplayIndex(win);
+	if (i >= 0 && SDL_GetCurrentDisplayMode(i, &m) == 0 && m.refresh_rate > 0)
+		return m.refresh_rate;
+	return 60.0;
 }
 
+static void on_event(struct app *a, const SDL_Event *ev, bool *dirty)
+{
+	if (ev->type == SDL_QUIT)
+		a->quit = true;
+	else if (ev->type == SDL_KEYDOWN)
+		on_key(a, &ev->key);
+	else if (ev->type == SDL_RENDER_TARGETS_RESET || ev->type == SDL_RENDER_DEVICE_RESET)
+		km_render_reset(a->render); /* the cached layers' textures were lost */
+	else if (ev->type != SDL_WINDOWEVENT)
+		return;
+	*dirty = true;
+}
+
+/*
+ * Draws only when something changed (a new snapshot, a key, the window, a
+ * notice coming or going), at the rate the budget allows (see LIVE_HZ);
+ * between draws it sleeps, so a paused or ended view, whose processing
+ * thread publishes nothing new, costs (almost) nothing.
+ */
 static int main_loop(struct app *a)
 {
 	const struct km_viewer_options *o = a->opts;
@@ -246,13 +351,27 @@ static int main_loop(struct app *a)
 	uint64_t start = last;
 	int result = KM_OK;
 	const char *keys = o->keys;
+	const double max_hz = KM_MIN(display_hz(a->win), LIVE_HZ);
+	double hz = max_hz;
+	uint64_t interval_us = (uint64_t)(1e6 / hz);
+	/* The budget's window: wall time, process and processing-thread CPU. */
+	uint64_t win_wall = km_time_monotonic_us();
+	double win_proc = process_cpu_s(), win_dsp = proc_thread_cpu_s(a->proc);
+	uint64_t next_draw = 0;
+	bool dirty = true, noticed = false;
 	while (!a->quit) {
+		uint64_t now = km_time_monotonic_us();
+		/* Sleep until the next draw may happen (SDL_WaitEventTimeout
+		 * overslept by tens of ms under X11 here); keys wait at most one
+		 * interval, 1 / MIN_HZ at worst. */
+		int wait_ms = next_draw > now ? (int)((next_draw - now + 999) / 1000) : 0;
 		SDL_Event ev;
-		while (SDL_PollEvent(&ev)) {
-			if (ev.type == SDL_QUIT)
-				a->quit = true;
-			else if (ev.type == SDL_KEYDOWN)
-				on_key(a, &ev.key);
+		if (wait_ms > 0)
+			SDL_Delay((Uint32)wait_ms);
+		if (SDL_PollEvent(&ev)) {
+			on_event(a, &ev, &dirty);
+			while (SDL_PollEvent(&ev))
+				on_event(a, &ev, &dirty);
 		}
 		int fatal = atomic_load(&a->proc->fatal);
 		if (fatal != KM_OK) {
@@ -261,10 +380,16 @@ static int main_loop(struct app *a)
 			result = fatal;
 			break;
 		}
+		now = km_time_monotonic_us();
+		if (now < next_draw)
+			continue;
 		/* Frozen: keep the snapshot we have (it stays ours until the
 		 * next read), the processing thread keeps running. */
-		if (!a->ui.frozen || !snap)
-			snap = km_tribuf_read(a->proc->tb, NULL);
+		if (!a->ui.frozen || !snap) {
+			bool fresh = false;
+			snap = km_tribuf_read(a->proc->tb, &fresh);
+			dirty = dirty || fresh;
+		}
 		if (snap && keys && *keys) {
 			SDL_KeyboardEvent k;
 			memset(&k, 0, sizeof k);
@@ -275,11 +400,24 @@ static int main_loop(struct app *a)
 			/* '[' and ']' are their own keycodes already. */
 			on_key(a, &k);
 			keys++;
+			dirty = true;
 		}
-		uint64_t now = km_time_monotonic_us();
+		bool notice = now < a->notice_until;
+		if (notice != noticed || a->want_shot)
+			dirty = true;
+		/* A screenshot run keeps checking whether it is due or late. */
+		if (o->screenshot_path &&
+		    (!snap || (double)(now - start) / 1e6 > 60.0 + o->screenshot_after_s * 4.0))
+			dirty = true;
+		/* Nothing new: wait for the next snapshot or key. */
+		if (!dirty) {
+			next_draw = now + interval_us / 4;
+			continue;
+		}
+		noticed = notice;
 		float dt = (float)(now - last) / 1e6f;
 		last = now;
-		a->ui.notice = now < a->notice_until ? a->notice : NULL;
+		a->ui.notice = notice ? a->notice : NULL;
 		km_render_draw(a->render, snap, &a->ui, dt);
 		if (o->screenshot_path) {
 			bool due = snap && (snap->stats.session_s >= o->screenshot_after_s ||
@@ -290,7 +428,7 @@ static int main_loop(struct app *a)
 			if (due || late) {
 				a->ui.notice = NULL;
 				km_render_draw(a->render, snap, &a->ui, 0.0f);
-				int err = km_viewer_save_png(a->ren, o->screenshot_path);
+				int err = save_requested_shot(a);
 				if (err != KM_OK)
 					km__log(&o->log, KM_LOG_ERROR, "viewer",
 					        "screenshot %s: %s", o->screenshot_path,
@@ -301,17 +439,75 @@ static int main_loop(struct app *a)
 		}
 		if (a->want_shot) {
 			a->want_shot = false;
-			char name[64];
-			shot_name(name, sizeof name);
-			screenshot(a, name);
+			screenshot(a);
 		}
 		if (snap)
 			a->last_stats = snap->stats;
 		present(a);
-		if (!a->vsync)
-			SDL_Delay(16); /* about 60 fps without vsync */
+		dirty = false;
+		/* Twice a second: the share of a core drawing took, and the rate
+		 * that brings it to the budget (halfway, to settle smoothly). */
+		if (now - win_wall >= 500000) {
+			double proc_s = process_cpu_s(), dsp_s = proc_thread_cpu_s(a->proc);
+			double share = (proc_s - win_proc - (dsp_s - win_dsp)) /
+			               ((double)(now - win_wall) / 1e6);
+			double want = hz * DRAW_BUDGET / KM_MAX(share, 1e-4);
+			hz = KM_CLAMP(0.5 * (hz + want), MIN_HZ, max_hz);
+			interval_us = (uint64_t)(1e6 / hz);
+			win_wall = now;
+			win_proc = proc_s;
+			win_dsp = dsp_s;
+		}
+		/* With vsync the present itself waited for the display. */
+		next_draw = now + interval_us;
 	}
 	return result;
+}
+
+/* SDL's own log lines (SDL_Log...) go to knotmap's log, so they never come
+ * before knotmap's clear message; errors stay errors, the rest is debug. */
+static void sdl_log_to_km(void *user, int category, SDL_LogPriority priority, const char *msg)
+{
+	(void)category;
+	const struct km_log *log = user;
+	enum km_log_level level = priority >= SDL_LOG_PRIORITY_ERROR  ? KM_LOG_ERROR
+	                          : priority == SDL_LOG_PRIORITY_WARN ? KM_LOG_WARN
+	                                                              : KM_LOG_DEBUG;
+	km__log(log, level, "sdl", "%s", msg);
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+	return path && path[0] == '/' && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * Which display SDL can reach, decided before SDL probes: libwayland prints
+ * "XDG_RUNTIME_DIR is invalid or not set" to stderr itself when SDL tries
+ * Wayland without a runtime directory, ahead of knotmap's "no display". With
+ * neither a Wayland socket nor $DISPLAY there is no display: say so and do not
+ * probe; with only $DISPLAY, SDL goes straight to X11. A driver the user names
+ * in SDL_VIDEODRIVER is left to SDL. Returns false when there is no display.
+ */
+static bool choose_video_driver(const struct km_log *log)
+{
+	const char *asked = SDL_getenv("SDL_VIDEODRIVER");
+	if (asked && asked[0])
+		return true;
+	const char *wl = SDL_getenv("WAYLAND_DISPLAY");
+	const char *x11 = SDL_getenv("DISPLAY");
+	bool wayland = (wl && wl[0] == '/') || is_dir(SDL_getenv("XDG_RUNTIME_DIR"));
+	bool have_x11 = x11 && x11[0];
+	if (!wayland && !have_x11) {
+		km__log(log, KM_LOG_ERROR, "viewer",
+		        "no display: no X11 or Wayland session ($DISPLAY and $WAYLAND_DISPLAY "
+		        "unset, no $XDG_RUNTIME_DIR)");
+		return false;
+	}
+	if (!wayland)
+		SDL_SetHint(SDL_HINT_VIDEODRIVER, "x11");
+	return true;
 }
 
 int km_viewer_run(const struct km_viewer_options *opts)
@@ -328,10 +524,22 @@ int km_viewer_run(const struct km_viewer_options *opts)
 	a.fullscreen = opts->fullscreen;
 	int w = opts->width > 0 ? opts->width : 1024, h = opts->height > 0 ? opts->height : 640;
 
+	if (opts->screenshot_path) {
+		int rc = check_shot_target(opts);
+		if (rc != KM_OK)
+			return rc;
+	}
 	/* Display first: fail fast without touching the mat. */
+	if (!choose_video_driver(&opts->log))
+		return KM_ERR_NO_DISPLAY;
+	SDL_LogOutputFunction old_log_fn = NULL;
+	void *old_log_user = NULL;
+	SDL_LogGetOutputFunction(&old_log_fn, &old_log_user);
+	SDL_LogSetOutputFunction(sdl_log_to_km, (void *)&opts->log);
 	SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "0");
 	if (SDL_Init(SDL_INIT_VIDEO) != 0) {
 		km__log(&opts->log, KM_LOG_ERROR, "viewer", "no display: %s", SDL_GetError());
+		SDL_LogSetOutputFunction(old_log_fn, old_log_user);
 		return KM_ERR_NO_DISPLAY;
 	}
 	/* SDL falls back to its offscreen driver when there is no screen: that
@@ -343,12 +551,14 @@ int km_viewer_run(const struct km_viewer_options *opts)
 		km__log(&opts->log, KM_LOG_ERROR, "viewer",
 		        "no display: no X11 or Wayland session (SDL fell back to '%s')", drv);
 		SDL_Quit();
+		SDL_LogSetOutputFunction(old_log_fn, old_log_user);
 		return KM_ERR_NO_DISPLAY;
 	}
 	int err = KM_OK;
 	if (TTF_Init() != 0) {
 		km__log(&opts->log, KM_LOG_ERROR, "viewer", "SDL_ttf: %s", TTF_GetError());
 		SDL_Quit();
+		SDL_LogSetOutputFunction(old_log_fn, old_log_user);
 		return KM_ERR_INTERNAL;
 	}
 	SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "linear");
@@ -425,5 +635,6 @@ out:
 		SDL_DestroyWindow(a.win);
 	TTF_Quit();
 	SDL_Quit();
+	SDL_LogSetOutputFunction(old_log_fn, old_log_user);
 	return err;
 }

@@ -5,7 +5,9 @@
  * filled before the device started, and nothing else.
  */
 #include <SDL.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <math.h>
 #include <spawn.h>
@@ -367,6 +369,44 @@ static void load_voice(km_audio *a)
 		        dir);
 }
 
+/* ALSA prints its own errors straight to stderr ("ALSA lib pcm.c:... Unknown
+ * PCM default", eight lines on a machine with no sound card) while SDL probes
+ * it, before knotmap can say "no sound". libasound is in the process already
+ * as SDL's dependency: its error hook, when present, is found by name (no
+ * link of our own, no ALSA headers) and sends those lines to the debug log.
+ * The hook is process-wide; the last config's log wins (one viewer at a time
+ * in practice). */
+typedef void (*alsa_error_fn)(const char *file, int line, const char *function, int err,
+                              const char *fmt, ...);
+typedef int (*alsa_set_error_fn)(alsa_error_fn handler);
+static struct km_log alsa_log;
+
+static void alsa_to_log(const char *file, int line, const char *function, int err,
+                        const char *fmt, ...) KM_PRINTF(5, 6);
+static void alsa_to_log(const char *file, int line, const char *function, int err,
+                        const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	km__log(&alsa_log, KM_LOG_DEBUG, "audio", "ALSA %s:%d (%s) %s%s%s", file ? file : "?", line,
+	        function ? function : "?", msg, err < 0 ? ": " : "", err < 0 ? strerror(-err) : "");
+}
+
+static void quiet_alsa(const struct km_log *log)
+{
+	alsa_log = *log;
+	void *self = dlopen(NULL, RTLD_LAZY);
+	if (!self)
+		return;
+	alsa_set_error_fn set = (alsa_set_error_fn)dlsym(self, "snd_lib_error_set_handler");
+	if (set)
+		set(alsa_to_log);
+	dlclose(self);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Life cycle                                                                */
 /* ------------------------------------------------------------------------ */
@@ -393,6 +433,7 @@ int km_audio_create(const struct km_audio_config *cfg, km_audio **out)
 	atomic_init(&a->played, 0);
 	atomic_init(&a->dropped, 0);
 	atomic_init(&a->callbacks, 0);
+	quiet_alsa(&cfg->log);
 	if (SDL_InitSubSystem(SDL_INIT_AUDIO) != 0) {
 		km__log(&cfg->log, KM_LOG_WARN, "audio", "no sound: %s", SDL_GetError());
 		km__free(a);
@@ -492,7 +533,7 @@ bool km_audio_muted(const km_audio *a)
 	return a ? atomic_load(&((km_audio *)a)->mute) : true;
 }
 
-void km_audio_get_stats(const km_audio *a, struct km_audio_stats *out)
+void km_audio_stats(const km_audio *a, struct km_audio_stats *out)
 {
 	if (!out)
 		return;

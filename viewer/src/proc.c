@@ -13,9 +13,13 @@
 #include <time.h>
 
 #include "km_internal.h"
+#include "knotmap/outfile.h"
+#include "knotmap/pipeline.h"
 #include "proc.h"
 
 static const double speeds[] = {0.25, 0.5, 1.0, 2.0, 4.0, 8.0};
+
+static void end_history(struct km__vproc *p);
 
 static void push_msg(struct km__vproc *p, enum km_view_level level, uint64_t t_us, const char *text)
 {
@@ -54,10 +58,15 @@ static void guided_summary(struct km__vproc *p)
 		if (n > 6 && !strcmp(p->rec_path + n - 6, ".kmrec"))
 			n -= 6;
 		snprintf(path, sizeof path, "%.*s.guided.json", (int)n, p->rec_path);
-		FILE *fp = fopen(path, "w");
-		bool ok = fp && fputs(p->summary_json, fp) >= 0;
-		if (fp && fclose(fp) != 0)
-			ok = false;
+		/* km_outfile: 0600, never through a link or over an existing file */
+		struct km_outfile_config oc = km_outfile_config_default();
+		oc.path = path;
+		oc.log = p->log;
+		km_outfile *f = NULL;
+		bool ok = km_outfile_open(&oc, &f) == KM_OK &&
+		          km_outfile_write(f, p->summary_json, strlen(p->summary_json)) == KM_OK &&
+		          km_outfile_commit(f) == KM_OK;
+		km_outfile_destroy(f);
 		km__log(&p->log, ok ? KM_LOG_INFO : KM_LOG_WARN, "guided", "summary %s %s",
 		        ok ? "saved to" : "not saved to", path);
 	}
@@ -83,6 +92,11 @@ static void on_event(void *user, const struct km_event *ev)
 		struct km_rec_event re;
 		km__view_event_to_rec(ev, &re);
 		km_rec_writer_write_event(p->rec, &re);
+		bool persistent = false;
+		if (p->slog && km_session_log_event(p->slog, ev, &persistent) == KM_OK &&
+		    persistent)
+			push_msg(p, KM_VIEW_ALERT, ev->time_us,
+			         "Seen for over a week: see a healthcare professional");
 	}
 }
 
@@ -184,6 +198,7 @@ void km__vproc_destroy(struct km__vproc *p)
 	if (p->rec) {
 		km_rec_writer_close(p->rec);
 		km_rec_writer_destroy(p->rec);
+		end_history(p);
 	}
 	km_stream_destroy(p->stream);
 	km_guided_destroy(p->guided);
@@ -293,12 +308,57 @@ static void pace(struct km__vproc *p, uint64_t dev_us)
 		p->anchor_valid = false; /* fell behind: carry on, do not sprint */
 }
 
+static int64_t wall_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void end_history(struct km__vproc *p)
+{
+	if (!p->slog)
+		return;
+	km_session_log_end(p->slog, wall_now_us());
+	km_session_log_destroy(p->slog);
+	p->slog = NULL;
+}
+
+/* The new recording's session row; only a warning when the history cannot
+ * be opened (the recording goes on). */
+static void start_history(struct km__vproc *p, const char *stamp, int64_t start_unix_us)
+{
+	char device[64];
+	if (p->info.transport == KM_TRANSPORT_SIM)
+		snprintf(device, sizeof device, "sim:%.59s", sim_scenario(&p->opts));
+	else if (p->info.transport == KM_TRANSPORT_REPLAY)
+		snprintf(device, sizeof device, "replay");
+	else
+		snprintf(device, sizeof device, "%.63s", p->info.serial);
+	struct km_session_log_config lc = km_session_log_config_default();
+	lc.db_path = p->opts.history_path;
+	lc.uuid = stamp;
+	lc.start_unix_us = start_unix_us;
+	lc.device = device;
+	lc.recording = p->rec_path;
+	lc.log = p->log;
+	if (km_session_log_create(&lc, &p->slog) != KM_OK) {
+		p->slog = NULL;
+		km__log(&p->log, KM_LOG_WARN, "viewer",
+		        "the history is not available; recording %s without it", p->rec_path);
+		return;
+	}
+	/* Events from here on are at or after the last frame shown. */
+	km_session_log_first_frame(p->slog, p->last_dev);
+}
+
 static void rec_toggle(struct km__vproc *p, uint64_t t_us)
 {
 	if (p->rec) {
 		int err = km_rec_writer_close(p->rec);
 		km_rec_writer_destroy(p->rec);
 		p->rec = NULL;
+		end_history(p);
 		char line[KM_VIEW_TEXT_MAX];
 		snprintf(line, sizeof line, "Recording stopped%s",
 		         err == KM_OK ? "" : " (write error)");
@@ -336,7 +396,11 @@ static void rec_toggle(struct km__vproc *p, uint64_t t_us)
 	         (unsigned)p->info.firmware_version & 0xffu);
 	snprintf(c.device.model, sizeof c.device.model, "%s", p->info.product);
 	snprintf(c.session_id, sizeof c.session_id, "%s", stamp);
+	int64_t start_unix_us = wall_now_us();
+	c.start_unix_us = start_unix_us;
 	int err = km_rec_writer_create(&c, &p->rec);
+	if (err == KM_OK)
+		start_history(p, stamp, start_unix_us);
 	char line[KM_VIEW_TEXT_MAX];
 	if (err == KM_OK)
 		snprintf(line, sizeof line, "Recording to %s.kmrec", stamp);
@@ -369,13 +433,17 @@ static void seek(struct km__vproc *p, double delta_s)
 	p->anchor_valid = false;
 }
 
-static void apply_commands(struct km__vproc *p)
+/* Returns whether any command arrived (the status is then re-published). */
+static bool apply_commands(struct km__vproc *p)
 {
-	struct km__vmailbox b;
+	struct km__vmailbox b, none;
+	memset(&none, 0, sizeof none);
 	pthread_mutex_lock(&p->lock);
 	b = p->box;
-	memset(&p->box, 0, sizeof p->box);
+	p->box = none;
 	pthread_mutex_unlock(&p->lock);
+	if (!memcmp(&b, &none, sizeof b))
+		return false;
 	uint64_t t = p->last_dev;
 	if (b.zero) {
 		int err = km_stream_zero(p->stream);
@@ -435,6 +503,7 @@ static void apply_commands(struct km__vproc *p)
 		seek(p, b.seek_s);
 	if (b.step && p->paused)
 		p->step_pending = true;
+	return true;
 }
 
 static void fill_stats(struct km__vproc *p, struct km_view_snapshot *s, const struct km_frame *f)
@@ -451,6 +520,9 @@ static void fill_stats(struct km__vproc *p, struct km_view_snapshot *s, const st
 		snprintf(st->device, sizeof st->device, "%.31s %.31s", p->info.product,
 		         p->info.serial);
 	snprintf(st->transport, sizeof st->transport, "%s", km_transport_name(p->info.transport));
+	st->detection_off = p->pipe == NULL;
+	st->raw_units = (f->flags & KM_FRAME_UNCALIBRATED) != 0;
+	st->guard_off = p->guard_off;
 	st->rate_hz = p->dt_ewma_us > 0 ? (float)(1e6 / p->dt_ewma_us) : (float)p->info.rate_hz;
 	st->frames_ok = ss.frames_ok;
 	st->frames_lost = ss.lost_frames + ss.ring_drops;
@@ -530,19 +602,20 @@ static void guided_frame(struct km__vproc *p, struct km_view_snapshot *s, const 
 static void *proc_main(void *arg)
 {
 	struct km__vproc *p = arg;
-	uint64_t last_status = 0;
+	/* Paused, ended or unplugged, the status is published when it changes
+	 * (a command, the state itself), not on a timer: the screen can idle. */
+	bool stale = true, shown_unplugged = false;
 	while (!atomic_load(&p->stop)) {
-		apply_commands(p);
+		if (apply_commands(p))
+			stale = true;
 		if (atomic_load(&p->fatal) != KM_OK)
 			break;
 		bool step = p->step_pending;
 		p->step_pending = false;
 		if (p->paused && !step && !p->seeking) {
-			uint64_t now = km_time_monotonic_us();
-			if (now - last_status > 200000) {
+			if (stale)
 				publish_status(p);
-				last_status = now;
-			}
+			stale = false;
 			nap(p, 10000);
 			continue;
 		}
@@ -551,14 +624,20 @@ static void *proc_main(void *arg)
 			continue;
 		if (err == KM_ERR_NO_DEVICE) {
 			atomic_store(&p->disconnected, true);
-			publish_status(p);
+			if (stale || !shown_unplugged)
+				publish_status(p);
+			stale = false;
+			shown_unplugged = true;
 			nap(p, 50000);
 			continue;
 		}
 		if (err == KM_ERR_END) {
-			p->ended = true;
-			p->seeking = false;
-			publish_status(p);
+			if (stale || !p->ended) {
+				p->ended = true;
+				p->seeking = false;
+				publish_status(p);
+			}
+			stale = false;
 			nap(p, 50000);
 			continue;
 		}
@@ -568,6 +647,8 @@ static void *proc_main(void *arg)
 			atomic_store(&p->fatal, err);
 			break;
 		}
+		stale = true;
+		shown_unplugged = false;
 		const struct km_frame *f = p->frame;
 		if (!p->have_first) {
 			p->have_first = true;
@@ -591,6 +672,17 @@ static void *proc_main(void *arg)
 			if (perr != KM_OK)
 				km__log(&p->log, KM_LOG_DEBUG, "viewer", "pipeline: %s",
 				        km_strerror(perr));
+			/* Events arrive during processing, so knots are placed on
+			 * the body outline of the frame before (10 ms earlier). */
+			const struct km_pipeline_result *res = km__vpipe_result(p->pipe);
+			if (res && (res->flags & KM_PIPELINE_GUARD_OFF))
+				p->guard_off = true;
+			if (p->slog && res) {
+				bool body = res->outline && res->outline->found;
+				km_session_log_outline(p->slog, body,
+				                       body ? res->outline->midline_x_mm : 0.0f,
+				                       body ? res->outline->top_mm : 0.0f);
+			}
 		} else {
 			s->n_markers = 0;
 			s->hold.state = KM_VIEW_HOLD_IDLE;

@@ -14,6 +14,7 @@
 #include "knotmap/audio.h"
 #include "knotmap/guided.h"
 #include "knotmap/recording.h"
+#include "knotmap/session_log.h"
 #include "knotmap/stream.h"
 #include "knotmap/tribuf.h"
 #include "knotmap/viewer.h"
@@ -74,6 +75,13 @@ struct km__vproc {
 	bool ended;
 	km_rec_writer *rec;
 	char rec_path[512];
+	/* The recording's history rows (start, end, device, path, knots and
+	 * holds), as `knotmap record` keeps them; NULL when not recording or the
+	 * history is not available. */
+	km_session_log *slog;
+	/* The pipeline said the tensing-up guard is off (low rate); latched, as
+	 * the rate is the stream's, and skipped frames carry no result. */
+	bool guard_off;
 	struct km__vmsg msgs[KM_VIEW_MAX_MESSAGES];
 	size_t n_msgs;
 

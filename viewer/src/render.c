@@ -64,10 +64,29 @@ void km__rfill(SDL_Renderer *ren, int x, int y, int w, int h, uint32_t rgb, uint
 {
 	SDL_Rect rc = {x, y, w, h};
 	SDL_SetRenderDrawColor(ren, (uint8_t)(rgb >> 16), (uint8_t)(rgb >> 8), (uint8_t)rgb, a);
+	/* Opaque: the same pixels without the software renderer's per-pixel
+	 * blend. */
+	if (a == 255)
+		SDL_SetRenderDrawBlendMode(ren, SDL_BLENDMODE_NONE);
 	SDL_RenderFillRect(ren, &rc);
+	if (a == 255)
+		SDL_SetRenderDrawBlendMode(ren, SDL_BLENDMODE_BLEND);
 }
 
 /* An annulus sector: degrees clockwise from 12 o'clock, a0 < a1. */
+/* Untextured triangles of alpha a. Opaque ones are drawn without blending:
+ * the same pixels, while SDL's software renderer blends each triangle
+ * through a temporary surface of its own. */
+static void geometry(SDL_Renderer *ren, const SDL_Vertex *v, int nv, const int *idx, int ni,
+                     uint8_t a)
+{
+	if (a == 255)
+		SDL_SetRenderDrawBlendMode(ren, SDL_BLENDMODE_NONE);
+	SDL_RenderGeometry(ren, NULL, v, nv, idx, ni);
+	if (a == 255)
+		SDL_SetRenderDrawBlendMode(ren, SDL_BLENDMODE_BLEND);
+}
+
 void km__rarc(SDL_Renderer *ren, float cx, float cy, float r_in, float r_out, float a0, float a1,
               uint32_t rgb, uint8_t a)
 {
@@ -76,7 +95,11 @@ void km__rarc(SDL_Renderer *ren, float cx, float cy, float r_in, float r_out, fl
 	int idx[6 * MAXSEG];
 	if (!(a1 > a0))
 		return;
-	int n = (int)ceilf((a1 - a0) / 3.0f);
+	/* Segments of about 4 px along the outer edge (at most one per 3
+	 * degrees): the chords stay within 0.1 px of the circle, and a small
+	 * marker ring is not 240 triangles for the software renderer. */
+	int n = (int)ceilf((a1 - a0) * KM_PI / 180.0f * r_out / 4.0f);
+	n = KM_MIN(n, (int)ceilf((a1 - a0) / 3.0f));
 	n = KM_CLAMP(n, 1, MAXSEG);
 	SDL_Color col = rgba(rgb, a);
 	for (int i = 0; i <= n; i++) {
@@ -99,7 +122,7 @@ void km__rarc(SDL_Renderer *ren, float cx, float cy, float r_in, float r_out, fl
 		q[4] = 2 * i + 3;
 		q[5] = 2 * i + 2;
 	}
-	SDL_RenderGeometry(ren, NULL, v, 2 * (n + 1), idx, 6 * n);
+	geometry(ren, v, 2 * (n + 1), idx, 6 * n, a);
 }
 
 void km__rline(SDL_Renderer *ren, float x0, float y0, float x1, float y1, float width, uint32_t rgb,
@@ -120,7 +143,7 @@ void km__rline(SDL_Renderer *ren, float x0, float y0, float x1, float y1, float 
 	for (int i = 0; i < 4; i++)
 		v[i].color = col;
 	static const int idx[6] = {0, 1, 2, 1, 3, 2};
-	SDL_RenderGeometry(ren, NULL, v, 4, idx, 6);
+	geometry(ren, v, 4, idx, 6, a);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -309,6 +332,11 @@ int km_render_create(SDL_Renderer *renderer, const struct km_render_config *cfg,
 		return KM_ERR_NO_MEMORY;
 	r->ren = renderer;
 	r->cfg = *cfg;
+	for (int k = 0; k <= HEAT_LUT; k++) {
+		float t = (float)k / (float)HEAT_LUT;
+		r->heat_lut[0][k] = km_colormap_index(t, 0.0f, 1.0f);
+		r->heat_lut[1][k] = km_colormap_index_sqrt(t, 0.0f, 1.0f);
+	}
 	r->cfg.font_path = NULL; /* not kept: the caller's strings may go away */
 	r->cfg.font_bold_path = NULL;
 	for (int i = 0; i < F_COUNT; i++) {
@@ -352,6 +380,10 @@ void km_render_destroy(km_render *r)
 			SDL_DestroyTexture(r->bar[m]);
 	if (r->heat)
 		SDL_DestroyTexture(r->heat);
+	if (r->static_tex)
+		SDL_DestroyTexture(r->static_tex);
+	km__free(r->heat_xs);
+	km__free(r->heat_colv);
 	for (int i = 0; i < F_COUNT; i++)
 		if (r->font[i])
 			TTF_CloseFont(r->font[i]);
@@ -365,6 +397,7 @@ void km_render_reset(km_render *r)
 	text_cache_clear(r);
 	r->auto_hi = 0.0f;
 	r->heat_valid = false;
+	r->static_valid = false;
 }
 
 void km_render_heat_rect(const km_render *r, int rect[4])
@@ -377,7 +410,7 @@ void km_render_heat_rect(const km_render *r, int rect[4])
 	rect[3] = r->heat_rect.h;
 }
 
-void km_render_get_stats(const km_render *r, struct km_render_stats *out)
+void km_render_stats(const km_render *r, struct km_render_stats *out)
 {
 	if (!out)
 		return;
@@ -401,6 +434,113 @@ void km_render_range(const km_render *r, float *lo, float *hi)
 /* Heatmap                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* km_colormap_index / km_colormap_index_sqrt with the range checked once
+ * (span = hi - lo > 0, both finite): the same expression, so the same
+ * pixels, without a call and four checks per pixel. */
+static inline uint8_t colour_index(float v, float lo, float span, bool sq)
+{
+	if (!isfinite(v))
+		return 0;
+	float t = (v - lo) / span;
+	if (!(t > 0.0f))
+		return 0;
+	if (t >= 1.0f)
+		return 255;
+	return sq ? (uint8_t)(sqrtf(t) * 255.0f + 0.5f) : (uint8_t)(t * 255.0f + 0.5f);
+}
+
+/* Where output column px samples the grid: cells x0, x1 and the weight of
+ * x1 (periodic across columns on a cylinder). */
+static void column_weights(const struct km_frame *f, int w, int px, int *x0, int *x1, float *fx)
+{
+	const int cols = f->cols;
+	float gx = ((float)px + 0.5f) * ((float)cols / (float)w) - 0.5f;
+	if (f->geometry == KM_GEOMETRY_CYLINDER) {
+		/* Around the roller the last column meets the first. */
+		float fl = floorf(gx);
+		*fx = gx - fl;
+		*x0 = (((int)fl % cols) + cols) % cols;
+		*x1 = (*x0 + 1) % cols;
+	} else {
+		gx = KM_CLAMP(gx, 0.0f, (float)(cols - 1));
+		*x0 = (int)gx;
+		*x1 = KM_MIN(*x0 + 1, cols - 1);
+		*fx = gx - (float)*x0;
+	}
+}
+
+/* Bilinear at pixel centres into w x h pixels, then the colour map. The
+ * column weights come from xs (w entries) when given, else per pixel. */
+struct col_weight {
+	int x0, x1;
+	float fx;
+};
+
+/* lut (optional): the colour index for t = (v - lo) / (hi - lo) in
+ * HEAT_LUT + 1 steps over [0, 1], the scale's index at each step: no division
+ * or square root per pixel, at most one index off next to a step. */
+static void heat_pixels(const struct km_frame *f, const uint32_t *tab, bool sq, float lo, float hi,
+                        int w, int h, const struct col_weight *xs, const uint8_t *lut, float *colv,
+                        uint32_t *out, size_t pitch_px)
+{
+	const int rows = f->rows, cols = f->cols;
+	const bool valid = hi > lo && isfinite(lo) && isfinite(hi);
+	const float span = hi - lo;
+	const float inv_span = 1.0f / span;
+	const float sy = (float)rows / (float)h;
+	for (int py = 0; py < h; py++) {
+		/* Sample at pixel centres; cell centres sit at (i + 0.5) * scale. */
+		float gy = ((float)py + 0.5f) * sy - 0.5f;
+		gy = KM_CLAMP(gy, 0.0f, (float)(rows - 1));
+		int y0 = (int)gy;
+		int y1 = KM_MIN(y0 + 1, rows - 1);
+		float fy = gy - (float)y0;
+		const float *r0 = f->kpa + (size_t)y0 * cols;
+		const float *r1 = f->kpa + (size_t)y1 * cols;
+		uint32_t *dst = out + (size_t)py * pitch_px;
+		if (!valid) {
+			for (int px = 0; px < w; px++)
+				dst[px] = 0xff000000u | tab[0];
+			continue;
+		}
+		if (lut && xs && colv) {
+			/* Down the columns first (once per cell), then across. */
+			for (int c = 0; c < cols; c++)
+				colv[c] = r0[c] + (r1[c] - r0[c]) * fy;
+			const float k = inv_span * (float)HEAT_LUT;
+			for (int px = 0; px < w; px++) {
+				const struct col_weight *c = &xs[px];
+				float v = colv[c->x0] + (colv[c->x1] - colv[c->x0]) * c->fx;
+				float t = (v - lo) * k + 0.5f;
+				/* NaN and below 0 -> 0, above 1 -> the top. */
+				uint8_t i =
+				    t > 0.0f ? lut[t < (float)HEAT_LUT ? (int)t : HEAT_LUT] : 0;
+				dst[px] = 0xff000000u | tab[i];
+			}
+			continue;
+		}
+		for (int px = 0; px < w; px++) {
+			struct col_weight c;
+			if (xs)
+				c = xs[px];
+			else
+				column_weights(f, w, px, &c.x0, &c.x1, &c.fx);
+			float top = r0[c.x0] + (r0[c.x1] - r0[c.x0]) * c.fx;
+			float bot = r1[c.x0] + (r1[c.x1] - r1[c.x0]) * c.fx;
+			float v = top + (bot - top) * fy;
+			uint8_t i;
+			if (lut) {
+				float t = (v - lo) * inv_span * (float)HEAT_LUT + 0.5f;
+				/* NaN and below 0 -> 0, above 1 -> the top. */
+				i = t > 0.0f ? lut[t < (float)HEAT_LUT ? (int)t : HEAT_LUT] : 0;
+			} else {
+				i = colour_index(v, lo, span, sq);
+			}
+			dst[px] = 0xff000000u | tab[i];
+		}
+	}
+}
+
 int km_render_heatmap_pixels(const struct km_frame *f, enum km_colormap map,
                              enum km_view_scale vscale, float lo, float hi, int scale,
                              uint32_t *out, size_t pitch_px)
@@ -409,48 +549,11 @@ int km_render_heatmap_pixels(const struct km_frame *f, enum km_colormap map,
 		return KM_ERR_INVALID_ARG;
 	if (f->rows == 0 || f->cols == 0)
 		return KM_ERR_SHAPE;
-	const int rows = f->rows, cols = f->cols;
-	const int w = cols * scale, h = rows * scale;
+	const int w = f->cols * scale, h = f->rows * scale;
 	if (pitch_px < (size_t)w)
 		return KM_ERR_INVALID_ARG;
-	const bool wrap = f->geometry == KM_GEOMETRY_CYLINDER;
-	const uint32_t *tab = km_colormap_table(map);
-	const bool sq = vscale == KM_SCALE_SQRT;
-	const float inv = 1.0f / (float)scale;
-	for (int py = 0; py < h; py++) {
-		/* Sample at pixel centres; cell centres sit at (i + 0.5) * scale. */
-		float gy = ((float)py + 0.5f) * inv - 0.5f;
-		gy = KM_CLAMP(gy, 0.0f, (float)(rows - 1));
-		int y0 = (int)gy;
-		int y1 = KM_MIN(y0 + 1, rows - 1);
-		float fy = gy - (float)y0;
-		const float *r0 = f->kpa + (size_t)y0 * cols;
-		const float *r1 = f->kpa + (size_t)y1 * cols;
-		uint32_t *dst = out + (size_t)py * pitch_px;
-		for (int px = 0; px < w; px++) {
-			float gx = ((float)px + 0.5f) * inv - 0.5f;
-			int x0, x1;
-			float fx;
-			if (wrap) {
-				/* Around the roller the last column meets the first. */
-				float fl = floorf(gx);
-				fx = gx - fl;
-				x0 = (((int)fl % cols) + cols) % cols;
-				x1 = (x0 + 1) % cols;
-			} else {
-				gx = KM_CLAMP(gx, 0.0f, (float)(cols - 1));
-				x0 = (int)gx;
-				x1 = KM_MIN(x0 + 1, cols - 1);
-				fx = gx - (float)x0;
-			}
-			float top = r0[x0] + (r0[x1] - r0[x0]) * fx;
-			float bot = r1[x0] + (r1[x1] - r1[x0]) * fx;
-			float v = top + (bot - top) * fy;
-			uint8_t i =
-			    sq ? km_colormap_index_sqrt(v, lo, hi) : km_colormap_index(v, lo, hi);
-			dst[px] = 0xff000000u | tab[i];
-		}
-	}
+	heat_pixels(f, km_colormap_table(map), vscale == KM_SCALE_SQRT, lo, hi, w, h, NULL, NULL,
+	            NULL, out, pitch_px);
 	return KM_OK;
 }
 
@@ -519,29 +622,51 @@ static void layout(km_render *r, const struct km_frame *f)
 	r->heat_rect.h = h;
 }
 
+/* The heatmap texture is made at the size it is shown (at most max_texture
+ * on its longer side), so the copy to the screen is a plain blit, not a
+ * second, filtered stretch; uploaded once per new frame, colours or range. */
 static int upload_heat(km_render *r, const struct km_view_snapshot *s, enum km_colormap map,
                        enum km_view_scale vscale)
 {
 	const struct km_frame *f = s->frame;
-	if (!r->heat || r->heat_rows != f->rows || r->heat_cols != f->cols) {
+	int tw = r->heat_rect.w, th = r->heat_rect.h;
+	int m = KM_MAX(tw, th);
+	if (m > r->cfg.max_texture) {
+		tw = KM_MAX(1, (int)((long)tw * r->cfg.max_texture / m));
+		th = KM_MAX(1, (int)((long)th * r->cfg.max_texture / m));
+	}
+	if (!r->heat || r->heat_rows != f->rows || r->heat_cols != f->cols || r->heat_w != tw ||
+	    r->heat_h != th || f->geometry != r->heat_geometry) {
 		if (r->heat)
 			SDL_DestroyTexture(r->heat);
-		int m = KM_MAX(f->rows, f->cols);
-		int scale = KM_CLAMP(r->cfg.max_texture / m, 1, 16);
-		r->heat =
-		    SDL_CreateTexture(r->ren, SDL_PIXELFORMAT_ARGB8888, SDL_TEXTUREACCESS_STREAMING,
-		                      f->cols * scale, f->rows * scale);
+		km__free(r->heat_xs);
+		km__free(r->heat_colv);
+		r->heat_xs = km__calloc((size_t)tw, sizeof *r->heat_xs);
+		r->heat_colv = km__calloc(f->cols, sizeof *r->heat_colv);
+		if (!r->heat_colv) {
+			km__free(r->heat_xs);
+			r->heat_xs = NULL;
+		}
+		r->heat = r->heat_xs ? SDL_CreateTexture(r->ren, SDL_PIXELFORMAT_ARGB8888,
+		                                         SDL_TEXTUREACCESS_STREAMING, tw, th)
+		                     : NULL;
 		if (!r->heat) {
 			km__log(&r->cfg.log, KM_LOG_ERROR, "viewer", "heatmap texture: %s",
-			        SDL_GetError());
-			return KM_ERR_INTERNAL;
+			        r->heat_xs ? SDL_GetError() : "out of memory");
+			return r->heat_xs ? KM_ERR_INTERNAL : KM_ERR_NO_MEMORY;
 		}
-		/* The software upscale is already smooth; linear filtering only
-		 * blends the last pixel when the window is scaled. */
+		/* Opaque: no blending on the copy. Linear filtering only matters
+		 * when the window is scaled. */
+		SDL_SetTextureBlendMode(r->heat, SDL_BLENDMODE_NONE);
 		SDL_SetTextureScaleMode(r->heat, SDL_ScaleModeLinear);
-		r->heat_scale = scale;
+		for (int px = 0; px < tw; px++)
+			column_weights(f, tw, px, &r->heat_xs[px].x0, &r->heat_xs[px].x1,
+			               &r->heat_xs[px].fx);
+		r->heat_w = tw;
+		r->heat_h = th;
 		r->heat_rows = f->rows;
 		r->heat_cols = f->cols;
+		r->heat_geometry = f->geometry;
 		r->heat_valid = false;
 	}
 	if (r->heat_valid && r->heat_serial == s->serial && r->heat_map == map &&
@@ -551,8 +676,9 @@ static int upload_heat(km_render *r, const struct km_view_snapshot *s, enum km_c
 	int pitch = 0;
 	if (SDL_LockTexture(r->heat, NULL, &pixels, &pitch) != 0)
 		return KM_ERR_INTERNAL;
-	km_render_heatmap_pixels(f, map, vscale, r->lo, r->hi, r->heat_scale, pixels,
-	                         (size_t)pitch / 4);
+	bool sq = vscale == KM_SCALE_SQRT;
+	heat_pixels(f, km_colormap_table(map), sq, r->lo, r->hi, tw, th, r->heat_xs,
+	            r->heat_lut[sq ? 1 : 0], r->heat_colv, pixels, (size_t)pitch / 4);
 	SDL_UnlockTexture(r->heat);
 	r->heat_valid = true;
 	r->heat_serial = s->serial;
@@ -774,8 +900,9 @@ static void draw_guided_map(km_render *r, const struct km_view_snapshot *s)
 	const SDL_Rect *hr = &r->heat_rect;
 	if (g->target_valid) {
 		float tx = mm_to_x(r, f, g->target_x_mm), ty = mm_to_y(r, f, g->target_y_mm);
-		/* A slow pulse: easy to find on the map at a glance. */
-		float ph = (float)(r->frame_no % 60) / 60.0f;
+		/* A slow pulse (1 s, on the clock, whatever the drawing rate):
+		 * easy to find on the map at a glance. */
+		float ph = (float)fmod(r->clock_s, 1.0);
 		float pr = 30.0f + 10.0f * sinf(ph * 2.0f * KM_PI);
 		uint32_t col = g->state == KM_GUIDED_HOLD ? C_GOOD : C_WARN;
 		km__rarc(r->ren, tx, ty, pr - 2.0f, pr + 2.0f, 0.0f, 360.0f, col, 200);
@@ -859,6 +986,68 @@ static void draw_title(km_render *r, const struct km_frame *f)
 	}
 }
 
+static void clear_background(km_render *r)
+{
+	SDL_SetRenderDrawColor(r->ren, (C_BG >> 16) & 0xff, (C_BG >> 8) & 0xff, C_BG & 0xff, 255);
+	SDL_RenderClear(r->ren);
+}
+
+/* What does not change from frame to frame: the map's title, the colour bar
+ * with its ticks, the heading. */
+static void draw_static(km_render *r, const struct km_frame *f, const struct km_view_ui *ui)
+{
+	draw_title(r, f);
+	draw_colour_bar(r, ui->colormap, ui->scale);
+	km__rtext(r, F_LARGE, C_TEXT, 716, 8, AL_LEFT, "knotmap");
+}
+
+/* Copies the static layer, redrawing it into its texture first when what it
+ * shows changed. false: no render targets here (drawn directly instead). */
+static bool static_layer(km_render *r, const struct km_frame *f, const struct km_view_ui *ui)
+{
+	struct static_key k;
+	memset(&k, 0, sizeof k);
+	k.map = ui->colormap;
+	k.scale = ui->scale;
+	k.lo = r->lo;
+	k.hi = r->hi;
+	k.rect = r->heat_rect;
+	k.rows = f->rows;
+	k.cols = f->cols;
+	k.pitch_mm = f->pitch_mm;
+	k.geometry = f->geometry;
+	if (r->static_failed || r->cfg.no_static_cache)
+		return false;
+	if (!r->static_tex) {
+		r->static_tex =
+		    SDL_CreateTexture(r->ren, SDL_PIXELFORMAT_ARGB8888, SDL_TEXTUREACCESS_TARGET,
+		                      r->cfg.width, r->cfg.height);
+		if (!r->static_tex) {
+			r->static_failed = true;
+			return false;
+		}
+		SDL_SetTextureBlendMode(r->static_tex, SDL_BLENDMODE_NONE);
+		r->static_valid = false;
+	}
+	if (!r->static_valid || memcmp(&k, &r->static_key, sizeof k) != 0) {
+		SDL_Texture *prev = SDL_GetRenderTarget(r->ren);
+		if (SDL_SetRenderTarget(r->ren, r->static_tex) != 0) {
+			r->static_failed = true;
+			return false;
+		}
+		SDL_SetRenderDrawBlendMode(r->ren, SDL_BLENDMODE_BLEND);
+		clear_background(r);
+		draw_static(r, f, ui);
+		SDL_SetRenderTarget(r->ren, prev);
+		SDL_SetRenderDrawBlendMode(r->ren, SDL_BLENDMODE_BLEND);
+		r->static_key = k;
+		r->static_valid = true;
+		r->stats.static_redraws++;
+	}
+	SDL_RenderCopy(r->ren, r->static_tex, NULL, NULL);
+	return true;
+}
+
 int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
                    const struct km_view_ui *ui_in, float dt_s)
 {
@@ -868,10 +1057,10 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 	if (ui.colormap >= KM_COLORMAP_COUNT || ui.colormap < 0)
 		ui.colormap = KM_COLORMAP_VIRIDIS;
 	r->frame_no++;
+	if (dt_s > 0.0f && dt_s < 10.0f)
+		r->clock_s += dt_s;
 	double t_start = km__rcpu_s(), text_start = r->stats.text_s;
 	SDL_SetRenderDrawBlendMode(r->ren, SDL_BLENDMODE_BLEND);
-	SDL_SetRenderDrawColor(r->ren, (C_BG >> 16) & 0xff, (C_BG >> 8) & 0xff, C_BG & 0xff, 255);
-	SDL_RenderClear(r->ren);
 
 	const struct km_view_snapshot *s = snap && snap->frame && snap->frame->kpa ? snap : NULL;
 	const struct km_frame *f = s ? s->frame : NULL;
@@ -879,14 +1068,19 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 	update_range(r, f, &ui, dt_s);
 	int err = KM_OK;
 	double heat_s = 0.0;
+	/* The background, title, colour bar and heading from the cache (drawn
+	 * first: nothing drawn later is under them), else drawn here. */
+	if (!s || !static_layer(r, f, &ui)) {
+		clear_background(r);
+		if (s)
+			draw_static(r, f, &ui);
+	}
 	if (s) {
 		double t_heat = km__rcpu_s();
 		err = upload_heat(r, s, ui.colormap, ui.scale);
 		if (err == KM_OK)
 			SDL_RenderCopy(r->ren, r->heat, NULL, &r->heat_rect);
 		heat_s = km__rcpu_s() - t_heat;
-		draw_title(r, f);
-		draw_colour_bar(r, ui.colormap, ui.scale);
 		if (ui.show_outline && s->outline_valid)
 			draw_outline(r, s);
 		if (ui.show_outline && s->midline_valid) {

@@ -27,15 +27,33 @@ struct text_entry {
 	char s[TEXT_LEN];
 };
 
+/* What the static layer shows; redrawn when any of it changes. */
+struct static_key {
+	int map, scale;
+	float lo, hi;
+	SDL_Rect rect;
+	int rows, cols;
+	float pitch_mm;
+	int geometry;
+};
+
+/* Steps of the heatmap's colour-index tables (render.c heat_pixels). */
+#define HEAT_LUT 65535
+
 struct km_render {
 	SDL_Renderer *ren;
 	struct km_render_config cfg;
 	TTF_Font *font[F_COUNT];
 	struct text_entry text[TEXT_CACHE];
 	uint64_t frame_no;
+	double clock_s; /* sum of the draws' dt_s: animations run on it */
 
 	SDL_Texture *heat;
-	int heat_scale;
+	int heat_w, heat_h; /* texture size, px */
+	enum km_geometry heat_geometry;
+	struct col_weight *heat_xs;        /* per texture column: the cells it samples */
+	float *heat_colv;                  /* one row of the grid, interpolated down the columns */
+	uint8_t heat_lut[2][HEAT_LUT + 1]; /* [linear, sqrt] colour index by t */
 	uint16_t heat_rows, heat_cols;
 	uint64_t heat_serial;
 	enum km_colormap heat_map;
@@ -48,6 +66,9 @@ struct km_render {
 	float lo, hi;
 	SDL_Rect heat_rect;
 	struct km_render_stats stats;
+	SDL_Texture *static_tex; /* background, title, colour bar, heading */
+	struct static_key static_key;
+	bool static_valid, static_failed;
 	int text_depth; /* nested text calls count their time once */
 };
 
@@ -92,6 +113,8 @@ int km__rtext_wrap(km_render *r, int font, uint32_t rgb, int x, int y, int max_w
 const char *km__rguided_title(const struct km_guided_view *g);
 void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct km_view_ui *ui);
 void km__rdraw_guidance(km_render *r, const struct km_view_snapshot *s);
+/* The guidance line's words and colour for a snapshot (NULL: waiting). */
+const char *km__rguidance(const struct km_view_snapshot *s, uint32_t *col);
 void km__rbanner(km_render *r, uint32_t col, const char *big, const char *small);
 void km__rdraw_help(km_render *r);
 void km__rdraw_red_flag(km_render *r);

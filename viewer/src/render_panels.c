@@ -124,7 +124,8 @@ static uint32_t level_colour(enum km_view_level l)
 void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct km_view_ui *ui)
 {
 	const int x = 716, w = 292;
-	km__rtext(r, F_LARGE, C_TEXT, x, 8, AL_LEFT, "knotmap");
+	if (!s) /* with a snapshot the heading is in the static layer (render.c) */
+		km__rtext(r, F_LARGE, C_TEXT, x, 8, AL_LEFT, "knotmap");
 	if (s && s->stats.recording) {
 		km__rarc(r->ren, (float)(x + w - 52), 24.0f, 0.0f, 7.0f, 0.0f, 360.0f, C_MUCH, 255);
 		km__rtext(r, F_BODY, C_MUCH, x + w, 12, AL_RIGHT, "REC");
@@ -166,7 +167,7 @@ void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct 
 	}
 }
 
-static const char *guidance(const struct km_view_snapshot *s, uint32_t *col)
+const char *km__rguidance(const struct km_view_snapshot *s, uint32_t *col)
 {
 	*col = C_TEXT;
 	if (!s)
@@ -206,6 +207,20 @@ static const char *guidance(const struct km_view_snapshot *s, uint32_t *col)
 		*col = C_GOOD;
 		return "Good. Breathe slowly and let it ease: hold 30-60 s.";
 	}
+	/* Say what limits the analysis rather than promise spots it cannot
+	 * find (the terminal's warning is not where people look). */
+	if (s->stats.raw_units) {
+		*col = C_WARN;
+		return "Raw sensor counts, not kPa: no spot detection. Calibrate the mat for kPa.";
+	}
+	if (s->stats.detection_off) {
+		*col = C_WARN;
+		return "Detection is off for this source: the map shows pressure only.";
+	}
+	if (s->stats.guard_off) {
+		*col = C_WARN;
+		return "Low frame rate: no tensing-up warnings. Ease off yourself if you tense up.";
+	}
 	return "Find a candidate spot, then hold 30-60 s at a tolerable 'good pain' that eases.";
 }
 
@@ -214,7 +229,7 @@ void km__rdraw_guidance(km_render *r, const struct km_view_snapshot *s)
 	const int y = 566;
 	km__rfill(r->ren, 0, y, r->cfg.width, r->cfg.height - y, C_PANEL, 255);
 	uint32_t col;
-	const char *g = guidance(s, &col);
+	const char *g = km__rguidance(s, &col);
 	if (s && s->guided.active && s->guided.prompt[0] && !s->tensing && !s->hold.ease_off) {
 		g = s->guided.prompt;
 		col = s->guided.state == KM_GUIDED_STOPPED ? C_MUCH : C_GOOD;

@@ -1,47 +1,19 @@
-/* Screenshots: read the render target back and write an 8-bit RGB PNG with
- * libpng (smaller than SDL_SaveBMP's output, and what people can open). */
+/* Screenshots: read the render target back and hand the pixels to the one PNG
+ * writer (knotmap/image.h); smaller than SDL_SaveBMP's output, and what
+ * people can open. */
 #include <SDL.h>
 #include <errno.h>
-#include <png.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "km_internal.h"
+#include "knotmap/history.h"
 #include "knotmap/screenshot.h"
 
-static int write_png(const char *path, const uint8_t *rgb, int w, int h)
+int km_viewer_save_png(SDL_Renderer *renderer, const struct km_image_config *cfg)
 {
-	FILE *fp = fopen(path, "wb");
-	if (!fp)
-		return km__error_from_errno(errno);
-	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-	png_infop info = png ? png_create_info_struct(png) : NULL;
-	if (!png || !info) {
-		png_destroy_write_struct(&png, NULL);
-		fclose(fp);
-		return KM_ERR_NO_MEMORY;
-	}
-	if (setjmp(png_jmpbuf(png))) {
-		png_destroy_write_struct(&png, &info);
-		fclose(fp);
-		return KM_ERR_IO;
-	}
-	png_init_io(png, fp);
-	png_set_compression_level(png, 9);
-	png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB,
-	             PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-	png_write_info(png, info);
-	for (int y = 0; y < h; y++)
-		png_write_row(png, (png_const_bytep)(rgb + (size_t)y * (size_t)w * 3));
-	png_write_end(png, NULL);
-	png_destroy_write_struct(&png, &info);
-	if (fclose(fp) != 0)
-		return KM_ERR_IO;
-	return KM_OK;
-}
-
-int km_viewer_save_png(SDL_Renderer *renderer, const char *path)
-{
-	if (!renderer || !path)
+	if (!renderer || !cfg || !cfg->path)
 		return KM_ERR_INVALID_ARG;
 	int w = 0, h = 0;
 	if (SDL_GetRendererOutputSize(renderer, &w, &h) != 0 || w <= 0 || h <= 0)
@@ -57,7 +29,54 @@ int km_viewer_save_png(SDL_Renderer *renderer, const char *path)
 	if (SDL_RenderReadPixels(renderer, NULL, SDL_PIXELFORMAT_RGB24, rgb, w * 3) != 0)
 		err = KM_ERR_INTERNAL;
 	else
-		err = write_png(path, rgb, w, h);
+		err = km_image_write_png(cfg, rgb, (uint32_t)w, (uint32_t)h);
 	km__free(rgb);
 	return err;
+}
+
+int km_viewer_save_png_unique(SDL_Renderer *renderer, const char *dir, const struct km_log *log,
+                              char *path_out, size_t cap)
+{
+	if (!renderer || !path_out || cap == 0)
+		return KM_ERR_INVALID_ARG;
+	path_out[0] = '\0';
+	char def[4096];
+	if (!dir) {
+		int rc = km_history_data_path("screenshots", def, sizeof def);
+		if (rc != KM_OK)
+			return rc;
+		dir = def;
+	}
+	time_t now = time(NULL);
+	struct tm tm;
+	char stamp[32] = "screenshot";
+	if (localtime_r(&now, &tm))
+		strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+	/* Screenshots show health data: the folder is the owner's only. */
+	int n = snprintf(path_out, cap, "%s/%s.png", dir, stamp);
+	if (n < 0 || (size_t)n >= cap)
+		return KM_ERR_OVERFLOW;
+	int rc = km__make_parent_dirs(path_out);
+	if (rc != KM_OK)
+		return rc;
+	struct km_image_config ic = km_image_config_default();
+	if (log)
+		ic.log = *log;
+	ic.title = "knotmap screenshot";
+	/* Pick the first free name; a name taken between the check and the
+	 * write (another viewer) is caught by km_outfile and the next is tried. */
+	for (unsigned i = 0; i < 1000; i++) {
+		n = i == 0 ? snprintf(path_out, cap, "%s/knotmap-%s.png", dir, stamp)
+		           : snprintf(path_out, cap, "%s/knotmap-%s-%u.png", dir, stamp, i);
+		if (n < 0 || (size_t)n >= cap)
+			return KM_ERR_OVERFLOW;
+		struct stat st;
+		if (lstat(path_out, &st) == 0 || errno != ENOENT)
+			continue;
+		ic.path = path_out;
+		rc = km_viewer_save_png(renderer, &ic);
+		if (rc != KM_ERR_EXISTS)
+			return rc;
+	}
+	return KM_ERR_EXISTS;
 }

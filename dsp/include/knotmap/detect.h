@@ -49,6 +49,8 @@ enum km_candidate_flag {
 	KM_CANDIDATE_LANDMARK = 1u << 1, /* much stronger than a knot: bone or tool */
 	KM_CANDIDATE_WEAK = 1u << 2,     /* between weak_fraction x and 1 x the thresholds:
 	                                    only keeps an existing track alive (hysteresis) */
+	KM_CANDIDATE_PAIRED = 1u << 3,   /* a twin across the midline: paired anatomy
+	                                    (mirror_fraction; with mirror_mode LABEL) */
 };
 
 /* What to do with masked candidates (midline, landmark). */
@@ -134,6 +136,22 @@ struct km_detect_config {
 	 * of its own scale: dropped. A Gaussian spot's response falls past
 	 * its scale. > 1, or 0 = off (default; the pipeline uses 1.5). */
 	float max_scale_growth;
+	/* Left-right evidence: anatomy is paired about the spine (shoulder
+	 * blades, paraspinal muscles, buttocks), a knot is usually one-sided.
+	 * m = the largest response within mirror_tol_mm of the candidate's
+	 * mirror image about the body's midline (same scale: a coarser one
+	 * responds more to anything). With 0.5 x response <= m <= 2 x response
+	 * (a comparable twin; a far stronger one is something else), the excess
+	 * without a twin, response - mirror_fraction x m, must still pass the
+	 * noise, floor and contrast thresholds, else the candidate is paired
+	 * anatomy: dropped, or labelled KM_CANDIDATE_PAIRED (mirror_mode).
+	 * Needs a body outline (flat mat). 0 = off (default; the pipeline uses
+	 * 1: the twin's whole response). mirror_tol_mm: default 15 mm. A knot
+	 * on one of a pair of bony peaks must exceed its twin by a knot's
+	 * excess (docs/accuracy.md). */
+	float mirror_fraction;
+	float mirror_tol_mm;
+	enum km_detect_mask_mode mirror_mode;   /* default DROP */
 	enum km_detect_mask_mode midline_mode;  /* default DROP */
 	enum km_detect_mask_mode landmark_mode; /* default DROP */
 	struct km_log log;

@@ -4,7 +4,8 @@
  *
  *   frame -> checks (shape, order, NaN/inf/negative cells) -> spatial
  *   band-pass (knotmap/bandpass.h) -> spot detection + body outline
- *   (knotmap/detect.h) -> tracker (knotmap/tracker.h) -> per knot: guarding
+ *   (knotmap/detect.h), body model (knotmap/body.h) -> tracker
+ *   (knotmap/tracker.h) -> per knot: guarding
  *   (knotmap/guard.h), stiffness index (knotmap/stiffness.h) and hold
  *   timers (knotmap/hold.h) -> events
  *   (knotmap/events.h)
@@ -14,8 +15,8 @@
  * spots over the spine midline: they are tracked and reach the hold timers
  * (a tool contact is what a hold times; a midline spot makes SPINE_BLOCKED),
  * but only unlabelled tracks that lived announce_s are announced with
- * KNOT_FOUND / KNOT_LOST (each
- * announced id gets exactly one KNOT_LOST, at its END or at finish).
+ * KNOT_FOUND / KNOT_LOST (each announced id gets exactly one KNOT_LOST,
+ * lost_after_s after its END unless the spot comes back, or at finish).
  *
  * Include this header alone: it pulls in every type the result uses.
  * Nothing is allocated per frame after km_pipeline_create. Times come from
@@ -32,6 +33,7 @@
 #include <stdint.h>
 
 #include "knotmap/bandpass.h"
+#include "knotmap/body.h"
 #include "knotmap/core.h"
 #include "knotmap/detect.h"
 #include "knotmap/events.h"
@@ -73,7 +75,8 @@ struct km_pipeline_config {
 	 * itself the median; body weight alone lying stays below) and, along at
 	 * least one axis, the mat tool_gap_mm away on both sides (default 40
 	 * mm) reads under tool_side_fraction of it (default 0.2: the body is
-	 * lifted around a ball, across a roller). tool_side_fraction 1 with
+	 * lifted around a ball, across a roller), and the contact covers two
+	 * sensels or more (a lone spike is a stuck cell). tool_side_fraction 1 with
 	 * tool_min_ratio 0 times every loaded spot (the old behaviour). On a
 	 * cylinder every contact is the instrumented roller's. */
 	float tool_min_ratio;
@@ -110,6 +113,11 @@ struct km_pipeline_config {
 	/* KNOT_FOUND once a track has lived this long (s, 0..3600; default 1 s,
 	 * est.): contact edges that blink for a few frames are not announced. */
 	float announce_s;
+	/* KNOT_LOST once an announced knot's track has been gone this long (s,
+	 * 0..3600; default 10 s, est.): a spot that blinks out (breathing, a
+	 * shift) and is found again at the same place keeps its id (tracker.h)
+	 * and is announced once. 0 = at the track's END. */
+	float lost_after_s;
 	/* A frame with more NaN/inf/negative cells than this fraction is
 	 * rejected (KM_ERR_NONFINITE); fewer are replaced by 0 and flagged.
 	 * Default 0.25. */
@@ -122,9 +130,9 @@ struct km_pipeline_config {
 
 /* Flags in km_pipeline_result.flags. */
 enum km_pipeline_flag {
-	KM_PIPELINE_BAD_CELLS = 1u << 0,  /* some cells were NaN/inf/negative (replaced by 0) */
-	KM_PIPELINE_GAP = 1u << 1,        /* frames were lost before this one */
-	KM_PIPELINE_SATURATED = 1u << 2,  /* the frame says cells hit the ADC ceiling */
+	KM_PIPELINE_BAD_CELLS = 1u << 0,   /* some cells were NaN/inf/negative (replaced by 0) */
+	KM_PIPELINE_GAP = 1u << 1,         /* frames were lost before this one */
+	KM_PIPELINE_SATURATED = 1u << 2,   /* the frame says cells hit the ADC ceiling */
 	KM_PIPELINE_EVENTS_LOST = 1u << 3, /* more events than max_events (callback saw all) */
 	/* enable_guard was asked for but rate_hz is below KM_PIPELINE_GUARD_MIN_HZ:
 	 * no TENSING_UP / EASE_OFF from this stream (set on every result; the
@@ -153,6 +161,10 @@ struct km_pipeline_result {
 	size_t event_count;
 	/* body outline and spine midline (found == 0 when unknown) */
 	const struct km_body_outline *outline;
+	/* body model (knotmap/body.h): posture, midline, landmarks; updated
+	 * five times a second from the averaged map; NULL on a cylinder. Use
+	 * km_body_locate for a spot's body coordinates. */
+	const struct km_body_model *body;
 	/* whole mat */
 	float total_load_n;    /* sum of kPa x cell area */
 	float loaded_area_cm2; /* cells above detect.outline_kpa */

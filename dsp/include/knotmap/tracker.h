@@ -13,8 +13,13 @@
  *
  * Output is shaped like touch contacts (sensel-api): every confirmed track
  * reports START once, then MOVE every frame it is alive (also while it
- * coasts through misses), then exactly one END. Ids start at 1, increase and
- * are never reused while the object lives (km_tracker_reset restarts them).
+ * coasts through misses), then exactly one END. Ids start at 1 and increase;
+ * one spot keeps one id for the session: a track confirmed within
+ * same_spot_mm of where an ended track last was takes that id back (START
+ * again after its END), and one confirmed there while a track still
+ * coasts is merged into it, so a spot lost and found again is not a new
+ * spot. Two live
+ * tracks never share an id (km_tracker_reset restarts them).
  *
  * Thread safety: one object per thread.
  */
@@ -63,6 +68,14 @@ struct km_tracker_config {
 	unsigned max_tracks;     /* live tracks (tentative + confirmed), 1..256; default 64 */
 	unsigned max_candidates; /* per frame, 1..256; more are ignored (counted); default 64 */
 	float wrap_x_mm;         /* cylinder circumference (cols * pitch); 0 = flat */
+	/* Ended tracks remembered for id reuse, 0..4096 (default 256; the
+	 * oldest is forgotten first); 0 = every track gets a new id. */
+	unsigned remember_spots;
+	/* A spot found again within this of where a track was last seen is
+	 * that track's spot (its id comes back; a coasting track takes the
+	 * new hits); 0 = gate_mm (default). The pipeline uses max(gate_mm,
+	 * 1.5 x pitch): on a coarse grid a spot's maximum hops a cell. */
+	float same_spot_mm;
 	struct km_log log;
 };
 

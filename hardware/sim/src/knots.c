@@ -12,8 +12,6 @@
 /* Knots                                                                     */
 /* ------------------------------------------------------------------------ */
 
-
-
 /*
  * A knot of radius R at depth z: the region is taken as a Gaussian of SD
  * R / 2; at the surface its footprint spreads to SD sqrt((R/2)^2 + (z/2)^2)

@@ -52,7 +52,6 @@ void km__sim_build_motion(km_sim *s)
 	s->motion_len = t;
 }
 
-
 static float smooth01(float u)
 {
 	u = KM_CLAMP(u, 0.0f, 1.0f);

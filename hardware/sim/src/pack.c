@@ -80,4 +80,3 @@ int km_sim_pack(km_sim *s, uint8_t *buf, size_t cap, size_t *written)
 	    &h, s->counts, h.encoding == KM_PROTO_ENC_DELTA_TEMPORAL ? s->prev_counts : NULL, buf,
 	    cap, written);
 }
-

@@ -18,7 +18,6 @@
 #include "sim_internal.h"
 #include "sim_math.h"
 
-
 uint32_t km__sim_hash(const void *data, size_t len, uint32_t h)
 {
 	/* FNV-1a */
@@ -251,7 +250,6 @@ static void free_all(km_sim *s)
 		s->knots[k].w = NULL;
 	}
 }
-
 
 void km_sim_reset(km_sim *s)
 {

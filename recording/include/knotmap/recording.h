@@ -158,7 +158,9 @@ KM_API int km_rec_writer_reset(km_rec_writer *w);
  */
 KM_API int km_rec_writer_close(km_rec_writer *w);
 
-/* Counters, for progress displays. Any pointer may be NULL. */
+/* What the file holds so far: frames and events in whole chunks written, and
+ * the file's size in bytes (a chunk still in the buffer is not counted; after a
+ * write failure these are what a reader will find). Any pointer may be NULL. */
 KM_API void km_rec_writer_stats(const km_rec_writer *w, uint64_t *frames, uint64_t *events,
                                 uint64_t *bytes);
 

@@ -99,11 +99,11 @@ struct km_history_session {
 	int64_t id;    /* assigned by the database */
 	char uuid[48]; /* the recording's session id; unique; may be empty */
 	int64_t start_unix_us;
-	int64_t end_unix_us; /* 0 while running */
-	char device[64];     /* device serial or "sim:<scenario>" */
+	int64_t end_unix_us;                 /* 0 while running */
+	char device[64];                     /* device serial or "sim:<scenario>" */
 	char recording[KM_HISTORY_PATH_MAX]; /* full path of the .kmrec, may be empty */
-	uint32_t knots;      /* knots observed in it (filled by queries) */
-	uint32_t holds;      /* holds in it (filled by queries) */
+	uint32_t knots;                      /* knots observed in it (filled by queries) */
+	uint32_t holds;                      /* holds in it (filled by queries) */
 };
 
 /* Adds a session; *id receives its id. KM_ERR_EXISTS when uuid is already there;

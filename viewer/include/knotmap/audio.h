@@ -116,7 +116,7 @@ float km_audio_volume(const km_audio *a);
 void km_audio_set_mute(km_audio *a, bool mute);
 bool km_audio_muted(const km_audio *a);
 /* Snapshot of the counters. Any thread. */
-void km_audio_get_stats(const km_audio *a, struct km_audio_stats *out);
+void km_audio_stats(const km_audio *a, struct km_audio_stats *out);
 
 /* Where the phrase clips live: cfg dir or $XDG_CACHE_HOME/knotmap/voice or
  * $HOME/.cache/knotmap/voice. KM_OK, KM_ERR_OVERFLOW, KM_ERR_NOT_FOUND (no

@@ -31,6 +31,8 @@ struct km_render_config {
 	                               back to font_path when missing) */
 	int width, height;          /* logical canvas, px (default 1024 x 640) */
 	int max_texture;            /* largest side of the upscaled heatmap, px (default 512) */
+	bool no_static_cache;       /* draw the background layer every time (what a renderer
+	                               without render targets does; tests compare the two) */
 	struct km_log log;
 };
 
@@ -77,14 +79,15 @@ void km_render_range(const km_render *r, float *lo, float *hi);
 /* What drawing has cost since create (bench/viewer reads it; tests count
  * uploads). CPU times are the calling thread's, s. */
 struct km_render_stats {
-	uint64_t draws;        /* km_render_draw calls */
-	uint64_t heat_uploads; /* heatmap texture uploads (new frame, colours or range) */
-	uint64_t text_renders; /* strings rasterised (text cache misses) */
-	double heat_s;         /* heatmap pixels, upload and copy */
-	double text_s;         /* text: rasterising and copying */
-	double overlay_s;      /* everything else drawn: clear, panels, bar, markers, ring */
+	uint64_t draws;          /* km_render_draw calls */
+	uint64_t heat_uploads;   /* heatmap texture uploads (new frame, colours or range) */
+	uint64_t text_renders;   /* strings rasterised (text cache misses) */
+	uint64_t static_redraws; /* the cached background layer redrawn */
+	double heat_s;           /* heatmap pixels, upload and copy */
+	double text_s;           /* text: rasterising and copying */
+	double overlay_s;        /* everything else drawn: clear, panels, bar, markers, ring */
 };
-void km_render_get_stats(const km_render *r, struct km_render_stats *out);
+void km_render_stats(const km_render *r, struct km_render_stats *out);
 
 /*
  * Software upscale + colour: bilinear interpolation of the kPa grid (periodic

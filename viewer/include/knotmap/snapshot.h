@@ -85,6 +85,10 @@ struct km_view_stats {
 	double replay_pos_s;
 	bool ended;        /* replay / finite source reached its end */
 	bool disconnected; /* mat unplugged; waiting for it */
+	/* What limits the analysis, for the guidance line (issue 20): */
+	bool detection_off; /* no dsp pipeline for this source: no spots, no holds */
+	bool raw_units;     /* the frames are raw counts, not kPa: no detection */
+	bool guard_off;     /* frame rate below the tensing-up guard's need */
 };
 
 enum km_view_level {

@@ -7,7 +7,8 @@
  *   knotmap/tribuf.h    the triple buffer from the processing thread to the
  *                       main thread;
  *   knotmap/render.h    draws a snapshot with an SDL_Renderer;
- *   knotmap/colormap.h  the colour maps; knotmap/screenshot.h the PNG;
+ *   knotmap/screenshot.h the PNG (through session's knotmap/image.h; the
+ *                       colours are session's knotmap/colormap.h);
  *   knotmap/guided.h, knotmap/audio.h  the guided routine and its sounds.
  * This header: km_viewer_run, which ties them to a stream and the dsp
  * pipeline in a window.
@@ -64,6 +65,15 @@ struct km_viewer_options {
 	int width, height;           /* window size (default 1024 x 640) */
 	const char *screenshot_path; /* save a PNG after screenshot_after_s and quit */
 	double screenshot_after_s;   /* of source time (frame clock), s */
+	/* Replace an existing screenshot_path (never a link, never the replayed
+	 * file or the calibration: those are refused whatever this says). */
+	bool screenshot_force;
+	/* Where the S key saves (created 0700); NULL = the data folder,
+	 * $XDG_DATA_HOME/knotmap/screenshots. Never overwrites. */
+	const char *screenshot_dir;
+	/* The history R-key recordings go into (knotmap/session_log.h); NULL =
+	 * the default, $XDG_DATA_HOME/knotmap/history.db. */
+	const char *history_path;
 	double sim_speed;      /* virtual mat pace, 1 = real time (screenshots may use more) */
 	const char *font_path; /* NULL = default */
 	/* Keys pressed by themselves once frames arrive, one per drawn frame

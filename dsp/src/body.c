@@ -1,0 +1,368 @@
+/*
+ * Body model from a pressure map: outline, posture, midline, bony landmarks
+ * and body coordinates. See knotmap/body.h.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "km_internal.h"
+#include "knotmap/body.h"
+
+/* Where adult proportions put each landmark, from the vertex, as a fraction
+ * of the contact length (head ~13 % of stature; scapulae T2-T7; sacrum at
+ * about half the stature; heels at the end). Est. from standard proportions. */
+static const float band_lo[KM_LANDMARK_COUNT] = {0.00f, 0.15f, 0.15f, 0.40f, 0.85f, 0.85f};
+static const float band_hi[KM_LANDMARK_COUNT] = {0.13f, 0.32f, 0.32f, 0.58f, 1.00f, 1.00f};
+#define MIDLINE_MM 25.0f /* "on the midline" within this (the spine mask, detect.h) */
+#define SACRUM_MM 60.0f  /* the sacrum's peak lies this close to the midline */
+
+struct km_body {
+	struct km_body_config cfg;
+	int R, C;
+	int16_t *first, *last; /* per row: loaded extent, -1 when empty */
+	uint16_t *count, *runs;
+	float *tmp; /* [rows] */
+	struct km_body_model m;
+};
+
+struct km_body_config km_body_config_default(void)
+{
+	struct km_body_config c;
+	memset(&c, 0, sizeof c);
+	c.pitch_mm = 10.0f;
+	c.outline_kpa = 1.0f;
+	c.min_area_cm2 = 300.0f;
+	return c;
+}
+
+int km_body_create(const struct km_body_config *cfg, km_body **out)
+{
+	if (!out)
+		return KM_ERR_INVALID_ARG;
+	*out = NULL;
+	if (!cfg)
+		return KM_ERR_INVALID_ARG;
+	if (cfg->rows == 0 || cfg->cols == 0 || cfg->rows > KM_FRAME_MAX_DIM ||
+	    cfg->cols > KM_FRAME_MAX_DIM)
+		return KM_ERR_SHAPE;
+	if (!(isfinite(cfg->pitch_mm) && cfg->pitch_mm > 0.0f) ||
+	    !(isfinite(cfg->outline_kpa) && cfg->outline_kpa >= 0.0f) ||
+	    !(isfinite(cfg->min_area_cm2) && cfg->min_area_cm2 >= 0.0f))
+		return KM_ERR_INVALID_ARG;
+	km_body *b = km__calloc(1, sizeof *b);
+	if (!b)
+		return KM_ERR_NO_MEMORY;
+	b->cfg = *cfg;
+	b->R = cfg->rows;
+	b->C = cfg->cols;
+	b->first = km__calloc(b->R, sizeof *b->first);
+	b->last = km__calloc(b->R, sizeof *b->last);
+	b->count = km__calloc(b->R, sizeof *b->count);
+	b->runs = km__calloc(b->R, sizeof *b->runs);
+	b->tmp = km__calloc(b->R, sizeof *b->tmp);
+	if (!b->first || !b->last || !b->count || !b->runs || !b->tmp) {
+		km_body_destroy(b);
+		return KM_ERR_NO_MEMORY;
+	}
+	*out = b;
+	return KM_OK;
+}
+
+void km_body_destroy(km_body *b)
+{
+	if (!b)
+		return;
+	km__free(b->first);
+	km__free(b->last);
+	km__free(b->count);
+	km__free(b->runs);
+	km__free(b->tmp);
+	km__free(b);
+}
+
+const struct km_body_model *km_body_model(const km_body *b)
+{
+	return &b->m;
+}
+
+/* Median of a[0..n) by insertion sort (n <= rows: a few hundred). */
+static float median(float *a, int n)
+{
+	for (int i = 1; i < n; i++) {
+		float v = a[i];
+		int j = i - 1;
+		for (; j >= 0 && a[j] > v; j--)
+			a[j + 1] = a[j];
+		a[j + 1] = v;
+	}
+	return n ? (n % 2 ? a[n / 2] : 0.5f * (a[n / 2 - 1] + a[n / 2])) : NAN;
+}
+
+/* Row of fraction f from the vertex. */
+static int row_at(const km_body *b, int top, int bottom, float f)
+{
+	float n = (float)(bottom - top + 1);
+	int r = b->m.head_at_top ? top + (int)floorf(f * n) : bottom - (int)floorf(f * n);
+	return KM_CLAMP(r, top, bottom);
+}
+
+/* Pressure peak over the rows of band [lo, hi] and x in [x0, x1] mm. */
+static struct km_body_point peak(const km_body *b, const float *kpa, int top, int bottom, float lo,
+                                 float hi, float x0, float x1)
+{
+	struct km_body_point p = {false, 0.0f, 0.0f, 0.0f};
+	int r0 = row_at(b, top, bottom, lo), r1 = row_at(b, top, bottom, hi);
+	if (r0 > r1) {
+		int t = r0;
+		r0 = r1;
+		r1 = t;
+	}
+	float pitch = b->cfg.pitch_mm, best = b->cfg.outline_kpa;
+	for (int r = r0; r <= r1; r++)
+		for (int c = 0; c < b->C; c++) {
+			float x = ((float)c + 0.5f) * pitch,
+			      v = kpa[(size_t)r * (size_t)b->C + (size_t)c];
+			if (x < x0 || x > x1 || !(v > best))
+				continue;
+			best = v;
+			p = (struct km_body_point){true, x, ((float)r + 0.5f) * pitch, v};
+		}
+	return p;
+}
+
+/* Mean pressure of the loaded cells over the rows of band [lo, hi]. */
+static float band_mean(const km_body *b, const float *kpa, int top, int bottom, float lo, float hi)
+{
+	int r0 = row_at(b, top, bottom, lo), r1 = row_at(b, top, bottom, hi);
+	if (r0 > r1) {
+		int t = r0;
+		r0 = r1;
+		r1 = t;
+	}
+	double sum = 0.0;
+	size_t n = 0;
+	for (int r = r0; r <= r1; r++)
+		for (int c = 0; c < b->C; c++) {
+			float v = kpa[(size_t)r * (size_t)b->C + (size_t)c];
+			if (v > b->cfg.outline_kpa) {
+				sum += v;
+				n++;
+			}
+		}
+	return n ? (float)(sum / (double)n) : 0.0f;
+}
+
+int km_body_update(km_body *b, const float *kpa)
+{
+	if (!b || !kpa)
+		return KM_ERR_INVALID_ARG;
+	struct km_body_model *m = &b->m;
+	memset(m, 0, sizeof *m);
+	float pitch = b->cfg.pitch_mm, thr = b->cfg.outline_kpa;
+	int top = -1, bottom = -1, left = b->C, right = -1;
+	size_t loaded = 0;
+	for (int r = 0; r < b->R; r++) {
+		const float *row = kpa + (size_t)r * (size_t)b->C;
+		int first = -1, last = -1, n = 0, runs = 0, prev = 0;
+		for (int c = 0; c < b->C; c++) {
+			int on = row[c] > thr;
+			if (on) {
+				if (first < 0)
+					first = c;
+				last = c;
+				n++;
+				runs += !prev;
+			}
+			prev = on;
+		}
+		b->first[r] = (int16_t)first;
+		b->last[r] = (int16_t)last;
+		b->count[r] = (uint16_t)n;
+		b->runs[r] = (uint16_t)runs;
+		loaded += (size_t)n;
+		if (n >= 2) { /* a lone noisy cell is not the body's end */
+			if (top < 0)
+				top = r;
+			bottom = r;
+			left = KM_MIN(left, first);
+			right = KM_MAX(right, last);
+		}
+	}
+	if (top < 0 || (double)loaded * pitch * pitch * 0.01 < (double)b->cfg.min_area_cm2)
+		return KM_OK; /* no body */
+	m->found = true;
+	m->top_mm = ((float)top + 0.5f) * pitch;
+	m->bottom_mm = ((float)bottom + 0.5f) * pitch;
+	m->left_mm = ((float)left + 0.5f) * pitch;
+	m->right_mm = ((float)right + 0.5f) * pitch;
+	m->length_mm = (float)(bottom - top + 1) * pitch;
+
+	/* The feet end of a lying body shows two contacts (heels, feet), the
+	 * head end one: compare the mean number of runs over the last tenth. */
+	int band = KM_MAX((bottom - top + 1) / 10, 1);
+	float runs_top = 0.0f, runs_bot = 0.0f;
+	for (int i = 0; i < band; i++) {
+		runs_top += b->runs[top + i];
+		runs_bot += b->runs[bottom - i];
+	}
+	m->head_at_top = !(runs_top > runs_bot + 0.3f * (float)band);
+
+	/* Midline and trunk width over the trunk (18-55 % from the vertex). */
+	int t0 = row_at(b, top, bottom, 0.18f), t1 = row_at(b, top, bottom, 0.55f);
+	if (t0 > t1) {
+		int t = t0;
+		t0 = t1;
+		t1 = t;
+	}
+	int n = 0;
+	for (int r = t0; r <= t1; r++)
+		if (b->count[r] >= 2)
+			b->tmp[n++] = 0.5f * (float)(b->first[r] + b->last[r] + 1) * pitch;
+	m->midline_x_mm = n ? median(b->tmp, n) : 0.5f * (m->left_mm + m->right_mm);
+	n = 0;
+	for (int r = t0; r <= t1; r++)
+		if (b->count[r] >= 2)
+			b->tmp[n++] = (float)b->count[r] * pitch;
+	m->trunk_width_mm = n ? median(b->tmp, n) : 0.0f;
+
+	/* Posture. A body cut by the mat's first or last row across its trunk
+	 * is partial: its proportions say nothing, so no posture and no
+	 * landmarks. A head or the feet touching the edge (a tall person on a
+	 * bed mat) is not: the contact there is narrow. */
+	float edge_w = 0.6f * m->trunk_width_mm;
+	bool partial = (top == 0 && (float)b->count[top] * pitch > edge_w) ||
+	               (bottom == b->R - 1 && (float)b->count[bottom] * pitch > edge_w);
+	if (partial) {
+		m->posture = KM_POSTURE_UNKNOWN;
+		return KM_OK;
+	}
+	if (m->length_mm < 800.0f) {
+		m->posture = KM_POSTURE_SITTING; /* est.: a lying adult spans > 1.4 m */
+	} else if (m->trunk_width_mm < 0.14f * m->length_mm) {
+		m->posture = KM_POSTURE_SIDE; /* est.: back ~0.2 x length, side ~0.1 */
+	} else {
+		/* On the back the pelvis (the heaviest segment, on the narrow
+		 * sacrum and buttocks) presses harder on average than the chest;
+		 * on the front the rib cage carries more than the soft belly. */
+		float chest = band_mean(b, kpa, top, bottom, 0.15f, 0.35f);
+		float pelvis = band_mean(b, kpa, top, bottom, 0.40f, 0.58f);
+		m->posture = pelvis >= chest ? KM_POSTURE_SUPINE : KM_POSTURE_PRONE;
+	}
+	if (m->posture == KM_POSTURE_SITTING)
+		return KM_OK;
+	float mid = m->midline_x_mm;
+	m->landmark[KM_LANDMARK_HEAD] =
+	    peak(b, kpa, top, bottom, band_lo[0], band_hi[0], -INFINITY, INFINITY);
+	if (m->posture != KM_POSTURE_SUPINE)
+		return KM_OK; /* the back's landmarks are what a supine map shows */
+	/* Lying on the back, head at row 0: the person's left at larger x. */
+	bool left_high = m->head_at_top;
+	for (int k = KM_LANDMARK_SHOULDER_BLADE_LEFT; k < KM_LANDMARK_COUNT; k++) {
+		if (k == KM_LANDMARK_SACRUM) {
+			m->landmark[k] = peak(b, kpa, top, bottom, band_lo[k], band_hi[k],
+			                      mid - SACRUM_MM, mid + SACRUM_MM);
+			continue;
+		}
+		bool is_left = k == KM_LANDMARK_SHOULDER_BLADE_LEFT || k == KM_LANDMARK_HEEL_LEFT;
+		bool high = is_left == left_high;
+		m->landmark[k] =
+		    peak(b, kpa, top, bottom, band_lo[k], band_hi[k],
+		         high ? mid + MIDLINE_MM : -INFINITY, high ? INFINITY : mid - MIDLINE_MM);
+	}
+	return KM_OK;
+}
+
+int km_body_locate(const struct km_body_model *m, float x_mm, float y_mm,
+                   struct km_body_position *out)
+{
+	if (!m || !out || !isfinite(x_mm) || !isfinite(y_mm))
+		return KM_ERR_INVALID_ARG;
+	memset(out, 0, sizeof *out);
+	out->nearest_mm = NAN;
+	if (!m->found)
+		return KM_ERR_NOT_FOUND;
+	float len = fmaxf(m->length_mm, 1e-3f);
+	float f = m->head_at_top ? (y_mm - m->top_mm) / len : (m->bottom_mm - y_mm) / len;
+	out->along_pct = 100.0f * f;
+	float dx = x_mm - m->midline_x_mm;
+	out->lateral_mm = fabsf(dx);
+	bool person = m->posture == KM_POSTURE_SUPINE || m->posture == KM_POSTURE_PRONE;
+	out->side_is_mat = !person;
+	if (fabsf(dx) > MIDLINE_MM) {
+		/* supine, head at row 0: larger x is the person's left */
+		bool left = (dx > 0.0f) == m->head_at_top;
+		if (m->posture == KM_POSTURE_PRONE)
+			left = !left;
+		out->side = person ? (left ? 1 : -1) : (dx > 0.0f ? 1 : -1);
+	}
+	static const float edge[] = {0.13f, 0.20f, 0.35f, 0.45f, 0.53f, 0.62f, 0.80f};
+	if (f < -0.02f || f > 1.02f || x_mm < m->left_mm - 20.0f || x_mm > m->right_mm + 20.0f) {
+		out->region = KM_REGION_OFF_BODY;
+	} else {
+		int r = 0;
+		while (r < 7 && f >= edge[r])
+			r++;
+		out->region = (enum km_body_region)(KM_REGION_HEAD + r);
+	}
+	for (int k = 0; k < KM_LANDMARK_COUNT; k++) {
+		if (!m->landmark[k].found)
+			continue;
+		float d = hypotf(x_mm - m->landmark[k].x_mm, y_mm - m->landmark[k].y_mm);
+		if (isnan(out->nearest_mm) || d < out->nearest_mm) {
+			out->nearest_mm = d;
+			out->nearest = (enum km_landmark)k;
+		}
+	}
+	return KM_OK;
+}
+
+const char *km_posture_name(enum km_posture p)
+{
+	switch (p) {
+	case KM_POSTURE_SUPINE:
+		return "lying on the back";
+	case KM_POSTURE_PRONE:
+		return "lying on the front";
+	case KM_POSTURE_SIDE:
+		return "lying on the side";
+	case KM_POSTURE_SITTING:
+		return "sitting";
+	default:
+		return "unknown";
+	}
+}
+
+const char *km_landmark_name(enum km_landmark l)
+{
+	static const char *const n[KM_LANDMARK_COUNT] = {
+	    "head",   "left shoulder blade", "right shoulder blade",
+	    "sacrum", "left heel",           "right heel"};
+	return (unsigned)l < KM_LANDMARK_COUNT ? n[l] : "unknown";
+}
+
+const char *km_body_region_name(enum km_body_region r)
+{
+	static const char *const n[KM_REGION_COUNT] = {
+	    "off the body", "head",   "neck and shoulders", "upper back", "mid back", "lower back",
+	    "pelvis",       "thighs", "lower legs"};
+	return (unsigned)r < KM_REGION_COUNT ? n[r] : "unknown";
+}
+
+size_t km_body_describe(const struct km_body_position *pos, char *buf, size_t n)
+{
+	char tmp[160];
+	const char *side = pos->side == 0     ? "on the midline"
+	                   : pos->side_is_mat ? (pos->side > 0 ? "mat right" : "mat left")
+	                                      : (pos->side > 0 ? "left" : "right");
+	int k = snprintf(tmp, sizeof tmp, "%s, %s", side, km_body_region_name(pos->region));
+	if (pos->side != 0 && k > 0 && (size_t)k < sizeof tmp)
+		k += snprintf(tmp + k, sizeof tmp - (size_t)k, ", %.0f cm lateral of the spine",
+		              (double)pos->lateral_mm / 10.0);
+	if (!isnan(pos->nearest_mm) && k > 0 && (size_t)k < sizeof tmp)
+		k += snprintf(tmp + k, sizeof tmp - (size_t)k, ", %.0f cm from the %s",
+		              (double)pos->nearest_mm / 10.0, km_landmark_name(pos->nearest));
+	if (buf && n)
+		snprintf(buf, n, "%s", tmp);
+	return k > 0 ? (size_t)k : 0;
+}

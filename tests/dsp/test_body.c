@@ -1,0 +1,227 @@
+/* Body model: outline, posture, midline, landmarks, body coordinates, on a
+ * synthesized lying body and on a real bed-mat map (PoPu, when present). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "km_internal.h"
+#include "knotmap/body.h"
+
+#define R 64
+#define C 32
+#define PITCH 30.0f
+
+static void blob(float *m, float x, float y, float sx, float sy, float kpa)
+{
+	for (int r = 0; r < R; r++)
+		for (int c = 0; c < C; c++) {
+			float dx = ((float)c + 0.5f) * PITCH - x,
+			      dy = ((float)r + 0.5f) * PITCH - y;
+			m[r * C + c] +=
+			    kpa * expf(-0.5f * (dx * dx / (sx * sx) + dy * dy / (sy * sy)));
+		}
+}
+
+static void rect(float *m, int r0, int r1, int c0, int c1, float kpa)
+{
+	for (int r = r0; r <= r1; r++)
+		for (int c = c0; c <= c1; c++)
+			m[r * C + c] += kpa;
+}
+
+/* Lying on the back, head at row 0, midline at x = 480 mm (between columns
+ * 15 and 16): head, a trunk 12 columns wide, two legs, and the bony peaks. */
+static void supine(float *m, int side)
+{
+	memset(m, 0, sizeof(float) * R * C);
+	float mid = 480.0f;
+	blob(m, mid, 5 * PITCH, 50, 70, 4.0f);                 /* head, rows 2-8 */
+	rect(m, 9, 36, side ? 13 : 10, side ? 18 : 21, 2.0f);  /* trunk */
+	rect(m, 37, 59, side ? 13 : 11, side ? 18 : 14, 1.5f); /* legs */
+	if (!side)
+		rect(m, 37, 59, 17, 20, 1.5f);
+	if (!side) {
+		blob(m, mid - 120, 14.5f * PITCH, 30, 40, 4.0f); /* right shoulder blade */
+		blob(m, mid + 120, 14.5f * PITCH, 30, 40, 4.0f); /* left shoulder blade */
+		blob(m, mid, 29.5f * PITCH, 30, 30, 6.0f);       /* sacrum */
+		rect(m, 26, 34, 11, 20, 2.0f); /* buttocks: the pelvis presses most */
+		blob(m, mid - 90, 57.5f * PITCH, 20, 30, 5.0f); /* right heel */
+		blob(m, mid + 90, 57.5f * PITCH, 20, 30, 5.0f); /* left heel */
+	}
+}
+
+static km_body *mk(uint16_t rows, uint16_t cols, float pitch)
+{
+	struct km_body_config c = km_body_config_default();
+	c.rows = rows;
+	c.cols = cols;
+	c.pitch_mm = pitch;
+	km_body *b = NULL;
+	cr_assert_eq(km_body_create(&c, &b), KM_OK);
+	return b;
+}
+
+Test(body, supine_midline_and_landmarks)
+{
+	static float m[R * C];
+	supine(m, 0);
+	km_body *b = mk(R, C, PITCH);
+	uint64_t a0 = km__alloc_count();
+	cr_assert_eq(km_body_update(b, m), KM_OK);
+	cr_expect_eq(km__alloc_count(), a0, "allocated per update");
+	const struct km_body_model *o = km_body_model(b);
+	cr_assert(o->found);
+	cr_expect_eq(o->posture, KM_POSTURE_SUPINE, "%s", km_posture_name(o->posture));
+	cr_expect(o->head_at_top);
+	cr_expect_lt(fabsf(o->midline_x_mm - 480.0f), 20.0f, "midline %.0f", o->midline_x_mm);
+	const struct km_body_point *lm = o->landmark;
+	cr_assert(lm[KM_LANDMARK_SHOULDER_BLADE_LEFT].found &&
+	          lm[KM_LANDMARK_SHOULDER_BLADE_RIGHT].found);
+	cr_expect_lt(fabsf(lm[KM_LANDMARK_SHOULDER_BLADE_LEFT].x_mm - 600.0f), 31.0f);
+	cr_expect_lt(fabsf(lm[KM_LANDMARK_SHOULDER_BLADE_RIGHT].x_mm - 360.0f), 31.0f);
+	cr_expect_lt(fabsf(lm[KM_LANDMARK_SHOULDER_BLADE_LEFT].y_mm - 435.0f), 31.0f);
+	cr_assert(lm[KM_LANDMARK_SACRUM].found);
+	cr_expect_lt(fabsf(lm[KM_LANDMARK_SACRUM].y_mm - 885.0f), 31.0f);
+	cr_expect_lt(fabsf(lm[KM_LANDMARK_SACRUM].x_mm - 480.0f), 31.0f);
+	cr_expect(lm[KM_LANDMARK_HEAD].found);
+	cr_expect(lm[KM_LANDMARK_HEEL_LEFT].found && lm[KM_LANDMARK_HEEL_RIGHT].found);
+	cr_expect_gt(lm[KM_LANDMARK_HEEL_LEFT].x_mm, o->midline_x_mm);
+
+	/* A spot 40 mm to the person's left of the spine, between the shoulder
+	 * blades' rows: "left, upper back, 4 cm lateral of the spine". */
+	struct km_body_position pos;
+	cr_assert_eq(km_body_locate(o, o->midline_x_mm + 40.0f, 20.5f * PITCH, &pos), KM_OK);
+	cr_expect_eq(pos.side, 1);
+	cr_expect_eq(pos.region, KM_REGION_UPPER_BACK, "%s", km_body_region_name(pos.region));
+	char text[160];
+	km_body_describe(&pos, text, sizeof text);
+	cr_expect(strstr(text, "left, upper back, 4 cm lateral of the spine") == text, "%s", text);
+	cr_assert_eq(km_body_locate(o, o->midline_x_mm - 150.0f, 33.5f * PITCH, &pos), KM_OK);
+	cr_expect_eq(pos.side, -1);
+	cr_expect_eq(pos.region, KM_REGION_PELVIS, "%s", km_body_region_name(pos.region));
+	km_body_destroy(b);
+}
+
+Test(body, side_lying_and_no_body)
+{
+	static float m[R * C];
+	supine(m, 1);
+	km_body *b = mk(R, C, PITCH);
+	cr_assert_eq(km_body_update(b, m), KM_OK);
+	cr_expect_eq(km_body_model(b)->posture, KM_POSTURE_SIDE, "%s",
+	             km_posture_name(km_body_model(b)->posture));
+	memset(m, 0, sizeof m);
+	blob(m, 480, 900, 10, 10, 200.0f); /* a ball alone is not a body */
+	cr_assert_eq(km_body_update(b, m), KM_OK);
+	cr_expect_not(km_body_model(b)->found);
+	struct km_body_position pos;
+	cr_expect_eq(km_body_locate(km_body_model(b), 1, 1, &pos), KM_ERR_NOT_FOUND);
+	cr_expect_eq(km_body_update(NULL, m), KM_ERR_INVALID_ARG);
+	km_body_destroy(b);
+}
+
+/* ---- a real bed mat: PoPu (CC0), ../shared/data/lying ------------------- */
+
+#define PR 64
+#define PC 27
+
+/* The first snapshot's 1728 readings of a Tactilus capture, as kPa (counts
+ * read as mmHg). 0 when read. */
+static int read_popu(const char *path, float *out)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	static char buf[1 << 20];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	const char *p = strstr(buf, "\"tactilus_readings\"");
+	p = p ? strchr(p, '[') : NULL;
+	if (!p)
+		return -1;
+	p++;
+	for (int i = 0; i < PR * PC; i++) {
+		char *end;
+		long v = strtol(p, &end, 10);
+		if (end == p)
+			return -1;
+		out[i] = (float)v * 0.1333f;
+		p = end + strspn(end, ", \n\r\t");
+	}
+	return 0;
+}
+
+/* Unzips the PoPu preview into the build tree once; its folder, or NULL
+ * (skip, or fail under CI=true) when the shared data is absent. */
+static const char *popu_dir(void)
+{
+	static char dir[4096];
+	const char *src = getenv("KM_SOURCE_DIR"), *bin = getenv("KM_BINARY_DIR");
+	char zip[4096];
+	snprintf(zip, sizeof zip, "%s/../shared/data/lying/popu_preview_data.zip", src ? src : ".");
+	FILE *z = fopen(zip, "rb");
+	if (!z) {
+		const char *ci = getenv("CI");
+		if (ci && !strcmp(ci, "true"))
+			cr_assert_fail("%s is missing (CI=true: the shared data must be present)",
+			               zip);
+		cr_skip_test("%s is missing: real-body checks skipped", zip);
+		return NULL;
+	}
+	fclose(z);
+	snprintf(dir, sizeof dir, "%s/popu", bin ? bin : ".");
+	char probe[4200], cmd[12600];
+	snprintf(probe, sizeof probe, "%s/preview_data/tactilus_data/4/supine1_1.json", dir);
+	FILE *t = fopen(probe, "rb");
+	if (t) {
+		fclose(t);
+	} else {
+		snprintf(cmd, sizeof cmd, "mkdir -p '%s' && unzip -q -o '%s' -d '%s'", dir, zip,
+		         dir);
+		cr_assert_eq(system(cmd), 0, "could not unzip %s", zip);
+	}
+	strncat(dir, "/preview_data", sizeof dir - strlen(dir) - 1);
+	return dir;
+}
+
+Test(body, real_bed_mat_supine)
+{
+	const char *dir = popu_dir();
+	if (!dir)
+		return;
+	static float m[PR * PC];
+	char path[4300];
+	km_body *b = mk(PR, PC, 32.0f);
+	for (int k = 1; k <= 3; k++) {
+		snprintf(path, sizeof path, "%s/tactilus_data/4/supine%d_1.json", dir, k);
+		cr_assert_eq(read_popu(path, m), 0, "cannot read %s", path);
+		cr_assert_eq(km_body_update(b, m), KM_OK);
+		const struct km_body_model *o = km_body_model(b);
+		cr_assert(o->found, "%s: no body", path);
+		cr_expect_eq(o->posture, KM_POSTURE_SUPINE, "%s: %s", path,
+		             km_posture_name(o->posture));
+		cr_expect(o->head_at_top, "%s", path);
+		/* The body lies across the middle of the 27 columns (864 mm). */
+		cr_expect(o->midline_x_mm > 250.0f && o->midline_x_mm < 600.0f, "%s: midline %.0f",
+		          path, o->midline_x_mm);
+		/* Sacrum in rows 24-36 (the pressure peak of the pelvis), shoulder
+		 * blades in rows 8-22, one either side of the midline. */
+		const struct km_body_point *lm = o->landmark;
+		cr_expect(lm[KM_LANDMARK_SACRUM].found, "%s", path);
+		cr_expect(lm[KM_LANDMARK_SACRUM].y_mm > 24 * 32.0f &&
+		              lm[KM_LANDMARK_SACRUM].y_mm < 37 * 32.0f,
+		          "%s: sacrum at %.0f mm", path, lm[KM_LANDMARK_SACRUM].y_mm);
+		for (int s = KM_LANDMARK_SHOULDER_BLADE_LEFT; s <= KM_LANDMARK_SHOULDER_BLADE_RIGHT;
+		     s++) {
+			cr_expect(lm[s].found, "%s: %s", path, km_landmark_name(s));
+			cr_expect(lm[s].y_mm > 8 * 32.0f && lm[s].y_mm < 23 * 32.0f,
+			          "%s: %s at %.0f", path, km_landmark_name(s), lm[s].y_mm);
+		}
+		cr_expect_gt(lm[KM_LANDMARK_SHOULDER_BLADE_LEFT].x_mm, o->midline_x_mm);
+		cr_expect_lt(lm[KM_LANDMARK_SHOULDER_BLADE_RIGHT].x_mm, o->midline_x_mm);
+	}
+	km_body_destroy(b);
+}

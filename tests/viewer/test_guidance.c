@@ -1,0 +1,128 @@
+/* The guidance line says what limits the analysis (issue 20 item 7): on a
+ * low-rate replay the pipeline turns the tensing-up guard off, and the screen
+ * says so instead of promising the usual "Find a candidate spot". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../viewer/src/proc.h"
+#include "knotmap/pipeline.h"
+#include "../../viewer/src/render_int.h"
+#include "viewer_test.h"
+
+static void quiet(void *user, enum km_log_level level, const char *module, const char *msg)
+{
+	(void)user;
+	(void)level;
+	(void)module;
+	(void)msg;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* A 12 x 8 recording of quiet body load at rate_hz, 20 s long. */
+static void write_rec(const char *path, float rate_hz)
+{
+	struct km_rec_writer_config c = km_rec_writer_config_default();
+	c.path = path;
+	c.overwrite = true;
+	c.sync = false;
+	c.device.rows = 12;
+	c.device.cols = 8;
+	c.device.pitch_mm = 10.0f;
+	c.device.rate_hz = rate_hz;
+	km_rec_writer *w = NULL;
+	cr_assert_eq(km_rec_writer_create(&c, &w), KM_OK);
+	struct km_frame *f = NULL;
+	cr_assert_eq(km_frame_create(12, 8, 10.0f, KM_GEOMETRY_FLAT, &f), KM_OK);
+	int n = (int)(20.0f * rate_hz);
+	for (int k = 0; k < n; k++) {
+		f->sequence = (uint32_t)k;
+		f->device_time_us = 1000000u + (uint64_t)((double)k * 1e6 / rate_hz);
+		for (int i = 0; i < 96; i++)
+			f->kpa[i] = 5.0f + (float)((i + k) % 7);
+		cr_assert_eq(km_rec_writer_write_frame(w, f, NULL, 0), KM_OK);
+	}
+	cr_assert_eq(km_rec_writer_close(w), KM_OK);
+	km_rec_writer_destroy(w);
+	km_frame_destroy(f);
+}
+
+/* Plays the recording for a moment and returns the guidance for the newest
+ * snapshot; *guard_off gets what the snapshot says. */
+static void guidance_of(float rate_hz, char *text, size_t cap, uint32_t *col, bool *guard_off)
+{
+	char rec[] = "/tmp/km_guidance_XXXXXX";
+	int fd = mkstemp(rec);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	write_rec(rec, rate_hz);
+	struct km_viewer_options o = km_viewer_options_default();
+	o.source = KM_VIEW_SOURCE_REPLAY;
+	o.replay_path = rec;
+	o.sound = false;
+	o.log.fn = quiet;
+	struct km__vproc *p = NULL;
+	cr_assert_eq(km__vproc_create(&o, &p), KM_OK);
+	cr_assert_eq(km__vproc_start(p, NULL), KM_OK);
+	const struct km_view_snapshot *s = NULL;
+	/* a few frames at 10 Hz; wait up to 5 s on a loaded machine */
+	for (int i = 0; i < 100; i++) {
+		sleep_ms(50);
+		bool fresh = false;
+		const struct km_view_snapshot *t = km_tribuf_read(p->tb, &fresh);
+		if (t)
+			s = t;
+		if (s && s->stats.frames_ok >= 5)
+			break;
+	}
+	cr_assert_not_null(s, "no snapshot from the replay");
+	*guard_off = s->stats.guard_off;
+	snprintf(text, cap, "%s", km__rguidance(s, col));
+	km__vproc_destroy(p);
+	remove(rec);
+}
+
+Test(guidance, low_rate_replay_says_the_guard_is_off, .timeout = 60)
+{
+	char text[200];
+	uint32_t col = 0;
+	bool off = false;
+	guidance_of(10.0f, text, sizeof text, &col, &off);
+	cr_assert(off, "10 Hz is below the guard's %.0f Hz", (double)KM_PIPELINE_GUARD_MIN_HZ);
+	cr_assert(strstr(text, "Low frame rate"), "guidance: %s", text);
+	cr_assert_null(strstr(text, "Find a candidate spot"), "guidance: %s", text);
+	cr_assert_eq(col, C_WARN);
+
+	guidance_of(100.0f, text, sizeof text, &col, &off);
+	cr_assert_not(off);
+	cr_assert(strstr(text, "Find a candidate spot"), "guidance: %s", text);
+}
+
+Test(guidance, raw_units_and_no_detection_are_said)
+{
+	struct km_view_snapshot s;
+	cr_assert_eq(km_view_snapshot_init(&s, 12, 8, 10.0f, KM_GEOMETRY_FLAT), KM_OK);
+	uint32_t col = 0;
+	cr_assert(strstr(km__rguidance(&s, &col), "Find a candidate spot"));
+	s.stats.raw_units = true;
+	cr_assert(strstr(km__rguidance(&s, &col), "Raw sensor counts"));
+	cr_assert_eq(col, C_WARN);
+	s.stats.raw_units = false;
+	s.stats.detection_off = true;
+	cr_assert(strstr(km__rguidance(&s, &col), "Detection is off"));
+	/* a hold in progress keeps its own guidance */
+	s.stats.detection_off = false;
+	s.stats.guard_off = true;
+	s.hold.state = KM_VIEW_HOLD_HOLDING;
+	s.hold.held_s = 5.0f;
+	s.hold.band = KM_BAND_GOOD;
+	cr_assert(strstr(km__rguidance(&s, &col), "Good."), "%s", km__rguidance(&s, &col));
+	km_view_snapshot_free(&s);
+}
