@@ -19,7 +19,7 @@ mkdir -p "$build"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKM_BUILD_BENCH=ON \
   -DKM_BUILD_TESTS=OFF -DKM_BUILD_VIEWER=OFF -DCMAKE_C_FLAGS= \
   >"$build/bench-configure.log" 2>&1 || { cat "$build/bench-configure.log"; exit 1; }
-targets="bench_dsp bench_latency bench_session bench_sim"
+targets="bench_dsp bench_latency bench_session bench_sim bench_analyze knotmap"
 usb=0
 if command -v umockdev-wrapper >/dev/null 2>&1 && pkg-config --exists umockdev-1.0; then
   targets="$targets bench_latency_usb bench_usb_fixtures"
@@ -39,8 +39,8 @@ trap 'kill $sampler 2>/dev/null || true' EXIT INT TERM
 load_start=$(cut -d' ' -f1 /proc/loadavg)
 
 quick=${KM_BENCH_QUICK:-0}
-if [ "$quick" = 1 ]; then secs=0.05; psecs=0.1; lat=150; simsec=2; rec=300; cgi=10
-else secs=0.25; psecs=0.5; lat=1000; simsec=20; rec=3000; cgi=100; fi
+if [ "$quick" = 1 ]; then secs=0.05; psecs=0.1; lat=150; simsec=2; rec=300; cgi=10; amin=1
+else secs=0.25; psecs=0.5; lat=1000; simsec=20; rec=3000; cgi=100; amin=60; fi
 
 echo "== virtual mat (bench/sim)"
 "$build/bench/sim/bench_sim" "$simsec" | tee "$out/sim.txt"
@@ -116,5 +116,7 @@ EOF
 echo
 "$py" "$root/bench/report.py" "$out" "$root/docs/performance.md" "bench/run.sh"
 "$root/bench/viewer/run.sh" "$out" "$simsec" "$root/docs/performance.md"
+echo "== analyze of an hour (bench/analyze: .kmrec and .npy, 2 x 5.9 GB, removed after)"
+"$root/bench/analyze/run.sh" "$build" "$out" "$amin" "$root/docs/performance.md"
 echo
 echo "written: docs/performance.md (raw results in $out)"

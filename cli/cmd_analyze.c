@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis.h"
 #include "cli.h"
 #include "knotmap/pipeline.h"
 #include "knotmap/recording.h"
@@ -16,7 +17,8 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: knotmap analyze FILE [--events] [--format F] [--rate HZ]\n"
+	fprintf(out, "usage: knotmap analyze FILE [--events] [--json | --csv] [--format F]\n"
+	             "                       [--rate HZ]\n"
 	             "                       [--pitch MM] [--units U] [--rows R --cols C]\n"
 	             "                       [--partial]\n"
 	             "\n"
@@ -25,6 +27,14 @@ static void usage(FILE *out)
 	             "candidate knots and the timed holds with their outcomes.\n"
 	             "\n"
 	             "  --events     also print every event as it happens\n"
+	             "  --json       print the result as one JSON object for scripts: grid,\n"
+	             "               units, knots (position in mm and in cells, first/last\n"
+	             "               seen, peak contrast), holds and every event\n"
+	             "  --csv        the same as CSV: one row per knot, hold and event\n"
+	             "               (columns: kind, then the fields of that kind)\n"
+	             "  Positions: cell (r, c) has its centre at ((c + 0.5) x col pitch,\n"
+	             "  (r + 0.5) x row pitch) mm (docs/formats.md). On raw counts only the\n"
+	             "  relative rules run, and loads are in counts.\n"
 	             "  -h, --help   this help\n"
 	             "\n"
 	             "%s"
@@ -35,15 +45,38 @@ static void usage(FILE *out)
 	        km_cli_import_usage);
 }
 
+enum out_mode { OUT_TEXT, OUT_JSON, OUT_CSV };
+
 struct analysis {
 	uint64_t t0;
 	bool print_events;
+	enum out_mode mode;
 	struct km_summary sum; /* knots and holds: the same fold as export and record */
+	/* every event, for --json / --csv (grows; a session has hundreds) */
+	struct km_event *events;
+	size_t n_events, cap_events;
+	bool events_lost; /* out of memory: the list is short */
+	struct km_cli_analysis run;
+	const struct km_source_info *in;
+	const char *units; /* "kPa" or "counts" */
 };
 
 static void on_event(struct analysis *a, const struct km_event *ev)
 {
-	if (a->print_events) {
+	if (a->mode != OUT_TEXT) {
+		if (a->n_events == a->cap_events) {
+			size_t cap = a->cap_events ? 2 * a->cap_events : 256;
+			void *g = realloc(a->events, cap * sizeof *a->events);
+			if (g) {
+				a->events = g;
+				a->cap_events = cap;
+			}
+		}
+		if (a->n_events < a->cap_events)
+			a->events[a->n_events++] = *ev;
+		else
+			a->events_lost = true;
+	} else if (a->print_events) {
 		double t = (double)(int64_t)(ev->time_us - a->t0) / 1e6;
 		printf("  %9.3f s  %-14s track %-4" PRIu32 " at (%6.1f, %6.1f) mm", t,
 		       km_event_type_name(ev->type), ev->track_id, (double)ev->x_mm,
@@ -53,6 +86,216 @@ static void on_event(struct analysis *a, const struct km_event *ev)
 		printf("\n");
 	}
 	(void)km_summary_add(&a->sum, ev, NULL); /* out of memory: counted, not listed */
+}
+
+/* A position from the pipeline (which works on one pitch: the geometric
+ * mean of the row and column pitch) in cells and in the file's own mm. */
+struct pos {
+	double col, row, x_mm, y_mm;
+};
+
+static struct pos position(const struct analysis *a, float x_mm, float y_mm)
+{
+	const struct km_source_info *in = a->in;
+	double p = in->device.pitch_mm;
+	double cp = in->col_pitch_mm > 0 ? in->col_pitch_mm : p;
+	double rp = in->row_pitch_mm > 0 ? in->row_pitch_mm : p;
+	struct pos o;
+	o.col = (double)x_mm / p - 0.5;
+	o.row = (double)y_mm / p - 0.5;
+	o.x_mm = (o.col + 0.5) * cp;
+	o.y_mm = (o.row + 0.5) * rp;
+	return o;
+}
+
+static double secs(const struct analysis *a, uint64_t us)
+{
+	return (double)(int64_t)(us - a->t0) / 1e6;
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+/* Finite numbers as %.6g; anything else as null (JSON has no NaN). */
+static void json_num(double v)
+{
+	if (v == v && v - v == 0.0)
+		printf("%.6g", v);
+	else
+		printf("null");
+}
+
+static void json_pos(const struct pos *p)
+{
+	printf("\"x_mm\": ");
+	json_num(p->x_mm);
+	printf(", \"y_mm\": ");
+	json_num(p->y_mm);
+	printf(", \"col\": ");
+	json_num(p->col);
+	printf(", \"row\": ");
+	json_num(p->row);
+}
+
+static void report_json(const struct analysis *a, const char *path, uint64_t frames,
+                        uint64_t skipped, double dur)
+{
+	const struct km_source_info *in = a->in;
+	printf("{\n  \"file\": ");
+	json_str(path);
+	printf(",\n  \"format\": ");
+	json_str(km_import_format_name(in->format));
+	printf(",\n  \"units\": {\"pressure\": \"%s\", \"time\": \"s\", \"position\": \"mm\", "
+	       "\"dose\": \"%s*s\"},\n",
+	       a->units, a->units);
+	printf("  \"relative_rules_only\": %s,\n  \"guard_off\": %s,\n",
+	       a->run.counts ? "true" : "false", a->run.guard_off ? "true" : "false");
+	printf("  \"grid\": {\"rows\": %u, \"cols\": %u, \"row_pitch_mm\": ",
+	       (unsigned)in->device.rows, (unsigned)in->device.cols);
+	json_num(in->row_pitch_mm > 0 ? in->row_pitch_mm : in->device.pitch_mm);
+	printf(", \"col_pitch_mm\": ");
+	json_num(in->col_pitch_mm > 0 ? in->col_pitch_mm : in->device.pitch_mm);
+	printf(", \"rate_hz\": ");
+	json_num(in->device.rate_hz);
+	printf(", \"cell_centre\": \"x = (col + 0.5) * col_pitch_mm, y = (row + 0.5) * "
+	       "row_pitch_mm\"},\n");
+	printf("  \"frames\": %" PRIu64 ", \"skipped\": %" PRIu64 ", \"duration_s\": ", frames,
+	       skipped);
+	json_num(dur);
+	printf(",\n  \"knots\": [");
+	for (size_t i = 0; i < a->sum.n_knots; i++) {
+		const struct km_summary_knot *k = &a->sum.knots[i];
+		const struct km_cli_track_seen *seen = km_cli_analysis_seen(&a->run, k->track_id);
+		struct pos p = position(a, k->x_mm, k->y_mm);
+		printf("%s\n    {\"track\": %" PRIu32 ", ", i ? "," : "", k->track_id);
+		json_pos(&p);
+		printf(", \"found_s\": ");
+		json_num(secs(a, k->found_us));
+		printf(", \"lost_s\": ");
+		if (k->lost_us)
+			json_num(secs(a, k->lost_us));
+		else
+			printf("null");
+		printf(", \"first_seen_s\": ");
+		if (seen)
+			json_num(secs(a, seen->first_us));
+		else
+			printf("null");
+		printf(", \"last_seen_s\": ");
+		if (seen)
+			json_num(secs(a, seen->last_us));
+		else
+			printf("null");
+		printf(", \"peak_contrast\": ");
+		json_num(seen ? seen->peak_contrast : 0.0);
+		printf(", \"peak_response\": ");
+		json_num(seen ? seen->peak_response : 0.0);
+		printf("}");
+	}
+	printf("%s],\n  \"holds\": [", a->sum.n_knots ? "\n  " : "");
+	for (size_t i = 0; i < a->sum.n_holds; i++) {
+		const struct km_summary_hold *h = &a->sum.holds[i];
+		struct pos p = position(a, h->x_mm, h->y_mm);
+		printf("%s\n    {\"track\": %" PRIu32 ", \"index\": %" PRIu32 ", ", i ? "," : "",
+		       h->track_id, h->index);
+		json_pos(&p);
+		printf(", \"start_s\": ");
+		json_num(secs(a, h->start_us));
+		printf(", \"end_s\": ");
+		if (h->end_us)
+			json_num(secs(a, h->end_us));
+		else
+			printf("null");
+		printf(", \"held_s\": ");
+		json_num(h->held_s);
+		printf(", \"load\": ");
+		json_num(h->load_kpa);
+		printf(", \"dose\": ");
+		json_num(h->dose_kpa_s);
+		printf(", \"stiffness_pct\": ");
+		json_num(h->stiffness_pct);
+		printf(", \"outcome\": \"%s\", \"reason\": \"%s\"}",
+		       h->open ? "unfinished" : km_outcome_name(h->outcome),
+		       km_event_reason_name(h->reason));
+	}
+	printf("%s],\n  \"events_complete\": %s,\n  \"events\": [",
+	       a->sum.n_holds ? "\n  " : "", a->events_lost ? "false" : "true");
+	for (size_t i = 0; i < a->n_events; i++) {
+		const struct km_event *e = &a->events[i];
+		struct pos p = position(a, e->x_mm, e->y_mm);
+		printf("%s\n    {\"t_s\": ", i ? "," : "");
+		json_num(secs(a, e->time_us));
+		printf(", \"type\": \"%s\", \"reason\": \"%s\", \"track\": %" PRIu32
+		       ", \"hold_index\": %" PRIu32 ", ",
+		       km_event_type_name(e->type), km_event_reason_name(e->reason), e->track_id,
+		       e->hold_index);
+		json_pos(&p);
+		printf(", \"load\": ");
+		json_num(e->load_kpa);
+		printf(", \"held_s\": ");
+		json_num(e->held_s);
+		printf(", \"value\": ");
+		json_num(e->value);
+		printf("}");
+	}
+	printf("%s]\n}\n", a->n_events ? "\n  " : "");
+}
+
+/* One table for three kinds of rows; empty fields where a kind has none. */
+static void report_csv(const struct analysis *a)
+{
+	printf("kind,track,index,type,t_s,end_s,x_mm,y_mm,col,row,first_seen_s,last_seen_s,"
+	       "peak_contrast,held_s,load_%s,dose_%s_s,stiffness_pct,outcome,reason\n",
+	       a->units, a->units);
+	for (size_t i = 0; i < a->sum.n_knots; i++) {
+		const struct km_summary_knot *k = &a->sum.knots[i];
+		const struct km_cli_track_seen *seen = km_cli_analysis_seen(&a->run, k->track_id);
+		struct pos p = position(a, k->x_mm, k->y_mm);
+		printf("knot,%" PRIu32 ",,,%.6g,", k->track_id, secs(a, k->found_us));
+		if (k->lost_us)
+			printf("%.6g", secs(a, k->lost_us));
+		printf(",%.6g,%.6g,%.6g,%.6g,", p.x_mm, p.y_mm, p.col, p.row);
+		if (seen)
+			printf("%.6g,%.6g,%.6g", secs(a, seen->first_us), secs(a, seen->last_us),
+			       (double)seen->peak_contrast);
+		else
+			printf(",,");
+		printf(",,,,,,\n");
+	}
+	for (size_t i = 0; i < a->sum.n_holds; i++) {
+		const struct km_summary_hold *h = &a->sum.holds[i];
+		struct pos p = position(a, h->x_mm, h->y_mm);
+		printf("hold,%" PRIu32 ",%" PRIu32 ",,%.6g,", h->track_id, h->index,
+		       secs(a, h->start_us));
+		if (h->end_us)
+			printf("%.6g", secs(a, h->end_us));
+		printf(",%.6g,%.6g,%.6g,%.6g,,,,%.6g,%.6g,%.6g,%.6g,%s,%s\n", p.x_mm, p.y_mm, p.col,
+		       p.row, (double)h->held_s, (double)h->load_kpa, (double)h->dose_kpa_s,
+		       (double)h->stiffness_pct,
+		       h->open ? "unfinished" : km_outcome_name(h->outcome),
+		       km_event_reason_name(h->reason));
+	}
+	for (size_t i = 0; i < a->n_events; i++) {
+		const struct km_event *e = &a->events[i];
+		struct pos p = position(a, e->x_mm, e->y_mm);
+		printf("event,%" PRIu32 ",%" PRIu32 ",%s,%.6g,,%.6g,%.6g,%.6g,%.6g,,,,%.6g,%.6g,%.6g,%.6g,,%s\n",
+		       e->track_id, e->hold_index, km_event_type_name(e->type), secs(a, e->time_us),
+		       p.x_mm, p.y_mm, p.col, p.row, (double)e->held_s, (double)e->load_kpa,
+		       (double)e->dose_kpa_s, (double)e->stiffness_pct,
+		       km_event_reason_name(e->reason));
+	}
 }
 
 static void report(const struct analysis *a, uint64_t frames, uint64_t skipped, double dur)
@@ -76,10 +319,11 @@ static void report(const struct analysis *a, uint64_t frames, uint64_t skipped, 
 		const struct km_summary_hold *h = &a->sum.holds[i];
 		printf("  %2zu. track %-4" PRIu32
 		       " at (%6.1f, %6.1f) mm  start %7.1f s  held %5.1f s"
-		       "  load %6.1f kPa  dose %7.0f kPa*s  stiffness %+5.1f %%  %s",
+		       "  load %6.1f %s  dose %7.0f %s*s  stiffness %+5.1f %%  %s",
 		       i + 1, h->track_id, (double)h->x_mm, (double)h->y_mm,
 		       (double)(int64_t)(h->start_us - a->t0) / 1e6, (double)h->held_s,
-		       (double)h->load_kpa, (double)h->dose_kpa_s, (double)h->stiffness_pct,
+		       (double)h->load_kpa, a->units, (double)h->dose_kpa_s, a->units,
+		       (double)h->stiffness_pct,
 		       h->open ? "unfinished" : km_outcome_name(h->outcome));
 		if (!h->open && h->reason)
 			printf(" (%s)", km_event_reason_name(h->reason));
@@ -112,6 +356,13 @@ static int run_analyze(int argc, char **argv)
 			return KM_EXIT_OK;
 		} else if (!strcmp(arg, "--events")) {
 			a.print_events = true;
+		} else if (!strcmp(arg, "--json") || !strcmp(arg, "--csv")) {
+			enum out_mode m = arg[2] == 'j' ? OUT_JSON : OUT_CSV;
+			if (a.mode != OUT_TEXT && a.mode != m) {
+				km_cli_error(CMD, "give one of them", "--json and --csv together");
+				return KM_EXIT_USAGE;
+			}
+			a.mode = m;
 		} else if (arg[0] == '-' && arg[1] != '\0') {
 			km_cli_error(CMD, "see 'knotmap analyze --help'", "unknown option '%s'",
 			             arg);
@@ -140,30 +391,22 @@ static int run_analyze(int argc, char **argv)
 		km_source_destroy(r);
 		return KM_EXIT_FAILURE;
 	}
-	if (in->units == KM_UNITS_RAW) {
-		km_cli_error(CMD, "give --units kPa, mmHg, N/cm2 or psi if the values are pressures",
-		             "'%s' holds raw sensor counts; the analysis needs pressures", path);
-		km_source_destroy(r);
-		return KM_EXIT_FAILURE;
-	}
 	km_cli_import_notes(CMD, r);
-	struct km_pipeline_config pc = km_pipeline_config_default();
-	pc.rows = in->device.rows;
-	pc.cols = in->device.cols;
-	pc.pitch_mm = in->device.pitch_mm;
-	pc.geometry = in->device.geometry;
-	if (in->device.rate_hz > 0)
-		pc.rate_hz = in->device.rate_hz;
-	pc.log = km_cli_log();
-	km_pipeline *p = NULL;
-	int rc = km_pipeline_create(&pc, &p);
+	a.in = in;
+	int rc = km_cli_analysis_create(CMD, in, &a.run);
 	if (rc != KM_OK) {
-		km_cli_error(CMD, "run with -v for details",
-		             "cannot set up the analysis for a %ux%u grid: %s", in->device.rows,
-		             in->device.cols, km_strerror(rc));
 		km_source_destroy(r);
 		return KM_EXIT_FAILURE;
 	}
+	a.units = a.run.counts ? "counts" : "kPa";
+	if (a.run.counts)
+		fprintf(stderr, "knotmap analyze: note: %s\n", km_cli_counts_notice);
+	if (a.run.guard_off)
+		fprintf(stderr,
+		        "knotmap analyze: note: %.3g Hz is below the %.0f Hz the tensing-up guard "
+		        "needs: it is off (no TENSING_UP or EASE_OFF); knots and holds are found "
+		        "as usual\n",
+		        (double)in->device.rate_hz, (double)KM_PIPELINE_GUARD_MIN_HZ);
 	a.t0 = in->first_time_us;
 	uint64_t frames = 0, skipped = 0, first_us = 0, last_us = 0;
 	struct km_rec_item it;
@@ -173,18 +416,18 @@ static int run_analyze(int argc, char **argv)
 			a.t0 = first_us = it.frame->device_time_us;
 		last_us = it.frame->device_time_us;
 		frames++;
-		if (km_pipeline_process(p, it.frame, &res) != KM_OK) {
+		if (km_cli_analysis_process(&a.run, it.frame, &res) != KM_OK) {
 			skipped++;
 		} else {
 			for (size_t i = 0; i < res.event_count; i++)
 				on_event(&a, &res.events[i]);
 		}
-		if (!a.print_events)
+		if (!a.print_events && a.mode == OUT_TEXT)
 			km_cli_progress((void *)"analysing", frames,
 			                in->frame_count_known ? in->frame_count : 0);
 	}
 	km_cli_progress_end();
-	if (km_pipeline_finish(p, &res) == KM_OK)
+	if (km_pipeline_finish(a.run.p, &res) == KM_OK)
 		for (size_t i = 0; i < res.event_count; i++)
 			on_event(&a, &res.events[i]);
 	int status = KM_EXIT_OK;
@@ -213,10 +456,15 @@ static int run_analyze(int argc, char **argv)
 		}
 	}
 	double dur = frames > 1 ? (double)(last_us - first_us) / 1e6 : 0.0;
-	if (status == KM_EXIT_OK)
+	if (status == KM_EXIT_OK && a.mode == OUT_JSON)
+		report_json(&a, path, frames, skipped, dur);
+	else if (status == KM_EXIT_OK && a.mode == OUT_CSV)
+		report_csv(&a);
+	else if (status == KM_EXIT_OK)
 		report(&a, frames, skipped, dur);
 	km_summary_free(&a.sum);
-	km_pipeline_destroy(p);
+	free(a.events);
+	km_cli_analysis_destroy(&a.run);
 	km_source_destroy(r);
 	return status;
 }

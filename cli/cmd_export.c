@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analysis.h"
 #include "cli.h"
 #include "knotmap/events.h"
 #include "knotmap/export.h"
@@ -24,14 +25,19 @@ static void usage(FILE *out)
 	        "                      [--partial]\n"
 	        "\n"
 	        "Exports a recording (or another mat's file: see below). Formats:\n"
-	        "  csv         one row per frame: frame, sequence, device_time_us, host_time_us,\n"
-	        "              flags, dropped_since_last, then one column per cell rRcC_kpa\n"
+	        "  csv         three lines rate_hz / row_spacing_mm / col_spacing_mm, then a\n"
+	        "              header and one row per frame: frame, sequence, device_time_us,\n"
+	        "              host_time_us, flags, dropped_since_last, then one column per\n"
+	        "              cell rRcC_kpa (rRcC_counts for raw counts)\n"
 	        "  csv-events  one row per event (time_us, type, name, track, position, values)\n"
 	        "  json        session summary: device, duration, frame statistics, knots,\n"
 	        "              holds and outcomes, event counts, damage\n"
-	        "  npy         NumPy array float32 [frames, rows, cols] in kPa (numpy.load)\n"
+	        "  npy         NumPy array float32 [frames, rows, cols] in kPa (numpy.load),\n"
+	        "              and OUT.json beside it: rate, [row, col] pitch, units (the\n"
+	        "              sidecar knotmap reads back)\n"
 	        "  tekscan     Tekscan-like ASCII movie: header block, then 'Frame N' and\n"
-	        "              rows of comma-separated kPa\n"
+	        "              rows of comma-separated values (UNITS KPA, or RAW for counts)\n"
+	        "  Raw counts stay counts in every format; kPa only when calibrated.\n"
 	        "  png         report image: peak and mean pressure maps, knots, hold\n"
 	        "              timeline coloured by outcome\n"
 	        "\n"
@@ -70,6 +76,58 @@ static int format_from_ext(const char *out, enum km_export_format *f)
 	return KM_ERR_INVALID_ARG;
 }
 
+/* Frames of the import into the temporary recording, with the events the
+ * analysis `analyze` runs finds in them (a .kmrec made live holds its own):
+ * the exports then report the same knots and holds as `analyze`. */
+static int write_temp(km_source *src, const struct km_rec_writer_config *wc, uint64_t *n)
+{
+	const struct km_source_info *in = km_source_info(src);
+	struct km_rec_writer_config c = *wc;
+	c.device = in->device;
+	c.content = KM_REC_KPA;
+	struct km_cli_analysis an;
+	if (km_cli_analysis_create(CMD, in, &an) != KM_OK)
+		fprintf(stderr, "knotmap export: warning: exporting the frames without the "
+		                "analysis (no knots or holds)\n");
+	else if (an.counts)
+		fprintf(stderr, "knotmap export: note: %s\n", km_cli_counts_notice);
+	km_rec_writer *w = NULL;
+	int rc = km_rec_writer_create(&c, &w);
+	if (rc != KM_OK) {
+		km_cli_analysis_destroy(&an);
+		return rc;
+	}
+	struct km_rec_item it;
+	struct km_pipeline_result res;
+	struct km_rec_event rev;
+	while ((rc = km_source_next_frame(src, &it)) == KM_OK) {
+		rc = km_rec_writer_write_frame(w, it.frame, NULL, 0);
+		if (rc != KM_OK)
+			break;
+		(*n)++;
+		if (!an.p || km_cli_analysis_process(&an, it.frame, &res) != KM_OK)
+			continue; /* a frame the analysis skips, as analyze does */
+		for (size_t i = 0; i < res.event_count && rc == KM_OK; i++) {
+			km_event_to_record(&res.events[i], &rev);
+			rc = km_rec_writer_write_event(w, &rev);
+		}
+		if (rc != KM_OK)
+			break;
+	}
+	if (rc == KM_ERR_END) {
+		rc = KM_OK;
+		if (an.p && km_pipeline_finish(an.p, &res) == KM_OK)
+			for (size_t i = 0; i < res.event_count && rc == KM_OK; i++) {
+				km_event_to_record(&res.events[i], &rev);
+				rc = km_rec_writer_write_event(w, &rev);
+			}
+	}
+	int crc = km_rec_writer_close(w);
+	km_rec_writer_destroy(w);
+	km_cli_analysis_destroy(&an);
+	return rc != KM_OK ? rc : crc;
+}
+
 /* An import is exported through a temporary .kmrec (0600, removed after):
  * the exporters read recordings, and this keeps memory fixed per frame. */
 static int import_to_temp(const char *in, const struct km_cli_import_opts *io, km_source *src,
@@ -92,7 +150,7 @@ static int import_to_temp(const char *in, const struct km_cli_import_opts *io, k
 	wc.sync = false;
 	wc.log = km_cli_log();
 	uint64_t n = 0;
-	int rc = km_import_to_recording(km_source_import(src), &wc, &n);
+	int rc = write_temp(src, &wc, &n);
 	if (rc != KM_OK) {
 		struct km_import_damage d;
 		km_source_damage(src, &d);
@@ -214,6 +272,13 @@ static int run_export(int argc, char **argv)
 	c.progress_user = (void *)"exporting";
 	c.title = title;
 	c.png_scale = (uint32_t)scale;
+	/* What the temporary .kmrec of an import cannot say: units, both pitches. */
+	const struct km_source_info *si = km_source_info(src);
+	c.counts = si->units == KM_UNITS_RAW;
+	c.row_pitch_mm = si->row_pitch_mm;
+	c.col_pitch_mm = si->col_pitch_mm;
+	c.mask = si->mask;
+	c.npy_sidecar = true;
 	rc = km_export_recording(&c, r);
 	km_cli_progress_end();
 	struct km_rec_damage d;

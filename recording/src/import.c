@@ -653,6 +653,29 @@ static int read_sidecar(km_import *r, const char *path, bool *found)
 				goto out;
 			}
 			*(key[0] == 'r' ? &side_rows : &side_cols) = null ? 0 : (uint16_t)v;
+		} else if (!strcmp(key, "mask") && *p == '"') {
+			/* cells on the sensor, row order, '1' real and '0' outside
+			 * (knotmap's NPY export writes it for masked inputs) */
+			const char *q = p + 1;
+			while (*q == '0' || *q == '1')
+				q++;
+			size_t cells = (size_t)(q - (p + 1));
+			if (*q != '"' || cells == 0) {
+				rc = KM_ERR_MALFORMED;
+				early_fail(&r->cfg, "%s: \"mask\" must be a string of 0 and 1, one per cell",
+				           path);
+				goto out;
+			}
+			km__free(r->side_mask);
+			r->side_mask = km__malloc(cells);
+			if (!r->side_mask) {
+				rc = KM_ERR_NO_MEMORY;
+				goto out;
+			}
+			for (size_t i = 0; i < cells; i++)
+				r->side_mask[i] = p[1 + i] == '1';
+			r->side_mask_cells = cells;
+			p = q + 1;
 		} else if (!strcmp(key, "units") && !cfg_units) {
 			if (!strncmp(p, "null", 4)) {
 				p += 4;
@@ -893,6 +916,16 @@ static int parse_header(km_import *r)
 	    in->cols > KM_FRAME_MAX_DIM)
 		return km__import_fail(r, KM_ERR_SHAPE, 0, 0, "grid %ux%u is not in 1..%d",
 		                       (unsigned)in->rows, (unsigned)in->cols, KM_FRAME_MAX_DIM);
+	if (r->side_mask && !r->mask) {
+		/* the file has no mask of its own: the sidecar's, if it fits */
+		if (r->side_mask_cells != (size_t)in->rows * in->cols)
+			return km__import_fail(r, KM_ERR_MALFORMED, 0, 0,
+			                       "the sidecar's mask has %zu cells, the grid %ux%u has %zu",
+			                       r->side_mask_cells, (unsigned)in->rows,
+			                       (unsigned)in->cols, (size_t)in->rows * in->cols);
+		r->mask = r->side_mask;
+		r->side_mask = NULL;
+	}
 	in->mask = r->mask;
 	if (r->mask) {
 		size_t n = (size_t)in->rows * in->cols;
@@ -1081,8 +1114,9 @@ int km_import_next(km_import *r, struct km_frame *out)
 	float k = r->info.to_kpa;
 	uint32_t flags = r->info.units == KM_UNITS_RAW ? KM_FRAME_UNCALIBRATED : 0;
 	size_t negative = 0;
+	const uint8_t *mask = r->mask;
 	for (size_t i = 0; i < n; i++) {
-		float v = out->kpa[i] * k;
+		float v = mask && !mask[i] ? 0.0f : out->kpa[i] * k; /* outside the sensor */
 		if (!isfinite(v))
 			return km__import_fail(
 			    r, KM_ERR_NONFINITE, 0, r->in.offset,
@@ -1160,6 +1194,7 @@ void km_import_destroy(km_import *r)
 	if (r->ops && r->ops->close)
 		r->ops->close(r);
 	km__free(r->mask);
+	km__free(r->side_mask);
 	if (r->in.own_fp && r->in.fp)
 		fclose(r->in.fp);
 	km__free(r->in.buf);

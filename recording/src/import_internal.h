@@ -67,6 +67,8 @@ struct km_import {
 	enum km_import_units side_units;
 	float side_row_pitch, side_col_pitch; /* a sidecar's [row, col] pitch */
 	uint16_t side_rows, side_cols;        /* a sidecar's grid (plain matrices) */
+	uint8_t *side_mask; /* a sidecar's "mask" ('0'/'1' per cell), side_mask_cells long */
+	size_t side_mask_cells;
 	uint64_t index; /* frames read */
 	struct km_import_damage damage;
 	bool done;

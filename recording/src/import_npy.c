@@ -265,6 +265,20 @@ static int npy_next(km_import *r, struct km_frame *out, bool *have_time)
 			                       "file ends inside frame %llu of %llu (row %u)",
 			                       (unsigned long long)r->index,
 			                       (unsigned long long)r->info.frame_count, y);
+		float *dst = out->kpa + (size_t)y * out->cols;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		/* little-endian float32 on a little-endian host (knotmap's own
+		 * export, numpy's default): the bytes are the floats; an hour of
+		 * 64 x 64 frames reads about a third faster than cell by cell */
+		if (st->kind == 'f' && st->size == 4 && !st->big) {
+			memcpy(dst, st->row, row_bytes);
+			unsigned bad = 0;
+			for (unsigned x = 0; x < out->cols; x++)
+				bad |= !isfinite(dst[x]);
+			if (!bad)
+				continue; /* else the loop below finds and names the cell */
+		}
+#endif
 		for (unsigned x = 0; x < out->cols; x++) {
 			double v = item(st, st->row + (size_t)x * st->size);
 			if (!isfinite(v))
@@ -273,7 +287,7 @@ static int npy_next(km_import *r, struct km_frame *out, bool *have_time)
 				                       "frame %llu, row %u, column %u is %s",
 				                       (unsigned long long)r->index, y, x,
 				                       isnan(v) ? "NaN" : "infinite");
-			out->kpa[(size_t)y * out->cols + x] = (float)v;
+			dst[x] = (float)v;
 		}
 	}
 	return KM_OK;

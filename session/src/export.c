@@ -19,9 +19,26 @@
 
 #define MOD "export"
 
-static const char *cell_unit(const km_rec_reader *r)
+/* Raw counts are never labelled kPa: a raw-only recording, or an import
+ * whose values are counts (cfg->counts). */
+static bool is_kpa(const struct km_export_config *cfg, const km_rec_reader *r)
 {
-	return (km_rec_reader_info(r)->content & KM_REC_KPA) ? "kpa" : "counts";
+	return (km_rec_reader_info(r)->content & KM_REC_KPA) && !cfg->counts;
+}
+
+static const char *cell_unit(const struct km_export_config *cfg, const km_rec_reader *r)
+{
+	return is_kpa(cfg, r) ? "kpa" : "counts";
+}
+
+static double row_pitch(const struct km_export_config *cfg, const km_rec_reader *r)
+{
+	return cfg->row_pitch_mm > 0 ? cfg->row_pitch_mm : km_rec_reader_info(r)->device.pitch_mm;
+}
+
+static double col_pitch(const struct km_export_config *cfg, const km_rec_reader *r)
+{
+	return cfg->col_pitch_mm > 0 ? cfg->col_pitch_mm : km_rec_reader_info(r)->device.pitch_mm;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -32,7 +49,17 @@ static int export_csv_frames(const struct km_export_config *cfg, km_rec_reader *
                              struct km__out *o)
 {
 	const struct km_rec_info *in = km_rec_reader_info(r);
-	const char *unit = cell_unit(r);
+	const char *unit = cell_unit(cfg, r);
+	/* "Key,value" lines the importer reads back (docs/formats.md): the rate
+	 * and the spacing a header row of cell names cannot hold; the units are
+	 * in the cell names. */
+	km__out_puts(o, "rate_hz,");
+	km__out_float(o, in->device.rate_hz);
+	km__out_puts(o, "\nrow_spacing_mm,");
+	km__out_float(o, (float)row_pitch(cfg, r));
+	km__out_puts(o, "\ncol_spacing_mm,");
+	km__out_float(o, (float)col_pitch(cfg, r));
+	km__out_puts(o, "\n");
 	km__out_puts(o, "frame,sequence,device_time_us,host_time_us,flags,dropped_since_last");
 	for (unsigned y = 0; y < in->device.rows; y++)
 		for (unsigned x = 0; x < in->device.cols; x++)
@@ -167,21 +194,32 @@ static int export_npy(const struct km_export_config *cfg, km_rec_reader *r, stru
 static int export_tekscan(const struct km_export_config *cfg, km_rec_reader *r, struct km__out *o)
 {
 	const struct km_rec_info *in = km_rec_reader_info(r);
-	double pitch_cm = in->device.pitch_mm / 10.0;
+	double row_cm = row_pitch(cfg, r) / 10.0, col_cm = col_pitch(cfg, r) / 10.0;
 	double spf = in->device.rate_hz > 0 ? 1.0 / in->device.rate_hz : 0.0;
 	if (in->frame_count > 1 && in->last_time_us > in->first_time_us)
 		spf = (double)(in->last_time_us - in->first_time_us) / 1e6 /
 		      (double)(in->frame_count - 1);
-	bool kpa = in->content & KM_REC_KPA;
+	bool kpa = is_kpa(cfg, r);
+	/* The sensor type round-trips: a Tekscan import's model is "Tekscan
+	 * <SENSOR_TYPE>" (written back as it was), knotmap's own mats are
+	 * "knotmap <model>" (prefixed once). */
+	const char *sensor = in->device.model[0] ? in->device.model : "mat";
+	const char *sensor_prefix = "knotmap ";
+	if (!strncmp(sensor, "Tekscan ", 8)) {
+		sensor += 8;
+		sensor_prefix = "";
+	} else if (!strncmp(sensor, "knotmap ", 8)) {
+		sensor_prefix = "";
+	}
 	km__out_printf(o,
-	               "DATA_TYPE MOVIE\r\nVERSION knotmap %s\r\nSENSOR_TYPE knotmap %s\r\n"
+	               "DATA_TYPE MOVIE\r\nVERSION knotmap %s\r\nSENSOR_TYPE %s%s\r\n"
 	               "SERIAL %s\r\nROWS %u\r\nCOLS %u\r\nROW_SPACING %.4f cm\r\n"
 	               "COL_SPACING %.4f cm\r\nSENSEL_AREA %.4f cm2\r\n"
 	               "SECONDS_PER_FRAME %.6f\r\nUNITS %s\r\nSTART_FRAME 1\r\n"
 	               "END_FRAME %" PRIu64 "\r\n\r\n",
-	               km_version_string(), in->device.model[0] ? in->device.model : "mat",
+	               km_version_string(), sensor_prefix, sensor,
 	               in->device.serial[0] ? in->device.serial : "-", (unsigned)in->device.rows,
-	               (unsigned)in->device.cols, pitch_cm, pitch_cm, pitch_cm * pitch_cm, spf,
+	               (unsigned)in->device.cols, row_cm, col_cm, row_cm * col_cm, spf,
 	               kpa ? "KPA" : "RAW", in->frame_count);
 	struct km_rec_item it;
 	int rc;
@@ -195,8 +233,13 @@ static int export_tekscan(const struct km_export_config *cfg, km_rec_reader *r, 
 			for (unsigned x = 0; x < f->cols; x++) {
 				if (x)
 					km__out_puts(o, ",");
-				km__out_printf(o, kpa ? "%.3f" : "%.0f",
-				               (double)f->kpa[(size_t)y * f->cols + x]);
+				if (cfg->mask && !cfg->mask[(size_t)y * f->cols + x])
+					km__out_puts(o, "B"); /* outside the sensor */
+				else if (kpa)
+					km__out_printf(o, "%.3f",
+					               (double)f->kpa[(size_t)y * f->cols + x]);
+				else /* counts as they came, exactly */
+					km__out_float(o, f->kpa[(size_t)y * f->cols + x]);
 			}
 			km__out_puts(o, "\r\n");
 		}
@@ -258,11 +301,18 @@ static int export_json(const struct km_export_config *cfg, km_rec_reader *r, str
 	json_str(o, in->session_id);
 	km__out_printf(o, ",\n  \"start_unix_us\": %" PRId64 ",\n  \"start_utc\": \"%s\",\n",
 	               in->start_unix_us, when);
-	km__out_puts(o, "  \"units\": {\"pressure\": \"kPa\", \"time\": \"us\", \"position\": "
-	                "\"mm\", \"dose\": \"kPa*s\"},\n");
+	const char *u = is_kpa(cfg, r) ? "kPa" : "counts";
+	km__out_printf(o,
+	               "  \"units\": {\"pressure\": \"%s\", \"time\": \"us\", \"position\": "
+	               "\"mm\", \"dose\": \"%s*s\"},\n",
+	               u, u);
 	km__out_printf(o, "  \"device\": {\"rows\": %u, \"cols\": %u, \"pitch_mm\": ",
 	               (unsigned)in->device.rows, (unsigned)in->device.cols);
 	json_num(o, in->device.pitch_mm);
+	km__out_puts(o, ", \"row_pitch_mm\": ");
+	json_num(o, row_pitch(cfg, r));
+	km__out_puts(o, ", \"col_pitch_mm\": ");
+	json_num(o, col_pitch(cfg, r));
 	km__out_printf(o, ", \"geometry\": \"%s\", \"rate_hz\": ",
 	               in->device.geometry == KM_GEOMETRY_CYLINDER ? "cylinder" : "flat");
 	json_num(o, in->device.rate_hz);
@@ -346,6 +396,63 @@ static int export_json(const struct km_export_config *cfg, km_rec_reader *r, str
 }
 
 /* ------------------------------------------------------------------------ */
+/* NPY sidecar                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* PATH.json beside an .npy: what the array cannot hold (rate, the row and
+ * column pitch, units), in the keys the importer's sidecar reader takes, so
+ * the file comes back with its rate, grid and units. Opened before the array
+ * is written (an existing sidecar is refused like the array) and committed
+ * after it. */
+static int sidecar_open(const struct km_export_config *cfg, km_rec_reader *r, km_outfile **out)
+{
+	*out = NULL;
+	size_t n = strlen(cfg->path);
+	char *path = km__malloc(n + 6);
+	if (!path)
+		return KM_ERR_NO_MEMORY;
+	memcpy(path, cfg->path, n);
+	memcpy(path + n, ".json", 6);
+	struct km_outfile_config oc = km_outfile_config_default();
+	oc.path = path;
+	oc.force = cfg->overwrite;
+	oc.log = cfg->log;
+	int rc = km_outfile_open(&oc, out);
+	km__free(path);
+	if (rc != KM_OK)
+		return rc;
+	const struct km_rec_info *in = km_rec_reader_info(r);
+	char text[256];
+	int len = snprintf(text, sizeof text,
+	                   "{\"rate_hz\": %.9g, \"pitch_mm\": [%.9g, %.9g], \"units\": \"%s\"",
+	                   (double)in->device.rate_hz, row_pitch(cfg, r), col_pitch(cfg, r),
+	                   is_kpa(cfg, r) ? "kPa" : "counts");
+	rc = km_outfile_write(*out, text, (size_t)len);
+	if (rc == KM_OK && cfg->mask) {
+		/* cells on the sensor, row order: the mask reads back */
+		size_t cells = (size_t)in->device.rows * in->device.cols;
+		char *m = km__malloc(cells + 12);
+		if (!m) {
+			rc = KM_ERR_NO_MEMORY;
+		} else {
+			memcpy(m, ", \"mask\": \"", 11);
+			for (size_t i = 0; i < cells; i++)
+				m[11 + i] = cfg->mask[i] ? '1' : '0';
+			m[11 + cells] = '"';
+			rc = km_outfile_write(*out, m, cells + 12);
+			km__free(m);
+		}
+	}
+	if (rc == KM_OK)
+		rc = km_outfile_write(*out, "}\n", 2);
+	if (rc != KM_OK) {
+		km_outfile_destroy(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Entry                                                                     */
 /* ------------------------------------------------------------------------ */
 
@@ -391,10 +498,18 @@ int km_export_recording(const struct km_export_config *cfg, km_rec_reader *reade
 		return rc;
 	if (cfg->format == KM_EXPORT_PNG)
 		return km__export_png(cfg, reader);
+	km_outfile *side = NULL;
+	if (cfg->format == KM_EXPORT_NPY && cfg->npy_sidecar) {
+		rc = sidecar_open(cfg, reader, &side);
+		if (rc != KM_OK)
+			return rc;
+	}
 	struct km__out o;
 	rc = km__out_open(&o, cfg);
-	if (rc != KM_OK)
+	if (rc != KM_OK) {
+		km_outfile_destroy(side);
 		return rc;
+	}
 	switch (cfg->format) {
 	case KM_EXPORT_CSV:
 		rc = export_csv_frames(cfg, reader, &o);
@@ -417,5 +532,9 @@ int km_export_recording(const struct km_export_config *cfg, km_rec_reader *reade
 	}
 	if (rc == KM_OK && o.err)
 		rc = o.err;
-	return km__out_close(&o, rc);
+	rc = km__out_close(&o, rc);
+	if (side && rc == KM_OK)
+		rc = km_outfile_commit(side);
+	km_outfile_destroy(side);
+	return rc;
 }

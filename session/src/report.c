@@ -183,7 +183,7 @@ void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt,
 
 static void draw_map(struct img *im, const struct km__report_layout *l, uint32_t x0, uint32_t y0,
                      const float *v, double scale_div, unsigned rows, unsigned cols, float vmax,
-                     const char *label)
+                     const char *label, const char *unit)
 {
 	const uint32_t *cm = km_export_colormap();
 	text(im, x0, (long)y0 - 12, label, 0x000000, 1);
@@ -213,7 +213,7 @@ static void draw_map(struct img *im, const struct km__report_layout *l, uint32_t
 		/* mid-bar value on the square-root scale */
 		snprintf(buf, sizeof buf, "%.1f", (double)vmax * 0.25);
 		text(im, bx + BAR_W + 4, (long)y0 + (long)l->map_h / 2 - 3, buf, 0x000000, 1);
-		text(im, bx + BAR_W + 4, (long)y0 + (long)l->map_h / 2 + 9, "kPa", 0x000000, 1);
+		text(im, bx + BAR_W + 4, (long)y0 + (long)l->map_h / 2 + 9, unit, 0x000000, 1);
 	}
 }
 
@@ -342,9 +342,9 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 		vmax_mean = KM_MAX(vmax_mean, mean[c]);
 	}
 	draw_map(&im, &l, l.peak_x, l.peak_y, m.peak, 1.0, rows, cols, vmax_peak,
-	         "Peak pressure (sqrt scale)");
+	         "Peak pressure (sqrt scale)", cfg->counts ? "counts" : "kPa");
 	draw_map(&im, &l, l.mean_x, l.mean_y, mean, 1.0, rows, cols, vmax_mean,
-	         "Mean pressure (sqrt scale)");
+	         "Mean pressure (sqrt scale)", cfg->counts ? "counts" : "kPa");
 	draw_knots(&im, &l, l.peak_x, l.peak_y, &m, in->device.pitch_mm);
 	draw_knots(&im, &l, l.mean_x, l.mean_y, &m, in->device.pitch_mm);
 	draw_timeline(&im, &l, &m);

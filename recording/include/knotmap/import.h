@@ -6,7 +6,8 @@
  *   npy      NumPy .npy, float32 / float64 / uint16 (and int16, int32, uint8),
  *            shape [frames, rows, cols] or [rows, cols], C order. Rate, pitch
  *            and units come from the config or a sidecar JSON (FILE.json or
- *            FILE.npy.json) with keys "rate_hz", "pitch_mm", "units".
+ *            FILE.npy.json) with keys "rate_hz", "pitch_mm", "units" (and
+ *            "mask", one '0'/'1' per cell).
  *   tekscan  Tekscan ASCII (movie or single frame): "KEY value" header lines
  *            (ROWS, COLS, ROW_SPACING, COL_SPACING, SECONDS_PER_FRAME, UNITS
  *            ...), then "Frame N" and rows of comma-separated values; 'B'

@@ -8,7 +8,8 @@
  *   JSON           a session summary (device, duration, frame statistics,
  *                  knots, holds and outcomes, event counts).
  *   NPY            NumPy .npy, float32 [n, rows, cols] in kPa, C order; the
- *                  header is written first and patched with n at the end.
+ *                  header is written first and patched with n at the end;
+ *                  with npy_sidecar a PATH.json beside it (rate, pitch, units).
  *   Tekscan-like   ASCII: a header block, then per frame "Frame N" and rows of
  *                  comma-separated kPa values (like Tekscan's ASCII export).
  *   PNG            a report image: peak and mean pressure maps with a colour
@@ -64,6 +65,22 @@ struct km_export_config {
 	const char *title; /* report title (ASCII), may be NULL */
 	/* PNG report: pixels per cell of the maps (1..32; 0 = fit to about 360 px). */
 	uint32_t png_scale;
+	/* What a .kmrec cannot say about an input made from another mat's file
+	 * (an import): its values are raw counts (no calibration, no units
+	 * given), so every export labels them "counts" (CSV column names, JSON
+	 * units, Tekscan UNITS RAW, the report's scale), never kPa. */
+	bool counts;
+	/* Spacing between rows and between columns (mm; 0: the device pitch),
+	 * written by the formats that hold it (Tekscan ROW/COL_SPACING, the
+	 * JSON device, the NPY sidecar). */
+	float row_pitch_mm, col_pitch_mm;
+	/* Cells on the sensor (rows x cols, 1 = real sensel; NULL = all), as an
+	 * import's km_source_info.mask: Tekscan writes a masked cell as 'B', as
+	 * Tekscan does, so the mask reads back. Not copied; must outlive the call. */
+	const uint8_t *mask;
+	/* NPY: also write PATH.json, the sidecar the importer reads back (rate,
+	 * [row, col] pitch, units), through km_outfile like the array. */
+	bool npy_sidecar;
 };
 
 KM_API struct km_export_config km_export_config_default(void);

@@ -1,0 +1,121 @@
+/* The analysis `analyze` and `export` share (see analysis.h). */
+#include "analysis.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "session_util.h"
+
+const char km_cli_counts_notice[] =
+    "values are raw counts: relative rules only; pressures are not in kPa "
+    "(give --units kPa, mmHg, N/cm2 or psi if they are pressures, or calibrate)";
+
+int km_cli_analysis_create(const char *cmd, const struct km_source_info *in,
+                           struct km_cli_analysis *a)
+{
+	memset(a, 0, sizeof *a);
+	a->counts = in->units == KM_UNITS_RAW;
+	struct km_pipeline_config pc = km_pipeline_config_default();
+	pc.rows = in->device.rows;
+	pc.cols = in->device.cols;
+	pc.pitch_mm = in->device.pitch_mm;
+	pc.geometry = in->device.geometry;
+	if (in->device.rate_hz > 0)
+		pc.rate_hz = in->device.rate_hz;
+	pc.log = km_cli_log();
+	if (a->counts) {
+		/* Counts have no scale: every threshold in kPa is meaningless, so
+		 * the ones with an "off" value are switched off and only the rules
+		 * relative to the map itself remain (noise_k x the sensor's noise,
+		 * contrast, tool ratio to the body's median). */
+		pc.detect.min_response_kpa = 0.0f;
+		pc.detect.outline_kpa = 0.0f;
+		pc.tool_min_kpa = INFINITY;
+		pc.hold.load_min_kpa = FLT_MIN; /* must be > 0: the smallest there is */
+		pc.hold.load_max_kpa = 0.0f;
+	}
+	a->guard_off = pc.enable_guard && pc.rate_hz < KM_PIPELINE_GUARD_MIN_HZ;
+	int rc = km_pipeline_create(&pc, &a->p);
+	if (rc != KM_OK)
+		km_cli_error(cmd, "run with -v for details",
+		             "cannot set up the analysis for a %ux%u grid: %s", in->device.rows,
+		             in->device.cols, km_strerror(rc));
+	return rc;
+}
+
+static size_t seen_lower(const struct km_cli_analysis *a, uint32_t id);
+
+int km_cli_analysis_process(struct km_cli_analysis *a, const struct km_frame *f,
+                            struct km_pipeline_result *res)
+{
+	if (a->counts && (f->flags & KM_FRAME_UNCALIBRATED)) {
+		a->frame = *f; /* shares the cells; only the flag differs */
+		a->frame.flags &= ~(uint32_t)KM_FRAME_UNCALIBRATED;
+		f = &a->frame;
+	}
+	int rc = km_pipeline_process(a->p, f, res);
+	if (rc != KM_OK)
+		return rc;
+	for (size_t i = 0; i < res->track_count; i++) {
+		const struct km_track *t = &res->tracks[i];
+		size_t at = seen_lower(a, t->id);
+		struct km_cli_track_seen *s =
+		    at < a->n_seen && a->seen[at].id == t->id ? &a->seen[at] : NULL;
+		if (!s) {
+			if (a->n_seen == a->cap_seen) {
+				size_t cap = a->cap_seen ? 2 * a->cap_seen : 64;
+				void *g = realloc(a->seen, cap * sizeof *a->seen);
+				if (!g)
+					return KM_ERR_NO_MEMORY;
+				a->seen = g;
+				a->cap_seen = cap;
+			}
+			memmove(&a->seen[at + 1], &a->seen[at], (a->n_seen - at) * sizeof *a->seen);
+			a->n_seen++;
+			s = &a->seen[at];
+			memset(s, 0, sizeof *s);
+			s->id = t->id;
+			s->first_us = t->first_us;
+		}
+		if (t->missed == 0) {
+			s->last_us = t->last_hit_us;
+			if (t->response_kpa > s->peak_response)
+				s->peak_response = t->response_kpa;
+			if (t->background_kpa > 0.0f &&
+			    t->response_kpa / t->background_kpa > s->peak_contrast)
+				s->peak_contrast = t->response_kpa / t->background_kpa;
+		}
+	}
+	return KM_OK;
+}
+
+/* Index of the first entry with id >= id (the table is kept sorted by id:
+ * thousands of short tracks in an hour, looked up every frame). */
+static size_t seen_lower(const struct km_cli_analysis *a, uint32_t id)
+{
+	size_t lo = 0, hi = a->n_seen;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (a->seen[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+const struct km_cli_track_seen *km_cli_analysis_seen(const struct km_cli_analysis *a, uint32_t id)
+{
+	size_t i = seen_lower(a, id);
+	return i < a->n_seen && a->seen[i].id == id ? &a->seen[i] : NULL;
+}
+
+void km_cli_analysis_destroy(struct km_cli_analysis *a)
+{
+	km_pipeline_destroy(a->p);
+	free(a->seen);
+	memset(a, 0, sizeof *a);
+}

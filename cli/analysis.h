@@ -1,0 +1,54 @@
+/*
+ * The one analysis the commands run over a recording source: `analyze`, and
+ * the export of an import (whose temporary recording then holds the events
+ * `analyze` finds, so both report the same knots and holds).
+ *
+ * The dsp pipeline is set up from the source's grid, pitch and rate. On raw
+ * counts (units "counts": no calibration, no --units) the absolute kPa rules
+ * are switched off through the pipeline's own config (no detection floor in
+ * kPa, any loaded cell is "loaded", tools by their ratio to the body only,
+ * any load can keep a hold timer) and the frames' UNCALIBRATED flag is
+ * cleared on a shallow copy, so detection, tracking and holds run on their
+ * relative (contrast) rules; loads and doses are then in counts.
+ */
+#ifndef KNOTMAP_CLI_ANALYSIS_H
+#define KNOTMAP_CLI_ANALYSIS_H
+
+#include <stdbool.h>
+
+#include "knotmap/import.h"
+#include "knotmap/pipeline.h"
+
+/* What the tracker saw of one confirmed track (knots are announced tracks). */
+struct km_cli_track_seen {
+	uint32_t id;
+	uint64_t first_us, last_us; /* first and last hit */
+	float peak_contrast;        /* max band-pass response / background (0: no background) */
+	float peak_response;        /* max band-pass response (kPa or counts) */
+};
+
+struct km_cli_analysis {
+	km_pipeline *p;
+	struct km_cli_track_seen *seen; /* n_seen, by first confirmation */
+	size_t n_seen, cap_seen;
+	bool counts;           /* relative rules only; loads in counts */
+	bool guard_off;        /* rate below KM_PIPELINE_GUARD_MIN_HZ */
+	struct km_frame frame; /* counts: the source frame without UNCALIBRATED */
+};
+
+/* The notice printed (on stderr) when the values are raw counts. */
+extern const char km_cli_counts_notice[];
+
+/* Sets up the pipeline for the source; prints the error with a hint and
+ * returns the code on failure (a->p NULL). */
+int km_cli_analysis_create(const char *cmd, const struct km_source_info *in,
+                           struct km_cli_analysis *a);
+/* km_pipeline_process on one source frame; keeps what each track was seen as
+ * (KM_ERR_NO_MEMORY only when that table cannot grow). */
+int km_cli_analysis_process(struct km_cli_analysis *a, const struct km_frame *f,
+                            struct km_pipeline_result *res);
+/* What the tracker saw of track id, or NULL. */
+const struct km_cli_track_seen *km_cli_analysis_seen(const struct km_cli_analysis *a, uint32_t id);
+void km_cli_analysis_destroy(struct km_cli_analysis *a);
+
+#endif
