@@ -242,6 +242,8 @@ static uint64_t field_col(const struct text *t)
 	return t->field_off >= t->line_off ? t->field_off - t->line_off + 1 : 0;
 }
 
+static bool comment_is_meta(struct text *t);
+
 static int peek_line(km_import *r, enum lk *kind)
 {
 	struct text *t = r->fmt;
@@ -295,7 +297,10 @@ static int peek_line(km_import *r, enum lk *kind)
 	} else if (t->first_len == 0) {
 		t->kind = LK_BLANK;
 	} else if (t->first[0] == '#') {
-		t->kind = LK_COMMENT; /* numpy savetxt header/footer, comments */
+		/* numpy savetxt header/footer, comments; and knotmap's own CSV export,
+		 * which says its rate and spacing in comment lines ("# rate_hz,100") so
+		 * that pandas (comment='#') and R (comment.char='#') read it as it is. */
+		t->kind = comment_is_meta(t) ? LK_META : LK_COMMENT;
 	} else {
 		t->kind = parse_number(t, t->first, &v) ? LK_DATA : LK_META;
 	}
@@ -418,6 +423,25 @@ static int meta_value_error(km_import *r, const char *key, const char *value)
 	struct text *t = r->fmt;
 	return km__import_fail(r, KM_ERR_MALFORMED, t->line, t->line_off, "bad %s value '%.60s'",
 	                       key, value);
+}
+
+/* A comment line that carries one of the keys knotmap's CSV export writes
+ * ("# rate_hz,100", "# row_spacing_mm,7.5", "# col_spacing_mm,7.5") becomes a
+ * metadata line: the '#' and the blanks after it are dropped from its first
+ * field. Any other comment stays a comment. */
+static bool comment_is_meta(struct text *t)
+{
+	size_t i = 1;
+	while (i < t->first_len && (t->first[i] == ' ' || t->first[i] == '\t'))
+		i++;
+	char key[64];
+	norm_key(t->first + i, key, sizeof key);
+	if (strcmp(key, "ratehz") != 0 && strcmp(key, "rowspacingmm") != 0 &&
+	    strcmp(key, "colspacingmm") != 0)
+		return false;
+	memmove(t->first, t->first + i, t->first_len - i + 1);
+	t->first_len -= i;
+	return true;
 }
 
 /* Consumes a metadata line (its first field is pending) and applies it. */

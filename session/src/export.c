@@ -50,14 +50,15 @@ static int export_csv_frames(const struct km_export_config *cfg, km_rec_reader *
 {
 	const struct km_rec_info *in = km_rec_reader_info(r);
 	const char *unit = cell_unit(cfg, r);
-	/* "Key,value" lines the importer reads back (docs/formats.md): the rate
-	 * and the spacing a header row of cell names cannot hold; the units are
-	 * in the cell names. */
-	km__out_puts(o, "rate_hz,");
+	/* Comment lines the importer reads back (docs/formats.md): the rate and
+	 * the spacing a header row of cell names cannot hold (the units are in the
+	 * cell names). Comments, so that pandas (comment='#') and R
+	 * (comment.char='#') read the file as it is. */
+	km__out_puts(o, "# rate_hz,");
 	km__out_float(o, in->device.rate_hz);
-	km__out_puts(o, "\nrow_spacing_mm,");
+	km__out_puts(o, "\n# row_spacing_mm,");
 	km__out_float(o, (float)row_pitch(cfg, r));
-	km__out_puts(o, "\ncol_spacing_mm,");
+	km__out_puts(o, "\n# col_spacing_mm,");
 	km__out_float(o, (float)col_pitch(cfg, r));
 	km__out_puts(o, "\n");
 	km__out_puts(o, "frame,sequence,device_time_us,host_time_us,flags,dropped_since_last");

@@ -267,7 +267,7 @@ Test(analysis_cli, exports_round_trip_rate_pitch_units)
 	        "-c -e '^UNITS RAW' -e '^ROW_SPACING 0.8000 cm' -e '^COL_SPACING 0.5000 cm' o.txt");
 	cr_assert_str_eq(r->out, "3\n");
 	r = run("head", "-n 4 o.csv | cut -c1-120");
-	cr_assert(strstr(r->out, "rate_hz,50\nrow_spacing_mm,8\ncol_spacing_mm,5\nframe,") &&
+	cr_assert(strstr(r->out, "# rate_hz,50\n# row_spacing_mm,8\n# col_spacing_mm,5\nframe,") &&
 	              strstr(r->out, "r0c0_counts"),
 	          "%s", r->out);
 	r = knot("export t.npy %s -o o.json", opts);
