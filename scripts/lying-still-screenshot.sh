@@ -28,5 +28,5 @@ json.dump({"rate_hz": 1, "pitch_mm": 32, "units": "kPa"}, open(out + "/lying-sti
 PY
 xvfb-run -a -s "-screen 0 1280x800x24" \
 	"$knotmap" view --replay "$out/lying-still.npy" --no-sound --screenshot \
-	"$root/docs/screenshots/lying-still-popu.png" --after 50
+	"$root/docs/screenshots/lying-still-popu.png" --after 50 --force
 "$knotmap" analyze "$out/lying-still.npy"

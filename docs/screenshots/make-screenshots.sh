@@ -11,7 +11,7 @@ shot() { # scenario seconds file [more view options]
 	shift 3
 	xvfb-run -a -s "-screen 0 1280x800x24" \
 		"$knotmap" view --sim "$scenario" --seed 1 --speed 4 --screenshot "$here/$file" \
-		--after "$after" "$@"
+		--after "$after" --force "$@"
 }
 shot back-lying 25 back-lying.png
 shot tennis-ball-trapezius 56 tennis-ball-hold-40s.png
