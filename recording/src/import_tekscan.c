@@ -394,10 +394,14 @@ static int header_line(km_import *r, struct tek *t, unsigned *rows, unsigned *co
 			*area = v * k; /* an area knotmap cannot read is not needed */
 	} else if (!strcmp(key, "SECONDS_PER_FRAME")) {
 		double v = strtod(val, &e);
-		if (e == val || !isfinite(v) || v < 0 || v > 3600)
+		/* 0 means "not given"; otherwise the rate must be one knotmap reads:
+		 * 1e-300 s would be an infinite rate (1 us to 1 hour per frame). */
+		if (e == val || !isfinite(v) || v < 0 || v > 3600 || (v > 0 && v < 1e-5))
 			return km__import_fail_at(r, KM_ERR_MALFORMED, t->lno,
 			                          (size_t)(s - t->line) + 1, t->loff,
-			                          "bad SECONDS_PER_FRAME '%.40s'", val);
+			                          "bad SECONDS_PER_FRAME '%.40s' (expected 0, or "
+			                          "0.00001 to 3600 s per frame)",
+			                          val);
 		if (v > 0)
 			km__import_set_rate(r, 1.0 / v);
 	} else if (!strcmp(key, "UNITS")) {

@@ -530,7 +530,7 @@ static int consume_meta(km_import *r)
 			t->col_pitch = mm;
 	} else if (!strcmp(k, "secondsperframe")) {
 		double v = strtod(value, &e);
-		if (e == value || !isfinite(v) || v < 0 || v > 3600)
+		if (e == value || !isfinite(v) || v < 0 || v > 3600 || (v > 0 && v < 1e-5))
 			return meta_value_error(r, key, value);
 		if (v > 0)
 			km__import_set_rate(r, 1.0 / v);

@@ -816,3 +816,23 @@ Test(import, long_paths_and_special_files)
 		cr_assert(strstr(logbuf, "not a regular file"), "%s", logbuf);
 	}
 }
+
+/* A frame time too small to be a rate knotmap reads (1e-300 s gave an
+ * infinite rate) is an error naming the line and the field. */
+Test(import, tiny_seconds_per_frame_is_refused_by_line)
+{
+	static const char tek[] = "DATA_TYPE MOVIE\nSENSOR_TYPE FSCAN\nROWS 2\nCOLS 2\n"
+	                          "ROW_SPACING 5 mm\nCOL_SPACING 5 mm\nSECONDS_PER_FRAME 1e-300\n"
+	                          "UNITS KPa\nASCII_DATA @@\nFrame 1\n1,2\n3,4\n@@\n";
+	struct km_import_config c = km_import_config_default();
+	c.data = tek;
+	c.size = sizeof tek - 1;
+	c.name = "tiny.asf";
+	c.log.fn = on_log;
+	c.log.max_level = KM_LOG_DEBUG;
+	logbuf[0] = '\0';
+	km_import *r = NULL;
+	cr_assert_eq(km_import_create(&c, &r), KM_ERR_MALFORMED);
+	cr_assert(strstr(logbuf, "tiny.asf:7:") && strstr(logbuf, "SECONDS_PER_FRAME"), "%s",
+	          logbuf);
+}
