@@ -133,6 +133,11 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	 * taken away must pass the thresholds (a knot is one-sided; shoulder
 	 * blades and paraspinal ridges are not). */
 	c.detect.mirror_fraction = 1.0f;
+	/* A spot must stand out from this body's own texture too: 1 x its
+	 * robust relative SD. Chosen on the simulator family (the tuning
+	 * split): the largest factor that keeps its recall (1.4 loses a
+	 * back-lying knot) while its precision rises (docs/accuracy.md). */
+	c.detect.texture_k = 1.0f;
 	c.max_bad_fraction = 0.25f;
 	c.max_events = 64;
 	return c;
@@ -199,6 +204,9 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	struct km_detect_config dc = cfg->detect;
 	if (dc.noise_frames == 0)
 		dc.noise_frames = (unsigned)lroundf(cfg->rate_hz); /* ~1 s */
+	/* The texture is static: one scale re-measured about every 0.1 s. */
+	if (dc.texture_frames == 0)
+		dc.texture_frames = (unsigned)KM_MAX(lroundf(0.1f * cfg->rate_hz), 1L);
 	rc = km_detect_config_from_bandpass(&dc, &bc);
 	dc.log = cfg->log;
 	if (rc == KM_OK)
@@ -989,6 +997,7 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	out->n_scales = p->n_scales;
 	out->background = bg;
 	memcpy(out->noise_sd_kpa, dr.noise_sd_kpa, sizeof out->noise_sd_kpa);
+	memcpy(out->texture_sd, dr.texture_sd, sizeof out->texture_sd);
 	return KM_OK;
 }
 

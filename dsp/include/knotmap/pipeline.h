@@ -179,6 +179,8 @@ struct km_pipeline_result {
 	const float *background;
 	float noise_sd_kpa[KM_BANDPASS_MAX_SCALES]; /* noise SD per scale the detector used
 	                                               (sensor noise with sensor_noise) */
+	float texture_sd[KM_BANDPASS_MAX_SCALES];   /* the body's relative texture per scale
+	                                               (detect.h texture_k; 0 when off) */
 };
 
 typedef struct km_pipeline km_pipeline;
