@@ -1091,7 +1091,8 @@ Test(detect, texture_raises_the_contrast_bar_on_a_textured_map_only)
 				cr_expect_eq(g.res.texture_sd[0], 0.0f, "off: not measured");
 			/* the knot stays found in every case */
 			size_t near = unlabelled_near(&g, 120, 120, 10);
-			cr_expect_eq(near, 1, "texture %d map %d: knot found %zu times", on, t, near);
+			cr_expect_eq(near, 1, "texture %d map %d: knot found %zu times", on, t,
+			             near);
 			rig_free(&g);
 		}
 	cr_expect_lt(tex[0], 0.01f, "smooth map: texture %g", (double)tex[0]);
