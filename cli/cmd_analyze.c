@@ -155,6 +155,13 @@ static int run_analyze(int argc, char **argv)
 	if (in->device.rate_hz > 0)
 		pc.rate_hz = in->device.rate_hz;
 	pc.log = km_cli_log();
+	char why[256];
+	if (km_pipeline_config_check(&pc, why, sizeof why) != KM_OK) {
+		km_cli_error(CMD, "check --rate / --pitch (or the recording's own)",
+		             "cannot analyse '%s': %s", path, why);
+		km_source_destroy(r);
+		return KM_EXIT_USAGE;
+	}
 	km_pipeline *p = NULL;
 	int rc = km_pipeline_create(&pc, &p);
 	if (rc != KM_OK) {
