@@ -171,7 +171,7 @@ static void keep_first_error(void *user, enum km_log_level level, const char *mo
 }
 
 __attribute__((format(printf, 4, 5))) static int refuse(char *why, size_t n, int rc,
-                                                       const char *fmt, ...)
+                                                        const char *fmt, ...)
 {
 	if (why && n) {
 		va_list ap;

@@ -591,13 +591,14 @@ Test(pipeline, config_check_says_why_and_agrees_with_create)
 		if (cases[i].rc == KM_OK)
 			cr_expect_str_eq(why, "", "case %zu", i);
 		else
-			cr_expect(strstr(why, cases[i].says) != NULL, "case %zu: '%s' lacks '%s'", i,
-			          why, cases[i].says);
+			cr_expect(strstr(why, cases[i].says) != NULL, "case %zu: '%s' lacks '%s'",
+			          i, why, cases[i].says);
 		/* create accepts exactly what the check accepts */
 		km_pipeline *p = NULL;
 		k.log.fn = NULL;
 		int crc = km_pipeline_create(&k, &p);
-		cr_expect_eq(crc == KM_OK, rc == KM_OK, "case %zu: create %d, check %d", i, crc, rc);
+		cr_expect_eq(crc == KM_OK, rc == KM_OK, "case %zu: create %d, check %d", i, crc,
+		             rc);
 		km_pipeline_destroy(p);
 	}
 	/* a short buffer is cut, not overrun; NULL why is fine */
