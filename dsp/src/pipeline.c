@@ -135,11 +135,12 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	 * taken away must pass the thresholds (a knot is one-sided; shoulder
 	 * blades and paraspinal ridges are not). */
 	c.detect.mirror_fraction = 1.0f;
-	/* A spot must stand out from this body's own texture too: 1 x its
+	/* A spot must stand out from this body's own texture too: 0.6 x its
 	 * robust relative SD. Chosen on the simulator family (the tuning
-	 * split): the largest factor that keeps its recall (1.4 loses a
-	 * back-lying knot) while its precision rises (docs/accuracy.md). */
-	c.detect.texture_k = 1.0f;
+	 * split): the largest factor tried that keeps its recall (0.7 loses a
+	 * faulty-sensor knot, 1.4 a back-lying one) while its precision rises
+	 * (docs/accuracy.md). */
+	c.detect.texture_k = 0.6f;
 	c.max_bad_fraction = 0.25f;
 	c.max_events = 64;
 	return c;

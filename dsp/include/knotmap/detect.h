@@ -161,7 +161,7 @@ struct km_detect_config {
 	 * and the contrast rule asks for response > max(min_contrast,
 	 * texture_k x t_s) x background at scale s. A smooth body has a small
 	 * t_s and nothing changes; a textured map raises the bar. Needs a
-	 * background map. 0 = off (default; the pipeline uses 1, chosen on
+	 * background map. 0 = off (default; the pipeline uses 0.6, chosen on
 	 * the simulator family, docs/accuracy.md). */
 	float texture_k;
 	/* t_s is re-measured for one scale every texture_frames executes
