@@ -167,7 +167,7 @@ struct km_detect_config {
 	/* t_s is re-measured for one scale every texture_frames executes
 	 * (round robin; the texture is static, the cost is a median), for
 	 * every scale at the first execute. 0 or 1 = every execute (default;
-	 * the pipeline: about every 0.1 s). */
+	 * the pipeline: about every 0.25 s). */
 	unsigned texture_frames;
 	enum km_detect_mask_mode mirror_mode;   /* default DROP */
 	enum km_detect_mask_mode midline_mode;  /* default DROP */
