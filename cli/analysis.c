@@ -38,7 +38,16 @@ int km_cli_analysis_create(const char *cmd, const struct km_source_info *in,
 		pc.hold.load_max_kpa = 0.0f;
 	}
 	a->guard_off = pc.enable_guard && pc.rate_hz < KM_PIPELINE_GUARD_MIN_HZ;
-	int rc = km_pipeline_create(&pc, &a->p);
+	/* Says in words what the analysis cannot take (a rate or pitch the file
+	 * or --rate/--pitch gave), before anything runs. */
+	char why[256];
+	int rc = km_pipeline_config_check(&pc, why, sizeof why);
+	if (rc != KM_OK) {
+		km_cli_error(cmd, "check --rate / --pitch (or the file's own)", "cannot analyse: %s",
+		             why);
+		return rc;
+	}
+	rc = km_pipeline_create(&pc, &a->p);
 	if (rc != KM_OK)
 		km_cli_error(cmd, "run with -v for details",
 		             "cannot set up the analysis for a %ux%u grid: %s", in->device.rows,

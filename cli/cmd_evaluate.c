@@ -279,6 +279,7 @@ static double scenario_seconds(const struct km_sim_config *c)
 /* One scenario, one seed, one input (true pressure or calibrated counts). */
 /* Overrides for sensitivity studies (negative = library default). */
 static double opt_min_response = -1.0;
+static double opt_texture_k = -1.0;
 /* Sensor input as the driver delivers it: the mat's calibration with its
  * creep and hysteresis corrections (1), or the curve and crosstalk only (0,
  * --calibration factory). */
@@ -325,6 +326,8 @@ static int run_one(const char *path, uint64_t seed, int sensor, double max_s, st
 	pc.enable_guard = cfg.rate_hz >= 25.0f;
 	if (opt_min_response >= 0.0)
 		pc.detect.min_response_kpa = (float)opt_min_response;
+	if (opt_texture_k >= 0.0)
+		pc.detect.texture_k = (float)opt_texture_k;
 	pc.log = km_cli_log();
 	if (rc == KM_OK)
 		rc = km_pipeline_create(&pc, &p);
@@ -492,7 +495,7 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: knotmap evaluate [--seeds N] [--seconds S] [--input true|sensor|both]\n"
 	        "                        [--scenario NAME]... [--min-response-kpa X]\n"
-	        "                        [--calibration driver|factory]\n"
+	        "                        [--texture-k X] [--calibration driver|factory]\n"
 	        "                        [--lying DIR] [--family sim|real|both]\n"
 	        "                        [--lying-seconds S] [--lying-seeds N]\n"
 	        "                        [--lying-posture PREFIX]\n\n"
@@ -505,7 +508,8 @@ static void usage(FILE *out)
 	        "(ADC counts through the driver's calibration of the mat, creep and\n"
 	        "hysteresis corrected; --calibration factory: the curve and crosstalk only)\n"
 	        "or both (default).\n"
-	        "--min-response-kpa overrides the detector's absolute floor (for studies).\n"
+	        "--min-response-kpa overrides the detector's absolute floor, --texture-k\n"
+	        "its texture factor (both families; for studies).\n"
 	        "--lying DIR adds the real-body family: the unzipped PoPu preview\n"
 	        "(DIR/tactilus_data, DIR/segmentation_data; unzip\n"
 	        "lying/popu_preview_data.zip of the shared data): real lying maps with\n"
@@ -555,6 +559,9 @@ static int run_evaluate(int argc, char **argv)
 			}
 		} else if (!strcmp(a, "--min-response-kpa")) {
 			if (km_cli_parse_double("evaluate", a, v, 0.0, 1000.0, &opt_min_response))
+				return KM_EXIT_USAGE;
+		} else if (!strcmp(a, "--texture-k")) {
+			if (km_cli_parse_double("evaluate", a, v, 0.0, 100.0, &opt_texture_k))
 				return KM_EXIT_USAGE;
 		} else if (!strcmp(a, "--input")) {
 			if (!strcmp(v, "true"))
@@ -699,8 +706,11 @@ static int run_evaluate(int argc, char **argv)
 	       " FA/min: false TENSING_UP; knotFA: KNOT_FOUND away from every knot, per min.\n");
 real:
 	if (fam_real && lying) {
-		struct km_eval_lying_opts lo = {lying, lying_s, (unsigned)lying_seeds, 0,
-		                                lying_posture};
+		struct km_eval_lying_opts lo = {.dir = lying,
+		                                .seconds = lying_s,
+		                                .seeds = (unsigned)lying_seeds,
+		                                .posture = lying_posture,
+		                                .texture_k = opt_texture_k};
 		failed |= km_eval_lying(&lo);
 	} else if (fam_real) {
 		printf("\nReal-body family: not run (give --lying DIR, the unzipped PoPu preview;"

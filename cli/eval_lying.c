@@ -366,6 +366,9 @@ static void synth(const struct grid *g, double t, size_t n, struct km_frame *f)
 		f->kpa[i] = m[i] * breath * g->gain[i];
 }
 
+/* km_eval_lying_opts.texture_k (negative: the library default). */
+static double opt_texture_k = -1.0;
+
 static int run(const struct capture *c, const struct knot *k, int nk, float pitch, float rate,
                double secs, struct ktally *kt, struct stally *st)
 {
@@ -376,6 +379,8 @@ static int run(const struct capture *c, const struct knot *k, int nk, float pitc
 	pc.cols = cols;
 	pc.pitch_mm = pitch;
 	pc.rate_hz = rate;
+	if (opt_texture_k >= 0.0)
+		pc.detect.texture_k = (float)opt_texture_k;
 	/* The guard-off notice once per table, not per recording (the
 	 * pipeline warns at every create below 25 frames/s). */
 	pc.log = km_cli_log();
@@ -544,6 +549,7 @@ static void print_regions(const char *grid, const struct ktally *t)
 int km_eval_lying(const struct km_eval_lying_opts *o)
 {
 	char path[4096];
+	opt_texture_k = o->texture_k;
 	snprintf(path, sizeof path, "%s/tactilus_data/4", o->dir);
 	DIR *d = opendir(path);
 	if (!d) {

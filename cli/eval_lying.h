@@ -13,6 +13,7 @@ struct km_eval_lying_opts {
 	unsigned seeds;  /* knot layouts per capture (default 1) */
 	int still_only;  /* 1: only the lying-still check */
 	const char *posture; /* only captures whose name starts with this (NULL: all) */
+	double texture_k;    /* detector's texture_k for studies (negative: default) */
 };
 
 /* Returns 0 when every file read and ran, 1 otherwise (errors printed). */

@@ -41,6 +41,9 @@ struct km_detect {
 	float noise[KM_BANDPASS_MAX_SCALES]; /* smoothed noise SD per scale */
 	int have_noise;
 	float ext_noise[KM_BANDPASS_MAX_SCALES]; /* km_detect_set_noise */
+	float tex[KM_BANDPASS_MAX_SCALES];       /* texture SD per scale (relative) */
+	int have_tex;
+	unsigned tex_tick, tex_next;
 	int have_ext;
 };
 
@@ -123,6 +126,7 @@ static int check_config(const struct km_detect_config *c)
 	    !fin_ge(c->min_contrast, 0.0f) || c->min_contrast > 100.0f ||
 	    !fin_ge(c->max_scale_growth, 0.0f) || !fin_ge(c->mirror_fraction, 0.0f) ||
 	    !fin_ge(c->mirror_tol_mm, 0.0f) || c->mirror_tol_mm > 200.0f ||
+	    !fin_ge(c->texture_k, 0.0f) || c->texture_k > 100.0f || c->texture_frames > 100000 ||
 	    (c->max_scale_growth > 0.0f && c->max_scale_growth <= 1.0f))
 		return KM_ERR_INVALID_ARG;
 	if (c->edge_ratio > 0.0f && c->edge_ratio < 1.0f)
@@ -496,7 +500,7 @@ static float fast_median(const struct km__detect_ops *ops, float *a, size_t n, f
  * least three outer sigmas inside the loaded area, where mat and body edges
  * no longer reach the response; closer in (halving) when too few such cells
  * exist, and every cell when nothing is loaded. */
-static float noise_sd(km_detect *d, const float *layer, unsigned s)
+static float noise_sd(km_detect *d, const float *layer, const float *div, unsigned s)
 {
 	size_t cells = (size_t)d->R * (size_t)d->C, n = 0;
 	long need = noise_need(d, s), k;
@@ -506,7 +510,31 @@ static float noise_sd(km_detect *d, const float *layer, unsigned s)
 			break;
 	}
 	float *a = d->scratch;
-	if (n < 32) {
+	if (div) {
+		/* Relative texture: response / background over the cells where the
+		 * background carries load (the same interior mask). */
+		if (n < 32)
+			return 0.0f;
+		int W = d->words;
+		const uint64_t *m = d->masks + (size_t)d->kslot[k] * (size_t)d->R * (size_t)W;
+		size_t j = 0;
+		float floor = fmaxf(d->cfg.outline_kpa, 1e-6f);
+		for (int r = 0; r < d->R; r++)
+			for (int w = 0; w < W; w++) {
+				uint64_t b = m[(size_t)r * (size_t)W + (size_t)w];
+				size_t base = (size_t)r * (size_t)d->C + 64 * (size_t)w;
+				while (b) {
+					size_t i = base + (size_t)km__ctz64(b);
+					b &= b - 1;
+					float q = layer[i] / div[i];
+					if (div[i] > floor && fabsf(q) <= FLT_MAX)
+						a[j++] = q;
+				}
+			}
+		n = j;
+		if (n < 32)
+			return 0.0f;
+	} else if (n < 32) {
 		n = cells;
 		memcpy(a, layer, cells * sizeof(float));
 	} else {
@@ -732,8 +760,37 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 	memset(res, 0, sizeof *res);
 	const struct km_detect_config *cf = &d->cfg;
 	find_outline(d, kpa);
-	build_masks(d, d->have_ext ? d->kmax_sup : d->kmax_all);
 	size_t cells = (size_t)d->R * (size_t)d->C;
+	/* Texture: every scale at the first frame, then one scale every
+	 * texture_frames frames (it is static: a median per frame would cost
+	 * more than the detection). */
+	bool tex_on = background && cf->texture_k > 0.0f;
+	bool tex_now = false;
+	if (tex_on) {
+		unsigned every = cf->texture_frames > 1 ? cf->texture_frames : 1;
+		tex_now = !d->have_tex || ++d->tex_tick >= every;
+	}
+	build_masks(d, d->have_ext && !tex_now ? d->kmax_sup : d->kmax_all);
+	if (tex_now) {
+		d->tex_tick = 0;
+		if (!d->have_tex) {
+			for (unsigned s = 0; s < d->n; s++)
+				d->tex[s] = noise_sd(d, stack + (size_t)s * cells, background, s);
+			d->have_tex = 1;
+		} else {
+			unsigned s = d->tex_next;
+			d->tex[s] = noise_sd(d, stack + (size_t)s * cells, background, s);
+			d->tex_next = (s + 1) % d->n;
+		}
+	}
+	float mc[KM_BANDPASS_MAX_SCALES];
+	for (unsigned s = 0; s < d->n; s++) {
+		mc[s] = cf->min_contrast;
+		if (tex_on) {
+			res->texture_sd[s] = d->tex[s];
+			mc[s] = fmaxf(mc[s], cf->texture_k * d->tex[s]);
+		}
+	}
 	float thr[KM_BANDPASS_MAX_SCALES], weak[KM_BANDPASS_MAX_SCALES];
 	/* The noise level of a scene changes slowly; a per-frame estimate
 	 * breathes with the load and would make spots flicker. */
@@ -742,7 +799,7 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 		if (d->have_ext) {
 			d->noise[s] = d->ext_noise[s];
 		} else {
-			float now = noise_sd(d, stack + (size_t)s * cells, s);
+			float now = noise_sd(d, stack + (size_t)s * cells, NULL, s);
 			d->noise[s] =
 			    d->have_noise ? d->noise[s] + alpha * (now - d->noise[s]) : now;
 		}
@@ -763,14 +820,14 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 	struct km__scan_row sr;
 	memset(&sr, 0, sizeof sr);
 	sr.cols = d->C;
-	if (background && cf->min_contrast > 0.0f) {
-		sr.mc = cf->min_contrast;
+	bool contrast = background && (cf->min_contrast > 0.0f || tex_on);
+	if (contrast)
 		sr.wf = cf->weak_fraction > 0.0f ? cf->weak_fraction : 1.0f;
-	}
 	uint64_t hits[(KM_FRAME_MAX_DIM + 63) / 64];
 	for (unsigned su = 0; su < d->n; su++) {
 		int s = (int)su;
 		sr.weak = weak[s];
+		sr.mc = contrast ? mc[s] : 0.0f;
 		/* is_max_fast's raw comparisons with the earlier neighbours decide
 		 * for a positive finite threshold */
 		sr.nms = thr[s] > 0.0f && thr[s] <= FLT_MAX;
@@ -779,8 +836,7 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 			    stack + ((size_t)s * (size_t)d->R + (size_t)r) * (size_t)d->C;
 			sr.m = row;
 			sr.u = row - d->C;
-			if (sr.mc > 0.0f)
-				sr.bg = background + (size_t)r * (size_t)d->C;
+			sr.bg = sr.mc > 0.0f ? background + (size_t)r * (size_t)d->C : NULL;
 			d->ops->row_hits(&sr, hits);
 			if (c0 > 0) /* flat: the border columns are out */
 				hits[0] &= ~(uint64_t)1;
@@ -800,11 +856,11 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 				/* Relative contrast (a knot's excess is a fraction of the
 				 * load it sits under); weak ones at weak_fraction of it. */
 				float need = 0.0f;
-				if (background && cf->min_contrast > 0.0f) {
+				if (contrast && mc[s] > 0.0f) {
 					/* fmaxf(b, 0) up to the sign of a zero, which no
 					 * comparison below sees */
 					float bg = background[(size_t)r * (size_t)d->C + (size_t)c];
-					need = cf->min_contrast * (bg > 0.0f ? bg : 0.0f);
+					need = mc[s] * (bg > 0.0f ? bg : 0.0f);
 					float wf =
 					    cf->weak_fraction > 0.0f ? cf->weak_fraction : 1.0f;
 					if (!(v > wf * need))
@@ -968,6 +1024,8 @@ void km_detect_reset(km_detect *d)
 		return;
 	d->count = 0;
 	d->have_noise = 0;
+	d->have_tex = 0;
+	d->tex_tick = d->tex_next = 0;
 	memset(&d->outline, 0, sizeof d->outline);
 	d->outline.rows = (uint16_t)d->R;
 	d->outline.row_left_mm = d->row_left;

@@ -345,6 +345,12 @@ Test(detect, rejects_bad_config)
 	b.max_candidates = 0;
 	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
 	b = c;
+	b.texture_k = -1.0f;
+	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
+	b = c;
+	b.texture_k = NAN;
+	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
+	b = c;
 	b.noise_k = -1.0f;
 	cr_expect_eq(km_detect_create(&b, &d), KM_ERR_INVALID_ARG);
 	b = c;
@@ -1032,4 +1038,96 @@ Test(detect, mirror_evidence_pairs_anatomy_not_a_one_sided_knot)
 		cr_expect_eq(paired, on ? 2 : 0, "mirror %d: %d paired", on, paired);
 		rig_free(&g);
 	}
+}
+
+static void textured(struct km_detect_config *c)
+{
+	relative(c);
+	c->texture_k = 2.5f;
+	c->min_response_kpa = 0.05f;
+}
+
+/* A 10 kPa plateau, times a static cell gain 1 + g u (u uniform in [-1, 1],
+ * fixed seed: an uneven sensel gain), with a bump of `amp` at (120, 120). */
+static void textured_map(struct rig *g, float gain, double amp)
+{
+	plateau(g->in, 0, C, 10.0f);
+	add_bump(g->in, 120, 120, 10, amp, 0);
+	uint32_t s = 12345u;
+	for (int i = 0; i < CELLS; i++) {
+		s = s * 1664525u + 1013904223u;
+		float u = (float)(s >> 8) / (float)(1u << 24) * 2.0f - 1.0f;
+		g->in[i] *= 1.0f + gain * u;
+	}
+}
+
+Test(detect, texture_raises_the_contrast_bar_on_a_textured_map_only)
+{
+	/* The sensor noise is tiny (set as the pipeline does), so only the
+	 * contrast rule stands between the texture and a crop of spots. */
+	float sd[KM_BANDPASS_MAX_SCALES];
+	for (int i = 0; i < KM_BANDPASS_MAX_SCALES; i++)
+		sd[i] = 0.001f;
+	size_t count[2][2]; /* [texture off/on][smooth/textured] */
+	float tex[2] = {0};
+	for (int on = 0; on <= 1; on++)
+		for (int t = 0; t <= 1; t++) {
+			struct rig g;
+			rig_init(&g, KM_GEOMETRY_FLAT, textured);
+			if (!on) {
+				km_detect_destroy(g.det);
+				g.dc.texture_k = 0.0f;
+				cr_assert_eq(km_detect_create(&g.dc, &g.det), KM_OK);
+			}
+			g.masked = 1;
+			cr_assert_eq(km_detect_set_noise(g.det, sd, g.dc.n_scales), KM_OK);
+			/* +30 % at the centre: a knot */
+			textured_map(&g, t ? 0.15f : 0.0f, 3.0);
+			rig_run(&g);
+			count[on][t] = g.res.count;
+			if (on)
+				tex[t] = g.res.texture_sd[0];
+			else
+				cr_expect_eq(g.res.texture_sd[0], 0.0f, "off: not measured");
+			/* the knot stays found in every case */
+			size_t near = unlabelled_near(&g, 120, 120, 10);
+			cr_expect_eq(near, 1, "texture %d map %d: knot found %zu times", on, t,
+			             near);
+			rig_free(&g);
+		}
+	cr_expect_lt(tex[0], 0.01f, "smooth map: texture %g", (double)tex[0]);
+	cr_log_info("texture: smooth %g, textured %g; spots %zu %zu / %zu %zu", (double)tex[0],
+	            (double)tex[1], count[0][0], count[0][1], count[1][0], count[1][1]);
+	cr_expect_gt(tex[1], 0.03f, "textured map: texture %g", (double)tex[1]);
+	cr_expect_eq(count[0][0], 1, "smooth, texture off: %zu", count[0][0]);
+	cr_expect_eq(count[1][0], 1, "smooth, texture on changes nothing: %zu", count[1][0]);
+	cr_expect_gt(count[0][1], 3, "textured, off: texture makes spots (%zu)", count[0][1]);
+	cr_expect_lt(count[1][1], count[0][1], "textured, on: fewer spots (%zu vs %zu)",
+	             count[1][1], count[0][1]);
+}
+
+Test(detect, texture_is_remeasured_one_scale_every_texture_frames)
+{
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, textured);
+	km_detect_destroy(g.det);
+	g.dc.texture_frames = 3;
+	cr_assert_eq(km_detect_create(&g.dc, &g.det), KM_OK);
+	g.masked = 1;
+	textured_map(&g, 0.0f, 0.0);
+	rig_run(&g); /* first frame: every scale, smooth */
+	float t0 = g.res.texture_sd[0];
+	memset(g.in, 0, sizeof g.in);
+	textured_map(&g, 0.15f, 0.0);
+	rig_run(&g); /* frames 2, 3: no update */
+	rig_run(&g);
+	cr_expect_eq(g.res.texture_sd[0], t0);
+	rig_run(&g); /* frame 4: scale 0 */
+	cr_expect_gt(g.res.texture_sd[0], t0 + 0.02f);
+	cr_expect_eq(g.res.texture_sd[1], g.res.texture_sd[1]); /* finite */
+	float t1 = g.res.texture_sd[1];
+	km_detect_reset(g.det);
+	rig_run(&g); /* after reset: every scale again */
+	cr_expect_neq(g.res.texture_sd[1], t1);
+	rig_free(&g);
 }

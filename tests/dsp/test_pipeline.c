@@ -539,3 +539,75 @@ Test(pipeline, runs_at_one_frame_per_second)
 	h = run_lying(0, 1.0f, 30.0f);
 	cr_expect_eq(h.engaged, 0);
 }
+
+static int check_log_calls;
+static void count_log(void *user, enum km_log_level level, const char *module, const char *msg)
+{
+	(void)user;
+	(void)level;
+	(void)module;
+	(void)msg;
+	check_log_calls++;
+}
+
+Test(pipeline, config_check_says_why_and_agrees_with_create)
+{
+	struct km_pipeline_config c = km_pipeline_config_default();
+	c.rows = 32;
+	c.cols = 32;
+	c.log.fn = count_log;
+	c.log.max_level = KM_LOG_DEBUG;
+	char why[200];
+	struct {
+		float rate, pitch;
+		uint16_t rows;
+		float noise_k;
+		bool stiffness;
+		int rc;
+		const char *says;
+	} cases[] = {
+	    {100.0f, 10.0f, 32, 3.0f, true, KM_OK, ""},
+	    {1.0f, 32.0f, 32, 3.0f, true, KM_OK, ""}, /* a bed mat: guard off, no refusal */
+	    {100000.0f, 10.0f, 32, 3.0f, true, KM_ERR_INVALID_ARG, "above the 10000 Hz"},
+	    {0.5f, 10.0f, 32, 3.0f, true, KM_ERR_INVALID_ARG, "below the 1 frame/s"},
+	    {0.5f, 10.0f, 32, 3.0f, false, KM_OK, ""}, /* no breathing estimate: fine */
+	    {0.0f, 10.0f, 32, 3.0f, true, KM_ERR_INVALID_ARG, "positive number of frames"},
+	    {100.0f, 0.0f, 32, 3.0f, true, KM_ERR_INVALID_ARG, "pitch 0 mm"},
+	    {100.0f, NAN, 32, 3.0f, true, KM_ERR_INVALID_ARG, "pitch"},
+	    {100.0f, 10.0f, 0, 3.0f, true, KM_ERR_SHAPE, "grid of 0 x 32"},
+	    {100.0f, 10.0f, 32, -1.0f, true, KM_ERR_INVALID_ARG, "detect"}, /* a stage's own */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct km_pipeline_config k = c;
+		k.rate_hz = cases[i].rate;
+		k.pitch_mm = cases[i].pitch;
+		k.rows = cases[i].rows;
+		k.detect.noise_k = cases[i].noise_k;
+		k.enable_stiffness = cases[i].stiffness;
+		check_log_calls = 0;
+		int rc = km_pipeline_config_check(&k, why, sizeof why);
+		cr_expect_eq(rc, cases[i].rc, "case %zu: %d (%s)", i, rc, why);
+		cr_expect_eq(check_log_calls, 0, "case %zu: the check logs nothing", i);
+		if (cases[i].rc == KM_OK)
+			cr_expect_str_eq(why, "", "case %zu", i);
+		else
+			cr_expect(strstr(why, cases[i].says) != NULL, "case %zu: '%s' lacks '%s'",
+			          i, why, cases[i].says);
+		/* create accepts exactly what the check accepts */
+		km_pipeline *p = NULL;
+		k.log.fn = NULL;
+		int crc = km_pipeline_create(&k, &p);
+		cr_expect_eq(crc == KM_OK, rc == KM_OK, "case %zu: create %d, check %d", i, crc,
+		             rc);
+		km_pipeline_destroy(p);
+	}
+	/* a short buffer is cut, not overrun; NULL why is fine */
+	struct km_pipeline_config k = c;
+	k.rate_hz = 100000.0f;
+	char tiny[8];
+	memset(tiny, 'x', sizeof tiny);
+	cr_expect_eq(km_pipeline_config_check(&k, tiny, sizeof tiny), KM_ERR_INVALID_ARG);
+	cr_expect_eq(strlen(tiny), sizeof tiny - 1);
+	cr_expect_eq(km_pipeline_config_check(&k, NULL, 0), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_pipeline_config_check(NULL, why, sizeof why), KM_ERR_INVALID_ARG);
+}

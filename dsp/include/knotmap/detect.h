@@ -151,6 +151,24 @@ struct km_detect_config {
 	 * excess (docs/accuracy.md). */
 	float mirror_fraction;
 	float mirror_tol_mm;
+	/* This body's own texture: a knot must stand out from the static
+	 * cell-to-cell variation of the map it sits in (anatomy, uneven sensel
+	 * gain), not only from the sensor's frame-to-frame noise. Both scale
+	 * with the load (a gain error or a stiffness rise multiplies the
+	 * pressure, p = k d), so the texture is measured as relative contrast:
+	 * t_s = 1.4826 x MAD of response / background over the loaded cells
+	 * three outer sigmas inside the loaded area (as the noise estimate),
+	 * and the contrast rule asks for response > max(min_contrast,
+	 * texture_k x t_s) x background at scale s. A smooth body has a small
+	 * t_s and nothing changes; a textured map raises the bar. Needs a
+	 * background map. 0 = off (default; the pipeline uses 0.6, chosen on
+	 * the simulator family, docs/accuracy.md). */
+	float texture_k;
+	/* t_s is re-measured for one scale every texture_frames executes
+	 * (round robin; the texture is static, the cost is a median), for
+	 * every scale at the first execute. 0 or 1 = every execute (default;
+	 * the pipeline: about every 0.25 s). */
+	unsigned texture_frames;
 	enum km_detect_mask_mode mirror_mode;   /* default DROP */
 	enum km_detect_mask_mode midline_mode;  /* default DROP */
 	enum km_detect_mask_mode landmark_mode; /* default DROP */
@@ -165,6 +183,7 @@ struct km_detect_result {
 	size_t over_cap; /* maxima above threshold that did not fit */
 	size_t masked;   /* dropped: masks, no support, closer than min_separation_mm */
 	float noise_sd_kpa[KM_BANDPASS_MAX_SCALES]; /* as used (smoothed) */
+	float texture_sd[KM_BANDPASS_MAX_SCALES];   /* t_s, relative (0 with texture_k off) */
 	const struct km_body_outline *outline;
 };
 

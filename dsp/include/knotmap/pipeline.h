@@ -179,6 +179,8 @@ struct km_pipeline_result {
 	const float *background;
 	float noise_sd_kpa[KM_BANDPASS_MAX_SCALES]; /* noise SD per scale the detector used
 	                                               (sensor noise with sensor_noise) */
+	float texture_sd[KM_BANDPASS_MAX_SCALES];   /* the body's relative texture per scale
+	                                               (detect.h texture_k; 0 when off) */
 };
 
 typedef struct km_pipeline km_pipeline;
@@ -190,6 +192,23 @@ KM_API struct km_pipeline_config km_pipeline_config_default(void);
  * (a stage rejected its config; the log says which), KM_ERR_NO_MEMORY,
  * KM_ERR_FFT. *out NULL on error. */
 KM_API int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out);
+
+/* Frame rates the stages accept: the breathing estimate (enable_stiffness)
+ * needs >= 1 frame/s, the guard's and the stiffness index's filters take
+ * at most 10000 (without them, 100000). */
+#define KM_PIPELINE_MIN_HZ 1.0f
+#define KM_PIPELINE_MAX_HZ 10000.0f
+
+/*
+ * Would km_pipeline_create accept cfg? KM_OK, or its error code with the
+ * reason in words in why (NUL-terminated, cut to why_size; why may be NULL),
+ * e.g. "frame rate 100000 Hz is above the 10000 Hz the tensing-up guard and
+ * stiffness index accept". Lets a caller check user options (--rate, --pitch)
+ * once, before reading any data. Logs nothing (cfg->log is not used); may
+ * build and free a pipeline to check the stages' own limits.
+ */
+KM_API int km_pipeline_config_check(const struct km_pipeline_config *cfg, char *why,
+                                    size_t why_size);
 
 /*
  * Processes one frame and fills *out. Returns:
