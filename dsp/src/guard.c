@@ -482,7 +482,7 @@ int km_guard_set_position(km_guard *g, float x_mm, float y_mm)
 	return KM_OK;
 }
 
-int km_guard_get_status(const km_guard *g, struct km_guard_status *out)
+int km_guard_status(const km_guard *g, struct km_guard_status *out)
 {
 	if (!g || !out)
 		return KM_ERR_INVALID_ARG;

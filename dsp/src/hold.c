@@ -592,7 +592,7 @@ int km_hold_stop(km_hold *h, uint64_t t_us, uint32_t track_id, enum km_event_rea
 	return (found || track_id == 0) ? KM_OK : KM_ERR_NOT_FOUND;
 }
 
-int km_hold_get_status(const km_hold *h, uint32_t track_id, struct km_hold_status *out)
+int km_hold_status(const km_hold *h, uint32_t track_id, struct km_hold_status *out)
 {
 	if (!h || !out)
 		return KM_ERR_INVALID_ARG;

@@ -1020,7 +1020,7 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 		 * lying body's breathing on bony spots is not tensing. */
 		struct km_hold_status hs;
 		bool pressed =
-		    !p->hold || (km_hold_get_status(p->hold, t->id, &hs) == KM_OK &&
+		    !p->hold || (km_hold_status(p->hold, t->id, &hs) == KM_OK &&
 		                 hs.state != KM_HOLD_IDLE && hs.state != KM_HOLD_BLOCKED);
 		if (!pressed)
 			guard_release(p, t->id);
@@ -1033,7 +1033,7 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 		 * contact; one already engaged keeps its timer (and its pause /
 		 * unload rules) whatever the contact looks like now. */
 		bool tool = tool_contact(p, t, load, &body_kpa);
-		if (!tool && (!p->hold || km_hold_get_status(p->hold, t->id, &hs) != KM_OK ||
+		if (!tool && (!p->hold || km_hold_status(p->hold, t->id, &hs) != KM_OK ||
 		              hs.state == KM_HOLD_IDLE))
 			continue;
 		if (nh < p->n_hin) {
@@ -1128,7 +1128,7 @@ int km_pipeline_hold_status(const km_pipeline *p, uint32_t track_id, struct km_h
 		return KM_ERR_INVALID_ARG;
 	if (!p->hold)
 		return KM_ERR_NOT_FOUND;
-	return km_hold_get_status(p->hold, track_id, out);
+	return km_hold_status(p->hold, track_id, out);
 }
 
 void km_pipeline_reset(km_pipeline *p)

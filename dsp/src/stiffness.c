@@ -193,7 +193,7 @@ int km_stiffness_hold_end(km_stiffness *s)
 	return KM_OK;
 }
 
-int km_stiffness_get_status(const km_stiffness *s, struct km_stiffness_status *out)
+int km_stiffness_status(const km_stiffness *s, struct km_stiffness_status *out)
 {
 	if (!s || !out)
 		return KM_ERR_INVALID_ARG;

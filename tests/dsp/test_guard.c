@@ -216,7 +216,7 @@ Test(guard, breathing_alone_never_fires)
 	gen.vary = true;
 	run(g, &gen, 0.0, 180.0, &sink);
 	struct km_guard_status st;
-	cr_assert_eq(km_guard_get_status(g, &st), KM_OK);
+	cr_assert_eq(km_guard_status(g, &st), KM_OK);
 	cr_assert(st.baseline_ready);
 	cr_assert_eq(r.n, 0, "false alarm: %s (%s) at %.2f s value %.2f",
 	             r.n ? km_event_type_name(r.ev[0].type) : "",
@@ -243,7 +243,7 @@ Test(guard, slow_leaning_in_never_fires)
 		             r.n ? km_event_reason_name(r.ev[0].reason) : "",
 		             r.n ? (double)r.ev[0].time_us * 1e-6 : 0.0);
 		struct km_guard_status st;
-		km_guard_get_status(g, &st);
+		km_guard_status(g, &st);
 		cr_assert(st.baseline_ready);
 		km_guard_destroy(g);
 	}
@@ -328,7 +328,7 @@ Test(guard, bad_samples_rejected)
 	cr_assert_eq(km_guard_push(g, 0, 0, INFINITY, NULL), KM_ERR_NONFINITE);
 	cr_assert_eq(km_guard_push(NULL, 0, 0, 1.0f, NULL), KM_ERR_INVALID_ARG);
 	struct km_guard_status st;
-	cr_assert_eq(km_guard_get_status(g, &st), KM_OK);
+	cr_assert_eq(km_guard_status(g, &st), KM_OK);
 	cr_assert_not(st.loaded);
 	km_guard_destroy(g);
 }
@@ -350,7 +350,7 @@ Test(guard, reset_replays_identically_and_no_alloc_per_sample)
 	cr_assert_eq(r1.ev[0].track_id, 7);
 	km_guard_reset(g);
 	struct km_guard_status st;
-	cr_assert_eq(km_guard_get_status(g, &st), KM_OK);
+	cr_assert_eq(km_guard_status(g, &st), KM_OK);
 	cr_assert_not(st.baseline_ready);
 	cr_assert_not(st.tensing);
 	gen = make_gen(100.0, TREMOR, 20.0, 30.0);
@@ -382,7 +382,7 @@ Test(guard, eased_only_after_off_s_of_clear_features)
 		                           (float)gen_force(&gen, t), &sink),
 		             KM_OK);
 		struct km_guard_status st;
-		km_guard_get_status(g, &st);
+		km_guard_status(g, &st);
 		bool clear = st.tremor_ratio < cfg.tremor_ratio * of &&
 		             st.var_ratio < cfg.var_ratio * of &&
 		             st.drop < cfg.withdrawal_drop * of;

@@ -113,7 +113,7 @@ Test(hold, full_hold_engage_settle_target_release_hard_stop)
 	cr_assert_eq(count(&s, KM_EVENT_HOLD_STOPPED), 1);
 	cr_assert_eq(count(&s, KM_EVENT_HOLD_PAUSED), 0);
 	struct km_hold_status hs;
-	cr_assert_eq(km_hold_get_status(s.h, 1, &hs), KM_OK);
+	cr_assert_eq(km_hold_status(s.h, 1, &hs), KM_OK);
 	cr_assert_eq(hs.state, KM_HOLD_BLOCKED, "still loaded after the stop: blocked");
 	km_hold_destroy(s.h);
 }
@@ -145,7 +145,7 @@ Test(hold, settling_not_counted_when_disabled)
 	cr_assert_eq(count(&s, KM_EVENT_HOLD_STOPPED), 1);
 	cr_assert_eq(count(&s, KM_EVENT_HOLD_PAUSED), 0);
 	struct km_hold_status hs;
-	cr_assert_eq(km_hold_get_status(s.h, 1, &hs), KM_OK);
+	cr_assert_eq(km_hold_status(s.h, 1, &hs), KM_OK);
 	cr_assert_eq(hs.state, KM_HOLD_BLOCKED, "still loaded after the stop: blocked");
 	km_hold_destroy(s.h);
 }
@@ -433,7 +433,7 @@ Test(hold, bad_input_is_rejected_without_side_effects)
 	/* The rejected calls changed nothing: engaged 2 s after the start. */
 	expect_at(&s, KM_EVENT_HOLD_ENGAGED, 0, 2.0);
 	struct km_hold_status st;
-	cr_assert_eq(km_hold_get_status(s.h, 99, &st), KM_ERR_NOT_FOUND);
+	cr_assert_eq(km_hold_status(s.h, 99, &st), KM_ERR_NOT_FOUND);
 	cr_assert_eq(km_hold_stop(s.h, s.t, 99, KM_REASON_USER, &s.sink), KM_ERR_NOT_FOUND);
 	km_hold_destroy(s.h);
 }

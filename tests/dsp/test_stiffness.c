@@ -89,14 +89,14 @@ static void hold_scenario(double change, struct rec *r, struct km_stiffness_stat
 	long i = 0;
 	run(s, &sc, &i, 64.0, &sink);
 	struct km_stiffness_status pre;
-	cr_assert_eq(km_stiffness_get_status(s, &pre), KM_OK);
+	cr_assert_eq(km_stiffness_status(s, &pre), KM_OK);
 	cr_assert(pre.valid);
 	cr_assert_float_eq(pre.index, 1.2f, 0.03f, "relative index %.3f", (double)pre.index);
 	cr_assert_float_eq(pre.freq_hz, 0.25f, 1e-6f);
 	cr_assert_eq(km_stiffness_hold_begin(s), KM_OK);
 	sc.k_spot *= 1.0 + change;
 	run(s, &sc, &i, 144.0, &sink);
-	cr_assert_eq(km_stiffness_get_status(s, st), KM_OK);
+	cr_assert_eq(km_stiffness_status(s, st), KM_OK);
 	km_stiffness_destroy(s);
 }
 
@@ -171,7 +171,7 @@ Test(stiffness, low_coherence_is_ignored)
 	sc.rng = 1234567; /* the noise changes completely during the "hold" */
 	run(s, &sc, &i, 144.0, &sink);
 	struct km_stiffness_status st;
-	cr_assert_eq(km_stiffness_get_status(s, &st), KM_OK);
+	cr_assert_eq(km_stiffness_status(s, &st), KM_OK);
 	cr_assert_eq(r.n, 0, "no events from unrelated signals");
 	cr_assert_not(st.valid);
 	cr_assert_eq(st.accepted, 0);
@@ -221,7 +221,7 @@ Test(stiffness, reset_no_alloc_bad_input)
 	cr_assert_eq(km__alloc_count(), a0, "allocation per frame");
 	km_stiffness_reset(s);
 	struct km_stiffness_status st;
-	km_stiffness_get_status(s, &st);
+	km_stiffness_status(s, &st);
 	cr_assert_not(st.valid);
 	cr_assert_eq(st.accepted, 0);
 	sc = (struct scene){.rng = 3, .k_spot = 0.6, .k_neigh = 0.5, .depth = 4.0, .coupled = true};
@@ -246,7 +246,7 @@ Test(stiffness, without_neighbourhood_reports_absolute_gain)
 	long i = 0;
 	run(s, &sc, &i, 48.0, NULL);
 	struct km_stiffness_status st;
-	km_stiffness_get_status(s, &st);
+	km_stiffness_status(s, &st);
 	cr_assert(st.valid);
 	cr_assert_float_eq(st.index, 0.6f, 0.02f);
 	/* p_neigh is not looked at. */

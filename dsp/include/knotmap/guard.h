@@ -109,7 +109,7 @@ KM_API int km_guard_set_track(km_guard *g, uint32_t track_id);
 /* Spot / tool position (mm) put into the x_mm / y_mm of later events; 0, 0
  * until set. Kept by reset. KM_OK, KM_ERR_INVALID_ARG (NULL, non-finite). */
 KM_API int km_guard_set_position(km_guard *g, float x_mm, float y_mm);
-KM_API int km_guard_get_status(const km_guard *g, struct km_guard_status *out);
+KM_API int km_guard_status(const km_guard *g, struct km_guard_status *out);
 /* True while tensing (false for NULL). */
 KM_API bool km_guard_is_tensing(const km_guard *g);
 /* Clears filters, baseline and state; keeps the config. No events. */

@@ -132,7 +132,7 @@ KM_API int km_hold_execute(km_hold *h, uint64_t t_us, uint32_t seq, const struct
 KM_API int km_hold_stop(km_hold *h, uint64_t t_us, uint32_t track_id, enum km_event_reason reason,
                         struct km_event_sink *sink);
 /* Status of one track; KM_ERR_NOT_FOUND when it has no slot. */
-KM_API int km_hold_get_status(const km_hold *h, uint32_t track_id, struct km_hold_status *out);
+KM_API int km_hold_status(const km_hold *h, uint32_t track_id, struct km_hold_status *out);
 /* Inputs ignored because all slots were busy, since create/reset. */
 KM_API uint64_t km_hold_overflow_count(const km_hold *h);
 /* Forgets all slots and spot history (a new session); keeps the config. No events. */

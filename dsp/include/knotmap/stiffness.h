@@ -145,7 +145,7 @@ KM_API int km_stiffness_push(km_stiffness *s, uint64_t t_us, uint32_t seq, float
 KM_API int km_stiffness_hold_begin(km_stiffness *s);
 /* The hold ended: no more RELEASED / STIFFENED until the next hold_begin. */
 KM_API int km_stiffness_hold_end(km_stiffness *s);
-KM_API int km_stiffness_get_status(const km_stiffness *s, struct km_stiffness_status *out);
+KM_API int km_stiffness_status(const km_stiffness *s, struct km_stiffness_status *out);
 /* Changes the track id put into events (pool reuse). */
 KM_API int km_stiffness_set_track(km_stiffness *s, uint32_t track_id);
 /* Clears the estimators and the hold; keeps config. */
