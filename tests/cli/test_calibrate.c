@@ -175,3 +175,50 @@ Test(calibrate, refuses_bad_arguments_and_unusable_data)
 	cr_expect(strstr(out, "every cell") != NULL, "the hint says what to do: %s", out);
 	cr_expect_eq(access("x.kmcal", F_OK), -1, "nothing written on failure");
 }
+
+/* calibrate -o, as every other output (tests/reliability/cli_outputs.sh): a
+ * planted link is refused with and without --force, an older file is kept
+ * without --force, and a disk that fills keeps the older file and leaves
+ * nothing beside it. */
+Test(calibrate, output_is_never_clobbered_or_written_through_a_link)
+{
+	static const char levels[] = "--zero zero.kmrec --level 20 t1.kmrec b1.kmrec"
+	                             " --level 60 t2.kmrec b2.kmrec";
+	write_recording("zero.kmrec", 0, 0, 0);
+	write_recording("t1.kmrec", 20, 0, ROWS / 2);
+	write_recording("b1.kmrec", 20, ROWS / 2, ROWS);
+	write_recording("t2.kmrec", 60, 0, ROWS / 2);
+	write_recording("b2.kmrec", 60, ROWS / 2, ROWS);
+	char out[8192], args[512], cmd[2400];
+	snprintf(cmd, sizeof cmd, "cd '%s' && echo precious > victim && chmod 644 victim &&"
+	                          " ln -s victim link.kmcal && echo older > old.kmcal", dir);
+	cr_assert_eq(system(cmd), 0);
+
+	snprintf(args, sizeof args, "-o link.kmcal %s", levels);
+	cr_expect_eq(run(args, out, sizeof out), 1, "%s", out);
+	snprintf(args, sizeof args, "-o link.kmcal --force %s", levels);
+	cr_expect_eq(run(args, out, sizeof out), 1, "%s", out);
+	cr_expect(strstr(out, "symbolic link") != NULL, "%s", out);
+	snprintf(args, sizeof args, "-o old.kmcal %s", levels);
+	cr_expect_eq(run(args, out, sizeof out), 1, "%s", out);
+	cr_expect(strstr(out, "--force") != NULL, "%s", out);
+	/* 512 bytes of file at most; SIGXFSZ ignored so write() fails with EFBIG */
+	snprintf(args, sizeof args, "-o old.kmcal --force %s", levels);
+	char full[1100];
+	snprintf(full, sizeof full, "%s; trap '' XFSZ; ulimit -f 1; exec '%s' calibrate %s",
+	         "true", getenv("KM_KNOTMAP"), args);
+	snprintf(cmd, sizeof cmd, "cd '%s' && sh -c \"%s\" > full.txt 2>&1", dir, full);
+	int st = system(cmd);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 1, "a full disk must fail");
+	snprintf(cmd, sizeof cmd, "grep -qi 'no space left' '%s/full.txt'", dir);
+	cr_expect_eq(system(cmd), 0, "a full disk is said as such");
+
+	snprintf(cmd, sizeof cmd,
+	         "cd '%s' && test \"$(cat victim)\" = precious && test \"$(stat -c %%a victim)\" = 644"
+	         " && test -L link.kmcal && test \"$(cat old.kmcal)\" = older"
+	         " && test -z \"$(ls -A | grep '\\.tmp$')\"",
+	         dir);
+	cr_expect_eq(system(cmd), 0, "the link's target, the older file or a temporary file");
+	snprintf(args, sizeof args, "-o new.kmcal %s", levels);
+	cr_expect_eq(run(args, out, sizeof out), 0, "the same recordings do calibrate: %s", out);
+}
