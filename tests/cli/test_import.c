@@ -29,10 +29,8 @@ static void setup(void)
 {
 	dir = km_test_mkdtemp();
 	cr_assert_not_null(dir);
-	const char *bin = getenv("KM_BINARY_DIR");
-	snprintf(knotmap, sizeof knotmap, "%s/cli/knotmap", bin ? bin : ".");
-	setenv("XDG_DATA_HOME", dir, 1);
-	setenv("HOME", dir, 1);
+	km_test_knotmap_path(knotmap, sizeof knotmap);
+	km_test_home_in(dir);
 	setenv("TMPDIR", dir, 1);
 }
 
@@ -51,12 +49,10 @@ static struct km_test_run *knot(const char *fmt, ...)
 	static struct km_test_run r;
 	if (access(knotmap, X_OK) != 0)
 		cr_skip_test("knotmap binary not built at %s", knotmap);
-	char args[8192];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(args, sizeof args, fmt, ap);
+	km_test_vrun_in(&r, dir, knotmap, fmt, ap);
 	va_end(ap);
-	km_test_run_in(&r, dir, knotmap, args);
 	return &r;
 }
 

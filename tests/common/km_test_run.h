@@ -2,7 +2,9 @@
 #ifndef KM_TEST_RUN_H
 #define KM_TEST_RUN_H
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 
 /* Output (stderr merged into stdout) and exit status of one command. */
@@ -30,6 +32,29 @@ static inline void km_test_run_in(struct km_test_run *r, const char *dir, const 
 		;
 	int st = pclose(p);
 	r->status = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* km_test_run_in with the arguments formatted from fmt (a shell fragment). */
+static inline void km_test_vrun_in(struct km_test_run *r, const char *dir, const char *bin,
+                                   const char *fmt, va_list ap)
+{
+	char args[8192];
+	vsnprintf(args, sizeof args, fmt, ap);
+	km_test_run_in(r, dir, bin, args);
+}
+
+/* The knotmap binary the build made: $KM_BINARY_DIR/cli/knotmap. */
+static inline void km_test_knotmap_path(char *out, size_t cap)
+{
+	const char *bin = getenv("KM_BINARY_DIR");
+	snprintf(out, cap, "%s/cli/knotmap", bin ? bin : ".");
+}
+
+/* The user's files (history, sessions, screenshots) go to the test's folder. */
+static inline void km_test_home_in(const char *dir)
+{
+	setenv("XDG_DATA_HOME", dir, 1);
+	setenv("HOME", dir, 1);
 }
 
 #endif

@@ -24,8 +24,7 @@ static void setup(void)
 	const char *tmp = getenv("TMPDIR");
 	snprintf(dir, sizeof dir, "%s/km-view-import-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	cr_assert_not_null(mkdtemp(dir));
-	const char *bin = getenv("KM_BINARY_DIR");
-	snprintf(knotmap, sizeof knotmap, "%s/cli/knotmap", bin ? bin : ".");
+	km_test_knotmap_path(knotmap, sizeof knotmap);
 	setenv("SDL_VIDEODRIVER", "dummy", 1);
 	setenv("SDL_AUDIODRIVER", "dummy", 1);
 	setenv("XDG_DATA_HOME", dir, 1);
@@ -49,12 +48,10 @@ static struct km_test_run *knot(const char *fmt, ...)
 	static struct km_test_run r;
 	if (access(knotmap, X_OK) != 0)
 		cr_skip_test("knotmap binary not built at %s", knotmap);
-	char args[8192];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(args, sizeof args, fmt, ap);
+	km_test_vrun_in(&r, dir, knotmap, fmt, ap);
 	va_end(ap);
-	km_test_run_in(&r, dir, knotmap, args);
 	return &r;
 }
 
