@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "knotmap/history.h"
 #include "knotmap/recording.h"
+#include "session_util.h"
 
 #define CMD "history"
 
@@ -62,12 +63,7 @@ static double session_seconds(const struct km_history_session *s, bool *interrup
 		km_rec_reader *r = NULL;
 		if (km_rec_reader_create(&rc, &r) == KM_OK) {
 			const struct km_rec_info *in = km_rec_reader_info(r);
-			double span = 0.0;
-			if (in->frame_count > 0 && in->last_time_us >= in->first_time_us) {
-				double rate = in->device.rate_hz > 0 ? in->device.rate_hz : 0.0;
-				span = (double)(in->last_time_us - in->first_time_us) / 1e6 +
-				       (rate > 0 ? 1.0 / rate : 0.0);
-			}
+			double span = km_cli_rec_seconds(in); /* as `replay` says it */
 			*interrupted = *interrupted || !in->complete;
 			km_rec_reader_destroy(r);
 			*from_rec = true;

@@ -57,7 +57,7 @@ static void summary(const char *path, km_rec_reader *r)
 	struct tm tm;
 	if (localtime_r(&t, &tm))
 		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-	double dur = in->frame_count ? (double)(in->last_time_us - in->first_time_us) / 1e6 : 0.0;
+	double dur = km_cli_rec_seconds(in);
 	printf("recording %s\n", path);
 	printf("  session    %s, started %s\n", in->session_id[0] ? in->session_id : "-", when);
 	printf("  device     %s, serial %s, firmware %s",

@@ -33,6 +33,13 @@ void km_cli_progress_end(void)
 	progress_shown = 0;
 }
 
+double km_cli_rec_seconds(const struct km_rec_info *in)
+{
+	return in->frame_count && in->last_time_us >= in->first_time_us
+	           ? (double)(in->last_time_us - in->first_time_us) / 1e6
+	           : 0.0;
+}
+
 int km_cli_exit_code(int err)
 {
 	switch (err) {

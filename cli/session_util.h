@@ -21,6 +21,9 @@ void km_cli_progress_end(void);
 int km_cli_open_recording(const char *cmd, const char *path, bool verify, km_rec_reader **out);
 /* enum km_cli_exit for a km_error. */
 int km_cli_exit_code(int km_error);
+/* A recording's length in seconds of mat time, first frame to last (0 without
+ * frames): the one figure replay, history and the summaries show. */
+double km_cli_rec_seconds(const struct km_rec_info *in);
 
 /* Options for reading other mats' files (docs/formats.md), shared by analyze,
  * export and replay. */
