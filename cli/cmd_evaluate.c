@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "eval_lying.h"
+#include "eval_phantom.h"
 #include "knotmap/calibration.h"
 #include "knotmap/pipeline.h"
 
@@ -496,9 +497,9 @@ static void usage(FILE *out)
 	        "usage: knotmap evaluate [--seeds N] [--seconds S] [--input true|sensor|both]\n"
 	        "                        [--scenario NAME]... [--min-response-kpa X]\n"
 	        "                        [--texture-k X] [--calibration driver|factory]\n"
-	        "                        [--lying DIR] [--family sim|real|both]\n"
+	        "                        [--lying DIR] [--family sim|real|phantom|both|all]\n"
 	        "                        [--lying-seconds S] [--lying-seeds N]\n"
-	        "                        [--lying-posture PREFIX]\n\n"
+	        "                        [--lying-posture PREFIX] [--phantom-grid 32|64|128]\n\n"
 	        "Runs every virtual-mat scenario (or the named ones) for N seeds (default 3)\n"
 	        "through the dsp pipeline with its default settings and prints a Markdown\n"
 	        "accuracy table against the simulator's ground truth: knot recall, precision\n"
@@ -514,9 +515,14 @@ static void usage(FILE *out)
 	        "(DIR/tactilus_data, DIR/segmentation_data; unzip\n"
 	        "lying/popu_preview_data.zip of the shared data): real lying maps with\n"
 	        "injected knots at 8 mm / 10 Hz and native 32 mm / 1 Hz, and the\n"
-	        "lying-still check of every capture. --family picks the families\n"
-	        "(default both; the real one needs --lying). --lying-posture keeps the\n"
+	        "lying-still check of every capture. --lying-posture keeps the\n"
 	        "captures whose name starts with PREFIX (e.g. supine1).\n"
+	        "The phantom family: an analytic supine adult with four knots per\n"
+	        "recording, 60 s at 25 Hz on 32x32 @ 12 mm, 64x64 @ 8 mm and 128x128 @ 4 mm\n"
+	        "(--phantom-grid picks one), 30 recordings per grid (--seeds N: N),\n"
+	        "--seconds caps its recordings too.\n"
+	        "--family picks the families: sim, real, phantom, both (sim and real) or\n"
+	        "all (the default; the real one needs --lying).\n"
 	        "See docs/accuracy.md for the definitions.\n");
 }
 
@@ -525,7 +531,7 @@ static int run_evaluate(int argc, char **argv)
 	long seeds = 3, lying_seeds = 1;
 	double max_s = 0.0, lying_s = 60.0;
 	const char *lying = NULL, *lying_posture = NULL;
-	int fam_sim = 1, fam_real = 1;
+	int fam_sim = 1, fam_real = 1, fam_phantom = 1, seeds_given = 0, phantom_grid = -1;
 	int in_lo = 0, in_hi = 1;
 	const char *names[MAX_SCEN];
 	size_t n_names = 0;
@@ -544,6 +550,7 @@ static int run_evaluate(int argc, char **argv)
 		if (!strcmp(a, "--seeds")) {
 			if (km_cli_parse_long("evaluate", a, v, 1, 100, &seeds))
 				return KM_EXIT_USAGE;
+			seeds_given = 1;
 		} else if (!strcmp(a, "--seconds")) {
 			if (km_cli_parse_double("evaluate", a, v, 1.0, 3600.0, &max_s))
 				return KM_EXIT_USAGE;
@@ -586,11 +593,24 @@ static int run_evaluate(int argc, char **argv)
 			if (km_cli_parse_long("evaluate", a, v, 1, 100, &lying_seeds))
 				return KM_EXIT_USAGE;
 		} else if (!strcmp(a, "--family")) {
-			fam_sim = !strcmp(v, "sim") || !strcmp(v, "both");
-			fam_real = !strcmp(v, "real") || !strcmp(v, "both");
-			if (!fam_sim && !fam_real) {
-				km_cli_error("evaluate", NULL,
-				             "--family expects sim, real or both");
+			int all = !strcmp(v, "all");
+			fam_sim = all || !strcmp(v, "sim") || !strcmp(v, "both");
+			fam_real = all || !strcmp(v, "real") || !strcmp(v, "both");
+			fam_phantom = all || !strcmp(v, "phantom");
+			if (!fam_sim && !fam_real && !fam_phantom) {
+				km_cli_error("evaluate", "see 'knotmap evaluate --help'",
+				             "--family expects sim, real, phantom, both or all, got '%s'",
+				             v);
+				return KM_EXIT_USAGE;
+			}
+		} else if (!strcmp(a, "--phantom-grid")) {
+			long side;
+			if (km_cli_parse_long("evaluate", a, v, 1, 1024, &side))
+				return KM_EXIT_USAGE;
+			phantom_grid = km_eval_phantom_grid(side);
+			if (phantom_grid < 0) {
+				km_cli_error("evaluate", "see 'knotmap evaluate --help'",
+				             "--phantom-grid expects 32, 64 or 128, got '%s'", v);
 				return KM_EXIT_USAGE;
 			}
 		} else if (!strcmp(a, "--scenario")) {
@@ -606,7 +626,7 @@ static int run_evaluate(int argc, char **argv)
 		}
 	}
 
-	if (fam_real && !fam_sim && !lying) {
+	if (fam_real && !fam_sim && !fam_phantom && !lying) {
 		km_cli_error("evaluate", "see 'knotmap evaluate --help'",
 		             "--family real needs --lying DIR");
 		return KM_EXIT_USAGE;
@@ -715,6 +735,12 @@ real:
 	} else if (fam_real) {
 		printf("\nReal-body family: not run (give --lying DIR, the unzipped PoPu preview;"
 		       " docs/accuracy.md)\n");
+	}
+	if (fam_phantom) {
+		struct km_eval_phantom_opts po = {.seeds = seeds_given ? (unsigned)seeds : 30u,
+		                                  .seconds = max_s > 0.0 && max_s < 60.0 ? max_s : 60.0,
+		                                  .grid = phantom_grid};
+		failed |= km_eval_phantom(&po);
 	}
 	for (size_t i = 0; i < n_paths; i++)
 		free(paths[i]);

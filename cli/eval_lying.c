@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "eval_lying.h"
+#include "eval_score.h"
 #include "knotmap/pipeline.h"
 
 #define PR 64            /* rows of the Tactilus sheet */
@@ -25,7 +26,6 @@
 #define FINE_MM 8.0f     /* the independent checker's middle grid */
 #define UNIT_KPA 0.1333f /* counts read as mmHg (Tactilus' usual unit): kPa */
 #define NKNOTS 4
-#define MATCH_MIN_MM 20.0f /* knots within 2 cm are one (as the sim family) */
 #define WARMUP_S 5.0       /* tracks need a few frames at 1 Hz */
 
 enum region { REG_UPPER, REG_MID, REG_LOWER, REG_PARASPINAL, REG_OFF, REG_N };
@@ -41,40 +41,12 @@ struct capture {
 	float midline_mm; /* load-weighted centre of the torso, mm (native grid) */
 };
 
-struct knot {
-	float x, y, s, r; /* mm, fraction, radius mm */
-	enum region reg;
-	int scored;
-};
-
-struct ktally {
-	uint64_t gt[3], tp[3];
-	uint64_t reg_gt[REG_N], reg_tp[REG_N];
-	uint64_t fp, fp_reg[REG_N];
-	double loc_sum, loc_pitch_sum;
-	unsigned runs, found, found_false, holds, tens;
-	double minutes;
-};
-
 struct stally {
 	unsigned runs, holds, tens, found, errors;
 	double minutes;
 	unsigned worst_found;
 	char worst[32];
 };
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(uint64_t *s)
-{
-	return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-}
 
 static char *slurp(const char *path)
 {
@@ -216,25 +188,6 @@ static float sample(const float *m, float x, float y)
 	return v;
 }
 
-/* Mean of the knots' relative excess over one cell (4 x 4 points): the
- * stiffness profile g(r) = exp(-r^2 / (2 sigma^2)), sigma = 0.6 R (R: the
- * knot's radius), seen through the cell's area. */
-static float knot_gain(const struct knot *k, int nk, float x0, float y0, float pitch)
-{
-	float sum = 0.0f;
-	for (int i = 0; i < 4; i++)
-		for (int j = 0; j < 4; j++) {
-			float x = x0 + (j + 0.5f) * pitch / 4, y = y0 + (i + 0.5f) * pitch / 4;
-			float e = 0.0f;
-			for (int n = 0; n < nk; n++) {
-				float sg = 0.6f * k[n].r, dx = x - k[n].x, dy = y - k[n].y;
-				e += k[n].s * expf(-(dx * dx + dy * dy) / (2 * sg * sg));
-			}
-			sum += e;
-		}
-	return 1.0f + sum / 16.0f;
-}
-
 static int load_capture(const char *dir, const char *file, struct capture *c)
 {
 	char path[4096];
@@ -266,7 +219,7 @@ static int load_capture(const char *dir, const char *file, struct capture *c)
 /* Four knots on loaded torso cells (a quarter of the torso's peak load or
  * more), 60 mm apart, 30 mm or more off the midline: +15, +25, +40 % and one
  * more of the three, radius 7-25 mm. */
-static int place_knots(const struct capture *c, uint64_t seed, struct knot *k)
+static int place_knots(const struct capture *c, uint64_t seed, struct km_eval_knot *k)
 {
 	if (c->torso_r0 < 0 || !isfinite(c->midline_mm))
 		return 0;
@@ -277,8 +230,8 @@ static int place_knots(const struct capture *c, uint64_t seed, struct knot *k)
 	uint64_t s = seed;
 	int n = 0;
 	for (int tries = 0; n < NKNOTS && tries < 5000; tries++) {
-		float x = (float)(rng_unit(&s) * PC * NATIVE_MM),
-		      y = (float)(rng_unit(&s) * PR * NATIVE_MM);
+		float x = (float)(km_eval_rng_unit(&s) * PC * NATIVE_MM),
+		      y = (float)(km_eval_rng_unit(&s) * PR * NATIVE_MM);
 		int r = (int)(y / NATIVE_MM), cc = (int)(x / NATIVE_MM);
 		if (!c->torso[r * PC + cc] || sample(c->snap[0], x, y) < 0.25f * peak ||
 		    fabsf(x - c->midline_mm) < 30.0f)
@@ -290,8 +243,8 @@ static int place_knots(const struct capture *c, uint64_t seed, struct knot *k)
 			continue;
 		k[n].x = x;
 		k[n].y = y;
-		k[n].s = strengths[n < 3 ? n : (int)(rng_unit(&s) * 3) % 3];
-		k[n].r = 7.0f + (float)rng_unit(&s) * 18.0f;
+		k[n].s = strengths[n < 3 ? n : (int)(km_eval_rng_unit(&s) * 3) % 3];
+		k[n].r = 7.0f + (float)km_eval_rng_unit(&s) * 18.0f;
 		float f = (y / NATIVE_MM - c->torso_r0) / (float)(c->torso_r1 - c->torso_r0 + 1);
 		k[n].reg = fabsf(x - c->midline_mm) < 50.0f ? REG_PARASPINAL
 		           : f < 0.4f                       ? REG_UPPER
@@ -302,8 +255,9 @@ static int place_knots(const struct capture *c, uint64_t seed, struct knot *k)
 	return n;
 }
 
-static enum region region_of(const struct capture *c, float x, float y)
+static int region_of(const void *ctx, float x, float y)
 {
+	const struct capture *c = ctx;
 	int r = (int)(y / NATIVE_MM), cc = (int)(x / NATIVE_MM);
 	if (c->torso_r0 < 0 || r < 0 || r >= PR || cc < 0 || cc >= PC || !c->torso[r * PC + cc])
 		return REG_OFF;
@@ -327,7 +281,7 @@ static void grid_free(struct grid *g)
 	free(g->gain);
 }
 
-static int grid_make(const struct capture *c, const struct knot *k, int nk,
+static int grid_make(const struct capture *c, const struct km_eval_knot *k, int nk,
                      const struct km_frame *f, struct grid *g)
 {
 	size_t cells = (size_t)f->rows * f->cols;
@@ -345,7 +299,7 @@ static int grid_make(const struct capture *c, const struct knot *k, int nk,
 		for (int cc = 0; cc < f->cols; cc++) {
 			size_t i = (size_t)r * f->cols + cc;
 			float x0 = cc * pitch, y0 = r * pitch;
-			g->gain[i] = nk ? knot_gain(k, nk, x0, y0, pitch) : 1.0f;
+			g->gain[i] = nk ? km_eval_knot_gain(k, nk, x0, y0, pitch) : 1.0f;
 			for (int s = 0; s < NSNAP; s++)
 				g->snap[s][i] =
 				    pitch == NATIVE_MM
@@ -369,8 +323,8 @@ static void synth(const struct grid *g, double t, size_t n, struct km_frame *f)
 /* km_eval_lying_opts.texture_k (negative: the library default). */
 static double opt_texture_k = -1.0;
 
-static int run(const struct capture *c, const struct knot *k, int nk, float pitch, float rate,
-               double secs, struct ktally *kt, struct stally *st)
+static int run(const struct capture *c, const struct km_eval_knot *k, int nk, float pitch, float rate,
+               double secs, struct km_eval_tally *kt, struct stally *st)
 {
 	uint16_t rows = (uint16_t)lroundf(PR * NATIVE_MM / pitch);
 	uint16_t cols = (uint16_t)lroundf(PC * NATIVE_MM / pitch);
@@ -401,7 +355,8 @@ static int run(const struct capture *c, const struct knot *k, int nk, float pitc
 		return -1;
 	}
 	size_t frames = (size_t)(secs * rate);
-	unsigned found = 0, found_false = 0, holds = 0, tens = 0, errors = 0;
+	unsigned errors = 0;
+	struct km_eval_events ev = {0};
 	struct km_pipeline_result res;
 	for (size_t n = 0; n <= frames; n++) {
 		double t = n / (double)rate;
@@ -414,84 +369,23 @@ static int run(const struct capture *c, const struct knot *k, int nk, float pitc
 			errors++;
 			continue;
 		}
-		for (size_t i = 0; i < res.event_count; i++) {
-			const struct km_event *e = &res.events[i];
-			if (e->type == KM_EVENT_HOLD_ENGAGED)
-				holds++;
-			else if (e->type == KM_EVENT_TENSING_UP)
-				tens++;
-			else if (e->type == KM_EVENT_KNOT_FOUND) {
-				found++;
-				int near = 0;
-				for (int j = 0; j < nk; j++)
-					near |= hypotf(e->x_mm - k[j].x, e->y_mm - k[j].y) <=
-					        fmaxf(MATCH_MIN_MM, k[j].r);
-				found_false += !near;
-			}
-		}
-		if (!kt || t < WARMUP_S || n == frames)
-			continue;
-		/* Greedy matching, nearest first, of live unlabelled tracks to knots. */
-		int used_k[NKNOTS] = {0}, used_t[256] = {0};
-		size_t nt = res.track_count < 256 ? res.track_count : 256;
-		for (;;) {
-			float best = INFINITY;
-			size_t bi = 0, bj = 0;
-			for (size_t j = 0; j < nt; j++) {
-				const struct km_track *tr = &res.tracks[j];
-				if (used_t[j] || tr->state == KM_TRACK_END ||
-				    (tr->flags & (KM_CANDIDATE_LANDMARK | KM_CANDIDATE_MIDLINE)))
-					continue;
-				for (int i = 0; i < nk; i++) {
-					float d = hypotf(tr->x_mm - k[i].x, tr->y_mm - k[i].y);
-					if (!used_k[i] && d <= fmaxf(MATCH_MIN_MM, k[i].r) &&
-					    d < best) {
-						best = d;
-						bi = (size_t)i;
-						bj = j;
-					}
-				}
-			}
-			if (!isfinite(best))
-				break;
-			used_k[bi] = 1;
-			used_t[bj] = 1;
-			kt->loc_sum += best;
-			kt->loc_pitch_sum += best / pitch;
-		}
-		for (int i = 0; i < nk; i++) {
-			int si = k[i].s < 0.2f ? 0 : k[i].s < 0.3f ? 1 : 2;
-			kt->gt[si]++;
-			kt->tp[si] += (uint64_t)used_k[i];
-			kt->reg_gt[k[i].reg]++;
-			kt->reg_tp[k[i].reg] += (uint64_t)used_k[i];
-		}
-		for (size_t j = 0; j < nt; j++) {
-			const struct km_track *tr = &res.tracks[j];
-			if (used_t[j] || tr->state == KM_TRACK_END ||
-			    (tr->flags & (KM_CANDIDATE_LANDMARK | KM_CANDIDATE_MIDLINE)))
-				continue;
-			kt->fp++;
-			kt->fp_reg[region_of(c, tr->x_mm, tr->y_mm)]++;
-		}
+		km_eval_count_events(&ev, &res, k, nk);
+		if (kt && t >= WARMUP_S && n != frames)
+			km_eval_score_frame(kt, k, nk, &res, pitch, region_of, c);
 	}
 	if (kt) {
-		kt->runs++;
-		kt->found += found;
-		kt->found_false += found_false;
-		kt->holds += holds;
-		kt->tens += tens;
-		kt->minutes += secs / 60.0;
+		km_eval_end_run(kt, &ev, secs);
+		kt->errors += errors;
 	}
 	if (st) {
 		st->runs++;
-		st->holds += holds;
-		st->tens += tens;
-		st->found += found;
+		st->holds += ev.holds;
+		st->tens += ev.tens;
+		st->found += ev.found;
 		st->errors += errors;
 		st->minutes += secs / 60.0;
-		if (found > st->worst_found || !st->worst[0]) {
-			st->worst_found = found;
+		if (ev.found > st->worst_found || !st->worst[0]) {
+			st->worst_found = ev.found;
 			snprintf(st->worst, sizeof st->worst, "%s", c->posture);
 		}
 	}
@@ -504,46 +398,6 @@ static int run(const struct capture *c, const struct knot *k, int nk, float pitc
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void pr_ratio(double num, double den)
-{
-	if (den > 0)
-		printf(" %6.3f |", num / den);
-	else
-		printf("      - |");
-}
-
-static void print_knots(const char *grid, const struct ktally *t)
-{
-	uint64_t gt = t->gt[0] + t->gt[1] + t->gt[2], tp = t->tp[0] + t->tp[1] + t->tp[2];
-	uint64_t gt25 = t->gt[1] + t->gt[2], tp25 = t->tp[1] + t->tp[2];
-	printf("| %-16s | %4u | %7llu |", grid, t->runs, (unsigned long long)gt);
-	pr_ratio((double)t->tp[0], (double)t->gt[0]);
-	pr_ratio((double)tp25, (double)gt25);
-	pr_ratio((double)tp, (double)gt);
-	/* Precision per strength class: false tracks are not of any class, so
-	 * each class is charged all of them (a lower bound). */
-	pr_ratio((double)t->tp[0], (double)(t->tp[0] + t->fp));
-	pr_ratio((double)tp25, (double)(tp25 + t->fp));
-	pr_ratio((double)tp, (double)(tp + t->fp));
-	if (tp)
-		printf(" %4.1f (%4.2f) |", t->loc_sum / (double)tp, t->loc_pitch_sum / (double)tp);
-	else
-		printf(" -           |");
-	printf(" %5.1f | %5.1f | %4u | %4u |\n", t->found / (double)(t->runs ? t->runs : 1),
-	       t->found_false / fmax(t->minutes, 1e-9), t->holds, t->tens);
-}
-
-static void print_regions(const char *grid, const struct ktally *t)
-{
-	uint64_t fp = t->fp ? t->fp : 1;
-	for (int r = 0; r < REG_N; r++) {
-		printf("| %-16s | %-10s | %7llu |", grid, region_name[r],
-		       (unsigned long long)t->reg_gt[r]);
-		pr_ratio((double)t->reg_tp[r], (double)t->reg_gt[r]);
-		printf(" %5.1f %% |\n", 100.0 * (double)t->fp_reg[r] / (double)fp);
-	}
 }
 
 int km_eval_lying(const struct km_eval_lying_opts *o)
@@ -582,7 +436,7 @@ int km_eval_lying(const struct km_eval_lying_opts *o)
 	const float grids[2] = {FINE_MM, NATIVE_MM};
 	const float rates[2] = {10.0f, 1.0f};
 	const char *gname[2] = {"8 mm, 10 Hz", "32 mm, 1 Hz"};
-	struct ktally kt[2];
+	struct km_eval_tally kt[2];
 	struct stally st[2];
 	memset(kt, 0, sizeof kt);
 	memset(st, 0, sizeof st);
@@ -600,7 +454,7 @@ int km_eval_lying(const struct km_eval_lying_opts *o)
 			if (o->still_only || strncmp(c->posture, "supine", 6))
 				continue;
 			for (unsigned s = 1; s <= o->seeds; s++) {
-				struct knot k[NKNOTS];
+				struct km_eval_knot k[NKNOTS];
 				int nk = place_knots(c, 1000u * s + i, k);
 				if (nk &&
 				    run(c, k, nk, grids[g], rates[g], o->seconds, &kt[g], NULL))
@@ -613,17 +467,14 @@ int km_eval_lying(const struct km_eval_lying_opts *o)
 		       " %u knot layout(s) each, %.0f s; below 25 frames/s the tensing-up guard is"
 		       " off (KM_PIPELINE_GUARD_OFF)\n\n",
 		       o->seeds, o->seconds);
-		printf("| grid             | recs | knot-f  | rec15  | rec25+ | recall | "
-		       "prec15 | prec25+| precis | loc mm (pitch) | found/rec | knotFA/min | "
-		       "holds | tens |\n");
-		printf("|------------------|-----:|--------:|-------:|-------:|-------:|-------:|"
-		       "-------:|-------:|-------------|------:|------:|-----:|-----:|\n");
+		km_eval_print_knots_header();
 		for (int g = 0; g < 2; g++)
-			print_knots(gname[g], &kt[g]);
-		printf("\n| grid             | region     | knot-f  | recall | false tracks |\n");
-		printf("|------------------|------------|--------:|-------:|-------------:|\n");
+			km_eval_print_knots(gname[g], &kt[g]);
+		printf("\n");
+		km_eval_print_regions_header();
 		for (int g = 0; g < 2; g++)
-			print_regions(gname[g], &kt[g]);
+			km_eval_print_regions(gname[g], &kt[g], region_name, REG_N);
+		km_eval_print_legend();
 	}
 	printf("\nLying still (real files, no knots, no tool; never tuned on): every capture,"
 	       " %.0f s\n\n",
