@@ -17,7 +17,7 @@
 #include "phantom_body.h"
 
 #define RATE_HZ 25.0f
-#define WARMUP_S 5.0 /* as the real-body family */
+#define WARMUP_S 5.0     /* as the real-body family */
 #define STILL_SEED 1000u /* the lying-still body: one no knot layout was drawn on */
 
 static const uint16_t grid_side[KM_PHANTOM_GRIDS] = {32, 64, 128};
@@ -100,7 +100,8 @@ static int run(const struct km_phantom_config *pc, double secs, struct km_eval_t
 		}
 		km_eval_count_events(ev, &res, k, ph->nk);
 		if (kt && t >= WARMUP_S && n != frames)
-			km_eval_score_frame(kt, k, ph->nk, &res, pc->pitch_mm, km_phantom_region, ph);
+			km_eval_score_frame(kt, k, ph->nk, &res, pc->pitch_mm, km_phantom_region,
+			                    ph);
 	}
 	if (kt) {
 		km_eval_end_run(kt, ev, secs);

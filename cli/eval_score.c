@@ -97,7 +97,8 @@ void km_eval_score_frame(struct km_eval_tally *t, const struct km_eval_knot *k, 
 				continue;
 			for (int i = 0; i < nk; i++) {
 				float d = hypotf(tr->x_mm - k[i].x, tr->y_mm - k[i].y);
-				if (!used_k[i] && d <= fmaxf(KM_EVAL_MATCH_MIN_MM, k[i].r) && d < best) {
+				if (!used_k[i] && d <= fmaxf(KM_EVAL_MATCH_MIN_MM, k[i].r) &&
+				    d < best) {
 					best = d;
 					bi = (size_t)i;
 					bj = j;
@@ -221,10 +222,11 @@ void km_eval_print_regions(const char *grid, const struct km_eval_tally *t,
 
 void km_eval_print_legend(void)
 {
-	printf("\n(knot-f: knot-frames scored; rec15 / rec25 / rec40: recall of the +15, +25 and\n"
-	       "+40 %% knots, rec25+ of the +25 and +40 %% ones; prec*: precision with every false\n"
-	       "track charged to that class (a lower bound); found/rec: KNOT_FOUND per recording,\n"
-	       "4 real knots each; knotFA/min: KNOT_FOUND farther than max(20 mm, R) from every\n"
-	       "knot; holds / tens: HOLD_ENGAGED and TENSING_UP events, none expected with no\n"
-	       "tool; false tracks: share of the unmatched tracks by region.)\n");
+	printf(
+	    "\n(knot-f: knot-frames scored; rec15 / rec25 / rec40: recall of the +15, +25 and\n"
+	    "+40 %% knots, rec25+ of the +25 and +40 %% ones; prec*: precision with every false\n"
+	    "track charged to that class (a lower bound); found/rec: KNOT_FOUND per recording,\n"
+	    "4 real knots each; knotFA/min: KNOT_FOUND farther than max(20 mm, R) from every\n"
+	    "knot; holds / tens: HOLD_ENGAGED and TENSING_UP events, none expected with no\n"
+	    "tool; false tracks: share of the unmatched tracks by region.)\n");
 }

@@ -25,8 +25,8 @@
 const char *const km_phantom_region_name[KM_PHANTOM_REGIONS] = {"shoulder blade", "sacrum",
                                                                 "paraspinal", "other"};
 
-#define SCAP_U 75.0f   /* reference shoulder-blade peak, mm lateral */
-#define SCAP_V 330.0f  /* and from the vertex */
+#define SCAP_U 75.0f  /* reference shoulder-blade peak, mm lateral */
+#define SCAP_V 330.0f /* and from the vertex */
 #define SACRUM_V 650.0f
 #define NEAR_BONE_MM 40.0f /* the regions' radius round a bony peak */
 
@@ -35,7 +35,7 @@ static const float hw_tab[][2] = {{200, 0},   {225, 120}, {265, 190}, {400, 180}
                                   {580, 145}, {660, 170}, {780, 165}, {850, 140}, {900, 0}};
 /* The trunk's share of load along the body: the neck lifts, the lumbar
  * lordosis lifts, the pelvis presses again. */
-static const float load_tab[][2] = {{215, 0},    {235, 0.5f}, {270, 1},  {470, 1},
+static const float load_tab[][2] = {{215, 0},     {235, 0.5f},  {270, 1}, {470, 1},
                                     {540, 0.45f}, {600, 0.95f}, {800, 1}, {860, 0}};
 
 static float table(const float (*t)[2], int n, float v)
@@ -73,24 +73,39 @@ static float body_kpa(const struct km_phantom_body *b, float u, float v)
 		float load = table(load_tab, (int)(sizeof load_tab / sizeof load_tab[0]), v);
 		float across = fmaxf(0.2f, 1.0f - 0.55f * (u / hw) * (u / hw));
 		float spine = band(v, 240, 620, 25);
+		/* One vertebral level per ~24 mm (thoracic), ~34 mm (lumbar): the
+		 * spinous tips and the muscle over each level are not a smooth line. */
+		float level =
+		    v < 530.0f ? (v - 250.0f) / 24.0f : 280.0f / 24.0f + (v - 530.0f) / 34.0f;
+		float seg = 0.5f + 0.5f * cosf(6.2831853f * level);
 		/* Spinous processes: a low midline on a firm mat. */
-		float trunk = b->base_kpa * load * across * (1.0f - 0.55f * spine * gauss2(u, 0, 7, 1));
+		float trunk = b->base_kpa * load * across *
+		              (1.0f - 0.55f * (1.0f - 0.3f * seg) * spine * gauss2(u, 0, 7, 1));
 		for (int s = 0; s < 2; s++) {
 			float sg = s ? 1.0f : -1.0f;
 			/* Erector spinae: a muscle ridge each side of the spine. */
-			trunk += b->ridge_amp[s] * load * spine *
+			trunk += b->ridge_amp[s] * load * spine * (0.8f + 0.4f * seg) *
 			         gauss2(u - sg * b->ridge_u[s], 0, 8, 1);
 			/* Shoulder blade: a sharp bony peak on a broad, tilted flank. */
-			float dx = u - sg * (SCAP_U + b->scap_du[s]), dy = v - (SCAP_V + b->scap_dv[s]);
+			float dx = u - sg * (SCAP_U + b->scap_du[s]),
+			      dy = v - (SCAP_V + b->scap_dv[s]);
 			float a = sg * 0.26f, ca = cosf(a), sa = sinf(a);
 			float px = ca * dx + sa * dy, py = -sa * dx + ca * dy;
 			trunk += b->scap_amp[s] *
 			         (0.55f * gauss2(dx, dy, 10, 13) + 0.45f * gauss2(px, py, 30, 48));
+			/* Its spine, an oblique bony ridge towards the acromion, and
+			 * its inferior angle. */
+			float ex = dx - sg * (-25.0f), ey = dy - (-30.0f); /* from the medial end */
+			float lx = sg * 75.0f, ly = -18.0f, len2 = lx * lx + ly * ly;
+			float f = fminf(1.0f, fmaxf(0.0f, (ex * lx + ey * ly) / len2));
+			trunk += b->scap_amp[s] * (0.25f * gauss2(ex - f * lx, ey - f * ly, 6, 6) +
+			                           0.2f * gauss2(dx + sg * 7.0f, dy - 75.0f, 9, 9));
 			/* Buttocks. */
 			trunk += b->butt_amp[s] * gauss2(u - sg * 88.0f, v - 745.0f, 48, 42);
 		}
 		float du = u - b->sacrum_du, dv = v - SACRUM_V;
-		trunk += b->sacrum_amp * (0.6f * gauss2(du, dv, 13, 20) + 0.4f * gauss2(du, dv, 32, 45));
+		trunk +=
+		    b->sacrum_amp * (0.6f * gauss2(du, dv, 13, 20) + 0.4f * gauss2(du, dv, 32, 45));
 		p += trunk * edge;
 	}
 	if (v < 200.0f) /* the back of the head */
@@ -161,7 +176,7 @@ static void draw_body(struct km_phantom *ph, uint64_t seed)
 	float mat = ph->side * ph->pitch_mm;
 	b->scale = uni(&s, 0.9f, 1.1f);
 	b->theta = uni(&s, -1.5f, 1.5f) * 3.14159265f / 180.0f;
-	b->base_kpa = uni(&s, 2.0f, 3.0f);
+	b->base_kpa = uni(&s, 2.5f, 4.0f);
 	paired(&s, 6.0f, 10.0f, b->scap_amp);
 	paired(&s, 0.6f, 1.2f, b->ridge_amp);
 	paired(&s, 1.5f, 2.5f, b->butt_amp);
@@ -182,7 +197,7 @@ static void draw_body(struct km_phantom *ph, uint64_t seed)
 		b->sway_hz[i] = uni(&s, 0.03f, 0.12f);
 		b->sway_phase[i] = uni(&s, 0.0f, 6.2831853f);
 	}
-	b->noise_mult = uni(&s, 0.02f, 0.04f);
+	b->noise_mult = uni(&s, 0.01f, 0.03f);
 	b->noise_add_kpa = uni(&s, 0.01f, 0.03f);
 	/* The mat shows the back: the shoulder blades near its top and the
 	 * sacrum near its bottom, with equal margins up to 100 mm (a 512 mm
@@ -193,6 +208,7 @@ static void draw_body(struct km_phantom *ph, uint64_t seed)
 	b->v_top = b->scale * SCAP_V - margin + uni(&s, -8.0f, 8.0f);
 	b->ox = 0.5f * mat + uni(&s, -15.0f, 15.0f);
 	b->oy = 0.0f;
+	b->gain_spread = uni(&s, 0.01f, 0.03f);
 	ph->noise = seed * 0xD1B54A32D192ED03ull + 0x401;
 }
 
@@ -206,7 +222,8 @@ static void landmarks(struct km_phantom *ph)
 }
 
 /* Four knots (+15, +25, +40 % and one more of the three, radius 7-25 mm) on
- * loaded soft tissue of the back (1 kPa or more, C7 to the sacrum's top),
+ * well-loaded soft tissue of the back (1.5 kPa or more: the lifted flanks and
+ * the lordosis' hollow are left out; C7 to the sacrum's top),
  * off the spinous processes (20 mm or more from the midline) and the bony
  * peaks' tips, 40 mm apart and 20 mm inside the mat. */
 static const float strengths[3] = {0.15f, 0.25f, 0.40f};
@@ -221,7 +238,7 @@ static int place_knots(struct km_phantom *ph, uint64_t seed)
 		float u, v;
 		to_body(ph, x, y, &u, &v);
 		if (v / S < 265.0f || v / S > 625.0f || fabsf(u) < 20.0f ||
-		    km_phantom_pressure(ph, x, y) < 1.0f)
+		    km_phantom_pressure(ph, x, y) < 1.5f)
 			continue;
 		int bad = hypotf(x - ph->sacrum_x, y - ph->sacrum_y) < 25.0f;
 		for (int i = 0; i < 2; i++)
@@ -250,7 +267,8 @@ static void render(struct km_phantom *ph)
 			float sum = 0.0f;
 			for (int i = 0; i < 4; i++)
 				for (int j = 0; j < 4; j++) {
-					float x = (c + (j + 0.5f) / 4) * p, y = (r + (i + 0.5f) / 4) * p;
+					float x = (c + (j + 0.5f) / 4) * p,
+					      y = (r + (i + 0.5f) / 4) * p;
 					sum += km_phantom_pressure(ph, x, y) *
 					       (1.0f + km_eval_knot_excess(ph->knot, ph->nk, x, y));
 				}
@@ -260,9 +278,19 @@ static void render(struct km_phantom *ph)
 			float u, v;
 			to_body(ph, (c + 0.5f) * p, (r + 0.5f) * p, &u, &v);
 			v /= S;
-			ph->breath_w[at] = v < 480.0f ? 1.0f : v > 640.0f ? 0.4f
-			                                                   : 1.0f - 0.6f * (v - 480.0f) / 160.0f;
+			ph->breath_w[at] = v < 480.0f   ? 1.0f
+			                   : v > 640.0f ? 0.4f
+			                                : 1.0f - 0.6f * (v - 480.0f) / 160.0f;
 		}
+}
+
+/* A unit normal deviate, cheaply: four 16-bit uniforms (Irwin-Hall). */
+static float noise_normal(uint64_t *s)
+{
+	uint64_t z = km_eval_rng_next(s);
+	float sum = (float)(z & 0xffff) + (float)((z >> 16) & 0xffff) +
+	            (float)((z >> 32) & 0xffff) + (float)(z >> 48);
+	return (sum / 65536.0f - 2.0f) * 1.7320508f;
 }
 
 int km_phantom_create(const struct km_phantom_config *cfg, struct km_phantom **out)
@@ -279,7 +307,8 @@ int km_phantom_create(const struct km_phantom_config *cfg, struct km_phantom **o
 	ph->quiet = cfg->quiet;
 	ph->map = malloc(cells * sizeof *ph->map);
 	ph->breath_w = malloc(cells * sizeof *ph->breath_w);
-	if (!ph->map || !ph->breath_w) {
+	ph->cell_gain = malloc(cells * sizeof *ph->cell_gain);
+	if (!ph->map || !ph->breath_w || !ph->cell_gain) {
 		km_phantom_destroy(ph);
 		return -1;
 	}
@@ -287,6 +316,9 @@ int km_phantom_create(const struct km_phantom_config *cfg, struct km_phantom **o
 	landmarks(ph);
 	ph->nk = cfg->knots ? place_knots(ph, cfg->seed) : 0;
 	render(ph);
+	for (size_t i = 0; i < cells; i++)
+		ph->cell_gain[i] =
+		    ph->quiet ? 1.0f : 1.0f + ph->body.gain_spread * noise_normal(&ph->noise);
 	*out = ph;
 	return 0;
 }
@@ -297,16 +329,8 @@ void km_phantom_destroy(struct km_phantom *ph)
 		return;
 	free(ph->map);
 	free(ph->breath_w);
+	free(ph->cell_gain);
 	free(ph);
-}
-
-/* A unit normal deviate, cheaply: four 16-bit uniforms (Irwin-Hall). */
-static float noise_normal(uint64_t *s)
-{
-	uint64_t z = km_eval_rng_next(s);
-	float sum = (float)(z & 0xffff) + (float)((z >> 16) & 0xffff) + (float)((z >> 32) & 0xffff) +
-	            (float)(z >> 48);
-	return (sum / 65536.0f - 2.0f) * 1.7320508f;
 }
 
 void km_phantom_frame(struct km_phantom *ph, double t, float *kpa, float *dx, float *dy)
@@ -315,10 +339,12 @@ void km_phantom_frame(struct km_phantom *ph, double t, float *kpa, float *dx, fl
 	int n = ph->side;
 	float sx = 0.0f, sy = 0.0f, br = 0.0f;
 	if (!ph->quiet) {
-		sx = b->sway_mm[0] * sinf((float)(6.283185307 * b->sway_hz[0] * t) + b->sway_phase[0]);
-		sy = b->sway_mm[1] * sinf((float)(6.283185307 * b->sway_hz[1] * t) + b->sway_phase[1]);
-		br = b->breath_amp *
-		     sinf((float)(6.283185307 * b->breath_hz * t) + b->breath_phase);
+		sx = b->sway_mm[0] *
+		     sinf((float)(6.283185307 * b->sway_hz[0] * t) + b->sway_phase[0]);
+		sy = b->sway_mm[1] *
+		     sinf((float)(6.283185307 * b->sway_hz[1] * t) + b->sway_phase[1]);
+		br =
+		    b->breath_amp * sinf((float)(6.283185307 * b->breath_hz * t) + b->breath_phase);
 	}
 	*dx = sx;
 	*dy = sy;
@@ -340,7 +366,8 @@ void km_phantom_frame(struct km_phantom *ph, double t, float *kpa, float *dx, fl
 			size_t at = (size_t)r * n + c;
 			if (!ph->quiet) {
 				v *= 1.0f + br * ph->breath_w[at];
-				v *= 1.0f + b->noise_mult * noise_normal(&ph->noise);
+				v *= ph->cell_gain[at] *
+				     (1.0f + b->noise_mult * noise_normal(&ph->noise));
 				v += b->noise_add_kpa * noise_normal(&ph->noise);
 			}
 			kpa[at] = v > 0.0f ? v : 0.0f;

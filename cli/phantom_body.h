@@ -39,21 +39,22 @@ struct km_phantom_config {
 
 /* Where the body lies and what it presses (all drawn from the seed). */
 struct km_phantom_body {
-	float scale;         /* body size against the reference adult (175 cm) */
-	float theta;         /* rotation on the mat, rad (small) */
-	float ox, oy;        /* mat position of the midline at the mat's top edge */
-	float v_top;         /* body coordinate (mm from the vertex) at that point */
-	float base_kpa;      /* trunk load over the ribs */
-	float scap_amp[2];   /* shoulder blade above the trunk (0: mat's left) */
+	float scale;                  /* body size against the reference adult (175 cm) */
+	float theta;                  /* rotation on the mat, rad (small) */
+	float ox, oy;                 /* mat position of the midline at the mat's top edge */
+	float v_top;                  /* body coordinate (mm from the vertex) at that point */
+	float base_kpa;               /* trunk load over the ribs */
+	float scap_amp[2];            /* shoulder blade above the trunk (0: mat's left) */
 	float scap_du[2], scap_dv[2]; /* their offsets from the mirror position */
-	float ridge_u[2];    /* paraspinal ridges' distance from the midline */
+	float ridge_u[2];             /* paraspinal ridges' distance from the midline */
 	float ridge_amp[2];
 	float sacrum_amp, sacrum_du;
 	float butt_amp[2];
 	float head_amp;
 	float breath_amp, breath_hz, breath_phase;
 	float sway_mm[2], sway_hz[2], sway_phase[2];
-	float noise_mult, noise_add_kpa;
+	float noise_mult, noise_add_kpa; /* frame to frame: relative SD, kPa SD */
+	float gain_spread;               /* the cells' fixed gain errors (relative SD) */
 };
 
 struct km_phantom {
@@ -63,11 +64,12 @@ struct km_phantom {
 	struct km_phantom_body body;
 	int nk;
 	struct km_eval_knot knot[KM_PHANTOM_KNOTS]; /* at rest (no sway) */
-	float scap_x[2], scap_y[2];   /* shoulder-blade peaks (mat mm) */
-	float sacrum_x, sacrum_y;     /* sacrum's peak */
-	float *map;                   /* the static map with the knots, kPa per cell */
-	float *breath_w;              /* how much of the breathing each cell takes */
-	uint64_t noise;               /* the noise's generator state */
+	float scap_x[2], scap_y[2];                 /* shoulder-blade peaks (mat mm) */
+	float sacrum_x, sacrum_y;                   /* sacrum's peak */
+	float *map;       /* the static map with the knots, kPa per cell */
+	float *breath_w;  /* how much of the breathing each cell takes */
+	float *cell_gain; /* each sensel's fixed gain error (1: none) */
+	uint64_t noise;   /* the noise's generator state */
 };
 
 /* 0, or -1 when out of memory or the config is out of range (side 8..256,

@@ -1,7 +1,9 @@
 /*
  * knotmap evaluate end to end on a short run of one scenario: the sensor input
  * through the driver's calibration (the default) or the factory curve only,
- * and a clear usage error for a wrong --calibration.
+ * and a clear usage error for a wrong --calibration; the real-body family on
+ * three real captures; the phantom family on one seed of its smallest grid
+ * (the same table twice) and its options' errors.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -98,10 +100,66 @@ Test(evaluate, prints_both_families, .timeout = 600)
 	cr_expect(strstr(r->out, "| 8 mm, 10 Hz      |    3 |"), "three supine1 captures: %s",
 	          r->out);
 	cr_expect(strstr(r->out, "| 32 mm, 1 Hz      |    3 |"), "%s", r->out);
-	cr_expect(strstr(r->out, "| 8 mm, 10 Hz      | upper back |"), "%s", r->out);
+	cr_expect(strstr(r->out, "| 8 mm, 10 Hz      | upper back "), "%s", r->out);
 	cr_expect(strstr(r->out, "Lying still (real files"), "%s", r->out);
 	/* Without --lying the real family says why it did not run. */
 	r = evaluate("--scenario back-lying --seconds 2 --input true");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_expect(strstr(r->out, "Real-body family: not run"), "%s", r->out);
+}
+
+/* The output without its last line (the wall time per recording). */
+static void strip_time(char *out)
+{
+	char *t = strstr(out, "Time per recording");
+	if (t)
+		*t = '\0';
+}
+
+Test(evaluate, phantom_family_on_one_seed, .timeout = 600)
+{
+	struct km_test_run *r =
+	    evaluate("--family phantom --seeds 1 --phantom-grid 32 --seconds 20");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_expect(strstr(r->out, "Phantom family (TUNING split)"), "%s", r->out);
+	cr_expect_null(strstr(r->out, "Simulator family"), "the phantom alone: %s", r->out);
+	cr_expect_null(strstr(r->out, "Real-body family"), "%s", r->out);
+	/* One recording, 4 knots scored from 5 s to 20 s at 25 Hz: 375 frames. */
+	cr_expect(strstr(r->out, "| 32x32 @ 12 mm    |    1 |    1500 |"), "%s", r->out);
+	cr_expect_null(strstr(r->out, "| 64x64"), "one grid: %s", r->out);
+	cr_expect_null(strstr(r->out, "| ALL "), "no ALL row for one grid: %s", r->out);
+	const char *reg[] = {"shoulder blade", "sacrum", "paraspinal", "other"};
+	for (int i = 0; i < 4; i++) {
+		char row[64];
+		snprintf(row, sizeof row, "| 32x32 @ 12 mm    | %-14s |", reg[i]);
+		cr_expect(strstr(r->out, row), "%s: %s", reg[i], r->out);
+	}
+	/* Lying still: no tool, so no hold and no tensing-up; nothing rejected. */
+	cr_expect(strstr(r->out, "Lying still (phantom"), "%s", r->out);
+	const char *still = strstr(r->out, "| 32x32 @ 12 mm    |    1 |     0 |       0 |");
+	cr_expect(still, "no hold, no tensing lying still: %s", r->out);
+	if (still)
+		cr_expect(strstr(still, "|   0 |"), "no frame rejected: %s", still);
+	/* The same seed gives the same table. */
+	char first[sizeof r->out];
+	strip_time(r->out);
+	memcpy(first, r->out, sizeof first);
+	r = evaluate("--family phantom --seeds 1 --phantom-grid 32 --seconds 20");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	strip_time(r->out);
+	cr_expect_str_eq(r->out, first);
+}
+
+Test(evaluate, phantom_options_are_checked)
+{
+	struct km_test_run *r = evaluate("--family phantom --phantom-grid 48");
+	cr_expect_eq(r->status, 2, "%s", r->out);
+	cr_expect(strstr(r->out, "--phantom-grid expects 32, 64 or 128, got '48'"), "%s", r->out);
+	r = evaluate("--family dummy");
+	cr_expect_eq(r->status, 2, "%s", r->out);
+	cr_expect(strstr(r->out, "--family expects sim, real, phantom, both or all, got 'dummy'"),
+	          "%s", r->out);
+	r = evaluate("--family phantom --phantom-grid");
+	cr_expect_eq(r->status, 2, "%s", r->out);
+	cr_expect(strstr(r->out, "incomplete option '--phantom-grid'"), "%s", r->out);
 }
