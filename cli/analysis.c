@@ -16,6 +16,13 @@ const char km_cli_counts_notice[] =
 int km_cli_analysis_create(const char *cmd, const struct km_source_info *in,
                            struct km_cli_analysis *a)
 {
+	return km_cli_analysis_create_adjusted(cmd, in, NULL, NULL, a);
+}
+
+int km_cli_analysis_create_adjusted(const char *cmd, const struct km_source_info *in,
+                                    void (*adjust)(struct km_pipeline_config *, void *),
+                                    void *ctx, struct km_cli_analysis *a)
+{
 	memset(a, 0, sizeof *a);
 	a->counts = in->units == KM_UNITS_RAW;
 	struct km_pipeline_config pc = km_pipeline_config_default();
@@ -37,6 +44,8 @@ int km_cli_analysis_create(const char *cmd, const struct km_source_info *in,
 		pc.hold.load_min_kpa = FLT_MIN; /* must be > 0: the smallest there is */
 		pc.hold.load_max_kpa = 0.0f;
 	}
+	if (adjust)
+		adjust(&pc, ctx);
 	a->guard_off = pc.enable_guard && pc.rate_hz < KM_PIPELINE_GUARD_MIN_HZ;
 	/* Says in words what the analysis cannot take (a rate or pitch the file
 	 * or --rate/--pitch gave), before anything runs. */

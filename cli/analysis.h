@@ -43,6 +43,12 @@ extern const char km_cli_counts_notice[];
  * returns the code on failure (a->p NULL). */
 int km_cli_analysis_create(const char *cmd, const struct km_source_info *in,
                            struct km_cli_analysis *a);
+/* The same, with adjust (when not NULL) changing the pipeline's config after
+ * the source's settings are in: studies of the detector's thresholds
+ * (knotmap evaluate). */
+int km_cli_analysis_create_adjusted(const char *cmd, const struct km_source_info *in,
+                                    void (*adjust)(struct km_pipeline_config *, void *),
+                                    void *ctx, struct km_cli_analysis *a);
 /* km_pipeline_process on one source frame; keeps what each track was seen as
  * (KM_ERR_NO_MEMORY only when that table cannot grow). */
 int km_cli_analysis_process(struct km_cli_analysis *a, const struct km_frame *f,

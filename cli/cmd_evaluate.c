@@ -509,8 +509,8 @@ static void usage(FILE *out)
 	        "(ADC counts through the driver's calibration of the mat, creep and\n"
 	        "hysteresis corrected; --calibration factory: the curve and crosstalk only)\n"
 	        "or both (default).\n"
-	        "--min-response-kpa overrides the detector's absolute floor, --texture-k\n"
-	        "its texture factor (both families; for studies).\n"
+	        "--min-response-kpa overrides the detector's absolute floor (simulator\n"
+	        "and phantom), --texture-k its texture factor (every family; for studies).\n"
 	        "--lying DIR adds the real-body family: the unzipped PoPu preview\n"
 	        "(DIR/tactilus_data, DIR/segmentation_data; unzip\n"
 	        "lying/popu_preview_data.zip of the shared data): real lying maps with\n"
@@ -522,7 +522,8 @@ static void usage(FILE *out)
 	        "(--phantom-grid picks one), 30 recordings per grid (--seeds N: N),\n"
 	        "--seconds caps its recordings too.\n"
 	        "--family picks the families: sim, real, phantom, both (sim and real) or\n"
-	        "all (the default; the real one needs --lying).\n"
+	        "all (the default; the real one needs --lying; with --scenario the\n"
+	        "default leaves the phantom out).\n"
 	        "See docs/accuracy.md for the definitions.\n");
 }
 
@@ -531,7 +532,8 @@ static int run_evaluate(int argc, char **argv)
 	long seeds = 3, lying_seeds = 1;
 	double max_s = 0.0, lying_s = 60.0;
 	const char *lying = NULL, *lying_posture = NULL;
-	int fam_sim = 1, fam_real = 1, fam_phantom = 1, seeds_given = 0, phantom_grid = -1;
+	int fam_sim = 1, fam_real = 1, fam_phantom = 1, seeds_given = 0, phantom_grid = -1,
+	    family_given = 0;
 	int in_lo = 0, in_hi = 1;
 	const char *names[MAX_SCEN];
 	size_t n_names = 0;
@@ -594,6 +596,7 @@ static int run_evaluate(int argc, char **argv)
 				return KM_EXIT_USAGE;
 		} else if (!strcmp(a, "--family")) {
 			int all = !strcmp(v, "all");
+			family_given = 1;
 			fam_sim = all || !strcmp(v, "sim") || !strcmp(v, "both");
 			fam_real = all || !strcmp(v, "real") || !strcmp(v, "both");
 			fam_phantom = all || !strcmp(v, "phantom");
@@ -626,6 +629,10 @@ static int run_evaluate(int argc, char **argv)
 		}
 	}
 
+	/* Named scenarios are a look at the simulator: the phantom's 90
+	 * recordings only when --family asks for them. */
+	if (n_names && !family_given)
+		fam_phantom = 0;
 	if (fam_real && !fam_sim && !fam_phantom && !lying) {
 		km_cli_error("evaluate", "see 'knotmap evaluate --help'",
 		             "--family real needs --lying DIR");
@@ -739,7 +746,9 @@ real:
 	if (fam_phantom) {
 		struct km_eval_phantom_opts po = {.seeds = seeds_given ? (unsigned)seeds : 30u,
 		                                  .seconds = max_s > 0.0 && max_s < 60.0 ? max_s : 60.0,
-		                                  .grid = phantom_grid};
+		                                  .grid = phantom_grid,
+		                                  .min_response_kpa = opt_min_response,
+		                                  .texture_k = opt_texture_k};
 		failed |= km_eval_phantom(&po);
 	}
 	for (size_t i = 0; i < n_paths; i++)

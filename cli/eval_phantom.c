@@ -40,10 +40,21 @@ static double now_s(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* One recording: knots scored into kt (when it has knots), events into ev. */
-static int run(const struct km_phantom_config *pc, double secs, struct km_eval_tally *kt,
-               struct km_eval_events *ev)
+/* The detector's overrides of a study (eval_phantom.h). */
+static void adjust(struct km_pipeline_config *pc, void *ctx)
 {
+	const struct km_eval_phantom_opts *o = ctx;
+	if (o->min_response_kpa >= 0.0)
+		pc->detect.min_response_kpa = (float)o->min_response_kpa;
+	if (o->texture_k >= 0.0)
+		pc->detect.texture_k = (float)o->texture_k;
+}
+
+/* One recording: knots scored into kt (when it has knots), events into ev. */
+static int run(const struct km_phantom_config *pc, const struct km_eval_phantom_opts *o,
+               struct km_eval_tally *kt, struct km_eval_events *ev)
+{
+	double secs = o->seconds;
 	struct km_phantom *ph = NULL;
 	if (km_phantom_create(pc, &ph)) {
 		km_cli_error("evaluate", NULL, "phantom seed %llu: out of memory",
@@ -61,7 +72,7 @@ static int run(const struct km_phantom_config *pc, double secs, struct km_eval_t
 	in.device.rate_hz = RATE_HZ;
 	struct km_cli_analysis a;
 	struct km_frame *f = NULL;
-	int rc = km_cli_analysis_create("evaluate", &in, &a);
+	int rc = km_cli_analysis_create_adjusted("evaluate", &in, adjust, (void *)o, &a);
 	if (rc == KM_OK) {
 		rc = km_frame_create(pc->side, pc->side, pc->pitch_mm, KM_GEOMETRY_FLAT, &f);
 		if (rc != KM_OK)
@@ -137,12 +148,12 @@ int km_eval_phantom(const struct km_eval_phantom_opts *o)
 		for (unsigned s = 1; s <= o->seeds; s++) {
 			struct km_eval_events ev = {0};
 			struct km_phantom_config pc = {grid_side[g], grid_pitch[g], s, 1, 0};
-			if (run(&pc, o->seconds, &kt[g], &ev))
+			if (run(&pc, o, &kt[g], &ev))
 				failed = 1;
 		}
 		per_rec[g] = (now_s() - t0) / o->seeds;
 		struct km_phantom_config pc = {grid_side[g], grid_pitch[g], STILL_SEED, 0, 0};
-		if (run(&pc, o->seconds, NULL, &still[g]))
+		if (run(&pc, o, NULL, &still[g]))
 			failed = 1, still_err[g]++;
 		km_eval_print_knots(grid_name[g], &kt[g]);
 		fflush(stdout);

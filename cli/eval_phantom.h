@@ -13,7 +13,9 @@
 struct km_eval_phantom_opts {
 	unsigned seeds; /* recordings with knots per grid (default 30) */
 	double seconds; /* per recording (default 60) */
-	int grid; /* -1: every grid; else 0 (32x32 @ 12 mm), 1 (64x64 @ 8 mm), 2 (128x128 @ 4 mm) */
+	int grid; /* -1: every grid; else 0 (32x32 @ 12 mm), 1 (64x64 @ 8 mm), 2 (128 @ 4 mm) */
+	double min_response_kpa; /* the detector's floor, for studies (negative: default) */
+	double texture_k;        /* the detector's texture factor (negative: default) */
 };
 
 /* The grid index for a side of 32, 64 or 128 cells, else -1. */
