@@ -223,37 +223,82 @@ static void landmarks(struct km_phantom *ph)
 
 /* Four knots (+15, +25, +40 % and one more of the three, radius 7-25 mm) on
  * well-loaded soft tissue of the back (1.5 kPa or more: the lifted flanks and
- * the lordosis' hollow are left out; C7 to the sacrum's top),
- * off the spinous processes (20 mm or more from the midline) and the bony
- * peaks' tips, 40 mm apart and 20 mm inside the mat. */
+ * the lordosis' hollow are left out; C7 to the sacrum's top), off the spinous
+ * processes (20 mm or more from the midline) and the bony peaks' tips, 40 mm
+ * apart and 20 mm inside the mat. The upper back's muscles over and round the
+ * shoulder blades and the erector spinae are where knots are most often
+ * found: one knot is placed 15-40 mm from a shoulder blade's peak, one 20-50
+ * mm beside the spine, two anywhere on the back (in a shuffled order, the
+ * strengths shuffled apart); when a zone has no room (a small mat), anywhere. */
 static const float strengths[3] = {0.15f, 0.25f, 0.40f};
+
+enum zone { ZONE_SCAPULA, ZONE_PARASPINAL, ZONE_ANY };
+
+static void shuffle(uint64_t *s, int *a, int n)
+{
+	for (int i = n - 1; i > 0; i--) {
+		int j = (int)(km_eval_rng_unit(s) * (i + 1)) % (i + 1), t = a[i];
+		a[i] = a[j];
+		a[j] = t;
+	}
+}
+
+/* A point drawn in the zone (mat mm). */
+static void draw_in(struct km_phantom *ph, uint64_t *s, int zone, float *x, float *y)
+{
+	float mat = ph->side * ph->pitch_mm, S = ph->body.scale;
+	if (zone == ZONE_SCAPULA) {
+		int side = km_eval_rng_unit(s) < 0.5;
+		float a = uni(s, 0.0f, 6.2831853f), r = uni(s, 15.0f, 40.0f);
+		*x = ph->scap_x[side] + r * cosf(a);
+		*y = ph->scap_y[side] + r * sinf(a);
+	} else if (zone == ZONE_PARASPINAL) {
+		float u = (km_eval_rng_unit(s) < 0.5 ? -1.0f : 1.0f) * uni(s, 20.0f, 50.0f);
+		to_mat(ph, u, S * uni(s, 265.0f, 625.0f), x, y);
+	} else {
+		*x = uni(s, 20.0f, mat - 20.0f);
+		*y = uni(s, 20.0f, mat - 20.0f);
+	}
+}
+
+static int knot_fits(const struct km_phantom *ph, int n, float x, float y)
+{
+	float mat = ph->side * ph->pitch_mm, S = ph->body.scale, u, v;
+	if (x < 20.0f || y < 20.0f || x > mat - 20.0f || y > mat - 20.0f)
+		return 0;
+	to_body(ph, x, y, &u, &v);
+	if (v / S < 265.0f || v / S > 625.0f || fabsf(u) < 20.0f ||
+	    km_phantom_pressure(ph, x, y) < 1.5f)
+		return 0;
+	int bad = hypotf(x - ph->sacrum_x, y - ph->sacrum_y) < 25.0f;
+	for (int i = 0; i < 2; i++)
+		bad |= hypotf(x - ph->scap_x[i], y - ph->scap_y[i]) < 15.0f;
+	for (int j = 0; j < n; j++)
+		bad |= hypotf(x - ph->knot[j].x, y - ph->knot[j].y) < 40.0f;
+	return !bad;
+}
 
 static int place_knots(struct km_phantom *ph, uint64_t seed)
 {
 	uint64_t s = seed * 0xA0761D6478BD642Full + 0x6b;
-	float mat = ph->side * ph->pitch_mm, S = ph->body.scale;
+	int zone[KM_PHANTOM_KNOTS] = {ZONE_SCAPULA, ZONE_PARASPINAL, ZONE_ANY, ZONE_ANY};
+	int str[KM_PHANTOM_KNOTS] = {0, 1, 2, (int)(km_eval_rng_unit(&s) * 3) % 3};
+	shuffle(&s, zone, KM_PHANTOM_KNOTS);
+	shuffle(&s, str, KM_PHANTOM_KNOTS);
 	int n = 0;
 	for (int tries = 0; n < KM_PHANTOM_KNOTS && tries < 20000; tries++) {
-		float x = uni(&s, 20.0f, mat - 20.0f), y = uni(&s, 20.0f, mat - 20.0f);
-		float u, v;
-		to_body(ph, x, y, &u, &v);
-		if (v / S < 265.0f || v / S > 625.0f || fabsf(u) < 20.0f ||
-		    km_phantom_pressure(ph, x, y) < 1.5f)
-			continue;
-		int bad = hypotf(x - ph->sacrum_x, y - ph->sacrum_y) < 25.0f;
-		for (int i = 0; i < 2; i++)
-			bad |= hypotf(x - ph->scap_x[i], y - ph->scap_y[i]) < 15.0f;
-		for (int j = 0; j < n; j++)
-			bad |= hypotf(x - ph->knot[j].x, y - ph->knot[j].y) < 40.0f;
-		if (bad)
+		float x, y;
+		draw_in(ph, &s, tries < 2000 ? zone[n] : ZONE_ANY, &x, &y);
+		if (!knot_fits(ph, n, x, y))
 			continue;
 		struct km_eval_knot *k = &ph->knot[n];
 		k->x = x;
 		k->y = y;
-		k->s = strengths[n < 3 ? n : (int)(km_eval_rng_unit(&s) * 3) % 3];
+		k->s = strengths[str[n]];
 		k->r = uni(&s, 7.0f, 25.0f);
 		k->reg = km_phantom_region(ph, x, y);
 		n++;
+		tries = 0;
 	}
 	return n;
 }

@@ -68,7 +68,8 @@ Test(phantom, four_knots_as_specified)
 }
 
 /* The knots over many seeds land in every region of the back but the
- * sacrum's tip: near the shoulder blades, beside the spine, elsewhere. */
+ * sacrum's tip: one a recording near a shoulder blade, one beside the spine
+ * (when there is room), the rest anywhere. */
 Test(phantom, knots_cover_the_back)
 {
 	int reg[KM_PHANTOM_REGIONS] = {0};
@@ -78,9 +79,9 @@ Test(phantom, knots_cover_the_back)
 			reg[ph->knot[i].reg]++;
 		km_phantom_destroy(ph);
 	}
-	cr_expect_gt(reg[KM_PHANTOM_SCAPULA], 0);
-	cr_expect_gt(reg[KM_PHANTOM_PARASPINAL], 0);
-	cr_expect_gt(reg[KM_PHANTOM_OTHER], 0);
+	cr_expect_geq(reg[KM_PHANTOM_SCAPULA], 27, "%d of 120", reg[KM_PHANTOM_SCAPULA]);
+	cr_expect_geq(reg[KM_PHANTOM_PARASPINAL], 27, "%d of 120", reg[KM_PHANTOM_PARASPINAL]);
+	cr_expect_gt(reg[KM_PHANTOM_OTHER], 10, "%d of 120", reg[KM_PHANTOM_OTHER]);
 }
 
 /* p' = p (1 + s g(r)) averaged over the cell: the rendered map (4 x 4 points
