@@ -18,7 +18,7 @@
 
 #define RATE_HZ 25.0f
 #define WARMUP_S 5.0     /* as the real-body family */
-#define STILL_SEED 1000u /* the lying-still body: one no knot layout was drawn on */
+#define STILL_SEED 1000u /* the lying-still body: none of the knotted recordings' (seeds 1-100) */
 
 static const uint16_t grid_side[KM_PHANTOM_GRIDS] = {32, 64, 128};
 static const float grid_pitch[KM_PHANTOM_GRIDS] = {12.0f, 8.0f, 4.0f};

@@ -8,7 +8,7 @@
  *   head (occiput)         v ~105          4-6 kPa, off the back's mat
  *   shoulders, C7          v ~235-270      the trunk's load begins
  *   shoulder blades        v ~330, u ~+-75 a sharp bony peak on a broad flank
- *   ribs / mid back        v ~270-470      2-3 kPa, falling towards the flanks
+ *   ribs / mid back        v ~270-470      2.5-4 kPa, falling towards the flanks
  *   spine                  v ~240-620      spinous processes: a low midline;
  *                                          erector spinae: a ridge each side
  *                                          20-35 mm off it
