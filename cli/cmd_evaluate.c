@@ -773,4 +773,5 @@ static int run_evaluate(int argc, char **argv)
 #endif
 
 const struct km_cli_command km_cli_cmd_evaluate = {
-    "evaluate", "accuracy of knot detection and hold timing on the virtual mat", run_evaluate};
+    "evaluate", "accuracy of knot detection and hold timing (virtual mat, phantom, real)",
+    run_evaluate};
