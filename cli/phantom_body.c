@@ -20,7 +20,6 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 const char *const km_phantom_region_name[KM_PHANTOM_REGIONS] = {"shoulder blade", "sacrum",
                                                                 "paraspinal", "other"};
