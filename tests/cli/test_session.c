@@ -177,7 +177,7 @@ Test(cli, history_red_flags_and_seven_day_rule)
 		int64_t id;
 		cr_assert_eq(km_history_add_session(h, &s, &id), KM_OK);
 		struct km_history_observation o = {
-		    id, s.start_unix_us, 120.0f + 5.0f * (float)i, 80.0f, false, 0, 30.0f};
+		    id, s.start_unix_us, 120.0f + 5.0f * (float)i, 80.0f, false, 0, 30.0f, {{0}, 0, 0, 0}};
 		cr_assert_eq(km_history_add_observation(h, &o, NULL, NULL), KM_OK);
 	}
 	km_history_destroy(h);
@@ -211,7 +211,7 @@ Test(cli, history_lengths_come_from_the_recording)
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	r = knot("history");
 	cr_assert_eq(r->status, 0, "%s", r->out);
-	cr_assert(strstr(r->out, "      3 s"), "a 3 s session: %s", r->out);
+	cr_assert(strstr(r->out, "    3.0 s"), "a 3 s session: %s", r->out);
 	cr_assert(!strstr(r->out, "not closed"), "%s", r->out);
 
 	/* as after kill -9: the end was never written */
@@ -221,5 +221,5 @@ Test(cli, history_lengths_come_from_the_recording)
 	sh(cmd);
 	r = knot("history");
 	cr_assert_eq(r->status, 0, "%s", r->out);
-	cr_assert(strstr(r->out, "      3 s") && strstr(r->out, "not closed"), "%s", r->out);
+	cr_assert(strstr(r->out, "    3.0 s") && strstr(r->out, "not closed"), "%s", r->out);
 }

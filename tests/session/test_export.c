@@ -374,7 +374,7 @@ Test(export, png_report_decoded_by_libpng)
 	struct decoded d;
 	decode_png(out, &d);
 	struct km__report_layout l;
-	km__report_layout(ROWS, COLS, 20, &l);
+	km__report_layout(ROWS, COLS, 20, false, &l);
 	cr_assert_eq(d.w, l.width);
 	cr_assert_eq(d.h, l.height);
 	const uint32_t *cm = km_export_colormap();

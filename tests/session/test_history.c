@@ -66,7 +66,7 @@ static int64_t add_session(km_history *h, const char *uuid, int64_t start)
 static bool observe(km_history *h, int64_t ses, int64_t t, float x, float y, bool body,
                     int64_t *knot)
 {
-	struct km_history_observation o = {ses, t, x, y, body, 1.5f, 40.0f};
+	struct km_history_observation o = {ses, t, x, y, body, 1.5f, 40.0f, {{0}, 0, 0, 0}};
 	bool persistent = true;
 	int64_t k = 0;
 	cr_assert_eq(km_history_add_observation(h, &o, &k, &persistent), KM_OK);
@@ -278,7 +278,7 @@ Test(history, knot_position_is_mean_and_listed_per_session)
 	l.n = 0;
 	cr_assert_eq(km_history_list_knots(h, 0, collect_knot, &l), KM_OK);
 	cr_assert_eq(l.n, 2);
-	struct km_history_observation bad = {s1, T0, NAN, 0, false, 0, 0};
+	struct km_history_observation bad = {s1, T0, NAN, 0, false, 0, 0, {{0}, 0, 0, 0}};
 	cr_assert_eq(km_history_add_observation(h, &bad, NULL, NULL), KM_ERR_INVALID_ARG);
 	bad.x_mm = 1.0f;
 	bad.session_id = 12345;

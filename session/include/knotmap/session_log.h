@@ -59,9 +59,17 @@ KM_API void km_session_log_outline(km_session_log *l, bool found, float midline_
  * history's error (the event is still folded into the summary).
  */
 KM_API int km_session_log_event(km_session_log *l, const struct km_event *ev, bool *persistent);
+/* The same with the spot's body coordinates (the caller's km_body_locate of
+ * the event's position; NULL or an empty region: unknown). A KNOT_FOUND with
+ * them is stored and matched across sessions by body position. */
+KM_API int km_session_log_event_at(km_session_log *l, const struct km_event *ev,
+                                   const struct km_history_body *body, bool *persistent);
 
 /* Stores the session's end (wall clock, us). */
 KM_API int km_session_log_end(km_session_log *l, int64_t end_unix_us);
+/* Stores the session's mat-time length (s), as `replay` gives it for the
+ * recording, so the history lists it without opening the file. */
+KM_API int km_session_log_mat_seconds(km_session_log *l, double seconds);
 
 KM_API int64_t km_session_log_id(const km_session_log *l);
 /* The open history (for advice after the session); owned by l. */
