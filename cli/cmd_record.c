@@ -309,9 +309,9 @@ static int create_writer(struct recorder *r)
 	         (unsigned)(dev->firmware_version >> 16),
 	         (unsigned)((dev->firmware_version >> 8) & 0xFF),
 	         (unsigned)(dev->firmware_version & 0xFF));
-	if (o->sim)
+	if (dev->transport == KM_TRANSPORT_SIM)
 		snprintf(wc.device.model, sizeof wc.device.model, "%.30s (%.30s)", dev->product,
-		         o->sim);
+		         o->sim ? o->sim : KM_RECORD_DEMO);
 	else
 		snprintf(wc.device.model, sizeof wc.device.model, "%s", dev->product);
 	snprintf(wc.session_id, sizeof wc.session_id, "%s", r->sid);
@@ -550,6 +550,7 @@ static int run_record(int argc, char **argv)
 	uint64_t bytes = 0, in_file = 0;
 	km_rec_writer_stats(r.st.w, &in_file, NULL, &bytes);
 	if (r.st.log) {
+		km_session_log_finish(r.st.log, r.st.last_written_us);
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		km_session_log_end(r.st.log, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);

@@ -163,6 +163,33 @@ int km_session_log_event_at(km_session_log *l, const struct km_event *ev,
 	return rc;
 }
 
+int km_session_log_finish(km_session_log *l, uint64_t last_device_us)
+{
+	if (!l)
+		return KM_ERR_INVALID_ARG;
+	km_summary_finish(&l->sum, last_device_us);
+	int rc = KM_OK;
+	for (size_t i = 0; i < l->sum.n_holds; i++) {
+		const struct km_summary_hold *hold = &l->sum.holds[i];
+		if (!hold->open)
+			continue;
+		struct track_info *t = track(l, hold->track_id);
+		struct km_history_hold d = {0,
+		                            l->id,
+		                            t->knot_id,
+		                            wall_of(l, hold->start_us),
+		                            hold->held_s > 0 ? hold->held_s : 0.0f,
+		                            hold->load_kpa > 0 ? hold->load_kpa : 0.0f,
+		                            hold->dose_kpa_s > 0 ? hold->dose_kpa_s : 0.0f,
+		                            hold->stiffness_pct,
+		                            hold->outcome};
+		int r = km_history_add_hold(l->h, &d, NULL);
+		if (rc == KM_OK)
+			rc = r;
+	}
+	return rc;
+}
+
 int km_session_log_end(km_session_log *l, int64_t end_unix_us)
 {
 	if (!l)

@@ -408,6 +408,21 @@ Test(history, migrates_version_1_file)
 	cr_assert_eq(km_history_list_knots(h, 0, collect_knot, &l), KM_OK);
 	cr_assert_eq(l.n, 1);
 	cr_assert(!l.k[0].body_relative);
+	/* schema 3 on old rows: no body coordinates, length unknown, the file
+	 * (made by the shell with the umask) narrowed to the owner */
+	cr_assert_str_eq(l.k[0].body.region, "");
+	cr_assert_eq(l.k[0].days_seen, 1u);
+	struct km_history_session old;
+	cr_assert_eq(km_history_get_session(h, 1, &old), KM_OK);
+	cr_assert_lt(old.mat_seconds, 0.0);
+	cr_assert_eq(km_history_set_mat_seconds(h, 1, 12.5), KM_OK);
+	cr_assert_eq(km_history_get_session(h, 1, &old), KM_OK);
+	cr_assert_float_eq(old.mat_seconds, 12.5, 1e-9);
+	cr_assert_eq(km_history_set_mat_seconds(h, 1, -1.0), KM_ERR_INVALID_ARG);
+	cr_assert_eq(km_history_set_mat_seconds(h, 77, 1.0), KM_ERR_NOT_FOUND);
+	struct stat st;
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
 	struct hold_list hl = {.n = 0};
 	cr_assert_eq(km_history_list_holds(h, 1, collect_hold, &hl), KM_OK);
 	cr_assert_eq(hl.n, 1);

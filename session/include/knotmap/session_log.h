@@ -65,6 +65,12 @@ KM_API int km_session_log_event(km_session_log *l, const struct km_event *ev, bo
 KM_API int km_session_log_event_at(km_session_log *l, const struct km_event *ev,
                                    const struct km_history_body *body, bool *persistent);
 
+/* The last frame's device time: each hold still running is stored with its
+ * length so far (knotmap/summary.h's km_summary_finish; outcome as far as
+ * known), so a session stopped mid-hold lists that hold, not 0 s. Call once,
+ * after the last event. KM_OK or the history's error. */
+KM_API int km_session_log_finish(km_session_log *l, uint64_t last_device_us);
+
 /* Stores the session's end (wall clock, us). */
 KM_API int km_session_log_end(km_session_log *l, int64_t end_unix_us);
 /* Stores the session's mat-time length (s), as `replay` gives it for the
