@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "knotmap/history.h"
 #include "knotmap/recording.h"
+#include "progress.h"
 #include "session_util.h"
 
 #define CMD "history"
@@ -210,6 +211,13 @@ static int advice(km_history *h)
 	return rc;
 }
 
+static void chart_progress(void *user, uint64_t done, uint64_t total)
+{
+	struct km_progress *p = user;
+	p->total = total;
+	km_progress_update(p, done);
+}
+
 static int db_fail(int rc, const char *what)
 {
 	const char *hint = NULL;
@@ -320,7 +328,10 @@ static int run_history(int argc, char **argv)
 		ic.force = force;
 		ic.title = "knotmap body chart";
 		ic.log = km_cli_log();
-		rc = km_history_write_chart(h, &ic, NULL, NULL);
+		struct km_progress pg;
+		km_progress_begin(&pg, stderr, "drawing the chart", "spots", 0);
+		rc = km_history_write_chart(h, &ic, chart_progress, &pg);
+		km_progress_end(&pg);
 		km_history_destroy(h);
 		if (rc != KM_OK) {
 			const char *hint =

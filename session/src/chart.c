@@ -146,7 +146,7 @@ static void draw_outline(struct km__img *im, double cx, double top, double fig_h
 }
 
 int km__chart_draw(struct km__img *im, long x, long y, long w, long h,
-                   const struct km__chart_spots *s, const struct km_log *log,
+                   const struct km__chart_spots *s, bool note, const struct km_log *log,
                    km_history_chart_progress_fn progress, void *user)
 {
 	struct km__text *bold = NULL, *reg = NULL;
@@ -231,7 +231,7 @@ int km__chart_draw(struct km__img *im, long x, long y, long w, long h,
 	ly += lh / 2;
 	km__text_draw(bold, im, col, ly, "Spots", 0x000000);
 	ly += (long)km__text_line_h(bold) + 4;
-	long note_y = y + h - 3 * lh - 4;
+	long note_y = note ? y + h - 3 * lh - 4 : y + h;
 	number = 0;
 	size_t shown = 0, total = s->n - s->unplaced;
 	for (size_t i = 0; i < s->n; i++) {
@@ -264,7 +264,7 @@ int km__chart_draw(struct km__img *im, long x, long y, long w, long h,
 		         s->unplaced == 1 ? "" : "s");
 		km__text_draw(reg, im, col, ly, buf, 0x555555);
 	}
-	for (size_t i = 0; km__safety_note[i]; i++)
+	for (size_t i = 0; note && km__safety_note[i]; i++)
 		km__text_draw(reg, im, col, note_y + (long)i * lh, km__safety_note[i], 0x333333);
 	km__text_close(bold);
 	km__text_close(reg);
@@ -283,7 +283,7 @@ int km_history_write_chart(km_history *h, const struct km_image_config *ic,
 	struct km__img im;
 	rc = km__img_init(&im, 960, 720);
 	if (rc == KM_OK)
-		rc = km__chart_draw(&im, 20, 20, 920, 680, &s, &ic->log, progress, user);
+		rc = km__chart_draw(&im, 20, 20, 920, 680, &s, true, &ic->log, progress, user);
 	if (rc == KM_OK)
 		rc = km_image_write_png(ic, im.px, im.w, im.h);
 	km__img_free(&im);

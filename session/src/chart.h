@@ -29,10 +29,11 @@ uint32_t km__chart_colour(uint32_t days, bool persistent);
 void km__chart_place(const struct km_history_body *b, double cx, double top, double fig_h,
                      double *x, double *y);
 
-/* The panel: outline, spots, legend, one advice line per spot, the safety
- * note, inside the box (x, y, w, h). Fonts: the panel opens its own. */
+/* The panel: outline, spots, legend, one advice line per spot and (note)
+ * the safety note, inside the box (x, y, w, h). Fonts: the panel opens its
+ * own. */
 int km__chart_draw(struct km__img *im, long x, long y, long w, long h,
-                   const struct km__chart_spots *s, const struct km_log *log,
+                   const struct km__chart_spots *s, bool note, const struct km_log *log,
                    km_history_chart_progress_fn progress, void *user);
 
 /* The safety note every chart and report carries, as lines (NULL-terminated). */

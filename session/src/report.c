@@ -260,7 +260,7 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 		draw_timeline(font, &im, &l, &m);
 		if (cfg->history)
 			rc = km__chart_draw(&im, l.chart_x, l.chart_y, l.chart_w, l.chart_h, &spots,
-			                    &cfg->log, NULL, NULL);
+			                    false, &cfg->log, NULL, NULL);
 		for (size_t i = 0; km__safety_note[i]; i++)
 			km__text_draw(font, &im, M, (long)l.note_y + (long)i * LINE,
 			              km__safety_note[i], 0x333333);
