@@ -741,9 +741,14 @@ size_t km_history_knot_name(const struct km_history_knot *k, char *buf, size_t n
 		               (double)k->y_mm, k->body_relative ? "body outline" : "mat");
 	else if (k->body.side == 0)
 		len = snprintf(buf, n, "%s (midline)", k->body.region);
-	else
-		len =
-		    snprintf(buf, n, "%s %s", k->body.side > 0 ? "left" : "right", k->body.region);
+	else {
+		/* one side of a pair: "left thigh", not "left thighs" */
+		size_t rl = strlen(k->body.region);
+		bool pair =
+		    !strcmp(k->body.region, "thighs") || !strcmp(k->body.region, "lower legs");
+		len = snprintf(buf, n, "%s %.*s", k->body.side > 0 ? "left" : "right",
+		               (int)(pair ? rl - 1 : rl), k->body.region);
+	}
 	return len < 0 ? 0 : (size_t)len;
 }
 

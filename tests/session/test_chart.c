@@ -184,6 +184,15 @@ Test(chart, body_position_matching_and_seven_day_rule)
 	}
 	km_history_knot_name(&l.k[1], buf, sizeof buf);
 	cr_assert_str_eq(buf, "right upper back");
+	struct km_history_knot named = l.k[1];
+	snprintf(named.body.region, sizeof named.body.region, "thighs");
+	km_history_knot_name(&named, buf, sizeof buf);
+	cr_assert_str_eq(buf, "right thigh");
+	named.body.side = 0;
+	km_history_knot_name(&named, buf, sizeof buf);
+	cr_assert_str_eq(buf, "thighs (midline)");
+	km_history_knot_name(NULL, buf, sizeof buf);
+	cr_assert_str_eq(buf, "an unnamed spot");
 	struct km_history_advice a;
 	cr_assert_eq(km_history_advice(h, &a), KM_OK);
 	cr_assert_eq(a.persistent_knots, 1u);
