@@ -328,6 +328,13 @@ static int run_history(int argc, char **argv)
 		ic.force = force;
 		ic.title = "knotmap body chart";
 		ic.log = km_cli_log();
+		/* never onto the history itself, even with --force */
+		char defdb[4096];
+		const char *inputs[1] = {db};
+		if (!db && km_history_default_path(defdb, sizeof defdb) == KM_OK)
+			inputs[0] = defdb;
+		ic.inputs = inputs;
+		ic.n_inputs = inputs[0] ? 1 : 0;
 		struct km_progress pg;
 		km_progress_begin(&pg, stderr, "drawing the chart", "spots", 0);
 		rc = km_history_write_chart(h, &ic, chart_progress, &pg);
@@ -337,6 +344,8 @@ static int run_history(int argc, char **argv)
 			const char *hint =
 			    rc == KM_ERR_EXISTS
 			        ? "add --force to replace it, or choose another name"
+			    : rc == KM_ERR_INVALID_ARG
+			        ? "that is the history itself: choose another name"
 			    : rc == KM_ERR_PERMISSION
 			        ? "check that the folder is writable and the name is not a link"
 			        : NULL;

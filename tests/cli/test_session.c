@@ -345,6 +345,12 @@ Test(cli, history_chart_and_per_spot_advice)
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	r = knot("history --chart body.png --show 1");
 	cr_assert_eq(r->status, 2, "%s", r->out);
+	/* never onto the history itself, even with --force */
+	r = knot("history --chart knotmap/history.db --force");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "history itself"), "%s", r->out);
+	r = knot("history");
+	cr_assert_eq(r->status, 0, "the history still opens: %s", r->out);
 	free(png);
 	free(db);
 }
