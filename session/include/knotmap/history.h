@@ -13,6 +13,10 @@
  * are mm: body-relative when the body outline is known (knotmap record uses x
  * from the spine midline, y from the head end of the body outline), else
  * mat-relative (the grid's x/y); the two are never matched against each other.
+ * A sighting with body coordinates (struct km_history_body: side, region,
+ * distance from the spine, position along the body, from the dsp's body
+ * model) is matched by those only, so the same knot is found again however
+ * the person lay on the mat (schema 3; older rows have none).
  *
  * Returns: every function returns KM_OK or a km_error: KM_ERR_INVALID_ARG (NULL
  * handle or argument, bad value), KM_ERR_STATE (a write on a read_only handle),

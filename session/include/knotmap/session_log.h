@@ -2,10 +2,11 @@
  * knotmap session_log: a session being recorded, as it goes into the history.
  * The one place that turns a live event stream into history rows, for
  * `knotmap record` and the viewer's R key alike: the session row (start, end,
- * device, the recording's full path), each found knot as an observation
- * (body-relative when the body outline is known, so the same knot matches
- * across sessions wherever the person lay) and each finished hold, folded by
- * the one summary (knotmap/summary.h).
+ * device, the recording's full path, its mat-time length), each found knot as
+ * an observation (with its body coordinates when the caller gives them,
+ * km_session_log_event_at, so the same knot matches across sessions wherever
+ * the person lay) and each hold, finished or still running at the end, folded
+ * by the one summary (knotmap/summary.h).
  *
  * Thread safety: one thread per object (it owns a km_history handle).
  */
