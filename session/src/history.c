@@ -311,6 +311,17 @@ int km_history_create(const struct km_history_config *cfg, km_history **out)
 		rc = user_version(h, &h->version);
 		if (rc == KM_OK && h->version > KM_HISTORY_SCHEMA_VERSION)
 			rc = KM_ERR_BAD_VERSION;
+		/* A reader must not migrate the file; a schema 2 file is read
+		 * through TEMP views (they shadow the tables, nothing is written)
+		 * that give the schema 3 columns their defaults. */
+		if (rc == KM_OK && h->version == 2)
+			rc = exec(h, "CREATE TEMP VIEW knots AS SELECT *, '' AS region, 0 AS side,"
+			             " 0.0 AS lateral_mm, 0.0 AS along_pct FROM main.knots;"
+			             "CREATE TEMP VIEW observations AS SELECT *, '' AS region,"
+			             " 0 AS side, 0.0 AS lateral_mm, 0.0 AS along_pct"
+			             " FROM main.observations;"
+			             "CREATE TEMP VIEW sessions AS SELECT *, -1.0 AS mat_s"
+			             " FROM main.sessions;");
 	}
 	if (rc != KM_OK) {
 		km_history_destroy(h);
