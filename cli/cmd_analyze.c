@@ -430,6 +430,8 @@ static int run_analyze(int argc, char **argv)
 	if (km_pipeline_finish(a.run.p, &res) == KM_OK)
 		for (size_t i = 0; i < res.event_count; i++)
 			on_event(&a, &res.events[i]);
+	/* a hold still running at the end: its length so far, not 0 s */
+	km_summary_finish(&a.sum, last_us);
 	int status = KM_EXIT_OK;
 	if (rc != KM_ERR_END) {
 		struct km_import_damage d;

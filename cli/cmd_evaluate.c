@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "eval_lying.h"
 #include "eval_phantom.h"
+#include "progress.h"
 #include "knotmap/calibration.h"
 #include "knotmap/pipeline.h"
 
@@ -693,6 +694,10 @@ static int run_evaluate(int argc, char **argv)
 	       "|------:|-------:|------:|------:|-------:|-------:|-------:|----:|\n");
 	struct tally total[2];
 	memset(total, 0, sizeof total);
+	struct km_progress pg; /* one step per simulator run */
+	km_progress_begin(&pg, stderr, "evaluating", "runs",
+	                  (uint64_t)n_paths * (uint64_t)(in_hi - in_lo + 1) * (uint64_t)seeds);
+	uint64_t runs = 0;
 	for (size_t i = 0; i < n_paths; i++) {
 		struct km_sim_config cfg;
 		memset(&cfg, 0, sizeof cfg);
@@ -709,14 +714,18 @@ static int run_evaluate(int argc, char **argv)
 		for (int in = in_lo; in <= in_hi; in++) {
 			struct tally t;
 			memset(&t, 0, sizeof t);
-			for (long s = 1; s <= seeds; s++)
+			for (long s = 1; s <= seeds; s++) {
 				if (run_one(paths[i], (uint64_t)s, in, max_s, &t) != KM_OK)
 					failed = 1;
+				km_progress_update(&pg, ++runs);
+			}
+			km_progress_clear(&pg);
 			print_row(name, in ? "sensor" : "true", &t);
 			fflush(stdout);
 			add(&total[in], &t);
 		}
 	}
+	km_progress_clear(&pg);
 	for (int in = in_lo; in <= in_hi; in++)
 		print_row("ALL", in ? "sensor" : "true", &total[in]);
 	for (int in = in_lo; in <= in_hi; in++)

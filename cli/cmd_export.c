@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "knotmap/events.h"
 #include "knotmap/export.h"
+#include "knotmap/history.h"
 #include "knotmap/recording.h"
 
 #define CMD "export"
@@ -39,13 +40,17 @@ static void usage(FILE *out)
 	        "              rows of comma-separated values (UNITS KPA, or RAW for counts)\n"
 	        "  Raw counts stay counts in every format; kPa only when calibrated.\n"
 	        "  png         report image: peak and mean pressure maps, knots, hold\n"
-	        "              timeline coloured by outcome\n"
+	        "              timeline coloured by outcome, the body chart of your history\n"
+	        "              (every past spot, the 7-day rule per spot) and the safety note\n"
 	        "\n"
 	        "  -f, --format FORMAT  one of the above (default: from OUT's extension)\n"
 	        "  -o, --output OUT     file to write (created 0600)\n"
 	        "  --force              overwrite OUT if it exists\n"
 	        "  --title TEXT         title of the PNG report\n"
 	        "  --scale N            PNG: pixels per cell, 1..32 (default: fit ~360 px)\n"
+	        "  --db PATH            PNG: the history for the body chart (default\n"
+	        "                       ~/.local/share/knotmap/history.db when it exists)\n"
+	        "  --no-history         PNG: no body chart\n"
 	        "  -h, --help           this help\n"
 	        "\n"
 	        "%s"
@@ -185,8 +190,8 @@ static int import_to_temp(const char *in, const struct km_cli_import_opts *io, k
 
 static int run_export(int argc, char **argv)
 {
-	const char *in = NULL, *out = NULL, *fmt = NULL, *title = NULL;
-	bool force = false;
+	const char *in = NULL, *out = NULL, *fmt = NULL, *title = NULL, *db = NULL;
+	bool force = false, no_history = false;
 	long scale = 0;
 	struct km_cli_import_opts io;
 	memset(&io, 0, sizeof io);
@@ -221,6 +226,10 @@ static int run_export(int argc, char **argv)
 				return KM_EXIT_USAGE;
 		} else if (!strcmp(a, "--force")) {
 			force = true;
+		} else if (!strcmp(a, "--db") && has_next) {
+			db = argv[++i];
+		} else if (!strcmp(a, "--no-history")) {
+			no_history = true;
 		} else if (a[0] == '-' && a[1] != '\0') {
 			km_cli_error(CMD, "see 'knotmap export --help'",
 			             has_next || strchr("fo", a[1]) == NULL
@@ -249,10 +258,27 @@ static int run_export(int argc, char **argv)
 		             fmt ? fmt : out);
 		return KM_EXIT_USAGE;
 	}
+	/* The report's body chart reads the history (read only; none yet: no
+	 * chart). A --db that cannot be read is an error. */
+	km_history *hist = NULL;
+	if (f == KM_EXPORT_PNG && !no_history) {
+		struct km_history_config hc = km_history_config_default();
+		hc.path = db;
+		hc.read_only = true;
+		hc.log = db ? km_cli_log() : (struct km_log){0};
+		int hrc = km_history_create(&hc, &hist);
+		if (hrc != KM_OK && db) {
+			km_cli_error(CMD, "give the history with --db PATH, or --no-history",
+			             "cannot read the history '%s': %s", db, km_strerror(hrc));
+			return KM_EXIT_FAILURE;
+		}
+	}
 	km_source *src = NULL;
 	int rc = km_cli_open_source(CMD, in, &io, false, &src);
-	if (rc != KM_OK)
+	if (rc != KM_OK) {
+		km_history_destroy(hist);
 		return KM_EXIT_FAILURE;
+	}
 	char tmp[4096] = "";
 	km_rec_reader *r = km_source_rec_reader(src);
 	if (!r) {
@@ -260,6 +286,7 @@ static int run_export(int argc, char **argv)
 		rc = import_to_temp(in, &io, src, tmp, sizeof tmp, &r);
 		if (rc != KM_OK) {
 			km_source_destroy(src);
+			km_history_destroy(hist);
 			return KM_EXIT_FAILURE;
 		}
 	}
@@ -279,7 +306,9 @@ static int run_export(int argc, char **argv)
 	c.col_pitch_mm = si->col_pitch_mm;
 	c.mask = si->mask;
 	c.npy_sidecar = true;
+	c.history = hist;
 	rc = km_export_recording(&c, r);
+	km_history_destroy(hist);
 	km_cli_progress_end();
 	struct km_rec_damage d;
 	km_rec_reader_damage(r, &d);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "knotmap/body.h"
 #include "knotmap/history.h"
 #include "knotmap/pipeline.h"
 #include "knotmap/recording.h"
@@ -17,6 +18,9 @@
 #include "knotmap/session_log.h"
 
 #define CMD "record"
+/* The virtual mat's scenario when no mat is plugged in and --sim is not
+ * given: the same demo `knotmap view` shows (a first recording has knots). */
+#define KM_RECORD_DEMO "tennis-ball-trapezius"
 
 #include "session_util.h"
 
@@ -37,6 +41,8 @@ static void usage(FILE *out)
 	        "                   'knotmap sim --list')\n"
 	        "  --device SERIAL  record the mat with this serial (see 'knotmap devices');\n"
 	        "                   default: the first mat plugged in, else the virtual mat\n"
+	        "                   running the " KM_RECORD_DEMO " demo (as 'knotmap\n"
+	        "                   view')\n"
 	        "  --duration S     stop after S seconds of device time, 0.01..86400\n"
 	        "                   (default: until Ctrl-C)\n"
 	        "  -o, --output F   the recording (default ~/.local/share/knotmap/sessions/\n"
@@ -74,12 +80,31 @@ struct rec_state {
 	km_rec_writer *w;
 	km_session_log *log; /* the history rows: the same fold as analyze and export */
 	int64_t start_unix_us;
-	uint64_t t0;
+	uint64_t t0, last_written_us;
 	uint64_t events, knots, holds;
 	int write_error;
 };
 
-static void handle_event(struct rec_state *st, const struct km_event *ev)
+/* Body coordinates of a spot under the frame's body model, for the history
+ * (which matches spots across sessions on the body, not on the mat). Only
+ * when the posture says which side is the person's left. */
+static bool body_position(const struct km_body_model *m, const struct km_event *ev,
+                          struct km_history_body *out)
+{
+	memset(out, 0, sizeof *out);
+	struct km_body_position pos;
+	if (!m || !m->found || km_body_locate(m, ev->x_mm, ev->y_mm, &pos) != KM_OK ||
+	    pos.region == KM_REGION_OFF_BODY || pos.side_is_mat)
+		return false;
+	snprintf(out->region, sizeof out->region, "%s", km_body_region_name(pos.region));
+	out->side = pos.side;
+	out->lateral_mm = pos.lateral_mm;
+	out->along_pct = pos.along_pct;
+	return true;
+}
+
+static void handle_event(struct rec_state *st, const struct km_event *ev,
+                         const struct km_body_model *body)
 {
 	st->events++;
 	if (st->w && !st->write_error) {
@@ -92,11 +117,25 @@ static void handle_event(struct rec_state *st, const struct km_event *ev)
 	else if (ev->type == KM_EVENT_HOLD_STOPPED)
 		st->holds++;
 	bool persistent = false;
-	if (st->log && km_session_log_event(st->log, ev, &persistent) == KM_OK && persistent)
-		fprintf(stderr,
-		        "\nknotmap record: the spot at (%.0f, %.0f) mm has been seen "
-		        "for more than a week: please see a healthcare professional.\n",
-		        (double)ev->x_mm, (double)ev->y_mm);
+	struct km_history_body b;
+	bool on_body = ev->type == KM_EVENT_KNOT_FOUND && body_position(body, ev, &b);
+	if (st->log &&
+	    km_session_log_event_at(st->log, ev, on_body ? &b : NULL, &persistent) == KM_OK &&
+	    persistent) {
+		if (on_body)
+			fprintf(stderr,
+			        "\nknotmap record: the spot on the %s%s%s has been seen for more "
+			        "than a week: please see a healthcare professional.\n",
+			        b.side > 0   ? "left "
+			        : b.side < 0 ? "right "
+			                     : "",
+			        b.region, b.side == 0 ? " (midline)" : "");
+		else
+			fprintf(stderr,
+			        "\nknotmap record: the spot at (%.0f, %.0f) mm has been seen "
+			        "for more than a week: please see a healthcare professional.\n",
+			        (double)ev->x_mm, (double)ev->y_mm);
+	}
 }
 
 static void make_session_id(char *buf, size_t cap, int64_t *start_us)
@@ -229,6 +268,11 @@ static int open_stream(struct recorder *r)
 	} else if (o->serial) {
 		sc.transport = KM_TRANSPORT_LIBUSB;
 		sc.serial = o->serial;
+	} else {
+		/* auto: the mat when one is plugged in, else the virtual mat
+		 * running the demo (as `view`), not a quiet mat */
+		sc.sim_scenario = KM_RECORD_DEMO;
+		sc.sim_seed = (uint64_t)o->seed;
 	}
 	int rc = km_stream_create(&sc, &r->s);
 	if (rc == KM_OK)
@@ -265,9 +309,9 @@ static int create_writer(struct recorder *r)
 	         (unsigned)(dev->firmware_version >> 16),
 	         (unsigned)((dev->firmware_version >> 8) & 0xFF),
 	         (unsigned)(dev->firmware_version & 0xFF));
-	if (o->sim)
+	if (dev->transport == KM_TRANSPORT_SIM)
 		snprintf(wc.device.model, sizeof wc.device.model, "%.30s (%.30s)", dev->product,
-		         o->sim);
+		         o->sim ? o->sim : KM_RECORD_DEMO);
 	else
 		snprintf(wc.device.model, sizeof wc.device.model, "%s", dev->product);
 	snprintf(wc.session_id, sizeof wc.session_id, "%s", r->sid);
@@ -335,13 +379,22 @@ static void start_analysis(struct recorder *r)
 	lc.db_path = o->db;
 	lc.uuid = r->sid;
 	lc.start_unix_us = r->start_us;
+	/* One format for the history's device column: "sim:<scenario>" for the
+	 * virtual mat (also when it stood in for a missing mat), "mat:<serial>". */
 	char device[64];
-	if (o->sim)
-		snprintf(device, sizeof device, "sim:%.59s", o->sim);
+	if (r->dev.transport == KM_TRANSPORT_SIM)
+		snprintf(device, sizeof device, "sim:%.59s", o->sim ? o->sim : KM_RECORD_DEMO);
 	else
-		snprintf(device, sizeof device, "%s", r->dev.serial);
+		snprintf(device, sizeof device, "mat:%.59s", r->dev.serial);
 	lc.device = device;
+	/* the full path: `history` may run from another folder */
+	static char abs_path[PATH_MAX + 1], cwd[PATH_MAX];
 	lc.recording = o->out;
+	if (o->out[0] != '/' && getcwd(cwd, sizeof cwd)) {
+		int n = snprintf(abs_path, sizeof abs_path, "%s/%s", cwd, o->out);
+		if (n > 0 && (size_t)n < sizeof abs_path)
+			lc.recording = abs_path;
+	}
 	if (km_session_log_create(&lc, &r->st.log) != KM_OK) {
 		fprintf(stderr, "knotmap record: warning: the history is not available; "
 		                "recording without it\n");
@@ -397,6 +450,7 @@ static int record_loop(struct recorder *r)
 			break;
 		}
 		r->frames++;
+		st->last_written_us = f->device_time_us;
 		r->dropped += f->dropped_since_last;
 		if (r->p && km_pipeline_process(r->p, f, &res) == KM_OK) {
 			bool body = res.outline && res.outline->found;
@@ -404,7 +458,7 @@ static int record_loop(struct recorder *r)
 			                       body ? res.outline->midline_x_mm : 0.0f,
 			                       body ? res.outline->top_mm : 0.0f);
 			for (size_t i = 0; i < res.event_count; i++)
-				handle_event(st, &res.events[i]);
+				handle_event(st, &res.events[i], res.body);
 		}
 		if (st->write_error) {
 			end_rc = st->write_error;
@@ -489,16 +543,23 @@ static int run_record(int argc, char **argv)
 	struct km_pipeline_result res;
 	if (r.p && km_pipeline_finish(r.p, &res) == KM_OK)
 		for (size_t i = 0; i < res.event_count; i++)
-			handle_event(&r.st, &res.events[i]);
+			handle_event(&r.st, &res.events[i], res.body);
 	int crc = km_rec_writer_close(r.st.w);
 	if (end_rc == KM_OK && crc != KM_OK)
 		end_rc = crc;
 	uint64_t bytes = 0, in_file = 0;
 	km_rec_writer_stats(r.st.w, &in_file, NULL, &bytes);
 	if (r.st.log) {
+		km_session_log_finish(r.st.log, r.st.last_written_us);
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		km_session_log_end(r.st.log, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+		/* the mat-time length, as `replay` gives it for the file (first to
+		 * last frame written), so `history` agrees without opening it */
+		double mat_s = in_file && r.st.last_written_us >= r.st.t0
+		                   ? (double)(r.st.last_written_us - r.st.t0) / 1e6
+		                   : 0.0;
+		km_session_log_mat_seconds(r.st.log, mat_s);
 	}
 	recorder_close(&r);
 

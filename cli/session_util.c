@@ -5,32 +5,31 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "session_util.h"
 
-static int progress_shown;
+/* One bar at a time (progress.h); a new label starts a new bar. */
+static struct km_progress cli_progress;
+static bool cli_progress_active;
 
-/* A bar on stderr when it is a terminal: "[#####     ]  48%". */
 void km_cli_progress(void *user, uint64_t done, uint64_t total)
 {
 	const char *what = user ? user : "";
-	if (!isatty(STDERR_FILENO) || total == 0)
-		return;
-	unsigned pct = (unsigned)(done * 100 / total);
-	char bar[31];
-	unsigned fill = pct * 30 / 100;
-	for (unsigned i = 0; i < 30; i++)
-		bar[i] = i < fill ? '#' : ' ';
-	bar[30] = '\0';
-	fprintf(stderr, "\r%s [%s] %3u%%", what, bar, pct > 100 ? 100 : pct);
-	fflush(stderr);
-	progress_shown = 1;
+	if (!cli_progress_active ||
+	    strncmp(cli_progress.what, what, sizeof cli_progress.what - 1)) {
+		km_cli_progress_end();
+		km_progress_begin(&cli_progress, stderr, what, "frames", total);
+		cli_progress_active = true;
+	}
+	cli_progress.total = total;
+	km_progress_update(&cli_progress, done);
 }
 
 void km_cli_progress_end(void)
 {
-	if (progress_shown)
-		fputc('\n', stderr);
-	progress_shown = 0;
+	if (cli_progress_active)
+		km_progress_end(&cli_progress);
+	cli_progress_active = false;
 }
 
 double km_cli_rec_seconds(const struct km_rec_info *in)

@@ -14,7 +14,8 @@
 #include "knotmap/import.h"
 #include "knotmap/recording.h"
 
-/* A bar on stderr when it is a terminal; user is a label (const char *). */
+/* A bar on stderr when it is a terminal (progress.h: rate and ETA, silent
+ * otherwise); user is a label (const char *), done and total in frames. */
 void km_cli_progress(void *user, uint64_t done, uint64_t total);
 void km_cli_progress_end(void);
 /* Opens a recording; on failure prints the error with a hint and returns the code. */

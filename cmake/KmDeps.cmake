@@ -25,6 +25,8 @@ macro(km_find_dependencies)
   km_require_pkg(FFTW3F fftw3f libfftw3-dev)
   km_require_pkg(SQLITE3 sqlite3 libsqlite3-dev)
   km_require_pkg(LIBPNG libpng libpng-dev)
+  # the report's text (DejaVu Sans, as the viewer), session/src/raster.c only
+  km_require_pkg(FREETYPE freetype2 libfreetype-dev)
   if(KM_BUILD_VIEWER)
     km_require_pkg(SDL2 sdl2 libsdl2-dev)
     km_require_pkg(SDL2_TTF SDL2_ttf libsdl2-ttf-dev)

@@ -26,7 +26,7 @@ endforeach()
 # of <libdir>/pkgconfig, so the install tree can be moved.
 file(TO_CMAKE_PATH "${CMAKE_INSTALL_LIBDIR}/pkgconfig" km_pc_rel)
 string(REGEX REPLACE "[^/]+" ".." KM_PC_UP "${km_pc_rel}")
-set(KM_PC_REQUIRES_PRIVATE "libusb-1.0 fftw3f sqlite3 libpng")
+set(KM_PC_REQUIRES_PRIVATE "libusb-1.0 fftw3f sqlite3 libpng freetype2")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/knotmap.pc.in ${PROJECT_BINARY_DIR}/knotmap.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/knotmap.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
   COMPONENT dev)

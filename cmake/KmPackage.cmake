@@ -108,7 +108,7 @@ a diagnosis.")
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libknotmap-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 # knotmap.pc names these in Requires.private: pkg-config needs their .pc files.
-set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libknotmap0 ${km_strict}, libusb-1.0-0-dev, libfftw3-dev, libsqlite3-dev, libpng-dev, pkg-config")
+set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libknotmap0 ${km_strict}, libusb-1.0-0-dev, libfftw3-dev, libsqlite3-dev, libpng-dev, libfreetype-dev, pkg-config")
 set(CPACK_COMPONENT_DEV_DESCRIPTION "pressure mapping for finding muscle knots - development files
 Headers (knotmap/*.h), the static library and knotmap.pc for programs that
 use libknotmap: the mat driver, the knot and hold analysis, recordings,

@@ -5,7 +5,7 @@
 set -eu
 
 build_pkgs="build-essential cmake ninja-build pkg-config
-  libusb-1.0-0-dev libfftw3-dev libsqlite3-dev libpng-dev
+  libusb-1.0-0-dev libfftw3-dev libsqlite3-dev libpng-dev libfreetype-dev
   libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core python3-dev python3-numpy"
 test_pkgs="libcriterion-dev umockdev libumockdev-dev xvfb xauth sqlite3 jq
   python3 python3-numpy python3-pytest usbutils clang

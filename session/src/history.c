@@ -70,6 +70,18 @@ static const char *const migrations[] = {
     "CREATE INDEX observations_knot ON observations(knot_id);\n"
     "CREATE INDEX observations_session ON observations(session_id);\n"
     "CREATE INDEX holds_session ON holds(session_id);\n",
+    /* 2 -> 3: body coordinates per knot and per sighting (region '' =
+     * unknown), and the session's mat-time length (-1 = unknown) so that
+     * listing the history never has to open the recordings */
+    "ALTER TABLE knots ADD COLUMN region TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE knots ADD COLUMN side INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE knots ADD COLUMN lateral_mm REAL NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE knots ADD COLUMN along_pct REAL NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE observations ADD COLUMN region TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE observations ADD COLUMN side INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE observations ADD COLUMN lateral_mm REAL NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE observations ADD COLUMN along_pct REAL NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE sessions ADD COLUMN mat_s REAL NOT NULL DEFAULT -1;\n",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == KM_HISTORY_SCHEMA_VERSION,
@@ -299,6 +311,17 @@ int km_history_create(const struct km_history_config *cfg, km_history **out)
 		rc = user_version(h, &h->version);
 		if (rc == KM_OK && h->version > KM_HISTORY_SCHEMA_VERSION)
 			rc = KM_ERR_BAD_VERSION;
+		/* A reader must not migrate the file; a schema 2 file is read
+		 * through TEMP views (they shadow the tables, nothing is written)
+		 * that give the schema 3 columns their defaults. */
+		if (rc == KM_OK && h->version == 2)
+			rc = exec(h, "CREATE TEMP VIEW knots AS SELECT *, '' AS region, 0 AS side,"
+			             " 0.0 AS lateral_mm, 0.0 AS along_pct FROM main.knots;"
+			             "CREATE TEMP VIEW observations AS SELECT *, '' AS region,"
+			             " 0 AS side, 0.0 AS lateral_mm, 0.0 AS along_pct"
+			             " FROM main.observations;"
+			             "CREATE TEMP VIEW sessions AS SELECT *, -1.0 AS mat_s"
+			             " FROM main.sessions;");
 	}
 	if (rc != KM_OK) {
 		km_history_destroy(h);
@@ -401,6 +424,25 @@ int km_history_end_session(km_history *h, int64_t id, int64_t end_unix_us)
 	return rc;
 }
 
+int km_history_set_mat_seconds(km_history *h, int64_t id, double seconds)
+{
+	int rc = writable(h);
+	if (rc != KM_OK)
+		return rc;
+	if (!isfinite(seconds) || seconds < 0)
+		return KM_ERR_INVALID_ARG;
+	sqlite3_stmt *st;
+	rc = prepare(h, "UPDATE sessions SET mat_s = ?2 WHERE id = ?1", &st);
+	if (rc != KM_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_double(st, 2, seconds);
+	rc = step_done(h, st, "set session length");
+	if (rc == KM_OK && sqlite3_changes(h->db) == 0)
+		return KM_ERR_NOT_FOUND;
+	return rc;
+}
+
 static void copy_text(char *dst, size_t cap, const unsigned char *src)
 {
 	if (!src)
@@ -413,7 +455,7 @@ static void copy_text(char *dst, size_t cap, const unsigned char *src)
 #define SESSION_COLUMNS                                                                            \
 	"SELECT s.id, COALESCE(s.uuid, ''), s.start_us, s.end_us, s.device, s.recording,"          \
 	" (SELECT COUNT(DISTINCT knot_id) FROM observations o WHERE o.session_id = s.id),"         \
-	" (SELECT COUNT(*) FROM holds d WHERE d.session_id = s.id) FROM sessions s "
+	" (SELECT COUNT(*) FROM holds d WHERE d.session_id = s.id), s.mat_s FROM sessions s "
 
 static void read_session(sqlite3_stmt *st, struct km_history_session *s)
 {
@@ -426,6 +468,7 @@ static void read_session(sqlite3_stmt *st, struct km_history_session *s)
 	copy_text(s->recording, sizeof s->recording, sqlite3_column_text(st, 5));
 	s->knots = (uint32_t)sqlite3_column_int64(st, 6);
 	s->holds = (uint32_t)sqlite3_column_int64(st, 7);
+	s->mat_seconds = sqlite3_column_double(st, 8);
 }
 
 int km_history_get_session(km_history *h, int64_t id, struct km_history_session *out)
@@ -503,23 +546,51 @@ int km_history_add_observation(km_history *h, const struct km_history_observatio
 	if (!o || !isfinite(o->x_mm) || !isfinite(o->y_mm) || !isfinite(o->stiffness) ||
 	    !isfinite(o->peak_kpa) || o->stiffness < 0.0f || o->peak_kpa < 0.0f)
 		return KM_ERR_INVALID_ARG;
+	const struct km_history_body *b = &o->body;
+	bool on_body = b->region[0] != '\0';
+	if (strnlen(b->region, sizeof b->region) == sizeof b->region ||
+	    (on_body && (!isfinite(b->lateral_mm) || !isfinite(b->along_pct) ||
+	                 b->lateral_mm < 0.0f || b->side < -1 || b->side > 1)))
+		return KM_ERR_INVALID_ARG;
 	if (!session_exists(h, o->session_id))
 		return KM_ERR_NOT_FOUND;
 	rc = exec(h, "BEGIN IMMEDIATE");
 	if (rc != KM_OK)
 		return rc;
-	/* Nearest knot in the same reference frame, within match_mm. */
+	/* With body coordinates: the nearest knot on the same side of the same
+	 * region within the body tolerances (normalised distance <= 1); else the
+	 * nearest knot without body coordinates in the same reference frame,
+	 * within match_mm. A body sighting never matches a mat-only knot. */
 	sqlite3_stmt *st = NULL;
 	int64_t best = 0;
-	double best_d2 = (double)h->cfg.match_mm * h->cfg.match_mm;
-	rc = prepare(h, "SELECT id, x_mm, y_mm FROM knots WHERE body_relative = ?1", &st);
+	double best_d2 = on_body ? 1.0 : (double)h->cfg.match_mm * h->cfg.match_mm;
+	rc = prepare(h,
+	             on_body ? "SELECT id, lateral_mm, along_pct FROM knots"
+	                       " WHERE region = ?1 AND side = ?2"
+	                     : "SELECT id, x_mm, y_mm FROM knots"
+	                       " WHERE region = '' AND body_relative = ?2",
+	             &st);
 	if (rc == KM_OK) {
-		sqlite3_bind_int(st, 1, o->body_relative ? 1 : 0);
+		if (on_body) {
+			sqlite3_bind_text(st, 1, b->region, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int(st, 2, b->side);
+		} else {
+			sqlite3_bind_int(st, 2, o->body_relative ? 1 : 0);
+		}
 		int s;
 		while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-			double dx = sqlite3_column_double(st, 1) - o->x_mm;
-			double dy = sqlite3_column_double(st, 2) - o->y_mm;
-			double d2 = dx * dx + dy * dy;
+			double d2;
+			if (on_body) {
+				double dl = (sqlite3_column_double(st, 1) - b->lateral_mm) /
+				            KM_HISTORY_MATCH_LATERAL_MM;
+				double da = (sqlite3_column_double(st, 2) - b->along_pct) /
+				            KM_HISTORY_MATCH_ALONG_PCT;
+				d2 = dl * dl + da * da;
+			} else {
+				double dx = sqlite3_column_double(st, 1) - o->x_mm;
+				double dy = sqlite3_column_double(st, 2) - o->y_mm;
+				d2 = dx * dx + dy * dy;
+			}
 			if (d2 <= best_d2) {
 				best_d2 = d2;
 				best = sqlite3_column_int64(st, 0);
@@ -532,13 +603,18 @@ int km_history_add_observation(km_history *h, const struct km_history_observatio
 	if (rc == KM_OK && best == 0) {
 		rc = prepare(h,
 		             "INSERT INTO knots(x_mm, y_mm, first_seen_us, last_seen_us,"
-		             " body_relative) VALUES(?1, ?2, ?3, ?3, ?4)",
+		             " body_relative, region, side, lateral_mm, along_pct)"
+		             " VALUES(?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8)",
 		             &st);
 		if (rc == KM_OK) {
 			sqlite3_bind_double(st, 1, o->x_mm);
 			sqlite3_bind_double(st, 2, o->y_mm);
 			sqlite3_bind_int64(st, 3, o->time_unix_us);
-			sqlite3_bind_int(st, 4, o->body_relative ? 1 : 0);
+			sqlite3_bind_int(st, 4, o->body_relative || on_body ? 1 : 0);
+			sqlite3_bind_text(st, 5, b->region, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int(st, 6, on_body ? b->side : 0);
+			sqlite3_bind_double(st, 7, on_body ? b->lateral_mm : 0.0);
+			sqlite3_bind_double(st, 8, on_body ? b->along_pct : 0.0);
 			rc = step_done(h, st, "add knot");
 			best = sqlite3_last_insert_rowid(h->db);
 		}
@@ -547,6 +623,8 @@ int km_history_add_observation(km_history *h, const struct km_history_observatio
 		rc = prepare(h,
 		             "UPDATE knots SET"
 		             " x_mm = (x_mm * n + ?2) / (n + 1), y_mm = (y_mm * n + ?3) / (n + 1),"
+		             " lateral_mm = (lateral_mm * n + ?5) / (n + 1),"
+		             " along_pct = (along_pct * n + ?6) / (n + 1),"
 		             " first_seen_us = MIN(first_seen_us, ?4),"
 		             " last_seen_us = MAX(last_seen_us, ?4)"
 		             " FROM (SELECT COUNT(*) AS n FROM observations WHERE knot_id = ?1)"
@@ -557,13 +635,16 @@ int km_history_add_observation(km_history *h, const struct km_history_observatio
 			sqlite3_bind_double(st, 2, o->x_mm);
 			sqlite3_bind_double(st, 3, o->y_mm);
 			sqlite3_bind_int64(st, 4, o->time_unix_us);
+			sqlite3_bind_double(st, 5, on_body ? b->lateral_mm : 0.0);
+			sqlite3_bind_double(st, 6, on_body ? b->along_pct : 0.0);
 			rc = step_done(h, st, "update knot");
 		}
 	}
 	if (rc == KM_OK) {
 		rc = prepare(h,
 		             "INSERT INTO observations(knot_id, session_id, time_us, x_mm, y_mm,"
-		             " stiffness, peak_kpa) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+		             " stiffness, peak_kpa, region, side, lateral_mm, along_pct)"
+		             " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 		             &st);
 		if (rc == KM_OK) {
 			sqlite3_bind_int64(st, 1, best);
@@ -573,6 +654,10 @@ int km_history_add_observation(km_history *h, const struct km_history_observatio
 			sqlite3_bind_double(st, 5, o->y_mm);
 			sqlite3_bind_double(st, 6, o->stiffness);
 			sqlite3_bind_double(st, 7, o->peak_kpa);
+			sqlite3_bind_text(st, 8, b->region, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int(st, 9, on_body ? b->side : 0);
+			sqlite3_bind_double(st, 10, on_body ? b->lateral_mm : 0.0);
+			sqlite3_bind_double(st, 11, on_body ? b->along_pct : 0.0);
 			rc = step_done(h, st, "add observation");
 		}
 	}
@@ -611,7 +696,12 @@ int km_history_list_knots(km_history *h, int64_t session_id, km_history_knot_fn 
 	                 "SELECT k.id, k.x_mm, k.y_mm, k.body_relative,"
 	                 " MIN(o.time_us), MAX(o.time_us), COUNT(DISTINCT o.session_id), COUNT(*),"
 	                 " (SELECT stiffness FROM observations l WHERE l.knot_id = k.id"
-	                 "  ORDER BY time_us DESC, id DESC LIMIT 1)"
+	                 "  ORDER BY time_us DESC, id DESC LIMIT 1),"
+	                 " k.region, k.side, k.lateral_mm, k.along_pct,"
+	                 " COUNT(DISTINCT date(o.time_us / 1000000, 'unixepoch', 'localtime')),"
+	                 " CAST(julianday(date(MAX(o.time_us) / 1000000, 'unixepoch', 'localtime'))"
+	                 "  - julianday(date(MIN(o.time_us) / 1000000, 'unixepoch', 'localtime'))"
+	                 "  AS INTEGER)"
 	                 " FROM knots k JOIN observations o ON o.knot_id = k.id"
 	                 " WHERE ?1 = 0 OR k.id IN"
 	                 "  (SELECT knot_id FROM observations WHERE session_id = ?1)"
@@ -634,6 +724,12 @@ int km_history_list_knots(km_history *h, int64_t session_id, km_history_knot_fn 
 		k.sessions = (uint32_t)sqlite3_column_int64(st, 6);
 		k.observations = (uint32_t)sqlite3_column_int64(st, 7);
 		k.last_stiffness = (float)sqlite3_column_double(st, 8);
+		copy_text(k.body.region, sizeof k.body.region, sqlite3_column_text(st, 9));
+		k.body.side = sqlite3_column_int(st, 10);
+		k.body.lateral_mm = (float)sqlite3_column_double(st, 11);
+		k.body.along_pct = (float)sqlite3_column_double(st, 12);
+		k.days_seen = (uint32_t)sqlite3_column_int64(st, 13);
+		k.span_days = (uint32_t)sqlite3_column_int64(st, 14);
 		k.persistent =
 		    k.sessions >= 2 && (double)(k.last_seen_unix_us - k.first_seen_unix_us) > span;
 		rc = fn(user, &k);
@@ -644,6 +740,43 @@ int km_history_list_knots(km_history *h, int64_t session_id, km_history_knot_fn 
 	if (rc != 0)
 		return rc;
 	return s == SQLITE_DONE ? KM_OK : db_error(h, s, "list knots");
+}
+
+size_t km_history_knot_name(const struct km_history_knot *k, char *buf, size_t n)
+{
+	int len;
+	if (!k)
+		len = snprintf(buf, n, "an unnamed spot");
+	else if (!k->body.region[0])
+		len = snprintf(buf, n, "a spot at (%.0f, %.0f) mm on the %s", (double)k->x_mm,
+		               (double)k->y_mm, k->body_relative ? "body outline" : "mat");
+	else if (k->body.side == 0)
+		len = snprintf(buf, n, "%s (midline)", k->body.region);
+	else {
+		/* one side of a pair: "left thigh", not "left thighs" */
+		size_t rl = strlen(k->body.region);
+		bool pair =
+		    !strcmp(k->body.region, "thighs") || !strcmp(k->body.region, "lower legs");
+		len = snprintf(buf, n, "%s %.*s", k->body.side > 0 ? "left" : "right",
+		               (int)(pair ? rl - 1 : rl), k->body.region);
+	}
+	return len < 0 ? 0 : (size_t)len;
+}
+
+size_t km_history_knot_advice(const struct km_history_knot *k, char *buf, size_t n)
+{
+	char name[96];
+	km_history_knot_name(k, name, sizeof name);
+	if (!k)
+		return (size_t)KM_MAX(0, snprintf(buf, n, "%s", name));
+	int len;
+	if (k->days_seen <= 1)
+		len = snprintf(buf, n, "%s: seen on 1 day", name);
+	else
+		len =
+		    snprintf(buf, n, "%s: seen on %u days over %u days%s", name, k->days_seen,
+		             k->span_days, k->persistent ? ": see a healthcare professional" : "");
+	return len < 0 ? 0 : (size_t)len;
 }
 
 /* ---- holds ------------------------------------------------------------- */

@@ -104,12 +104,6 @@ int km__model_build(const struct km_export_config *cfg, km_rec_reader *r, struct
 	}
 	km__progress(cfg, r, m->frames, true);
 	/* Holds still open at the end run until the last frame. */
-	for (size_t i = 0; i < m->summary.n_holds; i++) {
-		struct km_summary_hold *d = &m->summary.holds[i];
-		if (d->open) {
-			d->end_us = KM_MAX(m->last_us, d->start_us);
-			d->held_s = (float)((double)(d->end_us - d->start_us) / 1e6);
-		}
-	}
+	km_summary_finish(&m->summary, m->last_us);
 	return rc == KM_ERR_END ? KM_OK : rc;
 }

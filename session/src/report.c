@@ -1,15 +1,17 @@
 /* The PNG session report: peak and mean pressure maps, knot markers, a hold
- * timeline. A small RGB rasteriser and a 5x7 bitmap font, written by
- * knotmap/image.h. */
+ * timeline, the body chart of the history and the safety note. Drawn with
+ * raster.h (DejaVu Sans through FreeType), written by knotmap/image.h. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "chart.h"
 #include "export_out.h"
 #include "knotmap/colormap.h"
 #include "knotmap/image.h"
 #include "model.h"
+#include "raster.h"
 #include "report.h"
 
 #define MOD "report"
@@ -38,122 +40,13 @@ uint32_t km__outcome_colour(enum km_outcome o)
 }
 
 /* ------------------------------------------------------------------------ */
-/* 5x7 font, ASCII 32..126: five columns per glyph, bit 0 = top row (the      */
-/* classic public-domain HD44780-style table).                                */
-/* ------------------------------------------------------------------------ */
-
-static const uint8_t font5x7[95][5] = {
-    {0x00, 0x00, 0x00, 0x00, 0x00}, {0x00, 0x00, 0x5F, 0x00, 0x00}, {0x00, 0x07, 0x00, 0x07, 0x00},
-    {0x14, 0x7F, 0x14, 0x7F, 0x14}, {0x24, 0x2A, 0x7F, 0x2A, 0x12}, {0x23, 0x13, 0x08, 0x64, 0x62},
-    {0x36, 0x49, 0x55, 0x22, 0x50}, {0x00, 0x05, 0x03, 0x00, 0x00}, {0x00, 0x1C, 0x22, 0x41, 0x00},
-    {0x00, 0x41, 0x22, 0x1C, 0x00}, {0x08, 0x2A, 0x1C, 0x2A, 0x08}, {0x08, 0x08, 0x3E, 0x08, 0x08},
-    {0x00, 0x50, 0x30, 0x00, 0x00}, {0x08, 0x08, 0x08, 0x08, 0x08}, {0x00, 0x60, 0x60, 0x00, 0x00},
-    {0x20, 0x10, 0x08, 0x04, 0x02}, {0x3E, 0x51, 0x49, 0x45, 0x3E}, {0x00, 0x42, 0x7F, 0x40, 0x00},
-    {0x42, 0x61, 0x51, 0x49, 0x46}, {0x21, 0x41, 0x45, 0x4B, 0x31}, {0x18, 0x14, 0x12, 0x7F, 0x10},
-    {0x27, 0x45, 0x45, 0x45, 0x39}, {0x3C, 0x4A, 0x49, 0x49, 0x30}, {0x01, 0x71, 0x09, 0x05, 0x03},
-    {0x36, 0x49, 0x49, 0x49, 0x36}, {0x06, 0x49, 0x49, 0x29, 0x1E}, {0x00, 0x36, 0x36, 0x00, 0x00},
-    {0x00, 0x56, 0x36, 0x00, 0x00}, {0x08, 0x14, 0x22, 0x41, 0x00}, {0x14, 0x14, 0x14, 0x14, 0x14},
-    {0x00, 0x41, 0x22, 0x14, 0x08}, {0x02, 0x01, 0x51, 0x09, 0x06}, {0x32, 0x49, 0x79, 0x41, 0x3E},
-    {0x7E, 0x11, 0x11, 0x11, 0x7E}, {0x7F, 0x49, 0x49, 0x49, 0x36}, {0x3E, 0x41, 0x41, 0x41, 0x22},
-    {0x7F, 0x41, 0x41, 0x22, 0x1C}, {0x7F, 0x49, 0x49, 0x49, 0x41}, {0x7F, 0x09, 0x09, 0x01, 0x01},
-    {0x3E, 0x41, 0x41, 0x51, 0x32}, {0x7F, 0x08, 0x08, 0x08, 0x7F}, {0x00, 0x41, 0x7F, 0x41, 0x00},
-    {0x20, 0x40, 0x41, 0x3F, 0x01}, {0x7F, 0x08, 0x14, 0x22, 0x41}, {0x7F, 0x40, 0x40, 0x40, 0x40},
-    {0x7F, 0x02, 0x04, 0x02, 0x7F}, {0x7F, 0x04, 0x08, 0x10, 0x7F}, {0x3E, 0x41, 0x41, 0x41, 0x3E},
-    {0x7F, 0x09, 0x09, 0x09, 0x06}, {0x3E, 0x41, 0x51, 0x21, 0x5E}, {0x7F, 0x09, 0x19, 0x29, 0x46},
-    {0x46, 0x49, 0x49, 0x49, 0x31}, {0x01, 0x01, 0x7F, 0x01, 0x01}, {0x3F, 0x40, 0x40, 0x40, 0x3F},
-    {0x1F, 0x20, 0x40, 0x20, 0x1F}, {0x7F, 0x20, 0x18, 0x20, 0x7F}, {0x63, 0x14, 0x08, 0x14, 0x63},
-    {0x03, 0x04, 0x78, 0x04, 0x03}, {0x61, 0x51, 0x49, 0x45, 0x43}, {0x00, 0x7F, 0x41, 0x41, 0x00},
-    {0x02, 0x04, 0x08, 0x10, 0x20}, {0x00, 0x41, 0x41, 0x7F, 0x00}, {0x04, 0x02, 0x01, 0x02, 0x04},
-    {0x40, 0x40, 0x40, 0x40, 0x40}, {0x00, 0x01, 0x02, 0x04, 0x00}, {0x20, 0x54, 0x54, 0x54, 0x78},
-    {0x7F, 0x48, 0x44, 0x44, 0x38}, {0x38, 0x44, 0x44, 0x44, 0x20}, {0x38, 0x44, 0x44, 0x48, 0x7F},
-    {0x38, 0x54, 0x54, 0x54, 0x18}, {0x08, 0x7E, 0x09, 0x01, 0x02}, {0x08, 0x14, 0x54, 0x54, 0x3C},
-    {0x7F, 0x08, 0x04, 0x04, 0x78}, {0x00, 0x44, 0x7D, 0x40, 0x00}, {0x20, 0x40, 0x44, 0x3D, 0x00},
-    {0x00, 0x7F, 0x10, 0x28, 0x44}, {0x00, 0x41, 0x7F, 0x40, 0x00}, {0x7C, 0x04, 0x18, 0x04, 0x78},
-    {0x7C, 0x08, 0x04, 0x04, 0x78}, {0x38, 0x44, 0x44, 0x44, 0x38}, {0x7C, 0x14, 0x14, 0x14, 0x08},
-    {0x08, 0x14, 0x14, 0x18, 0x7C}, {0x7C, 0x08, 0x04, 0x04, 0x08}, {0x48, 0x54, 0x54, 0x54, 0x20},
-    {0x04, 0x3F, 0x44, 0x40, 0x20}, {0x3C, 0x40, 0x40, 0x20, 0x7C}, {0x1C, 0x20, 0x40, 0x20, 0x1C},
-    {0x3C, 0x40, 0x30, 0x40, 0x3C}, {0x44, 0x28, 0x10, 0x28, 0x44}, {0x0C, 0x50, 0x50, 0x50, 0x3C},
-    {0x44, 0x64, 0x54, 0x4C, 0x44}, {0x00, 0x08, 0x36, 0x41, 0x00}, {0x00, 0x00, 0x7F, 0x00, 0x00},
-    {0x00, 0x41, 0x36, 0x08, 0x00}, {0x08, 0x04, 0x08, 0x10, 0x08},
-};
-
-/* ------------------------------------------------------------------------ */
-/* Rasteriser                                                                */
-/* ------------------------------------------------------------------------ */
-
-struct img {
-	uint32_t w, h;
-	uint8_t *px; /* RGB, row-major */
-};
-
-static void put(struct img *im, long x, long y, uint32_t rgb)
-{
-	if (x < 0 || y < 0 || x >= (long)im->w || y >= (long)im->h)
-		return;
-	uint8_t *p = im->px + ((size_t)y * im->w + (size_t)x) * 3;
-	p[0] = (uint8_t)(rgb >> 16);
-	p[1] = (uint8_t)(rgb >> 8);
-	p[2] = (uint8_t)rgb;
-}
-
-static void fill(struct img *im, long x, long y, long w, long h, uint32_t rgb)
-{
-	for (long j = y; j < y + h; j++)
-		for (long i = x; i < x + w; i++)
-			put(im, i, j, rgb);
-}
-
-static void frame_rect(struct img *im, long x, long y, long w, long h, uint32_t rgb)
-{
-	fill(im, x, y, w, 1, rgb);
-	fill(im, x, y + h - 1, w, 1, rgb);
-	fill(im, x, y, 1, h, rgb);
-	fill(im, x + w - 1, y, 1, h, rgb);
-}
-
-/* A ring between radii r0 and r1 (pixels), centre (cx, cy). */
-static void ring(struct img *im, double cx, double cy, double r0, double r1, uint32_t rgb)
-{
-	long x0 = (long)floor(cx - r1 - 1), x1 = (long)ceil(cx + r1 + 1);
-	long y0 = (long)floor(cy - r1 - 1), y1 = (long)ceil(cy + r1 + 1);
-	for (long y = y0; y <= y1; y++)
-		for (long x = x0; x <= x1; x++) {
-			double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
-			double d = sqrt(dx * dx + dy * dy);
-			if (d >= r0 && d <= r1)
-				put(im, x, y, rgb);
-		}
-}
-
-static long text(struct img *im, long x, long y, const char *s, uint32_t rgb, int scale)
-{
-	for (; *s; s++) {
-		unsigned c = (unsigned char)*s;
-		if (c < 32 || c > 126)
-			c = '?';
-		const uint8_t *g = font5x7[c - 32];
-		for (int col = 0; col < 5; col++)
-			for (int row = 0; row < 7; row++)
-				if (g[col] & (1u << row))
-					fill(im, x + col * scale, y + row * scale, scale, scale,
-					     rgb);
-		x += 6 * scale;
-	}
-	return x;
-}
-
-static long text_width(const char *s, int scale)
-{
-	return (long)strlen(s) * 6 * scale;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Layout                                                                    */
 /* ------------------------------------------------------------------------ */
 
-enum { M = 16, LANES = 4, LANE_H = 14, BAR_GAP = 14, BAR_W = 10, LABEL_W = 64 };
+enum { M = 16, LANES = 4, LANE_H = 14, BAR_GAP = 14, BAR_W = 10, LABEL_W = 64, LINE = 16 };
+enum { CHART_H = 560, CHART_MIN_W = 900 };
 
-void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt,
+void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt, bool chart,
                        struct km__report_layout *l)
 {
 	memset(l, 0, sizeof *l);
@@ -164,61 +57,75 @@ void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt,
 	l->map_h = rows * s;
 	uint32_t panel = l->map_w + BAR_GAP + BAR_W + 4 + LABEL_W;
 	l->peak_x = M;
-	l->peak_y = M + 48;
+	l->peak_y = M + 64;
 	l->mean_x = M + panel + M;
 	l->mean_y = l->peak_y;
-	l->width = KM_MAX(l->mean_x + panel + M, 560u);
+	l->width = KM_MAX(l->mean_x + panel + M, chart ? (uint32_t)CHART_MIN_W : 560u);
 	l->lane_h = LANE_H;
 	l->timeline_x = M + 8;
-	l->timeline_y = l->peak_y + l->map_h + 40;
+	l->timeline_y = l->peak_y + l->map_h + 48;
 	l->timeline_w = l->width - l->timeline_x - M;
 	l->timeline_h = LANES * LANE_H;
-	/* axis labels, legend, footer below the timeline */
-	l->height = l->timeline_y + l->timeline_h + 14 + 18 + 16 + 7 + M;
+	/* axis labels and legend below the timeline, then the chart, then the
+	 * safety note (three lines) */
+	uint32_t y = l->timeline_y + l->timeline_h + 4 + LINE + 4 + LINE + M;
+	if (chart) {
+		l->chart_x = M;
+		l->chart_y = y;
+		l->chart_w = l->width - 2 * M;
+		l->chart_h = CHART_H;
+		y += CHART_H + M;
+	}
+	l->note_y = y;
+	l->height = y + 3 * LINE + M;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Drawing                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static void draw_map(struct img *im, const struct km__report_layout *l, uint32_t x0, uint32_t y0,
-                     const float *v, double scale_div, unsigned rows, unsigned cols, float vmax,
-                     const char *label, const char *unit)
+static void draw_map(struct km__text *t, struct km__img *im, const struct km__report_layout *l,
+                     uint32_t x0, uint32_t y0, const float *v, double scale_div, unsigned rows,
+                     unsigned cols, float vmax, const char *label, const char *unit)
 {
 	const uint32_t *cm = km_export_colormap();
-	text(im, x0, (long)y0 - 12, label, 0x000000, 1);
+	km__text_draw(t, im, x0, (long)y0 - LINE - 2, label, 0x000000);
 	for (unsigned r = 0; r < rows; r++)
 		for (unsigned c = 0; c < cols; c++) {
 			double val = v[(size_t)r * cols + c] / scale_div;
 			/* square-root scale: a tool's peak is 10-100x the body's load,
 			 * and a linear map would hide the body entirely */
-			double t = vmax > 0 && val > 0 ? sqrt(val / vmax) : 0.0;
-			int idx = (int)lround(KM_CLAMP(t, 0.0, 1.0) * 255.0);
-			fill(im, x0 + c * l->scale, y0 + r * l->scale, l->scale, l->scale, cm[idx]);
+			double frac = vmax > 0 && val > 0 ? sqrt(val / vmax) : 0.0;
+			int idx = (int)lround(KM_CLAMP(frac, 0.0, 1.0) * 255.0);
+			km__fill(im, x0 + c * l->scale, y0 + r * l->scale, l->scale, l->scale,
+			         cm[idx]);
 		}
-	frame_rect(im, (long)x0 - 1, (long)y0 - 1, l->map_w + 2, l->map_h + 2, 0x000000);
+	km__frame_rect(im, (long)x0 - 1, (long)y0 - 1, l->map_w + 2, l->map_h + 2, 0x000000);
 	/* colour bar with its range */
 	long bx = x0 + l->map_w + BAR_GAP;
 	for (uint32_t j = 0; j < l->map_h; j++) {
 		int idx =
 		    l->map_h > 1 ? (int)lround(255.0 * (1.0 - (double)j / (l->map_h - 1))) : 255;
-		fill(im, bx, y0 + j, BAR_W, 1, cm[idx]);
+		km__fill(im, bx, y0 + j, BAR_W, 1, cm[idx]);
 	}
-	frame_rect(im, bx - 1, (long)y0 - 1, BAR_W + 2, l->map_h + 2, 0x000000);
+	km__frame_rect(im, bx - 1, (long)y0 - 1, BAR_W + 2, l->map_h + 2, 0x000000);
 	char buf[32];
 	snprintf(buf, sizeof buf, "%.1f", (double)vmax);
-	text(im, bx + BAR_W + 4, y0, buf, 0x000000, 1);
-	text(im, bx + BAR_W + 4, (long)y0 + (long)l->map_h - 7, "0", 0x000000, 1);
+	long half = (long)km__text_line_h(t) / 2;
+	km__text_draw(t, im, bx + BAR_W + 4, (long)y0 - half, buf, 0x000000);
+	km__text_draw(t, im, bx + BAR_W + 4, (long)y0 + (long)l->map_h - half, "0", 0x000000);
 	if (l->map_h >= 40) {
 		/* mid-bar value on the square-root scale */
 		snprintf(buf, sizeof buf, "%.1f", (double)vmax * 0.25);
-		text(im, bx + BAR_W + 4, (long)y0 + (long)l->map_h / 2 - 3, buf, 0x000000, 1);
-		text(im, bx + BAR_W + 4, (long)y0 + (long)l->map_h / 2 + 9, unit, 0x000000, 1);
+		km__text_draw(t, im, bx + BAR_W + 4, (long)y0 + (long)l->map_h / 2 - half, buf,
+		              0x000000);
+		km__text_draw(t, im, bx + BAR_W + 4, (long)y0 + (long)l->map_h / 2 + half + 2, unit,
+		              0x000000);
 	}
 }
 
-static void draw_knots(struct img *im, const struct km__report_layout *l, uint32_t x0, uint32_t y0,
-                       const struct km__model *m, float pitch)
+static void draw_knots(struct km__text *t, struct km__img *im, const struct km__report_layout *l,
+                       uint32_t x0, uint32_t y0, const struct km__model *m, float pitch)
 {
 	double rad = KM_MAX(4.0, l->scale * 0.8);
 	for (size_t i = 0; i < m->summary.n_knots; i++) {
@@ -227,22 +134,23 @@ static void draw_knots(struct img *im, const struct km__report_layout *l, uint32
 		 * centre at (c + 0.5) * pitch, as in detect.h and sim.h) */
 		double cx = x0 + k->x_mm / pitch * l->scale;
 		double cy = y0 + k->y_mm / pitch * l->scale;
-		ring(im, cx, cy, rad, rad + 2.0, 0x000000);
-		ring(im, cx, cy, rad - 2.0, rad, 0xffffff);
+		km__ring(im, cx, cy, rad, rad + 2.0, 0x000000);
+		km__ring(im, cx, cy, rad - 2.0, rad, 0xffffff);
 		char buf[24];
 		snprintf(buf, sizeof buf, "%zu", i + 1);
-		text(im, (long)(cx + rad + 3), (long)(cy - 3), buf, 0xffffff, 1);
+		km__text_draw(t, im, (long)(cx + rad + 3), (long)cy - (long)km__text_line_h(t) / 2,
+		              buf, 0xffffff);
 	}
 }
 
-static void draw_timeline(struct img *im, const struct km__report_layout *l,
+static void draw_timeline(struct km__text *t, struct km__img *im, const struct km__report_layout *l,
                           const struct km__model *m)
 {
 	long x0 = l->timeline_x, y0 = l->timeline_y;
-	text(im, x0, y0 - 12, "Holds (colour = outcome)", 0x000000, 1);
+	km__text_draw(t, im, x0, y0 - LINE - 2, "Holds (colour = outcome)", 0x000000);
 	for (int k = 0; k < LANES; k++)
-		fill(im, x0, y0 + k * LANE_H, l->timeline_w, LANE_H - 2,
-		     k % 2 ? 0xececec : 0xf4f4f4);
+		km__fill(im, x0, y0 + k * LANE_H, l->timeline_w, LANE_H - 2,
+		         k % 2 ? 0xececec : 0xf4f4f4);
 	uint64_t t0 = m->first_us, t1 = m->last_us;
 	for (size_t i = 0; i < m->summary.n_holds; i++) {
 		t0 = KM_MIN(t0, m->summary.holds[i].start_us);
@@ -266,21 +174,21 @@ static void draw_timeline(struct img *im, const struct km__report_layout *l,
 		long b = x0 + (long)((double)(d->end_us - t0) / span * (l->timeline_w - 1));
 		if (b < a + 2)
 			b = a + 2;
-		fill(im, a, y0 + lane * LANE_H + 1, b - a, LANE_H - 4,
-		     km__outcome_colour(d->outcome));
+		km__fill(im, a, y0 + lane * LANE_H + 1, b - a, LANE_H - 4,
+		         km__outcome_colour(d->outcome));
 	}
-	frame_rect(im, x0 - 1, y0 - 1, l->timeline_w + 2, l->timeline_h + 1, 0x000000);
+	km__frame_rect(im, x0 - 1, y0 - 1, l->timeline_w + 2, l->timeline_h + 1, 0x000000);
 	char buf[48];
 	long ty = y0 + (long)l->timeline_h + 4;
-	text(im, x0, ty, "0 s", 0x000000, 1);
+	km__text_draw(t, im, x0, ty, "0 s", 0x000000);
 	snprintf(buf, sizeof buf, "%.1f s", span / 1e6);
-	text(im, x0 + (long)l->timeline_w - text_width(buf, 1), ty, buf, 0x000000, 1);
-	long ly = ty + 16, lx = x0;
+	km__text_draw(t, im, x0 + (long)l->timeline_w - km__text_width(t, buf), ty, buf, 0x000000);
+	long ly = ty + LINE + 4, lx = x0;
 	const enum km_outcome outs[] = {KM_OUTCOME_RELEASED, KM_OUTCOME_STIFFENED,
 	                                KM_OUTCOME_STOPPED};
 	for (size_t i = 0; i < 3; i++) {
-		fill(im, lx, ly, 10, 8, km__outcome_colour(outs[i]));
-		lx = text(im, lx + 14, ly, km_outcome_name(outs[i]), 0x000000, 1) + 16;
+		km__fill(im, lx, ly + 3, 10, 8, km__outcome_colour(outs[i]));
+		lx = km__text_draw(t, im, lx + 14, ly, km_outcome_name(outs[i]), 0x000000) + 16;
 	}
 }
 
@@ -288,7 +196,7 @@ static void draw_timeline(struct img *im, const struct km__report_layout *l,
 /* PNG output                                                                */
 /* ------------------------------------------------------------------------ */
 
-static int write_png(const struct km_export_config *cfg, struct img *im, const char *title)
+static int write_png(const struct km_export_config *cfg, struct km__img *im, const char *title)
 {
 	struct km_image_config ic = km_image_config_default();
 	ic.path = cfg->path;
@@ -303,57 +211,67 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 	const struct km_rec_info *in = km_rec_reader_info(r);
 	unsigned rows = in->device.rows, cols = in->device.cols;
 	struct km__report_layout l;
-	km__report_layout(rows, cols, cfg->png_scale, &l);
+	km__report_layout(rows, cols, cfg->png_scale, cfg->history != NULL, &l);
 	struct km__model m;
 	km__model_init(&m);
+	struct km__chart_spots spots;
+	memset(&spots, 0, sizeof spots);
+	struct km__img im;
+	memset(&im, 0, sizeof im);
+	struct km__text *title_font = NULL, *font = NULL;
+	float *mean = NULL;
 	int rc = km__model_build(cfg, r, &m, true);
-	struct img im = {l.width, l.height, NULL};
-	size_t bytes;
-	if (rc == KM_OK &&
-	    (!km__mul_size((size_t)l.width * 3, l.height, &bytes) || !(im.px = km__malloc(bytes))))
+	if (rc == KM_OK && cfg->history)
+		rc = km__chart_collect(cfg->history, &spots);
+	if (rc == KM_OK)
+		rc = km__img_init(&im, l.width, l.height);
+	if (rc == KM_OK)
+		rc = km__text_open(&title_font, true, 22, &cfg->log);
+	if (rc == KM_OK)
+		rc = km__text_open(&font, false, 12, &cfg->log);
+	if (rc == KM_OK && !(mean = km__calloc(m.cells ? m.cells : 1, sizeof *mean)))
 		rc = KM_ERR_NO_MEMORY;
-	if (rc != KM_OK) {
-		km__model_free(&m);
-		return rc;
-	}
-	memset(im.px, 0xff, bytes);
-
 	char title[160];
 	snprintf(title, sizeof title, "%s", cfg->title ? cfg->title : "knotmap session report");
-	text(&im, M, M, title, 0x000000, 2);
-	char sub[200];
-	double dur = m.frames ? (double)(m.last_us - m.first_us) / 1e6 : 0.0;
-	snprintf(sub, sizeof sub,
-	         "%s  %ux%u @ %.1f mm  %" PRIu64 " frames  %.1f s  %zu knots  %zu holds",
-	         in->session_id[0] ? in->session_id : "-", cols, rows, (double)in->device.pitch_mm,
-	         m.frames, dur, m.summary.n_knots, m.summary.n_holds);
-	text(&im, M, M + 20, sub, 0x333333, 1);
+	if (rc == KM_OK) {
+		km__text_draw(title_font, &im, M, M, title, 0x000000);
+		char sub[200];
+		double dur = m.frames ? (double)(m.last_us - m.first_us) / 1e6 : 0.0;
+		snprintf(sub, sizeof sub,
+		         "%s  %ux%u @ %.1f mm  %" PRIu64 " frames  %.1f s  %zu knots  %zu holds",
+		         in->session_id[0] ? in->session_id : "-", cols, rows,
+		         (double)in->device.pitch_mm, m.frames, dur, m.summary.n_knots,
+		         m.summary.n_holds);
+		km__text_draw(font, &im, M, M + 30, sub, 0x333333);
 
-	float vmax_peak = 0, vmax_mean = 0;
-	float *mean = km__calloc(m.cells, sizeof *mean);
-	if (!mean) {
-		km__free(im.px);
-		km__model_free(&m);
-		return KM_ERR_NO_MEMORY;
+		float vmax_peak = 0, vmax_mean = 0;
+		for (size_t c = 0; c < m.cells; c++) {
+			vmax_peak = KM_MAX(vmax_peak, m.peak[c]);
+			mean[c] = m.frames ? (float)(m.sum[c] / (double)m.frames) : 0.0f;
+			vmax_mean = KM_MAX(vmax_mean, mean[c]);
+		}
+		const char *unit = cfg->counts ? "counts" : "kPa";
+		draw_map(font, &im, &l, l.peak_x, l.peak_y, m.peak, 1.0, rows, cols, vmax_peak,
+		         "Peak pressure (sqrt scale)", unit);
+		draw_map(font, &im, &l, l.mean_x, l.mean_y, mean, 1.0, rows, cols, vmax_mean,
+		         "Mean pressure (sqrt scale)", unit);
+		draw_knots(font, &im, &l, l.peak_x, l.peak_y, &m, in->device.pitch_mm);
+		draw_knots(font, &im, &l, l.mean_x, l.mean_y, &m, in->device.pitch_mm);
+		draw_timeline(font, &im, &l, &m);
+		if (cfg->history)
+			rc = km__chart_draw(&im, l.chart_x, l.chart_y, l.chart_w, l.chart_h, &spots,
+			                    false, &cfg->log, NULL, NULL);
+		for (size_t i = 0; km__safety_note[i]; i++)
+			km__text_draw(font, &im, M, (long)l.note_y + (long)i * LINE,
+			              km__safety_note[i], 0x333333);
 	}
-	for (size_t c = 0; c < m.cells; c++) {
-		vmax_peak = KM_MAX(vmax_peak, m.peak[c]);
-		mean[c] = m.frames ? (float)(m.sum[c] / (double)m.frames) : 0.0f;
-		vmax_mean = KM_MAX(vmax_mean, mean[c]);
-	}
-	draw_map(&im, &l, l.peak_x, l.peak_y, m.peak, 1.0, rows, cols, vmax_peak,
-	         "Peak pressure (sqrt scale)", cfg->counts ? "counts" : "kPa");
-	draw_map(&im, &l, l.mean_x, l.mean_y, mean, 1.0, rows, cols, vmax_mean,
-	         "Mean pressure (sqrt scale)", cfg->counts ? "counts" : "kPa");
-	draw_knots(&im, &l, l.peak_x, l.peak_y, &m, in->device.pitch_mm);
-	draw_knots(&im, &l, l.mean_x, l.mean_y, &m, in->device.pitch_mm);
-	draw_timeline(&im, &l, &m);
-	text(&im, M, (long)l.height - M - 7, "Candidate tender/stiff spots, not a diagnosis.",
-	     0x555555, 1);
-
-	rc = write_png(cfg, &im, title);
+	if (rc == KM_OK)
+		rc = write_png(cfg, &im, title);
+	km__text_close(title_font);
+	km__text_close(font);
 	km__free(mean);
-	km__free(im.px);
+	km__img_free(&im);
+	km__chart_spots_free(&spots);
 	km__model_free(&m);
 	return rc;
 }

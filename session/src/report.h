@@ -3,6 +3,7 @@
 #ifndef KNOTMAP_SESSION_REPORT_H
 #define KNOTMAP_SESSION_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "knotmap/export.h"
@@ -18,8 +19,10 @@ struct km__report_layout {
 	uint32_t map_w, map_h;
 	uint32_t timeline_x, timeline_y, timeline_w, timeline_h;
 	uint32_t lane_h;
+	uint32_t chart_x, chart_y, chart_w, chart_h; /* the body chart (0 when none) */
+	uint32_t note_y;                             /* the safety note */
 };
-void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt,
+void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt, bool chart,
                        struct km__report_layout *l);
 /* Outcome colours of the hold timeline, 0xRRGGBB. */
 uint32_t km__outcome_colour(enum km_outcome o);

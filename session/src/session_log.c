@@ -117,6 +117,12 @@ static int64_t wall_of(const km_session_log *l, uint64_t device_us)
 
 int km_session_log_event(km_session_log *l, const struct km_event *ev, bool *persistent)
 {
+	return km_session_log_event_at(l, ev, NULL, persistent);
+}
+
+int km_session_log_event_at(km_session_log *l, const struct km_event *ev,
+                            const struct km_history_body *body, bool *persistent)
+{
 	if (persistent)
 		*persistent = false;
 	if (!l || !ev)
@@ -126,13 +132,15 @@ int km_session_log_event(km_session_log *l, const struct km_event *ev, bool *per
 	int rc = KM_OK;
 	if (ev->type == KM_EVENT_KNOT_FOUND) {
 		struct track_info *t = track(l, ev->track_id);
-		struct km_history_observation o = {l->id,
-		                                   wall_of(l, ev->time_us),
-		                                   ev->x_mm,
-		                                   ev->y_mm,
-		                                   false,
-		                                   0.0f,
-		                                   ev->load_kpa > 0 ? ev->load_kpa : 0.0f};
+		struct km_history_observation o;
+		memset(&o, 0, sizeof o);
+		o.session_id = l->id;
+		o.time_unix_us = wall_of(l, ev->time_us);
+		o.x_mm = ev->x_mm;
+		o.y_mm = ev->y_mm;
+		o.peak_kpa = ev->load_kpa > 0 ? ev->load_kpa : 0.0f;
+		if (body && body->region[0])
+			o.body = *body;
 		if (l->body) {
 			o.x_mm = ev->x_mm - l->midline_x_mm;
 			o.y_mm = ev->y_mm - l->top_mm;
@@ -155,11 +163,45 @@ int km_session_log_event(km_session_log *l, const struct km_event *ev, bool *per
 	return rc;
 }
 
+int km_session_log_finish(km_session_log *l, uint64_t last_device_us)
+{
+	if (!l)
+		return KM_ERR_INVALID_ARG;
+	km_summary_finish(&l->sum, last_device_us);
+	int rc = KM_OK;
+	for (size_t i = 0; i < l->sum.n_holds; i++) {
+		const struct km_summary_hold *hold = &l->sum.holds[i];
+		if (!hold->open)
+			continue;
+		struct track_info *t = track(l, hold->track_id);
+		struct km_history_hold d = {0,
+		                            l->id,
+		                            t->knot_id,
+		                            wall_of(l, hold->start_us),
+		                            hold->held_s > 0 ? hold->held_s : 0.0f,
+		                            hold->load_kpa > 0 ? hold->load_kpa : 0.0f,
+		                            hold->dose_kpa_s > 0 ? hold->dose_kpa_s : 0.0f,
+		                            hold->stiffness_pct,
+		                            hold->outcome};
+		int r = km_history_add_hold(l->h, &d, NULL);
+		if (rc == KM_OK)
+			rc = r;
+	}
+	return rc;
+}
+
 int km_session_log_end(km_session_log *l, int64_t end_unix_us)
 {
 	if (!l)
 		return KM_ERR_INVALID_ARG;
 	return km_history_end_session(l->h, l->id, end_unix_us);
+}
+
+int km_session_log_mat_seconds(km_session_log *l, double seconds)
+{
+	if (!l)
+		return KM_ERR_INVALID_ARG;
+	return km_history_set_mat_seconds(l->h, l->id, seconds);
 }
 
 int64_t km_session_log_id(const km_session_log *l)

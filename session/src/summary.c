@@ -129,10 +129,30 @@ int km_summary_add(struct km_summary *s, const struct km_event *ev,
 			h->reason = ev->reason;
 		}
 		break;
-	default:
+	default: {
+		/* the timer's seconds so far: a hold running at the end of the
+		 * session counts with them */
+		struct km_summary_hold *o = ev->track_id ? open_hold(s, ev->track_id) : NULL;
+		if (o && ev->held_s > o->held_s)
+			o->held_s = ev->held_s;
+		if (o && ev->dose_kpa_s > o->dose_kpa_s)
+			o->dose_kpa_s = ev->dose_kpa_s;
 		break;
+	}
 	}
 	if (hold)
 		*hold = h;
 	return KM_OK;
+}
+
+void km_summary_finish(struct km_summary *s, uint64_t end_us)
+{
+	for (size_t i = 0; s && i < s->n_holds; i++) {
+		struct km_summary_hold *d = &s->holds[i];
+		if (!d->open)
+			continue;
+		d->end_us = KM_MAX(end_us, d->start_us);
+		if (!(d->held_s > 0))
+			d->held_s = (float)((double)(d->end_us - d->start_us) / 1e6);
+	}
 }

@@ -177,7 +177,7 @@ Test(cli, history_red_flags_and_seven_day_rule)
 		int64_t id;
 		cr_assert_eq(km_history_add_session(h, &s, &id), KM_OK);
 		struct km_history_observation o = {
-		    id, s.start_unix_us, 120.0f + 5.0f * (float)i, 80.0f, false, 0, 30.0f};
+		    id, s.start_unix_us, 120.0f + 5.0f * (float)i, 80.0f, false, 0, 30.0f, {{0}, 0, 0, 0}};
 		cr_assert_eq(km_history_add_observation(h, &o, NULL, NULL), KM_OK);
 	}
 	km_history_destroy(h);
@@ -211,7 +211,7 @@ Test(cli, history_lengths_come_from_the_recording)
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	r = knot("history");
 	cr_assert_eq(r->status, 0, "%s", r->out);
-	cr_assert(strstr(r->out, "      3 s"), "a 3 s session: %s", r->out);
+	cr_assert(strstr(r->out, "    3.0 s"), "a 3 s session: %s", r->out);
 	cr_assert(!strstr(r->out, "not closed"), "%s", r->out);
 
 	/* as after kill -9: the end was never written */
@@ -221,5 +221,136 @@ Test(cli, history_lengths_come_from_the_recording)
 	sh(cmd);
 	r = knot("history");
 	cr_assert_eq(r->status, 0, "%s", r->out);
-	cr_assert(strstr(r->out, "      3 s") && strstr(r->out, "not closed"), "%s", r->out);
+	cr_assert(strstr(r->out, "    3.0 s") && strstr(r->out, "not closed"), "%s", r->out);
+}
+
+/* `record` with no mat and no --sim records the demo `view` shows (knots,
+ * not a quiet mat), and says so in its help; the history lists it with the
+ * same device format as a --sim session. */
+Test(cli, record_defaults_to_the_view_demo)
+{
+	struct km_test_run *r = knot("record --help");
+	cr_assert_eq(r->status, 0);
+	cr_assert(strstr(r->out, "tennis-ball-trapezius demo"), "%s", r->out);
+	r = knot("record --duration 5 -o auto.kmrec");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(!strstr(r->out, " 0 events"), "a quiet mat: %s", r->out);
+	cr_assert(!strstr(r->out, " 0 knots"), "%s", r->out);
+	r = knot("record --sim back-lying --duration 2 --fast -o b.kmrec");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("history");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "sim:tennis-ball-trapezius"), "%s", r->out);
+	cr_assert(strstr(r->out, "sim:back-lying"), "%s", r->out);
+	cr_assert(strstr(r->out, "    5.0 s"), "%s", r->out);
+	cr_assert(strstr(r->out, "    2.0 s"), "%s", r->out);
+}
+
+/* history --list takes a session's length from its row, never "knot 0" for a
+ * hold on a spot that was never a knot, one device format for every row. */
+Test(cli, history_rows_agree)
+{
+	char *db = km_test_path(dir, "knotmap/history.db");
+	struct km_test_run *r = knot("record --sim tennis-ball-trapezius --duration 3 --fast "
+	                             "-o rec/x.kmrec");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	struct km_history_config c = km_history_config_default();
+	c.path = db;
+	km_history *h = NULL;
+	cr_assert_eq(km_history_create(&c, &h), KM_OK);
+	/* the stored length wins over the file (which says 3 s) */
+	cr_assert_eq(km_history_set_mat_seconds(h, 1, 5.25), KM_OK);
+	/* rows as older knotmaps wrote them: a serial, the virtual mat's serial */
+	const char *devs[] = {"KM-00A1", "KMSIM-00000001"};
+	for (int i = 0; i < 2; i++) {
+		struct km_history_session s;
+		memset(&s, 0, sizeof s);
+		snprintf(s.uuid, sizeof s.uuid, "old%d", i);
+		snprintf(s.device, sizeof s.device, "%s", devs[i]);
+		s.start_unix_us = 1764000000000000ll + i;
+		s.end_unix_us = s.start_unix_us + 4000000;
+		int64_t id;
+		cr_assert_eq(km_history_add_session(h, &s, &id), KM_OK);
+		struct km_history_hold d = {0, id, 0, s.start_unix_us, 12.0f, 30.0f, 360.0f, 0,
+		                            KM_OUTCOME_STOPPED};
+		cr_assert_eq(km_history_add_hold(h, &d, NULL), KM_OK);
+	}
+	km_history_destroy(h);
+	r = knot("history");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "    5.2 s"), "%s", r->out);
+	cr_assert(strstr(r->out, "mat:KM-00A1"), "%s", r->out);
+	cr_assert(strstr(r->out, "sim:default"), "%s", r->out);
+	cr_assert(strstr(r->out, "    4.0 s"), "wall clock for old rows: %s", r->out);
+	r = knot("history --show 2");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "on an unnamed spot"), "%s", r->out);
+	cr_assert(!strstr(r->out, "knot 0"), "%s", r->out);
+	free(db);
+}
+
+/* history --chart: a PNG through the output rules (0600, no overwrite
+ * without --force); the advice names the spot by body region. */
+Test(cli, history_chart_and_per_spot_advice)
+{
+	char *db = km_test_path(dir, "knotmap/history.db");
+	struct km_history_config c = km_history_config_default();
+	c.path = db;
+	km_history *h = NULL;
+	cr_assert_eq(km_history_create(&c, &h), KM_OK);
+	const long long day = 86400ll * 1000000ll, t0 = 1764000000ll * 1000000ll;
+	const int at[3] = {0, 5, 11};
+	for (int i = 0; i < 3; i++) {
+		struct km_history_session s;
+		memset(&s, 0, sizeof s);
+		snprintf(s.uuid, sizeof s.uuid, "s%d", i);
+		s.start_unix_us = t0 + at[i] * day;
+		int64_t id;
+		cr_assert_eq(km_history_add_session(h, &s, &id), KM_OK);
+		struct km_history_observation o;
+		memset(&o, 0, sizeof o);
+		o.session_id = id;
+		o.time_unix_us = s.start_unix_us;
+		o.x_mm = 200.0f + 80.0f * (float)i; /* lying elsewhere each time */
+		o.y_mm = 300.0f - 40.0f * (float)i;
+		snprintf(o.body.region, sizeof o.body.region, "upper back");
+		o.body.side = 1;
+		o.body.lateral_mm = 50.0f + 5.0f * (float)i;
+		o.body.along_pct = 24.0f;
+		cr_assert_eq(km_history_add_observation(h, &o, NULL, NULL), KM_OK);
+		if (i == 1) { /* seen once only */
+			snprintf(o.body.region, sizeof o.body.region, "lower back");
+			o.body.side = -1;
+			o.body.along_pct = 50.0f;
+			cr_assert_eq(km_history_add_observation(h, &o, NULL, NULL), KM_OK);
+		}
+	}
+	km_history_destroy(h);
+	struct km_test_run *r = knot("history");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "! left upper back: seen on 3 days over 11 days: see a "
+	                         "healthcare professional"),
+	          "%s", r->out);
+	cr_assert(!strstr(r->out, "right lower back"), "seen once: no advice: %s", r->out);
+	r = knot("history --chart body.png");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	char *png = km_test_path(dir, "body.png");
+	struct stat st;
+	cr_assert_eq(stat(png, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	cr_assert_gt(st.st_size, 1000);
+	r = knot("history --chart body.png");
+	cr_assert_eq(r->status, 1, "no overwrite without --force: %s", r->out);
+	r = knot("history --chart body.png --force");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("history --chart body.png --show 1");
+	cr_assert_eq(r->status, 2, "%s", r->out);
+	/* never onto the history itself, even with --force */
+	r = knot("history --chart knotmap/history.db --force");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "history itself"), "%s", r->out);
+	r = knot("history");
+	cr_assert_eq(r->status, 0, "the history still opens: %s", r->out);
+	free(png);
+	free(db);
 }

@@ -37,6 +37,9 @@ static inline void km_test_run_in(struct km_test_run *r, const char *dir, const 
 /* km_test_run_in with the arguments formatted from fmt (a shell fragment). */
 static inline void km_test_vrun_in(struct km_test_run *r, const char *dir, const char *bin,
                                    const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static inline void km_test_vrun_in(struct km_test_run *r, const char *dir, const char *bin,
+                                   const char *fmt, va_list ap)
 {
 	char args[8192];
 	vsnprintf(args, sizeof args, fmt, ap);

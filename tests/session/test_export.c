@@ -13,6 +13,8 @@
 #include "knotmap/events.h"
 #include "knotmap/export.h"
 #include "knotmap/recording.h"
+#include "chart.h"
+#include "raster.h"
 #include "report.h"
 
 enum { ROWS = 6, COLS = 5, NFRAMES = 40 };
@@ -374,7 +376,7 @@ Test(export, png_report_decoded_by_libpng)
 	struct decoded d;
 	decode_png(out, &d);
 	struct km__report_layout l;
-	km__report_layout(ROWS, COLS, 20, &l);
+	km__report_layout(ROWS, COLS, 20, false, &l);
 	cr_assert_eq(d.w, l.width);
 	cr_assert_eq(d.h, l.height);
 	const uint32_t *cm = km_export_colormap();
@@ -407,6 +409,84 @@ Test(export, png_report_decoded_by_libpng)
 	cr_assert_gt(dark, 50);
 	free(d.px);
 	free(out);
+}
+
+/* The report in DejaVu: the title's "p" reaches below its baseline (the old
+ * 5x7 font had no descenders); with a history it carries the body chart
+ * (the persistent spot in the alarm colour) and always the safety note. */
+Test(export, png_report_font_chart_and_note)
+{
+	char *db = km_test_path(dir, "h.db");
+	struct km_history_config hc = km_history_config_default();
+	hc.path = db;
+	km_history *h = NULL;
+	cr_assert_eq(km_history_create(&hc, &h), KM_OK);
+	const int64_t day = 86400ll * 1000000ll, t0 = 1764000000ll * 1000000ll;
+	for (int i = 0; i < 3; i++) {
+		struct km_history_session s;
+		memset(&s, 0, sizeof s);
+		s.start_unix_us = t0 + i * 5 * day;
+		int64_t id;
+		cr_assert_eq(km_history_add_session(h, &s, &id), KM_OK);
+		struct km_history_observation o;
+		memset(&o, 0, sizeof o);
+		o.session_id = id;
+		o.time_unix_us = s.start_unix_us;
+		o.x_mm = 100.0f * (float)i;
+		snprintf(o.body.region, sizeof o.body.region, "lower back");
+		o.body.side = -1;
+		o.body.lateral_mm = 40.0f;
+		o.body.along_pct = 50.0f;
+		cr_assert_eq(km_history_add_observation(h, &o, NULL, NULL), KM_OK);
+	}
+	char *out = km_test_path(dir, "rc.png");
+	struct km_rec_reader_config rc = km_rec_reader_config_default();
+	rc.path = rec;
+	km_rec_reader *r = NULL;
+	cr_assert_eq(km_rec_reader_create(&rc, &r), KM_OK);
+	struct km_export_config c = km_export_config_default();
+	c.format = KM_EXPORT_PNG;
+	c.path = out;
+	c.png_scale = 20;
+	c.title = "knotmap session report";
+	c.history = h;
+	cr_assert_eq(km_export_recording(&c, r), KM_OK);
+	km_rec_reader_destroy(r);
+	km_history_destroy(h);
+
+	struct decoded d;
+	decode_png(out, &d);
+	struct km__report_layout l;
+	km__report_layout(ROWS, COLS, 20, true, &l);
+	cr_assert_eq(d.w, l.width);
+	cr_assert_eq(d.h, l.height);
+	cr_assert_gt(l.chart_h, 0u);
+	/* the title's descenders: ink between its baseline and the subtitle */
+	struct km__text *t = NULL;
+	cr_assert_eq(km__text_open(&t, true, 22, NULL), KM_OK);
+	cr_assert(km__text_is_vector(t), "DejaVu Sans (fonts-dejavu-core) is needed");
+	uint32_t base = 16 + km__text_baseline(t);
+	km__text_close(t);
+	int below = 0;
+	for (uint32_t y = base + 2; y < base + 5; y++)
+		for (uint32_t x = 16; x < 400; x++)
+			below += (pixel(&d, x, y) & 0xFF) < 100;
+	cr_assert_gt(below, 3, "the p of 'report' goes below the baseline");
+	/* the chart: the persistent spot's disc, in the chart panel */
+	size_t red = 0;
+	for (uint32_t y = l.chart_y; y < l.chart_y + l.chart_h; y++)
+		for (uint32_t x = l.chart_x; x < l.chart_x + l.chart_w; x++)
+			red += pixel(&d, x, y) == km__chart_colour(10, true);
+	cr_assert_gt(red, 150u, "red %zu", red);
+	/* the safety note: text in its three lines */
+	int ink = 0;
+	for (uint32_t y = l.note_y; y < l.height; y++)
+		for (uint32_t x = 16; x < l.width; x++)
+			ink += (pixel(&d, x, y) & 0xFF) < 100;
+	cr_assert_gt(ink, 300);
+	free(d.px);
+	free(out);
+	free(db);
 }
 
 Test(export, colormap_is_ordered)

@@ -66,7 +66,7 @@ static int64_t add_session(km_history *h, const char *uuid, int64_t start)
 static bool observe(km_history *h, int64_t ses, int64_t t, float x, float y, bool body,
                     int64_t *knot)
 {
-	struct km_history_observation o = {ses, t, x, y, body, 1.5f, 40.0f};
+	struct km_history_observation o = {ses, t, x, y, body, 1.5f, 40.0f, {{0}, 0, 0, 0}};
 	bool persistent = true;
 	int64_t k = 0;
 	cr_assert_eq(km_history_add_observation(h, &o, &k, &persistent), KM_OK);
@@ -278,7 +278,7 @@ Test(history, knot_position_is_mean_and_listed_per_session)
 	l.n = 0;
 	cr_assert_eq(km_history_list_knots(h, 0, collect_knot, &l), KM_OK);
 	cr_assert_eq(l.n, 2);
-	struct km_history_observation bad = {s1, T0, NAN, 0, false, 0, 0};
+	struct km_history_observation bad = {s1, T0, NAN, 0, false, 0, 0, {{0}, 0, 0, 0}};
 	cr_assert_eq(km_history_add_observation(h, &bad, NULL, NULL), KM_ERR_INVALID_ARG);
 	bad.x_mm = 1.0f;
 	bad.session_id = 12345;
@@ -408,6 +408,21 @@ Test(history, migrates_version_1_file)
 	cr_assert_eq(km_history_list_knots(h, 0, collect_knot, &l), KM_OK);
 	cr_assert_eq(l.n, 1);
 	cr_assert(!l.k[0].body_relative);
+	/* schema 3 on old rows: no body coordinates, length unknown, the file
+	 * (made by the shell with the umask) narrowed to the owner */
+	cr_assert_str_eq(l.k[0].body.region, "");
+	cr_assert_eq(l.k[0].days_seen, 1u);
+	struct km_history_session old;
+	cr_assert_eq(km_history_get_session(h, 1, &old), KM_OK);
+	cr_assert_lt(old.mat_seconds, 0.0);
+	cr_assert_eq(km_history_set_mat_seconds(h, 1, 12.5), KM_OK);
+	cr_assert_eq(km_history_get_session(h, 1, &old), KM_OK);
+	cr_assert_float_eq(old.mat_seconds, 12.5, 1e-9);
+	cr_assert_eq(km_history_set_mat_seconds(h, 1, -1.0), KM_ERR_INVALID_ARG);
+	cr_assert_eq(km_history_set_mat_seconds(h, 77, 1.0), KM_ERR_NOT_FOUND);
+	struct stat st;
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
 	struct hold_list hl = {.n = 0};
 	cr_assert_eq(km_history_list_holds(h, 1, collect_hold, &hl), KM_OK);
 	cr_assert_eq(hl.n, 1);
@@ -501,4 +516,57 @@ Test(history, recording_paths_are_stored_whole)
 	cr_assert_eq(km_history_add_session(h, &s, &id), KM_ERR_NAME_TOO_LONG);
 	km_history_destroy(h);
 	free(db);
+}
+
+/* A reader (read_only) never migrates: a schema 2 file (as the previous
+ * knotmap wrote it) is read as it is, the schema 3 fields at their defaults,
+ * and the file keeps schema 2. */
+Test(history, read_only_reads_schema_2_without_migrating)
+{
+	char *p = km_test_path(dir, "v2.db");
+	char cmd[8192];
+	snprintf(
+	    cmd, sizeof cmd,
+	    "sqlite3 '%s' \""
+	    "CREATE TABLE sessions(id INTEGER PRIMARY KEY, uuid TEXT UNIQUE,"
+	    " start_us INTEGER NOT NULL, end_us INTEGER NOT NULL DEFAULT 0,"
+	    " device TEXT NOT NULL DEFAULT '', recording TEXT NOT NULL DEFAULT '');"
+	    "CREATE TABLE knots(id INTEGER PRIMARY KEY, x_mm REAL NOT NULL, y_mm REAL NOT NULL,"
+	    " first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,"
+	    " body_relative INTEGER NOT NULL DEFAULT 0);"
+	    "CREATE TABLE observations(id INTEGER PRIMARY KEY, knot_id INTEGER NOT NULL,"
+	    " session_id INTEGER NOT NULL, time_us INTEGER NOT NULL, x_mm REAL NOT NULL,"
+	    " y_mm REAL NOT NULL, stiffness REAL NOT NULL DEFAULT 0,"
+	    " peak_kpa REAL NOT NULL DEFAULT 0);"
+	    "CREATE TABLE holds(id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL,"
+	    " knot_id INTEGER, start_us INTEGER NOT NULL, duration_s REAL NOT NULL,"
+	    " load_kpa REAL NOT NULL, dose_kpa_s REAL NOT NULL, outcome TEXT NOT NULL,"
+	    " stiffness_pct REAL NOT NULL DEFAULT 0);"
+	    "CREATE TABLE red_flags(id INTEGER PRIMARY KEY, session_id INTEGER,"
+	    " time_us INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL);"
+	    "INSERT INTO sessions VALUES(1, 'v2', %lld, %lld, 'sim:x', '');"
+	    "INSERT INTO knots VALUES(1, 10, 20, %lld, %lld, 1);"
+	    "INSERT INTO observations VALUES(1, 1, 1, %lld, 10, 20, 0, 5);"
+	    "PRAGMA user_version = 2;\"",
+	    p, (long long)T0, (long long)(T0 + 1000000), (long long)T0, (long long)T0,
+	    (long long)T0);
+	sh(cmd);
+	struct km_history_config c = km_history_config_default();
+	c.path = p;
+	c.read_only = true;
+	km_history *h = NULL;
+	cr_assert_eq(km_history_create(&c, &h), KM_OK);
+	cr_assert_eq(km_history_schema_version(h), 2);
+	struct km_history_session s;
+	cr_assert_eq(km_history_get_session(h, 1, &s), KM_OK);
+	cr_assert_lt(s.mat_seconds, 0.0);
+	struct knot_list l = {.n = 0};
+	cr_assert_eq(km_history_list_knots(h, 0, collect_knot, &l), KM_OK);
+	cr_assert_eq(l.n, 1);
+	cr_assert_str_eq(l.k[0].body.region, "");
+	cr_assert(l.k[0].body_relative);
+	km_history_destroy(h);
+	snprintf(cmd, sizeof cmd, "sqlite3 '%s' 'PRAGMA user_version'", p);
+	cr_assert_str_eq(sh(cmd), "2");
+	free(p);
 }

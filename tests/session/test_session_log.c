@@ -131,3 +131,44 @@ Test(session_log, a_path_too_long_is_refused_not_cut, .init = setup, .fini = tea
 	cr_assert_eq(km_session_log_create(NULL, &l), KM_ERR_INVALID_ARG);
 	km_session_log_destroy(NULL);
 }
+
+/* Stopped mid-hold: the hold reaches the history with its length so far, on
+ * the knot of its track; the knot has its body coordinates; the mat-time
+ * length is stored for `history --list`. */
+Test(session_log, running_hold_body_position_and_length, .init = setup, .fini = teardown)
+{
+	struct km_session_log_config c = km_session_log_config_default();
+	c.db_path = db;
+	c.uuid = "20261206-040000";
+	c.start_unix_us = 1765000000000000;
+	c.device = "sim:guided-upper-back";
+	km_session_log *l = NULL;
+	cr_assert_eq(km_session_log_create(&c, &l), KM_OK);
+	km_session_log_first_frame(l, 0);
+	struct km_history_body b = {"upper back", +1, 45.0f, 22.0f};
+	struct km_event e = ev_of(KM_EVENT_KNOT_FOUND, 7, 1000000);
+	cr_assert_eq(km_session_log_event_at(l, &e, &b, NULL), KM_OK);
+	e = ev_of(KM_EVENT_HOLD_STARTED, 7, 2000000);
+	cr_assert_eq(km_session_log_event(l, &e, NULL), KM_OK);
+	e = ev_of(KM_EVENT_HOLD_TARGET, 7, 19500000);
+	e.held_s = 17.0f;
+	cr_assert_eq(km_session_log_event(l, &e, NULL), KM_OK);
+	cr_assert_eq(km_session_log_finish(l, 20000000), KM_OK);
+	cr_assert_eq(km_session_log_mat_seconds(l, 20.0), KM_OK);
+	cr_assert_eq(km_session_log_end(l, c.start_unix_us + 20000000), KM_OK);
+	struct seen s = {0};
+	km_history *h = km_session_log_history(l);
+	int64_t id = km_session_log_id(l);
+	cr_assert_eq(km_history_list_knots(h, id, on_knot, &s), KM_OK);
+	cr_assert_eq(km_history_list_holds(h, id, on_hold, &s), KM_OK);
+	cr_assert_eq(s.knots, 1);
+	cr_assert_str_eq(s.k.body.region, "upper back");
+	cr_assert_eq(s.k.body.side, 1);
+	cr_assert_eq(s.holds, 1);
+	cr_assert_float_eq(s.h.duration_s, 17.0f, 1e-6);
+	cr_assert_eq(s.h.knot_id, s.k.id);
+	struct km_history_session hs;
+	cr_assert_eq(km_history_get_session(h, id, &hs), KM_OK);
+	cr_assert_float_eq(hs.mat_seconds, 20.0, 1e-9);
+	km_session_log_destroy(l);
+}

@@ -97,3 +97,42 @@ Test(summary, outcome_names)
 	cr_assert_eq(o, KM_OUTCOME_STIFFENED);
 	cr_assert_eq(km_outcome_parse("gone", &o), KM_ERR_INVALID_ARG);
 }
+
+/* A hold still running when the session ends counts with its timed seconds
+ * so far (17 s held must not read "longest 0 s"). */
+Test(summary, open_hold_counts_its_length_so_far)
+{
+	struct km_summary s;
+	km_summary_init(&s);
+	struct km_event e = ev(KM_EVENT_HOLD_STARTED, 3, 1000000);
+	km_summary_add(&s, &e, NULL);
+	e = ev(KM_EVENT_HOLD_PAUSED, 3, 9000000);
+	e.held_s = 8.0f;
+	km_summary_add(&s, &e, NULL);
+	e = ev(KM_EVENT_HOLD_RESUMED, 3, 11000000);
+	e.held_s = 8.0f;
+	km_summary_add(&s, &e, NULL);
+	e = ev(KM_EVENT_STIFFNESS, 3, 20000000);
+	e.held_s = 17.0f;
+	e.dose_kpa_s = 510.0f;
+	km_summary_add(&s, &e, NULL);
+	/* an event of another track does not move it */
+	e = ev(KM_EVENT_STIFFNESS, 4, 20500000);
+	e.held_s = 99.0f;
+	km_summary_add(&s, &e, NULL);
+	cr_assert_eq(s.n_holds, 1u);
+	cr_assert_float_eq(s.holds[0].held_s, 17.0f, 1e-6);
+	km_summary_finish(&s, 21000000);
+	cr_assert(s.holds[0].open, "still unfinished");
+	cr_assert_eq(s.holds[0].end_us, 21000000u);
+	cr_assert_float_eq(s.holds[0].held_s, 17.0f, 1e-6, "timed seconds, pauses excluded");
+	cr_assert_float_eq(s.holds[0].dose_kpa_s, 510.0f, 1e-3);
+
+	/* no timed event at all: the wall time from its start */
+	e = ev(KM_EVENT_HOLD_STARTED, 5, 30000000);
+	km_summary_add(&s, &e, NULL);
+	km_summary_finish(&s, 36500000);
+	cr_assert_float_eq(s.holds[1].held_s, 6.5f, 1e-6);
+	km_summary_finish(NULL, 0);
+	km_summary_free(&s);
+}

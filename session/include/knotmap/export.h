@@ -14,7 +14,8 @@
  *                  comma-separated kPa values (like Tekscan's ASCII export).
  *   PNG            a report image: peak and mean pressure maps with a colour
  *                  map and scale, knot markers, a hold timeline coloured by
- *                  outcome, drawn with a built-in rasteriser and 5x7 font.
+ *                  outcome, the history's body chart when given one, and
+ *                  the safety note, with text in DejaVu Sans (FreeType).
  *
  * Every export reads the recording one chunk at a time and writes as it goes
  * (the PNG keeps two float maps of the grid). Output files are created 0600
@@ -32,6 +33,7 @@
 #include <stdint.h>
 
 #include "knotmap/core.h"
+#include "knotmap/history.h"
 #include "knotmap/recording.h"
 
 #ifdef __cplusplus
@@ -81,6 +83,10 @@ struct km_export_config {
 	/* NPY: also write PATH.json, the sidecar the importer reads back (rate,
 	 * [row, col] pitch, units), through km_outfile like the array. */
 	bool npy_sidecar;
+	/* PNG report: also draw this history's body chart (every past spot in
+	 * body coordinates, the 7-day rule per spot). NULL: no chart. Not
+	 * owned; read only. */
+	struct km_history *history;
 };
 
 KM_API struct km_export_config km_export_config_default(void);

@@ -13,6 +13,10 @@
  * are mm: body-relative when the body outline is known (knotmap record uses x
  * from the spine midline, y from the head end of the body outline), else
  * mat-relative (the grid's x/y); the two are never matched against each other.
+ * A sighting with body coordinates (struct km_history_body: side, region,
+ * distance from the spine, position along the body, from the dsp's body
+ * model) is matched by those only, so the same knot is found again however
+ * the person lay on the mat (schema 3; older rows have none).
  *
  * Returns: every function returns KM_OK or a km_error: KM_ERR_INVALID_ARG (NULL
  * handle or argument, bad value), KM_ERR_STATE (a write on a read_only handle),
@@ -35,6 +39,7 @@
 #include <stdint.h>
 
 #include "knotmap/core.h"
+#include "knotmap/image.h"
 #include "knotmap/summary.h"
 
 #ifdef __cplusplus
@@ -42,12 +47,18 @@ extern "C" {
 #endif
 
 /* Schema version this library writes (PRAGMA user_version). */
-#define KM_HISTORY_SCHEMA_VERSION 2
+#define KM_HISTORY_SCHEMA_VERSION 3
 
 /* A knot seen again across sessions spanning more than this is flagged. */
 #define KM_HISTORY_PERSIST_DAYS 7
 /* Two observations within this distance are the same knot, mm. */
 #define KM_HISTORY_MATCH_MM 20.0f
+/* Body coordinates: the same knot is on the same side, in the same region,
+ * within this distance from the midline (mm) and this far along the body (%
+ * of the contact length, about 5 cm on an adult). People lie differently each
+ * time, so spots are matched on the body, not on the mat. */
+#define KM_HISTORY_MATCH_LATERAL_MM 30.0f
+#define KM_HISTORY_MATCH_ALONG_PCT 3.0f
 
 typedef struct km_history km_history;
 
@@ -104,6 +115,9 @@ struct km_history_session {
 	char recording[KM_HISTORY_PATH_MAX]; /* full path of the .kmrec, may be empty */
 	uint32_t knots;                      /* knots observed in it (filled by queries) */
 	uint32_t holds;                      /* holds in it (filled by queries) */
+	/* Mat-time length, s (the recording's frame span, as `replay` says it);
+	 * < 0 = unknown (a session stored before schema 3, or still running). */
+	double mat_seconds;
 };
 
 /* Adds a session; *id receives its id. KM_ERR_EXISTS when uuid is already there;
@@ -111,12 +125,23 @@ struct km_history_session {
  * (nothing is stored cut short). */
 KM_API int km_history_add_session(km_history *h, const struct km_history_session *s, int64_t *id);
 KM_API int km_history_end_session(km_history *h, int64_t id, int64_t end_unix_us);
+/* Stores the session's mat-time length (s, finite, >= 0). KM_ERR_NOT_FOUND. */
+KM_API int km_history_set_mat_seconds(km_history *h, int64_t id, double seconds);
 /* KM_ERR_NOT_FOUND when no such id. */
 KM_API int km_history_get_session(km_history *h, int64_t id, struct km_history_session *out);
 /* Looks a session up by uuid. KM_ERR_NOT_FOUND. */
 KM_API int km_history_find_session(km_history *h, const char *uuid, int64_t *id);
 
 /* ---- knots ------------------------------------------------------------- */
+
+/* Body coordinates of a spot (knotmap/body.h's km_body_position, copied
+ * here so the history does not depend on the dsp). region empty: unknown. */
+struct km_history_body {
+	char region[24];  /* km_body_region_name(): "upper back", "lower legs"... */
+	int side;         /* -1 the person's right, +1 left, 0 on the midline */
+	float lateral_mm; /* distance from the midline, >= 0 */
+	float along_pct;  /* from the vertex, % of the contact length, 0..100 */
+};
 
 /* One sighting of a candidate knot in a session. */
 struct km_history_observation {
@@ -126,6 +151,10 @@ struct km_history_observation {
 	bool body_relative;
 	float stiffness; /* stiffness index (arbitrary units, > 0) or 0 = unknown */
 	float peak_kpa;  /* peak pressure on the spot, kPa, or 0 */
+	/* Where on the body (region empty: unknown). When known, the sighting
+	 * is matched by body position (side, region, lateral and along within
+	 * KM_HISTORY_MATCH_LATERAL_MM / _ALONG_PCT), never by mat position. */
+	struct km_history_body body;
 };
 
 /* A knot as the history sees it: all sightings within match_mm merged. */
@@ -137,9 +166,22 @@ struct km_history_knot {
 	int64_t last_seen_unix_us;
 	uint32_t sessions; /* distinct sessions it was seen in */
 	uint32_t observations;
-	float last_stiffness; /* 0 = unknown */
-	bool persistent;      /* 7-day rule: seen in >= 2 sessions spanning > persist_days */
+	float last_stiffness;        /* 0 = unknown */
+	bool persistent;             /* 7-day rule: seen in >= 2 sessions spanning > persist_days */
+	struct km_history_body body; /* mean body position; region empty: unknown */
+	uint32_t days_seen;          /* distinct calendar days (local time) it was seen on */
+	uint32_t span_days;          /* calendar days from the first to the last (0: one day) */
 };
+
+/* A knot's name for people: "left upper back", "upper back (midline)", or
+ * "a spot off the body outline" / "a spot on the mat" without body
+ * coordinates. Always terminated; returns the length it needed. */
+KM_API size_t km_history_knot_name(const struct km_history_knot *k, char *buf, size_t n);
+/* The 7-day rule for one spot, as one line: "left upper back: seen on 9 days
+ * over 12 days: see a healthcare professional" (persistent; 12 = span_days),
+ * "left upper back: seen on 2 days over 3 days", or "...: seen on 1 day". Always terminated;
+ * returns the length needed. */
+KM_API size_t km_history_knot_advice(const struct km_history_knot *k, char *buf, size_t n);
 
 /*
  * Records a sighting: matched to the nearest knot within match_mm (same
@@ -217,6 +259,23 @@ struct km_history_advice {
 	bool see_professional;     /* either of the above */
 };
 KM_API int km_history_advice(km_history *h, struct km_history_advice *out);
+
+/* ---- body chart -------------------------------------------------------- */
+
+/* Draw-time progress: spots placed out of total. May be NULL. */
+typedef void (*km_history_chart_progress_fn)(void *user, uint64_t done, uint64_t total);
+
+/*
+ * The body chart as a PNG (through knotmap/image.h: 0600, no overwrite
+ * without force, links refused): a back-view body outline with every spot
+ * of every session that has body coordinates placed on it, coloured by the
+ * days it has persisted (first to last sighting), numbered, with a legend,
+ * one line per spot with the 7-day rule, and the safety note. Spots stored
+ * without body coordinates are counted under the chart, not placed.
+ * KM_OK, the errors of km_history_list_knots and km_image_write_png.
+ */
+KM_API int km_history_write_chart(km_history *h, const struct km_image_config *ic,
+                                  km_history_chart_progress_fn progress, void *user);
 
 #ifdef __cplusplus
 }

@@ -2,10 +2,11 @@
  * knotmap session_log: a session being recorded, as it goes into the history.
  * The one place that turns a live event stream into history rows, for
  * `knotmap record` and the viewer's R key alike: the session row (start, end,
- * device, the recording's full path), each found knot as an observation
- * (body-relative when the body outline is known, so the same knot matches
- * across sessions wherever the person lay) and each finished hold, folded by
- * the one summary (knotmap/summary.h).
+ * device, the recording's full path, its mat-time length), each found knot as
+ * an observation (with its body coordinates when the caller gives them,
+ * km_session_log_event_at, so the same knot matches across sessions wherever
+ * the person lay) and each hold, finished or still running at the end, folded
+ * by the one summary (knotmap/summary.h).
  *
  * Thread safety: one thread per object (it owns a km_history handle).
  */
@@ -59,9 +60,23 @@ KM_API void km_session_log_outline(km_session_log *l, bool found, float midline_
  * history's error (the event is still folded into the summary).
  */
 KM_API int km_session_log_event(km_session_log *l, const struct km_event *ev, bool *persistent);
+/* The same with the spot's body coordinates (the caller's km_body_locate of
+ * the event's position; NULL or an empty region: unknown). A KNOT_FOUND with
+ * them is stored and matched across sessions by body position. */
+KM_API int km_session_log_event_at(km_session_log *l, const struct km_event *ev,
+                                   const struct km_history_body *body, bool *persistent);
+
+/* The last frame's device time: each hold still running is stored with its
+ * length so far (knotmap/summary.h's km_summary_finish; outcome as far as
+ * known), so a session stopped mid-hold lists that hold, not 0 s. Call once,
+ * after the last event. KM_OK or the history's error. */
+KM_API int km_session_log_finish(km_session_log *l, uint64_t last_device_us);
 
 /* Stores the session's end (wall clock, us). */
 KM_API int km_session_log_end(km_session_log *l, int64_t end_unix_us);
+/* Stores the session's mat-time length (s), as `replay` gives it for the
+ * recording, so the history lists it without opening the file. */
+KM_API int km_session_log_mat_seconds(km_session_log *l, double seconds);
 
 KM_API int64_t km_session_log_id(const km_session_log *l);
 /* The open history (for advice after the session); owned by l. */

@@ -8,8 +8,12 @@
  * HOLD_STARTED opens a hold on its track (outcome "stopped" until told
  * otherwise); RELEASED / STIFFENED set the outcome of the open hold on the
  * track; HOLD_STOPPED closes it with the event's timed seconds (or end -
- * start when the event has none), mean load and dose. Events for a track
- * with no open hold change nothing. Other event types are only counted.
+ * start when the event has none), mean load and dose. While a hold is
+ * open, every event on its track that carries the timed seconds so far
+ * (paused, resumed, target, release, stiffness...) moves its held_s and
+ * dose on, so a hold still running at the end counts with its length so
+ * far (km_summary_finish), never 0 s. Events for a track with no open hold
+ * change nothing. Other event types are only counted.
  *
  * Plain data: read the arrays directly. Grows with the session (a few dozen
  * knots and holds); allocates only when a knot or hold is added.
@@ -86,6 +90,13 @@ KM_API void km_summary_init(struct km_summary *s);
  */
 KM_API int km_summary_add(struct km_summary *s, const struct km_event *ev,
                           const struct km_summary_hold **hold);
+
+/*
+ * The session ended at end_us (its last frame): each hold still open keeps
+ * open = true and gets end_us and its length so far: the timed seconds of
+ * its last event when one carried them, else end - start. NULL ok.
+ */
+KM_API void km_summary_finish(struct km_summary *s, uint64_t end_us);
 
 /* The open hold on a track, or NULL. */
 KM_API const struct km_summary_hold *km_summary_open_hold(const struct km_summary *s,
