@@ -500,7 +500,8 @@ static void usage(FILE *out)
 	        "                        [--texture-k X] [--calibration driver|factory]\n"
 	        "                        [--lying DIR] [--family sim|real|phantom|both|all]\n"
 	        "                        [--lying-seconds S] [--lying-seeds N]\n"
-	        "                        [--lying-posture PREFIX] [--phantom-grid 32|64|128]\n\n"
+	        "                        [--lying-posture PREFIX] [--lying-split report|dev|all]\n"
+	        "                        [--phantom-grid 32|64|128]\n\n"
 	        "Runs every virtual-mat scenario (or the named ones) for N seeds (default 3)\n"
 	        "through the dsp pipeline with its default settings and prints a Markdown\n"
 	        "accuracy table against the simulator's ground truth: knot recall, precision\n"
@@ -517,7 +518,10 @@ static void usage(FILE *out)
 	        "lying/popu_preview_data.zip of the shared data): real lying maps with\n"
 	        "injected knots at 8 mm / 10 Hz and native 32 mm / 1 Hz, and the\n"
 	        "lying-still check of every capture. --lying-posture keeps the\n"
-	        "captures whose name starts with PREFIX (e.g. supine1).\n"
+	        "captures whose name starts with PREFIX (e.g. supine1). --lying-split\n"
+	        "picks the captures: report (default: postures 2-7 of each side, never\n"
+	        "looked at while building the detector), dev (posture 1: supine1, prone1,\n"
+	        "left1, right1, looked at) or all.\n"
 	        "The phantom family: an analytic supine adult with four knots per\n"
 	        "recording, 60 s at 25 Hz on 32x32 @ 12 mm, 64x64 @ 8 mm and 128x128 @ 4 mm\n"
 	        "(--phantom-grid picks one), 30 recordings per grid (--seeds N: N),\n"
@@ -533,6 +537,7 @@ static int run_evaluate(int argc, char **argv)
 	long seeds = 3, lying_seeds = 1;
 	double max_s = 0.0, lying_s = 60.0;
 	const char *lying = NULL, *lying_posture = NULL;
+	enum km_lying_split lying_split = KM_LYING_REPORT;
 	int fam_sim = 1, fam_real = 1, fam_phantom = 1, seeds_given = 0, phantom_grid = -1,
 	    family_given = 0;
 	int in_lo = 0, in_hi = 1;
@@ -589,6 +594,18 @@ static int run_evaluate(int argc, char **argv)
 			lying = v;
 		} else if (!strcmp(a, "--lying-posture")) {
 			lying_posture = v;
+		} else if (!strcmp(a, "--lying-split")) {
+			if (!strcmp(v, "report")) {
+				lying_split = KM_LYING_REPORT;
+			} else if (!strcmp(v, "dev")) {
+				lying_split = KM_LYING_DEV;
+			} else if (!strcmp(v, "all")) {
+				lying_split = KM_LYING_ALL;
+			} else {
+				km_cli_error("evaluate", NULL,
+				             "--lying-split expects report, dev or all, got '%s'", v);
+				return KM_EXIT_USAGE;
+			}
 		} else if (!strcmp(a, "--lying-seconds")) {
 			if (km_cli_parse_double("evaluate", a, v, 10.0, 3600.0, &lying_s))
 				return KM_EXIT_USAGE;
@@ -746,6 +763,7 @@ real:
 		                                .seconds = lying_s,
 		                                .seeds = (unsigned)lying_seeds,
 		                                .posture = lying_posture,
+		                                .split = lying_split,
 		                                .texture_k = opt_texture_k};
 		failed |= km_eval_lying(&lo);
 	} else if (fam_real) {

@@ -395,6 +395,21 @@ static int run(const struct capture *c, const struct km_eval_knot *k, int nk, fl
 	return errors ? -1 : 0;
 }
 
+/* Posture 1 of each side ("supine1_0.json") is the development split. */
+static int in_split(const char *name, enum km_lying_split split)
+{
+	size_t i = strcspn(name, "0123456789");
+	int dev = name[i] == '1' && name[i + 1] == '_';
+	return split == KM_LYING_ALL || (split == KM_LYING_DEV) == dev;
+}
+
+static const char *split_name(enum km_lying_split split)
+{
+	return split == KM_LYING_DEV   ? "DEVELOPMENT split (posture 1 of each side, looked at)"
+	       : split == KM_LYING_ALL ? "all captures (development and reporting)"
+	                               : "REPORTING split (postures 2-7, never looked at)";
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -420,7 +435,8 @@ int km_eval_lying(const struct km_eval_lying_opts *o)
 		if (len > 5 && !strcmp(de->d_name + len - 5, ".json") &&
 		    (!strncmp(de->d_name, "supine", 6) || !strncmp(de->d_name, "prone", 5) ||
 		     !strncmp(de->d_name, "left", 4) || !strncmp(de->d_name, "right", 5)) &&
-		    (!o->posture || !strncmp(de->d_name, o->posture, strlen(o->posture))))
+		    (!o->posture || !strncmp(de->d_name, o->posture, strlen(o->posture))) &&
+		    in_split(de->d_name, o->split))
 			files[nf++] = strdup(de->d_name);
 	}
 	closedir(d);
@@ -463,10 +479,10 @@ int km_eval_lying(const struct km_eval_lying_opts *o)
 		}
 	}
 	if (!o->still_only) {
-		printf("\nReal-body family (REPORTING split, not tuned on): PoPu supine captures,"
+		printf("\nReal-body family, %s: PoPu supine captures,"
 		       " %u knot layout(s) each, %.0f s; below 25 frames/s the tensing-up guard is"
 		       " off (KM_PIPELINE_GUARD_OFF)\n\n",
-		       o->seeds, o->seconds);
+		       split_name(o->split), o->seeds, o->seconds);
 		km_eval_print_knots_header();
 		for (int g = 0; g < 2; g++)
 			km_eval_print_knots(gname[g], &kt[g]);
@@ -476,9 +492,8 @@ int km_eval_lying(const struct km_eval_lying_opts *o)
 			km_eval_print_regions(gname[g], &kt[g], region_name, REG_N);
 		km_eval_print_legend();
 	}
-	printf("\nLying still (real files, no knots, no tool; never tuned on): every capture,"
-	       " %.0f s\n\n",
-	       o->seconds);
+	printf("\nLying still (real files, no knots, no tool), %s: every capture, %.0f s\n\n",
+	       split_name(o->split), o->seconds);
 	printf("| grid             | recs | holds | tensing | new candidates/min | worst "
 	       "capture (candidates) | err |\n");
 	printf("|------------------|-----:|------:|--------:|-------------------:|---------"

@@ -13,6 +13,11 @@ struct km_eval_lying_opts {
 	unsigned seeds;  /* knot layouts per capture (default 1) */
 	int still_only;  /* 1: only the lying-still check */
 	const char *posture; /* only captures whose name starts with this (NULL: all) */
+	/* Which captures: KM_LYING_REPORT (postures 2-7 of each side, the
+	 * reporting split: never looked at while building the detector),
+	 * KM_LYING_DEV (posture 1 of each side, supine1, prone1, left1, right1:
+	 * looked at while building the trunk rule, docs/accuracy.md) or both. */
+	enum km_lying_split { KM_LYING_REPORT = 0, KM_LYING_DEV, KM_LYING_ALL } split;
 	double texture_k;    /* detector's texture_k for studies (negative: default) */
 };
 

@@ -22,6 +22,7 @@ struct km_body {
 	int R, C;
 	int16_t *first, *last; /* per row: loaded extent, -1 when empty */
 	uint16_t *count, *runs;
+	int16_t *run_first, *run_len; /* per row: the longest run of loaded cells */
 	float *tmp; /* [rows] */
 	struct km_body_model m;
 };
@@ -60,8 +61,11 @@ int km_body_create(const struct km_body_config *cfg, km_body **out)
 	b->last = km__calloc(b->R, sizeof *b->last);
 	b->count = km__calloc(b->R, sizeof *b->count);
 	b->runs = km__calloc(b->R, sizeof *b->runs);
+	b->run_first = km__calloc(b->R, sizeof *b->run_first);
+	b->run_len = km__calloc(b->R, sizeof *b->run_len);
 	b->tmp = km__calloc(b->R, sizeof *b->tmp);
-	if (!b->first || !b->last || !b->count || !b->runs || !b->tmp) {
+	if (!b->first || !b->last || !b->count || !b->runs || !b->tmp || !b->run_first ||
+	    !b->run_len) {
 		km_body_destroy(b);
 		return KM_ERR_NO_MEMORY;
 	}
@@ -74,6 +78,8 @@ void km_body_destroy(km_body *b)
 	if (!b)
 		return;
 	km__free(b->first);
+	km__free(b->run_first);
+	km__free(b->run_len);
 	km__free(b->last);
 	km__free(b->count);
 	km__free(b->runs);
@@ -162,20 +168,32 @@ int km_body_update(km_body *b, const float *kpa)
 	float pitch = b->cfg.pitch_mm, thr = b->cfg.outline_kpa;
 	int top = -1, bottom = -1, left = b->C, right = -1;
 	size_t loaded = 0;
+	int dead_gap = (int)floorf(15.0f / pitch);
 	for (int r = 0; r < b->R; r++) {
 		const float *row = kpa + (size_t)r * (size_t)b->C;
 		int first = -1, last = -1, n = 0, runs = 0, prev = 0;
+		/* The longest run bridges dead cells (gaps up to 15 mm), as the
+		 * detector's outline does (knotmap/detect.h). */
+		int run0 = 0, best0 = -1, best = 0;
 		for (int c = 0; c < b->C; c++) {
 			int on = row[c] > thr;
 			if (on) {
 				if (first < 0)
 					first = c;
+				if (!prev && (last < 0 || c - last - 1 > dead_gap))
+					run0 = c;
 				last = c;
 				n++;
 				runs += !prev;
+				if (c - run0 + 1 > best) {
+					best = c - run0 + 1;
+					best0 = run0;
+				}
 			}
 			prev = on;
 		}
+		b->run_first[r] = (int16_t)best0;
+		b->run_len[r] = (int16_t)best;
 		b->first[r] = (int16_t)first;
 		b->last[r] = (int16_t)last;
 		b->count[r] = (uint16_t)n;
@@ -215,15 +233,17 @@ int km_body_update(km_body *b, const float *kpa)
 		t0 = t1;
 		t1 = t;
 	}
+	/* Each row's longest run is the trunk: arms beside it and a strip of
+	 * cells stuck on at the mat's edge are separate runs. */
 	int n = 0;
 	for (int r = t0; r <= t1; r++)
-		if (b->count[r] >= 2)
-			b->tmp[n++] = 0.5f * (float)(b->first[r] + b->last[r] + 1) * pitch;
+		if (b->run_len[r] >= 2)
+			b->tmp[n++] = ((float)b->run_first[r] + 0.5f * (float)b->run_len[r]) * pitch;
 	m->midline_x_mm = n ? median(b->tmp, n) : 0.5f * (m->left_mm + m->right_mm);
 	n = 0;
 	for (int r = t0; r <= t1; r++)
-		if (b->count[r] >= 2)
-			b->tmp[n++] = (float)b->count[r] * pitch;
+		if (b->run_len[r] >= 2)
+			b->tmp[n++] = (float)b->run_len[r] * pitch;
 	m->trunk_width_mm = n ? median(b->tmp, n) : 0.0f;
 
 	/* Posture. A body cut by the mat's first or last row across its trunk

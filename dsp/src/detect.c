@@ -35,6 +35,11 @@ struct km_detect {
 	int kmax_all, kmax_sup;            /* largest kept k; largest the support test needs */
 	int ksup[KM_BANDPASS_MAX_SCALES];  /* support test: distance >= ksup (0: off grid) */
 	float *row_left, *row_right, *mid; /* [rows] */
+	/* The trunk (km_detect_set_trunk_only): per row, the first and last
+	 * column of the trunk's contact, -1 off it. */
+	int16_t *trunk_first, *trunk_last; /* [rows] */
+	int16_t *run_first, *run_last;     /* [rows] the run through the midline */
+	bool trunk_only;
 	struct km_candidate *cand;         /* [max_candidates] */
 	size_t count;
 	struct km_body_outline outline;
@@ -42,6 +47,7 @@ struct km_detect {
 	int have_noise;
 	float ext_noise[KM_BANDPASS_MAX_SCALES]; /* km_detect_set_noise */
 	float tex[KM_BANDPASS_MAX_SCALES];       /* texture SD per scale (relative) */
+	float texm[KM_BANDPASS_MAX_SCALES];      /* what the mirror image does not explain */
 	int have_tex;
 	unsigned tex_tick, tex_next;
 	int have_ext;
@@ -126,7 +132,8 @@ static int check_config(const struct km_detect_config *c)
 	    !fin_ge(c->min_contrast, 0.0f) || c->min_contrast > 100.0f ||
 	    !fin_ge(c->max_scale_growth, 0.0f) || !fin_ge(c->mirror_fraction, 0.0f) ||
 	    !fin_ge(c->mirror_tol_mm, 0.0f) || c->mirror_tol_mm > 200.0f ||
-	    !fin_ge(c->texture_k, 0.0f) || c->texture_k > 100.0f || c->texture_frames > 100000 ||
+	    !fin_ge(c->texture_k, 0.0f) || c->texture_k > 100.0f ||
+	    !fin_ge(c->texture_mirror_k, 0.0f) || c->texture_mirror_k > 100.0f || c->texture_frames > 100000 ||
 	    (c->max_scale_growth > 0.0f && c->max_scale_growth <= 1.0f))
 		return KM_ERR_INVALID_ARG;
 	if (c->edge_ratio > 0.0f && c->edge_ratio < 1.0f)
@@ -224,8 +231,13 @@ int km_detect_create(const struct km_detect_config *cfg, km_detect **out)
 	d->row_left = km__calloc((size_t)d->R, sizeof(float));
 	d->row_right = km__calloc((size_t)d->R, sizeof(float));
 	d->mid = km__calloc((size_t)d->R, sizeof(float));
+	d->trunk_first = km__calloc((size_t)d->R, sizeof(int16_t));
+	d->trunk_last = km__calloc((size_t)d->R, sizeof(int16_t));
+	d->run_first = km__calloc((size_t)d->R, sizeof(int16_t));
+	d->run_last = km__calloc((size_t)d->R, sizeof(int16_t));
 	d->cand = km__calloc(cfg->max_candidates, sizeof(struct km_candidate));
 	if (!d->scratch || !d->row_left || !d->row_right || !d->mid || !d->cand ||
+	    !d->trunk_first || !d->trunk_last || !d->run_first || !d->run_last ||
 	    plan_masks(d) != KM_OK) {
 		km_detect_destroy(d);
 		return KM_ERR_NO_MEMORY;
@@ -301,6 +313,38 @@ static int top_bit64(uint64_t x) /* x != 0 */
 
 /* Loaded cells as bit rows (mask slot 0, k = 1), the row ends and the
  * outline. */
+/* First column >= c whose bit equals `set`, or C. */
+static int next_bit(const uint64_t *mr, int C, int c, bool set)
+{
+	while (c < C) {
+		int w = c / 64;
+		uint64_t b = (set ? mr[w] : ~mr[w]) & (~UINT64_C(0) << (c % 64));
+		if (b)
+			return KM_MIN(64 * w + km__ctz64(b), C);
+		c = 64 * (w + 1);
+	}
+	return C;
+}
+
+/* The longest run of loaded cells in a bit row, gaps of up to `gap` cells
+ * inside it (dead cells) bridged: *first, returns its length. */
+static int longest_run(const uint64_t *mr, int C, int gap, int *first)
+{
+	int best = 0, start = -1, end = -1;
+	for (int c = next_bit(mr, C, 0, true); c < C;) {
+		int e = next_bit(mr, C, c, false);
+		if (start < 0 || c - end > gap)
+			start = c;
+		end = e;
+		if (end - start > best) {
+			best = end - start;
+			*first = start;
+		}
+		c = next_bit(mr, C, e, true);
+	}
+	return best;
+}
+
 static void find_outline(km_detect *d, const float *kpa)
 {
 	struct km_body_outline *o = &d->outline;
@@ -309,6 +353,10 @@ static void find_outline(km_detect *d, const float *kpa)
 	size_t loaded = 0, nmid = 0;
 	int top = -1, bottom = -1, left = C, right = -1;
 	uint64_t *m = d->masks;
+	/* A dead line of sensels is a gap of a cell or two; the gap between an
+	 * arm and the trunk is wider than 15 mm (at a coarse pitch it can be a
+	 * single cell, so nothing is bridged there). */
+	int dead_gap = (int)floorf(15.0f / p);
 	for (int r = 0; r < R; r++) {
 		int first = -1, last = -1;
 		uint64_t *mr = m + (size_t)r * (size_t)W;
@@ -325,7 +373,13 @@ static void find_outline(km_detect *d, const float *kpa)
 		if (first >= 0 && last > first) {
 			d->row_left[r] = ((float)first + 0.5f) * p;
 			d->row_right[r] = ((float)last + 0.5f) * p;
-			d->mid[nmid++] = (0.5f * (float)(first + last) + 0.5f) * p;
+			/* The midpoint of the row's longest run: the trunk, not
+			 * an arm beside it or a strip of cells stuck on at the
+			 * mat's edge (a real bed sheet's first column); a dead
+			 * line through the trunk does not split it. */
+			int a = first, len = longest_run(mr, C, dead_gap, &a);
+			if (len >= 2)
+				d->mid[nmid++] = ((float)a + 0.5f * (float)len) * p;
 			if (top < 0)
 				top = r;
 			bottom = r;
@@ -352,6 +406,100 @@ static void find_outline(km_detect *d, const float *kpa)
 	} else {
 		o->midline_x_mm = o->left_mm = o->right_mm = o->top_mm = o->bottom_mm = 0.0f;
 	}
+}
+
+static bool loaded_bit(const km_detect *d, int r, int c)
+{
+	return (d->masks[(size_t)r * (size_t)d->words + (size_t)(c / 64)] >> (c % 64)) & 1u;
+}
+
+/*
+ * The trunk of a body lying on the mat (km_detect_set_trunk_only): each
+ * row's run of loaded cells through the midline; the trunk is the band of
+ * rows where that run is wide (0.7 x the widest runs' width or more: a
+ * head, with a pillow, reaches about 0.6, the neck and the legs less, and
+ * the legs leave the midline unloaded; a waist narrower than that is
+ * bridged below), with gaps of up to 250 mm inside it bridged by the rows above
+ * and below (a lumbar curve lifts the lower back off a firm mat: 170 mm of
+ * rows on the virtual mat's back-lying body; the cleft between the buttocks
+ * lifts the midline). The head and the legs are narrow rows, never wide
+ * ones, so a long bridge does not reach them. Arms beside the body and the heels are separate
+ * contacts, off the trunk.
+ */
+static void find_trunk(km_detect *d)
+{
+	int R = d->R, C = d->C;
+	float p = d->cfg.pitch_mm;
+	for (int r = 0; r < R; r++)
+		d->trunk_first[r] = d->trunk_last[r] = -1;
+	if (!d->outline.found)
+		return;
+	int cm = (int)floorf(d->outline.midline_x_mm / p);
+	cm = KM_CLAMP(cm, 0, C - 1);
+	float *w = d->scratch;
+	int nw = 0;
+	for (int r = 0; r < R; r++) {
+		int a = cm, b = cm;
+		if (!loaded_bit(d, r, cm)) {
+			d->run_first[r] = d->run_last[r] = -1;
+			continue;
+		}
+		while (a > 0 && loaded_bit(d, r, a - 1))
+			a--;
+		while (b < C - 1 && loaded_bit(d, r, b + 1))
+			b++;
+		d->run_first[r] = (int16_t)a;
+		d->run_last[r] = (int16_t)b;
+		w[nw++] = (float)(b - a + 1);
+	}
+	if (nw < 3)
+		return;
+	/* The widest runs' width: the 80th percentile (a few rows with an arm
+	 * touching the trunk do not set it). */
+	float wide = select_kth(w, (size_t)nw, (size_t)(0.8f * (float)(nw - 1)));
+	int min_w = KM_MAX(2, (int)ceilf(0.7f * wide));
+	int gap_rows = (int)lroundf(250.0f / p);
+	/* The longest band of wide rows with gaps of at most gap_rows. */
+	int best0 = -1, best1 = -1, best_n = 0, b0 = -1, last = -1, n = 0;
+	for (int r = 0; r < R; r++) {
+		if (d->run_first[r] < 0 || d->run_last[r] - d->run_first[r] + 1 < min_w)
+			continue;
+		if (b0 < 0 || r - last - 1 > gap_rows) {
+			b0 = r;
+			n = 0;
+		}
+		last = r;
+		if (++n > best_n) {
+			best_n = n;
+			best0 = b0;
+			best1 = r;
+		}
+	}
+	if (best_n < 3)
+		return;
+	int above = -1;
+	for (int r = best0; r <= best1; r++) {
+		bool wide_row =
+		    d->run_first[r] >= 0 && d->run_last[r] - d->run_first[r] + 1 >= min_w;
+		if (wide_row) {
+			d->trunk_first[r] = d->run_first[r];
+			d->trunk_last[r] = d->run_last[r];
+			above = r;
+			continue;
+		}
+		int below = r + 1;
+		while (below <= best1 && !(d->run_first[below] >= 0 &&
+		                           d->run_last[below] - d->run_first[below] + 1 >= min_w))
+			below++;
+		d->trunk_first[r] = KM_MIN(d->run_first[above], d->run_first[below]);
+		d->trunk_last[r] = KM_MAX(d->run_last[above], d->run_last[below]);
+	}
+}
+
+/* On the trunk (to a cell beyond its edge: a knot at the flank of the back). */
+static bool on_trunk(const km_detect *d, int r, int c)
+{
+	return d->trunk_first[r] >= 0 && c >= d->trunk_first[r] - 1 && c <= d->trunk_last[r] + 1;
 }
 
 /* One erosion by the 3 x 3 square: a cell stays if it and its 8 neighbours
@@ -500,7 +648,7 @@ static float fast_median(const struct km__detect_ops *ops, float *a, size_t n, f
  * least three outer sigmas inside the loaded area, where mat and body edges
  * no longer reach the response; closer in (halving) when too few such cells
  * exist, and every cell when nothing is loaded. */
-static float noise_sd(km_detect *d, const float *layer, const float *div, unsigned s)
+static float noise_sd(km_detect *d, const float *layer, const float *div, unsigned s, bool mirror)
 {
 	size_t cells = (size_t)d->R * (size_t)d->C, n = 0;
 	long need = noise_need(d, s), k;
@@ -519,21 +667,47 @@ static float noise_sd(km_detect *d, const float *layer, const float *div, unsign
 		const uint64_t *m = d->masks + (size_t)d->kslot[k] * (size_t)d->R * (size_t)W;
 		size_t j = 0;
 		float floor = fmaxf(d->cfg.outline_kpa, 1e-6f);
+		/* mirror: each cell left of the midline against its
+		 * mirror image, both inside the mask; the difference of two
+		 * independent textures has sqrt(2) times their SD. */
+		mirror = mirror && d->outline.found && !d->periodic;
+		float p = d->cfg.pitch_mm, m2 = 2.0f * d->outline.midline_x_mm / p - 1.0f;
 		for (int r = 0; r < d->R; r++)
 			for (int w = 0; w < W; w++) {
 				uint64_t b = m[(size_t)r * (size_t)W + (size_t)w];
 				size_t base = (size_t)r * (size_t)d->C + 64 * (size_t)w;
 				while (b) {
+					int c = 64 * w + km__ctz64(b);
 					size_t i = base + (size_t)km__ctz64(b);
 					b &= b - 1;
+					if (!(div[i] > floor))
+						continue;
 					float q = layer[i] / div[i];
-					if (div[i] > floor && fabsf(q) <= FLT_MAX)
+					if (mirror) {
+						/* column c mirrored: m2 - c, to the nearest cell */
+						int cm = (int)lroundf(m2 - (float)c);
+						if (cm <= c || cm >= d->C)
+							continue;
+						size_t im = (size_t)r * (size_t)d->C + (size_t)cm;
+						const uint64_t *mr = m + (size_t)r * (size_t)W;
+						if (!((mr[cm / 64] >> (cm % 64)) & 1u) || !(div[im] > floor))
+							continue;
+						q -= layer[im] / div[im];
+					}
+					if (fabsf(q) <= FLT_MAX)
 						a[j++] = q;
 				}
 			}
 		n = j;
-		if (n < 32)
+		if (n < (mirror ? 16u : 32u))
 			return 0.0f;
+		if (mirror) {
+			float *tmp = d->scratch + cells;
+			float med = fast_median(d->ops, a, n, tmp);
+			for (size_t i = 0; i < n; i++)
+				a[i] = fabsf(a[i] - med);
+			return 1.4826f * fast_median(d->ops, a, n, tmp) / sqrtf(2.0f);
+		}
 	} else if (n < 32) {
 		n = cells;
 		memcpy(a, layer, cells * sizeof(float));
@@ -568,6 +742,16 @@ static float noise_sd(km_detect *d, const float *layer, const float *div, unsign
 	for (size_t i = 0; i < n; i++)
 		a[i] = fabsf(a[i] - med);
 	return 1.4826f * fast_median(d->ops, a, n, tmp); /* MAD -> SD for Gaussian noise */
+}
+
+/* The body's texture at scale s: plain and unexplained by the mirror image
+ * (only the ones the config uses). */
+static void measure_texture(km_detect *d, const float *stack, const float *background, unsigned s)
+{
+	const float *layer = stack + (size_t)s * (size_t)d->R * (size_t)d->C;
+	d->tex[s] = d->cfg.texture_k > 0.0f ? noise_sd(d, layer, background, s, false) : 0.0f;
+	d->texm[s] =
+	    d->cfg.texture_mirror_k > 0.0f ? noise_sd(d, layer, background, s, true) : 0.0f;
 }
 
 static inline float at(const km_detect *d, const float *stack, int s, int r, int c)
@@ -760,11 +944,13 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 	memset(res, 0, sizeof *res);
 	const struct km_detect_config *cf = &d->cfg;
 	find_outline(d, kpa);
+	if (d->trunk_only)
+		find_trunk(d);
 	size_t cells = (size_t)d->R * (size_t)d->C;
 	/* Texture: every scale at the first frame, then one scale every
 	 * texture_frames frames (it is static: a median per frame would cost
 	 * more than the detection). */
-	bool tex_on = background && cf->texture_k > 0.0f;
+	bool tex_on = background && (cf->texture_k > 0.0f || cf->texture_mirror_k > 0.0f);
 	bool tex_now = false;
 	if (tex_on) {
 		unsigned every = cf->texture_frames > 1 ? cf->texture_frames : 1;
@@ -775,11 +961,11 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 		d->tex_tick = 0;
 		if (!d->have_tex) {
 			for (unsigned s = 0; s < d->n; s++)
-				d->tex[s] = noise_sd(d, stack + (size_t)s * cells, background, s);
+				measure_texture(d, stack, background, s);
 			d->have_tex = 1;
 		} else {
 			unsigned s = d->tex_next;
-			d->tex[s] = noise_sd(d, stack + (size_t)s * cells, background, s);
+			measure_texture(d, stack, background, s);
 			d->tex_next = (s + 1) % d->n;
 		}
 	}
@@ -788,7 +974,9 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 		mc[s] = cf->min_contrast;
 		if (tex_on) {
 			res->texture_sd[s] = d->tex[s];
-			mc[s] = fmaxf(mc[s], cf->texture_k * d->tex[s]);
+			res->texture_mirror_sd[s] = d->texm[s];
+			mc[s] = fmaxf(mc[s], fmaxf(cf->texture_k * d->tex[s],
+			                           cf->texture_mirror_k * d->texm[s]));
 		}
 	}
 	float thr[KM_BANDPASS_MAX_SCALES], weak[KM_BANDPASS_MAX_SCALES];
@@ -799,7 +987,7 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 		if (d->have_ext) {
 			d->noise[s] = d->ext_noise[s];
 		} else {
-			float now = noise_sd(d, stack + (size_t)s * cells, NULL, s);
+			float now = noise_sd(d, stack + (size_t)s * cells, NULL, s, false);
 			d->noise[s] =
 			    d->have_noise ? d->noise[s] + alpha * (now - d->noise[s]) : now;
 		}
@@ -937,6 +1125,15 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 					}
 					k.flags |= KM_CANDIDATE_PAIRED;
 				}
+				/* A lying body's knots are looked for on its trunk: arms,
+				 * head and legs touch a flat mat with small bony
+				 * contacts where a maximum says nothing of stiffness.
+				 * A tool's contact (landmark strength) is kept anywhere. */
+				if (d->trunk_only && !(k.flags & KM_CANDIDATE_LANDMARK) &&
+				    !on_trunk(d, r, c)) {
+					masked++;
+					continue;
+				}
 				/* Strong peaks may stand alone: a ball's ~2 cm^2 contact is
 				 * an island of load with the body lifted around it. */
 				if (cf->support_sigmas > 0.0f &&
@@ -989,6 +1186,14 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 	res->over_cap = over;
 	res->masked = masked;
 	res->outline = &d->outline;
+	return KM_OK;
+}
+
+int km_detect_set_trunk_only(km_detect *d, bool on)
+{
+	if (!d)
+		return KM_ERR_INVALID_ARG;
+	d->trunk_only = on && !d->periodic;
 	return KM_OK;
 }
 
@@ -1047,6 +1252,10 @@ void km_detect_destroy(km_detect *d)
 	km__free(d->row_left);
 	km__free(d->row_right);
 	km__free(d->mid);
+	km__free(d->trunk_first);
+	km__free(d->trunk_last);
+	km__free(d->run_first);
+	km__free(d->run_last);
 	km__free(d->cand);
 	km__free(d);
 }

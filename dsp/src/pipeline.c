@@ -59,6 +59,10 @@ struct km_pipeline {
 	 * finds the spot again). */
 	struct announced {
 		uint32_t id;
+		/* The live track that now stands for this knot (a spot whose
+		 * maximum hops between two cells comes back under new ids):
+		 * its END makes the knot dormant; 0 = id itself. */
+		uint32_t alias;
 		int dormant;
 		uint64_t end_us;
 		float load;
@@ -66,6 +70,7 @@ struct km_pipeline {
 	} * announced;
 	int guard_off; /* enable_guard asked for, rate too low */
 	unsigned n_announced, max_announced;
+	float spot_mm; /* one knot: a new track this close to an announced one is it */
 	int have_last;
 	uint32_t last_seq;
 	uint64_t last_us;
@@ -141,6 +146,7 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	 * faulty-sensor knot, 1.4 a back-lying one) while its precision rises
 	 * (docs/accuracy.md). */
 	c.detect.texture_k = 0.6f;
+	c.lying_trunk_only = true;
 	c.max_bad_fraction = 0.25f;
 	c.max_events = 64;
 	return c;
@@ -328,6 +334,10 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	 * same spot within 1.5 pitches. */
 	if (tc.same_spot_mm == 0.0f)
 		tc.same_spot_mm = fmaxf(tc.gate_mm, 1.5f * cfg->pitch_mm);
+	/* A knot is 2-3 cm across: a structure with two maxima a cell or two
+	 * apart (seen on a real bed sheet: 27 mm at 8 mm, alternating every few
+	 * seconds) is one spot to announce. */
+	p->spot_mm = 1.5f * tc.same_spot_mm;
 	tc.wrap_x_mm =
 	    cfg->geometry == KM_GEOMETRY_CYLINDER ? (float)cfg->cols * cfg->pitch_mm : 0.0f;
 	tc.log = cfg->log;
@@ -486,6 +496,7 @@ static void lose(km_pipeline *p, unsigned i, uint32_t seq, uint64_t us)
 {
 	struct announced *a = &p->announced[i];
 	a->t.state = KM_TRACK_END;
+	a->t.id = a->id; /* the knot's id, also when an alias stood for it last */
 	emit(p, KM_EVENT_KNOT_LOST, &a->t, seq, us, a->load);
 	p->announced[i] = p->announced[--p->n_announced];
 }
@@ -499,7 +510,7 @@ static void announce(km_pipeline *p, const struct km_track *t, uint32_t seq, uin
 {
 	for (unsigned i = 0; i < p->n_announced; i++) {
 		struct announced *a = &p->announced[i];
-		if (a->id != t->id)
+		if (a->id != t->id && a->alias != t->id)
 			continue;
 		if (t->state == KM_TRACK_END) {
 			a->t = *t;
@@ -521,6 +532,19 @@ static void announce(km_pipeline *p, const struct km_track *t, uint32_t seq, uin
 	    (t->flags & (KM_CANDIDATE_LANDMARK | KM_CANDIDATE_MIDLINE | KM_CANDIDATE_WEAK)) ||
 	    (double)(us - t->first_us) < (double)p->cfg.announce_s * 1e6)
 		return;
+	/* A new track where a knot was already announced is that knot again:
+	 * it stands for it (no second KNOT_FOUND). */
+	for (unsigned i = 0; i < p->n_announced; i++) {
+		struct announced *a = &p->announced[i];
+		float dx = fabsf(t->x_mm - a->t.x_mm);
+		if (p->cfg.geometry == KM_GEOMETRY_CYLINDER)
+			dx = fminf(dx, (float)p->C * p->cfg.pitch_mm - dx);
+		if (hypotf(dx, t->y_mm - a->t.y_mm) < p->spot_mm) {
+			a->alias = t->id;
+			a->dormant = 0;
+			return;
+		}
+	}
 	if (p->n_announced == p->max_announced) {
 		/* Full: the knot gone longest is declared lost now. */
 		unsigned oldest = p->max_announced;
@@ -975,6 +999,14 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	if (p->body && (gap || p->body_dt >= 0.2f)) {
 		km_body_update(p->body, map);
 		p->body_dt = 0.0f;
+		/* A whole body lying (a posture found: not cut by the mat's
+		 * edge, not sitting on a small contact) shows its knots on the
+		 * trunk only. */
+		const struct km_body_model *bm = km_body_model(p->body);
+		km_detect_set_trunk_only(p->det, p->cfg.lying_trunk_only && bm->found &&
+		                                     (bm->posture == KM_POSTURE_SUPINE ||
+		                                      bm->posture == KM_POSTURE_PRONE ||
+		                                      bm->posture == KM_POSTURE_SIDE));
 	}
 	const float *bg = km_bandpass_background(p->bp);
 	struct km_detect_result dr;
@@ -1137,6 +1169,7 @@ void km_pipeline_reset(km_pipeline *p)
 		return;
 	km_bandpass_reset(p->bp);
 	km_detect_reset(p->det);
+	km_detect_set_trunk_only(p->det, false);
 	km_tracker_reset(p->trk);
 	p->body_dt = 0.0f;
 	if (p->hold)

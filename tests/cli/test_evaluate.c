@@ -89,19 +89,37 @@ Test(evaluate, prints_both_families, .timeout = 600)
 	char args[4400];
 	snprintf(
 	    args, sizeof args,
-	    "--scenario back-lying --seconds 5 --input true --lying '%s' --lying-posture supine1"
+	    "--scenario back-lying --seconds 5 --input true --lying '%s' --lying-posture supine2"
 	    " --lying-seconds 20",
 	    dir);
 	struct km_test_run *r = evaluate(args);
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_expect(strstr(r->out, "Simulator family (TUNING split)"), "%s", r->out);
 	cr_expect(strstr(r->out, "| back-lying             | true   |"), "%s", r->out);
-	cr_expect(strstr(r->out, "Real-body family (REPORTING split"), "%s", r->out);
-	cr_expect(strstr(r->out, "| 8 mm, 10 Hz      |    3 |"), "three supine1 captures: %s",
+	cr_expect(strstr(r->out, "Real-body family, REPORTING split"), "%s", r->out);
+	cr_expect(strstr(r->out, "| 8 mm, 10 Hz      |    3 |"), "three supine2 captures: %s",
 	          r->out);
 	cr_expect(strstr(r->out, "| 32 mm, 1 Hz      |    3 |"), "%s", r->out);
 	cr_expect(strstr(r->out, "| 8 mm, 10 Hz      | upper back "), "%s", r->out);
 	cr_expect(strstr(r->out, "Lying still (real files"), "%s", r->out);
+	/* Posture 1 is the development split: not in the default report. */
+	snprintf(args, sizeof args,
+	         "--family real --lying '%s' --lying-posture supine1 --lying-seconds 20", dir);
+	r = evaluate(args);
+	cr_expect_neq(r->status, 0, "supine1 is not in the reporting split: %s", r->out);
+	cr_expect(strstr(r->out, "no captures"), "%s", r->out);
+	snprintf(args, sizeof args,
+	         "--family real --lying '%s' --lying-posture supine1 --lying-seconds 20"
+	         " --lying-split dev",
+	         dir);
+	r = evaluate(args);
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_expect(strstr(r->out, "DEVELOPMENT split"), "%s", r->out);
+	cr_expect(strstr(r->out, "| 8 mm, 10 Hz      |    3 |"), "three supine1 captures: %s",
+	          r->out);
+	r = evaluate("--lying-split sometimes");
+	cr_expect_eq(r->status, 2, "%s", r->out);
+	cr_expect(strstr(r->out, "--lying-split expects report, dev or all"), "%s", r->out);
 	/* Without --lying the real family says why it did not run. */
 	r = evaluate("--scenario back-lying --seconds 2 --input true");
 	cr_assert_eq(r->status, 0, "%s", r->out);

@@ -1131,3 +1131,59 @@ Test(detect, texture_is_remeasured_one_scale_every_texture_frames)
 	cr_expect_neq(g.res.texture_sd[1], t1);
 	rig_free(&g);
 }
+
+/* A lying body seen from below at 5 mm: a trunk (columns 12..35, rows
+ * 6..33, the midline lifted off the mat at rows 24..25 as a lumbar curve
+ * does), an arm each side (columns 2..6 and 41..45, a gap to the trunk),
+ * a narrow head and two legs (rows 35..47, the midline unloaded between
+ * them). */
+static void lying_body(float *in)
+{
+	memset(in, 0, CELLS * sizeof(float));
+	for (int r = 0; r < R; r++)
+		for (int c = 0; c < C; c++) {
+			bool trunk = r >= 6 && r <= 33 && c >= 12 && c <= 35 &&
+			             !(r >= 24 && r <= 25 && c >= 21 && c <= 26);
+			bool arm = r >= 8 && r <= 31 && ((c >= 2 && c <= 6) || (c >= 41 && c <= 45));
+			bool head = r <= 4 && c >= 20 && c <= 27;
+			bool leg = r >= 35 && ((c >= 13 && c <= 20) || (c >= 27 && c <= 34));
+			if (trunk || arm || head || leg)
+				in[r * C + c] = 10.0f;
+		}
+}
+
+/* A small body on the rig's 24 x 24 cm grid: an outline from 100 cm^2. */
+static void small_body(struct km_detect_config *c)
+{
+	no_landmark(c);
+	c->outline_min_area_cm2 = 100.0f;
+}
+
+Test(detect, trunk_only_keeps_the_back_and_drops_arms_and_legs)
+{
+	/* Equal bumps on the back (one beside the lumbar gap), an arm and a
+	 * leg; with the trunk gate only the two on the back remain. */
+	const double bx[4] = {150, 147.5, 22.5, 82.5}, by[4] = {80, 127.5, 100, 205};
+	for (int on = 0; on <= 1; on++) {
+		struct rig g;
+		rig_init(&g, KM_GEOMETRY_FLAT, small_body);
+		g.masked = 1;
+		cr_assert_eq(km_detect_set_trunk_only(g.det, on), KM_OK);
+		lying_body(g.in);
+		for (int i = 0; i < 4; i++)
+			add_bump(g.in, bx[i], by[i], 6, 4.0, 0);
+		rig_run(&g);
+		int hit[4] = {0};
+		for (size_t j = 0; j < g.res.count; j++)
+			for (int i = 0; i < 4; i++)
+				hit[i] += hypot(g.res.candidates[j].x_mm - bx[i],
+				                g.res.candidates[j].y_mm - by[i]) < 7.5;
+		cr_expect_eq(hit[0], 1, "gate %d: back knot found %d times", on, hit[0]);
+		cr_expect_eq(hit[1], 1, "gate %d: knot by the lumbar gap found %d times", on,
+		             hit[1]);
+		cr_expect_eq(hit[2], on ? 0 : 1, "gate %d: arm bump found %d times", on, hit[2]);
+		cr_expect_eq(hit[3], on ? 0 : 1, "gate %d: leg bump found %d times", on, hit[3]);
+		rig_free(&g);
+	}
+	cr_expect_eq(km_detect_set_trunk_only(NULL, true), KM_ERR_INVALID_ARG);
+}

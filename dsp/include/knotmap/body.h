@@ -7,7 +7,7 @@
  * Flat mat only, the body's head-feet axis along the rows (as
  * knotmap/detect.h assumes). Per frame: the loaded cells (> outline_kpa)
  * give the outline (per-row extent, bounding box) and the midline (the
- * median of the row midpoints of the trunk); which end is the head (the
+ * median of the midpoints of the trunk rows' longest loaded runs); which end is the head (the
  * feet end of a lying body shows two separate contacts, the heels; the head
  * end one); the posture from the trunk's contact width against the body's
  * length (lying on the back or front: a wide trunk; on the side: about half
@@ -81,7 +81,7 @@ struct km_body_model {
 	float midline_x_mm;
 	float top_mm, bottom_mm, left_mm, right_mm; /* bounding box of the contact */
 	float length_mm;                            /* contact length along the rows */
-	float trunk_width_mm;                       /* median contact width over the trunk rows */
+	float trunk_width_mm; /* median width of the trunk rows' longest loaded run */
 	struct km_body_point landmark[KM_LANDMARK_COUNT];
 };
 

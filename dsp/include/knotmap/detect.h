@@ -16,8 +16,9 @@
  * broad-dome rule (max_scale_growth).
  *
  * Body outline (flat mat only; the body lies with its head-feet axis along
- * the rows): cells above outline_kpa form the loaded area; each row's left and
- * right ends give a midpoint and the spine midline is the median midpoint.
+ * the rows): cells above outline_kpa form the loaded area; each row's longest
+ * run of loaded cells (the trunk, not an arm beside it or a stuck edge strip)
+ * gives a midpoint and the spine midline is the median midpoint.
  * Maxima not surrounded by loaded cells (support_sigmas) are dropped.
  * Candidates within midline_half_width_mm of it are masked (never time a hold
  * over the spine). Candidates whose response exceeds landmark_excess x the
@@ -164,6 +165,15 @@ struct km_detect_config {
 	 * background map. 0 = off (default; the pipeline uses 0.6, chosen on
 	 * the simulator family, docs/accuracy.md). */
 	float texture_k;
+	/* The texture the body's mirror image does not explain: t'_s from the
+	 * differences of response / background between each cell and its
+	 * mirror image about the midline (divided by sqrt(2)); the contrast
+	 * bar is also >= texture_mirror_k x t'_s. Paired anatomy (shoulder
+	 * blades, paraspinal ridges, buttocks), which mirror_fraction answers
+	 * for, cancels; uneven sensel gain, an asymmetric posture and
+	 * one-sided structure stay. Needs a body outline on a flat mat (else
+	 * t'_s is 0). 0 = off (default; the pipeline: see knotmap/pipeline.h). */
+	float texture_mirror_k;
 	/* t_s is re-measured for one scale every texture_frames executes
 	 * (round robin; the texture is static, the cost is a median), for
 	 * every scale at the first execute. 0 or 1 = every execute (default;
@@ -184,6 +194,7 @@ struct km_detect_result {
 	size_t masked;   /* dropped: masks, no support, closer than min_separation_mm */
 	float noise_sd_kpa[KM_BANDPASS_MAX_SCALES]; /* as used (smoothed) */
 	float texture_sd[KM_BANDPASS_MAX_SCALES];   /* t_s, relative (0 with texture_k off) */
+	float texture_mirror_sd[KM_BANDPASS_MAX_SCALES]; /* t'_s (0 with texture_mirror_k off) */
 	const struct km_body_outline *outline;
 };
 
@@ -216,6 +227,17 @@ KM_API int km_detect_execute(km_detect *d, const float *stack, const float *kpa,
  * KM_OK, KM_ERR_INVALID_ARG (NULL d, n not 0 or n_scales, negative or
  * non-finite values). */
 KM_API int km_detect_set_noise(km_detect *d, const float *sd, unsigned n);
+
+/* Trunk only (off at create): from the next execute, unlabelled candidates
+ * off the trunk of the body are dropped (counted in masked). The trunk is
+ * the band of rows where the loaded run through the midline is wide (0.7 x
+ * the widest such runs' width or more), gaps of up to 250 mm inside it
+ * bridged; per row, that run, a cell either side. For a whole body lying
+ * on a mat (the caller knows: knotmap/body.h's posture): its arms, head and
+ * legs touch with small, bony contacts, the back is where a lying map can
+ * show a knot. Landmark-strength candidates (a tool's contact) are kept.
+ * Ignored on a cylinder. KM_OK or KM_ERR_INVALID_ARG. */
+KM_API int km_detect_set_trunk_only(km_detect *d, bool on);
 
 /* The outline of the last execute (found == 0 before any). Never NULL for a
  * valid d. */
