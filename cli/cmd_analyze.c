@@ -391,7 +391,7 @@ static int run_analyze(int argc, char **argv)
 		km_source_destroy(r);
 		return KM_EXIT_FAILURE;
 	}
-	km_cli_import_notes(CMD, r);
+	km_cli_import_notes(CMD, path, r, &io);
 	a.in = in;
 	int rc = km_cli_analysis_create(CMD, in, &a.run);
 	if (rc != KM_OK) {

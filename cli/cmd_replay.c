@@ -171,8 +171,9 @@ static int run_import(const char *path, km_source *src, bool frames, bool verify
 			       "its outline)\n",
 			       (unsigned)ii->mask_cells, (unsigned)ii->rows * ii->cols);
 		if (ii->sensor_count > 1)
-			printf("  sensor     %u of %u: %s\n", ii->sensor_index + 1u,
-			       (unsigned)ii->sensor_count, ii->sensor);
+			printf("  sensor     %s, %u of %u: %s\n",
+			       km_import_sensor_label(km_source_import(src), ii->sensor_index),
+			       ii->sensor_index + 1u, (unsigned)ii->sensor_count, ii->sensor);
 		if (ii->units == KM_UNITS_RAW)
 			printf("  values     counts (%s), not pressures\n", origin[ii->units_from]);
 		else
@@ -208,7 +209,7 @@ static int run_import(const char *path, km_source *src, bool frames, bool verify
 /* The file through the driver's replay transport, as fast as it reads. */
 static int run_stream(const char *path, long count, const struct km_cli_import_opts *io)
 {
-	if (km_cli_check_source(CMD, path, io) != KM_OK)
+	if (km_cli_check_source(CMD, path, io, NULL) != KM_OK)
 		return KM_EXIT_FAILURE;
 	struct km_stream_config c = km_stream_config_default();
 	c.transport = KM_TRANSPORT_REPLAY;
@@ -222,6 +223,7 @@ static int run_stream(const char *path, long count, const struct km_cli_import_o
 	c.replay_pitch_mm = km_cli_import_pitch(io); /* the stream takes one pitch */
 	c.replay_rows = io->rows;
 	c.replay_cols = io->cols;
+	c.replay_sensor = io->sensor;
 	c.log = km_cli_log();
 	km_stream *s = NULL;
 	int rc = km_stream_create(&c, &s);
@@ -232,8 +234,8 @@ static int run_stream(const char *path, long count, const struct km_cli_import_o
 	}
 	struct km_device_info info;
 	km_stream_device_info(s, &info);
-	printf("stream %s: %u x %u cells, %.2f mm pitch, %u Hz\n", path, info.rows, info.cols,
-	       (double)info.pitch_mm, info.rate_hz);
+	printf("stream %s: %u x %u cells, %.2f mm pitch, %u Hz\n", info.location, info.rows,
+	       info.cols, (double)info.pitch_mm, info.rate_hz);
 	struct km_frame *f = NULL;
 	rc = km_stream_frame_create(s, &f);
 	if (rc == KM_OK)
@@ -317,7 +319,7 @@ static int run_replay(int argc, char **argv)
 		return KM_EXIT_FAILURE;
 	km_rec_reader *r = km_source_rec_reader(src);
 	if (!r) {
-		km_cli_import_notes(CMD, src); /* guessed settings, the sensor read */
+		km_cli_import_notes(CMD, path, src, &io); /* guessed settings, the sensor read */
 		int st = run_import(path, src, frames, verify, from, count);
 		km_source_destroy(src);
 		return st;

@@ -252,7 +252,8 @@ int km_cli_open_source(const char *cmd, const char *path, const struct km_cli_im
 	return rc;
 }
 
-void km_cli_import_notes(const char *cmd, const km_source *s)
+void km_cli_import_notes(const char *cmd, const char *path, const km_source *s,
+                         const struct km_cli_import_opts *o)
 {
 	const km_import *imp = km_source_import((km_source *)s);
 	if (!imp)
@@ -274,24 +275,38 @@ void km_cli_import_notes(const char *cmd, const km_source *s)
 		        "counts, not kPa (give --units)\n",
 		        cmd);
 	if (in->sensor_count > 1) {
-		fprintf(stderr,
-		        "knotmap %s: note: reading sensor %u of %u, '%s'; the file also "
-		        "holds",
-		        cmd, in->sensor_index + 1u, (unsigned)in->sensor_count, in->sensor);
+		/* which sensor is read, and how to choose another */
+		const char *base = strrchr(path, '/');
+		base = base ? base + 1 : path;
+		bool chosen = o->sensor && *o->sensor;
+		fprintf(stderr, "knotmap %s: note: %s holds %u sensors (", cmd, base,
+		        (unsigned)in->sensor_count);
 		for (unsigned i = 0; i < in->sensor_count; i++)
-			if (i != in->sensor_index)
-				fprintf(stderr, " %u '%s'", i + 1, km_import_sensor_name(imp, i));
-		fprintf(stderr, " (choose with --sensor)\n");
+			fprintf(stderr, "%s%s", i ? ", " : "", km_import_sensor_label(imp, i));
+		unsigned other = in->sensor_index == 0 ? 1 : 0;
+		if (chosen)
+			fprintf(stderr, "); reading %s (%u of %u, '%s')\n",
+			        km_import_sensor_label(imp, in->sensor_index), in->sensor_index + 1u,
+			        (unsigned)in->sensor_count, in->sensor);
+		else
+			fprintf(stderr, "); using %s; --sensor %s for %s\n",
+			        km_import_sensor_label(imp, in->sensor_index),
+			        km_import_sensor_label(imp, other),
+			        in->sensor_count == 2 ? "the other" : "another");
 	}
 }
 
-int km_cli_check_source(const char *cmd, const char *path, const struct km_cli_import_opts *o)
+int km_cli_check_source(const char *cmd, const char *path, const struct km_cli_import_opts *o,
+                        unsigned *sensor_index)
 {
 	km_source *src = NULL;
 	int rc = km_cli_open_source(cmd, path, o, false, &src);
 	if (rc != KM_OK)
 		return rc;
-	km_cli_import_notes(cmd, src);
+	km_cli_import_notes(cmd, path, src, o);
+	const km_import *imp = km_source_import(src);
+	if (sensor_index)
+		*sensor_index = imp ? km_import_info(imp)->sensor_index : 0;
 	km_source_destroy(src);
 	return KM_OK;
 }

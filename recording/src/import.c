@@ -1045,6 +1045,82 @@ const char *km_import_sensor_name(const km_import *r, unsigned i)
 	return r->sensor_names[i];
 }
 
+const char *km_import_sensor_label(const km_import *r, unsigned i)
+{
+	if (!r || i >= r->info.sensor_count || i >= KM_ARRAY_SIZE(r->sensor_labels))
+		return NULL;
+	return r->sensor_labels[i][0] ? r->sensor_labels[i] : r->sensor_names[i];
+}
+
+static bool label_sep(char c)
+{
+	return !isalnum((unsigned char)c);
+}
+
+static bool has_ci(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; *hay; hay++)
+		if (!strncasecmp(hay, needle, n))
+			return true;
+	return false;
+}
+
+/* Vendors name sensors by model, side and serial ("HX210.11.31.M11-DFM-LF
+ * S0073" and "...-RF S0073"): what is left once the whole tokens all names
+ * share at both ends are cut is what a person types to choose one. */
+void km__import_sensor_labels(km_import *r, unsigned n)
+{
+	n = n < KM_ARRAY_SIZE(r->sensor_labels) ? n : (unsigned)KM_ARRAY_SIZE(r->sensor_labels);
+	for (unsigned i = 0; i < n; i++)
+		snprintf(r->sensor_labels[i], sizeof r->sensor_labels[i], "%s", r->sensor_names[i]);
+	if (n < 2)
+		return;
+	const char *a = r->sensor_names[0];
+	size_t pre = strlen(a), suf = strlen(a), min_len = strlen(a);
+	for (unsigned i = 1; i < n; i++) {
+		const char *b = r->sensor_names[i];
+		size_t la = strlen(a), lb = strlen(b), k = 0;
+		while (k < pre && a[k] && a[k] == b[k])
+			k++;
+		pre = k;
+		k = 0;
+		while (k < suf && k < la && k < lb && a[la - 1 - k] == b[lb - 1 - k])
+			k++;
+		suf = k;
+		min_len = lb < min_len ? lb : min_len;
+	}
+	/* whole tokens only: back off to a separator */
+	while (pre > 0 && !label_sep(a[pre - 1]))
+		pre--;
+	size_t la = strlen(a);
+	while (suf > 0 && !label_sep(a[la - suf]))
+		suf--;
+	if (pre + suf >= min_len)
+		return;
+	char lab[16][64];
+	for (unsigned i = 0; i < n; i++) {
+		const char *b = r->sensor_names[i];
+		size_t lb = strlen(b), s = pre, e = lb - suf;
+		while (s < e && label_sep(b[s]))
+			s++;
+		while (e > s && label_sep(b[e - 1]))
+			e--;
+		size_t digits = 0;
+		while (s + digits < e && isdigit((unsigned char)b[s + digits]))
+			digits++;
+		if (e == s || digits == e - s) /* a number would choose by position */
+			return;
+		snprintf(lab[i], sizeof lab[i], "%.*s", (int)(e - s), b + s);
+	}
+	/* each must choose its sensor alone (config.sensor matches parts) */
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = 0; j < n; j++)
+			if (i != j && has_ci(r->sensor_names[j], lab[i]))
+				return;
+	memcpy(r->sensor_labels, lab, n * sizeof lab[0]);
+}
+
 /* config.partial: the damage just recorded becomes a logged skip, and the
  * format moves to the next frame. False when it cannot (the damage stands). */
 static bool skip_damage(km_import *r, int rc, uint64_t before)

@@ -80,6 +80,9 @@ struct km_import {
 	uint8_t *mask; /* the format's; info.mask points here */
 	/* several sensors: their names in file order */
 	char sensor_names[16][64];
+	/* what tells each apart ("LF" of "HX210.11.31.M11-DFM-LF S0073"), a part
+	 * config.sensor accepts; the whole name when nothing shorter does */
+	char sensor_labels[16][64];
 	/* partial reading: frames skipped, frame slots used (read + skipped; the
 	 * time base when the file has no time stamps), the first skip's message */
 	uint64_t skipped, slot, skipped_since;
@@ -101,6 +104,9 @@ struct km__import_ops {
 	 * format cannot skip (the damage stands). */
 	int (*resync)(km_import *r);
 };
+
+/* Fills sensor_labels[0..n) from sensor_names (n <= 16). */
+void km__import_sensor_labels(km_import *r, unsigned n);
 
 extern const struct km__import_ops km__import_npy;
 extern const struct km__import_ops km__import_text;

@@ -536,6 +536,7 @@ static int xs_open(km_import *r)
 			return km__import_fail(r, KM_ERR_SHAPE, x->first_line, x->first_off,
 			                       "sensor '%.40s' gives no Rows and Columns",
 			                       r->sensor_names[i]);
+	km__import_sensor_labels(r, x->nsensors);
 	rc = pick_sensor(r, x);
 	if (rc != KM_OK)
 		return rc;
@@ -558,18 +559,26 @@ static int xs_open(km_import *r)
 		x->cap = need;
 	}
 	if (x->nsensors > 1 && !r->reading) {
-		char others[160] = "";
+		char list[200] = "";
 		for (unsigned i = 0; i < x->nsensors; i++) {
-			if (i == x->sel)
-				continue;
-			size_t n = strlen(others);
-			snprintf(others + n, sizeof others - n, "%s%u '%.40s'", n ? ", " : "", i + 1,
-			         r->sensor_names[i]);
+			size_t n = strlen(list);
+			snprintf(list + n, sizeof list - n, "%s%.40s", i ? ", " : "",
+			         km_import_sensor_label(r, i));
 		}
-		km__log(&r->cfg.log, KM_LOG_INFO, "import",
-		        "%.60s: reading sensor %u of %u, '%s'; the file also holds %s (choose "
-		        "with --sensor)",
-		        r->name, x->sel + 1, x->nsensors, r->sensor_names[x->sel], others);
+		unsigned other = x->sel == 0 ? 1 : 0;
+		const char *base = strrchr(r->name, '/');
+		base = base ? base + 1 : r->name;
+		if (r->cfg.sensor && *r->cfg.sensor)
+			km__log(&r->cfg.log, KM_LOG_INFO, "import",
+			        "%.60s holds %u sensors (%s); reading %s ('%s')", base,
+			        x->nsensors, list, km_import_sensor_label(r, x->sel),
+			        r->sensor_names[x->sel]);
+		else
+			km__log(&r->cfg.log, KM_LOG_INFO, "import",
+			        "%.60s holds %u sensors (%s); using %s; --sensor %s for %s", base,
+			        x->nsensors, list, km_import_sensor_label(r, x->sel),
+			        km_import_sensor_label(r, other),
+			        x->nsensors == 2 ? "the other" : "another");
 	}
 	/* The rate: from the first frames' Date/Time rows. */
 	rc = km__in_seek(&r->in, x->first_off, x->first_line);

@@ -290,12 +290,77 @@ Test(import_cli, verify_needs_frames_and_vendor_files_read_plainly)
 	r = knot("replay '%s/xsensor_data.csv' --verify", vendor);
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_assert(strstr(r->out, "31 x 11 cells, 8.60 mm pitch") && strstr(r->out, "mmHg") &&
-	              strstr(r->out, "frames     101") && strstr(r->out, "sensor     1 of 2") &&
-	              strstr(r->out, "reading sensor 1 of 2") && strstr(r->out, "--sensor"),
+	              strstr(r->out, "frames     101") && strstr(r->out, "sensor     LF, 1 of 2") &&
+	              strstr(r->out, "xsensor_data.csv holds 2 sensors (LF, RF); using LF; "
+	                             "--sensor RF for the other"),
 	          "%s", r->out);
 	r = knot("replay '%s/xsensor_data.csv' --sensor RF", vendor);
 	cr_assert_eq(r->status, 0, "%s", r->out);
-	cr_assert(strstr(r->out, "sensor     2 of 2: HX210.11.31.M11-DFM-RF S0073"), "%s", r->out);
+	cr_assert(strstr(r->out, "sensor     RF, 2 of 2: HX210.11.31.M11-DFM-RF S0073"), "%s",
+	          r->out);
+	/* the replay transport (view --replay's path) plays the insole chosen:
+	 * 101 frames each, and the two differ (the right one is lighter here) */
+	char lf[256] = "", rf[256] = "";
+	r = knot("replay '%s/xsensor_data.csv' --stream | grep -c '^frame'", vendor);
+	cr_assert(strstr(r->out, "101\n"), "%s", r->out);
+	r = knot("replay '%s/xsensor_data.csv' --stream --count 1 | grep '^frame'", vendor);
+	snprintf(lf, sizeof lf, "%.250s", r->out);
+	r = knot("replay '%s/xsensor_data.csv' --stream --sensor rf", vendor);
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "stream xsensor_data.csv, sensor RF (2 of 2): 31 x 11 cells") &&
+	              strstr(r->out, "streamed 101 frames"),
+	          "%s", r->out);
+	r = knot("replay '%s/xsensor_data.csv' --stream --sensor 2 --count 1 | grep '^frame'",
+	         vendor);
+	snprintf(rf, sizeof rf, "%.250s", r->out);
+	cr_assert(strstr(lf, "peak") && strstr(rf, "peak") && strcmp(lf, rf) != 0, "LF: %s RF: %s", lf, rf);
+}
+
+/* A file with two sensors: replay --stream plays the one --sensor names (by
+ * a part of its name or its number) and says which; without --sensor a note
+ * lists them and how to choose; view --replay, whose viewer plays the first
+ * sensor only, refuses another instead of showing the wrong insole. */
+Test(import_cli, stream_plays_the_sensor_chosen)
+{
+	FILE *f;
+	char *p = km_test_path(dir, "two.csv");
+	f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fputs("Units:,kPa,,\n", f);
+	for (int i = 0; i < 4; i++)
+		fprintf(f,
+		        "FRAME,%d,,\nTime, 10:00:00.%03d,,\nSENSOR,Mat-LF S9,,\nRows,2,,\n"
+		        "Columns,2,,\nSENSELS,,,\n%d,1,,\n1,1,,\nSENSOR,Mat-RF S9,,\nRows,1,,\n"
+		        "Columns,3,,\nSENSELS,,,\n%d,2,2,\n",
+		        i, 20 * i, 10 + i, 50 + i);
+	fclose(f);
+	free(p);
+	struct km_test_run *r = knot("replay two.csv --stream");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "two.csv holds 2 sensors (LF, RF); using LF; --sensor RF for the "
+	                         "other") &&
+	              strstr(r->out, "stream two.csv, sensor LF (1 of 2): 2 x 2 cells") &&
+	              strstr(r->out, "peak   13.00") && strstr(r->out, "streamed 4 frames"),
+	          "%s", r->out);
+	const char *const pick[] = {"RF", "rf", "2", "Mat-RF S9"};
+	for (int k = 0; k < 4; k++) {
+		r = knot("replay two.csv --stream --sensor '%s'", pick[k]);
+		cr_assert_eq(r->status, 0, "%s", r->out);
+		cr_assert(strstr(r->out, "reading RF (2 of 2, 'Mat-RF S9')") &&
+		              strstr(r->out, "stream two.csv, sensor RF (2 of 2): 1 x 3 cells") &&
+		              strstr(r->out, "peak   53.00") && !strstr(r->out, "peak   13.00") &&
+		              strstr(r->out, "streamed 4 frames"),
+		          "--sensor %s: %s", pick[k], r->out);
+	}
+	r = knot("replay two.csv --stream --sensor heel");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "sensor 'heel' is not in the file"), "%s", r->out);
+	/* before any window opens, so no display is needed */
+	r = knot("view --replay two.csv --sensor RF");
+	cr_assert_eq(r->status, 2, "%s", r->out);
+	cr_assert(strstr(r->out, "view --replay shows the first sensor of a file only") &&
+	              strstr(r->out, "--stream --sensor"),
+	          "%s", r->out);
 }
 
 /* --pitch overrides a sidecar (even one it could not read), takes ROW,COL,

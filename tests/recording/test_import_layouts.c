@@ -220,8 +220,14 @@ Test(import_layouts, xsensor_export_two_sensors_padding_groups_and_clock)
 	cr_assert_eq(in->format, KM_IMPORT_XSENSOR);
 	cr_assert_eq(in->sensor_count, 2);
 	cr_assert_str_eq(in->sensor, "Foot-LF S1");
-	cr_assert(strstr(logbuf, "reading sensor 1 of 2") && strstr(logbuf, "Foot-RF S1"), "%s",
-	          logbuf);
+	/* the sensors are listed by what tells them apart, with how to choose */
+	cr_assert(strstr(logbuf, "x4.csv holds 2 sensors (LF, RF); using LF; --sensor RF for the "
+	                         "other"),
+	          "%s", logbuf);
+	cr_assert_str_eq(km_import_sensor_label(r, 0), "LF");
+	cr_assert_str_eq(km_import_sensor_label(r, 1), "RF");
+	cr_assert_null(km_import_sensor_label(r, 2));
+	cr_assert_str_eq(km_import_sensor_name(r, 1), "Foot-RF S1");
 	cr_assert_eq(in->rows, 2);
 	cr_assert_eq(in->cols, 3);
 	cr_assert_float_eq(in->row_pitch_mm, 10.0f, 1e-5, "Sensel Height (cm)");
@@ -259,6 +265,42 @@ Test(import_layouts, xsensor_export_two_sensors_padding_groups_and_clock)
 	cr_assert_eq(open_cfg(p, &c, &o), KM_ERR_INVALID_ARG);
 	cr_assert(strstr(o.detail, "fits several"), "%s", o.detail);
 	free(p);
+}
+
+/* Labels are cut at whole tokens and must choose their sensor alone: names
+ * where a shorter part would fit another sensor keep the whole name. */
+Test(import_layouts, xsensor_sensor_labels)
+{
+	static const struct {
+		const char *a, *b, *la, *lb;
+	} cases[] = {
+	    {"HX210.11.31.M11-DFM-LF S0073", "HX210.11.31.M11-DFM-RF S0073", "LF", "RF"},
+	    {"Seat 1", "Seat 2", "Seat 1", "Seat 2"}, /* "1" would choose by number */
+	    {"Mat-A", "Mat-AB", "Mat-A", "Mat-AB"},   /* "A" is part of "AB" */
+	    {"LeftFoot", "RightFoot", "LeftFoot", "RightFoot"},
+	    {"Back X1 upper", "Back X1 lower", "upper", "lower"},
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		char *p = km_test_path(dir, "labels.csv");
+		FILE *f = fopen(p, "w");
+		cr_assert_not_null(f);
+		fprintf(f, "Units:,kPa\nFRAME,1\nSENSOR,%s\nRows,1\nColumns,2\nSENSELS\n1,2\n"
+		           "SENSOR,%s\nRows,1\nColumns,1\nSENSELS\n3\n",
+		        cases[k].a, cases[k].b);
+		fclose(f);
+		struct km_import_config c = km_import_config_default();
+		km_import *r = open_ok(p, &c);
+		cr_expect_str_eq(km_import_sensor_label(r, 0), cases[k].la, "%s", cases[k].a);
+		cr_expect_str_eq(km_import_sensor_label(r, 1), cases[k].lb, "%s", cases[k].b);
+		km_import_destroy(r);
+		/* each label chooses its own sensor */
+		c = km_import_config_default();
+		c.sensor = cases[k].lb;
+		r = open_ok(p, &c);
+		cr_expect_eq(km_import_info(r)->sensor_index, 1, "--sensor %s", cases[k].lb);
+		km_import_destroy(r);
+		free(p);
+	}
 }
 
 Test(import_layouts, xsensor_time_going_backwards_is_an_error)

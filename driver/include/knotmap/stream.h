@@ -90,6 +90,11 @@ struct km_stream_config {
 	const char *replay_units;    /* "kPa", "mmHg", "N/cm2", "psi", "raw" */
 	uint16_t replay_rows;        /* a plain CSV without a header: its grid, both or */
 	uint16_t replay_cols;        /* neither, 1..KM_FRAME_MAX_DIM (0: from the file) */
+	/* A file with several sensors (XSENSOR insoles): which one, by 1-based
+	 * number or name (import.h's config.sensor; an unknown one fails create
+	 * with KM_ERR_INVALID_ARG); NULL = the first. The device info's location
+	 * names the sensor played ("FILE, sensor LF (1 of 2)"). */
+	const char *replay_sensor;
 
 	/* common */
 	uint16_t rate_hz;       /* frame rate to request at start; 0 = the device's (default 0) */

@@ -213,6 +213,10 @@ KM_API int km_import_create(const struct km_import_config *cfg, km_import **out)
 KM_API const struct km_import_info *km_import_info(const km_import *r);
 /* Name of sensor i (0-based) of a file with several; NULL past the end. */
 KM_API const char *km_import_sensor_name(const km_import *r, unsigned i);
+/* What tells sensor i apart from the others, a part of its name that chooses
+ * it alone as config.sensor ("LF" of "HX210.11.31.M11-DFM-LF S0073" next to
+ * "...-RF S0073"); its whole name when no shorter part does. NULL past the end. */
+KM_API const char *km_import_sensor_label(const km_import *r, unsigned i);
 
 /*
  * Reads the next frame into out, which must have the info's rows x cols
