@@ -51,7 +51,7 @@ static void view_usage(FILE *out)
 	             "  --format F         npy, tekscan, xsensor, csv or kmrec (no detection)\n"
 	             "  --rate HZ          frame rate\n"
 	             "  --pitch MM         cell spacing\n"
-	             "  --units U          kPa, mmHg, N/cm2, psi or raw\n"
+	             "  --units U          kPa, mmHg, kgf/cm2, psi... or counts (see replay --help)\n"
 	             "  --rows R --cols C  the grid of a plain CSV with one frame per line and\n"
 	             "                     no header of cell names\n"
 	             "  --partial          accepted for symmetry: view always plays a damaged\n"

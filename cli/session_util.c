@@ -97,8 +97,9 @@ const char km_cli_import_usage[] =
     "  --rate HZ      frame rate of an import (default: file, sidecar, 100 Hz)\n"
     "  --pitch MM     cell spacing of an import (default: file, sidecar, 10 mm);\n"
     "                 ROW,COL for cells that are not square (mm between rows, columns)\n"
-    "  --units U      kPa, mmHg, N/cm2, psi or counts (default: file, sidecar,\n"
-    "                 else counts: values are never assumed to be kPa)\n"
+    "  --units U      kPa, Pa, MPa, bar, mbar, N/cm2, kgf/cm2, g/cm2, psi, mmHg,\n"
+    "                 cmH2O or counts (default: file, sidecar, else counts:\n"
+    "                 values are never assumed to be kPa)\n"
     "  --rows R --cols C   grid of a plain CSV with one frame per line\n"
     "  --sensor S     a file with several sensors (XSENSOR insoles): which one, by\n"
     "                 number (1, 2) or name; default the first\n"
@@ -181,7 +182,7 @@ int km_cli_import_option(const char *cmd, int argc, char **argv, int *i, bool wi
 		o->row_pitch_mm = o->col_pitch_mm = 0;
 	} else if (!strcmp(a, "--units")) {
 		if (km_import_units_parse(v, &o->units) != KM_OK) {
-			km_cli_error(cmd, "units: kPa, mmHg, N/cm2, psi, raw", "unknown units '%s'",
+			km_cli_error(cmd, "units: " KM_IMPORT_UNITS_LIST, "unknown units '%s'",
 			             v);
 			return -1;
 		}

@@ -212,7 +212,9 @@ int km_import_format_parse(const char *name, enum km_import_format *out)
 	return KM_ERR_INVALID_ARG;
 }
 
-static const char *const unit_names[] = {"default", "kPa", "mmHg", "N/cm2", "psi", "counts"};
+static const char *const unit_names[] = {"default", "kPa",  "mmHg", "N/cm2",  "psi",
+                                         "counts",  "Pa",   "kgf/cm2", "gf/cm2", "bar",
+                                         "mbar",    "MPa",  "cmH2O"};
 
 const char *km_import_units_name(enum km_import_units u)
 {
@@ -224,27 +226,51 @@ int km_import_units_parse(const char *text, enum km_import_units *out)
 	if (!text || !out)
 		return KM_ERR_INVALID_ARG;
 	/* Compare without spaces, quotes, brackets and case: "mm Hg", "(kPa)". */
-	char k[32];
+	char k[32], cased[32];
 	size_t n = 0;
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
 		if (isspace(*p) || *p == '"' || *p == '(' || *p == ')' || *p == '[' || *p == ']')
 			continue;
 		if (n + 1 >= sizeof k)
 			return KM_ERR_UNSUPPORTED;
+		cased[n] = (char)*p;
 		k[n++] = (char)tolower(*p);
 	}
-	k[n] = '\0';
+	k[n] = cased[n] = '\0';
+	/* the two spellings whose case changes the unit by 10^9 */
+	if (!strcmp(cased, "mPa") || !strcmp(cased, "Mbar"))
+		return KM_ERR_UNSUPPORTED;
+	/* "^2" and "²" (UTF-8 C2 B2) are "2" */
+	char *w = k;
+	for (const char *p = k; *p;) {
+		if (p[0] == '^' && p[1] == '2') {
+			*w++ = '2';
+			p += 2;
+		} else if ((unsigned char)p[0] == 0xC2 && (unsigned char)p[1] == 0xB2) {
+			*w++ = '2';
+			p += 2;
+		} else {
+			*w++ = *p++;
+		}
+	}
+	*w = '\0';
 	static const struct {
 		const char *name;
 		enum km_import_units u;
 	} map[] = {
-	    {"kpa", KM_UNITS_KPA},           {"kilopascal", KM_UNITS_KPA},
-	    {"kilopascals", KM_UNITS_KPA},   {"mmhg", KM_UNITS_MMHG},
-	    {"n/cm2", KM_UNITS_NCM2},        {"n/cm^2", KM_UNITS_NCM2},
-	    {"n/cm\xc2\xb2", KM_UNITS_NCM2}, {"ncm2", KM_UNITS_NCM2},
-	    {"psi", KM_UNITS_PSI},           {"raw", KM_UNITS_RAW},
-	    {"counts", KM_UNITS_RAW},        {"none", KM_UNITS_RAW},
-	    {"adc", KM_UNITS_RAW},
+	    {"kpa", KM_UNITS_KPA},        {"kilopascal", KM_UNITS_KPA},
+	    {"kilopascals", KM_UNITS_KPA}, {"mmhg", KM_UNITS_MMHG},
+	    {"n/cm2", KM_UNITS_NCM2},     {"ncm2", KM_UNITS_NCM2},
+	    {"psi", KM_UNITS_PSI},        {"lbf/in2", KM_UNITS_PSI},
+	    {"pa", KM_UNITS_PA},          {"pascal", KM_UNITS_PA},
+	    {"pascals", KM_UNITS_PA},     {"n/m2", KM_UNITS_PA},
+	    {"kgf/cm2", KM_UNITS_KGFCM2}, {"kg/cm2", KM_UNITS_KGFCM2},
+	    {"gf/cm2", KM_UNITS_GFCM2},   {"g/cm2", KM_UNITS_GFCM2},
+	    {"bar", KM_UNITS_BAR},        {"mbar", KM_UNITS_MBAR},
+	    {"hpa", KM_UNITS_MBAR},       {"mpa", KM_UNITS_MPA},
+	    {"n/mm2", KM_UNITS_MPA},      {"cmh2o", KM_UNITS_CMH2O},
+	    {"raw", KM_UNITS_RAW},        {"counts", KM_UNITS_RAW},
+	    {"none", KM_UNITS_RAW},       {"adc", KM_UNITS_RAW},
 	};
 	for (size_t i = 0; i < KM_ARRAY_SIZE(map); i++)
 		if (!strcmp(k, map[i].name)) {
@@ -256,13 +282,27 @@ int km_import_units_parse(const char *text, enum km_import_units *out)
 
 double km_import_units_to_kpa(enum km_import_units u)
 {
+	/* exact by definition (NIST SP 811 appendix B; g = 9.80665 m/s^2) */
 	switch (u) {
 	case KM_UNITS_MMHG:
-		return 101.325 / 760.0; /* standard atmosphere: 760 mmHg = 101.325 kPa */
+		return 0.133322387415; /* 13.5951 g/cm^3 x 1 mm x g */
 	case KM_UNITS_NCM2:
 		return 10.0; /* 1 N/cm^2 = 10^4 Pa */
 	case KM_UNITS_PSI:
-		return 6.894757293168; /* 1 lbf/in^2 (NIST SP 811) */
+		return 6.894757293168; /* 0.45359237 kg x g / (0.0254 m)^2 */
+	case KM_UNITS_PA:
+		return 0.001;
+	case KM_UNITS_KGFCM2:
+		return 98.0665; /* 1 kg x g / 10^-4 m^2 */
+	case KM_UNITS_GFCM2:
+	case KM_UNITS_CMH2O: /* 1 g/cm^3 x 1 cm x g: the same 98.0665 Pa */
+		return 0.0980665;
+	case KM_UNITS_BAR:
+		return 100.0;
+	case KM_UNITS_MBAR:
+		return 0.1;
+	case KM_UNITS_MPA:
+		return 1000.0;
 	default:
 		return 1.0;
 	}
@@ -686,7 +726,7 @@ static int read_sidecar(km_import *r, const char *path, bool *found)
 			} else if (km_import_units_parse(sval, &units) != KM_OK) {
 				rc = KM_ERR_UNSUPPORTED;
 				early_fail(&r->cfg,
-				           "%s: unknown units '%s' (kPa, mmHg, N/cm2, psi, counts; give "
+				           "%s: unknown units '%s' (" KM_IMPORT_UNITS_LIST "; give "
 				           "--units to override)",
 				           path, sval);
 				goto out;

@@ -546,7 +546,7 @@ static int consume_meta(km_import *r)
 		enum km_import_units u;
 		if (km_import_units_parse(value, &u) != KM_OK)
 			return km__import_fail(r, KM_ERR_UNSUPPORTED, t->line, t->line_off,
-			                       "unknown units '%.40s' (kPa, mmHg, N/cm2, psi, raw)",
+			                       "unknown units '%.40s' (" KM_IMPORT_UNITS_LIST ")",
 			                       value);
 		km__import_set_units(r, u);
 	} else if (!strcmp(k, "sensortype") || !strcmp(k, "sensor") || !strcmp(k, "model") ||

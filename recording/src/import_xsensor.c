@@ -474,8 +474,7 @@ static int xs_open(km_import *r)
 			enum km_import_units u;
 			if (km_import_units_parse(val, &u) != KM_OK)
 				return km__import_fail_at(r, KM_ERR_UNSUPPORTED, x->lno, 1, x->loff,
-				                          "unknown units '%.40s' (kPa, mmHg, N/cm2, psi, "
-				                          "raw)",
+				                          "unknown units '%.40s' (" KM_IMPORT_UNITS_LIST ")",
 				                          val);
 			km__import_set_units(r, u);
 		}

@@ -213,7 +213,8 @@ Test(import, config_rejected_and_names)
 	cr_assert_eq(km_import_units_parse("N/cm^2", &u), KM_OK);
 	cr_assert_eq(u, KM_UNITS_NCM2);
 	cr_assert_eq(km_import_units_parse("furlongs", &u), KM_ERR_UNSUPPORTED);
-	cr_assert_float_eq(km_import_units_to_kpa(KM_UNITS_MMHG) * 760.0, 101.325, 1e-9);
+	/* the conventional millimetre of mercury, 13.5951 g/cm^3 x 9.80665 m/s^2 */
+	cr_assert_float_eq(km_import_units_to_kpa(KM_UNITS_MMHG), 13.5951 * 9.80665 / 1000, 1e-15);
 	km_import_destroy(NULL);
 	km_source_destroy(NULL);
 }

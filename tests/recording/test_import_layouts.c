@@ -633,3 +633,117 @@ Test(import_layouts, units_nobody_gives_are_counts)
 	km_import_destroy(r);
 	free(p);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Units                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Every pressure unit vendors write, as they write it, with its exact factor
+ * from the definitions (g = 9.80665 m/s^2, 1 lb = 0.45359237 kg, 1 in =
+ * 0.0254 m, mercury 13.5951 g/cm^3); the name it is shown by reads back as
+ * itself. kg/cm2 was refused before. */
+Test(import_layouts, units_table)
+{
+	const double g = 9.80665;
+	static const struct {
+		const char *text;
+		enum km_import_units u;
+	} spell[] = {
+	    {"kPa", KM_UNITS_KPA},        {"KPA", KM_UNITS_KPA},         {"kilopascals", KM_UNITS_KPA},
+	    {"Pa", KM_UNITS_PA},          {"N/m2", KM_UNITS_PA},         {"N/m^2", KM_UNITS_PA},
+	    {"MPa", KM_UNITS_MPA},        {"N/mm2", KM_UNITS_MPA},       {"N/mm\xc2\xb2", KM_UNITS_MPA},
+	    {"bar", KM_UNITS_BAR},        {"mbar", KM_UNITS_MBAR},       {"hPa", KM_UNITS_MBAR},
+	    {"N/cm2", KM_UNITS_NCM2},     {"N/cm^2", KM_UNITS_NCM2},     {"kg/cm2", KM_UNITS_KGFCM2},
+	    {"kgf/cm2", KM_UNITS_KGFCM2}, {"KG/CM^2", KM_UNITS_KGFCM2},  {"kgf/cm\xc2\xb2", KM_UNITS_KGFCM2},
+	    {"g/cm2", KM_UNITS_GFCM2},    {"gf/cm2", KM_UNITS_GFCM2},    {"(g/cm^2)", KM_UNITS_GFCM2},
+	    {"psi", KM_UNITS_PSI},        {"PSI", KM_UNITS_PSI},         {"lbf/in2", KM_UNITS_PSI},
+	    {"mmHg", KM_UNITS_MMHG},      {"mm Hg", KM_UNITS_MMHG},      {"cmH2O", KM_UNITS_CMH2O},
+	    {"cm H2O", KM_UNITS_CMH2O},   {"counts", KM_UNITS_RAW},      {"raw", KM_UNITS_RAW},
+	};
+	for (size_t i = 0; i < sizeof spell / sizeof spell[0]; i++) {
+		enum km_import_units u = KM_UNITS_DEFAULT;
+		cr_expect_eq(km_import_units_parse(spell[i].text, &u), KM_OK, "%s", spell[i].text);
+		cr_expect_eq(u, spell[i].u, "%s read as %s", spell[i].text, km_import_units_name(u));
+	}
+	static const struct {
+		enum km_import_units u;
+		const char *name;
+	} named[] = {
+	    {KM_UNITS_KPA, "kPa"},     {KM_UNITS_PA, "Pa"},         {KM_UNITS_MPA, "MPa"},
+	    {KM_UNITS_BAR, "bar"},     {KM_UNITS_MBAR, "mbar"},     {KM_UNITS_NCM2, "N/cm2"},
+	    {KM_UNITS_KGFCM2, "kgf/cm2"}, {KM_UNITS_GFCM2, "gf/cm2"}, {KM_UNITS_PSI, "psi"},
+	    {KM_UNITS_MMHG, "mmHg"},   {KM_UNITS_CMH2O, "cmH2O"},   {KM_UNITS_RAW, "counts"},
+	};
+	const double kpa[] = {1, 1e-3, 1e3, 100, 0.1, 10, g * 10, g / 100, 0.45359237 * g / (0.0254 * 0.0254) / 1000,
+	                      13.5951 * g / 1000, g / 100, 1};
+	for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+		cr_expect_str_eq(km_import_units_name(named[i].u), named[i].name);
+		enum km_import_units back = KM_UNITS_DEFAULT;
+		cr_expect_eq(km_import_units_parse(named[i].name, &back), KM_OK, "%s", named[i].name);
+		cr_expect_eq(back, named[i].u, "%s reads back", named[i].name);
+		double f = km_import_units_to_kpa(named[i].u);
+		cr_expect(fabs(f - kpa[i]) <= 1e-12 * kpa[i], "%s: %.15g kPa, want %.15g",
+		          named[i].name, f, kpa[i]);
+	}
+	/* the values the brief quotes, and what case changes */
+	cr_expect_float_eq(km_import_units_to_kpa(KM_UNITS_KGFCM2), 98.0665, 1e-12);
+	cr_expect_float_eq(km_import_units_to_kpa(KM_UNITS_PSI), 6.894757, 1e-6);
+	cr_expect_float_eq(km_import_units_to_kpa(KM_UNITS_MMHG), 0.133322, 1e-6);
+	static const char *const refused[] = {"mPa", "Mbar", "furlongs", "kg", "", "kPa/s", "atm"};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		enum km_import_units u;
+		cr_expect_eq(km_import_units_parse(refused[i], &u), KM_ERR_UNSUPPORTED, "'%s'",
+		             refused[i]);
+	}
+}
+
+/* The units a file names reach its frames in kPa: Tekscan UNITS, XSENSOR
+ * Units:, a CSV "units" row; an unknown unit is an error naming it and the
+ * line. */
+#define TEK                                                                                \
+	"DATA_TYPE FRAME\r\nROWS 1\r\nCOLS 2\r\nROW_SPACING 5 mm\r\nCOL_SPACING 5 mm\r\n" \
+	"SECONDS_PER_FRAME 0.1\r\nUNITS "
+#define TEK_END "\r\nASCII_DATA @@\r\n\r\n1,2\r\n@@\r\n"
+#define XS_END ",,\nFRAME,1,,\nSENSOR,Seat,,\nRows,1,,\nColumns,2,,\nSENSELS,,,\n1,2,,\n"
+
+Test(import_layouts, units_from_files_are_converted)
+{
+	static const struct {
+		const char *pre, *unit, *post; /* the file: pre unit post */
+		double kpa; /* of the cell holding 2 */
+	} files[] = {
+	    {TEK, "KG/CM2", TEK_END, 2 * 98.0665},
+	    {TEK, "g/cm2", TEK_END, 2 * 0.0980665},
+	    {"Units:,", "kgf/cm2", XS_END, 2 * 98.0665},
+	    {"Units:,", "mbar", XS_END, 2 * 0.1},
+	    {"units,", "bar", "\nrate_hz,10\n1,2\n", 2 * 100.0},
+	    {"units,", "Pa", "\nrate_hz,10\n1,2\n", 2 * 0.001},
+	};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		char text[512];
+		snprintf(text, sizeof text, "%s%s%s", files[i].pre, files[i].unit, files[i].post);
+		char *p = write_text("units.txt", text);
+		struct km_import_config c = km_import_config_default();
+		c.rows = files[i].pre[0] == 'u' ? 1 : 0;
+		c.cols = files[i].pre[0] == 'u' ? 2 : 0;
+		km_import *r = open_ok(p, &c);
+		const struct km_import_info *in = km_import_info(r);
+		cr_expect_eq(in->units_from, KM_IMPORT_FROM_FILE, "%s", files[i].unit);
+		struct km_frame *f = frame_for(r);
+		cr_assert_eq(km_import_next(r, f), KM_OK, "%s: %s", files[i].unit, logbuf);
+		cr_expect_float_eq(f->kpa[1], files[i].kpa, 1e-6 * files[i].kpa, "%s: %f kPa",
+		                   files[i].unit, (double)f->kpa[1]);
+		cr_expect_eq(f->flags & KM_FRAME_UNCALIBRATED, 0u, "%s", files[i].unit);
+		km_frame_destroy(f);
+		km_import_destroy(r);
+		free(p);
+	}
+	char *p = write_text("odd.asf", "DATA_TYPE FRAME\r\nROWS 1\r\nCOLS 2\r\nUNITS stone/ft2\r\n"
+	                                "ASCII_DATA @@\r\n\r\n1,2\r\n@@\r\n");
+	struct km_import_config c = km_import_config_default();
+	struct opened o;
+	cr_expect_eq(open_cfg(p, &c, &o), KM_ERR_UNSUPPORTED);
+	cr_expect(strstr(o.detail, "odd.asf:4") && strstr(o.detail, "unknown units 'stone/ft2'"),
+	          "%s", o.detail);
+	free(p);
+}

@@ -87,7 +87,7 @@ struct km_stream_config {
 	const char *replay_format;   /* "auto", "npy", "tekscan", "xsensor", "csv" */
 	float replay_rate_hz;        /* frame rate, Hz */
 	float replay_pitch_mm;       /* cell pitch, mm */
-	const char *replay_units;    /* "kPa", "mmHg", "N/cm2", "psi", "raw" */
+	const char *replay_units;    /* "kPa", "mmHg", "kgf/cm2", "raw"... (import.h) */
 	uint16_t replay_rows;        /* a plain CSV without a header: its grid, both or */
 	uint16_t replay_cols;        /* neither, 1..KM_FRAME_MAX_DIM (0: from the file) */
 	/* A file with several sensors (XSENSOR insoles): which one, by 1-based
