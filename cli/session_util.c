@@ -182,8 +182,7 @@ int km_cli_import_option(const char *cmd, int argc, char **argv, int *i, bool wi
 		o->row_pitch_mm = o->col_pitch_mm = 0;
 	} else if (!strcmp(a, "--units")) {
 		if (km_import_units_parse(v, &o->units) != KM_OK) {
-			km_cli_error(cmd, "units: " KM_IMPORT_UNITS_LIST, "unknown units '%s'",
-			             v);
+			km_cli_error(cmd, "units: " KM_IMPORT_UNITS_LIST, "unknown units '%s'", v);
 			return -1;
 		}
 	} else {
@@ -287,8 +286,8 @@ void km_cli_import_notes(const char *cmd, const char *path, const km_source *s,
 		unsigned other = in->sensor_index == 0 ? 1 : 0;
 		if (chosen)
 			fprintf(stderr, "); reading %s (%u of %u, '%s')\n",
-			        km_import_sensor_label(imp, in->sensor_index), in->sensor_index + 1u,
-			        (unsigned)in->sensor_count, in->sensor);
+			        km_import_sensor_label(imp, in->sensor_index),
+			        in->sensor_index + 1u, (unsigned)in->sensor_count, in->sensor);
 		else
 			fprintf(stderr, "); using %s; --sensor %s for %s\n",
 			        km_import_sensor_label(imp, in->sensor_index),

@@ -313,7 +313,8 @@ Test(import_cli, verify_needs_frames_and_vendor_files_read_plainly)
 	r = knot("replay '%s/xsensor_data.csv' --stream --sensor 2 --count 1 | grep '^frame'",
 	         vendor);
 	snprintf(rf, sizeof rf, "%.250s", r->out);
-	cr_assert(strstr(lf, "peak") && strstr(rf, "peak") && strcmp(lf, rf) != 0, "LF: %s RF: %s", lf, rf);
+	cr_assert(strstr(lf, "peak") && strstr(rf, "peak") && strcmp(lf, rf) != 0,
+	          "LF: %s RF: %s", lf, rf);
 }
 
 /* A file with two sensors: replay --stream plays the one --sensor names (by

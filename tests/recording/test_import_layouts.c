@@ -284,8 +284,9 @@ Test(import_layouts, xsensor_sensor_labels)
 		char *p = km_test_path(dir, "labels.csv");
 		FILE *f = fopen(p, "w");
 		cr_assert_not_null(f);
-		fprintf(f, "Units:,kPa\nFRAME,1\nSENSOR,%s\nRows,1\nColumns,2\nSENSELS\n1,2\n"
-		           "SENSOR,%s\nRows,1\nColumns,1\nSENSELS\n3\n",
+		fprintf(f,
+		        "Units:,kPa\nFRAME,1\nSENSOR,%s\nRows,1\nColumns,2\nSENSELS\n1,2\n"
+		        "SENSOR,%s\nRows,1\nColumns,1\nSENSELS\n3\n",
 		        cases[k].a, cases[k].b);
 		fclose(f);
 		struct km_import_config c = km_import_config_default();
@@ -649,37 +650,54 @@ Test(import_layouts, units_table)
 		const char *text;
 		enum km_import_units u;
 	} spell[] = {
-	    {"kPa", KM_UNITS_KPA},        {"KPA", KM_UNITS_KPA},         {"kilopascals", KM_UNITS_KPA},
-	    {"Pa", KM_UNITS_PA},          {"N/m2", KM_UNITS_PA},         {"N/m^2", KM_UNITS_PA},
-	    {"MPa", KM_UNITS_MPA},        {"N/mm2", KM_UNITS_MPA},       {"N/mm\xc2\xb2", KM_UNITS_MPA},
-	    {"bar", KM_UNITS_BAR},        {"mbar", KM_UNITS_MBAR},       {"hPa", KM_UNITS_MBAR},
-	    {"N/cm2", KM_UNITS_NCM2},     {"N/cm^2", KM_UNITS_NCM2},     {"kg/cm2", KM_UNITS_KGFCM2},
-	    {"kgf/cm2", KM_UNITS_KGFCM2}, {"KG/CM^2", KM_UNITS_KGFCM2},  {"kgf/cm\xc2\xb2", KM_UNITS_KGFCM2},
-	    {"g/cm2", KM_UNITS_GFCM2},    {"gf/cm2", KM_UNITS_GFCM2},    {"(g/cm^2)", KM_UNITS_GFCM2},
-	    {"psi", KM_UNITS_PSI},        {"PSI", KM_UNITS_PSI},         {"lbf/in2", KM_UNITS_PSI},
-	    {"mmHg", KM_UNITS_MMHG},      {"mm Hg", KM_UNITS_MMHG},      {"cmH2O", KM_UNITS_CMH2O},
-	    {"cm H2O", KM_UNITS_CMH2O},   {"counts", KM_UNITS_RAW},      {"raw", KM_UNITS_RAW},
+	    {"kPa", KM_UNITS_KPA},          {"KPA", KM_UNITS_KPA},
+	    {"kilopascals", KM_UNITS_KPA},  {"Pa", KM_UNITS_PA},
+	    {"N/m2", KM_UNITS_PA},          {"N/m^2", KM_UNITS_PA},
+	    {"MPa", KM_UNITS_MPA},          {"N/mm2", KM_UNITS_MPA},
+	    {"N/mm\xc2\xb2", KM_UNITS_MPA}, {"bar", KM_UNITS_BAR},
+	    {"mbar", KM_UNITS_MBAR},        {"hPa", KM_UNITS_MBAR},
+	    {"N/cm2", KM_UNITS_NCM2},       {"N/cm^2", KM_UNITS_NCM2},
+	    {"kg/cm2", KM_UNITS_KGFCM2},    {"kgf/cm2", KM_UNITS_KGFCM2},
+	    {"KG/CM^2", KM_UNITS_KGFCM2},   {"kgf/cm\xc2\xb2", KM_UNITS_KGFCM2},
+	    {"g/cm2", KM_UNITS_GFCM2},      {"gf/cm2", KM_UNITS_GFCM2},
+	    {"(g/cm^2)", KM_UNITS_GFCM2},   {"psi", KM_UNITS_PSI},
+	    {"PSI", KM_UNITS_PSI},          {"lbf/in2", KM_UNITS_PSI},
+	    {"mmHg", KM_UNITS_MMHG},        {"mm Hg", KM_UNITS_MMHG},
+	    {"cmH2O", KM_UNITS_CMH2O},      {"cm H2O", KM_UNITS_CMH2O},
+	    {"counts", KM_UNITS_RAW},       {"raw", KM_UNITS_RAW},
 	};
 	for (size_t i = 0; i < sizeof spell / sizeof spell[0]; i++) {
 		enum km_import_units u = KM_UNITS_DEFAULT;
 		cr_expect_eq(km_import_units_parse(spell[i].text, &u), KM_OK, "%s", spell[i].text);
-		cr_expect_eq(u, spell[i].u, "%s read as %s", spell[i].text, km_import_units_name(u));
+		cr_expect_eq(u, spell[i].u, "%s read as %s", spell[i].text,
+		             km_import_units_name(u));
 	}
 	static const struct {
 		enum km_import_units u;
 		const char *name;
 	} named[] = {
-	    {KM_UNITS_KPA, "kPa"},     {KM_UNITS_PA, "Pa"},         {KM_UNITS_MPA, "MPa"},
-	    {KM_UNITS_BAR, "bar"},     {KM_UNITS_MBAR, "mbar"},     {KM_UNITS_NCM2, "N/cm2"},
+	    {KM_UNITS_KPA, "kPa"},        {KM_UNITS_PA, "Pa"},        {KM_UNITS_MPA, "MPa"},
+	    {KM_UNITS_BAR, "bar"},        {KM_UNITS_MBAR, "mbar"},    {KM_UNITS_NCM2, "N/cm2"},
 	    {KM_UNITS_KGFCM2, "kgf/cm2"}, {KM_UNITS_GFCM2, "gf/cm2"}, {KM_UNITS_PSI, "psi"},
-	    {KM_UNITS_MMHG, "mmHg"},   {KM_UNITS_CMH2O, "cmH2O"},   {KM_UNITS_RAW, "counts"},
+	    {KM_UNITS_MMHG, "mmHg"},      {KM_UNITS_CMH2O, "cmH2O"},  {KM_UNITS_RAW, "counts"},
 	};
-	const double kpa[] = {1, 1e-3, 1e3, 100, 0.1, 10, g * 10, g / 100, 0.45359237 * g / (0.0254 * 0.0254) / 1000,
-	                      13.5951 * g / 1000, g / 100, 1};
+	const double kpa[] = {1,
+	                      1e-3,
+	                      1e3,
+	                      100,
+	                      0.1,
+	                      10,
+	                      g * 10,
+	                      g / 100,
+	                      0.45359237 * g / (0.0254 * 0.0254) / 1000,
+	                      13.5951 * g / 1000,
+	                      g / 100,
+	                      1};
 	for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
 		cr_expect_str_eq(km_import_units_name(named[i].u), named[i].name);
 		enum km_import_units back = KM_UNITS_DEFAULT;
-		cr_expect_eq(km_import_units_parse(named[i].name, &back), KM_OK, "%s", named[i].name);
+		cr_expect_eq(km_import_units_parse(named[i].name, &back), KM_OK, "%s",
+		             named[i].name);
 		cr_expect_eq(back, named[i].u, "%s reads back", named[i].name);
 		double f = km_import_units_to_kpa(named[i].u);
 		cr_expect(fabs(f - kpa[i]) <= 1e-12 * kpa[i], "%s: %.15g kPa, want %.15g",
@@ -700,8 +718,8 @@ Test(import_layouts, units_table)
 /* The units a file names reach its frames in kPa: Tekscan UNITS, XSENSOR
  * Units:, a CSV "units" row; an unknown unit is an error naming it and the
  * line. */
-#define TEK                                                                                \
-	"DATA_TYPE FRAME\r\nROWS 1\r\nCOLS 2\r\nROW_SPACING 5 mm\r\nCOL_SPACING 5 mm\r\n" \
+#define TEK                                                                                        \
+	"DATA_TYPE FRAME\r\nROWS 1\r\nCOLS 2\r\nROW_SPACING 5 mm\r\nCOL_SPACING 5 mm\r\n"          \
 	"SECONDS_PER_FRAME 0.1\r\nUNITS "
 #define TEK_END "\r\nASCII_DATA @@\r\n\r\n1,2\r\n@@\r\n"
 #define XS_END ",,\nFRAME,1,,\nSENSOR,Seat,,\nRows,1,,\nColumns,2,,\nSENSELS,,,\n1,2,,\n"
@@ -710,7 +728,7 @@ Test(import_layouts, units_from_files_are_converted)
 {
 	static const struct {
 		const char *pre, *unit, *post; /* the file: pre unit post */
-		double kpa; /* of the cell holding 2 */
+		double kpa;                    /* of the cell holding 2 */
 	} files[] = {
 	    {TEK, "KG/CM2", TEK_END, 2 * 98.0665},
 	    {TEK, "g/cm2", TEK_END, 2 * 0.0980665},
