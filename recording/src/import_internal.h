@@ -52,6 +52,9 @@ int km__in_line(struct km__in *in, char *buf, size_t cap, size_t *len);
  * mark, '.' or ','. s[0..n). */
 bool km__parse_decimal(const char *s, size_t n, char dec, double *v);
 
+/* Whether every one of v[0..n) is finite (vector code at -O2). */
+bool km__all_finite(const float *v, size_t n);
+
 struct km__import_ops;
 
 struct km_import {
