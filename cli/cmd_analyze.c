@@ -59,6 +59,7 @@ struct analysis {
 	struct km_cli_analysis run;
 	const struct km_source_info *in;
 	const char *units; /* "kPa" or "counts" */
+	char values[160], cells[160]; /* what the values are, the sensor's share */
 };
 
 static void on_event(struct analysis *a, const struct km_event *ev)
@@ -303,7 +304,8 @@ static void report(const struct analysis *a, uint64_t frames, uint64_t skipped, 
 	printf("analysed %" PRIu64 " frames (%.1f s)", frames, dur);
 	if (skipped)
 		printf(", %" PRIu64 " skipped (out of order, corrupt or unreadable)", skipped);
-	printf(", %" PRIu64 " events\n\n", a->sum.events);
+	printf(", %" PRIu64 " events\n", a->sum.events);
+	printf("values: %s\nmask: %s\n\n", a->values, a->cells);
 	printf("candidate knots: %zu\n", a->sum.n_knots);
 	for (size_t i = 0; i < a->sum.n_knots; i++) {
 		const struct km_summary_knot *k = &a->sum.knots[i];
@@ -393,6 +395,8 @@ static int run_analyze(int argc, char **argv)
 	}
 	km_cli_import_notes(CMD, path, r, &io);
 	a.in = in;
+	km_cli_values_line(r, a.values, sizeof a.values);
+	km_cli_cells_line(r, a.cells, sizeof a.cells);
 	int rc = km_cli_analysis_create(CMD, in, &a.run);
 	if (rc != KM_OK) {
 		km_source_destroy(r);

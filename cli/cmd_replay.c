@@ -166,19 +166,15 @@ static int run_import(const char *path, km_source *src, bool frames, bool verify
 		if (ii->row_pitch_mm != ii->col_pitch_mm)
 			printf("  cells      %.2f mm between rows x %.2f mm between columns\n",
 			       (double)ii->row_pitch_mm, (double)ii->col_pitch_mm);
-		if (ii->mask)
-			printf("  sensor     %u of %u cells are on the sensor (the rest lie outside "
-			       "its outline)\n",
-			       (unsigned)ii->mask_cells, (unsigned)ii->rows * ii->cols);
+		char line[160];
+		km_cli_cells_line(src, line, sizeof line);
+		printf("  mask       %s\n", line);
 		if (ii->sensor_count > 1)
 			printf("  sensor     %s, %u of %u: %s\n",
 			       km_import_sensor_label(km_source_import(src), ii->sensor_index),
 			       ii->sensor_index + 1u, (unsigned)ii->sensor_count, ii->sensor);
-		if (ii->units == KM_UNITS_RAW)
-			printf("  values     counts (%s), not pressures\n", origin[ii->units_from]);
-		else
-			printf("  values     %s (%s), x %.6g to kPa\n", km_import_units_name(ii->units),
-			       origin[ii->units_from], (double)ii->to_kpa);
+		km_cli_values_line(src, line, sizeof line);
+		printf("  values     %s\n", line);
 		printf("  frames     %" PRIu64 " over %.2f s\n", n,
 		       n > 1 ? (double)(t1 - t0) / 1e6 : 0.0);
 	}

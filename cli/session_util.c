@@ -310,3 +310,40 @@ int km_cli_check_source(const char *cmd, const char *path, const struct km_cli_i
 	km_source_destroy(src);
 	return KM_OK;
 }
+
+void km_cli_values_line(const km_source *s, char *buf, size_t cap)
+{
+	static const char *const origin[] = {"default", "given", "from the file", "from sidecar"};
+	const km_import *imp = km_source_import((km_source *)s);
+	if (!imp) {
+		const struct km_source_info *in = km_source_info(s);
+		snprintf(buf, cap, "%s (recorded)", (in->content & KM_REC_KPA) ? "kPa" : "counts");
+		return;
+	}
+	const struct km_import_info *ii = km_import_info(imp);
+	if (ii->units == KM_UNITS_RAW)
+		snprintf(buf, cap, "counts (%s%s), not pressures",
+		         ii->units_from == KM_IMPORT_FROM_DEFAULT ? "the file gives no units"
+		                                                  : origin[ii->units_from & 3],
+		         ii->units_from == KM_IMPORT_FROM_DEFAULT ? "; --units to say" : "");
+	else if (ii->units == KM_UNITS_KPA)
+		snprintf(buf, cap, "kPa (%s)", origin[ii->units_from & 3]);
+	else
+		snprintf(buf, cap, "%s (%s), x %.9g to kPa", km_import_units_name(ii->units),
+		         origin[ii->units_from & 3], km_import_units_to_kpa(ii->units));
+}
+
+void km_cli_cells_line(const km_source *s, char *buf, size_t cap)
+{
+	const struct km_source_info *in = km_source_info(s);
+	const km_import *imp = km_source_import((km_source *)s);
+	unsigned cells = (unsigned)in->device.rows * in->device.cols;
+	unsigned on = imp && in->mask ? (unsigned)km_import_info(imp)->mask_cells : cells;
+	if (on == cells)
+		snprintf(buf, cap, "all %u cells are on the sensor", cells);
+	else
+		snprintf(buf, cap,
+		         "%u of %u cells are on the sensor (%.1f %%); the rest lie outside its "
+		         "outline",
+		         on, cells, cells ? 100.0 * on / cells : 0.0);
+}

@@ -67,4 +67,11 @@ void km_cli_import_notes(const char *cmd, const char *path, const km_source *s,
 int km_cli_check_source(const char *cmd, const char *path, const struct km_cli_import_opts *o,
                         unsigned *sensor_index);
 
+/* One line each (no newline) for replay's summary and analyze's report:
+ * what the values are ("mmHg (from the file), x 0.133322387 to kPa",
+ * "counts (...), not pressures", "kPa (recorded)") and how many cells are on
+ * the sensor ("955 of 1260 cells are on the sensor (75.8 %); ..."). */
+void km_cli_values_line(const km_source *s, char *buf, size_t cap);
+void km_cli_cells_line(const km_source *s, char *buf, size_t cap);
+
 #endif

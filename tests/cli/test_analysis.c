@@ -371,6 +371,11 @@ Test(analysis_cli, csv_export_keeps_the_mask)
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_assert(strstr(r->out, "8 of 12 cells are on the sensor") && strstr(r->out, "frames     2"),
 	          "%s", r->out);
+	r = knot("analyze m.csv");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "\nvalues: kPa (from the file)\nmask: 8 of 12 cells are on the "
+	                         "sensor (66.7 %); the rest lie outside its outline\n"),
+	          "%s", r->out);
 	r = knot("export m.csv -o back.txt");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	r = run("grep", "-c -e '^B,[0-9.]*,[0-9.]*,B' back.txt");
