@@ -1232,13 +1232,21 @@ static size_t scale_cells(float *v, size_t n, float k, bool *bad)
 {
 	float z[4] = {0}, lo[4] = {0};
 	size_t i = 0;
-	for (; i + 4 <= n; i += 4)
-		for (size_t j = 0; j < 4; j++) {
-			float x = v[i + j] * k;
-			z[j] += x * 0.0f;
-			lo[j] = x < lo[j] ? x : lo[j];
-			v[i + j] = x;
-		}
+	if (k == 1.0f) /* kPa files, counts: nothing to write, only to look at */
+		for (; i + 4 <= n; i += 4)
+			for (size_t j = 0; j < 4; j++) {
+				float x = v[i + j];
+				z[j] += x * 0.0f;
+				lo[j] = x < lo[j] ? x : lo[j];
+			}
+	else
+		for (; i + 4 <= n; i += 4)
+			for (size_t j = 0; j < 4; j++) {
+				float x = v[i + j] * k;
+				z[j] += x * 0.0f;
+				lo[j] = x < lo[j] ? x : lo[j];
+				v[i + j] = x;
+			}
 	float s = 0.0f, low = 0.0f;
 	for (; i < n; i++) {
 		float x = v[i] * k;

@@ -874,9 +874,11 @@ Test(import, npy_float32_frames_read_exactly)
 		put_f32le(b + 10 + hl + i * 4, fast_value(i));
 	char *p = km_test_path(dir, "fast.npy");
 	write_file(p, b, total);
-	for (int mem = 0; mem < 2; mem++) {
+	for (int run = 0; run < 4; run++) {
+		/* from a file and from memory; mmHg (scaled) and kPa (as they are) */
+		int mem = run & 1;
 		struct km_import_config c = km_import_config_default();
-		c.units = KM_UNITS_MMHG;
+		c.units = run & 2 ? KM_UNITS_KPA : KM_UNITS_MMHG;
 		c.sidecar = false;
 		km_import *r;
 		if (mem) {
@@ -889,7 +891,7 @@ Test(import, npy_float32_frames_read_exactly)
 		}
 		struct km_frame *f;
 		cr_assert_eq(km_frame_create(FR, FC, 1, KM_GEOMETRY_FLAT, &f), KM_OK);
-		const float k = (float)km_import_units_to_kpa(KM_UNITS_MMHG);
+		const float k = (float)km_import_units_to_kpa(c.units);
 		for (unsigned n = 0; n < FN; n++) {
 			cr_assert_eq(km_import_next(r, f), KM_OK, "frame %u: %s", n, logbuf);
 			cr_assert(f->flags & KM_FRAME_BAD_CELLS, "negative cells were clamped");
