@@ -18,7 +18,9 @@
  *   GROUP,1                           region sub-blocks (Name, Cells, stats,
  *   Name,Left Heel                    SENSELS with Cells values): skipped
  *
- * One sensor is read per reader (config.sensor; default the first); a file
+ * An export of one sensor may have no SENSOR line: its Rows, Columns and
+ * Sensel sizes then follow FRAME directly. One sensor is read per reader
+ * (config.sensor; default the first); a file
  * with two insoles is two streams, one reader each. Line by line: the reader
  * holds one line and the frame being filled.
  */
@@ -46,6 +48,8 @@ struct xs {
 	uint64_t first_off, first_line; /* the first FRAME line */
 	unsigned nsensors, sel;
 	struct sensor s[MAX_SENSORS];
+	/* the file names no SENSOR: one sensor, its keys right after FRAME */
+	bool unnamed;
 	/* time of the frame being read and of the first frame, us since 1970 (or
 	 * since midnight when the date is missing) */
 	bool have_t0, have_prev;
@@ -245,7 +249,7 @@ static int read_block(km_import *r, struct xs *x, float *dst, int64_t *t_us, boo
 		                          "expected 'FRAME,N', found '%.40s'", x->line);
 	}
 	uint64_t frame_line = x->lno;
-	int sensor = -1;
+	int sensor = x->unnamed ? 0 : -1;
 	bool group = false, got = false, have_day = false, have_clock = false;
 	int64_t day = 0, clock = 0;
 	for (;;) {
@@ -445,6 +449,7 @@ static int xs_open(km_import *r)
 			return KM_ERR_NO_MEMORY;
 	}
 	x->held = x->have_t0 = x->have_prev = false;
+	x->unnamed = false;
 	x->nsensors = 0;
 	char key[64], val[64];
 	int rc;
@@ -496,7 +501,22 @@ static int xs_open(km_import *r)
 			continue;
 		if (!strcmp(key, "frame"))
 			break;
+		if (cur < 0 && !group &&
+		    (!strcmp(key, "rows") || !strcmp(key, "columns") ||
+		     !strncmp(key, "senselwidth", 11) || !strncmp(key, "senselheight", 12))) {
+			/* a sensor's keys with no SENSOR line before them: the file
+			 * has one sensor and does not name it */
+			cur = 0;
+			x->nsensors = 1;
+			x->unnamed = true;
+			memset(&x->s[0], 0, sizeof x->s[0]);
+			snprintf(r->sensor_names[0], sizeof r->sensor_names[0], "%s", "(unnamed)");
+		}
 		if (!strcmp(key, "sensor")) {
+			if (x->unnamed)
+				return km__import_fail_at(r, KM_ERR_MALFORMED, x->lno, 1, x->loff,
+				                          "SENSOR after a sensor's Rows/Columns without "
+				                          "one");
 			if (x->nsensors >= MAX_SENSORS)
 				return km__import_fail_at(r, KM_ERR_UNSUPPORTED, x->lno, 1, x->loff,
 				                          "more than %d SENSOR blocks in a frame",
@@ -544,8 +564,13 @@ static int xs_open(km_import *r)
 	r->info.cols = (uint16_t)se->cols;
 	r->info.sensor_count = (uint16_t)x->nsensors;
 	r->info.sensor_index = (uint16_t)x->sel;
-	snprintf(r->info.sensor, sizeof r->info.sensor, "%s", r->sensor_names[x->sel]);
-	snprintf(r->info.model, sizeof r->info.model, "XSENSOR %.55s", r->sensor_names[x->sel]);
+	snprintf(r->info.sensor, sizeof r->info.sensor, "%s",
+	         x->unnamed ? "" : r->sensor_names[x->sel]);
+	if (x->unnamed)
+		snprintf(r->info.model, sizeof r->info.model, "XSENSOR");
+	else
+		snprintf(r->info.model, sizeof r->info.model, "XSENSOR %.55s",
+		         r->sensor_names[x->sel]);
 	if (se->height_mm > 0 || se->width_mm > 0)
 		km__import_set_pitch2(r, se->height_mm, se->width_mm);
 	size_t need = 64 * (size_t)se->cols + 4096;

@@ -267,6 +267,48 @@ Test(import_layouts, xsensor_export_two_sensors_padding_groups_and_clock)
 	free(p);
 }
 
+/* An export with SENSELS but no SENSOR line (one sensor the file does not
+ * name): its Rows/Columns/Sensel size right after FRAME are that sensor's;
+ * refused before. A SENSOR line after such keys is an error naming the line. */
+Test(import_layouts, xsensor_without_a_sensor_line)
+{
+	char *p = write_text("nosensor.csv",
+	                     "Units:,kPa,,\nFRAME,1,,\nTime, 10:00:00.000,,\nRows,2,,\nColumns,3,,\n"
+	                     "Sensel Width (cm),0.5,,\nSensel Height (cm),1.0,,\nSENSELS,,,\n"
+	                     "1,2,3\n4,5,6\nFRAME,2,,\nTime, 10:00:00.020,,\nRows,2,,\n"
+	                     "Columns,3,,\nSENSELS,,,\n7,8,9\n10,11,12,,\n");
+	struct km_import_config c = km_import_config_default();
+	km_import *r = open_ok(p, &c);
+	const struct km_import_info *in = km_import_info(r);
+	cr_assert_eq(in->format, KM_IMPORT_XSENSOR);
+	cr_assert_eq(in->sensor_count, 1);
+	cr_assert_str_eq(in->sensor, "");
+	cr_assert_str_eq(in->model, "XSENSOR");
+	cr_assert_eq(in->rows, 2);
+	cr_assert_eq(in->cols, 3);
+	cr_assert_float_eq(in->row_pitch_mm, 10.0f, 1e-5);
+	cr_assert_float_eq(in->col_pitch_mm, 5.0f, 1e-5);
+	cr_assert_float_eq(in->rate_hz, 50.0f, 1e-3);
+	struct km_frame *f = frame_for(r);
+	cr_assert_eq(km_import_next(r, f), KM_OK, "%s", logbuf);
+	cr_assert_float_eq(f->kpa[5], 6.0f, 1e-6);
+	cr_assert_eq(km_import_next(r, f), KM_OK, "%s", logbuf);
+	cr_assert_float_eq(f->kpa[0], 7.0f, 1e-6);
+	cr_assert_float_eq(f->kpa[5], 12.0f, 1e-6);
+	cr_assert_eq(f->device_time_us, 20000u);
+	cr_assert_eq(km_import_next(r, f), KM_ERR_END);
+	km_frame_destroy(f);
+	km_import_destroy(r);
+	free(p);
+	p = write_text("late.csv", "FRAME,1,,\nRows,1,,\nColumns,2,,\nSENSOR,Seat,,\nSENSELS,,,\n1,2\n");
+	c = km_import_config_default();
+	struct opened o;
+	cr_assert_eq(open_cfg(p, &c, &o), KM_ERR_MALFORMED);
+	cr_assert(strstr(o.detail, "late.csv:4") && strstr(o.detail, "SENSOR after"), "%s",
+	          o.detail);
+	free(p);
+}
+
 /* Labels are cut at whole tokens and must choose their sensor alone: names
  * where a shorter part would fit another sensor keep the whole name. */
 Test(import_layouts, xsensor_sensor_labels)
