@@ -220,6 +220,7 @@ static int run_stream(const char *path, long count, const struct km_cli_import_o
 	c.replay_rows = io->rows;
 	c.replay_cols = io->cols;
 	c.replay_sensor = io->sensor;
+	c.replay_partial = io->partial;
 	c.log = km_cli_log();
 	km_stream *s = NULL;
 	int rc = km_stream_create(&c, &s);

@@ -70,6 +70,7 @@ static int replay_open(km_stream *s, const struct km_stream_config *cfg, void **
 	sc.import.rows = cfg->replay_rows;
 	sc.import.cols = cfg->replay_cols;
 	sc.import.sensor = cfg->replay_sensor;
+	sc.import.partial = cfg->replay_partial;
 	int err = km_source_create(&sc, &st->src);
 	if (err != KM_OK) {
 		km__log(&cfg->log, KM_LOG_ERROR, MOD, "cannot open %s: %s", cfg->replay_path,

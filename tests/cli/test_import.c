@@ -259,6 +259,18 @@ Test(import_cli, damaged_import_fails_or_is_partial)
 	          r->out);
 	r = knot("replay bad.csv --partial --verify");
 	cr_assert_eq(r->status, 1, "a file with a skipped frame is not verified: %s", r->out);
+	/* the replay transport (view --replay's path) stops at the damage and
+	 * says where, or with --partial skips the frame and shows the gap */
+	r = knot("replay bad.csv --stream --units kPa");
+	cr_assert(strstr(r->out, "bad.csv:33:31: 7 values; expected 8") &&
+	              strstr(r->out, "streamed 3 frames"),
+	          "%s", r->out);
+	r = knot("replay bad.csv --stream --units kPa --partial");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "streamed 4 frames") && strstr(r->out, "bad.csv:33:") &&
+	              strstr(r->out, "frame       3  seq          4  t     0.040 s  flags 0x01  "
+	                             "dropped   1"),
+	          "%s", r->out);
 
 	write_blocks("good.csv", 4, -1);
 	/* without rate and pitch the defaults are announced */

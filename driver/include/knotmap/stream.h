@@ -95,6 +95,10 @@ struct km_stream_config {
 	 * with KM_ERR_INVALID_ARG); NULL = the first. The device info's location
 	 * names the sensor played ("FILE, sensor LF (1 of 2)"). */
 	const char *replay_sensor;
+	/* Skip the frames of an import that do not read (each logged with its
+	 * place; the next frame shows the gap in dropped_since_last) instead of
+	 * stopping there (import.h's config.partial). Default false. */
+	bool replay_partial;
 
 	/* common */
 	uint16_t rate_hz;       /* frame rate to request at start; 0 = the device's (default 0) */
