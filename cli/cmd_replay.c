@@ -202,6 +202,14 @@ static int run_import(const char *path, km_source *src, bool frames, bool verify
 	return KM_EXIT_OK;
 }
 
+/* The replay transport ends a damaged import at the damage: its ENDED
+ * status carries the code (read once the stream's threads are joined). */
+static void on_stream_status(void *user, enum km_stream_status status, int error)
+{
+	if (status == KM_STREAM_ENDED && error != KM_OK)
+		*(int *)user = error;
+}
+
 /* The file through the driver's replay transport, as fast as it reads. */
 static int run_stream(const char *path, long count, const struct km_cli_import_opts *io)
 {
@@ -221,6 +229,9 @@ static int run_stream(const char *path, long count, const struct km_cli_import_o
 	c.replay_cols = io->cols;
 	c.replay_sensor = io->sensor;
 	c.replay_partial = io->partial;
+	int ended = KM_OK;
+	c.status_fn = on_stream_status;
+	c.status_user = &ended;
 	c.log = km_cli_log();
 	km_stream *s = NULL;
 	int rc = km_stream_create(&c, &s);
@@ -252,6 +263,14 @@ static int run_stream(const char *path, long count, const struct km_cli_import_o
 	km_frame_destroy(f);
 	if (rc != KM_OK && rc != KM_ERR_END) {
 		km_cli_error(CMD, NULL, "replaying '%s' failed: %s", path, km_strerror(rc));
+		return KM_EXIT_FAILURE;
+	}
+	if (rc == KM_ERR_END && ended != KM_OK) {
+		/* no silent loss: the frames after the damage never came */
+		printf("streamed %ld frames\n", n);
+		km_cli_error(CMD, "add --partial to skip the frames that do not read",
+		             "'%s' is damaged (%s, see above): the stream stopped there", path,
+		             km_strerror(ended));
 		return KM_EXIT_FAILURE;
 	}
 	printf("streamed %ld frames\n", n);

@@ -262,8 +262,10 @@ Test(import_cli, damaged_import_fails_or_is_partial)
 	/* the replay transport (view --replay's path) stops at the damage and
 	 * says where, or with --partial skips the frame and shows the gap */
 	r = knot("replay bad.csv --stream --units kPa");
+	cr_assert_eq(r->status, 1, "%s", r->out);
 	cr_assert(strstr(r->out, "bad.csv:33:31: 7 values; expected 8") &&
-	              strstr(r->out, "streamed 3 frames"),
+	              strstr(r->out, "streamed 3 frames") &&
+	              strstr(r->out, "'bad.csv' is damaged") && strstr(r->out, "--partial"),
 	          "%s", r->out);
 	r = knot("replay bad.csv --stream --units kPa --partial");
 	cr_assert_eq(r->status, 0, "%s", r->out);
