@@ -60,6 +60,9 @@ struct analysis {
 	const struct km_source_info *in;
 	const char *units; /* "kPa" or "counts" */
 	char values[160], cells[160]; /* what the values are, the sensor's share */
+	const char *file_units;       /* the file's own ("mmHg"), and its factor */
+	double to_kpa;
+	unsigned cells_on; /* cells on the sensor (all, without a mask) */
 };
 
 static void on_event(struct analysis *a, const struct km_event *ev)
@@ -159,8 +162,9 @@ static void report_json(const struct analysis *a, const char *path, uint64_t fra
 	printf(",\n  \"format\": ");
 	json_str(km_import_format_name(in->format));
 	printf(",\n  \"units\": {\"pressure\": \"%s\", \"time\": \"s\", \"position\": \"mm\", "
-	       "\"dose\": \"%s*s\"},\n",
-	       a->units, a->units);
+	       "\"dose\": \"%s*s\", \"file\": \"%s\", \"file_to_kpa\": ",
+	       a->units, a->units, a->file_units);
+	printf("%.12g},\n", a->to_kpa); /* exact by definition: all its digits */
 	printf("  \"relative_rules_only\": %s,\n  \"guard_off\": %s,\n",
 	       a->run.counts ? "true" : "false", a->run.guard_off ? "true" : "false");
 	printf("  \"grid\": {\"rows\": %u, \"cols\": %u, \"row_pitch_mm\": ",
@@ -170,6 +174,7 @@ static void report_json(const struct analysis *a, const char *path, uint64_t fra
 	json_num(in->col_pitch_mm > 0 ? in->col_pitch_mm : in->device.pitch_mm);
 	printf(", \"rate_hz\": ");
 	json_num(in->device.rate_hz);
+	printf(", \"cells_on_sensor\": %u", a->cells_on);
 	printf(", \"cell_centre\": \"x = (col + 0.5) * col_pitch_mm, y = (row + 0.5) * "
 	       "row_pitch_mm\"},\n");
 	printf("  \"frames\": %" PRIu64 ", \"skipped\": %" PRIu64 ", \"duration_s\": ", frames,
@@ -397,6 +402,14 @@ static int run_analyze(int argc, char **argv)
 	a.in = in;
 	km_cli_values_line(r, a.values, sizeof a.values);
 	km_cli_cells_line(r, a.cells, sizeof a.cells);
+	const km_import *imp = km_source_import(r);
+	const struct km_import_info *ii = imp ? km_import_info(imp) : NULL;
+	a.file_units = ii                ? km_import_units_name(ii->units)
+	               : (in->content & KM_REC_KPA) ? "kPa"
+	                                            : "counts";
+	a.to_kpa = ii && ii->units != KM_UNITS_RAW ? km_import_units_to_kpa(ii->units) : 1.0;
+	a.cells_on = ii && ii->mask ? (unsigned)ii->mask_cells
+	                            : (unsigned)in->device.rows * in->device.cols;
 	int rc = km_cli_analysis_create(CMD, in, &a.run);
 	if (rc != KM_OK) {
 		km_source_destroy(r);

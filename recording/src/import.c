@@ -619,6 +619,13 @@ static int read_sidecar(km_import *r, const char *path, bool *found)
 	}
 	text[n] = '\0';
 	const char *p = json_ws(text);
+	if (!*p) {
+		/* empty: most likely the shell's "> FILE.json" of this very command
+		 * ("analyze FILE.csv --json > FILE.json"), created before it runs */
+		km__log(&r->cfg.log, KM_LOG_INFO, MOD, "%s is empty: not a sidecar, not used", path);
+		*found = false;
+		goto out;
+	}
 	if (*p != '{') {
 		rc = KM_ERR_PARSE;
 		early_fail(&r->cfg, "%s: sidecar is not a JSON object", path);

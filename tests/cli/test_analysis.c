@@ -376,6 +376,12 @@ Test(analysis_cli, csv_export_keeps_the_mask)
 	cr_assert(strstr(r->out, "\nvalues: kPa (from the file)\nmask: 8 of 12 cells are on the "
 	                         "sensor (66.7 %); the rest lie outside its outline\n"),
 	          "%s", r->out);
+	r = knot("analyze m.csv --json > m.json; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = py("-c \"import json; j = json.load(open('m.json')); "
+	       "assert j['grid']['cells_on_sensor'] == 8, j['grid']; "
+	       "assert j['units']['file'] == 'kPa' and j['units']['file_to_kpa'] == 1, j['units']\"");
+	cr_assert_eq(r->status, 0, "%s", r->out);
 	r = knot("export m.csv -o back.txt");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	r = run("grep", "-c -e '^B,[0-9.]*,[0-9.]*,B' back.txt");

@@ -156,6 +156,10 @@ Test(import_cli, analyze_npy_finds_what_the_recording_holds)
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_assert(strstr(r->out, "\nvalues: kgf/cm2 (from sidecar), x 98.0665 to kPa\n"), "%s",
 	          r->out);
+	r = knot("analyze s.npy --json");
+	cr_assert(strstr(r->out, "\"file\": \"kgf/cm2\", \"file_to_kpa\": 98.0665}") &&
+	              strstr(r->out, "\"cells_on_sensor\": 1600"),
+	          "%s", r->out);
 	r = knot("analyze s.npy --units furlongs");
 	cr_assert_eq(r->status, 2, "%s", r->out);
 }

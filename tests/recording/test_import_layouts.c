@@ -807,3 +807,29 @@ Test(import_layouts, units_from_files_are_converted)
 	          "%s", o.detail);
 	free(p);
 }
+
+/* An empty FILE.json next to FILE.csv is no sidecar: it is what the shell
+ * creates for "knotmap analyze FILE.csv --json > FILE.json" before knotmap
+ * runs (which then failed with "sidecar is not a JSON object"). A non-empty
+ * one that is not JSON is still an error. */
+Test(import_layouts, empty_sidecar_is_not_a_sidecar)
+{
+	char *p = write_text("m.csv", "1,2\n3,4\n");
+	char *side = write_text("m.json", "");
+	struct km_import_config c = km_import_config_default();
+	km_import *r = open_ok(p, &c);
+	cr_assert_eq(km_import_info(r)->units_from, KM_IMPORT_FROM_DEFAULT);
+	cr_assert(strstr(logbuf, "m.json is empty: not a sidecar"), "%s", logbuf);
+	km_import_destroy(r);
+	free(write_text("m.json", " \n"));
+	c = km_import_config_default();
+	r = open_ok(p, &c);
+	km_import_destroy(r);
+	free(write_text("m.json", "rate 10\n"));
+	c = km_import_config_default();
+	struct opened o;
+	cr_assert_eq(open_cfg(p, &c, &o), KM_ERR_PARSE);
+	cr_assert(strstr(o.detail, "not a JSON object"), "%s", o.detail);
+	free(side);
+	free(p);
+}
