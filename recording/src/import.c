@@ -592,9 +592,21 @@ static bool json_num(const char **p, double *v, bool *null)
 static int read_sidecar(km_import *r, const char *path, bool *found)
 {
 	*found = false;
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	/* regular files only: a FIFO of that name would block the import */
+	int fd;
+	struct km_log quiet = {0};
+	int orc = km__open_input(&quiet, MOD, path, &fd);
+	if (orc != KM_OK) {
+		if (orc != KM_ERR_NOT_FOUND)
+			km__log(&r->cfg.log, KM_LOG_INFO, MOD, "%s: %s: not used as a sidecar", path,
+			        km_strerror(orc));
 		return KM_OK; /* no sidecar */
+	}
+	FILE *f = fdopen(fd, "rb");
+	if (!f) {
+		close(fd);
+		return KM_ERR_NO_MEMORY;
+	}
 	*found = true;
 	char *text = km__malloc(SIDECAR_MAX + 1);
 	if (!text) {

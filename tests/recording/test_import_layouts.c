@@ -9,6 +9,8 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "knotmap/import.h"
 
@@ -830,6 +832,20 @@ Test(import_layouts, empty_sidecar_is_not_a_sidecar)
 	struct opened o;
 	cr_assert_eq(open_cfg(p, &c, &o), KM_ERR_PARSE);
 	cr_assert(strstr(o.detail, "not a JSON object"), "%s", o.detail);
+	/* a FIFO of that name is not read (it would block), nor a folder */
+	cr_assert_eq(unlink(side), 0);
+	cr_assert_eq(mkfifo(side, 0600), 0);
+	c = km_import_config_default();
+	logbuf[0] = '\0';
+	r = open_ok(p, &c);
+	cr_assert(strstr(logbuf, "not used as a sidecar"), "%s", logbuf);
+	km_import_destroy(r);
+	cr_assert_eq(unlink(side), 0);
+	cr_assert_eq(mkdir(side, 0700), 0);
+	c = km_import_config_default();
+	r = open_ok(p, &c);
+	km_import_destroy(r);
+	cr_assert_eq(rmdir(side), 0);
 	free(side);
 	free(p);
 }
