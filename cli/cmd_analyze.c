@@ -59,6 +59,10 @@ struct analysis {
 	struct km_cli_analysis run;
 	const struct km_source_info *in;
 	const char *units; /* "kPa" or "counts" */
+	char values[160], cells[160]; /* what the values are, the sensor's share */
+	const char *file_units;       /* the file's own ("mmHg"), and its factor */
+	double to_kpa;
+	unsigned cells_on; /* cells on the sensor (all, without a mask) */
 };
 
 static void on_event(struct analysis *a, const struct km_event *ev)
@@ -158,8 +162,9 @@ static void report_json(const struct analysis *a, const char *path, uint64_t fra
 	printf(",\n  \"format\": ");
 	json_str(km_import_format_name(in->format));
 	printf(",\n  \"units\": {\"pressure\": \"%s\", \"time\": \"s\", \"position\": \"mm\", "
-	       "\"dose\": \"%s*s\"},\n",
-	       a->units, a->units);
+	       "\"dose\": \"%s*s\", \"file\": \"%s\", \"file_to_kpa\": ",
+	       a->units, a->units, a->file_units);
+	printf("%.12g},\n", a->to_kpa); /* exact by definition: all its digits */
 	printf("  \"relative_rules_only\": %s,\n  \"guard_off\": %s,\n",
 	       a->run.counts ? "true" : "false", a->run.guard_off ? "true" : "false");
 	printf("  \"grid\": {\"rows\": %u, \"cols\": %u, \"row_pitch_mm\": ",
@@ -169,6 +174,7 @@ static void report_json(const struct analysis *a, const char *path, uint64_t fra
 	json_num(in->col_pitch_mm > 0 ? in->col_pitch_mm : in->device.pitch_mm);
 	printf(", \"rate_hz\": ");
 	json_num(in->device.rate_hz);
+	printf(", \"cells_on_sensor\": %u", a->cells_on);
 	printf(", \"cell_centre\": \"x = (col + 0.5) * col_pitch_mm, y = (row + 0.5) * "
 	       "row_pitch_mm\"},\n");
 	printf("  \"frames\": %" PRIu64 ", \"skipped\": %" PRIu64 ", \"duration_s\": ", frames,
@@ -303,7 +309,8 @@ static void report(const struct analysis *a, uint64_t frames, uint64_t skipped, 
 	printf("analysed %" PRIu64 " frames (%.1f s)", frames, dur);
 	if (skipped)
 		printf(", %" PRIu64 " skipped (out of order, corrupt or unreadable)", skipped);
-	printf(", %" PRIu64 " events\n\n", a->sum.events);
+	printf(", %" PRIu64 " events\n", a->sum.events);
+	printf("values: %s\nmask: %s\n\n", a->values, a->cells);
 	printf("candidate knots: %zu\n", a->sum.n_knots);
 	for (size_t i = 0; i < a->sum.n_knots; i++) {
 		const struct km_summary_knot *k = &a->sum.knots[i];
@@ -391,8 +398,18 @@ static int run_analyze(int argc, char **argv)
 		km_source_destroy(r);
 		return KM_EXIT_FAILURE;
 	}
-	km_cli_import_notes(CMD, r);
+	km_cli_import_notes(CMD, path, r, &io);
 	a.in = in;
+	km_cli_values_line(r, a.values, sizeof a.values);
+	km_cli_cells_line(r, a.cells, sizeof a.cells);
+	const km_import *imp = km_source_import(r);
+	const struct km_import_info *ii = imp ? km_import_info(imp) : NULL;
+	a.file_units = ii                ? km_import_units_name(ii->units)
+	               : (in->content & KM_REC_KPA) ? "kPa"
+	                                            : "counts";
+	a.to_kpa = ii && ii->units != KM_UNITS_RAW ? km_import_units_to_kpa(ii->units) : 1.0;
+	a.cells_on = ii && ii->mask ? (unsigned)ii->mask_cells
+	                            : (unsigned)in->device.rows * in->device.cols;
 	int rc = km_cli_analysis_create(CMD, in, &a.run);
 	if (rc != KM_OK) {
 		km_source_destroy(r);

@@ -282,7 +282,7 @@ static int run_export(int argc, char **argv)
 	char tmp[4096] = "";
 	km_rec_reader *r = km_source_rec_reader(src);
 	if (!r) {
-		km_cli_import_notes(CMD, src);
+		km_cli_import_notes(CMD, in, src, &io);
 		rc = import_to_temp(in, &io, src, tmp, sizeof tmp, &r);
 		if (rc != KM_OK) {
 			km_source_destroy(src);

@@ -166,18 +166,15 @@ static int run_import(const char *path, km_source *src, bool frames, bool verify
 		if (ii->row_pitch_mm != ii->col_pitch_mm)
 			printf("  cells      %.2f mm between rows x %.2f mm between columns\n",
 			       (double)ii->row_pitch_mm, (double)ii->col_pitch_mm);
-		if (ii->mask)
-			printf("  sensor     %u of %u cells are on the sensor (the rest lie outside "
-			       "its outline)\n",
-			       (unsigned)ii->mask_cells, (unsigned)ii->rows * ii->cols);
+		char line[160];
+		km_cli_cells_line(src, line, sizeof line);
+		printf("  mask       %s\n", line);
 		if (ii->sensor_count > 1)
-			printf("  sensor     %u of %u: %s\n", ii->sensor_index + 1u,
-			       (unsigned)ii->sensor_count, ii->sensor);
-		if (ii->units == KM_UNITS_RAW)
-			printf("  values     counts (%s), not pressures\n", origin[ii->units_from]);
-		else
-			printf("  values     %s (%s), x %.6g to kPa\n", km_import_units_name(ii->units),
-			       origin[ii->units_from], (double)ii->to_kpa);
+			printf("  sensor     %s, %u of %u: %s\n",
+			       km_import_sensor_label(km_source_import(src), ii->sensor_index),
+			       ii->sensor_index + 1u, (unsigned)ii->sensor_count, ii->sensor);
+		km_cli_values_line(src, line, sizeof line);
+		printf("  values     %s\n", line);
 		printf("  frames     %" PRIu64 " over %.2f s\n", n,
 		       n > 1 ? (double)(t1 - t0) / 1e6 : 0.0);
 	}
@@ -205,10 +202,18 @@ static int run_import(const char *path, km_source *src, bool frames, bool verify
 	return KM_EXIT_OK;
 }
 
+/* The replay transport ends a damaged import at the damage: its ENDED
+ * status carries the code (read once the stream's threads are joined). */
+static void on_stream_status(void *user, enum km_stream_status status, int error)
+{
+	if (status == KM_STREAM_ENDED && error != KM_OK)
+		*(int *)user = error;
+}
+
 /* The file through the driver's replay transport, as fast as it reads. */
 static int run_stream(const char *path, long count, const struct km_cli_import_opts *io)
 {
-	if (km_cli_check_source(CMD, path, io) != KM_OK)
+	if (km_cli_check_source(CMD, path, io, NULL) != KM_OK)
 		return KM_EXIT_FAILURE;
 	struct km_stream_config c = km_stream_config_default();
 	c.transport = KM_TRANSPORT_REPLAY;
@@ -222,6 +227,11 @@ static int run_stream(const char *path, long count, const struct km_cli_import_o
 	c.replay_pitch_mm = km_cli_import_pitch(io); /* the stream takes one pitch */
 	c.replay_rows = io->rows;
 	c.replay_cols = io->cols;
+	c.replay_sensor = io->sensor;
+	c.replay_partial = io->partial;
+	int ended = KM_OK;
+	c.status_fn = on_stream_status;
+	c.status_user = &ended;
 	c.log = km_cli_log();
 	km_stream *s = NULL;
 	int rc = km_stream_create(&c, &s);
@@ -232,8 +242,8 @@ static int run_stream(const char *path, long count, const struct km_cli_import_o
 	}
 	struct km_device_info info;
 	km_stream_device_info(s, &info);
-	printf("stream %s: %u x %u cells, %.2f mm pitch, %u Hz\n", path, info.rows, info.cols,
-	       (double)info.pitch_mm, info.rate_hz);
+	printf("stream %s: %u x %u cells, %.2f mm pitch, %u Hz\n", info.location, info.rows,
+	       info.cols, (double)info.pitch_mm, info.rate_hz);
 	struct km_frame *f = NULL;
 	rc = km_stream_frame_create(s, &f);
 	if (rc == KM_OK)
@@ -253,6 +263,14 @@ static int run_stream(const char *path, long count, const struct km_cli_import_o
 	km_frame_destroy(f);
 	if (rc != KM_OK && rc != KM_ERR_END) {
 		km_cli_error(CMD, NULL, "replaying '%s' failed: %s", path, km_strerror(rc));
+		return KM_EXIT_FAILURE;
+	}
+	if (rc == KM_ERR_END && ended != KM_OK) {
+		/* no silent loss: the frames after the damage never came */
+		printf("streamed %ld frames\n", n);
+		km_cli_error(CMD, "add --partial to skip the frames that do not read",
+		             "'%s' is damaged (%s, see above): the stream stopped there", path,
+		             km_strerror(ended));
 		return KM_EXIT_FAILURE;
 	}
 	printf("streamed %ld frames\n", n);
@@ -317,7 +335,7 @@ static int run_replay(int argc, char **argv)
 		return KM_EXIT_FAILURE;
 	km_rec_reader *r = km_source_rec_reader(src);
 	if (!r) {
-		km_cli_import_notes(CMD, src); /* guessed settings, the sensor read */
+		km_cli_import_notes(CMD, path, src, &io); /* guessed settings, the sensor read */
 		int st = run_import(path, src, frames, verify, from, count);
 		km_source_destroy(src);
 		return st;

@@ -51,7 +51,7 @@ static void view_usage(FILE *out)
 	             "  --format F         npy, tekscan, xsensor, csv or kmrec (no detection)\n"
 	             "  --rate HZ          frame rate\n"
 	             "  --pitch MM         cell spacing\n"
-	             "  --units U          kPa, mmHg, N/cm2, psi or raw\n"
+	             "  --units U          kPa, mmHg, kgf/cm2, psi... or counts (see replay --help)\n"
 	             "  --rows R --cols C  the grid of a plain CSV with one frame per line and\n"
 	             "                     no header of cell names\n"
 	             "  --partial          accepted for symmetry: view always plays a damaged\n"
@@ -198,8 +198,20 @@ static int run_view(int argc, char **argv)
 	}
 	if (o.source == KM_VIEW_SOURCE_REPLAY) {
 		/* before a window opens */
-		if (km_cli_check_source("view", o.replay_path, &io) != KM_OK)
+		unsigned sensor = 0;
+		if (km_cli_check_source("view", o.replay_path, &io, &sensor) != KM_OK)
 			return KM_EXIT_FAILURE;
+		if (sensor != 0) {
+			/* the viewer's options have no sensor yet: never show one
+			 * insole while the notes above name another */
+			km_cli_error("view",
+			             "see it with 'knotmap replay FILE --stream --sensor S' or "
+			             "'knotmap analyze FILE --sensor S'",
+			             "view --replay shows the first sensor of a file only; "
+			             "--sensor %s is another",
+			             io.sensor);
+			return KM_EXIT_USAGE;
+		}
 		if (io.format != KM_IMPORT_AUTO)
 			o.replay_format = km_import_format_name(io.format);
 		if (io.units != KM_UNITS_DEFAULT)

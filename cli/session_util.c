@@ -96,8 +96,9 @@ const char km_cli_import_usage[] =
     "  --rate HZ      frame rate of an import (default: file, sidecar, 100 Hz)\n"
     "  --pitch MM     cell spacing of an import (default: file, sidecar, 10 mm);\n"
     "                 ROW,COL for cells that are not square (mm between rows, columns)\n"
-    "  --units U      kPa, mmHg, N/cm2, psi or counts (default: file, sidecar,\n"
-    "                 else counts: values are never assumed to be kPa)\n"
+    "  --units U      kPa, Pa, MPa, bar, mbar, N/cm2, kgf/cm2, g/cm2, psi, mmHg,\n"
+    "                 cmH2O or counts (default: file, sidecar, else counts:\n"
+    "                 values are never assumed to be kPa)\n"
     "  --rows R --cols C   grid of a plain CSV with one frame per line\n"
     "  --sensor S     a file with several sensors (XSENSOR insoles): which one, by\n"
     "                 number (1, 2) or name; default the first\n"
@@ -180,8 +181,7 @@ int km_cli_import_option(const char *cmd, int argc, char **argv, int *i, bool wi
 		o->row_pitch_mm = o->col_pitch_mm = 0;
 	} else if (!strcmp(a, "--units")) {
 		if (km_import_units_parse(v, &o->units) != KM_OK) {
-			km_cli_error(cmd, "units: kPa, mmHg, N/cm2, psi, raw", "unknown units '%s'",
-			             v);
+			km_cli_error(cmd, "units: " KM_IMPORT_UNITS_LIST, "unknown units '%s'", v);
 			return -1;
 		}
 	} else {
@@ -251,7 +251,8 @@ int km_cli_open_source(const char *cmd, const char *path, const struct km_cli_im
 	return rc;
 }
 
-void km_cli_import_notes(const char *cmd, const km_source *s)
+void km_cli_import_notes(const char *cmd, const char *path, const km_source *s,
+                         const struct km_cli_import_opts *o)
 {
 	const km_import *imp = km_source_import((km_source *)s);
 	if (!imp)
@@ -273,24 +274,75 @@ void km_cli_import_notes(const char *cmd, const km_source *s)
 		        "counts, not kPa (give --units)\n",
 		        cmd);
 	if (in->sensor_count > 1) {
-		fprintf(stderr,
-		        "knotmap %s: note: reading sensor %u of %u, '%s'; the file also "
-		        "holds",
-		        cmd, in->sensor_index + 1u, (unsigned)in->sensor_count, in->sensor);
+		/* which sensor is read, and how to choose another */
+		const char *base = strrchr(path, '/');
+		base = base ? base + 1 : path;
+		bool chosen = o->sensor && *o->sensor;
+		fprintf(stderr, "knotmap %s: note: %s holds %u sensors (", cmd, base,
+		        (unsigned)in->sensor_count);
 		for (unsigned i = 0; i < in->sensor_count; i++)
-			if (i != in->sensor_index)
-				fprintf(stderr, " %u '%s'", i + 1, km_import_sensor_name(imp, i));
-		fprintf(stderr, " (choose with --sensor)\n");
+			fprintf(stderr, "%s%s", i ? ", " : "", km_import_sensor_label(imp, i));
+		unsigned other = in->sensor_index == 0 ? 1 : 0;
+		if (chosen)
+			fprintf(stderr, "); reading %s (%u of %u, '%s')\n",
+			        km_import_sensor_label(imp, in->sensor_index),
+			        in->sensor_index + 1u, (unsigned)in->sensor_count, in->sensor);
+		else
+			fprintf(stderr, "); using %s; --sensor %s for %s\n",
+			        km_import_sensor_label(imp, in->sensor_index),
+			        km_import_sensor_label(imp, other),
+			        in->sensor_count == 2 ? "the other" : "another");
 	}
 }
 
-int km_cli_check_source(const char *cmd, const char *path, const struct km_cli_import_opts *o)
+int km_cli_check_source(const char *cmd, const char *path, const struct km_cli_import_opts *o,
+                        unsigned *sensor_index)
 {
 	km_source *src = NULL;
 	int rc = km_cli_open_source(cmd, path, o, false, &src);
 	if (rc != KM_OK)
 		return rc;
-	km_cli_import_notes(cmd, src);
+	km_cli_import_notes(cmd, path, src, o);
+	const km_import *imp = km_source_import(src);
+	if (sensor_index)
+		*sensor_index = imp ? km_import_info(imp)->sensor_index : 0;
 	km_source_destroy(src);
 	return KM_OK;
+}
+
+void km_cli_values_line(const km_source *s, char *buf, size_t cap)
+{
+	static const char *const origin[] = {"default", "given", "from the file", "from sidecar"};
+	const km_import *imp = km_source_import((km_source *)s);
+	if (!imp) {
+		const struct km_source_info *in = km_source_info(s);
+		snprintf(buf, cap, "%s (recorded)", (in->content & KM_REC_KPA) ? "kPa" : "counts");
+		return;
+	}
+	const struct km_import_info *ii = km_import_info(imp);
+	if (ii->units == KM_UNITS_RAW)
+		snprintf(buf, cap, "counts (%s%s), not pressures",
+		         ii->units_from == KM_IMPORT_FROM_DEFAULT ? "the file gives no units"
+		                                                  : origin[ii->units_from & 3],
+		         ii->units_from == KM_IMPORT_FROM_DEFAULT ? "; --units to say" : "");
+	else if (ii->units == KM_UNITS_KPA)
+		snprintf(buf, cap, "kPa (%s)", origin[ii->units_from & 3]);
+	else
+		snprintf(buf, cap, "%s (%s), x %.9g to kPa", km_import_units_name(ii->units),
+		         origin[ii->units_from & 3], km_import_units_to_kpa(ii->units));
+}
+
+void km_cli_cells_line(const km_source *s, char *buf, size_t cap)
+{
+	const struct km_source_info *in = km_source_info(s);
+	const km_import *imp = km_source_import((km_source *)s);
+	unsigned cells = (unsigned)in->device.rows * in->device.cols;
+	unsigned on = imp && in->mask ? (unsigned)km_import_info(imp)->mask_cells : cells;
+	if (on == cells)
+		snprintf(buf, cap, "all %u cells are on the sensor", cells);
+	else
+		snprintf(buf, cap,
+		         "%u of %u cells are on the sensor (%.1f %%); the rest lie outside its "
+		         "outline",
+		         on, cells, cells ? 100.0 * on / cells : 0.0);
 }

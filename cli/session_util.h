@@ -55,12 +55,24 @@ int km_cli_import_option(const char *cmd, int argc, char **argv, int *i, bool wi
  * error (file, line, problem) with a hint and returns the code. */
 int km_cli_open_source(const char *cmd, const char *path, const struct km_cli_import_opts *o,
                        bool verify, km_source **out);
-/* Warns on stderr when the rate or pitch of an import was a default guess. */
-void km_cli_import_notes(const char *cmd, const km_source *s);
+/* Notes on stderr when the rate, pitch or units of an import were a default
+ * guess, and which sensor of a file with several is read (and how to choose
+ * another). */
+void km_cli_import_notes(const char *cmd, const char *path, const km_source *s,
+                         const struct km_cli_import_opts *o);
 /* Before a replay through the driver's stream (view --replay, replay
  * --stream), which opens the file again with the same settings: opens it
  * once so that its errors and the notes on guessed settings are analyze's.
- * KM_OK, or the error it printed. */
-int km_cli_check_source(const char *cmd, const char *path, const struct km_cli_import_opts *o);
+ * KM_OK, or the error it printed. *sensor_index (may be NULL): the sensor
+ * read of a file with several (0-based; 0 else). */
+int km_cli_check_source(const char *cmd, const char *path, const struct km_cli_import_opts *o,
+                        unsigned *sensor_index);
+
+/* One line each (no newline) for replay's summary and analyze's report:
+ * what the values are ("mmHg (from the file), x 0.133322387 to kPa",
+ * "counts (...), not pressures", "kPa (recorded)") and how many cells are on
+ * the sensor ("955 of 1260 cells are on the sensor (75.8 %); ..."). */
+void km_cli_values_line(const km_source *s, char *buf, size_t cap);
+void km_cli_cells_line(const km_source *s, char *buf, size_t cap);
 
 #endif

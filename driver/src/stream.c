@@ -25,7 +25,8 @@ enum stream_state { ST_IDLE = 0, ST_RUNNING = 1, ST_STOPPING = 2 };
 
 struct km_stream {
 	struct km_stream_config cfg;
-	char *serial, *sim_scenario, *replay_path, *calibration_path, *replay_format, *replay_units;
+	char *serial, *sim_scenario, *replay_path, *calibration_path, *replay_format, *replay_units,
+	    *replay_sensor;
 	const struct km__transport_ops *ops;
 	void *tstate;
 
@@ -169,7 +170,8 @@ static int check_config(const struct km_stream_config *c)
 	enum km_import_format fmt;
 	enum km_import_units units;
 	if ((c->replay_format && km_import_format_parse(c->replay_format, &fmt) != KM_OK) ||
-	    (c->replay_units && km_import_units_parse(c->replay_units, &units) != KM_OK))
+	    (c->replay_units && km_import_units_parse(c->replay_units, &units) != KM_OK) ||
+	    (c->replay_sensor && !*c->replay_sensor))
 		return KM_ERR_INVALID_ARG;
 	return KM_OK;
 }
@@ -461,6 +463,8 @@ int km_stream_create(const struct km_stream_config *cfg, km_stream **out)
 	s->calibration_path = dup_str(cfg->calibration_path, &fail);
 	s->replay_format = dup_str(cfg->replay_format, &fail);
 	s->replay_units = dup_str(cfg->replay_units, &fail);
+	s->replay_sensor = dup_str(cfg->replay_sensor, &fail);
+	s->cfg.replay_sensor = s->replay_sensor;
 	s->cfg.replay_format = s->replay_format;
 	s->cfg.replay_units = s->replay_units;
 	s->cfg.serial = s->serial;
@@ -607,6 +611,7 @@ void km_stream_destroy(km_stream *s)
 	km__free(s->calibration_path);
 	km__free(s->replay_format);
 	km__free(s->replay_units);
+	km__free(s->replay_sensor);
 	km__free(s);
 }
 

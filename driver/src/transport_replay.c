@@ -69,6 +69,8 @@ static int replay_open(km_stream *s, const struct km_stream_config *cfg, void **
 	sc.import.pitch_mm = cfg->replay_pitch_mm;
 	sc.import.rows = cfg->replay_rows;
 	sc.import.cols = cfg->replay_cols;
+	sc.import.sensor = cfg->replay_sensor;
+	sc.import.partial = cfg->replay_partial;
 	int err = km_source_create(&sc, &st->src);
 	if (err != KM_OK) {
 		km__log(&cfg->log, KM_LOG_ERROR, MOD, "cannot open %s: %s", cfg->replay_path,
@@ -110,7 +112,18 @@ static int replay_open(km_stream *s, const struct km_stream_config *cfg, void **
 	snprintf(info->serial, sizeof info->serial, "%s", d->serial);
 	snprintf(info->product, sizeof info->product, "%s", d->model);
 	const char *base = strrchr(cfg->replay_path, '/');
-	snprintf(info->location, sizeof info->location, "%s", base ? base + 1 : cfg->replay_path);
+	base = base ? base + 1 : cfg->replay_path;
+	km_import *imp = km_source_import(st->src);
+	const struct km_import_info *ii = imp ? km_import_info(imp) : NULL;
+	if (ii && ii->sensor_count > 1) {
+		/* what a viewer shows as the source: which insole it is */
+		char where[160];
+		snprintf(where, sizeof where, "%.40s, sensor %.12s (%u of %u)", base,
+		         km_import_sensor_label(imp, ii->sensor_index), ii->sensor_index + 1u,
+		         (unsigned)ii->sensor_count);
+		snprintf(info->location, sizeof info->location, "%.63s", where);
+	} else
+		snprintf(info->location, sizeof info->location, "%s", base);
 	unsigned a = 0, b = 0, c = 0;
 	if (sscanf(d->firmware, "%u.%u.%u", &a, &b, &c) == 3)
 		info->firmware_version = (a << 16) | (b << 8) | c;

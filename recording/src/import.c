@@ -64,6 +64,21 @@ size_t km__in_read(struct km__in *in, void *dst, size_t n)
 	uint8_t *d = dst;
 	size_t done = 0;
 	while (done < n) {
+		if (in->pos >= in->len && in->fp && n >= 4096 && !in->eof && !in->err) {
+			/* a large read (an .npy frame) with the buffer used up: the
+			 * rest straight into dst, not through the buffer (one copy
+			 * fewer a frame; the next frame then starts on an empty one) */
+			size_t want = n - done, got = fread(d + done, 1, want, in->fp);
+			in->offset += got;
+			done += got;
+			if (got < want) {
+				if (ferror(in->fp))
+					in->err = KM_ERR_IO;
+				in->eof = true;
+				break;
+			}
+			continue;
+		}
 		if (in->pos >= in->len && in_fill(in) != 0)
 			break;
 		const uint8_t *src = in->buf ? in->buf : in->mem;
@@ -212,7 +227,9 @@ int km_import_format_parse(const char *name, enum km_import_format *out)
 	return KM_ERR_INVALID_ARG;
 }
 
-static const char *const unit_names[] = {"default", "kPa", "mmHg", "N/cm2", "psi", "counts"};
+static const char *const unit_names[] = {"default", "kPa",  "mmHg", "N/cm2",  "psi",
+                                         "counts",  "Pa",   "kgf/cm2", "gf/cm2", "bar",
+                                         "mbar",    "MPa",  "cmH2O"};
 
 const char *km_import_units_name(enum km_import_units u)
 {
@@ -224,27 +241,51 @@ int km_import_units_parse(const char *text, enum km_import_units *out)
 	if (!text || !out)
 		return KM_ERR_INVALID_ARG;
 	/* Compare without spaces, quotes, brackets and case: "mm Hg", "(kPa)". */
-	char k[32];
+	char k[32], cased[32];
 	size_t n = 0;
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
 		if (isspace(*p) || *p == '"' || *p == '(' || *p == ')' || *p == '[' || *p == ']')
 			continue;
 		if (n + 1 >= sizeof k)
 			return KM_ERR_UNSUPPORTED;
+		cased[n] = (char)*p;
 		k[n++] = (char)tolower(*p);
 	}
-	k[n] = '\0';
+	k[n] = cased[n] = '\0';
+	/* the two spellings whose case changes the unit by 10^9 */
+	if (!strcmp(cased, "mPa") || !strcmp(cased, "Mbar"))
+		return KM_ERR_UNSUPPORTED;
+	/* "^2" and "²" (UTF-8 C2 B2) are "2" */
+	char *w = k;
+	for (const char *p = k; *p;) {
+		if (p[0] == '^' && p[1] == '2') {
+			*w++ = '2';
+			p += 2;
+		} else if ((unsigned char)p[0] == 0xC2 && (unsigned char)p[1] == 0xB2) {
+			*w++ = '2';
+			p += 2;
+		} else {
+			*w++ = *p++;
+		}
+	}
+	*w = '\0';
 	static const struct {
 		const char *name;
 		enum km_import_units u;
 	} map[] = {
-	    {"kpa", KM_UNITS_KPA},           {"kilopascal", KM_UNITS_KPA},
-	    {"kilopascals", KM_UNITS_KPA},   {"mmhg", KM_UNITS_MMHG},
-	    {"n/cm2", KM_UNITS_NCM2},        {"n/cm^2", KM_UNITS_NCM2},
-	    {"n/cm\xc2\xb2", KM_UNITS_NCM2}, {"ncm2", KM_UNITS_NCM2},
-	    {"psi", KM_UNITS_PSI},           {"raw", KM_UNITS_RAW},
-	    {"counts", KM_UNITS_RAW},        {"none", KM_UNITS_RAW},
-	    {"adc", KM_UNITS_RAW},
+	    {"kpa", KM_UNITS_KPA},        {"kilopascal", KM_UNITS_KPA},
+	    {"kilopascals", KM_UNITS_KPA}, {"mmhg", KM_UNITS_MMHG},
+	    {"n/cm2", KM_UNITS_NCM2},     {"ncm2", KM_UNITS_NCM2},
+	    {"psi", KM_UNITS_PSI},        {"lbf/in2", KM_UNITS_PSI},
+	    {"pa", KM_UNITS_PA},          {"pascal", KM_UNITS_PA},
+	    {"pascals", KM_UNITS_PA},     {"n/m2", KM_UNITS_PA},
+	    {"kgf/cm2", KM_UNITS_KGFCM2}, {"kg/cm2", KM_UNITS_KGFCM2},
+	    {"gf/cm2", KM_UNITS_GFCM2},   {"g/cm2", KM_UNITS_GFCM2},
+	    {"bar", KM_UNITS_BAR},        {"mbar", KM_UNITS_MBAR},
+	    {"hpa", KM_UNITS_MBAR},       {"mpa", KM_UNITS_MPA},
+	    {"n/mm2", KM_UNITS_MPA},      {"cmh2o", KM_UNITS_CMH2O},
+	    {"raw", KM_UNITS_RAW},        {"counts", KM_UNITS_RAW},
+	    {"none", KM_UNITS_RAW},       {"adc", KM_UNITS_RAW},
 	};
 	for (size_t i = 0; i < KM_ARRAY_SIZE(map); i++)
 		if (!strcmp(k, map[i].name)) {
@@ -256,13 +297,27 @@ int km_import_units_parse(const char *text, enum km_import_units *out)
 
 double km_import_units_to_kpa(enum km_import_units u)
 {
+	/* exact by definition (NIST SP 811 appendix B; g = 9.80665 m/s^2) */
 	switch (u) {
 	case KM_UNITS_MMHG:
-		return 101.325 / 760.0; /* standard atmosphere: 760 mmHg = 101.325 kPa */
+		return 0.133322387415; /* 13.5951 g/cm^3 x 1 mm x g */
 	case KM_UNITS_NCM2:
 		return 10.0; /* 1 N/cm^2 = 10^4 Pa */
 	case KM_UNITS_PSI:
-		return 6.894757293168; /* 1 lbf/in^2 (NIST SP 811) */
+		return 6.894757293168; /* 0.45359237 kg x g / (0.0254 m)^2 */
+	case KM_UNITS_PA:
+		return 0.001;
+	case KM_UNITS_KGFCM2:
+		return 98.0665; /* 1 kg x g / 10^-4 m^2 */
+	case KM_UNITS_GFCM2:
+	case KM_UNITS_CMH2O: /* 1 g/cm^3 x 1 cm x g: the same 98.0665 Pa */
+		return 0.0980665;
+	case KM_UNITS_BAR:
+		return 100.0;
+	case KM_UNITS_MBAR:
+		return 0.1;
+	case KM_UNITS_MPA:
+		return 1000.0;
 	default:
 		return 1.0;
 	}
@@ -537,9 +592,21 @@ static bool json_num(const char **p, double *v, bool *null)
 static int read_sidecar(km_import *r, const char *path, bool *found)
 {
 	*found = false;
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	/* regular files only: a FIFO of that name would block the import */
+	int fd;
+	struct km_log quiet = {0};
+	int orc = km__open_input(&quiet, MOD, path, &fd);
+	if (orc != KM_OK) {
+		if (orc != KM_ERR_NOT_FOUND)
+			km__log(&r->cfg.log, KM_LOG_INFO, MOD, "%s: %s: not used as a sidecar", path,
+			        km_strerror(orc));
 		return KM_OK; /* no sidecar */
+	}
+	FILE *f = fdopen(fd, "rb");
+	if (!f) {
+		close(fd);
+		return KM_ERR_NO_MEMORY;
+	}
 	*found = true;
 	char *text = km__malloc(SIDECAR_MAX + 1);
 	if (!text) {
@@ -564,6 +631,13 @@ static int read_sidecar(km_import *r, const char *path, bool *found)
 	}
 	text[n] = '\0';
 	const char *p = json_ws(text);
+	if (!*p) {
+		/* empty: most likely the shell's "> FILE.json" of this very command
+		 * ("analyze FILE.csv --json > FILE.json"), created before it runs */
+		km__log(&r->cfg.log, KM_LOG_INFO, MOD, "%s is empty: not a sidecar, not used", path);
+		*found = false;
+		goto out;
+	}
 	if (*p != '{') {
 		rc = KM_ERR_PARSE;
 		early_fail(&r->cfg, "%s: sidecar is not a JSON object", path);
@@ -686,7 +760,7 @@ static int read_sidecar(km_import *r, const char *path, bool *found)
 			} else if (km_import_units_parse(sval, &units) != KM_OK) {
 				rc = KM_ERR_UNSUPPORTED;
 				early_fail(&r->cfg,
-				           "%s: unknown units '%s' (kPa, mmHg, N/cm2, psi, counts; give "
+				           "%s: unknown units '%s' (" KM_IMPORT_UNITS_LIST "; give "
 				           "--units to override)",
 				           path, sval);
 				goto out;
@@ -1045,6 +1119,82 @@ const char *km_import_sensor_name(const km_import *r, unsigned i)
 	return r->sensor_names[i];
 }
 
+const char *km_import_sensor_label(const km_import *r, unsigned i)
+{
+	if (!r || i >= r->info.sensor_count || i >= KM_ARRAY_SIZE(r->sensor_labels))
+		return NULL;
+	return r->sensor_labels[i][0] ? r->sensor_labels[i] : r->sensor_names[i];
+}
+
+static bool label_sep(char c)
+{
+	return !isalnum((unsigned char)c);
+}
+
+static bool has_ci(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; *hay; hay++)
+		if (!strncasecmp(hay, needle, n))
+			return true;
+	return false;
+}
+
+/* Vendors name sensors by model, side and serial ("HX210.11.31.M11-DFM-LF
+ * S0073" and "...-RF S0073"): what is left once the whole tokens all names
+ * share at both ends are cut is what a person types to choose one. */
+void km__import_sensor_labels(km_import *r, unsigned n)
+{
+	n = n < KM_ARRAY_SIZE(r->sensor_labels) ? n : (unsigned)KM_ARRAY_SIZE(r->sensor_labels);
+	for (unsigned i = 0; i < n; i++)
+		snprintf(r->sensor_labels[i], sizeof r->sensor_labels[i], "%s", r->sensor_names[i]);
+	if (n < 2)
+		return;
+	const char *a = r->sensor_names[0];
+	size_t pre = strlen(a), suf = strlen(a), min_len = strlen(a);
+	for (unsigned i = 1; i < n; i++) {
+		const char *b = r->sensor_names[i];
+		size_t la = strlen(a), lb = strlen(b), k = 0;
+		while (k < pre && a[k] && a[k] == b[k])
+			k++;
+		pre = k;
+		k = 0;
+		while (k < suf && k < la && k < lb && a[la - 1 - k] == b[lb - 1 - k])
+			k++;
+		suf = k;
+		min_len = lb < min_len ? lb : min_len;
+	}
+	/* whole tokens only: back off to a separator */
+	while (pre > 0 && !label_sep(a[pre - 1]))
+		pre--;
+	size_t la = strlen(a);
+	while (suf > 0 && !label_sep(a[la - suf]))
+		suf--;
+	if (pre + suf >= min_len)
+		return;
+	char lab[16][64];
+	for (unsigned i = 0; i < n; i++) {
+		const char *b = r->sensor_names[i];
+		size_t lb = strlen(b), s = pre, e = lb - suf;
+		while (s < e && label_sep(b[s]))
+			s++;
+		while (e > s && label_sep(b[e - 1]))
+			e--;
+		size_t digits = 0;
+		while (s + digits < e && isdigit((unsigned char)b[s + digits]))
+			digits++;
+		if (e == s || digits == e - s) /* a number would choose by position */
+			return;
+		snprintf(lab[i], sizeof lab[i], "%.*s", (int)(e - s), b + s);
+	}
+	/* each must choose its sensor alone (config.sensor matches parts) */
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = 0; j < n; j++)
+			if (i != j && has_ci(r->sensor_names[j], lab[i]))
+				return;
+	memcpy(r->sensor_labels, lab, n * sizeof lab[0]);
+}
+
 /* config.partial: the damage just recorded becomes a logged skip, and the
  * format moves to the next frame. False when it cannot (the damage stands). */
 static bool skip_damage(km_import *r, int rc, uint64_t before)
@@ -1071,6 +1221,71 @@ static bool skip_damage(km_import *r, int rc, uint64_t before)
 	if (!r->damage.damaged)
 		r->damage = keep;
 	return false;
+}
+
+/* The per-cell work of every frame, in blocks of 8 with one accumulator per
+ * lane so that the compiler makes vector code of it at -O2 (an hour of 64 x
+ * 64 frames is 1.5e10 cells): x * 0 is NaN exactly when x is NaN or
+ * infinite, and "v < lo ? v : lo" / "v < 0 ? 0 : v" are the processor's
+ * min and max, which keep a NaN for the check. */
+bool km__all_finite(const float *v, size_t n)
+{
+	float z[8] = {0};
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (size_t j = 0; j < 8; j++)
+			z[j] += v[i + j] * 0.0f;
+	float s = 0.0f;
+	for (; i < n; i++)
+		s += v[i] * 0.0f;
+	for (size_t j = 0; j < 8; j++)
+		s += z[j];
+	return s == 0.0f;
+}
+
+/* Scales v[0..n) by k and sets negative cells to 0; returns how many were
+ * negative; *bad: a cell is (or became) NaN or infinite, left in place.
+ * Negative cells are rare (baseline-subtracted exports): the fast pass only
+ * notes the smallest value, a second one clamps and counts. */
+static size_t scale_cells(float *v, size_t n, float k, bool *bad)
+{
+	float z[4] = {0}, lo[4] = {0};
+	size_t i = 0;
+	if (k == 1.0f) /* kPa files, counts: nothing to write, only to look at */
+		for (; i + 4 <= n; i += 4)
+			for (size_t j = 0; j < 4; j++) {
+				float x = v[i + j];
+				z[j] += x * 0.0f;
+				lo[j] = x < lo[j] ? x : lo[j];
+			}
+	else
+		for (; i + 4 <= n; i += 4)
+			for (size_t j = 0; j < 4; j++) {
+				float x = v[i + j] * k;
+				z[j] += x * 0.0f;
+				lo[j] = x < lo[j] ? x : lo[j];
+				v[i + j] = x;
+			}
+	float s = 0.0f, low = 0.0f;
+	for (; i < n; i++) {
+		float x = v[i] * k;
+		s += x * 0.0f;
+		low = x < low ? x : low;
+		v[i] = x;
+	}
+	for (size_t j = 0; j < 4; j++) {
+		s += z[j];
+		low = lo[j] < low ? lo[j] : low;
+	}
+	*bad = s != 0.0f;
+	size_t negative = 0;
+	if (low < 0.0f)
+		for (i = 0; i < n; i++)
+			if (v[i] < 0.0f) {
+				v[i] = 0.0f;
+				negative++;
+			}
+	return negative;
 }
 
 int km_import_next(km_import *r, struct km_frame *out)
@@ -1111,23 +1326,20 @@ int km_import_next(km_import *r, struct km_frame *out)
 			return KM_ERR_END;
 	}
 	size_t n = km_frame_cells(out);
-	float k = r->info.to_kpa;
 	uint32_t flags = r->info.units == KM_UNITS_RAW ? KM_FRAME_UNCALIBRATED : 0;
-	size_t negative = 0;
 	const uint8_t *mask = r->mask;
-	for (size_t i = 0; i < n; i++) {
-		float v = mask && !mask[i] ? 0.0f : out->kpa[i] * k; /* outside the sensor */
-		if (!isfinite(v))
-			return km__import_fail(
-			    r, KM_ERR_NONFINITE, 0, r->in.offset,
-			    "frame %llu, row %zu, column %zu: value out of range",
-			    (unsigned long long)r->index, i / out->cols, i % out->cols);
-		if (v < 0) {
-			v = 0;
-			negative++;
-		}
-		out->kpa[i] = v;
-	}
+	if (mask)
+		for (size_t i = 0; i < n; i++)
+			out->kpa[i] = mask[i] ? out->kpa[i] : 0.0f; /* outside the sensor */
+	bool bad;
+	size_t negative = scale_cells(out->kpa, n, r->info.to_kpa, &bad);
+	if (bad)
+		for (size_t i = 0; i < n; i++)
+			if (!isfinite(out->kpa[i]))
+				return km__import_fail(
+				    r, KM_ERR_NONFINITE, 0, r->in.offset,
+				    "frame %llu, row %zu, column %zu: value out of range",
+				    (unsigned long long)r->index, i / out->cols, i % out->cols);
 	if (negative) {
 		flags |= KM_FRAME_BAD_CELLS;
 		if (!r->warned_negative)

@@ -52,6 +52,9 @@ int km__in_line(struct km__in *in, char *buf, size_t cap, size_t *len);
  * mark, '.' or ','. s[0..n). */
 bool km__parse_decimal(const char *s, size_t n, char dec, double *v);
 
+/* Whether every one of v[0..n) is finite (vector code at -O2). */
+bool km__all_finite(const float *v, size_t n);
+
 struct km__import_ops;
 
 struct km_import {
@@ -80,6 +83,9 @@ struct km_import {
 	uint8_t *mask; /* the format's; info.mask points here */
 	/* several sensors: their names in file order */
 	char sensor_names[16][64];
+	/* what tells each apart ("LF" of "HX210.11.31.M11-DFM-LF S0073"), a part
+	 * config.sensor accepts; the whole name when nothing shorter does */
+	char sensor_labels[16][64];
 	/* partial reading: frames skipped, frame slots used (read + skipped; the
 	 * time base when the file has no time stamps), the first skip's message */
 	uint64_t skipped, slot, skipped_since;
@@ -101,6 +107,9 @@ struct km__import_ops {
 	 * format cannot skip (the damage stands). */
 	int (*resync)(km_import *r);
 };
+
+/* Fills sensor_labels[0..n) from sensor_names (n <= 16). */
+void km__import_sensor_labels(km_import *r, unsigned n);
 
 extern const struct km__import_ops km__import_npy;
 extern const struct km__import_ops km__import_text;

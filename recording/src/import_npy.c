@@ -255,6 +255,35 @@ static int npy_next(km_import *r, struct km_frame *out, bool *have_time)
 	if (r->index >= r->info.frame_count)
 		return KM_ERR_END;
 	size_t row_bytes = (size_t)out->cols * st->size;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (st->kind == 'f' && st->size == 4 && !st->big) {
+		/* little-endian float32 on a little-endian host (knotmap's own
+		 * export, numpy's default): the bytes are the floats, read as one
+		 * block straight into the frame; the check below is one pass */
+		uint64_t at = r->in.offset;
+		size_t cells = (size_t)out->rows * out->cols, bytes = cells * 4;
+		size_t got = km__in_read(&r->in, out->kpa, bytes);
+		if (r->in.err)
+			return km__import_fail(r, KM_ERR_IO, 0, at, "read error");
+		if (got != bytes)
+			return km__import_fail(r, KM_ERR_TRUNCATED, 0, at + got,
+			                       "file ends inside frame %llu of %llu (row %zu)",
+			                       (unsigned long long)r->index,
+			                       (unsigned long long)r->info.frame_count,
+			                       got / row_bytes);
+		if (km__all_finite(out->kpa, cells))
+			return KM_OK;
+		for (size_t i = 0; i < cells; i++)
+			if (!isfinite(out->kpa[i]))
+				return km__import_fail(r, KM_ERR_NONFINITE, 0, at + (uint64_t)i * 4,
+				                       "frame %llu, row %zu, column %zu is %s",
+				                       (unsigned long long)r->index, i / out->cols,
+				                       i % out->cols,
+				                       isnan(out->kpa[i]) ? "NaN" : "infinite");
+		return km__import_fail(r, KM_ERR_NONFINITE, 0, at, "frame %llu is not finite",
+		                       (unsigned long long)r->index);
+	}
+#endif
 	for (unsigned y = 0; y < out->rows; y++) {
 		uint64_t at = r->in.offset;
 		size_t got = km__in_read(&r->in, st->row, row_bytes);
@@ -266,19 +295,6 @@ static int npy_next(km_import *r, struct km_frame *out, bool *have_time)
 			                       (unsigned long long)r->index,
 			                       (unsigned long long)r->info.frame_count, y);
 		float *dst = out->kpa + (size_t)y * out->cols;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		/* little-endian float32 on a little-endian host (knotmap's own
-		 * export, numpy's default): the bytes are the floats; an hour of
-		 * 64 x 64 frames reads about a third faster than cell by cell */
-		if (st->kind == 'f' && st->size == 4 && !st->big) {
-			memcpy(dst, st->row, row_bytes);
-			unsigned bad = 0;
-			for (unsigned x = 0; x < out->cols; x++)
-				bad |= !isfinite(dst[x]);
-			if (!bad)
-				continue; /* else the loop below finds and names the cell */
-		}
-#endif
 		for (unsigned x = 0; x < out->cols; x++) {
 			double v = item(st, st->row + (size_t)x * st->size);
 			if (!isfinite(v))

@@ -409,7 +409,7 @@ static int header_line(km_import *r, struct tek *t, unsigned *rows, unsigned *co
 		if (km_import_units_parse(val, &u) != KM_OK)
 			return km__import_fail_at(r, KM_ERR_UNSUPPORTED, t->lno,
 			                          (size_t)(s - t->line) + 1, t->loff,
-			                          "unknown units '%.40s' (kPa, mmHg, N/cm2, psi, raw)",
+			                          "unknown units '%.40s' (" KM_IMPORT_UNITS_LIST ")",
 			                          val);
 		km__import_set_units(r, u);
 	} else if (!strcmp(key, "SENSOR_TYPE") && val[0]) {

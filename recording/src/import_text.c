@@ -58,6 +58,9 @@ struct text {
 	bool have_prev_time;
 	uint64_t prev_time;
 	bool line_done; /* the last field read ended its line */
+	/* "# mask_cells,N" (knotmap's CSV export of a masked input): the first
+	 * frame's empty cells are outside the sensor; -1 when not said */
+	long mask_said;
 };
 
 static const char *field_err = "field longer than 1023 bytes";
@@ -437,7 +440,7 @@ static bool comment_is_meta(struct text *t)
 	char key[64];
 	norm_key(t->first + i, key, sizeof key);
 	if (strcmp(key, "ratehz") != 0 && strcmp(key, "rowspacingmm") != 0 &&
-	    strcmp(key, "colspacingmm") != 0)
+	    strcmp(key, "colspacingmm") != 0 && strcmp(key, "maskcells") != 0)
 		return false;
 	memmove(t->first, t->first + i, t->first_len - i + 1);
 	t->first_len -= i;
@@ -546,9 +549,14 @@ static int consume_meta(km_import *r)
 		enum km_import_units u;
 		if (km_import_units_parse(value, &u) != KM_OK)
 			return km__import_fail(r, KM_ERR_UNSUPPORTED, t->line, t->line_off,
-			                       "unknown units '%.40s' (kPa, mmHg, N/cm2, psi, raw)",
+			                       "unknown units '%.40s' (" KM_IMPORT_UNITS_LIST ")",
 			                       value);
 		km__import_set_units(r, u);
+	} else if (!strcmp(k, "maskcells")) {
+		long v = strtol(value, &e, 10);
+		if (e == value || *e || v < 0 || v > (long)KM_FRAME_MAX_DIM * KM_FRAME_MAX_DIM)
+			return meta_value_error(r, key, value);
+		t->mask_said = v;
 	} else if (!strcmp(k, "sensortype") || !strcmp(k, "sensor") || !strcmp(k, "model") ||
 	           !strcmp(k, "product") || !strcmp(k, "device")) {
 		snprintf(r->info.model, sizeof r->info.model, "%.63s", value);
@@ -576,8 +584,11 @@ static int read_data_line(km_import *r, float *dst, size_t n, unsigned lead, uin
 	size_t i = 0, cells = 0;
 	uint64_t empty_col = 0; /* the first empty field not yet known to be padding */
 	size_t empty_i = 0;
+	const uint8_t *mask = t->row_layout ? r->mask : NULL;
 	for (;;) {
-		if (len == 0 && i >= lead) {
+		if (len == 0 && mask && i >= lead && cells < n && !mask[cells]) {
+			dst[cells++] = 0.0f; /* outside the sensor */
+		} else if (len == 0 && i >= lead) {
 			if (!empty_col) {
 				empty_col = col;
 				empty_i = i;
@@ -692,6 +703,51 @@ static int count_line(km_import *r, size_t *count)
 	return rc != KM_OK ? rc : (int)lines;
 }
 
+/* knotmap's CSV of a masked input ("# mask_cells,N", one frame per row):
+ * the pending first data line's empty cells are the cells outside the
+ * sensor, and there must be N others. Reads the line, then rewinds to it. */
+static int scan_mask(km_import *r, size_t n)
+{
+	struct text *t = r->fmt;
+	uint64_t off = t->line_off, line = t->line;
+	if (!r->mask) {
+		r->mask = km__malloc(n);
+		if (!r->mask)
+			return KM_ERR_NO_MEMORY;
+	}
+	memset(r->mask, 0, n);
+	size_t i = 0, on = 0, len = t->first_len;
+	enum term term = t->first_term;
+	for (;;) {
+		if (i >= t->lead && i - t->lead < n && len) {
+			r->mask[i - t->lead] = 1;
+			on++;
+		}
+		i++;
+		if (term != T_FIELD)
+			break;
+		int rc = read_field(r, t->tok, &len, &term);
+		if (rc != KM_OK)
+			return km__import_fail(r, rc, line, off, "%s",
+			                       rc == KM_ERR_IO ? "read error" : field_err);
+	}
+	if (on != (size_t)t->mask_said)
+		return km__import_fail(r, KM_ERR_MALFORMED, line, off,
+		                       "'# mask_cells,%ld' but the first frame has %zu cells "
+		                       "with a value (of %zu)",
+		                       t->mask_said, on, n);
+	if (on == n) {
+		km__free(r->mask);
+		r->mask = NULL;
+	}
+	t->pending = false;
+	int rc = km__in_seek(&r->in, off, line);
+	if (rc != KM_OK)
+		return km__import_fail(r, rc, line, off, "input is not seekable");
+	enum lk again;
+	return peek_line(r, &again);
+}
+
 static int text_open(km_import *r)
 {
 	struct text *t = r->fmt;
@@ -703,6 +759,7 @@ static int text_open(km_import *r)
 	}
 	memset(t, 0, sizeof *t);
 	t->time_col = t->hdr_time_col = -1;
+	t->mask_said = -1;
 	t->in_header = true;
 	t->line_done = true;
 	{
@@ -761,6 +818,11 @@ static int text_open(km_import *r)
 		t->lead = t->hdr_first;
 		t->time_col = t->hdr_time_col < (int)t->lead ? t->hdr_time_col : -1;
 		t->time_scale = t->hdr_time_scale;
+		if (t->mask_said >= 0 && k == LK_DATA) {
+			int rc = scan_mask(r, (size_t)rows * cols);
+			if (rc != KM_OK)
+				return rc;
+		}
 	} else if (k == LK_DATA) {
 		size_t n = 0;
 		int lines = count_line(r, &n);
@@ -804,6 +866,10 @@ static int text_open(km_import *r)
 		return km__import_fail(r, KM_ERR_TRUNCATED, t->line, t->line_off,
 		                       "no frames: no line of numbers after the header");
 	}
+	if (t->mask_said >= 0 && !t->hdr_cells)
+		return km__import_fail(r, KM_ERR_MALFORMED, 1, 0,
+		                       "'# mask_cells' goes with a header row of cell names "
+		                       "(knotmap's CSV export)");
 	in->rows = (uint16_t)rows;
 	in->cols = (uint16_t)cols;
 	return KM_OK;

@@ -18,7 +18,9 @@
  *   GROUP,1                           region sub-blocks (Name, Cells, stats,
  *   Name,Left Heel                    SENSELS with Cells values): skipped
  *
- * One sensor is read per reader (config.sensor; default the first); a file
+ * An export of one sensor may have no SENSOR line: its Rows, Columns and
+ * Sensel sizes then follow FRAME directly. One sensor is read per reader
+ * (config.sensor; default the first); a file
  * with two insoles is two streams, one reader each. Line by line: the reader
  * holds one line and the frame being filled.
  */
@@ -46,6 +48,8 @@ struct xs {
 	uint64_t first_off, first_line; /* the first FRAME line */
 	unsigned nsensors, sel;
 	struct sensor s[MAX_SENSORS];
+	/* the file names no SENSOR: one sensor, its keys right after FRAME */
+	bool unnamed;
 	/* time of the frame being read and of the first frame, us since 1970 (or
 	 * since midnight when the date is missing) */
 	bool have_t0, have_prev;
@@ -245,7 +249,7 @@ static int read_block(km_import *r, struct xs *x, float *dst, int64_t *t_us, boo
 		                          "expected 'FRAME,N', found '%.40s'", x->line);
 	}
 	uint64_t frame_line = x->lno;
-	int sensor = -1;
+	int sensor = x->unnamed ? 0 : -1;
 	bool group = false, got = false, have_day = false, have_clock = false;
 	int64_t day = 0, clock = 0;
 	for (;;) {
@@ -445,6 +449,7 @@ static int xs_open(km_import *r)
 			return KM_ERR_NO_MEMORY;
 	}
 	x->held = x->have_t0 = x->have_prev = false;
+	x->unnamed = false;
 	x->nsensors = 0;
 	char key[64], val[64];
 	int rc;
@@ -474,8 +479,7 @@ static int xs_open(km_import *r)
 			enum km_import_units u;
 			if (km_import_units_parse(val, &u) != KM_OK)
 				return km__import_fail_at(r, KM_ERR_UNSUPPORTED, x->lno, 1, x->loff,
-				                          "unknown units '%.40s' (kPa, mmHg, N/cm2, psi, "
-				                          "raw)",
+				                          "unknown units '%.40s' (" KM_IMPORT_UNITS_LIST ")",
 				                          val);
 			km__import_set_units(r, u);
 		}
@@ -497,7 +501,22 @@ static int xs_open(km_import *r)
 			continue;
 		if (!strcmp(key, "frame"))
 			break;
+		if (cur < 0 && !group &&
+		    (!strcmp(key, "rows") || !strcmp(key, "columns") ||
+		     !strncmp(key, "senselwidth", 11) || !strncmp(key, "senselheight", 12))) {
+			/* a sensor's keys with no SENSOR line before them: the file
+			 * has one sensor and does not name it */
+			cur = 0;
+			x->nsensors = 1;
+			x->unnamed = true;
+			memset(&x->s[0], 0, sizeof x->s[0]);
+			snprintf(r->sensor_names[0], sizeof r->sensor_names[0], "%s", "(unnamed)");
+		}
 		if (!strcmp(key, "sensor")) {
+			if (x->unnamed)
+				return km__import_fail_at(r, KM_ERR_MALFORMED, x->lno, 1, x->loff,
+				                          "SENSOR after a sensor's Rows/Columns without "
+				                          "one");
 			if (x->nsensors >= MAX_SENSORS)
 				return km__import_fail_at(r, KM_ERR_UNSUPPORTED, x->lno, 1, x->loff,
 				                          "more than %d SENSOR blocks in a frame",
@@ -536,6 +555,7 @@ static int xs_open(km_import *r)
 			return km__import_fail(r, KM_ERR_SHAPE, x->first_line, x->first_off,
 			                       "sensor '%.40s' gives no Rows and Columns",
 			                       r->sensor_names[i]);
+	km__import_sensor_labels(r, x->nsensors);
 	rc = pick_sensor(r, x);
 	if (rc != KM_OK)
 		return rc;
@@ -544,8 +564,13 @@ static int xs_open(km_import *r)
 	r->info.cols = (uint16_t)se->cols;
 	r->info.sensor_count = (uint16_t)x->nsensors;
 	r->info.sensor_index = (uint16_t)x->sel;
-	snprintf(r->info.sensor, sizeof r->info.sensor, "%s", r->sensor_names[x->sel]);
-	snprintf(r->info.model, sizeof r->info.model, "XSENSOR %.55s", r->sensor_names[x->sel]);
+	snprintf(r->info.sensor, sizeof r->info.sensor, "%s",
+	         x->unnamed ? "" : r->sensor_names[x->sel]);
+	if (x->unnamed)
+		snprintf(r->info.model, sizeof r->info.model, "XSENSOR");
+	else
+		snprintf(r->info.model, sizeof r->info.model, "XSENSOR %.55s",
+		         r->sensor_names[x->sel]);
 	if (se->height_mm > 0 || se->width_mm > 0)
 		km__import_set_pitch2(r, se->height_mm, se->width_mm);
 	size_t need = 64 * (size_t)se->cols + 4096;
@@ -558,18 +583,26 @@ static int xs_open(km_import *r)
 		x->cap = need;
 	}
 	if (x->nsensors > 1 && !r->reading) {
-		char others[160] = "";
+		char list[200] = "";
 		for (unsigned i = 0; i < x->nsensors; i++) {
-			if (i == x->sel)
-				continue;
-			size_t n = strlen(others);
-			snprintf(others + n, sizeof others - n, "%s%u '%.40s'", n ? ", " : "", i + 1,
-			         r->sensor_names[i]);
+			size_t n = strlen(list);
+			snprintf(list + n, sizeof list - n, "%s%.40s", i ? ", " : "",
+			         km_import_sensor_label(r, i));
 		}
-		km__log(&r->cfg.log, KM_LOG_INFO, "import",
-		        "%.60s: reading sensor %u of %u, '%s'; the file also holds %s (choose "
-		        "with --sensor)",
-		        r->name, x->sel + 1, x->nsensors, r->sensor_names[x->sel], others);
+		unsigned other = x->sel == 0 ? 1 : 0;
+		const char *base = strrchr(r->name, '/');
+		base = base ? base + 1 : r->name;
+		if (r->cfg.sensor && *r->cfg.sensor)
+			km__log(&r->cfg.log, KM_LOG_INFO, "import",
+			        "%.60s holds %u sensors (%s); reading %s ('%s')", base,
+			        x->nsensors, list, km_import_sensor_label(r, x->sel),
+			        r->sensor_names[x->sel]);
+		else
+			km__log(&r->cfg.log, KM_LOG_INFO, "import",
+			        "%.60s holds %u sensors (%s); using %s; --sensor %s for %s", base,
+			        x->nsensors, list, km_import_sensor_label(r, x->sel),
+			        km_import_sensor_label(r, other),
+			        x->nsensors == 2 ? "the other" : "another");
 	}
 	/* The rate: from the first frames' Date/Time rows. */
 	rc = km__in_seek(&r->in, x->first_off, x->first_line);

@@ -61,12 +61,22 @@ static int export_csv_frames(const struct km_export_config *cfg, km_rec_reader *
 	km__out_puts(o, "\n# col_spacing_mm,");
 	km__out_float(o, (float)col_pitch(cfg, r));
 	km__out_puts(o, "\n");
+	size_t cells = (size_t)in->device.rows * in->device.cols;
+	const uint8_t *mask = cfg->mask;
+	if (mask) {
+		/* Cells outside the sensor are empty fields, which pandas and R read
+		 * as missing (NaN / NA), not as 0 kPa; the count lets the importer
+		 * tell them from a damaged line. */
+		size_t on = 0;
+		for (size_t c = 0; c < cells; c++)
+			on += mask[c] != 0;
+		km__out_printf(o, "# mask_cells,%zu\n", on);
+	}
 	km__out_puts(o, "frame,sequence,device_time_us,host_time_us,flags,dropped_since_last");
 	for (unsigned y = 0; y < in->device.rows; y++)
 		for (unsigned x = 0; x < in->device.cols; x++)
 			km__out_printf(o, ",r%uc%u_%s", y, x, unit);
 	km__out_puts(o, "\n");
-	size_t cells = (size_t)in->device.rows * in->device.cols;
 	struct km_rec_item it;
 	int rc;
 	uint64_t n = 0;
@@ -85,7 +95,7 @@ static int export_csv_frames(const struct km_export_config *cfg, km_rec_reader *
 				break;
 			char *p = (char *)o->buf + o->len;
 			*p = ',';
-			o->len += 1 + km__fmt_float(p + 1, f->kpa[c]);
+			o->len += 1 + (mask && !mask[c] ? 0 : km__fmt_float(p + 1, f->kpa[c]));
 		}
 		km__out_puts(o, "\n");
 		km__progress(cfg, r, ++n, false);

@@ -344,6 +344,64 @@ Test(analysis_cli, tekscan_export_keeps_the_mask)
 	          r->out);
 }
 
+/* The mask through a CSV: Tekscan 'B' cells go out as empty fields (what
+ * pandas read_csv(comment='#') and R read.csv read as missing) with a
+ * "# mask_cells,N" comment, come back as the same mask, and the CSV of the
+ * CSV is the same file; a count that does not fit, or an empty cell on the
+ * sensor, is an error naming the line. */
+Test(analysis_cli, csv_export_keeps_the_mask)
+{
+	write_text("tek.txt", "DATA_TYPE MOVIE\r\nSENSOR_TYPE 5330\r\nROWS 3\r\nCOLS 4\r\n"
+	                      "ROW_SPACING 5 mm\r\nCOL_SPACING 5 mm\r\n"
+	                      "SECONDS_PER_FRAME 0.1\r\nUNITS KPA\r\n\r\nFrame 1\r\n"
+	                      "B,1,2,B\r\n3,4,5,6\r\nB,7,8,B\r\n\r\nFrame 2\r\n"
+	                      "B,9,2,B\r\n3,4,5,6\r\nB,7,8.5,B\r\n@@\r\n");
+	struct km_test_run *r = knot("export tek.txt -o m.csv");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = run("grep", "-c -e '^# mask_cells,8$' -e '^[01],[0-9]*,[0-9]*,[0-9]*,[0-9]*,[0-9]*,,[0-9.]*,"
+	                "[0-9.]*,,[0-9.]*,[0-9.]*,[0-9.]*,[0-9.]*,,[0-9.]*,[0-9.]*,$' m.csv");
+	cr_assert_str_eq(r->out, "3\n", "the comment and two frames with 4 empty cells each");
+	/* a CSV reader sees 18 fields a row, the 4 outside the sensor empty */
+	r = py("-c \"import csv; rows = [x for x in csv.reader(open('m.csv')) if x[0][0] != '#']; "
+	       "assert all(len(x) == 18 for x in rows), rows; "
+	       "assert [i for i, v in enumerate(rows[1]) if v == ''] == [6, 9, 14, 17], rows[1]; "
+	       "assert rows[2][7] == '9' and rows[2][16] == '8.5', rows[2]\"");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("replay m.csv --verify");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "8 of 12 cells are on the sensor") && strstr(r->out, "frames     2"),
+	          "%s", r->out);
+	r = knot("analyze m.csv");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "\nvalues: kPa (from the file)\nmask: 8 of 12 cells are on the "
+	                         "sensor (66.7 %); the rest lie outside its outline\n"),
+	          "%s", r->out);
+	r = knot("analyze m.csv --json > m.json; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = py("-c \"import json; j = json.load(open('m.json')); "
+	       "assert j['grid']['cells_on_sensor'] == 8, j['grid']; "
+	       "assert j['units']['file'] == 'kPa' and j['units']['file_to_kpa'] == 1, j['units']\"");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("export m.csv -o back.txt");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = run("grep", "-c -e '^B,[0-9.]*,[0-9.]*,B' back.txt");
+	cr_assert_str_eq(r->out, "4\n", "the same B cells in both frames");
+	r = knot("export m.csv -o again.csv");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = run("cmp", "m.csv again.csv");
+	cr_assert_eq(r->status, 0, "the CSV of the CSV differs: %s", r->out);
+	/* damage is not taken for a mask */
+	r = run("sh", "-c 'sed s/mask_cells,8/mask_cells,9/ m.csv > bad.csv'");
+	r = knot("replay bad.csv");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "bad.csv:6: '# mask_cells,9' but the first frame has 8 cells"),
+	          "%s", r->out);
+	r = run("sh", "-c \"sed '7s/,9,/,,/' m.csv > hole.csv\"");
+	r = knot("replay hole.csv --verify");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "hole.csv:7:") && strstr(r->out, "empty cell"), "%s", r->out);
+}
+
 /* The PNG report's colour bar says what the values are: the same frames as
  * counts and as kPa give different images (the label), while the same
  * export twice gives the same bytes. Grid tall enough for the bar's label

@@ -65,6 +65,20 @@ static const char *frames_of(const char *out)
 	return strchr(s, '\n');
 }
 
+/* analyze's report without its "values: " line, which says where the units
+ * came from (recorded, given, sidecar) and so differs between the .kmrec and
+ * its imports while the analysis must not. */
+static const char *analysis_of(const char *out, char *buf, size_t cap)
+{
+	const char *v = strstr(out, "\nvalues: ");
+	const char *e = v ? strchr(v + 1, '\n') : NULL;
+	if (!e)
+		snprintf(buf, cap, "%s", out);
+	else
+		snprintf(buf, cap, "%.*s%s", (int)(v - out), out, e);
+	return buf;
+}
+
 static void write_text(const char *name, const char *text)
 {
 	char *p = km_test_path(dir, name);
@@ -94,8 +108,10 @@ Test(import_cli, analyze_npy_finds_what_the_recording_holds)
 	free(npy_side);
 	r = knot("analyze s.kmrec");
 	cr_assert_eq(r->status, 0, "%s", r->out);
-	static char want[32768];
-	snprintf(want, sizeof want, "%s", r->out);
+	static char want[32768], got[32768];
+	cr_assert(strstr(r->out, "\nvalues: kPa (recorded)\nmask: all 1600 cells are on the sensor\n"),
+	          "%s", r->out);
+	analysis_of(r->out, want, sizeof want);
 	cr_assert(strstr(want, "candidate knots: ") && !strstr(want, "candidate knots: 0"),
 	          "the scenario should give a knot: %s", want);
 
@@ -103,11 +119,13 @@ Test(import_cli, analyze_npy_finds_what_the_recording_holds)
 	 * recording's; a .npy says none of them */
 	r = knot("analyze s.npy --rate 100 --pitch 10 --units kPa");
 	cr_assert_eq(r->status, 0, "%s", r->out);
-	cr_assert_str_eq(r->out, want);
+	cr_assert(strstr(r->out, "\nvalues: kPa (given)\n"), "%s", r->out);
+	cr_assert_str_eq(analysis_of(r->out, got, sizeof got), want);
 	write_text("s.json", "{\"rate_hz\": 100, \"pitch_mm\": 10, \"units\": \"kPa\"}\n");
 	r = knot("analyze s.npy");
 	cr_assert_eq(r->status, 0, "%s", r->out);
-	cr_assert_str_eq(r->out, want);
+	cr_assert(strstr(r->out, "\nvalues: kPa (from sidecar)\n"), "%s", r->out);
+	cr_assert_str_eq(analysis_of(r->out, got, sizeof got), want);
 
 	/* raw counts are not pressures, and values nobody labels are counts:
 	 * analysed with the relative rules only, and said */
@@ -120,8 +138,28 @@ Test(import_cli, analyze_npy_finds_what_the_recording_holds)
 	r = knot("analyze s.npy --rate 100 --pitch 10");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_assert(strstr(r->out, "values are raw counts: relative rules only"), "%s", r->out);
+	cr_assert(strstr(r->out, "\nvalues: counts (the file gives no units; --units to say), not "
+	                         "pressures\n"),
+	          "%s", r->out);
 	r = knot("replay s.npy --rate 100 --pitch 10");
-	cr_assert(strstr(r->out, "values     counts (default), not pressures"), "%s", r->out);
+	cr_assert(strstr(r->out, "values     counts (the file gives no units; --units to say), "
+	                         "not pressures"),
+	          "%s", r->out);
+	/* a unit refused before: kg/cm2, converted and said in one line each */
+	write_text("s.json", "{\"rate_hz\": 100, \"pitch_mm\": 10, \"units\": \"kg/cm2\"}\n");
+	r = knot("replay s.npy --verify");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "\n  values     kgf/cm2 (from sidecar), x 98.0665 to kPa\n") &&
+	              strstr(r->out, "\n  mask       all 1600 cells are on the sensor\n"),
+	          "%s", r->out);
+	r = knot("analyze s.npy");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "\nvalues: kgf/cm2 (from sidecar), x 98.0665 to kPa\n"), "%s",
+	          r->out);
+	r = knot("analyze s.npy --json");
+	cr_assert(strstr(r->out, "\"file\": \"kgf/cm2\", \"file_to_kpa\": 98.0665}") &&
+	              strstr(r->out, "\"cells_on_sensor\": 1600"),
+	          "%s", r->out);
 	r = knot("analyze s.npy --units furlongs");
 	cr_assert_eq(r->status, 2, "%s", r->out);
 }
@@ -225,6 +263,20 @@ Test(import_cli, damaged_import_fails_or_is_partial)
 	          r->out);
 	r = knot("replay bad.csv --partial --verify");
 	cr_assert_eq(r->status, 1, "a file with a skipped frame is not verified: %s", r->out);
+	/* the replay transport (view --replay's path) stops at the damage and
+	 * says where, or with --partial skips the frame and shows the gap */
+	r = knot("replay bad.csv --stream --units kPa");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "bad.csv:33:31: 7 values; expected 8") &&
+	              strstr(r->out, "streamed 3 frames") &&
+	              strstr(r->out, "'bad.csv' is damaged") && strstr(r->out, "--partial"),
+	          "%s", r->out);
+	r = knot("replay bad.csv --stream --units kPa --partial");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "streamed 4 frames") && strstr(r->out, "bad.csv:33:") &&
+	              strstr(r->out, "frame       3  seq          4  t     0.040 s  flags 0x01  "
+	                             "dropped   1"),
+	          "%s", r->out);
 
 	write_blocks("good.csv", 4, -1);
 	/* without rate and pitch the defaults are announced */
@@ -290,12 +342,78 @@ Test(import_cli, verify_needs_frames_and_vendor_files_read_plainly)
 	r = knot("replay '%s/xsensor_data.csv' --verify", vendor);
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_assert(strstr(r->out, "31 x 11 cells, 8.60 mm pitch") && strstr(r->out, "mmHg") &&
-	              strstr(r->out, "frames     101") && strstr(r->out, "sensor     1 of 2") &&
-	              strstr(r->out, "reading sensor 1 of 2") && strstr(r->out, "--sensor"),
+	              strstr(r->out, "frames     101") && strstr(r->out, "sensor     LF, 1 of 2") &&
+	              strstr(r->out, "xsensor_data.csv holds 2 sensors (LF, RF); using LF; "
+	                             "--sensor RF for the other"),
 	          "%s", r->out);
 	r = knot("replay '%s/xsensor_data.csv' --sensor RF", vendor);
 	cr_assert_eq(r->status, 0, "%s", r->out);
-	cr_assert(strstr(r->out, "sensor     2 of 2: HX210.11.31.M11-DFM-RF S0073"), "%s", r->out);
+	cr_assert(strstr(r->out, "sensor     RF, 2 of 2: HX210.11.31.M11-DFM-RF S0073"), "%s",
+	          r->out);
+	/* the replay transport (view --replay's path) plays the insole chosen:
+	 * 101 frames each, and the two differ (the right one is lighter here) */
+	char lf[256] = "", rf[256] = "";
+	r = knot("replay '%s/xsensor_data.csv' --stream | grep -c '^frame'", vendor);
+	cr_assert(strstr(r->out, "101\n"), "%s", r->out);
+	r = knot("replay '%s/xsensor_data.csv' --stream --count 1 | grep '^frame'", vendor);
+	snprintf(lf, sizeof lf, "%.250s", r->out);
+	r = knot("replay '%s/xsensor_data.csv' --stream --sensor rf", vendor);
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "stream xsensor_data.csv, sensor RF (2 of 2): 31 x 11 cells") &&
+	              strstr(r->out, "streamed 101 frames"),
+	          "%s", r->out);
+	r = knot("replay '%s/xsensor_data.csv' --stream --sensor 2 --count 1 | grep '^frame'",
+	         vendor);
+	snprintf(rf, sizeof rf, "%.250s", r->out);
+	cr_assert(strstr(lf, "peak") && strstr(rf, "peak") && strcmp(lf, rf) != 0,
+	          "LF: %s RF: %s", lf, rf);
+}
+
+/* A file with two sensors: replay --stream plays the one --sensor names (by
+ * a part of its name or its number) and says which; without --sensor a note
+ * lists them and how to choose; view --replay, whose viewer plays the first
+ * sensor only, refuses another instead of showing the wrong insole. */
+Test(import_cli, stream_plays_the_sensor_chosen)
+{
+	FILE *f;
+	char *p = km_test_path(dir, "two.csv");
+	f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fputs("Units:,kPa,,\n", f);
+	for (int i = 0; i < 4; i++)
+		fprintf(f,
+		        "FRAME,%d,,\nTime, 10:00:00.%03d,,\nSENSOR,Mat-LF S9,,\nRows,2,,\n"
+		        "Columns,2,,\nSENSELS,,,\n%d,1,,\n1,1,,\nSENSOR,Mat-RF S9,,\nRows,1,,\n"
+		        "Columns,3,,\nSENSELS,,,\n%d,2,2,\n",
+		        i, 20 * i, 10 + i, 50 + i);
+	fclose(f);
+	free(p);
+	struct km_test_run *r = knot("replay two.csv --stream");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "two.csv holds 2 sensors (LF, RF); using LF; --sensor RF for the "
+	                         "other") &&
+	              strstr(r->out, "stream two.csv, sensor LF (1 of 2): 2 x 2 cells") &&
+	              strstr(r->out, "peak   13.00") && strstr(r->out, "streamed 4 frames"),
+	          "%s", r->out);
+	const char *const pick[] = {"RF", "rf", "2", "Mat-RF S9"};
+	for (int k = 0; k < 4; k++) {
+		r = knot("replay two.csv --stream --sensor '%s'", pick[k]);
+		cr_assert_eq(r->status, 0, "%s", r->out);
+		cr_assert(strstr(r->out, "reading RF (2 of 2, 'Mat-RF S9')") &&
+		              strstr(r->out, "stream two.csv, sensor RF (2 of 2): 1 x 3 cells") &&
+		              strstr(r->out, "peak   53.00") && !strstr(r->out, "peak   13.00") &&
+		              strstr(r->out, "streamed 4 frames"),
+		          "--sensor %s: %s", pick[k], r->out);
+	}
+	r = knot("replay two.csv --stream --sensor heel");
+	cr_assert_eq(r->status, 1, "%s", r->out);
+	cr_assert(strstr(r->out, "sensor 'heel' is not in the file"), "%s", r->out);
+	/* before any window opens, so no display is needed */
+	r = knot("view --replay two.csv --sensor RF");
+	cr_assert_eq(r->status, 2, "%s", r->out);
+	cr_assert(strstr(r->out, "view --replay shows the first sensor of a file only") &&
+	              strstr(r->out, "--stream --sensor"),
+	          "%s", r->out);
 }
 
 /* --pitch overrides a sidecar (even one it could not read), takes ROW,COL,

@@ -278,3 +278,67 @@ Test(replay, import_options_reach_the_reader)
 	km_frame_destroy(f);
 	cleanup();
 }
+
+/* Two sensors in one XSENSOR file (left and right insole): the stream plays
+ * the one replay_sensor names, by name part or number, says which in the
+ * device's location, and refuses one the file does not hold. */
+static void xsensor_frame(FILE *f, int n, int base)
+{
+	fprintf(f, "FRAME,%d,,,\n,,,,\nDate, 2022 Aug 16,,,\nTime, 08:00:00.%03d,,,\n", n,
+	        10 * n);
+	fprintf(f, "SENSOR,Foot-LF S1,,,\nRows,2,,,\nColumns,3,,,\nSENSELS,,,,\n"
+	           "%d,1,2,,\n3,4,5,,\n",
+	        base);
+	fprintf(f, "SENSOR,Foot-RF S1,,,\nRows,1,,,\nColumns,2,,,\nSENSELS,,,,\n%d,100,,,\n",
+	        base + 10);
+}
+
+Test(replay, the_sensor_chosen_of_a_file_with_several, .fini = cleanup)
+{
+	snprintf(path, sizeof path, "/tmp/km-replay-x-%d.csv", (int)getpid());
+	FILE *fp = fopen(path, "w");
+	cr_assert_not_null(fp);
+	fputs("Units:,kPa,,,\n,,,,\n", fp);
+	for (int i = 0; i < 3; i++)
+		xsensor_frame(fp, i + 1, 20 * i);
+	fclose(fp);
+
+	struct km_stream_config c = km_stream_config_default();
+	c.transport = KM_TRANSPORT_REPLAY;
+	c.replay_path = path;
+	c.replay_speed = 0;
+	const char *const pick[] = {NULL, "rf", "2", "1"};
+	const unsigned rows[] = {2, 1, 1, 2}, cols[] = {3, 2, 2, 3};
+	const char *const where[] = {"sensor LF (1 of 2)", "sensor RF (2 of 2)",
+	                             "sensor RF (2 of 2)", "sensor LF (1 of 2)"};
+	for (int k = 0; k < 4; k++) {
+		c.replay_sensor = pick[k];
+		km_stream *s;
+		cr_assert_eq(km_stream_create(&c, &s), KM_OK, "sensor %s", pick[k]);
+		struct km_device_info info;
+		km_stream_device_info(s, &info);
+		cr_expect_eq(info.rows, rows[k], "sensor %s", pick[k]);
+		cr_expect_eq(info.cols, cols[k], "sensor %s", pick[k]);
+		cr_expect(strstr(info.location, where[k]), "%s", info.location);
+		struct km_frame *f;
+		cr_assert_eq(km_stream_frame_create(s, &f), KM_OK);
+		cr_assert_eq(km_stream_start(s), KM_OK);
+		for (int i = 0; i < 3; i++) {
+			cr_assert_eq(km_stream_read(s, f, 2000), KM_OK);
+			/* the first cell: 20 i (left) or 20 i + 10 (right) kPa */
+			float want = (float)(20 * i + (rows[k] == 1 ? 10 : 0));
+			cr_expect_float_eq(f->kpa[0], want, 1.0f / 32.0f, "sensor %s frame %d: %f",
+			                   pick[k], i, (double)f->kpa[0]);
+		}
+		cr_expect_eq(km_stream_read(s, f, 2000), KM_ERR_END, "3 frames per sensor");
+		km_stream_destroy(s);
+		km_frame_destroy(f);
+	}
+	c.replay_sensor = "heel";
+	km_stream *s;
+	cr_expect_eq(km_stream_create(&c, &s), KM_ERR_INVALID_ARG, "no such sensor");
+	c.replay_sensor = "3";
+	cr_expect_eq(km_stream_create(&c, &s), KM_ERR_INVALID_ARG, "the file holds 2");
+	c.replay_sensor = "";
+	cr_expect_eq(km_stream_create(&c, &s), KM_ERR_INVALID_ARG, "an empty name");
+}

@@ -9,6 +9,8 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "knotmap/import.h"
 
@@ -220,8 +222,14 @@ Test(import_layouts, xsensor_export_two_sensors_padding_groups_and_clock)
 	cr_assert_eq(in->format, KM_IMPORT_XSENSOR);
 	cr_assert_eq(in->sensor_count, 2);
 	cr_assert_str_eq(in->sensor, "Foot-LF S1");
-	cr_assert(strstr(logbuf, "reading sensor 1 of 2") && strstr(logbuf, "Foot-RF S1"), "%s",
-	          logbuf);
+	/* the sensors are listed by what tells them apart, with how to choose */
+	cr_assert(strstr(logbuf, "x4.csv holds 2 sensors (LF, RF); using LF; --sensor RF for the "
+	                         "other"),
+	          "%s", logbuf);
+	cr_assert_str_eq(km_import_sensor_label(r, 0), "LF");
+	cr_assert_str_eq(km_import_sensor_label(r, 1), "RF");
+	cr_assert_null(km_import_sensor_label(r, 2));
+	cr_assert_str_eq(km_import_sensor_name(r, 1), "Foot-RF S1");
 	cr_assert_eq(in->rows, 2);
 	cr_assert_eq(in->cols, 3);
 	cr_assert_float_eq(in->row_pitch_mm, 10.0f, 1e-5, "Sensel Height (cm)");
@@ -259,6 +267,85 @@ Test(import_layouts, xsensor_export_two_sensors_padding_groups_and_clock)
 	cr_assert_eq(open_cfg(p, &c, &o), KM_ERR_INVALID_ARG);
 	cr_assert(strstr(o.detail, "fits several"), "%s", o.detail);
 	free(p);
+}
+
+/* An export with SENSELS but no SENSOR line (one sensor the file does not
+ * name): its Rows/Columns/Sensel size right after FRAME are that sensor's;
+ * refused before. A SENSOR line after such keys is an error naming the line. */
+Test(import_layouts, xsensor_without_a_sensor_line)
+{
+	char *p = write_text("nosensor.csv",
+	                     "Units:,kPa,,\nFRAME,1,,\nTime, 10:00:00.000,,\nRows,2,,\nColumns,3,,\n"
+	                     "Sensel Width (cm),0.5,,\nSensel Height (cm),1.0,,\nSENSELS,,,\n"
+	                     "1,2,3\n4,5,6\nFRAME,2,,\nTime, 10:00:00.020,,\nRows,2,,\n"
+	                     "Columns,3,,\nSENSELS,,,\n7,8,9\n10,11,12,,\n");
+	struct km_import_config c = km_import_config_default();
+	km_import *r = open_ok(p, &c);
+	const struct km_import_info *in = km_import_info(r);
+	cr_assert_eq(in->format, KM_IMPORT_XSENSOR);
+	cr_assert_eq(in->sensor_count, 1);
+	cr_assert_str_eq(in->sensor, "");
+	cr_assert_str_eq(in->model, "XSENSOR");
+	cr_assert_eq(in->rows, 2);
+	cr_assert_eq(in->cols, 3);
+	cr_assert_float_eq(in->row_pitch_mm, 10.0f, 1e-5);
+	cr_assert_float_eq(in->col_pitch_mm, 5.0f, 1e-5);
+	cr_assert_float_eq(in->rate_hz, 50.0f, 1e-3);
+	struct km_frame *f = frame_for(r);
+	cr_assert_eq(km_import_next(r, f), KM_OK, "%s", logbuf);
+	cr_assert_float_eq(f->kpa[5], 6.0f, 1e-6);
+	cr_assert_eq(km_import_next(r, f), KM_OK, "%s", logbuf);
+	cr_assert_float_eq(f->kpa[0], 7.0f, 1e-6);
+	cr_assert_float_eq(f->kpa[5], 12.0f, 1e-6);
+	cr_assert_eq(f->device_time_us, 20000u);
+	cr_assert_eq(km_import_next(r, f), KM_ERR_END);
+	km_frame_destroy(f);
+	km_import_destroy(r);
+	free(p);
+	p = write_text("late.csv", "FRAME,1,,\nRows,1,,\nColumns,2,,\nSENSOR,Seat,,\nSENSELS,,,\n1,2\n");
+	c = km_import_config_default();
+	struct opened o;
+	cr_assert_eq(open_cfg(p, &c, &o), KM_ERR_MALFORMED);
+	cr_assert(strstr(o.detail, "late.csv:4") && strstr(o.detail, "SENSOR after"), "%s",
+	          o.detail);
+	free(p);
+}
+
+/* Labels are cut at whole tokens and must choose their sensor alone: names
+ * where a shorter part would fit another sensor keep the whole name. */
+Test(import_layouts, xsensor_sensor_labels)
+{
+	static const struct {
+		const char *a, *b, *la, *lb;
+	} cases[] = {
+	    {"HX210.11.31.M11-DFM-LF S0073", "HX210.11.31.M11-DFM-RF S0073", "LF", "RF"},
+	    {"Seat 1", "Seat 2", "Seat 1", "Seat 2"}, /* "1" would choose by number */
+	    {"Mat-A", "Mat-AB", "Mat-A", "Mat-AB"},   /* "A" is part of "AB" */
+	    {"LeftFoot", "RightFoot", "LeftFoot", "RightFoot"},
+	    {"Back X1 upper", "Back X1 lower", "upper", "lower"},
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		char *p = km_test_path(dir, "labels.csv");
+		FILE *f = fopen(p, "w");
+		cr_assert_not_null(f);
+		fprintf(f,
+		        "Units:,kPa\nFRAME,1\nSENSOR,%s\nRows,1\nColumns,2\nSENSELS\n1,2\n"
+		        "SENSOR,%s\nRows,1\nColumns,1\nSENSELS\n3\n",
+		        cases[k].a, cases[k].b);
+		fclose(f);
+		struct km_import_config c = km_import_config_default();
+		km_import *r = open_ok(p, &c);
+		cr_expect_str_eq(km_import_sensor_label(r, 0), cases[k].la, "%s", cases[k].a);
+		cr_expect_str_eq(km_import_sensor_label(r, 1), cases[k].lb, "%s", cases[k].b);
+		km_import_destroy(r);
+		/* each label chooses its own sensor */
+		c = km_import_config_default();
+		c.sensor = cases[k].lb;
+		r = open_ok(p, &c);
+		cr_expect_eq(km_import_info(r)->sensor_index, 1, "--sensor %s", cases[k].lb);
+		km_import_destroy(r);
+		free(p);
+	}
 }
 
 Test(import_layouts, xsensor_time_going_backwards_is_an_error)
@@ -589,5 +676,176 @@ Test(import_layouts, units_nobody_gives_are_counts)
 	cr_assert_eq(km_import_info(r)->units, KM_UNITS_KPA);
 	cr_assert_eq(km_import_info(r)->units_from, KM_IMPORT_FROM_FILE);
 	km_import_destroy(r);
+	free(p);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Units                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Every pressure unit vendors write, as they write it, with its exact factor
+ * from the definitions (g = 9.80665 m/s^2, 1 lb = 0.45359237 kg, 1 in =
+ * 0.0254 m, mercury 13.5951 g/cm^3); the name it is shown by reads back as
+ * itself. kg/cm2 was refused before. */
+Test(import_layouts, units_table)
+{
+	const double g = 9.80665;
+	static const struct {
+		const char *text;
+		enum km_import_units u;
+	} spell[] = {
+	    {"kPa", KM_UNITS_KPA},          {"KPA", KM_UNITS_KPA},
+	    {"kilopascals", KM_UNITS_KPA},  {"Pa", KM_UNITS_PA},
+	    {"N/m2", KM_UNITS_PA},          {"N/m^2", KM_UNITS_PA},
+	    {"MPa", KM_UNITS_MPA},          {"N/mm2", KM_UNITS_MPA},
+	    {"N/mm\xc2\xb2", KM_UNITS_MPA}, {"bar", KM_UNITS_BAR},
+	    {"mbar", KM_UNITS_MBAR},        {"hPa", KM_UNITS_MBAR},
+	    {"N/cm2", KM_UNITS_NCM2},       {"N/cm^2", KM_UNITS_NCM2},
+	    {"kg/cm2", KM_UNITS_KGFCM2},    {"kgf/cm2", KM_UNITS_KGFCM2},
+	    {"KG/CM^2", KM_UNITS_KGFCM2},   {"kgf/cm\xc2\xb2", KM_UNITS_KGFCM2},
+	    {"g/cm2", KM_UNITS_GFCM2},      {"gf/cm2", KM_UNITS_GFCM2},
+	    {"(g/cm^2)", KM_UNITS_GFCM2},   {"psi", KM_UNITS_PSI},
+	    {"PSI", KM_UNITS_PSI},          {"lbf/in2", KM_UNITS_PSI},
+	    {"mmHg", KM_UNITS_MMHG},        {"mm Hg", KM_UNITS_MMHG},
+	    {"cmH2O", KM_UNITS_CMH2O},      {"cm H2O", KM_UNITS_CMH2O},
+	    {"counts", KM_UNITS_RAW},       {"raw", KM_UNITS_RAW},
+	};
+	for (size_t i = 0; i < sizeof spell / sizeof spell[0]; i++) {
+		enum km_import_units u = KM_UNITS_DEFAULT;
+		cr_expect_eq(km_import_units_parse(spell[i].text, &u), KM_OK, "%s", spell[i].text);
+		cr_expect_eq(u, spell[i].u, "%s read as %s", spell[i].text,
+		             km_import_units_name(u));
+	}
+	static const struct {
+		enum km_import_units u;
+		const char *name;
+	} named[] = {
+	    {KM_UNITS_KPA, "kPa"},        {KM_UNITS_PA, "Pa"},        {KM_UNITS_MPA, "MPa"},
+	    {KM_UNITS_BAR, "bar"},        {KM_UNITS_MBAR, "mbar"},    {KM_UNITS_NCM2, "N/cm2"},
+	    {KM_UNITS_KGFCM2, "kgf/cm2"}, {KM_UNITS_GFCM2, "gf/cm2"}, {KM_UNITS_PSI, "psi"},
+	    {KM_UNITS_MMHG, "mmHg"},      {KM_UNITS_CMH2O, "cmH2O"},  {KM_UNITS_RAW, "counts"},
+	};
+	const double kpa[] = {1,
+	                      1e-3,
+	                      1e3,
+	                      100,
+	                      0.1,
+	                      10,
+	                      g * 10,
+	                      g / 100,
+	                      0.45359237 * g / (0.0254 * 0.0254) / 1000,
+	                      13.5951 * g / 1000,
+	                      g / 100,
+	                      1};
+	for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+		cr_expect_str_eq(km_import_units_name(named[i].u), named[i].name);
+		enum km_import_units back = KM_UNITS_DEFAULT;
+		cr_expect_eq(km_import_units_parse(named[i].name, &back), KM_OK, "%s",
+		             named[i].name);
+		cr_expect_eq(back, named[i].u, "%s reads back", named[i].name);
+		double f = km_import_units_to_kpa(named[i].u);
+		cr_expect(fabs(f - kpa[i]) <= 1e-12 * kpa[i], "%s: %.15g kPa, want %.15g",
+		          named[i].name, f, kpa[i]);
+	}
+	/* the values the brief quotes, and what case changes */
+	cr_expect_float_eq(km_import_units_to_kpa(KM_UNITS_KGFCM2), 98.0665, 1e-12);
+	cr_expect_float_eq(km_import_units_to_kpa(KM_UNITS_PSI), 6.894757, 1e-6);
+	cr_expect_float_eq(km_import_units_to_kpa(KM_UNITS_MMHG), 0.133322, 1e-6);
+	static const char *const refused[] = {"mPa", "Mbar", "furlongs", "kg", "", "kPa/s", "atm"};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		enum km_import_units u;
+		cr_expect_eq(km_import_units_parse(refused[i], &u), KM_ERR_UNSUPPORTED, "'%s'",
+		             refused[i]);
+	}
+}
+
+/* The units a file names reach its frames in kPa: Tekscan UNITS, XSENSOR
+ * Units:, a CSV "units" row; an unknown unit is an error naming it and the
+ * line. */
+#define TEK                                                                                        \
+	"DATA_TYPE FRAME\r\nROWS 1\r\nCOLS 2\r\nROW_SPACING 5 mm\r\nCOL_SPACING 5 mm\r\n"          \
+	"SECONDS_PER_FRAME 0.1\r\nUNITS "
+#define TEK_END "\r\nASCII_DATA @@\r\n\r\n1,2\r\n@@\r\n"
+#define XS_END ",,\nFRAME,1,,\nSENSOR,Seat,,\nRows,1,,\nColumns,2,,\nSENSELS,,,\n1,2,,\n"
+
+Test(import_layouts, units_from_files_are_converted)
+{
+	static const struct {
+		const char *pre, *unit, *post; /* the file: pre unit post */
+		double kpa;                    /* of the cell holding 2 */
+	} files[] = {
+	    {TEK, "KG/CM2", TEK_END, 2 * 98.0665},
+	    {TEK, "g/cm2", TEK_END, 2 * 0.0980665},
+	    {"Units:,", "kgf/cm2", XS_END, 2 * 98.0665},
+	    {"Units:,", "mbar", XS_END, 2 * 0.1},
+	    {"units,", "bar", "\nrate_hz,10\n1,2\n", 2 * 100.0},
+	    {"units,", "Pa", "\nrate_hz,10\n1,2\n", 2 * 0.001},
+	};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		char text[512];
+		snprintf(text, sizeof text, "%s%s%s", files[i].pre, files[i].unit, files[i].post);
+		char *p = write_text("units.txt", text);
+		struct km_import_config c = km_import_config_default();
+		c.rows = files[i].pre[0] == 'u' ? 1 : 0;
+		c.cols = files[i].pre[0] == 'u' ? 2 : 0;
+		km_import *r = open_ok(p, &c);
+		const struct km_import_info *in = km_import_info(r);
+		cr_expect_eq(in->units_from, KM_IMPORT_FROM_FILE, "%s", files[i].unit);
+		struct km_frame *f = frame_for(r);
+		cr_assert_eq(km_import_next(r, f), KM_OK, "%s: %s", files[i].unit, logbuf);
+		cr_expect_float_eq(f->kpa[1], files[i].kpa, 1e-6 * files[i].kpa, "%s: %f kPa",
+		                   files[i].unit, (double)f->kpa[1]);
+		cr_expect_eq(f->flags & KM_FRAME_UNCALIBRATED, 0u, "%s", files[i].unit);
+		km_frame_destroy(f);
+		km_import_destroy(r);
+		free(p);
+	}
+	char *p = write_text("odd.asf", "DATA_TYPE FRAME\r\nROWS 1\r\nCOLS 2\r\nUNITS stone/ft2\r\n"
+	                                "ASCII_DATA @@\r\n\r\n1,2\r\n@@\r\n");
+	struct km_import_config c = km_import_config_default();
+	struct opened o;
+	cr_expect_eq(open_cfg(p, &c, &o), KM_ERR_UNSUPPORTED);
+	cr_expect(strstr(o.detail, "odd.asf:4") && strstr(o.detail, "unknown units 'stone/ft2'"),
+	          "%s", o.detail);
+	free(p);
+}
+
+/* An empty FILE.json next to FILE.csv is no sidecar: it is what the shell
+ * creates for "knotmap analyze FILE.csv --json > FILE.json" before knotmap
+ * runs (which then failed with "sidecar is not a JSON object"). A non-empty
+ * one that is not JSON is still an error. */
+Test(import_layouts, empty_sidecar_is_not_a_sidecar)
+{
+	char *p = write_text("m.csv", "1,2\n3,4\n");
+	char *side = write_text("m.json", "");
+	struct km_import_config c = km_import_config_default();
+	km_import *r = open_ok(p, &c);
+	cr_assert_eq(km_import_info(r)->units_from, KM_IMPORT_FROM_DEFAULT);
+	cr_assert(strstr(logbuf, "m.json is empty: not a sidecar"), "%s", logbuf);
+	km_import_destroy(r);
+	free(write_text("m.json", " \n"));
+	c = km_import_config_default();
+	r = open_ok(p, &c);
+	km_import_destroy(r);
+	free(write_text("m.json", "rate 10\n"));
+	c = km_import_config_default();
+	struct opened o;
+	cr_assert_eq(open_cfg(p, &c, &o), KM_ERR_PARSE);
+	cr_assert(strstr(o.detail, "not a JSON object"), "%s", o.detail);
+	/* a FIFO of that name is not read (it would block), nor a folder */
+	cr_assert_eq(unlink(side), 0);
+	cr_assert_eq(mkfifo(side, 0600), 0);
+	c = km_import_config_default();
+	logbuf[0] = '\0';
+	r = open_ok(p, &c);
+	cr_assert(strstr(logbuf, "not used as a sidecar"), "%s", logbuf);
+	km_import_destroy(r);
+	cr_assert_eq(unlink(side), 0);
+	cr_assert_eq(mkdir(side, 0700), 0);
+	c = km_import_config_default();
+	r = open_ok(p, &c);
+	km_import_destroy(r);
+	cr_assert_eq(rmdir(side), 0);
+	free(side);
 	free(p);
 }

@@ -87,9 +87,18 @@ struct km_stream_config {
 	const char *replay_format;   /* "auto", "npy", "tekscan", "xsensor", "csv" */
 	float replay_rate_hz;        /* frame rate, Hz */
 	float replay_pitch_mm;       /* cell pitch, mm */
-	const char *replay_units;    /* "kPa", "mmHg", "N/cm2", "psi", "raw" */
+	const char *replay_units;    /* "kPa", "mmHg", "kgf/cm2", "raw"... (import.h) */
 	uint16_t replay_rows;        /* a plain CSV without a header: its grid, both or */
 	uint16_t replay_cols;        /* neither, 1..KM_FRAME_MAX_DIM (0: from the file) */
+	/* A file with several sensors (XSENSOR insoles): which one, by 1-based
+	 * number or name (import.h's config.sensor; an unknown one fails create
+	 * with KM_ERR_INVALID_ARG); NULL = the first. The device info's location
+	 * names the sensor played ("FILE, sensor LF (1 of 2)"). */
+	const char *replay_sensor;
+	/* Skip the frames of an import that do not read (each logged with its
+	 * place; the next frame shows the gap in dropped_since_last) instead of
+	 * stopping there (import.h's config.partial). Default false. */
+	bool replay_partial;
 
 	/* common */
 	uint16_t rate_hz;       /* frame rate to request at start; 0 = the device's (default 0) */

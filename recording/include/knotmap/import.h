@@ -65,22 +65,41 @@ KM_API const char *km_import_format_name(enum km_import_format f);
 /* Parses a name above (case-insensitive). KM_OK or KM_ERR_INVALID_ARG. */
 KM_API int km_import_format_parse(const char *name, enum km_import_format *out);
 
-/* Units of the values in a file. */
+/* Units of the values in a file, with their exact factors to kPa (CGPM and
+ * NIST SP 811 definitions; standard gravity g = 9.80665 m/s^2). */
 enum km_import_units {
 	KM_UNITS_DEFAULT = 0, /* config: take the file's, then the sidecar's, else raw
 	                       * counts (a file that does not say is never taken for kPa) */
 	KM_UNITS_KPA = 1,
-	KM_UNITS_MMHG = 2, /* x 0.133322387415 kPa (101.325 kPa = 760 mmHg) */
+	KM_UNITS_MMHG = 2, /* conventional mm of mercury, 13.5951 g/cm^3 x g:
+	                    * x 0.133322387415 kPa */
 	KM_UNITS_NCM2 = 3, /* N/cm^2, x 10 kPa */
-	KM_UNITS_PSI = 4,  /* x 6.894757293 kPa (lbf/in^2) */
+	KM_UNITS_PSI = 4,  /* lbf/in^2, x 6.894757293168 kPa */
 	KM_UNITS_RAW = 5,  /* sensor counts, or units not known: passed through,
 	                    * KM_FRAME_UNCALIBRATED */
+	KM_UNITS_PA = 6,     /* Pa = N/m^2, x 0.001 kPa */
+	KM_UNITS_KGFCM2 = 7, /* kgf/cm^2 ("kg/cm2", the technical atmosphere), x 98.0665 kPa */
+	KM_UNITS_GFCM2 = 8,  /* gf/cm^2 ("g/cm2"), x 0.0980665 kPa */
+	KM_UNITS_BAR = 9,    /* x 100 kPa */
+	KM_UNITS_MBAR = 10,  /* mbar = hPa, x 0.1 kPa */
+	KM_UNITS_MPA = 11,   /* MPa = N/mm^2, x 1000 kPa */
+	KM_UNITS_CMH2O = 12, /* conventional cm of water, 1 g/cm^3 x g: x 0.0980665 kPa */
 };
 
-/* "default", "kPa", "mmHg", "N/cm2", "psi", "counts". */
+/* Every unit km_import_units_parse() reads, for messages. */
+#define KM_IMPORT_UNITS_LIST                                                                  \
+	"kPa, Pa, N/m2, MPa, N/mm2, bar, mbar, hPa, N/cm2, kgf/cm2, kg/cm2, g/cm2, psi, mmHg, " \
+	"cmH2O, counts"
+
+/* "default", "kPa", "mmHg", "N/cm2", "psi", "counts", "Pa", "kgf/cm2",
+ * "gf/cm2", "bar", "mbar", "MPa", "cmH2O"; "?" past the end. */
 KM_API const char *km_import_units_name(enum km_import_units u);
-/* Parses a unit as files and users write it, case-insensitive: kPa, mmHg,
- * "mm Hg", N/cm2, N/cm^2, N/cm², psi, raw, counts, none. KM_OK or
+/* Parses a unit as files and users write it, ignoring case, spaces, quotes
+ * and brackets: kPa, Pa, N/m2, MPa, N/mm2, bar, mbar, hPa, N/cm2, kgf/cm2,
+ * kg/cm2, gf/cm2, g/cm2, psi, mmHg, cmH2O, raw, counts, none (each "2" also
+ * as "^2" or "²"; "kilopascal(s)", "pascal(s)" too). Case is ignored (Tekscan
+ * writes "KPA") except where it names another unit: "mPa" (millipascal) and
+ * "Mbar" (megabar) are refused, not read as MPa and mbar. KM_OK or
  * KM_ERR_UNSUPPORTED. */
 KM_API int km_import_units_parse(const char *text, enum km_import_units *out);
 /* kPa per unit (1 for kPa, raw and default). */
@@ -213,6 +232,10 @@ KM_API int km_import_create(const struct km_import_config *cfg, km_import **out)
 KM_API const struct km_import_info *km_import_info(const km_import *r);
 /* Name of sensor i (0-based) of a file with several; NULL past the end. */
 KM_API const char *km_import_sensor_name(const km_import *r, unsigned i);
+/* What tells sensor i apart from the others, a part of its name that chooses
+ * it alone as config.sensor ("LF" of "HX210.11.31.M11-DFM-LF S0073" next to
+ * "...-RF S0073"); its whole name when no shorter part does. NULL past the end. */
+KM_API const char *km_import_sensor_label(const km_import *r, unsigned i);
 
 /*
  * Reads the next frame into out, which must have the info's rows x cols

@@ -78,7 +78,9 @@ struct km_export_config {
 	float row_pitch_mm, col_pitch_mm;
 	/* Cells on the sensor (rows x cols, 1 = real sensel; NULL = all), as an
 	 * import's km_source_info.mask: Tekscan writes a masked cell as 'B', as
-	 * Tekscan does, so the mask reads back. Not copied; must outlive the call. */
+	 * Tekscan does; CSV as an empty field (missing to pandas and R) with a
+	 * "# mask_cells,N" comment; NPY in its sidecar; so the mask reads back.
+	 * Not copied; must outlive the call. */
 	const uint8_t *mask;
 	/* NPY: also write PATH.json, the sidecar the importer reads back (rate,
 	 * [row, col] pitch, units), through km_outfile like the array. */
