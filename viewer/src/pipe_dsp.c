@@ -4,6 +4,7 @@
  * body outline and spine midline, the load centre.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "glue.h"
@@ -13,6 +14,11 @@
 #define MAX_IDS 64
 /* How long a finished hold stays on screen with its final time, s. */
 #define DONE_SHOW_S 6.0
+/* Neutral names for spots off the body model: "spot A".."spot Z". */
+#define N_LETTERS 26
+/* A track missing from this many seconds of frames is coasting, not live:
+ * no marker (one missed detection at 100 frames/s is not). */
+#define LIVE_MISS_S 0.1f
 
 struct km__vpipe {
 	km_pipeline *pl;
@@ -45,6 +51,13 @@ struct km__vpipe {
 	/* The last result, for the guided routine (km__vpipe_result). */
 	struct km_pipeline_result res;
 	bool res_valid;
+	float rate_hz;
+	/* The track holding each letter of the neutral names (0 = free): the
+	 * letters come back when tracks end, rather than a count climbing. */
+	uint32_t letter[N_LETTERS];
+	/* The name of the hold last shown, for its "hold over" moment. */
+	uint32_t held_id;
+	char held_name[KM_VIEW_NAME_MAX];
 };
 
 static void set_remove(uint32_t *ids, size_t *n, uint32_t id)
@@ -164,6 +177,8 @@ static void on_event(void *user, const struct km_event *ev)
 		v->done.release_s = v->hold_cfg.release_s;
 		v->done.load_kpa = ev->load_kpa;
 		v->done.stiffness_pct = NAN;
+		if (v->held_id == ev->track_id)
+			memcpy(v->done.name, v->held_name, sizeof v->done.name);
 		v->done_us = ev->time_us;
 		break;
 	case KM_EVENT_SEEK_ADVICE:
@@ -192,6 +207,7 @@ int km__vpipe_create(const struct km_frame *shape, float rate_hz, const struct k
 	c.geometry = shape->geometry;
 	if (rate_hz > 0.0f)
 		c.rate_hz = rate_hz;
+	v->rate_hz = c.rate_hz;
 	c.on_event = on_event;
 	c.user = v;
 	if (log)
@@ -231,6 +247,7 @@ void km__vpipe_reset(struct km__vpipe *v)
 	v->done_us = 0;
 	v->done.state = KM_VIEW_HOLD_IDLE;
 	v->seek_advice = false;
+	memset(v->letter, 0, sizeof v->letter);
 	v->ov.n_markers = 0;
 	v->ov.outline_valid = v->ov.midline_valid = v->ov.centre_valid = false;
 	v->ov.tensing = false;
@@ -326,6 +343,52 @@ static void fill_outline(struct km_view_snapshot *s, const struct km_body_outlin
 	}
 }
 
+static void letter_free(struct km__vpipe *v, uint32_t id)
+{
+	for (int i = 0; i < N_LETTERS; i++)
+		if (v->letter[i] == id)
+			v->letter[i] = 0;
+}
+
+/* The track's letter, taking the first free one on first use; -1 when all
+ * are taken. */
+static int letter_of(struct km__vpipe *v, uint32_t id)
+{
+	int free_i = -1;
+	for (int i = 0; i < N_LETTERS; i++) {
+		if (v->letter[i] == id)
+			return i;
+		if (free_i < 0 && v->letter[i] == 0)
+			free_i = i;
+	}
+	if (free_i >= 0)
+		v->letter[free_i] = id;
+	return free_i;
+}
+
+/* Words a person reads at a glance: side and region from body coordinates
+ * ("L upper back"); the person's side only when the posture says which it
+ * is (body.h: unknown postures give mat sides, said here by the region
+ * alone). Off the body model (a roller, no body found): "spot A". */
+static void spot_name(struct km__vpipe *v, const struct km_body_model *body, uint32_t id,
+                      float x_mm, float y_mm, char *buf, size_t size)
+{
+	struct km_body_position pos;
+	if (body && body->found && km_body_locate(body, x_mm, y_mm, &pos) == KM_OK &&
+	    pos.region != KM_REGION_OFF_BODY) {
+		const char *side = pos.side == 0 || pos.side_is_mat ? ""
+		                   : pos.side > 0                   ? "L "
+		                                                    : "R ";
+		snprintf(buf, size, "%s%s", side, km_body_region_name(pos.region));
+		return;
+	}
+	int l = letter_of(v, id);
+	if (l >= 0)
+		snprintf(buf, size, "spot %c", 'A' + l);
+	else
+		snprintf(buf, size, "spot");
+}
+
 int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_view_snapshot *out,
                       km__vpipe_event_fn fn, void *user)
 {
@@ -356,9 +419,19 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 	int best_rank = 0;
 	for (size_t i = 0; i < rp->track_count; i++) {
 		const struct km_track *t = &rp->tracks[i];
-		if (t->state == KM_TRACK_END)
+		if (t->state == KM_TRACK_END) {
+			letter_free(v, t->id);
 			continue;
-		if (s->n_markers < KM_VIEW_MAX_MARKERS) {
+		}
+		/* Markers for live spots only: not for a track coasting
+		 * through misses, nor on a frame with nothing on the mat. */
+		bool live =
+		    (float)t->missed <= LIVE_MISS_S * v->rate_hz && rp->loaded_area_cm2 > 0.0f;
+		bool bony = (t->flags & KM_CANDIDATE_LANDMARK) != 0;
+		char name[KM_VIEW_NAME_MAX] = "";
+		if (live && !bony)
+			spot_name(v, rp->body, t->id, t->x_mm, t->y_mm, name, sizeof name);
+		if (live && s->n_markers < KM_VIEW_MAX_MARKERS) {
 			struct km_view_marker *m = &s->markers[s->n_markers++];
 			memset(m, 0, sizeof *m);
 			m->track_id = t->id;
@@ -369,6 +442,7 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 			m->over_spine = (t->flags & KM_CANDIDATE_MIDLINE) != 0;
 			m->landmark = (t->flags & KM_CANDIDATE_LANDMARK) != 0;
 			m->has_stiffness = stiff_get(v, t->id, &m->stiffness_pct);
+			memcpy(m->name, name, sizeof m->name);
 		}
 		struct km_hold_status hs;
 		if (km_pipeline_hold_status(v->pl, t->id, &hs) != KM_OK)
@@ -392,9 +466,16 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		best.ease_off = set_has(v->tensing, v->n_tensing, t->id);
 		float pct;
 		best.stiffness_pct = stiff_get(v, t->id, &pct) ? pct : NAN;
+		/* A held spot always has a name: a hold's "landmark" is the
+		 * tool's contact (holds never start on bone). */
+		if (!name[0])
+			spot_name(v, rp->body, t->id, t->x_mm, t->y_mm, name, sizeof name);
+		memcpy(best.name, name, sizeof best.name);
 	}
 	if (best_rank > 0) {
 		s->hold = best;
+		v->held_id = best.track_id;
+		memcpy(v->held_name, best.name, sizeof v->held_name);
 	} else if (v->done.state == KM_VIEW_HOLD_DONE && v->done.held_s >= 1.0f &&
 	           rp->time_us >= v->done_us &&
 	           (double)(rp->time_us - v->done_us) / 1e6 < DONE_SHOW_S) {

@@ -78,8 +78,8 @@ static void draw_hold_panel(km_render *r, const struct km_view_snapshot *s, int 
 	                    : h->state == KM_VIEW_HOLD_DONE   ? "hold over"
 	                                                      : "held";
 	km__rtext(r, F_BODY, paused ? C_WARN : C_DIM, x + 20 + wd, y + 106, AL_LEFT, state);
-	km__rtextf(r, F_SMALL, C_DIM, x + w - 12, y + 10, AL_RIGHT, "spot #%u",
-	           (unsigned)h->track_id);
+	if (h->name[0])
+		km__rtext(r, F_SMALL, C_DIM, x + w - 12, y + 10, AL_RIGHT, h->name);
 	const char *bw = band_words(h);
 	if (*bw)
 		km__rtext(r, F_LARGE, h->ease_off ? C_MUCH : km_render_band_colour(h->band, false),
@@ -245,14 +245,20 @@ void km__rdraw_guidance(km_render *r, const struct km_view_snapshot *s)
 	                                : "H help   G guided   X log symptoms");
 }
 
-void km__rbanner(km_render *r, uint32_t col, const char *big, const char *small)
+SDL_Rect km__rbanner_rect(const km_render *r, bool small)
 {
 	const SDL_Rect *hr = &r->heat_rect;
 	/* Over the lower map (feet end), where it hides the least. */
 	int hgt = small ? 92 : 60;
 	int w = KM_MAX(hr->w - 16, 360), x = hr->x + hr->w / 2 - w / 2;
-	int y = hr->y + hr->h - hgt - 56;
-	x = KM_MAX(x, 8);
+	SDL_Rect rc = {KM_MAX(x, 8), hr->y + hr->h - hgt - 56, w, hgt};
+	return rc;
+}
+
+void km__rbanner(km_render *r, uint32_t col, const char *big, const char *small)
+{
+	SDL_Rect rc = km__rbanner_rect(r, small != NULL);
+	int x = rc.x, y = rc.y, w = rc.w, hgt = rc.h;
 	km__rfill(r->ren, x, y, w, hgt, 0x000000, 210);
 	km__rfill(r->ren, x, y, 8, hgt, col, 255);
 	km__rtext(r, F_BANNER, col, x + w / 2, y + 6, AL_CENTER, big);

@@ -1,0 +1,236 @@
+/* Marker labels on a crowded map, drawn headless through the real renderer:
+ * no label overlaps another, the hold ring or its seconds, the colour bar or
+ * the panels; spots on one contact are one marker; bony spots carry no
+ * label. The layout the draw reports is checked against the pixels too. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "viewer_test.h"
+
+/* Boxes overlap; the hold ring's box stands for the circle it holds (the
+ * map in its corners is free). */
+static bool hit(const struct km_render_box *a, const struct km_render_box *b)
+{
+	if (b->kind == KM_BOX_HOLD_RING) {
+		float rad = (float)b->w * 0.5f, cx = (float)b->x + rad, cy = (float)b->y + rad;
+		float nx = fminf(fmaxf(cx, (float)a->x), (float)(a->x + a->w));
+		float ny = fminf(fmaxf(cy, (float)a->y), (float)(a->y + a->h));
+		return (nx - cx) * (nx - cx) + (ny - cy) * (ny - cy) < rad * rad;
+	}
+	return a->x < b->x + b->w && b->x < a->x + a->w && a->y < b->y + b->h && b->y < a->y + a->h;
+}
+
+static const char *kind_name(enum km_render_box_kind k)
+{
+	static const char *const n[] = {"label",  "marker",  "hold ring",  "hold tag", "more",
+	                                "guided", "overlay", "colour bar", "panel"};
+	return (unsigned)k < sizeof n / sizeof n[0] ? n[k] : "?";
+}
+
+/* Every label inside the map, clear of every other label and of everything
+ * but markers (its own circle included). */
+static void assert_clear(const km_render *r)
+{
+	struct km_render_layout l;
+	km_render_layout(r, &l);
+	int hr[4];
+	km_render_heat_rect(r, hr);
+	for (size_t i = 0; i < l.n_boxes; i++) {
+		const struct km_render_box *a = &l.box[i];
+		if (a->kind != KM_BOX_LABEL && a->kind != KM_BOX_MORE)
+			continue;
+		cr_assert(a->x >= hr[0] && a->y >= hr[1] && a->x + a->w <= hr[0] + hr[2] &&
+		              a->y + a->h <= hr[1] + hr[3],
+		          "label of #%u at %d,%d %dx%d leaves the map", a->track_id, a->x, a->y,
+		          a->w, a->h);
+		for (size_t j = 0; j < l.n_boxes; j++) {
+			const struct km_render_box *b = &l.box[j];
+			if (i == j || b->kind == KM_BOX_MARKER)
+				continue;
+			cr_assert(!hit(a, b),
+			          "%s of #%u (%d,%d %dx%d) overlaps %s of #%u (%d,%d %dx%d)",
+			          kind_name(a->kind), a->track_id, a->x, a->y, a->w, a->h,
+			          kind_name(b->kind), b->track_id, b->x, b->y, b->w, b->h);
+		}
+	}
+}
+
+struct scene {
+	struct vt v;
+	km_render *r;
+	struct km_view_snapshot s;
+	struct km_view_ui ui;
+};
+
+static void scene_open(struct scene *sc, uint16_t rows, uint16_t cols, float pitch)
+{
+	sc->v = vt_open(1024, 640);
+	sc->r = NULL;
+	struct km_render_config cfg = km_render_config_default();
+	cr_assert_eq(km_render_create(sc->v.ren, &cfg, &sc->r), KM_OK);
+	cr_assert_eq(km_view_snapshot_init(&sc->s, rows, cols, pitch, KM_GEOMETRY_FLAT), KM_OK);
+	sc->ui = km_view_ui_default();
+	sc->ui.fixed_range_kpa = 40.0f;
+}
+
+static void scene_close(struct scene *sc)
+{
+	km_view_snapshot_free(&sc->s);
+	km_render_destroy(sc->r);
+	vt_close(&sc->v);
+}
+
+/* KM_TEST_SHOT=file.png: the picture, to look at by eye. */
+static void shot(struct scene *sc, const char *env)
+{
+	const char *path = getenv(env);
+	if (!path)
+		return;
+	struct km_image_config ic = km_image_config_default();
+	ic.path = path;
+	ic.force = true;
+	cr_assert_eq(km_viewer_save_png(sc->v.ren, &ic), KM_OK);
+}
+
+/* A Gaussian bump of peak kpa at (x, y) mm, sigma mm, added to the frame. */
+static void bump(struct km_frame *f, float x, float y, float sigma, float kpa)
+{
+	for (int rw = 0; rw < f->rows; rw++)
+		for (int c = 0; c < f->cols; c++) {
+			float dx = ((float)c + 0.5f) * f->pitch_mm - x,
+			      dy = ((float)rw + 0.5f) * f->pitch_mm - y;
+			f->kpa[(size_t)rw * f->cols + (size_t)c] +=
+			    kpa * expf(-(dx * dx + dy * dy) / (2.0f * sigma * sigma));
+		}
+}
+
+static struct km_view_marker *add_marker(struct km_view_snapshot *s, uint32_t id, float x, float y,
+                                         float kpa, const char *name)
+{
+	struct km_view_marker *m = &s->markers[s->n_markers++];
+	memset(m, 0, sizeof *m);
+	m->track_id = id;
+	m->x_mm = x;
+	m->y_mm = y;
+	m->radius_mm = 15.0f;
+	m->peak_kpa = kpa;
+	snprintf(m->name, sizeof m->name, "%s", name);
+	return m;
+}
+
+/* Fifteen spots packed along the shoulders of a 64 x 32 mat (7.5 mm), one of
+ * them held: the labels find room or are counted, never overlap. */
+Test(labels, crowded_shoulders_never_overlap)
+{
+	struct scene sc;
+	scene_open(&sc, 64, 32, 7.5f);
+	struct km_view_snapshot *s = &sc.s;
+	for (int i = 0; i < 15; i++) {
+		/* Two staggered rows across both shoulder blades, 30 mm apart. */
+		float x = 15.0f + 30.0f * (float)(i / 2) + (i % 2 ? 15.0f : 0.0f);
+		float y = i % 2 ? 125.0f : 95.0f;
+		bump(s->frame, x, y, 6.0f, 20.0f + (float)i);
+		add_marker(s, 100u + (uint32_t)i, x, y, 20.0f + (float)i,
+		           i < 8 ? "R upper back" : "L upper back");
+		if (i % 4 == 0) {
+			s->markers[s->n_markers - 1].has_stiffness = true;
+			s->markers[s->n_markers - 1].stiffness_pct = -12.0f;
+		}
+	}
+	s->hold.state = KM_VIEW_HOLD_HOLDING;
+	s->hold.track_id = 107;
+	s->hold.x_mm = s->markers[7].x_mm;
+	s->hold.y_mm = s->markers[7].y_mm;
+	s->hold.held_s = 17.0f;
+	s->hold.target_s = 30.0f;
+	s->hold.release_s = 60.0f;
+	s->hold.band = KM_BAND_GOOD;
+	snprintf(s->hold.name, sizeof s->hold.name, "R upper back");
+	cr_assert_eq(km_render_draw(sc.r, s, &sc.ui, 0.03f), KM_OK);
+	assert_clear(sc.r);
+	struct km_render_layout l;
+	km_render_layout(sc.r, &l);
+	/* Not vacuous: a good share found room, and every marker is either
+	 * labelled or counted in the note. */
+	shot(&sc, "KM_TEST_SHOT");
+	cr_assert_geq(l.n_markers, 12u, "spots 30 mm apart were merged: %zu markers", l.n_markers);
+	cr_assert_geq(l.n_labels, 6u, "only %zu labels placed", l.n_labels);
+	size_t labelled_marks = l.n_markers;
+	cr_assert_eq(l.n_labels + l.n_hidden, labelled_marks, "%zu + %zu != %zu", l.n_labels,
+	             l.n_hidden, labelled_marks);
+	bool more = false;
+	for (size_t i = 0; i < l.n_boxes; i++)
+		more = more || l.box[i].kind == KM_BOX_MORE;
+	cr_assert_eq(more, l.n_hidden > 0, "a '+N more' note exactly when labels were left out");
+	/* The pixels agree: each label's plate is dark with light text on it
+	 * (the viridis map under it is neither). */
+	for (size_t i = 0; i < l.n_boxes; i++) {
+		const struct km_render_box *b = &l.box[i];
+		if (b->kind != KM_BOX_LABEL)
+			continue;
+		int light = 0;
+		for (int y = b->y; y < b->y + b->h; y++)
+			for (int x = b->x; x < b->x + b->w; x++)
+				light += vt_channel_diff(vt_pixel(&sc.v, x, y), 0xffffff) < 60;
+		cr_assert_gt(light, 10, "no text drawn in label of #%u", b->track_id);
+	}
+	/* Frozen with a notice and an ending banner: still nothing overlaps. */
+	sc.ui.frozen = true;
+	sc.ui.notice = "Saved knotmap-1.png";
+	s->stats.ended = true;
+	cr_assert_eq(km_render_draw(sc.r, s, &sc.ui, 0.03f), KM_OK);
+	assert_clear(sc.r);
+	scene_close(&sc);
+}
+
+/* Three spots under one ball contact are one marker; a spot across a valley
+ * is its own. */
+Test(labels, one_contact_one_marker)
+{
+	struct scene sc;
+	scene_open(&sc, 48, 32, 10.0f);
+	struct km_view_snapshot *s = &sc.s;
+	bump(s->frame, 120.0f, 200.0f, 18.0f, 35.0f);
+	add_marker(s, 1, 116.0f, 196.0f, 34.0f, "spot A");
+	add_marker(s, 2, 126.0f, 204.0f, 33.0f, "spot B");
+	add_marker(s, 3, 120.0f, 210.0f, 32.0f, "spot C");
+	bump(s->frame, 240.0f, 200.0f, 8.0f, 30.0f);
+	add_marker(s, 4, 240.0f, 200.0f, 30.0f, "spot D");
+	cr_assert_eq(km_render_draw(sc.r, s, &sc.ui, 0.03f), KM_OK);
+	struct km_render_layout l;
+	km_render_layout(sc.r, &l);
+	cr_assert_eq(l.n_markers, 2u, "%zu markers for two contacts", l.n_markers);
+	cr_assert_eq(l.n_labels, 2u);
+	bool strongest = false;
+	for (size_t i = 0; i < l.n_boxes; i++)
+		strongest = strongest || (l.box[i].kind == KM_BOX_LABEL && l.box[i].track_id == 1);
+	cr_assert(strongest, "the group speaks through its strongest spot");
+	assert_clear(sc.r);
+	scene_close(&sc);
+}
+
+/* A spot the detector holds for bone, or one on the spine, is drawn grey
+ * without a knot's label. */
+Test(labels, bony_and_spine_spots_unlabelled)
+{
+	struct scene sc;
+	scene_open(&sc, 48, 32, 10.0f);
+	struct km_view_snapshot *s = &sc.s;
+	bump(s->frame, 80.0f, 100.0f, 8.0f, 60.0f);
+	add_marker(s, 1, 80.0f, 100.0f, 60.0f, "")->landmark = true;
+	bump(s->frame, 160.0f, 250.0f, 8.0f, 20.0f);
+	add_marker(s, 2, 160.0f, 250.0f, 20.0f, "")->over_spine = true;
+	bump(s->frame, 240.0f, 350.0f, 8.0f, 20.0f);
+	add_marker(s, 3, 240.0f, 350.0f, 20.0f, "L lower back");
+	cr_assert_eq(km_render_draw(sc.r, s, &sc.ui, 0.03f), KM_OK);
+	struct km_render_layout l;
+	km_render_layout(sc.r, &l);
+	cr_assert_eq(l.n_markers, 3u);
+	cr_assert_eq(l.n_labels, 1u);
+	cr_assert_eq(l.n_hidden, 0u);
+	for (size_t i = 0; i < l.n_boxes; i++)
+		if (l.box[i].kind == KM_BOX_LABEL)
+			cr_assert_eq(l.box[i].track_id, 3u);
+	scene_close(&sc);
+}
