@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../viewer/src/glue.h"
+#include "knotmap/stream.h"
 #include "viewer_test.h"
 
 /* Boxes overlap; the hold ring's box stands for the circle it holds (the
@@ -233,4 +235,114 @@ Test(labels, bony_and_spine_spots_unlabelled)
 		if (l.box[i].kind == KM_BOX_LABEL)
 			cr_assert_eq(l.box[i].track_id, 3u);
 	scene_close(&sc);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Real scenes: the virtual mat through the viewer's own pipeline glue.     */
+/* ---------------------------------------------------------------------- */
+
+struct real {
+	size_t draws, labels, named_body, named_letter, markers_max;
+	char names[256];
+};
+
+/* Runs scenario for up to seconds of mat time through km__vpipe (what the
+ * processing thread runs), drawing the snapshot every second from 5 s on
+ * and checking its layout; shot_env names the picture's variable. */
+static void run_real(const char *scenario, double seconds, struct real *out, const char *shot_env)
+{
+	memset(out, 0, sizeof *out);
+	struct km_stream_config sc = km_stream_config_default();
+	sc.transport = KM_TRANSPORT_SIM;
+	sc.sim_scenario = scenario;
+	sc.sim_seed = 1;
+	sc.sim_realtime = false;
+	km_stream *st;
+	cr_assert_eq(km_stream_create(&sc, &st), KM_OK, "scenario %s", scenario);
+	struct km_frame *f;
+	cr_assert_eq(km_stream_frame_create(st, &f), KM_OK);
+	struct km_device_info info;
+	cr_assert_eq(km_stream_device_info(st, &info), KM_OK);
+	cr_assert_eq(km_stream_start(st), KM_OK);
+	struct km__vpipe *vp = NULL;
+	cr_assert_eq(km__vpipe_create(f, (float)info.rate_hz, NULL, &vp), KM_OK);
+	struct scene s;
+	scene_open(&s, f->rows, f->cols, f->pitch_mm);
+	if (f->geometry != KM_GEOMETRY_FLAT) {
+		km_view_snapshot_free(&s.s);
+		cr_assert_eq(
+		    km_view_snapshot_init(&s.s, f->rows, f->cols, f->pitch_mm, f->geometry), KM_OK);
+	}
+	s.ui.fixed_range_kpa = 0.0f;
+	uint64_t t0 = 0;
+	double next = 5.0;
+	bool first = true;
+	while (km_stream_read(st, f, 5000) == KM_OK) {
+		if (first)
+			t0 = f->device_time_us;
+		first = false;
+		double t = (double)(f->device_time_us - t0) / 1e6;
+		if (t > seconds)
+			break;
+		cr_assert_eq(km_frame_copy(s.s.frame, f), KM_OK);
+		s.s.serial++;
+		km__vpipe_process(vp, f, &s.s, NULL, NULL);
+		if (t < next)
+			continue;
+		next += 1.0;
+		cr_assert_eq(km_render_draw(s.r, &s.s, &s.ui, 1.0f), KM_OK);
+		assert_clear(s.r);
+		struct km_render_layout l;
+		km_render_layout(s.r, &l);
+		out->draws++;
+		out->labels += l.n_labels;
+		if (s.s.n_markers > out->markers_max)
+			out->markers_max = s.s.n_markers;
+		for (size_t i = 0; i < s.s.n_markers; i++) {
+			const struct km_view_marker *m = &s.s.markers[i];
+			cr_assert_null(strchr(m->name, '#'), "a climbing number: %s", m->name);
+			cr_assert_null(strstr(m->name, "bone"), "%s", m->name);
+			if (m->landmark) {
+				cr_assert_eq(m->name[0], '\0', "a bony spot named %s", m->name);
+				continue;
+			}
+			cr_assert_neq(m->name[0], '\0', "spot #%u has no name", m->track_id);
+			if (!strncmp(m->name, "spot ", 5))
+				out->named_letter++;
+			else
+				out->named_body++;
+			if (strlen(out->names) + strlen(m->name) + 3 < sizeof out->names &&
+			    !strstr(out->names, m->name)) {
+				strcat(out->names, m->name);
+				strcat(out->names, "; ");
+			}
+		}
+		if (s.s.hold.state != KM_VIEW_HOLD_IDLE)
+			cr_assert_neq(s.s.hold.name[0], '\0', "the held spot has no name");
+	}
+	shot(&s, shot_env);
+	scene_close(&s);
+	km__vpipe_destroy(vp);
+	km_frame_destroy(f);
+	km_stream_destroy(st);
+}
+
+Test(labels, back_lying_named_by_body_never_overlapping, .timeout = 120)
+{
+	struct real r;
+	run_real("back-lying", 30.0, &r, "KM_TEST_SHOT_LYING");
+	cr_assert_geq(r.draws, 20u);
+	cr_assert_gt(r.labels, 0u, "no label drawn on the back-lying scene");
+	cr_assert_gt(r.named_body, 0u, "no spot named by the body model: %s", r.names);
+	cr_assert(strstr(r.names, "back") || strstr(r.names, "shoulders"), "names: %s", r.names);
+}
+
+Test(labels, roller_spots_named_by_letter, .timeout = 120)
+{
+	struct real r;
+	run_real("foam-roller-thigh", 30.0, &r, "KM_TEST_SHOT_ROLLER");
+	cr_assert_geq(r.draws, 20u);
+	/* No body model on a roller: neutral letters, reused, never past Z. */
+	cr_assert_eq(r.named_body, 0u, "names: %s", r.names);
+	cr_assert_gt(r.named_letter, 0u);
 }

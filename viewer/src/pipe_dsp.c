@@ -58,6 +58,9 @@ struct km__vpipe {
 	/* The name of the hold last shown, for its "hold over" moment. */
 	uint32_t held_id;
 	char held_name[KM_VIEW_NAME_MAX];
+	/* The body model of the last processed frame (the pipeline's own
+	 * object, stable while it lives), for naming events' spots. */
+	const struct km_body_model *body;
 };
 
 static void set_remove(uint32_t *ids, size_t *n, uint32_t id)
@@ -241,6 +244,7 @@ void km__vpipe_reset(struct km__vpipe *v)
 		return;
 	km_pipeline_reset(v->pl);
 	v->res_valid = false;
+	v->body = NULL;
 	v->n_tensing = 0;
 	v->n_stiff = 0;
 	v->n_paused = 0;
@@ -370,18 +374,41 @@ static int letter_of(struct km__vpipe *v, uint32_t id)
  * ("L upper back"); the person's side only when the posture says which it
  * is (body.h: unknown postures give mat sides, said here by the region
  * alone). Off the body model (a roller, no body found): "spot A". */
+static bool body_name(const struct km_body_model *body, float x_mm, float y_mm, char *buf,
+                      size_t size)
+{
+	struct km_body_position pos;
+	if (!body || !body->found || km_body_locate(body, x_mm, y_mm, &pos) != KM_OK ||
+	    pos.region == KM_REGION_OFF_BODY)
+		return false;
+	const char *side = pos.side == 0 || pos.side_is_mat ? "" : pos.side > 0 ? "L " : "R ";
+	snprintf(buf, size, "%s%s", side, km_body_region_name(pos.region));
+	return true;
+}
+
+void km__vpipe_event_name(const struct km__vpipe *v, const struct km_event *ev, char *buf,
+                          size_t size)
+{
+	if (!buf || size == 0)
+		return;
+	buf[0] = '\0';
+	if (!v || !ev || ev->track_id == 0)
+		return;
+	if (body_name(v->body, ev->x_mm, ev->y_mm, buf, size))
+		return;
+	/* Looked up, never handed out: a lost track's letter may be gone. */
+	for (int i = 0; i < N_LETTERS; i++)
+		if (v->letter[i] == ev->track_id) {
+			snprintf(buf, size, "spot %c", 'A' + i);
+			return;
+		}
+}
+
 static void spot_name(struct km__vpipe *v, const struct km_body_model *body, uint32_t id,
                       float x_mm, float y_mm, char *buf, size_t size)
 {
-	struct km_body_position pos;
-	if (body && body->found && km_body_locate(body, x_mm, y_mm, &pos) == KM_OK &&
-	    pos.region != KM_REGION_OFF_BODY) {
-		const char *side = pos.side == 0 || pos.side_is_mat ? ""
-		                   : pos.side > 0                   ? "L "
-		                                                    : "R ";
-		snprintf(buf, size, "%s%s", side, km_body_region_name(pos.region));
+	if (body_name(body, x_mm, y_mm, buf, size))
 		return;
-	}
 	int l = letter_of(v, id);
 	if (l >= 0)
 		snprintf(buf, size, "spot %c", 'A' + l);
@@ -408,6 +435,7 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		copy_overlay(out, s);
 		return err;
 	}
+	v->body = rp->body;
 	fill_outline(s, rp->outline, f);
 	s->centre_valid = rp->load_centre_valid;
 	s->centre_x_mm = rp->load_centre_x_mm;

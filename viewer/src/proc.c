@@ -86,7 +86,9 @@ static void on_event(void *user, const struct km_event *ev)
 		play(p, &cue, 1);
 	char text[KM_VIEW_TEXT_MAX];
 	enum km_view_level level = KM_VIEW_INFO;
-	if (km__event_text(ev, text, sizeof text, &level))
+	char name[KM_VIEW_NAME_MAX];
+	km__vpipe_event_name(p->pipe, ev, name, sizeof name);
+	if (km__event_text(ev, name, text, sizeof text, &level))
 		push_msg(p, level, ev->time_us, text);
 	if (p->rec) {
 		struct km_rec_event re;

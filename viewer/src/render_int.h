@@ -69,7 +69,7 @@ struct km_render {
 	SDL_Texture *static_tex; /* background, title, colour bar, heading */
 	struct static_key static_key;
 	bool static_valid, static_failed;
-	int text_depth; /* nested text calls count their time once */
+	int text_depth;                 /* nested text calls count their time once */
 	struct km_render_layout layout; /* what the last draw placed (render.h) */
 };
 
