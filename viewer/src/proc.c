@@ -526,7 +526,7 @@ static void fill_stats(struct km__vproc *p, struct km_view_snapshot *s, const st
 	st->raw_units = (f->flags & KM_FRAME_UNCALIBRATED) != 0;
 	st->guard_off = p->guard_off;
 	st->rate_hz = p->dt_ewma_us > 0 ? (float)(1e6 / p->dt_ewma_us) : (float)p->info.rate_hz;
-	st->frames_ok = ss.frames_ok;
+	st->frames_ok = p->frames_shown;
 	st->frames_lost = ss.lost_frames + ss.ring_drops;
 	st->crc_errors = ss.crc_errors;
 	uint64_t now = km_time_monotonic_us();
@@ -695,6 +695,7 @@ static void *proc_main(void *arg)
 		guided_frame(p, s, f);
 		if (p->rec)
 			km_rec_writer_write_frame(p->rec, f, NULL, 0);
+		p->frames_shown++;
 		fill_stats(p, s, f);
 		km_tribuf_publish(p->tb);
 	}

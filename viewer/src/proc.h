@@ -67,6 +67,10 @@ struct km__vproc {
 	bool anchor_valid;
 	uint64_t anchor_wall, anchor_dev;
 	uint64_t ready_us; /* when the current frame was due (after pacing) */
+	/* Frames this thread has taken from the stream and published: the
+	 * count of the frame on screen (the stream's own count runs ahead by
+	 * what waits in its ring). */
+	uint64_t frames_shown;
 	bool have_first;
 	uint64_t first_dev, last_dev;
 	double dt_ewma_us;

@@ -1344,7 +1344,8 @@ static void draw_title(km_render *r, const struct km_frame *f)
 			km__rfill(r->ren, hr->x + hr->w + 1, y, 2, 6, 0xffffff, 200);
 		}
 	} else {
-		km__rtextf(r, F_SMALL, C_DIM, hr->x, hr->y - 24, AL_LEFT, "%u x %u cells, %.0f mm",
+		/* The pitch as the recording has it (7.5 mm, not 8). */
+		km__rtextf(r, F_SMALL, C_DIM, hr->x, hr->y - 24, AL_LEFT, "%u x %u cells, %.3g mm",
 		           (unsigned)f->rows, (unsigned)f->cols, (double)f->pitch_mm);
 	}
 }
