@@ -71,6 +71,9 @@ struct km__vproc {
 	 * count of the frame on screen (the stream's own count runs ahead by
 	 * what waits in its ring). */
 	uint64_t frames_shown;
+	/* Faulty cells last seen (device time, us) and how many read bad. */
+	uint64_t bad_seen_us, sat_seen_us;
+	uint32_t n_bad_cells;
 	bool have_first;
 	uint64_t first_dev, last_dev;
 	double dt_ewma_us;

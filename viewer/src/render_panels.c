@@ -58,6 +58,17 @@ static void draw_hold_panel(km_render *r, const struct km_view_snapshot *s, int 
 		               "X stops at once.");
 		return;
 	}
+	if (h->state == KM_VIEW_HOLD_IDLE && (s->stats.raw_units || s->stats.detection_off)) {
+		/* No spots can come: do not invite anyone to look for one. */
+		km__rtext(r, F_LARGE, C_WARN, x + 14, y + 12, AL_LEFT, "No detection");
+		km__rtext_wrap(r, F_BODY, C_DIM, x + 14, y + 52, w - 28, AL_LEFT,
+		               s->stats.raw_units
+		                   ? "The frames are raw sensor counts, not kPa: the map shows "
+		                     "them, but no spots are looked for. Calibrate the mat."
+		                   : "This source has no spot detection: the map shows pressure "
+		                     "only.");
+		return;
+	}
 	if (h->state == KM_VIEW_HOLD_IDLE) {
 		km__rtext(r, F_LARGE, C_TEXT, x + 14, y + 12, AL_LEFT, "No hold");
 		km__rtext_wrap(r, F_BODY, C_DIM, x + 14, y + 52, w - 28, AL_LEFT,
@@ -158,7 +169,34 @@ void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct 
 		           (double)(s->volume * 100.0f));
 	else
 		km__rtext(r, F_SMALL, C_DIM, x, y, AL_LEFT, "sound off");
-	y += 26;
+	y += 22;
+	/* What limits the analysis, always in view: the guidance line gives
+	 * way to a hold's own words. */
+	const struct km_view_stats *st = &s->stats;
+	char lim[96];
+	if (st->raw_units)
+		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT,
+		                    "Raw counts, not kPa: no spot detection");
+	else if (st->detection_off)
+		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT,
+		                    "Detection off: pressure map only");
+	if (st->guard_off) {
+		snprintf(lim, sizeof lim, "Low frame rate (%.0f Hz): no tensing-up warnings",
+		         (double)st->rate_hz);
+		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT, lim);
+	}
+	if (st->bad_cells) {
+		if (st->n_bad_cells > 0)
+			snprintf(lim, sizeof lim, "%u faulty cell%s (NaN or negative) read as 0",
+			         (unsigned)st->n_bad_cells, st->n_bad_cells == 1 ? "" : "s");
+		else
+			snprintf(lim, sizeof lim, "Faulty cells (NaN or negative) read as 0");
+		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT, lim);
+	}
+	if (st->saturated)
+		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT,
+		                    "Cells at the sensor's ceiling: stuck or overloaded");
+	y += 4;
 	for (size_t i = 0; i < s->n_messages && i < KM_VIEW_MAX_MESSAGES && y < 540; i++) {
 		const struct km_view_message *m = &s->messages[i];
 		uint8_t fade = m->age_s > 20.0 ? 0 : 1;
@@ -220,6 +258,11 @@ const char *km__rguidance(const struct km_view_snapshot *s, uint32_t *col)
 	if (s->stats.guard_off) {
 		*col = C_WARN;
 		return "Low frame rate: no tensing-up warnings. Ease off yourself if you tense up.";
+	}
+	if (s->stats.bad_cells || s->stats.saturated) {
+		*col = C_WARN;
+		return "Some cells read wrong (faulty or stuck): spots next to them are "
+		       "unreliable.";
 	}
 	return "Find a candidate spot, then hold 30-60 s at a tolerable 'good pain' that eases.";
 }

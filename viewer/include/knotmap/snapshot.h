@@ -67,8 +67,8 @@ struct km_view_hold {
 	float release_s; /* release prompt (60 s default, 30-90); full ring */
 	float load_kpa;
 	enum km_view_band band;
-	bool ease_off;       /* tensing up during the hold: "ease off" */
-	float stiffness_pct; /* change since the hold started, % (NaN = unknown) */
+	bool ease_off;               /* tensing up during the hold: "ease off" */
+	float stiffness_pct;         /* change since the hold started, % (NaN = unknown) */
 	char name[KM_VIEW_NAME_MAX]; /* the held spot, as its marker says */
 };
 
@@ -96,10 +96,10 @@ struct km_view_stats {
 	bool detection_off; /* no dsp pipeline for this source: no spots, no holds */
 	bool raw_units;     /* the frames are raw counts, not kPa: no detection */
 	bool guard_off;     /* frame rate below the tensing-up guard's need */
-	bool bad_cells;     /* some cells read NaN/inf/negative (faulty: read as 0) */
-	size_t n_bad_cells; /* how many, in the last frame that had any */
-	bool counts_relative; /* raw counts analysed by the relative rules only, as
-	                         `knotmap analyze` does (no kPa thresholds) */
+	/* Faulty cells, seen within the last few seconds: */
+	bool bad_cells;       /* some cells read NaN/inf/negative (read as 0) */
+	uint32_t n_bad_cells; /* how many, in the last frame that had any */
+	bool saturated;       /* cells at the sensor's ceiling (stuck, or overloaded) */
 };
 
 enum km_view_level {
