@@ -40,6 +40,10 @@ static void assert_clear(const km_render *r)
 	km_render_heat_rect(r, hr);
 	for (size_t i = 0; i < l.n_boxes; i++) {
 		const struct km_render_box *a = &l.box[i];
+		if (a->kind == KM_BOX_HOLD_TAG)
+			for (size_t j = 0; j < l.n_boxes; j++)
+				cr_assert(l.box[j].kind != KM_BOX_OVERLAY || !hit(a, &l.box[j]),
+				          "the hold's seconds under a banner or notice");
 		if (a->kind != KM_BOX_LABEL && a->kind != KM_BOX_MORE)
 			continue;
 		cr_assert(a->x >= hr[0] && a->y >= hr[1] && a->x + a->w <= hr[0] + hr[2] &&
@@ -186,6 +190,31 @@ Test(labels, crowded_shoulders_never_overlap)
 	scene_close(&sc);
 }
 
+/* Tensing up during a hold low on the map: the EASE OFF banner does not
+ * hide the seconds, nor the held spot's label. */
+Test(labels, banner_never_hides_the_hold)
+{
+	struct scene sc;
+	scene_open(&sc, 48, 64, 10.0f);
+	struct km_view_snapshot *s = &sc.s;
+	bump(s->frame, 300.0f, 300.0f, 15.0f, 50.0f);
+	add_marker(s, 3, 300.0f, 300.0f, 50.0f, "spot B");
+	s->hold.state = KM_VIEW_HOLD_HOLDING;
+	s->hold.track_id = 3;
+	s->hold.x_mm = 300.0f;
+	s->hold.y_mm = 300.0f;
+	s->hold.held_s = 11.0f;
+	s->hold.ease_off = true;
+	snprintf(s->hold.name, sizeof s->hold.name, "spot B");
+	s->tensing = true;
+	cr_assert_eq(km_render_draw(sc.r, s, &sc.ui, 0.03f), KM_OK);
+	assert_clear(sc.r);
+	struct km_render_layout l;
+	km_render_layout(sc.r, &l);
+	cr_assert_eq(l.n_labels, 1u, "the held spot's label");
+	scene_close(&sc);
+}
+
 /* Three spots under one ball contact are one marker; a spot across a valley
  * is its own. */
 Test(labels, one_contact_one_marker)
@@ -209,6 +238,27 @@ Test(labels, one_contact_one_marker)
 		strongest = strongest || (l.box[i].kind == KM_BOX_LABEL && l.box[i].track_id == 1);
 	cr_assert(strongest, "the group speaks through its strongest spot");
 	assert_clear(sc.r);
+	scene_close(&sc);
+}
+
+/* A knot right next to a bony landmark shares its circle but keeps its
+ * label, though the bone presses harder. */
+Test(labels, knot_beside_a_bone_keeps_its_label)
+{
+	struct scene sc;
+	scene_open(&sc, 48, 32, 10.0f);
+	struct km_view_snapshot *s = &sc.s;
+	bump(s->frame, 150.0f, 200.0f, 14.0f, 40.0f);
+	add_marker(s, 7, 150.0f, 200.0f, 40.0f, "")->landmark = true;
+	add_marker(s, 4, 158.0f, 212.0f, 30.0f, "L upper back");
+	cr_assert_eq(km_render_draw(sc.r, s, &sc.ui, 0.03f), KM_OK);
+	struct km_render_layout l;
+	km_render_layout(sc.r, &l);
+	cr_assert_eq(l.n_markers, 1u);
+	cr_assert_eq(l.n_labels, 1u);
+	for (size_t i = 0; i < l.n_boxes; i++)
+		if (l.box[i].kind == KM_BOX_LABEL)
+			cr_assert_eq(l.box[i].track_id, 4u);
 	scene_close(&sc);
 }
 
@@ -243,8 +293,26 @@ Test(labels, bony_and_spine_spots_unlabelled)
 
 struct real {
 	size_t draws, labels, named_body, named_letter, markers_max;
+	size_t events_named, events_unnamed;
 	char names[256];
+	struct km__vpipe *vp;
 };
+
+/* Every event about a spot names it as its marker did (a lost spot too). */
+static void on_real_event(void *user, const struct km_event *ev)
+{
+	struct real *r = user;
+	if (ev->track_id == 0 || ev->type == KM_EVENT_SEEK_ADVICE)
+		return;
+	char name[KM_VIEW_NAME_MAX];
+	km__vpipe_event_name(r->vp, ev, name, sizeof name);
+	if (name[0])
+		r->events_named++;
+	else
+		r->events_unnamed++;
+	if (getenv("KM_TEST_VERBOSE"))
+		printf("event %d #%u '%s'\n", ev->type, ev->track_id, name);
+}
 
 /* Runs scenario for up to seconds of mat time through km__vpipe (what the
  * processing thread runs), drawing the snapshot every second from 5 s on
@@ -266,6 +334,7 @@ static void run_real(const char *scenario, double seconds, struct real *out, con
 	cr_assert_eq(km_stream_start(st), KM_OK);
 	struct km__vpipe *vp = NULL;
 	cr_assert_eq(km__vpipe_create(f, (float)info.rate_hz, NULL, &vp), KM_OK);
+	out->vp = vp;
 	struct scene s;
 	scene_open(&s, f->rows, f->cols, f->pitch_mm);
 	if (f->geometry != KM_GEOMETRY_FLAT) {
@@ -286,7 +355,7 @@ static void run_real(const char *scenario, double seconds, struct real *out, con
 			break;
 		cr_assert_eq(km_frame_copy(s.s.frame, f), KM_OK);
 		s.s.serial++;
-		km__vpipe_process(vp, f, &s.s, NULL, NULL);
+		km__vpipe_process(vp, f, &s.s, on_real_event, out);
 		if (t < next)
 			continue;
 		next += 1.0;
@@ -321,6 +390,20 @@ static void run_real(const char *scenario, double seconds, struct real *out, con
 			cr_assert_neq(s.s.hold.name[0], '\0', "the held spot has no name");
 	}
 	shot(&s, shot_env);
+	if (getenv("KM_TEST_VERBOSE")) {
+		struct km_render_layout l;
+		km_render_layout(s.r, &l);
+		for (size_t i = 0; i < s.s.n_markers; i++)
+			printf("marker %u '%s' at %.0f,%.0f landmark %d spine %d\n",
+			       s.s.markers[i].track_id, s.s.markers[i].name,
+			       (double)s.s.markers[i].x_mm, (double)s.s.markers[i].y_mm,
+			       s.s.markers[i].landmark, s.s.markers[i].over_spine);
+		printf("hold on %u '%s' state %d\n", s.s.hold.track_id, s.s.hold.name,
+		       s.s.hold.state);
+		for (size_t i = 0; i < l.n_boxes; i++)
+			printf("box %d #%u %d,%d %dx%d\n", l.box[i].kind, l.box[i].track_id,
+			       l.box[i].x, l.box[i].y, l.box[i].w, l.box[i].h);
+	}
 	scene_close(&s);
 	km__vpipe_destroy(vp);
 	km_frame_destroy(f);
@@ -345,4 +428,6 @@ Test(labels, roller_spots_named_by_letter, .timeout = 120)
 	/* No body model on a roller: neutral letters, reused, never past Z. */
 	cr_assert_eq(r.named_body, 0u, "names: %s", r.names);
 	cr_assert_gt(r.named_letter, 0u);
+	cr_assert_gt(r.events_named, 0u);
+	cr_assert_eq(r.events_unnamed, 0u, "%zu events about a nameless spot", r.events_unnamed);
 }

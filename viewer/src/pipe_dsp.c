@@ -55,6 +55,9 @@ struct km__vpipe {
 	/* The track holding each letter of the neutral names (0 = free): the
 	 * letters come back when tracks end, rather than a count climbing. */
 	uint32_t letter[N_LETTERS];
+	/* The letter's track was announced (KNOT_FOUND): its letter stays until
+	 * KNOT_LOST, as the id may come back meanwhile (tracker.h). */
+	bool announced[N_LETTERS];
 	/* The name of the hold last shown, for its "hold over" moment. */
 	uint32_t held_id;
 	char held_name[KM_VIEW_NAME_MAX];
@@ -192,6 +195,15 @@ static void on_event(void *user, const struct km_event *ev)
 	}
 	if (v->fn)
 		v->fn(v->user, ev);
+	/* After the callback: it names the spot one last time. */
+	for (int i = 0; i < N_LETTERS; i++) {
+		if (v->letter[i] != ev->track_id || ev->track_id == 0)
+			continue;
+		if (ev->type == KM_EVENT_KNOT_FOUND)
+			v->announced[i] = true;
+		else if (ev->type == KM_EVENT_KNOT_LOST)
+			v->letter[i] = 0;
+	}
 }
 
 int km__vpipe_create(const struct km_frame *shape, float rate_hz, const struct km_log *log,
@@ -252,6 +264,7 @@ void km__vpipe_reset(struct km__vpipe *v)
 	v->done.state = KM_VIEW_HOLD_IDLE;
 	v->seek_advice = false;
 	memset(v->letter, 0, sizeof v->letter);
+	memset(v->announced, 0, sizeof v->announced);
 	v->ov.n_markers = 0;
 	v->ov.outline_valid = v->ov.midline_valid = v->ov.centre_valid = false;
 	v->ov.tensing = false;
@@ -347,10 +360,12 @@ static void fill_outline(struct km_view_snapshot *s, const struct km_body_outlin
 	}
 }
 
-static void letter_free(struct km__vpipe *v, uint32_t id)
+/* A track ended: its letter is free again unless it was announced (then
+ * KNOT_LOST frees it, on_event). */
+static void letter_end(struct km__vpipe *v, uint32_t id)
 {
 	for (int i = 0; i < N_LETTERS; i++)
-		if (v->letter[i] == id)
+		if (v->letter[i] == id && !v->announced[i])
 			v->letter[i] = 0;
 }
 
@@ -365,8 +380,10 @@ static int letter_of(struct km__vpipe *v, uint32_t id)
 		if (free_i < 0 && v->letter[i] == 0)
 			free_i = i;
 	}
-	if (free_i >= 0)
+	if (free_i >= 0) {
 		v->letter[free_i] = id;
+		v->announced[free_i] = false;
+	}
 	return free_i;
 }
 
@@ -448,7 +465,7 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 	for (size_t i = 0; i < rp->track_count; i++) {
 		const struct km_track *t = &rp->tracks[i];
 		if (t->state == KM_TRACK_END) {
-			letter_free(v, t->id);
+			letter_end(v, t->id);
 			continue;
 		}
 		/* Markers for live spots only: not for a track coasting

@@ -903,7 +903,7 @@ static int find_root(int *parent, int i)
 }
 
 /* The spots as circles, spots on one contact merged into one (the held one,
- * else the strongest, speaks for the group). Returns how many. */
+ * else a knot, else the strongest, speaks for the group). Returns how many. */
 static size_t gather_marks(km_render *r, const struct km_view_snapshot *s, struct mark *out)
 {
 	const struct km_frame *f = s->frame;
@@ -945,8 +945,12 @@ static size_t gather_marks(km_render *r, const struct km_view_snapshot *s, struc
 			nm++;
 		}
 		struct mark *k = &out[slot[root]];
-		/* The speaker: the held spot, else the strongest. */
-		if (held || (!k->held && m->peak_kpa > k->m->peak_kpa)) {
+		/* The speaker: the held spot, else a knot over a bone or the
+		 * spine (a knot next to a shoulder blade keeps its label), else
+		 * the strongest. */
+		bool knot = !m->over_spine && !m->landmark,
+		     kknot = !k->m->over_spine && !k->m->landmark;
+		if (held || (!k->held && (knot != kknot ? knot : m->peak_kpa > k->m->peak_kpa))) {
 			k->m = m;
 			k->held = held;
 		}
@@ -1116,15 +1120,20 @@ static void draw_markers(km_render *r, const struct km_view_snapshot *s, struct 
 	for (size_t i = 0; i < nm; i++) {
 		struct mark *k = &marks[i];
 		const struct km_view_marker *m = k->m;
-		/* A spot the detector holds for bone (or the spine) is not
-		 * labelled as a knot: its grey circle says enough. */
-		if (m->over_spine || (m->landmark && !k->held) || !m->name[0])
+		/* The held spot by the name its hold panel shows (a tool's
+		 * contact reads as a "landmark"); a spot the detector holds for
+		 * bone (or the spine) is not labelled as a knot: its grey circle
+		 * says enough. */
+		const char *name = k->held && s->hold.name[0] ? s->hold.name : m->name;
+		if (!k->held && (m->over_spine || m->landmark))
+			name = "";
+		if (!name[0])
 			k->text[0] = '\0';
 		else if (m->has_stiffness)
-			snprintf(k->text, sizeof k->text, "%s %+.0f%%", m->name,
+			snprintf(k->text, sizeof k->text, "%s %+.0f%%", name,
 			         (double)m->stiffness_pct);
 		else
-			snprintf(k->text, sizeof k->text, "%s", m->name);
+			snprintf(k->text, sizeof k->text, "%s", name);
 	}
 	size_t hidden = place_labels(r, marks, nm, ko);
 	SDL_Rect more = {0, 0, 0, 0};
@@ -1477,6 +1486,8 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 				layout_add(r, KM_BOX_OVERLAY, 0, rc);
 			}
 		}
+		bool banner =
+		    s->tensing || s->hold.ease_off || s->stats.disconnected || s->stats.ended;
 		float hold_cx = 0.0f, hold_cy = 0.0f;
 		char hold_num[16] = "";
 		SDL_Rect hold_tag = {0, 0, 0, 0};
@@ -1493,8 +1504,13 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 			snprintf(hold_num, sizeof hold_num, "%d s", secs);
 			struct text_entry *e = km__rtext_get(r, F_LARGE, C_TEXT, hold_num);
 			if (e) {
+				/* Under the ring; over it near the bottom edge or
+				 * where a banner would hide it. */
 				int ty = (int)hold_cy + 60;
-				if (ty + e->h > r->heat_rect.y + r->heat_rect.h)
+				SDL_Rect below = {(int)hold_cx - e->w / 2 - 6, ty, e->w + 12, e->h};
+				SDL_Rect ban = km__rbanner_rect(r, true);
+				if (ty + e->h > r->heat_rect.y + r->heat_rect.h ||
+				    (banner && box_hit(&below, &ban)))
 					ty = (int)hold_cy - 60 - e->h;
 				SDL_Rect tag = {(int)hold_cx - e->w / 2 - 6, ty, e->w + 12, e->h};
 				hold_tag = tag;
@@ -1511,8 +1527,7 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 			obst[n_obst++] = rc;
 			layout_add(r, KM_BOX_GUIDED, 0, rc);
 		}
-		bool ease = s->tensing || s->hold.ease_off;
-		if (ease || s->stats.disconnected || s->stats.ended) {
+		if (banner) {
 			SDL_Rect rc = km__rbanner_rect(r, true);
 			obst[n_obst++] = rc;
 			layout_add(r, KM_BOX_OVERLAY, 0, rc);
