@@ -90,7 +90,7 @@ static void scene_close(struct scene *sc)
 /* KM_TEST_SHOT=file.png: the picture, to look at by eye. */
 static void shot(struct scene *sc, const char *env)
 {
-	const char *path = getenv(env);
+	const char *path = env ? getenv(env) : NULL;
 	if (!path)
 		return;
 	struct km_image_config ic = km_image_config_default();
@@ -376,6 +376,14 @@ static void run_real(const char *scenario, double seconds, struct real *out, con
 				continue;
 			}
 			cr_assert_neq(m->name[0], '\0', "spot #%u has no name", m->track_id);
+			/* The HUD's messages call it what its label says. */
+			struct km_event ev;
+			memset(&ev, 0, sizeof ev);
+			ev.track_id = m->track_id;
+			char said[KM_VIEW_NAME_MAX];
+			km__vpipe_event_name(vp, &ev, said, sizeof said);
+			cr_assert_str_eq(said, m->name, "#%u: label '%s', messages '%s'",
+			                 m->track_id, m->name, said);
 			if (!strncmp(m->name, "spot ", 5))
 				out->named_letter++;
 			else
@@ -386,8 +394,16 @@ static void run_real(const char *scenario, double seconds, struct real *out, con
 				strcat(out->names, "; ");
 			}
 		}
-		if (s.s.hold.state != KM_VIEW_HOLD_IDLE)
+		if (s.s.hold.state != KM_VIEW_HOLD_IDLE && s.s.hold.state != KM_VIEW_HOLD_DONE) {
 			cr_assert_neq(s.s.hold.name[0], '\0', "the held spot has no name");
+			struct km_event ev;
+			memset(&ev, 0, sizeof ev);
+			ev.track_id = s.s.hold.track_id;
+			char said[KM_VIEW_NAME_MAX];
+			km__vpipe_event_name(vp, &ev, said, sizeof said);
+			cr_assert_str_eq(said, s.s.hold.name, "hold panel '%s', messages '%s'",
+			                 s.s.hold.name, said);
+		}
 	}
 	shot(&s, shot_env);
 	if (getenv("KM_TEST_VERBOSE")) {
@@ -430,4 +446,15 @@ Test(labels, roller_spots_named_by_letter, .timeout = 120)
 	cr_assert_gt(r.named_letter, 0u);
 	cr_assert_gt(r.events_named, 0u);
 	cr_assert_eq(r.events_unnamed, 0u, "%zu events about a nameless spot", r.events_unnamed);
+}
+
+/* A hold while tensing up: the panel, the label and the messages name the
+ * held spot alike, all the way through. */
+Test(labels, tensing_up_one_name_throughout, .timeout = 120)
+{
+	struct real r;
+	run_real("tensing-up", 30.0, &r, NULL);
+	cr_assert_geq(r.draws, 20u);
+	cr_assert_gt(r.events_named, 0u);
+	cr_assert_eq(r.events_unnamed, 0u);
 }

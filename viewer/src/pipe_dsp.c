@@ -20,6 +20,13 @@
  * no marker (one missed detection at 100 frames/s is not). */
 #define LIVE_MISS_S 0.1f
 
+struct spot_name {
+	uint32_t id;
+	bool body;      /* from body coordinates (else a letter) */
+	bool announced; /* KNOT_FOUND seen */
+	char name[KM_VIEW_NAME_MAX];
+};
+
 struct km__vpipe {
 	km_pipeline *pl;
 	struct km_hold_config hold_cfg;
@@ -55,9 +62,10 @@ struct km__vpipe {
 	/* The track holding each letter of the neutral names (0 = free): the
 	 * letters come back when tracks end, rather than a count climbing. */
 	uint32_t letter[N_LETTERS];
-	/* The letter's track was announced (KNOT_FOUND): its letter stays until
-	 * KNOT_LOST, as the id may come back meanwhile (tracker.h). */
-	bool announced[N_LETTERS];
+	/* Each named track's name, kept for its life (an announced one's until
+	 * KNOT_LOST). */
+	struct spot_name names[MAX_IDS];
+	size_t n_names;
 	/* The name of the hold last shown, for its "hold over" moment. */
 	uint32_t held_id;
 	char held_name[KM_VIEW_NAME_MAX];
@@ -65,6 +73,9 @@ struct km__vpipe {
 	 * object, stable while it lives), for naming events' spots. */
 	const struct km_body_model *body;
 };
+
+static struct spot_name *name_find(struct km__vpipe *v, uint32_t id);
+static void name_drop(struct km__vpipe *v, uint32_t id);
 
 static void set_remove(uint32_t *ids, size_t *n, uint32_t id)
 {
@@ -196,13 +207,12 @@ static void on_event(void *user, const struct km_event *ev)
 	if (v->fn)
 		v->fn(v->user, ev);
 	/* After the callback: it names the spot one last time. */
-	for (int i = 0; i < N_LETTERS; i++) {
-		if (v->letter[i] != ev->track_id || ev->track_id == 0)
-			continue;
-		if (ev->type == KM_EVENT_KNOT_FOUND)
-			v->announced[i] = true;
-		else if (ev->type == KM_EVENT_KNOT_LOST)
-			v->letter[i] = 0;
+	if (ev->type == KM_EVENT_KNOT_FOUND) {
+		struct spot_name *n = name_find(v, ev->track_id);
+		if (n)
+			n->announced = true;
+	} else if (ev->type == KM_EVENT_KNOT_LOST) {
+		name_drop(v, ev->track_id);
 	}
 }
 
@@ -264,7 +274,7 @@ void km__vpipe_reset(struct km__vpipe *v)
 	v->done.state = KM_VIEW_HOLD_IDLE;
 	v->seek_advice = false;
 	memset(v->letter, 0, sizeof v->letter);
-	memset(v->announced, 0, sizeof v->announced);
+	v->n_names = 0;
 	v->ov.n_markers = 0;
 	v->ov.outline_valid = v->ov.midline_valid = v->ov.centre_valid = false;
 	v->ov.tensing = false;
@@ -360,43 +370,57 @@ static void fill_outline(struct km_view_snapshot *s, const struct km_body_outlin
 	}
 }
 
-/* A track ended: its letter is free again unless it was announced (then
- * KNOT_LOST frees it, on_event). */
-static void letter_end(struct km__vpipe *v, uint32_t id)
+/* The track's cached name, or NULL. */
+static struct spot_name *name_find(struct km__vpipe *v, uint32_t id)
 {
-	for (int i = 0; i < N_LETTERS; i++)
-		if (v->letter[i] == id && !v->announced[i])
-			v->letter[i] = 0;
+	for (size_t i = 0; i < v->n_names; i++)
+		if (v->names[i].id == id)
+			return &v->names[i];
+	return NULL;
 }
 
-/* The track's letter, taking the first free one on first use; -1 when all
- * are taken. */
-static int letter_of(struct km__vpipe *v, uint32_t id)
+/* Forgets a track's name and gives its letter back. */
+static void name_drop(struct km__vpipe *v, uint32_t id)
 {
-	int free_i = -1;
-	for (int i = 0; i < N_LETTERS; i++) {
+	for (int i = 0; i < N_LETTERS; i++)
 		if (v->letter[i] == id)
+			v->letter[i] = 0;
+	struct spot_name *n = name_find(v, id);
+	if (n)
+		*n = v->names[--v->n_names];
+}
+
+/* A track ended: its name goes unless it was announced (KNOT_LOST drops it
+ * then, on_event: the id may come back meanwhile, tracker.h). */
+static void name_end(struct km__vpipe *v, uint32_t id)
+{
+	struct spot_name *n = name_find(v, id);
+	if (!n || !n->announced)
+		name_drop(v, id);
+}
+
+/* The first free letter for the track; -1 when all are taken. */
+static int letter_take(struct km__vpipe *v, uint32_t id)
+{
+	for (int i = 0; i < N_LETTERS; i++)
+		if (v->letter[i] == 0) {
+			v->letter[i] = id;
 			return i;
-		if (free_i < 0 && v->letter[i] == 0)
-			free_i = i;
-	}
-	if (free_i >= 0) {
-		v->letter[free_i] = id;
-		v->announced[free_i] = false;
-	}
-	return free_i;
+		}
+	return -1;
 }
 
 /* Words a person reads at a glance: side and region from body coordinates
  * ("L upper back"); the person's side only when the posture says which it
  * is (body.h: unknown postures give mat sides, said here by the region
- * alone). Off the body model (a roller, no body found): "spot A". */
+ * alone). Not for a short contact (sitting, or a trunk on a ball): the
+ * regions are proportions of a whole body's length. */
 static bool body_name(const struct km_body_model *body, float x_mm, float y_mm, char *buf,
                       size_t size)
 {
 	struct km_body_position pos;
-	if (!body || !body->found || km_body_locate(body, x_mm, y_mm, &pos) != KM_OK ||
-	    pos.region == KM_REGION_OFF_BODY)
+	if (!body || !body->found || body->posture == KM_POSTURE_SITTING ||
+	    km_body_locate(body, x_mm, y_mm, &pos) != KM_OK || pos.region == KM_REGION_OFF_BODY)
 		return false;
 	const char *side = pos.side == 0 || pos.side_is_mat ? "" : pos.side > 0 ? "L " : "R ";
 	snprintf(buf, size, "%s%s", side, km_body_region_name(pos.region));
@@ -411,26 +435,50 @@ void km__vpipe_event_name(const struct km__vpipe *v, const struct km_event *ev, 
 	buf[0] = '\0';
 	if (!v || !ev || ev->track_id == 0)
 		return;
-	if (body_name(v->body, ev->x_mm, ev->y_mm, buf, size))
-		return;
-	/* Looked up, never handed out: a lost track's letter may be gone. */
-	for (int i = 0; i < N_LETTERS; i++)
-		if (v->letter[i] == ev->track_id) {
-			snprintf(buf, size, "spot %c", 'A' + i);
+	for (size_t i = 0; i < v->n_names; i++)
+		if (v->names[i].id == ev->track_id) {
+			snprintf(buf, size, "%s", v->names[i].name);
 			return;
 		}
+	/* A spot never shown: its place, if the body says. */
+	body_name(v->body, ev->x_mm, ev->y_mm, buf, size);
 }
 
+/* The track's name: where the body model puts it now (it settles as the
+ * person does; a letter given before is handed back), else the name it had
+ * (the body lost for a moment does not rename a spot "spot A"), else a
+ * neutral letter ("spot A"). */
 static void spot_name(struct km__vpipe *v, const struct km_body_model *body, uint32_t id,
                       float x_mm, float y_mm, char *buf, size_t size)
 {
-	if (body_name(body, x_mm, y_mm, buf, size))
+	struct spot_name *n = name_find(v, id);
+	char tmp[KM_VIEW_NAME_MAX];
+	bool by_body = body_name(body, x_mm, y_mm, tmp, sizeof tmp);
+	if (!by_body && n) {
+		snprintf(buf, size, "%s", n->name);
 		return;
-	int l = letter_of(v, id);
-	if (l >= 0)
-		snprintf(buf, size, "spot %c", 'A' + l);
-	else
-		snprintf(buf, size, "spot");
+	}
+	if (!n && v->n_names < MAX_IDS) {
+		n = &v->names[v->n_names++];
+		memset(n, 0, sizeof *n);
+		n->id = id;
+	}
+	if (by_body) {
+		for (int i = 0; i < N_LETTERS; i++)
+			if (v->letter[i] == id)
+				v->letter[i] = 0;
+	} else {
+		int l = letter_take(v, id);
+		if (l >= 0)
+			snprintf(tmp, sizeof tmp, "spot %c", 'A' + l);
+		else
+			snprintf(tmp, sizeof tmp, "spot");
+	}
+	if (n) {
+		n->body = by_body;
+		memcpy(n->name, tmp, sizeof n->name);
+	}
+	snprintf(buf, size, "%s", tmp);
 }
 
 int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_view_snapshot *out,
@@ -465,7 +513,7 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 	for (size_t i = 0; i < rp->track_count; i++) {
 		const struct km_track *t = &rp->tracks[i];
 		if (t->state == KM_TRACK_END) {
-			letter_end(v, t->id);
+			name_end(v, t->id);
 			continue;
 		}
 		/* Markers for live spots only: not for a track coasting
@@ -473,9 +521,10 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		bool live =
 		    (float)t->missed <= LIVE_MISS_S * v->rate_hz && rp->loaded_area_cm2 > 0.0f;
 		bool bony = (t->flags & KM_CANDIDATE_LANDMARK) != 0;
-		char name[KM_VIEW_NAME_MAX] = "";
-		if (live && !bony)
-			spot_name(v, rp->body, t->id, t->x_mm, t->y_mm, name, sizeof name);
+		/* Every track is named (its events speak of it, a tool's
+		 * contact may be held); only knots show the name on the map. */
+		char name[KM_VIEW_NAME_MAX];
+		spot_name(v, rp->body, t->id, t->x_mm, t->y_mm, name, sizeof name);
 		if (live && s->n_markers < KM_VIEW_MAX_MARKERS) {
 			struct km_view_marker *m = &s->markers[s->n_markers++];
 			memset(m, 0, sizeof *m);
@@ -487,7 +536,8 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 			m->over_spine = (t->flags & KM_CANDIDATE_MIDLINE) != 0;
 			m->landmark = (t->flags & KM_CANDIDATE_LANDMARK) != 0;
 			m->has_stiffness = stiff_get(v, t->id, &m->stiffness_pct);
-			memcpy(m->name, name, sizeof m->name);
+			if (!bony)
+				memcpy(m->name, name, sizeof m->name);
 		}
 		struct km_hold_status hs;
 		if (km_pipeline_hold_status(v->pl, t->id, &hs) != KM_OK)
@@ -511,10 +561,8 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		best.ease_off = set_has(v->tensing, v->n_tensing, t->id);
 		float pct;
 		best.stiffness_pct = stiff_get(v, t->id, &pct) ? pct : NAN;
-		/* A held spot always has a name: a hold's "landmark" is the
-		 * tool's contact (holds never start on bone). */
-		if (!name[0])
-			spot_name(v, rp->body, t->id, t->x_mm, t->y_mm, name, sizeof name);
+		/* A held "landmark" is the tool's contact (holds never start
+		 * on bone): named too. */
 		memcpy(best.name, name, sizeof best.name);
 	}
 	if (best_rank > 0) {

@@ -967,7 +967,7 @@ static size_t gather_marks(km_render *r, const struct km_view_snapshot *s, struc
 	}
 	for (size_t i = 0; i < nm; i++) {
 		struct mark *k = &out[i];
-		k->col = k->m->over_spine || k->m->landmark ? C_PAUSE : 0xffffffu;
+		k->col = !k->held && (k->m->over_spine || k->m->landmark) ? C_PAUSE : 0xffffffu;
 		int e = (int)ceilf(k->rad + 3.5f);
 		SDL_Rect c = {(int)k->cx - e, (int)k->cy - e, 2 * e + 1, 2 * e + 1};
 		k->circle = c;
@@ -1291,9 +1291,11 @@ static void draw_guided_map(km_render *r, const struct km_view_snapshot *s)
 		 * labels sit to their upper right. */
 		struct text_entry *e = km__rtext_get(r, F_SMALL, col, label);
 		if (e) {
-			int lx = (int)tx - e->w / 2, ly = (int)ty - 44 - e->h;
+			/* Outside the hold ring when one is drawn there. */
+			int off = s->hold.state != KM_VIEW_HOLD_IDLE ? 60 : 44;
+			int lx = (int)tx - e->w / 2, ly = (int)ty - off - e->h;
 			if (ly < hr->y)
-				ly = (int)ty + 44;
+				ly = (int)ty + off;
 			km__rfill(r->ren, lx - 4, ly, e->w + 8, e->h, 0x000000, 170);
 			km__rtext(r, F_SMALL, col, lx, ly, AL_LEFT, label);
 		}
@@ -1522,8 +1524,8 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 			float tx = mm_to_x(r, f, s->guided.target_x_mm),
 			      ty = mm_to_y(r, f, s->guided.target_y_mm);
 			/* The pulsing rings (40 px at most) and the "spot i/n" word
-			 * above or below them. */
-			SDL_Rect rc = {(int)tx - 64, (int)ty - 68, 129, 137};
+			 * above or below them (further out around a hold ring). */
+			SDL_Rect rc = {(int)tx - 64, (int)ty - 84, 129, 169};
 			obst[n_obst++] = rc;
 			layout_add(r, KM_BOX_GUIDED, 0, rc);
 		}
