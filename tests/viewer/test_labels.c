@@ -458,3 +458,43 @@ Test(labels, tensing_up_one_name_throughout, .timeout = 120)
 	cr_assert_gt(r.events_named, 0u);
 	cr_assert_eq(r.events_unnamed, 0u);
 }
+
+/* A replay that goes on with empty frames (someone got up): no marker stays
+ * on the empty mat, from the first empty frame on. */
+Test(labels, no_markers_on_empty_frames, .timeout = 120)
+{
+	struct km_stream_config sc = km_stream_config_default();
+	sc.transport = KM_TRANSPORT_SIM;
+	sc.sim_scenario = "back-lying";
+	sc.sim_seed = 1;
+	sc.sim_realtime = false;
+	km_stream *st;
+	cr_assert_eq(km_stream_create(&sc, &st), KM_OK);
+	struct km_frame *f;
+	cr_assert_eq(km_stream_frame_create(st, &f), KM_OK);
+	struct km_device_info info;
+	cr_assert_eq(km_stream_device_info(st, &info), KM_OK);
+	cr_assert_eq(km_stream_start(st), KM_OK);
+	struct km__vpipe *vp = NULL;
+	cr_assert_eq(km__vpipe_create(f, (float)info.rate_hz, NULL, &vp), KM_OK);
+	struct km_view_snapshot s;
+	cr_assert_eq(km_view_snapshot_init(&s, f->rows, f->cols, f->pitch_mm, f->geometry), KM_OK);
+	size_t most = 0;
+	for (int k = 0; k < 1500 && km_stream_read(st, f, 5000) == KM_OK; k++) {
+		km__vpipe_process(vp, f, &s, NULL, NULL);
+		if (s.n_markers > most)
+			most = s.n_markers;
+	}
+	cr_assert_gt(s.n_markers, 0u, "no spots on the back-lying scene to lose (most %zu)", most);
+	for (int k = 0; k < 20; k++) {
+		f->sequence++;
+		f->device_time_us += 10000u;
+		memset(f->kpa, 0, km_frame_cells(f) * sizeof *f->kpa);
+		cr_assert_eq(km__vpipe_process(vp, f, &s, NULL, NULL), KM_OK);
+		cr_assert_eq(s.n_markers, 0u, "%zu markers on empty frame %d", s.n_markers, k);
+	}
+	km_view_snapshot_free(&s);
+	km__vpipe_destroy(vp);
+	km_frame_destroy(f);
+	km_stream_destroy(st);
+}
