@@ -1129,7 +1129,7 @@ static void draw_markers(km_render *r, const struct km_view_snapshot *s, struct 
 			name = "";
 		if (!name[0])
 			k->text[0] = '\0';
-		else if (m->has_stiffness)
+		else if (m->has_stiffness && fabsf(m->stiffness_pct) >= 0.5f) /* not "+0%" */
 			snprintf(k->text, sizeof k->text, "%s %+.0f%%", name,
 			         (double)m->stiffness_pct);
 		else

@@ -197,7 +197,9 @@ void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct 
 		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT,
 		                    "Cells at the sensor's ceiling: stuck or overloaded");
 	y += 4;
-	for (size_t i = 0; i < s->n_messages && i < KM_VIEW_MAX_MESSAGES && y < 540; i++) {
+	/* Room for a two-line message above the guidance strip (566). */
+	for (size_t i = 0; i < s->n_messages && i < KM_VIEW_MAX_MESSAGES && y + 2 * 19 <= 562;
+	     i++) {
 		const struct km_view_message *m = &s->messages[i];
 		uint8_t fade = m->age_s > 20.0 ? 0 : 1;
 		uint32_t col = fade ? level_colour(m->level) : C_DIM;
