@@ -17,4 +17,6 @@ shot back-lying 25 back-lying.png
 shot tennis-ball-trapezius 56 tennis-ball-hold-40s.png
 shot tensing-up 24.5 tensing-up.png
 shot roller-device 29 roller-device.png
+shot foam-roller-thigh 30 foam-roller-thigh.png
 shot guided-upper-back 21.6 guided-place-ball.png --guided --no-sound >/dev/null
+shot guided-upper-back 45 guided-hold.png --guided --no-sound >/dev/null

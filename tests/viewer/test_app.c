@@ -86,10 +86,12 @@ Test(app, event_words_are_plain_and_never_diagnose)
 		ev.track_id = 4;
 		ev.held_s = 31.0f;
 		enum km_view_level lv = KM_VIEW_INFO;
-		if (!km__event_text(&ev, buf, sizeof buf, &lv))
+		if (!km__event_text(&ev, "L upper back", buf, sizeof buf, &lv))
 			continue;
 		shown++;
 		cr_assert_gt(strlen(buf), 5u);
+		/* Spots by the name their marker shows, never a climbing number. */
+		cr_assert_null(strchr(buf, '#'), "%s", buf);
 		cr_assert_null(strstr(buf, "trigger point"), "%s", buf);
 		cr_assert_null(strstr(buf, "diagnos"), "%s", buf);
 	}
@@ -98,13 +100,16 @@ Test(app, event_words_are_plain_and_never_diagnose)
 	memset(&ev, 0, sizeof ev);
 	ev.type = KM_EVENT_TENSING_UP;
 	enum km_view_level lv = KM_VIEW_INFO;
-	cr_assert(km__event_text(&ev, buf, sizeof buf, &lv));
+	cr_assert(km__event_text(&ev, "spot C", buf, sizeof buf, &lv));
 	cr_assert_eq(lv, KM_VIEW_ALERT);
+	cr_assert(strstr(buf, "spot C"), "%s", buf);
+	cr_assert(km__event_text(&ev, NULL, buf, sizeof buf, &lv));
+	cr_assert(strstr(buf, "a spot"), "no name: %s", buf);
 	ev.type = KM_EVENT_STIFFNESS; /* periodic: not a line on screen */
-	cr_assert_not(km__event_text(&ev, buf, sizeof buf, &lv));
-	cr_assert_not(km__event_text(NULL, buf, sizeof buf, &lv));
+	cr_assert_not(km__event_text(&ev, NULL, buf, sizeof buf, &lv));
+	cr_assert_not(km__event_text(NULL, NULL, buf, sizeof buf, &lv));
 	ev.type = KM_EVENT_KNOT_FOUND;
-	cr_assert(km__event_text(&ev, buf, 4, NULL)); /* truncates safely */
+	cr_assert(km__event_text(&ev, "R lower back", buf, 4, NULL)); /* truncates safely */
 	cr_assert_eq(strlen(buf), 3u);
 }
 

@@ -120,9 +120,93 @@ Test(guidance, raw_units_and_no_detection_are_said)
 	/* a hold in progress keeps its own guidance */
 	s.stats.detection_off = false;
 	s.stats.guard_off = true;
+	cr_assert(strstr(km__rguidance(&s, &col), "Low frame rate"));
+	s.stats.guard_off = false;
+	s.stats.saturated = true;
+	cr_assert(strstr(km__rguidance(&s, &col), "cells read wrong"));
+	s.stats.guard_off = true;
 	s.hold.state = KM_VIEW_HOLD_HOLDING;
 	s.hold.held_s = 5.0f;
 	s.hold.band = KM_BAND_GOOD;
 	cr_assert(strstr(km__rguidance(&s, &col), "Good."), "%s", km__rguidance(&s, &col));
 	km_view_snapshot_free(&s);
+}
+
+/* A worn mat (stuck cells at the ADC ceiling, dead ones): the status says
+ * so, on screen, within a few frames. */
+Test(guidance, faulty_cells_are_said, .timeout = 60)
+{
+	struct km_viewer_options o = km_viewer_options_default();
+	o.source = KM_VIEW_SOURCE_SIM;
+	o.scenario = "faulty-sensor";
+	o.sim_speed = 4.0;
+	o.sound = false;
+	o.log.fn = quiet;
+	struct km__vproc *p = NULL;
+	cr_assert_eq(km__vproc_create(&o, &p), KM_OK);
+	cr_assert_eq(km__vproc_start(p, NULL), KM_OK);
+	bool said = false;
+	char text[200] = "";
+	for (int i = 0; i < 200 && !said; i++) {
+		sleep_ms(25);
+		bool fresh = false;
+		const struct km_view_snapshot *s = km_tribuf_read(p->tb, &fresh);
+		if (!s || !(s->stats.saturated || s->stats.bad_cells))
+			continue;
+		said = true;
+		uint32_t col = 0;
+		snprintf(text, sizeof text, "%s", km__rguidance(s, &col));
+		if (s->hold.state == KM_VIEW_HOLD_IDLE && !s->tensing) {
+			cr_assert(strstr(text, "cells read wrong"), "guidance: %s", text);
+			cr_assert_eq(col, C_WARN);
+		}
+	}
+	km__vproc_destroy(p);
+	cr_assert(said, "stuck cells at the ceiling not reported");
+}
+
+/* The idle hold panel and the HUD say what limits the analysis: the
+ * pictures with and without each limit differ where they say it. */
+Test(guidance, limits_are_drawn)
+{
+	struct vt v = vt_open(1024, 640);
+	km_render *r = NULL;
+	struct km_render_config cfg = km_render_config_default();
+	cr_assert_eq(km_render_create(v.ren, &cfg, &r), KM_OK);
+	struct km_view_snapshot s;
+	cr_assert_eq(km_view_snapshot_init(&s, 32, 16, 10.0f, KM_GEOMETRY_FLAT), KM_OK);
+	uint64_t base[2], hsh[2];
+	cr_assert_eq(km_render_draw(r, &s, NULL, 0.03f), KM_OK);
+	base[0] = 0;
+	base[1] = 0;
+	/* hold panel (716, 48, 292 x 262) and the HUD's lines below it */
+	for (int y = 48; y < 310; y++)
+		for (int x = 716; x < 1008; x++)
+			base[0] = (base[0] ^ vt_pixel(&v, x, y)) * 1099511628211ull;
+	for (int y = 318; y < 560; y++)
+		for (int x = 716; x < 1008; x++)
+			base[1] = (base[1] ^ vt_pixel(&v, x, y)) * 1099511628211ull;
+	bool *flags[] = {&s.stats.raw_units, &s.stats.detection_off, &s.stats.guard_off,
+	                 &s.stats.bad_cells, &s.stats.saturated};
+	for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++) {
+		*flags[k] = true;
+		cr_assert_eq(km_render_draw(r, &s, NULL, 0.03f), KM_OK);
+		*flags[k] = false;
+		hsh[0] = hsh[1] = 0;
+		for (int y = 48; y < 310; y++)
+			for (int x = 716; x < 1008; x++)
+				hsh[0] = (hsh[0] ^ vt_pixel(&v, x, y)) * 1099511628211ull;
+		for (int y = 318; y < 560; y++)
+			for (int x = 716; x < 1008; x++)
+				hsh[1] = (hsh[1] ^ vt_pixel(&v, x, y)) * 1099511628211ull;
+		cr_assert_neq(hsh[1], base[1], "limit %zu not in the HUD", k);
+		if (k < 2)
+			cr_assert_neq(hsh[0], base[0], "limit %zu: the hold panel still invites",
+			              k);
+		else
+			cr_assert_eq(hsh[0], base[0]);
+	}
+	km_view_snapshot_free(&s);
+	km_render_destroy(r);
+	vt_close(&v);
 }

@@ -581,3 +581,39 @@ Test(guided, ticks_follow_the_timer_when_settling_counts)
 	cr_assert_float_eq(v.held_s, 5.0f + (float)(t - 0.1 - t0 - 6.0), 0.2f);
 	km_guided_destroy(d.g);
 }
+
+/* Quit 17 s into a hold: the summary counts the hold with the seconds the
+ * screen showed (issue 20: "17 s held" on screen, "longest 0 s" in the
+ * summary). */
+Test(guided, summary_counts_a_hold_still_running)
+{
+	struct drive d;
+	setup(&d);
+	double t = 0.1;
+	scan(&d, &t);
+	double t0 = t;
+	for (; t < t0 + 24.0; t += 0.1) {
+		lying(&d, t);
+		contact(&d, 11, 182, 302, 400, false, true);
+		if (fabs(t - t0 - 2.0) < 0.05)
+			event(&d, KM_EVENT_HOLD_ENGAGED, 11, 182, 302, 0, KM_REASON_NONE);
+		if (fabs(t - t0 - 7.0) < 0.05)
+			event(&d, KM_EVENT_HOLD_STARTED, 11, 182, 302, 0, KM_REASON_NONE);
+		step(&d);
+	}
+	struct km_guided_view v;
+	cr_assert_eq(km_guided_get_view(d.g, &v), KM_OK);
+	cr_assert_float_eq(v.held_s, 17.0f, 0.2f, "on screen %.1f s", (double)v.held_s);
+	struct km_guided_summary sum;
+	cr_assert_eq(km_guided_get_summary(d.g, &sum), KM_OK);
+	cr_assert_eq(sum.spots[0].holds, 1u);
+	cr_assert_float_eq(sum.spots[0].held_s, v.held_s, 1e-3, "summary %.1f s, screen %.1f s",
+	                   (double)sum.spots[0].held_s, (double)v.held_s);
+	char text[2048];
+	km_guided_summary_text(&sum, text, sizeof text);
+	char want[64];
+	snprintf(want, sizeof want, "longest %.0f s", (double)v.held_s);
+	cr_assert(strstr(text, want), "summary: %s", text);
+	cr_assert_eq(sum.treated, 0u, "17 s is short of the 30 s a treated spot needs: %s", text);
+	km_guided_destroy(d.g);
+}

@@ -208,8 +208,8 @@ Test(screenshot, s_key_names_never_clash)
 	snprintf(dir, sizeof dir, "%s/knotmap/screenshots", data);
 	char paths[5][4096];
 	for (int i = 0; i < 5; i++) {
-		cr_assert_eq(km_viewer_save_png_unique(v.ren, NULL, NULL, paths[i], sizeof paths[i]),
-		             KM_OK);
+		cr_assert_eq(
+		    km_viewer_save_png_unique(v.ren, NULL, NULL, paths[i], sizeof paths[i]), KM_OK);
 		cr_assert_eq(strncmp(paths[i], dir, strlen(dir)), 0, "%s not in %s", paths[i], dir);
 		struct stat st;
 		cr_assert_eq(stat(paths[i], &st), 0);

@@ -137,9 +137,8 @@ static void screenshot(struct app *a)
 	km__log(&a->opts->log, err == KM_OK ? KM_LOG_INFO : KM_LOG_ERROR, "viewer", "%s", line);
 	/* The notice shows the end of a long path (the file name matters most). */
 	size_t n = strlen(line);
-	set_notice(a, n > sizeof a->notice - 1 && err == KM_OK
-	                  ? line + n - (sizeof a->notice - 1)
-	                  : line);
+	set_notice(a, n > sizeof a->notice - 1 && err == KM_OK ? line + n - (sizeof a->notice - 1)
+	                                                       : line);
 }
 
 /* --screenshot FILE: never over what this run reads (the replayed file, the

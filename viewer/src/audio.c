@@ -381,10 +381,10 @@ typedef void (*alsa_error_fn)(const char *file, int line, const char *function, 
 typedef int (*alsa_set_error_fn)(alsa_error_fn handler);
 static struct km_log alsa_log;
 
-static void alsa_to_log(const char *file, int line, const char *function, int err,
-                        const char *fmt, ...) KM_PRINTF(5, 6);
-static void alsa_to_log(const char *file, int line, const char *function, int err,
-                        const char *fmt, ...)
+static void alsa_to_log(const char *file, int line, const char *function, int err, const char *fmt,
+                        ...) KM_PRINTF(5, 6);
+static void alsa_to_log(const char *file, int line, const char *function, int err, const char *fmt,
+                        ...)
 {
 	char msg[256];
 	va_list ap;

@@ -28,7 +28,14 @@ const struct km_pipeline_result *km__vpipe_result(const struct km__vpipe *p);
 /* The user logged numbness / tingling / radiating pain at t_us. */
 void km__vpipe_symptoms(struct km__vpipe *p, uint64_t t_us);
 
-/* Words for an event; 0 when it is not worth a line on screen. */
-int km__event_text(const struct km_event *ev, char *buf, size_t size, enum km_view_level *level);
+/* The short name of an event's spot, as its marker shows it ("L upper
+ * back", "spot A"); "" when it has none. Call from the event callback. */
+void km__vpipe_event_name(const struct km__vpipe *p, const struct km_event *ev, char *buf,
+                          size_t size);
+
+/* Words for an event, the spot called name (NULL or "": "a spot"); 0 when
+ * it is not worth a line on screen. */
+int km__event_text(const struct km_event *ev, const char *name, char *buf, size_t size,
+                   enum km_view_level *level);
 
 #endif

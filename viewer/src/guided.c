@@ -820,10 +820,19 @@ int km_guided_get_summary(const km_guided *g, struct km_guided_summary *s)
 	uint64_t end = running_state(g->state) ? g->last_us : g->end_us;
 	s->duration_s = since_s(end, g->start_us);
 	s->n_spots = g->n_spots;
-	for (uint32_t i = 0; i < g->n_spots; i++) {
+	for (uint32_t i = 0; i < g->n_spots; i++)
 		s->spots[i] = g->spots[i];
-		s->treated += g->spots[i].held_s >= g->cfg.min_hold_s;
+	/* A hold still running (the routine ended or the viewer quit mid-hold)
+	 * counts with its length so far, the seconds the screen showed: its
+	 * HOLD_STOPPED has not come yet. */
+	if (g->running && running_state(g->state) && g->cur < g->n_spots) {
+		struct km_guided_spot *sp = &s->spots[g->cur];
+		float h = (float)held_estimate(g, g->last_us);
+		sp->held_s = KM_MAX(sp->held_s, h);
+		sp->total_s += h;
 	}
+	for (uint32_t i = 0; i < g->n_spots; i++)
+		s->treated += s->spots[i].held_s >= g->cfg.min_hold_s;
 	s->red_flag = g->red_flag;
 	s->seek_advice = g->seek_advice;
 	return KM_OK;

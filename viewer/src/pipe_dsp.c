@@ -4,6 +4,7 @@
  * body outline and spine midline, the load centre.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "glue.h"
@@ -13,6 +14,18 @@
 #define MAX_IDS 64
 /* How long a finished hold stays on screen with its final time, s. */
 #define DONE_SHOW_S 6.0
+/* Neutral names for spots off the body model: "spot A".."spot Z". */
+#define N_LETTERS 26
+/* A track missing from this many seconds of frames is coasting, not live:
+ * no marker (one missed detection at 100 frames/s is not). */
+#define LIVE_MISS_S 0.1f
+
+struct spot_name {
+	uint32_t id;
+	bool body;      /* from body coordinates (else a letter) */
+	bool announced; /* KNOT_FOUND seen */
+	char name[KM_VIEW_NAME_MAX];
+};
 
 struct km__vpipe {
 	km_pipeline *pl;
@@ -45,7 +58,24 @@ struct km__vpipe {
 	/* The last result, for the guided routine (km__vpipe_result). */
 	struct km_pipeline_result res;
 	bool res_valid;
+	float rate_hz;
+	/* The track holding each letter of the neutral names (0 = free): the
+	 * letters come back when tracks end, rather than a count climbing. */
+	uint32_t letter[N_LETTERS];
+	/* Each named track's name, kept for its life (an announced one's until
+	 * KNOT_LOST). */
+	struct spot_name names[MAX_IDS];
+	size_t n_names;
+	/* The name of the hold last shown, for its "hold over" moment. */
+	uint32_t held_id;
+	char held_name[KM_VIEW_NAME_MAX];
+	/* The body model of the last processed frame (the pipeline's own
+	 * object, stable while it lives), for naming events' spots. */
+	const struct km_body_model *body;
 };
+
+static struct spot_name *name_find(struct km__vpipe *v, uint32_t id);
+static void name_drop(struct km__vpipe *v, uint32_t id);
 
 static void set_remove(uint32_t *ids, size_t *n, uint32_t id)
 {
@@ -164,6 +194,8 @@ static void on_event(void *user, const struct km_event *ev)
 		v->done.release_s = v->hold_cfg.release_s;
 		v->done.load_kpa = ev->load_kpa;
 		v->done.stiffness_pct = NAN;
+		if (v->held_id == ev->track_id)
+			memcpy(v->done.name, v->held_name, sizeof v->done.name);
 		v->done_us = ev->time_us;
 		break;
 	case KM_EVENT_SEEK_ADVICE:
@@ -174,6 +206,14 @@ static void on_event(void *user, const struct km_event *ev)
 	}
 	if (v->fn)
 		v->fn(v->user, ev);
+	/* After the callback: it names the spot one last time. */
+	if (ev->type == KM_EVENT_KNOT_FOUND) {
+		struct spot_name *n = name_find(v, ev->track_id);
+		if (n)
+			n->announced = true;
+	} else if (ev->type == KM_EVENT_KNOT_LOST) {
+		name_drop(v, ev->track_id);
+	}
 }
 
 int km__vpipe_create(const struct km_frame *shape, float rate_hz, const struct km_log *log,
@@ -192,6 +232,7 @@ int km__vpipe_create(const struct km_frame *shape, float rate_hz, const struct k
 	c.geometry = shape->geometry;
 	if (rate_hz > 0.0f)
 		c.rate_hz = rate_hz;
+	v->rate_hz = c.rate_hz;
 	c.on_event = on_event;
 	c.user = v;
 	if (log)
@@ -225,12 +266,15 @@ void km__vpipe_reset(struct km__vpipe *v)
 		return;
 	km_pipeline_reset(v->pl);
 	v->res_valid = false;
+	v->body = NULL;
 	v->n_tensing = 0;
 	v->n_stiff = 0;
 	v->n_paused = 0;
 	v->done_us = 0;
 	v->done.state = KM_VIEW_HOLD_IDLE;
 	v->seek_advice = false;
+	memset(v->letter, 0, sizeof v->letter);
+	v->n_names = 0;
 	v->ov.n_markers = 0;
 	v->ov.outline_valid = v->ov.midline_valid = v->ov.centre_valid = false;
 	v->ov.tensing = false;
@@ -326,6 +370,117 @@ static void fill_outline(struct km_view_snapshot *s, const struct km_body_outlin
 	}
 }
 
+/* The track's cached name, or NULL. */
+static struct spot_name *name_find(struct km__vpipe *v, uint32_t id)
+{
+	for (size_t i = 0; i < v->n_names; i++)
+		if (v->names[i].id == id)
+			return &v->names[i];
+	return NULL;
+}
+
+/* Forgets a track's name and gives its letter back. */
+static void name_drop(struct km__vpipe *v, uint32_t id)
+{
+	for (int i = 0; i < N_LETTERS; i++)
+		if (v->letter[i] == id)
+			v->letter[i] = 0;
+	struct spot_name *n = name_find(v, id);
+	if (n)
+		*n = v->names[--v->n_names];
+}
+
+/* A track ended: its name goes unless it was announced (KNOT_LOST drops it
+ * then, on_event: the id may come back meanwhile, tracker.h). */
+static void name_end(struct km__vpipe *v, uint32_t id)
+{
+	struct spot_name *n = name_find(v, id);
+	if (!n || !n->announced)
+		name_drop(v, id);
+}
+
+/* The first free letter for the track; -1 when all are taken. */
+static int letter_take(struct km__vpipe *v, uint32_t id)
+{
+	for (int i = 0; i < N_LETTERS; i++)
+		if (v->letter[i] == 0) {
+			v->letter[i] = id;
+			return i;
+		}
+	return -1;
+}
+
+/* Words a person reads at a glance: side and region from body coordinates
+ * ("L upper back"); the person's side only when the posture says which it
+ * is (body.h: unknown postures give mat sides, said here by the region
+ * alone). Not for a short contact (sitting, or a trunk on a ball): the
+ * regions are proportions of a whole body's length. */
+static bool body_name(const struct km_body_model *body, float x_mm, float y_mm, char *buf,
+                      size_t size)
+{
+	struct km_body_position pos;
+	if (!body || !body->found || body->posture == KM_POSTURE_SITTING ||
+	    km_body_locate(body, x_mm, y_mm, &pos) != KM_OK || pos.region == KM_REGION_OFF_BODY)
+		return false;
+	const char *side = pos.side == 0 || pos.side_is_mat ? "" : pos.side > 0 ? "L " : "R ";
+	snprintf(buf, size, "%s%s", side, km_body_region_name(pos.region));
+	return true;
+}
+
+void km__vpipe_event_name(const struct km__vpipe *v, const struct km_event *ev, char *buf,
+                          size_t size)
+{
+	if (!buf || size == 0)
+		return;
+	buf[0] = '\0';
+	if (!v || !ev || ev->track_id == 0)
+		return;
+	for (size_t i = 0; i < v->n_names; i++)
+		if (v->names[i].id == ev->track_id) {
+			snprintf(buf, size, "%s", v->names[i].name);
+			return;
+		}
+	/* A spot never shown: its place, if the body says. */
+	body_name(v->body, ev->x_mm, ev->y_mm, buf, size);
+}
+
+/* The track's name: where the body model puts it now (it settles as the
+ * person does; a letter given before is handed back), else the name it had
+ * (the body lost for a moment does not rename a spot "spot A"), else a
+ * neutral letter ("spot A"). */
+static void spot_name(struct km__vpipe *v, const struct km_body_model *body, uint32_t id,
+                      float x_mm, float y_mm, char *buf, size_t size)
+{
+	struct spot_name *n = name_find(v, id);
+	char tmp[KM_VIEW_NAME_MAX];
+	bool by_body = body_name(body, x_mm, y_mm, tmp, sizeof tmp);
+	if (!by_body && n) {
+		snprintf(buf, size, "%s", n->name);
+		return;
+	}
+	if (!n && v->n_names < MAX_IDS) {
+		n = &v->names[v->n_names++];
+		memset(n, 0, sizeof *n);
+		n->id = id;
+	}
+	if (by_body) {
+		for (int i = 0; i < N_LETTERS; i++)
+			if (v->letter[i] == id)
+				v->letter[i] = 0;
+	} else {
+		int l = letter_take(v, id);
+		if (l >= 0)
+			snprintf(tmp, sizeof tmp, "spot %c", 'A' + l);
+		else
+			snprintf(tmp, sizeof tmp, "spot");
+	}
+	if (n) {
+		n->body = by_body;
+		memcpy(n->name, tmp, sizeof n->name);
+	}
+	snprintf(buf, size, "%s", tmp);
+}
+
 int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_view_snapshot *out,
                       km__vpipe_event_fn fn, void *user)
 {
@@ -345,6 +500,7 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		copy_overlay(out, s);
 		return err;
 	}
+	v->body = rp->body;
 	fill_outline(s, rp->outline, f);
 	s->centre_valid = rp->load_centre_valid;
 	s->centre_x_mm = rp->load_centre_x_mm;
@@ -356,9 +512,20 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 	int best_rank = 0;
 	for (size_t i = 0; i < rp->track_count; i++) {
 		const struct km_track *t = &rp->tracks[i];
-		if (t->state == KM_TRACK_END)
+		if (t->state == KM_TRACK_END) {
+			name_end(v, t->id);
 			continue;
-		if (s->n_markers < KM_VIEW_MAX_MARKERS) {
+		}
+		/* Markers for live spots only: not for a track coasting
+		 * through misses, nor on a frame with nothing on the mat. */
+		bool live =
+		    (float)t->missed <= LIVE_MISS_S * v->rate_hz && rp->loaded_area_cm2 > 0.0f;
+		bool bony = (t->flags & KM_CANDIDATE_LANDMARK) != 0;
+		/* Every track is named (its events speak of it, a tool's
+		 * contact may be held); only knots show the name on the map. */
+		char name[KM_VIEW_NAME_MAX];
+		spot_name(v, rp->body, t->id, t->x_mm, t->y_mm, name, sizeof name);
+		if (live && s->n_markers < KM_VIEW_MAX_MARKERS) {
 			struct km_view_marker *m = &s->markers[s->n_markers++];
 			memset(m, 0, sizeof *m);
 			m->track_id = t->id;
@@ -369,6 +536,8 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 			m->over_spine = (t->flags & KM_CANDIDATE_MIDLINE) != 0;
 			m->landmark = (t->flags & KM_CANDIDATE_LANDMARK) != 0;
 			m->has_stiffness = stiff_get(v, t->id, &m->stiffness_pct);
+			if (!bony)
+				memcpy(m->name, name, sizeof m->name);
 		}
 		struct km_hold_status hs;
 		if (km_pipeline_hold_status(v->pl, t->id, &hs) != KM_OK)
@@ -392,9 +561,14 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		best.ease_off = set_has(v->tensing, v->n_tensing, t->id);
 		float pct;
 		best.stiffness_pct = stiff_get(v, t->id, &pct) ? pct : NAN;
+		/* A held "landmark" is the tool's contact (holds never start
+		 * on bone): named too. */
+		memcpy(best.name, name, sizeof best.name);
 	}
 	if (best_rank > 0) {
 		s->hold = best;
+		v->held_id = best.track_id;
+		memcpy(v->held_name, best.name, sizeof v->held_name);
 	} else if (v->done.state == KM_VIEW_HOLD_DONE && v->done.held_s >= 1.0f &&
 	           rp->time_us >= v->done_us &&
 	           (double)(rp->time_us - v->done_us) / 1e6 < DONE_SHOW_S) {

@@ -17,6 +17,9 @@
 #include "knotmap/pipeline.h"
 #include "proc.h"
 
+/* How long a faulty-cell notice stays after the last frame with one, us. */
+#define FAULT_SHOW_US 3000000u
+
 static const double speeds[] = {0.25, 0.5, 1.0, 2.0, 4.0, 8.0};
 
 static void end_history(struct km__vproc *p);
@@ -86,7 +89,9 @@ static void on_event(void *user, const struct km_event *ev)
 		play(p, &cue, 1);
 	char text[KM_VIEW_TEXT_MAX];
 	enum km_view_level level = KM_VIEW_INFO;
-	if (km__event_text(ev, text, sizeof text, &level))
+	char name[KM_VIEW_NAME_MAX];
+	km__vpipe_event_name(p->pipe, ev, name, sizeof name);
+	if (km__event_text(ev, name, text, sizeof text, &level))
 		push_msg(p, level, ev->time_us, text);
 	if (p->rec) {
 		struct km_rec_event re;
@@ -523,8 +528,17 @@ static void fill_stats(struct km__vproc *p, struct km_view_snapshot *s, const st
 	st->detection_off = p->pipe == NULL;
 	st->raw_units = (f->flags & KM_FRAME_UNCALIBRATED) != 0;
 	st->guard_off = p->guard_off;
+	/* Faulty cells stay on screen a few seconds after the last frame that
+	 * had them: an intermittent cell does not blink the notice. */
+	if (f && (f->flags & KM_FRAME_BAD_CELLS))
+		p->bad_seen_us = KM_MAX(f->device_time_us, 1);
+	if (f && (f->flags & KM_FRAME_SATURATED))
+		p->sat_seen_us = KM_MAX(f->device_time_us, 1);
+	st->bad_cells = p->bad_seen_us && p->last_dev < p->bad_seen_us + FAULT_SHOW_US;
+	st->n_bad_cells = st->bad_cells ? p->n_bad_cells : 0;
+	st->saturated = p->sat_seen_us && p->last_dev < p->sat_seen_us + FAULT_SHOW_US;
 	st->rate_hz = p->dt_ewma_us > 0 ? (float)(1e6 / p->dt_ewma_us) : (float)p->info.rate_hz;
-	st->frames_ok = ss.frames_ok;
+	st->frames_ok = p->frames_shown;
 	st->frames_lost = ss.lost_frames + ss.ring_drops;
 	st->crc_errors = ss.crc_errors;
 	uint64_t now = km_time_monotonic_us();
@@ -677,6 +691,11 @@ static void *proc_main(void *arg)
 			const struct km_pipeline_result *res = km__vpipe_result(p->pipe);
 			if (res && (res->flags & KM_PIPELINE_GUARD_OFF))
 				p->guard_off = true;
+			if (res && (res->flags & KM_PIPELINE_BAD_CELLS)) {
+				p->n_bad_cells =
+				    (uint32_t)KM_MIN(res->bad_cells, (size_t)UINT32_MAX);
+				p->bad_seen_us = KM_MAX(f->device_time_us, 1);
+			}
 			if (p->slog && res) {
 				bool body = res->outline && res->outline->found;
 				km_session_log_outline(p->slog, body,
@@ -693,6 +712,7 @@ static void *proc_main(void *arg)
 		guided_frame(p, s, f);
 		if (p->rec)
 			km_rec_writer_write_frame(p->rec, f, NULL, 0);
+		p->frames_shown++;
 		fill_stats(p, s, f);
 		km_tribuf_publish(p->tb);
 	}

@@ -67,6 +67,13 @@ struct km__vproc {
 	bool anchor_valid;
 	uint64_t anchor_wall, anchor_dev;
 	uint64_t ready_us; /* when the current frame was due (after pacing) */
+	/* Frames this thread has taken from the stream and published: the
+	 * count of the frame on screen (the stream's own count runs ahead by
+	 * what waits in its ring). */
+	uint64_t frames_shown;
+	/* Faulty cells last seen (device time, us) and how many read bad. */
+	uint64_t bad_seen_us, sat_seen_us;
+	uint32_t n_bad_cells;
 	bool have_first;
 	uint64_t first_dev, last_dev;
 	double dt_ewma_us;

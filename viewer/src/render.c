@@ -420,6 +420,16 @@ void km_render_stats(const km_render *r, struct km_render_stats *out)
 		memset(out, 0, sizeof *out);
 }
 
+void km_render_layout(const km_render *r, struct km_render_layout *out)
+{
+	if (!out)
+		return;
+	if (r)
+		*out = r->layout;
+	else
+		memset(out, 0, sizeof *out);
+}
+
 void km_render_range(const km_render *r, float *lo, float *hi)
 {
 	if (!r)
@@ -790,38 +800,400 @@ static void draw_outline(km_render *r, const struct km_view_snapshot *s)
 	}
 }
 
-static void draw_markers(km_render *r, const struct km_view_snapshot *s)
+/* ------------------------------------------------------------------------ */
+/* Markers and their labels                                                  */
+/* ------------------------------------------------------------------------ */
+
+static bool box_hit(const SDL_Rect *a, const SDL_Rect *b)
+{
+	return a->x < b->x + b->w && b->x < a->x + a->w && a->y < b->y + b->h && b->y < a->y + a->h;
+}
+
+static bool box_inside(const SDL_Rect *a, const SDL_Rect *outer)
+{
+	return a->x >= outer->x && a->y >= outer->y && a->x + a->w <= outer->x + outer->w &&
+	       a->y + a->h <= outer->y + outer->h;
+}
+
+/* Does the segment (x0, y0)-(x1, y1) cross rectangle b (Liang-Barsky)? */
+static bool seg_hit(float x0, float y0, float x1, float y1, const SDL_Rect *b)
+{
+	float t0 = 0.0f, t1 = 1.0f, dx = x1 - x0, dy = y1 - y0;
+	const float p[4] = {-dx, dx, -dy, dy};
+	const float q[4] = {x0 - (float)b->x, (float)(b->x + b->w) - x0, y0 - (float)b->y,
+	                    (float)(b->y + b->h) - y0};
+	for (int i = 0; i < 4; i++) {
+		if (p[i] == 0.0f) {
+			if (q[i] < 0.0f)
+				return false;
+			continue;
+		}
+		float t = q[i] / p[i];
+		if (p[i] < 0.0f)
+			t0 = KM_MAX(t0, t);
+		else
+			t1 = KM_MIN(t1, t);
+		if (t0 > t1)
+			return false;
+	}
+	return true;
+}
+
+static void layout_add(km_render *r, enum km_render_box_kind kind, uint32_t id, SDL_Rect rc)
+{
+	struct km_render_layout *l = &r->layout;
+	if (l->n_boxes >= KM_RENDER_MAX_BOXES)
+		return;
+	struct km_render_box *b = &l->box[l->n_boxes++];
+	b->kind = kind;
+	b->track_id = id;
+	b->x = rc.x;
+	b->y = rc.y;
+	b->w = rc.w;
+	b->h = rc.h;
+}
+
+/* Pressure at the cell nearest (x_mm, y_mm), kPa (0 off the grid). */
+static float kpa_at(const struct km_frame *f, float x_mm, float y_mm)
+{
+	int c = (int)floorf(x_mm / f->pitch_mm), rw = (int)floorf(y_mm / f->pitch_mm);
+	if (c < 0 || rw < 0 || c >= f->cols || rw >= f->rows)
+		return 0.0f;
+	return f->kpa[(size_t)rw * f->cols + (size_t)c];
+}
+
+/* Two spots on one contact: no valley between them (the pressure along the
+ * line never drops below 70 % of the weaker peak), as under one ball or
+ * one roller contact patch. */
+static bool one_contact(const struct km_frame *f, const struct km_view_marker *a,
+                        const struct km_view_marker *b)
+{
+	float lo = KM_MIN(a->peak_kpa, b->peak_kpa);
+	if (!(lo > 0.0f))
+		return false;
+	for (int k = 1; k < 8; k++) {
+		float t = (float)k / 8.0f;
+		float v =
+		    kpa_at(f, a->x_mm + (b->x_mm - a->x_mm) * t, a->y_mm + (b->y_mm - a->y_mm) * t);
+		if (v < 0.7f * lo)
+			return false;
+	}
+	return true;
+}
+
+/* One marker on screen: a spot, or the spots of one contact. */
+struct mark {
+	float cx, cy, rad;
+	const struct km_view_marker *m; /* the one whose words are shown */
+	bool held;
+	uint32_t col;
+	SDL_Rect circle;
+	/* The label's place (valid when placed) and its leader's ends. */
+	bool placed, leader;
+	SDL_Rect plate;
+	float lx0, ly0, lx1, ly1;
+	char text[KM_VIEW_NAME_MAX + 16];
+};
+
+static int find_root(int *parent, int i)
+{
+	while (parent[i] != i)
+		i = parent[i] = parent[parent[i]];
+	return i;
+}
+
+/* The spots as circles, spots on one contact merged into one (the held one,
+ * else a knot, else the strongest, speaks for the group). Returns how many. */
+static size_t gather_marks(km_render *r, const struct km_view_snapshot *s, struct mark *out)
 {
 	const struct km_frame *f = s->frame;
 	float px_per_mm = (float)r->heat_rect.w / ((float)f->cols * f->pitch_mm);
-	for (size_t i = 0; i < s->n_markers && i < KM_VIEW_MAX_MARKERS; i++) {
+	size_t n = KM_MIN(s->n_markers, (size_t)KM_VIEW_MAX_MARKERS);
+	float cx[KM_VIEW_MAX_MARKERS], cy[KM_VIEW_MAX_MARKERS], rad[KM_VIEW_MAX_MARKERS];
+	int parent[KM_VIEW_MAX_MARKERS];
+	for (size_t i = 0; i < n; i++) {
 		const struct km_view_marker *m = &s->markers[i];
-		float cx = mm_to_x(r, f, m->x_mm), cy = mm_to_y(r, f, m->y_mm);
-		float rad = m->radius_mm > 0.0f ? m->radius_mm * px_per_mm : 12.0f;
-		rad = KM_CLAMP(rad, 9.0f, 40.0f);
-		uint32_t col = m->over_spine || m->landmark ? C_PAUSE : 0xffffffu;
-		km__rarc(r->ren, cx, cy, rad - 3.5f, rad + 3.5f, 0.0f, 360.0f, 0x000000, 170);
-		km__rarc(r->ren, cx, cy, rad - 1.5f, rad + 1.5f, 0.0f, 360.0f, col, 255);
-		/* The held spot's label goes outside its hold ring. */
+		cx[i] = mm_to_x(r, f, m->x_mm);
+		cy[i] = mm_to_y(r, f, m->y_mm);
+		float rd = m->radius_mm > 0.0f ? m->radius_mm * px_per_mm : 12.0f;
+		rad[i] = KM_CLAMP(rd, 9.0f, 40.0f);
+		parent[i] = (int)i;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++) {
+			float dx = cx[i] - cx[j], dy = cy[i] - cy[j];
+			float d = sqrtf(dx * dx + dy * dy);
+			bool same =
+			    d < KM_MAX(rad[i], rad[j]) ||
+			    (d < rad[i] + rad[j] && one_contact(f, &s->markers[i], &s->markers[j]));
+			if (same)
+				parent[find_root(parent, (int)i)] = find_root(parent, (int)j);
+		}
+	size_t nm = 0;
+	int slot[KM_VIEW_MAX_MARKERS];
+	for (size_t i = 0; i < n; i++)
+		slot[i] = -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct km_view_marker *m = &s->markers[i];
 		bool held = s->hold.state != KM_VIEW_HOLD_IDLE && s->hold.track_id == m->track_id;
-		float off = held ? 56.0f : rad;
-		int lx = (int)(cx + off * 0.75f) + 4, ly = (int)(cy - off * 0.75f) - 18;
-		char label[48];
-		if (m->has_stiffness)
-			snprintf(label, sizeof label, "#%u  %+.0f%%", (unsigned)m->track_id,
+		int root = find_root(parent, (int)i);
+		if (slot[root] < 0) {
+			slot[root] = (int)nm;
+			memset(&out[nm], 0, sizeof out[nm]);
+			out[nm].m = m;
+			out[nm].held = held;
+			nm++;
+		}
+		struct mark *k = &out[slot[root]];
+		/* The speaker: the held spot, else a knot over a bone or the
+		 * spine (a knot next to a shoulder blade keeps its label), else
+		 * the strongest. */
+		bool knot = !m->over_spine && !m->landmark,
+		     kknot = !k->m->over_spine && !k->m->landmark;
+		if (held || (!k->held && (knot != kknot ? knot : m->peak_kpa > k->m->peak_kpa))) {
+			k->m = m;
+			k->held = held;
+		}
+	}
+	/* Each circle around its speaker, wide enough for the group. */
+	for (size_t i = 0; i < n; i++) {
+		struct mark *k = &out[slot[find_root(parent, (int)i)]];
+		size_t si = (size_t)(k->m - s->markers);
+		float dx = cx[i] - cx[si], dy = cy[i] - cy[si];
+		float need = sqrtf(dx * dx + dy * dy) + rad[i];
+		k->cx = cx[si];
+		k->cy = cy[si];
+		k->rad = KM_CLAMP(KM_MAX(k->rad, KM_MAX(need, rad[si])), 9.0f, 48.0f);
+	}
+	for (size_t i = 0; i < nm; i++) {
+		struct mark *k = &out[i];
+		k->col = !k->held && (k->m->over_spine || k->m->landmark) ? C_PAUSE : 0xffffffu;
+		int e = (int)ceilf(k->rad + 3.5f);
+		SDL_Rect c = {(int)k->cx - e, (int)k->cy - e, 2 * e + 1, 2 * e + 1};
+		k->circle = c;
+	}
+	return nm;
+}
+
+/* What labels and leaders keep off: boxes, and the hold ring as the circle
+ * it is (its box's corners are free map). */
+struct keep_off {
+	SDL_Rect *box;
+	size_t n, cap;
+	bool ring;
+	float rx, ry, rr;
+};
+
+static bool circle_hits_box(float cx, float cy, float rad, const SDL_Rect *b)
+{
+	float nx = KM_CLAMP(cx, (float)b->x, (float)(b->x + b->w));
+	float ny = KM_CLAMP(cy, (float)b->y, (float)(b->y + b->h));
+	return (nx - cx) * (nx - cx) + (ny - cy) * (ny - cy) < rad * rad;
+}
+
+static bool circle_hits_seg(float cx, float cy, float rad, float x0, float y0, float x1, float y1)
+{
+	float dx = x1 - x0, dy = y1 - y0, l2 = dx * dx + dy * dy;
+	float t = l2 > 0.0f ? KM_CLAMP(((cx - x0) * dx + (cy - y0) * dy) / l2, 0.0f, 1.0f) : 0.0f;
+	float px = x0 + t * dx - cx, py = y0 + t * dy - cy;
+	return px * px + py * py < rad * rad;
+}
+
+/* Is the plate rc (with its leader from (x0, y0) to (x1, y1) when lead)
+ * clear of everything already there? */
+static bool label_fits(const km_render *r, const struct mark *marks, size_t nm,
+                       const struct mark *k, const struct keep_off *ko, const SDL_Rect *rc,
+                       bool lead, float x0, float y0, float x1, float y1)
+{
+	if (!box_inside(rc, &r->heat_rect))
+		return false;
+	for (size_t o = 0; o < ko->n; o++)
+		if (box_hit(rc, &ko->box[o]) || (lead && seg_hit(x0, y0, x1, y1, &ko->box[o])))
+			return false;
+	if (ko->ring &&
+	    (circle_hits_box(ko->rx, ko->ry, ko->rr, rc) ||
+	     (lead && !k->held && circle_hits_seg(ko->rx, ko->ry, ko->rr, x0, y0, x1, y1))))
+		return false;
+	for (size_t o = 0; o < nm; o++) {
+		const struct mark *q = &marks[o];
+		if (q != k && box_hit(rc, &q->circle))
+			return false;
+		if (q->placed &&
+		    (box_hit(rc, &q->plate) || (lead && seg_hit(x0, y0, x1, y1, &q->plate)) ||
+		     (q->leader && seg_hit(q->lx0, q->ly0, q->lx1, q->ly1, rc))))
+			return false;
+	}
+	return true;
+}
+
+/* The label of k (w x h text) where it fits: right, left, above, below,
+ * the diagonals, right next to the marker; then further out in 16
+ * directions with a leader line. false when nowhere. */
+static bool place_label(const km_render *r, struct mark *marks, size_t nm, struct mark *k,
+                        const struct keep_off *ko, int w, int h)
+{
+	static const float dir[16][2] = {
+	    {1, 0},          {-1, 0},          {0, -1},         {0, 1},
+	    {0.71f, -0.71f}, {-0.71f, -0.71f}, {0.71f, 0.71f},  {-0.71f, 0.71f},
+	    {0.38f, 0.92f},  {-0.38f, 0.92f},  {0.38f, -0.92f}, {-0.38f, -0.92f},
+	    {0.92f, 0.38f},  {-0.92f, 0.38f},  {0.92f, -0.38f}, {-0.92f, -0.38f}};
+	/* The held spot's label goes outside its hold ring. */
+	float d0 = k->held ? 58.0f : k->rad + 6.0f;
+	const float pw = (float)(w + 6), ph = (float)h;
+	for (int ring = 0; ring < 7; ring++) {
+		float d = d0 + (float)ring * 28.0f;
+		int ndir = ring == 0 ? 8 : 16;
+		for (int j = 0; j < ndir; j++) {
+			float ux = dir[j][0], uy = dir[j][1];
+			float ax = k->cx + ux * d, ay = k->cy + uy * d;
+			/* The plate's side or corner nearest the marker at (ax, ay);
+			 * straight above or below, also hung left or right of it. */
+			float xs[3];
+			int nx = 0;
+			if (ux > 0.3f)
+				xs[nx++] = ax;
+			else if (ux < -0.3f)
+				xs[nx++] = ax - pw;
+			else {
+				xs[nx++] = ax - pw * 0.5f;
+				xs[nx++] = ax - 4.0f;
+				xs[nx++] = ax - pw + 4.0f;
+			}
+			float y = uy > 0.3f ? ay : uy < -0.3f ? ay - ph : ay - ph * 0.5f;
+			float edge = k->held ? 54.0f : k->rad + 3.5f;
+			float x0 = k->cx + ux * edge, y0 = k->cy + uy * edge;
+			for (int a = 0; a < nx; a++) {
+				SDL_Rect rc = {(int)floorf(xs[a]), (int)floorf(y), (int)pw,
+				               (int)ph};
+				if (!label_fits(r, marks, nm, k, ko, &rc, ring > 0, x0, y0, ax, ay))
+					continue;
+				k->placed = true;
+				k->plate = rc;
+				k->leader = ring > 0;
+				k->lx0 = x0;
+				k->ly0 = y0;
+				k->lx1 = ax;
+				k->ly1 = ay;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Lays every label out (the held spot first, then the strongest); returns
+ * how many fit nowhere. */
+static size_t place_labels(km_render *r, struct mark *marks, size_t nm, const struct keep_off *ko)
+{
+	size_t order[KM_VIEW_MAX_MARKERS], no = 0;
+	for (size_t i = 0; i < nm; i++) {
+		marks[i].placed = false;
+		if (!marks[i].text[0])
+			continue;
+		size_t j = no++;
+		/* Insertion: held first, then by peak pressure. */
+		while (j > 0) {
+			const struct mark *p = &marks[order[j - 1]], *q = &marks[i];
+			bool before =
+			    q->held != p->held ? q->held : q->m->peak_kpa > p->m->peak_kpa;
+			if (!before)
+				break;
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+	size_t hidden = 0;
+	for (size_t o = 0; o < no; o++) {
+		struct mark *k = &marks[order[o]];
+		struct text_entry *e = km__rtext_get(r, F_SMALL, k->col, k->text);
+		if (!e || !place_label(r, marks, nm, k, ko, e->w, e->h))
+			hidden++;
+	}
+	return hidden;
+}
+
+static void draw_markers(km_render *r, const struct km_view_snapshot *s, struct keep_off *ko)
+{
+	struct mark marks[KM_VIEW_MAX_MARKERS];
+	size_t nm = gather_marks(r, s, marks);
+	for (size_t i = 0; i < nm; i++) {
+		struct mark *k = &marks[i];
+		const struct km_view_marker *m = k->m;
+		/* The held spot by the name its hold panel shows (a tool's
+		 * contact reads as a "landmark"); a spot the detector holds for
+		 * bone (or the spine) is not labelled as a knot: its grey circle
+		 * says enough. */
+		const char *name = k->held && s->hold.name[0] ? s->hold.name : m->name;
+		if (!k->held && (m->over_spine || m->landmark))
+			name = "";
+		if (!name[0])
+			k->text[0] = '\0';
+		else if (m->has_stiffness && fabsf(m->stiffness_pct) >= 0.5f) /* not "+0%" */
+			snprintf(k->text, sizeof k->text, "%s %+.0f%%", name,
 			         (double)m->stiffness_pct);
 		else
-			snprintf(label, sizeof label, "#%u", (unsigned)m->track_id);
-		if (m->over_spine)
-			snprintf(label, sizeof label, "#%u spine", (unsigned)m->track_id);
-		else if (m->landmark)
-			snprintf(label, sizeof label, "#%u bone/tool", (unsigned)m->track_id);
-		/* Dark plate behind the label so it reads on any colour. */
-		struct text_entry *e = km__rtext_get(r, F_SMALL, col, label);
-		if (e) {
-			km__rfill(r->ren, lx - 3, ly, e->w + 6, e->h, 0x000000, 150);
-			km__rtext(r, F_SMALL, col, lx, ly, AL_LEFT, label);
+			snprintf(k->text, sizeof k->text, "%s", name);
+	}
+	size_t hidden = place_labels(r, marks, nm, ko);
+	SDL_Rect more = {0, 0, 0, 0};
+	char note[32] = "";
+	if (hidden > 0 && ko->n < ko->cap) {
+		/* A corner of the map for the note, clear of the ring, tags and
+		 * overlays; then the labels again around it. */
+		snprintf(note, sizeof note, "+%zu more", hidden);
+		struct text_entry *e = km__rtext_get(r, F_SMALL, C_TEXT, "+99 more");
+		const SDL_Rect *hr = &r->heat_rect;
+		int w = (e ? e->w : 70) + 8, h = e ? e->h : 18;
+		SDL_Rect corner[4] = {{hr->x + hr->w - w - 6, hr->y + 6, w, h},
+		                      {hr->x + 6, hr->y + 6, w, h},
+		                      {hr->x + 6, hr->y + hr->h - h - 6, w, h},
+		                      {hr->x + hr->w - w - 6, hr->y + hr->h - h - 6, w, h}};
+		more = corner[0];
+		for (int c = 0; c < 4; c++) {
+			bool ok =
+			    !(ko->ring && circle_hits_box(ko->rx, ko->ry, ko->rr, &corner[c]));
+			for (size_t o = 0; o < ko->n && ok; o++)
+				ok = !box_hit(&corner[c], &ko->box[o]);
+			for (size_t o = 0; o < nm && ok; o++)
+				ok = !box_hit(&corner[c], &marks[o].circle);
+			if (ok) {
+				more = corner[c];
+				break;
+			}
 		}
+		ko->box[ko->n++] = more;
+		hidden = place_labels(r, marks, nm, ko);
+		snprintf(note, sizeof note, "+%zu more", hidden);
+	}
+	for (size_t i = 0; i < nm; i++) {
+		const struct mark *k = &marks[i];
+		km__rarc(r->ren, k->cx, k->cy, k->rad - 3.5f, k->rad + 3.5f, 0.0f, 360.0f, 0x000000,
+		         170);
+		km__rarc(r->ren, k->cx, k->cy, k->rad - 1.5f, k->rad + 1.5f, 0.0f, 360.0f, k->col,
+		         255);
+		layout_add(r, KM_BOX_MARKER, k->m->track_id, k->circle);
+	}
+	for (size_t i = 0; i < nm; i++) {
+		const struct mark *k = &marks[i];
+		if (!k->placed)
+			continue;
+		if (k->leader) {
+			km__rline(r->ren, k->lx0, k->ly0, k->lx1, k->ly1, 3.0f, 0x000000, 150);
+			km__rline(r->ren, k->lx0, k->ly0, k->lx1, k->ly1, 1.2f, k->col, 230);
+		}
+		/* Dark plate behind the label so it reads on any colour. */
+		km__rfill(r->ren, k->plate.x, k->plate.y, k->plate.w, k->plate.h, 0x000000, 150);
+		km__rtext(r, F_SMALL, k->col, k->plate.x + 3, k->plate.y, AL_LEFT, k->text);
+		layout_add(r, KM_BOX_LABEL, k->m->track_id, k->plate);
+		r->layout.n_labels++;
+	}
+	r->layout.n_markers = nm;
+	r->layout.n_hidden = hidden;
+	if (hidden > 0) {
+		km__rfill(r->ren, more.x, more.y, more.w, more.h, 0x000000, 170);
+		km__rtext(r, F_SMALL, C_TEXT, more.x + 4, more.y, AL_LEFT, note);
+		layout_add(r, KM_BOX_MORE, 0, more);
 	}
 }
 
@@ -919,9 +1291,11 @@ static void draw_guided_map(km_render *r, const struct km_view_snapshot *s)
 		 * labels sit to their upper right. */
 		struct text_entry *e = km__rtext_get(r, F_SMALL, col, label);
 		if (e) {
-			int lx = (int)tx - e->w / 2, ly = (int)ty - 44 - e->h;
+			/* Outside the hold ring when one is drawn there. */
+			int off = s->hold.state != KM_VIEW_HOLD_IDLE ? 60 : 44;
+			int lx = (int)tx - e->w / 2, ly = (int)ty - off - e->h;
 			if (ly < hr->y)
-				ly = (int)ty + 44;
+				ly = (int)ty + off;
 			km__rfill(r->ren, lx - 4, ly, e->w + 8, e->h, 0x000000, 170);
 			km__rtext(r, F_SMALL, col, lx, ly, AL_LEFT, label);
 		}
@@ -981,7 +1355,8 @@ static void draw_title(km_render *r, const struct km_frame *f)
 			km__rfill(r->ren, hr->x + hr->w + 1, y, 2, 6, 0xffffff, 200);
 		}
 	} else {
-		km__rtextf(r, F_SMALL, C_DIM, hr->x, hr->y - 24, AL_LEFT, "%u x %u cells, %.0f mm",
+		/* The pitch as the recording has it (7.5 mm, not 8). */
+		km__rtextf(r, F_SMALL, C_DIM, hr->x, hr->y - 24, AL_LEFT, "%u x %u cells, %.3g mm",
 		           (unsigned)f->rows, (unsigned)f->cols, (double)f->pitch_mm);
 	}
 }
@@ -1066,6 +1441,16 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 	const struct km_frame *f = s ? s->frame : NULL;
 	layout(r, f);
 	update_range(r, f, &ui, dt_s);
+	memset(&r->layout, 0, sizeof r->layout);
+	{
+		const SDL_Rect *hr = &r->heat_rect;
+		SDL_Rect bar = {hr->x + hr->w + 16, hr->y - 24, 22 + 9 + 72, hr->h + 24 + 10};
+		SDL_Rect hud = {716, 0, r->cfg.width - 716, 566};
+		SDL_Rect guide = {0, 566, r->cfg.width, r->cfg.height - 566};
+		layout_add(r, KM_BOX_COLOUR_BAR, 0, bar);
+		layout_add(r, KM_BOX_PANEL, 0, hud);
+		layout_add(r, KM_BOX_PANEL, 0, guide);
+	}
 	int err = KM_OK;
 	double heat_s = 0.0;
 	/* The background, title, colour bar and heading from the cache (drawn
@@ -1083,15 +1468,90 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 		heat_s = km__rcpu_s() - t_heat;
 		if (ui.show_outline && s->outline_valid)
 			draw_outline(r, s);
+		/* What the labels keep off, worked out before anything is drawn
+		 * on the map: the ring and its seconds, the guided target, the
+		 * words drawn over the map. */
+		SDL_Rect obst[16];
+		size_t n_obst = 0;
+		struct keep_off ko;
+		memset(&ko, 0, sizeof ko);
+		float spine_x = 0.0f, spine_y0 = 0.0f, spine_y1 = 0.0f;
+		if (ui.show_outline && s->midline_valid) {
+			spine_x = mm_to_x(r, f, s->midline_x_mm);
+			spine_y0 = mm_to_y(r, f, s->midline_top_mm);
+			spine_y1 = mm_to_y(r, f, s->midline_bottom_mm);
+			struct text_entry *e = km__rtext_get(r, F_SMALL, C_DIM, "spine");
+			if (e) {
+				SDL_Rect rc = {(int)spine_x - e->w / 2, (int)spine_y1 + 2, e->w,
+				               e->h};
+				obst[n_obst++] = rc;
+				layout_add(r, KM_BOX_OVERLAY, 0, rc);
+			}
+		}
+		bool banner =
+		    s->tensing || s->hold.ease_off || s->stats.disconnected || s->stats.ended;
+		float hold_cx = 0.0f, hold_cy = 0.0f;
+		char hold_num[16] = "";
+		SDL_Rect hold_tag = {0, 0, 0, 0};
+		if (s->hold.state != KM_VIEW_HOLD_IDLE) {
+			hold_cx = mm_to_x(r, f, s->hold.x_mm);
+			hold_cy = mm_to_y(r, f, s->hold.y_mm);
+			SDL_Rect ring = {(int)hold_cx - 54, (int)hold_cy - 54, 109, 109};
+			ko.ring = true;
+			ko.rx = hold_cx;
+			ko.ry = hold_cy;
+			ko.rr = 54.5f;
+			layout_add(r, KM_BOX_HOLD_RING, s->hold.track_id, ring);
+			int secs = s->hold.held_s > 0.0f ? (int)s->hold.held_s : 0;
+			snprintf(hold_num, sizeof hold_num, "%d s", secs);
+			struct text_entry *e = km__rtext_get(r, F_LARGE, C_TEXT, hold_num);
+			if (e) {
+				/* Under the ring; over it near the bottom edge or
+				 * where a banner would hide it. */
+				int ty = (int)hold_cy + 60;
+				SDL_Rect below = {(int)hold_cx - e->w / 2 - 6, ty, e->w + 12, e->h};
+				SDL_Rect ban = km__rbanner_rect(r, true);
+				if (ty + e->h > r->heat_rect.y + r->heat_rect.h ||
+				    (banner && box_hit(&below, &ban)))
+					ty = (int)hold_cy - 60 - e->h;
+				SDL_Rect tag = {(int)hold_cx - e->w / 2 - 6, ty, e->w + 12, e->h};
+				hold_tag = tag;
+				obst[n_obst++] = tag;
+				layout_add(r, KM_BOX_HOLD_TAG, s->hold.track_id, tag);
+			}
+		}
+		if (s->guided.active && s->guided.target_valid) {
+			float tx = mm_to_x(r, f, s->guided.target_x_mm),
+			      ty = mm_to_y(r, f, s->guided.target_y_mm);
+			/* The pulsing rings (40 px at most) and the "spot i/n" word
+			 * above or below them (further out around a hold ring). */
+			SDL_Rect rc = {(int)tx - 64, (int)ty - 84, 129, 169};
+			obst[n_obst++] = rc;
+			layout_add(r, KM_BOX_GUIDED, 0, rc);
+		}
+		if (banner) {
+			SDL_Rect rc = km__rbanner_rect(r, true);
+			obst[n_obst++] = rc;
+			layout_add(r, KM_BOX_OVERLAY, 0, rc);
+		}
+		const SDL_Rect *hr = &r->heat_rect;
+		if (ui.frozen || (s->stats.replay && s->stats.replay_paused)) {
+			SDL_Rect rc = {hr->x + hr->w - 112, hr->y + hr->h - 40, 104, 32};
+			obst[n_obst++] = rc;
+			layout_add(r, KM_BOX_OVERLAY, 0, rc);
+		}
+		if (ui.notice && *ui.notice) {
+			SDL_Rect rc = {hr->x + 8, hr->y + hr->h - 40, 380, 32};
+			obst[n_obst++] = rc;
+			layout_add(r, KM_BOX_OVERLAY, 0, rc);
+		}
 		if (ui.show_outline && s->midline_valid) {
 			/* Dashed spine midline: holds are never timed on it. */
-			float x = mm_to_x(r, f, s->midline_x_mm);
-			float y0 = mm_to_y(r, f, s->midline_top_mm),
-			      y1 = mm_to_y(r, f, s->midline_bottom_mm);
-			for (float y = y0; y < y1; y += 14.0f)
-				km__rline(r->ren, x, y, x, KM_MIN(y + 7.0f, y1), 2.0f, 0xffffff,
-				          110);
-			km__rtext(r, F_SMALL, C_DIM, (int)x, (int)y1 + 2, AL_CENTER, "spine");
+			for (float y = spine_y0; y < spine_y1; y += 14.0f)
+				km__rline(r->ren, spine_x, y, spine_x, KM_MIN(y + 7.0f, spine_y1),
+				          2.0f, 0xffffff, 110);
+			km__rtext(r, F_SMALL, C_DIM, (int)spine_x, (int)spine_y1 + 2, AL_CENTER,
+			          "spine");
 		}
 		if (s->centre_valid) {
 			float cx = mm_to_x(r, f, s->centre_x_mm),
@@ -1104,26 +1564,23 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 		bool guiding = s->guided.active && (s->guided.state == KM_GUIDED_PLACE ||
 		                                    s->guided.state == KM_GUIDED_HOLD ||
 		                                    s->guided.state == KM_GUIDED_REST);
-		if (ui.show_markers && !guiding)
-			draw_markers(r, s);
+		if (ui.show_markers && !guiding) {
+			ko.box = obst;
+			ko.n = n_obst;
+			ko.cap = KM_ARRAY_SIZE(obst);
+			draw_markers(r, s, &ko);
+		}
 		if (s->hold.state != KM_VIEW_HOLD_IDLE) {
-			float cx = mm_to_x(r, f, s->hold.x_mm), cy = mm_to_y(r, f, s->hold.y_mm);
 			struct km_view_hold h = s->hold;
 			h.ease_off = h.ease_off || s->tensing;
-			km_render_hold_ring(r->ren, cx, cy, 46.0f, 10.0f, &h);
+			km_render_hold_ring(r->ren, hold_cx, hold_cy, 46.0f, 10.0f, &h);
 			/* Seconds under the ring, on a plate; the spot itself stays
 			 * visible inside the ring. */
-			int secs = s->hold.held_s > 0.0f ? (int)s->hold.held_s : 0;
-			char num[16];
-			snprintf(num, sizeof num, "%d s", secs);
-			struct text_entry *e = km__rtext_get(r, F_LARGE, C_TEXT, num);
-			if (e) {
-				int ty = (int)cy + 60;
-				if (ty + e->h > r->heat_rect.y + r->heat_rect.h)
-					ty = (int)cy - 60 - e->h;
-				km__rfill(r->ren, (int)cx - e->w / 2 - 6, ty, e->w + 12, e->h,
+			if (hold_tag.w > 0) {
+				km__rfill(r->ren, hold_tag.x, hold_tag.y, hold_tag.w, hold_tag.h,
 				          0x000000, 170);
-				km__rtext(r, F_LARGE, C_TEXT, (int)cx, ty, AL_CENTER, num);
+				km__rtext(r, F_LARGE, C_TEXT, (int)hold_cx, hold_tag.y, AL_CENTER,
+				          hold_num);
 			}
 		}
 		if (s->guided.active)
@@ -1136,7 +1593,6 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 			km__rbanner(r, C_DIM, "End of recording",
 			            "Left arrow to seek back, Q to quit");
 		if (ui.frozen || (s->stats.replay && s->stats.replay_paused)) {
-			const SDL_Rect *hr = &r->heat_rect;
 			km__rfill(r->ren, hr->x + hr->w - 112, hr->y + hr->h - 40, 104, 32,
 			          0x000000, 200);
 			km__rtext(r, F_BODY, C_WARN, hr->x + hr->w - 60, hr->y + hr->h - 36,

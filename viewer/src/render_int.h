@@ -69,7 +69,8 @@ struct km_render {
 	SDL_Texture *static_tex; /* background, title, colour bar, heading */
 	struct static_key static_key;
 	bool static_valid, static_failed;
-	int text_depth; /* nested text calls count their time once */
+	int text_depth;                 /* nested text calls count their time once */
+	struct km_render_layout layout; /* what the last draw placed (render.h) */
 };
 
 /* Colours (0xRRGGBB). */
@@ -116,6 +117,8 @@ void km__rdraw_guidance(km_render *r, const struct km_view_snapshot *s);
 /* The guidance line's words and colour for a snapshot (NULL: waiting). */
 const char *km__rguidance(const struct km_view_snapshot *s, uint32_t *col);
 void km__rbanner(km_render *r, uint32_t col, const char *big, const char *small);
+/* Where km__rbanner draws (small: with the second line). */
+SDL_Rect km__rbanner_rect(const km_render *r, bool small);
 void km__rdraw_help(km_render *r);
 void km__rdraw_red_flag(km_render *r);
 

@@ -58,6 +58,17 @@ static void draw_hold_panel(km_render *r, const struct km_view_snapshot *s, int 
 		               "X stops at once.");
 		return;
 	}
+	if (h->state == KM_VIEW_HOLD_IDLE && (s->stats.raw_units || s->stats.detection_off)) {
+		/* No spots can come: do not invite anyone to look for one. */
+		km__rtext(r, F_LARGE, C_WARN, x + 14, y + 12, AL_LEFT, "No detection");
+		km__rtext_wrap(r, F_BODY, C_DIM, x + 14, y + 52, w - 28, AL_LEFT,
+		               s->stats.raw_units
+		                   ? "The frames are raw sensor counts, not kPa: the map shows "
+		                     "them, but no spots are looked for. Calibrate the mat."
+		                   : "This source has no spot detection: the map shows pressure "
+		                     "only.");
+		return;
+	}
 	if (h->state == KM_VIEW_HOLD_IDLE) {
 		km__rtext(r, F_LARGE, C_TEXT, x + 14, y + 12, AL_LEFT, "No hold");
 		km__rtext_wrap(r, F_BODY, C_DIM, x + 14, y + 52, w - 28, AL_LEFT,
@@ -78,8 +89,8 @@ static void draw_hold_panel(km_render *r, const struct km_view_snapshot *s, int 
 	                    : h->state == KM_VIEW_HOLD_DONE   ? "hold over"
 	                                                      : "held";
 	km__rtext(r, F_BODY, paused ? C_WARN : C_DIM, x + 20 + wd, y + 106, AL_LEFT, state);
-	km__rtextf(r, F_SMALL, C_DIM, x + w - 12, y + 10, AL_RIGHT, "spot #%u",
-	           (unsigned)h->track_id);
+	if (h->name[0])
+		km__rtext(r, F_SMALL, C_DIM, x + w - 12, y + 10, AL_RIGHT, h->name);
 	const char *bw = band_words(h);
 	if (*bw)
 		km__rtext(r, F_LARGE, h->ease_off ? C_MUCH : km_render_band_colour(h->band, false),
@@ -158,8 +169,37 @@ void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct 
 		           (double)(s->volume * 100.0f));
 	else
 		km__rtext(r, F_SMALL, C_DIM, x, y, AL_LEFT, "sound off");
-	y += 26;
-	for (size_t i = 0; i < s->n_messages && i < KM_VIEW_MAX_MESSAGES && y < 540; i++) {
+	y += 22;
+	/* What limits the analysis, always in view: the guidance line gives
+	 * way to a hold's own words. */
+	const struct km_view_stats *st = &s->stats;
+	char lim[96];
+	if (st->raw_units)
+		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT,
+		                    "Raw counts, not kPa: no spot detection");
+	else if (st->detection_off)
+		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT,
+		                    "Detection off: pressure map only");
+	if (st->guard_off) {
+		snprintf(lim, sizeof lim, "Low frame rate (%.0f Hz): no tensing-up warnings",
+		         (double)st->rate_hz);
+		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT, lim);
+	}
+	if (st->bad_cells) {
+		if (st->n_bad_cells > 0)
+			snprintf(lim, sizeof lim, "%u faulty cell%s (NaN or negative) read as 0",
+			         (unsigned)st->n_bad_cells, st->n_bad_cells == 1 ? "" : "s");
+		else
+			snprintf(lim, sizeof lim, "Faulty cells (NaN or negative) read as 0");
+		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT, lim);
+	}
+	if (st->saturated)
+		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT,
+		                    "Cells at the sensor's ceiling: stuck or overloaded");
+	y += 4;
+	/* Room for a two-line message above the guidance strip (566). */
+	for (size_t i = 0; i < s->n_messages && i < KM_VIEW_MAX_MESSAGES && y + 2 * 19 <= 562;
+	     i++) {
 		const struct km_view_message *m = &s->messages[i];
 		uint8_t fade = m->age_s > 20.0 ? 0 : 1;
 		uint32_t col = fade ? level_colour(m->level) : C_DIM;
@@ -221,6 +261,11 @@ const char *km__rguidance(const struct km_view_snapshot *s, uint32_t *col)
 		*col = C_WARN;
 		return "Low frame rate: no tensing-up warnings. Ease off yourself if you tense up.";
 	}
+	if (s->stats.bad_cells || s->stats.saturated) {
+		*col = C_WARN;
+		return "Some cells read wrong (faulty or stuck): spots next to them are "
+		       "unreliable.";
+	}
 	return "Find a candidate spot, then hold 30-60 s at a tolerable 'good pain' that eases.";
 }
 
@@ -245,14 +290,20 @@ void km__rdraw_guidance(km_render *r, const struct km_view_snapshot *s)
 	                                : "H help   G guided   X log symptoms");
 }
 
-void km__rbanner(km_render *r, uint32_t col, const char *big, const char *small)
+SDL_Rect km__rbanner_rect(const km_render *r, bool small)
 {
 	const SDL_Rect *hr = &r->heat_rect;
 	/* Over the lower map (feet end), where it hides the least. */
 	int hgt = small ? 92 : 60;
 	int w = KM_MAX(hr->w - 16, 360), x = hr->x + hr->w / 2 - w / 2;
-	int y = hr->y + hr->h - hgt - 56;
-	x = KM_MAX(x, 8);
+	SDL_Rect rc = {KM_MAX(x, 8), hr->y + hr->h - hgt - 56, w, hgt};
+	return rc;
+}
+
+void km__rbanner(km_render *r, uint32_t col, const char *big, const char *small)
+{
+	SDL_Rect rc = km__rbanner_rect(r, small != NULL);
+	int x = rc.x, y = rc.y, w = rc.w, hgt = rc.h;
 	km__rfill(r->ren, x, y, w, hgt, 0x000000, 210);
 	km__rfill(r->ren, x, y, 8, hgt, col, 255);
 	km__rtext(r, F_BANNER, col, x + w / 2, y + 6, AL_CENTER, big);

@@ -73,6 +73,44 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap, const stru
 /* Where the last draw put the heatmap, in logical px (for tests and mouse):
  * x, y, w, h of the grid rectangle. */
 void km_render_heat_rect(const km_render *r, int rect[4]);
+/*
+ * What the last draw placed on and around the map, logical px: the markers'
+ * labels and everything they are kept off (tests check that nothing
+ * overlaps; screenshots explain themselves). Labels are tried around their
+ * marker (right, left, above, below, the diagonals), then further out with a
+ * leader line; those that fit nowhere are counted in a "+N more" note.
+ */
+enum km_render_box_kind {
+	KM_BOX_LABEL = 0,  /* a marker's label, its dark plate included */
+	KM_BOX_MARKER,     /* a marker's circle (spots on one contact: one circle) */
+	KM_BOX_HOLD_RING,  /* the hold ring with its halo */
+	KM_BOX_HOLD_TAG,   /* the seconds under (or over) the ring */
+	KM_BOX_MORE,       /* the "+N more" note */
+	KM_BOX_GUIDED,     /* the guided target's rings and its label */
+	KM_BOX_OVERLAY,    /* a banner, PAUSED, a notice, the "spine" word */
+	KM_BOX_COLOUR_BAR, /* the colour bar and its tick labels */
+	KM_BOX_PANEL,      /* the HUD column and the guidance strip */
+};
+
+struct km_render_box {
+	enum km_render_box_kind kind;
+	uint32_t track_id; /* LABEL / MARKER: the spot's track (the group's shown one) */
+	int x, y, w, h;
+};
+
+#define KM_RENDER_MAX_BOXES 112
+
+struct km_render_layout {
+	size_t n_boxes;
+	struct km_render_box box[KM_RENDER_MAX_BOXES];
+	size_t n_markers; /* circles drawn */
+	size_t n_labels;  /* labels placed */
+	size_t n_hidden;  /* labels that fit nowhere ("+N more") */
+};
+
+/* The layout of the last draw (zeroed before any). */
+void km_render_layout(const km_render *r, struct km_render_layout *out);
+
 /* Colour range of the last draw, kPa. */
 void km_render_range(const km_render *r, float *lo, float *hi);
 

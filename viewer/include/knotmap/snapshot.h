@@ -21,6 +21,7 @@ extern "C" {
 #define KM_VIEW_MAX_MARKERS 32
 #define KM_VIEW_MAX_MESSAGES 6
 #define KM_VIEW_TEXT_MAX 112
+#define KM_VIEW_NAME_MAX 24
 
 /* One candidate tender/stiff spot (a confirmed track). Positions in mm on the
  * grid: x along columns from the left edge of cell 0, y along rows. */
@@ -32,7 +33,12 @@ struct km_view_marker {
 	float stiffness_pct; /* stiffness index vs neighbourhood, %; valid when has_stiffness */
 	bool has_stiffness;
 	bool over_spine; /* on the spine midline: never timed */
-	bool landmark;   /* much stronger than a knot: bone or tool contact */
+	bool landmark;   /* much stronger than a knot: bone or tool contact (never
+	                    labelled as a knot) */
+	/* Short words for the spot: side and body region ("L upper back") from
+	 * body coordinates, else a neutral letter stable while the track lives
+	 * ("spot A"). */
+	char name[KM_VIEW_NAME_MAX];
 };
 
 /* How the load on the held spot compares with the tolerable band. */
@@ -61,8 +67,9 @@ struct km_view_hold {
 	float release_s; /* release prompt (60 s default, 30-90); full ring */
 	float load_kpa;
 	enum km_view_band band;
-	bool ease_off;       /* tensing up during the hold: "ease off" */
-	float stiffness_pct; /* change since the hold started, % (NaN = unknown) */
+	bool ease_off;               /* tensing up during the hold: "ease off" */
+	float stiffness_pct;         /* change since the hold started, % (NaN = unknown) */
+	char name[KM_VIEW_NAME_MAX]; /* the held spot, as its marker says */
 };
 
 /* Counters and facts for the HUD. Strings NUL-terminated. */
@@ -89,6 +96,10 @@ struct km_view_stats {
 	bool detection_off; /* no dsp pipeline for this source: no spots, no holds */
 	bool raw_units;     /* the frames are raw counts, not kPa: no detection */
 	bool guard_off;     /* frame rate below the tensing-up guard's need */
+	/* Faulty cells, seen within the last few seconds: */
+	bool bad_cells;       /* some cells read NaN/inf/negative (read as 0) */
+	uint32_t n_bad_cells; /* how many, in the last frame that had any */
+	bool saturated;       /* cells at the sensor's ceiling (stuck, or overloaded) */
 };
 
 enum km_view_level {
