@@ -40,7 +40,8 @@ struct km_detect {
 	int16_t *trunk_first, *trunk_last; /* [rows] */
 	int16_t *run_first, *run_last;     /* [rows] the run through the midline */
 	bool trunk_only;
-	struct km_candidate *cand;         /* [max_candidates] */
+	struct km_candidate *cand;         /* [raw_cap] */
+	size_t raw_cap;                    /* maxima kept before the merge */
 	size_t count;
 	struct km_body_outline outline;
 	float noise[KM_BANDPASS_MAX_SCALES]; /* smoothed noise SD per scale */
@@ -235,7 +236,12 @@ int km_detect_create(const struct km_detect_config *cfg, km_detect **out)
 	d->trunk_last = km__calloc((size_t)d->R, sizeof(int16_t));
 	d->run_first = km__calloc((size_t)d->R, sizeof(int16_t));
 	d->run_last = km__calloc((size_t)d->R, sizeof(int16_t));
-	d->cand = km__calloc(cfg->max_candidates, sizeof(struct km_candidate));
+	/* Room for the raw maxima before one spot per min_separation_mm: the
+	 * same structure makes a maximum at several scales, and a ridge of
+	 * vertebral levels a row of them; capping before that merge pushed
+	 * weaker knots out of the list for duplicates that were dropped next. */
+	d->raw_cap = 4u * cfg->max_candidates + 64u;
+	d->cand = km__calloc(d->raw_cap, sizeof(struct km_candidate));
 	if (!d->scratch || !d->row_left || !d->row_right || !d->mid || !d->cand ||
 	    !d->trunk_first || !d->trunk_last || !d->run_first || !d->run_last ||
 	    plan_masks(d) != KM_OK) {
@@ -884,7 +890,7 @@ static int supported(const km_detect *d, int s, int r, int c)
 
 static void insert(km_detect *d, const struct km_candidate *k, size_t *over)
 {
-	size_t cap = d->cfg.max_candidates;
+	size_t cap = d->raw_cap;
 	if (d->count == cap) {
 		(*over)++;
 		if (!(k->response_kpa > d->cand[cap - 1].response_kpa))
@@ -913,7 +919,9 @@ static float mirror_response(const km_detect *d, const float *stack, int s, floa
 	float p = cf->pitch_mm;
 	float xm = 2.0f * d->outline.midline_x_mm - x_mm;
 	int cm = (int)lroundf(xm / p - 0.5f);
-	int t = (int)ceilf(cf->mirror_tol_mm / p);
+	/* The nearest whole number of cells: rounding up (two cells at 8 mm
+	 * for 10 mm) reached a neighbouring structure as often as the twin. */
+	int t = (int)lroundf(cf->mirror_tol_mm / p);
 	float best = 0.0f;
 	for (int rr = r - t; rr <= r + t; rr++) {
 		if (rr < 0 || rr >= d->R)
@@ -925,15 +933,17 @@ static float mirror_response(const km_detect *d, const float *stack, int s, floa
 	return best;
 }
 
-/* A twin of comparable strength (half to twice the response: paired
- * anatomy is symmetric to that; a far stronger peak over there is something
- * else, a stuck cell or a knot of its own), and what is left once it is
- * taken away (mirror_fraction of it) fails the thresholds `need`. */
+/* A twin at least half as strong (paired anatomy is symmetric to that), and
+ * what is left once it is taken away (mirror_fraction of it) fails the
+ * thresholds `need`. A twin stronger than itself is still a twin: a ridge
+ * whose twin carries a knot, or a flank beside the other side's bony peak,
+ * is no excess. Only a twin over five times as strong is something else (a
+ * stuck sensel, a tool). */
 static bool paired(const km_detect *d, const float *stack, int s, float x_mm, int r, float v,
                    float need)
 {
 	float m = mirror_response(d, stack, s, x_mm, r);
-	return m >= 0.5f * v && m <= 2.0f * v && !(v - d->cfg.mirror_fraction * m > need);
+	return m >= 0.5f * v && m <= 5.0f * v && !(v - d->cfg.mirror_fraction * m > need);
 }
 
 int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const float *background,
@@ -1180,6 +1190,10 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 				d->cand[kept++] = d->cand[j];
 		}
 		d->count = kept;
+	}
+	if (d->count > cf->max_candidates) {
+		over += d->count - cf->max_candidates;
+		d->count = cf->max_candidates;
 	}
 	res->candidates = d->cand;
 	res->count = d->count;
