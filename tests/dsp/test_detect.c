@@ -1245,3 +1245,49 @@ Test(detect, a_twin_stronger_than_the_spot_still_pairs_it)
 	cr_expect_eq(right, 0, "the bump with the knot: paired flag %d", right);
 	rig_free(&g);
 }
+
+Test(detect, midline_follows_a_body_lying_turned_on_the_mat)
+{
+	/* A back 30 cells wide turned by 5 degrees: each row's loaded run
+	 * shifts 0.0875 mm per mm down the mat. The fitted midline follows it
+	 * (a vertical line would be 10 mm off at the top and bottom), and a
+	 * pair of bumps mirrored about the turned midline is paired. */
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, mirror_on);
+	g.masked = 1;
+	const double slope = tan(5.0 * 3.14159265358979 / 180.0);
+	for (int r = 0; r < R; r++) {
+		double mid = 110.0 + slope * ((r + 0.5) * PITCH - 120.0);
+		for (int c = 0; c < C; c++) {
+			double x = (c + 0.5) * PITCH;
+			if (fabs(x - mid) < 75.0)
+				g.in[r * C + c] = 20.0f;
+		}
+	}
+	/* twins 40 mm either side of the midline at y = 40 mm (mid 103 mm) */
+	double mid40 = 110.0 + slope * (40.0 - 120.0);
+	add_bump(g.in, mid40 - 40.0, 40.0, 8, 4.0, 0);
+	add_bump(g.in, mid40 + 40.0, 40.0, 8, 4.2, 0);
+	rig_run(&g);
+	const struct km_body_outline *o = g.res.outline;
+	cr_assert(o->found);
+	cr_expect(fabsf(o->midline_slope - (float)slope) < 0.02f, "slope %g, want %g",
+	          (double)o->midline_slope, slope);
+	for (double y = 20.0; y <= 220.0; y += 100.0) {
+		double want = 110.0 + slope * (y - 120.0);
+		cr_expect(fabs(km_outline_midline_at(o, (float)y) - want) < 3.0,
+		          "midline at y %g: %g, want %g", y, (double)km_outline_midline_at(o, (float)y),
+		          want);
+	}
+	int twins = 0, paired = 0;
+	for (size_t i = 0; i < g.res.count; i++) {
+		const struct km_candidate *k = &g.res.candidates[i];
+		if (fabsf(k->y_mm - 40.0f) < 8.0f && fabsf(fabsf(k->x_mm - (float)mid40) - 40.0f) < 8.0f) {
+			twins++;
+			paired += (k->flags & KM_CANDIDATE_PAIRED) != 0;
+		}
+	}
+	cr_expect_eq(twins, 2, "%d of the twin bumps found", twins);
+	cr_expect_eq(paired, 2, "%d of them paired", paired);
+	rig_free(&g);
+}

@@ -20,7 +20,7 @@
  * Body outline (flat mat only; the body lies with its head-feet axis along
  * the rows): cells above outline_kpa form the loaded area; each row's longest
  * run of loaded cells (the trunk, not an arm beside it or a stuck edge strip)
- * gives a midpoint and the spine midline is the median midpoint.
+ * gives a midpoint and the spine midline is a robust line through them.
  * Maxima not surrounded by loaded cells (support_sigmas) are dropped.
  * Candidates within midline_half_width_mm of it are masked (never time a hold
  * over the spine). Candidates whose response exceeds landmark_excess x the
@@ -75,7 +75,10 @@ struct km_candidate {
 
 struct km_body_outline {
 	int found;          /* 0: no body (too few loaded cells, or a cylinder) */
-	float midline_x_mm; /* spine midline (vertical line x = midline_x_mm) */
+	/* The spine midline: the line x = midline_x_mm + midline_slope (y -
+	 * midline_y_mm) (km_outline_midline_at), fitted to the rows' midpoints:
+	 * a body lying a little turned on the mat. */
+	float midline_x_mm, midline_y_mm, midline_slope;
 	float left_mm, right_mm, top_mm, bottom_mm; /* bounding box of the loaded area */
 	size_t loaded_cells;
 	uint16_t rows;
@@ -84,6 +87,12 @@ struct km_body_outline {
 	const float *row_left_mm;
 	const float *row_right_mm;
 };
+
+/* x of the outline's midline at y_mm. */
+static inline float km_outline_midline_at(const struct km_body_outline *o, float y_mm)
+{
+	return o->midline_x_mm + o->midline_slope * (y_mm - o->midline_y_mm);
+}
 
 struct km_detect_config {
 	uint16_t rows, cols; /* grid; must match the band-pass */
