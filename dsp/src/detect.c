@@ -40,7 +40,8 @@ struct km_detect {
 	int16_t *trunk_first, *trunk_last; /* [rows] */
 	int16_t *run_first, *run_last;     /* [rows] the run through the midline */
 	bool trunk_only;
-	struct km_candidate *cand;         /* [max_candidates] */
+	struct km_candidate *cand;         /* [raw_cap] */
+	size_t raw_cap;                    /* maxima kept before the merge */
 	size_t count;
 	struct km_body_outline outline;
 	float noise[KM_BANDPASS_MAX_SCALES]; /* smoothed noise SD per scale */
@@ -230,12 +231,17 @@ int km_detect_create(const struct km_detect_config *cfg, km_detect **out)
 	d->scratch = km__calloc(3 * cells + 512, sizeof(float));
 	d->row_left = km__calloc((size_t)d->R, sizeof(float));
 	d->row_right = km__calloc((size_t)d->R, sizeof(float));
-	d->mid = km__calloc((size_t)d->R, sizeof(float));
+	d->mid = km__calloc(2 * (size_t)d->R, sizeof(float)); /* midpoints, then their y */
 	d->trunk_first = km__calloc((size_t)d->R, sizeof(int16_t));
 	d->trunk_last = km__calloc((size_t)d->R, sizeof(int16_t));
 	d->run_first = km__calloc((size_t)d->R, sizeof(int16_t));
 	d->run_last = km__calloc((size_t)d->R, sizeof(int16_t));
-	d->cand = km__calloc(cfg->max_candidates, sizeof(struct km_candidate));
+	/* Room for the raw maxima before one spot per min_separation_mm: the
+	 * same structure makes a maximum at several scales, and a ridge of
+	 * vertebral levels a row of them; capping before that merge pushed
+	 * weaker knots out of the list for duplicates that were dropped next. */
+	d->raw_cap = 4u * cfg->max_candidates + 64u;
+	d->cand = km__calloc(d->raw_cap, sizeof(struct km_candidate));
 	if (!d->scratch || !d->row_left || !d->row_right || !d->mid || !d->cand ||
 	    !d->trunk_first || !d->trunk_last || !d->run_first || !d->run_last ||
 	    plan_masks(d) != KM_OK) {
@@ -345,6 +351,55 @@ static int longest_run(const uint64_t *mr, int C, int gap, int *first)
 	return best;
 }
 
+/*
+ * The spine midline through the rows' midpoints d->mid[0..n) (their y in
+ * d->mid[R..R + n)): a person seldom lies square to the mat (1.5 degrees
+ * turn the midline 13 mm over a 50 cm back, and the mirror test needs it to
+ * a few mm), so a line x = x0 + slope (y - y0), not a vertical. The median
+ * first (arms or a tool on one side shift a few rows' midpoints, not the
+ * median), then least squares over the rows within 40 mm of it, then over
+ * those within 15 mm of that line. Slopes beyond 0.25 (14 degrees) are
+ * clamped: the detector assumes the body along the rows.
+ */
+static void fit_midline(km_detect *d, size_t n)
+{
+	struct km_body_outline *o = &d->outline;
+	const float *x = d->mid, *y = d->mid + d->R;
+	float *tmp = d->scratch;
+	memcpy(tmp, x, n * sizeof(float));
+	float x0 = median(tmp, n), slope = 0.0f, y0 = 0.0f;
+	double sy = 0.0;
+	for (size_t i = 0; i < n; i++)
+		sy += y[i];
+	y0 = (float)(sy / (double)n);
+	for (int pass = 0; pass < 2; pass++) {
+		float keep = pass ? 15.0f : 40.0f;
+		double n1 = 0, mx = 0, my = 0, sxy = 0, syy = 0;
+		for (size_t i = 0; i < n; i++)
+			if (fabsf(x[i] - (x0 + slope * (y[i] - y0))) < keep) {
+				n1++;
+				mx += x[i];
+				my += y[i];
+			}
+		if (n1 < 8)
+			break;
+		mx /= n1;
+		my /= n1;
+		for (size_t i = 0; i < n; i++)
+			if (fabsf(x[i] - (x0 + slope * (y[i] - y0))) < keep) {
+				sxy += (x[i] - mx) * (y[i] - my);
+				syy += (y[i] - my) * (y[i] - my);
+			}
+		slope = syy > 0.0 ? (float)(sxy / syy) : 0.0f;
+		slope = KM_CLAMP(slope, -0.25f, 0.25f);
+		x0 = (float)mx;
+		y0 = (float)my;
+	}
+	o->midline_x_mm = x0;
+	o->midline_y_mm = y0;
+	o->midline_slope = slope;
+}
+
 static void find_outline(km_detect *d, const float *kpa)
 {
 	struct km_body_outline *o = &d->outline;
@@ -378,8 +433,10 @@ static void find_outline(km_detect *d, const float *kpa)
 			 * mat's edge (a real bed sheet's first column); a dead
 			 * line through the trunk does not split it. */
 			int a = first, len = longest_run(mr, C, dead_gap, &a);
-			if (len >= 2)
-				d->mid[nmid++] = ((float)a + 0.5f * (float)len) * p;
+			if (len >= 2) {
+				d->mid[nmid] = ((float)a + 0.5f * (float)len) * p;
+				d->mid[(size_t)R + nmid++] = ((float)r + 0.5f) * p;
+			}
 			if (top < 0)
 				top = r;
 			bottom = r;
@@ -396,15 +453,14 @@ static void find_outline(km_detect *d, const float *kpa)
 	o->found = !d->periodic && loaded >= d->cfg.outline_min_cells && nmid >= 3 &&
 	           area_cm2 >= (double)d->cfg.outline_min_area_cm2;
 	if (o->found) {
-		/* Median of the row midpoints: arms or a tool on one side shift a
-		 * few rows' midpoints, not the median. */
-		o->midline_x_mm = median(d->mid, nmid);
+		fit_midline(d, nmid);
 		o->left_mm = ((float)left + 0.5f) * p;
 		o->right_mm = ((float)right + 0.5f) * p;
 		o->top_mm = ((float)top + 0.5f) * p;
 		o->bottom_mm = ((float)bottom + 0.5f) * p;
 	} else {
 		o->midline_x_mm = o->left_mm = o->right_mm = o->top_mm = o->bottom_mm = 0.0f;
+		o->midline_y_mm = o->midline_slope = 0.0f;
 	}
 }
 
@@ -434,11 +490,11 @@ static void find_trunk(km_detect *d)
 		d->trunk_first[r] = d->trunk_last[r] = -1;
 	if (!d->outline.found)
 		return;
-	int cm = (int)floorf(d->outline.midline_x_mm / p);
-	cm = KM_CLAMP(cm, 0, C - 1);
 	float *w = d->scratch;
 	int nw = 0;
 	for (int r = 0; r < R; r++) {
+		int cm = (int)floorf(km_outline_midline_at(&d->outline, ((float)r + 0.5f) * p) / p);
+		cm = KM_CLAMP(cm, 0, C - 1);
 		int a = cm, b = cm;
 		if (!loaded_bit(d, r, cm)) {
 			d->run_first[r] = d->run_last[r] = -1;
@@ -671,8 +727,11 @@ static float noise_sd(km_detect *d, const float *layer, const float *div, unsign
 		 * mirror image, both inside the mask; the difference of two
 		 * independent textures has sqrt(2) times their SD. */
 		mirror = mirror && d->outline.found && !d->periodic;
-		float p = d->cfg.pitch_mm, m2 = 2.0f * d->outline.midline_x_mm / p - 1.0f;
-		for (int r = 0; r < d->R; r++)
+		float p = d->cfg.pitch_mm;
+		for (int r = 0; r < d->R; r++) {
+			/* column c mirrored about this row's midline: m2 - c */
+			float m2 = 2.0f * km_outline_midline_at(&d->outline, ((float)r + 0.5f) * p) / p -
+			           1.0f;
 			for (int w = 0; w < W; w++) {
 				uint64_t b = m[(size_t)r * (size_t)W + (size_t)w];
 				size_t base = (size_t)r * (size_t)d->C + 64 * (size_t)w;
@@ -684,7 +743,7 @@ static float noise_sd(km_detect *d, const float *layer, const float *div, unsign
 						continue;
 					float q = layer[i] / div[i];
 					if (mirror) {
-						/* column c mirrored: m2 - c, to the nearest cell */
+						/* to the nearest cell */
 						int cm = (int)lroundf(m2 - (float)c);
 						if (cm <= c || cm >= d->C)
 							continue;
@@ -698,6 +757,7 @@ static float noise_sd(km_detect *d, const float *layer, const float *div, unsign
 						a[j++] = q;
 				}
 			}
+		}
 		n = j;
 		if (n < (mirror ? 16u : 32u))
 			return 0.0f;
@@ -884,7 +944,7 @@ static int supported(const km_detect *d, int s, int r, int c)
 
 static void insert(km_detect *d, const struct km_candidate *k, size_t *over)
 {
-	size_t cap = d->cfg.max_candidates;
+	size_t cap = d->raw_cap;
 	if (d->count == cap) {
 		(*over)++;
 		if (!(k->response_kpa > d->cand[cap - 1].response_kpa))
@@ -911,9 +971,16 @@ static float mirror_response(const km_detect *d, const float *stack, int s, floa
 {
 	const struct km_detect_config *cf = &d->cfg;
 	float p = cf->pitch_mm;
-	float xm = 2.0f * d->outline.midline_x_mm - x_mm;
+	/* reflected across the midline x = x0 + slope (y - y0) */
+	const struct km_body_outline *o = &d->outline;
+	float y_mm = ((float)r + 0.5f) * p, b = o->midline_slope;
+	float dist = x_mm - km_outline_midline_at(o, y_mm), k = 2.0f * dist / (1.0f + b * b);
+	float xm = x_mm - k, ym = y_mm + k * b;
 	int cm = (int)lroundf(xm / p - 0.5f);
-	int t = (int)ceilf(cf->mirror_tol_mm / p);
+	r = (int)lroundf(ym / p - 0.5f);
+	/* The nearest whole number of cells: rounding up (two cells at 8 mm
+	 * for 10 mm) reached a neighbouring structure as often as the twin. */
+	int t = (int)lroundf(cf->mirror_tol_mm / p);
 	float best = 0.0f;
 	for (int rr = r - t; rr <= r + t; rr++) {
 		if (rr < 0 || rr >= d->R)
@@ -925,15 +992,17 @@ static float mirror_response(const km_detect *d, const float *stack, int s, floa
 	return best;
 }
 
-/* A twin of comparable strength (half to twice the response: paired
- * anatomy is symmetric to that; a far stronger peak over there is something
- * else, a stuck cell or a knot of its own), and what is left once it is
- * taken away (mirror_fraction of it) fails the thresholds `need`. */
+/* A twin at least half as strong (paired anatomy is symmetric to that), and
+ * what is left once it is taken away (mirror_fraction of it) fails the
+ * thresholds `need`. A twin stronger than itself is still a twin: a ridge
+ * whose twin carries a knot, or a flank beside the other side's bony peak,
+ * is no excess. Only a twin over five times as strong is something else (a
+ * stuck sensel, a tool). */
 static bool paired(const km_detect *d, const float *stack, int s, float x_mm, int r, float v,
                    float need)
 {
 	float m = mirror_response(d, stack, s, x_mm, r);
-	return m >= 0.5f * v && m <= 2.0f * v && !(v - d->cfg.mirror_fraction * m > need);
+	return m >= 0.5f * v && m <= 5.0f * v && !(v - d->cfg.mirror_fraction * m > need);
 }
 
 int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const float *background,
@@ -1097,7 +1166,7 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 				 * only landmark-strength peaks are kept from it. */
 				bool top = cf->per_scale_nms && d->n > 2 && su == d->n - 1;
 				if (d->outline.found && cf->midline_half_width_mm > 0.0f &&
-				    fabsf(k.x_mm - d->outline.midline_x_mm) <
+				    fabsf(k.x_mm - km_outline_midline_at(&d->outline, k.y_mm)) <
 				        cf->midline_half_width_mm)
 					k.flags |= KM_CANDIDATE_MIDLINE;
 				if (background && cf->landmark_excess > 0.0f &&
@@ -1180,6 +1249,10 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 				d->cand[kept++] = d->cand[j];
 		}
 		d->count = kept;
+	}
+	if (d->count > cf->max_candidates) {
+		over += d->count - cf->max_candidates;
+		d->count = cf->max_candidates;
 	}
 	res->candidates = d->cand;
 	res->count = d->count;

@@ -1020,7 +1020,7 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	p->last_us = f->device_time_us;
 
 	unsigned nh = 0;
-	float midline = dr.outline->found ? dr.outline->midline_x_mm : NAN;
+	bool midline = dr.outline->found;
 	float body_kpa = -1.0f; /* not computed yet this frame */
 	for (size_t i = 0; i < tr.count; i++) {
 		const struct km_track *t = &tr.tracks[i];
@@ -1077,7 +1077,8 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 			h->load_kpa = load;
 			h->tensing = g ? km_guard_is_tensing(g) : false;
 			h->over_spine = (t->flags & KM_CANDIDATE_MIDLINE) != 0;
-			h->spine_distance_mm = isnan(midline) ? NAN : fabsf(t->x_mm - midline);
+			h->spine_distance_mm =
+			    midline ? fabsf(t->x_mm - km_outline_midline_at(dr.outline, t->y_mm)) : NAN;
 		}
 	}
 	expire(p, f->sequence, f->device_time_us);

@@ -1187,3 +1187,107 @@ Test(detect, trunk_only_keeps_the_back_and_drops_arms_and_legs)
 	}
 	cr_expect_eq(km_detect_set_trunk_only(NULL, true), KM_ERR_INVALID_ARG);
 }
+
+static void three_per_scale(struct km_detect_config *c)
+{
+	no_landmark(c);
+	c->per_scale_nms = true;
+	c->max_candidates = 3;
+}
+
+Test(detect, cap_counts_spots_not_their_duplicates_across_scales)
+{
+	/* A strong spot is a maximum at several scales (duplicates merged by
+	 * min_separation_mm); with room for three, a weaker second spot must
+	 * still be listed (capping before the merge filled the list with the
+	 * strong spot's duplicates). */
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, three_per_scale);
+	plateau(g.in, 0, C, 10.0f);
+	add_bump(g.in, 80, 80, 9, 8.0, 0);
+	add_bump(g.in, 170, 160, 9, 3.0, 0);
+	rig_run(&g);
+	int strong = 0, weak = 0;
+	for (size_t i = 0; i < g.res.count; i++) {
+		strong += hypotf(g.res.candidates[i].x_mm - 80, g.res.candidates[i].y_mm - 80) < 10;
+		weak += hypotf(g.res.candidates[i].x_mm - 170, g.res.candidates[i].y_mm - 160) < 10;
+	}
+	cr_expect_eq(strong, 1, "strong spot listed %d times", strong);
+	cr_expect_eq(weak, 1, "weaker spot listed %d times (of %zu)", weak, g.res.count);
+	rig_free(&g);
+}
+
+Test(detect, a_twin_stronger_than_the_spot_still_pairs_it)
+{
+	/* Paired bumps at 122.5 -+ 40 mm; the right one carries a knot that
+	 * makes it 2.5 x as strong. The left one is anatomy with a twin (the
+	 * twin's extra is the knot's, not its own): paired. The right one keeps
+	 * an excess over its twin: a spot. */
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, mirror_on);
+	g.masked = 1;
+	plateau(g.in, 2, 47, 20.0f);
+	add_bump(g.in, 82.5, 100, 8, 4.0, 0);
+	add_bump(g.in, 162.5, 100, 8, 4.0, 0);
+	add_bump(g.in, 162.5, 100, 8, 6.0, 0);
+	rig_run(&g);
+	int left = -1, right = -1;
+	for (size_t i = 0; i < g.res.count; i++) {
+		const struct km_candidate *k = &g.res.candidates[i];
+		if (fabsf(k->y_mm - 100.0f) > 8.0f)
+			continue;
+		if (fabsf(k->x_mm - 82.5f) < 8.0f)
+			left = (k->flags & KM_CANDIDATE_PAIRED) != 0;
+		if (fabsf(k->x_mm - 162.5f) < 8.0f)
+			right = (k->flags & KM_CANDIDATE_PAIRED) != 0;
+	}
+	cr_expect_eq(left, 1, "the left bump (twin 2.5 x stronger): paired flag %d", left);
+	cr_expect_eq(right, 0, "the bump with the knot: paired flag %d", right);
+	rig_free(&g);
+}
+
+Test(detect, midline_follows_a_body_lying_turned_on_the_mat)
+{
+	/* A back 30 cells wide turned by 5 degrees: each row's loaded run
+	 * shifts 0.0875 mm per mm down the mat. The fitted midline follows it
+	 * (a vertical line would be 10 mm off at the top and bottom), and a
+	 * pair of bumps mirrored about the turned midline is paired. */
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, mirror_on);
+	g.masked = 1;
+	const double slope = tan(5.0 * 3.14159265358979 / 180.0);
+	for (int r = 0; r < R; r++) {
+		double mid = 110.0 + slope * ((r + 0.5) * PITCH - 120.0);
+		for (int c = 0; c < C; c++) {
+			double x = (c + 0.5) * PITCH;
+			if (fabs(x - mid) < 75.0)
+				g.in[r * C + c] = 20.0f;
+		}
+	}
+	/* twins 40 mm either side of the midline at y = 40 mm (mid 103 mm) */
+	double mid40 = 110.0 + slope * (40.0 - 120.0);
+	add_bump(g.in, mid40 - 40.0, 40.0, 8, 4.0, 0);
+	add_bump(g.in, mid40 + 40.0, 40.0, 8, 4.2, 0);
+	rig_run(&g);
+	const struct km_body_outline *o = g.res.outline;
+	cr_assert(o->found);
+	cr_expect(fabsf(o->midline_slope - (float)slope) < 0.02f, "slope %g, want %g",
+	          (double)o->midline_slope, slope);
+	for (double y = 20.0; y <= 220.0; y += 100.0) {
+		double want = 110.0 + slope * (y - 120.0);
+		cr_expect(fabs(km_outline_midline_at(o, (float)y) - want) < 3.0,
+		          "midline at y %g: %g, want %g", y, (double)km_outline_midline_at(o, (float)y),
+		          want);
+	}
+	int twins = 0, paired = 0;
+	for (size_t i = 0; i < g.res.count; i++) {
+		const struct km_candidate *k = &g.res.candidates[i];
+		if (fabsf(k->y_mm - 40.0f) < 8.0f && fabsf(fabsf(k->x_mm - (float)mid40) - 40.0f) < 8.0f) {
+			twins++;
+			paired += (k->flags & KM_CANDIDATE_PAIRED) != 0;
+		}
+	}
+	cr_expect_eq(twins, 2, "%d of the twin bumps found", twins);
+	cr_expect_eq(paired, 2, "%d of them paired", paired);
+	rig_free(&g);
+}

@@ -9,7 +9,9 @@
  * and > min_response_kpa), an edge test (Hessian ratio, as in SIFT, so body
  * and mat edges do not read as spots), sub-cell position by a 3-point
  * log-parabola fit per axis and a parabola over log-scale. Candidates are
- * sorted by response, strongest first, capped at max_candidates.
+ * sorted by response, strongest first, one kept per min_separation_mm, and
+ * then capped at max_candidates (capping first let duplicates of one strong
+ * structure push weaker spots out).
  * Optional (off by default, on in the pipeline): a relative-contrast rule
  * (min_contrast x background), an external noise SD from the sensor
  * (km_detect_set_noise), per-scale maxima (per_scale_nms) and the
@@ -18,7 +20,7 @@
  * Body outline (flat mat only; the body lies with its head-feet axis along
  * the rows): cells above outline_kpa form the loaded area; each row's longest
  * run of loaded cells (the trunk, not an arm beside it or a stuck edge strip)
- * gives a midpoint and the spine midline is the median midpoint.
+ * gives a midpoint and the spine midline is a robust line through them.
  * Maxima not surrounded by loaded cells (support_sigmas) are dropped.
  * Candidates within midline_half_width_mm of it are masked (never time a hold
  * over the spine). Candidates whose response exceeds landmark_excess x the
@@ -73,7 +75,10 @@ struct km_candidate {
 
 struct km_body_outline {
 	int found;          /* 0: no body (too few loaded cells, or a cylinder) */
-	float midline_x_mm; /* spine midline (vertical line x = midline_x_mm) */
+	/* The spine midline: the line x = midline_x_mm + midline_slope (y -
+	 * midline_y_mm) (km_outline_midline_at), fitted to the rows' midpoints:
+	 * a body lying a little turned on the mat. */
+	float midline_x_mm, midline_y_mm, midline_slope;
 	float left_mm, right_mm, top_mm, bottom_mm; /* bounding box of the loaded area */
 	size_t loaded_cells;
 	uint16_t rows;
@@ -82,6 +87,12 @@ struct km_body_outline {
 	const float *row_left_mm;
 	const float *row_right_mm;
 };
+
+/* x of the outline's midline at y_mm. */
+static inline float km_outline_midline_at(const struct km_body_outline *o, float y_mm)
+{
+	return o->midline_x_mm + o->midline_slope * (y_mm - o->midline_y_mm);
+}
 
 struct km_detect_config {
 	uint16_t rows, cols; /* grid; must match the band-pass */
@@ -139,15 +150,17 @@ struct km_detect_config {
 	float max_scale_growth;
 	/* Left-right evidence: anatomy is paired about the spine (shoulder
 	 * blades, paraspinal muscles, buttocks), a knot is usually one-sided.
-	 * m = the largest response within mirror_tol_mm of the candidate's
-	 * mirror image about the body's midline (same scale: a coarser one
-	 * responds more to anything). With 0.5 x response <= m <= 2 x response
-	 * (a comparable twin; a far stronger one is something else), the excess
-	 * without a twin, response - mirror_fraction x m, must still pass the
-	 * noise, floor and contrast thresholds, else the candidate is paired
-	 * anatomy: dropped, or labelled KM_CANDIDATE_PAIRED (mirror_mode).
-	 * Needs a body outline (flat mat). 0 = off (default; the pipeline uses
-	 * 1: the twin's whole response). mirror_tol_mm: default 15 mm. A knot
+	 * m = the largest response within mirror_tol_mm (to the nearest whole
+	 * cell) of the candidate's mirror image about the body's midline (same
+	 * scale: a coarser one responds more to anything). With 0.5 x response
+	 * <= m <= 5 x response (a twin, also a stronger one: a ridge whose twin
+	 * carries a knot; one over five times as strong is something else, a
+	 * stuck sensel or a tool), the excess without a twin, response -
+	 * mirror_fraction x m, must still pass the noise, floor and contrast
+	 * thresholds, else the candidate is paired anatomy: dropped, or
+	 * labelled KM_CANDIDATE_PAIRED (mirror_mode). Needs a body outline
+	 * (flat mat). 0 = off (default; the pipeline uses 1: the twin's whole
+	 * response). mirror_tol_mm: default 10 mm. A knot
 	 * on one of a pair of bony peaks must exceed its twin by a knot's
 	 * excess (docs/accuracy.md). */
 	float mirror_fraction;
