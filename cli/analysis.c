@@ -1,8 +1,6 @@
 /* The analysis `analyze` and `export` share (see analysis.h). */
 #include "analysis.h"
 
-#include <float.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,17 +31,8 @@ int km_cli_analysis_create_adjusted(const char *cmd, const struct km_source_info
 	if (in->device.rate_hz > 0)
 		pc.rate_hz = in->device.rate_hz;
 	pc.log = km_cli_log();
-	if (a->counts) {
-		/* Counts have no scale: every threshold in kPa is meaningless, so
-		 * the ones with an "off" value are switched off and only the rules
-		 * relative to the map itself remain (noise_k x the sensor's noise,
-		 * contrast, tool ratio to the body's median). */
-		pc.detect.min_response_kpa = 0.0f;
-		pc.detect.outline_kpa = 0.0f;
-		pc.tool_min_kpa = INFINITY;
-		pc.hold.load_min_kpa = FLT_MIN; /* must be > 0: the smallest there is */
-		pc.hold.load_max_kpa = 0.0f;
-	}
+	if (a->counts)
+		km_pipeline_config_for_counts(&pc);
 	if (adjust)
 		adjust(&pc, ctx);
 	a->guard_off = pc.enable_guard && pc.rate_hz < KM_PIPELINE_GUARD_MIN_HZ;
@@ -69,11 +58,6 @@ static size_t seen_lower(const struct km_cli_analysis *a, uint32_t id);
 int km_cli_analysis_process(struct km_cli_analysis *a, const struct km_frame *f,
                             struct km_pipeline_result *res)
 {
-	if (a->counts && (f->flags & KM_FRAME_UNCALIBRATED)) {
-		a->frame = *f; /* shares the cells; only the flag differs */
-		a->frame.flags &= ~(uint32_t)KM_FRAME_UNCALIBRATED;
-		f = &a->frame;
-	}
 	int rc = km_pipeline_process(a->p, f, res);
 	if (rc != KM_OK)
 		return rc;

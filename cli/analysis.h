@@ -4,12 +4,11 @@
  * `analyze` finds, so both report the same knots and holds).
  *
  * The dsp pipeline is set up from the source's grid, pitch and rate. On raw
- * counts (units "counts": no calibration, no --units) the absolute kPa rules
- * are switched off through the pipeline's own config (no detection floor in
- * kPa, any loaded cell is "loaded", tools by their ratio to the body only,
- * any load can keep a hold timer) and the frames' UNCALIBRATED flag is
- * cleared on a shallow copy, so detection, tracking and holds run on their
- * relative (contrast) rules; loads and doses are then in counts.
+ * counts (units "counts": no calibration, no --units) the pipeline is set up
+ * by km_pipeline_config_for_counts (knotmap/pipeline.h: the absolute kPa
+ * rules off, UNCALIBRATED frames accepted), so detection, tracking and holds
+ * run on their relative (contrast) rules; loads and doses are then in
+ * counts. The viewer does the same.
  */
 #ifndef KNOTMAP_CLI_ANALYSIS_H
 #define KNOTMAP_CLI_ANALYSIS_H
@@ -33,7 +32,6 @@ struct km_cli_analysis {
 	size_t n_seen, cap_seen;
 	bool counts;           /* relative rules only; loads in counts */
 	bool guard_off;        /* rate below KM_PIPELINE_GUARD_MIN_HZ */
-	struct km_frame frame; /* counts: the source frame without UNCALIBRATED */
 };
 
 /* The notice printed (on stderr) when the values are raw counts. */

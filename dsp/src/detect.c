@@ -1051,7 +1051,7 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 	float thr[KM_BANDPASS_MAX_SCALES], weak[KM_BANDPASS_MAX_SCALES];
 	/* The noise level of a scene changes slowly; a per-frame estimate
 	 * breathes with the load and would make spots flicker. */
-	float alpha = cf->noise_frames > 1 ? 1.0f / (float)cf->noise_frames : 1.0f;
+	float alpha = cf->noise_frames > 1 ? 1.0f / (float)cf->noise_frames : 1.0f, peak = 0.0f;
 	for (unsigned s = 0; s < d->n; s++) {
 		if (d->have_ext) {
 			d->noise[s] = d->ext_noise[s];
@@ -1062,6 +1062,15 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 		}
 		res->noise_sd_kpa[s] = d->noise[s];
 		thr[s] = fmaxf(cf->noise_k * res->noise_sd_kpa[s], cf->min_response_kpa);
+		if (!(thr[s] > 0.0f)) {
+			/* No floor (counts) and no noise (a synthetic stream): a
+			 * ten-thousandth of the map's peak, far below any spot, keeps
+			 * the significance response / threshold finite. */
+			if (!(peak > 0.0f))
+				for (size_t i = 0; i < cells; i++)
+					peak = fmaxf(peak, kpa[i]);
+			thr[s] = 1e-4f * peak;
+		}
 		weak[s] = cf->weak_fraction > 0.0f ? cf->weak_fraction * thr[s] : thr[s];
 	}
 	d->have_noise = 1;

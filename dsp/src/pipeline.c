@@ -152,6 +152,22 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	return c;
 }
 
+void km_pipeline_config_for_counts(struct km_pipeline_config *c)
+{
+	if (!c)
+		return;
+	/* Counts have no scale: every threshold in kPa is meaningless, so the
+	 * ones with an "off" value are switched off and only the rules
+	 * relative to the map itself remain (noise_k x the sensor's noise,
+	 * contrast, texture, the tool's ratio to the body's median). */
+	c->counts = true;
+	c->detect.min_response_kpa = 0.0f;
+	c->detect.outline_kpa = 0.0f;
+	c->tool_min_kpa = INFINITY;
+	c->hold.load_min_kpa = FLT_MIN; /* must be > 0: the smallest there is */
+	c->hold.load_max_kpa = 0.0f;
+}
+
 static int fail(km_pipeline *p, const struct km_log *log, const char *what, int rc)
 {
 	km__log(log, KM_LOG_ERROR, "dsp", "pipeline: %s: %s", what, km_strerror(rc));
@@ -913,7 +929,7 @@ static int check_frame(const km_pipeline *p, const struct km_frame *f)
 		return KM_ERR_SHAPE;
 	if (f->flags & KM_FRAME_CORRUPT)
 		return KM_ERR_MALFORMED;
-	if (f->flags & KM_FRAME_UNCALIBRATED)
+	if ((f->flags & KM_FRAME_UNCALIBRATED) && !p->cfg.counts)
 		return KM_ERR_CALIBRATION;
 	if (p->have_last &&
 	    ((int32_t)(f->sequence - p->last_seq) <= 0 || f->device_time_us < p->last_us))

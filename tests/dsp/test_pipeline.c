@@ -611,3 +611,38 @@ Test(pipeline, config_check_says_why_and_agrees_with_create)
 	cr_expect_eq(km_pipeline_config_check(&k, NULL, 0), KM_ERR_INVALID_ARG);
 	cr_expect_eq(km_pipeline_config_check(NULL, why, sizeof why), KM_ERR_INVALID_ARG);
 }
+
+Test(pipeline, counts_run_on_the_relative_rules)
+{
+	/* The same body in raw counts (x 37: no unit), flagged UNCALIBRATED:
+	 * refused by default, tracked at the same place with
+	 * km_pipeline_config_for_counts, also without any noise (no kPa floor,
+	 * no noise: the threshold must not be 0). */
+	for (int counts = 0; counts <= 1; counts++) {
+		struct km_pipeline_config c = cfg_small();
+		if (counts)
+			km_pipeline_config_for_counts(&c);
+		cr_expect_eq(c.counts, (bool)counts);
+		km_pipeline *p = NULL;
+		cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+		struct km_frame *f = NULL;
+		cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+		struct km_pipeline_result res;
+		for (uint32_t s = 1; s <= 10; s++) {
+			body_frame(f, s, 240.0f);
+			for (int i = 0; i < R * C; i++)
+				f->kpa[i] *= 37.0f;
+			f->flags = KM_FRAME_UNCALIBRATED;
+			int rc = km_pipeline_process(p, f, &res);
+			cr_assert_eq(rc, counts ? KM_OK : KM_ERR_CALIBRATION, "rc %d", rc);
+		}
+		if (counts) {
+			cr_assert_eq(res.track_count, 1, "%zu candidates", res.candidate_count);
+			cr_expect_lt(fabsf(res.tracks[0].x_mm - 240.0f), 3.0f);
+			cr_expect_eq(res.tracks[0].flags, 0);
+		}
+		km_frame_destroy(f);
+		km_pipeline_destroy(p);
+	}
+	km_pipeline_config_for_counts(NULL); /* no crash */
+}

@@ -128,6 +128,11 @@ struct km_pipeline_config {
 	 * rejected (KM_ERR_NONFINITE); fewer are replaced by 0 and flagged.
 	 * Default 0.25. */
 	float max_bad_fraction;
+	/* The values are raw counts, not kPa (no calibration): frames flagged
+	 * KM_FRAME_UNCALIBRATED are processed instead of refused. Set it with
+	 * km_pipeline_config_for_counts, which also switches the kPa rules off.
+	 * Default false. */
+	bool counts;
 	size_t max_events;    /* events kept per frame in the result, 1..4096 (default 64) */
 	km_event_fn on_event; /* optional: called for every event, in order */
 	void *user;
@@ -194,6 +199,14 @@ typedef struct km_pipeline km_pipeline;
 /* Defaults for every stage; rows/cols must be set (pitch 10 mm, flat). */
 KM_API struct km_pipeline_config km_pipeline_config_default(void);
 
+/* For a stream of raw counts (an uncalibrated mat, a file without units):
+ * sets counts and switches off every threshold in kPa (the detection floor,
+ * the outline level: any loaded cell is loaded, the tool's absolute load:
+ * tools by their ratio to the body's median only, the hold's load window),
+ * so detection, tracking and holds run on the rules relative to the map
+ * itself; loads are then in counts. Call after setting the rest. */
+KM_API void km_pipeline_config_for_counts(struct km_pipeline_config *cfg);
+
 /* Creates every stage. KM_OK, KM_ERR_INVALID_ARG / KM_ERR_SHAPE / KM_ERR_RANGE
  * (a stage rejected its config; the log says which), KM_ERR_NO_MEMORY,
  * KM_ERR_FFT. *out NULL on error. */
@@ -227,7 +240,7 @@ KM_API int km_pipeline_config_check(const struct km_pipeline_config *cfg, char *
  *  KM_ERR_NONFINITE      too many NaN/inf/negative cells: frame skipped;
  *  KM_ERR_MALFORMED      the frame is flagged KM_FRAME_CORRUPT: skipped;
  *  KM_ERR_CALIBRATION    the frame is flagged KM_FRAME_UNCALIBRATED (counts,
- *                        not kPa): skipped.
+ *                        not kPa) and cfg.counts is not set: skipped.
  * A skipped frame changes no state; out is zeroed except sequence/time.
  * Events go to cfg.on_event (if set) and out->events. Allocates nothing.
  */
