@@ -18,8 +18,8 @@ int km_cli_analysis_create(const char *cmd, const struct km_source_info *in,
 }
 
 int km_cli_analysis_create_adjusted(const char *cmd, const struct km_source_info *in,
-                                    void (*adjust)(struct km_pipeline_config *, void *),
-                                    void *ctx, struct km_cli_analysis *a)
+                                    void (*adjust)(struct km_pipeline_config *, void *), void *ctx,
+                                    struct km_cli_analysis *a)
 {
 	memset(a, 0, sizeof *a);
 	a->counts = in->units == KM_UNITS_RAW;
@@ -41,8 +41,8 @@ int km_cli_analysis_create_adjusted(const char *cmd, const struct km_source_info
 	char why[256];
 	int rc = km_pipeline_config_check(&pc, why, sizeof why);
 	if (rc != KM_OK) {
-		km_cli_error(cmd, "check --rate / --pitch (or the file's own)", "cannot analyse: %s",
-		             why);
+		km_cli_error(cmd, "check --rate / --pitch (or the file's own)",
+		             "cannot analyse: %s", why);
 		return rc;
 	}
 	rc = km_pipeline_create(&pc, &a->p);

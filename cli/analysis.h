@@ -30,8 +30,8 @@ struct km_cli_analysis {
 	km_pipeline *p;
 	struct km_cli_track_seen *seen; /* n_seen, by first confirmation */
 	size_t n_seen, cap_seen;
-	bool counts;           /* relative rules only; loads in counts */
-	bool guard_off;        /* rate below KM_PIPELINE_GUARD_MIN_HZ */
+	bool counts;    /* relative rules only; loads in counts */
+	bool guard_off; /* rate below KM_PIPELINE_GUARD_MIN_HZ */
 };
 
 /* The notice printed (on stderr) when the values are raw counts. */
@@ -45,8 +45,8 @@ int km_cli_analysis_create(const char *cmd, const struct km_source_info *in,
  * the source's settings are in: studies of the detector's thresholds
  * (knotmap evaluate). */
 int km_cli_analysis_create_adjusted(const char *cmd, const struct km_source_info *in,
-                                    void (*adjust)(struct km_pipeline_config *, void *),
-                                    void *ctx, struct km_cli_analysis *a);
+                                    void (*adjust)(struct km_pipeline_config *, void *), void *ctx,
+                                    struct km_cli_analysis *a);
 /* km_pipeline_process on one source frame; keeps what each track was seen as
  * (KM_ERR_NO_MEMORY only when that table cannot grow). */
 int km_cli_analysis_process(struct km_cli_analysis *a, const struct km_frame *f,
