@@ -115,6 +115,22 @@ static int64_t wall_of(const km_session_log *l, uint64_t device_us)
 	return l->start_unix_us + (int64_t)(device_us - l->t0);
 }
 
+/* The history row of a hold (ended, or still running at the end). */
+static int add_hold(km_session_log *l, const struct km_summary_hold *hold)
+{
+	struct track_info *t = track(l, hold->track_id);
+	struct km_history_hold d = {0,
+	                            l->id,
+	                            t->knot_id,
+	                            wall_of(l, hold->start_us),
+	                            hold->held_s > 0 ? hold->held_s : 0.0f,
+	                            hold->load_kpa > 0 ? hold->load_kpa : 0.0f,
+	                            hold->dose_kpa_s > 0 ? hold->dose_kpa_s : 0.0f,
+	                            hold->stiffness_pct,
+	                            hold->outcome};
+	return km_history_add_hold(l->h, &d, NULL);
+}
+
 int km_session_log_event(km_session_log *l, const struct km_event *ev, bool *persistent)
 {
 	return km_session_log_event_at(l, ev, NULL, persistent);
@@ -148,17 +164,7 @@ int km_session_log_event_at(km_session_log *l, const struct km_event *ev,
 		}
 		rc = km_history_add_observation(l->h, &o, &t->knot_id, persistent);
 	} else if (ev->type == KM_EVENT_HOLD_STOPPED && hold && !hold->open) {
-		struct track_info *t = track(l, ev->track_id);
-		struct km_history_hold d = {0,
-		                            l->id,
-		                            t->knot_id,
-		                            wall_of(l, hold->start_us),
-		                            hold->held_s > 0 ? hold->held_s : 0.0f,
-		                            hold->load_kpa > 0 ? hold->load_kpa : 0.0f,
-		                            hold->dose_kpa_s > 0 ? hold->dose_kpa_s : 0.0f,
-		                            hold->stiffness_pct,
-		                            hold->outcome};
-		rc = km_history_add_hold(l->h, &d, NULL);
+		rc = add_hold(l, hold);
 	}
 	return rc;
 }
@@ -173,17 +179,7 @@ int km_session_log_finish(km_session_log *l, uint64_t last_device_us)
 		const struct km_summary_hold *hold = &l->sum.holds[i];
 		if (!hold->open)
 			continue;
-		struct track_info *t = track(l, hold->track_id);
-		struct km_history_hold d = {0,
-		                            l->id,
-		                            t->knot_id,
-		                            wall_of(l, hold->start_us),
-		                            hold->held_s > 0 ? hold->held_s : 0.0f,
-		                            hold->load_kpa > 0 ? hold->load_kpa : 0.0f,
-		                            hold->dose_kpa_s > 0 ? hold->dose_kpa_s : 0.0f,
-		                            hold->stiffness_pct,
-		                            hold->outcome};
-		int r = km_history_add_hold(l->h, &d, NULL);
+		int r = add_hold(l, hold);
 		if (rc == KM_OK)
 			rc = r;
 	}
