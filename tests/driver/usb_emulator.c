@@ -36,6 +36,10 @@ struct emu {
 	GList *pending;   /* UMockdevIoctlData* of bulk IN URBs waiting for data */
 	GList *done;      /* URBs to reap */
 	GList *discarded; /* URBs cancelled, reaped with -ENOENT */
+	/* Bulk IN URBs the driver has submitted and not reaped yet: its queue
+	 * depth. (The pending list alone drained whenever a frame was due at
+	 * submission, which a loaded machine made likely: a flaky count.) */
+	unsigned bulk_out;
 	struct {
 		uint32_t seq;
 		enum emu_fault fault;
@@ -243,9 +247,8 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
 			e->done = g_list_append(e->done, d);
 		} else if (urb->type == USBDEVFS_URB_TYPE_BULK && urb->endpoint == KM_USB_EP_IN) {
 			e->pending = g_list_append(e->pending, d);
-			unsigned q = g_list_length(e->pending);
-			if (q > e->st.max_in_flight)
-				e->st.max_in_flight = q;
+			if (++e->bulk_out > e->st.max_in_flight)
+				e->st.max_in_flight = e->bulk_out;
 			pump(e);
 		} else {
 			umockdev_ioctl_data_unref(d);
@@ -265,6 +268,8 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
 		}
 		UMockdevIoctlData *d = (*from)->data;
 		*from = g_list_delete_link(*from, *from);
+		if (urb_of(d)->type == USBDEVFS_URB_TYPE_BULK && e->bulk_out)
+			e->bulk_out--;
 		if (from == &e->discarded)
 			urb_of(d)->status = -ENOENT;
 		UMockdevIoctlData *p = umockdev_ioctl_data_resolve(arg, 0, sizeof(gpointer), NULL);

@@ -33,7 +33,7 @@ void emu_set_frame_limit(struct emu *e, uint32_t frames);
 struct emu_stats {
 	unsigned starts, stops, zeros, rate_requests, clear_halts;
 	unsigned last_rate;
-	unsigned max_in_flight; /* bulk IN URBs queued at once */
+	unsigned max_in_flight; /* bulk IN URBs queued at once (submitted, not reaped) */
 	unsigned frames_sent;
 	unsigned discarded;
 };

@@ -1291,3 +1291,54 @@ Test(detect, midline_follows_a_body_lying_turned_on_the_mat)
 	cr_expect_eq(paired, 2, "%d of them paired", paired);
 	rig_free(&g);
 }
+
+static void mirror_textured(struct km_detect_config *c)
+{
+	relative(c);
+	c->texture_mirror_k = 3.0f;
+	c->min_response_kpa = 0.05f;
+}
+
+Test(detect, mirror_texture_ignores_paired_anatomy_and_sees_uneven_gain)
+{
+	/* A smooth plateau with strong paired bumps (anatomy, symmetric about
+	 * the midline at 120 mm): the texture the mirror image does not explain
+	 * is ~0, the bar stays at the contrast floor and the one-sided knot is
+	 * found. The same plateau with a 15 % sensel gain spread: that texture
+	 * is measured, raises the bar and removes most of the spots it makes;
+	 * the +30 % knot stays. */
+	float sd[KM_BANDPASS_MAX_SCALES];
+	for (int i = 0; i < KM_BANDPASS_MAX_SCALES; i++)
+		sd[i] = 0.001f;
+	float texm[2];
+	size_t count[2][2]; /* [mirror texture off/on][smooth/textured] */
+	for (int on = 0; on <= 1; on++)
+		for (int t = 0; t <= 1; t++) {
+			struct rig g;
+			rig_init(&g, KM_GEOMETRY_FLAT, mirror_textured);
+			if (!on) {
+				km_detect_destroy(g.det);
+				g.dc.texture_mirror_k = 0.0f;
+				cr_assert_eq(km_detect_create(&g.dc, &g.det), KM_OK);
+			}
+			g.masked = 1;
+			cr_assert_eq(km_detect_set_noise(g.det, sd, g.dc.n_scales), KM_OK);
+			textured_map(&g, t ? 0.15f : 0.0f, 3.0);
+			add_bump(g.in, 60, 60, 10, 8.0, 0);
+			add_bump(g.in, 180, 60, 10, 8.0, 0);
+			rig_run(&g);
+			count[on][t] = g.res.count;
+			if (on)
+				texm[t] = g.res.texture_mirror_sd[0];
+			size_t near = unlabelled_near(&g, 120, 120, 10);
+			cr_expect_eq(near, 1, "mirror texture %d map %d: knot found %zu times", on, t,
+			             near);
+			rig_free(&g);
+		}
+	cr_expect_lt(texm[0], 0.01f, "symmetric smooth body: %g", (double)texm[0]);
+	cr_expect_gt(texm[1], 0.03f, "uneven gain: %g", (double)texm[1]);
+	cr_expect_eq(count[1][0], count[0][0], "smooth: the rule changes nothing (%zu vs %zu)",
+	             count[1][0], count[0][0]);
+	cr_expect_lt(count[1][1], count[0][1], "textured: fewer spots (%zu vs %zu)", count[1][1],
+	             count[0][1]);
+}

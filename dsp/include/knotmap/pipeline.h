@@ -192,6 +192,8 @@ struct km_pipeline_result {
 	                                               (sensor noise with sensor_noise) */
 	float texture_sd[KM_BANDPASS_MAX_SCALES];   /* the body's relative texture per scale
 	                                               (detect.h texture_k; 0 when off) */
+	float texture_mirror_sd[KM_BANDPASS_MAX_SCALES]; /* the part of it the mirror image
+	                                                    does not explain (texture_mirror_k) */
 };
 
 typedef struct km_pipeline km_pipeline;
