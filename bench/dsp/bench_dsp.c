@@ -22,6 +22,8 @@
  *
  * usage: bench_dsp OUTDIR [SECONDS_PER_MEASURE]        (default 0.25)
  *        bench_dsp --callgrind CASE ITERS             (pipeline loop only)
+ *        bench_dsp --pipeline CASE SECONDS            (pipeline frames/s only)
+ * CASE: a grid above, or 128x64bed (a whole body lying: the trunk gate).
  */
 #include <fftw3.h>
 #include <math.h>
@@ -88,9 +90,40 @@ struct frames {
 	size_t n;
 };
 
+/* A whole body lying, for the pipeline's trunk gate (it runs only when the
+ * body model finds a lying posture, which takes a contact of 1.3 m or more;
+ * the flat cases above show part of a body). The virtual mat stops at 128
+ * cells and 10 mm pitch (1.28 m), so its shortest body (1.0 m) lies whole on
+ * 128 x 64 cells at 10 mm and the frames are read at 15 mm pitch: a bed mat
+ * of 1.92 x 0.96 m with a 1.5 m body. Two knots on the back, either side of
+ * the spine. Only for --callgrind and --pipeline (not in the peers' table). */
+static const struct bu_case bed_case = {"128x64bed", 128, 64, 15.0f, KM_GEOMETRY_FLAT};
+#define BED_SIM_PITCH_MM 10.0f
+
+static struct km_sim_config case_sim_config(const struct bu_case *bc)
+{
+	if (bc != &bed_case)
+		return bu_sim_config(bc);
+	struct km_sim_config c = km_sim_config_default();
+	c.rows = bc->rows;
+	c.cols = bc->cols;
+	c.pitch_mm = BED_SIM_PITCH_MM;
+	c.geometry = KM_GEOMETRY_FLAT;
+	c.seed = 7;
+	float w = bc->cols * BED_SIM_PITCH_MM;
+	c.body_height_mm = 1000.0f;
+	c.body_mass_kg = 35.0f;
+	c.body_vertex_y_mm = 100.0f;
+	c.body_midline_x_mm = w / 2;
+	c.knot_count = 2;
+	c.knots[0] = (struct km_sim_knot){w / 2 + 45, 100 + 0.30f * 1000, 10, 30, 6, 0};
+	c.knots[1] = (struct km_sim_knot){w / 2 - 40, 100 + 0.42f * 1000, 9, 25, 5, 0};
+	return c;
+}
+
 static int get_frames(const struct bu_case *bc, struct frames *fr)
 {
-	struct km_sim_config sc = bu_sim_config(bc);
+	struct km_sim_config sc = case_sim_config(bc);
 	struct km_stream_config cfg = km_stream_config_default();
 	cfg.transport = KM_TRANSPORT_SIM;
 	cfg.sim_config = &sc;
@@ -110,8 +143,11 @@ static int get_frames(const struct bu_case *bc, struct frames *fr)
 		rc = km_stream_read(s, tmp, 2000);
 		if (rc != KM_OK)
 			break;
-		if (got >= SKIP_FRAMES)
+		if (got >= SKIP_FRAMES) {
 			rc = km_frame_clone(tmp, &fr->f[got - SKIP_FRAMES]);
+			if (rc == KM_OK)
+				fr->f[got - SKIP_FRAMES]->pitch_mm = bc->pitch_mm; /* bed_case */
+		}
 		got++;
 	}
 	fr->n = got > SKIP_FRAMES ? got - SKIP_FRAMES : 0;
@@ -474,23 +510,42 @@ static int write_frames(const char *path, struct frames *fr)
 	return rc;
 }
 
-static int find_case(const char *name)
+static const struct bu_case *find_case(const char *name)
 {
 	for (size_t i = 0; i < BU_NCASES; i++)
 		if (strcmp(bu_cases[i].name, name) == 0)
-			return (int)i;
-	return -1;
+			return &bu_cases[i];
+	if (strcmp(bed_case.name, name) == 0)
+		return &bed_case;
+	fprintf(stderr, "no case %s\n", name);
+	return NULL;
 }
 
-static int run_callgrind(const char *name, size_t iters)
+/* What the body model made of the case's frames (the trunk gate runs for a
+ * lying posture: supine, prone or side). Trees without a body model: "-". */
+static const char *posture_seen(const struct km_pipeline_result *res)
 {
-	int ci = find_case(name);
-	if (ci < 0)
+#if __has_include("knotmap/body.h")
+	return res->body ? km_posture_name(res->body->posture) : "none";
+#else
+	(void)res;
+	return "-";
+#endif
+}
+
+/* --callgrind CASE ITERS: the pipeline loop alone, for
+ * valgrind --tool=callgrind --toggle-collect=bench_pipeline_loop.
+ * --pipeline CASE SECONDS: its frames/s (thread CPU time, median of 5) and
+ * allocations per frame (malloc interposer, 100 frames after warm-up). */
+static int run_one(const char *name, bool callgrind, double arg)
+{
+	const struct bu_case *bc = find_case(name);
+	if (!bc)
 		return 2;
 	struct frames fr = {0};
-	if (get_frames(&bu_cases[ci], &fr))
+	if (get_frames(bc, &fr))
 		return 1;
-	struct km_pipeline_config pc = pipe_config(&bu_cases[ci]);
+	struct km_pipeline_config pc = pipe_config(bc);
 	km_pipeline *p = NULL;
 	if (km_pipeline_create(&pc, &p) != KM_OK)
 		return 1;
@@ -502,18 +557,40 @@ static int run_callgrind(const char *name, size_t iters)
 		f->device_time_us = (uint64_t)g_seq++ * 10000u;
 		km_pipeline_process(p, f, &res);
 	}
-	g_sink += bench_pipeline_loop(p, &fr, iters); /* --toggle-collect=bench_pipeline_loop */
+	if (callgrind) {
+		size_t iters = (size_t)arg;
+		g_sink += bench_pipeline_loop(p, &fr, iters); /* the collected function */
+		printf("callgrind: %s pipeline %zu frames done\n", name, iters);
+	} else {
+		g_count_allocs = 1;
+		unsigned long long a0 = g_allocs;
+		g_sink += bench_pipeline_loop(p, &fr, 100);
+		g_count_allocs = 0;
+		double allocs = (double)(g_allocs - a0) / 100.0;
+		struct pipe_ctx px = {p, &fr};
+		double t = time_loop(pipe_fn, &px, arg);
+		printf("pipeline %s: %.0f frames/s (%.1f us/frame), %.2f allocations/frame\n", name,
+		       1.0 / t, t * 1e6, allocs);
+	}
+	/* one more frame outside the collected function: what the body model saw */
+	struct km_frame *f = fr.f[0];
+	f->sequence = g_seq;
+	f->device_time_us = (uint64_t)g_seq++ * 10000u;
+	if (km_pipeline_process(p, f, &res) == KM_OK)
+		printf("%s: body model posture %s, %zu candidates on the last frame\n", name,
+		       posture_seen(&res), (size_t)res.candidate_count);
 	km_pipeline_destroy(p);
 	for (size_t i = 0; i < fr.n; i++)
 		km_frame_destroy(fr.f[i]);
-	printf("callgrind: %s pipeline %zu frames done\n", name, iters);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "--callgrind") == 0)
-		return run_callgrind(argv[2], (size_t)strtoul(argv[3], NULL, 10));
+		return run_one(argv[2], true, (double)strtoul(argv[3], NULL, 10));
+	if (argc == 4 && strcmp(argv[1], "--pipeline") == 0)
+		return run_one(argv[2], false, atof(argv[3]));
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench_dsp OUTDIR [SECONDS_PER_MEASURE]\n");
 		return 2;
