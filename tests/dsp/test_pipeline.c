@@ -646,3 +646,78 @@ Test(pipeline, counts_run_on_the_relative_rules)
 	}
 	km_pipeline_config_for_counts(NULL); /* no crash */
 }
+
+/* A whole body lying on a 64 x 32 bed mat at 30 mm (1.92 x 0.96 m): head,
+ * trunk, an arm each side, two legs, a knot-like bump on the back and one on
+ * an arm; the bumps move a little so tracks start and end. */
+static void bed_frame(struct km_frame *f, uint32_t seq)
+{
+	const int rows = 64, cols = 32;
+	f->sequence = seq;
+	f->device_time_us = (uint64_t)seq * 100000u; /* 10 Hz */
+	float jig = (float)(seq % 7) * 4.0f;
+	for (int r = 0; r < rows; r++)
+		for (int c = 0; c < cols; c++) {
+			bool head = r >= 2 && r <= 6 && c >= 14 && c <= 17;
+			bool trunk = r >= 8 && r <= 34 && c >= 9 && c <= 22;
+			bool arm = r >= 10 && r <= 30 && ((c >= 2 && c <= 6) || (c >= 25 && c <= 29));
+			bool leg = r >= 36 && r <= 60 && ((c >= 10 && c <= 14) || (c >= 17 && c <= 21));
+			float v = head || trunk || arm || leg ? 3.0f : 0.0f;
+			float x = (c + 0.5f) * 30.0f, y = (r + 0.5f) * 30.0f;
+			if (trunk)
+				v += 1.2f * expf(-((x - 560.0f - jig) * (x - 560.0f - jig) +
+				                   (y - 450.0f) * (y - 450.0f)) /
+				                 (2.0f * 30.0f * 30.0f));
+			if (arm)
+				v += 1.2f * expf(-((x - 135.0f) * (x - 135.0f) +
+				                   (y - 600.0f - jig) * (y - 600.0f - jig)) /
+				                 (2.0f * 30.0f * 30.0f));
+			f->kpa[r * cols + c] = v;
+		}
+}
+
+Test(pipeline, no_allocation_per_frame_with_the_trunk_rule_on)
+{
+	/* With the rule (default) no spot is tracked on an arm, and nothing is
+	 * allocated per frame; without it the arm's bump is a spot. */
+	for (int gate = 1; gate >= 0; gate--) {
+		struct km_pipeline_config c = km_pipeline_config_default();
+		c.rows = 64;
+		c.cols = 32;
+		c.pitch_mm = 30.0f;
+		c.rate_hz = 10.0f;
+		c.lying_trunk_only = gate;
+		km_pipeline *p = NULL;
+		cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+		struct km_frame *f = NULL;
+		cr_assert_eq(km_frame_create(64, 32, 30.0f, KM_GEOMETRY_FLAT, &f), KM_OK);
+		struct km_pipeline_result res;
+		bed_frame(f, 1);
+		cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+		cr_assert(res.body && res.body->found);
+		cr_expect(res.body->posture == KM_POSTURE_SUPINE ||
+		              res.body->posture == KM_POSTURE_PRONE,
+		          "a whole body lying: %s", km_posture_name(res.body->posture));
+		uint64_t before = km__alloc_count();
+		int on_arm = 0;
+		for (uint32_t s = 2; s <= 100; s++) {
+			bed_frame(f, s);
+			cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+			for (size_t i = 0; i < res.track_count; i++) {
+				float x = res.tracks[i].x_mm;
+				on_arm += !(res.tracks[i].flags & KM_CANDIDATE_LANDMARK) &&
+				          (x < 220.0f || x > 740.0f);
+			}
+		}
+		cr_assert_eq(km_pipeline_finish(p, &res), KM_OK);
+		if (gate) {
+			cr_expect_eq(km__alloc_count(), before, "%llu allocations in 99 frames",
+			             (unsigned long long)(km__alloc_count() - before));
+			cr_expect_eq(on_arm, 0, "%d track-frames on an arm with the rule", on_arm);
+		} else {
+			cr_expect_gt(on_arm, 0, "without the rule the arm's bump is a spot");
+		}
+		km_frame_destroy(f);
+		km_pipeline_destroy(p);
+	}
+}
