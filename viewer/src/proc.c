@@ -146,6 +146,8 @@ static int open_stream(struct km__vproc *p)
 		c.replay_units = o->replay_units;
 		c.replay_rows = o->replay_rows;
 		c.replay_cols = o->replay_cols;
+		c.replay_sensor = o->replay_sensor;
+		c.replay_partial = o->replay_partial;
 		break;
 	default:
 		c.transport = KM_TRANSPORT_AUTO;
