@@ -25,6 +25,9 @@ int km__vpipe_process(struct km__vpipe *p, const struct km_frame *f, struct km_v
  * NULL when the last frame was skipped or there is no pipeline. Valid until
  * the next process / reset. */
 const struct km_pipeline_result *km__vpipe_result(const struct km__vpipe *p);
+/* Whether there is a pipeline for the frames' units (false when the one for
+ * raw counts could not be made). */
+bool km__vpipe_running(const struct km__vpipe *p);
 /* The user logged numbness / tingling / radiating pain at t_us. */
 void km__vpipe_symptoms(struct km__vpipe *p, uint64_t t_us);
 

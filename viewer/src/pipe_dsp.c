@@ -28,7 +28,14 @@ struct spot_name {
 };
 
 struct km__vpipe {
-	km_pipeline *pl;
+	km_pipeline *pl; /* NULL after a set-up for counts failed */
+	/* The set-up for kPa; frames of raw counts (KM_FRAME_UNCALIBRATED) get
+	 * it through km_pipeline_config_for_counts, as `knotmap analyze` does.
+	 * The units are known from the first frame only (a replay's file, a
+	 * recording of counts), so the pipeline is made again when they change. */
+	struct km_pipeline_config cfg;
+	bool counts;
+	int pl_err; /* why pl is NULL */
 	struct km_hold_config hold_cfg;
 	km__vpipe_event_fn fn;
 	void *user;
@@ -237,6 +244,7 @@ int km__vpipe_create(const struct km_frame *shape, float rate_hz, const struct k
 	c.user = v;
 	if (log)
 		c.log = *log;
+	v->cfg = c;
 	v->hold_cfg = c.hold;
 	int err = km_view_snapshot_init(&v->ov, shape->rows, shape->cols, shape->pitch_mm,
 	                                shape->geometry);
@@ -264,7 +272,8 @@ void km__vpipe_reset(struct km__vpipe *v)
 {
 	if (!v)
 		return;
-	km_pipeline_reset(v->pl);
+	if (v->pl)
+		km_pipeline_reset(v->pl);
 	v->res_valid = false;
 	v->body = NULL;
 	v->n_tensing = 0;
@@ -481,6 +490,39 @@ static void spot_name(struct km__vpipe *v, const struct km_body_model *body, uin
 	snprintf(buf, size, "%s", tmp);
 }
 
+/* The pipeline for the frame's units: made again (once, not per frame) when
+ * they change, with the overlay state of the old one dropped. */
+static int match_units(struct km__vpipe *v, const struct km_frame *f)
+{
+	bool counts = (f->flags & KM_FRAME_UNCALIBRATED) != 0;
+	if (counts == v->counts)
+		return v->pl ? KM_OK : v->pl_err;
+	km__vpipe_reset(v);
+	km_pipeline_destroy(v->pl);
+	v->pl = NULL;
+	v->counts = counts;
+	struct km_pipeline_config c = v->cfg;
+	if (counts)
+		km_pipeline_config_for_counts(&c);
+	v->pl_err = km_pipeline_create(&c, &v->pl);
+	if (v->pl_err != KM_OK) {
+		v->pl = NULL;
+		km__log(&c.log, KM_LOG_WARN, "viewer", "no spot detection for raw counts: %s",
+		        km_strerror(v->pl_err));
+		return v->pl_err;
+	}
+	v->hold_cfg = c.hold;
+	km__log(&c.log, KM_LOG_INFO, "viewer",
+	        counts ? "values are raw counts: relative rules only, loads not in kPa"
+	               : "values are in kPa: every rule");
+	return KM_OK;
+}
+
+bool km__vpipe_running(const struct km__vpipe *v)
+{
+	return v && v->pl;
+}
+
 int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_view_snapshot *out,
                       km__vpipe_event_fn fn, void *user)
 {
@@ -488,6 +530,12 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 	    km_frame_cells(out->frame) != km_frame_cells(v->ov.frame))
 		return KM_ERR_INVALID_ARG;
 	struct km_view_snapshot *s = &v->ov;
+	int uerr = match_units(v, f);
+	if (uerr != KM_OK) {
+		v->res_valid = false;
+		copy_overlay(out, s);
+		return uerr;
+	}
 	v->fn = fn;
 	v->user = user;
 	v->ease_off_now = false;

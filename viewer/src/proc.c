@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "km_internal.h"
+#include "knotmap/import.h"
 #include "knotmap/outfile.h"
 #include "knotmap/pipeline.h"
 #include "proc.h"
@@ -216,6 +217,35 @@ void km__vproc_destroy(struct km__vproc *p)
 	km__free(p);
 }
 
+/* Whether a replay's values are raw counts (an import without units, or
+ * --units counts). The stream hands its frames over as kPa, unflagged, so
+ * the file is asked here (its header only, quietly: the stream's own open
+ * says what it found). */
+static bool replay_is_counts(const struct km_viewer_options *o)
+{
+	if (o->source != KM_VIEW_SOURCE_REPLAY || !o->replay_path)
+		return false;
+	struct km_source_config sc = km_source_config_default();
+	sc.path = o->replay_path;
+	if (o->replay_format && km_import_format_parse(o->replay_format, &sc.import.format) != KM_OK)
+		return false;
+	if (o->replay_units && km_import_units_parse(o->replay_units, &sc.import.units) != KM_OK)
+		return false;
+	sc.import.rate_hz = o->replay_rate_hz;
+	sc.import.pitch_mm = o->replay_pitch_mm;
+	sc.import.rows = o->replay_rows;
+	sc.import.cols = o->replay_cols;
+	sc.import.sensor = o->replay_sensor;
+	sc.import.partial = o->replay_partial;
+	km_source *src = NULL;
+	if (km_source_create(&sc, &src) != KM_OK)
+		return false;
+	const struct km_source_info *in = km_source_info(src);
+	bool counts = in->format != KM_IMPORT_KMREC && in->units == KM_UNITS_RAW;
+	km_source_destroy(src);
+	return counts;
+}
+
 int km__vproc_create(const struct km_viewer_options *opts, struct km__vproc **out)
 {
 	*out = NULL;
@@ -227,6 +257,8 @@ int km__vproc_create(const struct km_viewer_options *opts, struct km__vproc **ou
 	p->speed = p->opts.source == KM_VIEW_SOURCE_SIM ? opts->sim_speed : 1.0;
 	pthread_mutex_init(&p->lock, NULL);
 	int err = open_stream(p);
+	if (err == KM_OK)
+		p->counts = replay_is_counts(opts);
 	if (err == KM_OK)
 		err = km_tribuf_create(p->info.rows, p->info.cols, p->info.pitch_mm,
 		                       p->info.geometry, &p->tb);
@@ -527,7 +559,7 @@ static void fill_stats(struct km__vproc *p, struct km_view_snapshot *s, const st
 		snprintf(st->device, sizeof st->device, "%.31s %.31s", p->info.product,
 		         p->info.serial);
 	snprintf(st->transport, sizeof st->transport, "%s", km_transport_name(p->info.transport));
-	st->detection_off = p->pipe == NULL;
+	st->detection_off = !km__vpipe_running(p->pipe);
 	st->raw_units = (f->flags & KM_FRAME_UNCALIBRATED) != 0;
 	st->guard_off = p->guard_off;
 	/* Faulty cells stay on screen a few seconds after the last frame that
@@ -665,6 +697,8 @@ static void *proc_main(void *arg)
 		}
 		stale = true;
 		shown_unplugged = false;
+		if (p->counts)
+			p->frame->flags |= KM_FRAME_UNCALIBRATED; /* relative rules only */
 		const struct km_frame *f = p->frame;
 		if (!p->have_first) {
 			p->have_first = true;
