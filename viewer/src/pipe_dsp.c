@@ -518,6 +518,11 @@ static int match_units(struct km__vpipe *v, const struct km_frame *f)
 	return KM_OK;
 }
 
+const struct km_body_model *km__vpipe_body(const struct km__vpipe *v)
+{
+	return v ? v->body : NULL;
+}
+
 bool km__vpipe_running(const struct km__vpipe *v)
 {
 	return v && v->pl;

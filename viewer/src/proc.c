@@ -81,6 +81,25 @@ void km__view_event_to_rec(const struct km_event *ev, struct km_rec_event *out)
 	km_event_to_record(ev, out); /* core's one mapping, shared with the CLI */
 }
 
+/* Body coordinates of a spot under the body model, for the history (which
+ * matches spots across sessions on the body, not on the mat), as `knotmap
+ * record` stores them: only when the posture says which side is the
+ * person's left. */
+static bool body_position(const struct km_body_model *m, const struct km_event *ev,
+                          struct km_history_body *out)
+{
+	memset(out, 0, sizeof *out);
+	struct km_body_position pos;
+	if (!m || !m->found || km_body_locate(m, ev->x_mm, ev->y_mm, &pos) != KM_OK ||
+	    pos.region == KM_REGION_OFF_BODY || pos.side_is_mat)
+		return false;
+	snprintf(out->region, sizeof out->region, "%s", km_body_region_name(pos.region));
+	out->side = pos.side;
+	out->lateral_mm = pos.lateral_mm;
+	out->along_pct = pos.along_pct;
+	return true;
+}
+
 static void on_event(void *user, const struct km_event *ev)
 {
 	struct km__vproc *p = user;
@@ -99,7 +118,11 @@ static void on_event(void *user, const struct km_event *ev)
 		km__view_event_to_rec(ev, &re);
 		km_rec_writer_write_event(p->rec, &re);
 		bool persistent = false;
-		if (p->slog && km_session_log_event(p->slog, ev, &persistent) == KM_OK &&
+		struct km_history_body b;
+		bool on_body = ev->type == KM_EVENT_KNOT_FOUND &&
+		               body_position(km__vpipe_body(p->pipe), ev, &b);
+		if (p->slog &&
+		    km_session_log_event_at(p->slog, ev, on_body ? &b : NULL, &persistent) == KM_OK &&
 		    persistent)
 			push_msg(p, KM_VIEW_ALERT, ev->time_us,
 			         "Seen for over a week: see a healthcare professional");
@@ -354,11 +377,19 @@ static int64_t wall_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The session's end as `knotmap record` stores it: holds still running with
+ * their length so far, the wall-clock end, and the mat-time length of the
+ * frames written (first to last, as `replay` gives it for the file). */
 static void end_history(struct km__vproc *p)
 {
 	if (!p->slog)
 		return;
+	if (p->rec_frames > 0)
+		km_session_log_finish(p->slog, p->rec_last_dev);
 	km_session_log_end(p->slog, wall_now_us());
+	km_session_log_mat_seconds(p->slog, p->rec_frames > 0 && p->rec_last_dev >= p->rec_first_dev
+	                                        ? (double)(p->rec_last_dev - p->rec_first_dev) / 1e6
+	                                        : 0.0);
 	km_session_log_destroy(p->slog);
 	p->slog = NULL;
 }
@@ -438,6 +469,7 @@ static void rec_toggle(struct km__vproc *p, uint64_t t_us)
 	int64_t start_unix_us = wall_now_us();
 	c.start_unix_us = start_unix_us;
 	int err = km_rec_writer_create(&c, &p->rec);
+	p->rec_frames = 0;
 	if (err == KM_OK)
 		start_history(p, stamp, start_unix_us);
 	char line[KM_VIEW_TEXT_MAX];
@@ -746,8 +778,11 @@ static void *proc_main(void *arg)
 			s->tensing = false;
 		}
 		guided_frame(p, s, f);
-		if (p->rec)
-			km_rec_writer_write_frame(p->rec, f, NULL, 0);
+		if (p->rec && km_rec_writer_write_frame(p->rec, f, NULL, 0) == KM_OK) {
+			if (p->rec_frames++ == 0)
+				p->rec_first_dev = f->device_time_us;
+			p->rec_last_dev = f->device_time_us;
+		}
 		p->frames_shown++;
 		fill_stats(p, s, f);
 		km_tribuf_publish(p->tb);
