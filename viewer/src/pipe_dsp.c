@@ -73,6 +73,10 @@ struct km__vpipe {
 	 * KNOT_LOST). */
 	struct spot_name names[MAX_IDS];
 	size_t n_names;
+	/* The track the last message about a hold named ("Hold started on spot
+	 * E"): the panel shows that hold while it runs, so the panel and the
+	 * messages speak of the same spot when a roller holds several. */
+	uint32_t said_id;
 	/* The name of the hold last shown, for its "hold over" moment. */
 	uint32_t held_id;
 	char held_name[KM_VIEW_NAME_MAX];
@@ -167,10 +171,17 @@ static void on_event(void *user, const struct km_event *ev)
 	case KM_EVENT_HOLD_PAUSED:
 		pause_set(v, ev->track_id,
 		          ev->reason == KM_REASON_NONE ? KM_REASON_COUNT : ev->reason);
+		v->said_id = ev->track_id;
 		break;
 	case KM_EVENT_HOLD_RESUMED:
 	case KM_EVENT_HOLD_STARTED:
 		pause_set(v, ev->track_id, KM_REASON_NONE);
+		v->said_id = ev->track_id;
+		break;
+	case KM_EVENT_HOLD_ENGAGED:
+	case KM_EVENT_HOLD_TARGET:
+	case KM_EVENT_HOLD_RELEASE:
+		v->said_id = ev->track_id;
 		break;
 	case KM_EVENT_TENSING_UP:
 		set_add(v->tensing, &v->n_tensing, ev->track_id);
@@ -191,6 +202,8 @@ static void on_event(void *user, const struct km_event *ev)
 		break;
 	case KM_EVENT_HOLD_STOPPED:
 		pause_set(v, ev->track_id, KM_REASON_NONE);
+		if (v->said_id == ev->track_id)
+			v->said_id = 0;
 		memset(&v->done, 0, sizeof v->done);
 		v->done.state = KM_VIEW_HOLD_DONE;
 		v->done.track_id = ev->track_id;
@@ -279,6 +292,7 @@ void km__vpipe_reset(struct km__vpipe *v)
 	v->n_tensing = 0;
 	v->n_stiff = 0;
 	v->n_paused = 0;
+	v->said_id = 0;
 	v->done_us = 0;
 	v->done.state = KM_VIEW_HOLD_IDLE;
 	v->seek_advice = false;
@@ -563,6 +577,7 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 	struct km_view_hold best;
 	memset(&best, 0, sizeof best);
 	int best_rank = 0;
+	bool best_said = false;
 	for (size_t i = 0; i < rp->track_count; i++) {
 		const struct km_track *t = &rp->tracks[i];
 		if (t->state == KM_TRACK_END) {
@@ -595,10 +610,14 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		struct km_hold_status hs;
 		if (km_pipeline_hold_status(v->pl, t->id, &hs) != KM_OK)
 			continue;
+		/* The hold the last message named, while it runs; else the
+		 * most advanced. */
 		int rank = hold_rank(hs.state);
-		if (rank == 0 || rank < best_rank ||
-		    (rank == best_rank && hs.held_s <= best.held_s))
+		bool said = rank > 0 && t->id == v->said_id;
+		if (!said && (rank == 0 || best_said || rank < best_rank ||
+		              (rank == best_rank && hs.held_s <= best.held_s)))
 			continue;
+		best_said = said;
 		best_rank = rank;
 		best.state = hs.state == KM_HOLD_HOLDING  ? KM_VIEW_HOLD_HOLDING
 		             : hs.state == KM_HOLD_PAUSED ? KM_VIEW_HOLD_PAUSED
