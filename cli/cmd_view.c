@@ -47,15 +47,17 @@ static void view_usage(FILE *out)
 	             "  --no-voice         tones only (no spoken prompts, which need espeak-ng)\n"
 	             "  --volume V         sound volume 0-1 (default 0.6)\n\n"
 	             "With --replay, for other mats' files (docs/formats.md); each defaults to\n"
-	             "the file's header, then a sidecar FILE.json, then 100 Hz, 10 mm, kPa:\n"
+	             "the file's header, then a sidecar FILE.json, then 100 Hz, 10 mm, counts:\n"
 	             "  --format F         npy, tekscan, xsensor, csv or kmrec (no detection)\n"
 	             "  --rate HZ          frame rate\n"
 	             "  --pitch MM         cell spacing\n"
 	             "  --units U          kPa, mmHg, kgf/cm2, psi... or counts (see replay --help)\n"
 	             "  --rows R --cols C  the grid of a plain CSV with one frame per line and\n"
 	             "                     no header of cell names\n"
-	             "  --partial          accepted for symmetry: view always plays a damaged\n"
-	             "                     file up to the damage, with a warning\n\n"
+	             "  --sensor S         a file with several sensors (XSENSOR insoles): which\n"
+	             "                     one, by number (1 = the first) or name\n"
+	             "  --partial          skip the frames that do not read (each one reported)\n"
+	             "                     instead of stopping at the first\n\n"
 	             "Keys: H help, Space pause, Z zero, R record, S screenshot, C colours,\n"
 	             "G guided routine, N skip a spot, V mute, [ ] volume,\n"
 	             "X log numbness/tingling/radiating pain (stops a guided routine), Q quit.\n"
@@ -198,20 +200,8 @@ static int run_view(int argc, char **argv)
 	}
 	if (o.source == KM_VIEW_SOURCE_REPLAY) {
 		/* before a window opens */
-		unsigned sensor = 0;
-		if (km_cli_check_source("view", o.replay_path, &io, &sensor) != KM_OK)
+		if (km_cli_check_source("view", o.replay_path, &io, NULL) != KM_OK)
 			return KM_EXIT_FAILURE;
-		if (sensor != 0) {
-			/* the viewer's options have no sensor yet: never show one
-			 * insole while the notes above name another */
-			km_cli_error("view",
-			             "see it with 'knotmap replay FILE --stream --sensor S' or "
-			             "'knotmap analyze FILE --sensor S'",
-			             "view --replay shows the first sensor of a file only; "
-			             "--sensor %s is another",
-			             io.sensor);
-			return KM_EXIT_USAGE;
-		}
 		if (io.format != KM_IMPORT_AUTO)
 			o.replay_format = km_import_format_name(io.format);
 		if (io.units != KM_UNITS_DEFAULT)
@@ -220,6 +210,8 @@ static int run_view(int argc, char **argv)
 		o.replay_pitch_mm = km_cli_import_pitch(&io); /* one pitch */
 		o.replay_rows = io.rows;
 		o.replay_cols = io.cols;
+		o.replay_sensor = io.sensor;
+		o.replay_partial = io.partial;
 	}
 	o.log = km_cli_log();
 	o.on_summary = print_summary;

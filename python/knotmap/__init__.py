@@ -123,8 +123,9 @@ def read(path, **options):
     """Reads a pressure file: .kmrec, .npy, Tekscan ASCII, XSENSOR CSV or CSV.
 
     Options (all keyword-only, all optional): format ("auto", "kmrec", "npy",
-    "tekscan", "xsensor", "csv"), rate_hz, pitch_mm, units ("kPa", "mmHg",
-    "N/cm2", "psi", "raw"), rows and cols (plain CSV without a header),
+    "tekscan", "xsensor", "csv"), rate_hz, pitch_mm, units ("kPa", "Pa",
+    "N/m2", "MPa", "bar", "mbar", "hPa", "N/cm2", "kgf/cm2", "gf/cm2", "psi",
+    "mmHg", "cmH2O", or "counts" for raw sensor counts), rows and cols (plain CSV without a header),
     sidecar (read FILE.json next to an .npy; default True), partial (return
     the frames before damage in an import instead of raising; a damaged
     .kmrec always gives the frames before the damage, with .damage set).

@@ -488,7 +488,7 @@ static PyObject *py_read(PyObject *self, PyObject *args, PyObject *kw)
 	}
 	if (units && km_import_units_parse(units, &sc.import.units) != KM_OK) {
 		Py_DECREF(path_obj);
-		return km_raise(KM_ERR_UNSUPPORTED, path, "unknown units (kPa, mmHg, N/cm2, psi, raw)");
+		return km_raise(KM_ERR_UNSUPPORTED, path, "unknown units (" KM_IMPORT_UNITS_LIST ")");
 	}
 	km_source *src = NULL;
 	int rc;

@@ -340,6 +340,16 @@ def test_units_are_converted_and_named(tmp_path):
     assert np.all(raw.frames == 7.5) and np.all(raw.flags & 16)  # KM_FRAME_UNCALIBRATED
 
 
+def test_unknown_units_list_every_unit_the_importer_reads(tmp_path):
+    np.save(tmp_path / "p.npy", np.full((2, 4, 4), 7.5, np.float32))
+    with pytest.raises(knotmap.Error) as e:
+        knotmap.read(tmp_path / "p.npy", units="furlongs")
+    # the importer's own list (import.h), not an old copy of it
+    for unit in ("kPa", "Pa", "N/m2", "MPa", "bar", "mbar", "hPa", "N/cm2", "kgf/cm2",
+                 "g/cm2", "psi", "mmHg", "cmH2O", "counts"):
+        assert unit in str(e.value), unit
+
+
 def test_damaged_files_give_the_frames_before_the_damage_like_the_cli(cli, cli_recording,
                                                                       tmp_path):
     # a .kmrec cut short, as a crash leaves it: the frames before the cut

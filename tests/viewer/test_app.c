@@ -96,6 +96,21 @@ Test(app, event_words_are_plain_and_never_diagnose)
 		cr_assert_null(strstr(buf, "diagnos"), "%s", buf);
 	}
 	cr_assert_geq(shown, 15);
+	/* every line about a hold says which spot (a roller holds several) */
+	static const enum km_event_type hold_lines[] = {
+	    KM_EVENT_HOLD_ENGAGED, KM_EVENT_HOLD_STARTED, KM_EVENT_HOLD_PAUSED,
+	    KM_EVENT_HOLD_RESUMED, KM_EVENT_HOLD_TARGET,  KM_EVENT_HOLD_RELEASE,
+	    KM_EVENT_HOLD_STOPPED};
+	for (size_t k = 0; k < sizeof hold_lines / sizeof hold_lines[0]; k++) {
+		struct km_event h;
+		memset(&h, 0, sizeof h);
+		h.type = hold_lines[k];
+		h.track_id = 4;
+		h.held_s = 12.0f;
+		h.reason = KM_REASON_DRIFT;
+		cr_assert(km__event_text(&h, "spot E", buf, sizeof buf, NULL), "type %d", h.type);
+		cr_assert(strstr(buf, "spot E"), "%s", buf);
+	}
 	struct km_event ev;
 	memset(&ev, 0, sizeof ev);
 	ev.type = KM_EVENT_TENSING_UP;

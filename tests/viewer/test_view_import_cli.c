@@ -305,3 +305,63 @@ Test(view_import_cli, no_library_noise_before_the_message)
 	cr_expect_null(strstr(r->out, "ALSA lib"), "%s", r->out);
 	cr_expect_eq(strncmp(r->out, "knotmap", 7), 0, "first line is not knotmap's: %s", r->out);
 }
+
+/* An XSENSOR file with two insoles (2 x 2 and 1 x 3 cells here): --sensor
+ * reaches the stream (the grid it opened says which insole plays), by name
+ * or number; an unknown one fails before a window opens. */
+Test(view_import_cli, sensor_chooses_the_insole)
+{
+	static char text[8192];
+	size_t len = 0;
+	len += (size_t)snprintf(text, sizeof text, "Units:,kPa,,\n");
+	for (int i = 0; i < 30; i++)
+		len += (size_t)snprintf(text + len, sizeof text - len,
+		                        "FRAME,%d,,\nTime, 10:00:%02d.%03d,,\nSENSOR,Mat-LF S9,,\n"
+		                        "Rows,2,,\nColumns,2,,\nSENSELS,,,\n%d,1,,\n1,1,,\n"
+		                        "SENSOR,Mat-RF S9,,\nRows,1,,\nColumns,3,,\nSENSELS,,,\n"
+		                        "%d,2,2,\n",
+		                        i, i / 50, 20 * (i % 50), 10 + i, 50 + i);
+	cr_assert_lt(len, sizeof text - 1);
+	write_text("two.csv", text);
+	struct km_test_run *r = knot("-v " VIEW " --replay two.csv");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_expect(strstr(r->out, "two.csv: xsensor import, 2x2 at"), "%s", r->out);
+	cr_expect(strstr(r->out, "--sensor RF for the other"), "%s", r->out);
+	static const char *const rf[] = {"RF", "2", "rf"};
+	for (size_t k = 0; k < sizeof rf / sizeof rf[0]; k++) {
+		r = knot("-v " VIEW " --replay two.csv --sensor %s", rf[k]);
+		cr_assert_eq(r->status, 0, "--sensor %s: %s", rf[k], r->out);
+		cr_expect(strstr(r->out, "two.csv: xsensor import, 1x3 at"), "--sensor %s: %s",
+		          rf[k], r->out);
+		cr_expect_null(strstr(r->out, "2x2"), "--sensor %s: %s", rf[k], r->out);
+		cr_expect_null(strstr(r->out, "first sensor"), "%s", r->out);
+		expect_png("shot.png");
+	}
+	r = knot(VIEW " --replay two.csv --sensor heel");
+	cr_expect_eq(r->status, 1, "%s", r->out);
+	cr_expect(strstr(r->out, "sensor 'heel' is not in the file"), "%s", r->out);
+}
+
+/* --partial reaches the stream: a line that does not read stops the replay
+ * there without it, and is skipped (said with its place) with it. */
+Test(view_import_cli, partial_skips_what_does_not_read)
+{
+	static char text[65536];
+	size_t len = 0;
+	for (int t = 0; t < 30; t++)
+		for (int i = 0; i < 48; i++)
+			len += (size_t)snprintf(text + len, sizeof text - len, "%s%s",
+			                        t == 10 && i == 2 ? "x" : (i == 20 ? "9" : "4"),
+			                        i < 47 ? "," : "\n");
+	write_text("bad.csv", text);
+	struct km_test_run *r = knot(VIEW " --replay bad.csv --rows 6 --cols 8 --after 0.25");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_expect(strstr(r->out, "recording damaged") && strstr(r->out, "bad.csv:11:5"), "%s",
+	          r->out);
+	r = knot(VIEW " --replay bad.csv --rows 6 --cols 8 --after 0.25 --partial");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_expect(strstr(r->out, "bad.csv:11:5: field 3: 'x' is not a number; frame skipped"),
+	          "%s", r->out);
+	cr_expect_null(strstr(r->out, "recording damaged"), "%s", r->out);
+	expect_png("shot.png");
+}

@@ -133,6 +133,30 @@ static int on_session(void *user, const struct km_history_session *s)
 	return 0;
 }
 
+struct knots_seen {
+	int n, on_body;
+	char names[256];
+};
+
+static int on_knot(void *user, const struct km_history_knot *k)
+{
+	struct knots_seen *ks = user;
+	ks->n++;
+	if (k->body.region[0]) {
+		ks->on_body++;
+		cr_assert(k->body.along_pct >= 0.0f && k->body.along_pct <= 100.0f, "along %g %%",
+		          (double)k->body.along_pct);
+		cr_assert_geq(k->body.lateral_mm, 0.0f);
+	}
+	char name[64];
+	km_history_knot_name(k, name, sizeof name);
+	if (strlen(ks->names) + strlen(name) + 3 < sizeof ks->names) {
+		strcat(ks->names, name);
+		strcat(ks->names, "; ");
+	}
+	return 0;
+}
+
 static int count_hold(void *user, const struct km_history_hold *h)
 {
 	int *n = user;
@@ -193,7 +217,8 @@ Test(view_record, the_r_key_records_events_as_documented, .timeout = 120)
 	km_rec_reader *r = NULL;
 	cr_assert_eq(km_rec_reader_create(&rc, &r), KM_OK);
 	struct km_event pending[64];
-	size_t n_pending = 0, n_events = 0, n_holds = 0, n_frames = 0, n_found = 0, n_stopped = 0;
+	size_t n_pending = 0, n_events = 0, n_holds = 0, n_frames = 0, n_found = 0, n_stopped = 0,
+	       n_started = 0;
 	struct km_rec_item it;
 	while ((err = km_rec_reader_next(r, &it)) == KM_OK) {
 		if (it.kind == KM_REC_ITEM_EVENT) {
@@ -202,6 +227,7 @@ Test(view_record, the_r_key_records_events_as_documented, .timeout = 120)
 			n_events++;
 			n_found += it.event.type == KM_EVENT_KNOT_FOUND;
 			n_stopped += it.event.type == KM_EVENT_HOLD_STOPPED;
+			n_started += it.event.type == KM_EVENT_HOLD_STARTED;
 			continue;
 		}
 		n_frames++;
@@ -249,14 +275,80 @@ Test(view_record, the_r_key_records_events_as_documented, .timeout = 120)
 	cr_assert_leq(fs.s.knots, n_found, "%u knots from %zu found events", fs.s.knots, n_found);
 	int n_hist_holds = 0;
 	cr_assert_eq(km_history_list_holds(h, fs.s.id, count_hold, &n_hist_holds), KM_OK);
-	cr_assert_eq((size_t)n_hist_holds, n_stopped, "history %d holds, file %zu", n_hist_holds,
-	             n_stopped);
-	cr_assert_eq(fs.s.holds, (uint32_t)n_stopped);
+	/* every hold the file starts: those it stops, and the one still running
+	 * when the viewer quit, with its length so far (count_hold) */
+	cr_assert_gt(n_started, n_stopped, "the demo's hold still runs at 20 s");
+	cr_assert_eq((size_t)n_hist_holds, n_started, "history %d holds, file %zu started",
+	             n_hist_holds, n_started);
+	cr_assert_eq(fs.s.holds, (uint32_t)n_started);
+	/* its length is the recording's frame span, as `replay` says it (the
+	 * ball's contact has no posture, so no body coordinates here: see
+	 * the_r_key_records_body_coordinates) */
+	cr_assert_gt(fs.s.mat_seconds, 0.0, "the session's length is %g s", fs.s.mat_seconds);
+	cr_assert_float_eq(fs.s.mat_seconds, (double)(n_frames - 1) / 100.0, 0.05,
+	                   "%g s for %zu frames at 100 Hz", fs.s.mat_seconds, n_frames);
 	km_history_destroy(h);
 	remove(db);
 	remove(path);
 	rmdir(dir);
 	snprintf(dir, sizeof dir, "%s/knotmap", data);
 	rmdir(dir);
+	rmdir(data);
+}
+
+/* A person lying on the mat (back-lying), recorded with R: the knots reach
+ * the history with body coordinates (side, region, along, lateral), as
+ * `knotmap record` stores them, so they match across sessions wherever the
+ * person lies; the session has its length. */
+Test(view_record, the_r_key_records_body_coordinates, .timeout = 120)
+{
+	setenv("SDL_VIDEODRIVER", "dummy", 1);
+	char data[] = "/tmp/km_view_rec_body_XXXXXX";
+	cr_assert_not_null(mkdtemp(data));
+	setenv("XDG_DATA_HOME", data, 1);
+	char png[600], db[600];
+	snprintf(png, sizeof png, "%s/shot.png", data);
+	snprintf(db, sizeof db, "%s/test-history.db", data);
+	struct km_viewer_options o = km_viewer_options_default();
+	o.source = KM_VIEW_SOURCE_SIM;
+	o.scenario = "back-lying";
+	o.sim_speed = 16.0;
+	o.sound = false;
+	o.keys = "r";
+	o.screenshot_path = png;
+	o.screenshot_after_s = 5.0;
+	o.log.fn = quiet;
+	o.history_path = db;
+	int err = km_viewer_run(&o);
+	cr_assert_eq(err, KM_OK, "km_viewer_run: %s", km_strerror(err));
+	remove(png);
+
+	struct km_history_config hc = km_history_config_default();
+	hc.path = db;
+	hc.read_only = true;
+	km_history *h = NULL;
+	cr_assert_eq(km_history_create(&hc, &h), KM_OK, "no history at %s", db);
+	struct found_session fs = {0};
+	cr_assert_eq(km_history_list_sessions(h, on_session, &fs), KM_OK);
+	cr_assert_eq(fs.n, 1);
+	cr_assert_str_eq(fs.s.device, "sim:back-lying");
+	/* at least the 5 s of mat time to the screenshot (R at the first frame
+	 * drawn; at 16 x the mat runs on while the viewer quits) */
+	cr_assert(fs.s.mat_seconds > 4.0 && fs.s.mat_seconds < 600.0, "length %g s",
+	          fs.s.mat_seconds);
+	struct knots_seen ks;
+	memset(&ks, 0, sizeof ks);
+	cr_assert_eq(km_history_list_knots(h, fs.s.id, on_knot, &ks), KM_OK);
+	cr_assert_eq((uint32_t)ks.n, fs.s.knots);
+	cr_assert_gt(ks.on_body, 0, "no knot with body coordinates: %s", ks.names);
+	cr_assert(strstr(ks.names, "back") || strstr(ks.names, "shoulders"), "%s", ks.names);
+	km_history_destroy(h);
+	remove(fs.s.recording);
+	char dir[700];
+	snprintf(dir, sizeof dir, "%s/knotmap/sessions", data);
+	rmdir(dir);
+	snprintf(dir, sizeof dir, "%s/knotmap", data);
+	rmdir(dir);
+	remove(db);
 	rmdir(data);
 }

@@ -27,7 +27,8 @@ int km__event_text(const struct km_event *ev, const char *name, char *buf, size_
 		lv = KM_VIEW_GOOD;
 		break;
 	case KM_EVENT_HOLD_PAUSED:
-		n = snprintf(buf, size, "Hold paused (%s)",
+		/* Named: a roller may hold several spots at once. */
+		n = snprintf(buf, size, "Hold on %s paused (%s)", id,
 		             ev->reason == KM_REASON_DRIFT      ? "moved off the spot"
 		             : ev->reason == KM_REASON_OVERLOAD ? "too much pressure"
 		             : ev->reason == KM_REASON_UNLOADED ? "lifted off"
@@ -35,7 +36,7 @@ int km__event_text(const struct km_event *ev, const char *name, char *buf, size_
 		lv = KM_VIEW_WARN;
 		break;
 	case KM_EVENT_HOLD_RESUMED:
-		n = snprintf(buf, size, "Hold resumed at %.0f s", (double)ev->held_s);
+		n = snprintf(buf, size, "Hold on %s resumed at %.0f s", id, (double)ev->held_s);
 		lv = KM_VIEW_GOOD;
 		break;
 	case KM_EVENT_HOLD_TARGET:

@@ -9,6 +9,7 @@
 
 struct km__vpipe;
 struct km_pipeline_result;
+struct km_body_model;
 
 typedef void (*km__vpipe_event_fn)(void *user, const struct km_event *ev);
 
@@ -25,6 +26,12 @@ int km__vpipe_process(struct km__vpipe *p, const struct km_frame *f, struct km_v
  * NULL when the last frame was skipped or there is no pipeline. Valid until
  * the next process / reset. */
 const struct km_pipeline_result *km__vpipe_result(const struct km__vpipe *p);
+/* The body model of the last processed frame (the pipeline's own object,
+ * updated before its events), or NULL. */
+const struct km_body_model *km__vpipe_body(const struct km__vpipe *p);
+/* Whether there is a pipeline for the frames' units (false when the one for
+ * raw counts could not be made). */
+bool km__vpipe_running(const struct km__vpipe *p);
 /* The user logged numbness / tingling / radiating pain at t_us. */
 void km__vpipe_symptoms(struct km__vpipe *p, uint64_t t_us);
 

@@ -28,7 +28,14 @@ struct spot_name {
 };
 
 struct km__vpipe {
-	km_pipeline *pl;
+	km_pipeline *pl; /* NULL after a set-up for counts failed */
+	/* The set-up for kPa; frames of raw counts (KM_FRAME_UNCALIBRATED) get
+	 * it through km_pipeline_config_for_counts, as `knotmap analyze` does.
+	 * The units are known from the first frame only (a replay's file, a
+	 * recording of counts), so the pipeline is made again when they change. */
+	struct km_pipeline_config cfg;
+	bool counts;
+	int pl_err; /* why pl is NULL */
 	struct km_hold_config hold_cfg;
 	km__vpipe_event_fn fn;
 	void *user;
@@ -66,6 +73,10 @@ struct km__vpipe {
 	 * KNOT_LOST). */
 	struct spot_name names[MAX_IDS];
 	size_t n_names;
+	/* The track the last message about a hold named ("Hold started on spot
+	 * E"): the panel shows that hold while it runs, so the panel and the
+	 * messages speak of the same spot when a roller holds several. */
+	uint32_t said_id;
 	/* The name of the hold last shown, for its "hold over" moment. */
 	uint32_t held_id;
 	char held_name[KM_VIEW_NAME_MAX];
@@ -160,10 +171,17 @@ static void on_event(void *user, const struct km_event *ev)
 	case KM_EVENT_HOLD_PAUSED:
 		pause_set(v, ev->track_id,
 		          ev->reason == KM_REASON_NONE ? KM_REASON_COUNT : ev->reason);
+		v->said_id = ev->track_id;
 		break;
 	case KM_EVENT_HOLD_RESUMED:
 	case KM_EVENT_HOLD_STARTED:
 		pause_set(v, ev->track_id, KM_REASON_NONE);
+		v->said_id = ev->track_id;
+		break;
+	case KM_EVENT_HOLD_ENGAGED:
+	case KM_EVENT_HOLD_TARGET:
+	case KM_EVENT_HOLD_RELEASE:
+		v->said_id = ev->track_id;
 		break;
 	case KM_EVENT_TENSING_UP:
 		set_add(v->tensing, &v->n_tensing, ev->track_id);
@@ -184,6 +202,8 @@ static void on_event(void *user, const struct km_event *ev)
 		break;
 	case KM_EVENT_HOLD_STOPPED:
 		pause_set(v, ev->track_id, KM_REASON_NONE);
+		if (v->said_id == ev->track_id)
+			v->said_id = 0;
 		memset(&v->done, 0, sizeof v->done);
 		v->done.state = KM_VIEW_HOLD_DONE;
 		v->done.track_id = ev->track_id;
@@ -237,6 +257,7 @@ int km__vpipe_create(const struct km_frame *shape, float rate_hz, const struct k
 	c.user = v;
 	if (log)
 		c.log = *log;
+	v->cfg = c;
 	v->hold_cfg = c.hold;
 	int err = km_view_snapshot_init(&v->ov, shape->rows, shape->cols, shape->pitch_mm,
 	                                shape->geometry);
@@ -264,12 +285,14 @@ void km__vpipe_reset(struct km__vpipe *v)
 {
 	if (!v)
 		return;
-	km_pipeline_reset(v->pl);
+	if (v->pl)
+		km_pipeline_reset(v->pl);
 	v->res_valid = false;
 	v->body = NULL;
 	v->n_tensing = 0;
 	v->n_stiff = 0;
 	v->n_paused = 0;
+	v->said_id = 0;
 	v->done_us = 0;
 	v->done.state = KM_VIEW_HOLD_IDLE;
 	v->seek_advice = false;
@@ -481,6 +504,44 @@ static void spot_name(struct km__vpipe *v, const struct km_body_model *body, uin
 	snprintf(buf, size, "%s", tmp);
 }
 
+/* The pipeline for the frame's units: made again (once, not per frame) when
+ * they change, with the overlay state of the old one dropped. */
+static int match_units(struct km__vpipe *v, const struct km_frame *f)
+{
+	bool counts = (f->flags & KM_FRAME_UNCALIBRATED) != 0;
+	if (counts == v->counts)
+		return v->pl ? KM_OK : v->pl_err;
+	km__vpipe_reset(v);
+	km_pipeline_destroy(v->pl);
+	v->pl = NULL;
+	v->counts = counts;
+	struct km_pipeline_config c = v->cfg;
+	if (counts)
+		km_pipeline_config_for_counts(&c);
+	v->pl_err = km_pipeline_create(&c, &v->pl);
+	if (v->pl_err != KM_OK) {
+		v->pl = NULL;
+		km__log(&c.log, KM_LOG_WARN, "viewer", "no spot detection for raw counts: %s",
+		        km_strerror(v->pl_err));
+		return v->pl_err;
+	}
+	v->hold_cfg = c.hold;
+	km__log(&c.log, KM_LOG_INFO, "viewer",
+	        counts ? "values are raw counts: relative rules only, loads not in kPa"
+	               : "values are in kPa: every rule");
+	return KM_OK;
+}
+
+const struct km_body_model *km__vpipe_body(const struct km__vpipe *v)
+{
+	return v ? v->body : NULL;
+}
+
+bool km__vpipe_running(const struct km__vpipe *v)
+{
+	return v && v->pl;
+}
+
 int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_view_snapshot *out,
                       km__vpipe_event_fn fn, void *user)
 {
@@ -488,6 +549,12 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 	    km_frame_cells(out->frame) != km_frame_cells(v->ov.frame))
 		return KM_ERR_INVALID_ARG;
 	struct km_view_snapshot *s = &v->ov;
+	int uerr = match_units(v, f);
+	if (uerr != KM_OK) {
+		v->res_valid = false;
+		copy_overlay(out, s);
+		return uerr;
+	}
 	v->fn = fn;
 	v->user = user;
 	v->ease_off_now = false;
@@ -510,6 +577,7 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 	struct km_view_hold best;
 	memset(&best, 0, sizeof best);
 	int best_rank = 0;
+	bool best_said = false;
 	for (size_t i = 0; i < rp->track_count; i++) {
 		const struct km_track *t = &rp->tracks[i];
 		if (t->state == KM_TRACK_END) {
@@ -542,10 +610,14 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		struct km_hold_status hs;
 		if (km_pipeline_hold_status(v->pl, t->id, &hs) != KM_OK)
 			continue;
+		/* The hold the last message named, while it runs; else the
+		 * most advanced. */
 		int rank = hold_rank(hs.state);
-		if (rank == 0 || rank < best_rank ||
-		    (rank == best_rank && hs.held_s <= best.held_s))
+		bool said = rank > 0 && t->id == v->said_id;
+		if (!said && (rank == 0 || best_said || rank < best_rank ||
+		              (rank == best_rank && hs.held_s <= best.held_s)))
 			continue;
+		best_said = said;
 		best_rank = rank;
 		best.state = hs.state == KM_HOLD_HOLDING  ? KM_VIEW_HOLD_HOLDING
 		             : hs.state == KM_HOLD_PAUSED ? KM_VIEW_HOLD_PAUSED

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "km_internal.h"
+#include "knotmap/import.h"
 #include "knotmap/outfile.h"
 #include "knotmap/pipeline.h"
 #include "proc.h"
@@ -80,6 +81,25 @@ void km__view_event_to_rec(const struct km_event *ev, struct km_rec_event *out)
 	km_event_to_record(ev, out); /* core's one mapping, shared with the CLI */
 }
 
+/* Body coordinates of a spot under the body model, for the history (which
+ * matches spots across sessions on the body, not on the mat), as `knotmap
+ * record` stores them: only when the posture says which side is the
+ * person's left. */
+static bool body_position(const struct km_body_model *m, const struct km_event *ev,
+                          struct km_history_body *out)
+{
+	memset(out, 0, sizeof *out);
+	struct km_body_position pos;
+	if (!m || !m->found || km_body_locate(m, ev->x_mm, ev->y_mm, &pos) != KM_OK ||
+	    pos.region == KM_REGION_OFF_BODY || pos.side_is_mat)
+		return false;
+	snprintf(out->region, sizeof out->region, "%s", km_body_region_name(pos.region));
+	out->side = pos.side;
+	out->lateral_mm = pos.lateral_mm;
+	out->along_pct = pos.along_pct;
+	return true;
+}
+
 static void on_event(void *user, const struct km_event *ev)
 {
 	struct km__vproc *p = user;
@@ -98,7 +118,11 @@ static void on_event(void *user, const struct km_event *ev)
 		km__view_event_to_rec(ev, &re);
 		km_rec_writer_write_event(p->rec, &re);
 		bool persistent = false;
-		if (p->slog && km_session_log_event(p->slog, ev, &persistent) == KM_OK &&
+		struct km_history_body b;
+		bool on_body = ev->type == KM_EVENT_KNOT_FOUND &&
+		               body_position(km__vpipe_body(p->pipe), ev, &b);
+		if (p->slog &&
+		    km_session_log_event_at(p->slog, ev, on_body ? &b : NULL, &persistent) == KM_OK &&
 		    persistent)
 			push_msg(p, KM_VIEW_ALERT, ev->time_us,
 			         "Seen for over a week: see a healthcare professional");
@@ -146,6 +170,8 @@ static int open_stream(struct km__vproc *p)
 		c.replay_units = o->replay_units;
 		c.replay_rows = o->replay_rows;
 		c.replay_cols = o->replay_cols;
+		c.replay_sensor = o->replay_sensor;
+		c.replay_partial = o->replay_partial;
 		break;
 	default:
 		c.transport = KM_TRANSPORT_AUTO;
@@ -214,6 +240,35 @@ void km__vproc_destroy(struct km__vproc *p)
 	km__free(p);
 }
 
+/* Whether a replay's values are raw counts (an import without units, or
+ * --units counts). The stream hands its frames over as kPa, unflagged, so
+ * the file is asked here (its header only, quietly: the stream's own open
+ * says what it found). */
+static bool replay_is_counts(const struct km_viewer_options *o)
+{
+	if (o->source != KM_VIEW_SOURCE_REPLAY || !o->replay_path)
+		return false;
+	struct km_source_config sc = km_source_config_default();
+	sc.path = o->replay_path;
+	if (o->replay_format && km_import_format_parse(o->replay_format, &sc.import.format) != KM_OK)
+		return false;
+	if (o->replay_units && km_import_units_parse(o->replay_units, &sc.import.units) != KM_OK)
+		return false;
+	sc.import.rate_hz = o->replay_rate_hz;
+	sc.import.pitch_mm = o->replay_pitch_mm;
+	sc.import.rows = o->replay_rows;
+	sc.import.cols = o->replay_cols;
+	sc.import.sensor = o->replay_sensor;
+	sc.import.partial = o->replay_partial;
+	km_source *src = NULL;
+	if (km_source_create(&sc, &src) != KM_OK)
+		return false;
+	const struct km_source_info *in = km_source_info(src);
+	bool counts = in->format != KM_IMPORT_KMREC && in->units == KM_UNITS_RAW;
+	km_source_destroy(src);
+	return counts;
+}
+
 int km__vproc_create(const struct km_viewer_options *opts, struct km__vproc **out)
 {
 	*out = NULL;
@@ -225,6 +280,8 @@ int km__vproc_create(const struct km_viewer_options *opts, struct km__vproc **ou
 	p->speed = p->opts.source == KM_VIEW_SOURCE_SIM ? opts->sim_speed : 1.0;
 	pthread_mutex_init(&p->lock, NULL);
 	int err = open_stream(p);
+	if (err == KM_OK)
+		p->counts = replay_is_counts(opts);
 	if (err == KM_OK)
 		err = km_tribuf_create(p->info.rows, p->info.cols, p->info.pitch_mm,
 		                       p->info.geometry, &p->tb);
@@ -320,11 +377,19 @@ static int64_t wall_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The session's end as `knotmap record` stores it: holds still running with
+ * their length so far, the wall-clock end, and the mat-time length of the
+ * frames written (first to last, as `replay` gives it for the file). */
 static void end_history(struct km__vproc *p)
 {
 	if (!p->slog)
 		return;
+	if (p->rec_frames > 0)
+		km_session_log_finish(p->slog, p->rec_last_dev);
 	km_session_log_end(p->slog, wall_now_us());
+	km_session_log_mat_seconds(p->slog, p->rec_frames > 0 && p->rec_last_dev >= p->rec_first_dev
+	                                        ? (double)(p->rec_last_dev - p->rec_first_dev) / 1e6
+	                                        : 0.0);
 	km_session_log_destroy(p->slog);
 	p->slog = NULL;
 }
@@ -404,6 +469,7 @@ static void rec_toggle(struct km__vproc *p, uint64_t t_us)
 	int64_t start_unix_us = wall_now_us();
 	c.start_unix_us = start_unix_us;
 	int err = km_rec_writer_create(&c, &p->rec);
+	p->rec_frames = 0;
 	if (err == KM_OK)
 		start_history(p, stamp, start_unix_us);
 	char line[KM_VIEW_TEXT_MAX];
@@ -525,7 +591,7 @@ static void fill_stats(struct km__vproc *p, struct km_view_snapshot *s, const st
 		snprintf(st->device, sizeof st->device, "%.31s %.31s", p->info.product,
 		         p->info.serial);
 	snprintf(st->transport, sizeof st->transport, "%s", km_transport_name(p->info.transport));
-	st->detection_off = p->pipe == NULL;
+	st->detection_off = !km__vpipe_running(p->pipe);
 	st->raw_units = (f->flags & KM_FRAME_UNCALIBRATED) != 0;
 	st->guard_off = p->guard_off;
 	/* Faulty cells stay on screen a few seconds after the last frame that
@@ -663,6 +729,8 @@ static void *proc_main(void *arg)
 		}
 		stale = true;
 		shown_unplugged = false;
+		if (p->counts)
+			p->frame->flags |= KM_FRAME_UNCALIBRATED; /* relative rules only */
 		const struct km_frame *f = p->frame;
 		if (!p->have_first) {
 			p->have_first = true;
@@ -710,8 +778,11 @@ static void *proc_main(void *arg)
 			s->tensing = false;
 		}
 		guided_frame(p, s, f);
-		if (p->rec)
-			km_rec_writer_write_frame(p->rec, f, NULL, 0);
+		if (p->rec && km_rec_writer_write_frame(p->rec, f, NULL, 0) == KM_OK) {
+			if (p->rec_frames++ == 0)
+				p->rec_first_dev = f->device_time_us;
+			p->rec_last_dev = f->device_time_us;
+		}
 		p->frames_shown++;
 		fill_stats(p, s, f);
 		km_tribuf_publish(p->tb);

@@ -86,6 +86,12 @@ struct km__vproc {
 	 * holds), as `knotmap record` keeps them; NULL when not recording or the
 	 * history is not available. */
 	km_session_log *slog;
+	/* Frames written to the recording, and the first and last one's device
+	 * time: the session's mat-time length in the history. */
+	uint64_t rec_frames, rec_first_dev, rec_last_dev;
+	/* The replay's values are raw counts: its frames are flagged
+	 * KM_FRAME_UNCALIBRATED, so the pipeline runs the relative rules only. */
+	bool counts;
 	/* The pipeline said the tensing-up guard is off (low rate); latched, as
 	 * the rate is the stream's, and skipped frames carry no result. */
 	bool guard_off;

@@ -722,14 +722,16 @@ static float nice_round(float v)
 	return (n < 1.5f ? 1.0f : n < 3.5f ? 2.0f : n < 7.5f ? 5.0f : 10.0f) * mag;
 }
 
-static void draw_colour_bar(km_render *r, enum km_colormap map, enum km_view_scale vscale)
+static void draw_colour_bar(km_render *r, enum km_colormap map, enum km_view_scale vscale,
+                            bool counts)
 {
 	SDL_Rect bar = {r->heat_rect.x + r->heat_rect.w + 16, r->heat_rect.y, 22, r->heat_rect.h};
 	SDL_RenderCopy(r->ren, r->bar[map < KM_COLORMAP_COUNT ? map : 0], NULL, &bar);
 	SDL_SetRenderDrawColor(r->ren, 0xd0, 0xd0, 0xd0, 255);
 	SDL_RenderDrawRect(r->ren, &bar);
 	km__rtext(r, F_SMALL, C_DIM, bar.x + bar.w + 4, r->heat_rect.y - 24, AL_LEFT,
-	          vscale == KM_SCALE_SQRT ? "kPa (sqrt)" : "kPa");
+	          counts ? (vscale == KM_SCALE_SQRT ? "counts (sqrt)" : "counts")
+	                 : (vscale == KM_SCALE_SQRT ? "kPa (sqrt)" : "kPa"));
 	float ticks[12];
 	int n = 0;
 	if (vscale == KM_SCALE_SQRT) {
@@ -1372,7 +1374,7 @@ static void clear_background(km_render *r)
 static void draw_static(km_render *r, const struct km_frame *f, const struct km_view_ui *ui)
 {
 	draw_title(r, f);
-	draw_colour_bar(r, ui->colormap, ui->scale);
+	draw_colour_bar(r, ui->colormap, ui->scale, (f->flags & KM_FRAME_UNCALIBRATED) != 0);
 	km__rtext(r, F_LARGE, C_TEXT, 716, 8, AL_LEFT, "knotmap");
 }
 
@@ -1391,6 +1393,7 @@ static bool static_layer(km_render *r, const struct km_frame *f, const struct km
 	k.cols = f->cols;
 	k.pitch_mm = f->pitch_mm;
 	k.geometry = f->geometry;
+	k.counts = (f->flags & KM_FRAME_UNCALIBRATED) != 0;
 	if (r->static_failed || r->cfg.no_static_cache)
 		return false;
 	if (!r->static_tex) {

@@ -35,6 +35,7 @@ struct static_key {
 	int rows, cols;
 	float pitch_mm;
 	int geometry;
+	bool counts; /* the frame is raw counts (KM_FRAME_UNCALIBRATED), not kPa */
 };
 
 /* Steps of the heatmap's colour-index tables (render.c heat_pixels). */

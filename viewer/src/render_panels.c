@@ -58,15 +58,21 @@ static void draw_hold_panel(km_render *r, const struct km_view_snapshot *s, int 
 		               "X stops at once.");
 		return;
 	}
-	if (h->state == KM_VIEW_HOLD_IDLE && (s->stats.raw_units || s->stats.detection_off)) {
+	if (h->state == KM_VIEW_HOLD_IDLE && s->stats.detection_off) {
 		/* No spots can come: do not invite anyone to look for one. */
 		km__rtext(r, F_LARGE, C_WARN, x + 14, y + 12, AL_LEFT, "No detection");
 		km__rtext_wrap(r, F_BODY, C_DIM, x + 14, y + 52, w - 28, AL_LEFT,
-		               s->stats.raw_units
-		                   ? "The frames are raw sensor counts, not kPa: the map shows "
-		                     "them, but no spots are looked for. Calibrate the mat."
-		                   : "This source has no spot detection: the map shows pressure "
-		                     "only.");
+		               "This source has no spot detection: the map shows pressure "
+		               "only.");
+		return;
+	}
+	if (h->state == KM_VIEW_HOLD_IDLE && s->stats.raw_units) {
+		/* Spots come from the map's own contrast; no kPa rule judges them. */
+		km__rtext(r, F_LARGE, C_TEXT, x + 14, y + 12, AL_LEFT, "No hold");
+		km__rtext_wrap(r, F_BODY, C_DIM, x + 14, y + 52, w - 28, AL_LEFT,
+		               "Raw sensor counts, not kPa: spots are found by the relative "
+		               "rules only (contrast with the map around them), and no "
+		               "pressure limit applies. Calibrate the mat for kPa.");
 		return;
 	}
 	if (h->state == KM_VIEW_HOLD_IDLE) {
@@ -111,8 +117,8 @@ static void draw_hold_panel(km_render *r, const struct km_view_snapshot *s, int 
 	}
 	km__rtext(r, F_BODY, h->held_s >= rel ? C_WARN : C_TEXT, x + 14, y + 192, AL_LEFT, goal);
 	if (h->load_kpa > 0.0f)
-		km__rtextf(r, F_SMALL, C_DIM, x + 14, y + 224, AL_LEFT, "load %.0f kPa",
-		           (double)h->load_kpa);
+		km__rtextf(r, F_SMALL, C_DIM, x + 14, y + 224, AL_LEFT, "load %.0f %s",
+		           (double)h->load_kpa, s->stats.raw_units ? "counts" : "kPa");
 	if (isfinite(h->stiffness_pct) && h->stiffness_pct != 0.0f)
 		km__rtextf(r, F_SMALL, C_DIM, x + w - 12, y + 224, AL_RIGHT, "stiffness %+.0f%%",
 		           (double)h->stiffness_pct);
@@ -176,7 +182,7 @@ void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct 
 	char lim[96];
 	if (st->raw_units)
 		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT,
-		                    "Raw counts, not kPa: no spot detection");
+		                    "Raw counts: relative rules only (not kPa)");
 	else if (st->detection_off)
 		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT,
 		                    "Detection off: pressure map only");
@@ -251,7 +257,7 @@ const char *km__rguidance(const struct km_view_snapshot *s, uint32_t *col)
 	 * find (the terminal's warning is not where people look). */
 	if (s->stats.raw_units) {
 		*col = C_WARN;
-		return "Raw sensor counts, not kPa: no spot detection. Calibrate the mat for kPa.";
+		return "Raw counts, not kPa: relative rules only. Find a candidate spot, hold 30-60 s.";
 	}
 	if (s->stats.detection_off) {
 		*col = C_WARN;

@@ -94,7 +94,7 @@ struct km_view_stats {
 	bool disconnected; /* mat unplugged; waiting for it */
 	/* What limits the analysis, for the guidance line (issue 20): */
 	bool detection_off; /* no dsp pipeline for this source: no spots, no holds */
-	bool raw_units;     /* the frames are raw counts, not kPa: no detection */
+	bool raw_units;     /* the frames are raw counts, not kPa: relative rules only */
 	bool guard_off;     /* frame rate below the tensing-up guard's need */
 	/* Faulty cells, seen within the last few seconds: */
 	bool bad_cells;       /* some cells read NaN/inf/negative (read as 0) */

@@ -55,8 +55,17 @@ struct km_viewer_options {
 	const char *replay_format;         /* "npy", "tekscan", "xsensor", "csv", "kmrec" */
 	float replay_rate_hz;              /* Hz, (0, 100000] */
 	float replay_pitch_mm;             /* mm, (0, 1000] */
-	const char *replay_units;          /* "kPa", "mmHg", "N/cm2", "psi", "raw" */
+	/* Any unit knotmap/import.h reads (KM_IMPORT_UNITS_LIST: kPa, Pa, N/m2,
+	 * MPa, bar, mbar, hPa, N/cm2, kgf/cm2, gf/cm2, psi, mmHg, cmH2O), or
+	 * "counts" for raw sensor counts (relative rules only). */
+	const char *replay_units;
 	uint16_t replay_rows, replay_cols; /* a headerless plain CSV's grid (both or 0) */
+	/* A file with several sensors (XSENSOR insoles): which one, by 1-based
+	 * number or name (the stream's replay_sensor); NULL = the first. */
+	const char *replay_sensor;
+	/* Skip an import's frames that do not read (each one logged) instead of
+	 * stopping there (the stream's replay_partial). */
+	bool replay_partial;
 	/* The mat's calibration file (knotmap calibrate); NULL = the one the
 	 * mat or virtual mat ships with. */
 	const char *calibration_path;
