@@ -864,7 +864,7 @@ static int check_config(const struct km_import_config *c)
 		early_fail(c, "rate must be in (0, 100000] Hz and pitch in (0, 1000] mm");
 		return KM_ERR_INVALID_ARG;
 	}
-	if ((unsigned)c->units > KM_UNITS_RAW)
+	if ((unsigned)c->units > KM_UNITS_CMH2O) /* the last of enum km_import_units */
 		return KM_ERR_INVALID_ARG;
 	if ((c->rows == 0) != (c->cols == 0) || c->rows > KM_FRAME_MAX_DIM ||
 	    c->cols > KM_FRAME_MAX_DIM) {

@@ -459,8 +459,23 @@ Test(import, plain_csv_rows_and_blocks)
 	cr_assert_float_eq(f->kpa[5], 0.0f, 0, "negative cell clamped");
 	cr_assert(f->flags & KM_FRAME_BAD_CELLS);
 	cr_assert_eq(km_import_next(r, f), KM_ERR_END);
-	km_frame_destroy(f);
 	km_import_destroy(r);
+
+	/* every unit a caller may give, also the ones numbered after raw counts */
+	c = km_import_config_default();
+	c.units = KM_UNITS_BAR;
+	r = open_path(q, &c, KM_OK);
+	cr_assert_eq(km_import_next(r, f), KM_OK);
+	cr_assert_float_eq(f->kpa[0], 100.0f, 1e-4f, "1 bar = 100 kPa");
+	km_import_destroy(r);
+	c.units = KM_UNITS_CMH2O;
+	r = open_path(q, &c, KM_OK);
+	cr_assert_eq(km_import_next(r, f), KM_OK);
+	cr_assert_float_eq(f->kpa[1], 2.0f * 0.0980665f, 1e-6f);
+	km_import_destroy(r);
+	c.units = (enum km_import_units)(KM_UNITS_CMH2O + 1);
+	r = open_path(q, &c, KM_ERR_INVALID_ARG);
+	km_frame_destroy(f);
 
 	/* an open FILE * (not closed by the reader) */
 	FILE *fp = tmpfile();

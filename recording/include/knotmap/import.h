@@ -84,6 +84,7 @@ enum km_import_units {
 	KM_UNITS_MBAR = 10,  /* mbar = hPa, x 0.1 kPa */
 	KM_UNITS_MPA = 11,   /* MPa = N/mm^2, x 1000 kPa */
 	KM_UNITS_CMH2O = 12, /* conventional cm of water, 1 g/cm^3 x g: x 0.0980665 kPa */
+	/* a new unit goes here, and into km_import_create's range check */
 };
 
 /* Every unit km_import_units_parse() reads, for messages. */
