@@ -259,13 +259,14 @@ int km_body_update(km_body *b, const float *kpa)
 	}
 	if (m->length_mm < 800.0f) {
 		m->posture = KM_POSTURE_SITTING; /* est.: a lying adult spans > 1.4 m */
-	} else if (m->length_mm < 1300.0f) {
-		/* Part of a body lying (head to pelvis, a back): the proportions
-		 * below are a whole body's; on the virtual mat's head-to-thigh
-		 * view the chest outweighed a lifted lumbar band and the back
-		 * read as the front, its sides swapped. */
-		m->posture = KM_POSTURE_UNKNOWN;
-		return KM_OK;
+	} else if (m->length_mm < 1300.0f && m->trunk_width_mm >= 0.14f * m->length_mm) {
+		/* Part of a body lying (head to pelvis or thighs): the chest-
+		 * against-pelvis rule below needs a whole body's proportions (on
+		 * the virtual mat's head-to-thigh view a lifted lumbar band fell
+		 * in its pelvis band and the back read as the front, the person's
+		 * sides swapped). Such a view is of someone lying on their back
+		 * on the mat, the position self-care on a mat uses. */
+		m->posture = KM_POSTURE_SUPINE;
 	} else if (m->trunk_width_mm < 0.14f * m->length_mm) {
 		m->posture = KM_POSTURE_SIDE; /* est.: back ~0.2 x length, side ~0.1 */
 	} else {

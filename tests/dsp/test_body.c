@@ -122,24 +122,27 @@ Test(body, side_lying_and_no_body)
 	km_body_destroy(b);
 }
 
-Test(body, part_of_a_body_lying_has_no_posture)
+Test(body, part_of_a_body_lying_is_on_its_back)
 {
 	/* The supine body from the head to the top of the thighs (rows 0..38:
-	 * 1.17 m): the whole-body proportions do not apply, so no posture (and
-	 * no person's side), where the chest-against-pelvis rule would guess. */
+	 * 1.17 m), the pelvis band lifted off the mat (a lumbar curve on a firm
+	 * mat): the chest-against-pelvis rule would call it the front; part of
+	 * a body lying is taken as lying on the back, its sides the person's. */
 	static float m[R * C];
 	supine(m, 0);
-	for (int r = 39; r < R; r++)
-		for (int c = 0; c < C; c++)
-			m[r * C + c] = 0.0f;
+	for (int r = 22; r < R; r++)
+		if (r <= 30 || r >= 39) /* the lifted lumbar band; the legs off the mat */
+			for (int c = 0; c < C; c++)
+				m[r * C + c] = 0.0f;
 	km_body *b = mk(R, C, PITCH);
 	cr_assert_eq(km_body_update(b, m), KM_OK);
 	const struct km_body_model *md = km_body_model(b);
 	cr_assert(md->found);
-	cr_expect_eq(md->posture, KM_POSTURE_UNKNOWN, "%s", km_posture_name(md->posture));
+	cr_expect_eq(md->posture, KM_POSTURE_SUPINE, "%s", km_posture_name(md->posture));
 	struct km_body_position pos;
 	cr_assert_eq(km_body_locate(md, 600.0f, 400.0f, &pos), KM_OK);
-	cr_expect(pos.side_is_mat, "a side without a posture is the mat's");
+	cr_expect_not(pos.side_is_mat, "a person's side");
+	cr_expect_eq(pos.side, 1, "x > midline, head at row 0, on the back: the left");
 	km_body_destroy(b);
 }
 

@@ -11,8 +11,9 @@
  * feet end of a lying body shows two separate contacts, the heels; the head
  * end one); the posture from the trunk's contact width against the body's
  * length (lying on the back or front: a wide trunk; on the side: about half
- * as wide; sitting: a short contact; a contact of 0.8-1.3 m is part of a
- * body lying, posture unknown) and, for back or front, whether the
+ * as wide; sitting: a short contact; a wide contact of 0.8-1.3 m is part of
+ * a body lying on the back, where the rule below cannot apply) and, for a
+ * whole body on the back or front, whether the
  * pelvis or the chest presses harder on average (back: the pelvis); landmarks as the pressure peaks
  * in the bands where adult proportions put them, measured from the vertex as a fraction of the
  * contact length (docs/accuracy.md, "Body model"): head 0-13 %, shoulder blades 15-32 % (one each
