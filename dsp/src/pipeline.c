@@ -1021,9 +1021,9 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	if (p->body && (gap || p->body_dt >= 0.2f)) {
 		km_body_update(p->body, map);
 		p->body_dt = 0.0f;
-		/* A whole body lying (a posture found: not cut by the mat's
-		 * edge, not sitting on a small contact) shows its knots on the
-		 * trunk only. */
+		/* A body lying (a lying posture found: not cut across the
+		 * trunk by the mat's edge, not a short contact) shows its knots
+		 * on the trunk only. */
 		const struct km_body_model *bm = km_body_model(p->body);
 		km_detect_set_trunk_only(p->det, p->cfg.lying_trunk_only && bm->found &&
 		                                     (bm->posture == KM_POSTURE_SUPINE ||

@@ -118,11 +118,12 @@ struct km_pipeline_config {
 	 * shift) and is found again at the same place keeps its id (tracker.h)
 	 * and is announced once. 0 = at the track's END. */
 	float lost_after_s;
-	/* A whole body lying on the mat (the body model finds its posture):
-	 * knots are looked for on its trunk only (knotmap/detect.h
-	 * km_detect_set_trunk_only): arms, head and legs touch a flat mat with
-	 * small bony contacts. A mat that shows part of a body (the back, a
-	 * thigh on a roller) is not gated. Default true. */
+	/* A body lying on the mat (the body model finds a lying posture: the
+	 * whole body, or head to pelvis or thighs): knots are looked for on
+	 * its trunk only (knotmap/detect.h km_detect_set_trunk_only): arms,
+	 * head and legs touch a flat mat with small bony contacts. A mat that
+	 * shows less (a back cut by the mat's edges, a short contact, a thigh
+	 * on a roller) is not gated. Default true. */
 	bool lying_trunk_only;
 	/* A frame with more NaN/inf/negative cells than this fraction is
 	 * rejected (KM_ERR_NONFINITE); fewer are replaced by 0 and flagged.
