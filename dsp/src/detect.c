@@ -704,6 +704,27 @@ static float fast_median(const struct km__detect_ops *ops, float *a, size_t n, f
  * least three outer sigmas inside the loaded area, where mat and body edges
  * no longer reach the response; closer in (halving) when too few such cells
  * exist, and every cell when nothing is loaded. */
+/* 1.4826 x MAD of a[0..n) (reordered): the SD of Gaussian noise, robust to
+ * the spots and edges among the values. */
+static float robust_sd(km_detect *d, float *a, size_t n)
+{
+	int finite = 1;
+	for (size_t i = 0; i < n; i++)
+		finite &= fabsf(a[i]) <= FLT_MAX;
+	if (!finite) {
+		/* NaN or inf: the order-dependent original path, exactly */
+		float med = median(a, n);
+		for (size_t i = 0; i < n; i++)
+			a[i] = fabsf(a[i] - med);
+		return 1.4826f * median(a, n);
+	}
+	float *tmp = d->scratch + (size_t)d->R * (size_t)d->C;
+	float med = fast_median(d->ops, a, n, tmp);
+	for (size_t i = 0; i < n; i++)
+		a[i] = fabsf(a[i] - med);
+	return 1.4826f * fast_median(d->ops, a, n, tmp); /* MAD -> SD for Gaussian noise */
+}
+
 static float noise_sd(km_detect *d, const float *layer, const float *div, unsigned s, bool mirror)
 {
 	size_t cells = (size_t)d->R * (size_t)d->C, n = 0;
@@ -732,8 +753,9 @@ static float noise_sd(km_detect *d, const float *layer, const float *div, unsign
 			/* column c mirrored about this row's midline: m2 - c */
 			float m2 = 2.0f * km_outline_midline_at(&d->outline, ((float)r + 0.5f) * p) / p -
 			           1.0f;
+			const uint64_t *mr = m + (size_t)r * (size_t)W;
 			for (int w = 0; w < W; w++) {
-				uint64_t b = m[(size_t)r * (size_t)W + (size_t)w];
+				uint64_t b = mr[w];
 				size_t base = (size_t)r * (size_t)d->C + 64 * (size_t)w;
 				while (b) {
 					int c = 64 * w + km__ctz64(b);
@@ -748,7 +770,6 @@ static float noise_sd(km_detect *d, const float *layer, const float *div, unsign
 						if (cm <= c || cm >= d->C)
 							continue;
 						size_t im = (size_t)r * (size_t)d->C + (size_t)cm;
-						const uint64_t *mr = m + (size_t)r * (size_t)W;
 						if (!((mr[cm / 64] >> (cm % 64)) & 1u) || !(div[im] > floor))
 							continue;
 						q -= layer[im] / div[im];
@@ -761,13 +782,8 @@ static float noise_sd(km_detect *d, const float *layer, const float *div, unsign
 		n = j;
 		if (n < (mirror ? 16u : 32u))
 			return 0.0f;
-		if (mirror) {
-			float *tmp = d->scratch + cells;
-			float med = fast_median(d->ops, a, n, tmp);
-			for (size_t i = 0; i < n; i++)
-				a[i] = fabsf(a[i] - med);
-			return 1.4826f * fast_median(d->ops, a, n, tmp) / sqrtf(2.0f);
-		}
+		if (mirror)
+			return robust_sd(d, a, n) / sqrtf(2.0f);
 	} else if (n < 32) {
 		n = cells;
 		memcpy(a, layer, cells * sizeof(float));
@@ -787,21 +803,7 @@ static float noise_sd(km_detect *d, const float *layer, const float *div, unsign
 				}
 			}
 	}
-	int finite = 1;
-	for (size_t i = 0; i < n; i++)
-		finite &= fabsf(a[i]) <= FLT_MAX;
-	if (!finite) {
-		/* NaN or inf: the order-dependent original path, exactly */
-		float med = median(a, n);
-		for (size_t i = 0; i < n; i++)
-			a[i] = fabsf(a[i] - med);
-		return 1.4826f * median(a, n);
-	}
-	float *tmp = d->scratch + cells;
-	float med = fast_median(d->ops, a, n, tmp);
-	for (size_t i = 0; i < n; i++)
-		a[i] = fabsf(a[i] - med);
-	return 1.4826f * fast_median(d->ops, a, n, tmp); /* MAD -> SD for Gaussian noise */
+	return robust_sd(d, a, n);
 }
 
 /* The body's texture at scale s: plain and unexplained by the mirror image
