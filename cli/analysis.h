@@ -32,6 +32,8 @@ struct km_cli_analysis {
 	size_t n_seen, cap_seen;
 	bool counts;    /* relative rules only; loads in counts */
 	bool guard_off; /* rate below KM_PIPELINE_GUARD_MIN_HZ */
+	bool coarse;    /* cells coarser than a knot: spots only under a tool */
+	float knot_max_pitch_mm;
 };
 
 /* The notice printed (on stderr) when the values are raw counts. */

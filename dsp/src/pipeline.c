@@ -69,6 +69,9 @@ struct km_pipeline {
 		struct km_track t;
 	} * announced;
 	int guard_off; /* enable_guard asked for, rate too low */
+	int coarse;    /* cells coarser than knot_max_pitch_mm */
+	struct km_candidate *kept; /* [n_kept] the candidates a coarse mat keeps */
+	size_t n_kept;
 	unsigned n_announced, max_announced;
 	float spot_mm; /* one knot: a new track this close to an announced one is it */
 	int have_last;
@@ -153,6 +156,7 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	 * the simulator's recall kept (docs/accuracy.md, third pass). */
 	c.detect.texture_mirror_k = 3.0f;
 	c.lying_trunk_only = true;
+	c.knot_max_pitch_mm = 25.0f;
 	c.max_bad_fraction = 0.25f;
 	c.max_events = 64;
 	return c;
@@ -275,6 +279,7 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	if (!(isfinite(cfg->pitch_mm) && cfg->pitch_mm > 0.0f) ||
 	    !(isfinite(cfg->rate_hz) && cfg->rate_hz > 0.0f && cfg->rate_hz <= 100000.0f) ||
 	    !(cfg->max_bad_fraction >= 0.0f && cfg->max_bad_fraction <= 1.0f) ||
+	    !(isfinite(cfg->knot_max_pitch_mm) && cfg->knot_max_pitch_mm >= 0.0f) ||
 	    cfg->max_events < 1 || cfg->max_events > 4096 ||
 	    !(isfinite(cfg->region_mm) && cfg->region_mm > 0.0f) ||
 	    !(isfinite(cfg->announce_s) && cfg->announce_s >= 0.0f && cfg->announce_s <= 3600.0f) ||
@@ -382,6 +387,13 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	if (!p->hin)
 		return fail(p, log, "hold inputs", KM_ERR_NO_MEMORY);
 
+	if (cfg->knot_max_pitch_mm > 0.0f && cfg->pitch_mm > cfg->knot_max_pitch_mm) {
+		p->coarse = 1;
+		km__log(log, KM_LOG_WARN, "dsp",
+		        "pipeline: cells of %.3g mm are coarser than a knot (%.3g mm and finer "
+		        "needed): spots are found only under a tool, not from lying alone",
+		        (double)cfg->pitch_mm, (double)cfg->knot_max_pitch_mm);
+	}
 	/* The guard's tremor band needs >= 25 frames/s; below that it is
 	 * switched off with a notice (KM_PIPELINE_GUARD_OFF on every result),
 	 * never a refusal: detection and hold timing work at any rate. */
@@ -431,6 +443,8 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 		return fail(p, log, "size", KM_ERR_NO_MEMORY);
 	p->stack = km__calloc(sn, sizeof(float));
 	p->avg = km__calloc(p->cells, sizeof(float));
+	p->n_kept = cfg->detect.max_candidates;
+	p->kept = km__calloc(p->n_kept, sizeof *p->kept);
 	p->prev = km__calloc(p->cells, sizeof(float));
 	p->scratch = km__calloc(p->cells, sizeof(float));
 	p->colsum = km__calloc((size_t)p->C, sizeof(double));
@@ -439,7 +453,7 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	p->events = km__calloc(cfg->max_events, sizeof *p->events);
 	p->max_announced = 2 * tc.max_tracks;
 	p->announced = km__calloc(p->max_announced, sizeof *p->announced);
-	if (!p->clean || !p->weight || !p->stack || !p->events || !p->announced || !p->avg ||
+	if (!p->clean || !p->weight || !p->stack || !p->events || !p->announced || !p->avg || !p->kept ||
 	    !p->prev || !p->scratch || !p->colsum || !p->col_cos || !p->col_sin)
 		return fail(p, log, "buffers", KM_ERR_NO_MEMORY);
 	for (int c = 0; c < p->C; c++) {
@@ -869,26 +883,48 @@ static bool tool_contact(km_pipeline *p, const struct km_track *t, float load, f
 	/* A contact covers more than one sensel (a ball's ~2 cm^2 disc, blurred
 	 * by the mat's cover); a lone spike is a stuck cell. */
 	float top = 0.0f;
-	int wide = 0;
+	int wide = 0, r0 = r, r1 = r, c0 = c, c1 = c;
 	for (int pass = 0; pass < 2; pass++)
 		for (int rr = r - 1; rr <= r + 1; rr++)
 			for (int cc = c - 1; cc <= c + 1; cc++) {
 				if (rr < 0 || rr >= p->R || cc < 0 || cc >= p->C)
 					continue;
 				float v = p->clean[(size_t)rr * (size_t)p->C + (size_t)cc];
-				if (pass == 0)
+				if (pass == 0) {
 					top = fmaxf(top, v);
-				else
-					wide += v >= 0.25f * top;
+				} else if (v >= 0.25f * top) {
+					wide++;
+					r0 = KM_MIN(r0, rr), r1 = KM_MAX(r1, rr);
+					c0 = KM_MIN(c0, cc), c1 = KM_MAX(c1, cc);
+				}
 			}
 	if (wide < 2)
 		return false;
 	int d = (int)lroundf(p->cfg.tool_gap_mm / pitch);
 	d = KM_MAX(d, 2);
+	/* On cells coarser than a knot the contact itself fills the cells
+	 * beside its own: the gap is counted from the contact's edge. */
+	if (!p->coarse)
+		r0 = r1 = r, c0 = c1 = c;
 	float lim = p->cfg.tool_side_fraction * load;
-	float l = patch_mean(p, r, c - d), rt = patch_mean(p, r, c + d);
-	float u = patch_mean(p, r - d, c), dn = patch_mean(p, r + d, c);
+	float l = patch_mean(p, r, c0 - d), rt = patch_mean(p, r, c1 + d);
+	float u = patch_mean(p, r0 - d, c), dn = patch_mean(p, r1 + d, c);
 	return fmaxf(l, rt) < lim || fmaxf(u, dn) < lim;
+}
+
+/* On cells coarser than a knot: the candidates that are a tool's contact
+ * (into p->kept); the rest is body weight on one or two cells, which such
+ * a mat cannot tell from a cell of uneven gain. */
+static size_t tool_candidates(km_pipeline *p, const struct km_detect_result *dr, float *body_kpa)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < dr->count && n < p->n_kept; i++) {
+		const struct km_candidate *c = &dr->candidates[i];
+		struct km_track at = {.x_mm = c->x_mm, .y_mm = c->y_mm, .scale_mm = c->scale_mm};
+		if (tool_contact(p, &at, spot_load(p, &at), body_kpa))
+			p->kept[n++] = *c;
+	}
+	return n;
 }
 
 /* Exponential average of the frame, with a time constant shortened by the
@@ -1033,8 +1069,13 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	const float *bg = km_bandpass_background(p->bp);
 	struct km_detect_result dr;
 	km_detect_execute(p->det, p->stack, map, bg, &dr);
+	float body_kpa = -1.0f; /* not computed yet this frame */
+	const struct km_candidate *cand = dr.candidates;
+	size_t n_cand = dr.count;
+	if (p->coarse)
+		n_cand = tool_candidates(p, &dr, &body_kpa), cand = p->kept;
 	struct km_tracker_result tr;
-	rc = km_tracker_update(p->trk, dr.candidates, dr.count, f->device_time_us, &tr);
+	rc = km_tracker_update(p->trk, cand, n_cand, f->device_time_us, &tr);
 	if (rc != KM_OK)
 		return rc; /* cannot happen after check_frame; kept for safety */
 	p->have_last = 1;
@@ -1043,7 +1084,6 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 
 	unsigned nh = 0;
 	bool midline = dr.outline->found;
-	float body_kpa = -1.0f; /* not computed yet this frame */
 	for (size_t i = 0; i < tr.count; i++) {
 		const struct km_track *t = &tr.tracks[i];
 		float load = spot_load(p, t);
@@ -1126,6 +1166,8 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 		flags |= KM_PIPELINE_EVENTS_LOST;
 	if (p->guard_off)
 		flags |= KM_PIPELINE_GUARD_OFF;
+	if (p->coarse)
+		flags |= KM_PIPELINE_COARSE;
 	out->flags = flags;
 	out->bad_cells = bad;
 	out->tracks = tr.tracks;
@@ -1175,6 +1217,8 @@ int km_pipeline_finish(km_pipeline *p, struct km_pipeline_result *out)
 		out->flags |= KM_PIPELINE_EVENTS_LOST;
 	if (p->guard_off)
 		out->flags |= KM_PIPELINE_GUARD_OFF;
+	if (p->coarse)
+		out->flags |= KM_PIPELINE_COARSE;
 	return KM_OK;
 }
 
@@ -1242,6 +1286,7 @@ void km_pipeline_destroy(km_pipeline *p)
 	km__free(p->col_sin);
 	km__free(p->stack);
 	km__free(p->avg);
+	km__free(p->kept);
 	km__free(p->prev);
 	km__free(p->scratch);
 	km__free(p->events);

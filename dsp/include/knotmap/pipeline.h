@@ -125,6 +125,13 @@ struct km_pipeline_config {
 	 * shows less (a back cut by the mat's edges, a short contact, a thigh
 	 * on a roller) is not gated. Default true. */
 	bool lying_trunk_only;
+	/* A knot (radius 7-25 mm, docs/signal-model.md) shows as a bump of its
+	 * own only on cells no larger than its radius; on coarser cells one
+	 * cell holds the whole knot and reads like a cell of uneven gain or a
+	 * fold of the sheet. Cells coarser than this (mm, either axis; 0 =
+	 * no limit; default 25): a spot is announced only as a tool's contact,
+	 * with KM_PIPELINE_COARSE on every result. */
+	float knot_max_pitch_mm;
 	/* A frame with more NaN/inf/negative cells than this fraction is
 	 * rejected (KM_ERR_NONFINITE); fewer are replaced by 0 and flagged.
 	 * Default 0.25. */
@@ -149,7 +156,11 @@ enum km_pipeline_flag {
 	/* enable_guard was asked for but rate_hz is below KM_PIPELINE_GUARD_MIN_HZ:
 	 * no TENSING_UP / EASE_OFF from this stream (set on every result; the
 	 * create also logs a warning). Detection and holds run as usual. */
-	KM_PIPELINE_GUARD_OFF = 1u << 4
+	KM_PIPELINE_GUARD_OFF = 1u << 4,
+	/* The mat's cells are coarser than knot_max_pitch_mm: spots are
+	 * announced (KNOT_FOUND) only as a tool's contact, never from body
+	 * weight alone (set on every result; the create logs a notice). */
+	KM_PIPELINE_COARSE = 1u << 5
 };
 
 /* The tensing-up guard's tremor band (8-12 Hz) needs this frame rate. */
