@@ -133,9 +133,9 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	 * stays above the smooth anatomy. 0.25 kPa is the floor a lying back's
 	 * 2-6 kPa needs (the specified 2 kPa removes most knots there): on the
 	 * phantom family (tuning) 0.3 kept a +25 % knot on 2 kPa of back
-	 * under it (recall of +25 % knots 0.48 -> 0.64 at 0.25, precision
-	 * 0.991 -> 0.985); 0.2 gains little more and costs the simulator's
-	 * tool scenarios precision (docs/accuracy.md, fourth pass). */
+	 * under it (recall 0.52 -> 0.55 at 0.25, precision 0.91 -> 0.90; the
+	 * simulator's sensor precision 0.35 -> 0.32, 0.2 costs it twice
+	 * that: docs/accuracy.md, fourth pass). */
 	c.detect.min_contrast = 0.08f;
 	c.detect.min_response_kpa = 0.25f;
 	c.detect.per_scale_nms = true;
