@@ -721,3 +721,116 @@ Test(pipeline, no_allocation_per_frame_with_the_trunk_rule_on)
 		km_pipeline_destroy(p);
 	}
 }
+
+/* Oblong cells: a plateau of 20 kPa over the whole grid with a round knot
+ * (a 5 kPa bump, sigma KNOT_SIGMA mm) at (kx, ky) mm from the grid's centre.
+ * rows x cols cells of py x px mm; cell centres at ((c + 0.5) px,
+ * (r + 0.5) py). Runs 10 frames and returns the strongest unlabelled track. */
+#define KNOT_SIGMA 12.0f
+static struct km_track oblong_knot(int rows, int cols, float py, float px, float kx, float ky)
+{
+	struct km_pipeline_config c = cfg_small();
+	c.rows = (uint16_t)rows;
+	c.cols = (uint16_t)cols;
+	c.pitch_mm = sqrtf(py * px); /* what the frames carry */
+	c.row_pitch_mm = py;
+	c.col_pitch_mm = px;
+	km_pipeline *p = NULL;
+	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+	struct km_frame *f = NULL;
+	cr_assert_eq(km_frame_create((uint16_t)rows, (uint16_t)cols, c.pitch_mm, KM_GEOMETRY_FLAT,
+	                             &f),
+	             KM_OK);
+	float x0 = 0.5f * (float)cols * px + kx, y0 = 0.5f * (float)rows * py + ky;
+	struct km_pipeline_result res;
+	for (uint32_t s = 1; s <= 10; s++) {
+		f->sequence = s;
+		f->device_time_us = (uint64_t)s * DT_US;
+		for (int r = 0; r < rows; r++)
+			for (int cc = 0; cc < cols; cc++) {
+				float dx = ((float)cc + 0.5f) * px - x0, dy = ((float)r + 0.5f) * py - y0;
+				f->kpa[r * cols + cc] =
+				    20.0f + 5.0f * expf(-(dx * dx + dy * dy) /
+				                        (2.0f * KNOT_SIGMA * KNOT_SIGMA));
+			}
+		cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+	}
+	struct km_track best;
+	memset(&best, 0, sizeof best);
+	for (size_t i = 0; i < res.track_count; i++) {
+		const struct km_track *t = &res.tracks[i];
+		if (!(t->flags & (KM_CANDIDATE_LANDMARK | KM_CANDIDATE_MIDLINE)) &&
+		    t->response_kpa > best.response_kpa)
+			best = *t;
+	}
+	cr_expect_eq(res.track_count, 1, "%zu tracks", res.track_count);
+	/* the load: 20 kPa over rows x cols cells of py x px mm, plus the bump */
+	float area_m2 = (float)(rows * cols) * py * px * 1e-6f;
+	cr_expect_gt(res.total_load_n, 20e3f * area_m2);
+	cr_expect_lt(res.total_load_n, 20e3f * area_m2 + 5.0f);
+	cr_expect_float_eq(res.loaded_area_cm2, area_m2 * 1e4f, 0.5f);
+	km_frame_destroy(f);
+	km_pipeline_destroy(p);
+	return best;
+}
+
+/* A 10.28 x 5.28 mm grid (rows x columns): the knot is found where it is,
+ * in true mm per axis, to half a cell of each axis. With one pitch (the
+ * geometric mean, 7.37 mm) x was off by ~95 mm and y by ~-48 mm. */
+Test(pipeline, oblong_cells_knot_at_its_place)
+{
+	const float py = 10.28f, px = 5.28f;
+	struct km_track t = oblong_knot(32, 64, py, px, 70.0f, 40.0f);
+	cr_assert_gt(t.response_kpa, 0.0f, "knot not found");
+	float x0 = 32.0f * px + 70.0f, y0 = 16.0f * py + 40.0f;
+	cr_expect_lt(fabsf(t.x_mm - x0), 0.5f * px, "x %g mm, knot at %g", (double)t.x_mm,
+	             (double)x0);
+	cr_expect_lt(fabsf(t.y_mm - y0), 0.5f * py, "y %g mm, knot at %g", (double)t.y_mm,
+	             (double)y0);
+	/* a round spot of sigma 12 mm: the scale in mm, whatever the cells */
+	cr_expect_lt(fabsf(t.scale_mm - KNOT_SIGMA), 4.0f, "scale %g mm", (double)t.scale_mm);
+}
+
+/* The same knot on the transposed grid (the finer pitch along the other
+ * axis): the same detection, transposed. */
+Test(pipeline, oblong_cells_detection_does_not_depend_on_the_fine_axis)
+{
+	const float fine = 5.28f, coarse = 10.28f;
+	struct km_track a = oblong_knot(32, 64, coarse, fine, 70.0f, 40.0f);
+	struct km_track b = oblong_knot(64, 32, fine, coarse, 40.0f, 70.0f);
+	cr_assert_gt(a.response_kpa, 0.0f);
+	cr_assert_gt(b.response_kpa, 0.0f);
+	/* positions relative to the grids' centres, transposed */
+	float ax = a.x_mm - 32.0f * fine, ay = a.y_mm - 16.0f * coarse;
+	float bx = b.x_mm - 16.0f * coarse, by = b.y_mm - 32.0f * fine;
+	cr_expect_lt(fabsf(ax - by), 0.5f * fine, "%g vs %g", (double)ax, (double)by);
+	cr_expect_lt(fabsf(ay - bx), 0.5f * coarse, "%g vs %g", (double)ay, (double)bx);
+	cr_expect_lt(fabsf(a.response_kpa - b.response_kpa), 0.05f * a.response_kpa,
+	             "response %g vs %g kPa", (double)a.response_kpa, (double)b.response_kpa);
+	cr_expect_lt(fabsf(a.scale_mm - b.scale_mm), 0.1f * a.scale_mm, "scale %g vs %g mm",
+	             (double)a.scale_mm, (double)b.scale_mm);
+}
+
+/* Frames carry the geometric mean of the two pitches: another pitch is
+ * another grid. */
+Test(pipeline, oblong_cells_frame_pitch_is_the_geometric_mean)
+{
+	struct km_pipeline_config c = cfg_small();
+	c.row_pitch_mm = 10.28f;
+	c.col_pitch_mm = 5.28f;
+	km_pipeline *p = NULL;
+	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+	struct km_frame *f = NULL;
+	struct km_pipeline_result res;
+	cr_assert_eq(km_frame_create(R, C, 10.28f, KM_GEOMETRY_FLAT, &f), KM_OK);
+	f->sequence = 1;
+	cr_expect_eq(km_pipeline_process(p, f, &res), KM_ERR_SHAPE);
+	f->pitch_mm = sqrtf(10.28f * 5.28f);
+	cr_expect_eq(km_pipeline_process(p, f, &res), KM_OK);
+	km_frame_destroy(f);
+	km_pipeline_destroy(p);
+	c.row_pitch_mm = -1.0f;
+	char why[160];
+	cr_expect_eq(km_pipeline_config_check(&c, why, sizeof why), KM_ERR_INVALID_ARG);
+	cr_expect(strstr(why, "row pitch") != NULL, "%s", why);
+}

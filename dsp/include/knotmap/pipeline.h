@@ -50,6 +50,15 @@ struct km_pipeline_config {
 	/* The grid every frame must have (KM_ERR_SHAPE otherwise). */
 	uint16_t rows, cols;
 	float pitch_mm;
+	/* Oblong cells (a 10.28 x 5.28 mm Tekscan mat): the spacing between
+	 * rows (along y) and between columns (along x), mm; 0 = pitch_mm
+	 * (default: square cells). Every stage works in true mm per axis: the
+	 * band-pass sigmas, distances, areas (a cell is row x col pitch) and
+	 * positions, x_mm = (col + 0.5) x col pitch, y_mm = (row + 0.5) x row
+	 * pitch. A frame carries one pitch, the geometric mean sqrt(row x col)
+	 * (the same cell area, as knotmap/import.h gives it): the frame check
+	 * compares the frame's pitch_mm with that. */
+	float row_pitch_mm, col_pitch_mm;
 	enum km_geometry geometry;
 	float rate_hz; /* nominal frame rate, for the guard's filters; default 100 */
 	/* Stage configs. Their grid, pitch, geometry, scale and wrap fields are
