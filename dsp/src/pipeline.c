@@ -27,6 +27,9 @@ struct km_pipeline {
 	int R, C;
 	float px, py; /* column pitch (x), row pitch (y), mm */
 	float pa;     /* sqrt(px x py): the pitch frames carry */
+	uint8_t *mask; /* [cells] 1 on the sensor (cfg.sensor_mask's copy), or NULL: all */
+	float *maskw;  /* [cells] the mask as band-pass weights (normalized false) */
+	size_t cells_on; /* cells on the sensor */
 	size_t cells;
 	float *clean;  /* [cells] sanitised copy of the frame */
 	float *weight; /* [cells] 1 where loaded (normalised band-pass) */
@@ -312,6 +315,26 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	p->px = cfg->col_pitch_mm > 0.0f ? cfg->col_pitch_mm : cfg->pitch_mm;
 	p->py = cfg->row_pitch_mm > 0.0f ? cfg->row_pitch_mm : cfg->pitch_mm;
 	p->pa = p->px == p->py ? p->px : sqrtf(p->px * p->py);
+	p->cells_on = p->cells;
+	if (cfg->sensor_mask) {
+		p->mask = km__calloc(p->cells, 1);
+		p->maskw = km__calloc(p->cells, sizeof(float));
+		if (!p->mask || !p->maskw)
+			return fail(p, log, "sensor mask", KM_ERR_NO_MEMORY);
+		p->cells_on = 0;
+		for (size_t i = 0; i < p->cells; i++) {
+			p->mask[i] = cfg->sensor_mask[i] != 0;
+			p->maskw[i] = (float)p->mask[i];
+			p->cells_on += p->mask[i];
+		}
+		p->cfg.sensor_mask = p->mask;
+		if (p->cells_on == 0) {
+			km__log(log, KM_LOG_ERROR, "dsp",
+			        "pipeline: the sensor mask leaves no cell of the %dx%d grid", p->R, p->C);
+			km_pipeline_destroy(p);
+			return KM_ERR_INVALID_ARG;
+		}
+	}
 
 	struct km_bandpass_config bc = cfg->bandpass;
 	bc.rows = cfg->rows;
@@ -321,7 +344,8 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	bc.col_pitch_mm = p->px;
 	bc.geometry = cfg->geometry;
 	bc.log = cfg->log;
-	bc.normalized = cfg->normalized;
+	/* a mask needs the weighted band-pass, whatever the mode */
+	bc.normalized = cfg->normalized || p->mask;
 	int rc = km_bandpass_create(&bc, &p->bp);
 	if (rc != KM_OK)
 		return fail(p, log, "band-pass", rc);
@@ -522,7 +546,10 @@ static float spot_load(const km_pipeline *p, const struct km_track *t)
 				cc = (cc % p->C + p->C) % p->C;
 			else if (cc < 0 || cc >= p->C)
 				continue;
-			sum += p->clean[(size_t)rr * (size_t)p->C + (size_t)cc];
+			size_t i = (size_t)rr * (size_t)p->C + (size_t)cc;
+			if (p->mask && !p->mask[i])
+				continue;
+			sum += p->clean[i];
 			n++;
 		}
 	}
@@ -620,6 +647,18 @@ static double row_span(const km_pipeline *p, int rr, int c0, int c1, int *n)
 {
 	const float *row = p->clean + (size_t)rr * (size_t)p->C;
 	double sum = 0.0;
+	if (p->mask) { /* the sensor's cells only */
+		const uint8_t *m = p->mask + (size_t)rr * (size_t)p->C;
+		int cyl = p->cfg.geometry == KM_GEOMETRY_CYLINDER;
+		for (int c = c0; c <= c1; c++) {
+			int cc = cyl ? (c % p->C + p->C) % p->C : c;
+			if (cc < 0 || cc >= p->C || !m[cc])
+				continue;
+			sum += row[cc];
+			(*n)++;
+		}
+		return sum;
+	}
 	if (p->cfg.geometry == KM_GEOMETRY_CYLINDER) {
 		for (int c = c0; c <= c1; c++)
 			sum += row[(c % p->C + p->C) % p->C];
@@ -840,19 +879,25 @@ static float body_median(km_pipeline *p)
 	return n >= 4 ? select_kth(p->scratch, n, n / 2) : 0.0f;
 }
 
-/* Mean of the raw frame over the 3 x 3 cells around (r, c); NAN off the mat. */
+/* Mean of the raw frame over the 3 x 3 cells around (r, c): 0 off the mat
+ * (nothing carries load there); NAN when its cells on the mat are all
+ * outside the sensor (no evidence either way). */
 static float patch_mean(const km_pipeline *p, int r, int c)
 {
 	double sum = 0.0;
-	int n = 0;
+	int n = 0, on_grid = 0;
 	for (int rr = r - 1; rr <= r + 1; rr++)
 		for (int cc = c - 1; cc <= c + 1; cc++) {
 			if (rr < 0 || rr >= p->R || cc < 0 || cc >= p->C)
 				continue;
-			sum += p->clean[(size_t)rr * (size_t)p->C + (size_t)cc];
+			size_t i = (size_t)rr * (size_t)p->C + (size_t)cc;
+			on_grid++;
+			if (p->mask && !p->mask[i])
+				continue;
+			sum += p->clean[i];
 			n++;
 		}
-	return n ? (float)(sum / n) : 0.0f;
+	return n ? (float)(sum / n) : on_grid ? NAN : 0.0f;
 }
 
 /*
@@ -905,7 +950,8 @@ static bool tool_contact(km_pipeline *p, const struct km_track *t, float load, f
 	float lim = p->cfg.tool_side_fraction * load;
 	float l = patch_mean(p, r, c - dx), rt = patch_mean(p, r, c + dx);
 	float u = patch_mean(p, r - dy, c), dn = patch_mean(p, r + dy, c);
-	return fmaxf(l, rt) < lim || fmaxf(u, dn) < lim;
+	/* a side outside the sensor (NAN) is no evidence of a lift */
+	return (l < lim && rt < lim) || (u < lim && dn < lim);
 }
 
 /* Exponential average of the frame, with a time constant shortened by the
@@ -978,13 +1024,24 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	size_t bad = 0;
 	const float *restrict src = f->kpa;
 	float *restrict dst = p->clean;
-	for (size_t i = 0, n = p->cells; i < n; i++) {
-		float v = src[i];
-		int ok = (v >= 0.0f) & (v <= FLT_MAX); /* finite and not negative; vectorises */
-		bad += (size_t)!ok;
-		dst[i] = ok ? v : 0.0f;
+	if (p->mask) {
+		/* outside the sensor: no data, whatever the frame holds there */
+		const uint8_t *restrict m = p->mask;
+		for (size_t i = 0, n = p->cells; i < n; i++) {
+			float v = src[i];
+			int ok = (v >= 0.0f) & (v <= FLT_MAX);
+			bad += (size_t)((ok == 0) & (m[i] != 0));
+			dst[i] = ok && m[i] ? v : 0.0f;
+		}
+	} else {
+		for (size_t i = 0, n = p->cells; i < n; i++) {
+			float v = src[i];
+			int ok = (v >= 0.0f) & (v <= FLT_MAX); /* finite and not negative; vectorises */
+			bad += (size_t)!ok;
+			dst[i] = ok ? v : 0.0f;
+		}
 	}
-	if ((double)bad > (double)p->cfg.max_bad_fraction * (double)p->cells) {
+	if ((double)bad > (double)p->cfg.max_bad_fraction * (double)p->cells_on) {
 		km__log(&p->cfg.log, KM_LOG_WARN, "dsp", "frame %u: %zu bad cells, skipped",
 		        f->sequence, bad);
 		out->bad_cells = bad;
@@ -1026,9 +1083,19 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 		 * rarely change and the band-pass keeps their blurs (about half
 		 * its work). */
 		float on = p->cfg.detect.outline_kpa, off = 0.9f * on;
-		for (size_t i = 0; i < p->cells; i++)
-			p->weight[i] = map[i] > (p->weight[i] > 0.0f ? off : on) ? 1.0f : 0.0f;
+		if (p->mask) /* off the sensor: never loaded */
+			for (size_t i = 0; i < p->cells; i++)
+				p->weight[i] = p->mask[i] && map[i] > (p->weight[i] > 0.0f ? off : on)
+				                   ? 1.0f
+				                   : 0.0f;
+		else
+			for (size_t i = 0; i < p->cells; i++)
+				p->weight[i] = map[i] > (p->weight[i] > 0.0f ? off : on) ? 1.0f : 0.0f;
 		km_bandpass_execute_masked(p->bp, map, p->weight, p->stack);
+	} else if (p->mask) {
+		/* plain DoG on the sensor (unloaded cells count as 0 kPa), no
+		 * data outside it */
+		km_bandpass_execute_masked(p->bp, map, p->maskw, p->stack);
 	} else {
 		km_bandpass_execute(p->bp, map, p->stack);
 	}
@@ -1255,6 +1322,8 @@ void km_pipeline_destroy(km_pipeline *p)
 	km__free(p->hin);
 	km__free(p->clean);
 	km__free(p->weight);
+	km__free(p->mask);
+	km__free(p->maskw);
 	km__free(p->colsum);
 	km__free(p->col_cos);
 	km__free(p->col_sin);

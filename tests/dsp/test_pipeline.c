@@ -834,3 +834,125 @@ Test(pipeline, oblong_cells_frame_pitch_is_the_geometric_mean)
 	cr_expect_eq(km_pipeline_config_check(&c, why, sizeof why), KM_ERR_INVALID_ARG);
 	cr_expect(strstr(why, "row pitch") != NULL, "%s", why);
 }
+
+/* A body (48 x 48 at 10 mm, columns 4..43 loaded, a smooth 30 % dome, 3 %
+ * sensor noise) with a block of cells outside the sensor cut into the
+ * loaded area (rows 16..23, columns 28..35: a Tekscan sensor's B cells),
+ * read as 0; optionally a knot (+25 %, sigma 12 mm) at (knot_r, knot_c).
+ * mask: the pipeline is told which cells are off the sensor. Counts the
+ * candidate-frames (after 1 s) on or within 2 cells of the block, and the
+ * frames with a candidate within 20 mm of the knot. */
+#define MB_N 48
+struct masked_run {
+	int near_block, knot_frames, bad_flagged;
+};
+static bool in_block(int r, int c)
+{
+	return r >= 16 && r < 24 && c >= 28 && c < 36;
+}
+static struct masked_run masked_block_run(bool normalized, bool mask, float knot_r, float knot_c,
+                                          bool nan_in_block)
+{
+	struct km_pipeline_config c = cfg_small();
+	c.rows = c.cols = MB_N;
+	c.normalized = normalized;
+	static uint8_t m[MB_N * MB_N];
+	for (int r = 0; r < MB_N; r++)
+		for (int cc = 0; cc < MB_N; cc++)
+			m[r * MB_N + cc] = !in_block(r, cc);
+	if (mask)
+		c.sensor_mask = m;
+	km_pipeline *p = NULL;
+	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+	memset(m, 0, sizeof m); /* the pipeline keeps its own copy */
+	struct km_frame *f = NULL;
+	cr_assert_eq(km_frame_create(MB_N, MB_N, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	struct km_pipeline_result res;
+	struct masked_run out = {0, 0, 0};
+	uint64_t rng = 0x243F6A8885A308D3ull;
+	for (uint32_t s = 1; s <= 100; s++) {
+		f->sequence = s;
+		f->device_time_us = (uint64_t)s * DT_US;
+		for (int r = 0; r < MB_N; r++)
+			for (int cc = 0; cc < MB_N; cc++) {
+				float v = (cc >= 4 && cc < 44) ? 20.0f : 0.0f;
+				float dx = (cc + 0.5f) * PITCH - 240.0f, dy = (r + 0.5f) * PITCH - 240.0f;
+				float kx = (cc + 0.5f) * PITCH - (knot_c + 0.5f) * PITCH,
+				      ky = (r + 0.5f) * PITCH - (knot_r + 0.5f) * PITCH;
+				if (v > 0.0f) {
+					v *= 1.0f + 0.3f * expf(-(dx * dx + dy * dy) / (2.0f * 120.0f * 120.0f));
+					if (knot_r >= 0.0f)
+						v *= 1.0f + 0.25f * expf(-(kx * kx + ky * ky) /
+						                         (2.0f * 12.0f * 12.0f));
+					v *= 1.0f + 0.03f * noise_n(&rng);
+				}
+				if (in_block(r, cc))
+					v = nan_in_block ? NAN : 0.0f;
+				f->kpa[r * MB_N + cc] = v;
+			}
+		cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+		out.bad_flagged += (res.flags & KM_PIPELINE_BAD_CELLS) != 0;
+		if (s <= 50)
+			continue;
+		bool knot = false;
+		for (size_t i = 0; i < res.candidate_count; i++) {
+			const struct km_candidate *k = &res.candidates[i];
+			if (k->row >= 14 && k->row < 26 && k->col >= 26 && k->col < 38)
+				out.near_block++;
+			cr_expect(!in_block(k->row, k->col), "a candidate on a cell off the sensor");
+			if (knot_r >= 0.0f &&
+			    hypotf(k->x_mm - (knot_c + 0.5f) * PITCH, k->y_mm - (knot_r + 0.5f) * PITCH) <
+			        20.0f)
+				knot = true;
+		}
+		out.knot_frames += knot;
+	}
+	km_frame_destroy(f);
+	km_pipeline_destroy(p);
+	return out;
+}
+
+/* Cells off the sensor read as 0 look like unloaded skin: with the plain
+ * DoG (normalized false) the loaded cells around them are a relative
+ * excess and make candidates at the block's edge. Told they are off the
+ * sensor, the pipeline gives them no weight: no candidate on or beside it. */
+Test(pipeline, sensor_mask_block_makes_no_edge_candidates)
+{
+	struct masked_run zeros = masked_block_run(false, false, -1.0f, -1.0f, false);
+	cr_expect_gt(zeros.near_block, 10, "the zeros' edge made %d candidate-frames",
+	             zeros.near_block);
+	struct masked_run masked = masked_block_run(false, true, -1.0f, -1.0f, false);
+	cr_expect_eq(masked.near_block, 0, "%d candidate-frames beside the masked block",
+	             masked.near_block);
+	/* the normalised band-pass (the default) too */
+	struct masked_run norm = masked_block_run(true, true, -1.0f, -1.0f, false);
+	cr_expect_eq(norm.near_block, 0, "%d candidate-frames beside the masked block",
+	             norm.near_block);
+}
+
+/* A knot four cells from the block (beyond the support test's reach) is
+ * still found, in both modes, and the block makes no other candidate. */
+Test(pipeline, sensor_mask_knot_beside_the_block_is_found)
+{
+	for (int nm = 0; nm < 2; nm++) {
+		struct masked_run k = masked_block_run(nm, true, 19.5f, 23.0f, false);
+		cr_expect_geq(k.knot_frames, 45, "normalized %d: knot seen in %d of 50 frames", nm,
+		              k.knot_frames);
+	}
+}
+
+/* Off the sensor a frame's value is no data: NaN there is not a bad cell. */
+Test(pipeline, sensor_mask_cells_are_no_bad_cells)
+{
+	struct masked_run nan_masked = masked_block_run(true, true, -1.0f, -1.0f, true);
+	cr_expect_eq(nan_masked.bad_flagged, 0);
+	struct masked_run nan_plain = masked_block_run(true, false, -1.0f, -1.0f, true);
+	cr_expect_eq(nan_plain.bad_flagged, 100);
+	/* a mask that leaves no cell is refused */
+	struct km_pipeline_config c = cfg_small();
+	static uint8_t none[R * C];
+	c.sensor_mask = none;
+	km_pipeline *p = NULL;
+	cr_expect_eq(km_pipeline_create(&c, &p), KM_ERR_INVALID_ARG);
+	cr_expect_null(p);
+}
