@@ -641,24 +641,34 @@ static void expire(km_pipeline *p, uint32_t seq, uint64_t us)
 	}
 }
 
-/* Sum of row rr's cells c0..c1 (a cylinder wraps, a flat mat clips); adds
- * the cells counted to *n. */
-static double row_span(const km_pipeline *p, int rr, int c0, int c1, int *n)
+/* row_span over the sensor's cells only (a sensor mask). Kept out of line:
+ * the common case, no mask, stays small enough to inline. */
+__attribute__((noinline)) static double row_span_masked(const km_pipeline *p, int rr, int c0,
+                                                        int c1, int *n)
 {
 	const float *row = p->clean + (size_t)rr * (size_t)p->C;
+	const uint8_t *m = p->mask + (size_t)rr * (size_t)p->C;
+	int cyl = p->cfg.geometry == KM_GEOMETRY_CYLINDER;
 	double sum = 0.0;
-	if (p->mask) { /* the sensor's cells only */
-		const uint8_t *m = p->mask + (size_t)rr * (size_t)p->C;
-		int cyl = p->cfg.geometry == KM_GEOMETRY_CYLINDER;
-		for (int c = c0; c <= c1; c++) {
-			int cc = cyl ? (c % p->C + p->C) % p->C : c;
-			if (cc < 0 || cc >= p->C || !m[cc])
-				continue;
-			sum += row[cc];
-			(*n)++;
-		}
-		return sum;
+	for (int c = c0; c <= c1; c++) {
+		int cc = cyl ? (c % p->C + p->C) % p->C : c;
+		if (cc < 0 || cc >= p->C || !m[cc])
+			continue;
+		sum += row[cc];
+		(*n)++;
 	}
+	return sum;
+}
+
+/* Sum of row rr's cells c0..c1 (a cylinder wraps, a flat mat clips); adds
+ * the cells counted to *n. Inlined: called per row of the windows. */
+__attribute__((always_inline)) static inline double row_span(const km_pipeline *p, int rr, int c0,
+                                                             int c1, int *n)
+{
+	if (p->mask)
+		return row_span_masked(p, rr, c0, c1, n);
+	const float *row = p->clean + (size_t)rr * (size_t)p->C;
+	double sum = 0.0;
 	if (p->cfg.geometry == KM_GEOMETRY_CYLINDER) {
 		for (int c = c0; c <= c1; c++)
 			sum += row[(c % p->C + p->C) % p->C];
