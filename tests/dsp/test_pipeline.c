@@ -197,6 +197,41 @@ Test(pipeline, no_allocation_per_frame)
 	km_pipeline_destroy(p);
 }
 
+/* Oblong cells and a sensor mask, plain and normalised: still nothing
+ * allocated per frame (the mask is copied once, at create). */
+Test(pipeline, no_allocation_per_frame_oblong_and_masked)
+{
+	static uint8_t m[R * C];
+	for (int i = 0; i < R * C; i++)
+		m[i] = (i % C) < 28 || (i / C) > 8; /* a corner off the sensor */
+	for (int nm = 0; nm < 2; nm++) {
+		struct km_pipeline_config c = cfg_small();
+		c.pitch_mm = sqrtf(12.0f * PITCH);
+		c.row_pitch_mm = 12.0f;
+		c.col_pitch_mm = PITCH;
+		c.sensor_mask = m;
+		c.normalized = nm;
+		km_pipeline *p = NULL;
+		cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+		struct km_frame *f = NULL;
+		cr_assert_eq(km_frame_create(R, C, c.pitch_mm, KM_GEOMETRY_FLAT, &f), KM_OK);
+		struct km_pipeline_result res;
+		uint64_t before = km__alloc_count();
+		for (uint32_t s = 1; s <= 100; s++) {
+			body_frame(f, s, 200.0f + (float)(s % 40));
+			if (s % 30 > 25)
+				for (int i = 0; i < R * C; i++)
+					f->kpa[i] = 0.0f;
+			cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+		}
+		cr_assert_eq(km_pipeline_finish(p, &res), KM_OK);
+		cr_expect_eq(km__alloc_count(), before, "%llu allocations in 100 frames",
+		             (unsigned long long)(km__alloc_count() - before));
+		km_frame_destroy(f);
+		km_pipeline_destroy(p);
+	}
+}
+
 Test(pipeline, each_knot_found_gets_one_lost)
 {
 	struct km_pipeline_config c = cfg_small();
