@@ -390,13 +390,14 @@ static enum km_view_band band_of(const struct km__vpipe *v, uint32_t id, enum km
 }
 
 static void fill_outline(struct km_view_snapshot *s, const struct km_body_outline *o,
-                         const struct km_frame *f)
+                         const struct km_frame *f, float col_pitch_mm)
 {
 	s->outline_valid = false;
 	s->midline_valid = false;
 	if (!o || !o->found || !o->row_left_mm || !o->row_right_mm || o->rows != f->rows)
 		return;
-	const float pitch = f->pitch_mm;
+	/* the outline's mm are true mm along x: the column pitch */
+	const float pitch = col_pitch_mm > 0.0f ? col_pitch_mm : f->pitch_mm;
 	for (uint16_t r = 0; r < f->rows; r++) {
 		float lo = o->row_left_mm[r], hi = o->row_right_mm[r];
 		uint8_t *row = s->outline + (size_t)r * f->cols;
@@ -590,7 +591,7 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		return err;
 	}
 	v->body = rp->body;
-	fill_outline(s, rp->outline, f);
+	fill_outline(s, rp->outline, f, v->cfg.col_pitch_mm);
 	s->centre_valid = rp->load_centre_valid;
 	s->centre_x_mm = rp->load_centre_x_mm;
 	s->centre_y_mm = rp->load_centre_y_mm;
