@@ -26,7 +26,10 @@ int km_cli_analysis_create_adjusted(const char *cmd, const struct km_source_info
 	struct km_pipeline_config pc = km_pipeline_config_default();
 	pc.rows = in->device.rows;
 	pc.cols = in->device.cols;
-	pc.pitch_mm = in->device.pitch_mm;
+	pc.pitch_mm = in->device.pitch_mm; /* what the frames carry: the geometric mean */
+	pc.row_pitch_mm = in->row_pitch_mm; /* 0 (unset): pitch_mm */
+	pc.col_pitch_mm = in->col_pitch_mm;
+	pc.sensor_mask = in->mask; /* NULL: every cell is a sensel */
 	pc.geometry = in->device.geometry;
 	if (in->device.rate_hz > 0)
 		pc.rate_hz = in->device.rate_hz;

@@ -3,7 +3,8 @@
  * the export of an import (whose temporary recording then holds the events
  * `analyze` finds, so both report the same knots and holds).
  *
- * The dsp pipeline is set up from the source's grid, pitch and rate. On raw
+ * The dsp pipeline is set up from the source's grid, row and column pitch
+ * (positions in true mm per axis), sensor mask and rate. On raw
  * counts (units "counts": no calibration, no --units) the pipeline is set up
  * by km_pipeline_config_for_counts (knotmap/pipeline.h: the absolute kPa
  * rules off, UNCALIBRATED frames accepted), so detection, tracking and holds

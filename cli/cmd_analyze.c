@@ -92,8 +92,9 @@ static void on_event(struct analysis *a, const struct km_event *ev)
 	(void)km_summary_add(&a->sum, ev, NULL); /* out of memory: counted, not listed */
 }
 
-/* A position from the pipeline (which works on one pitch: the geometric
- * mean of the row and column pitch) in cells and in the file's own mm. */
+/* A position from the pipeline (true mm of the file's own frame, per
+ * axis: x = (col + 0.5) x col pitch, y = (row + 0.5) x row pitch) in cells
+ * and in mm. */
 struct pos {
 	double col, row, x_mm, y_mm;
 };
@@ -105,10 +106,10 @@ static struct pos position(const struct analysis *a, float x_mm, float y_mm)
 	double cp = in->col_pitch_mm > 0 ? in->col_pitch_mm : p;
 	double rp = in->row_pitch_mm > 0 ? in->row_pitch_mm : p;
 	struct pos o;
-	o.col = (double)x_mm / p - 0.5;
-	o.row = (double)y_mm / p - 0.5;
-	o.x_mm = (o.col + 0.5) * cp;
-	o.y_mm = (o.row + 0.5) * rp;
+	o.x_mm = (double)x_mm;
+	o.y_mm = (double)y_mm;
+	o.col = o.x_mm / cp - 0.5;
+	o.row = o.y_mm / rp - 0.5;
 	return o;
 }
 
