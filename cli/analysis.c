@@ -26,7 +26,10 @@ int km_cli_analysis_create_adjusted(const char *cmd, const struct km_source_info
 	struct km_pipeline_config pc = km_pipeline_config_default();
 	pc.rows = in->device.rows;
 	pc.cols = in->device.cols;
-	pc.pitch_mm = in->device.pitch_mm;
+	pc.pitch_mm = in->device.pitch_mm; /* what the frames carry: the geometric mean */
+	pc.row_pitch_mm = in->row_pitch_mm; /* 0 (unset): pitch_mm */
+	pc.col_pitch_mm = in->col_pitch_mm;
+	pc.sensor_mask = in->mask; /* NULL: every cell is a sensel */
 	pc.geometry = in->device.geometry;
 	if (in->device.rate_hz > 0)
 		pc.rate_hz = in->device.rate_hz;
@@ -36,7 +39,7 @@ int km_cli_analysis_create_adjusted(const char *cmd, const struct km_source_info
 	if (adjust)
 		adjust(&pc, ctx);
 	a->guard_off = pc.enable_guard && pc.rate_hz < KM_PIPELINE_GUARD_MIN_HZ;
-	a->coarse = pc.knot_max_pitch_mm > 0.0f && pc.pitch_mm > pc.knot_max_pitch_mm;
+	a->coarse_mm = km_pipeline_config_coarse_mm(&pc);
 	a->knot_max_pitch_mm = pc.knot_max_pitch_mm;
 	/* Says in words what the analysis cannot take (a rate or pitch the file
 	 * or --rate/--pitch gave), before anything runs. */

@@ -3,7 +3,8 @@
  * the export of an import (whose temporary recording then holds the events
  * `analyze` finds, so both report the same knots and holds).
  *
- * The dsp pipeline is set up from the source's grid, pitch and rate. On raw
+ * The dsp pipeline is set up from the source's grid, row and column pitch
+ * (positions in true mm per axis), sensor mask and rate. On raw
  * counts (units "counts": no calibration, no --units) the pipeline is set up
  * by km_pipeline_config_for_counts (knotmap/pipeline.h: the absolute kPa
  * rules off, UNCALIBRATED frames accepted), so detection, tracking and holds
@@ -32,7 +33,7 @@ struct km_cli_analysis {
 	size_t n_seen, cap_seen;
 	bool counts;    /* relative rules only; loads in counts */
 	bool guard_off; /* rate below KM_PIPELINE_GUARD_MIN_HZ */
-	bool coarse;    /* cells coarser than a knot: spots only under a tool */
+	float coarse_mm; /* > 0: cells this coarse, spots only under a tool */
 	float knot_max_pitch_mm;
 };
 

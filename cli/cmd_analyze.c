@@ -92,8 +92,9 @@ static void on_event(struct analysis *a, const struct km_event *ev)
 	(void)km_summary_add(&a->sum, ev, NULL); /* out of memory: counted, not listed */
 }
 
-/* A position from the pipeline (which works on one pitch: the geometric
- * mean of the row and column pitch) in cells and in the file's own mm. */
+/* A position from the pipeline (true mm of the file's own frame, per
+ * axis: x = (col + 0.5) x col pitch, y = (row + 0.5) x row pitch) in cells
+ * and in mm. */
 struct pos {
 	double col, row, x_mm, y_mm;
 };
@@ -105,10 +106,10 @@ static struct pos position(const struct analysis *a, float x_mm, float y_mm)
 	double cp = in->col_pitch_mm > 0 ? in->col_pitch_mm : p;
 	double rp = in->row_pitch_mm > 0 ? in->row_pitch_mm : p;
 	struct pos o;
-	o.col = (double)x_mm / p - 0.5;
-	o.row = (double)y_mm / p - 0.5;
-	o.x_mm = (o.col + 0.5) * cp;
-	o.y_mm = (o.row + 0.5) * rp;
+	o.x_mm = (double)x_mm;
+	o.y_mm = (double)y_mm;
+	o.col = o.x_mm / cp - 0.5;
+	o.row = o.y_mm / rp - 0.5;
 	return o;
 }
 
@@ -168,7 +169,7 @@ static void report_json(const struct analysis *a, const char *path, uint64_t fra
 	printf("  \"relative_rules_only\": %s,\n  \"guard_off\": %s,\n"
 	       "  \"spots_only_under_a_tool\": %s,\n",
 	       a->run.counts ? "true" : "false", a->run.guard_off ? "true" : "false",
-	       a->run.coarse ? "true" : "false");
+	       a->run.coarse_mm > 0.0f ? "true" : "false");
 	printf("  \"grid\": {\"rows\": %u, \"cols\": %u, \"row_pitch_mm\": ",
 	       (unsigned)in->device.rows, (unsigned)in->device.cols);
 	json_num(in->row_pitch_mm > 0 ? in->row_pitch_mm : in->device.pitch_mm);
@@ -426,12 +427,12 @@ static int run_analyze(int argc, char **argv)
 		        "needs: it is off (no TENSING_UP or EASE_OFF); knots and holds are found "
 		        "as usual\n",
 		        (double)in->device.rate_hz, (double)KM_PIPELINE_GUARD_MIN_HZ);
-	if (a.run.coarse)
+	if (a.run.coarse_mm > 0.0f)
 		fprintf(stderr,
 		        "knotmap analyze: note: cells of %.3g mm are coarser than a knot (%.3g mm "
 		        "and finer needed): spots are found only under a tool (ball, roller), not "
 		        "from lying alone; holds are timed as usual\n",
-		        (double)in->device.pitch_mm, (double)a.run.knot_max_pitch_mm);
+		        (double)a.run.coarse_mm, (double)a.run.knot_max_pitch_mm);
 	a.t0 = in->first_time_us;
 	uint64_t frames = 0, skipped = 0, first_us = 0, last_us = 0;
 	struct km_rec_item it;

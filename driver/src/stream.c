@@ -314,12 +314,13 @@ static uint32_t proto_to_frame_flags(uint8_t pf)
 }
 
 void km__engine_push_counts(km_stream *s, uint32_t sequence, uint64_t device_time_us, uint32_t lost,
-                            uint8_t proto_flags, const uint16_t *counts)
+                            uint8_t proto_flags, uint32_t frame_flags, const uint16_t *counts)
 {
 	struct km__frame_meta m = {
 	    .sequence = sequence,
 	    .dropped_before = lost,
-	    .flags = proto_to_frame_flags(proto_flags) | (proto_flags << 16),
+	    .flags = proto_to_frame_flags(proto_flags) | (frame_flags & 0xFFFFu) |
+	             ((uint32_t)proto_flags << 16),
 	    .device_time_us = device_time_us,
 	    .host_time_us = km_time_monotonic_us(),
 	};

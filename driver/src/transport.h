@@ -59,9 +59,11 @@ extern const struct km__transport_ops km__transport_replay;
  * CRC, reassembles, checks sequence, pushes complete frames into the ring. */
 void km__engine_feed(km_stream *s, const uint8_t *buf, size_t len);
 /* A complete frame of counts (replay of decoded frames). lost: frames missing
- * before it. proto_flags: enum km_proto_flag bits. */
+ * before it. proto_flags: enum km_proto_flag bits; frame_flags: enum
+ * km_frame_flag bits the frame carries as well (a replay of raw counts:
+ * KM_FRAME_UNCALIBRATED). */
 void km__engine_push_counts(km_stream *s, uint32_t sequence, uint64_t device_time_us, uint32_t lost,
-                            uint8_t proto_flags, const uint16_t *counts);
+                            uint8_t proto_flags, uint32_t frame_flags, const uint16_t *counts);
 /* Forget reassembly and sequence state: the source (re)started at sequence 0. */
 void km__engine_restart(km_stream *s);
 void km__engine_count(km_stream *s, enum km__stat which, uint64_t n);

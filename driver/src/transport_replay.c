@@ -11,7 +11,8 @@
  * when present, else the nominal curve. Recordings of kPa only (and imports)
  * are carried as counts of 1/32 kPa (0..2047.97 kPa) under a linear
  * calibration, with no creep or hysteresis correction (it was applied when
- * they were recorded); imports in raw units as their counts, 1:1 (0..65535).
+ * they were recorded); imports in raw units as their counts, 1:1 (0..65535),
+ * their frames flagged KM_FRAME_UNCALIBRATED as the importer flags them.
  */
 #include <math.h>
 #include <stdio.h>
@@ -172,8 +173,11 @@ static int replay_run(void *state)
 			counts = st->counts;
 		}
 		uint8_t pf = (f->flags & KM_FRAME_SATURATED) ? KM_PROTO_FLAG_SATURATED : 0;
+		/* An import of raw counts (no units, or units counts) stays counts:
+		 * every consumer sees the frames flagged, not relabelled kPa. */
+		uint32_t ff = f->flags & KM_FRAME_UNCALIBRATED;
 		km__engine_count(s, KM__STAT_TRANSFERS, 1);
-		km__engine_push_counts(s, f->sequence, f->device_time_us, f->dropped_since_last, pf,
+		km__engine_push_counts(s, f->sequence, f->device_time_us, f->dropped_since_last, pf, ff,
 		                       counts);
 	}
 	if (km__engine_stopping(s))

@@ -17,11 +17,14 @@
  * before renormalisation, far below the 1 kPa resolution of a mat. */
 #define TRUNC_SIGMAS 4.0
 
+/* One Gaussian as two 1-D kernels: across the rows (y, row pitch) and
+ * along a row (x, column pitch); equal on square cells. */
 struct gauss {
-	int h;    /* full half-width in cells */
-	int hr;   /* taps used along rows (the row axis is always zero-padded) */
-	int hc;   /* taps used along columns */
-	float *w; /* [2h+1], unit sum; w[h] is the centre */
+	int hy, hx; /* full half-widths in cells */
+	int hr;     /* taps used across rows (the row axis is always zero-padded) */
+	int hc;     /* taps used along columns */
+	float *wy;  /* [2hy+1], unit sum; wy[hy] is the centre */
+	float *wx;  /* [2hx+1], unit sum; wx[hx] is the centre */
 };
 
 /* Cells r0..r1 x c0..c1 (inclusive); empty when r0 > r1. On a cylinder
@@ -104,6 +107,9 @@ static int check_config(const struct km_bandpass_config *c)
 	/* Bounds keep kernel half-widths (4 sigma / pitch) below ~40000 cells. */
 	if (!finite_in(c->pitch_mm, 0.1f, 1000.0f))
 		return KM_ERR_INVALID_ARG;
+	if ((c->row_pitch_mm != 0.0f && !finite_in(c->row_pitch_mm, 0.1f, 1000.0f)) ||
+	    (c->col_pitch_mm != 0.0f && !finite_in(c->col_pitch_mm, 0.1f, 1000.0f)))
+		return KM_ERR_INVALID_ARG;
 	if (c->geometry != KM_GEOMETRY_FLAT && c->geometry != KM_GEOMETRY_CYLINDER)
 		return KM_ERR_INVALID_ARG;
 	if (c->n_scales < 1 || c->n_scales > KM_BANDPASS_MAX_SCALES)
@@ -126,22 +132,34 @@ static int check_config(const struct km_bandpass_config *c)
 	return KM_OK;
 }
 
-static int make_gauss(struct gauss *g, double sigma_cells, int rows, int cols, int periodic)
+/* Unit-sum sampled Gaussian of sigma_cells, cut at TRUNC_SIGMAS: *h taps
+ * each side. */
+static float *make_taps(double sigma_cells, int *h)
 {
 	double hd = ceil(TRUNC_SIGMAS * sigma_cells);
-	g->h = hd < 1.0 ? 1 : (int)hd;
-	g->w = km__calloc((size_t)(2 * g->h + 1), sizeof(float));
-	if (!g->w)
-		return KM_ERR_NO_MEMORY;
+	*h = hd < 1.0 ? 1 : (int)hd;
+	float *w = km__calloc((size_t)(2 * *h + 1), sizeof(float));
+	if (!w)
+		return NULL;
 	double sum = 0.0;
-	for (int k = -g->h; k <= g->h; k++)
+	for (int k = -*h; k <= *h; k++)
 		sum += exp(-0.5 * (double)k * (double)k / (sigma_cells * sigma_cells));
-	for (int k = -g->h; k <= g->h; k++)
-		g->w[k + g->h] =
-		    (float)(exp(-0.5 * (double)k * (double)k / (sigma_cells * sigma_cells)) / sum);
+	for (int k = -*h; k <= *h; k++)
+		w[k + *h] = (float)(exp(-0.5 * (double)k * (double)k / (sigma_cells * sigma_cells)) /
+		                    sum);
+	return w;
+}
+
+static int make_gauss(struct gauss *g, double sigma_y_cells, double sigma_x_cells, int rows,
+                      int cols, int periodic)
+{
+	g->wy = make_taps(sigma_y_cells, &g->hy);
+	g->wx = make_taps(sigma_x_cells, &g->hx);
+	if (!g->wy || !g->wx)
+		return KM_ERR_NO_MEMORY;
 	/* Taps at |k| >= size never reach a cell of a zero-padded axis. */
-	g->hr = KM_MIN(g->h, rows - 1);
-	g->hc = periodic ? g->h : KM_MIN(g->h, cols - 1);
+	g->hr = KM_MIN(g->hy, rows - 1);
+	g->hc = periodic ? g->hx : KM_MIN(g->hx, cols - 1);
 	return KM_OK;
 }
 
@@ -166,13 +184,14 @@ static int good_size(int x)
 	}
 }
 
-/* Unit-sum 1-D kernel wrapped onto an axis of length n (taps |k| <= ht). */
-static void wrap_axis(const struct gauss *g, int ht, int n, double *v)
+/* Unit-sum 1-D kernel w (centre w[h]) wrapped onto an axis of length n
+ * (taps |k| <= ht). */
+static void wrap_axis(const float *w, int h, int ht, int n, double *v)
 {
 	for (int i = 0; i < n; i++)
 		v[i] = 0.0;
 	for (int k = -ht; k <= ht; k++)
-		v[((k % n) + n) % n] += g->w[k + g->h];
+		v[((k % n) + n) % n] += w[k + h];
 }
 
 /* Cost model, in FFT flops: r2c/c2r of N real points ~ 2.5 N log2 N (FFTW's
@@ -254,12 +273,12 @@ static int setup_fft(km_bandpass *bp)
 		}
 		const struct gauss *gi = &bp->k[s < bp->n ? 2 * s : 2 * bp->n];
 		double gain = s < bp->n ? (double)bp->gain : 1.0;
-		wrap_axis(gi, gi->hr, bp->nr, rv1);
-		wrap_axis(gi, gi->hc, bp->nc, cv1);
+		wrap_axis(gi->wy, gi->hy, gi->hr, bp->nr, rv1);
+		wrap_axis(gi->wx, gi->hx, gi->hc, bp->nc, cv1);
 		if (s < bp->n) {
 			const struct gauss *go = &bp->k[2 * s + 1];
-			wrap_axis(go, go->hr, bp->nr, rv2);
-			wrap_axis(go, go->hc, bp->nc, cv2);
+			wrap_axis(go->wy, go->hy, go->hr, bp->nr, rv2);
+			wrap_axis(go->wx, go->hx, go->hc, bp->nc, cv2);
 		}
 		for (int r = 0; r < bp->nr; r++)
 			for (int c = 0; c < bp->nc; c++) {
@@ -280,8 +299,8 @@ static int setup_fft(km_bandpass *bp)
 			break;
 		}
 		const struct gauss *g = &bp->k[j];
-		wrap_axis(g, g->hr, bp->nr, rv1);
-		wrap_axis(g, g->hc, bp->nc, cv1);
+		wrap_axis(g->wy, g->hy, g->hr, bp->nr, rv1);
+		wrap_axis(g->wx, g->hx, g->hc, bp->nc, cv1);
 		for (int r = 0; r < bp->nr; r++)
 			for (int c = 0; c < bp->nc; c++)
 				bp->fin[(size_t)r * (size_t)bp->nc + (size_t)c] =
@@ -343,11 +362,13 @@ int km_bandpass_create(const struct km_bandpass_config *cfg, km_bandpass **out)
 		bp->sigma_mm[i] = (float)(cfg->sigma_min_mm *
 		                          pow((double)cfg->sigma_max_mm / cfg->sigma_min_mm, t));
 	}
+	double py = cfg->row_pitch_mm > 0.0f ? cfg->row_pitch_mm : cfg->pitch_mm;
+	double px = cfg->col_pitch_mm > 0.0f ? cfg->col_pitch_mm : cfg->pitch_mm;
 	for (unsigned j = 0; j < bp->nk && rc == KM_OK; j++) {
 		double s_mm = j == 2 * bp->n ? (double)cfg->background_sigma_mm
 		                             : (double)bp->sigma_mm[j / 2] *
 		                                   (j % 2 ? (double)cfg->ratio : 1.0);
-		rc = make_gauss(&bp->k[j], s_mm / cfg->pitch_mm, bp->rows, bp->cols, bp->periodic);
+		rc = make_gauss(&bp->k[j], s_mm / py, s_mm / px, bp->rows, bp->cols, bp->periodic);
 	}
 	if (rc == KM_OK && bp->has_bg) {
 		bp->bg = km__calloc((size_t)bp->rows * (size_t)bp->cols, sizeof(float));
@@ -516,17 +537,17 @@ static void direct_kernel(km_bandpass *bp, unsigned j, struct window d, struct w
                           const float *inv, const float *w, float *out)
 {
 	const struct gauss *g = &bp->k[j];
-	const float *wc = g->w + g->h;
+	const float *wx = g->wx + g->hx, *wy = g->wy + g->hy;
 	/* whole vectors: both passes run over columns cs .. cs + n - 1 */
 	int cs = o.c0 / KM_SEPCONV_LANES * KM_SEPCONV_LANES;
 	int n = (o.c1 + 1 - cs + KM_SEPCONV_LANES - 1) / KM_SEPCONV_LANES * KM_SEPCONV_LANES;
 	size_t tw = (size_t)bp->tw;
 	for (int r = d.r0; r <= d.r1; r++)
-		bp->ops->along_row(bp->ext + (size_t)r * (size_t)bp->el + bp->H + cs, wc, g->hc, n,
+		bp->ops->along_row(bp->ext + (size_t)r * (size_t)bp->el + bp->H + cs, wx, g->hc, n,
 		                   bp->t + (size_t)r * tw + cs);
 	for (int r = o.r0; r <= o.r1; r++) {
 		int k0 = KM_MAX(-g->hr, d.r0 - r), k1 = KM_MIN(g->hr, d.r1 - r);
-		bp->ops->across_rows(bp->t + (size_t)r * tw + cs, bp->tw, wc, k0, k1, n,
+		bp->ops->across_rows(bp->t + (size_t)r * tw + cs, bp->tw, wy, k0, k1, n,
 		                     bp->rowbuf + cs);
 		const float *iv = inv ? inv + (size_t)r * (size_t)bp->cp : NULL;
 		/* across a cylinder's seam the part past it is columns 0.. */
@@ -796,8 +817,10 @@ void km_bandpass_destroy(km_bandpass *bp)
 		km__free(bp->gspec[j]);
 	km__free(bp->rcp);
 	km__free(bp->wlast);
-	for (unsigned j = 0; j < MAX_KERNELS; j++)
-		km__free(bp->k[j].w);
+	for (unsigned j = 0; j < MAX_KERNELS; j++) {
+		km__free(bp->k[j].wy);
+		km__free(bp->k[j].wx);
+	}
 	km__free(bp->bg);
 	km__free(bp->ext);
 	km__free(bp->t_mem);

@@ -20,6 +20,7 @@ static const float band_hi[KM_LANDMARK_COUNT] = {0.13f, 0.32f, 0.32f, 0.58f, 1.0
 struct km_body {
 	struct km_body_config cfg;
 	int R, C;
+	float px, py; /* column pitch (x), row pitch (y), mm */
 	int16_t *first, *last; /* per row: loaded extent, -1 when empty */
 	uint16_t *count, *runs;
 	int16_t *run_first, *run_len; /* per row: the longest run of loaded cells */
@@ -48,6 +49,8 @@ int km_body_create(const struct km_body_config *cfg, km_body **out)
 	    cfg->cols > KM_FRAME_MAX_DIM)
 		return KM_ERR_SHAPE;
 	if (!(isfinite(cfg->pitch_mm) && cfg->pitch_mm > 0.0f) ||
+	    !(isfinite(cfg->row_pitch_mm) && cfg->row_pitch_mm >= 0.0f) ||
+	    !(isfinite(cfg->col_pitch_mm) && cfg->col_pitch_mm >= 0.0f) ||
 	    !(isfinite(cfg->outline_kpa) && cfg->outline_kpa >= 0.0f) ||
 	    !(isfinite(cfg->min_area_cm2) && cfg->min_area_cm2 >= 0.0f))
 		return KM_ERR_INVALID_ARG;
@@ -57,6 +60,8 @@ int km_body_create(const struct km_body_config *cfg, km_body **out)
 	b->cfg = *cfg;
 	b->R = cfg->rows;
 	b->C = cfg->cols;
+	b->px = cfg->col_pitch_mm > 0.0f ? cfg->col_pitch_mm : cfg->pitch_mm;
+	b->py = cfg->row_pitch_mm > 0.0f ? cfg->row_pitch_mm : cfg->pitch_mm;
 	b->first = km__calloc(b->R, sizeof *b->first);
 	b->last = km__calloc(b->R, sizeof *b->last);
 	b->count = km__calloc(b->R, sizeof *b->count);
@@ -124,15 +129,15 @@ static struct km_body_point peak(const km_body *b, const float *kpa, int top, in
 		r0 = r1;
 		r1 = t;
 	}
-	float pitch = b->cfg.pitch_mm, best = b->cfg.outline_kpa;
+	float best = b->cfg.outline_kpa;
 	for (int r = r0; r <= r1; r++)
 		for (int c = 0; c < b->C; c++) {
-			float x = ((float)c + 0.5f) * pitch,
+			float x = ((float)c + 0.5f) * b->px,
 			      v = kpa[(size_t)r * (size_t)b->C + (size_t)c];
 			if (x < x0 || x > x1 || !(v > best))
 				continue;
 			best = v;
-			p = (struct km_body_point){true, x, ((float)r + 0.5f) * pitch, v};
+			p = (struct km_body_point){true, x, ((float)r + 0.5f) * b->py, v};
 		}
 	return p;
 }
@@ -165,10 +170,10 @@ int km_body_update(km_body *b, const float *kpa)
 		return KM_ERR_INVALID_ARG;
 	struct km_body_model *m = &b->m;
 	memset(m, 0, sizeof *m);
-	float pitch = b->cfg.pitch_mm, thr = b->cfg.outline_kpa;
+	float px = b->px, py = b->py, thr = b->cfg.outline_kpa;
 	int top = -1, bottom = -1, left = b->C, right = -1;
 	size_t loaded = 0;
-	int dead_gap = (int)floorf(15.0f / pitch);
+	int dead_gap = (int)floorf(15.0f / px);
 	for (int r = 0; r < b->R; r++) {
 		const float *row = kpa + (size_t)r * (size_t)b->C;
 		int first = -1, last = -1, n = 0, runs = 0, prev = 0;
@@ -207,14 +212,14 @@ int km_body_update(km_body *b, const float *kpa)
 			right = KM_MAX(right, last);
 		}
 	}
-	if (top < 0 || (double)loaded * pitch * pitch * 0.01 < (double)b->cfg.min_area_cm2)
+	if (top < 0 || (double)loaded * px * py * 0.01 < (double)b->cfg.min_area_cm2)
 		return KM_OK; /* no body */
 	m->found = true;
-	m->top_mm = ((float)top + 0.5f) * pitch;
-	m->bottom_mm = ((float)bottom + 0.5f) * pitch;
-	m->left_mm = ((float)left + 0.5f) * pitch;
-	m->right_mm = ((float)right + 0.5f) * pitch;
-	m->length_mm = (float)(bottom - top + 1) * pitch;
+	m->top_mm = ((float)top + 0.5f) * py;
+	m->bottom_mm = ((float)bottom + 0.5f) * py;
+	m->left_mm = ((float)left + 0.5f) * px;
+	m->right_mm = ((float)right + 0.5f) * px;
+	m->length_mm = (float)(bottom - top + 1) * py;
 
 	/* The feet end of a lying body shows two contacts (heels, feet), the
 	 * head end one: compare the mean number of runs over the last tenth. */
@@ -238,12 +243,12 @@ int km_body_update(km_body *b, const float *kpa)
 	int n = 0;
 	for (int r = t0; r <= t1; r++)
 		if (b->run_len[r] >= 2)
-			b->tmp[n++] = ((float)b->run_first[r] + 0.5f * (float)b->run_len[r]) * pitch;
+			b->tmp[n++] = ((float)b->run_first[r] + 0.5f * (float)b->run_len[r]) * px;
 	m->midline_x_mm = n ? median(b->tmp, n) : 0.5f * (m->left_mm + m->right_mm);
 	n = 0;
 	for (int r = t0; r <= t1; r++)
 		if (b->run_len[r] >= 2)
-			b->tmp[n++] = (float)b->run_len[r] * pitch;
+			b->tmp[n++] = (float)b->run_len[r] * px;
 	m->trunk_width_mm = n ? median(b->tmp, n) : 0.0f;
 
 	/* Posture. A body cut by the mat's first or last row across its trunk
@@ -251,8 +256,8 @@ int km_body_update(km_body *b, const float *kpa)
 	 * landmarks. A head or the feet touching the edge (a tall person on a
 	 * bed mat) is not: the contact there is narrow. */
 	float edge_w = 0.6f * m->trunk_width_mm;
-	bool partial = (top == 0 && (float)b->count[top] * pitch > edge_w) ||
-	               (bottom == b->R - 1 && (float)b->count[bottom] * pitch > edge_w);
+	bool partial = (top == 0 && (float)b->count[top] * px > edge_w) ||
+	               (bottom == b->R - 1 && (float)b->count[bottom] * px > edge_w);
 	if (partial) {
 		m->posture = KM_POSTURE_UNKNOWN;
 		return KM_OK;

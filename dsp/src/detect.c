@@ -18,6 +18,8 @@ struct km_detect {
 	struct km_detect_config cfg;
 	const struct km__detect_ops *ops; /* row scans: the widest this CPU runs */
 	int R, C, periodic;
+	float px, py; /* column pitch (x) and row pitch (y), mm */
+	float pc;     /* their geometric mean: mm per cell of a chessboard distance */
 	unsigned n;
 	float *scratch; /* [3 x cells + 512] for medians */
 	/* The loaded area as bit rows ([rows x words], bit c of a row = column c)
@@ -90,6 +92,8 @@ int km_detect_config_from_bandpass(struct km_detect_config *cfg,
 	cfg->rows = bp->rows;
 	cfg->cols = bp->cols;
 	cfg->pitch_mm = bp->pitch_mm;
+	cfg->row_pitch_mm = bp->row_pitch_mm;
+	cfg->col_pitch_mm = bp->col_pitch_mm;
 	cfg->geometry = bp->geometry;
 	cfg->n_scales = bp->n_scales;
 	cfg->ratio = bp->ratio;
@@ -112,7 +116,8 @@ static int check_config(const struct km_detect_config *c)
 	if (c->rows == 0 || c->cols == 0 || c->rows > KM_FRAME_MAX_DIM ||
 	    c->cols > KM_FRAME_MAX_DIM)
 		return KM_ERR_SHAPE;
-	if (!(isfinite(c->pitch_mm) && c->pitch_mm > 0.0f))
+	if (!(isfinite(c->pitch_mm) && c->pitch_mm > 0.0f) || !fin_ge(c->row_pitch_mm, 0.0f) ||
+	    !fin_ge(c->col_pitch_mm, 0.0f))
 		return KM_ERR_INVALID_ARG;
 	if (c->geometry != KM_GEOMETRY_FLAT && c->geometry != KM_GEOMETRY_CYLINDER)
 		return KM_ERR_INVALID_ARG;
@@ -152,7 +157,7 @@ static int check_config(const struct km_detect_config *c)
 
 static long noise_need(const km_detect *d, unsigned s)
 {
-	return lroundf(3.0f * d->cfg.ratio * d->cfg.scale_mm[s] / d->cfg.pitch_mm);
+	return lroundf(3.0f * d->cfg.ratio * d->cfg.scale_mm[s] / d->pc);
 }
 
 /* Which erosions of the loaded area execute needs: the noise masks of every
@@ -178,7 +183,7 @@ static int plan_masks(km_detect *d)
 				break;
 		}
 		/* supported(): distance > max(ceil(support_sigmas x sigma / pitch), 1) */
-		float kf = ceilf(d->cfg.support_sigmas * d->cfg.scale_mm[s] / d->cfg.pitch_mm);
+		float kf = ceilf(d->cfg.support_sigmas * d->cfg.scale_mm[s] / d->pc);
 		d->ksup[s] = 0; /* never: no cell is that far inside */
 		if (kf < (float)B) {
 			d->ksup[s] = KM_MAX((int)kf, 1) + 1;
@@ -226,6 +231,9 @@ int km_detect_create(const struct km_detect_config *cfg, km_detect **out)
 	d->R = cfg->rows;
 	d->C = cfg->cols;
 	d->periodic = cfg->geometry == KM_GEOMETRY_CYLINDER;
+	d->px = cfg->col_pitch_mm > 0.0f ? cfg->col_pitch_mm : cfg->pitch_mm;
+	d->py = cfg->row_pitch_mm > 0.0f ? cfg->row_pitch_mm : cfg->pitch_mm;
+	d->pc = d->px == d->py ? d->px : sqrtf(d->px * d->py);
 	d->n = cfg->n_scales;
 	size_t cells = (size_t)d->R * (size_t)d->C;
 	d->scratch = km__calloc(3 * cells + 512, sizeof(float));
@@ -404,14 +412,14 @@ static void find_outline(km_detect *d, const float *kpa)
 {
 	struct km_body_outline *o = &d->outline;
 	int R = d->R, C = d->C, W = d->words;
-	float p = d->cfg.pitch_mm, thr = d->cfg.outline_kpa;
+	float px = d->px, py = d->py, thr = d->cfg.outline_kpa;
 	size_t loaded = 0, nmid = 0;
 	int top = -1, bottom = -1, left = C, right = -1;
 	uint64_t *m = d->masks;
 	/* A dead line of sensels is a gap of a cell or two; the gap between an
 	 * arm and the trunk is wider than 15 mm (at a coarse pitch it can be a
 	 * single cell, so nothing is bridged there). */
-	int dead_gap = (int)floorf(15.0f / p);
+	int dead_gap = (int)floorf(15.0f / px);
 	for (int r = 0; r < R; r++) {
 		int first = -1, last = -1;
 		uint64_t *mr = m + (size_t)r * (size_t)W;
@@ -426,16 +434,16 @@ static void find_outline(km_detect *d, const float *kpa)
 			}
 		}
 		if (first >= 0 && last > first) {
-			d->row_left[r] = ((float)first + 0.5f) * p;
-			d->row_right[r] = ((float)last + 0.5f) * p;
+			d->row_left[r] = ((float)first + 0.5f) * px;
+			d->row_right[r] = ((float)last + 0.5f) * px;
 			/* The midpoint of the row's longest run: the trunk, not
 			 * an arm beside it or a strip of cells stuck on at the
 			 * mat's edge (a real bed sheet's first column); a dead
 			 * line through the trunk does not split it. */
 			int a = first, len = longest_run(mr, C, dead_gap, &a);
 			if (len >= 2) {
-				d->mid[nmid] = ((float)a + 0.5f * (float)len) * p;
-				d->mid[(size_t)R + nmid++] = ((float)r + 0.5f) * p;
+				d->mid[nmid] = ((float)a + 0.5f * (float)len) * px;
+				d->mid[(size_t)R + nmid++] = ((float)r + 0.5f) * py;
 			}
 			if (top < 0)
 				top = r;
@@ -449,15 +457,15 @@ static void find_outline(km_detect *d, const float *kpa)
 	}
 	d->mcount[0] = loaded;
 	o->loaded_cells = loaded;
-	double area_cm2 = (double)loaded * (double)p * (double)p * 0.01;
+	double area_cm2 = (double)loaded * (double)px * (double)py * 0.01;
 	o->found = !d->periodic && loaded >= d->cfg.outline_min_cells && nmid >= 3 &&
 	           area_cm2 >= (double)d->cfg.outline_min_area_cm2;
 	if (o->found) {
 		fit_midline(d, nmid);
-		o->left_mm = ((float)left + 0.5f) * p;
-		o->right_mm = ((float)right + 0.5f) * p;
-		o->top_mm = ((float)top + 0.5f) * p;
-		o->bottom_mm = ((float)bottom + 0.5f) * p;
+		o->left_mm = ((float)left + 0.5f) * px;
+		o->right_mm = ((float)right + 0.5f) * px;
+		o->top_mm = ((float)top + 0.5f) * py;
+		o->bottom_mm = ((float)bottom + 0.5f) * py;
 	} else {
 		o->midline_x_mm = o->left_mm = o->right_mm = o->top_mm = o->bottom_mm = 0.0f;
 		o->midline_y_mm = o->midline_slope = 0.0f;
@@ -485,7 +493,7 @@ static bool loaded_bit(const km_detect *d, int r, int c)
 static void find_trunk(km_detect *d)
 {
 	int R = d->R, C = d->C;
-	float p = d->cfg.pitch_mm;
+	float px = d->px, py = d->py;
 	for (int r = 0; r < R; r++)
 		d->trunk_first[r] = d->trunk_last[r] = -1;
 	if (!d->outline.found)
@@ -493,7 +501,7 @@ static void find_trunk(km_detect *d)
 	float *w = d->scratch;
 	int nw = 0;
 	for (int r = 0; r < R; r++) {
-		int cm = (int)floorf(km_outline_midline_at(&d->outline, ((float)r + 0.5f) * p) / p);
+		int cm = (int)floorf(km_outline_midline_at(&d->outline, ((float)r + 0.5f) * py) / px);
 		cm = KM_CLAMP(cm, 0, C - 1);
 		int a = cm, b = cm;
 		if (!loaded_bit(d, r, cm)) {
@@ -514,7 +522,7 @@ static void find_trunk(km_detect *d)
 	 * touching the trunk do not set it). */
 	float wide = select_kth(w, (size_t)nw, (size_t)(0.8f * (float)(nw - 1)));
 	int min_w = KM_MAX(2, (int)ceilf(0.7f * wide));
-	int gap_rows = (int)lroundf(250.0f / p);
+	int gap_rows = (int)lroundf(250.0f / py);
 	/* The longest band of wide rows with gaps of at most gap_rows. */
 	int best0 = -1, best1 = -1, best_n = 0, b0 = -1, last = -1, n = 0;
 	for (int r = 0; r < R; r++) {
@@ -748,11 +756,11 @@ static float noise_sd(km_detect *d, const float *layer, const float *div, unsign
 		 * mirror image, both inside the mask; the difference of two
 		 * independent textures has sqrt(2) times their SD. */
 		mirror = mirror && d->outline.found && !d->periodic;
-		float p = d->cfg.pitch_mm;
+		float px = d->px, py = d->py;
 		for (int r = 0; r < d->R; r++) {
 			/* column c mirrored about this row's midline: m2 - c */
-			float m2 = 2.0f * km_outline_midline_at(&d->outline, ((float)r + 0.5f) * p) / p -
-			           1.0f;
+			float m2 =
+			    2.0f * km_outline_midline_at(&d->outline, ((float)r + 0.5f) * py) / px - 1.0f;
 			const uint64_t *mr = m + (size_t)r * (size_t)W;
 			for (int w = 0; w < W; w++) {
 				uint64_t b = mr[w];
@@ -925,8 +933,13 @@ static int edge_like(const km_detect *d, const float *stack, int s, int r, int c
 	float dyy = at(d, stack, s, r + 1, c) + at(d, stack, s, r - 1, c) - 2.0f * v;
 	float dxy = 0.25f * (at(d, stack, s, r + 1, c + 1) - at(d, stack, s, r + 1, c - 1) -
 	                     at(d, stack, s, r - 1, c + 1) + at(d, stack, s, r - 1, c - 1));
-	float tr = dxx + dyy, det = dxx * dyy - dxy * dxy, q = d->cfg.edge_ratio;
-	return !(det > 0.0f) || tr * tr * q >= (q + 1.0f) * (q + 1.0f) * det;
+	/* Curvatures per mm^2, up to a common factor (1 x 1 on square cells):
+	 * on oblong cells a round spot is round in mm, not in cells. */
+	float q = d->px / d->py;
+	dyy *= q * q;
+	dxy *= q;
+	float tr = dxx + dyy, det = dxx * dyy - dxy * dxy, e = d->cfg.edge_ratio;
+	return !(det > 0.0f) || tr * tr * e >= (e + 1.0f) * (e + 1.0f) * det;
 }
 
 /* A knot lies under loaded tissue: every cell within support_sigmas inner sigmas
@@ -972,22 +985,22 @@ static void insert(km_detect *d, const struct km_candidate *k, size_t *over)
 static float mirror_response(const km_detect *d, const float *stack, int s, float x_mm, int r)
 {
 	const struct km_detect_config *cf = &d->cfg;
-	float p = cf->pitch_mm;
+	float px = d->px, py = d->py;
 	/* reflected across the midline x = x0 + slope (y - y0) */
 	const struct km_body_outline *o = &d->outline;
-	float y_mm = ((float)r + 0.5f) * p, b = o->midline_slope;
+	float y_mm = ((float)r + 0.5f) * py, b = o->midline_slope;
 	float dist = x_mm - km_outline_midline_at(o, y_mm), k = 2.0f * dist / (1.0f + b * b);
 	float xm = x_mm - k, ym = y_mm + k * b;
-	int cm = (int)lroundf(xm / p - 0.5f);
-	r = (int)lroundf(ym / p - 0.5f);
+	int cm = (int)lroundf(xm / px - 0.5f);
+	r = (int)lroundf(ym / py - 0.5f);
 	/* The nearest whole number of cells: rounding up (two cells at 8 mm
 	 * for 10 mm) reached a neighbouring structure as often as the twin. */
-	int t = (int)lroundf(cf->mirror_tol_mm / p);
+	int t = (int)lroundf(cf->mirror_tol_mm / py), tc = (int)lroundf(cf->mirror_tol_mm / px);
 	float best = 0.0f;
 	for (int rr = r - t; rr <= r + t; rr++) {
 		if (rr < 0 || rr >= d->R)
 			continue;
-		for (int cc = cm - t; cc <= cm + t; cc++)
+		for (int cc = cm - tc; cc <= cm + tc; cc++)
 			if (cc >= 0 && cc < d->C)
 				best = fmaxf(best, at(d, stack, s, rr, cc));
 	}
@@ -1078,7 +1091,7 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 	d->have_noise = 1;
 	d->count = 0;
 	size_t over = 0, masked = 0;
-	float p = cf->pitch_mm, sq = sqrtf(cf->ratio);
+	float px = d->px, py = d->py, sq = sqrtf(cf->ratio);
 	/* A flat mat's border cells have no outer neighbours to fit or compare. */
 	int c0 = d->periodic ? 0 : 1, c1 = d->periodic ? d->C : d->C - 1;
 	/* Nearly every cell is below the threshold, or not above its earlier
@@ -1143,11 +1156,11 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 				    vertex(at(d, stack, s, r, c - 1), v, at(d, stack, s, r, c + 1));
 				float oy =
 				    vertex(at(d, stack, s, r - 1, c), v, at(d, stack, s, r + 1, c));
-				float x = ((float)c + 0.5f + ox) * p;
+				float x = ((float)c + 0.5f + ox) * px;
 				if (d->periodic && x < 0.0f)
-					x += (float)d->C * p;
+					x += (float)d->C * px;
 				k.x_mm = x;
-				k.y_mm = ((float)r + 0.5f + oy) * p;
+				k.y_mm = ((float)r + 0.5f + oy) * py;
 				float ls = logf(cf->scale_mm[s]);
 				if (s > 0 && s < (int)d->n - 1) {
 					/* Log-spaced scales: interpolate log(sigma) between
@@ -1236,7 +1249,7 @@ int km_detect_execute(km_detect *d, const float *stack, const float *kpa, const 
 	 * one): the same peak often makes maxima at two scales a few mm apart.
 	 * The list is sorted, so the stronger one stays. */
 	if (cf->min_separation_mm > 0.0f) {
-		float wrap = d->periodic ? (float)d->C * p : 0.0f;
+		float wrap = d->periodic ? (float)d->C * px : 0.0f;
 		size_t kept = 0;
 		for (size_t j = 0; j < d->count; j++) {
 			int dup = 0;

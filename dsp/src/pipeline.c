@@ -25,6 +25,11 @@ struct stiff_slot {
 struct km_pipeline {
 	struct km_pipeline_config cfg;
 	int R, C;
+	float px, py; /* column pitch (x), row pitch (y), mm */
+	float pa;     /* sqrt(px x py): the pitch frames carry */
+	uint8_t *mask; /* [cells] 1 on the sensor (cfg.sensor_mask's copy), or NULL: all */
+	float *maskw;  /* [cells] the mask as band-pass weights (normalized false) */
+	size_t cells_on; /* cells on the sensor */
 	size_t cells;
 	float *clean;  /* [cells] sanitised copy of the frame */
 	float *weight; /* [cells] 1 where loaded (normalised band-pass) */
@@ -166,6 +171,15 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	return c;
 }
 
+float km_pipeline_config_coarse_mm(const struct km_pipeline_config *c)
+{
+	/* Either axis coarser than a knot: along it a knot is one cell. */
+	float px = c->col_pitch_mm > 0.0f ? c->col_pitch_mm : c->pitch_mm;
+	float py = c->row_pitch_mm > 0.0f ? c->row_pitch_mm : c->pitch_mm;
+	float coarsest = fmaxf(px, py);
+	return c->knot_max_pitch_mm > 0.0f && coarsest > c->knot_max_pitch_mm ? coarsest : 0.0f;
+}
+
 void km_pipeline_config_for_counts(struct km_pipeline_config *c)
 {
 	if (!c)
@@ -234,6 +248,12 @@ int km_pipeline_config_check(const struct km_pipeline_config *cfg, char *why, si
 		return refuse(why, why_size, KM_ERR_INVALID_ARG,
 		              "cell pitch %g mm: it must be a positive number of mm",
 		              (double)cfg->pitch_mm);
+	if (!(isfinite(cfg->row_pitch_mm) && cfg->row_pitch_mm >= 0.0f) ||
+	    !(isfinite(cfg->col_pitch_mm) && cfg->col_pitch_mm >= 0.0f))
+		return refuse(why, why_size, KM_ERR_INVALID_ARG,
+		              "row pitch %g mm, column pitch %g mm: each must be a positive number "
+		              "of mm (or 0: the pitch)",
+		              (double)cfg->row_pitch_mm, (double)cfg->col_pitch_mm);
 	if (!isfinite(cfg->rate_hz) || !(cfg->rate_hz > 0.0f))
 		return refuse(why, why_size, KM_ERR_INVALID_ARG,
 		              "frame rate %g Hz: it must be a positive number of frames per second",
@@ -281,6 +301,8 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	    cfg->cols > KM_FRAME_MAX_DIM)
 		return KM_ERR_SHAPE;
 	if (!(isfinite(cfg->pitch_mm) && cfg->pitch_mm > 0.0f) ||
+	    !(isfinite(cfg->row_pitch_mm) && cfg->row_pitch_mm >= 0.0f) ||
+	    !(isfinite(cfg->col_pitch_mm) && cfg->col_pitch_mm >= 0.0f) ||
 	    !(isfinite(cfg->rate_hz) && cfg->rate_hz > 0.0f && cfg->rate_hz <= 100000.0f) ||
 	    !(cfg->max_bad_fraction >= 0.0f && cfg->max_bad_fraction <= 1.0f) ||
 	    !(isfinite(cfg->knot_max_pitch_mm) && cfg->knot_max_pitch_mm >= 0.0f) ||
@@ -308,14 +330,40 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	p->R = cfg->rows;
 	p->C = cfg->cols;
 	p->cells = (size_t)p->R * (size_t)p->C;
+	p->px = cfg->col_pitch_mm > 0.0f ? cfg->col_pitch_mm : cfg->pitch_mm;
+	p->py = cfg->row_pitch_mm > 0.0f ? cfg->row_pitch_mm : cfg->pitch_mm;
+	p->pa = p->px == p->py ? p->px : sqrtf(p->px * p->py);
+	p->cells_on = p->cells;
+	if (cfg->sensor_mask) {
+		p->mask = km__calloc(p->cells, 1);
+		p->maskw = km__calloc(p->cells, sizeof(float));
+		if (!p->mask || !p->maskw)
+			return fail(p, log, "sensor mask", KM_ERR_NO_MEMORY);
+		p->cells_on = 0;
+		for (size_t i = 0; i < p->cells; i++) {
+			p->mask[i] = cfg->sensor_mask[i] != 0;
+			p->maskw[i] = (float)p->mask[i];
+			p->cells_on += p->mask[i];
+		}
+		p->cfg.sensor_mask = p->mask;
+		if (p->cells_on == 0) {
+			km__log(log, KM_LOG_ERROR, "dsp",
+			        "pipeline: the sensor mask leaves no cell of the %dx%d grid", p->R, p->C);
+			km_pipeline_destroy(p);
+			return KM_ERR_INVALID_ARG;
+		}
+	}
 
 	struct km_bandpass_config bc = cfg->bandpass;
 	bc.rows = cfg->rows;
 	bc.cols = cfg->cols;
 	bc.pitch_mm = cfg->pitch_mm;
+	bc.row_pitch_mm = p->py;
+	bc.col_pitch_mm = p->px;
 	bc.geometry = cfg->geometry;
 	bc.log = cfg->log;
-	bc.normalized = cfg->normalized;
+	/* a mask needs the weighted band-pass, whatever the mode */
+	bc.normalized = cfg->normalized || p->mask;
 	int rc = km_bandpass_create(&bc, &p->bp);
 	if (rc != KM_OK)
 		return fail(p, log, "band-pass", rc);
@@ -341,6 +389,8 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 		yc.rows = cfg->rows;
 		yc.cols = cfg->cols;
 		yc.pitch_mm = cfg->pitch_mm;
+		yc.row_pitch_mm = p->py;
+		yc.col_pitch_mm = p->px;
 		yc.outline_kpa = dc.outline_kpa;
 		yc.min_area_cm2 = dc.outline_min_area_cm2;
 		yc.log = cfg->log;
@@ -362,15 +412,15 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	 * then survives at least 2.5 frame periods of misses, as at 100 Hz. */
 	tc.delete_after_s = fmaxf(tc.delete_after_s, 2.5f / cfg->rate_hz);
 	/* On a coarse grid a spot's maximum hops a cell with the noise: the
-	 * same spot within 1.5 pitches. */
+	 * same spot within 1.5 pitches (of the coarser axis). */
 	if (tc.same_spot_mm == 0.0f)
-		tc.same_spot_mm = fmaxf(tc.gate_mm, 1.5f * cfg->pitch_mm);
+		tc.same_spot_mm = fmaxf(tc.gate_mm, 1.5f * fmaxf(p->px, p->py));
 	/* A knot is 2-3 cm across: a structure with two maxima a cell or two
 	 * apart (seen on a real bed sheet: 27 mm at 8 mm, alternating every few
 	 * seconds) is one spot to announce. */
 	p->spot_mm = 1.5f * tc.same_spot_mm;
 	tc.wrap_x_mm =
-	    cfg->geometry == KM_GEOMETRY_CYLINDER ? (float)cfg->cols * cfg->pitch_mm : 0.0f;
+	    cfg->geometry == KM_GEOMETRY_CYLINDER ? (float)cfg->cols * p->px : 0.0f;
 	tc.log = cfg->log;
 	rc = km_tracker_create(&tc, &p->trk);
 	if (rc != KM_OK)
@@ -391,12 +441,13 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	if (!p->hin)
 		return fail(p, log, "hold inputs", KM_ERR_NO_MEMORY);
 
-	if (cfg->knot_max_pitch_mm > 0.0f && cfg->pitch_mm > cfg->knot_max_pitch_mm) {
+	float coarsest = km_pipeline_config_coarse_mm(cfg);
+	if (coarsest > 0.0f) {
 		p->coarse = 1;
 		km__log(log, KM_LOG_WARN, "dsp",
 		        "pipeline: cells of %.3g mm are coarser than a knot (%.3g mm and finer "
 		        "needed): spots are found only under a tool, not from lying alone",
-		        (double)cfg->pitch_mm, (double)cfg->knot_max_pitch_mm);
+		        (double)coarsest, (double)cfg->knot_max_pitch_mm);
 	}
 	/* The guard's tremor band needs >= 25 frames/s; below that it is
 	 * switched off with a notice (KM_PIPELINE_GUARD_OFF on every result),
@@ -506,8 +557,7 @@ static void emit(km_pipeline *p, enum km_event_type type, const struct km_track 
 /* Load on the spot: mean pressure of the 3 x 3 cells around the track. */
 static float spot_load(const km_pipeline *p, const struct km_track *t)
 {
-	float pitch = p->cfg.pitch_mm;
-	int r = (int)floorf(t->y_mm / pitch), c = (int)floorf(t->x_mm / pitch);
+	int r = (int)floorf(t->y_mm / p->py), c = (int)floorf(t->x_mm / p->px);
 	/* A fixed 3 x 3 window: a window that followed the detected scale made
 	 * a ball's ~2 cm^2 contact read 5x less whenever a coarser scale won,
 	 * which the hold timer took for unloading. */
@@ -524,7 +574,10 @@ static float spot_load(const km_pipeline *p, const struct km_track *t)
 				cc = (cc % p->C + p->C) % p->C;
 			else if (cc < 0 || cc >= p->C)
 				continue;
-			sum += p->clean[(size_t)rr * (size_t)p->C + (size_t)cc];
+			size_t i = (size_t)rr * (size_t)p->C + (size_t)cc;
+			if (p->mask && !p->mask[i])
+				continue;
+			sum += p->clean[i];
 			n++;
 		}
 	}
@@ -578,7 +631,7 @@ static void announce(km_pipeline *p, const struct km_track *t, uint32_t seq, uin
 		struct announced *a = &p->announced[i];
 		float dx = fabsf(t->x_mm - a->t.x_mm);
 		if (p->cfg.geometry == KM_GEOMETRY_CYLINDER)
-			dx = fminf(dx, (float)p->C * p->cfg.pitch_mm - dx);
+			dx = fminf(dx, (float)p->C * p->px - dx);
 		if (hypotf(dx, t->y_mm - a->t.y_mm) < p->spot_mm) {
 			a->alias = t->id;
 			a->dormant = 0;
@@ -616,10 +669,32 @@ static void expire(km_pipeline *p, uint32_t seq, uint64_t us)
 	}
 }
 
-/* Sum of row rr's cells c0..c1 (a cylinder wraps, a flat mat clips); adds
- * the cells counted to *n. */
-static double row_span(const km_pipeline *p, int rr, int c0, int c1, int *n)
+/* row_span over the sensor's cells only (a sensor mask). Kept out of line:
+ * the common case, no mask, stays small enough to inline. */
+__attribute__((noinline)) static double row_span_masked(const km_pipeline *p, int rr, int c0,
+                                                        int c1, int *n)
 {
+	const float *row = p->clean + (size_t)rr * (size_t)p->C;
+	const uint8_t *m = p->mask + (size_t)rr * (size_t)p->C;
+	int cyl = p->cfg.geometry == KM_GEOMETRY_CYLINDER;
+	double sum = 0.0;
+	for (int c = c0; c <= c1; c++) {
+		int cc = cyl ? (c % p->C + p->C) % p->C : c;
+		if (cc < 0 || cc >= p->C || !m[cc])
+			continue;
+		sum += row[cc];
+		(*n)++;
+	}
+	return sum;
+}
+
+/* Sum of row rr's cells c0..c1 (a cylinder wraps, a flat mat clips); adds
+ * the cells counted to *n. Inlined: called per row of the windows. */
+__attribute__((always_inline)) static inline double row_span(const km_pipeline *p, int rr, int c0,
+                                                             int c1, int *n)
+{
+	if (p->mask)
+		return row_span_masked(p, rr, c0, c1, n);
 	const float *row = p->clean + (size_t)rr * (size_t)p->C;
 	double sum = 0.0;
 	if (p->cfg.geometry == KM_GEOMETRY_CYLINDER) {
@@ -636,24 +711,26 @@ static double row_span(const km_pipeline *p, int rr, int c0, int c1, int *n)
 	return sum;
 }
 
-/* Mean pressure over cells whose chessboard distance from the track's cell
- * is in [k0, k1] (k0 = 0: a full window): whole rows of the window, or the
- * two ends of the rows that cross the hole. */
-static float window_mean(const km_pipeline *p, const struct km_track *t, int k0, int k1)
+/* Mean pressure over the cells of a rectangular ring around the track's
+ * cell: rows up to ky1 away and columns up to kx1 away, but not both
+ * closer than ky0 rows and kx0 columns (ky0 = kx0 = 0: a full window; on
+ * square cells kx = ky, a ring of chessboard distances): whole rows of the
+ * window, or the two ends of the rows that cross the hole. */
+static float window_mean(const km_pipeline *p, const struct km_track *t, int ky0, int ky1,
+                         int kx0, int kx1)
 {
-	float pitch = p->cfg.pitch_mm;
-	int r = (int)floorf(t->y_mm / pitch), c = (int)floorf(t->x_mm / pitch);
+	int r = (int)floorf(t->y_mm / p->py), c = (int)floorf(t->x_mm / p->px);
 	double sum = 0.0;
 	int n = 0;
-	for (int dr = -k1; dr <= k1; dr++) {
+	for (int dr = -ky1; dr <= ky1; dr++) {
 		int rr = r + dr;
 		if (rr < 0 || rr >= p->R)
 			continue;
-		if (abs(dr) >= k0) {
-			sum += row_span(p, rr, c - k1, c + k1, &n);
+		if (abs(dr) >= ky0) {
+			sum += row_span(p, rr, c - kx1, c + kx1, &n);
 		} else {
-			sum += row_span(p, rr, c - k1, c - k0, &n);
-			sum += row_span(p, rr, c + k0, c + k1, &n);
+			sum += row_span(p, rr, c - kx1, c - kx0, &n);
+			sum += row_span(p, rr, c + kx0, c + kx1, &n);
 		}
 	}
 	return n ? (float)(sum / n) : 0.0f;
@@ -710,7 +787,7 @@ static void summarise(km_pipeline *p, struct km_pipeline_result *out)
 	/* Row and column sums first: the moments (on a roller the mean angle,
 	 * from tabulated column cos/sin) then cost O(rows + cols). */
 	double sum = 0.0, sx = 0.0, sy = 0.0, scos = 0.0, ssin = 0.0;
-	float peak = 0.0f, thr = p->cfg.detect.outline_kpa, pitch = p->cfg.pitch_mm;
+	float peak = 0.0f, thr = p->cfg.detect.outline_kpa, px = p->px, py = p->py;
 	size_t loaded = 0;
 	int cyl = p->cfg.geometry == KM_GEOMETRY_CYLINDER;
 	double w = 2.0 * 3.14159265358979323846 / (double)p->C;
@@ -749,20 +826,20 @@ static void summarise(km_pipeline *p, struct km_pipeline_result *out)
 		scos += col[c] * p->col_cos[c];
 		ssin += col[c] * p->col_sin[c];
 	}
-	double cell_m2 = (double)pitch * (double)pitch * 1e-6;
+	double cell_m2 = (double)px * (double)py * 1e-6;
 	out->total_load_n = (float)(sum * 1e3 * cell_m2); /* kPa -> Pa */
 	out->loaded_area_cm2 = (float)((double)loaded * cell_m2 * 1e4);
 	out->peak_kpa = peak;
 	out->load_centre_valid = sum > 0.0;
 	if (sum > 0.0) {
-		out->load_centre_y_mm = (float)(sy / sum * pitch);
+		out->load_centre_y_mm = (float)(sy / sum * py);
 		if (cyl) {
 			double a = atan2(ssin, scos);
 			if (a < 0.0)
 				a += 2.0 * 3.14159265358979323846;
-			out->load_centre_x_mm = (float)(a / w * pitch);
+			out->load_centre_x_mm = (float)(a / w * px);
 		} else {
-			out->load_centre_x_mm = (float)(sx / sum * pitch);
+			out->load_centre_x_mm = (float)(sx / sum * px);
 		}
 	}
 }
@@ -840,19 +917,25 @@ static float body_median(km_pipeline *p)
 	return n >= 4 ? select_kth(p->scratch, n, n / 2) : 0.0f;
 }
 
-/* Mean of the raw frame over the 3 x 3 cells around (r, c); NAN off the mat. */
+/* Mean of the raw frame over the 3 x 3 cells around (r, c): 0 off the mat
+ * (nothing carries load there); NAN when its cells on the mat are all
+ * outside the sensor (no evidence either way). */
 static float patch_mean(const km_pipeline *p, int r, int c)
 {
 	double sum = 0.0;
-	int n = 0;
+	int n = 0, on_grid = 0;
 	for (int rr = r - 1; rr <= r + 1; rr++)
 		for (int cc = c - 1; cc <= c + 1; cc++) {
 			if (rr < 0 || rr >= p->R || cc < 0 || cc >= p->C)
 				continue;
-			sum += p->clean[(size_t)rr * (size_t)p->C + (size_t)cc];
+			size_t i = (size_t)rr * (size_t)p->C + (size_t)cc;
+			on_grid++;
+			if (p->mask && !p->mask[i])
+				continue;
+			sum += p->clean[i];
 			n++;
 		}
-	return n ? (float)(sum / n) : 0.0f;
+	return n ? (float)(sum / n) : on_grid ? NAN : 0.0f;
 }
 
 /*
@@ -882,8 +965,7 @@ static bool tool_contact(km_pipeline *p, const struct km_track *t, float load, f
 		if (!(load >= p->cfg.tool_min_ratio * *body_kpa))
 			return false;
 	}
-	float pitch = p->cfg.pitch_mm;
-	int r = (int)floorf(t->y_mm / pitch), c = (int)floorf(t->x_mm / pitch);
+	int r = (int)floorf(t->y_mm / p->py), c = (int)floorf(t->x_mm / p->px);
 	/* A contact covers more than one sensel (a ball's ~2 cm^2 disc, blurred
 	 * by the mat's cover); a lone spike is a stuck cell. */
 	float top = 0.0f;
@@ -904,16 +986,17 @@ static bool tool_contact(km_pipeline *p, const struct km_track *t, float load, f
 			}
 	if (wide < 2)
 		return false;
-	int d = (int)lroundf(p->cfg.tool_gap_mm / pitch);
-	d = KM_MAX(d, 2);
+	int dx = KM_MAX((int)lroundf(p->cfg.tool_gap_mm / p->px), 2);
+	int dy = KM_MAX((int)lroundf(p->cfg.tool_gap_mm / p->py), 2);
 	/* On cells coarser than a knot the contact itself fills the cells
 	 * beside its own: the gap is counted from the contact's edge. */
 	if (!p->coarse)
 		r0 = r1 = r, c0 = c1 = c;
 	float lim = p->cfg.tool_side_fraction * load;
-	float l = patch_mean(p, r, c0 - d), rt = patch_mean(p, r, c1 + d);
-	float u = patch_mean(p, r0 - d, c), dn = patch_mean(p, r1 + d, c);
-	return fmaxf(l, rt) < lim || fmaxf(u, dn) < lim;
+	float l = patch_mean(p, r, c0 - dx), rt = patch_mean(p, r, c1 + dx);
+	float u = patch_mean(p, r0 - dy, c), dn = patch_mean(p, r1 + dy, c);
+	/* a side outside the sensor (NAN) is no evidence of a lift */
+	return (l < lim && rt < lim) || (u < lim && dn < lim);
 }
 
 /* On cells coarser than a knot: the candidates that are a tool's contact
@@ -941,7 +1024,7 @@ static float update_average(km_pipeline *p, const struct km_pipeline_result *out
 		a = KM_CLAMP(dt_s / p->cfg.average_tau_s, 0.0f, 1.0f);
 		float dx = out->load_centre_x_mm - p->cx, dy = out->load_centre_y_mm - p->cy;
 		if (p->cfg.geometry == KM_GEOMETRY_CYLINDER) {
-			float w = (float)p->C * p->cfg.pitch_mm;
+			float w = (float)p->C * p->px;
 			dx = fmodf(dx, w);
 			if (dx > 0.5f * w)
 				dx -= w;
@@ -970,7 +1053,7 @@ static int check_frame(const km_pipeline *p, const struct km_frame *f)
 {
 	if (f->rows == 0 || f->cols == 0 || f->rows != p->R || f->cols != p->C)
 		return KM_ERR_SHAPE;
-	if (!(fabsf(f->pitch_mm - p->cfg.pitch_mm) <= 1e-3f * p->cfg.pitch_mm) ||
+	if (!(fabsf(f->pitch_mm - p->pa) <= 1e-3f * p->pa) ||
 	    f->geometry != p->cfg.geometry)
 		return KM_ERR_SHAPE;
 	if (f->flags & KM_FRAME_CORRUPT)
@@ -1001,13 +1084,24 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	size_t bad = 0;
 	const float *restrict src = f->kpa;
 	float *restrict dst = p->clean;
-	for (size_t i = 0, n = p->cells; i < n; i++) {
-		float v = src[i];
-		int ok = (v >= 0.0f) & (v <= FLT_MAX); /* finite and not negative; vectorises */
-		bad += (size_t)!ok;
-		dst[i] = ok ? v : 0.0f;
+	if (p->mask) {
+		/* outside the sensor: no data, whatever the frame holds there */
+		const uint8_t *restrict m = p->mask;
+		for (size_t i = 0, n = p->cells; i < n; i++) {
+			float v = src[i];
+			int ok = (v >= 0.0f) & (v <= FLT_MAX);
+			bad += (size_t)((ok == 0) & (m[i] != 0));
+			dst[i] = ok && m[i] ? v : 0.0f;
+		}
+	} else {
+		for (size_t i = 0, n = p->cells; i < n; i++) {
+			float v = src[i];
+			int ok = (v >= 0.0f) & (v <= FLT_MAX); /* finite and not negative; vectorises */
+			bad += (size_t)!ok;
+			dst[i] = ok ? v : 0.0f;
+		}
 	}
-	if ((double)bad > (double)p->cfg.max_bad_fraction * (double)p->cells) {
+	if ((double)bad > (double)p->cfg.max_bad_fraction * (double)p->cells_on) {
 		km__log(&p->cfg.log, KM_LOG_WARN, "dsp", "frame %u: %zu bad cells, skipped",
 		        f->sequence, bad);
 		out->bad_cells = bad;
@@ -1049,9 +1143,19 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 		 * rarely change and the band-pass keeps their blurs (about half
 		 * its work). */
 		float on = p->cfg.detect.outline_kpa, off = 0.9f * on;
-		for (size_t i = 0; i < p->cells; i++)
-			p->weight[i] = map[i] > (p->weight[i] > 0.0f ? off : on) ? 1.0f : 0.0f;
+		if (p->mask) /* off the sensor: never loaded */
+			for (size_t i = 0; i < p->cells; i++)
+				p->weight[i] = p->mask[i] && map[i] > (p->weight[i] > 0.0f ? off : on)
+				                   ? 1.0f
+				                   : 0.0f;
+		else
+			for (size_t i = 0; i < p->cells; i++)
+				p->weight[i] = map[i] > (p->weight[i] > 0.0f ? off : on) ? 1.0f : 0.0f;
 		km_bandpass_execute_masked(p->bp, map, p->weight, p->stack);
+	} else if (p->mask) {
+		/* plain DoG on the sensor (unloaded cells count as 0 kPa), no
+		 * data outside it */
+		km_bandpass_execute_masked(p->bp, map, p->maskw, p->stack);
 	} else {
 		km_bandpass_execute(p->bp, map, p->stack);
 	}
@@ -1106,13 +1210,14 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 		}
 		km_stiffness *sf = p->n_stiff ? stiff_for(p, t->id) : NULL;
 		if (sf) {
-			int k = (int)lroundf(t->scale_mm / p->cfg.pitch_mm);
-			k = KM_CLAMP(k, 1, 4);
-			int kr = (int)lroundf(p->cfg.region_mm / p->cfg.pitch_mm);
-			kr = KM_CLAMP(kr, 3 * k, 64);
+			/* spot radius and region in cells of each axis */
+			int kx = KM_CLAMP((int)lroundf(t->scale_mm / p->px), 1, 4);
+			int ky = KM_CLAMP((int)lroundf(t->scale_mm / p->py), 1, 4);
+			int krx = KM_CLAMP((int)lroundf(p->cfg.region_mm / p->px), 3 * kx, 64);
+			int kry = KM_CLAMP((int)lroundf(p->cfg.region_mm / p->py), 3 * ky, 64);
 			km_stiffness_push(sf, f->device_time_us, f->sequence,
-			                  window_mean(p, t, 0, kr), load,
-			                  window_mean(p, t, 2 * k, 3 * k), &p->sink);
+			                  window_mean(p, t, 0, kry, 0, krx), load,
+			                  window_mean(p, t, 2 * ky, 3 * ky, 2 * kx, 3 * kx), &p->sink);
 		}
 		/* Guarding is watched on spots under a hold (a tool pressing): a
 		 * lying body's breathing on bony spots is not tensing. */
@@ -1285,6 +1390,8 @@ void km_pipeline_destroy(km_pipeline *p)
 	km__free(p->hin);
 	km__free(p->clean);
 	km__free(p->weight);
+	km__free(p->mask);
+	km__free(p->maskw);
 	km__free(p->colsum);
 	km__free(p->col_cos);
 	km__free(p->col_sin);

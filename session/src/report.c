@@ -125,15 +125,17 @@ static void draw_map(struct km__text *t, struct km__img *im, const struct km__re
 }
 
 static void draw_knots(struct km__text *t, struct km__img *im, const struct km__report_layout *l,
-                       uint32_t x0, uint32_t y0, const struct km__model *m, float pitch)
+                       uint32_t x0, uint32_t y0, const struct km__model *m, double row_pitch,
+                       double col_pitch)
 {
 	double rad = KM_MAX(4.0, l->scale * 0.8);
 	for (size_t i = 0; i < m->summary.n_knots; i++) {
 		const struct km_summary_knot *k = &m->summary.knots[i];
-		/* x along columns, y along rows; cell c spans [c, c + 1) * pitch (its
-		 * centre at (c + 0.5) * pitch, as in detect.h and sim.h) */
-		double cx = x0 + k->x_mm / pitch * l->scale;
-		double cy = y0 + k->y_mm / pitch * l->scale;
+		/* x along columns, y along rows, true mm per axis; cell c spans
+		 * [c, c + 1) * col pitch (its centre at (c + 0.5) * col pitch, as in
+		 * detect.h and sim.h) */
+		double cx = x0 + k->x_mm / col_pitch * l->scale;
+		double cy = y0 + k->y_mm / row_pitch * l->scale;
 		km__ring(im, cx, cy, rad, rad + 2.0, 0x000000);
 		km__ring(im, cx, cy, rad - 2.0, rad, 0xffffff);
 		char buf[24];
@@ -255,8 +257,10 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 		         "Peak pressure (sqrt scale)", unit);
 		draw_map(font, &im, &l, l.mean_x, l.mean_y, mean, 1.0, rows, cols, vmax_mean,
 		         "Mean pressure (sqrt scale)", unit);
-		draw_knots(font, &im, &l, l.peak_x, l.peak_y, &m, in->device.pitch_mm);
-		draw_knots(font, &im, &l, l.mean_x, l.mean_y, &m, in->device.pitch_mm);
+		double rp = cfg->row_pitch_mm > 0 ? cfg->row_pitch_mm : in->device.pitch_mm;
+		double cp = cfg->col_pitch_mm > 0 ? cfg->col_pitch_mm : in->device.pitch_mm;
+		draw_knots(font, &im, &l, l.peak_x, l.peak_y, &m, rp, cp);
+		draw_knots(font, &im, &l, l.mean_x, l.mean_y, &m, rp, cp);
 		draw_timeline(font, &im, &l, &m);
 		if (cfg->history)
 			rc = km__chart_draw(&im, l.chart_x, l.chart_y, l.chart_w, l.chart_h, &spots,

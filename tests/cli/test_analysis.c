@@ -451,3 +451,65 @@ Test(analysis_cli, png_scale_label_follows_the_units)
 	r = run("sh", "-c 'cmp -s k.png k2.png && echo same; cmp -s k.png c.png || echo differ'");
 	cr_assert_str_eq(r->out, "same\ndiffer\n");
 }
+
+/* Oblong cells from file to report (issue 17): a Tekscan movie with 10.28
+ * mm between rows and 5.28 mm between columns, a block of B cells (off the
+ * sensor) and a round knot (+5 kPa, sigma 12 mm) on a 20 kPa plateau.
+ * `analyze --json` finds the one knot where it is in the file's own mm, to
+ * half a cell per axis (with one pitch for both axes it was ~95 mm off in
+ * x), with its cell the cell-centre convention gives; the JSON export holds
+ * the same position. */
+static const char gen_oblong[] =
+    "import math\n"
+    "R, C, py, px = 32, 64, 10.28, 5.28\n"
+    "kx, ky = 32 * px + 70.0, 16 * py + 40.0\n"
+    "n = 150\n"
+    "out = ['DATA_TYPE MOVIE', 'SENSOR_TYPE 5330', 'ROWS %d' % R, 'COLS %d' % C,\n"
+    "       'ROW_SPACING 10.28 mm', 'COL_SPACING 5.28 mm', 'SECONDS_PER_FRAME 0.02',\n"
+    "       'UNITS KPa', 'START_FRAME 1', 'END_FRAME %d' % n, 'ASCII_DATA @@', '']\n"
+    "for f in range(n):\n"
+    "    out.append('Frame %d' % (f + 1))\n"
+    "    for r in range(R):\n"
+    "        row = []\n"
+    "        for c in range(C):\n"
+    "            if 22 <= r < 28 and 2 <= c < 13:\n"
+    "                row.append('B')\n"
+    "                continue\n"
+    "            dx, dy = (c + 0.5) * px - kx, (r + 0.5) * py - ky\n"
+    "            row.append('%.3f' % (20.0 + 5.0 * math.exp(-(dx * dx + dy * dy) / 288.0)))\n"
+    "        out.append(','.join(row))\n"
+    "    out.append('')\n"
+    "out.append('@@')\n"
+    "open('oblong.txt', 'w').write('\\r\\n'.join(out) + '\\r\\n')\n";
+
+static const char check_oblong[] =
+    "import json\n"
+    "a = json.load(open('oblong.json'))\n"
+    "e = json.load(open('oblong_e.json'))\n"
+    "g = a['grid']\n"
+    "assert abs(g['row_pitch_mm'] - 10.28) < 1e-3 and abs(g['col_pitch_mm'] - 5.28) < 1e-3, g\n"
+    "assert g['cells_on_sensor'] == 32 * 64 - 6 * 11, g\n"
+    "assert len(a['knots']) == 1, a['knots']\n"
+    "k = a['knots'][0]\n"
+    "kx, ky = 32 * 5.28 + 70.0, 16 * 10.28 + 40.0\n"
+    "assert abs(k['x_mm'] - kx) < 0.5 * 5.28 and abs(k['y_mm'] - ky) < 0.5 * 10.28, k\n"
+    "assert abs(k['col'] - (kx / 5.28 - 0.5)) < 0.5 and abs(k['row'] - (ky / 10.28 - 0.5)) < 0.5, k\n"
+    "assert len(e['knots']) == 1, e['knots']\n"
+    "x = e['knots'][0]\n"
+    "assert abs(x['x_mm'] - k['x_mm']) < 1e-3 and abs(x['y_mm'] - k['y_mm']) < 1e-3, (x, k)\n"
+    "print('oblong ok')\n";
+
+Test(analysis_cli, oblong_cells_true_mm_from_file_to_export)
+{
+	write_text("gen_oblong.py", gen_oblong);
+	write_text("check_oblong.py", check_oblong);
+	struct km_test_run *r = py("gen_oblong.py");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("analyze oblong.txt --json > oblong.json 2>oblong.err; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("export oblong.txt -o oblong_e.json");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = py("check_oblong.py");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "oblong ok"), "%s", r->out);
+}

@@ -272,6 +272,7 @@ Test(replay, import_options_reach_the_reader)
 		cr_expect_float_eq(f->kpa[5], (float)(i * 6 + 5) * 0.133322f, 1.0f / 32.0f,
 				   "frame %d reads %f kPa", i, (double)f->kpa[5]);
 	}
+	cr_expect_eq(f->flags & KM_FRAME_UNCALIBRATED, 0u, "mmHg are pressures: kPa");
 	cr_expect_eq(t[1] - t[0], 20000u, "50 Hz is 20 ms a frame");
 	cr_expect_eq(t[3] - t[2], 20000u);
 	km_stream_destroy(s);
@@ -341,4 +342,49 @@ Test(replay, the_sensor_chosen_of_a_file_with_several, .fini = cleanup)
 	cr_expect_eq(km_stream_create(&c, &s), KM_ERR_INVALID_ARG, "the file holds 2");
 	c.replay_sensor = "";
 	cr_expect_eq(km_stream_create(&c, &s), KM_ERR_INVALID_ARG, "an empty name");
+}
+
+/* An import of raw counts (a file without units): the replay transport
+ * hands its frames over flagged KM_FRAME_UNCALIBRATED, their values the
+ * counts 1:1, so no consumer takes them for kPa; given --units, the same
+ * file is pressures and unflagged. */
+Test(replay, counts_imports_arrive_flagged_uncalibrated, .fini = cleanup)
+{
+	snprintf(path, sizeof path, "/tmp/km-replay-c-%d.csv", (int)getpid());
+	FILE *fp = fopen(path, "w");
+	cr_assert_not_null(fp);
+	for (int i = 0; i < 3; i++)
+		fprintf(fp, "%d,%d,%d\n%d,%d,%d\n\n", 10 * i, 1, 2, 3, 4, 500 + i);
+	fclose(fp);
+	for (int units = 0; units < 2; units++) {
+		struct km_stream_config c = km_stream_config_default();
+		c.transport = KM_TRANSPORT_REPLAY;
+		c.replay_path = path;
+		c.replay_speed = 0;
+		c.replay_rate_hz = 10.0f;
+		c.replay_units = units ? "kPa" : NULL;
+		km_stream *s = NULL;
+		cr_assert_eq(km_stream_create(&c, &s), KM_OK);
+		struct km_frame *f = NULL;
+		cr_assert_eq(km_stream_frame_create(s, &f), KM_OK);
+		cr_assert_eq(f->rows, 2);
+		cr_assert_eq(f->cols, 3);
+		cr_assert_eq(km_stream_start(s), KM_OK);
+		for (int i = 0; i < 3; i++) {
+			cr_assert_eq(km_stream_read(s, f, 2000), KM_OK);
+			if (units) {
+				cr_expect_eq(f->flags & KM_FRAME_UNCALIBRATED, 0u, "frame %d", i);
+				cr_expect_float_eq(f->kpa[5], (float)(500 + i), 1.0f / 32.0f);
+			} else {
+				cr_expect_neq(f->flags & KM_FRAME_UNCALIBRATED, 0u,
+				              "frame %d of counts unflagged", i);
+				cr_expect_float_eq(f->kpa[5], (float)(500 + i), 1e-3f, "%g",
+				                   (double)f->kpa[5]);
+				cr_expect_float_eq(f->kpa[0], (float)(10 * i), 1e-3f);
+			}
+		}
+		km_stream_destroy(s);
+		km_frame_destroy(f);
+	}
+	cleanup();
 }

@@ -608,3 +608,132 @@ Test(bandpass, masked_window_is_exact_periodic)
 {
 	masked_window_is_exact(KM_GEOMETRY_CYLINDER);
 }
+
+/* Oblong cells (10.28 mm between rows, 5.28 mm between columns, as a
+ * Tekscan mat's): the Gaussians are round in mm, not in cells. The
+ * background map of an impulse is G(35 mm): its second moments along x and
+ * y, in mm, are both 35^2, on both paths, plain and normalised. With one
+ * pitch for both axes (their geometric mean, 7.37 mm) they were 25 and 49 mm. */
+static void oblong_cells_blur_round(enum km_bandpass_method m, int normalized)
+{
+	const int rows = 40, cols = 72;
+	const float py = 10.28f, px = 5.28f;
+	size_t cells = (size_t)rows * cols;
+	struct km_bandpass_config c = cfg_small(rows, cols, KM_GEOMETRY_FLAT, m);
+	c.pitch_mm = sqrtf(py * px);
+	c.row_pitch_mm = py;
+	c.col_pitch_mm = px;
+	c.normalized = normalized;
+	km_bandpass *bp = NULL;
+	cr_assert_eq(km_bandpass_create(&c, &bp), KM_OK);
+	cr_assert_eq(km_bandpass_method_used(bp), m);
+	float *in = calloc(cells, sizeof(float)), *w = malloc(cells * sizeof(float));
+	float *out = calloc(3 * cells, sizeof(float));
+	int r0 = rows / 2, c0 = cols / 2;
+	in[(size_t)r0 * cols + (size_t)c0] = 1.0f;
+	for (size_t i = 0; i < cells; i++)
+		w[i] = 1.0f;
+	if (normalized)
+		cr_assert_eq(km_bandpass_execute_masked(bp, in, w, out), KM_OK);
+	else
+		cr_assert_eq(km_bandpass_execute(bp, in, out), KM_OK);
+	const float *g = km_bandpass_background(bp);
+	cr_assert_not_null(g);
+	double s = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0;
+	for (int r = 0; r < rows; r++)
+		for (int cc = 0; cc < cols; cc++) {
+			double v = g[(size_t)r * cols + (size_t)cc];
+			double x = (cc - c0) * (double)px, y = (r - r0) * (double)py;
+			s += v;
+			sxx += v * x * x;
+			syy += v * y * y;
+			sxy += v * x * y;
+		}
+	double sdx = sqrt(sxx / s), sdy = sqrt(syy / s);
+	cr_expect_lt(fabs(sdx - 35.0), 1.0, "sigma along x %g mm", sdx);
+	cr_expect_lt(fabs(sdy - 35.0), 1.0, "sigma along y %g mm", sdy);
+	cr_expect_lt(fabs(sxy / s), 1.0, "no tilt");
+	/* The finest DoG's response is round too: equal half-widths in mm. */
+	const float *d0 = out;
+	float peak = d0[(size_t)r0 * cols + (size_t)c0];
+	cr_assert_gt(peak, 0.0f);
+	int hx = 0, hy = 0;
+	while (c0 + hx + 1 < cols && d0[(size_t)r0 * cols + (size_t)(c0 + hx + 1)] > 0.5f * peak)
+		hx++;
+	while (r0 + hy + 1 < rows && d0[(size_t)(r0 + hy + 1) * cols + (size_t)c0] > 0.5f * peak)
+		hy++;
+	/* to a cell of the coarse axis */
+	cr_expect_leq(fabsf((float)hx * px - (float)hy * py), py, "half widths %g / %g mm",
+	              (double)((float)hx * px), (double)((float)hy * py));
+	free(in);
+	free(w);
+	free(out);
+	km_bandpass_destroy(bp);
+}
+
+Test(bandpass, oblong_cells_blur_round_fft)
+{
+	oblong_cells_blur_round(KM_BANDPASS_FFT, 0);
+	oblong_cells_blur_round(KM_BANDPASS_FFT, 1);
+}
+
+Test(bandpass, oblong_cells_blur_round_direct)
+{
+	oblong_cells_blur_round(KM_BANDPASS_DIRECT, 0);
+	oblong_cells_blur_round(KM_BANDPASS_DIRECT, 1);
+}
+
+/* Both paths give the same stack on oblong cells (the row and column
+ * kernels differ there), flat and periodic, plain and normalised. */
+Test(bandpass, oblong_cells_fft_equals_direct)
+{
+	for (int g = 0; g < 2; g++)
+		for (int nm = 0; nm < 2; nm++) {
+			int rows = 21, cols = 26;
+			size_t cells = (size_t)rows * cols;
+			float *in = malloc(cells * 4), *w = malloc(cells * 4), *o[2];
+			fill_random(in, cells, 21);
+			fill_random(w, cells, 22);
+			for (size_t i = 0; i < cells; i++)
+				w[i] = w[i] < 0.3f ? 0.0f : 1.0f;
+			km_bandpass *b[2];
+			for (int m = 0; m < 2; m++) {
+				struct km_bandpass_config c = cfg_small(
+				    rows, cols, g ? KM_GEOMETRY_CYLINDER : KM_GEOMETRY_FLAT,
+				    m ? KM_BANDPASS_DIRECT : KM_BANDPASS_FFT);
+				c.row_pitch_mm = 9.0f;
+				c.col_pitch_mm = 4.0f;
+				c.normalized = nm;
+				cr_assert_eq(km_bandpass_create(&c, &b[m]), KM_OK);
+				o[m] = calloc(3 * cells, 4);
+				if (nm)
+					cr_assert_eq(km_bandpass_execute_masked(b[m], in, w, o[m]), KM_OK);
+				else
+					cr_assert_eq(km_bandpass_execute(b[m], in, o[m]), KM_OK);
+			}
+			for (size_t i = 0; i < 3 * cells; i++)
+				cr_assert_lt(fabsf(o[0][i] - o[1][i]), 1e-4f,
+				             "geometry %d normalised %d cell %zu: %g vs %g", g, nm, i,
+				             (double)o[0][i], (double)o[1][i]);
+			for (int m = 0; m < 2; m++) {
+				km_bandpass_destroy(b[m]);
+				free(o[m]);
+			}
+			free(in);
+			free(w);
+		}
+}
+
+Test(bandpass, rejects_bad_axis_pitch)
+{
+	struct km_bandpass_config c = cfg_small(8, 8, KM_GEOMETRY_FLAT, KM_BANDPASS_AUTO);
+	km_bandpass *bp = NULL;
+	c.row_pitch_mm = -1.0f;
+	cr_expect_eq(km_bandpass_create(&c, &bp), KM_ERR_INVALID_ARG);
+	c.row_pitch_mm = NAN;
+	cr_expect_eq(km_bandpass_create(&c, &bp), KM_ERR_INVALID_ARG);
+	c.row_pitch_mm = 0.0f;
+	c.col_pitch_mm = 2000.0f;
+	cr_expect_eq(km_bandpass_create(&c, &bp), KM_ERR_INVALID_ARG);
+	cr_expect_null(bp);
+}

@@ -249,3 +249,38 @@ Test(body, real_bed_mat_supine)
 	}
 	km_body_destroy(b);
 }
+
+/* Oblong cells: the supine map drawn at 30 x 30 mm and read as 40 mm between
+ * rows and 20 mm between columns is a body 4/3 as long and 2/3 as wide: the
+ * model's lengths, widths and positions are in each axis's mm. */
+Test(body, oblong_cells_measure_in_mm_per_axis)
+{
+	float *m = calloc(R * C, sizeof(float));
+	supine(m, 0);
+	km_body *sq = mk(R, C, PITCH);
+	cr_assert_eq(km_body_update(sq, m), KM_OK);
+	struct km_body_model a = *km_body_model(sq);
+	struct km_body_config c = km_body_config_default();
+	c.rows = R;
+	c.cols = C;
+	c.pitch_mm = PITCH;
+	c.row_pitch_mm = 40.0f;
+	c.col_pitch_mm = 20.0f;
+	km_body *ob = NULL;
+	cr_assert_eq(km_body_create(&c, &ob), KM_OK);
+	cr_assert_eq(km_body_update(ob, m), KM_OK);
+	const struct km_body_model *b = km_body_model(ob);
+	cr_assert(a.found && b->found);
+	cr_expect_float_eq(b->length_mm, a.length_mm * 40.0f / PITCH, 1e-3f);
+	cr_expect_float_eq(b->trunk_width_mm, a.trunk_width_mm * 20.0f / PITCH, 1e-3f);
+	cr_expect_float_eq(b->midline_x_mm, a.midline_x_mm * 20.0f / PITCH, 1e-3f);
+	cr_expect_float_eq(b->top_mm, a.top_mm * 40.0f / PITCH, 1e-3f);
+	cr_expect_float_eq(b->right_mm, a.right_mm * 20.0f / PITCH, 1e-3f);
+	c.col_pitch_mm = -1.0f;
+	km_body *bad = NULL;
+	cr_expect_eq(km_body_create(&c, &bad), KM_ERR_INVALID_ARG);
+	cr_expect_null(bad);
+	km_body_destroy(sq);
+	km_body_destroy(ob);
+	free(m);
+}

@@ -197,6 +197,41 @@ Test(pipeline, no_allocation_per_frame)
 	km_pipeline_destroy(p);
 }
 
+/* Oblong cells and a sensor mask, plain and normalised: still nothing
+ * allocated per frame (the mask is copied once, at create). */
+Test(pipeline, no_allocation_per_frame_oblong_and_masked)
+{
+	static uint8_t m[R * C];
+	for (int i = 0; i < R * C; i++)
+		m[i] = (i % C) < 28 || (i / C) > 8; /* a corner off the sensor */
+	for (int nm = 0; nm < 2; nm++) {
+		struct km_pipeline_config c = cfg_small();
+		c.pitch_mm = sqrtf(12.0f * PITCH);
+		c.row_pitch_mm = 12.0f;
+		c.col_pitch_mm = PITCH;
+		c.sensor_mask = m;
+		c.normalized = nm;
+		km_pipeline *p = NULL;
+		cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+		struct km_frame *f = NULL;
+		cr_assert_eq(km_frame_create(R, C, c.pitch_mm, KM_GEOMETRY_FLAT, &f), KM_OK);
+		struct km_pipeline_result res;
+		uint64_t before = km__alloc_count();
+		for (uint32_t s = 1; s <= 100; s++) {
+			body_frame(f, s, 200.0f + (float)(s % 40));
+			if (s % 30 > 25)
+				for (int i = 0; i < R * C; i++)
+					f->kpa[i] = 0.0f;
+			cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+		}
+		cr_assert_eq(km_pipeline_finish(p, &res), KM_OK);
+		cr_expect_eq(km__alloc_count(), before, "%llu allocations in 100 frames",
+		             (unsigned long long)(km__alloc_count() - before));
+		km_frame_destroy(f);
+		km_pipeline_destroy(p);
+	}
+}
+
 Test(pipeline, each_knot_found_gets_one_lost)
 {
 	struct km_pipeline_config c = cfg_small();
@@ -788,4 +823,239 @@ Test(pipeline, a_mat_coarser_than_a_knot_finds_spots_only_under_a_tool)
 	n = run_bed(true, 25.0f, &tracked);
 	cr_expect_gt(tracked, 250, "a ball on 30 mm cells tracked in %d of 300 frames", tracked);
 	cr_expect_eq(n.engaged, 1, "a ball on 30 mm cells: %d holds", n.engaged);
+}
+
+/* Oblong cells: a plateau of 20 kPa over the whole grid with a round knot
+ * (a 5 kPa bump, sigma KNOT_SIGMA mm) at (kx, ky) mm from the grid's centre.
+ * rows x cols cells of py x px mm; cell centres at ((c + 0.5) px,
+ * (r + 0.5) py). Runs 10 frames and returns the strongest unlabelled track. */
+#define KNOT_SIGMA 12.0f
+static struct km_track oblong_knot(int rows, int cols, float py, float px, float kx, float ky)
+{
+	struct km_pipeline_config c = cfg_small();
+	c.rows = (uint16_t)rows;
+	c.cols = (uint16_t)cols;
+	c.pitch_mm = sqrtf(py * px); /* what the frames carry */
+	c.row_pitch_mm = py;
+	c.col_pitch_mm = px;
+	km_pipeline *p = NULL;
+	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+	struct km_frame *f = NULL;
+	cr_assert_eq(km_frame_create((uint16_t)rows, (uint16_t)cols, c.pitch_mm, KM_GEOMETRY_FLAT,
+	                             &f),
+	             KM_OK);
+	float x0 = 0.5f * (float)cols * px + kx, y0 = 0.5f * (float)rows * py + ky;
+	struct km_pipeline_result res;
+	for (uint32_t s = 1; s <= 10; s++) {
+		f->sequence = s;
+		f->device_time_us = (uint64_t)s * DT_US;
+		for (int r = 0; r < rows; r++)
+			for (int cc = 0; cc < cols; cc++) {
+				float dx = ((float)cc + 0.5f) * px - x0, dy = ((float)r + 0.5f) * py - y0;
+				f->kpa[r * cols + cc] =
+				    20.0f + 5.0f * expf(-(dx * dx + dy * dy) /
+				                        (2.0f * KNOT_SIGMA * KNOT_SIGMA));
+			}
+		cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+	}
+	struct km_track best;
+	memset(&best, 0, sizeof best);
+	for (size_t i = 0; i < res.track_count; i++) {
+		const struct km_track *t = &res.tracks[i];
+		if (!(t->flags & (KM_CANDIDATE_LANDMARK | KM_CANDIDATE_MIDLINE)) &&
+		    t->response_kpa > best.response_kpa)
+			best = *t;
+	}
+	cr_expect_eq(res.track_count, 1, "%zu tracks", res.track_count);
+	/* the load: 20 kPa over rows x cols cells of py x px mm, plus the bump */
+	float area_m2 = (float)(rows * cols) * py * px * 1e-6f;
+	cr_expect_gt(res.total_load_n, 20e3f * area_m2);
+	cr_expect_lt(res.total_load_n, 20e3f * area_m2 + 5.0f);
+	cr_expect_float_eq(res.loaded_area_cm2, area_m2 * 1e4f, 0.5f);
+	km_frame_destroy(f);
+	km_pipeline_destroy(p);
+	return best;
+}
+
+/* A 10.28 x 5.28 mm grid (rows x columns): the knot is found where it is,
+ * in true mm per axis, to half a cell of each axis. With one pitch (the
+ * geometric mean, 7.37 mm) x was off by ~95 mm and y by ~-48 mm. */
+Test(pipeline, oblong_cells_knot_at_its_place)
+{
+	const float py = 10.28f, px = 5.28f;
+	struct km_track t = oblong_knot(32, 64, py, px, 70.0f, 40.0f);
+	cr_assert_gt(t.response_kpa, 0.0f, "knot not found");
+	float x0 = 32.0f * px + 70.0f, y0 = 16.0f * py + 40.0f;
+	cr_expect_lt(fabsf(t.x_mm - x0), 0.5f * px, "x %g mm, knot at %g", (double)t.x_mm,
+	             (double)x0);
+	cr_expect_lt(fabsf(t.y_mm - y0), 0.5f * py, "y %g mm, knot at %g", (double)t.y_mm,
+	             (double)y0);
+	/* a round spot of sigma 12 mm: the scale in mm, whatever the cells */
+	cr_expect_lt(fabsf(t.scale_mm - KNOT_SIGMA), 4.0f, "scale %g mm", (double)t.scale_mm);
+}
+
+/* The same knot on the transposed grid (the finer pitch along the other
+ * axis): the same detection, transposed. */
+Test(pipeline, oblong_cells_detection_does_not_depend_on_the_fine_axis)
+{
+	const float fine = 5.28f, coarse = 10.28f;
+	struct km_track a = oblong_knot(32, 64, coarse, fine, 70.0f, 40.0f);
+	struct km_track b = oblong_knot(64, 32, fine, coarse, 40.0f, 70.0f);
+	cr_assert_gt(a.response_kpa, 0.0f);
+	cr_assert_gt(b.response_kpa, 0.0f);
+	/* positions relative to the grids' centres, transposed */
+	float ax = a.x_mm - 32.0f * fine, ay = a.y_mm - 16.0f * coarse;
+	float bx = b.x_mm - 16.0f * coarse, by = b.y_mm - 32.0f * fine;
+	cr_expect_lt(fabsf(ax - by), 0.5f * fine, "%g vs %g", (double)ax, (double)by);
+	cr_expect_lt(fabsf(ay - bx), 0.5f * coarse, "%g vs %g", (double)ay, (double)bx);
+	cr_expect_lt(fabsf(a.response_kpa - b.response_kpa), 0.05f * a.response_kpa,
+	             "response %g vs %g kPa", (double)a.response_kpa, (double)b.response_kpa);
+	cr_expect_lt(fabsf(a.scale_mm - b.scale_mm), 0.1f * a.scale_mm, "scale %g vs %g mm",
+	             (double)a.scale_mm, (double)b.scale_mm);
+}
+
+/* Frames carry the geometric mean of the two pitches: another pitch is
+ * another grid. */
+Test(pipeline, oblong_cells_frame_pitch_is_the_geometric_mean)
+{
+	struct km_pipeline_config c = cfg_small();
+	c.row_pitch_mm = 10.28f;
+	c.col_pitch_mm = 5.28f;
+	km_pipeline *p = NULL;
+	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+	struct km_frame *f = NULL;
+	struct km_pipeline_result res;
+	cr_assert_eq(km_frame_create(R, C, 10.28f, KM_GEOMETRY_FLAT, &f), KM_OK);
+	f->sequence = 1;
+	cr_expect_eq(km_pipeline_process(p, f, &res), KM_ERR_SHAPE);
+	f->pitch_mm = sqrtf(10.28f * 5.28f);
+	cr_expect_eq(km_pipeline_process(p, f, &res), KM_OK);
+	km_frame_destroy(f);
+	km_pipeline_destroy(p);
+	c.row_pitch_mm = -1.0f;
+	char why[160];
+	cr_expect_eq(km_pipeline_config_check(&c, why, sizeof why), KM_ERR_INVALID_ARG);
+	cr_expect(strstr(why, "row pitch") != NULL, "%s", why);
+}
+
+/* A body (48 x 48 at 10 mm, columns 4..43 loaded, a smooth 30 % dome, 3 %
+ * sensor noise) with a block of cells outside the sensor cut into the
+ * loaded area (rows 16..23, columns 28..35: a Tekscan sensor's B cells),
+ * read as 0; optionally a knot (+25 %, sigma 12 mm) at (knot_r, knot_c).
+ * mask: the pipeline is told which cells are off the sensor. Counts the
+ * candidate-frames (after 1 s) on or within 2 cells of the block, and the
+ * frames with a candidate within 20 mm of the knot. */
+#define MB_N 48
+struct masked_run {
+	int near_block, knot_frames, bad_flagged;
+};
+static bool in_block(int r, int c)
+{
+	return r >= 16 && r < 24 && c >= 28 && c < 36;
+}
+static struct masked_run masked_block_run(bool normalized, bool mask, float knot_r, float knot_c,
+                                          bool nan_in_block)
+{
+	struct km_pipeline_config c = cfg_small();
+	c.rows = c.cols = MB_N;
+	c.normalized = normalized;
+	static uint8_t m[MB_N * MB_N];
+	for (int r = 0; r < MB_N; r++)
+		for (int cc = 0; cc < MB_N; cc++)
+			m[r * MB_N + cc] = !in_block(r, cc);
+	if (mask)
+		c.sensor_mask = m;
+	km_pipeline *p = NULL;
+	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+	memset(m, 0, sizeof m); /* the pipeline keeps its own copy */
+	struct km_frame *f = NULL;
+	cr_assert_eq(km_frame_create(MB_N, MB_N, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	struct km_pipeline_result res;
+	struct masked_run out = {0, 0, 0};
+	uint64_t rng = 0x243F6A8885A308D3ull;
+	for (uint32_t s = 1; s <= 100; s++) {
+		f->sequence = s;
+		f->device_time_us = (uint64_t)s * DT_US;
+		for (int r = 0; r < MB_N; r++)
+			for (int cc = 0; cc < MB_N; cc++) {
+				float v = (cc >= 4 && cc < 44) ? 20.0f : 0.0f;
+				float dx = (cc + 0.5f) * PITCH - 240.0f, dy = (r + 0.5f) * PITCH - 240.0f;
+				float kx = (cc + 0.5f) * PITCH - (knot_c + 0.5f) * PITCH,
+				      ky = (r + 0.5f) * PITCH - (knot_r + 0.5f) * PITCH;
+				if (v > 0.0f) {
+					v *= 1.0f + 0.3f * expf(-(dx * dx + dy * dy) / (2.0f * 120.0f * 120.0f));
+					if (knot_r >= 0.0f)
+						v *= 1.0f + 0.25f * expf(-(kx * kx + ky * ky) /
+						                         (2.0f * 12.0f * 12.0f));
+					v *= 1.0f + 0.03f * noise_n(&rng);
+				}
+				if (in_block(r, cc))
+					v = nan_in_block ? NAN : 0.0f;
+				f->kpa[r * MB_N + cc] = v;
+			}
+		cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+		out.bad_flagged += (res.flags & KM_PIPELINE_BAD_CELLS) != 0;
+		if (s <= 50)
+			continue;
+		bool knot = false;
+		for (size_t i = 0; i < res.candidate_count; i++) {
+			const struct km_candidate *k = &res.candidates[i];
+			if (k->row >= 14 && k->row < 26 && k->col >= 26 && k->col < 38)
+				out.near_block++;
+			cr_expect(!in_block(k->row, k->col), "a candidate on a cell off the sensor");
+			if (knot_r >= 0.0f &&
+			    hypotf(k->x_mm - (knot_c + 0.5f) * PITCH, k->y_mm - (knot_r + 0.5f) * PITCH) <
+			        20.0f)
+				knot = true;
+		}
+		out.knot_frames += knot;
+	}
+	km_frame_destroy(f);
+	km_pipeline_destroy(p);
+	return out;
+}
+
+/* Cells off the sensor read as 0 look like unloaded skin: with the plain
+ * DoG (normalized false) the loaded cells around them are a relative
+ * excess and make candidates at the block's edge. Told they are off the
+ * sensor, the pipeline gives them no weight: no candidate on or beside it. */
+Test(pipeline, sensor_mask_block_makes_no_edge_candidates)
+{
+	struct masked_run zeros = masked_block_run(false, false, -1.0f, -1.0f, false);
+	cr_expect_gt(zeros.near_block, 10, "the zeros' edge made %d candidate-frames",
+	             zeros.near_block);
+	struct masked_run masked = masked_block_run(false, true, -1.0f, -1.0f, false);
+	cr_expect_eq(masked.near_block, 0, "%d candidate-frames beside the masked block",
+	             masked.near_block);
+	/* the normalised band-pass (the default) too */
+	struct masked_run norm = masked_block_run(true, true, -1.0f, -1.0f, false);
+	cr_expect_eq(norm.near_block, 0, "%d candidate-frames beside the masked block",
+	             norm.near_block);
+}
+
+/* A knot four cells from the block (beyond the support test's reach) is
+ * still found, in both modes, and the block makes no other candidate. */
+Test(pipeline, sensor_mask_knot_beside_the_block_is_found)
+{
+	for (int nm = 0; nm < 2; nm++) {
+		struct masked_run k = masked_block_run(nm, true, 19.5f, 23.0f, false);
+		cr_expect_geq(k.knot_frames, 45, "normalized %d: knot seen in %d of 50 frames", nm,
+		              k.knot_frames);
+	}
+}
+
+/* Off the sensor a frame's value is no data: NaN there is not a bad cell. */
+Test(pipeline, sensor_mask_cells_are_no_bad_cells)
+{
+	struct masked_run nan_masked = masked_block_run(true, true, -1.0f, -1.0f, true);
+	cr_expect_eq(nan_masked.bad_flagged, 0);
+	struct masked_run nan_plain = masked_block_run(true, false, -1.0f, -1.0f, true);
+	cr_expect_eq(nan_plain.bad_flagged, 100);
+	/* a mask that leaves no cell is refused */
+	struct km_pipeline_config c = cfg_small();
+	static uint8_t none[R * C];
+	c.sensor_mask = none;
+	km_pipeline *p = NULL;
+	cr_expect_eq(km_pipeline_create(&c, &p), KM_ERR_INVALID_ARG);
+	cr_expect_null(p);
 }

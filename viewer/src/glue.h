@@ -16,6 +16,12 @@ typedef void (*km__vpipe_event_fn)(void *user, const struct km_event *ev);
 /* KM_OK, KM_ERR_INVALID_ARG, KM_ERR_NO_MEMORY, or the pipeline's error. */
 int km__vpipe_create(const struct km_frame *shape, float rate_hz, const struct km_log *log,
                      struct km__vpipe **out);
+/* The same for a replayed file: row_pitch_mm, col_pitch_mm its oblong cells
+ * (0: the frame's pitch); sensor_mask its cells on the sensor (NULL: all;
+ * copied). */
+int km__vpipe_create_grid(const struct km_frame *shape, float rate_hz, float row_pitch_mm,
+                          float col_pitch_mm, const uint8_t *sensor_mask,
+                          const struct km_log *log, struct km__vpipe **out);
 void km__vpipe_destroy(struct km__vpipe *p);
 void km__vpipe_reset(struct km__vpipe *p);
 /* Runs one frame; fills the snapshot's markers, hold, outline, centre,

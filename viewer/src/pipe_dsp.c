@@ -34,6 +34,7 @@ struct km__vpipe {
 	 * The units are known from the first frame only (a replay's file, a
 	 * recording of counts), so the pipeline is made again when they change. */
 	struct km_pipeline_config cfg;
+	uint8_t *mask; /* cfg.sensor_mask's copy (the set-up for counts comes later) */
 	bool counts;
 	int pl_err; /* why pl is NULL */
 	struct km_hold_config hold_cfg;
@@ -239,6 +240,13 @@ static void on_event(void *user, const struct km_event *ev)
 int km__vpipe_create(const struct km_frame *shape, float rate_hz, const struct km_log *log,
                      struct km__vpipe **out)
 {
+	return km__vpipe_create_grid(shape, rate_hz, 0.0f, 0.0f, NULL, log, out);
+}
+
+int km__vpipe_create_grid(const struct km_frame *shape, float rate_hz, float row_pitch_mm,
+                          float col_pitch_mm, const uint8_t *sensor_mask,
+                          const struct km_log *log, struct km__vpipe **out)
+{
 	if (!out || !shape)
 		return KM_ERR_INVALID_ARG;
 	*out = NULL;
@@ -248,7 +256,19 @@ int km__vpipe_create(const struct km_frame *shape, float rate_hz, const struct k
 	struct km_pipeline_config c = km_pipeline_config_default();
 	c.rows = shape->rows;
 	c.cols = shape->cols;
-	c.pitch_mm = shape->pitch_mm;
+	c.pitch_mm = shape->pitch_mm; /* oblong cells: the geometric mean, as the frames */
+	c.row_pitch_mm = row_pitch_mm;
+	c.col_pitch_mm = col_pitch_mm;
+	if (sensor_mask) {
+		size_t cells = (size_t)shape->rows * (size_t)shape->cols;
+		v->mask = km__calloc(cells, 1);
+		if (!v->mask) {
+			km__free(v);
+			return KM_ERR_NO_MEMORY;
+		}
+		memcpy(v->mask, sensor_mask, cells);
+		c.sensor_mask = v->mask;
+	}
 	c.geometry = shape->geometry;
 	if (rate_hz > 0.0f)
 		c.rate_hz = rate_hz;
@@ -265,6 +285,7 @@ int km__vpipe_create(const struct km_frame *shape, float rate_hz, const struct k
 		err = km_pipeline_create(&c, &v->pl);
 	if (err != KM_OK) {
 		km_view_snapshot_free(&v->ov);
+		km__free(v->mask);
 		km__free(v);
 		return err;
 	}
@@ -278,6 +299,7 @@ void km__vpipe_destroy(struct km__vpipe *v)
 		return;
 	km_pipeline_destroy(v->pl);
 	km_view_snapshot_free(&v->ov);
+	km__free(v->mask);
 	km__free(v);
 }
 
@@ -368,13 +390,14 @@ static enum km_view_band band_of(const struct km__vpipe *v, uint32_t id, enum km
 }
 
 static void fill_outline(struct km_view_snapshot *s, const struct km_body_outline *o,
-                         const struct km_frame *f)
+                         const struct km_frame *f, float col_pitch_mm)
 {
 	s->outline_valid = false;
 	s->midline_valid = false;
 	if (!o || !o->found || !o->row_left_mm || !o->row_right_mm || o->rows != f->rows)
 		return;
-	const float pitch = f->pitch_mm;
+	/* the outline's mm are true mm along x: the column pitch */
+	const float pitch = col_pitch_mm > 0.0f ? col_pitch_mm : f->pitch_mm;
 	for (uint16_t r = 0; r < f->rows; r++) {
 		float lo = o->row_left_mm[r], hi = o->row_right_mm[r];
 		uint8_t *row = s->outline + (size_t)r * f->cols;
@@ -568,7 +591,7 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		return err;
 	}
 	v->body = rp->body;
-	fill_outline(s, rp->outline, f);
+	fill_outline(s, rp->outline, f, v->cfg.col_pitch_mm);
 	s->centre_valid = rp->load_centre_valid;
 	s->centre_x_mm = rp->load_centre_x_mm;
 	s->centre_y_mm = rp->load_centre_y_mm;

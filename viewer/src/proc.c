@@ -240,12 +240,22 @@ void km__vproc_destroy(struct km__vproc *p)
 	km__free(p);
 }
 
+/* What the pipeline needs of a replayed file that its frames do not say:
+ * its row and column pitch (0: the frames' pitch) and sensor mask (NULL:
+ * all cells; a copy, the caller frees it). */
+struct replay_grid {
+	float row_pitch_mm, col_pitch_mm;
+	uint8_t *mask; /* [rows x cols] */
+	uint16_t rows, cols;
+};
+
 /* Whether a replay's values are raw counts (an import without units, or
  * --units counts). The stream hands its frames over as kPa, unflagged, so
  * the file is asked here (its header only, quietly: the stream's own open
- * says what it found). */
-static bool replay_is_counts(const struct km_viewer_options *o)
+ * says what it found); also fills *g. */
+static bool replay_is_counts(const struct km_viewer_options *o, struct replay_grid *g)
 {
+	memset(g, 0, sizeof *g);
 	if (o->source != KM_VIEW_SOURCE_REPLAY || !o->replay_path)
 		return false;
 	struct km_source_config sc = km_source_config_default();
@@ -265,6 +275,13 @@ static bool replay_is_counts(const struct km_viewer_options *o)
 		return false;
 	const struct km_source_info *in = km_source_info(src);
 	bool counts = in->format != KM_IMPORT_KMREC && in->units == KM_UNITS_RAW;
+	g->row_pitch_mm = in->row_pitch_mm;
+	g->col_pitch_mm = in->col_pitch_mm;
+	g->rows = in->device.rows;
+	g->cols = in->device.cols;
+	size_t cells = (size_t)g->rows * (size_t)g->cols;
+	if (in->mask && (g->mask = km__calloc(cells, 1)) != NULL)
+		memcpy(g->mask, in->mask, cells);
 	km_source_destroy(src);
 	return counts;
 }
@@ -280,24 +297,29 @@ int km__vproc_create(const struct km_viewer_options *opts, struct km__vproc **ou
 	p->speed = p->opts.source == KM_VIEW_SOURCE_SIM ? opts->sim_speed : 1.0;
 	pthread_mutex_init(&p->lock, NULL);
 	int err = open_stream(p);
+	struct replay_grid rg = {0.0f, 0.0f, NULL, 0, 0};
 	if (err == KM_OK)
-		p->counts = replay_is_counts(opts);
+		p->counts = replay_is_counts(opts, &rg);
 	if (err == KM_OK)
 		err = km_tribuf_create(p->info.rows, p->info.cols, p->info.pitch_mm,
 		                       p->info.geometry, &p->tb);
-	if (err != KM_OK) {
-		km__vproc_destroy(p);
-		return err;
+	if (err == KM_OK) {
+		struct km_guided_config gc = opts->guided_config;
+		gc.log = p->log;
+		err = km_guided_create(&gc, &p->guided);
 	}
-	struct km_guided_config gc = opts->guided_config;
-	gc.log = p->log;
-	err = km_guided_create(&gc, &p->guided);
 	if (err != KM_OK) {
+		km__free(rg.mask);
 		km__vproc_destroy(p);
 		return err;
 	}
 	p->guided_pending = opts->guided;
-	int perr = km__vpipe_create(p->frame, (float)p->info.rate_hz, &p->log, &p->pipe);
+	/* a replayed file's oblong cells and sensor mask: the frames carry
+	 * neither (only the grid's shape must agree) */
+	bool fits = rg.mask && rg.rows == p->frame->rows && rg.cols == p->frame->cols;
+	int perr = km__vpipe_create_grid(p->frame, (float)p->info.rate_hz, rg.row_pitch_mm,
+	                                 rg.col_pitch_mm, fits ? rg.mask : NULL, &p->log, &p->pipe);
+	km__free(rg.mask);
 	if (perr != KM_OK)
 		km__log(&p->log, KM_LOG_WARN, "viewer", "no spot detection or hold timing: %s",
 		        km_strerror(perr));

@@ -145,12 +145,16 @@ enum km_frame_flag {
  * A pressure frame. Plain data: read the fields directly.
  * kpa: [rows x cols] row-major, kilopascals, >= 0 when valid; owned by the
  * frame (allocated by km_frame_create). Row r, column c is kpa[r * cols + c];
- * rows advance by pitch_mm, columns by pitch_mm.
+ * rows advance by pitch_mm, columns by pitch_mm. A grid of oblong cells
+ * (another mat's file: knotmap/import.h) carries the geometric mean of its
+ * row and column pitch here (the same cell area); the two pitches travel
+ * with the source and reach the dsp through its config
+ * (knotmap/pipeline.h row_pitch_mm, col_pitch_mm).
  */
 struct km_frame {
 	uint16_t rows;
 	uint16_t cols;
-	float pitch_mm; /* centre-to-centre cell spacing, both axes */
+	float pitch_mm; /* centre-to-centre cell spacing, both axes (oblong: see above) */
 	enum km_geometry geometry;
 	uint32_t flags;              /* enum km_frame_flag bits */
 	uint32_t sequence;           /* device sequence number (wraps at 2^32) */

@@ -60,6 +60,11 @@ enum km_bandpass_simd {
 struct km_bandpass_config {
 	uint16_t rows, cols;       /* grid, 1..KM_FRAME_MAX_DIM each; default 0 (must be set) */
 	float pitch_mm;            /* cell pitch, > 0; default 10 */
+	/* Oblong cells: the spacing between rows (along y) and between columns
+	 * (along x), mm; 0 = pitch_mm (default). Sigmas stay in mm: each axis's
+	 * Gaussian is sigma / that axis's pitch cells wide, so a round spot is
+	 * round in mm whichever axis has the finer pitch. */
+	float row_pitch_mm, col_pitch_mm;
 	enum km_geometry geometry; /* FLAT (zero padding) or CYLINDER (periodic columns) */
 	unsigned n_scales;         /* 1..KM_BANDPASS_MAX_SCALES; default 5 */
 	/* Inner sigmas, log-spaced from sigma_min_mm to sigma_max_mm (equal when

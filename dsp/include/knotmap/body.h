@@ -72,7 +72,7 @@ enum km_body_region {
 
 struct km_body_point {
 	bool found;
-	float x_mm, y_mm; /* cell centre of the peak, (c + 0.5) x pitch */
+	float x_mm, y_mm; /* cell centre of the peak, (c + 0.5) x col pitch, (r + 0.5) x row pitch */
 	float kpa;        /* pressure there */
 };
 
@@ -101,6 +101,8 @@ struct km_body_position {
 struct km_body_config {
 	uint16_t rows, cols;
 	float pitch_mm;     /* > 0 */
+	float row_pitch_mm; /* oblong cells: spacing between rows (y), mm; 0 = pitch_mm */
+	float col_pitch_mm; /* and between columns (x); 0 = pitch_mm */
 	float outline_kpa;  /* a cell is loaded above this (1 kPa) */
 	float min_area_cm2; /* less contact: no body (300 cm^2, as detect.h) */
 	struct km_log log;

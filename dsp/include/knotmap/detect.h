@@ -28,8 +28,11 @@
  * (docs/signal-model.md): bony prominence or tool contact; they are labelled.
  *
  * Coordinates (as the virtual mat's): cell (r, c) has its centre at
- * x_mm = (c + 0.5) * pitch, y_mm = (r + 0.5) * pitch; on a cylinder x wraps
- * at cols * pitch.
+ * x_mm = (c + 0.5) * col pitch, y_mm = (r + 0.5) * row pitch (both pitch_mm
+ * on square cells); on a cylinder x wraps at cols * col pitch. Distances and
+ * areas are in mm; the chessboard distances of the loaded area's erosions
+ * (noise mask, support test) are counted in cells of the pitches'
+ * geometric mean.
  *
  * Thread safety: one object per thread.
  */
@@ -97,6 +100,9 @@ static inline float km_outline_midline_at(const struct km_body_outline *o, float
 struct km_detect_config {
 	uint16_t rows, cols; /* grid; must match the band-pass */
 	float pitch_mm;      /* > 0 */
+	/* Oblong cells: spacing between rows (y) and between columns (x), mm;
+	 * 0 = pitch_mm (default). */
+	float row_pitch_mm, col_pitch_mm;
 	enum km_geometry geometry;
 	unsigned n_scales;                      /* 1..KM_BANDPASS_MAX_SCALES */
 	float scale_mm[KM_BANDPASS_MAX_SCALES]; /* inner sigma of each layer, increasing */

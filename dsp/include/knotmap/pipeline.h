@@ -50,6 +50,28 @@ struct km_pipeline_config {
 	/* The grid every frame must have (KM_ERR_SHAPE otherwise). */
 	uint16_t rows, cols;
 	float pitch_mm;
+	/* Oblong cells (a 10.28 x 5.28 mm Tekscan mat): the spacing between
+	 * rows (along y) and between columns (along x), mm; 0 = pitch_mm
+	 * (default: square cells). Every stage works in true mm per axis: the
+	 * band-pass sigmas, distances, areas (a cell is row x col pitch) and
+	 * positions, x_mm = (col + 0.5) x col pitch, y_mm = (row + 0.5) x row
+	 * pitch. A frame carries one pitch, the geometric mean sqrt(row x col)
+	 * (the same cell area, as knotmap/import.h gives it): the frame check
+	 * compares the frame's pitch_mm with that. */
+	float row_pitch_mm, col_pitch_mm;
+	/* Cells on the sensor: sensor_mask[r * cols + c] nonzero for a real
+	 * sensel, 0 for a cell outside the sensor (a Tekscan file's B cells,
+	 * an import's mask: knotmap/import.h); NULL (default) = every cell.
+	 * Copied at create (the pointer need not outlive it). A cell outside
+	 * the sensor is no data, not unloaded skin: its value is ignored (read
+	 * as 0; NaN there is no bad cell), it has weight 0 in the band-pass
+	 * (normalised convolution, also with normalized false: on the sensor
+	 * the plain DoG's weights are 1), it is never loaded (outline, body
+	 * model, noise estimate, loads, area), never holds a candidate, and
+	 * the loads of a spot (hold, stiffness, the tool test's sides) are
+	 * means over the sensor's cells only. Like the mat's edge, it is
+	 * where a spot's support ends (detect.h support_sigmas). */
+	const uint8_t *sensor_mask;
 	enum km_geometry geometry;
 	float rate_hz; /* nominal frame rate, for the guard's filters; default 100 */
 	/* Stage configs. Their grid, pitch, geometry, scale and wrap fields are
@@ -129,11 +151,12 @@ struct km_pipeline_config {
 	 * own only on cells no larger than its radius; on coarser cells one
 	 * cell holds the whole knot and reads like a cell of uneven gain or a
 	 * fold of the sheet. Cells coarser than this (mm, either axis; 0 =
-	 * no limit; default 25): a spot is announced only as a tool's contact,
+	 * no limit; default 25): a spot is kept only as a tool's contact,
 	 * with KM_PIPELINE_COARSE on every result. */
 	float knot_max_pitch_mm;
-	/* A frame with more NaN/inf/negative cells than this fraction is
-	 * rejected (KM_ERR_NONFINITE); fewer are replaced by 0 and flagged.
+	/* A frame with more NaN/inf/negative cells than this fraction (of the
+	 * sensor's cells) is rejected (KM_ERR_NONFINITE); fewer are replaced by
+	 * 0 and flagged.
 	 * Default 0.25. */
 	float max_bad_fraction;
 	/* The values are raw counts, not kPa (no calibration): frames flagged
@@ -172,7 +195,7 @@ struct km_pipeline_result {
 	uint32_t sequence;
 	uint64_t time_us;
 	uint32_t flags; /* enum km_pipeline_flag */
-	size_t bad_cells;
+	size_t bad_cells; /* on the sensor (sensor_mask) */
 	/* tracked knots: confirmed tracks with START/MOVE/END (tracker.h) */
 	const struct km_track *tracks;
 	size_t track_count;
@@ -220,6 +243,11 @@ KM_API struct km_pipeline_config km_pipeline_config_default(void);
  * so detection, tracking and holds run on the rules relative to the map
  * itself; loads are then in counts. Call after setting the rest. */
 KM_API void km_pipeline_config_for_counts(struct km_pipeline_config *cfg);
+
+/* The coarser of the row and column pitch, mm, when it is coarser than
+ * knot_max_pitch_mm (a pipeline of this config keeps spots only under a
+ * tool: KM_PIPELINE_COARSE); 0 otherwise. */
+KM_API float km_pipeline_config_coarse_mm(const struct km_pipeline_config *cfg);
 
 /* Creates every stage. KM_OK, KM_ERR_INVALID_ARG / KM_ERR_SHAPE / KM_ERR_RANGE
  * (a stage rejected its config; the log says which), KM_ERR_NO_MEMORY,

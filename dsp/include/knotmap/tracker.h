@@ -67,7 +67,7 @@ struct km_tracker_config {
 	float alpha, beta;       /* alpha-beta filter gains, (0, 1]; default 0.6, 0.2 */
 	unsigned max_tracks;     /* live tracks (tentative + confirmed), 1..256; default 64 */
 	unsigned max_candidates; /* per frame, 1..256; more are ignored (counted); default 64 */
-	float wrap_x_mm;         /* cylinder circumference (cols * pitch); 0 = flat */
+	float wrap_x_mm;         /* cylinder circumference (cols * column pitch); 0 = flat */
 	/* Ended tracks remembered for id reuse, 0..4096 (default 256; the
 	 * oldest is forgotten first); 0 = every track gets a new id. */
 	unsigned remember_spots;
