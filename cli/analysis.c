@@ -39,6 +39,8 @@ int km_cli_analysis_create_adjusted(const char *cmd, const struct km_source_info
 	if (adjust)
 		adjust(&pc, ctx);
 	a->guard_off = pc.enable_guard && pc.rate_hz < KM_PIPELINE_GUARD_MIN_HZ;
+	a->coarse_mm = km_pipeline_config_coarse_mm(&pc);
+	a->knot_max_pitch_mm = pc.knot_max_pitch_mm;
 	/* Says in words what the analysis cannot take (a rate or pitch the file
 	 * or --rate/--pitch gave), before anything runs. */
 	char why[256];

@@ -33,6 +33,8 @@ struct km_cli_analysis {
 	size_t n_seen, cap_seen;
 	bool counts;    /* relative rules only; loads in counts */
 	bool guard_off; /* rate below KM_PIPELINE_GUARD_MIN_HZ */
+	float coarse_mm; /* > 0: cells this coarse, spots only under a tool */
+	float knot_max_pitch_mm;
 };
 
 /* The notice printed (on stderr) when the values are raw counts. */

@@ -166,8 +166,10 @@ static void report_json(const struct analysis *a, const char *path, uint64_t fra
 	       "\"dose\": \"%s*s\", \"file\": \"%s\", \"file_to_kpa\": ",
 	       a->units, a->units, a->file_units);
 	printf("%.12g},\n", a->to_kpa); /* exact by definition: all its digits */
-	printf("  \"relative_rules_only\": %s,\n  \"guard_off\": %s,\n",
-	       a->run.counts ? "true" : "false", a->run.guard_off ? "true" : "false");
+	printf("  \"relative_rules_only\": %s,\n  \"guard_off\": %s,\n"
+	       "  \"spots_only_under_a_tool\": %s,\n",
+	       a->run.counts ? "true" : "false", a->run.guard_off ? "true" : "false",
+	       a->run.coarse_mm > 0.0f ? "true" : "false");
 	printf("  \"grid\": {\"rows\": %u, \"cols\": %u, \"row_pitch_mm\": ",
 	       (unsigned)in->device.rows, (unsigned)in->device.cols);
 	json_num(in->row_pitch_mm > 0 ? in->row_pitch_mm : in->device.pitch_mm);
@@ -425,6 +427,12 @@ static int run_analyze(int argc, char **argv)
 		        "needs: it is off (no TENSING_UP or EASE_OFF); knots and holds are found "
 		        "as usual\n",
 		        (double)in->device.rate_hz, (double)KM_PIPELINE_GUARD_MIN_HZ);
+	if (a.run.coarse_mm > 0.0f)
+		fprintf(stderr,
+		        "knotmap analyze: note: cells of %.3g mm are coarser than a knot (%.3g mm "
+		        "and finer needed): spots are found only under a tool (ball, roller), not "
+		        "from lying alone; holds are timed as usual\n",
+		        (double)a.run.coarse_mm, (double)a.run.knot_max_pitch_mm);
 	a.t0 = in->first_time_us;
 	uint64_t frames = 0, skipped = 0, first_us = 0, last_us = 0;
 	struct km_rec_item it;

@@ -74,6 +74,9 @@ struct km_pipeline {
 		struct km_track t;
 	} * announced;
 	int guard_off; /* enable_guard asked for, rate too low */
+	int coarse;    /* cells coarser than knot_max_pitch_mm */
+	struct km_candidate *kept; /* [n_kept] the candidates a coarse mat keeps */
+	size_t n_kept;
 	unsigned n_announced, max_announced;
 	float spot_mm; /* one knot: a new track this close to an announced one is it */
 	int have_last;
@@ -132,10 +135,14 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	/* Contrast and floor: a +15-40 % stiff spot makes a 15-40 % pressure
 	 * excess (p = k d, docs/signal-model.md) at the centre, less once depth
 	 * spreads it; 8 % keeps the +20 % knots scored by knotmap evaluate and
-	 * stays above the smooth anatomy. 0.3 kPa is the floor a lying back's
-	 * 2-6 kPa needs (the specified 2 kPa removes most knots there). */
+	 * stays above the smooth anatomy. 0.25 kPa is the floor a lying back's
+	 * 2-6 kPa needs (the specified 2 kPa removes most knots there): on the
+	 * phantom family (tuning) 0.3 kept a +25 % knot on 2 kPa of back
+	 * under it (recall 0.52 -> 0.55 at 0.25, precision 0.91 -> 0.90; the
+	 * simulator's sensor precision 0.35 -> 0.32, 0.2 costs it twice
+	 * that: docs/accuracy.md, fourth pass). */
 	c.detect.min_contrast = 0.08f;
-	c.detect.min_response_kpa = 0.3f;
+	c.detect.min_response_kpa = 0.25f;
 	c.detect.per_scale_nms = true;
 	/* A spot one scale coarser still growing by half is a broad dome
 	 * (thigh, scapula) seen at a fine scale (est.; a Gaussian spot's
@@ -158,9 +165,19 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	 * the simulator's recall kept (docs/accuracy.md, third pass). */
 	c.detect.texture_mirror_k = 3.0f;
 	c.lying_trunk_only = true;
+	c.knot_max_pitch_mm = 25.0f;
 	c.max_bad_fraction = 0.25f;
 	c.max_events = 64;
 	return c;
+}
+
+float km_pipeline_config_coarse_mm(const struct km_pipeline_config *c)
+{
+	/* Either axis coarser than a knot: along it a knot is one cell. */
+	float px = c->col_pitch_mm > 0.0f ? c->col_pitch_mm : c->pitch_mm;
+	float py = c->row_pitch_mm > 0.0f ? c->row_pitch_mm : c->pitch_mm;
+	float coarsest = fmaxf(px, py);
+	return c->knot_max_pitch_mm > 0.0f && coarsest > c->knot_max_pitch_mm ? coarsest : 0.0f;
 }
 
 void km_pipeline_config_for_counts(struct km_pipeline_config *c)
@@ -288,6 +305,7 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	    !(isfinite(cfg->col_pitch_mm) && cfg->col_pitch_mm >= 0.0f) ||
 	    !(isfinite(cfg->rate_hz) && cfg->rate_hz > 0.0f && cfg->rate_hz <= 100000.0f) ||
 	    !(cfg->max_bad_fraction >= 0.0f && cfg->max_bad_fraction <= 1.0f) ||
+	    !(isfinite(cfg->knot_max_pitch_mm) && cfg->knot_max_pitch_mm >= 0.0f) ||
 	    cfg->max_events < 1 || cfg->max_events > 4096 ||
 	    !(isfinite(cfg->region_mm) && cfg->region_mm > 0.0f) ||
 	    !(isfinite(cfg->announce_s) && cfg->announce_s >= 0.0f && cfg->announce_s <= 3600.0f) ||
@@ -423,6 +441,14 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	if (!p->hin)
 		return fail(p, log, "hold inputs", KM_ERR_NO_MEMORY);
 
+	float coarsest = km_pipeline_config_coarse_mm(cfg);
+	if (coarsest > 0.0f) {
+		p->coarse = 1;
+		km__log(log, KM_LOG_WARN, "dsp",
+		        "pipeline: cells of %.3g mm are coarser than a knot (%.3g mm and finer "
+		        "needed): spots are found only under a tool, not from lying alone",
+		        (double)coarsest, (double)cfg->knot_max_pitch_mm);
+	}
 	/* The guard's tremor band needs >= 25 frames/s; below that it is
 	 * switched off with a notice (KM_PIPELINE_GUARD_OFF on every result),
 	 * never a refusal: detection and hold timing work at any rate. */
@@ -472,6 +498,8 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 		return fail(p, log, "size", KM_ERR_NO_MEMORY);
 	p->stack = km__calloc(sn, sizeof(float));
 	p->avg = km__calloc(p->cells, sizeof(float));
+	p->n_kept = cfg->detect.max_candidates;
+	p->kept = km__calloc(p->n_kept, sizeof *p->kept);
 	p->prev = km__calloc(p->cells, sizeof(float));
 	p->scratch = km__calloc(p->cells, sizeof(float));
 	p->colsum = km__calloc((size_t)p->C, sizeof(double));
@@ -480,7 +508,7 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	p->events = km__calloc(cfg->max_events, sizeof *p->events);
 	p->max_announced = 2 * tc.max_tracks;
 	p->announced = km__calloc(p->max_announced, sizeof *p->announced);
-	if (!p->clean || !p->weight || !p->stack || !p->events || !p->announced || !p->avg ||
+	if (!p->clean || !p->weight || !p->stack || !p->events || !p->announced || !p->avg || !p->kept ||
 	    !p->prev || !p->scratch || !p->colsum || !p->col_cos || !p->col_sin)
 		return fail(p, log, "buffers", KM_ERR_NO_MEMORY);
 	for (int c = 0; c < p->C; c++) {
@@ -941,27 +969,49 @@ static bool tool_contact(km_pipeline *p, const struct km_track *t, float load, f
 	/* A contact covers more than one sensel (a ball's ~2 cm^2 disc, blurred
 	 * by the mat's cover); a lone spike is a stuck cell. */
 	float top = 0.0f;
-	int wide = 0;
+	int wide = 0, r0 = r, r1 = r, c0 = c, c1 = c;
 	for (int pass = 0; pass < 2; pass++)
 		for (int rr = r - 1; rr <= r + 1; rr++)
 			for (int cc = c - 1; cc <= c + 1; cc++) {
 				if (rr < 0 || rr >= p->R || cc < 0 || cc >= p->C)
 					continue;
 				float v = p->clean[(size_t)rr * (size_t)p->C + (size_t)cc];
-				if (pass == 0)
+				if (pass == 0) {
 					top = fmaxf(top, v);
-				else
-					wide += v >= 0.25f * top;
+				} else if (v >= 0.25f * top) {
+					wide++;
+					r0 = KM_MIN(r0, rr), r1 = KM_MAX(r1, rr);
+					c0 = KM_MIN(c0, cc), c1 = KM_MAX(c1, cc);
+				}
 			}
 	if (wide < 2)
 		return false;
 	int dx = KM_MAX((int)lroundf(p->cfg.tool_gap_mm / p->px), 2);
 	int dy = KM_MAX((int)lroundf(p->cfg.tool_gap_mm / p->py), 2);
+	/* On cells coarser than a knot the contact itself fills the cells
+	 * beside its own: the gap is counted from the contact's edge. */
+	if (!p->coarse)
+		r0 = r1 = r, c0 = c1 = c;
 	float lim = p->cfg.tool_side_fraction * load;
-	float l = patch_mean(p, r, c - dx), rt = patch_mean(p, r, c + dx);
-	float u = patch_mean(p, r - dy, c), dn = patch_mean(p, r + dy, c);
+	float l = patch_mean(p, r, c0 - dx), rt = patch_mean(p, r, c1 + dx);
+	float u = patch_mean(p, r0 - dy, c), dn = patch_mean(p, r1 + dy, c);
 	/* a side outside the sensor (NAN) is no evidence of a lift */
 	return (l < lim && rt < lim) || (u < lim && dn < lim);
+}
+
+/* On cells coarser than a knot: the candidates that are a tool's contact
+ * (into p->kept); the rest is body weight on one or two cells, which such
+ * a mat cannot tell from a cell of uneven gain. */
+static size_t tool_candidates(km_pipeline *p, const struct km_detect_result *dr, float *body_kpa)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < dr->count && n < p->n_kept; i++) {
+		const struct km_candidate *c = &dr->candidates[i];
+		struct km_track at = {.x_mm = c->x_mm, .y_mm = c->y_mm, .scale_mm = c->scale_mm};
+		if (tool_contact(p, &at, spot_load(p, &at), body_kpa))
+			p->kept[n++] = *c;
+	}
+	return n;
 }
 
 /* Exponential average of the frame, with a time constant shortened by the
@@ -1127,8 +1177,13 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	const float *bg = km_bandpass_background(p->bp);
 	struct km_detect_result dr;
 	km_detect_execute(p->det, p->stack, map, bg, &dr);
+	float body_kpa = -1.0f; /* not computed yet this frame */
+	const struct km_candidate *cand = dr.candidates;
+	size_t n_cand = dr.count;
+	if (p->coarse)
+		n_cand = tool_candidates(p, &dr, &body_kpa), cand = p->kept;
 	struct km_tracker_result tr;
-	rc = km_tracker_update(p->trk, dr.candidates, dr.count, f->device_time_us, &tr);
+	rc = km_tracker_update(p->trk, cand, n_cand, f->device_time_us, &tr);
 	if (rc != KM_OK)
 		return rc; /* cannot happen after check_frame; kept for safety */
 	p->have_last = 1;
@@ -1137,7 +1192,6 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 
 	unsigned nh = 0;
 	bool midline = dr.outline->found;
-	float body_kpa = -1.0f; /* not computed yet this frame */
 	for (size_t i = 0; i < tr.count; i++) {
 		const struct km_track *t = &tr.tracks[i];
 		float load = spot_load(p, t);
@@ -1221,6 +1275,8 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 		flags |= KM_PIPELINE_EVENTS_LOST;
 	if (p->guard_off)
 		flags |= KM_PIPELINE_GUARD_OFF;
+	if (p->coarse)
+		flags |= KM_PIPELINE_COARSE;
 	out->flags = flags;
 	out->bad_cells = bad;
 	out->tracks = tr.tracks;
@@ -1270,6 +1326,8 @@ int km_pipeline_finish(km_pipeline *p, struct km_pipeline_result *out)
 		out->flags |= KM_PIPELINE_EVENTS_LOST;
 	if (p->guard_off)
 		out->flags |= KM_PIPELINE_GUARD_OFF;
+	if (p->coarse)
+		out->flags |= KM_PIPELINE_COARSE;
 	return KM_OK;
 }
 
@@ -1339,6 +1397,7 @@ void km_pipeline_destroy(km_pipeline *p)
 	km__free(p->col_sin);
 	km__free(p->stack);
 	km__free(p->avg);
+	km__free(p->kept);
 	km__free(p->prev);
 	km__free(p->scratch);
 	km__free(p->events);

@@ -302,6 +302,28 @@ Test(analysis_cli, low_rate_says_the_guard_is_off)
 	cr_assert_eq(r->status, 0, "%s", r->out);
 }
 
+/* Cells coarser than a knot (a 32 mm bed mat): said in the text and the
+ * JSON; the analysis runs (holds under a tool are still timed). */
+Test(analysis_cli, coarse_cells_say_spots_only_under_a_tool)
+{
+	record();
+	struct km_test_run *r = knot("export t.kmrec -o t.npy");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("analyze t.npy --pitch 32");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "cells of 32 mm are coarser than a knot"), "%s", r->out);
+	r = knot("analyze t.npy --pitch 32 --json > c.json 2>c.err; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = py("-c \"import json; j = json.load(open('c.json')); "
+	       "assert j['spots_only_under_a_tool'] is True, j\"");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("analyze t.npy --json > f.json 2>f.err; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = py("-c \"import json; j = json.load(open('f.json')); "
+	       "assert j['spots_only_under_a_tool'] is False\"");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+}
+
 /* The sensor mask travels: Tekscan 'B' cells (outside the sensor) go out as
  * 'B' again, and the export of the export is the same file; an .npy export
  * carries it in its sidecar ("mask": one '0'/'1' per cell). */

@@ -722,6 +722,7 @@ Test(pipeline, no_allocation_per_frame_with_the_trunk_rule_on)
 		c.pitch_mm = 30.0f;
 		c.rate_hz = 10.0f;
 		c.lying_trunk_only = gate;
+		c.knot_max_pitch_mm = 0.0f; /* 30 mm cells: the coarse rule would hide the arm */
 		km_pipeline *p = NULL;
 		cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
 		struct km_frame *f = NULL;
@@ -755,6 +756,73 @@ Test(pipeline, no_allocation_per_frame_with_the_trunk_rule_on)
 		km_frame_destroy(f);
 		km_pipeline_destroy(p);
 	}
+}
+
+struct coarse_count {
+	int found, engaged;
+};
+
+static void on_coarse(void *user, const struct km_event *ev)
+{
+	struct coarse_count *n = user;
+	n->found += ev->type == KM_EVENT_KNOT_FOUND;
+	n->engaged += ev->type == KM_EVENT_HOLD_ENGAGED;
+}
+
+/* The bed mat of bed_frame (30 mm cells, 10 Hz) for 30 s, with a ball under
+ * the back (a 4 cm contact at a cell corner: 120 kPa on the four cells it
+ * covers, the body lifted off the mat around it) or without; limit: knot_max_pitch_mm. Returns the
+ * events and the frames that tracked a spot. */
+static struct coarse_count run_bed(bool ball, float limit, int *tracked)
+{
+	struct km_pipeline_config c = km_pipeline_config_default();
+	c.rows = 64;
+	c.cols = 32;
+	c.pitch_mm = 30.0f;
+	c.rate_hz = 10.0f;
+	c.knot_max_pitch_mm = limit;
+	struct coarse_count n = {0, 0};
+	c.on_event = on_coarse;
+	c.user = &n;
+	km_pipeline *p = NULL;
+	struct km_frame *f = NULL;
+	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+	cr_assert_eq(km_frame_create(64, 32, 30.0f, KM_GEOMETRY_FLAT, &f), KM_OK);
+	struct km_pipeline_result res;
+	*tracked = 0;
+	for (uint32_t s = 1; s <= 300; s++) {
+		bed_frame(f, s);
+		for (int r = 0; ball && r < 64; r++)
+			for (int cc = 0; cc < 32; cc++) {
+				float dx = (cc + 0.5f) * 30.0f - 390.0f, dy = (r + 0.5f) * 30.0f - 600.0f;
+				float d2 = dx * dx + dy * dy;
+				if (d2 < 75.0f * 75.0f) /* each cell: its share of the contact */
+					f->kpa[r * 32 + cc] = d2 < 30.0f * 30.0f ? 120.0f : 0.0f;
+			}
+		cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+		cr_assert_eq((res.flags & KM_PIPELINE_COARSE) != 0, limit > 0.0f && limit < 30.0f);
+		*tracked += res.track_count > 0;
+	}
+	km_frame_destroy(f);
+	km_pipeline_destroy(p);
+	return n;
+}
+
+Test(pipeline, a_mat_coarser_than_a_knot_finds_spots_only_under_a_tool)
+{
+	/* 30 mm cells hold a whole knot (radius 7-25 mm) in one or two: lying
+	 * alone, a bump on the back is not announced nor tracked... */
+	int tracked;
+	struct coarse_count n = run_bed(false, 25.0f, &tracked);
+	cr_expect_eq(n.found, 0, "lying alone on 30 mm cells: %d spots announced", n.found);
+	cr_expect_eq(tracked, 0, "lying alone on 30 mm cells: %d frames tracked a spot", tracked);
+	/* ...which it is without the limit (the rule, not the bump, hides it)... */
+	n = run_bed(false, 0.0f, &tracked);
+	cr_expect_gt(n.found, 0, "without the limit the back's bump is a spot");
+	/* ...while a ball's contact is tracked and its hold timed. */
+	n = run_bed(true, 25.0f, &tracked);
+	cr_expect_gt(tracked, 250, "a ball on 30 mm cells tracked in %d of 300 frames", tracked);
+	cr_expect_eq(n.engaged, 1, "a ball on 30 mm cells: %d holds", n.engaged);
 }
 
 /* Oblong cells: a plateau of 20 kPa over the whole grid with a round knot

@@ -147,6 +147,13 @@ struct km_pipeline_config {
 	 * shows less (a back cut by the mat's edges, a short contact, a thigh
 	 * on a roller) is not gated. Default true. */
 	bool lying_trunk_only;
+	/* A knot (radius 7-25 mm, docs/signal-model.md) shows as a bump of its
+	 * own only on cells no larger than its radius; on coarser cells one
+	 * cell holds the whole knot and reads like a cell of uneven gain or a
+	 * fold of the sheet. Cells coarser than this (mm, either axis; 0 =
+	 * no limit; default 25): a spot is kept only as a tool's contact,
+	 * with KM_PIPELINE_COARSE on every result. */
+	float knot_max_pitch_mm;
 	/* A frame with more NaN/inf/negative cells than this fraction (of the
 	 * sensor's cells) is rejected (KM_ERR_NONFINITE); fewer are replaced by
 	 * 0 and flagged.
@@ -172,7 +179,11 @@ enum km_pipeline_flag {
 	/* enable_guard was asked for but rate_hz is below KM_PIPELINE_GUARD_MIN_HZ:
 	 * no TENSING_UP / EASE_OFF from this stream (set on every result; the
 	 * create also logs a warning). Detection and holds run as usual. */
-	KM_PIPELINE_GUARD_OFF = 1u << 4
+	KM_PIPELINE_GUARD_OFF = 1u << 4,
+	/* The mat's cells are coarser than knot_max_pitch_mm: spots are
+	 * announced (KNOT_FOUND) only as a tool's contact, never from body
+	 * weight alone (set on every result; the create logs a notice). */
+	KM_PIPELINE_COARSE = 1u << 5
 };
 
 /* The tensing-up guard's tremor band (8-12 Hz) needs this frame rate. */
@@ -232,6 +243,11 @@ KM_API struct km_pipeline_config km_pipeline_config_default(void);
  * so detection, tracking and holds run on the rules relative to the map
  * itself; loads are then in counts. Call after setting the rest. */
 KM_API void km_pipeline_config_for_counts(struct km_pipeline_config *cfg);
+
+/* The coarser of the row and column pitch, mm, when it is coarser than
+ * knot_max_pitch_mm (a pipeline of this config keeps spots only under a
+ * tool: KM_PIPELINE_COARSE); 0 otherwise. */
+KM_API float km_pipeline_config_coarse_mm(const struct km_pipeline_config *cfg);
 
 /* Creates every stage. KM_OK, KM_ERR_INVALID_ARG / KM_ERR_SHAPE / KM_ERR_RANGE
  * (a stage rejected its config; the log says which), KM_ERR_NO_MEMORY,
