@@ -13,6 +13,8 @@
 #include <time.h>
 
 #include "km_internal.h"
+#include "knotmap/history.h"
+#include "knotmap/history_screen.h"
 #include "knotmap/outfile.h"
 #include "knotmap/render.h"
 #include "knotmap/screenshot.h"
@@ -52,7 +54,15 @@ struct app {
 	double present_s;
 	uint64_t run_start_us;
 	struct km_view_stats last_stats;
+	/* The history screen (B): loaded when it opens, freed when it closes. */
+	struct km_history_screen history;
+	bool history_open;
 };
+
+/* The chart's size on the history screen, px (the canvas less its heading
+ * and note: render_panels.c). */
+#define HISTORY_W 1000
+#define HISTORY_H 524
 
 static double thread_cpu_s(void)
 {
@@ -186,6 +196,32 @@ static int check_shot_target(const struct km_viewer_options *o)
 	return rc;
 }
 
+/* B: the body chart of the history the R key and `knotmap record` write
+ * to, read when the screen opens (so a session just recorded is on it). */
+static void toggle_history(struct app *a)
+{
+	const struct km_viewer_options *o = a->opts;
+	if (a->history_open) {
+		a->history_open = false;
+		a->ui.history = NULL;
+		km_history_screen_free(&a->history);
+		return;
+	}
+	int rc = km_history_screen_load(o->history_path, HISTORY_W, HISTORY_H, &o->log, &a->history);
+	if (rc != KM_OK) {
+		km__log(&o->log, KM_LOG_ERROR, "viewer", "history screen: %s", km_strerror(rc));
+		set_notice(a, "The history screen could not open");
+		return;
+	}
+	a->history_open = true;
+	a->ui.history = &a->history;
+	km__log(&o->log, KM_LOG_INFO, "viewer", "history screen (%s): %s", a->history.path,
+	        a->history.headline);
+	for (size_t i = 0; i < a->history.n_advice; i++)
+		km__log(&o->log, KM_LOG_INFO, "viewer", "history: %zu  %s", i + 1,
+		        a->history.advice[i]);
+}
+
 static void on_key(struct app *a, const SDL_KeyboardEvent *k)
 {
 	bool shift = (k->keysym.mod & KMOD_SHIFT) != 0;
@@ -195,7 +231,9 @@ static void on_key(struct app *a, const SDL_KeyboardEvent *k)
 		a->quit = true;
 		break;
 	case SDLK_ESCAPE:
-		if (a->ui.show_help)
+		if (a->history_open)
+			toggle_history(a);
+		else if (a->ui.show_help)
 			a->ui.show_help = false;
 		else if (a->fullscreen) {
 			a->fullscreen = false;
@@ -208,6 +246,9 @@ static void on_key(struct app *a, const SDL_KeyboardEvent *k)
 			km__vproc_send(p, KM__VCMD_PAUSE, 0);
 		else
 			a->ui.frozen = !a->ui.frozen;
+		break;
+	case SDLK_b:
+		toggle_history(a);
 		break;
 	case SDLK_z:
 		km__vproc_send(p, KM__VCMD_ZERO, 0);
@@ -627,6 +668,7 @@ out:
 	}
 	km__vproc_destroy(a.proc);
 	km_audio_destroy(a.audio);
+	km_history_screen_free(&a.history);
 	km_render_destroy(a.render);
 	if (a.ren)
 		SDL_DestroyRenderer(a.ren);

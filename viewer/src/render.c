@@ -382,6 +382,8 @@ void km_render_destroy(km_render *r)
 		SDL_DestroyTexture(r->heat);
 	if (r->static_tex)
 		SDL_DestroyTexture(r->static_tex);
+	if (r->hist_tex)
+		SDL_DestroyTexture(r->hist_tex);
 	km__free(r->heat_xs);
 	km__free(r->heat_colv);
 	for (int i = 0; i < F_COUNT; i++)
@@ -398,6 +400,7 @@ void km_render_reset(km_render *r)
 	r->auto_hi = 0.0f;
 	r->heat_valid = false;
 	r->static_valid = false;
+	r->hist_serial = 0; /* a lost target's texture may be lost too */
 }
 
 void km_render_heat_rect(const km_render *r, int rect[4])
@@ -1615,6 +1618,8 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 	}
 	km__rdraw_hud(r, s, &ui);
 	km__rdraw_guidance(r, s);
+	if (ui.history)
+		km__rdraw_history(r, ui.history);
 	if (ui.show_help)
 		km__rdraw_help(r);
 	if (ui.red_flag)

@@ -72,6 +72,8 @@ struct km_render {
 	bool static_valid, static_failed;
 	int text_depth;                 /* nested text calls count their time once */
 	struct km_render_layout layout; /* what the last draw placed (render.h) */
+	SDL_Texture *hist_tex;          /* the history screen's chart */
+	uint64_t hist_serial;           /* of the chart in hist_tex (0: none) */
 };
 
 /* Colours (0xRRGGBB). */
@@ -121,6 +123,9 @@ void km__rbanner(km_render *r, uint32_t col, const char *big, const char *small)
 /* Where km__rbanner draws (small: with the second line). */
 SDL_Rect km__rbanner_rect(const km_render *r, bool small);
 void km__rdraw_help(km_render *r);
+/* The history screen: the chart (uploaded once per load) or why there is
+ * none. */
+void km__rdraw_history(km_render *r, const struct km_history_screen *hs);
 void km__rdraw_red_flag(km_render *r);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "km_internal.h"
+#include "knotmap/history_screen.h"
 #include "knotmap/render.h"
 #include "render_int.h"
 
@@ -293,7 +294,7 @@ void km__rdraw_guidance(km_render *r, const struct km_view_snapshot *s)
 	          "tingling or pain down a limb: see a healthcare professional.");
 	km__rtext(r, F_SMALL, C_TEXT, r->cfg.width - 16, y + 54, AL_RIGHT,
 	          s && s->guided.active ? "N skip spot   G end   X symptoms"
-	                                : "H help   G guided   X log symptoms");
+	                                : "H help   B history   G guided   X symptoms");
 }
 
 SDL_Rect km__rbanner_rect(const km_render *r, bool small)
@@ -331,6 +332,7 @@ void km__rdraw_help(km_render *r)
 	    {"M / O", "markers / body outline on-off"},
 	    {"F", "full screen"},
 	    {"X", "log numbness, tingling or radiating pain"},
+	    {"B", "history: your spots across sessions on a body chart"},
 	    {"G / N", "guided routine start-end / skip a spot"},
 	    {"V  [  ]", "sound mute / volume down, up"},
 	    {"Left / Right", "replay: seek 5 s (Shift: 30 s)"},
@@ -340,8 +342,8 @@ void km__rdraw_help(km_render *r)
 	    {"Q / Esc", "quit"},
 	};
 	km__rtext(r, F_BANNER, C_TEXT, r->cfg.width / 2, 30, AL_CENTER, "Keys");
-	int y = 96;
-	for (size_t i = 0; i < KM_ARRAY_SIZE(keys); i++, y += 30) {
+	int y = 92;
+	for (size_t i = 0; i < KM_ARRAY_SIZE(keys); i++, y += 28) {
 		km__rtext(r, F_BODY, C_GOOD, r->cfg.width / 2 - 20, y, AL_RIGHT, keys[i][0]);
 		km__rtext(r, F_BODY, C_TEXT, r->cfg.width / 2, y, AL_LEFT, keys[i][1]);
 	}
@@ -349,6 +351,76 @@ void km__rdraw_help(km_render *r)
 	    r, F_SMALL, C_DIM, r->cfg.width / 2, y + 14, AL_CENTER,
 	    "Holds of 30-60 s at a tolerable pressure that eases. Tensing up = too much: ease "
 	    "off.");
+}
+
+/* The chart as a texture, made again only when a new one was loaded. */
+static SDL_Texture *history_texture(km_render *r, const struct km_history_screen *hs)
+{
+	if (!hs->rgb || hs->width == 0 || hs->height == 0)
+		return NULL;
+	if (r->hist_tex && r->hist_serial == hs->serial)
+		return r->hist_tex;
+	if (r->hist_tex)
+		SDL_DestroyTexture(r->hist_tex);
+	r->hist_serial = 0;
+	r->hist_tex = SDL_CreateTexture(r->ren, SDL_PIXELFORMAT_RGB24, SDL_TEXTUREACCESS_STATIC,
+	                                (int)hs->width, (int)hs->height);
+	if (!r->hist_tex)
+		return NULL;
+	if (SDL_UpdateTexture(r->hist_tex, NULL, hs->rgb, (int)hs->width * 3) != 0) {
+		SDL_DestroyTexture(r->hist_tex);
+		r->hist_tex = NULL;
+		return NULL;
+	}
+	r->hist_serial = hs->serial;
+	return r->hist_tex;
+}
+
+void km__rdraw_history(km_render *r, const struct km_history_screen *hs)
+{
+	const int W = r->cfg.width, H = r->cfg.height;
+	km__rfill(r->ren, 0, 0, W, H, C_BG, 255);
+	km__rtext(r, F_LARGE, C_TEXT, 16, 8, AL_LEFT, "History: your spots across sessions");
+	km__rtext(r, F_SMALL, C_TEXT, W - 16, 16, AL_RIGHT, "B or Esc: back to the mat");
+	SDL_Texture *tex = hs->status == KM_OK ? history_texture(r, hs) : NULL;
+	if (tex) {
+		km__rtext(r, F_SMALL, hs->persistent ? C_WARN : C_DIM, 16, 44, AL_LEFT,
+		          hs->headline);
+		/* The chart keeps its aspect in the room between the heading and
+		 * the note. */
+		SDL_Rect room = {12, 68, W - 24, H - 68 - 48};
+		double k = KM_MIN((double)room.w / hs->width, (double)room.h / hs->height);
+		SDL_Rect d = {0, 0, (int)(hs->width * k), (int)(hs->height * k)};
+		d.x = room.x + (room.w - d.w) / 2;
+		d.y = room.y;
+		SDL_RenderCopy(r->ren, tex, NULL, &d);
+	} else {
+		bool none = hs->status == KM_ERR_NOT_FOUND || hs->status == KM_OK;
+		km__rtext(r, F_BANNER, none ? C_TEXT : C_WARN, W / 2, 150, AL_CENTER,
+		          none ? "No history yet" : "History not readable");
+		int y = 230;
+		if (!none)
+			y += km__rtext_wrap(r, F_BODY, C_WARN, W / 2 - 400, y, 800, AL_CENTER,
+			                    hs->headline) +
+			     12;
+		y += km__rtext_wrap(
+		         r, F_BODY, C_TEXT, W / 2 - 400, y, 800, AL_CENTER,
+		         "Sessions recorded here (R) or with 'knotmap record' go into your "
+		         "history. Their candidate spots then appear on a body chart, with the "
+		         "7-day rule for each spot.") +
+		     16;
+		/* The end of a long path (the folder names matter less). */
+		const char *p = hs->path[0] ? hs->path : "(no HOME)";
+		size_t n = strlen(p);
+		km__rtext(r, F_SMALL, C_DIM, W / 2, y, AL_CENTER, "History file:");
+		km__rtext(r, F_SMALL, C_DIM, W / 2, y + 20, AL_CENTER,
+		          n >= TEXT_LEN ? p + n - (TEXT_LEN - 1) : p);
+	}
+	km__rtext(r, F_SMALL, C_DIM, 16, H - 42, AL_LEFT,
+	          "Candidate tender/stiff spots, not a diagnosis. A spot lasting over a week, or "
+	          "numbness,");
+	km__rtext(r, F_SMALL, C_DIM, 16, H - 24, AL_LEFT,
+	          "tingling or pain down a limb: see a healthcare professional.");
 }
 
 void km__rdraw_red_flag(km_render *r)

@@ -19,6 +19,7 @@ extern "C" {
 #endif
 
 struct SDL_Renderer;
+struct km_history_screen;
 
 typedef struct km_render km_render;
 
@@ -47,6 +48,9 @@ struct km_view_ui {
 	float fixed_range_kpa;    /* > 0: colour range 0..this; 0 = auto */
 	enum km_view_scale scale; /* default KM_SCALE_SQRT */
 	const char *notice;       /* short transient line ("Saved knotmap-...png"); may be NULL */
+	/* The history screen (B key, knotmap/history_screen.h) over everything
+	 * but the red-flag screen; NULL: closed. */
+	const struct km_history_screen *history;
 };
 
 struct km_render_config km_render_config_default(void);
