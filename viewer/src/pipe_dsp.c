@@ -24,6 +24,11 @@ struct spot_name {
 	uint32_t id;
 	bool body;      /* from body coordinates (else a letter) */
 	bool announced; /* KNOT_FOUND seen */
+	/* The announced knot this track stands for (the pipeline's alias: a
+	 * new track where a knot was announced is that knot again, and gets
+	 * no KNOT_FOUND of its own); 0 = none. It shows that knot's name. */
+	uint32_t alias_of;
+	float x_mm, y_mm; /* where the track was last seen */
 	char name[KM_VIEW_NAME_MAX];
 };
 
@@ -402,15 +407,58 @@ static struct spot_name *name_find(struct km__vpipe *v, uint32_t id)
 	return NULL;
 }
 
-/* Forgets a track's name and gives its letter back. */
+/* Forgets a track's name and gives its letter back; a track standing for
+ * it keeps the name (and the letter, so no other spot is given it). */
 static void name_drop(struct km__vpipe *v, uint32_t id)
 {
+	struct spot_name *heir = NULL;
+	for (size_t i = 0; i < v->n_names; i++)
+		if (v->names[i].alias_of == id) {
+			v->names[i].alias_of = 0;
+			heir = heir ? heir : &v->names[i];
+		}
 	for (int i = 0; i < N_LETTERS; i++)
 		if (v->letter[i] == id)
-			v->letter[i] = 0;
+			v->letter[i] = heir ? heir->id : 0;
 	struct spot_name *n = name_find(v, id);
 	if (n)
 		*n = v->names[--v->n_names];
+}
+
+/* The pipeline's radius for "a new track where a knot was announced is
+ * that knot" (pipeline.c, announce(): 1.5 x the tracker's same-spot
+ * radius, itself at least 1.5 pitches), from the same configuration. */
+static float alias_mm(const struct km__vpipe *v)
+{
+	const struct km_tracker_config *tc = &v->cfg.tracker;
+	float same = tc->same_spot_mm > 0.0f ? tc->same_spot_mm
+	                                     : fmaxf(tc->gate_mm, 1.5f * v->cfg.pitch_mm);
+	return 1.5f * same;
+}
+
+/* The announced knot a new track at (x, y) stands for, or NULL: the
+ * nearest within alias_mm (around a roller, x wraps). */
+static struct spot_name *alias_find(struct km__vpipe *v, uint32_t id, float x_mm, float y_mm)
+{
+	struct spot_name *best = NULL;
+	float best_d = alias_mm(v);
+	float wrap = v->cfg.geometry == KM_GEOMETRY_CYLINDER
+	                 ? (float)v->cfg.cols * v->cfg.pitch_mm
+	                 : 0.0f;
+	for (size_t i = 0; i < v->n_names; i++) {
+		struct spot_name *n = &v->names[i];
+		if (n->id == id || !n->announced)
+			continue;
+		float dx = fabsf(x_mm - n->x_mm);
+		if (wrap > 0.0f)
+			dx = fminf(dx, wrap - dx);
+		float d = hypotf(dx, y_mm - n->y_mm);
+		if (d < best_d) {
+			best_d = d;
+			best = n;
+		}
+	}
+	return best;
 }
 
 /* A track ended: its name goes unless it was announced (KNOT_LOST drops it
@@ -467,14 +515,45 @@ void km__vpipe_event_name(const struct km__vpipe *v, const struct km_event *ev, 
 	body_name(v->body, ev->x_mm, ev->y_mm, buf, size);
 }
 
-/* The track's name: where the body model puts it now (it settles as the
- * person does; a letter given before is handed back), else the name it had
- * (the body lost for a moment does not rename a spot "spot A"), else a
- * neutral letter ("spot A"). */
-static void spot_name(struct km__vpipe *v, const struct km_body_model *body, uint32_t id,
-                      float x_mm, float y_mm, char *buf, size_t size)
+/* The track's name: the announced knot's it stands for (one name per
+ * spot on the marker, in the messages and on the hold panel, however many
+ * tracks the pipeline saw there); else where the body model puts it now
+ * (it settles as the person does; a letter given before is handed back),
+ * else the name it had (the body lost for a moment does not rename a spot
+ * "spot A"), else a neutral letter ("spot A"). */
+static void spot_name(struct km__vpipe *v, const struct km_body_model *body,
+                      const struct km_track *t, char *buf, size_t size)
 {
+	const uint32_t id = t->id;
+	const float x_mm = t->x_mm, y_mm = t->y_mm;
 	struct spot_name *n = name_find(v, id);
+	if (!n && v->n_names < MAX_IDS &&
+	    !(t->flags & (KM_CANDIDATE_LANDMARK | KM_CANDIDATE_MIDLINE | KM_CANDIDATE_WEAK))) {
+		/* What the pipeline does (announce()): only knot-like tracks
+		 * stand for an announced knot. */
+		struct spot_name *knot = alias_find(v, id, x_mm, y_mm);
+		if (knot) {
+			uint32_t knot_id = knot->id;
+			char knot_name[KM_VIEW_NAME_MAX];
+			memcpy(knot_name, knot->name, sizeof knot_name);
+			n = &v->names[v->n_names++];
+			memset(n, 0, sizeof *n);
+			n->id = id;
+			n->alias_of = knot_id;
+			memcpy(n->name, knot_name, sizeof n->name);
+		}
+	}
+	if (n) {
+		n->x_mm = x_mm;
+		n->y_mm = y_mm;
+	}
+	if (n && n->alias_of) {
+		const struct spot_name *knot = name_find(v, n->alias_of);
+		if (knot)
+			memcpy(n->name, knot->name, sizeof n->name);
+		snprintf(buf, size, "%s", n->name);
+		return;
+	}
 	char tmp[KM_VIEW_NAME_MAX];
 	bool by_body = body_name(body, x_mm, y_mm, tmp, sizeof tmp);
 	if (!by_body && n) {
@@ -485,6 +564,8 @@ static void spot_name(struct km__vpipe *v, const struct km_body_model *body, uin
 		n = &v->names[v->n_names++];
 		memset(n, 0, sizeof *n);
 		n->id = id;
+		n->x_mm = x_mm;
+		n->y_mm = y_mm;
 	}
 	if (by_body) {
 		for (int i = 0; i < N_LETTERS; i++)
@@ -592,7 +673,7 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		/* Every track is named (its events speak of it, a tool's
 		 * contact may be held); only knots show the name on the map. */
 		char name[KM_VIEW_NAME_MAX];
-		spot_name(v, rp->body, t->id, t->x_mm, t->y_mm, name, sizeof name);
+		spot_name(v, rp->body, t, name, sizeof name);
 		if (live && s->n_markers < KM_VIEW_MAX_MARKERS) {
 			struct km_view_marker *m = &s->markers[s->n_markers++];
 			memset(m, 0, sizeof *m);
