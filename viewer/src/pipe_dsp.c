@@ -93,6 +93,46 @@ struct km__vpipe {
 static struct spot_name *name_find(struct km__vpipe *v, uint32_t id);
 static void name_drop(struct km__vpipe *v, uint32_t id);
 
+/* The running hold on a track in the panel's list, or NULL. */
+static struct km_view_hold_item *hold_item(struct km__vpipe *v, uint32_t id)
+{
+	for (size_t i = 0; i < v->ov.n_holds; i++)
+		if (v->ov.holds[i].running && v->ov.holds[i].track_id == id)
+			return &v->ov.holds[i];
+	return NULL;
+}
+
+/* The panel's list follows the session summary's rules (knotmap/summary.h):
+ * HOLD_STARTED opens a hold, HOLD_STOPPED closes it with the timer's
+ * seconds (else its wall time), and the events in between carry the
+ * seconds so far; so its lengths are the summary's. */
+static void hold_list_event(struct km__vpipe *v, const struct km_event *ev)
+{
+	struct km_view_snapshot *s = &v->ov;
+	struct km_view_hold_item *h = ev->track_id ? hold_item(v, ev->track_id) : NULL;
+	if (ev->type == KM_EVENT_HOLD_STARTED && ev->track_id) {
+		if (h)
+			h->running = false; /* a second start closes the first */
+		size_t n = KM_MIN(s->n_holds, (size_t)KM_VIEW_MAX_HOLDS - 1);
+		memmove(&s->holds[1], &s->holds[0], n * sizeof s->holds[0]);
+		s->n_holds = n + 1;
+		h = &s->holds[0];
+		memset(h, 0, sizeof *h);
+		h->track_id = ev->track_id;
+		h->running = true;
+		h->start_us = ev->time_us;
+		km__vpipe_event_name(v, ev, h->name, sizeof h->name);
+		s->holds_total++;
+	} else if (ev->type == KM_EVENT_HOLD_STOPPED && h) {
+		double wall = (double)(int64_t)(ev->time_us - h->start_us) / 1e6;
+		h->held_s = ev->held_s > 0 ? ev->held_s : (float)(wall > 0 ? wall : 0);
+		h->running = false;
+	} else if (h && ev->type != KM_EVENT_RELEASED && ev->type != KM_EVENT_STIFFENED &&
+	           ev->held_s > h->held_s) {
+		h->held_s = ev->held_s;
+	}
+}
+
 static void set_remove(uint32_t *ids, size_t *n, uint32_t id)
 {
 	for (size_t i = 0; i < *n; i++)
@@ -229,6 +269,7 @@ static void on_event(void *user, const struct km_event *ev)
 	default:
 		break;
 	}
+	hold_list_event(v, ev);
 	if (v->fn)
 		v->fn(v->user, ev);
 	/* After the callback: it names the spot one last time. */
@@ -307,6 +348,8 @@ void km__vpipe_reset(struct km__vpipe *v)
 	v->ov.outline_valid = v->ov.midline_valid = v->ov.centre_valid = false;
 	v->ov.tensing = false;
 	memset(&v->ov.hold, 0, sizeof v->ov.hold);
+	v->ov.n_holds = 0;
+	v->ov.holds_total = 0;
 }
 
 static void copy_overlay(struct km_view_snapshot *dst, const struct km_view_snapshot *src)
@@ -323,6 +366,9 @@ static void copy_overlay(struct km_view_snapshot *dst, const struct km_view_snap
 	dst->n_markers = src->n_markers;
 	memcpy(dst->markers, src->markers, sizeof dst->markers[0] * src->n_markers);
 	dst->hold = src->hold;
+	dst->n_holds = src->n_holds;
+	memcpy(dst->holds, src->holds, sizeof dst->holds[0] * src->n_holds);
+	dst->holds_total = src->holds_total;
 	dst->tensing = src->tensing;
 	dst->seek_advice = src->seek_advice;
 }
@@ -730,6 +776,19 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		memset(&s->hold, 0, sizeof s->hold);
 		s->hold.target_s = v->hold_cfg.target_s;
 		s->hold.release_s = v->hold_cfg.release_s;
+	}
+	/* Running holds in the list: the timer now, the name the marker has. */
+	for (size_t i = 0; i < s->n_holds; i++) {
+		struct km_view_hold_item *h = &s->holds[i];
+		if (!h->running)
+			continue;
+		struct km_hold_status hs;
+		if (km_pipeline_hold_status(v->pl, h->track_id, &hs) == KM_OK &&
+		    hs.held_s > h->held_s)
+			h->held_s = hs.held_s;
+		const struct spot_name *n = name_find(v, h->track_id);
+		if (n)
+			memcpy(h->name, n->name, sizeof h->name);
 	}
 	s->tensing = v->n_tensing > 0 || v->ease_off_now;
 	s->seek_advice = v->seek_advice;

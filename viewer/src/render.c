@@ -844,7 +844,7 @@ static bool seg_hit(float x0, float y0, float x1, float y1, const SDL_Rect *b)
 	return true;
 }
 
-static void layout_add(km_render *r, enum km_render_box_kind kind, uint32_t id, SDL_Rect rc)
+void km__rlayout_add(km_render *r, enum km_render_box_kind kind, uint32_t id, SDL_Rect rc)
 {
 	struct km_render_layout *l = &r->layout;
 	if (l->n_boxes >= KM_RENDER_MAX_BOXES)
@@ -1177,7 +1177,7 @@ static void draw_markers(km_render *r, const struct km_view_snapshot *s, struct 
 		         170);
 		km__rarc(r->ren, k->cx, k->cy, k->rad - 1.5f, k->rad + 1.5f, 0.0f, 360.0f, k->col,
 		         255);
-		layout_add(r, KM_BOX_MARKER, k->m->track_id, k->circle);
+		km__rlayout_add(r, KM_BOX_MARKER, k->m->track_id, k->circle);
 	}
 	for (size_t i = 0; i < nm; i++) {
 		const struct mark *k = &marks[i];
@@ -1190,7 +1190,7 @@ static void draw_markers(km_render *r, const struct km_view_snapshot *s, struct 
 		/* Dark plate behind the label so it reads on any colour. */
 		km__rfill(r->ren, k->plate.x, k->plate.y, k->plate.w, k->plate.h, 0x000000, 150);
 		km__rtext(r, F_SMALL, k->col, k->plate.x + 3, k->plate.y, AL_LEFT, k->text);
-		layout_add(r, KM_BOX_LABEL, k->m->track_id, k->plate);
+		km__rlayout_add(r, KM_BOX_LABEL, k->m->track_id, k->plate);
 		r->layout.n_labels++;
 	}
 	r->layout.n_markers = nm;
@@ -1198,7 +1198,7 @@ static void draw_markers(km_render *r, const struct km_view_snapshot *s, struct 
 	if (hidden > 0) {
 		km__rfill(r->ren, more.x, more.y, more.w, more.h, 0x000000, 170);
 		km__rtext(r, F_SMALL, C_TEXT, more.x + 4, more.y, AL_LEFT, note);
-		layout_add(r, KM_BOX_MORE, 0, more);
+		km__rlayout_add(r, KM_BOX_MORE, 0, more);
 	}
 }
 
@@ -1453,9 +1453,9 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 		SDL_Rect bar = {hr->x + hr->w + 16, hr->y - 24, 22 + 9 + 72, hr->h + 24 + 10};
 		SDL_Rect hud = {716, 0, r->cfg.width - 716, 566};
 		SDL_Rect guide = {0, 566, r->cfg.width, r->cfg.height - 566};
-		layout_add(r, KM_BOX_COLOUR_BAR, 0, bar);
-		layout_add(r, KM_BOX_PANEL, 0, hud);
-		layout_add(r, KM_BOX_PANEL, 0, guide);
+		km__rlayout_add(r, KM_BOX_COLOUR_BAR, 0, bar);
+		km__rlayout_add(r, KM_BOX_PANEL, 0, hud);
+		km__rlayout_add(r, KM_BOX_PANEL, 0, guide);
 	}
 	int err = KM_OK;
 	double heat_s = 0.0;
@@ -1491,7 +1491,7 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 				SDL_Rect rc = {(int)spine_x - e->w / 2, (int)spine_y1 + 2, e->w,
 				               e->h};
 				obst[n_obst++] = rc;
-				layout_add(r, KM_BOX_OVERLAY, 0, rc);
+				km__rlayout_add(r, KM_BOX_OVERLAY, 0, rc);
 			}
 		}
 		bool banner =
@@ -1507,8 +1507,8 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 			ko.rx = hold_cx;
 			ko.ry = hold_cy;
 			ko.rr = 54.5f;
-			layout_add(r, KM_BOX_HOLD_RING, s->hold.track_id, ring);
-			int secs = s->hold.held_s > 0.0f ? (int)s->hold.held_s : 0;
+			km__rlayout_add(r, KM_BOX_HOLD_RING, s->hold.track_id, ring);
+			int secs = km__rhold_secs(&s->hold);
 			snprintf(hold_num, sizeof hold_num, "%d s", secs);
 			struct text_entry *e = km__rtext_get(r, F_LARGE, C_TEXT, hold_num);
 			if (e) {
@@ -1523,7 +1523,7 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 				SDL_Rect tag = {(int)hold_cx - e->w / 2 - 6, ty, e->w + 12, e->h};
 				hold_tag = tag;
 				obst[n_obst++] = tag;
-				layout_add(r, KM_BOX_HOLD_TAG, s->hold.track_id, tag);
+				km__rlayout_add(r, KM_BOX_HOLD_TAG, s->hold.track_id, tag);
 			}
 		}
 		if (s->guided.active && s->guided.target_valid) {
@@ -1533,23 +1533,23 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 			 * above or below them (further out around a hold ring). */
 			SDL_Rect rc = {(int)tx - 64, (int)ty - 84, 129, 169};
 			obst[n_obst++] = rc;
-			layout_add(r, KM_BOX_GUIDED, 0, rc);
+			km__rlayout_add(r, KM_BOX_GUIDED, 0, rc);
 		}
 		if (banner) {
 			SDL_Rect rc = km__rbanner_rect(r, true);
 			obst[n_obst++] = rc;
-			layout_add(r, KM_BOX_OVERLAY, 0, rc);
+			km__rlayout_add(r, KM_BOX_OVERLAY, 0, rc);
 		}
 		const SDL_Rect *hr = &r->heat_rect;
 		if (ui.frozen || (s->stats.replay && s->stats.replay_paused)) {
 			SDL_Rect rc = {hr->x + hr->w - 112, hr->y + hr->h - 40, 104, 32};
 			obst[n_obst++] = rc;
-			layout_add(r, KM_BOX_OVERLAY, 0, rc);
+			km__rlayout_add(r, KM_BOX_OVERLAY, 0, rc);
 		}
 		if (ui.notice && *ui.notice) {
 			SDL_Rect rc = {hr->x + 8, hr->y + hr->h - 40, 380, 32};
 			obst[n_obst++] = rc;
-			layout_add(r, KM_BOX_OVERLAY, 0, rc);
+			km__rlayout_add(r, KM_BOX_OVERLAY, 0, rc);
 		}
 		if (ui.show_outline && s->midline_valid) {
 			/* Dashed spine midline: holds are never timed on it. */

@@ -113,7 +113,12 @@ int km__rtextf(km_render *r, int font, uint32_t rgb, int x, int y, int align, co
 int km__rtext_wrap(km_render *r, int font, uint32_t rgb, int x, int y, int max_w, int align,
                    const char *s);
 
+/* Records what a draw placed (km_render_layout). */
+void km__rlayout_add(km_render *r, enum km_render_box_kind kind, uint32_t id, SDL_Rect rc);
+
 /* render_panels.c */
+/* The seconds a hold shows on its ring tag and the panel. */
+int km__rhold_secs(const struct km_view_hold *h);
 const char *km__rguided_title(const struct km_guided_view *g);
 void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct km_view_ui *ui);
 void km__rdraw_guidance(km_render *r, const struct km_view_snapshot *s);

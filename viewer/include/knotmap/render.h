@@ -94,6 +94,9 @@ enum km_render_box_kind {
 	KM_BOX_OVERLAY,    /* a banner, PAUSED, a notice, the "spine" word */
 	KM_BOX_COLOUR_BAR, /* the colour bar and its tick labels */
 	KM_BOX_PANEL,      /* the HUD column and the guidance strip */
+	KM_BOX_HOLD_PANEL, /* the hold panel's current-hold part (its big number, words) */
+	KM_BOX_HOLD_LIST,  /* a row of the hold panel's list (track_id: its spot), or its
+	                      heading (track_id 0) */
 };
 
 struct km_render_box {
