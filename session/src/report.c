@@ -66,9 +66,10 @@ void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt, bool ch
 	l->timeline_y = l->peak_y + l->map_h + 48;
 	l->timeline_w = l->width - l->timeline_x - M;
 	l->timeline_h = LANES * LANE_H;
-	/* axis labels and legend below the timeline, then the chart, then the
-	 * safety note (three lines) */
-	uint32_t y = l->timeline_y + l->timeline_h + 4 + LINE + 4 + LINE + M;
+	/* axis labels, the outcome legend and the spots below the timeline,
+	 * then the chart, then the safety note (three lines) */
+	l->spots_y = l->timeline_y + l->timeline_h + 4 + LINE + 4 + LINE + 4;
+	uint32_t y = l->spots_y + LINE + M;
 	if (chart) {
 		l->chart_x = M;
 		l->chart_y = y;
@@ -78,6 +79,42 @@ void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt, bool ch
 	}
 	l->note_y = y;
 	l->height = y + 3 * LINE + M;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Spot names                                                                */
+/* ------------------------------------------------------------------------ */
+
+#define LETTERS 26
+
+void km__report_spot_letters(const struct km_summary *s, int *letter)
+{
+	size_t owner[LETTERS] = {0}; /* knot index + 1 holding each letter */
+	for (size_t i = 0; i < s->n_knots; i++) {
+		const struct km_summary_knot *k = &s->knots[i];
+		/* letters of knots lost before this one was found come back (a
+		 * KNOT_LOST in the same frame comes after the frame's finds) */
+		for (int l = 0; l < LETTERS; l++) {
+			const struct km_summary_knot *o = owner[l] ? &s->knots[owner[l] - 1] : NULL;
+			if (o && o->lost_us && o->lost_us < k->found_us)
+				owner[l] = 0;
+		}
+		letter[i] = -1;
+		for (int l = 0; l < LETTERS; l++)
+			if (!owner[l]) {
+				owner[l] = i + 1;
+				letter[i] = l;
+				break;
+			}
+	}
+}
+
+void km__report_spot_name(int letter, char *buf, size_t n)
+{
+	if (letter >= 0 && letter < LETTERS)
+		snprintf(buf, n, "spot %c", 'A' + letter);
+	else
+		snprintf(buf, n, "spot");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -125,7 +162,8 @@ static void draw_map(struct km__text *t, struct km__img *im, const struct km__re
 }
 
 static void draw_knots(struct km__text *t, struct km__img *im, const struct km__report_layout *l,
-                       uint32_t x0, uint32_t y0, const struct km__model *m, float pitch)
+                       uint32_t x0, uint32_t y0, const struct km__model *m, float pitch,
+                       const int *letter)
 {
 	double rad = KM_MAX(4.0, l->scale * 0.8);
 	for (size_t i = 0; i < m->summary.n_knots; i++) {
@@ -136,11 +174,51 @@ static void draw_knots(struct km__text *t, struct km__img *im, const struct km__
 		double cy = y0 + k->y_mm / pitch * l->scale;
 		km__ring(im, cx, cy, rad, rad + 2.0, 0x000000);
 		km__ring(im, cx, cy, rad - 2.0, rad, 0xffffff);
+		/* the letter the viewer showed ("spot B": B) */
 		char buf[24];
-		snprintf(buf, sizeof buf, "%zu", i + 1);
+		if (letter[i] >= 0)
+			snprintf(buf, sizeof buf, "%c", 'A' + letter[i]);
+		else
+			snprintf(buf, sizeof buf, "?");
 		km__text_draw(t, im, (long)(cx + rad + 3), (long)cy - (long)km__text_line_h(t) / 2,
 		              buf, 0xffffff);
 	}
+}
+
+/* One line under the timeline: each spot by its letter, when it was found
+ * and its holds ("spot B 12.3 s: 2 holds, longest 45 s"), as many as fit. */
+static void draw_spot_legend(struct km__text *t, struct km__img *im, long x0, long y,
+                             long w, const struct km__model *m, const int *letter)
+{
+	long x = km__text_draw(t, im, x0, y, "Spots (as the viewer named them):", 0x000000) + 8;
+	for (size_t i = 0; i < m->summary.n_knots; i++) {
+		const struct km_summary_knot *k = &m->summary.knots[i];
+		size_t holds = 0;
+		float longest = 0.0f;
+		for (size_t j = 0; j < m->summary.n_holds; j++)
+			if (m->summary.holds[j].track_id == k->track_id) {
+				holds++;
+				longest = KM_MAX(longest, m->summary.holds[j].held_s);
+			}
+		char name[16], item[96];
+		km__report_spot_name(letter[i], name, sizeof name);
+		double at = (double)(int64_t)(k->found_us - m->first_us) / 1e6;
+		if (holds)
+			snprintf(item, sizeof item, "%s %.1f s: %zu hold%s, longest %.0f s;", name, at,
+			         holds, holds == 1 ? "" : "s", (double)longest);
+		else
+			snprintf(item, sizeof item, "%s %.1f s;", name, at);
+		char more[32];
+		snprintf(more, sizeof more, "+%zu more", m->summary.n_knots - i);
+		if (x + km__text_width(t, item) + km__text_width(t, more) + 8 > x0 + w &&
+		    i + 1 < m->summary.n_knots) {
+			km__text_draw(t, im, x, y, more, 0x555555);
+			return;
+		}
+		x = km__text_draw(t, im, x, y, item, 0x000000) + 8;
+	}
+	if (m->summary.n_knots == 0)
+		km__text_draw(t, im, x, y, "none found", 0x555555);
 }
 
 static void draw_timeline(struct km__text *t, struct km__img *im, const struct km__report_layout *l,
@@ -220,7 +298,13 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 	memset(&im, 0, sizeof im);
 	struct km__text *title_font = NULL, *font = NULL;
 	float *mean = NULL;
+	int *letter = NULL;
 	int rc = km__model_build(cfg, r, &m, true);
+	if (rc == KM_OK && !(letter = km__calloc(m.summary.n_knots ? m.summary.n_knots : 1,
+	                                         sizeof *letter)))
+		rc = KM_ERR_NO_MEMORY;
+	if (rc == KM_OK)
+		km__report_spot_letters(&m.summary, letter);
 	if (rc == KM_OK && cfg->history)
 		rc = km__chart_collect(cfg->history, &spots);
 	if (rc == KM_OK)
@@ -255,9 +339,11 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 		         "Peak pressure (sqrt scale)", unit);
 		draw_map(font, &im, &l, l.mean_x, l.mean_y, mean, 1.0, rows, cols, vmax_mean,
 		         "Mean pressure (sqrt scale)", unit);
-		draw_knots(font, &im, &l, l.peak_x, l.peak_y, &m, in->device.pitch_mm);
-		draw_knots(font, &im, &l, l.mean_x, l.mean_y, &m, in->device.pitch_mm);
+		draw_knots(font, &im, &l, l.peak_x, l.peak_y, &m, in->device.pitch_mm, letter);
+		draw_knots(font, &im, &l, l.mean_x, l.mean_y, &m, in->device.pitch_mm, letter);
 		draw_timeline(font, &im, &l, &m);
+		draw_spot_legend(font, &im, l.timeline_x, (long)l.spots_y, (long)l.timeline_w, &m,
+		                 letter);
 		if (cfg->history)
 			rc = km__chart_draw(&im, l.chart_x, l.chart_y, l.chart_w, l.chart_h, &spots,
 			                    false, &cfg->log, NULL, NULL);
@@ -270,6 +356,7 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 	km__text_close(title_font);
 	km__text_close(font);
 	km__free(mean);
+	km__free(letter);
 	km__img_free(&im);
 	km__chart_spots_free(&spots);
 	km__model_free(&m);

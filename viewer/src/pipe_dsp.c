@@ -72,7 +72,12 @@ struct km__vpipe {
 	bool res_valid;
 	float rate_hz;
 	/* The track holding each letter of the neutral names (0 = free): the
-	 * letters come back when tracks end, rather than a count climbing. */
+	 * letters come back when tracks end, rather than a count climbing. An
+	 * announced knot takes the first free letter at its KNOT_FOUND and
+	 * keeps it until KNOT_LOST: the rule the PNG report applies to the
+	 * recorded events (session/src/report.h), so "spot B" on screen is B
+	 * in the report. A track not announced (yet), or a tool's contact,
+	 * borrows a letter from the end of the alphabet meanwhile ("spot Z"). */
 	uint32_t letter[N_LETTERS];
 	/* Each named track's name, kept for its life (an announced one's until
 	 * KNOT_LOST). */
@@ -92,6 +97,7 @@ struct km__vpipe {
 
 static struct spot_name *name_find(struct km__vpipe *v, uint32_t id);
 static void name_drop(struct km__vpipe *v, uint32_t id);
+static void announce_letter(struct km__vpipe *v, uint32_t id);
 
 /* The running hold on a track in the panel's list, or NULL. */
 static struct km_view_hold_item *hold_item(struct km__vpipe *v, uint32_t id)
@@ -269,17 +275,14 @@ static void on_event(void *user, const struct km_event *ev)
 	default:
 		break;
 	}
+	if (ev->type == KM_EVENT_KNOT_FOUND && ev->track_id)
+		announce_letter(v, ev->track_id);
 	hold_list_event(v, ev);
 	if (v->fn)
 		v->fn(v->user, ev);
 	/* After the callback: it names the spot one last time. */
-	if (ev->type == KM_EVENT_KNOT_FOUND) {
-		struct spot_name *n = name_find(v, ev->track_id);
-		if (n)
-			n->announced = true;
-	} else if (ev->type == KM_EVENT_KNOT_LOST) {
+	if (ev->type == KM_EVENT_KNOT_LOST)
 		name_drop(v, ev->track_id);
-	}
 }
 
 int km__vpipe_create(const struct km_frame *shape, float rate_hz, const struct km_log *log,
@@ -516,15 +519,58 @@ static void name_end(struct km__vpipe *v, uint32_t id)
 		name_drop(v, id);
 }
 
-/* The first free letter for the track; -1 when all are taken. */
-static int letter_take(struct km__vpipe *v, uint32_t id)
+/* The first free letter for the track (high: the last free one); -1 when
+ * all are taken. */
+static int letter_take(struct km__vpipe *v, uint32_t id, bool high)
 {
-	for (int i = 0; i < N_LETTERS; i++)
+	for (int k = 0; k < N_LETTERS; k++) {
+		int i = high ? N_LETTERS - 1 - k : k;
 		if (v->letter[i] == 0) {
 			v->letter[i] = id;
 			return i;
 		}
+	}
 	return -1;
+}
+
+/* The letter the track holds; -1 when none. */
+static int letter_own(const struct km__vpipe *v, uint32_t id)
+{
+	for (int i = 0; i < N_LETTERS; i++)
+		if (v->letter[i] == id)
+			return i;
+	return -1;
+}
+
+static void letter_name(int l, char *buf, size_t size)
+{
+	if (l >= 0)
+		snprintf(buf, size, "spot %c", 'A' + l);
+	else
+		snprintf(buf, size, "spot");
+}
+
+/* KNOT_FOUND: the knot's letter is the first free one, as the report gives
+ * it (a borrowed letter goes back); shown unless the body names the spot. */
+static void announce_letter(struct km__vpipe *v, uint32_t id)
+{
+	struct spot_name *n = name_find(v, id);
+	if (!n && v->n_names < MAX_IDS) {
+		n = &v->names[v->n_names++];
+		memset(n, 0, sizeof *n);
+		n->id = id;
+	}
+	if (n)
+		n->alias_of = 0; /* the pipeline says it is a knot of its own */
+	for (int i = 0; i < N_LETTERS; i++)
+		if (v->letter[i] == id)
+			v->letter[i] = 0;
+	int l = letter_take(v, id, false);
+	if (n) {
+		n->announced = true;
+		if (!n->body || !n->name[0])
+			letter_name(l, n->name, sizeof n->name);
+	}
 }
 
 /* Words a person reads at a glance: side and region from body coordinates
@@ -614,15 +660,15 @@ static void spot_name(struct km__vpipe *v, const struct km_body_model *body,
 		n->y_mm = y_mm;
 	}
 	if (by_body) {
-		for (int i = 0; i < N_LETTERS; i++)
+		/* a borrowed letter goes back; a knot's stays (the report's) */
+		for (int i = 0; i < N_LETTERS && !(n && n->announced); i++)
 			if (v->letter[i] == id)
 				v->letter[i] = 0;
 	} else {
-		int l = letter_take(v, id);
-		if (l >= 0)
-			snprintf(tmp, sizeof tmp, "spot %c", 'A' + l);
-		else
-			snprintf(tmp, sizeof tmp, "spot");
+		int l = letter_own(v, id);
+		if (l < 0)
+			l = letter_take(v, id, !(n && n->announced));
+		letter_name(l, tmp, sizeof tmp);
 	}
 	if (n) {
 		n->body = by_body;
