@@ -7,6 +7,7 @@
  */
 #include <SDL.h>
 #include <SDL_ttf.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include "km_internal.h"
 #include "knotmap/history.h"
 #include "knotmap/history_screen.h"
+#include "knotmap/import.h"
 #include "knotmap/outfile.h"
 #include "knotmap/render.h"
 #include "knotmap/screenshot.h"
@@ -194,6 +196,44 @@ static int check_shot_target(const struct km_viewer_options *o)
 	int rc = km_outfile_open(&oc, &f);
 	km_outfile_destroy(f); /* removes the temporary file */
 	return rc;
+}
+
+/* A replay's sensor as the file describes it (row and column pitch, the
+ * cells on the sensor), for the renderer: the header only, quietly (the
+ * stream's own open says what it found). Nothing for a live mat. */
+static void replay_sensor(const struct km_viewer_options *o, km_render *render)
+{
+	if (o->source != KM_VIEW_SOURCE_REPLAY || !o->replay_path)
+		return;
+	struct km_source_config sc = km_source_config_default();
+	sc.path = o->replay_path;
+	if (o->replay_format && km_import_format_parse(o->replay_format, &sc.import.format) != KM_OK)
+		return;
+	if (o->replay_units && km_import_units_parse(o->replay_units, &sc.import.units) != KM_OK)
+		return;
+	sc.import.rate_hz = o->replay_rate_hz;
+	sc.import.pitch_mm = o->replay_pitch_mm;
+	sc.import.rows = o->replay_rows;
+	sc.import.cols = o->replay_cols;
+	sc.import.sensor = o->replay_sensor;
+	sc.import.partial = o->replay_partial;
+	km_source *src = NULL;
+	if (km_source_create(&sc, &src) != KM_OK)
+		return;
+	const struct km_source_info *in = km_source_info(src);
+	struct km_render_sensor rs;
+	memset(&rs, 0, sizeof rs);
+	rs.rows = in->device.rows;
+	rs.cols = in->device.cols;
+	rs.row_pitch_mm = in->row_pitch_mm > 0.0f ? in->row_pitch_mm : in->device.pitch_mm;
+	rs.col_pitch_mm = in->col_pitch_mm > 0.0f ? in->col_pitch_mm : in->device.pitch_mm;
+	rs.mask = in->mask;
+	if (km_render_set_sensor(render, &rs) == KM_OK &&
+	    fabsf(rs.row_pitch_mm - rs.col_pitch_mm) > 0.005f * rs.row_pitch_mm)
+		km__log(&o->log, KM_LOG_INFO, "viewer",
+		        "rows %.4g mm apart, columns %.4g mm: drawn to scale", (double)rs.row_pitch_mm,
+		        (double)rs.col_pitch_mm);
+	km_source_destroy(src);
 }
 
 /* B: the body chart of the history the R key and `knotmap record` write
@@ -634,6 +674,7 @@ int km_viewer_run(const struct km_viewer_options *opts)
 	err = km_render_create(a.ren, &rc, &a.render);
 	if (err != KM_OK)
 		goto out;
+	replay_sensor(opts, a.render);
 	/* Something on screen while the mat opens. */
 	km_render_draw(a.render, NULL, &a.ui, 0.0f);
 	SDL_RenderPresent(a.ren);

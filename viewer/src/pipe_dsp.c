@@ -366,6 +366,8 @@ static void copy_overlay(struct km_view_snapshot *dst, const struct km_view_snap
 	dst->centre_valid = src->centre_valid;
 	dst->centre_x_mm = src->centre_x_mm;
 	dst->centre_y_mm = src->centre_y_mm;
+	dst->pos_row_pitch_mm = src->pos_row_pitch_mm;
+	dst->pos_col_pitch_mm = src->pos_col_pitch_mm;
 	dst->n_markers = src->n_markers;
 	memcpy(dst->markers, src->markers, sizeof dst->markers[0] * src->n_markers);
 	dst->hold = src->hold;
@@ -741,6 +743,12 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		return err;
 	}
 	v->body = rp->body;
+	/* The pitches the pipeline's mm are in, per axis (the renderer maps
+	 * them to pixels per axis): its one pitch on both axes, the geometric
+	 * mean of an anisotropic import's. When the pipeline takes true mm per
+	 * axis, these are its row and column pitch. */
+	s->pos_row_pitch_mm = v->cfg.pitch_mm;
+	s->pos_col_pitch_mm = v->cfg.pitch_mm;
 	fill_outline(s, rp->outline, f);
 	s->centre_valid = rp->load_centre_valid;
 	s->centre_x_mm = rp->load_centre_x_mm;

@@ -74,6 +74,23 @@ void km_render_reset(km_render *r);
 int km_render_draw(km_render *r, const struct km_view_snapshot *snap, const struct km_view_ui *ui,
                    float dt_s);
 
+/*
+ * The sensor as its source describes it (an import's km_source_info): rows
+ * and columns may be spaced differently (a Tekscan 10.28 x 5.28 mm), and
+ * cells off the sensor (mask 0) are not readings. The map then keeps the
+ * true aspect (a cell twice as tall as wide is drawn so), the heading states
+ * both pitches, and masked cells are drawn hatched, "outside the sensor",
+ * never as 0 kPa. Applies while the frames are rows x cols. Copies the mask
+ * (once: nothing per frame). s NULL: back to square cells, no mask.
+ * KM_OK, KM_ERR_INVALID_ARG, KM_ERR_NO_MEMORY.
+ */
+struct km_render_sensor {
+	uint16_t rows, cols;
+	float row_pitch_mm, col_pitch_mm; /* centre spacing down / across, > 0 */
+	const uint8_t *mask;              /* rows x cols, 1 = a real sensel; NULL = all */
+};
+int km_render_set_sensor(km_render *r, const struct km_render_sensor *s);
+
 /* Where the last draw put the heatmap, in logical px (for tests and mouse):
  * x, y, w, h of the grid rectangle. */
 void km_render_heat_rect(const km_render *r, int rect[4]);

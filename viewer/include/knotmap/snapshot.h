@@ -144,6 +144,12 @@ struct km_view_snapshot {
 	float midline_x_mm, midline_top_mm, midline_bottom_mm;
 	bool centre_valid;
 	float centre_x_mm, centre_y_mm; /* load centre */
+	/* The pitches the positions above and below (markers, hold, outline
+	 * midline, centre, guided target) are in, per axis, mm: the dsp's x_mm
+	 * = (col + 0.5) x pos_col_pitch_mm. 0: frame->pitch_mm. On a mat whose
+	 * rows and columns are spaced differently the picture keeps the true
+	 * aspect (km_render_set_sensor) and positions map per axis. */
+	float pos_row_pitch_mm, pos_col_pitch_mm;
 	size_t n_markers;
 	struct km_view_marker markers[KM_VIEW_MAX_MARKERS];
 	struct km_view_hold hold;
