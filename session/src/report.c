@@ -47,14 +47,20 @@ enum { M = 16, LANES = 4, LANE_H = 14, BAR_GAP = 14, BAR_W = 10, LABEL_W = 64, L
 enum { CHART_H = 560, CHART_MIN_W = 900 };
 
 void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt, bool chart,
-                       struct km__report_layout *l)
+                       double row_over_col, struct km__report_layout *l)
 {
 	memset(l, 0, sizeof *l);
-	unsigned big = KM_MAX(rows, cols);
-	uint32_t s = scale_opt ? scale_opt : KM_CLAMP(360u / (big ? big : 1u), 1u, 32u);
+	/* rows and columns spaced differently (an import's pitches): a cell
+	 * as tall as it is on the sensor, relative to its width */
+	double k = row_over_col > 0.0 && isfinite(row_over_col) ? KM_CLAMP(row_over_col, 0.1, 10.0)
+	                                                         : 1.0;
+	double big = KM_MAX((double)rows * k, (double)cols);
+	uint32_t s = scale_opt ? scale_opt
+	                       : (uint32_t)KM_CLAMP(360.0 / (big > 0 ? big : 1.0), 1.0, 32.0);
 	l->scale = s;
+	l->scale_y = (uint32_t)KM_MAX(1L, lround(s * k));
 	l->map_w = cols * s;
-	l->map_h = rows * s;
+	l->map_h = rows * l->scale_y;
 	uint32_t panel = l->map_w + BAR_GAP + BAR_W + 4 + LABEL_W;
 	l->peak_x = M;
 	l->peak_y = M + 64;
@@ -134,7 +140,7 @@ static void draw_map(struct km__text *t, struct km__img *im, const struct km__re
 			 * and a linear map would hide the body entirely */
 			double frac = vmax > 0 && val > 0 ? sqrt(val / vmax) : 0.0;
 			int idx = (int)lround(KM_CLAMP(frac, 0.0, 1.0) * 255.0);
-			km__fill(im, x0 + c * l->scale, y0 + r * l->scale, l->scale, l->scale,
+			km__fill(im, x0 + c * l->scale, y0 + r * l->scale_y, l->scale, l->scale_y,
 			         cm[idx]);
 		}
 	km__frame_rect(im, (long)x0 - 1, (long)y0 - 1, l->map_w + 2, l->map_h + 2, 0x000000);
@@ -165,13 +171,13 @@ static void draw_knots(struct km__text *t, struct km__img *im, const struct km__
                        uint32_t x0, uint32_t y0, const struct km__model *m, float pitch,
                        const int *letter)
 {
-	double rad = KM_MAX(4.0, l->scale * 0.8);
+	double rad = KM_MAX(4.0, KM_MIN(l->scale, l->scale_y) * 0.8);
 	for (size_t i = 0; i < m->summary.n_knots; i++) {
 		const struct km_summary_knot *k = &m->summary.knots[i];
 		/* x along columns, y along rows; cell c spans [c, c + 1) * pitch (its
 		 * centre at (c + 0.5) * pitch, as in detect.h and sim.h) */
 		double cx = x0 + k->x_mm / pitch * l->scale;
-		double cy = y0 + k->y_mm / pitch * l->scale;
+		double cy = y0 + k->y_mm / pitch * l->scale_y;
 		km__ring(im, cx, cy, rad, rad + 2.0, 0x000000);
 		km__ring(im, cx, cy, rad - 2.0, rad, 0xffffff);
 		/* the letter the viewer showed ("spot B": B) */
@@ -289,7 +295,12 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 	const struct km_rec_info *in = km_rec_reader_info(r);
 	unsigned rows = in->device.rows, cols = in->device.cols;
 	struct km__report_layout l;
-	km__report_layout(rows, cols, cfg->png_scale, cfg->history != NULL, &l);
+	/* the report's maps to scale when rows and columns are spaced
+	 * differently; the events' mm are in the recording's one pitch */
+	double rp = cfg->row_pitch_mm > 0 ? cfg->row_pitch_mm : in->device.pitch_mm;
+	double cp = cfg->col_pitch_mm > 0 ? cfg->col_pitch_mm : in->device.pitch_mm;
+	km__report_layout(rows, cols, cfg->png_scale, cfg->history != NULL,
+	                  rp > 0 && cp > 0 ? rp / cp : 1.0, &l);
 	struct km__model m;
 	km__model_init(&m);
 	struct km__chart_spots spots;
@@ -319,13 +330,16 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 	snprintf(title, sizeof title, "%s", cfg->title ? cfg->title : "knotmap session report");
 	if (rc == KM_OK) {
 		km__text_draw(title_font, &im, M, M, title, 0x000000);
-		char sub[200];
+		char sub[200], pitch[64];
 		double dur = m.frames ? (double)(m.last_us - m.first_us) / 1e6 : 0.0;
+		if (fabs(rp - cp) > 0.005 * KM_MAX(rp, cp))
+			snprintf(pitch, sizeof pitch, "rows %.4g mm apart, columns %.4g mm", rp, cp);
+		else
+			snprintf(pitch, sizeof pitch, "%.1f mm", (double)in->device.pitch_mm);
 		snprintf(sub, sizeof sub,
-		         "%s  %ux%u @ %.1f mm  %" PRIu64 " frames  %.1f s  %zu knots  %zu holds",
-		         in->session_id[0] ? in->session_id : "-", cols, rows,
-		         (double)in->device.pitch_mm, m.frames, dur, m.summary.n_knots,
-		         m.summary.n_holds);
+		         "%s  %ux%u @ %s  %" PRIu64 " frames  %.1f s  %zu knots  %zu holds",
+		         in->session_id[0] ? in->session_id : "-", cols, rows, pitch, m.frames, dur,
+		         m.summary.n_knots, m.summary.n_holds);
 		km__text_draw(font, &im, M, M + 30, sub, 0x333333);
 
 		float vmax_peak = 0, vmax_mean = 0;

@@ -13,7 +13,8 @@
 /* Report geometry, so tests can find what was drawn where. */
 struct km__report_layout {
 	uint32_t width, height;
-	uint32_t scale;          /* pixels per cell */
+	uint32_t scale;          /* pixels per cell across (a column's width) */
+	uint32_t scale_y;        /* pixels per cell down: scale x row / column pitch */
 	uint32_t peak_x, peak_y; /* top-left of the peak map */
 	uint32_t mean_x, mean_y; /* top-left of the mean map */
 	uint32_t map_w, map_h;
@@ -23,8 +24,10 @@ struct km__report_layout {
 	uint32_t chart_x, chart_y, chart_w, chart_h; /* the body chart (0 when none) */
 	uint32_t note_y;                             /* the safety note */
 };
+/* row_over_col: the row pitch over the column pitch (cells drawn to
+ * scale; <= 0: square). */
 void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt, bool chart,
-                       struct km__report_layout *l);
+                       double row_over_col, struct km__report_layout *l);
 /*
  * The session's spots by letter, as the viewer names them when the body
  * does not (its messages, markers and hold panel: "spot B"): a knot takes
