@@ -2,10 +2,14 @@
  * row_pitch_mm / col_pitch_mm: a Tekscan sensor can be 10 x 5 mm) is drawn
  * to scale: cells twice as tall as wide, positions mapped per axis, and
  * cells off the sensor (the import's mask) hatched, never 0 kPa. Headless:
- * the renderer on a software surface. */
+ * the renderer on a software surface, then the whole viewer replaying a
+ * real Tekscan file. */
 #include <math.h>
+#include <png.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "viewer_test.h"
 
@@ -141,4 +145,83 @@ Test(aniso, a_10_by_5_mm_pitch_draws_cells_twice_as_tall_as_wide)
 	km_view_snapshot_free(&s);
 	km_render_destroy(r);
 	vt_close(&v);
+}
+
+/* ---- the whole viewer on a real file's sensor ---------------------------- */
+
+/* Keeps the line saying the map is drawn to scale. */
+static void quiet_log(void *user, enum km_log_level level, const char *module, const char *msg)
+{
+	(void)level;
+	(void)module;
+	if (strstr(msg, "drawn to scale"))
+		snprintf(user, 160, "%s", msg);
+}
+
+/* The real Tekscan F-Scan export (../shared/data/vendor, see its README):
+ * 60 x 21 sensels at 5.08 mm, 'B' for the 305 outside the insole's outline. */
+static void tekscan_file(char *path, size_t cap)
+{
+	const char *src = getenv("KM_SOURCE_DIR");
+	snprintf(path, cap, "%s/../shared/data/vendor/fscan_testL.asf", src ? src : ".");
+	if (access(path, R_OK) != 0) {
+		const char *ci = getenv("CI");
+		if (ci && !strcmp(ci, "true"))
+			cr_assert_fail("%s is missing: CI must run the real-file tests", path);
+		cr_skip_test("real vendor file not found at %s; skipped", path);
+	}
+}
+
+/* Pixels of one colour in a PNG (libpng's simplified reader). */
+static size_t png_count(const char *path, uint32_t rgb)
+{
+	png_image im;
+	memset(&im, 0, sizeof im);
+	im.version = PNG_IMAGE_VERSION;
+	cr_assert(png_image_begin_read_from_file(&im, path), "%s", im.message);
+	im.format = PNG_FORMAT_RGB;
+	size_t bytes = PNG_IMAGE_SIZE(im);
+	uint8_t *px = malloc(bytes);
+	cr_assert_not_null(px);
+	cr_assert(png_image_finish_read(&im, NULL, px, 0, NULL), "%s", im.message);
+	size_t n = 0;
+	for (size_t i = 0; i + 2 < bytes; i += 3)
+		n += ((uint32_t)px[i] << 16 | (uint32_t)px[i + 1] << 8 | px[i + 2]) == rgb;
+	free(px);
+	return n;
+}
+
+Test(aniso, a_real_tekscan_replay_hatches_the_cells_off_the_insole, .timeout = 120)
+{
+	char src[4096];
+	tekscan_file(src, sizeof src);
+	char dir[] = "/tmp/km-aniso-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	/* the same file with its rows 10.16 mm apart (a sensor of that kind):
+	 * a copy in the scratch folder, the original untouched */
+	char copy[160], png[160], cmd[4400];
+	snprintf(copy, sizeof copy, "%s/rows.asf", dir);
+	snprintf(png, sizeof png, "%s/shot.png", dir);
+	snprintf(cmd, sizeof cmd, "sed 's/^ROW_SPACING 5.08 mm/ROW_SPACING 10.16 mm/' '%s' > '%s'",
+	         src, copy);
+	cr_assert_eq(system(cmd), 0);
+	setenv("SDL_VIDEODRIVER", "dummy", 1);
+	char said[160] = "";
+	struct km_viewer_options o = km_viewer_options_default();
+	o.source = KM_VIEW_SOURCE_REPLAY;
+	o.replay_path = copy;
+	o.sound = false;
+	o.screenshot_path = png;
+	o.screenshot_after_s = 0.5;
+	o.log.fn = quiet_log;
+	o.log.user = said;
+	o.log.max_level = KM_LOG_DEBUG;
+	int err = km_viewer_run(&o);
+	cr_assert_eq(err, KM_OK, "km_viewer_run: %s", km_strerror(err));
+	cr_assert(strstr(said, "rows 10.16 mm apart, columns 5.08 mm"), "logged: '%s'", said);
+	/* the hatch's stripes: the cells off the insole, as the file marks them */
+	size_t stripes = png_count(png, 0x3a4048);
+	cr_assert_gt(stripes, 1000u, "%zu hatch pixels", stripes);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
 }
