@@ -4,9 +4,10 @@
 # (back-lying, seeds 1-3, and the lying scan of guided-upper-back), their
 # dates then moved to days 0, 5, 9 and 11 (the virtual mat records today; the
 # 7-day rule needs sessions more than a week apart), then
-# `knotmap history --chart` and `knotmap export --format png`.
+# `knotmap history --chart`, `knotmap export --format png` and the viewer's
+# history screen (the B key) over the same history.
 # usage: docs/screenshots/make-chart-screenshots.sh [path/to/knotmap]
-# Needs sqlite3 (the shell) for the dates.
+# Needs sqlite3 (the shell) for the dates, xvfb (xvfb-run) for the viewer.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 knotmap=${1:-knotmap}
@@ -33,3 +34,6 @@ sqlite3 "$XDG_DATA_HOME/knotmap/history.db" "
 "$knotmap" history
 "$knotmap" history --chart "$here/body-chart.png" --force
 "$knotmap" export "$tmp/s4.kmrec" -o "$here/session-report.png" --force
+xvfb-run -a -s "-screen 0 1280x800x24" \
+	"$knotmap" view --sim back-lying --seed 1 --speed 4 --no-sound --keys b \
+	--screenshot "$here/viewer-history.png" --after 2 --force

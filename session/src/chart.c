@@ -290,3 +290,25 @@ int km_history_write_chart(km_history *h, const struct km_image_config *ic,
 	km__chart_spots_free(&s);
 	return rc;
 }
+
+int km_history_draw_chart(km_history *h, uint8_t *rgb, uint32_t width, uint32_t height,
+                          bool safety_note, const struct km_log *log)
+{
+	size_t bytes;
+	if (!h || !rgb || width < KM_HISTORY_CHART_MIN_W || height < KM_HISTORY_CHART_MIN_H ||
+	    !km__mul_size((size_t)width * 3, height, &bytes))
+		return KM_ERR_INVALID_ARG;
+	struct km__chart_spots s;
+	int rc = km__chart_collect(h, &s);
+	if (rc != KM_OK)
+		return rc;
+	/* The caller's pixels, drawn on as km__img_init's would be. */
+	struct km__img im = {width, height, rgb};
+	memset(rgb, 0xff, bytes);
+	struct km_log none;
+	memset(&none, 0, sizeof none);
+	rc = km__chart_draw(&im, 16, 16, (long)width - 32, (long)height - 32, &s, safety_note,
+	                    log ? log : &none, NULL, NULL);
+	km__chart_spots_free(&s);
+	return rc;
+}

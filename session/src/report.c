@@ -47,14 +47,20 @@ enum { M = 16, LANES = 4, LANE_H = 14, BAR_GAP = 14, BAR_W = 10, LABEL_W = 64, L
 enum { CHART_H = 560, CHART_MIN_W = 900 };
 
 void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt, bool chart,
-                       struct km__report_layout *l)
+                       double row_over_col, struct km__report_layout *l)
 {
 	memset(l, 0, sizeof *l);
-	unsigned big = KM_MAX(rows, cols);
-	uint32_t s = scale_opt ? scale_opt : KM_CLAMP(360u / (big ? big : 1u), 1u, 32u);
+	/* rows and columns spaced differently (an import's pitches): a cell
+	 * as tall as it is on the sensor, relative to its width */
+	double k =
+	    row_over_col > 0.0 && isfinite(row_over_col) ? KM_CLAMP(row_over_col, 0.1, 10.0) : 1.0;
+	double big = KM_MAX((double)rows * k, (double)cols);
+	uint32_t s =
+	    scale_opt ? scale_opt : (uint32_t)KM_CLAMP(360.0 / (big > 0 ? big : 1.0), 1.0, 32.0);
 	l->scale = s;
+	l->scale_y = (uint32_t)KM_MAX(1L, lround(s * k));
 	l->map_w = cols * s;
-	l->map_h = rows * s;
+	l->map_h = rows * l->scale_y;
 	uint32_t panel = l->map_w + BAR_GAP + BAR_W + 4 + LABEL_W;
 	l->peak_x = M;
 	l->peak_y = M + 64;
@@ -66,9 +72,10 @@ void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt, bool ch
 	l->timeline_y = l->peak_y + l->map_h + 48;
 	l->timeline_w = l->width - l->timeline_x - M;
 	l->timeline_h = LANES * LANE_H;
-	/* axis labels and legend below the timeline, then the chart, then the
-	 * safety note (three lines) */
-	uint32_t y = l->timeline_y + l->timeline_h + 4 + LINE + 4 + LINE + M;
+	/* axis labels, the outcome legend and the spots below the timeline,
+	 * then the chart, then the safety note (three lines) */
+	l->spots_y = l->timeline_y + l->timeline_h + 4 + LINE + 4 + LINE + 4;
+	uint32_t y = l->spots_y + LINE + M;
 	if (chart) {
 		l->chart_x = M;
 		l->chart_y = y;
@@ -78,6 +85,42 @@ void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt, bool ch
 	}
 	l->note_y = y;
 	l->height = y + 3 * LINE + M;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Spot names                                                                */
+/* ------------------------------------------------------------------------ */
+
+#define LETTERS 26
+
+void km__report_spot_letters(const struct km_summary *s, int *letter)
+{
+	size_t owner[LETTERS] = {0}; /* knot index + 1 holding each letter */
+	for (size_t i = 0; i < s->n_knots; i++) {
+		const struct km_summary_knot *k = &s->knots[i];
+		/* letters of knots lost before this one was found come back (a
+		 * KNOT_LOST in the same frame comes after the frame's finds) */
+		for (int l = 0; l < LETTERS; l++) {
+			const struct km_summary_knot *o = owner[l] ? &s->knots[owner[l] - 1] : NULL;
+			if (o && o->lost_us && o->lost_us < k->found_us)
+				owner[l] = 0;
+		}
+		letter[i] = -1;
+		for (int l = 0; l < LETTERS; l++)
+			if (!owner[l]) {
+				owner[l] = i + 1;
+				letter[i] = l;
+				break;
+			}
+	}
+}
+
+void km__report_spot_name(int letter, char *buf, size_t n)
+{
+	if (letter >= 0 && letter < LETTERS)
+		snprintf(buf, n, "spot %c", 'A' + letter);
+	else
+		snprintf(buf, n, "spot");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -97,7 +140,7 @@ static void draw_map(struct km__text *t, struct km__img *im, const struct km__re
 			 * and a linear map would hide the body entirely */
 			double frac = vmax > 0 && val > 0 ? sqrt(val / vmax) : 0.0;
 			int idx = (int)lround(KM_CLAMP(frac, 0.0, 1.0) * 255.0);
-			km__fill(im, x0 + c * l->scale, y0 + r * l->scale, l->scale, l->scale,
+			km__fill(im, x0 + c * l->scale, y0 + r * l->scale_y, l->scale, l->scale_y,
 			         cm[idx]);
 		}
 	km__frame_rect(im, (long)x0 - 1, (long)y0 - 1, l->map_w + 2, l->map_h + 2, 0x000000);
@@ -126,23 +169,63 @@ static void draw_map(struct km__text *t, struct km__img *im, const struct km__re
 
 static void draw_knots(struct km__text *t, struct km__img *im, const struct km__report_layout *l,
                        uint32_t x0, uint32_t y0, const struct km__model *m, double row_pitch,
-                       double col_pitch)
+                       double col_pitch, const int *letter)
 {
-	double rad = KM_MAX(4.0, l->scale * 0.8);
+	double rad = KM_MAX(4.0, KM_MIN(l->scale, l->scale_y) * 0.8);
 	for (size_t i = 0; i < m->summary.n_knots; i++) {
 		const struct km_summary_knot *k = &m->summary.knots[i];
 		/* x along columns, y along rows, true mm per axis; cell c spans
 		 * [c, c + 1) * col pitch (its centre at (c + 0.5) * col pitch, as in
 		 * detect.h and sim.h) */
 		double cx = x0 + k->x_mm / col_pitch * l->scale;
-		double cy = y0 + k->y_mm / row_pitch * l->scale;
+		double cy = y0 + k->y_mm / row_pitch * l->scale_y;
 		km__ring(im, cx, cy, rad, rad + 2.0, 0x000000);
 		km__ring(im, cx, cy, rad - 2.0, rad, 0xffffff);
+		/* the letter the viewer showed ("spot B": B) */
 		char buf[24];
-		snprintf(buf, sizeof buf, "%zu", i + 1);
+		if (letter[i] >= 0)
+			snprintf(buf, sizeof buf, "%c", 'A' + letter[i]);
+		else
+			snprintf(buf, sizeof buf, "?");
 		km__text_draw(t, im, (long)(cx + rad + 3), (long)cy - (long)km__text_line_h(t) / 2,
 		              buf, 0xffffff);
 	}
+}
+
+/* One line under the timeline: each spot by its letter, when it was found
+ * and its holds ("spot B 12.3 s: 2 holds, longest 45 s"), as many as fit. */
+static void draw_spot_legend(struct km__text *t, struct km__img *im, long x0, long y, long w,
+                             const struct km__model *m, const int *letter)
+{
+	long x = km__text_draw(t, im, x0, y, "Spots (as the viewer named them):", 0x000000) + 8;
+	for (size_t i = 0; i < m->summary.n_knots; i++) {
+		const struct km_summary_knot *k = &m->summary.knots[i];
+		size_t holds = 0;
+		float longest = 0.0f;
+		for (size_t j = 0; j < m->summary.n_holds; j++)
+			if (m->summary.holds[j].track_id == k->track_id) {
+				holds++;
+				longest = KM_MAX(longest, m->summary.holds[j].held_s);
+			}
+		char name[16], item[96];
+		km__report_spot_name(letter[i], name, sizeof name);
+		double at = (double)(int64_t)(k->found_us - m->first_us) / 1e6;
+		if (holds)
+			snprintf(item, sizeof item, "%s %.1f s: %zu hold%s, longest %.0f s;", name,
+			         at, holds, holds == 1 ? "" : "s", (double)longest);
+		else
+			snprintf(item, sizeof item, "%s %.1f s;", name, at);
+		char more[32];
+		snprintf(more, sizeof more, "+%zu more", m->summary.n_knots - i);
+		if (x + km__text_width(t, item) + km__text_width(t, more) + 8 > x0 + w &&
+		    i + 1 < m->summary.n_knots) {
+			km__text_draw(t, im, x, y, more, 0x555555);
+			return;
+		}
+		x = km__text_draw(t, im, x, y, item, 0x000000) + 8;
+	}
+	if (m->summary.n_knots == 0)
+		km__text_draw(t, im, x, y, "none found", 0x555555);
 }
 
 static void draw_timeline(struct km__text *t, struct km__img *im, const struct km__report_layout *l,
@@ -213,7 +296,12 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 	const struct km_rec_info *in = km_rec_reader_info(r);
 	unsigned rows = in->device.rows, cols = in->device.cols;
 	struct km__report_layout l;
-	km__report_layout(rows, cols, cfg->png_scale, cfg->history != NULL, &l);
+	/* the report's maps to scale when rows and columns are spaced
+	 * differently; the events' mm are true mm along each axis */
+	double rp = cfg->row_pitch_mm > 0 ? cfg->row_pitch_mm : in->device.pitch_mm;
+	double cp = cfg->col_pitch_mm > 0 ? cfg->col_pitch_mm : in->device.pitch_mm;
+	km__report_layout(rows, cols, cfg->png_scale, cfg->history != NULL,
+	                  rp > 0 && cp > 0 ? rp / cp : 1.0, &l);
 	struct km__model m;
 	km__model_init(&m);
 	struct km__chart_spots spots;
@@ -222,7 +310,13 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 	memset(&im, 0, sizeof im);
 	struct km__text *title_font = NULL, *font = NULL;
 	float *mean = NULL;
+	int *letter = NULL;
 	int rc = km__model_build(cfg, r, &m, true);
+	if (rc == KM_OK &&
+	    !(letter = km__calloc(m.summary.n_knots ? m.summary.n_knots : 1, sizeof *letter)))
+		rc = KM_ERR_NO_MEMORY;
+	if (rc == KM_OK)
+		km__report_spot_letters(&m.summary, letter);
 	if (rc == KM_OK && cfg->history)
 		rc = km__chart_collect(cfg->history, &spots);
 	if (rc == KM_OK)
@@ -237,13 +331,17 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 	snprintf(title, sizeof title, "%s", cfg->title ? cfg->title : "knotmap session report");
 	if (rc == KM_OK) {
 		km__text_draw(title_font, &im, M, M, title, 0x000000);
-		char sub[200];
+		char sub[200], pitch[64];
 		double dur = m.frames ? (double)(m.last_us - m.first_us) / 1e6 : 0.0;
+		if (fabs(rp - cp) > 0.005 * KM_MAX(rp, cp))
+			snprintf(pitch, sizeof pitch, "rows %.4g mm apart, columns %.4g mm", rp,
+			         cp);
+		else
+			snprintf(pitch, sizeof pitch, "%.1f mm", (double)in->device.pitch_mm);
 		snprintf(sub, sizeof sub,
-		         "%s  %ux%u @ %.1f mm  %" PRIu64 " frames  %.1f s  %zu knots  %zu holds",
-		         in->session_id[0] ? in->session_id : "-", cols, rows,
-		         (double)in->device.pitch_mm, m.frames, dur, m.summary.n_knots,
-		         m.summary.n_holds);
+		         "%s  %ux%u @ %s  %" PRIu64 " frames  %.1f s  %zu knots  %zu holds",
+		         in->session_id[0] ? in->session_id : "-", cols, rows, pitch, m.frames, dur,
+		         m.summary.n_knots, m.summary.n_holds);
 		km__text_draw(font, &im, M, M + 30, sub, 0x333333);
 
 		float vmax_peak = 0, vmax_mean = 0;
@@ -257,11 +355,11 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 		         "Peak pressure (sqrt scale)", unit);
 		draw_map(font, &im, &l, l.mean_x, l.mean_y, mean, 1.0, rows, cols, vmax_mean,
 		         "Mean pressure (sqrt scale)", unit);
-		double rp = cfg->row_pitch_mm > 0 ? cfg->row_pitch_mm : in->device.pitch_mm;
-		double cp = cfg->col_pitch_mm > 0 ? cfg->col_pitch_mm : in->device.pitch_mm;
-		draw_knots(font, &im, &l, l.peak_x, l.peak_y, &m, rp, cp);
-		draw_knots(font, &im, &l, l.mean_x, l.mean_y, &m, rp, cp);
+		draw_knots(font, &im, &l, l.peak_x, l.peak_y, &m, rp, cp, letter);
+		draw_knots(font, &im, &l, l.mean_x, l.mean_y, &m, rp, cp, letter);
 		draw_timeline(font, &im, &l, &m);
+		draw_spot_legend(font, &im, l.timeline_x, (long)l.spots_y, (long)l.timeline_w, &m,
+		                 letter);
 		if (cfg->history)
 			rc = km__chart_draw(&im, l.chart_x, l.chart_y, l.chart_w, l.chart_h, &spots,
 			                    false, &cfg->log, NULL, NULL);
@@ -274,6 +372,7 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 	km__text_close(title_font);
 	km__text_close(font);
 	km__free(mean);
+	km__free(letter);
 	km__img_free(&im);
 	km__chart_spots_free(&spots);
 	km__model_free(&m);

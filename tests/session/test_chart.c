@@ -327,6 +327,46 @@ Test(chart, chart_png_places_spots_by_persistence)
 	free(db);
 }
 
+/* The same chart into the caller's pixels (the viewer's history screen):
+ * drawn at the PNG's size, the same discs in the same colours (the margins
+ * differ by 4 px, so the discs' edges by a few pixels). */
+Test(chart, chart_drawn_into_a_buffer_is_the_pngs)
+{
+	char *db = km_test_path(dir, "h.db");
+	char *out = km_test_path(dir, "chart.png");
+	km_history *h = three_sessions(db);
+	struct km_image_config ic = km_image_config_default();
+	ic.path = out;
+	cr_assert_eq(km_history_write_chart(h, &ic, NULL, NULL), KM_OK);
+	struct decoded d;
+	decode_png(out, &d);
+	uint8_t *buf = malloc((size_t)d.w * d.h * 3);
+	cr_assert_not_null(buf);
+	memset(buf, 0x55, (size_t)d.w * d.h * 3); /* cleared by the call */
+	/* the PNG's page is 960 x 720 with a 20 px margin; the buffer's chart
+	 * has 16 px: compare the colours drawn, not the places */
+	cr_assert_eq(km_history_draw_chart(h, buf, d.w, d.h, true, NULL), KM_OK);
+	struct decoded b = {d.w, d.h, buf};
+	for (int days = 0; days <= 10; days += 5) {
+		uint32_t c = km__chart_colour((uint32_t)days, days == 10);
+		double nb = (double)count_colour(&b, c), nd = (double)count_colour(&d, c);
+		cr_assert_gt(nd, 100.0);
+		cr_assert_float_eq(nb, nd, 0.1 * nd, "colour %06x: %g px, %g in the PNG", c, nb,
+		                   nd);
+	}
+	cr_assert_gt(count_colour(&b, 0xffffff), (size_t)d.w * d.h / 2);
+	/* too small a picture, or nothing to draw into */
+	cr_assert_eq(km_history_draw_chart(h, buf, KM_HISTORY_CHART_MIN_W - 1, 400, true, NULL),
+	             KM_ERR_INVALID_ARG);
+	cr_assert_eq(km_history_draw_chart(h, NULL, 600, 400, true, NULL), KM_ERR_INVALID_ARG);
+	cr_assert_eq(km_history_draw_chart(NULL, buf, 600, 400, true, NULL), KM_ERR_INVALID_ARG);
+	free(buf);
+	free(d.px);
+	km_history_destroy(h);
+	free(out);
+	free(db);
+}
+
 Test(chart, place_back_view)
 {
 	struct km_history_body b = {"upper back", +1, 100, 25};

@@ -376,7 +376,7 @@ Test(export, png_report_decoded_by_libpng)
 	struct decoded d;
 	decode_png(out, &d);
 	struct km__report_layout l;
-	km__report_layout(ROWS, COLS, 20, false, &l);
+	km__report_layout(ROWS, COLS, 20, false, 1.0, &l);
 	cr_assert_eq(d.w, l.width);
 	cr_assert_eq(d.h, l.height);
 	const uint32_t *cm = km_export_colormap();
@@ -407,6 +407,43 @@ Test(export, png_report_decoded_by_libpng)
 		for (uint32_t x = 16; x < 200; x++)
 			dark += pixel(&d, x, y) == 0;
 	cr_assert_gt(dark, 50);
+	free(d.px);
+	free(out);
+}
+
+/* Rows and columns spaced differently (an import's 10 x 5 mm): the report's
+ * maps draw each cell twice as tall as wide, the hot cell and its marker
+ * where they are. */
+Test(export, png_report_draws_an_anisotropic_mat_to_scale)
+{
+	char *out = km_test_path(dir, "aniso.png");
+	struct km_rec_reader_config rc = km_rec_reader_config_default();
+	rc.path = rec;
+	km_rec_reader *r = NULL;
+	cr_assert_eq(km_rec_reader_create(&rc, &r), KM_OK);
+	struct km_export_config c = km_export_config_default();
+	c.format = KM_EXPORT_PNG;
+	c.path = out;
+	c.png_scale = 20;
+	c.row_pitch_mm = 10.0f;
+	c.col_pitch_mm = 5.0f;
+	cr_assert_eq(km_export_recording(&c, r), KM_OK);
+	km_rec_reader_destroy(r);
+	struct decoded d;
+	decode_png(out, &d);
+	struct km__report_layout l;
+	km__report_layout(ROWS, COLS, 20, false, 2.0, &l);
+	cr_assert_eq(l.scale, 20u);
+	cr_assert_eq(l.scale_y, 40u);
+	cr_assert_eq(l.map_h, ROWS * 40u);
+	cr_assert_eq(d.w, l.width);
+	cr_assert_eq(d.h, l.height);
+	const uint32_t *cm = km_export_colormap();
+	/* the hot cell (row 2, column 3) spans 20 px across and 40 px down */
+	cr_assert_eq(pixel(&d, l.peak_x + 3 * 20 + 1, l.peak_y + 2 * 40 + 1), cm[255]);
+	cr_assert_eq(pixel(&d, l.peak_x + 3 * 20 + 1, l.peak_y + 2 * 40 + 38), cm[255]);
+	cr_assert_neq(pixel(&d, l.peak_x + 3 * 20 + 1, l.peak_y + 2 * 40 + 41), cm[255]);
+	cr_assert_neq(pixel(&d, l.peak_x + 4 * 20 + 1, l.peak_y + 2 * 40 + 1), cm[255]);
 	free(d.px);
 	free(out);
 }
@@ -457,7 +494,7 @@ Test(export, png_report_font_chart_and_note)
 	struct decoded d;
 	decode_png(out, &d);
 	struct km__report_layout l;
-	km__report_layout(ROWS, COLS, 20, true, &l);
+	km__report_layout(ROWS, COLS, 20, true, 1.0, &l);
 	cr_assert_eq(d.w, l.width);
 	cr_assert_eq(d.h, l.height);
 	cr_assert_gt(l.chart_h, 0u);

@@ -7,12 +7,16 @@
  */
 #include <SDL.h>
 #include <SDL_ttf.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "km_internal.h"
+#include "knotmap/history.h"
+#include "knotmap/history_screen.h"
+#include "knotmap/import.h"
 #include "knotmap/outfile.h"
 #include "knotmap/render.h"
 #include "knotmap/screenshot.h"
@@ -52,7 +56,15 @@ struct app {
 	double present_s;
 	uint64_t run_start_us;
 	struct km_view_stats last_stats;
+	/* The history screen (B): loaded when it opens, freed when it closes. */
+	struct km_history_screen history;
+	bool history_open;
 };
+
+/* The chart's size on the history screen, px (the canvas less its heading
+ * and note: render_panels.c). */
+#define HISTORY_W 1000
+#define HISTORY_H 524
 
 static double thread_cpu_s(void)
 {
@@ -186,6 +198,70 @@ static int check_shot_target(const struct km_viewer_options *o)
 	return rc;
 }
 
+/* A replay's sensor as the file describes it (row and column pitch, the
+ * cells on the sensor), for the renderer: the header only, quietly (the
+ * stream's own open says what it found). Nothing for a live mat. */
+static void replay_sensor(const struct km_viewer_options *o, km_render *render)
+{
+	if (o->source != KM_VIEW_SOURCE_REPLAY || !o->replay_path)
+		return;
+	struct km_source_config sc = km_source_config_default();
+	sc.path = o->replay_path;
+	if (o->replay_format && km_import_format_parse(o->replay_format, &sc.import.format) != KM_OK)
+		return;
+	if (o->replay_units && km_import_units_parse(o->replay_units, &sc.import.units) != KM_OK)
+		return;
+	sc.import.rate_hz = o->replay_rate_hz;
+	sc.import.pitch_mm = o->replay_pitch_mm;
+	sc.import.rows = o->replay_rows;
+	sc.import.cols = o->replay_cols;
+	sc.import.sensor = o->replay_sensor;
+	sc.import.partial = o->replay_partial;
+	km_source *src = NULL;
+	if (km_source_create(&sc, &src) != KM_OK)
+		return;
+	const struct km_source_info *in = km_source_info(src);
+	struct km_render_sensor rs;
+	memset(&rs, 0, sizeof rs);
+	rs.rows = in->device.rows;
+	rs.cols = in->device.cols;
+	rs.row_pitch_mm = in->row_pitch_mm > 0.0f ? in->row_pitch_mm : in->device.pitch_mm;
+	rs.col_pitch_mm = in->col_pitch_mm > 0.0f ? in->col_pitch_mm : in->device.pitch_mm;
+	rs.mask = in->mask;
+	if (km_render_set_sensor(render, &rs) == KM_OK &&
+	    fabsf(rs.row_pitch_mm - rs.col_pitch_mm) > 0.005f * rs.row_pitch_mm)
+		km__log(&o->log, KM_LOG_INFO, "viewer",
+		        "rows %.4g mm apart, columns %.4g mm: drawn to scale", (double)rs.row_pitch_mm,
+		        (double)rs.col_pitch_mm);
+	km_source_destroy(src);
+}
+
+/* B: the body chart of the history the R key and `knotmap record` write
+ * to, read when the screen opens (so a session just recorded is on it). */
+static void toggle_history(struct app *a)
+{
+	const struct km_viewer_options *o = a->opts;
+	if (a->history_open) {
+		a->history_open = false;
+		a->ui.history = NULL;
+		km_history_screen_free(&a->history);
+		return;
+	}
+	int rc = km_history_screen_load(o->history_path, HISTORY_W, HISTORY_H, &o->log, &a->history);
+	if (rc != KM_OK) {
+		km__log(&o->log, KM_LOG_ERROR, "viewer", "history screen: %s", km_strerror(rc));
+		set_notice(a, "The history screen could not open");
+		return;
+	}
+	a->history_open = true;
+	a->ui.history = &a->history;
+	km__log(&o->log, KM_LOG_INFO, "viewer", "history screen (%s): %s", a->history.path,
+	        a->history.headline);
+	for (size_t i = 0; i < a->history.n_advice; i++)
+		km__log(&o->log, KM_LOG_INFO, "viewer", "history: %zu  %s", i + 1,
+		        a->history.advice[i]);
+}
+
 static void on_key(struct app *a, const SDL_KeyboardEvent *k)
 {
 	bool shift = (k->keysym.mod & KMOD_SHIFT) != 0;
@@ -195,7 +271,9 @@ static void on_key(struct app *a, const SDL_KeyboardEvent *k)
 		a->quit = true;
 		break;
 	case SDLK_ESCAPE:
-		if (a->ui.show_help)
+		if (a->history_open)
+			toggle_history(a);
+		else if (a->ui.show_help)
 			a->ui.show_help = false;
 		else if (a->fullscreen) {
 			a->fullscreen = false;
@@ -208,6 +286,9 @@ static void on_key(struct app *a, const SDL_KeyboardEvent *k)
 			km__vproc_send(p, KM__VCMD_PAUSE, 0);
 		else
 			a->ui.frozen = !a->ui.frozen;
+		break;
+	case SDLK_b:
+		toggle_history(a);
 		break;
 	case SDLK_z:
 		km__vproc_send(p, KM__VCMD_ZERO, 0);
@@ -593,6 +674,7 @@ int km_viewer_run(const struct km_viewer_options *opts)
 	err = km_render_create(a.ren, &rc, &a.render);
 	if (err != KM_OK)
 		goto out;
+	replay_sensor(opts, a.render);
 	/* Something on screen while the mat opens. */
 	km_render_draw(a.render, NULL, &a.ui, 0.0f);
 	SDL_RenderPresent(a.ren);
@@ -627,6 +709,7 @@ out:
 	}
 	km__vproc_destroy(a.proc);
 	km_audio_destroy(a.audio);
+	km_history_screen_free(&a.history);
 	km_render_destroy(a.render);
 	if (a.ren)
 		SDL_DestroyRenderer(a.ren);

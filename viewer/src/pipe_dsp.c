@@ -24,6 +24,11 @@ struct spot_name {
 	uint32_t id;
 	bool body;      /* from body coordinates (else a letter) */
 	bool announced; /* KNOT_FOUND seen */
+	/* The announced knot this track stands for (the pipeline's alias: a
+	 * new track where a knot was announced is that knot again, and gets
+	 * no KNOT_FOUND of its own); 0 = none. It shows that knot's name. */
+	uint32_t alias_of;
+	float x_mm, y_mm; /* where the track was last seen */
 	char name[KM_VIEW_NAME_MAX];
 };
 
@@ -68,7 +73,12 @@ struct km__vpipe {
 	bool res_valid;
 	float rate_hz;
 	/* The track holding each letter of the neutral names (0 = free): the
-	 * letters come back when tracks end, rather than a count climbing. */
+	 * letters come back when tracks end, rather than a count climbing. An
+	 * announced knot takes the first free letter at its KNOT_FOUND and
+	 * keeps it until KNOT_LOST: the rule the PNG report applies to the
+	 * recorded events (session/src/report.h), so "spot B" on screen is B
+	 * in the report. A track not announced (yet), or a tool's contact,
+	 * borrows a letter from the end of the alphabet meanwhile ("spot Z"). */
 	uint32_t letter[N_LETTERS];
 	/* Each named track's name, kept for its life (an announced one's until
 	 * KNOT_LOST). */
@@ -88,6 +98,47 @@ struct km__vpipe {
 
 static struct spot_name *name_find(struct km__vpipe *v, uint32_t id);
 static void name_drop(struct km__vpipe *v, uint32_t id);
+static void announce_letter(struct km__vpipe *v, uint32_t id);
+
+/* The running hold on a track in the panel's list, or NULL. */
+static struct km_view_hold_item *hold_item(struct km__vpipe *v, uint32_t id)
+{
+	for (size_t i = 0; i < v->ov.n_holds; i++)
+		if (v->ov.holds[i].running && v->ov.holds[i].track_id == id)
+			return &v->ov.holds[i];
+	return NULL;
+}
+
+/* The panel's list follows the session summary's rules (knotmap/summary.h):
+ * HOLD_STARTED opens a hold, HOLD_STOPPED closes it with the timer's
+ * seconds (else its wall time), and the events in between carry the
+ * seconds so far; so its lengths are the summary's. */
+static void hold_list_event(struct km__vpipe *v, const struct km_event *ev)
+{
+	struct km_view_snapshot *s = &v->ov;
+	struct km_view_hold_item *h = ev->track_id ? hold_item(v, ev->track_id) : NULL;
+	if (ev->type == KM_EVENT_HOLD_STARTED && ev->track_id) {
+		if (h)
+			h->running = false; /* a second start closes the first */
+		size_t n = KM_MIN(s->n_holds, (size_t)KM_VIEW_MAX_HOLDS - 1);
+		memmove(&s->holds[1], &s->holds[0], n * sizeof s->holds[0]);
+		s->n_holds = n + 1;
+		h = &s->holds[0];
+		memset(h, 0, sizeof *h);
+		h->track_id = ev->track_id;
+		h->running = true;
+		h->start_us = ev->time_us;
+		km__vpipe_event_name(v, ev, h->name, sizeof h->name);
+		s->holds_total++;
+	} else if (ev->type == KM_EVENT_HOLD_STOPPED && h) {
+		double wall = (double)(int64_t)(ev->time_us - h->start_us) / 1e6;
+		h->held_s = ev->held_s > 0 ? ev->held_s : (float)(wall > 0 ? wall : 0);
+		h->running = false;
+	} else if (h && ev->type != KM_EVENT_RELEASED && ev->type != KM_EVENT_STIFFENED &&
+	           ev->held_s > h->held_s) {
+		h->held_s = ev->held_s;
+	}
+}
 
 static void set_remove(uint32_t *ids, size_t *n, uint32_t id)
 {
@@ -225,16 +276,14 @@ static void on_event(void *user, const struct km_event *ev)
 	default:
 		break;
 	}
+	if (ev->type == KM_EVENT_KNOT_FOUND && ev->track_id)
+		announce_letter(v, ev->track_id);
+	hold_list_event(v, ev);
 	if (v->fn)
 		v->fn(v->user, ev);
 	/* After the callback: it names the spot one last time. */
-	if (ev->type == KM_EVENT_KNOT_FOUND) {
-		struct spot_name *n = name_find(v, ev->track_id);
-		if (n)
-			n->announced = true;
-	} else if (ev->type == KM_EVENT_KNOT_LOST) {
+	if (ev->type == KM_EVENT_KNOT_LOST)
 		name_drop(v, ev->track_id);
-	}
 }
 
 int km__vpipe_create(const struct km_frame *shape, float rate_hz, const struct km_log *log,
@@ -324,6 +373,8 @@ void km__vpipe_reset(struct km__vpipe *v)
 	v->ov.outline_valid = v->ov.midline_valid = v->ov.centre_valid = false;
 	v->ov.tensing = false;
 	memset(&v->ov.hold, 0, sizeof v->ov.hold);
+	v->ov.n_holds = 0;
+	v->ov.holds_total = 0;
 }
 
 static void copy_overlay(struct km_view_snapshot *dst, const struct km_view_snapshot *src)
@@ -337,9 +388,14 @@ static void copy_overlay(struct km_view_snapshot *dst, const struct km_view_snap
 	dst->centre_valid = src->centre_valid;
 	dst->centre_x_mm = src->centre_x_mm;
 	dst->centre_y_mm = src->centre_y_mm;
+	dst->pos_row_pitch_mm = src->pos_row_pitch_mm;
+	dst->pos_col_pitch_mm = src->pos_col_pitch_mm;
 	dst->n_markers = src->n_markers;
 	memcpy(dst->markers, src->markers, sizeof dst->markers[0] * src->n_markers);
 	dst->hold = src->hold;
+	dst->n_holds = src->n_holds;
+	memcpy(dst->holds, src->holds, sizeof dst->holds[0] * src->n_holds);
+	dst->holds_total = src->holds_total;
 	dst->tensing = src->tensing;
 	dst->seek_advice = src->seek_advice;
 }
@@ -425,15 +481,58 @@ static struct spot_name *name_find(struct km__vpipe *v, uint32_t id)
 	return NULL;
 }
 
-/* Forgets a track's name and gives its letter back. */
+/* Forgets a track's name and gives its letter back; a track standing for
+ * it keeps the name (and the letter, so no other spot is given it). */
 static void name_drop(struct km__vpipe *v, uint32_t id)
 {
+	struct spot_name *heir = NULL;
+	for (size_t i = 0; i < v->n_names; i++)
+		if (v->names[i].alias_of == id) {
+			v->names[i].alias_of = 0;
+			heir = heir ? heir : &v->names[i];
+		}
 	for (int i = 0; i < N_LETTERS; i++)
 		if (v->letter[i] == id)
-			v->letter[i] = 0;
+			v->letter[i] = heir ? heir->id : 0;
 	struct spot_name *n = name_find(v, id);
 	if (n)
 		*n = v->names[--v->n_names];
+}
+
+/* The pipeline's radius for "a new track where a knot was announced is
+ * that knot" (pipeline.c, announce(): 1.5 x the tracker's same-spot
+ * radius, itself at least 1.5 pitches), from the same configuration. */
+static float alias_mm(const struct km__vpipe *v)
+{
+	const struct km_tracker_config *tc = &v->cfg.tracker;
+	float same = tc->same_spot_mm > 0.0f ? tc->same_spot_mm
+	                                     : fmaxf(tc->gate_mm, 1.5f * v->cfg.pitch_mm);
+	return 1.5f * same;
+}
+
+/* The announced knot a new track at (x, y) stands for, or NULL: the
+ * nearest within alias_mm (around a roller, x wraps). */
+static struct spot_name *alias_find(struct km__vpipe *v, uint32_t id, float x_mm, float y_mm)
+{
+	struct spot_name *best = NULL;
+	float best_d = alias_mm(v);
+	float wrap = v->cfg.geometry == KM_GEOMETRY_CYLINDER
+	                 ? (float)v->cfg.cols * v->cfg.pitch_mm
+	                 : 0.0f;
+	for (size_t i = 0; i < v->n_names; i++) {
+		struct spot_name *n = &v->names[i];
+		if (n->id == id || !n->announced)
+			continue;
+		float dx = fabsf(x_mm - n->x_mm);
+		if (wrap > 0.0f)
+			dx = fminf(dx, wrap - dx);
+		float d = hypotf(dx, y_mm - n->y_mm);
+		if (d < best_d) {
+			best_d = d;
+			best = n;
+		}
+	}
+	return best;
 }
 
 /* A track ended: its name goes unless it was announced (KNOT_LOST drops it
@@ -445,15 +544,58 @@ static void name_end(struct km__vpipe *v, uint32_t id)
 		name_drop(v, id);
 }
 
-/* The first free letter for the track; -1 when all are taken. */
-static int letter_take(struct km__vpipe *v, uint32_t id)
+/* The first free letter for the track (high: the last free one); -1 when
+ * all are taken. */
+static int letter_take(struct km__vpipe *v, uint32_t id, bool high)
 {
-	for (int i = 0; i < N_LETTERS; i++)
+	for (int k = 0; k < N_LETTERS; k++) {
+		int i = high ? N_LETTERS - 1 - k : k;
 		if (v->letter[i] == 0) {
 			v->letter[i] = id;
 			return i;
 		}
+	}
 	return -1;
+}
+
+/* The letter the track holds; -1 when none. */
+static int letter_own(const struct km__vpipe *v, uint32_t id)
+{
+	for (int i = 0; i < N_LETTERS; i++)
+		if (v->letter[i] == id)
+			return i;
+	return -1;
+}
+
+static void letter_name(int l, char *buf, size_t size)
+{
+	if (l >= 0)
+		snprintf(buf, size, "spot %c", 'A' + l);
+	else
+		snprintf(buf, size, "spot");
+}
+
+/* KNOT_FOUND: the knot's letter is the first free one, as the report gives
+ * it (a borrowed letter goes back); shown unless the body names the spot. */
+static void announce_letter(struct km__vpipe *v, uint32_t id)
+{
+	struct spot_name *n = name_find(v, id);
+	if (!n && v->n_names < MAX_IDS) {
+		n = &v->names[v->n_names++];
+		memset(n, 0, sizeof *n);
+		n->id = id;
+	}
+	if (n)
+		n->alias_of = 0; /* the pipeline says it is a knot of its own */
+	for (int i = 0; i < N_LETTERS; i++)
+		if (v->letter[i] == id)
+			v->letter[i] = 0;
+	int l = letter_take(v, id, false);
+	if (n) {
+		n->announced = true;
+		if (!n->body || !n->name[0])
+			letter_name(l, n->name, sizeof n->name);
+	}
 }
 
 /* Words a person reads at a glance: side and region from body coordinates
@@ -490,14 +632,45 @@ void km__vpipe_event_name(const struct km__vpipe *v, const struct km_event *ev, 
 	body_name(v->body, ev->x_mm, ev->y_mm, buf, size);
 }
 
-/* The track's name: where the body model puts it now (it settles as the
- * person does; a letter given before is handed back), else the name it had
- * (the body lost for a moment does not rename a spot "spot A"), else a
- * neutral letter ("spot A"). */
-static void spot_name(struct km__vpipe *v, const struct km_body_model *body, uint32_t id,
-                      float x_mm, float y_mm, char *buf, size_t size)
+/* The track's name: the announced knot's it stands for (one name per
+ * spot on the marker, in the messages and on the hold panel, however many
+ * tracks the pipeline saw there); else where the body model puts it now
+ * (it settles as the person does; a letter given before is handed back),
+ * else the name it had (the body lost for a moment does not rename a spot
+ * "spot A"), else a neutral letter ("spot A"). */
+static void spot_name(struct km__vpipe *v, const struct km_body_model *body,
+                      const struct km_track *t, char *buf, size_t size)
 {
+	const uint32_t id = t->id;
+	const float x_mm = t->x_mm, y_mm = t->y_mm;
 	struct spot_name *n = name_find(v, id);
+	if (!n && v->n_names < MAX_IDS &&
+	    !(t->flags & (KM_CANDIDATE_LANDMARK | KM_CANDIDATE_MIDLINE | KM_CANDIDATE_WEAK))) {
+		/* What the pipeline does (announce()): only knot-like tracks
+		 * stand for an announced knot. */
+		struct spot_name *knot = alias_find(v, id, x_mm, y_mm);
+		if (knot) {
+			uint32_t knot_id = knot->id;
+			char knot_name[KM_VIEW_NAME_MAX];
+			memcpy(knot_name, knot->name, sizeof knot_name);
+			n = &v->names[v->n_names++];
+			memset(n, 0, sizeof *n);
+			n->id = id;
+			n->alias_of = knot_id;
+			memcpy(n->name, knot_name, sizeof n->name);
+		}
+	}
+	if (n) {
+		n->x_mm = x_mm;
+		n->y_mm = y_mm;
+	}
+	if (n && n->alias_of) {
+		const struct spot_name *knot = name_find(v, n->alias_of);
+		if (knot)
+			memcpy(n->name, knot->name, sizeof n->name);
+		snprintf(buf, size, "%s", n->name);
+		return;
+	}
 	char tmp[KM_VIEW_NAME_MAX];
 	bool by_body = body_name(body, x_mm, y_mm, tmp, sizeof tmp);
 	if (!by_body && n) {
@@ -508,17 +681,19 @@ static void spot_name(struct km__vpipe *v, const struct km_body_model *body, uin
 		n = &v->names[v->n_names++];
 		memset(n, 0, sizeof *n);
 		n->id = id;
+		n->x_mm = x_mm;
+		n->y_mm = y_mm;
 	}
 	if (by_body) {
-		for (int i = 0; i < N_LETTERS; i++)
+		/* a borrowed letter goes back; a knot's stays (the report's) */
+		for (int i = 0; i < N_LETTERS && !(n && n->announced); i++)
 			if (v->letter[i] == id)
 				v->letter[i] = 0;
 	} else {
-		int l = letter_take(v, id);
-		if (l >= 0)
-			snprintf(tmp, sizeof tmp, "spot %c", 'A' + l);
-		else
-			snprintf(tmp, sizeof tmp, "spot");
+		int l = letter_own(v, id);
+		if (l < 0)
+			l = letter_take(v, id, !(n && n->announced));
+		letter_name(l, tmp, sizeof tmp);
 	}
 	if (n) {
 		n->body = by_body;
@@ -591,6 +766,10 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		return err;
 	}
 	v->body = rp->body;
+	/* The pitches the pipeline's mm are in, per axis (the renderer maps
+	 * them to pixels per axis): true mm along each axis. */
+	s->pos_row_pitch_mm = v->cfg.row_pitch_mm > 0.0f ? v->cfg.row_pitch_mm : v->cfg.pitch_mm;
+	s->pos_col_pitch_mm = v->cfg.col_pitch_mm > 0.0f ? v->cfg.col_pitch_mm : v->cfg.pitch_mm;
 	fill_outline(s, rp->outline, f, v->cfg.col_pitch_mm);
 	s->centre_valid = rp->load_centre_valid;
 	s->centre_x_mm = rp->load_centre_x_mm;
@@ -615,7 +794,7 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		/* Every track is named (its events speak of it, a tool's
 		 * contact may be held); only knots show the name on the map. */
 		char name[KM_VIEW_NAME_MAX];
-		spot_name(v, rp->body, t->id, t->x_mm, t->y_mm, name, sizeof name);
+		spot_name(v, rp->body, t, name, sizeof name);
 		if (live && s->n_markers < KM_VIEW_MAX_MARKERS) {
 			struct km_view_marker *m = &s->markers[s->n_markers++];
 			memset(m, 0, sizeof *m);
@@ -672,6 +851,19 @@ int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_v
 		memset(&s->hold, 0, sizeof s->hold);
 		s->hold.target_s = v->hold_cfg.target_s;
 		s->hold.release_s = v->hold_cfg.release_s;
+	}
+	/* Running holds in the list: the timer now, the name the marker has. */
+	for (size_t i = 0; i < s->n_holds; i++) {
+		struct km_view_hold_item *h = &s->holds[i];
+		if (!h->running)
+			continue;
+		struct km_hold_status hs;
+		if (km_pipeline_hold_status(v->pl, h->track_id, &hs) == KM_OK &&
+		    hs.held_s > h->held_s)
+			h->held_s = hs.held_s;
+		const struct spot_name *n = name_find(v, h->track_id);
+		if (n)
+			memcpy(h->name, n->name, sizeof h->name);
 	}
 	s->tensing = v->n_tensing > 0 || v->ease_off_now;
 	s->seek_advice = v->seek_advice;

@@ -382,8 +382,12 @@ void km_render_destroy(km_render *r)
 		SDL_DestroyTexture(r->heat);
 	if (r->static_tex)
 		SDL_DestroyTexture(r->static_tex);
+	if (r->hist_tex)
+		SDL_DestroyTexture(r->hist_tex);
 	km__free(r->heat_xs);
 	km__free(r->heat_colv);
+	km__free(r->sens_mask);
+	km__free(r->mask_runs);
 	for (int i = 0; i < F_COUNT; i++)
 		if (r->font[i])
 			TTF_CloseFont(r->font[i]);
@@ -398,6 +402,44 @@ void km_render_reset(km_render *r)
 	r->auto_hi = 0.0f;
 	r->heat_valid = false;
 	r->static_valid = false;
+	r->hist_serial = 0; /* a lost target's texture may be lost too */
+}
+
+int km_render_set_sensor(km_render *r, const struct km_render_sensor *s)
+{
+	if (!r)
+		return KM_ERR_INVALID_ARG;
+	if (s && (s->rows == 0 || s->cols == 0 || !(s->row_pitch_mm > 0.0f) ||
+	          !(s->col_pitch_mm > 0.0f) || !isfinite(s->row_pitch_mm) ||
+	          !isfinite(s->col_pitch_mm)))
+		return KM_ERR_INVALID_ARG;
+	uint8_t *mask = NULL;
+	size_t cells = s ? (size_t)s->rows * s->cols : 0;
+	bool any_off = false;
+	for (size_t i = 0; s && s->mask && i < cells; i++)
+		any_off = any_off || !s->mask[i];
+	if (any_off) {
+		mask = km__malloc(cells);
+		if (!mask)
+			return KM_ERR_NO_MEMORY;
+		memcpy(mask, s->mask, cells);
+	}
+	km__free(r->sens_mask);
+	r->sens_mask = mask;
+	r->sens_rows = s ? s->rows : 0;
+	r->sens_cols = s ? s->cols : 0;
+	r->sens_row_pitch = s ? s->row_pitch_mm : 0.0f;
+	r->sens_col_pitch = s ? s->col_pitch_mm : 0.0f;
+	r->mask_runs_w = r->mask_runs_h = 0; /* remade for the texture at the next upload */
+	r->heat_valid = false;
+	r->static_valid = false;
+	return KM_OK;
+}
+
+/* Whether the sensor set applies to frames of f's shape. */
+static bool sensor_for(const km_render *r, const struct km_frame *f)
+{
+	return f && r->sens_row_pitch > 0.0f && r->sens_rows == f->rows && r->sens_cols == f->cols;
 }
 
 void km_render_heat_rect(const km_render *r, int rect[4])
@@ -619,17 +661,82 @@ static void layout(km_render *r, const struct km_frame *f)
 	/* Left region: heatmap + colour bar centred in 0..700; top 44 for the
 	 * title, bottom ends at 556 above the guidance panel. */
 	const int area_w = 560, area_h = 504, top = 44;
-	int rows = f ? f->rows : 1, cols = f ? f->cols : 1;
-	int w = area_w, h = (int)((long)area_w * rows / cols);
+	/* The grid's true extent: rows and columns spaced as the sensor says
+	 * (a cell 10 x 5 mm is drawn twice as tall as wide). */
+	double ext_h = f ? f->rows : 1, ext_w = f ? f->cols : 1;
+	if (sensor_for(r, f)) {
+		ext_h *= r->sens_row_pitch;
+		ext_w *= r->sens_col_pitch;
+	}
+	int w = area_w, h = (int)lround(area_w * ext_h / ext_w);
 	if (h > area_h) {
 		h = area_h;
-		w = (int)((long)area_h * cols / rows);
+		w = (int)lround(area_h * ext_w / ext_h);
 	}
+	w = KM_MAX(w, 1);
+	h = KM_MAX(h, 1);
 	int total = w + 16 + 22 + 80; /* map, gap, bar, tick labels */
 	r->heat_rect.x = KM_MAX(12, (706 - total) / 2);
 	r->heat_rect.y = top + (area_h - h) / 2;
 	r->heat_rect.w = w;
 	r->heat_rect.h = h;
+}
+
+/* The texture pixels whose cell is off the sensor, as runs per texture row
+ * (made when the mask or the texture size changes, not per frame). */
+static int make_mask_runs(km_render *r, int tw, int th)
+{
+	km__free(r->mask_runs);
+	r->mask_runs = NULL;
+	r->n_mask_runs = 0;
+	r->mask_runs_w = tw;
+	r->mask_runs_h = th;
+	if (!r->sens_mask)
+		return KM_OK;
+	const int rows = r->sens_rows, cols = r->sens_cols;
+	size_t n = 0, cap = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		n = 0;
+		for (int py = 0; py < th; py++) {
+			int row = KM_MIN((int)(((double)py + 0.5) * rows / th), rows - 1);
+			const uint8_t *m = r->sens_mask + (size_t)row * cols;
+			int x0 = -1;
+			for (int px = 0; px <= tw; px++) {
+				int col = px < tw ? KM_MIN((int)(((double)px + 0.5) * cols / tw), cols - 1)
+				                  : 0;
+				bool off = px < tw && !m[col];
+				if (off && x0 < 0)
+					x0 = px;
+				if (!off && x0 >= 0) {
+					if (pass == 1)
+						r->mask_runs[n] = (struct mask_run){py, x0, px};
+					n++;
+					x0 = -1;
+				}
+			}
+		}
+		if (pass == 0) {
+			cap = n;
+			if (cap == 0)
+				return KM_OK;
+			r->mask_runs = km__calloc(cap, sizeof *r->mask_runs);
+			if (!r->mask_runs)
+				return KM_ERR_NO_MEMORY;
+		}
+	}
+	r->n_mask_runs = n;
+	return KM_OK;
+}
+
+/* Off the sensor: hatched on the background, never a pressure colour. */
+static void hatch_masked(const km_render *r, uint32_t *px, size_t pitch_px)
+{
+	for (size_t i = 0; i < r->n_mask_runs; i++) {
+		const struct mask_run *m = &r->mask_runs[i];
+		uint32_t *row = px + (size_t)m->y * pitch_px;
+		for (int x = m->x0; x < m->x1; x++)
+			row[x] = ((x + m->y) % 8 < 2) ? 0xff3a4048u : (0xff000000u | C_BG);
+	}
 }
 
 /* The heatmap texture is made at the size it is shown (at most max_texture
@@ -679,6 +786,11 @@ static int upload_heat(km_render *r, const struct km_view_snapshot *s, enum km_c
 		r->heat_geometry = f->geometry;
 		r->heat_valid = false;
 	}
+	if (sensor_for(r, f) && (r->mask_runs_w != tw || r->mask_runs_h != th)) {
+		int merr = make_mask_runs(r, tw, th);
+		if (merr != KM_OK)
+			return merr;
+	}
 	if (r->heat_valid && r->heat_serial == s->serial && r->heat_map == map &&
 	    r->heat_vscale == vscale && r->heat_lo == r->lo && r->heat_hi == r->hi)
 		return KM_OK;
@@ -689,6 +801,8 @@ static int upload_heat(km_render *r, const struct km_view_snapshot *s, enum km_c
 	bool sq = vscale == KM_SCALE_SQRT;
 	heat_pixels(f, km_colormap_table(map), sq, r->lo, r->hi, tw, th, r->heat_xs,
 	            r->heat_lut[sq ? 1 : 0], r->heat_colv, pixels, (size_t)pitch / 4);
+	if (sensor_for(r, f))
+		hatch_masked(r, pixels, (size_t)pitch / 4);
 	SDL_UnlockTexture(r->heat);
 	r->heat_valid = true;
 	r->heat_serial = s->serial;
@@ -700,16 +814,18 @@ static int upload_heat(km_render *r, const struct km_view_snapshot *s, enum km_c
 	return KM_OK;
 }
 
+/* Positions to pixels per axis: x_mm = (col + 0.5) x the position pitch
+ * across, y_mm likewise down (km_view_snapshot pos_*_pitch_mm). */
 static float mm_to_x(const km_render *r, const struct km_frame *f, float x_mm)
 {
 	return (float)r->heat_rect.x +
-	       x_mm / ((float)f->cols * f->pitch_mm) * (float)r->heat_rect.w;
+	       x_mm / ((float)f->cols * r->pos_col_pitch) * (float)r->heat_rect.w;
 }
 
 static float mm_to_y(const km_render *r, const struct km_frame *f, float y_mm)
 {
 	return (float)r->heat_rect.y +
-	       y_mm / ((float)f->rows * f->pitch_mm) * (float)r->heat_rect.h;
+	       y_mm / ((float)f->rows * r->pos_row_pitch) * (float)r->heat_rect.h;
 }
 
 /* Rounds to 1, 2 or 5 x 10^n (nearest in log terms). */
@@ -841,7 +957,7 @@ static bool seg_hit(float x0, float y0, float x1, float y1, const SDL_Rect *b)
 	return true;
 }
 
-static void layout_add(km_render *r, enum km_render_box_kind kind, uint32_t id, SDL_Rect rc)
+void km__rlayout_add(km_render *r, enum km_render_box_kind kind, uint32_t id, SDL_Rect rc)
 {
 	struct km_render_layout *l = &r->layout;
 	if (l->n_boxes >= KM_RENDER_MAX_BOXES)
@@ -856,9 +972,9 @@ static void layout_add(km_render *r, enum km_render_box_kind kind, uint32_t id, 
 }
 
 /* Pressure at the cell nearest (x_mm, y_mm), kPa (0 off the grid). */
-static float kpa_at(const struct km_frame *f, float x_mm, float y_mm)
+static float kpa_at(const km_render *r, const struct km_frame *f, float x_mm, float y_mm)
 {
-	int c = (int)floorf(x_mm / f->pitch_mm), rw = (int)floorf(y_mm / f->pitch_mm);
+	int c = (int)floorf(x_mm / r->pos_col_pitch), rw = (int)floorf(y_mm / r->pos_row_pitch);
 	if (c < 0 || rw < 0 || c >= f->cols || rw >= f->rows)
 		return 0.0f;
 	return f->kpa[(size_t)rw * f->cols + (size_t)c];
@@ -867,8 +983,8 @@ static float kpa_at(const struct km_frame *f, float x_mm, float y_mm)
 /* Two spots on one contact: no valley between them (the pressure along the
  * line never drops below 70 % of the weaker peak), as under one ball or
  * one roller contact patch. */
-static bool one_contact(const struct km_frame *f, const struct km_view_marker *a,
-                        const struct km_view_marker *b)
+static bool one_contact(const km_render *r, const struct km_frame *f,
+                        const struct km_view_marker *a, const struct km_view_marker *b)
 {
 	float lo = KM_MIN(a->peak_kpa, b->peak_kpa);
 	if (!(lo > 0.0f))
@@ -876,7 +992,7 @@ static bool one_contact(const struct km_frame *f, const struct km_view_marker *a
 	for (int k = 1; k < 8; k++) {
 		float t = (float)k / 8.0f;
 		float v =
-		    kpa_at(f, a->x_mm + (b->x_mm - a->x_mm) * t, a->y_mm + (b->y_mm - a->y_mm) * t);
+		    kpa_at(r, f, a->x_mm + (b->x_mm - a->x_mm) * t, a->y_mm + (b->y_mm - a->y_mm) * t);
 		if (v < 0.7f * lo)
 			return false;
 	}
@@ -909,7 +1025,7 @@ static int find_root(int *parent, int i)
 static size_t gather_marks(km_render *r, const struct km_view_snapshot *s, struct mark *out)
 {
 	const struct km_frame *f = s->frame;
-	float px_per_mm = (float)r->heat_rect.w / ((float)f->cols * f->pitch_mm);
+	float px_per_mm = (float)r->heat_rect.w / ((float)f->cols * r->pos_col_pitch);
 	size_t n = KM_MIN(s->n_markers, (size_t)KM_VIEW_MAX_MARKERS);
 	float cx[KM_VIEW_MAX_MARKERS], cy[KM_VIEW_MAX_MARKERS], rad[KM_VIEW_MAX_MARKERS];
 	int parent[KM_VIEW_MAX_MARKERS];
@@ -927,7 +1043,7 @@ static size_t gather_marks(km_render *r, const struct km_view_snapshot *s, struc
 			float d = sqrtf(dx * dx + dy * dy);
 			bool same =
 			    d < KM_MAX(rad[i], rad[j]) ||
-			    (d < rad[i] + rad[j] && one_contact(f, &s->markers[i], &s->markers[j]));
+			    (d < rad[i] + rad[j] && one_contact(r, f, &s->markers[i], &s->markers[j]));
 			if (same)
 				parent[find_root(parent, (int)i)] = find_root(parent, (int)j);
 		}
@@ -1174,7 +1290,7 @@ static void draw_markers(km_render *r, const struct km_view_snapshot *s, struct 
 		         170);
 		km__rarc(r->ren, k->cx, k->cy, k->rad - 1.5f, k->rad + 1.5f, 0.0f, 360.0f, k->col,
 		         255);
-		layout_add(r, KM_BOX_MARKER, k->m->track_id, k->circle);
+		km__rlayout_add(r, KM_BOX_MARKER, k->m->track_id, k->circle);
 	}
 	for (size_t i = 0; i < nm; i++) {
 		const struct mark *k = &marks[i];
@@ -1187,7 +1303,7 @@ static void draw_markers(km_render *r, const struct km_view_snapshot *s, struct 
 		/* Dark plate behind the label so it reads on any colour. */
 		km__rfill(r->ren, k->plate.x, k->plate.y, k->plate.w, k->plate.h, 0x000000, 150);
 		km__rtext(r, F_SMALL, k->col, k->plate.x + 3, k->plate.y, AL_LEFT, k->text);
-		layout_add(r, KM_BOX_LABEL, k->m->track_id, k->plate);
+		km__rlayout_add(r, KM_BOX_LABEL, k->m->track_id, k->plate);
 		r->layout.n_labels++;
 	}
 	r->layout.n_markers = nm;
@@ -1195,7 +1311,7 @@ static void draw_markers(km_render *r, const struct km_view_snapshot *s, struct 
 	if (hidden > 0) {
 		km__rfill(r->ren, more.x, more.y, more.w, more.h, 0x000000, 170);
 		km__rtext(r, F_SMALL, C_TEXT, more.x + 4, more.y, AL_LEFT, note);
-		layout_add(r, KM_BOX_MORE, 0, more);
+		km__rlayout_add(r, KM_BOX_MORE, 0, more);
 	}
 }
 
@@ -1356,6 +1472,19 @@ static void draw_title(km_render *r, const struct km_frame *f)
 			km__rfill(r->ren, hr->x - 3, y, 2, 6, 0xffffff, 200);
 			km__rfill(r->ren, hr->x + hr->w + 1, y, 2, 6, 0xffffff, 200);
 		}
+	} else if (sensor_for(r, f) &&
+	           fabsf(r->sens_row_pitch - r->sens_col_pitch) >
+	               0.005f * KM_MAX(r->sens_row_pitch, r->sens_col_pitch)) {
+		/* Rows and columns spaced differently: both, as the file says;
+		 * a line higher when a narrow map would put it over the colour
+		 * bar's unit. */
+		char t[96];
+		snprintf(t, sizeof t, "%u x %u cells, rows %.4g mm apart, columns %.4g mm",
+		         (unsigned)f->rows, (unsigned)f->cols, (double)r->sens_row_pitch,
+		         (double)r->sens_col_pitch);
+		struct text_entry *e = km__rtext_get(r, F_SMALL, C_DIM, t);
+		int y = e && e->w > hr->w + 36 ? hr->y - 44 : hr->y - 24;
+		km__rtext(r, F_SMALL, C_DIM, hr->x, KM_MAX(y, 2), AL_LEFT, t);
 	} else {
 		/* The pitch as the recording has it (7.5 mm, not 8). */
 		km__rtextf(r, F_SMALL, C_DIM, hr->x, hr->y - 24, AL_LEFT, "%u x %u cells, %.3g mm",
@@ -1392,6 +1521,8 @@ static bool static_layer(km_render *r, const struct km_frame *f, const struct km
 	k.rows = f->rows;
 	k.cols = f->cols;
 	k.pitch_mm = f->pitch_mm;
+	k.row_pitch = sensor_for(r, f) ? r->sens_row_pitch : 0.0f;
+	k.col_pitch = sensor_for(r, f) ? r->sens_col_pitch : 0.0f;
 	k.geometry = f->geometry;
 	k.counts = (f->flags & KM_FRAME_UNCALIBRATED) != 0;
 	if (r->static_failed || r->cfg.no_static_cache)
@@ -1442,6 +1573,10 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 
 	const struct km_view_snapshot *s = snap && snap->frame && snap->frame->kpa ? snap : NULL;
 	const struct km_frame *f = s ? s->frame : NULL;
+	if (f) {
+		r->pos_row_pitch = s->pos_row_pitch_mm > 0.0f ? s->pos_row_pitch_mm : f->pitch_mm;
+		r->pos_col_pitch = s->pos_col_pitch_mm > 0.0f ? s->pos_col_pitch_mm : f->pitch_mm;
+	}
 	layout(r, f);
 	update_range(r, f, &ui, dt_s);
 	memset(&r->layout, 0, sizeof r->layout);
@@ -1450,9 +1585,9 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 		SDL_Rect bar = {hr->x + hr->w + 16, hr->y - 24, 22 + 9 + 72, hr->h + 24 + 10};
 		SDL_Rect hud = {716, 0, r->cfg.width - 716, 566};
 		SDL_Rect guide = {0, 566, r->cfg.width, r->cfg.height - 566};
-		layout_add(r, KM_BOX_COLOUR_BAR, 0, bar);
-		layout_add(r, KM_BOX_PANEL, 0, hud);
-		layout_add(r, KM_BOX_PANEL, 0, guide);
+		km__rlayout_add(r, KM_BOX_COLOUR_BAR, 0, bar);
+		km__rlayout_add(r, KM_BOX_PANEL, 0, hud);
+		km__rlayout_add(r, KM_BOX_PANEL, 0, guide);
 	}
 	int err = KM_OK;
 	double heat_s = 0.0;
@@ -1488,7 +1623,7 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 				SDL_Rect rc = {(int)spine_x - e->w / 2, (int)spine_y1 + 2, e->w,
 				               e->h};
 				obst[n_obst++] = rc;
-				layout_add(r, KM_BOX_OVERLAY, 0, rc);
+				km__rlayout_add(r, KM_BOX_OVERLAY, 0, rc);
 			}
 		}
 		bool banner =
@@ -1504,8 +1639,8 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 			ko.rx = hold_cx;
 			ko.ry = hold_cy;
 			ko.rr = 54.5f;
-			layout_add(r, KM_BOX_HOLD_RING, s->hold.track_id, ring);
-			int secs = s->hold.held_s > 0.0f ? (int)s->hold.held_s : 0;
+			km__rlayout_add(r, KM_BOX_HOLD_RING, s->hold.track_id, ring);
+			int secs = km__rhold_secs(&s->hold);
 			snprintf(hold_num, sizeof hold_num, "%d s", secs);
 			struct text_entry *e = km__rtext_get(r, F_LARGE, C_TEXT, hold_num);
 			if (e) {
@@ -1520,7 +1655,7 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 				SDL_Rect tag = {(int)hold_cx - e->w / 2 - 6, ty, e->w + 12, e->h};
 				hold_tag = tag;
 				obst[n_obst++] = tag;
-				layout_add(r, KM_BOX_HOLD_TAG, s->hold.track_id, tag);
+				km__rlayout_add(r, KM_BOX_HOLD_TAG, s->hold.track_id, tag);
 			}
 		}
 		if (s->guided.active && s->guided.target_valid) {
@@ -1530,23 +1665,23 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 			 * above or below them (further out around a hold ring). */
 			SDL_Rect rc = {(int)tx - 64, (int)ty - 84, 129, 169};
 			obst[n_obst++] = rc;
-			layout_add(r, KM_BOX_GUIDED, 0, rc);
+			km__rlayout_add(r, KM_BOX_GUIDED, 0, rc);
 		}
 		if (banner) {
 			SDL_Rect rc = km__rbanner_rect(r, true);
 			obst[n_obst++] = rc;
-			layout_add(r, KM_BOX_OVERLAY, 0, rc);
+			km__rlayout_add(r, KM_BOX_OVERLAY, 0, rc);
 		}
 		const SDL_Rect *hr = &r->heat_rect;
 		if (ui.frozen || (s->stats.replay && s->stats.replay_paused)) {
 			SDL_Rect rc = {hr->x + hr->w - 112, hr->y + hr->h - 40, 104, 32};
 			obst[n_obst++] = rc;
-			layout_add(r, KM_BOX_OVERLAY, 0, rc);
+			km__rlayout_add(r, KM_BOX_OVERLAY, 0, rc);
 		}
 		if (ui.notice && *ui.notice) {
 			SDL_Rect rc = {hr->x + 8, hr->y + hr->h - 40, 380, 32};
 			obst[n_obst++] = rc;
-			layout_add(r, KM_BOX_OVERLAY, 0, rc);
+			km__rlayout_add(r, KM_BOX_OVERLAY, 0, rc);
 		}
 		if (ui.show_outline && s->midline_valid) {
 			/* Dashed spine midline: holds are never timed on it. */
@@ -1615,6 +1750,8 @@ int km_render_draw(km_render *r, const struct km_view_snapshot *snap,
 	}
 	km__rdraw_hud(r, s, &ui);
 	km__rdraw_guidance(r, s);
+	if (ui.history)
+		km__rdraw_history(r, ui.history);
 	if (ui.show_help)
 		km__rdraw_help(r);
 	if (ui.red_flag)

@@ -27,6 +27,11 @@ struct text_entry {
 	char s[TEXT_LEN];
 };
 
+/* Texture pixels y, [x0, x1) of masked cells (drawn hatched). */
+struct mask_run {
+	int y, x0, x1;
+};
+
 /* What the static layer shows; redrawn when any of it changes. */
 struct static_key {
 	int map, scale;
@@ -34,6 +39,7 @@ struct static_key {
 	SDL_Rect rect;
 	int rows, cols;
 	float pitch_mm;
+	float row_pitch, col_pitch; /* the sensor's, when set */
 	int geometry;
 	bool counts; /* the frame is raw counts (KM_FRAME_UNCALIBRATED), not kPa */
 };
@@ -72,6 +78,18 @@ struct km_render {
 	bool static_valid, static_failed;
 	int text_depth;                 /* nested text calls count their time once */
 	struct km_render_layout layout; /* what the last draw placed (render.h) */
+	/* The sensor (km_render_set_sensor): true pitches and the mask. */
+	uint16_t sens_rows, sens_cols;
+	float sens_row_pitch, sens_col_pitch; /* 0: none set */
+	uint8_t *sens_mask;                   /* NULL: every cell is a sensel */
+	/* The masked cells' runs of heatmap texture pixels, per texture size. */
+	struct mask_run *mask_runs;
+	size_t n_mask_runs;
+	int mask_runs_w, mask_runs_h; /* the texture size they are for (0: stale) */
+	/* This draw's position pitches (the snapshot's, else the frame's). */
+	float pos_row_pitch, pos_col_pitch;
+	SDL_Texture *hist_tex;          /* the history screen's chart */
+	uint64_t hist_serial;           /* of the chart in hist_tex (0: none) */
 };
 
 /* Colours (0xRRGGBB). */
@@ -111,7 +129,12 @@ int km__rtextf(km_render *r, int font, uint32_t rgb, int x, int y, int align, co
 int km__rtext_wrap(km_render *r, int font, uint32_t rgb, int x, int y, int max_w, int align,
                    const char *s);
 
+/* Records what a draw placed (km_render_layout). */
+void km__rlayout_add(km_render *r, enum km_render_box_kind kind, uint32_t id, SDL_Rect rc);
+
 /* render_panels.c */
+/* The seconds a hold shows on its ring tag and the panel. */
+int km__rhold_secs(const struct km_view_hold *h);
 const char *km__rguided_title(const struct km_guided_view *g);
 void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct km_view_ui *ui);
 void km__rdraw_guidance(km_render *r, const struct km_view_snapshot *s);
@@ -121,6 +144,9 @@ void km__rbanner(km_render *r, uint32_t col, const char *big, const char *small)
 /* Where km__rbanner draws (small: with the second line). */
 SDL_Rect km__rbanner_rect(const km_render *r, bool small);
 void km__rdraw_help(km_render *r);
+/* The history screen: the chart (uploaded once per load) or why there is
+ * none. */
+void km__rdraw_history(km_render *r, const struct km_history_screen *hs);
 void km__rdraw_red_flag(km_render *r);
 
 #endif

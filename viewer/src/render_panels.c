@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "km_internal.h"
+#include "knotmap/history_screen.h"
 #include "knotmap/render.h"
 #include "render_int.h"
 
@@ -32,12 +33,87 @@ static const char *band_words(const struct km_view_hold *h)
 
 const char *km__rguided_title(const struct km_guided_view *g);
 
+int km__rhold_secs(const struct km_view_hold *h)
+{
+	if (!(isfinite(h->held_s) && h->held_s > 0.0f))
+		return 0;
+	/* Counting up: whole seconds gone by. Over: its length as the list
+	 * and the summary print it (rounded). */
+	return h->state == KM_VIEW_HOLD_DONE ? (int)lroundf(h->held_s) : (int)h->held_s;
+}
+
+/* The hold panel: the hold now (HOLD_NOW_H px), then the list of the
+ * session's holds (hold_list_h). */
+#define HOLD_NOW_H 262
+#define HOLD_ROWS 4 /* rows of the list; older holds are counted in its heading */
+#define HOLD_ROW_H 21
+
+static int hold_list_h(const struct km_view_snapshot *s)
+{
+	if (!s || s->n_holds == 0 || s->guided.active)
+		return 0;
+	return 4 + HOLD_ROW_H * (1 + (int)KM_MIN(s->n_holds, (size_t)HOLD_ROWS));
+}
+
+/* Most recent first: the running one highlighted, finished ones with their
+ * length (the summary's). Each row is a layout box, so tests see that the
+ * rows stay inside the panel and off each other. */
+static void draw_hold_list(km_render *r, const struct km_view_snapshot *s, int x, int y, int w)
+{
+	size_t rows = KM_MIN(s->n_holds, (size_t)HOLD_ROWS);
+	km__rfill(r->ren, x + 10, y, w - 20, 1, C_TRACK, 255);
+	char head[64];
+	if (s->holds_total > rows)
+		snprintf(head, sizeof head, "Holds this session: %u (latest %zu)",
+		         (unsigned)s->holds_total, rows);
+	else
+		snprintf(head, sizeof head, "Holds this session: %u", (unsigned)s->holds_total);
+	SDL_Rect hb = {x + 14, y + 3, w - 28, HOLD_ROW_H - 2};
+	km__rtext(r, F_SMALL, C_DIM, x + 14, y + 3, AL_LEFT, head);
+	km__rlayout_add(r, KM_BOX_HOLD_LIST, 0, hb);
+	int yy = y + 3 + HOLD_ROW_H;
+	for (size_t i = 0; i < rows; i++, yy += HOLD_ROW_H) {
+		const struct km_view_hold_item *h = &s->holds[i];
+		char secs[32];
+		km_view_format_hold_item(h, secs, sizeof secs);
+		uint32_t col = h->running ? C_GOOD : C_TEXT;
+		SDL_Rect rc = {x + 8, yy, w - 16, HOLD_ROW_H - 2};
+		if (h->running) {
+			km__rfill(r->ren, rc.x, rc.y, rc.w, rc.h, 0x26313c, 255);
+			km__rfill(r->ren, rc.x, rc.y, 4, rc.h, C_GOOD, 255);
+		}
+		int sw = km__rtext(r, F_SMALL, col, x + w - 14, yy, AL_RIGHT, secs);
+		/* The name keeps off the seconds: cut to fit when it must. */
+		char name[KM_VIEW_NAME_MAX];
+		snprintf(name, sizeof name, "%s", h->name[0] ? h->name : "a spot");
+		struct text_entry *e = km__rtext_get(r, F_SMALL, col, name);
+		while (e && e->w > w - 28 - sw - 10 && strlen(name) > 1) {
+			name[strlen(name) - 1] = '\0';
+			e = km__rtext_get(r, F_SMALL, col, name);
+		}
+		km__rtext(r, F_SMALL, col, x + 14, yy, AL_LEFT, name);
+		km__rlayout_add(r, KM_BOX_HOLD_LIST, h->track_id, rc);
+	}
+}
+
+static void draw_hold_now(km_render *r, const struct km_view_snapshot *s, int x, int y, int w);
+
 static void draw_hold_panel(km_render *r, const struct km_view_snapshot *s, int x, int y, int w)
+{
+	int lh = hold_list_h(s);
+	km__rfill(r->ren, x, y, w, HOLD_NOW_H + lh, C_PANEL, 255);
+	SDL_Rect now = {x, y, w, HOLD_NOW_H};
+	km__rlayout_add(r, KM_BOX_HOLD_PANEL, s->hold.track_id, now);
+	draw_hold_now(r, s, x, y, w);
+	if (lh > 0)
+		draw_hold_list(r, s, x, y + HOLD_NOW_H, w);
+}
+
+static void draw_hold_now(km_render *r, const struct km_view_snapshot *s, int x, int y, int w)
 {
 	struct km_view_hold hold = s->hold;
 	hold.ease_off = hold.ease_off || s->tensing;
 	const struct km_view_hold *h = &hold;
-	km__rfill(r->ren, x, y, w, 262, C_PANEL, 255);
 	if (h->state == KM_VIEW_HOLD_IDLE && s->guided.active) {
 		const struct km_guided_view *g = &s->guided;
 		km__rtext(r, F_LARGE, C_GOOD, x + 14, y + 12, AL_LEFT, km__rguided_title(g));
@@ -86,7 +162,7 @@ static void draw_hold_panel(km_render *r, const struct km_view_snapshot *s, int 
 	uint32_t col = h->ease_off ? C_MUCH : km_render_band_colour(h->band, paused);
 	if (h->state == KM_VIEW_HOLD_SETTLING)
 		col = C_TEXT;
-	int secs = isfinite(h->held_s) && h->held_s > 0.0f ? (int)h->held_s : 0;
+	int secs = km__rhold_secs(h);
 	/* The number read from across the room. */
 	int wd = km__rtextf(r, F_HUGE, col, x + 12, y - 6, AL_LEFT, "%d", secs);
 	km__rtext(r, F_LARGE, col, x + 20 + wd, y + 72, AL_LEFT, "s");
@@ -156,14 +232,15 @@ void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct 
 
 	char buf[512];
 	km_view_format_stats(&s->stats, buf, sizeof buf);
-	int y = 322;
+	const int y0 = 48 + HOLD_NOW_H + hold_list_h(s) + 12;
+	int y = y0;
 	for (char *line = buf, *nl; *line; line = nl) {
 		nl = strchr(line, '\n');
 		if (nl)
 			*nl++ = '\0';
 		else
 			nl = line + strlen(line);
-		km__rtext(r, F_SMALL, y == 322 ? C_TEXT : C_DIM, x, y, AL_LEFT, line);
+		km__rtext(r, F_SMALL, y == y0 ? C_TEXT : C_DIM, x, y, AL_LEFT, line);
 		y += 19;
 	}
 	km__rtextf(r, F_SMALL, C_DIM, x, y, AL_LEFT, "colours %s, %s, range %s",
@@ -293,7 +370,7 @@ void km__rdraw_guidance(km_render *r, const struct km_view_snapshot *s)
 	          "tingling or pain down a limb: see a healthcare professional.");
 	km__rtext(r, F_SMALL, C_TEXT, r->cfg.width - 16, y + 54, AL_RIGHT,
 	          s && s->guided.active ? "N skip spot   G end   X symptoms"
-	                                : "H help   G guided   X log symptoms");
+	                                : "H help   B history   G guided   X symptoms");
 }
 
 SDL_Rect km__rbanner_rect(const km_render *r, bool small)
@@ -331,6 +408,7 @@ void km__rdraw_help(km_render *r)
 	    {"M / O", "markers / body outline on-off"},
 	    {"F", "full screen"},
 	    {"X", "log numbness, tingling or radiating pain"},
+	    {"B", "history: your spots across sessions on a body chart"},
 	    {"G / N", "guided routine start-end / skip a spot"},
 	    {"V  [  ]", "sound mute / volume down, up"},
 	    {"Left / Right", "replay: seek 5 s (Shift: 30 s)"},
@@ -340,8 +418,8 @@ void km__rdraw_help(km_render *r)
 	    {"Q / Esc", "quit"},
 	};
 	km__rtext(r, F_BANNER, C_TEXT, r->cfg.width / 2, 30, AL_CENTER, "Keys");
-	int y = 96;
-	for (size_t i = 0; i < KM_ARRAY_SIZE(keys); i++, y += 30) {
+	int y = 92;
+	for (size_t i = 0; i < KM_ARRAY_SIZE(keys); i++, y += 28) {
 		km__rtext(r, F_BODY, C_GOOD, r->cfg.width / 2 - 20, y, AL_RIGHT, keys[i][0]);
 		km__rtext(r, F_BODY, C_TEXT, r->cfg.width / 2, y, AL_LEFT, keys[i][1]);
 	}
@@ -349,6 +427,76 @@ void km__rdraw_help(km_render *r)
 	    r, F_SMALL, C_DIM, r->cfg.width / 2, y + 14, AL_CENTER,
 	    "Holds of 30-60 s at a tolerable pressure that eases. Tensing up = too much: ease "
 	    "off.");
+}
+
+/* The chart as a texture, made again only when a new one was loaded. */
+static SDL_Texture *history_texture(km_render *r, const struct km_history_screen *hs)
+{
+	if (!hs->rgb || hs->width == 0 || hs->height == 0)
+		return NULL;
+	if (r->hist_tex && r->hist_serial == hs->serial)
+		return r->hist_tex;
+	if (r->hist_tex)
+		SDL_DestroyTexture(r->hist_tex);
+	r->hist_serial = 0;
+	r->hist_tex = SDL_CreateTexture(r->ren, SDL_PIXELFORMAT_RGB24, SDL_TEXTUREACCESS_STATIC,
+	                                (int)hs->width, (int)hs->height);
+	if (!r->hist_tex)
+		return NULL;
+	if (SDL_UpdateTexture(r->hist_tex, NULL, hs->rgb, (int)hs->width * 3) != 0) {
+		SDL_DestroyTexture(r->hist_tex);
+		r->hist_tex = NULL;
+		return NULL;
+	}
+	r->hist_serial = hs->serial;
+	return r->hist_tex;
+}
+
+void km__rdraw_history(km_render *r, const struct km_history_screen *hs)
+{
+	const int W = r->cfg.width, H = r->cfg.height;
+	km__rfill(r->ren, 0, 0, W, H, C_BG, 255);
+	km__rtext(r, F_LARGE, C_TEXT, 16, 8, AL_LEFT, "History: your spots across sessions");
+	km__rtext(r, F_SMALL, C_TEXT, W - 16, 16, AL_RIGHT, "B or Esc: back to the mat");
+	SDL_Texture *tex = hs->status == KM_OK ? history_texture(r, hs) : NULL;
+	if (tex) {
+		km__rtext(r, F_SMALL, hs->persistent ? C_WARN : C_DIM, 16, 44, AL_LEFT,
+		          hs->headline);
+		/* The chart keeps its aspect in the room between the heading and
+		 * the note. */
+		SDL_Rect room = {12, 68, W - 24, H - 68 - 48};
+		double k = KM_MIN((double)room.w / hs->width, (double)room.h / hs->height);
+		SDL_Rect d = {0, 0, (int)(hs->width * k), (int)(hs->height * k)};
+		d.x = room.x + (room.w - d.w) / 2;
+		d.y = room.y;
+		SDL_RenderCopy(r->ren, tex, NULL, &d);
+	} else {
+		bool none = hs->status == KM_ERR_NOT_FOUND || hs->status == KM_OK;
+		km__rtext(r, F_BANNER, none ? C_TEXT : C_WARN, W / 2, 150, AL_CENTER,
+		          none ? "No history yet" : "History not readable");
+		int y = 230;
+		if (!none)
+			y += km__rtext_wrap(r, F_BODY, C_WARN, W / 2 - 400, y, 800, AL_CENTER,
+			                    hs->headline) +
+			     12;
+		y += km__rtext_wrap(
+		         r, F_BODY, C_TEXT, W / 2 - 400, y, 800, AL_CENTER,
+		         "Sessions recorded here (R) or with 'knotmap record' go into your "
+		         "history. Their candidate spots then appear on a body chart, with the "
+		         "7-day rule for each spot.") +
+		     16;
+		/* The end of a long path (the folder names matter less). */
+		const char *p = hs->path[0] ? hs->path : "(no HOME)";
+		size_t n = strlen(p);
+		km__rtext(r, F_SMALL, C_DIM, W / 2, y, AL_CENTER, "History file:");
+		km__rtext(r, F_SMALL, C_DIM, W / 2, y + 20, AL_CENTER,
+		          n >= TEXT_LEN ? p + n - (TEXT_LEN - 1) : p);
+	}
+	km__rtext(r, F_SMALL, C_DIM, 16, H - 42, AL_LEFT,
+	          "Candidate tender/stiff spots, not a diagnosis. A spot lasting over a week, or "
+	          "numbness,");
+	km__rtext(r, F_SMALL, C_DIM, 16, H - 24, AL_LEFT,
+	          "tingling or pain down a limb: see a healthcare professional.");
 }
 
 void km__rdraw_red_flag(km_render *r)

@@ -1,5 +1,6 @@
 /* The view model: fixed-size snapshots reused frame after frame. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -88,4 +89,17 @@ int km_view_format_stats(const struct km_view_stats *st, char *buf, size_t size)
 		lines++;
 	}
 	return lines;
+}
+
+size_t km_view_format_hold_item(const struct km_view_hold_item *h, char *buf, size_t size)
+{
+	if (!h) {
+		if (buf && size)
+			buf[0] = '\0';
+		return 0;
+	}
+	float s = isfinite(h->held_s) && h->held_s > 0.0f ? h->held_s : 0.0f;
+	int n = h->running ? snprintf(buf, size, "%d s now", (int)s)
+	                   : snprintf(buf, size, "%.0f s", (double)s);
+	return n > 0 ? (size_t)n : 0;
 }

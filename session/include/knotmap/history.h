@@ -277,6 +277,21 @@ typedef void (*km_history_chart_progress_fn)(void *user, uint64_t done, uint64_t
 KM_API int km_history_write_chart(km_history *h, const struct km_image_config *ic,
                                   km_history_chart_progress_fn progress, void *user);
 
+/* The smallest image km_history_draw_chart draws into, px. */
+#define KM_HISTORY_CHART_MIN_W 480
+#define KM_HISTORY_CHART_MIN_H 320
+
+/*
+ * The same body chart drawn into the caller's image (the viewer's history
+ * screen shows it): rgb is width x height pixels, 3 bytes each (R, G, B),
+ * row-major without padding; it is cleared to white first. The chart fills
+ * it with a 16 px margin; safety_note false leaves the note off (a screen
+ * that shows it elsewhere). KM_OK, KM_ERR_INVALID_ARG (NULL, or smaller
+ * than KM_HISTORY_CHART_MIN_W x _H), the errors of km_history_list_knots.
+ */
+KM_API int km_history_draw_chart(km_history *h, uint8_t *rgb, uint32_t width, uint32_t height,
+                                 bool safety_note, const struct km_log *log);
+
 #ifdef __cplusplus
 }
 #endif

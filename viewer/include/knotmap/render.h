@@ -19,6 +19,7 @@ extern "C" {
 #endif
 
 struct SDL_Renderer;
+struct km_history_screen;
 
 typedef struct km_render km_render;
 
@@ -47,6 +48,9 @@ struct km_view_ui {
 	float fixed_range_kpa;    /* > 0: colour range 0..this; 0 = auto */
 	enum km_view_scale scale; /* default KM_SCALE_SQRT */
 	const char *notice;       /* short transient line ("Saved knotmap-...png"); may be NULL */
+	/* The history screen (B key, knotmap/history_screen.h) over everything
+	 * but the red-flag screen; NULL: closed. */
+	const struct km_history_screen *history;
 };
 
 struct km_render_config km_render_config_default(void);
@@ -70,6 +74,23 @@ void km_render_reset(km_render *r);
 int km_render_draw(km_render *r, const struct km_view_snapshot *snap, const struct km_view_ui *ui,
                    float dt_s);
 
+/*
+ * The sensor as its source describes it (an import's km_source_info): rows
+ * and columns may be spaced differently (a Tekscan 10.28 x 5.28 mm), and
+ * cells off the sensor (mask 0) are not readings. The map then keeps the
+ * true aspect (a cell twice as tall as wide is drawn so), the heading states
+ * both pitches, and masked cells are drawn hatched, "outside the sensor",
+ * never as 0 kPa. Applies while the frames are rows x cols. Copies the mask
+ * (once: nothing per frame). s NULL: back to square cells, no mask.
+ * KM_OK, KM_ERR_INVALID_ARG, KM_ERR_NO_MEMORY.
+ */
+struct km_render_sensor {
+	uint16_t rows, cols;
+	float row_pitch_mm, col_pitch_mm; /* centre spacing down / across, > 0 */
+	const uint8_t *mask;              /* rows x cols, 1 = a real sensel; NULL = all */
+};
+int km_render_set_sensor(km_render *r, const struct km_render_sensor *s);
+
 /* Where the last draw put the heatmap, in logical px (for tests and mouse):
  * x, y, w, h of the grid rectangle. */
 void km_render_heat_rect(const km_render *r, int rect[4]);
@@ -90,6 +111,9 @@ enum km_render_box_kind {
 	KM_BOX_OVERLAY,    /* a banner, PAUSED, a notice, the "spine" word */
 	KM_BOX_COLOUR_BAR, /* the colour bar and its tick labels */
 	KM_BOX_PANEL,      /* the HUD column and the guidance strip */
+	KM_BOX_HOLD_PANEL, /* the hold panel's current-hold part (its big number, words) */
+	KM_BOX_HOLD_LIST,  /* a row of the hold panel's list (track_id: its spot), or its
+	                      heading (track_id 0) */
 };
 
 struct km_render_box {

@@ -72,6 +72,21 @@ struct km_view_hold {
 	char name[KM_VIEW_NAME_MAX]; /* the held spot, as its marker says */
 };
 
+/* One hold of the session for the hold panel's list. */
+struct km_view_hold_item {
+	uint32_t track_id;
+	/* Timed seconds (pauses excluded). Finished: as the session summary
+	 * (knotmap/summary.h) counts the hold: the HOLD_STOPPED event's timer,
+	 * else its wall time. Running: so far. */
+	float held_s;
+	bool running;
+	uint64_t start_us; /* HOLD_STARTED's frame time */
+	char name[KM_VIEW_NAME_MAX]; /* the spot, as its marker says */
+};
+
+/* The hold panel lists this many of the session's most recent holds. */
+#define KM_VIEW_MAX_HOLDS 8
+
 /* Counters and facts for the HUD. Strings NUL-terminated. */
 struct km_view_stats {
 	char device[64];    /* "virtual mat (back-lying)", "knotmap mat KM-0012" */
@@ -129,9 +144,21 @@ struct km_view_snapshot {
 	float midline_x_mm, midline_top_mm, midline_bottom_mm;
 	bool centre_valid;
 	float centre_x_mm, centre_y_mm; /* load centre */
+	/* The pitches the positions above and below (markers, hold, outline
+	 * midline, centre, guided target) are in, per axis, mm: the dsp's x_mm
+	 * = (col + 0.5) x pos_col_pitch_mm. 0: frame->pitch_mm. On a mat whose
+	 * rows and columns are spaced differently the picture keeps the true
+	 * aspect (km_render_set_sensor) and positions map per axis. */
+	float pos_row_pitch_mm, pos_col_pitch_mm;
 	size_t n_markers;
 	struct km_view_marker markers[KM_VIEW_MAX_MARKERS];
 	struct km_view_hold hold;
+	/* The session's holds, most recent first (at most KM_VIEW_MAX_HOLDS of
+	 * holds_total): those started (HOLD_STARTED) since the stream began or
+	 * was last reset (a replay's seek). */
+	size_t n_holds;
+	struct km_view_hold_item holds[KM_VIEW_MAX_HOLDS];
+	uint32_t holds_total;
 	bool tensing;     /* guarding detected now (any spot) */
 	bool seek_advice; /* a knot persisted > 7 days, or symptoms logged */
 	struct km_view_stats stats;
@@ -157,6 +184,12 @@ int km_view_snapshot_copy(struct km_view_snapshot *dst, const struct km_view_sna
  * one per '\n'. Returns the number of lines. buf NUL-terminated, truncated to
  * size. Pure. */
 int km_view_format_stats(const struct km_view_stats *st, char *buf, size_t size);
+
+/* The length in a row of the hold panel's list (the spot's name goes
+ * beside it): "45 s" for a finished hold (the seconds rounded, as the
+ * session summary prints them), "12 s now" for the running one (whole
+ * seconds, as the ring counts). Returns the length needed. Pure. */
+size_t km_view_format_hold_item(const struct km_view_hold_item *h, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,8 @@
  *   knotmap/render.h    draws a snapshot with an SDL_Renderer;
  *   knotmap/screenshot.h the PNG (through session's knotmap/image.h; the
  *                       colours are session's knotmap/colormap.h);
- *   knotmap/guided.h, knotmap/audio.h  the guided routine and its sounds.
+ *   knotmap/guided.h, knotmap/audio.h  the guided routine and its sounds;
+ *   knotmap/history_screen.h the history screen's body chart (B key).
  * This header: km_viewer_run, which ties them to a stream and the dsp
  * pipeline in a window.
  *
