@@ -154,7 +154,7 @@ static void draw_hold_now(km_render *r, const struct km_view_snapshot *s, int x,
 	if (h->state == KM_VIEW_HOLD_IDLE) {
 		km__rtext(r, F_LARGE, C_TEXT, x + 14, y + 12, AL_LEFT, "No hold");
 		km__rtext_wrap(r, F_BODY, C_DIM, x + 14, y + 52, w - 28, AL_LEFT,
-		               "Rest a ball, a roller or your back on a candidate spot and keep "
+		               "Rest a ball or a roller under a candidate spot and keep "
 		               "still: the timer starts by itself.");
 		return;
 	}
