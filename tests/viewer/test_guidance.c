@@ -26,8 +26,9 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* A 12 x 8 recording of quiet body load at rate_hz, 20 s long. */
-static void write_rec(const char *path, float rate_hz)
+/* A 12 x 8 recording of quiet body load at rate_hz on cells of pitch_mm,
+ * 20 s long. */
+static void write_rec(const char *path, float rate_hz, float pitch_mm)
 {
 	struct km_rec_writer_config c = km_rec_writer_config_default();
 	c.path = path;
@@ -35,12 +36,12 @@ static void write_rec(const char *path, float rate_hz)
 	c.sync = false;
 	c.device.rows = 12;
 	c.device.cols = 8;
-	c.device.pitch_mm = 10.0f;
+	c.device.pitch_mm = pitch_mm;
 	c.device.rate_hz = rate_hz;
 	km_rec_writer *w = NULL;
 	cr_assert_eq(km_rec_writer_create(&c, &w), KM_OK);
 	struct km_frame *f = NULL;
-	cr_assert_eq(km_frame_create(12, 8, 10.0f, KM_GEOMETRY_FLAT, &f), KM_OK);
+	cr_assert_eq(km_frame_create(12, 8, pitch_mm, KM_GEOMETRY_FLAT, &f), KM_OK);
 	int n = (int)(20.0f * rate_hz);
 	for (int k = 0; k < n; k++) {
 		f->sequence = (uint32_t)k;
@@ -55,14 +56,15 @@ static void write_rec(const char *path, float rate_hz)
 }
 
 /* Plays the recording for a moment and returns the guidance for the newest
- * snapshot; *guard_off gets what the snapshot says. */
-static void guidance_of(float rate_hz, char *text, size_t cap, uint32_t *col, bool *guard_off)
+ * snapshot; *stats gets what the snapshot says. */
+static void guidance_of(float rate_hz, float pitch_mm, char *text, size_t cap, uint32_t *col,
+                        struct km_view_stats *stats)
 {
 	char rec[] = "/tmp/km_guidance_XXXXXX";
 	int fd = mkstemp(rec);
 	cr_assert_geq(fd, 0);
 	close(fd);
-	write_rec(rec, rate_hz);
+	write_rec(rec, rate_hz, pitch_mm);
 	struct km_viewer_options o = km_viewer_options_default();
 	o.source = KM_VIEW_SOURCE_REPLAY;
 	o.replay_path = rec;
@@ -83,7 +85,7 @@ static void guidance_of(float rate_hz, char *text, size_t cap, uint32_t *col, bo
 			break;
 	}
 	cr_assert_not_null(s, "no snapshot from the replay");
-	*guard_off = s->stats.guard_off;
+	*stats = s->stats;
 	snprintf(text, cap, "%s", km__rguidance(s, col));
 	km__vproc_destroy(p);
 	remove(rec);
@@ -93,16 +95,32 @@ Test(guidance, low_rate_replay_says_the_guard_is_off, .timeout = 60)
 {
 	char text[200];
 	uint32_t col = 0;
-	bool off = false;
-	guidance_of(10.0f, text, sizeof text, &col, &off);
-	cr_assert(off, "10 Hz is below the guard's %.0f Hz", (double)KM_PIPELINE_GUARD_MIN_HZ);
+	struct km_view_stats st;
+	guidance_of(10.0f, 10.0f, text, sizeof text, &col, &st);
+	cr_assert(st.guard_off, "10 Hz is below the guard's %.0f Hz",
+	          (double)KM_PIPELINE_GUARD_MIN_HZ);
 	cr_assert(strstr(text, "Low frame rate"), "guidance: %s", text);
 	cr_assert_null(strstr(text, "Find a candidate spot"), "guidance: %s", text);
 	cr_assert_eq(col, C_WARN);
 
-	guidance_of(100.0f, text, sizeof text, &col, &off);
-	cr_assert_not(off);
+	guidance_of(100.0f, 10.0f, text, sizeof text, &col, &st);
+	cr_assert_not(st.guard_off);
+	cr_assert_not(st.coarse);
 	cr_assert(strstr(text, "Find a candidate spot"), "guidance: %s", text);
+}
+
+/* A bed sheet's 32 mm cells: the viewer says spots are found under a tool
+ * only, instead of inviting the user to find one lying. */
+Test(guidance, coarse_cells_say_spots_under_a_tool_only, .timeout = 60)
+{
+	char text[200];
+	uint32_t col = 0;
+	struct km_view_stats st;
+	guidance_of(100.0f, 32.0f, text, sizeof text, &col, &st);
+	cr_assert(st.coarse, "32 mm cells are coarser than a knot");
+	cr_assert_float_eq(st.coarse_mm, 32.0f, 1e-3);
+	cr_assert(strstr(text, "coarser than a knot"), "guidance: %s", text);
+	cr_assert_eq(col, C_WARN);
 }
 
 Test(guidance, raw_units_and_no_detection_are_said)
@@ -122,6 +140,11 @@ Test(guidance, raw_units_and_no_detection_are_said)
 	s.stats.guard_off = true;
 	cr_assert(strstr(km__rguidance(&s, &col), "Low frame rate"));
 	s.stats.guard_off = false;
+	s.stats.coarse = true;
+	s.stats.coarse_mm = 32.0f;
+	cr_assert(strstr(km__rguidance(&s, &col), "coarser than a knot"));
+	cr_assert_eq(col, C_WARN);
+	s.stats.coarse = false;
 	s.stats.saturated = true;
 	cr_assert(strstr(km__rguidance(&s, &col), "cells read wrong"));
 	s.stats.guard_off = true;
@@ -187,7 +210,7 @@ Test(guidance, limits_are_drawn)
 		for (int x = 716; x < 1008; x++)
 			base[1] = (base[1] ^ vt_pixel(&v, x, y)) * 1099511628211ull;
 	bool *flags[] = {&s.stats.raw_units, &s.stats.detection_off, &s.stats.guard_off,
-	                 &s.stats.bad_cells, &s.stats.saturated};
+	                 &s.stats.bad_cells, &s.stats.saturated, &s.stats.coarse};
 	for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++) {
 		*flags[k] = true;
 		cr_assert_eq(km_render_draw(r, &s, NULL, 0.03f), KM_OK);

@@ -38,6 +38,9 @@ const struct km_body_model *km__vpipe_body(const struct km__vpipe *p);
 /* Whether there is a pipeline for the frames' units (false when the one for
  * raw counts could not be made). */
 bool km__vpipe_running(const struct km__vpipe *p);
+/* The coarser axis's pitch when the pipeline's cells are coarser than a
+ * knot (spots only under a tool: km_pipeline_config_coarse_mm), else 0. */
+float km__vpipe_coarse_mm(const struct km__vpipe *p);
 /* The user logged numbness / tingling / radiating pain at t_us. */
 void km__vpipe_symptoms(struct km__vpipe *p, uint64_t t_us);
 

@@ -740,6 +740,11 @@ bool km__vpipe_running(const struct km__vpipe *v)
 	return v && v->pl;
 }
 
+float km__vpipe_coarse_mm(const struct km__vpipe *v)
+{
+	return v ? km_pipeline_config_coarse_mm(&v->cfg) : 0.0f;
+}
+
 int km__vpipe_process(struct km__vpipe *v, const struct km_frame *f, struct km_view_snapshot *out,
                       km__vpipe_event_fn fn, void *user)
 {

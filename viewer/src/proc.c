@@ -616,6 +616,8 @@ static void fill_stats(struct km__vproc *p, struct km_view_snapshot *s, const st
 	st->detection_off = !km__vpipe_running(p->pipe);
 	st->raw_units = (f->flags & KM_FRAME_UNCALIBRATED) != 0;
 	st->guard_off = p->guard_off;
+	st->coarse = p->coarse;
+	st->coarse_mm = p->coarse ? km__vpipe_coarse_mm(p->pipe) : 0.0f;
 	/* Faulty cells stay on screen a few seconds after the last frame that
 	 * had them: an intermittent cell does not blink the notice. */
 	if (f && (f->flags & KM_FRAME_BAD_CELLS))
@@ -690,7 +692,9 @@ static void guided_frame(struct km__vproc *p, struct km_view_snapshot *s, const 
 	}
 	const struct km_pipeline_result *res = km__vpipe_result(p->pipe);
 	struct km_guided_input in;
-	if (p->guided_on && res && km_guided_input_from_pipeline(res, f->pitch_mm, &in) == KM_OK &&
+	/* the outline's rows are the row pitch apart (true mm along y) */
+	float row_pitch = s->pos_row_pitch_mm > 0.0f ? s->pos_row_pitch_mm : f->pitch_mm;
+	if (p->guided_on && res && km_guided_input_from_pipeline(res, row_pitch, &in) == KM_OK &&
 	    km_guided_update(p->guided, &in, cues, KM_ARRAY_SIZE(cues), &n) == KM_OK)
 		play(p, cues, n);
 	km_guided_get_view(p->guided, &s->guided);
@@ -781,6 +785,8 @@ static void *proc_main(void *arg)
 			const struct km_pipeline_result *res = km__vpipe_result(p->pipe);
 			if (res && (res->flags & KM_PIPELINE_GUARD_OFF))
 				p->guard_off = true;
+			if (res && (res->flags & KM_PIPELINE_COARSE))
+				p->coarse = true;
 			if (res && (res->flags & KM_PIPELINE_BAD_CELLS)) {
 				p->n_bad_cells =
 				    (uint32_t)KM_MIN(res->bad_cells, (size_t)UINT32_MAX);

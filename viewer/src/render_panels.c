@@ -154,7 +154,7 @@ static void draw_hold_now(km_render *r, const struct km_view_snapshot *s, int x,
 	if (h->state == KM_VIEW_HOLD_IDLE) {
 		km__rtext(r, F_LARGE, C_TEXT, x + 14, y + 12, AL_LEFT, "No hold");
 		km__rtext_wrap(r, F_BODY, C_DIM, x + 14, y + 52, w - 28, AL_LEFT,
-		               "Rest a ball, a roller or your back on a candidate spot and keep "
+		               "Rest a ball or a roller under a candidate spot and keep "
 		               "still: the timer starts by itself.");
 		return;
 	}
@@ -268,6 +268,11 @@ void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct 
 		         (double)st->rate_hz);
 		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT, lim);
 	}
+	if (st->coarse) {
+		snprintf(lim, sizeof lim, "Cells of %.0f mm, coarser than a knot: spots under a "
+		         "tool only", (double)st->coarse_mm);
+		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT, lim);
+	}
 	if (st->bad_cells) {
 		if (st->n_bad_cells > 0)
 			snprintf(lim, sizeof lim, "%u faulty cell%s (NaN or negative) read as 0",
@@ -339,6 +344,11 @@ const char *km__rguidance(const struct km_view_snapshot *s, uint32_t *col)
 	if (s->stats.detection_off) {
 		*col = C_WARN;
 		return "Detection is off for this source: the map shows pressure only.";
+	}
+	if (s->stats.coarse) {
+		*col = C_WARN;
+		return "This mat's cells are coarser than a knot: place a ball under the spot to "
+		       "find and time it.";
 	}
 	if (s->stats.guard_off) {
 		*col = C_WARN;

@@ -240,7 +240,7 @@ struct km_pipeline_result;
 /* Fills *in from one processed frame of the dsp pipeline (knotmap/pipeline.h):
  * live confirmed tracks (END excluded; the first KM_GUIDED_MAX_CONTACTS),
  * load centre, midline, events (in->events points into res: valid until the
- * pipeline's next call). pitch_mm: the grid's (rows of the outline). KM_OK,
+ * pipeline's next call). pitch_mm: the grid's row pitch (rows of the outline). KM_OK,
  * KM_ERR_INVALID_ARG. Only in builds with the pipeline. */
 int km_guided_input_from_pipeline(const struct km_pipeline_result *res, float pitch_mm,
                                   struct km_guided_input *in);

@@ -111,6 +111,10 @@ struct km_view_stats {
 	bool detection_off; /* no dsp pipeline for this source: no spots, no holds */
 	bool raw_units;     /* the frames are raw counts, not kPa: relative rules only */
 	bool guard_off;     /* frame rate below the tensing-up guard's need */
+	/* cells coarser than a knot: spots only under a tool (KM_PIPELINE_COARSE);
+	 * coarse_mm is the coarser axis's pitch */
+	bool coarse;
+	float coarse_mm;
 	/* Faulty cells, seen within the last few seconds: */
 	bool bad_cells;       /* some cells read NaN/inf/negative (read as 0) */
 	uint32_t n_bad_cells; /* how many, in the last frame that had any */
