@@ -790,7 +790,10 @@ static struct coarse_count run_bed(bool ball, float limit, int *tracked)
 	cr_assert_eq(km_frame_create(64, 32, 30.0f, KM_GEOMETRY_FLAT, &f), KM_OK);
 	struct km_pipeline_result res;
 	*tracked = 0;
+	uint64_t allocs = 0;
 	for (uint32_t s = 1; s <= 300; s++) {
+		if (s == 2)
+			allocs = km__alloc_count();
 		bed_frame(f, s);
 		for (int r = 0; ball && r < 64; r++)
 			for (int cc = 0; cc < 32; cc++) {
@@ -803,6 +806,7 @@ static struct coarse_count run_bed(bool ball, float limit, int *tracked)
 		cr_assert_eq((res.flags & KM_PIPELINE_COARSE) != 0, limit > 0.0f && limit < 30.0f);
 		*tracked += res.track_count > 0;
 	}
+	cr_expect_eq(km__alloc_count(), allocs, "allocations per frame on 30 mm cells");
 	km_frame_destroy(f);
 	km_pipeline_destroy(p);
 	return n;

@@ -205,20 +205,8 @@ static void replay_sensor(const struct km_viewer_options *o, km_render *render)
 {
 	if (o->source != KM_VIEW_SOURCE_REPLAY || !o->replay_path)
 		return;
-	struct km_source_config sc = km_source_config_default();
-	sc.path = o->replay_path;
-	if (o->replay_format && km_import_format_parse(o->replay_format, &sc.import.format) != KM_OK)
-		return;
-	if (o->replay_units && km_import_units_parse(o->replay_units, &sc.import.units) != KM_OK)
-		return;
-	sc.import.rate_hz = o->replay_rate_hz;
-	sc.import.pitch_mm = o->replay_pitch_mm;
-	sc.import.rows = o->replay_rows;
-	sc.import.cols = o->replay_cols;
-	sc.import.sensor = o->replay_sensor;
-	sc.import.partial = o->replay_partial;
 	km_source *src = NULL;
-	if (km_source_create(&sc, &src) != KM_OK)
+	if (km__vproc_replay_source(o, &src) != KM_OK)
 		return;
 	const struct km_source_info *in = km_source_info(src);
 	struct km_render_sensor rs;

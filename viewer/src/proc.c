@@ -249,6 +249,27 @@ struct replay_grid {
 	uint16_t rows, cols;
 };
 
+int km__vproc_replay_source(const struct km_viewer_options *o, km_source **out)
+{
+	*out = NULL;
+	struct km_source_config sc = km_source_config_default();
+	sc.path = o->replay_path;
+	int rc = KM_OK;
+	if (o->replay_format)
+		rc = km_import_format_parse(o->replay_format, &sc.import.format);
+	if (rc == KM_OK && o->replay_units)
+		rc = km_import_units_parse(o->replay_units, &sc.import.units);
+	if (rc != KM_OK)
+		return rc;
+	sc.import.rate_hz = o->replay_rate_hz;
+	sc.import.pitch_mm = o->replay_pitch_mm;
+	sc.import.rows = o->replay_rows;
+	sc.import.cols = o->replay_cols;
+	sc.import.sensor = o->replay_sensor;
+	sc.import.partial = o->replay_partial;
+	return km_source_create(&sc, out);
+}
+
 /* Whether a replay's values are raw counts (an import without units, or
  * --units counts). The stream hands its frames over as kPa, unflagged, so
  * the file is asked here (its header only, quietly: the stream's own open
@@ -258,20 +279,8 @@ static bool replay_is_counts(const struct km_viewer_options *o, struct replay_gr
 	memset(g, 0, sizeof *g);
 	if (o->source != KM_VIEW_SOURCE_REPLAY || !o->replay_path)
 		return false;
-	struct km_source_config sc = km_source_config_default();
-	sc.path = o->replay_path;
-	if (o->replay_format && km_import_format_parse(o->replay_format, &sc.import.format) != KM_OK)
-		return false;
-	if (o->replay_units && km_import_units_parse(o->replay_units, &sc.import.units) != KM_OK)
-		return false;
-	sc.import.rate_hz = o->replay_rate_hz;
-	sc.import.pitch_mm = o->replay_pitch_mm;
-	sc.import.rows = o->replay_rows;
-	sc.import.cols = o->replay_cols;
-	sc.import.sensor = o->replay_sensor;
-	sc.import.partial = o->replay_partial;
 	km_source *src = NULL;
-	if (km_source_create(&sc, &src) != KM_OK)
+	if (km__vproc_replay_source(o, &src) != KM_OK)
 		return false;
 	const struct km_source_info *in = km_source_info(src);
 	bool counts = in->format != KM_IMPORT_KMREC && in->units == KM_UNITS_RAW;

@@ -13,6 +13,7 @@
 #include "glue.h"
 #include "knotmap/audio.h"
 #include "knotmap/guided.h"
+#include "knotmap/import.h"
 #include "knotmap/recording.h"
 #include "knotmap/session_log.h"
 #include "knotmap/stream.h"
@@ -116,6 +117,10 @@ struct km__vproc {
  * (a pipeline that cannot start is logged; the view carries on without
  * spots). KM_OK or the first error. */
 int km__vproc_create(const struct km_viewer_options *opts, struct km__vproc **out);
+/* Opens a replay's file as the options describe it (format, units, rate,
+ * pitch, grid, sensor, partial reading), for a look at its header; the
+ * stream opens its own. KM_OK or the source's / the parser's code. */
+int km__vproc_replay_source(const struct km_viewer_options *opts, km_source **out);
 /* Starts the thread; audio (may be NULL) receives the cues. KM_OK or
  * KM_ERR_NO_MEMORY. */
 int km__vproc_start(struct km__vproc *p, km_audio *audio);
