@@ -94,36 +94,15 @@ void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt, bool ch
 /* Spot names                                                                */
 /* ------------------------------------------------------------------------ */
 
-#define LETTERS 26
 
 void km__report_spot_letters(const struct km_summary *s, int *letter)
 {
-	size_t owner[LETTERS] = {0}; /* knot index + 1 holding each letter */
-	for (size_t i = 0; i < s->n_knots; i++) {
-		const struct km_summary_knot *k = &s->knots[i];
-		/* letters of knots lost before this one was found come back (a
-		 * KNOT_LOST in the same frame comes after the frame's finds) */
-		for (int l = 0; l < LETTERS; l++) {
-			const struct km_summary_knot *o = owner[l] ? &s->knots[owner[l] - 1] : NULL;
-			if (o && o->lost_us && o->lost_us < k->found_us)
-				owner[l] = 0;
-		}
-		letter[i] = -1;
-		for (int l = 0; l < LETTERS; l++)
-			if (!owner[l]) {
-				owner[l] = i + 1;
-				letter[i] = l;
-				break;
-			}
-	}
+	km_summary_knot_letters(s, letter);
 }
 
 void km__report_spot_name(int letter, char *buf, size_t n)
 {
-	if (letter >= 0 && letter < LETTERS)
-		snprintf(buf, n, "spot %c", 'A' + letter);
-	else
-		snprintf(buf, n, "spot");
+	km_summary_knot_label(letter, NULL, buf, n);
 }
 
 const char *km__report_knot_body(const struct km_export_config *cfg,
@@ -143,13 +122,7 @@ const char *km__report_knot_body(const struct km_export_config *cfg,
 void km__report_knot_label(const struct km_export_config *cfg, const struct km_summary_knot *k,
                            int letter, char *buf, size_t n)
 {
-	const char *body = km__report_knot_body(cfg, k);
-	if (!body)
-		km__report_spot_name(letter, buf, n);
-	else if (letter >= 0 && letter < LETTERS)
-		snprintf(buf, n, "%c: %s", 'A' + letter, body);
-	else
-		snprintf(buf, n, "%s", body);
+	km_summary_knot_label(letter, km__report_knot_body(cfg, k), buf, n);
 }
 
 /* ------------------------------------------------------------------------ */
