@@ -627,7 +627,8 @@ void km__vpipe_event_name(const struct km__vpipe *v, const struct km_event *ev, 
 
 /* The track's name: the announced knot's it stands for (one name per
  * spot on the marker, in the messages and on the hold panel, however many
- * tracks the pipeline saw there); else where the body model puts it now
+ * tracks the pipeline saw there); an announced knot's name from its
+ * KNOT_FOUND (announce_letter); else where the body model puts it now
  * (it settles as the person does; a letter given before is handed back),
  * else the name it had (the body lost for a moment does not rename a spot
  * "spot A"), else a neutral letter ("spot A"). */
@@ -661,6 +662,12 @@ static void spot_name(struct km__vpipe *v, const struct km_body_model *body,
 		const struct spot_name *knot = name_find(v, n->alias_of);
 		if (knot)
 			memcpy(n->name, knot->name, sizeof n->name);
+		snprintf(buf, size, "%s", n->name);
+		return;
+	}
+	if (n && n->announced && n->name[0]) {
+		/* an announced knot keeps the name it got at its KNOT_FOUND: the
+		 * one the messages, the report and the export's summary give it */
 		snprintf(buf, size, "%s", n->name);
 		return;
 	}
