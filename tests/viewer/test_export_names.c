@@ -171,7 +171,7 @@ Test(export_names, the_export_names_knots_by_body_as_the_viewer, .timeout = 300)
 	snprintf(json_path, sizeof json_path, "%s/s.json", dir);
 	snprintf(png_path, sizeof png_path, "%s/s.png", dir);
 	static struct run run;
-	record("back-lying", 40.0, rec_path, &run);
+	record("back-lying", 25.0, rec_path, &run);
 	cr_assert_geq(run.n_found, 1u, "the supine session found no spot");
 	cr_assert_gt(run.markers_checked, 100u, "the knots' markers were hardly seen");
 
