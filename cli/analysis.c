@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "knotmap/events.h"
 #include "session_util.h"
 
 const char km_cli_counts_notice[] =
@@ -154,10 +155,29 @@ void km_cli_analysis_name_recording(struct km_cli_analysis *a, km_rec_reader *r)
 {
 	if (!a->p || km_rec_reader_reset(r) != KM_OK)
 		return;
+	/* The file's last KNOT_FOUND: the pipeline need not run past it (reading
+	 * the items costs a fraction of running the dsp over them). */
 	struct km_rec_item it;
+	uint64_t last_found = 0;
+	bool any = false;
+	while (km_rec_reader_next(r, &it) == KM_OK) {
+		struct km_event ev;
+		if (it.kind != KM_REC_ITEM_EVENT)
+			continue;
+		km_event_from_record(&it.event, &ev);
+		if (ev.type == KM_EVENT_KNOT_FOUND) {
+			if (!any || ev.time_us > last_found)
+				last_found = ev.time_us;
+			any = true;
+		}
+	}
+	if (!any || km_rec_reader_reset(r) != KM_OK) {
+		km_rec_reader_reset(r);
+		return;
+	}
 	struct km_pipeline_result res;
 	uint64_t total = km_rec_reader_info(r)->frame_count, done = 0;
-	while (km_rec_reader_next_frame(r, &it) == KM_OK) {
+	while (km_rec_reader_next_frame(r, &it) == KM_OK && it.frame->device_time_us <= last_found) {
 		if (km_cli_analysis_process(a, it.frame, &res) == KM_ERR_NO_MEMORY)
 			break;
 		if (++done % 256 == 0)

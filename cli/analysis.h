@@ -61,8 +61,9 @@ int km_cli_analysis_create_adjusted(const char *cmd, const struct km_source_info
  * and each knot's name (KM_ERR_NO_MEMORY only when those tables cannot grow). */
 int km_cli_analysis_process(struct km_cli_analysis *a, const struct km_frame *f,
                             struct km_pipeline_result *res);
-/* The names of the knots of a recording: its frames run through the
- * analysis (the reader is reset after; it is left at the start). A .kmrec
+/* The names of the knots of a recording: its frames, up to its last
+ * KNOT_FOUND, run through the analysis (the reader is reset after; it is
+ * left at the start). A .kmrec
  * recorded live holds the events of the same pipeline, so its KNOT_FOUND
  * events are the ones named here. Prints nothing; on failure (no analysis,
  * a read error) names just stay empty: the exports then use letters. */
