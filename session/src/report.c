@@ -94,7 +94,6 @@ void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt, bool ch
 /* Spot names                                                                */
 /* ------------------------------------------------------------------------ */
 
-
 void km__report_spot_letters(const struct km_summary *s, int *letter)
 {
 	km_summary_knot_letters(s, letter);
@@ -222,20 +221,24 @@ static void draw_spot_legend(struct km__text *t, struct km__img *im, long x0, lo
 			snprintf(item, sizeof item, "%s %.1f s;", name, at);
 		char more[32];
 		snprintf(more, sizeof more, "+%zu more", m->summary.n_knots - i);
-		bool last_line = line + 1 >= SPOT_LINES;
-		long need = km__text_width(t, item) + (last_line && i + 1 < m->summary.n_knots
-		                                           ? km__text_width(t, more) + 8
-		                                           : 0);
-		if (x + need > x0 + w) {
-			if (last_line) {
-				km__text_draw(t, im, x, y, more, 0x555555);
-				return;
-			}
+		bool fits;
+		for (;;) {
+			/* the last line keeps room for "+N more" */
+			bool last_line = line + 1 >= SPOT_LINES;
+			long need =
+			    km__text_width(t, item) + (last_line && i + 1 < m->summary.n_knots
+			                                   ? km__text_width(t, more) + 8
+			                                   : 0);
+			fits = x + need <= x0 + w;
+			if (fits || last_line)
+				break;
 			line++; /* on the next line, under the first item */
 			y += LINE;
 			x = x0 + 16;
-			i--;
-			continue;
+		}
+		if (!fits) {
+			km__text_draw(t, im, x, y, more, 0x555555);
+			return;
 		}
 		x = km__text_draw(t, im, x, y, item, 0x000000) + 8;
 	}
@@ -373,8 +376,8 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 		draw_knots(font, &im, &l, l.peak_x, l.peak_y, &m, rp, cp, letter);
 		draw_knots(font, &im, &l, l.mean_x, l.mean_y, &m, rp, cp, letter);
 		draw_timeline(font, &im, &l, &m);
-		draw_spot_legend(font, &im, l.timeline_x, (long)l.spots_y, (long)l.timeline_w, cfg, &m,
-		                 letter);
+		draw_spot_legend(font, &im, l.timeline_x, (long)l.spots_y, (long)l.timeline_w, cfg,
+		                 &m, letter);
 		if (cfg->history)
 			rc = km__chart_draw(&im, l.chart_x, l.chart_y, l.chart_w, l.chart_h, &spots,
 			                    false, &cfg->log, NULL, NULL);
