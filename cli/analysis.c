@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "knotmap/events.h"
 #include "session_util.h"
 
 const char km_cli_counts_notice[] =
@@ -60,10 +61,40 @@ int km_cli_analysis_create_adjusted(const char *cmd, const struct km_source_info
 
 static size_t seen_lower(const struct km_cli_analysis *a, uint32_t id);
 
+/* The names of the knots found this frame, as the viewer gives them. */
+static int name_knots(struct km_cli_analysis *a, const struct km_pipeline_result *res)
+{
+	for (size_t i = 0; i < res->event_count; i++) {
+		const struct km_event *ev = &res->events[i];
+		char name[KM_BODY_NAME_MAX];
+		if (ev->type != KM_EVENT_KNOT_FOUND ||
+		    !km_body_spot_name(res->body, ev->x_mm, ev->y_mm, name, sizeof name))
+			continue;
+		if (a->n_names == a->cap_names) {
+			size_t cap = a->cap_names ? 2 * a->cap_names : 32;
+			void *g = realloc(a->names, cap * sizeof *a->names);
+			if (!g)
+				return KM_ERR_NO_MEMORY;
+			a->names = g;
+			a->cap_names = cap;
+		}
+		struct km_export_knot_name *n = &a->names[a->n_names++];
+		memset(n, 0, sizeof *n);
+		n->track_id = ev->track_id;
+		n->found_us = ev->time_us;
+		snprintf(n->name, sizeof n->name, "%s", name);
+	}
+	return KM_OK;
+}
+
 int km_cli_analysis_process(struct km_cli_analysis *a, const struct km_frame *f,
                             struct km_pipeline_result *res)
 {
+	_Static_assert(KM_EXPORT_NAME_MAX >= KM_BODY_NAME_MAX, "a body name fits the export's");
 	int rc = km_pipeline_process(a->p, f, res);
+	if (rc != KM_OK)
+		return rc;
+	rc = name_knots(a, res);
 	if (rc != KM_OK)
 		return rc;
 	for (size_t i = 0; i < res->track_count; i++) {
@@ -120,9 +151,54 @@ const struct km_cli_track_seen *km_cli_analysis_seen(const struct km_cli_analysi
 	return i < a->n_seen && a->seen[i].id == id ? &a->seen[i] : NULL;
 }
 
+void km_cli_analysis_name_recording(struct km_cli_analysis *a, km_rec_reader *r)
+{
+	if (!a->p || km_rec_reader_reset(r) != KM_OK)
+		return;
+	/* The file's last KNOT_FOUND: the pipeline need not run past it (reading
+	 * the items costs a fraction of running the dsp over them). */
+	struct km_rec_item it;
+	uint64_t last_found = 0;
+	bool any = false;
+	while (km_rec_reader_next(r, &it) == KM_OK) {
+		struct km_event ev;
+		if (it.kind != KM_REC_ITEM_EVENT)
+			continue;
+		km_event_from_record(&it.event, &ev);
+		if (ev.type == KM_EVENT_KNOT_FOUND) {
+			if (!any || ev.time_us > last_found)
+				last_found = ev.time_us;
+			any = true;
+		}
+	}
+	if (!any || km_rec_reader_reset(r) != KM_OK) {
+		km_rec_reader_reset(r);
+		return;
+	}
+	struct km_pipeline_result res;
+	uint64_t total = km_rec_reader_info(r)->frame_count, done = 0;
+	while (km_rec_reader_next_frame(r, &it) == KM_OK && it.frame->device_time_us <= last_found) {
+		if (km_cli_analysis_process(a, it.frame, &res) == KM_ERR_NO_MEMORY)
+			break;
+		if (++done % 256 == 0)
+			km_cli_progress((void *)"naming the spots", done, total);
+	}
+	km_rec_reader_reset(r);
+}
+
+const char *km_cli_analysis_knot_name(const struct km_cli_analysis *a, uint32_t track_id,
+                                      uint64_t found_us)
+{
+	for (size_t i = 0; i < a->n_names; i++)
+		if (a->names[i].track_id == track_id && a->names[i].found_us == found_us)
+			return a->names[i].name;
+	return NULL;
+}
+
 void km_cli_analysis_destroy(struct km_cli_analysis *a)
 {
 	km_pipeline_destroy(a->p);
+	free(a->names);
 	free(a->seen);
 	memset(a, 0, sizeof *a);
 }

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 
+#include "knotmap/export.h"
 #include "knotmap/import.h"
 #include "knotmap/pipeline.h"
 
@@ -29,6 +30,12 @@ struct km_cli_track_seen {
 
 struct km_cli_analysis {
 	km_pipeline *p;
+	/* Each knot's name at its KNOT_FOUND (n_names, in the order found):
+	 * km_body_spot_name under that frame's body model at the event's
+	 * position, the viewer's rule (viewer/src/pipe_dsp.c); knots the body
+	 * does not place are not listed (they keep their letter). */
+	struct km_export_knot_name *names;
+	size_t n_names, cap_names;
 	struct km_cli_track_seen *seen; /* n_seen, by first confirmation */
 	size_t n_seen, cap_seen;
 	bool counts;    /* relative rules only; loads in counts */
@@ -51,9 +58,19 @@ int km_cli_analysis_create_adjusted(const char *cmd, const struct km_source_info
                                     void (*adjust)(struct km_pipeline_config *, void *), void *ctx,
                                     struct km_cli_analysis *a);
 /* km_pipeline_process on one source frame; keeps what each track was seen as
- * (KM_ERR_NO_MEMORY only when that table cannot grow). */
+ * and each knot's name (KM_ERR_NO_MEMORY only when those tables cannot grow). */
 int km_cli_analysis_process(struct km_cli_analysis *a, const struct km_frame *f,
                             struct km_pipeline_result *res);
+/* The names of the knots of a recording: its frames, up to its last
+ * KNOT_FOUND, run through the analysis (the reader is reset after; it is
+ * left at the start). A .kmrec
+ * recorded live holds the events of the same pipeline, so its KNOT_FOUND
+ * events are the ones named here. Prints nothing; on failure (no analysis,
+ * a read error) names just stay empty: the exports then use letters. */
+void km_cli_analysis_name_recording(struct km_cli_analysis *a, km_rec_reader *r);
+/* Knot (track_id, found_us)'s name, or NULL. */
+const char *km_cli_analysis_knot_name(const struct km_cli_analysis *a, uint32_t track_id,
+                                      uint64_t found_us);
 /* What the tracker saw of track id, or NULL. */
 const struct km_cli_track_seen *km_cli_analysis_seen(const struct km_cli_analysis *a, uint32_t id);
 void km_cli_analysis_destroy(struct km_cli_analysis *a);

@@ -63,7 +63,21 @@ struct analysis {
 	const char *file_units;       /* the file's own ("mmHg"), and its factor */
 	double to_kpa;
 	unsigned cells_on; /* cells on the sensor (all, without a mask) */
+	int *letter;       /* each knot's letter (km_summary_knot_letters); NULL: none */
 };
+
+/* Knot i's body name (the viewer's at its KNOT_FOUND), or NULL. */
+static const char *knot_body(const struct analysis *a, size_t i)
+{
+	const struct km_summary_knot *k = &a->sum.knots[i];
+	return km_cli_analysis_knot_name(&a->run, k->track_id, k->found_us);
+}
+
+/* Knot i as the report and the export name it: "A: left upper back", "spot B". */
+static void knot_label(const struct analysis *a, size_t i, char *buf, size_t n)
+{
+	km_summary_knot_label(a->letter ? a->letter[i] : -1, knot_body(a, i), buf, n);
+}
 
 static void on_event(struct analysis *a, const struct km_event *ev)
 {
@@ -211,6 +225,15 @@ static void report_json(const struct analysis *a, const char *path, uint64_t fra
 		json_num(seen ? seen->peak_contrast : 0.0);
 		printf(", \"peak_response\": ");
 		json_num(seen ? seen->peak_response : 0.0);
+		char label[KM_EXPORT_NAME_MAX + 8];
+		knot_label(a, i, label, sizeof label);
+		printf(", \"name\": ");
+		json_str(label);
+		printf(", \"body\": ");
+		if (knot_body(a, i))
+			json_str(knot_body(a, i));
+		else
+			printf("null");
 		printf("}");
 	}
 	printf("%s],\n  \"holds\": [", a->sum.n_knots ? "\n  " : "");
@@ -266,7 +289,7 @@ static void report_json(const struct analysis *a, const char *path, uint64_t fra
 static void report_csv(const struct analysis *a)
 {
 	printf("kind,track,index,type,t_s,end_s,x_mm,y_mm,col,row,first_seen_s,last_seen_s,"
-	       "peak_contrast,held_s,load_%s,dose_%s_s,stiffness_pct,outcome,reason\n",
+	       "peak_contrast,held_s,load_%s,dose_%s_s,stiffness_pct,outcome,reason,name\n",
 	       a->units, a->units);
 	for (size_t i = 0; i < a->sum.n_knots; i++) {
 		const struct km_summary_knot *k = &a->sum.knots[i];
@@ -281,7 +304,9 @@ static void report_csv(const struct analysis *a)
 			       (double)seen->peak_contrast);
 		else
 			printf(",,");
-		printf(",,,,,,\n");
+		char label[KM_EXPORT_NAME_MAX + 8];
+		knot_label(a, i, label, sizeof label);
+		printf(",,,,,,,%s\n", label); /* no comma in a name (body.h's words) */
 	}
 	for (size_t i = 0; i < a->sum.n_holds; i++) {
 		const struct km_summary_hold *h = &a->sum.holds[i];
@@ -290,7 +315,7 @@ static void report_csv(const struct analysis *a)
 		       secs(a, h->start_us));
 		if (h->end_us)
 			printf("%.6g", secs(a, h->end_us));
-		printf(",%.6g,%.6g,%.6g,%.6g,,,,%.6g,%.6g,%.6g,%.6g,%s,%s\n", p.x_mm, p.y_mm, p.col,
+		printf(",%.6g,%.6g,%.6g,%.6g,,,,%.6g,%.6g,%.6g,%.6g,%s,%s,\n", p.x_mm, p.y_mm, p.col,
 		       p.row, (double)h->held_s, (double)h->load_kpa, (double)h->dose_kpa_s,
 		       (double)h->stiffness_pct,
 		       h->open ? "unfinished" : km_outcome_name(h->outcome),
@@ -299,7 +324,7 @@ static void report_csv(const struct analysis *a)
 	for (size_t i = 0; i < a->n_events; i++) {
 		const struct km_event *e = &a->events[i];
 		struct pos p = position(a, e->x_mm, e->y_mm);
-		printf("event,%" PRIu32 ",%" PRIu32 ",%s,%.6g,,%.6g,%.6g,%.6g,%.6g,,,,%.6g,%.6g,%.6g,%.6g,,%s\n",
+		printf("event,%" PRIu32 ",%" PRIu32 ",%s,%.6g,,%.6g,%.6g,%.6g,%.6g,,,,%.6g,%.6g,%.6g,%.6g,,%s,\n",
 		       e->track_id, e->hold_index, km_event_type_name(e->type), secs(a, e->time_us),
 		       p.x_mm, p.y_mm, p.col, p.row, (double)e->held_s, (double)e->load_kpa,
 		       (double)e->dose_kpa_s, (double)e->stiffness_pct,
@@ -322,7 +347,9 @@ static void report(const struct analysis *a, uint64_t frames, uint64_t skipped, 
 		       k->track_id, (double)k->x_mm, (double)k->y_mm, from);
 		if (k->lost_us)
 			printf(" to %7.1f s", (double)(int64_t)(k->lost_us - a->t0) / 1e6);
-		printf("\n");
+		char label[KM_EXPORT_NAME_MAX + 8];
+		knot_label(a, i, label, sizeof label);
+		printf("  %s\n", label);
 	}
 	printf("\nholds: %zu\n", a->sum.n_holds);
 	for (size_t i = 0; i < a->sum.n_holds; i++) {
@@ -458,6 +485,11 @@ static int run_analyze(int argc, char **argv)
 			on_event(&a, &res.events[i]);
 	/* a hold still running at the end: its length so far, not 0 s */
 	km_summary_finish(&a.sum, last_us);
+	/* the knots' letters, as the viewer and the report give them (none
+	 * out of memory: names without the tag) */
+	a.letter = malloc((a.sum.n_knots ? a.sum.n_knots : 1) * sizeof *a.letter);
+	if (a.letter)
+		km_summary_knot_letters(&a.sum, a.letter);
 	int status = KM_EXIT_OK;
 	if (rc != KM_ERR_END) {
 		struct km_import_damage d;
@@ -491,6 +523,7 @@ static int run_analyze(int argc, char **argv)
 	else if (status == KM_EXIT_OK)
 		report(&a, frames, skipped, dur);
 	km_summary_free(&a.sum);
+	free(a.letter);
 	free(a.events);
 	km_cli_analysis_destroy(&a.run);
 	km_source_destroy(r);

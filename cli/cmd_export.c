@@ -84,7 +84,8 @@ static int format_from_ext(const char *out, enum km_export_format *f)
 /* Frames of the import into the temporary recording, with the events the
  * analysis `analyze` runs finds in them (a .kmrec made live holds its own):
  * the exports then report the same knots and holds as `analyze`. */
-static int write_temp(km_source *src, const struct km_rec_writer_config *wc, uint64_t *n)
+static int write_temp(km_source *src, const struct km_rec_writer_config *wc, uint64_t *n,
+                      struct km_cli_analysis *names)
 {
 	const struct km_source_info *in = km_source_info(src);
 	struct km_rec_writer_config c = *wc;
@@ -129,6 +130,11 @@ static int write_temp(km_source *src, const struct km_rec_writer_config *wc, uin
 	}
 	int crc = km_rec_writer_close(w);
 	km_rec_writer_destroy(w);
+	/* the knots' names, found on the way (the caller frees them) */
+	names->names = an.names;
+	names->n_names = an.n_names;
+	names->cap_names = an.cap_names;
+	an.names = NULL;
 	km_cli_analysis_destroy(&an);
 	return rc != KM_OK ? rc : crc;
 }
@@ -136,7 +142,8 @@ static int write_temp(km_source *src, const struct km_rec_writer_config *wc, uin
 /* An import is exported through a temporary .kmrec (0600, removed after):
  * the exporters read recordings, and this keeps memory fixed per frame. */
 static int import_to_temp(const char *in, const struct km_cli_import_opts *io, km_source *src,
-                          char *tmp, size_t cap, km_rec_reader **out)
+                          char *tmp, size_t cap, km_rec_reader **out,
+                          struct km_cli_analysis *names)
 {
 	const char *base = getenv("TMPDIR");
 	snprintf(tmp, cap, "%s/knotmap-import-XXXXXX", base && *base ? base : "/tmp");
@@ -155,7 +162,7 @@ static int import_to_temp(const char *in, const struct km_cli_import_opts *io, k
 	wc.sync = false;
 	wc.log = km_cli_log();
 	uint64_t n = 0;
-	int rc = write_temp(src, &wc, &n);
+	int rc = write_temp(src, &wc, &n, names);
 	if (rc != KM_OK) {
 		struct km_import_damage d;
 		km_source_damage(src, &d);
@@ -280,15 +287,28 @@ static int run_export(int argc, char **argv)
 		return KM_EXIT_FAILURE;
 	}
 	char tmp[4096] = "";
+	/* The knots' names (the viewer's: side and body region at the
+	 * KNOT_FOUND) for the formats that list knots: the pipeline's body
+	 * model, from the analysis an import's events come from, or from the
+	 * recording's frames run through it again (the file has no body model). */
+	struct km_cli_analysis names;
+	memset(&names, 0, sizeof names);
 	km_rec_reader *r = km_source_rec_reader(src);
 	if (!r) {
 		km_cli_import_notes(CMD, in, src, &io);
-		rc = import_to_temp(in, &io, src, tmp, sizeof tmp, &r);
+		rc = import_to_temp(in, &io, src, tmp, sizeof tmp, &r, &names);
 		if (rc != KM_OK) {
+			km_cli_analysis_destroy(&names);
 			km_source_destroy(src);
 			km_history_destroy(hist);
 			return KM_EXIT_FAILURE;
 		}
+	} else if (f == KM_EXPORT_PNG || f == KM_EXPORT_JSON) {
+		if (km_cli_analysis_create(CMD, km_source_info(src), &names) == KM_OK)
+			km_cli_analysis_name_recording(&names, r);
+		else
+			fprintf(stderr, "knotmap export: warning: the spots are named by letter "
+			                "only (no body regions)\n");
 	}
 	struct km_export_config c = km_export_config_default();
 	c.log = km_cli_log();
@@ -307,7 +327,10 @@ static int run_export(int argc, char **argv)
 	c.mask = si->mask;
 	c.npy_sidecar = true;
 	c.history = hist;
+	c.knot_names = names.names;
+	c.n_knot_names = names.n_names;
 	rc = km_export_recording(&c, r);
+	km_cli_analysis_destroy(&names);
 	km_history_destroy(hist);
 	km_cli_progress_end();
 	struct km_rec_damage d;

@@ -122,14 +122,13 @@ static void handle_event(struct rec_state *st, const struct km_event *ev,
 	if (st->log &&
 	    km_session_log_event_at(st->log, ev, on_body ? &b : NULL, &persistent) == KM_OK &&
 	    persistent) {
-		if (on_body)
+		char name[KM_BODY_NAME_MAX];
+		if (on_body && km_body_spot_name(body, ev->x_mm, ev->y_mm, name, sizeof name))
+			/* the words the viewer and the report use */
 			fprintf(stderr,
-			        "\nknotmap record: the spot on the %s%s%s has been seen for more "
+			        "\nknotmap record: the spot on the %s has been seen for more "
 			        "than a week: please see a healthcare professional.\n",
-			        b.side > 0   ? "left "
-			        : b.side < 0 ? "right "
-			                     : "",
-			        b.region, b.side == 0 ? " (midline)" : "");
+			        name);
 		else
 			fprintf(stderr,
 			        "\nknotmap record: the spot at (%.0f, %.0f) mm has been seen "

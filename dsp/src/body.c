@@ -382,6 +382,29 @@ const char *km_body_region_name(enum km_body_region r)
 	return (unsigned)r < KM_REGION_COUNT ? n[r] : "unknown";
 }
 
+bool km_body_spot_name(const struct km_body_model *m, float x_mm, float y_mm, char *buf,
+                       size_t n)
+{
+	if (buf && n)
+		buf[0] = '\0';
+	struct km_body_position pos;
+	if (!buf || !n || !m || !m->found || m->posture == KM_POSTURE_SITTING ||
+	    km_body_locate(m, x_mm, y_mm, &pos) != KM_OK || pos.region == KM_REGION_OFF_BODY)
+		return false;
+	const char *region = km_body_region_name(pos.region);
+	if (pos.side == 0 || pos.side_is_mat) {
+		snprintf(buf, n, "%s", region);
+		return true;
+	}
+	/* one side of a pair: "left thigh", not "left thighs" (as the
+	 * history's knot names, session/src/history.c) */
+	size_t rl = strlen(region);
+	bool pair = pos.region == KM_REGION_THIGHS || pos.region == KM_REGION_LOWER_LEGS;
+	snprintf(buf, n, "%s %.*s", pos.side > 0 ? "left" : "right", (int)(pair ? rl - 1 : rl),
+	         region);
+	return true;
+}
+
 size_t km_body_describe(const struct km_body_position *pos, char *buf, size_t n)
 {
 	char tmp[160];

@@ -363,6 +363,13 @@ static int export_json(const struct km_export_config *cfg, km_rec_reader *r, str
 		km__out_printf(o, ": %" PRIu64, m.types[t].count);
 	}
 	km__out_puts(o, "}},\n  \"knots\": [");
+	/* each knot as the viewer and the report name it (report.h) */
+	int *letter = km__calloc(m.summary.n_knots ? m.summary.n_knots : 1, sizeof *letter);
+	if (!letter) {
+		km__model_free(&m);
+		return KM_ERR_NO_MEMORY;
+	}
+	km__report_spot_letters(&m.summary, letter);
 	for (size_t i = 0; i < m.summary.n_knots; i++) {
 		const struct km_summary_knot *k = &m.summary.knots[i];
 		km__out_printf(o, "%s\n    {\"track_id\": %" PRIu32 ", \"x_mm\": ", i ? "," : "",
@@ -370,8 +377,19 @@ static int export_json(const struct km_export_config *cfg, km_rec_reader *r, str
 		json_num(o, k->x_mm);
 		km__out_puts(o, ", \"y_mm\": ");
 		json_num(o, k->y_mm);
-		km__out_printf(o, ", \"time_us\": %" PRIu64 "}", k->found_us);
+		km__out_printf(o, ", \"time_us\": %" PRIu64 ", \"name\": ", k->found_us);
+		char label[KM_EXPORT_NAME_MAX + 8];
+		km__report_knot_label(cfg, k, letter[i], label, sizeof label);
+		json_str(o, label);
+		km__out_puts(o, ", \"body\": ");
+		const char *body = km__report_knot_body(cfg, k);
+		if (body)
+			json_str(o, body);
+		else
+			km__out_puts(o, "null");
+		km__out_puts(o, "}");
 	}
+	km__free(letter);
 	km__out_puts(o, m.summary.n_knots ? "\n  ],\n  \"holds\": [" : "],\n  \"holds\": [");
 	for (size_t i = 0; i < m.summary.n_holds; i++) {
 		const struct km_summary_hold *d = &m.summary.holds[i];

@@ -45,6 +45,9 @@ uint32_t km__outcome_colour(enum km_outcome o)
 
 enum { M = 16, LANES = 4, LANE_H = 14, BAR_GAP = 14, BAR_W = 10, LABEL_W = 64, LINE = 16 };
 enum { CHART_H = 560, CHART_MIN_W = 900 };
+/* Lines for the spots' names under the timeline ("A: left upper back"
+ * takes a third of a narrow report's width). */
+enum { SPOT_LINES = 3 };
 
 void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt, bool chart,
                        double row_over_col, struct km__report_layout *l)
@@ -75,7 +78,7 @@ void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt, bool ch
 	/* axis labels, the outcome legend and the spots below the timeline,
 	 * then the chart, then the safety note (three lines) */
 	l->spots_y = l->timeline_y + l->timeline_h + 4 + LINE + 4 + LINE + 4;
-	uint32_t y = l->spots_y + LINE + M;
+	uint32_t y = l->spots_y + SPOT_LINES * LINE + M;
 	if (chart) {
 		l->chart_x = M;
 		l->chart_y = y;
@@ -91,36 +94,34 @@ void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt, bool ch
 /* Spot names                                                                */
 /* ------------------------------------------------------------------------ */
 
-#define LETTERS 26
-
 void km__report_spot_letters(const struct km_summary *s, int *letter)
 {
-	size_t owner[LETTERS] = {0}; /* knot index + 1 holding each letter */
-	for (size_t i = 0; i < s->n_knots; i++) {
-		const struct km_summary_knot *k = &s->knots[i];
-		/* letters of knots lost before this one was found come back (a
-		 * KNOT_LOST in the same frame comes after the frame's finds) */
-		for (int l = 0; l < LETTERS; l++) {
-			const struct km_summary_knot *o = owner[l] ? &s->knots[owner[l] - 1] : NULL;
-			if (o && o->lost_us && o->lost_us < k->found_us)
-				owner[l] = 0;
-		}
-		letter[i] = -1;
-		for (int l = 0; l < LETTERS; l++)
-			if (!owner[l]) {
-				owner[l] = i + 1;
-				letter[i] = l;
-				break;
-			}
-	}
+	km_summary_knot_letters(s, letter);
 }
 
 void km__report_spot_name(int letter, char *buf, size_t n)
 {
-	if (letter >= 0 && letter < LETTERS)
-		snprintf(buf, n, "spot %c", 'A' + letter);
-	else
-		snprintf(buf, n, "spot");
+	km_summary_knot_label(letter, NULL, buf, n);
+}
+
+const char *km__report_knot_body(const struct km_export_config *cfg,
+                                 const struct km_summary_knot *k)
+{
+	if (!cfg || !k || !cfg->knot_names)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_knot_names; i++) {
+		const struct km_export_knot_name *n = &cfg->knot_names[i];
+		if (n->track_id == k->track_id && n->found_us == k->found_us &&
+		    memchr(n->name, '\0', sizeof n->name) && n->name[0])
+			return n->name;
+	}
+	return NULL;
+}
+
+void km__report_knot_label(const struct km_export_config *cfg, const struct km_summary_knot *k,
+                           int letter, char *buf, size_t n)
+{
+	km_summary_knot_label(letter, km__report_knot_body(cfg, k), buf, n);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -192,12 +193,15 @@ static void draw_knots(struct km__text *t, struct km__img *im, const struct km__
 	}
 }
 
-/* One line under the timeline: each spot by its letter, when it was found
- * and its holds ("spot B 12.3 s: 2 holds, longest 45 s"), as many as fit. */
+/* Lines under the timeline: each spot by its name, when it was found and
+ * its holds ("A: left upper back 12.3 s: 2 holds, longest 45 s", "spot B
+ * 20.1 s"), as many as fit in SPOT_LINES lines. */
 static void draw_spot_legend(struct km__text *t, struct km__img *im, long x0, long y, long w,
-                             const struct km__model *m, const int *letter)
+                             const struct km_export_config *cfg, const struct km__model *m,
+                             const int *letter)
 {
 	long x = km__text_draw(t, im, x0, y, "Spots (as the viewer named them):", 0x000000) + 8;
+	int line = 0;
 	for (size_t i = 0; i < m->summary.n_knots; i++) {
 		const struct km_summary_knot *k = &m->summary.knots[i];
 		size_t holds = 0;
@@ -207,8 +211,8 @@ static void draw_spot_legend(struct km__text *t, struct km__img *im, long x0, lo
 				holds++;
 				longest = KM_MAX(longest, m->summary.holds[j].held_s);
 			}
-		char name[16], item[96];
-		km__report_spot_name(letter[i], name, sizeof name);
+		char name[KM_EXPORT_NAME_MAX + 8], item[128];
+		km__report_knot_label(cfg, k, letter[i], name, sizeof name);
 		double at = (double)(int64_t)(k->found_us - m->first_us) / 1e6;
 		if (holds)
 			snprintf(item, sizeof item, "%s %.1f s: %zu hold%s, longest %.0f s;", name,
@@ -217,8 +221,22 @@ static void draw_spot_legend(struct km__text *t, struct km__img *im, long x0, lo
 			snprintf(item, sizeof item, "%s %.1f s;", name, at);
 		char more[32];
 		snprintf(more, sizeof more, "+%zu more", m->summary.n_knots - i);
-		if (x + km__text_width(t, item) + km__text_width(t, more) + 8 > x0 + w &&
-		    i + 1 < m->summary.n_knots) {
+		bool fits;
+		for (;;) {
+			/* the last line keeps room for "+N more" */
+			bool last_line = line + 1 >= SPOT_LINES;
+			long need =
+			    km__text_width(t, item) + (last_line && i + 1 < m->summary.n_knots
+			                                   ? km__text_width(t, more) + 8
+			                                   : 0);
+			fits = x + need <= x0 + w;
+			if (fits || last_line)
+				break;
+			line++; /* on the next line, under the first item */
+			y += LINE;
+			x = x0 + 16;
+		}
+		if (!fits) {
 			km__text_draw(t, im, x, y, more, 0x555555);
 			return;
 		}
@@ -358,8 +376,8 @@ int km__export_png(const struct km_export_config *cfg, km_rec_reader *r)
 		draw_knots(font, &im, &l, l.peak_x, l.peak_y, &m, rp, cp, letter);
 		draw_knots(font, &im, &l, l.mean_x, l.mean_y, &m, rp, cp, letter);
 		draw_timeline(font, &im, &l, &m);
-		draw_spot_legend(font, &im, l.timeline_x, (long)l.spots_y, (long)l.timeline_w, &m,
-		                 letter);
+		draw_spot_legend(font, &im, l.timeline_x, (long)l.spots_y, (long)l.timeline_w, cfg,
+		                 &m, letter);
 		if (cfg->history)
 			rc = km__chart_draw(&im, l.chart_x, l.chart_y, l.chart_w, l.chart_h, &spots,
 			                    false, &cfg->log, NULL, NULL);

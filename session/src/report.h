@@ -40,6 +40,15 @@ void km__report_layout(unsigned rows, unsigned cols, uint32_t scale_opt, bool ch
 void km__report_spot_letters(const struct km_summary *s, int *letter);
 /* "spot A", or "spot" for -1 (what the viewer writes). */
 void km__report_spot_name(int letter, char *buf, size_t n);
+/* Knot k's body name from cfg->knot_names (its track and KNOT_FOUND time),
+ * or NULL when it has none. */
+const char *km__report_knot_body(const struct km_export_config *cfg,
+                                 const struct km_summary_knot *k);
+/* Knot k as the report and the JSON summary name it: "A: left upper back"
+ * (its letter as a short tag, its body name), else "spot A" as the viewer
+ * said it ("left upper back" alone past Z). */
+void km__report_knot_label(const struct km_export_config *cfg, const struct km_summary_knot *k,
+                           int letter, char *buf, size_t n);
 
 /* Outcome colours of the hold timeline, 0xRRGGBB. */
 uint32_t km__outcome_colour(enum km_outcome o);

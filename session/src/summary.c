@@ -1,6 +1,7 @@
 /* The events -> knots and holds fold (see knotmap/summary.h). */
 #include "knotmap/summary.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "km_internal.h"
@@ -155,4 +156,43 @@ void km_summary_finish(struct km_summary *s, uint64_t end_us)
 		if (!(d->held_s > 0))
 			d->held_s = (float)((double)(d->end_us - d->start_us) / 1e6);
 	}
+}
+
+#define LETTERS 26
+
+void km_summary_knot_letters(const struct km_summary *s, int *letter)
+{
+	if (!s || !letter)
+		return;
+	size_t owner[LETTERS] = {0}; /* knot index + 1 holding each letter */
+	for (size_t i = 0; i < s->n_knots; i++) {
+		const struct km_summary_knot *k = &s->knots[i];
+		/* letters of knots lost before this one was found come back (a
+		 * KNOT_LOST in the same frame comes after the frame's finds) */
+		for (int l = 0; l < LETTERS; l++) {
+			const struct km_summary_knot *o = owner[l] ? &s->knots[owner[l] - 1] : NULL;
+			if (o && o->lost_us && o->lost_us < k->found_us)
+				owner[l] = 0;
+		}
+		letter[i] = -1;
+		for (int l = 0; l < LETTERS; l++)
+			if (!owner[l]) {
+				owner[l] = i + 1;
+				letter[i] = l;
+				break;
+			}
+	}
+}
+
+size_t km_summary_knot_label(int letter, const char *body, char *buf, size_t n)
+{
+	bool lettered = letter >= 0 && letter < LETTERS;
+	int len;
+	if (body && body[0])
+		len = lettered ? snprintf(buf, buf ? n : 0, "%c: %s", 'A' + letter, body)
+		               : snprintf(buf, buf ? n : 0, "%s", body);
+	else
+		len = lettered ? snprintf(buf, buf ? n : 0, "spot %c", 'A' + letter)
+		               : snprintf(buf, buf ? n : 0, "spot");
+	return len < 0 ? 0 : (size_t)len;
 }

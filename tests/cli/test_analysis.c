@@ -95,6 +95,9 @@ static const char check_same[] =
     "for x, y in zip(e['knots'], a['knots']):\n"
     "    assert x['track_id'] == y['track'], (x, y)\n"
     "    assert abs(x['x_mm'] - y['x_mm']) < 1e-3 and abs(x['y_mm'] - y['y_mm']) < 1e-3, (x, y)\n"
+    "    # named alike: 'A: left upper back' (the body known), else 'spot A'\n"
+    "    assert x['name'] == y['name'] and x['body'] == y['body'], (x, y)\n"
+    "    assert x['name'].startswith('spot') == (x['body'] is None), x\n"
     "for x, y in zip(e['holds'], a['holds']):\n"
     "    assert x['track_id'] == y['track'] and abs(x['held_s'] - y['held_s']) < 1e-3, (x, y)\n"
     "    assert x['outcome'] == y['outcome'] or not x['finished'], (x, y)\n"
@@ -210,6 +213,50 @@ Test(analysis_cli, export_of_import_holds_the_analysis)
 	r = py("check_same.py ec.json ac.json");
 	cr_assert_eq(r->status, 0, "%s", r->out);
 	cr_assert(strstr(r->out, "same counts counts"), "%s", r->out);
+}
+
+/* The knots' names of a supine session (issue 20): by body region and side
+ * with the letter as a tag ("A: left upper back"), the same in the export's
+ * JSON summary of the recording, of its import, and in `analyze` (JSON and
+ * text). tests/viewer/test_export_names.c checks they are the viewer's. */
+static const char check_names[] =
+    "import json, sys\n"
+    "a = json.load(open(sys.argv[1]))\n"
+    "t = open(sys.argv[2]).read()\n"
+    "ks = a['knots']\n"
+    "assert len(ks) > 0\n"
+    "for f in sys.argv[3:]:\n"
+    "    e = json.load(open(f))['knots']\n"
+    "    assert [(k['track_id'], k['name'], k['body']) for k in e] == \\\n"
+    "        [(k['track'], k['name'], k['body']) for k in ks], (f, e, ks)\n"
+    "sided = 0\n"
+    "for k in ks:\n"
+    "    assert k['name'] in t, (k['name'], t)\n"
+    "    if k['body']:\n"
+    "        assert k['name'][1:3] == ': ' and k['name'][3:] == k['body'], k\n"
+    "        sided += k['body'].split()[0] in ('left', 'right')\n"
+    "assert sided > 0, ks\n"
+    "print('named', ', '.join(k['name'] for k in ks))\n";
+
+Test(analysis_cli, knots_named_by_body_region_and_side)
+{
+	struct km_test_run *r = knot("record --sim back-lying --duration 12 --fast --no-history "
+	                             "-o b.kmrec");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	write_text("check_names.py", check_names);
+	r = knot("analyze b.kmrec --json > a.json 2>a.json.err; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("analyze b.kmrec > a.txt 2>a.txt.err; exit $?");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("export b.kmrec -o e.json");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("export b.kmrec -o b.npy");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = knot("export b.npy -o i.json");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	r = py("check_names.py a.json a.txt e.json i.json");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "named "), "%s", r->out);
 }
 
 /* Round trips (issue 17): an import in counts at 50 Hz with 8 x 5 mm cells,

@@ -101,6 +101,29 @@ Test(body, supine_midline_and_landmarks)
 	cr_assert_eq(km_body_locate(o, o->midline_x_mm - 150.0f, 33.5f * PITCH, &pos), KM_OK);
 	cr_expect_eq(pos.side, -1);
 	cr_expect_eq(pos.region, KM_REGION_PELVIS, "%s", km_body_region_name(pos.region));
+
+	/* The words on the viewer's markers and in the report (issue 20). */
+	char name[KM_BODY_NAME_MAX];
+	cr_expect(km_body_spot_name(o, o->midline_x_mm + 40.0f, 20.5f * PITCH, name, sizeof name));
+	cr_expect_str_eq(name, "left upper back");
+	cr_expect(km_body_spot_name(o, o->midline_x_mm - 150.0f, 33.5f * PITCH, name, sizeof name));
+	cr_expect_str_eq(name, "right pelvis");
+	cr_expect(km_body_spot_name(o, o->midline_x_mm, 20.5f * PITCH, name, sizeof name));
+	cr_expect_str_eq(name, "upper back", "on the midline: the region alone");
+	/* one of a pair: "left thigh", not "left thighs" */
+	struct km_body_position thigh;
+	float ty = o->top_mm + 0.7f * o->length_mm;
+	cr_assert_eq(km_body_locate(o, o->midline_x_mm + 80.0f, ty, &thigh), KM_OK);
+	cr_assert_eq(thigh.region, KM_REGION_THIGHS, "%s", km_body_region_name(thigh.region));
+	cr_expect(km_body_spot_name(o, o->midline_x_mm + 80.0f, ty, name, sizeof name));
+	cr_expect_str_eq(name, "left thigh");
+	/* off the body, or cut short: no name, an empty buffer */
+	cr_expect_not(km_body_spot_name(o, o->right_mm + 200.0f, 20.5f * PITCH, name, sizeof name));
+	cr_expect_str_eq(name, "");
+	cr_expect_not(km_body_spot_name(NULL, 0.0f, 0.0f, name, sizeof name));
+	char small[6];
+	cr_expect(km_body_spot_name(o, o->midline_x_mm + 40.0f, 20.5f * PITCH, small, sizeof small));
+	cr_expect_str_eq(small, "left ", "always terminated");
 	km_body_destroy(b);
 }
 

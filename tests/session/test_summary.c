@@ -136,3 +136,44 @@ Test(summary, open_hold_counts_its_length_so_far)
 	km_summary_finish(NULL, 0);
 	km_summary_free(&s);
 }
+
+/* The knots' letters come back at KNOT_LOST (the viewer's rule), and a
+ * knot's label carries its body name with the letter as a tag (issue 20). */
+Test(summary, knot_letters_and_labels)
+{
+	struct km_summary s;
+	km_summary_init(&s);
+	struct km_event e = ev(KM_EVENT_KNOT_FOUND, 1, 1000000);
+	km_summary_add(&s, &e, NULL);
+	e = ev(KM_EVENT_KNOT_FOUND, 2, 2000000);
+	km_summary_add(&s, &e, NULL);
+	e = ev(KM_EVENT_KNOT_LOST, 1, 3000000);
+	km_summary_add(&s, &e, NULL);
+	e = ev(KM_EVENT_KNOT_FOUND, 3, 4000000); /* A is free again */
+	km_summary_add(&s, &e, NULL);
+	e = ev(KM_EVENT_KNOT_FOUND, 4, 5000000); /* A and B taken: C */
+	km_summary_add(&s, &e, NULL);
+	cr_assert_eq(s.n_knots, 4u);
+	int letter[4];
+	km_summary_knot_letters(&s, letter);
+	cr_expect_eq(letter[0], 0);
+	cr_expect_eq(letter[1], 1);
+	cr_expect_eq(letter[2], 0);
+	cr_expect_eq(letter[3], 2);
+	char buf[40];
+	cr_expect_eq(km_summary_knot_label(1, "left upper back", buf, sizeof buf), 18u);
+	cr_expect_str_eq(buf, "B: left upper back");
+	km_summary_knot_label(1, "", buf, sizeof buf);
+	cr_expect_str_eq(buf, "spot B", "no body name: the letter, as the viewer says it");
+	km_summary_knot_label(2, NULL, buf, sizeof buf);
+	cr_expect_str_eq(buf, "spot C");
+	km_summary_knot_label(-1, "right thigh", buf, sizeof buf);
+	cr_expect_str_eq(buf, "right thigh", "past Z: the body name alone");
+	km_summary_knot_label(-1, NULL, buf, sizeof buf);
+	cr_expect_str_eq(buf, "spot");
+	char small[4];
+	km_summary_knot_label(0, "left upper back", small, sizeof small);
+	cr_expect_str_eq(small, "A: ", "always terminated");
+	cr_expect_eq(km_summary_knot_label(0, "x", NULL, 0), 4u, "the length it needs");
+	km_summary_free(&s);
+}

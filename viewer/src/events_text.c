@@ -9,7 +9,7 @@ int km__event_text(const struct km_event *ev, const char *name, char *buf, size_
 	if (!ev || !buf || size == 0)
 		return 0;
 	enum km_view_level lv = KM_VIEW_INFO;
-	/* The spot as its marker says ("L upper back", "spot A"). */
+	/* The spot as its marker says ("left upper back", "spot A"). */
 	const char *id = name && *name ? name : "a spot";
 	int n = 0;
 	switch (ev->type) {

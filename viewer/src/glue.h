@@ -44,7 +44,7 @@ float km__vpipe_coarse_mm(const struct km__vpipe *p);
 /* The user logged numbness / tingling / radiating pain at t_us. */
 void km__vpipe_symptoms(struct km__vpipe *p, uint64_t t_us);
 
-/* The short name of an event's spot, as its marker shows it ("L upper
+/* The short name of an event's spot, as its marker shows it ("left upper
  * back", "spot A"); "" when it has none. Call from the event callback. */
 void km__vpipe_event_name(const struct km__vpipe *p, const struct km_event *ev, char *buf,
                           size_t size);

@@ -20,6 +20,11 @@
  * no marker (one missed detection at 100 frames/s is not). */
 #define LIVE_MISS_S 0.1f
 
+/* Words a person reads at a glance: side and region from body coordinates
+ * ("left upper back"), the one wording of knotmap/body.h that the report
+ * and the export's summary use too. */
+_Static_assert(KM_VIEW_NAME_MAX >= KM_BODY_NAME_MAX, "a spot's name fits the view");
+
 struct spot_name {
 	uint32_t id;
 	bool body;      /* from body coordinates (else a letter) */
@@ -98,7 +103,7 @@ struct km__vpipe {
 
 static struct spot_name *name_find(struct km__vpipe *v, uint32_t id);
 static void name_drop(struct km__vpipe *v, uint32_t id);
-static void announce_letter(struct km__vpipe *v, uint32_t id);
+static void announce_letter(struct km__vpipe *v, const struct km_event *ev);
 
 /* The running hold on a track in the panel's list, or NULL. */
 static struct km_view_hold_item *hold_item(struct km__vpipe *v, uint32_t id)
@@ -277,7 +282,7 @@ static void on_event(void *user, const struct km_event *ev)
 		break;
 	}
 	if (ev->type == KM_EVENT_KNOT_FOUND && ev->track_id)
-		announce_letter(v, ev->track_id);
+		announce_letter(v, ev);
 	hold_list_event(v, ev);
 	if (v->fn)
 		v->fn(v->user, ev);
@@ -576,9 +581,13 @@ static void letter_name(int l, char *buf, size_t size)
 }
 
 /* KNOT_FOUND: the knot's letter is the first free one, as the report gives
- * it (a borrowed letter goes back); shown unless the body names the spot. */
-static void announce_letter(struct km__vpipe *v, uint32_t id)
+ * it (a borrowed letter goes back); shown unless the body names the spot
+ * where the event puts it, under this frame's body model: the rule `knotmap
+ * export` applies when it names the recorded knots (cli/analysis.h), so the
+ * report says what the screen said. */
+static void announce_letter(struct km__vpipe *v, const struct km_event *ev)
 {
+	const uint32_t id = ev->track_id;
 	struct spot_name *n = name_find(v, id);
 	if (!n && v->n_names < MAX_IDS) {
 		n = &v->names[v->n_names++];
@@ -593,26 +602,10 @@ static void announce_letter(struct km__vpipe *v, uint32_t id)
 	int l = letter_take(v, id, false);
 	if (n) {
 		n->announced = true;
-		if (!n->body || !n->name[0])
+		n->body = km_body_spot_name(v->body, ev->x_mm, ev->y_mm, n->name, sizeof n->name);
+		if (!n->body)
 			letter_name(l, n->name, sizeof n->name);
 	}
-}
-
-/* Words a person reads at a glance: side and region from body coordinates
- * ("L upper back"); the person's side only when the posture says which it
- * is (body.h: unknown postures give mat sides, said here by the region
- * alone). Not for a short contact (sitting, or a trunk on a ball): the
- * regions are proportions of a whole body's length. */
-static bool body_name(const struct km_body_model *body, float x_mm, float y_mm, char *buf,
-                      size_t size)
-{
-	struct km_body_position pos;
-	if (!body || !body->found || body->posture == KM_POSTURE_SITTING ||
-	    km_body_locate(body, x_mm, y_mm, &pos) != KM_OK || pos.region == KM_REGION_OFF_BODY)
-		return false;
-	const char *side = pos.side == 0 || pos.side_is_mat ? "" : pos.side > 0 ? "L " : "R ";
-	snprintf(buf, size, "%s%s", side, km_body_region_name(pos.region));
-	return true;
 }
 
 void km__vpipe_event_name(const struct km__vpipe *v, const struct km_event *ev, char *buf,
@@ -629,12 +622,13 @@ void km__vpipe_event_name(const struct km__vpipe *v, const struct km_event *ev, 
 			return;
 		}
 	/* A spot never shown: its place, if the body says. */
-	body_name(v->body, ev->x_mm, ev->y_mm, buf, size);
+	km_body_spot_name(v->body, ev->x_mm, ev->y_mm, buf, size);
 }
 
 /* The track's name: the announced knot's it stands for (one name per
  * spot on the marker, in the messages and on the hold panel, however many
- * tracks the pipeline saw there); else where the body model puts it now
+ * tracks the pipeline saw there); an announced knot's name from its
+ * KNOT_FOUND (announce_letter); else where the body model puts it now
  * (it settles as the person does; a letter given before is handed back),
  * else the name it had (the body lost for a moment does not rename a spot
  * "spot A"), else a neutral letter ("spot A"). */
@@ -671,8 +665,14 @@ static void spot_name(struct km__vpipe *v, const struct km_body_model *body,
 		snprintf(buf, size, "%s", n->name);
 		return;
 	}
+	if (n && n->announced && n->name[0]) {
+		/* an announced knot keeps the name it got at its KNOT_FOUND: the
+		 * one the messages, the report and the export's summary give it */
+		snprintf(buf, size, "%s", n->name);
+		return;
+	}
 	char tmp[KM_VIEW_NAME_MAX];
-	bool by_body = body_name(body, x_mm, y_mm, tmp, sizeof tmp);
+	bool by_body = km_body_spot_name(body, x_mm, y_mm, tmp, sizeof tmp);
 	if (!by_body && n) {
 		snprintf(buf, size, "%s", n->name);
 		return;

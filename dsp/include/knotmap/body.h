@@ -125,6 +125,19 @@ KM_API int km_body_locate(const struct km_body_model *m, float x_mm, float y_mm,
 /* "left, upper back, 4 cm lateral of the spine, 3 cm from the left shoulder
  * blade" into buf (always terminated). Returns the length it needed. */
 KM_API size_t km_body_describe(const struct km_body_position *pos, char *buf, size_t n);
+/*
+ * A spot's name for people, the one wording the viewer's markers, the PNG
+ * report, the export's summary and `analyze` share: the person's side and the
+ * body region ("left upper back", "right thigh": one of a pair singular), the
+ * region alone on the midline or when the posture does not say which side is
+ * the person's ("upper back"). Returns false (buf "") when the body does not
+ * place the spot: no body, a short contact (sitting, a trunk on a ball: the
+ * regions are proportions of a whole body's length), or off the body. buf is
+ * always terminated; KM_BODY_NAME_MAX holds every name.
+ */
+#define KM_BODY_NAME_MAX 32
+KM_API bool km_body_spot_name(const struct km_body_model *m, float x_mm, float y_mm, char *buf,
+                              size_t n);
 KM_API const char *km_posture_name(enum km_posture p);
 KM_API const char *km_landmark_name(enum km_landmark l);
 KM_API const char *km_body_region_name(enum km_body_region r);

@@ -57,6 +57,18 @@ KM_API int km_export_format_parse(const char *name, enum km_export_format *out);
 /* Progress: frames done out of total (total from the index; may be 0). */
 typedef void (*km_export_progress_fn)(void *user, uint64_t done, uint64_t total);
 
+/* A knot's name for people, as the viewer gave it at its KNOT_FOUND:
+ * side and body region ("left upper back", knotmap/body.h's
+ * km_body_spot_name) under that frame's body model. The recording carries
+ * no body model and the session part no dsp: the caller that ran the
+ * pipeline (`knotmap export`) passes the names as data. */
+#define KM_EXPORT_NAME_MAX 32
+struct km_export_knot_name {
+	uint32_t track_id; /* the KNOT_FOUND event's track */
+	uint64_t found_us; /* and its time: one knot of the summary */
+	char name[KM_EXPORT_NAME_MAX];
+};
+
 struct km_export_config {
 	struct km_log log;
 	enum km_export_format format;
@@ -89,6 +101,12 @@ struct km_export_config {
 	 * body coordinates, the 7-day rule per spot). NULL: no chart. Not
 	 * owned; read only. */
 	struct km_history *history;
+	/* The knots' names (n_knot_names; NULL: none): the PNG report's spot
+	 * legend and the JSON summary's knots say "A: left upper back" for a
+	 * knot named here, "spot A" (its letter, as the viewer's) otherwise.
+	 * Not copied; must outlive the call. */
+	const struct km_export_knot_name *knot_names;
+	size_t n_knot_names;
 };
 
 KM_API struct km_export_config km_export_config_default(void);

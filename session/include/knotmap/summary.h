@@ -102,6 +102,23 @@ KM_API void km_summary_finish(struct km_summary *s, uint64_t end_us);
 KM_API const struct km_summary_hold *km_summary_open_hold(const struct km_summary *s,
                                                           uint32_t track_id);
 
+/*
+ * The knots' letters, as the viewer names a spot the body does not place
+ * ("spot B"): a knot takes the first letter free at its KNOT_FOUND and gives
+ * it back at KNOT_LOST, so letters come back rather than climb.
+ * letter[s->n_knots] receives each knot's letter (0 = A), -1 past Z.
+ */
+KM_API void km_summary_knot_letters(const struct km_summary *s, int *letter);
+/*
+ * A knot's name for people, the one wording of the report, the export's JSON
+ * summary and `analyze`: "A: left upper back" (the letter as a short tag and
+ * the body name the viewer gave it at its KNOT_FOUND, knotmap/body.h's
+ * km_body_spot_name), "spot A" when body is NULL or "" (as the viewer says
+ * it), "left upper back" alone past Z, "spot" for neither. Always
+ * terminated; returns the length it needed.
+ */
+KM_API size_t km_summary_knot_label(int letter, const char *body, char *buf, size_t n);
+
 /* Frees the arrays and empties the summary. NULL ok. */
 KM_API void km_summary_free(struct km_summary *s);
 

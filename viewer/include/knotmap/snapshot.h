@@ -21,7 +21,8 @@ extern "C" {
 #define KM_VIEW_MAX_MARKERS 32
 #define KM_VIEW_MAX_MESSAGES 6
 #define KM_VIEW_TEXT_MAX 112
-#define KM_VIEW_NAME_MAX 24
+/* a spot's name: body.h's KM_BODY_NAME_MAX ("right neck and shoulders") */
+#define KM_VIEW_NAME_MAX 32
 
 /* One candidate tender/stiff spot (a confirmed track). Positions in mm on the
  * grid: x along columns from the left edge of cell 0, y along rows. */
@@ -35,8 +36,8 @@ struct km_view_marker {
 	bool over_spine; /* on the spine midline: never timed */
 	bool landmark;   /* much stronger than a knot: bone or tool contact (never
 	                    labelled as a knot) */
-	/* Short words for the spot: side and body region ("L upper back") from
-	 * body coordinates, else a neutral letter stable while the track lives
+	/* Short words for the spot: side and body region ("left upper back",
+	 * km_body_spot_name) from body coordinates, else a neutral letter stable while the track lives
 	 * ("spot A"). */
 	char name[KM_VIEW_NAME_MAX];
 };
