@@ -244,7 +244,11 @@ class Pipeline(_knotmap._Pipeline):
     config: region_mm, average_tau_s, average_motion_mm, confirm_s,
     announce_s, max_bad_fraction, noise_k, min_response_kpa, outline_kpa,
     gate_mm, normalized, enable_guard, enable_hold, enable_stiffness,
-    sensor_noise, max_events (defaults: the library's).
+    sensor_noise, lying_trunk_only, row_pitch_mm and col_pitch_mm (oblong
+    cells; pitch_mm is then their geometric mean, as frames carry it),
+    knot_max_pitch_mm (cells coarser than this keep spots only under a
+    tool: flag 1 << 5 in frames["flags"]), max_events (defaults: the
+    library's).
 
     Frames without time stamps get sequence = frame index and time =
     index / rate_hz.

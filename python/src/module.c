@@ -753,6 +753,9 @@ static int pipeline_set(struct km_pipeline_config *c, const char *key, PyObject 
 	    {"confirm_s", &c->confirm_s, NULL},
 	    {"announce_s", &c->announce_s, NULL},
 	    {"max_bad_fraction", &c->max_bad_fraction, NULL},
+	    {"row_pitch_mm", &c->row_pitch_mm, NULL},
+	    {"col_pitch_mm", &c->col_pitch_mm, NULL},
+	    {"knot_max_pitch_mm", &c->knot_max_pitch_mm, NULL},
 	    {"noise_k", &c->detect.noise_k, NULL},
 	    {"min_response_kpa", &c->detect.min_response_kpa, NULL},
 	    {"outline_kpa", &c->detect.outline_kpa, NULL},
@@ -762,6 +765,7 @@ static int pipeline_set(struct km_pipeline_config *c, const char *key, PyObject 
 	    {"enable_hold", NULL, &c->enable_hold},
 	    {"enable_stiffness", NULL, &c->enable_stiffness},
 	    {"sensor_noise", NULL, &c->sensor_noise},
+	    {"lying_trunk_only", NULL, &c->lying_trunk_only},
 	};
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
 		if (strcmp(key, fields[i].name) != 0)

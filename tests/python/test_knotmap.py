@@ -293,6 +293,19 @@ def test_errors_carry_knotmaps_name(tmp_path):
     assert np.load(out).shape == (3, 4, 4)
 
 
+def test_coarse_cells_keep_spots_only_under_a_tool():
+    """A bed sheet's 32 mm cells are coarser than a knot: every result says
+    so (KM_PIPELINE_COARSE), unless the limit is lifted."""
+    coarse = 1 << 5
+    frames = np.full((20, 16, 16), 3.0, np.float32)
+    res = knotmap.Pipeline(16, 16, 32.0, 1.0).process_many(frames)
+    assert (res.frames["flags"] & coarse).all()
+    res = knotmap.Pipeline(16, 16, 32.0, 1.0, knot_max_pitch_mm=0).process_many(frames)
+    assert not (res.frames["flags"] & coarse).any()
+    res = knotmap.Pipeline(16, 16, 10.0, 1.0).process_many(frames)
+    assert not (res.frames["flags"] & coarse).any()
+
+
 def test_process_many_skips_bad_frames_like_analyze():
     p = knotmap.Pipeline(16, 16, 10.0, 100.0)
     frames = np.ones((5, 16, 16), np.float32)
