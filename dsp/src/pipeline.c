@@ -1180,8 +1180,11 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	float body_kpa = -1.0f; /* not computed yet this frame */
 	const struct km_candidate *cand = dr.candidates;
 	size_t n_cand = dr.count;
-	if (p->coarse)
-		n_cand = tool_candidates(p, &dr, &body_kpa), cand = p->kept;
+	if (p->coarse) {
+		/* A mat this coarse tracks a tool's contact, not body weight. */
+		n_cand = tool_candidates(p, &dr, &body_kpa);
+		cand = p->kept;
+	}
 	struct km_tracker_result tr;
 	rc = km_tracker_update(p->trk, cand, n_cand, f->device_time_us, &tr);
 	if (rc != KM_OK)
