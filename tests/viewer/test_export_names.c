@@ -52,18 +52,10 @@ static void on_event(void *user, const struct km_event *ev)
 /* The viewer's glue over seconds of a scenario, recorded into path. */
 static void record(const char *scenario, double seconds, const char *path, struct run *run)
 {
-	struct km_stream_config sc = km_stream_config_default();
-	sc.transport = KM_TRANSPORT_SIM;
-	sc.sim_scenario = scenario;
-	sc.sim_seed = 1;
-	sc.sim_realtime = false;
-	km_stream *st = NULL;
-	cr_assert_eq(km_stream_create(&sc, &st), KM_OK);
-	struct km_frame *f = NULL;
-	cr_assert_eq(km_stream_frame_create(st, &f), KM_OK);
+	km_stream *st;
+	struct km_frame *f;
 	struct km_device_info info;
-	cr_assert_eq(km_stream_device_info(st, &info), KM_OK);
-	cr_assert_eq(km_stream_start(st), KM_OK);
+	vt_sim_start(scenario, 0, &st, &f, &info);
 	struct km_rec_writer_config wc = km_rec_writer_config_default();
 	wc.path = path;
 	wc.sync = false;
@@ -234,18 +226,10 @@ Test(export_names, the_export_names_knots_by_body_as_the_viewer, .timeout = 300)
  * report and the summary print (knotmap/summary.h). */
 Test(export_names, a_knot_keeps_its_name_when_the_body_moves, .timeout = 300)
 {
-	struct km_stream_config sc = km_stream_config_default();
-	sc.transport = KM_TRANSPORT_SIM;
-	sc.sim_scenario = "back-lying";
-	sc.sim_seed = 1;
-	sc.sim_realtime = false;
-	km_stream *st = NULL;
-	cr_assert_eq(km_stream_create(&sc, &st), KM_OK);
-	struct km_frame *f = NULL;
-	cr_assert_eq(km_stream_frame_create(st, &f), KM_OK);
+	km_stream *st;
+	struct km_frame *f;
 	struct km_device_info info;
-	cr_assert_eq(km_stream_device_info(st, &info), KM_OK);
-	cr_assert_eq(km_stream_start(st), KM_OK);
+	vt_sim_start("back-lying", 0, &st, &f, &info);
 	char dir[] = "/tmp/km-expnames-XXXXXX";
 	cr_assert_not_null(mkdtemp(dir));
 	char rec_path[96];

@@ -32,18 +32,10 @@ static bool boxes_overlap(const struct km_render_box *a, const struct km_render_
 
 Test(hold_list, two_holds_both_listed_with_the_summarys_lengths, .timeout = 240)
 {
-	struct km_stream_config sc = km_stream_config_default();
-	sc.transport = KM_TRANSPORT_SIM;
-	sc.sim_scenario = "roller-device";
-	sc.sim_seed = 1;
-	sc.sim_realtime = false;
-	km_stream *st = NULL;
-	cr_assert_eq(km_stream_create(&sc, &st), KM_OK);
-	struct km_frame *f = NULL;
-	cr_assert_eq(km_stream_frame_create(st, &f), KM_OK);
+	km_stream *st;
+	struct km_frame *f;
 	struct km_device_info info;
-	cr_assert_eq(km_stream_device_info(st, &info), KM_OK);
-	cr_assert_eq(km_stream_start(st), KM_OK);
+	vt_sim_start("roller-device", 0, &st, &f, &info);
 	struct km__vpipe *vp = NULL;
 	cr_assert_eq(km__vpipe_create(f, (float)info.rate_hz, NULL, &vp), KM_OK);
 	struct km_view_snapshot s;

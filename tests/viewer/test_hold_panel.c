@@ -58,18 +58,10 @@ static void on_event(void *user, const struct km_event *ev)
 
 static void run(const char *scenario, double seconds, size_t *checked, size_t *n_tracks)
 {
-	struct km_stream_config sc = km_stream_config_default();
-	sc.transport = KM_TRANSPORT_SIM;
-	sc.sim_scenario = scenario;
-	sc.sim_seed = 1;
-	sc.sim_realtime = false;
-	km_stream *st = NULL;
-	cr_assert_eq(km_stream_create(&sc, &st), KM_OK);
-	struct km_frame *f = NULL;
-	cr_assert_eq(km_stream_frame_create(st, &f), KM_OK);
+	km_stream *st;
+	struct km_frame *f;
 	struct km_device_info info;
-	cr_assert_eq(km_stream_device_info(st, &info), KM_OK);
-	cr_assert_eq(km_stream_start(st), KM_OK);
+	vt_sim_start(scenario, 0, &st, &f, &info);
 	struct km__vpipe *vp = NULL;
 	cr_assert_eq(km__vpipe_create(f, (float)info.rate_hz, NULL, &vp), KM_OK);
 	struct km_view_snapshot s;

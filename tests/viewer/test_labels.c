@@ -320,18 +320,10 @@ static void on_real_event(void *user, const struct km_event *ev)
 static void run_real(const char *scenario, double seconds, struct real *out, const char *shot_env)
 {
 	memset(out, 0, sizeof *out);
-	struct km_stream_config sc = km_stream_config_default();
-	sc.transport = KM_TRANSPORT_SIM;
-	sc.sim_scenario = scenario;
-	sc.sim_seed = 1;
-	sc.sim_realtime = false;
 	km_stream *st;
-	cr_assert_eq(km_stream_create(&sc, &st), KM_OK, "scenario %s", scenario);
 	struct km_frame *f;
-	cr_assert_eq(km_stream_frame_create(st, &f), KM_OK);
 	struct km_device_info info;
-	cr_assert_eq(km_stream_device_info(st, &info), KM_OK);
-	cr_assert_eq(km_stream_start(st), KM_OK);
+	vt_sim_start(scenario, 0, &st, &f, &info);
 	struct km__vpipe *vp = NULL;
 	cr_assert_eq(km__vpipe_create(f, (float)info.rate_hz, NULL, &vp), KM_OK);
 	out->vp = vp;
@@ -463,18 +455,10 @@ Test(labels, tensing_up_one_name_throughout, .timeout = 120)
  * on the empty mat, from the first empty frame on. */
 Test(labels, no_markers_on_empty_frames, .timeout = 120)
 {
-	struct km_stream_config sc = km_stream_config_default();
-	sc.transport = KM_TRANSPORT_SIM;
-	sc.sim_scenario = "back-lying";
-	sc.sim_seed = 1;
-	sc.sim_realtime = false;
 	km_stream *st;
-	cr_assert_eq(km_stream_create(&sc, &st), KM_OK);
 	struct km_frame *f;
-	cr_assert_eq(km_stream_frame_create(st, &f), KM_OK);
 	struct km_device_info info;
-	cr_assert_eq(km_stream_device_info(st, &info), KM_OK);
-	cr_assert_eq(km_stream_start(st), KM_OK);
+	vt_sim_start("back-lying", 0, &st, &f, &info);
 	struct km__vpipe *vp = NULL;
 	cr_assert_eq(km__vpipe_create(f, (float)info.rate_hz, NULL, &vp), KM_OK);
 	struct km_view_snapshot s;

@@ -64,18 +64,10 @@ Test(report_names, the_report_names_the_spots_as_the_viewer_and_summary, .timeou
 	snprintf(json_path, sizeof json_path, "%s/s.json", dir);
 	snprintf(png_path, sizeof png_path, "%s/s.png", dir);
 
-	struct km_stream_config sc = km_stream_config_default();
-	sc.transport = KM_TRANSPORT_SIM;
-	sc.sim_scenario = "tennis-ball-trapezius";
-	sc.sim_seed = 1;
-	sc.sim_realtime = false;
-	km_stream *st = NULL;
-	cr_assert_eq(km_stream_create(&sc, &st), KM_OK);
-	struct km_frame *f = NULL;
-	cr_assert_eq(km_stream_frame_create(st, &f), KM_OK);
+	km_stream *st;
+	struct km_frame *f;
 	struct km_device_info info;
-	cr_assert_eq(km_stream_device_info(st, &info), KM_OK);
-	cr_assert_eq(km_stream_start(st), KM_OK);
+	vt_sim_start("tennis-ball-trapezius", 0, &st, &f, &info);
 	struct km_rec_writer_config wc = km_rec_writer_config_default();
 	wc.path = rec_path;
 	wc.sync = false;

@@ -31,19 +31,11 @@ static void sleep_ms(long ms)
 static void write_npy(const char *path, const char *scenario, double seconds, float scale,
                       const char *units)
 {
-	struct km_stream_config sc = km_stream_config_default();
-	sc.transport = KM_TRANSPORT_SIM;
-	sc.sim_scenario = scenario;
-	sc.sim_seed = 1;
-	sc.sim_realtime = false;
-	km_stream *st = NULL;
-	cr_assert_eq(km_stream_create(&sc, &st), KM_OK);
-	struct km_frame *f = NULL;
-	cr_assert_eq(km_stream_frame_create(st, &f), KM_OK);
+	km_stream *st;
+	struct km_frame *f;
 	struct km_device_info info;
-	cr_assert_eq(km_stream_device_info(st, &info), KM_OK);
+	vt_sim_start(scenario, 0, &st, &f, &info);
 	cr_assert_eq(info.geometry, KM_GEOMETRY_FLAT);
-	cr_assert_eq(km_stream_start(st), KM_OK);
 	unsigned n = (unsigned)(seconds * info.rate_hz);
 	FILE *fp = fopen(path, "wb");
 	cr_assert_not_null(fp);

@@ -11,8 +11,29 @@
 #include "knotmap/render.h"
 #include "knotmap/screenshot.h"
 #include "knotmap/snapshot.h"
+#include "knotmap/stream.h"
 #include "knotmap/tribuf.h"
 #include "knotmap/viewer.h"
+
+/* A virtual-mat stream of the scenario (seed 1, as fast as it computes,
+ * frames: 0 = the scenario's length), started; its frame and device info. */
+static inline void vt_sim_start(const char *scenario, uint32_t frames, km_stream **st,
+                                struct km_frame **f, struct km_device_info *info)
+{
+	struct km_stream_config sc = km_stream_config_default();
+	sc.transport = KM_TRANSPORT_SIM;
+	sc.sim_scenario = scenario;
+	sc.sim_seed = 1;
+	sc.sim_realtime = false;
+	if (frames)
+		sc.sim_frames = frames;
+	*st = NULL;
+	*f = NULL;
+	cr_assert_eq(km_stream_create(&sc, st), KM_OK, "scenario %s", scenario);
+	cr_assert_eq(km_stream_frame_create(*st, f), KM_OK);
+	cr_assert_eq(km_stream_device_info(*st, info), KM_OK);
+	cr_assert_eq(km_stream_start(*st), KM_OK);
+}
 
 struct vt {
 	SDL_Surface *surf;
