@@ -12,15 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../viewer/src/glue.h"
 #include "knotmap/body.h"
-#include "knotmap/recording.h"
-#include "knotmap/stream.h"
-#include "viewer_test.h"
+#include "vt_session.h"
 
 struct run {
-	struct km__vpipe *vp;
-	km_rec_writer *w;
 	struct {
 		uint32_t track_id;
 		uint64_t time_us;
@@ -29,14 +24,13 @@ struct run {
 	} found[64];
 	size_t n_found;
 	size_t markers_checked;
+	/* after the legs are lifted (the second test) */
+	size_t after, renamed_by_body;
 };
 
-static void on_event(void *user, const struct km_event *ev)
+static void on_event(struct vt_session *ss, const struct km_event *ev)
 {
-	struct run *r = user;
-	struct km_rec_event rec;
-	km_event_to_record(ev, &rec);
-	cr_assert_eq(km_rec_writer_write_event(r->w, &rec), KM_OK);
+	struct run *r = ss->user;
 	if (ev->type == KM_EVENT_KNOT_LOST)
 		for (size_t i = 0; i < r->n_found; i++)
 			if (r->found[i].track_id == ev->track_id)
@@ -44,60 +38,24 @@ static void on_event(void *user, const struct km_event *ev)
 	if (ev->type == KM_EVENT_KNOT_FOUND && r->n_found < 64) {
 		r->found[r->n_found].track_id = ev->track_id;
 		r->found[r->n_found].time_us = ev->time_us;
-		km__vpipe_event_name(r->vp, ev, r->found[r->n_found].name, KM_VIEW_NAME_MAX);
+		km__vpipe_event_name(ss->vp, ev, r->found[r->n_found].name, KM_VIEW_NAME_MAX);
 		r->n_found++;
 	}
 }
 
-/* The viewer's glue over seconds of a scenario, recorded into path. */
-static void record(const char *scenario, double seconds, const char *path, struct run *run)
+/* A knot's marker says the name it got at its KNOT_FOUND, all its life (the
+ * report's), however the body model settles. */
+static void check_markers(struct vt_session *ss, const struct km_view_snapshot *s, double t_s)
 {
-	km_stream *st;
-	struct km_frame *f;
-	struct km_device_info info;
-	vt_sim_start(scenario, 0, &st, &f, &info);
-	struct km_rec_writer_config wc = km_rec_writer_config_default();
-	wc.path = path;
-	wc.sync = false;
-	wc.device.rows = f->rows;
-	wc.device.cols = f->cols;
-	wc.device.pitch_mm = f->pitch_mm;
-	wc.device.geometry = f->geometry;
-	wc.device.rate_hz = (float)info.rate_hz;
-	snprintf(wc.device.model, sizeof wc.device.model, "virtual mat (%s)", scenario);
-	memset(run, 0, sizeof *run);
-	cr_assert_eq(km_rec_writer_create(&wc, &run->w), KM_OK);
-	cr_assert_eq(km__vpipe_create(f, (float)info.rate_hz, NULL, &run->vp), KM_OK);
-	struct km_view_snapshot s;
-	cr_assert_eq(km_view_snapshot_init(&s, f->rows, f->cols, f->pitch_mm, f->geometry), KM_OK);
-	uint64_t t0 = 0;
-	bool first = true;
-	while (km_stream_read(st, f, 5000) == KM_OK) {
-		if (first)
-			t0 = f->device_time_us;
-		first = false;
-		if ((double)(f->device_time_us - t0) / 1e6 > seconds)
-			break;
-		cr_assert_eq(km_rec_writer_write_frame(run->w, f, NULL, 0), KM_OK);
-		cr_assert_eq(km_frame_copy(s.frame, f), KM_OK);
-		km__vpipe_process(run->vp, f, &s, on_event, run);
-		/* a knot's marker says the name it got at its KNOT_FOUND, all
-		 * its life (the report's), however the body model settles */
-		for (size_t m = 0; m < s.n_markers; m++)
-			for (size_t i = 0; i < run->n_found; i++)
-				if (s.markers[m].track_id == run->found[i].track_id &&
-				    !run->found[i].lost) {
-					cr_assert_str_eq(s.markers[m].name, run->found[i].name,
-					                 "knot #%u's marker", (unsigned)s.markers[m].track_id);
-					run->markers_checked++;
-				}
-	}
-	cr_assert_eq(km_rec_writer_close(run->w), KM_OK);
-	km_rec_writer_destroy(run->w);
-	km_view_snapshot_free(&s);
-	km__vpipe_destroy(run->vp);
-	km_frame_destroy(f);
-	km_stream_destroy(st);
+	struct run *run = ss->user;
+	(void)t_s;
+	for (size_t m = 0; m < s->n_markers; m++)
+		for (size_t i = 0; i < run->n_found; i++)
+			if (s->markers[m].track_id == run->found[i].track_id && !run->found[i].lost) {
+				cr_assert_str_eq(s->markers[m].name, run->found[i].name,
+				                 "knot #%u's marker", (unsigned)s->markers[m].track_id);
+				run->markers_checked++;
+			}
 }
 
 static char *slurp(const char *path)
@@ -163,7 +121,9 @@ Test(export_names, the_export_names_knots_by_body_as_the_viewer, .timeout = 300)
 	snprintf(json_path, sizeof json_path, "%s/s.json", dir);
 	snprintf(png_path, sizeof png_path, "%s/s.png", dir);
 	static struct run run;
-	record("back-lying", 25.0, rec_path, &run);
+	struct vt_session ss = {.scenario = "back-lying", .seconds = 25.0, .path = rec_path,
+	                        .on_event = on_event, .after = check_markers, .user = &run};
+	vt_session_run(&ss);
 	cr_assert_geq(run.n_found, 1u, "the supine session found no spot");
 	cr_assert_gt(run.markers_checked, 100u, "the knots' markers were hardly seen");
 
@@ -224,76 +184,58 @@ Test(export_names, the_export_names_knots_by_body_as_the_viewer, .timeout = 300)
  * that length, shift along the back). The marker of a knot found on the
  * "left upper back" still says so: the name the messages gave it and the
  * report and the summary print (knotmap/summary.h). */
+/* The legs off the mat after 15 s: rows below the pelvis unloaded. */
+static void lift_legs(struct vt_session *ss, struct km_frame *f, double t_s)
+{
+	(void)ss;
+	if (t_s > 15.0)
+		for (unsigned r = (unsigned)(1000.0f / f->pitch_mm); r < f->rows; r++)
+			memset(&f->kpa[(size_t)r * f->cols], 0, f->cols * sizeof(float));
+}
+
+/* After the lift, each knot's marker keeps its name where the body model
+ * would now name the spot otherwise. */
+static void check_after_lift(struct vt_session *ss, const struct km_view_snapshot *s, double t)
+{
+	struct run *run = ss->user;
+	if (t <= 15.0)
+		return;
+	const struct km_body_model *body = km__vpipe_body(ss->vp);
+	for (size_t m = 0; m < s->n_markers; m++)
+		for (size_t i = 0; i < run->n_found; i++) {
+			if (s->markers[m].track_id != run->found[i].track_id || run->found[i].lost)
+				continue;
+			char now[KM_BODY_NAME_MAX];
+			if (km_body_spot_name(body, s->markers[m].x_mm, s->markers[m].y_mm, now,
+			                      sizeof now) &&
+			    strcmp(now, run->found[i].name))
+				run->renamed_by_body++;
+			if (getenv("KM_TEST_VERBOSE") && run->after % 200 == 0)
+				printf("%.1f s #%u: marker '%s', found '%s', body now '%s'\n", t,
+				       (unsigned)s->markers[m].track_id, s->markers[m].name,
+				       run->found[i].name, now);
+			cr_assert_str_eq(s->markers[m].name, run->found[i].name,
+			                 "knot #%u's marker at %.1f s", (unsigned)s->markers[m].track_id,
+			                 t);
+			run->after++;
+		}
+}
+
 Test(export_names, a_knot_keeps_its_name_when_the_body_moves, .timeout = 300)
 {
-	km_stream *st;
-	struct km_frame *f;
-	struct km_device_info info;
-	vt_sim_start("back-lying", 0, &st, &f, &info);
 	char dir[] = "/tmp/km-expnames-XXXXXX";
 	cr_assert_not_null(mkdtemp(dir));
 	char rec_path[96];
 	snprintf(rec_path, sizeof rec_path, "%s/s.kmrec", dir);
-	struct km_rec_writer_config wc = km_rec_writer_config_default();
-	wc.path = rec_path;
-	wc.sync = false;
-	wc.device.rows = f->rows;
-	wc.device.cols = f->cols;
-	wc.device.pitch_mm = f->pitch_mm;
-	wc.device.rate_hz = (float)info.rate_hz;
 	static struct run run;
 	memset(&run, 0, sizeof run);
-	cr_assert_eq(km_rec_writer_create(&wc, &run.w), KM_OK);
-	cr_assert_eq(km__vpipe_create(f, (float)info.rate_hz, NULL, &run.vp), KM_OK);
-	struct km_view_snapshot s;
-	cr_assert_eq(km_view_snapshot_init(&s, f->rows, f->cols, f->pitch_mm, f->geometry), KM_OK);
-	uint64_t t0 = 0;
-	bool first = true;
-	size_t after = 0, renamed_by_body = 0;
-	while (km_stream_read(st, f, 5000) == KM_OK) {
-		if (first)
-			t0 = f->device_time_us;
-		first = false;
-		double t = (double)(f->device_time_us - t0) / 1e6;
-		if (t > 30.0)
-			break;
-		bool lifted = t > 15.0;
-		if (lifted) /* the legs off the mat: rows below the pelvis unloaded */
-			for (unsigned r = (unsigned)(1000.0f / f->pitch_mm); r < f->rows; r++)
-				memset(&f->kpa[(size_t)r * f->cols], 0, f->cols * sizeof(float));
-		cr_assert_eq(km_frame_copy(s.frame, f), KM_OK);
-		km__vpipe_process(run.vp, f, &s, on_event, &run);
-		if (!lifted)
-			continue;
-		const struct km_body_model *body = km__vpipe_body(run.vp);
-		for (size_t m = 0; m < s.n_markers; m++)
-			for (size_t i = 0; i < run.n_found; i++) {
-				if (s.markers[m].track_id != run.found[i].track_id || run.found[i].lost)
-					continue;
-				char now[KM_BODY_NAME_MAX];
-				if (km_body_spot_name(body, s.markers[m].x_mm, s.markers[m].y_mm, now,
-				                      sizeof now) &&
-				    strcmp(now, run.found[i].name))
-					renamed_by_body++;
-				if (getenv("KM_TEST_VERBOSE") && after % 200 == 0)
-					printf("%.1f s #%u: marker '%s', found '%s', body now '%s'\n", t,
-					       (unsigned)s.markers[m].track_id, s.markers[m].name,
-					       run.found[i].name, now);
-				cr_assert_str_eq(s.markers[m].name, run.found[i].name,
-				                 "knot #%u's marker at %.1f s",
-				                 (unsigned)s.markers[m].track_id, t);
-				after++;
-			}
-	}
-	cr_assert_eq(km_rec_writer_close(run.w), KM_OK);
-	km_rec_writer_destroy(run.w);
-	km_view_snapshot_free(&s);
-	km__vpipe_destroy(run.vp);
-	km_frame_destroy(f);
-	km_stream_destroy(st);
+	struct vt_session ss = {.scenario = "back-lying", .seconds = 30.0, .path = rec_path,
+	                        .on_event = on_event, .before = lift_legs,
+	                        .after = check_after_lift, .user = &run};
+	vt_session_run(&ss);
 	cr_assert_geq(run.n_found, 1u);
-	cr_assert_gt(after, 100u, "the knots' markers were hardly seen after the lift");
-	cr_assert_gt(renamed_by_body, 0u,
+	cr_assert_gt(run.after, 100u, "the knots' markers were hardly seen after the lift");
+	cr_assert_gt(run.renamed_by_body, 0u,
 	             "the body model placed no knot elsewhere after the lift: nothing tested");
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

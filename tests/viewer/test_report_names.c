@@ -12,27 +12,19 @@
 
 #include "../../session/src/model.h"
 #include "../../session/src/report.h"
-#include "../../viewer/src/glue.h"
 #include "knotmap/export.h"
-#include "knotmap/recording.h"
-#include "knotmap/stream.h"
-#include "viewer_test.h"
+#include "vt_session.h"
 
 struct run {
-	struct km__vpipe *vp;
-	km_rec_writer *w;
 	char found[64][KM_VIEW_NAME_MAX]; /* the viewer's name at each KNOT_FOUND */
 	size_t n_found;
 };
 
-static void on_event(void *user, const struct km_event *ev)
+static void on_event(struct vt_session *ss, const struct km_event *ev)
 {
-	struct run *r = user;
-	struct km_rec_event rec;
-	km_event_to_record(ev, &rec);
-	cr_assert_eq(km_rec_writer_write_event(r->w, &rec), KM_OK);
+	struct run *r = ss->user;
 	if (ev->type == KM_EVENT_KNOT_FOUND && r->n_found < 64)
-		km__vpipe_event_name(r->vp, ev, r->found[r->n_found++], KM_VIEW_NAME_MAX);
+		km__vpipe_event_name(ss->vp, ev, r->found[r->n_found++], KM_VIEW_NAME_MAX);
 }
 
 /* The knots' track ids in the JSON summary, in its order. */
@@ -64,43 +56,11 @@ Test(report_names, the_report_names_the_spots_as_the_viewer_and_summary, .timeou
 	snprintf(json_path, sizeof json_path, "%s/s.json", dir);
 	snprintf(png_path, sizeof png_path, "%s/s.png", dir);
 
-	km_stream *st;
-	struct km_frame *f;
-	struct km_device_info info;
-	vt_sim_start("tennis-ball-trapezius", 0, &st, &f, &info);
-	struct km_rec_writer_config wc = km_rec_writer_config_default();
-	wc.path = rec_path;
-	wc.sync = false;
-	wc.device.rows = f->rows;
-	wc.device.cols = f->cols;
-	wc.device.pitch_mm = f->pitch_mm;
-	wc.device.geometry = f->geometry;
-	wc.device.rate_hz = (float)info.rate_hz;
-	snprintf(wc.device.model, sizeof wc.device.model, "virtual mat (tennis-ball-trapezius)");
 	struct run run;
 	memset(&run, 0, sizeof run);
-	cr_assert_eq(km_rec_writer_create(&wc, &run.w), KM_OK);
-	cr_assert_eq(km__vpipe_create(f, (float)info.rate_hz, NULL, &run.vp), KM_OK);
-	struct km_view_snapshot s;
-	cr_assert_eq(km_view_snapshot_init(&s, f->rows, f->cols, f->pitch_mm, f->geometry), KM_OK);
-	uint64_t t0 = 0;
-	bool first = true;
-	while (km_stream_read(st, f, 5000) == KM_OK) {
-		if (first)
-			t0 = f->device_time_us;
-		first = false;
-		if ((double)(f->device_time_us - t0) / 1e6 > 90.0)
-			break;
-		cr_assert_eq(km_rec_writer_write_frame(run.w, f, NULL, 0), KM_OK);
-		cr_assert_eq(km_frame_copy(s.frame, f), KM_OK);
-		km__vpipe_process(run.vp, f, &s, on_event, &run);
-	}
-	cr_assert_eq(km_rec_writer_close(run.w), KM_OK);
-	km_rec_writer_destroy(run.w);
-	km_view_snapshot_free(&s);
-	km__vpipe_destroy(run.vp);
-	km_frame_destroy(f);
-	km_stream_destroy(st);
+	struct vt_session ss = {.scenario = "tennis-ball-trapezius", .seconds = 90.0,
+	                        .path = rec_path, .on_event = on_event, .user = &run};
+	vt_session_run(&ss);
 	cr_assert_geq(run.n_found, 2u, "the session found fewer than two spots");
 
 	/* the report's names, from the file */
