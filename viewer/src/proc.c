@@ -625,8 +625,9 @@ static void fill_stats(struct km__vproc *p, struct km_view_snapshot *s, const st
 	st->detection_off = !km__vpipe_running(p->pipe);
 	st->raw_units = (f->flags & KM_FRAME_UNCALIBRATED) != 0;
 	st->guard_off = p->guard_off;
-	st->coarse = p->coarse;
-	st->coarse_mm = p->coarse ? km__vpipe_coarse_mm(p->pipe) : 0.0f;
+	/* the pipeline's own config says it (KM_PIPELINE_COARSE follows it) */
+	st->coarse_mm = km__vpipe_running(p->pipe) ? km__vpipe_coarse_mm(p->pipe) : 0.0f;
+	st->coarse = st->coarse_mm > 0.0f;
 	/* Faulty cells stay on screen a few seconds after the last frame that
 	 * had them: an intermittent cell does not blink the notice. */
 	if (f && (f->flags & KM_FRAME_BAD_CELLS))
@@ -794,8 +795,6 @@ static void *proc_main(void *arg)
 			const struct km_pipeline_result *res = km__vpipe_result(p->pipe);
 			if (res && (res->flags & KM_PIPELINE_GUARD_OFF))
 				p->guard_off = true;
-			if (res && (res->flags & KM_PIPELINE_COARSE))
-				p->coarse = true;
 			if (res && (res->flags & KM_PIPELINE_BAD_CELLS)) {
 				p->n_bad_cells =
 				    (uint32_t)KM_MIN(res->bad_cells, (size_t)UINT32_MAX);

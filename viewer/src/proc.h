@@ -96,9 +96,6 @@ struct km__vproc {
 	/* The pipeline said the tensing-up guard is off (low rate); latched, as
 	 * the rate is the stream's, and skipped frames carry no result. */
 	bool guard_off;
-	/* The pipeline keeps spots only under a tool: its cells are coarser
-	 * than a knot (KM_PIPELINE_COARSE); latched like guard_off. */
-	bool coarse;
 	struct km__vmsg msgs[KM_VIEW_MAX_MESSAGES];
 	size_t n_msgs;
 
