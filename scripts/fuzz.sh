@@ -37,7 +37,7 @@ failed=""
 printf '%-22s %12s %10s %8s  %s\n' target executions exec/s corpus result
 for t in $targets; do
   [ -x "$fz/$t" ] || { echo "fuzz.sh: no target '$t' (see $fz/targets.txt)" >&2; exit 2; }
-  work="$fz/corpus/work/$t"
+  work="$fz/corpus/grown/$t"
   art="$fz/artifacts/$t"
   mkdir -p "$work" "$art"
   log="$fz/$t.log"
