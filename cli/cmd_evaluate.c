@@ -501,7 +501,9 @@ static void usage(FILE *out)
 	        "                        [--lying DIR] [--family sim|real|phantom|both|all]\n"
 	        "                        [--lying-seconds S] [--lying-seeds N]\n"
 	        "                        [--lying-posture PREFIX] [--lying-split report|dev|all]\n"
-	        "                        [--phantom-grid 32|64|128]\n\n"
+	        "                        [--phantom-grid 32|64|128] [--phantom-pitch MM]\n"
+	        "                        [--phantom-gain-spread X] [--phantom-noise X]\n"
+	        "                        [--phantom-tilt DEG] [--phantom-knot-max-pitch MM]\n\n"
 	        "Runs every virtual-mat scenario (or the named ones) for N seeds (default 3)\n"
 	        "through the dsp pipeline with its default settings and prints a Markdown\n"
 	        "accuracy table against the simulator's ground truth: knot recall, precision\n"
@@ -525,7 +527,13 @@ static void usage(FILE *out)
 	        "The phantom family: an analytic supine adult with four knots per\n"
 	        "recording, 60 s at 25 Hz on 32x32 @ 12 mm, 64x64 @ 8 mm and 128x128 @ 4 mm\n"
 	        "(--phantom-grid picks one), 30 recordings per grid (--seeds N: N),\n"
-	        "--seconds caps its recordings too.\n"
+	        "--seconds caps its recordings too. For robustness studies:\n"
+	        "--phantom-pitch MM runs one grid of that pitch instead (a 512 mm mat),\n"
+	        "--phantom-gain-spread X sets the cells' fixed gain errors (relative SD;\n"
+	        "drawn 0.01-0.03), --phantom-noise X the frame-to-frame relative noise\n"
+	        "(drawn 0.01-0.03), --phantom-tilt DEG the body's largest rotation on the\n"
+	        "mat (drawn within 1.5), --phantom-knot-max-pitch MM the pipeline's\n"
+	        "coarse-cells limit (0: off; default 18).\n"
 	        "--family picks the families: sim, real, phantom, both (sim and real) or\n"
 	        "all (the default; the real one needs --lying; with --scenario the\n"
 	        "default leaves the phantom out).\n"
@@ -536,6 +544,8 @@ static int run_evaluate(int argc, char **argv)
 {
 	long seeds = 3, lying_seeds = 1;
 	double max_s = 0.0, lying_s = 60.0;
+	double phantom_pitch = 0.0, phantom_gain = 0.0, phantom_noise = 0.0, phantom_tilt = 0.0;
+	double phantom_coarse = -1.0;
 	const char *lying = NULL, *lying_posture = NULL;
 	enum km_lying_split lying_split = KM_LYING_REPORT;
 	int fam_sim = 1, fam_real = 1, fam_phantom = 1, seeds_given = 0, phantom_grid = -1,
@@ -624,6 +634,21 @@ static int run_evaluate(int argc, char **argv)
 				             v);
 				return KM_EXIT_USAGE;
 			}
+		} else if (!strcmp(a, "--phantom-pitch")) {
+			if (km_cli_parse_double("evaluate", a, v, 1.0, 50.0, &phantom_pitch))
+				return KM_EXIT_USAGE;
+		} else if (!strcmp(a, "--phantom-knot-max-pitch")) {
+			if (km_cli_parse_double("evaluate", a, v, 0.0, 1000.0, &phantom_coarse))
+				return KM_EXIT_USAGE;
+		} else if (!strcmp(a, "--phantom-gain-spread")) {
+			if (km_cli_parse_double("evaluate", a, v, 0.0, 0.5, &phantom_gain))
+				return KM_EXIT_USAGE;
+		} else if (!strcmp(a, "--phantom-noise")) {
+			if (km_cli_parse_double("evaluate", a, v, 0.0, 0.5, &phantom_noise))
+				return KM_EXIT_USAGE;
+		} else if (!strcmp(a, "--phantom-tilt")) {
+			if (km_cli_parse_double("evaluate", a, v, 0.0, 30.0, &phantom_tilt))
+				return KM_EXIT_USAGE;
 		} else if (!strcmp(a, "--phantom-grid")) {
 			long side;
 			if (km_cli_parse_long("evaluate", a, v, 1, 1024, &side))
@@ -775,7 +800,12 @@ real:
 		                                  .seconds = max_s > 0.0 && max_s < 60.0 ? max_s : 60.0,
 		                                  .grid = phantom_grid,
 		                                  .min_response_kpa = opt_min_response,
-		                                  .texture_k = opt_texture_k};
+		                                  .texture_k = opt_texture_k,
+		                                  .gain_spread = phantom_gain,
+		                                  .noise = phantom_noise,
+		                                  .tilt_deg = phantom_tilt,
+		                                  .pitch_mm = phantom_pitch,
+		                                  .knot_max_pitch_mm = phantom_coarse};
 		failed |= km_eval_phantom(&po);
 	}
 	for (size_t i = 0; i < n_paths; i++)

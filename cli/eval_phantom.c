@@ -48,6 +48,8 @@ static void adjust(struct km_pipeline_config *pc, void *ctx)
 		pc->detect.min_response_kpa = (float)o->min_response_kpa;
 	if (o->texture_k >= 0.0)
 		pc->detect.texture_k = (float)o->texture_k;
+	if (o->knot_max_pitch_mm >= 0.0)
+		pc->knot_max_pitch_mm = (float)o->knot_max_pitch_mm;
 }
 
 /* One recording: knots scored into kt (when it has knots), events into ev. */
@@ -130,6 +132,22 @@ static int run(const struct km_phantom_config *pc, const struct km_eval_phantom_
 int km_eval_phantom(const struct km_eval_phantom_opts *o)
 {
 	int g0 = o->grid < 0 ? 0 : o->grid, g1 = o->grid < 0 ? KM_PHANTOM_GRIDS - 1 : o->grid;
+	uint16_t side[KM_PHANTOM_GRIDS];
+	float pitch[KM_PHANTOM_GRIDS];
+	char name[KM_PHANTOM_GRIDS][48];
+	for (int g = 0; g < KM_PHANTOM_GRIDS; g++) {
+		side[g] = grid_side[g];
+		pitch[g] = grid_pitch[g];
+		snprintf(name[g], sizeof name[g], "%s", grid_name[g]);
+	}
+	if (o->pitch_mm > 0.0) {
+		/* One grid of another pitch over a 512 mm mat, as the 8 mm one. */
+		g0 = g1 = 0;
+		pitch[0] = (float)o->pitch_mm;
+		long n = lround(512.0 / o->pitch_mm);
+		side[0] = (uint16_t)(n < 8 ? 8 : n > 256 ? 256 : n);
+		snprintf(name[0], sizeof name[0], "%ux%u @ %g mm", side[0], side[0], o->pitch_mm);
+	}
 	struct km_eval_tally kt[KM_PHANTOM_GRIDS + 1];
 	struct km_eval_events still[KM_PHANTOM_GRIDS];
 	unsigned still_err[KM_PHANTOM_GRIDS] = {0};
@@ -141,21 +159,38 @@ int km_eval_phantom(const struct km_eval_phantom_opts *o)
 	       "%u recording(s) per grid, 4 knots each (+15, +25, +40 %% and one more), %.0f s at "
 	       "%.0f Hz, analysed as `knotmap analyze` analyses an imported .npy in kPa\n\n",
 	       o->seeds, o->seconds, (double)RATE_HZ);
+	float gs = (float)o->gain_spread, nm = (float)o->noise, tilt = (float)o->tilt_deg;
+	if (gs > 0.0f || nm > 0.0f || tilt > 0.0f)
+		printf("Robustness study (0: drawn as usual): cells' fixed gain errors %.1f %% SD "
+		       "(drawn 1-3), frame noise %.1f %% SD (drawn 1-3), tilt up to %.1f deg "
+		       "(drawn within 1.5)\n\n",
+		       100.0 * gs, 100.0 * nm, (double)tilt);
 	km_eval_print_knots_header();
 	fflush(stdout);
 	for (int g = g0; g <= g1; g++) {
 		double t0 = now_s();
 		for (unsigned s = 1; s <= o->seeds; s++) {
 			struct km_eval_events ev = {0};
-			struct km_phantom_config pc = {grid_side[g], grid_pitch[g], s, 1, 0};
+			struct km_phantom_config pc = {.side = side[g],
+			                               .pitch_mm = pitch[g],
+			                               .seed = s,
+			                               .knots = 1,
+			                               .gain_spread = gs,
+			                               .noise_mult = nm,
+			                               .tilt_deg = tilt};
 			if (run(&pc, o, &kt[g], &ev))
 				failed = 1;
 		}
 		per_rec[g] = (now_s() - t0) / o->seeds;
-		struct km_phantom_config pc = {grid_side[g], grid_pitch[g], STILL_SEED, 0, 0};
+		struct km_phantom_config pc = {.side = side[g],
+		                               .pitch_mm = pitch[g],
+		                               .seed = STILL_SEED,
+		                               .gain_spread = gs,
+		                               .noise_mult = nm,
+		                               .tilt_deg = tilt};
 		if (run(&pc, o, NULL, &still[g]))
 			failed = 1, still_err[g]++;
-		km_eval_print_knots(grid_name[g], &kt[g]);
+		km_eval_print_knots(name[g], &kt[g]);
 		fflush(stdout);
 		km_eval_tally_add(&kt[KM_PHANTOM_GRIDS], &kt[g]);
 	}
@@ -164,7 +199,7 @@ int km_eval_phantom(const struct km_eval_phantom_opts *o)
 	printf("\n");
 	km_eval_print_regions_header();
 	for (int g = g0; g <= g1; g++)
-		km_eval_print_regions(grid_name[g], &kt[g], km_phantom_region_name,
+		km_eval_print_regions(name[g], &kt[g], km_phantom_region_name,
 		                      KM_PHANTOM_REGIONS);
 	if (g1 > g0)
 		km_eval_print_regions("ALL", &kt[KM_PHANTOM_GRIDS], km_phantom_region_name,
@@ -175,12 +210,12 @@ int km_eval_phantom(const struct km_eval_phantom_opts *o)
 	printf("| grid             | recs | holds | tensing | new candidates/min | err |\n");
 	printf("|------------------|-----:|------:|--------:|-------------------:|----:|\n");
 	for (int g = g0; g <= g1; g++)
-		printf("| %-16s | %4u | %5u | %7u | %18.2f | %3u |\n", grid_name[g], 1u,
+		printf("| %-16s | %4u | %5u | %7u | %18.2f | %3u |\n", name[g], 1u,
 		       still[g].holds, still[g].tens, still[g].found / (o->seconds / 60.0),
 		       still_err[g]);
 	printf("\nTime per recording with knots (wall, this machine):");
 	for (int g = g0; g <= g1; g++)
-		printf(" %s %.1f s%s", grid_name[g], per_rec[g], g < g1 ? ";" : "\n");
+		printf(" %s %.1f s%s", name[g], per_rec[g], g < g1 ? ";" : "\n");
 	fflush(stdout);
 	return failed;
 }

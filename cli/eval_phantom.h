@@ -16,6 +16,12 @@ struct km_eval_phantom_opts {
 	int grid; /* -1: every grid; else 0 (32x32 @ 12 mm), 1 (64x64 @ 8 mm), 2 (128 @ 4 mm) */
 	double min_response_kpa; /* the detector's floor, for studies (negative: default) */
 	double texture_k;        /* the detector's texture factor (negative: default) */
+	/* A robustness study (0: as drawn; phantom_body.h): the cells' fixed
+	 * gain errors, the frame noise (relative SDs), the largest tilt (deg). */
+	double gain_spread, noise, tilt_deg;
+	/* > 0: one grid of this pitch instead (a 512 mm mat; grid is ignored). */
+	double pitch_mm;
+	double knot_max_pitch_mm; /* the pipeline's coarse-cells limit (negative: default) */
 };
 
 /* The grid index for a side of 32, 64 or 128 cells, else -1. */

@@ -168,13 +168,14 @@ static void paired(uint64_t *s, float lo, float hi, float out[2])
 	out[1] = m * (1.0f - 0.5f * d);
 }
 
-static void draw_body(struct km_phantom *ph, uint64_t seed)
+static void draw_body(struct km_phantom *ph, uint64_t seed, const struct km_phantom_config *cfg)
 {
 	struct km_phantom_body *b = &ph->body;
 	uint64_t s = seed * 0x9E3779B97F4A7C15ull + 0x5eed;
 	float mat = ph->side * ph->pitch_mm;
 	b->scale = uni(&s, 0.9f, 1.1f);
-	b->theta = uni(&s, -1.5f, 1.5f) * 3.14159265f / 180.0f;
+	float tilt = cfg->tilt_deg > 0.0f ? cfg->tilt_deg : 1.5f;
+	b->theta = uni(&s, -tilt, tilt) * 3.14159265f / 180.0f;
 	b->base_kpa = uni(&s, 2.5f, 4.0f);
 	paired(&s, 6.0f, 10.0f, b->scap_amp);
 	paired(&s, 0.6f, 1.2f, b->ridge_amp);
@@ -208,6 +209,10 @@ static void draw_body(struct km_phantom *ph, uint64_t seed)
 	b->ox = 0.5f * mat + uni(&s, -15.0f, 15.0f);
 	b->oy = 0.0f;
 	b->gain_spread = uni(&s, 0.01f, 0.03f);
+	if (cfg->gain_spread > 0.0f)
+		b->gain_spread = cfg->gain_spread;
+	if (cfg->noise_mult > 0.0f)
+		b->noise_mult = cfg->noise_mult;
 	ph->noise = seed * 0xD1B54A32D192ED03ull + 0x401;
 }
 
@@ -340,7 +345,10 @@ static float noise_normal(uint64_t *s)
 int km_phantom_create(const struct km_phantom_config *cfg, struct km_phantom **out)
 {
 	*out = NULL;
-	if (cfg->side < 8 || cfg->side > 256 || !(cfg->pitch_mm >= 1.0f && cfg->pitch_mm <= 50.0f))
+	if (cfg->side < 8 || cfg->side > 256 || !(cfg->pitch_mm >= 1.0f && cfg->pitch_mm <= 50.0f) ||
+	    !(cfg->gain_spread >= 0.0f && cfg->gain_spread <= 0.5f) ||
+	    !(cfg->noise_mult >= 0.0f && cfg->noise_mult <= 0.5f) ||
+	    !(cfg->tilt_deg >= 0.0f && cfg->tilt_deg <= 30.0f))
 		return -1;
 	struct km_phantom *ph = calloc(1, sizeof *ph);
 	if (!ph)
@@ -356,7 +364,7 @@ int km_phantom_create(const struct km_phantom_config *cfg, struct km_phantom **o
 		km_phantom_destroy(ph);
 		return -1;
 	}
-	draw_body(ph, cfg->seed);
+	draw_body(ph, cfg->seed, cfg);
 	landmarks(ph);
 	ph->nk = cfg->knots ? place_knots(ph, cfg->seed) : 0;
 	render(ph);

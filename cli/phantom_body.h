@@ -35,6 +35,11 @@ struct km_phantom_config {
 	uint64_t seed;  /* body, knots, breathing, sway and noise */
 	int knots;      /* 0: none (lying still); else KM_PHANTOM_KNOTS */
 	int quiet;      /* 1: no breathing, sway or noise (the static map; tests) */
+	/* A robustness study's departures from the drawn body and sensor (0:
+	 * drawn as usual): the cells' fixed gain errors (relative SD; drawn
+	 * 1-3 %), the frame-to-frame relative noise (drawn 1-3 %), the largest
+	 * rotation on the mat (degrees; drawn within 1.5). */
+	float gain_spread, noise_mult, tilt_deg;
 };
 
 /* Where the body lies and what it presses (all drawn from the seed). */

@@ -16,7 +16,8 @@ static const float pitches[3] = {12.0f, 8.0f, 4.0f};
 
 static struct km_phantom *make(int g, uint64_t seed, int knots, int quiet)
 {
-	struct km_phantom_config c = {sides[g], pitches[g], seed, knots, quiet};
+	struct km_phantom_config c = {
+	    .side = sides[g], .pitch_mm = pitches[g], .seed = seed, .knots = knots, .quiet = quiet};
 	struct km_phantom *ph = NULL;
 	cr_assert_eq(km_phantom_create(&c, &ph), 0);
 	cr_assert_not_null(ph);
@@ -26,12 +27,47 @@ static struct km_phantom *make(int g, uint64_t seed, int knots, int quiet)
 Test(phantom, bad_config_is_refused)
 {
 	struct km_phantom *ph = (struct km_phantom *)1;
-	struct km_phantom_config c = {4, 8.0f, 1, 1, 0};
+	struct km_phantom_config c = {.side = 4, .pitch_mm = 8.0f, .seed = 1, .knots = 1};
 	cr_expect_eq(km_phantom_create(&c, &ph), -1);
 	cr_expect_null(ph);
 	c.side = 64;
 	c.pitch_mm = NAN;
 	cr_expect_eq(km_phantom_create(&c, &ph), -1);
+	c.pitch_mm = 8.0f;
+	c.tilt_deg = 45.0f;
+	cr_expect_eq(km_phantom_create(&c, &ph), -1);
+	c.tilt_deg = 0.0f;
+	c.gain_spread = -0.1f;
+	cr_expect_eq(km_phantom_create(&c, &ph), -1);
+}
+
+/* A robustness study's settings replace the drawn ones: the cells' fixed
+ * gain errors get the SD asked for, and the rest of the body is drawn as
+ * without them (the same seed, the same knots). */
+Test(phantom, study_sets_the_cells_gain_errors)
+{
+	struct km_phantom_config c = {.side = 64, .pitch_mm = 8.0f, .seed = 3, .knots = 1};
+	struct km_phantom *plain = NULL, *rough = NULL;
+	cr_assert_eq(km_phantom_create(&c, &plain), 0);
+	c.gain_spread = 0.08f;
+	cr_assert_eq(km_phantom_create(&c, &rough), 0);
+	double sum = 0.0, sum2 = 0.0;
+	size_t n = (size_t)c.side * c.side;
+	for (size_t i = 0; i < n; i++) {
+		double g = rough->cell_gain[i] - 1.0;
+		sum += g;
+		sum2 += g * g;
+	}
+	double sd = sqrt(sum2 / (double)n - (sum / (double)n) * (sum / (double)n));
+	cr_expect(sd > 0.07 && sd < 0.09, "gain SD %.4f, asked 0.08", sd);
+	cr_expect(plain->body.gain_spread < 0.031f, "drawn 1-3 %%: %.4f",
+	          (double)plain->body.gain_spread);
+	for (int i = 0; i < 4; i++) {
+		cr_expect_float_eq(rough->knot[i].x, plain->knot[i].x, 1e-4);
+		cr_expect_float_eq(rough->knot[i].y, plain->knot[i].y, 1e-4);
+	}
+	km_phantom_destroy(plain);
+	km_phantom_destroy(rough);
 }
 
 Test(phantom, four_knots_as_specified)
