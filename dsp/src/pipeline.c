@@ -165,7 +165,11 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	 * the simulator's recall kept (docs/accuracy.md, third pass). */
 	c.detect.texture_mirror_k = 3.0f;
 	c.lying_trunk_only = true;
-	c.knot_max_pitch_mm = 25.0f;
+	/* On the phantom family (tuning split, a 512 mm mat, the rule off)
+	 * cells of 12-16 mm keep recall 0.35-0.51 at precision 0.68-0.78;
+	 * 20 and 24 mm fall to 0.19 / 0.17 at 0.44 / 0.32: the limit lies
+	 * between (docs/accuracy.md, fifth pass). */
+	c.knot_max_pitch_mm = 18.0f;
 	c.max_bad_fraction = 0.25f;
 	c.max_events = 64;
 	return c;

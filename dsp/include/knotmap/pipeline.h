@@ -149,10 +149,11 @@ struct km_pipeline_config {
 	bool lying_trunk_only;
 	/* A knot (radius 7-25 mm, docs/signal-model.md) shows as a bump of its
 	 * own only on cells no larger than its radius; on coarser cells one
-	 * cell holds the whole knot and reads like a cell of uneven gain or a
-	 * fold of the sheet. Cells coarser than this (mm, either axis; 0 =
-	 * no limit; default 25): a spot is kept only as a tool's contact,
-	 * with KM_PIPELINE_COARSE on every result. */
+	 * cell holds most of the knot and reads like a cell of uneven gain or
+	 * a fold of the sheet. Cells coarser than this (mm, either axis; 0 =
+	 * no limit; default 18, where the phantom family's precision falls):
+	 * a spot is kept only as a tool's contact, with KM_PIPELINE_COARSE on
+	 * every result. */
 	float knot_max_pitch_mm;
 	/* A frame with more NaN/inf/negative cells than this fraction (of the
 	 * sensor's cells) is rejected (KM_ERR_NONFINITE); fewer are replaced by
