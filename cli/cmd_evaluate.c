@@ -74,7 +74,8 @@ struct run_state {
 
 static void record(struct run_state *st, double t, const struct km_event *e)
 {
-	if (st->n_ev == MAX_REC)
+	/* a knot back is not a new one (scored as found once) */
+	if (st->n_ev == MAX_REC || (e->type == KM_EVENT_KNOT_FOUND && e->reason == KM_REASON_AGAIN))
 		return;
 	struct ev_rec *r = &st->ev[st->n_ev++];
 	r->t = t;

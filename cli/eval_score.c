@@ -67,7 +67,7 @@ void km_eval_count_events(struct km_eval_events *ev, const struct km_pipeline_re
 			ev->holds++;
 		else if (e->type == KM_EVENT_TENSING_UP)
 			ev->tens++;
-		else if (e->type == KM_EVENT_KNOT_FOUND) {
+		else if (e->type == KM_EVENT_KNOT_FOUND && e->reason != KM_REASON_AGAIN) {
 			ev->found++;
 			ev->found_false += !km_eval_knot_near(k, nk, e->x_mm, e->y_mm);
 		}

@@ -47,6 +47,7 @@ static const char *const reason_names[KM_REASON_COUNT] = {
     [KM_REASON_TENSING] = "TENSING",
     [KM_REASON_LOST] = "LOST",
     [KM_REASON_SYMPTOMS] = "SYMPTOMS",
+    [KM_REASON_AGAIN] = "AGAIN",
 };
 
 const char *km_event_type_name(enum km_event_type type)

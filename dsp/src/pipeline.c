@@ -78,6 +78,14 @@ struct km_pipeline {
 	struct km_candidate *kept; /* [n_kept] the candidates a coarse mat keeps */
 	size_t n_kept;
 	unsigned n_announced, max_announced;
+	/* Knots announced and then lost this session (oldest first): a spot
+	 * found there again is that knot back (KNOT_FOUND, reason AGAIN, its
+	 * old id), not a new one. Cleared by reset. */
+	struct gone_knot {
+		uint32_t id;
+		float x_mm, y_mm;
+	} * gone;
+	unsigned n_gone, max_gone;
 	float spot_mm; /* one knot: a new track this close to an announced one is it */
 	int have_last;
 	uint32_t last_seq;
@@ -512,7 +520,10 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	p->events = km__calloc(cfg->max_events, sizeof *p->events);
 	p->max_announced = 2 * tc.max_tracks;
 	p->announced = km__calloc(p->max_announced, sizeof *p->announced);
-	if (!p->clean || !p->weight || !p->stack || !p->events || !p->announced || !p->avg || !p->kept ||
+	p->max_gone = 4 * p->max_announced;
+	p->gone = km__calloc(p->max_gone, sizeof *p->gone);
+	if (!p->clean || !p->weight || !p->stack || !p->events || !p->announced || !p->gone ||
+	    !p->avg || !p->kept ||
 	    !p->prev || !p->scratch || !p->colsum || !p->col_cos || !p->col_sin)
 		return fail(p, log, "buffers", KM_ERR_NO_MEMORY);
 	for (int c = 0; c < p->C; c++) {
@@ -541,13 +552,13 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	return KM_OK;
 }
 
-static void emit(km_pipeline *p, enum km_event_type type, const struct km_track *t, uint32_t seq,
-                 uint64_t time_us, float load)
+static void emit_why(km_pipeline *p, enum km_event_type type, enum km_event_reason reason,
+                     const struct km_track *t, uint32_t seq, uint64_t time_us, float load)
 {
 	struct km_event ev;
 	memset(&ev, 0, sizeof ev);
 	ev.type = type;
-	ev.reason = type == KM_EVENT_KNOT_LOST ? KM_REASON_LOST : KM_REASON_NONE;
+	ev.reason = reason;
 	ev.track_id = t->id;
 	ev.frame_seq = seq;
 	ev.time_us = time_us;
@@ -556,6 +567,13 @@ static void emit(km_pipeline *p, enum km_event_type type, const struct km_track 
 	ev.load_kpa = load;
 	ev.value = t->response_kpa;
 	km_event_sink_emit(&p->sink, &ev);
+}
+
+static void emit(km_pipeline *p, enum km_event_type type, const struct km_track *t, uint32_t seq,
+                 uint64_t time_us, float load)
+{
+	emit_why(p, type, type == KM_EVENT_KNOT_LOST ? KM_REASON_LOST : KM_REASON_NONE, t, seq,
+	         time_us, load);
 }
 
 /* Load on the spot: mean pressure of the 3 x 3 cells around the track. */
@@ -595,7 +613,35 @@ static void lose(km_pipeline *p, unsigned i, uint32_t seq, uint64_t us)
 	a->t.state = KM_TRACK_END;
 	a->t.id = a->id; /* the knot's id, also when an alias stood for it last */
 	emit(p, KM_EVENT_KNOT_LOST, &a->t, seq, us, a->load);
+	if (p->n_gone == p->max_gone) {
+		/* full: the knot lost longest ago is forgotten */
+		memmove(p->gone, p->gone + 1, (p->max_gone - 1) * sizeof *p->gone);
+		p->n_gone--;
+	}
+	p->gone[p->n_gone++] = (struct gone_knot){a->id, a->t.x_mm, a->t.y_mm};
 	p->announced[i] = p->announced[--p->n_announced];
+}
+
+/* The knot lost this session that track t is: its id, else the nearest
+ * within spot_mm of where it was lost; n_gone when none. */
+static unsigned gone_at(const km_pipeline *p, const struct km_track *t)
+{
+	unsigned best = p->n_gone;
+	float best_d = p->spot_mm;
+	for (unsigned i = 0; i < p->n_gone; i++) {
+		const struct gone_knot *g = &p->gone[i];
+		if (g->id == t->id)
+			return i;
+		float dx = fabsf(t->x_mm - g->x_mm);
+		if (p->cfg.geometry == KM_GEOMETRY_CYLINDER)
+			dx = fminf(dx, (float)p->C * p->px - dx);
+		float d = hypotf(dx, t->y_mm - g->y_mm);
+		if (d < best_d) {
+			best_d = d;
+			best = i;
+		}
+	}
+	return best;
 }
 
 /* KNOT_FOUND once a track is confirmed and not labelled (bone, tool,
@@ -658,6 +704,21 @@ static void announce(km_pipeline *p, const struct km_track *t, uint32_t seq, uin
 	memset(a, 0, sizeof *a);
 	a->id = t->id;
 	a->t = *t;
+	/* A knot lost earlier this session and found again where it was (a
+	 * spot that dips under the thresholds for longer than lost_after_s
+	 * while the body lies still): that knot back, under its old id, not a
+	 * new one (one identity per spot for the session). */
+	unsigned g = gone_at(p, t);
+	if (g < p->n_gone) {
+		struct km_track back = *t;
+		back.id = p->gone[g].id;
+		a->id = back.id;
+		a->alias = back.id != t->id ? t->id : 0;
+		memmove(p->gone + g, p->gone + g + 1, (p->n_gone - g - 1) * sizeof *p->gone);
+		p->n_gone--;
+		emit_why(p, KM_EVENT_KNOT_FOUND, KM_REASON_AGAIN, &back, seq, us, load);
+		return;
+	}
 	emit(p, KM_EVENT_KNOT_FOUND, t, seq, us, load);
 }
 
@@ -1368,6 +1429,7 @@ void km_pipeline_reset(km_pipeline *p)
 	}
 	km_event_sink_clear(&p->sink);
 	p->n_announced = 0;
+	p->n_gone = 0;
 	p->have_avg = p->have_sd = 0;
 	p->noise_dt = 0.0f;
 	memset(p->weight, 0, p->cells * sizeof(float));
@@ -1409,5 +1471,6 @@ void km_pipeline_destroy(km_pipeline *p)
 	km__free(p->scratch);
 	km__free(p->events);
 	km__free(p->announced);
+	km__free(p->gone);
 	km__free(p);
 }

@@ -146,7 +146,8 @@ int km_session_log_event_at(km_session_log *l, const struct km_event *ev,
 	const struct km_summary_hold *hold = NULL;
 	(void)km_summary_add(&l->sum, ev, &hold); /* out of memory: no history hold */
 	int rc = KM_OK;
-	if (ev->type == KM_EVENT_KNOT_FOUND) {
+	if (ev->type == KM_EVENT_KNOT_FOUND && ev->reason != KM_REASON_AGAIN) {
+		/* one sighting per knot and session: a knot back is not another */
 		struct track_info *t = track(l, ev->track_id);
 		struct km_history_observation o;
 		memset(&o, 0, sizeof o);

@@ -85,6 +85,14 @@ int km_summary_add(struct km_summary *s, const struct km_event *ev,
 	struct km_summary_hold *h = NULL;
 	switch (ev->type) {
 	case KM_EVENT_KNOT_FOUND:
+		/* The same knot back (lost, then found again): its entry reopens. */
+		if (ev->reason == KM_REASON_AGAIN) {
+			for (size_t i = s->n_knots; i-- > 0;)
+				if (s->knots[i].track_id == ev->track_id) {
+					s->knots[i].lost_us = 0;
+					return KM_OK;
+				}
+		}
 		if (grow((void **)&s->knots, &s->cap_knots, s->n_knots, sizeof *s->knots) != KM_OK)
 			return KM_ERR_NO_MEMORY;
 		s->knots[s->n_knots++] = (struct km_summary_knot){

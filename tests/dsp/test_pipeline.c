@@ -41,14 +41,20 @@ static void body_frame(struct km_frame *f, uint32_t seq, float knot_x)
 
 struct counter {
 	int found, lost, total;
+	int again;              /* KNOT_FOUND with reason AGAIN: a knot back */
+	uint32_t found_id[4];   /* the first KNOT_FOUNDs' track ids */
 };
 
 static void on_event(void *user, const struct km_event *ev)
 {
 	struct counter *k = user;
 	k->total++;
-	if (ev->type == KM_EVENT_KNOT_FOUND)
+	if (ev->type == KM_EVENT_KNOT_FOUND) {
+		if (k->found < 4)
+			k->found_id[k->found] = ev->track_id;
 		k->found++;
+		k->again += ev->reason == KM_REASON_AGAIN;
+	}
 	if (ev->type == KM_EVENT_KNOT_LOST)
 		k->lost++;
 }
@@ -245,7 +251,8 @@ Test(pipeline, each_knot_found_gets_one_lost)
 	struct km_pipeline_result res;
 	/* The knot is there for 0.4 s, gone for 1 s, back at the same place:
 	 * the same knot, found once (lost_after_s 10 s), lost at finish. With
-	 * lost_after_s 0 it is lost at its END and found again (same id).
+	 * lost_after_s 0 it is lost at its END and found again: the same knot
+	 * back (reason AGAIN, its id), not a new one.
 	 * Temporal averaging off: it would carry a vanished spot for ~0.5-1 s. */
 	c.average_tau_s = 0.0f;
 	for (int immediate = 0; immediate <= 1; immediate++) {
@@ -258,6 +265,10 @@ Test(pipeline, each_knot_found_gets_one_lost)
 			cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
 		}
 		cr_expect_eq(cnt.found, immediate ? 2 : 1);
+		cr_expect_eq(cnt.again, immediate ? 1 : 0);
+		if (immediate)
+			cr_expect_eq(cnt.found_id[1], cnt.found_id[0], "back under its id: %u, %u",
+			             cnt.found_id[1], cnt.found_id[0]);
 		cr_expect_eq(cnt.lost, immediate ? 1 : 0);
 		cr_assert_eq(km_pipeline_finish(p, &res), KM_OK);
 		cr_expect_eq(cnt.lost, immediate ? 2 : 1);

@@ -177,3 +177,27 @@ Test(summary, knot_letters_and_labels)
 	cr_expect_eq(km_summary_knot_label(0, "x", NULL, 0), 4u, "the length it needs");
 	km_summary_free(&s);
 }
+
+/* A knot lost and found again (KNOT_FOUND, reason AGAIN) is one entry,
+ * open again and still dated from its first finding; a plain KNOT_FOUND
+ * of another track is another knot. */
+Test(summary, a_knot_back_is_one_entry)
+{
+	struct km_summary s;
+	km_summary_init(&s);
+	struct km_event e = ev(KM_EVENT_KNOT_FOUND, 7, 1000000);
+	km_summary_add(&s, &e, NULL);
+	e = ev(KM_EVENT_KNOT_LOST, 7, 20000000);
+	km_summary_add(&s, &e, NULL);
+	cr_assert_eq(s.knots[0].lost_us, 20000000u);
+	e = ev(KM_EVENT_KNOT_FOUND, 7, 35000000);
+	e.reason = KM_REASON_AGAIN;
+	cr_assert_eq(km_summary_add(&s, &e, NULL), KM_OK);
+	cr_assert_eq(s.n_knots, 1);
+	cr_expect_eq(s.knots[0].found_us, 1000000u);
+	cr_expect_eq(s.knots[0].lost_us, 0u, "open again");
+	e = ev(KM_EVENT_KNOT_FOUND, 8, 36000000);
+	km_summary_add(&s, &e, NULL);
+	cr_expect_eq(s.n_knots, 2);
+	km_summary_free(&s);
+}

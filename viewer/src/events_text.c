@@ -14,7 +14,9 @@ int km__event_text(const struct km_event *ev, const char *name, char *buf, size_
 	int n = 0;
 	switch (ev->type) {
 	case KM_EVENT_KNOT_FOUND:
-		n = snprintf(buf, size, "Candidate tender spot found: %s", id);
+		n = ev->reason == KM_REASON_AGAIN
+		        ? snprintf(buf, size, "%s seen again", id)
+		        : snprintf(buf, size, "Candidate tender spot found: %s", id);
 		break;
 	case KM_EVENT_KNOT_LOST:
 		n = snprintf(buf, size, "%s no longer seen", id);

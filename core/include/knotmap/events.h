@@ -31,7 +31,8 @@ extern "C" {
 /* What happened. Values are stable (append only). */
 enum km_event_type {
 	KM_EVENT_NONE = 0,
-	KM_EVENT_KNOT_FOUND = 1,     /* tracker confirmed a candidate spot */
+	KM_EVENT_KNOT_FOUND = 1,     /* tracker confirmed a candidate spot (reason AGAIN: a knot
+	                                lost earlier this session, back under its id) */
 	KM_EVENT_KNOT_LOST = 2,      /* tracker deleted a spot (END) */
 	KM_EVENT_HOLD_ENGAGED = 3,   /* load on the spot, position steady: settling starts */
 	KM_EVENT_HOLD_STARTED = 4,   /* settling done, baselines captured, timer runs */
@@ -72,6 +73,7 @@ enum km_event_reason {
 	KM_REASON_TENSING = 14,         /* tensing up reported by the caller / guard */
 	KM_REASON_LOST = 15,            /* the spot's track was lost */
 	KM_REASON_SYMPTOMS = 16,        /* numbness / tingling / radiating pain logged */
+	KM_REASON_AGAIN = 17,           /* KNOT_FOUND: a spot lost earlier this session, back */
 	KM_REASON_COUNT
 };
 

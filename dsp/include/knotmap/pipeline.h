@@ -16,7 +16,10 @@
  * (a tool contact is what a hold times; a midline spot makes SPINE_BLOCKED),
  * but only unlabelled tracks that lived announce_s are announced with
  * KNOT_FOUND / KNOT_LOST (each announced id gets exactly one KNOT_LOST,
- * lost_after_s after its END unless the spot comes back, or at finish).
+ * lost_after_s after its END unless the spot comes back, or at finish). A
+ * knot lost and later found again where it was, in the same session, is
+ * that knot back: KNOT_FOUND with reason KM_REASON_AGAIN under its old id
+ * (one identity per spot; counting new spots skips these).
  *
  * Include this header alone: it pulls in every type the result uses.
  * Nothing is allocated per frame after km_pipeline_create. Times come from
