@@ -177,8 +177,8 @@ Test(body, history_position)
 	                                       &side, &lat, &along));
 	cr_expect_str_eq(region, "");
 	cr_expect(side == 0 && lat == 0.0f && along == 0.0f);
-	cr_expect_not(km_body_history_position(NULL, x, y, region, sizeof region, &side, &lat,
-	                                       &along));
+	cr_expect_not(
+	    km_body_history_position(NULL, x, y, region, sizeof region, &side, &lat, &along));
 	/* lying on the side: -1 / +1 would be the mat's sides, not the person's */
 	supine(m, 1);
 	cr_assert_eq(km_body_update(b, m), KM_OK);

@@ -22,7 +22,8 @@ Test(select, kth_matches_sort_and_partitions)
 		for (size_t i = 0; i < n; i++) {
 			s = s * 1103515245u + 12345u;
 			/* few distinct values in some trials: many ties */
-			v[i] = trial % 3 ? (float)((s >> 8) % 1000) / 7.0f - 50.0f : (float)((s >> 8) % 4);
+			v[i] = trial % 3 ? (float)((s >> 8) % 1000) / 7.0f - 50.0f
+			                 : (float)((s >> 8) % 4);
 		}
 		memcpy(sorted, v, n * sizeof *v);
 		qsort(sorted, n, sizeof *sorted, cmp);
