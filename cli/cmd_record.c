@@ -85,24 +85,6 @@ struct rec_state {
 	int write_error;
 };
 
-/* Body coordinates of a spot under the frame's body model, for the history
- * (which matches spots across sessions on the body, not on the mat). Only
- * when the posture says which side is the person's left. */
-static bool body_position(const struct km_body_model *m, const struct km_event *ev,
-                          struct km_history_body *out)
-{
-	memset(out, 0, sizeof *out);
-	struct km_body_position pos;
-	if (!m || !m->found || km_body_locate(m, ev->x_mm, ev->y_mm, &pos) != KM_OK ||
-	    pos.region == KM_REGION_OFF_BODY || pos.side_is_mat)
-		return false;
-	snprintf(out->region, sizeof out->region, "%s", km_body_region_name(pos.region));
-	out->side = pos.side;
-	out->lateral_mm = pos.lateral_mm;
-	out->along_pct = pos.along_pct;
-	return true;
-}
-
 static void handle_event(struct rec_state *st, const struct km_event *ev,
                          const struct km_body_model *body)
 {
@@ -117,8 +99,12 @@ static void handle_event(struct rec_state *st, const struct km_event *ev,
 	else if (ev->type == KM_EVENT_HOLD_STOPPED)
 		st->holds++;
 	bool persistent = false;
+	/* where on the body, for the history (which matches spots across
+	 * sessions on the body, not on the mat; as the viewer's R key) */
 	struct km_history_body b;
-	bool on_body = ev->type == KM_EVENT_KNOT_FOUND && body_position(body, ev, &b);
+	bool on_body = ev->type == KM_EVENT_KNOT_FOUND &&
+	               km_body_history_position(body, ev->x_mm, ev->y_mm, b.region, sizeof b.region,
+	                                        &b.side, &b.lateral_mm, &b.along_pct);
 	if (st->log &&
 	    km_session_log_event_at(st->log, ev, on_body ? &b : NULL, &persistent) == KM_OK &&
 	    persistent) {

@@ -382,6 +382,33 @@ const char *km_body_region_name(enum km_body_region r)
 	return (unsigned)r < KM_REGION_COUNT ? n[r] : "unknown";
 }
 
+bool km_body_history_position(const struct km_body_model *m, float x_mm, float y_mm,
+                              char *region, size_t region_n, int *side, float *lateral_mm,
+                              float *along_pct)
+{
+	if (region && region_n)
+		region[0] = '\0';
+	if (side)
+		*side = 0;
+	if (lateral_mm)
+		*lateral_mm = 0.0f;
+	if (along_pct)
+		*along_pct = 0.0f;
+	struct km_body_position pos;
+	if (!m || !m->found || km_body_locate(m, x_mm, y_mm, &pos) != KM_OK ||
+	    pos.region == KM_REGION_OFF_BODY || pos.side_is_mat)
+		return false;
+	if (region && region_n)
+		snprintf(region, region_n, "%s", km_body_region_name(pos.region));
+	if (side)
+		*side = pos.side;
+	if (lateral_mm)
+		*lateral_mm = pos.lateral_mm;
+	if (along_pct)
+		*along_pct = pos.along_pct;
+	return true;
+}
+
 bool km_body_spot_name(const struct km_body_model *m, float x_mm, float y_mm, char *buf,
                        size_t n)
 {

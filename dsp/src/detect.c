@@ -11,6 +11,7 @@
 #include "knotmap/detect.h"
 
 #include "detect_scan.h"
+#include "select.h"
 
 #define MAX_CAP 1024u
 
@@ -261,46 +262,6 @@ int km_detect_create(const struct km_detect_config *cfg, km_detect **out)
 	return KM_OK;
 }
 
-/* k-th smallest of a[0..n) (Hoare's quickselect); reorders a. */
-static float select_kth(float *a, size_t n, size_t k)
-{
-	ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
-	while (lo < hi) {
-		float pivot = a[lo + (hi - lo) / 2];
-		ptrdiff_t i = lo, j = hi;
-		while (i <= j) {
-			while (a[i] < pivot)
-				i++;
-			while (a[j] > pivot)
-				j--;
-			if (i <= j) {
-				float t = a[i];
-				a[i] = a[j];
-				a[j] = t;
-				i++;
-				j--;
-			}
-		}
-		if (kk <= j)
-			hi = j;
-		else if (kk >= i)
-			lo = i;
-		else
-			return a[kk];
-	}
-	return a[kk];
-}
-
-static float median(float *a, size_t n)
-{
-	if (n == 0)
-		return 0.0f;
-	float m = select_kth(a, n, n / 2);
-	if (n % 2 == 0)
-		m = 0.5f * (m + select_kth(a, n, n / 2 - 1));
-	return m;
-}
-
 static int popcount64(uint64_t x)
 {
 #if defined(__GNUC__) && defined(__POPCNT__)
@@ -375,7 +336,7 @@ static void fit_midline(km_detect *d, size_t n)
 	const float *x = d->mid, *y = d->mid + d->R;
 	float *tmp = d->scratch;
 	memcpy(tmp, x, n * sizeof(float));
-	float x0 = median(tmp, n), slope = 0.0f, y0 = 0.0f;
+	float x0 = km__median(tmp, n), slope = 0.0f, y0 = 0.0f;
 	double sy = 0.0;
 	for (size_t i = 0; i < n; i++)
 		sy += y[i];
@@ -520,7 +481,7 @@ static void find_trunk(km_detect *d)
 		return;
 	/* The widest runs' width: the 80th percentile (a few rows with an arm
 	 * touching the trunk do not set it). */
-	float wide = select_kth(w, (size_t)nw, (size_t)(0.8f * (float)(nw - 1)));
+	float wide = km__select_kth(w, (size_t)nw, (size_t)(0.8f * (float)(nw - 1)));
 	int min_w = KM_MAX(2, (int)ceilf(0.7f * wide));
 	int gap_rows = (int)lroundf(250.0f / py);
 	/* The longest band of wide rows with gaps of at most gap_rows. */
@@ -654,12 +615,12 @@ static float fast_kth(const struct km__detect_ops *ops, float *a, size_t n, size
 		size_t ilo = 0;
 		if (pos >= delta) {
 			ilo = pos - delta;
-			lo = select_kth(smp, m, ilo);
+			lo = km__select_kth(smp, m, ilo);
 		}
 		if (pos + delta < m) /* smp[ilo + 1 ..] >= lo after the first select */
 			hi = pos >= delta
-			         ? select_kth(smp + ilo + 1, m - ilo - 1, pos + delta - ilo - 1)
-			         : select_kth(smp, m, pos + delta);
+			         ? km__select_kth(smp + ilo + 1, m - ilo - 1, pos + delta - ilo - 1)
+			         : km__select_kth(smp, m, pos + delta);
 		size_t lt = 0, nb = ops->band(a, n, lo, hi, band, &lt);
 		if (k >= lt && k - lt < nb) {
 			float r, p = 0.0f;
@@ -674,7 +635,7 @@ static float fast_kth(const struct km__detect_ops *ops, float *a, size_t n, size
 			if (depth < 1 && nb > 64 && nb <= n / 2)
 				return fast_kth(ops, band, nb, k - lt, band + nb + 1, prev,
 				                depth + 1);
-			r = select_kth(band, nb, k - lt);
+			r = km__select_kth(band, nb, k - lt);
 			if (prev) {
 				size_t kb = k - lt;
 				p = band[0];
@@ -686,7 +647,7 @@ static float fast_kth(const struct km__detect_ops *ops, float *a, size_t n, size
 		}
 	}
 	/* quickselect leaves a[0..k) <= a[k] (no NaN) */
-	float r = select_kth(a, n, k);
+	float r = km__select_kth(a, n, k);
 	if (prev) {
 		float p = a[0];
 		for (size_t i = 1; i < k; i++)
@@ -696,7 +657,7 @@ static float fast_kth(const struct km__detect_ops *ops, float *a, size_t n, size
 	return r;
 }
 
-/* median() for values without NaN, a left reordered or not. */
+/* km__median() for values without NaN, a left reordered or not. */
 static float fast_median(const struct km__detect_ops *ops, float *a, size_t n, float *tmp)
 {
 	if (n == 0)
@@ -721,10 +682,10 @@ static float robust_sd(km_detect *d, float *a, size_t n)
 		finite &= fabsf(a[i]) <= FLT_MAX;
 	if (!finite) {
 		/* NaN or inf: the order-dependent original path, exactly */
-		float med = median(a, n);
+		float med = km__median(a, n);
 		for (size_t i = 0; i < n; i++)
 			a[i] = fabsf(a[i] - med);
-		return 1.4826f * median(a, n);
+		return 1.4826f * km__median(a, n);
 	}
 	float *tmp = d->scratch + (size_t)d->R * (size_t)d->C;
 	float med = fast_median(d->ops, a, n, tmp);

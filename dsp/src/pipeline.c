@@ -12,6 +12,8 @@
 #include "km_internal.h"
 #include "knotmap/pipeline.h"
 
+#include "select.h"
+
 struct guard_slot {
 	km_guard *g;
 	uint32_t track_id; /* 0 = free */
@@ -909,34 +911,6 @@ static void summarise(km_pipeline *p, struct km_pipeline_result *out)
 	}
 }
 
-/* k-th smallest of a[0..n) (Hoare's quickselect); reorders a. */
-static float select_kth(float *a, size_t n, size_t k)
-{
-	size_t lo = 0, hi = n - 1;
-	while (lo < hi) {
-		float pivot = a[lo + (hi - lo) / 2];
-		size_t i = lo, j = hi;
-		for (;;) {
-			while (a[i] < pivot)
-				i++;
-			while (a[j] > pivot)
-				j--;
-			if (i >= j)
-				break;
-			float t = a[i];
-			a[i] = a[j];
-			a[j] = t;
-			i++;
-			j--;
-		}
-		if (k <= j)
-			hi = j;
-		else
-			lo = j + 1;
-	}
-	return a[k];
-}
-
 /* Sensor noise per cell from frame-to-frame differences over the loaded
  * cells: 1.4826 x MAD / sqrt(2) (a difference has twice the variance).
  * Breathing and posture change slowly; a moving contact touches few cells,
@@ -958,10 +932,11 @@ static void update_noise(km_pipeline *p, float dt_s)
 		if (p->clean[i] > thr && p->prev[i] > thr)
 			p->scratch[n++] = p->clean[i] - p->prev[i];
 	if (n >= 16) {
-		float med = select_kth(p->scratch, n, n / 2);
+		/* the upper middle value for even n, not the mean of the two */
+		float med = km__select_kth(p->scratch, n, n / 2);
 		for (size_t i = 0; i < n; i++)
 			p->scratch[i] = fabsf(p->scratch[i] - med);
-		float sd = 1.4826f * select_kth(p->scratch, n, n / 2) * 0.70710678f;
+		float sd = 1.4826f * km__select_kth(p->scratch, n, n / 2) * 0.70710678f;
 		float a = KM_CLAMP(p->noise_dt / 1.0f, 0.0f, 1.0f);
 		p->cell_sd = p->have_sd ? p->cell_sd + a * (sd - p->cell_sd) : sd;
 		p->have_sd = 1;
@@ -971,7 +946,8 @@ static void update_noise(km_pipeline *p, float dt_s)
 }
 
 /* Typical pressure of the body this frame: the median of the loaded cells
- * (at most ~1024, evenly spread). 0 when nothing is loaded. */
+ * (at most ~1024, evenly spread; the upper middle value for even n). 0 when
+ * nothing is loaded. */
 static float body_median(km_pipeline *p)
 {
 	size_t n = 0, step = (p->cells + 1023) / 1024;
@@ -979,7 +955,7 @@ static float body_median(km_pipeline *p)
 	for (size_t i = 0; i < p->cells; i += step)
 		if (p->clean[i] > thr)
 			p->scratch[n++] = p->clean[i];
-	return n >= 4 ? select_kth(p->scratch, n, n / 2) : 0.0f;
+	return n >= 4 ? km__select_kth(p->scratch, n, n / 2) : 0.0f;
 }
 
 /* Mean of the raw frame over the 3 x 3 cells around (r, c): 0 off the mat

@@ -248,7 +248,15 @@ class Pipeline(_knotmap._Pipeline):
     cells; pitch_mm is then their geometric mean, as frames carry it),
     knot_max_pitch_mm (cells coarser than this keep spots only under a
     tool: flag 1 << 5 in frames["flags"]), max_events (defaults: the
-    library's).
+    library's), sensor_mask.
+
+    sensor_mask: which cells are on the sensor, rows x cols, truthy = on
+    (a numpy array of bools, integers or floats, anything else with the
+    buffer protocol, or nested lists); None (default) = every cell. A cell
+    off the sensor is no data: its value is ignored and it never holds a
+    candidate (knotmap/pipeline.h). Copied at creation, so the array may
+    change afterwards. ValueError when it is not rows x cols, TypeError
+    when it is not a mask.
 
     Frames without time stamps get sequence = frame index and time =
     index / rate_hz.
@@ -256,7 +264,9 @@ class Pipeline(_knotmap._Pipeline):
 
     @classmethod
     def for_recording(cls, rec, **config):
-        """A pipeline set up as `knotmap analyze` sets it up for rec."""
+        """A pipeline set up as `knotmap analyze` sets it up for rec (with
+        the file's sensor outline, rec.mask, when it has one)."""
+        config.setdefault("sensor_mask", rec.mask)
         return cls(rec.rows, rec.cols, rec.pitch_mm, rec.rate_hz or 100.0,
                    geometry=rec.geometry, **config)
 

@@ -794,6 +794,153 @@ static int pipeline_set(struct km_pipeline_config *c, const char *key, PyObject 
 	return -1;
 }
 
+/* sensor_mask=, as knotmap/pipeline.h's km_pipeline_config.sensor_mask:
+ * rows x cols, truthy = a cell on the sensor. Any object with the buffer
+ * protocol (a numpy array of bools, integers or floats, any strides or byte
+ * order: numpy itself is not needed here) or a nested sequence of bools or
+ * numbers. Written as 0/1 into out[rows * cols], our copy (the caller's
+ * array may change afterwards; the pipeline copies it again at create).
+ * -1 with TypeError (not a mask) or ValueError (not rows x cols). */
+static int mask_from_buffer(PyObject *obj, int rows, int cols, uint8_t *out)
+{
+	Py_buffer v;
+	if (PyObject_GetBuffer(obj, &v, PyBUF_STRIDES | PyBUF_FORMAT) < 0)
+		return -1;
+	int ret = -1;
+	const char *f = v.format ? v.format : "B";
+	char order = '@';
+	if (*f && strchr("@=<>!", *f))
+		order = *f++;
+	char t = f[0] && !f[1] ? f[0] : 0;
+	bool is_float = t == 'f' || t == 'd';
+	if (!t || !strchr("?bBhHiIlLqQnNfd", t) || (is_float && v.itemsize != (t == 'f' ? 4 : 8))) {
+		PyErr_Format(PyExc_TypeError,
+		             "sensor_mask: items of format '%s' are not bools, integers or "
+		             "floats (float32/64)",
+		             v.format ? v.format : "B");
+		goto out;
+	}
+	if (v.ndim != 2 || v.shape[0] != rows || v.shape[1] != cols) {
+		if (v.ndim == 2)
+			PyErr_Format(PyExc_ValueError,
+			             "sensor_mask is %zd x %zd, the pipeline %d x %d (rows x cols)",
+			             v.shape[0], v.shape[1], rows, cols);
+		else
+			PyErr_Format(PyExc_ValueError,
+			             "sensor_mask has %d dimension(s), not 2: it must be %d x %d "
+			             "(rows x cols)",
+			             v.ndim, rows, cols);
+		goto out;
+	}
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	bool swap = order == '<';
+#else
+	bool swap = order == '>' || order == '!';
+#endif
+	size_t is = (size_t)v.itemsize;
+	for (int r = 0; r < rows; r++)
+		for (int c = 0; c < cols; c++) {
+			const unsigned char *p = (const unsigned char *)v.buf +
+			                         (Py_ssize_t)r * v.strides[0] +
+			                         (Py_ssize_t)c * v.strides[1];
+			bool on = false;
+			if (is_float) {
+				/* as Python's truth: -0.0 is off, NaN on */
+				unsigned char b[8];
+				for (size_t i = 0; i < is; i++)
+					b[i] = swap ? p[is - 1 - i] : p[i];
+				if (is == 4) {
+					float x;
+					memcpy(&x, b, 4);
+					on = x != 0.0f;
+				} else {
+					double x;
+					memcpy(&x, b, 8);
+					on = x != 0.0;
+				}
+			} else {
+				/* an integer is zero in every byte order alike */
+				for (size_t i = 0; i < is; i++)
+					on |= p[i] != 0;
+			}
+			out[(size_t)r * (size_t)cols + (size_t)c] = on;
+		}
+	ret = 0;
+out:
+	PyBuffer_Release(&v);
+	return ret;
+}
+
+static int mask_from_sequence(PyObject *obj, int rows, int cols, uint8_t *out)
+{
+	PyObject *outer = PySequence_Fast(obj, "sensor_mask must be a sequence");
+	if (!outer)
+		return -1;
+	int ret = -1;
+	Py_ssize_t n = PySequence_Fast_GET_SIZE(outer);
+	if (n != rows) {
+		PyErr_Format(PyExc_ValueError,
+		             "sensor_mask has %zd rows, the pipeline %d (rows x cols: %d x %d)", n,
+		             rows, rows, cols);
+		goto out;
+	}
+	for (Py_ssize_t r = 0; r < n; r++) {
+		PyObject *row = PySequence_Fast_GET_ITEM(outer, r);
+		if (PyUnicode_Check(row) || !PySequence_Check(row)) {
+			PyErr_Format(PyExc_TypeError,
+			             "sensor_mask row %zd is a %.100s, not a sequence of bools or "
+			             "numbers",
+			             r, Py_TYPE(row)->tp_name);
+			goto out;
+		}
+		PyObject *cells = PySequence_Fast(row, "sensor_mask row");
+		if (!cells)
+			goto out;
+		Py_ssize_t m = PySequence_Fast_GET_SIZE(cells);
+		int ok = m == cols;
+		if (!ok)
+			PyErr_Format(PyExc_ValueError,
+			             "sensor_mask row %zd has %zd cells, the pipeline %d columns",
+			             r, m, cols);
+		for (Py_ssize_t c = 0; ok && c < m; c++) {
+			PyObject *it = PySequence_Fast_GET_ITEM(cells, c);
+			int on = -1;
+			if (!PyBool_Check(it) && !PyNumber_Check(it))
+				PyErr_Format(
+				    PyExc_TypeError,
+				    "sensor_mask[%zd][%zd] is a %.100s, not a bool or a number", r,
+				    c, Py_TYPE(it)->tp_name);
+			else
+				on = PyObject_IsTrue(it);
+			if (on < 0)
+				ok = 0;
+			else
+				out[(size_t)r * (size_t)cols + (size_t)c] = (uint8_t)on;
+		}
+		Py_DECREF(cells);
+		if (!ok)
+			goto out;
+	}
+	ret = 0;
+out:
+	Py_DECREF(outer);
+	return ret;
+}
+
+static int mask_parse(PyObject *obj, int rows, int cols, uint8_t *out)
+{
+	if (PyObject_CheckBuffer(obj))
+		return mask_from_buffer(obj, rows, cols, out);
+	if (PyUnicode_Check(obj) || !PySequence_Check(obj)) {
+		PyErr_Format(PyExc_TypeError,
+		             "sensor_mask must be a %d x %d array or nested sequence of bools "
+		             "(true: on the sensor), or None, not %.100s",
+		             rows, cols, Py_TYPE(obj)->tp_name);
+		return -1;
+	}
+	return mask_from_sequence(obj, rows, cols, out);
+}
+
 static int pipeline_init(PipelineObject *self, PyObject *args, PyObject *kw)
 {
 	int rows = 0, cols = 0;
@@ -802,6 +949,7 @@ static int pipeline_init(PipelineObject *self, PyObject *args, PyObject *kw)
 	static char *kwlist[] = {"rows", "cols", "pitch_mm", "rate_hz", "geometry", NULL};
 	/* Positional and the five named parameters here; the rest of kw is config. */
 	PyObject *named = PyDict_New(), *config = PyDict_New();
+	uint8_t *mask = NULL;
 	int ret = -1;
 	if (!named || !config)
 		goto out;
@@ -833,6 +981,21 @@ static int pipeline_init(PipelineObject *self, PyObject *args, PyObject *kw)
 	c.rate_hz = (float)rate;
 	if (geometry_parse(geometry, &c.geometry) < 0)
 		goto out;
+	PyObject *mo = PyDict_GetItemString(config, "sensor_mask"); /* borrowed */
+	if (mo) {
+		if (mo != Py_None) {
+			mask = PyMem_Malloc((size_t)rows * (size_t)cols);
+			if (!mask) {
+				PyErr_NoMemory();
+				goto out;
+			}
+			if (mask_parse(mo, rows, cols, mask) < 0)
+				goto out;
+			c.sensor_mask = mask;
+		}
+		if (PyDict_DelItemString(config, "sensor_mask") < 0)
+			goto out;
+	}
 	PyObject *k, *v;
 	Py_ssize_t pos = 0;
 	while (PyDict_Next(config, &pos, &k, &v))
@@ -850,9 +1013,11 @@ static int pipeline_init(PipelineObject *self, PyObject *args, PyObject *kw)
 	km_pipeline_destroy(self->p);
 	self->p = p;
 	self->cfg = c;
+	self->cfg.sensor_mask = NULL; /* the pipeline keeps its own copy */
 	self->next_frame = 0;
 	ret = 0;
 out:
+	PyMem_Free(mask);
 	Py_XDECREF(named);
 	Py_XDECREF(config);
 	return ret;

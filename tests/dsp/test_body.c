@@ -145,6 +145,52 @@ Test(body, side_lying_and_no_body)
 	km_body_destroy(b);
 }
 
+/* What `knotmap record` and the viewer's R key give the history: the
+ * spot's body coordinates only when the posture says which side is the
+ * person's left; nothing off the body, on a side-lying body or with none. */
+Test(body, history_position)
+{
+	static float m[R * C];
+	supine(m, 0);
+	km_body *b = mk(R, C, PITCH);
+	cr_assert_eq(km_body_update(b, m), KM_OK);
+	const struct km_body_model *o = km_body_model(b);
+	cr_assert_eq(o->posture, KM_POSTURE_SUPINE, "%s", km_posture_name(o->posture));
+	float x = o->midline_x_mm - 150.0f, y = 33.5f * PITCH;
+	struct km_body_position pos;
+	cr_assert_eq(km_body_locate(o, x, y, &pos), KM_OK);
+	char region[24] = "junk";
+	int side = 7;
+	float lat = -1.0f, along = -1.0f;
+	cr_assert(km_body_history_position(o, x, y, region, sizeof region, &side, &lat, &along));
+	cr_expect_str_eq(region, "pelvis");
+	cr_expect_eq(side, -1, "the person's right");
+	cr_expect_eq(lat, pos.lateral_mm);
+	cr_expect_eq(along, pos.along_pct);
+	cr_expect_gt(along, 0.0f);
+	/* NULL outputs are skipped; a short buffer is terminated */
+	char small[4];
+	cr_expect(km_body_history_position(o, x, y, small, sizeof small, NULL, NULL, NULL));
+	cr_expect_str_eq(small, "pel");
+	/* off the body: nothing, the outputs cleared */
+	cr_expect_not(km_body_history_position(o, o->right_mm + 200.0f, y, region, sizeof region,
+	                                       &side, &lat, &along));
+	cr_expect_str_eq(region, "");
+	cr_expect(side == 0 && lat == 0.0f && along == 0.0f);
+	cr_expect_not(
+	    km_body_history_position(NULL, x, y, region, sizeof region, &side, &lat, &along));
+	/* lying on the side: -1 / +1 would be the mat's sides, not the person's */
+	supine(m, 1);
+	cr_assert_eq(km_body_update(b, m), KM_OK);
+	cr_assert_eq(o->posture, KM_POSTURE_SIDE, "%s", km_posture_name(o->posture));
+	cr_assert_eq(km_body_locate(o, o->midline_x_mm + 60.0f, 20.5f * PITCH, &pos), KM_OK);
+	cr_assert(pos.region != KM_REGION_OFF_BODY && pos.side_is_mat);
+	cr_expect_not(km_body_history_position(o, o->midline_x_mm + 60.0f, 20.5f * PITCH, region,
+	                                       sizeof region, &side, &lat, &along));
+	cr_expect_str_eq(region, "");
+	km_body_destroy(b);
+}
+
 Test(body, part_of_a_body_lying_is_on_its_back)
 {
 	/* The supine body from the head to the top of the thighs (rows 0..38:

@@ -306,6 +306,60 @@ def test_coarse_cells_keep_spots_only_under_a_tool():
     assert not (res.frames["flags"] & coarse).any()
 
 
+def _spot_frames(rows=32, cols=32, at=(12, 20), n=30):
+    """A flat 3 kPa contact with one strong spot centred on cell `at`."""
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    spot = 20.0 * np.exp(-((yy - at[0]) ** 2 + (xx - at[1]) ** 2) / (2 * 1.5 ** 2))
+    return np.repeat((3.0 + spot).astype(np.float32)[None], n, axis=0)
+
+
+def _candidate_cells(res):
+    return set(zip(res.candidates["cell_row"].tolist(), res.candidates["cell_col"].tolist()))
+
+
+def test_sensor_mask_keeps_candidates_off_masked_cells():
+    """A cell off the sensor never holds a candidate (knotmap/pipeline.h):
+    the spot found on it without a mask is not found there with one, given
+    as a numpy array or as nested lists alike, and the mask is copied."""
+    frames = _spot_frames()
+    plain = knotmap.Pipeline(32, 32, 10.0, 25.0, enable_guard=False).process_many(frames)
+    assert (12, 20) in _candidate_cells(plain)
+    every = np.ones((32, 32), np.uint8)
+    res = knotmap.Pipeline(32, 32, 10.0, 25.0, enable_guard=False,
+                           sensor_mask=every).process_many(frames)
+    assert np.array_equal(res.candidates, plain.candidates), "an all-on mask changes nothing"
+    mask = np.ones((32, 32), bool)
+    mask[12, 20] = False
+    p = knotmap.Pipeline(32, 32, 10.0, 25.0, enable_guard=False, sensor_mask=mask)
+    mask[:] = True  # the pipeline has its own copy
+    res = p.process_many(frames)
+    assert (12, 20) not in _candidate_cells(res)
+    lists_mask = [[1] * 32 for _ in range(32)]
+    lists_mask[12][20] = 0
+    lists = knotmap.Pipeline(32, 32, 10.0, 25.0, enable_guard=False, sensor_mask=lists_mask)
+    assert np.array_equal(lists.process_many(frames).candidates, res.candidates)
+    # a strided, big-endian float view: the same mask read the same way
+    fmask = np.ones((32, 64), ">f8")[:, ::2]
+    fmask[12, 20] = -0.0  # false, as in Python
+    f = knotmap.Pipeline(32, 32, 10.0, 25.0, enable_guard=False, sensor_mask=fmask)
+    assert np.array_equal(f.process_many(frames).candidates, res.candidates)
+
+
+def test_sensor_mask_errors():
+    for bad in (np.ones((32, 33), bool), np.ones((33, 32), bool), np.ones(32 * 32, bool),
+                [[1] * 32] * 31, [[1] * 32] * 31 + [[1] * 31]):
+        with pytest.raises(ValueError, match="sensor_mask"):
+            knotmap.Pipeline(32, 32, 10.0, sensor_mask=bad)
+    for bad in ("on", 1, [["1"] * 32] * 32, [[None] * 32] * 32, [1] * 32,
+                np.ones((32, 32), np.complex64)):
+        with pytest.raises(TypeError, match="sensor_mask"):
+            knotmap.Pipeline(32, 32, 10.0, sensor_mask=bad)
+    with pytest.raises(knotmap.Error) as e:
+        knotmap.Pipeline(32, 32, 10.0, sensor_mask=np.zeros((32, 32), bool))
+    assert e.value.name == "KM_ERR_INVALID_ARG" and "sensor mask" in str(e.value)
+    assert knotmap.Pipeline(32, 32, 10.0, sensor_mask=None).rows == 32
+
+
 def test_process_many_skips_bad_frames_like_analyze():
     p = knotmap.Pipeline(16, 16, 10.0, 100.0)
     frames = np.ones((5, 16, 16), np.float32)

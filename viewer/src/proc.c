@@ -81,25 +81,6 @@ void km__view_event_to_rec(const struct km_event *ev, struct km_rec_event *out)
 	km_event_to_record(ev, out); /* core's one mapping, shared with the CLI */
 }
 
-/* Body coordinates of a spot under the body model, for the history (which
- * matches spots across sessions on the body, not on the mat), as `knotmap
- * record` stores them: only when the posture says which side is the
- * person's left. */
-static bool body_position(const struct km_body_model *m, const struct km_event *ev,
-                          struct km_history_body *out)
-{
-	memset(out, 0, sizeof *out);
-	struct km_body_position pos;
-	if (!m || !m->found || km_body_locate(m, ev->x_mm, ev->y_mm, &pos) != KM_OK ||
-	    pos.region == KM_REGION_OFF_BODY || pos.side_is_mat)
-		return false;
-	snprintf(out->region, sizeof out->region, "%s", km_body_region_name(pos.region));
-	out->side = pos.side;
-	out->lateral_mm = pos.lateral_mm;
-	out->along_pct = pos.along_pct;
-	return true;
-}
-
 static void on_event(void *user, const struct km_event *ev)
 {
 	struct km__vproc *p = user;
@@ -118,9 +99,12 @@ static void on_event(void *user, const struct km_event *ev)
 		km__view_event_to_rec(ev, &re);
 		km_rec_writer_write_event(p->rec, &re);
 		bool persistent = false;
+		/* where on the body, for the history (as `knotmap record`) */
 		struct km_history_body b;
 		bool on_body = ev->type == KM_EVENT_KNOT_FOUND &&
-		               body_position(km__vpipe_body(p->pipe), ev, &b);
+		               km_body_history_position(km__vpipe_body(p->pipe), ev->x_mm, ev->y_mm,
+		                                        b.region, sizeof b.region, &b.side,
+		                                        &b.lateral_mm, &b.along_pct);
 		if (p->slog &&
 		    km_session_log_event_at(p->slog, ev, on_body ? &b : NULL, &persistent) == KM_OK &&
 		    persistent)

@@ -122,6 +122,20 @@ KM_API const struct km_body_model *km_body_model(const km_body *b);
  * KM_ERR_NOT_FOUND (no body). */
 KM_API int km_body_locate(const struct km_body_model *m, float x_mm, float y_mm,
                           struct km_body_position *out);
+/*
+ * A spot's body coordinates as the history keeps them, to match spots across
+ * sessions on the body, not on the mat (the four fields of session/history.h's
+ * struct km_history_body: that part does not depend on the dsp, so they come
+ * as plain values; `knotmap record` and the viewer's R key both fill it here).
+ * True only when a body is found, the spot is on it and the posture says
+ * which side is the person's left (side_is_mat false: a mat side would match
+ * the wrong spot when the person turns round). Otherwise false, region "" and
+ * the numbers 0. region (truncated to region_n, always terminated when
+ * region_n > 0) gets km_body_region_name(); a NULL output is skipped.
+ */
+KM_API bool km_body_history_position(const struct km_body_model *m, float x_mm, float y_mm,
+                                     char *region, size_t region_n, int *side,
+                                     float *lateral_mm, float *along_pct);
 /* "left, upper back, 4 cm lateral of the spine, 3 cm from the left shoulder
  * blade" into buf (always terminated). Returns the length it needed. */
 KM_API size_t km_body_describe(const struct km_body_position *pos, char *buf, size_t n);

@@ -60,8 +60,9 @@ KM_API void km_session_log_outline(km_session_log *l, bool found, float midline_
  * history's error (the event is still folded into the summary).
  */
 KM_API int km_session_log_event(km_session_log *l, const struct km_event *ev, bool *persistent);
-/* The same with the spot's body coordinates (the caller's km_body_locate of
- * the event's position; NULL or an empty region: unknown). A KNOT_FOUND with
+/* The same with the spot's body coordinates (the caller's dsp fills them:
+ * km_body_history_position of the event's position, in knotmap/body.h; NULL
+ * or an empty region: unknown). A KNOT_FOUND with
  * them is stored and matched across sessions by body position. */
 KM_API int km_session_log_event_at(km_session_log *l, const struct km_event *ev,
                                    const struct km_history_body *body, bool *persistent);
