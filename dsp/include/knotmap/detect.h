@@ -191,7 +191,7 @@ struct km_detect_config {
 	 * blades, paraspinal ridges, buttocks), which mirror_fraction answers
 	 * for, cancels; uneven sensel gain, an asymmetric posture and
 	 * one-sided structure stay. Needs a body outline on a flat mat (else
-	 * t'_s is 0). 0 = off (default; the pipeline uses 3, docs/accuracy.md). */
+	 * t'_s is 0). 0 = off (default; the pipeline uses 3.5, docs/accuracy.md). */
 	float texture_mirror_k;
 	/* t_s is re-measured for one scale every texture_frames executes
 	 * (round robin; the texture is static, the cost is a median), for
