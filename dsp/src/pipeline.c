@@ -73,7 +73,11 @@ struct km_pipeline {
 		int dormant;
 		uint64_t end_us;
 		float load;
-		struct km_track t;
+		struct km_track t; /* the last track that stood for it, at its END */
+		/* Where it was announced: an alias's END moves t, and a knot
+		 * whose maxima hop between cells would otherwise walk away from
+		 * its own spot, one alias at a time. */
+		float home_x_mm, home_y_mm;
 	} * announced;
 	int guard_off; /* enable_guard asked for, rate too low */
 	int coarse;    /* cells coarser than knot_max_pitch_mm */
@@ -85,7 +89,8 @@ struct km_pipeline {
 	 * old id), not a new one. Cleared by reset. */
 	struct gone_knot {
 		uint32_t id;
-		float x_mm, y_mm;
+		float x_mm, y_mm;           /* where it was last seen */
+		float home_x_mm, home_y_mm; /* and announced */
 	} * gone;
 	unsigned n_gone, max_gone;
 	float spot_mm; /* one knot: a new track this close to an announced one is it */
@@ -624,8 +629,18 @@ static void lose(km_pipeline *p, unsigned i, uint32_t seq, uint64_t us)
 		memmove(p->gone, p->gone + 1, (p->max_gone - 1) * sizeof *p->gone);
 		p->n_gone--;
 	}
-	p->gone[p->n_gone++] = (struct gone_knot){a->id, a->t.x_mm, a->t.y_mm};
+	p->gone[p->n_gone++] =
+	    (struct gone_knot){a->id, a->t.x_mm, a->t.y_mm, a->home_x_mm, a->home_y_mm};
 	p->announced[i] = p->announced[--p->n_announced];
+}
+
+/* Distance (mm) from track t to (x, y); round a cylinder the short way. */
+static float spot_distance(const km_pipeline *p, const struct km_track *t, float x, float y)
+{
+	float dx = fabsf(t->x_mm - x);
+	if (p->cfg.geometry == KM_GEOMETRY_CYLINDER)
+		dx = fminf(dx, (float)p->C * p->px - dx);
+	return hypotf(dx, t->y_mm - y);
 }
 
 /* The knot lost this session that track t is: its id, else the nearest
@@ -638,10 +653,8 @@ static unsigned gone_at(const km_pipeline *p, const struct km_track *t)
 		const struct gone_knot *g = &p->gone[i];
 		if (g->id == t->id)
 			return i;
-		float dx = fabsf(t->x_mm - g->x_mm);
-		if (p->cfg.geometry == KM_GEOMETRY_CYLINDER)
-			dx = fminf(dx, (float)p->C * p->px - dx);
-		float d = hypotf(dx, t->y_mm - g->y_mm);
+		float d = fminf(spot_distance(p, t, g->x_mm, g->y_mm),
+		                spot_distance(p, t, g->home_x_mm, g->home_y_mm));
 		if (d < best_d) {
 			best_d = d;
 			best = i;
@@ -685,10 +698,8 @@ static void announce(km_pipeline *p, const struct km_track *t, uint32_t seq, uin
 	 * it stands for it (no second KNOT_FOUND). */
 	for (unsigned i = 0; i < p->n_announced; i++) {
 		struct announced *a = &p->announced[i];
-		float dx = fabsf(t->x_mm - a->t.x_mm);
-		if (p->cfg.geometry == KM_GEOMETRY_CYLINDER)
-			dx = fminf(dx, (float)p->C * p->px - dx);
-		if (hypotf(dx, t->y_mm - a->t.y_mm) < p->spot_mm) {
+		if (fminf(spot_distance(p, t, a->t.x_mm, a->t.y_mm),
+		          spot_distance(p, t, a->home_x_mm, a->home_y_mm)) < p->spot_mm) {
 			a->alias = t->id;
 			a->dormant = 0;
 			return;
@@ -710,6 +721,8 @@ static void announce(km_pipeline *p, const struct km_track *t, uint32_t seq, uin
 	memset(a, 0, sizeof *a);
 	a->id = t->id;
 	a->t = *t;
+	a->home_x_mm = t->x_mm;
+	a->home_y_mm = t->y_mm;
 	/* A knot lost earlier this session and found again where it was (a
 	 * spot that dips under the thresholds for longer than lost_after_s
 	 * while the body lies still): that knot back, under its old id, not a
@@ -720,6 +733,8 @@ static void announce(km_pipeline *p, const struct km_track *t, uint32_t seq, uin
 		back.id = p->gone[g].id;
 		a->id = back.id;
 		a->alias = back.id != t->id ? t->id : 0;
+		a->home_x_mm = p->gone[g].home_x_mm;
+		a->home_y_mm = p->gone[g].home_y_mm;
 		memmove(p->gone + g, p->gone + g + 1, (p->n_gone - g - 1) * sizeof *p->gone);
 		p->n_gone--;
 		emit_why(p, KM_EVENT_KNOT_FOUND, KM_REASON_AGAIN, &back, seq, us, load);

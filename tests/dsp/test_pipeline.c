@@ -277,6 +277,36 @@ Test(pipeline, each_knot_found_gets_one_lost)
 	km_pipeline_destroy(p);
 }
 
+/* A knot whose maximum hops from side to side of its own spot (a real
+ * sheet's stripes under a still body: 22 mm right, then 22 mm left) is one
+ * knot: each new track is measured against where the knot was announced,
+ * not only where the last one ended (which walked 44 mm away). */
+Test(pipeline, a_hopping_maximum_stays_one_knot)
+{
+	struct km_pipeline_config c = cfg_small();
+	struct counter cnt = {0};
+	c.on_event = on_event;
+	c.user = &cnt;
+	c.average_tau_s = 0.0f;
+	km_pipeline *p = NULL;
+	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+	struct km_frame *f = NULL;
+	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	struct km_pipeline_result res;
+	const float at[5] = {240.0f, -500.0f, 262.0f, -500.0f, 218.0f}; /* -500: gone */
+	uint32_t s = 1;
+	for (int phase = 0; phase < 5; phase++)
+		for (int i = 0; i < 40; i++, s++) {
+			body_frame(f, s, at[phase]);
+			cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+		}
+	cr_assert_eq(km_pipeline_finish(p, &res), KM_OK);
+	cr_expect_eq(cnt.found, 1, "one knot, announced %d times", cnt.found);
+	cr_expect_eq(cnt.lost, 1);
+	km_frame_destroy(f);
+	km_pipeline_destroy(p);
+}
+
 Test(pipeline, rejects_bad_config)
 {
 	struct km_pipeline_config c = cfg_small(), b;
