@@ -716,7 +716,8 @@ static float noise_sd(km_detect *d, const float *layer, const float *div, unsign
 		/* mirror: each cell left of the midline against its
 		 * mirror image, both inside the mask; the difference of two
 		 * independent textures has sqrt(2) times their SD. */
-		mirror = mirror && d->outline.found && !d->periodic;
+		if (mirror && (!d->outline.found || d->periodic))
+			return 0.0f; /* no body, no mirror image: no such texture */
 		float px = d->px, py = d->py;
 		for (int r = 0; r < d->R; r++) {
 			/* column c mirrored about this row's midline: m2 - c */

@@ -1342,3 +1342,41 @@ Test(detect, mirror_texture_ignores_paired_anatomy_and_sees_uneven_gain)
 	cr_expect_lt(count[1][1], count[0][1], "textured: fewer spots (%zu vs %zu)", count[1][1],
 	             count[0][1]);
 }
+
+static void both_textures(struct km_detect_config *c)
+{
+	mirror_textured(c);
+	c->texture_k = 0.6f;
+}
+
+Test(detect, no_body_no_mirror_texture)
+{
+	/* A tool's contact alone (225 cm^2, under the 300 cm^2 of a body) with
+	 * a 15 % sensel gain spread: its plain texture is measured, but with no
+	 * body there is no midline and no mirror image, so the texture the
+	 * mirror does not explain is 0 (it stood in for the plain one, 3.5
+	 * times over, and held back a roller's hold by seconds). */
+	float sd[KM_BANDPASS_MAX_SCALES];
+	for (int i = 0; i < KM_BANDPASS_MAX_SCALES; i++)
+		sd[i] = 0.001f;
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, both_textures);
+	g.masked = 1;
+	cr_assert_eq(km_detect_set_noise(g.det, sd, g.dc.n_scales), KM_OK);
+	uint32_t s = 777u;
+	for (int r = 0; r < R; r++)
+		for (int c = 0; c < C; c++) {
+			s = s * 1664525u + 1013904223u;
+			float u = (float)(s >> 8) / (float)(1u << 24) * 2.0f - 1.0f;
+			bool on = r >= 9 && r < 39 && c >= 9 && c < 39;
+			g.in[r * C + c] = on ? 10.0f * (1.0f + 0.15f * u) : 0.0f;
+		}
+	rig_run(&g);
+	cr_assert_not(g.res.outline->found, "a tool's contact is no body");
+	cr_expect_gt(g.res.texture_sd[0], 0.01f, "plain texture measured: %g",
+	             (double)g.res.texture_sd[0]);
+	for (unsigned i = 0; i < g.dc.n_scales; i++)
+		cr_expect_eq(g.res.texture_mirror_sd[i], 0.0f, "scale %u: %g", i,
+		             (double)g.res.texture_mirror_sd[i]);
+	rig_free(&g);
+}
