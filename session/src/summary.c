@@ -89,14 +89,20 @@ int km_summary_add(struct km_summary *s, const struct km_event *ev,
 		if (ev->reason == KM_REASON_AGAIN) {
 			for (size_t i = s->n_knots; i-- > 0;)
 				if (s->knots[i].track_id == ev->track_id) {
-					s->knots[i].lost_us = 0;
+					struct km_summary_knot *k = &s->knots[i];
+					k->gone_us = k->lost_us ? k->lost_us : ev->time_us;
+					k->back_us = ev->time_us;
+					k->lost_us = 0;
 					return KM_OK;
 				}
 		}
 		if (grow((void **)&s->knots, &s->cap_knots, s->n_knots, sizeof *s->knots) != KM_OK)
 			return KM_ERR_NO_MEMORY;
-		s->knots[s->n_knots++] = (struct km_summary_knot){
-		    ev->track_id, ev->x_mm, ev->y_mm, ev->time_us, 0, ev->load_kpa};
+		s->knots[s->n_knots++] = (struct km_summary_knot){.track_id = ev->track_id,
+		                                                  .x_mm = ev->x_mm,
+		                                                  .y_mm = ev->y_mm,
+		                                                  .found_us = ev->time_us,
+		                                                  .load_kpa = ev->load_kpa};
 		break;
 	case KM_EVENT_KNOT_LOST:
 		for (size_t i = 0; i < s->n_knots; i++)
@@ -168,25 +174,85 @@ void km_summary_finish(struct km_summary *s, uint64_t end_us)
 
 #define LETTERS 26
 
+/* Knot k's letter steps in time order: j = 0 its KNOT_FOUND (takes), 1 the
+ * KNOT_LOST before it came back (gives back), 2 its return (takes), 3 its
+ * last KNOT_LOST (gives back). False when the knot has no step j. */
+static bool letter_step(const struct km_summary_knot *k, int j, uint64_t *t, bool *take)
+{
+	bool gap = k->back_us != 0;
+	*take = j == 0 || j == 2;
+	switch (j) {
+	case 0:
+		*t = k->found_us;
+		return true;
+	case 1:
+		*t = k->gone_us;
+		return gap;
+	case 2:
+		*t = k->back_us;
+		return gap;
+	default:
+		*t = k->lost_us;
+		return k->lost_us != 0;
+	}
+}
+
+/* (t, give back after take, knot, step) order. */
+static bool step_before(uint64_t t, bool take, size_t i, int j, uint64_t t2, bool take2, size_t i2,
+                        int j2)
+{
+	if (t != t2)
+		return t < t2;
+	if (take != take2)
+		return take; /* a KNOT_LOST in the same frame comes after the frame's finds */
+	return i != i2 ? i < i2 : j < j2;
+}
+
 void km_summary_knot_letters(const struct km_summary *s, int *letter)
 {
 	if (!s || !letter)
 		return;
 	size_t owner[LETTERS] = {0}; /* knot index + 1 holding each letter */
-	for (size_t i = 0; i < s->n_knots; i++) {
-		const struct km_summary_knot *k = &s->knots[i];
-		/* letters of knots lost before this one was found come back (a
-		 * KNOT_LOST in the same frame comes after the frame's finds) */
-		for (int l = 0; l < LETTERS; l++) {
-			const struct km_summary_knot *o = owner[l] ? &s->knots[owner[l] - 1] : NULL;
-			if (o && o->lost_us && o->lost_us < k->found_us)
-				owner[l] = 0;
-		}
+	for (size_t i = 0; i < s->n_knots; i++)
 		letter[i] = -1;
+	/* The viewer's letters replayed: every knot's steps in time order, each
+	 * the first one after the last done (no memory of its own needed). */
+	bool any = false;
+	uint64_t lt = 0;
+	bool ltake = false;
+	size_t li = 0;
+	int lj = 0;
+	for (;;) {
+		bool found = false;
+		uint64_t bt = 0;
+		bool btake = false;
+		size_t bi = 0;
+		int bj = 0;
+		for (size_t i = 0; i < s->n_knots; i++)
+			for (int j = 0; j < 4; j++) {
+				uint64_t t;
+				bool take;
+				if (!letter_step(&s->knots[i], j, &t, &take) ||
+				    (any && !step_before(lt, ltake, li, lj, t, take, i, j)) ||
+				    (found && !step_before(t, take, i, j, bt, btake, bi, bj)))
+					continue;
+				found = true;
+				bt = t, btake = take, bi = i, bj = j;
+			}
+		if (!found)
+			break;
+		any = true;
+		lt = bt, ltake = btake, li = bi, lj = bj;
+		for (int l = 0; l < LETTERS; l++)
+			if (owner[l] == bi + 1)
+				owner[l] = 0;
+		if (!btake)
+			continue;
+		letter[bi] = -1;
 		for (int l = 0; l < LETTERS; l++)
 			if (!owner[l]) {
-				owner[l] = i + 1;
-				letter[i] = l;
+				owner[l] = bi + 1;
+				letter[bi] = l;
 				break;
 			}
 	}

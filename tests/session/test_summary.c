@@ -179,8 +179,9 @@ Test(summary, knot_letters_and_labels)
 }
 
 /* A knot lost and found again (KNOT_FOUND, reason AGAIN) is one entry,
- * open again and still dated from its first finding; a plain KNOT_FOUND
- * of another track is another knot. */
+ * open again and still dated from its first finding; its letter is the one
+ * the viewer gives it on its return (the first free then: its old A went to
+ * a knot found while it was gone). */
 Test(summary, a_knot_back_is_one_entry)
 {
 	struct km_summary s;
@@ -190,14 +191,25 @@ Test(summary, a_knot_back_is_one_entry)
 	e = ev(KM_EVENT_KNOT_LOST, 7, 20000000);
 	km_summary_add(&s, &e, NULL);
 	cr_assert_eq(s.knots[0].lost_us, 20000000u);
+	e = ev(KM_EVENT_KNOT_FOUND, 8, 25000000);
+	km_summary_add(&s, &e, NULL);
 	e = ev(KM_EVENT_KNOT_FOUND, 7, 35000000);
 	e.reason = KM_REASON_AGAIN;
 	cr_assert_eq(km_summary_add(&s, &e, NULL), KM_OK);
-	cr_assert_eq(s.n_knots, 1);
+	cr_assert_eq(s.n_knots, 2, "knot 7 once, knot 8");
 	cr_expect_eq(s.knots[0].found_us, 1000000u);
 	cr_expect_eq(s.knots[0].lost_us, 0u, "open again");
-	e = ev(KM_EVENT_KNOT_FOUND, 8, 36000000);
-	km_summary_add(&s, &e, NULL);
-	cr_expect_eq(s.n_knots, 2);
+	cr_expect_eq(s.knots[0].gone_us, 20000000u);
+	cr_expect_eq(s.knots[0].back_us, 35000000u);
+	int letter[2];
+	km_summary_knot_letters(&s, letter);
+	cr_expect_eq(letter[1], 0, "knot 8 took the A knot 7 gave back");
+	cr_expect_eq(letter[0], 1, "knot 7 came back to B");
+	/* without the return: knot 7 keeps A, lost before knot 8 took it */
+	s.knots[0].gone_us = s.knots[0].back_us = 0;
+	s.knots[0].lost_us = 20000000u;
+	km_summary_knot_letters(&s, letter);
+	cr_expect_eq(letter[0], 0);
+	cr_expect_eq(letter[1], 0);
 	km_summary_free(&s);
 }

@@ -51,6 +51,9 @@ struct km_summary_knot {
 	uint64_t found_us; /* event time it was found */
 	uint64_t lost_us;  /* 0 while tracked */
 	float load_kpa;    /* load when found (0 when the event had none) */
+	/* Lost and found again (KNOT_FOUND, reason AGAIN): the last such gap,
+	 * from its KNOT_LOST to the knot's return; 0, 0 when none. */
+	uint64_t gone_us, back_us;
 };
 
 struct km_summary_hold {
@@ -105,7 +108,9 @@ KM_API const struct km_summary_hold *km_summary_open_hold(const struct km_summar
 /*
  * The knots' letters, as the viewer names a spot the body does not place
  * ("spot B"): a knot takes the first letter free at its KNOT_FOUND and gives
- * it back at KNOT_LOST, so letters come back rather than climb.
+ * it back at KNOT_LOST, so letters come back rather than climb; a knot back
+ * (reason AGAIN) takes the first letter free again and is known by that
+ * one, as the viewer shows it from then on (of several gaps, the last).
  * letter[s->n_knots] receives each knot's letter (0 = A), -1 past Z.
  */
 KM_API void km_summary_knot_letters(const struct km_summary *s, int *letter);
