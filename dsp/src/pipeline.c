@@ -181,12 +181,13 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	 * lasting false spot per scale). On the phantom family (tuning split)
 	 * with the cells' gain errors at 6 % precision 0.65 -> 0.84 for recall
 	 * 0.48 -> 0.48, as drawn (1-3 %) 0.955 -> 0.983 for 0.58 -> 0.56; the
-	 * simulator's recall 0.92 -> 0.91 (docs/accuracy.md, fifth pass). */
+	 * simulator's recall 0.92 / 0.92 -> 0.92 / 0.90 (true / sensor;
+	 * docs/accuracy.md, fifth pass). */
 	c.detect.texture_mirror_k = 3.5f;
 	c.lying_trunk_only = true;
 	/* On the phantom family (tuning split, a 512 mm mat, the rule off)
-	 * cells of 12-16 mm keep recall 0.35-0.51 at precision 0.68-0.78;
-	 * 20 and 24 mm fall to 0.19 / 0.17 at 0.44 / 0.32: the limit lies
+	 * cells of 12-16 mm keep recall 0.33-0.48 at precision 0.78-0.88;
+	 * 20 and 24 mm fall to 0.17 / 0.15 at 0.50 / 0.32: the limit lies
 	 * between (docs/accuracy.md, fifth pass). */
 	c.knot_max_pitch_mm = 18.0f;
 	c.max_bad_fraction = 0.25f;
