@@ -16,6 +16,15 @@ static struct km_event ev(enum km_event_type type, uint32_t track, uint64_t t_us
 	return e;
 }
 
+/* Folds one knot event (reason NONE unless given) into s. */
+static void feed(struct km_summary *s, enum km_event_type type, uint32_t track, uint64_t t_us,
+                 enum km_event_reason reason)
+{
+	struct km_event e = ev(type, track, t_us);
+	e.reason = reason;
+	cr_assert_eq(km_summary_add(s, &e, NULL), KM_OK);
+}
+
 Test(summary, knots_and_holds_with_outcomes)
 {
 	struct km_summary s;
@@ -143,16 +152,11 @@ Test(summary, knot_letters_and_labels)
 {
 	struct km_summary s;
 	km_summary_init(&s);
-	struct km_event e = ev(KM_EVENT_KNOT_FOUND, 1, 1000000);
-	km_summary_add(&s, &e, NULL);
-	e = ev(KM_EVENT_KNOT_FOUND, 2, 2000000);
-	km_summary_add(&s, &e, NULL);
-	e = ev(KM_EVENT_KNOT_LOST, 1, 3000000);
-	km_summary_add(&s, &e, NULL);
-	e = ev(KM_EVENT_KNOT_FOUND, 3, 4000000); /* A is free again */
-	km_summary_add(&s, &e, NULL);
-	e = ev(KM_EVENT_KNOT_FOUND, 4, 5000000); /* A and B taken: C */
-	km_summary_add(&s, &e, NULL);
+	feed(&s, KM_EVENT_KNOT_FOUND, 1, 1000000, KM_REASON_NONE);
+	feed(&s, KM_EVENT_KNOT_FOUND, 2, 2000000, KM_REASON_NONE);
+	feed(&s, KM_EVENT_KNOT_LOST, 1, 3000000, KM_REASON_LOST);
+	feed(&s, KM_EVENT_KNOT_FOUND, 3, 4000000, KM_REASON_NONE); /* A is free again */
+	feed(&s, KM_EVENT_KNOT_FOUND, 4, 5000000, KM_REASON_NONE); /* A and B taken: C */
 	cr_assert_eq(s.n_knots, 4u);
 	int letter[4];
 	km_summary_knot_letters(&s, letter);
@@ -186,16 +190,11 @@ Test(summary, a_knot_back_is_one_entry)
 {
 	struct km_summary s;
 	km_summary_init(&s);
-	struct km_event e = ev(KM_EVENT_KNOT_FOUND, 7, 1000000);
-	km_summary_add(&s, &e, NULL);
-	e = ev(KM_EVENT_KNOT_LOST, 7, 20000000);
-	km_summary_add(&s, &e, NULL);
+	feed(&s, KM_EVENT_KNOT_FOUND, 7, 1000000, KM_REASON_NONE);
+	feed(&s, KM_EVENT_KNOT_LOST, 7, 20000000, KM_REASON_LOST);
 	cr_assert_eq(s.knots[0].lost_us, 20000000u);
-	e = ev(KM_EVENT_KNOT_FOUND, 8, 25000000);
-	km_summary_add(&s, &e, NULL);
-	e = ev(KM_EVENT_KNOT_FOUND, 7, 35000000);
-	e.reason = KM_REASON_AGAIN;
-	cr_assert_eq(km_summary_add(&s, &e, NULL), KM_OK);
+	feed(&s, KM_EVENT_KNOT_FOUND, 8, 25000000, KM_REASON_NONE);
+	feed(&s, KM_EVENT_KNOT_FOUND, 7, 35000000, KM_REASON_AGAIN);
 	cr_assert_eq(s.n_knots, 2, "knot 7 once, knot 8");
 	cr_expect_eq(s.knots[0].found_us, 1000000u);
 	cr_expect_eq(s.knots[0].lost_us, 0u, "open again");
