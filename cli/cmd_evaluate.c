@@ -504,7 +504,8 @@ static void usage(FILE *out)
 	        "                        [--lying-posture PREFIX] [--lying-split report|dev|all]\n"
 	        "                        [--phantom-grid 32|64|128] [--phantom-pitch MM]\n"
 	        "                        [--phantom-gain-spread X] [--phantom-noise X]\n"
-	        "                        [--phantom-tilt DEG] [--phantom-knot-max-pitch MM]\n\n"
+	        "                        [--phantom-tilt DEG] [--phantom-load-scale X]\n"
+	        "                        [--phantom-knot-max-pitch MM]\n\n"
 	        "Runs every virtual-mat scenario (or the named ones) for N seeds (default 3)\n"
 	        "through the dsp pipeline with its default settings and prints a Markdown\n"
 	        "accuracy table against the simulator's ground truth: knot recall, precision\n"
@@ -533,8 +534,9 @@ static void usage(FILE *out)
 	        "--phantom-gain-spread X sets the cells' fixed gain errors (relative SD;\n"
 	        "drawn 0.01-0.03), --phantom-noise X the frame-to-frame relative noise\n"
 	        "(drawn 0.01-0.03), --phantom-tilt DEG the body's largest rotation on the\n"
-	        "mat (drawn within 1.5), --phantom-knot-max-pitch MM the pipeline's\n"
-	        "coarse-cells limit (0: off; default 18).\n"
+	        "mat (drawn within 1.5), --phantom-load-scale X a factor on the body's\n"
+	        "pressures (a lighter or heavier person), --phantom-knot-max-pitch MM\n"
+	        "the pipeline's coarse-cells limit (0: off; default 18).\n"
 	        "--family picks the families: sim, real, phantom, both (sim and real) or\n"
 	        "all (the default; the real one needs --lying; with --scenario the\n"
 	        "default leaves the phantom out).\n"
@@ -546,7 +548,7 @@ static int run_evaluate(int argc, char **argv)
 	long seeds = 3, lying_seeds = 1;
 	double max_s = 0.0, lying_s = 60.0;
 	double phantom_pitch = 0.0, phantom_gain = 0.0, phantom_noise = 0.0, phantom_tilt = 0.0;
-	double phantom_coarse = -1.0;
+	double phantom_coarse = -1.0, phantom_load = 0.0;
 	const char *lying = NULL, *lying_posture = NULL;
 	enum km_lying_split lying_split = KM_LYING_REPORT;
 	int fam_sim = 1, fam_real = 1, fam_phantom = 1, seeds_given = 0, phantom_grid = -1,
@@ -646,6 +648,9 @@ static int run_evaluate(int argc, char **argv)
 				return KM_EXIT_USAGE;
 		} else if (!strcmp(a, "--phantom-noise")) {
 			if (km_cli_parse_double("evaluate", a, v, 0.0, 0.5, &phantom_noise))
+				return KM_EXIT_USAGE;
+		} else if (!strcmp(a, "--phantom-load-scale")) {
+			if (km_cli_parse_double("evaluate", a, v, 0.05, 100.0, &phantom_load))
 				return KM_EXIT_USAGE;
 		} else if (!strcmp(a, "--phantom-tilt")) {
 			if (km_cli_parse_double("evaluate", a, v, 0.0, 30.0, &phantom_tilt))
@@ -805,6 +810,7 @@ real:
 		                                  .gain_spread = phantom_gain,
 		                                  .noise = phantom_noise,
 		                                  .tilt_deg = phantom_tilt,
+		                                  .load_scale = phantom_load,
 		                                  .pitch_mm = phantom_pitch,
 		                                  .knot_max_pitch_mm = phantom_coarse};
 		failed |= km_eval_phantom(&po);

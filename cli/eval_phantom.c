@@ -160,11 +160,12 @@ int km_eval_phantom(const struct km_eval_phantom_opts *o)
 	       "%.0f Hz, analysed as `knotmap analyze` analyses an imported .npy in kPa\n\n",
 	       o->seeds, o->seconds, (double)RATE_HZ);
 	float gs = (float)o->gain_spread, nm = (float)o->noise, tilt = (float)o->tilt_deg;
-	if (gs > 0.0f || nm > 0.0f || tilt > 0.0f)
+	float ls = (float)o->load_scale;
+	if (gs > 0.0f || nm > 0.0f || tilt > 0.0f || ls > 0.0f)
 		printf("Robustness study (0: drawn as usual): cells' fixed gain errors %.1f %% SD "
 		       "(drawn 1-3), frame noise %.1f %% SD (drawn 1-3), tilt up to %.1f deg "
-		       "(drawn within 1.5)\n\n",
-		       100.0 * gs, 100.0 * nm, (double)tilt);
+		       "(drawn within 1.5), pressures x %.2f\n\n",
+		       100.0 * gs, 100.0 * nm, (double)tilt, ls > 0.0f ? (double)ls : 1.0);
 	km_eval_print_knots_header();
 	fflush(stdout);
 	for (int g = g0; g <= g1; g++) {
@@ -177,7 +178,8 @@ int km_eval_phantom(const struct km_eval_phantom_opts *o)
 			                               .knots = 1,
 			                               .gain_spread = gs,
 			                               .noise_mult = nm,
-			                               .tilt_deg = tilt};
+			                               .tilt_deg = tilt,
+			                               .load_scale = ls};
 			if (run(&pc, o, &kt[g], &ev))
 				failed = 1;
 		}
@@ -187,7 +189,8 @@ int km_eval_phantom(const struct km_eval_phantom_opts *o)
 		                               .seed = STILL_SEED,
 		                               .gain_spread = gs,
 		                               .noise_mult = nm,
-		                               .tilt_deg = tilt};
+		                               .tilt_deg = tilt,
+		                               .load_scale = ls};
 		if (run(&pc, o, NULL, &still[g]))
 			failed = 1, still_err[g]++;
 		km_eval_print_knots(name[g], &kt[g]);

@@ -18,7 +18,7 @@ struct km_eval_phantom_opts {
 	double texture_k;        /* the detector's texture factor (negative: default) */
 	/* A robustness study (0: as drawn; phantom_body.h): the cells' fixed
 	 * gain errors, the frame noise (relative SDs), the largest tilt (deg). */
-	double gain_spread, noise, tilt_deg;
+	double gain_spread, noise, tilt_deg, load_scale;
 	/* > 0: one grid of this pitch instead (a 512 mm mat; grid is ignored). */
 	double pitch_mm;
 	double knot_max_pitch_mm; /* the pipeline's coarse-cells limit (negative: default) */

@@ -348,7 +348,8 @@ int km_phantom_create(const struct km_phantom_config *cfg, struct km_phantom **o
 	if (cfg->side < 8 || cfg->side > 256 || !(cfg->pitch_mm >= 1.0f && cfg->pitch_mm <= 50.0f) ||
 	    !(cfg->gain_spread >= 0.0f && cfg->gain_spread <= 0.5f) ||
 	    !(cfg->noise_mult >= 0.0f && cfg->noise_mult <= 0.5f) ||
-	    !(cfg->tilt_deg >= 0.0f && cfg->tilt_deg <= 30.0f))
+	    !(cfg->tilt_deg >= 0.0f && cfg->tilt_deg <= 30.0f) ||
+	    !(cfg->load_scale >= 0.0f && cfg->load_scale <= 100.0f))
 		return -1;
 	struct km_phantom *ph = calloc(1, sizeof *ph);
 	if (!ph)
@@ -368,6 +369,9 @@ int km_phantom_create(const struct km_phantom_config *cfg, struct km_phantom **o
 	landmarks(ph);
 	ph->nk = cfg->knots ? place_knots(ph, cfg->seed) : 0;
 	render(ph);
+	if (cfg->load_scale > 0.0f) /* the same body and knots, pressing harder or softer */
+		for (size_t i = 0; i < cells; i++)
+			ph->map[i] *= cfg->load_scale;
 	for (size_t i = 0; i < cells; i++)
 		ph->cell_gain[i] =
 		    ph->quiet ? 1.0f : 1.0f + ph->body.gain_spread * noise_normal(&ph->noise);

@@ -38,8 +38,10 @@ struct km_phantom_config {
 	/* A robustness study's departures from the drawn body and sensor (0:
 	 * drawn as usual): the cells' fixed gain errors (relative SD; drawn
 	 * 1-3 %), the frame-to-frame relative noise (drawn 1-3 %), the largest
-	 * rotation on the mat (degrees; drawn within 1.5). */
-	float gain_spread, noise_mult, tilt_deg;
+	 * rotation on the mat (degrees; drawn within 1.5), a factor on every
+	 * pressure of the body (a lighter or heavier person, a softer or firmer
+	 * mat; the sensor's own additive noise unchanged). */
+	float gain_spread, noise_mult, tilt_deg, load_scale;
 };
 
 /* Where the body lies and what it presses (all drawn from the seed). */

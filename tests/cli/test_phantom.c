@@ -39,6 +39,28 @@ Test(phantom, bad_config_is_refused)
 	c.tilt_deg = 0.0f;
 	c.gain_spread = -0.1f;
 	cr_expect_eq(km_phantom_create(&c, &ph), -1);
+	c.gain_spread = 0.0f;
+	c.load_scale = NAN;
+	cr_expect_eq(km_phantom_create(&c, &ph), -1);
+}
+
+/* A study's load factor scales the body's pressures, not its shape: the
+ * same knots, every cell of the static map times the factor. */
+Test(phantom, study_scales_the_load)
+{
+	struct km_phantom_config c = {
+	    .side = 32, .pitch_mm = 12.0f, .seed = 5, .knots = 1, .quiet = 1};
+	struct km_phantom *one = NULL, *three = NULL;
+	cr_assert_eq(km_phantom_create(&c, &one), 0);
+	c.load_scale = 3.0f;
+	cr_assert_eq(km_phantom_create(&c, &three), 0);
+	for (int i = 0; i < 32 * 32; i++)
+		cr_assert_float_eq(three->map[i], 3.0f * one->map[i], 1e-4f * (1.0f + one->map[i]),
+		                   "cell %d", i);
+	for (int i = 0; i < 4; i++)
+		cr_expect_float_eq(three->knot[i].x, one->knot[i].x, 1e-4);
+	km_phantom_destroy(one);
+	km_phantom_destroy(three);
 }
 
 /* A robustness study's settings replace the drawn ones: the cells' fixed
