@@ -1256,6 +1256,14 @@ int km_detect_set_trunk_only(km_detect *d, bool on)
 	return KM_OK;
 }
 
+int km_detect_set_min_response(km_detect *d, float kpa)
+{
+	if (!d || !(kpa >= 0.0f) || !(kpa <= FLT_MAX))
+		return KM_ERR_INVALID_ARG;
+	d->cfg.min_response_kpa = kpa;
+	return KM_OK;
+}
+
 int km_detect_set_noise(km_detect *d, const float *sd, unsigned n)
 {
 	if (!d || (n != 0 && n != d->n) || (n && !sd))

@@ -247,8 +247,9 @@ class Pipeline(_knotmap._Pipeline):
     sensor_noise, lying_trunk_only, row_pitch_mm and col_pitch_mm (oblong
     cells; pitch_mm is then their geometric mean, as frames carry it),
     knot_max_pitch_mm (cells coarser than this keep spots only under a
-    tool: flag 1 << 5 in frames["flags"]), max_events (defaults: the
-    library's), sensor_mask.
+    tool: flag 1 << 5 in frames["flags"]), floor_fraction (the detection
+    floor as a fraction of the body's median load; 0 = min_response_kpa
+    alone), max_events (defaults: the library's), sensor_mask.
 
     sensor_mask: which cells are on the sensor, rows x cols, truthy = on
     (a numpy array of bools, integers or floats, anything else with the

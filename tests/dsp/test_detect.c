@@ -1380,3 +1380,34 @@ Test(detect, no_body_no_mirror_texture)
 		             (double)g.res.texture_mirror_sd[i]);
 	rig_free(&g);
 }
+
+/* The floor can follow the body's load (the pipeline sets it from the
+ * median loaded cell): a spot under the new floor is no longer reported,
+ * and the setter refuses what is not a pressure. */
+Test(detect, floor_set_at_run_time)
+{
+	float sd[KM_BANDPASS_MAX_SCALES];
+	for (int i = 0; i < KM_BANDPASS_MAX_SCALES; i++)
+		sd[i] = 0.001f;
+	struct rig g;
+	rig_init(&g, KM_GEOMETRY_FLAT, relative);
+	g.masked = 1;
+	cr_assert_eq(km_detect_set_noise(g.det, sd, g.dc.n_scales), KM_OK);
+	plateau(g.in, 0, C, 10.0f);
+	add_bump(g.in, 60, 120, 10, 3.0, 0);
+	rig_run(&g);
+	cr_assert_eq(unlabelled_near(&g, 60, 120, 10), 1, "found under the config's floor");
+	float v = 0.0f;
+	for (size_t i = 0; i < g.res.count; i++)
+		v = fmaxf(v, g.res.candidates[i].response_kpa);
+	cr_assert_eq(km_detect_set_min_response(g.det, 1.5f * v), KM_OK);
+	rig_run(&g);
+	cr_expect_eq(unlabelled_near(&g, 60, 120, 10), 0, "a floor over its %.2f kPa", (double)v);
+	cr_expect_eq(km_detect_set_min_response(g.det, NAN), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_detect_set_min_response(g.det, -1.0f), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_detect_set_min_response(NULL, 1.0f), KM_ERR_INVALID_ARG);
+	cr_assert_eq(km_detect_set_min_response(g.det, 0.0f), KM_OK);
+	rig_run(&g);
+	cr_expect_eq(unlabelled_near(&g, 60, 120, 10), 1, "back under a floor of 0");
+	rig_free(&g);
+}

@@ -258,6 +258,12 @@ KM_API int km_detect_set_noise(km_detect *d, const float *sd, unsigned n);
  * Ignored on a cylinder. KM_OK or KM_ERR_INVALID_ARG. */
 KM_API int km_detect_set_trunk_only(km_detect *d, bool on);
 
+/* The absolute floor (min_response_kpa) from the next execute on, e.g. a
+ * fraction of the body's typical load (knotmap/pipeline.h floor_fraction).
+ * Kept across reset. KM_OK, KM_ERR_INVALID_ARG (NULL d, negative or
+ * non-finite kpa). */
+KM_API int km_detect_set_min_response(km_detect *d, float kpa);
+
 /* The outline of the last execute (found == 0 before any). Never NULL for a
  * valid d. */
 KM_API const struct km_body_outline *km_detect_outline(const km_detect *d);

@@ -150,6 +150,15 @@ struct km_pipeline_config {
 	 * shows less (a back cut by the mat's edges, a short contact, a thigh
 	 * on a roller) is not gated. Default true. */
 	bool lying_trunk_only;
+	/* The detection floor follows the body's load: every body-model
+	 * update (5 a second) it is floor_fraction x the median of the loaded
+	 * cells, never under detect.min_response_kpa. A knot's excess is a
+	 * fraction of the load it sits in (p = k d), so a lighter person or a
+	 * softer mat lowers every response with it, a heavier one or a firmer
+	 * mat raises the anatomy's; an absolute floor held one and let the
+	 * other through. Also on counts (it is relative). 0..1, 0 = off (the
+	 * floor is detect.min_response_kpa); default 0.1 (docs/accuracy.md). */
+	float floor_fraction;
 	/* A knot (radius 7-25 mm, docs/signal-model.md) shows as a bump of its
 	 * own only on cells no larger than its radius; on coarser cells one
 	 * cell holds most of the knot and reads like a cell of uneven gain or
