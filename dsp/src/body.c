@@ -164,6 +164,14 @@ static float band_mean(const km_body *b, const float *kpa, int top, int bottom, 
 	return n ? (float)(sum / (double)n) : 0.0f;
 }
 
+int km_body_set_outline(km_body *b, float level)
+{
+	if (!b || !(level >= 0.0f) || !isfinite(level))
+		return KM_ERR_INVALID_ARG;
+	b->cfg.outline_kpa = level;
+	return KM_OK;
+}
+
 int km_body_update(km_body *b, const float *kpa)
 {
 	if (!b || !kpa)

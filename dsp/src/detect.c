@@ -1264,6 +1264,14 @@ int km_detect_set_min_response(km_detect *d, float kpa)
 	return KM_OK;
 }
 
+int km_detect_set_outline(km_detect *d, float level)
+{
+	if (!d || !(level >= 0.0f) || !(level <= FLT_MAX))
+		return KM_ERR_INVALID_ARG;
+	d->cfg.outline_kpa = level;
+	return KM_OK;
+}
+
 int km_detect_set_noise(km_detect *d, const float *sd, unsigned n)
 {
 	if (!d || (n != 0 && n != d->n) || (n && !sd))

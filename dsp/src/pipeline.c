@@ -52,8 +52,11 @@ struct km_pipeline {
 	km_tracker *trk;
 	km_body *body;
 	float body_dt; /* seconds since the body model's last update */
-	int have_floor; /* the floor has followed the load once (floor_fraction) */
-	float floor_dt; /* seconds since it last did */
+	/* A cell is loaded above this (detect.outline_kpa; on counts, relative
+	 * to the map: outline_fraction) */
+	float outline;
+	int have_levels; /* outline and floor have followed the load once */
+	float level_dt;  /* seconds since they last did */
 	km_hold *hold;
 	struct guard_slot *guards;
 	unsigned n_guards;
@@ -166,6 +169,10 @@ struct km_pipeline_config km_pipeline_config_default(void)
 	 * recall 0.61 -> 0.60; as drawn, and the simulator, unchanged
 	 * (docs/accuracy.md, fifth pass). */
 	c.floor_fraction = 0.1f;
+	/* On counts a cell is loaded above a tenth of the 99th-percentile
+	 * cell: in kPa the 1 kPa outline is about that of a lying back whose
+	 * top cells (bony peaks) press ~10 kPa. */
+	c.outline_fraction = 0.1f;
 	c.detect.per_scale_nms = true;
 	/* A spot one scale coarser still growing by half is a broad dome
 	 * (thigh, scapula) seen at a fine scale (est.; a Gaussian spot's
@@ -339,6 +346,7 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	    !(cfg->max_bad_fraction >= 0.0f && cfg->max_bad_fraction <= 1.0f) ||
 	    !(isfinite(cfg->knot_max_pitch_mm) && cfg->knot_max_pitch_mm >= 0.0f) ||
 	    !(cfg->floor_fraction >= 0.0f && cfg->floor_fraction <= 1.0f) ||
+	    !(cfg->outline_fraction >= 0.0f && cfg->outline_fraction <= 1.0f) ||
 	    cfg->max_events < 1 || cfg->max_events > 4096 ||
 	    !(isfinite(cfg->region_mm) && cfg->region_mm > 0.0f) ||
 	    !(isfinite(cfg->announce_s) && cfg->announce_s >= 0.0f && cfg->announce_s <= 3600.0f) ||
@@ -541,6 +549,7 @@ int km_pipeline_create(const struct km_pipeline_config *cfg, km_pipeline **out)
 	p->events = km__calloc(cfg->max_events, sizeof *p->events);
 	p->max_announced = 2 * tc.max_tracks;
 	p->announced = km__calloc(p->max_announced, sizeof *p->announced);
+	p->outline = cfg->detect.outline_kpa;
 	p->max_gone = 4 * p->max_announced;
 	p->gone = km__calloc(p->max_gone, sizeof *p->gone);
 	if (!p->clean || !p->weight || !p->stack || !p->events || !p->announced || !p->gone ||
@@ -883,7 +892,7 @@ static void summarise(km_pipeline *p, struct km_pipeline_result *out)
 	/* Row and column sums first: the moments (on a roller the mean angle,
 	 * from tabulated column cos/sin) then cost O(rows + cols). */
 	double sum = 0.0, sx = 0.0, sy = 0.0, scos = 0.0, ssin = 0.0;
-	float peak = 0.0f, thr = p->cfg.detect.outline_kpa, px = p->px, py = p->py;
+	float peak = 0.0f, thr = p->outline, px = p->px, py = p->py;
 	size_t loaded = 0;
 	int cyl = p->cfg.geometry == KM_GEOMETRY_CYLINDER;
 	double w = 2.0 * 3.14159265358979323846 / (double)p->C;
@@ -956,7 +965,7 @@ static void update_noise(km_pipeline *p, float dt_s)
 		return;
 	}
 	size_t n = 0, step = (p->cells + 1023) / 1024;
-	float thr = p->cfg.detect.outline_kpa;
+	float thr = p->outline;
 	for (size_t i = 0; i < p->cells; i += step)
 		if (p->clean[i] > thr && p->prev[i] > thr)
 			p->scratch[n++] = p->clean[i] - p->prev[i];
@@ -980,11 +989,34 @@ static void update_noise(km_pipeline *p, float dt_s)
 static float body_median(km_pipeline *p)
 {
 	size_t n = 0, step = (p->cells + 1023) / 1024;
-	float thr = p->cfg.detect.outline_kpa;
+	float thr = p->outline;
 	for (size_t i = 0; i < p->cells; i += step)
 		if (p->clean[i] > thr)
 			p->scratch[n++] = p->clean[i];
 	return n >= 4 ? km__select_kth(p->scratch, n, n / 2) : 0.0f;
+}
+
+/* The levels that follow the body's load. On counts the outline is
+ * outline_fraction of the map's 99th-percentile cell (a count has no
+ * scale: 0, the kPa rules' "off", took a noisy mat's every cell for the
+ * body, its midline for the mat's); the floor is floor_fraction of the
+ * body's median loaded cell, never under detect.min_response_kpa. */
+static void update_levels(km_pipeline *p)
+{
+	if (p->cfg.counts && p->cfg.outline_fraction > 0.0f) {
+		size_t n = 0;
+		for (size_t i = 0; i < p->cells; i++)
+			if (!p->mask || p->mask[i])
+				p->scratch[n++] = p->clean[i];
+		float top = n ? km__select_kth(p->scratch, n, (size_t)(0.99 * (double)(n - 1))) : 0.0f;
+		p->outline = fmaxf(p->cfg.detect.outline_kpa, p->cfg.outline_fraction * top);
+		km_detect_set_outline(p->det, p->outline);
+		if (p->body)
+			km_body_set_outline(p->body, p->outline);
+	}
+	if (p->cfg.floor_fraction > 0.0f)
+		km_detect_set_min_response(p->det, fmaxf(p->cfg.detect.min_response_kpa,
+		                                         p->cfg.floor_fraction * body_median(p)));
 }
 
 /* Mean of the raw frame over the 3 x 3 cells around (r, c): 0 off the mat
@@ -1206,13 +1238,20 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 			sd[k] = p->cell_sd * red * p->knorm[k];
 		km_detect_set_noise(p->det, sd, p->n_scales);
 	}
+	/* The levels relative to the body's load, as often as the body model. */
+	p->level_dt += dt_s;
+	if (gap || p->level_dt >= 0.2f || !p->have_levels) {
+		update_levels(p);
+		p->have_levels = 1;
+		p->level_dt = 0.0f;
+	}
 	const float *map = p->avg;
 	if (p->cfg.normalized) {
-		/* Loaded above outline_kpa, unloaded again below 90 % of it: cells
+		/* Loaded above the outline level, unloaded again below 90 % of it: cells
 		 * at the body's edge no longer flip with the noise, so the weights
 		 * rarely change and the band-pass keeps their blurs (about half
 		 * its work). */
-		float on = p->cfg.detect.outline_kpa, off = 0.9f * on;
+		float on = p->outline, off = 0.9f * on;
 		if (p->mask) /* off the sensor: never loaded */
 			for (size_t i = 0; i < p->cells; i++)
 				p->weight[i] = p->mask[i] && map[i] > (p->weight[i] > 0.0f ? off : on)
@@ -1232,15 +1271,6 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	/* The body model follows posture, which changes over seconds: five
 	 * updates a second cost a fraction of one per frame. */
 	p->body_dt += dt_s;
-	p->floor_dt += dt_s;
-	if (p->cfg.floor_fraction > 0.0f && (gap || p->floor_dt >= 0.2f || !p->have_floor)) {
-		/* The floor follows the body's load, as often as the body model. */
-		km_detect_set_min_response(p->det,
-		                           fmaxf(p->cfg.detect.min_response_kpa,
-		                                 p->cfg.floor_fraction * body_median(p)));
-		p->have_floor = 1;
-		p->floor_dt = 0.0f;
-	}
 	if (p->body && (gap || p->body_dt >= 0.2f)) {
 		km_body_update(p->body, map);
 		p->body_dt = 0.0f;
@@ -1430,8 +1460,12 @@ void km_pipeline_reset(km_pipeline *p)
 	km_detect_reset(p->det);
 	km_detect_set_trunk_only(p->det, false);
 	km_detect_set_min_response(p->det, p->cfg.detect.min_response_kpa);
-	p->have_floor = 0;
-	p->floor_dt = 0.0f;
+	p->outline = p->cfg.detect.outline_kpa;
+	km_detect_set_outline(p->det, p->outline);
+	if (p->body)
+		km_body_set_outline(p->body, p->outline);
+	p->have_levels = 0;
+	p->level_dt = 0.0f;
 	km_tracker_reset(p->trk);
 	p->body_dt = 0.0f;
 	if (p->hold)

@@ -249,7 +249,9 @@ class Pipeline(_knotmap._Pipeline):
     knot_max_pitch_mm (cells coarser than this keep spots only under a
     tool: flag 1 << 5 in frames["flags"]), floor_fraction (the detection
     floor as a fraction of the body's median load; 0 = min_response_kpa
-    alone), max_events (defaults: the library's), sensor_mask.
+    alone), outline_fraction (on counts: loaded above this fraction of
+    the 99th-percentile cell), max_events (defaults: the library's),
+    sensor_mask.
 
     sensor_mask: which cells are on the sensor, rows x cols, truthy = on
     (a numpy array of bools, integers or floats, anything else with the

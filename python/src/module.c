@@ -757,6 +757,7 @@ static int pipeline_set(struct km_pipeline_config *c, const char *key, PyObject 
 	    {"col_pitch_mm", &c->col_pitch_mm, NULL},
 	    {"knot_max_pitch_mm", &c->knot_max_pitch_mm, NULL},
 	    {"floor_fraction", &c->floor_fraction, NULL},
+	    {"outline_fraction", &c->outline_fraction, NULL},
 	    {"noise_k", &c->detect.noise_k, NULL},
 	    {"min_response_kpa", &c->detect.min_response_kpa, NULL},
 	    {"outline_kpa", &c->detect.outline_kpa, NULL},

@@ -350,6 +350,43 @@ Test(pipeline, floor_follows_the_body_load)
 	cr_expect_eq(found[1], 0, "floor 3 kPa: it is not (%d)", found[1]);
 }
 
+/* On counts (no scale: the kPa outline is off) a mat that reads a few
+ * counts everywhere is not a body: the outline is relative to the map
+ * (outline_fraction of its 99th-percentile cell), so the body model finds
+ * the body's 160 mm, not the mat's 300. */
+Test(pipeline, counts_outline_is_the_body_not_the_mat)
+{
+	float width[2];
+	for (int rel = 0; rel <= 1; rel++) {
+		struct km_pipeline_config c = cfg_small();
+		km_pipeline_config_for_counts(&c);
+		c.outline_fraction = rel ? 0.1f : 0.0f;
+		km_pipeline *p = NULL;
+		cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
+		struct km_frame *f = NULL;
+		cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+		struct km_pipeline_result res;
+		for (uint32_t s = 1; s <= 50; s++) {
+			f->sequence = s;
+			f->device_time_us = (uint64_t)s * DT_US;
+			for (int i = 0; i < R * C; i++) {
+				int col = i % C;
+				f->kpa[i] = col >= 8 && col < 24 ? 200.0f : 5.0f + (float)((i * 7 + s) % 3);
+			}
+			f->flags |= KM_FRAME_UNCALIBRATED;
+			cr_assert_eq(km_pipeline_process(p, f, &res), KM_OK);
+		}
+		cr_assert_not_null(res.body);
+		cr_assert(res.body->found, "a body");
+		width[rel] = res.body->right_mm - res.body->left_mm;
+		km_frame_destroy(f);
+		km_pipeline_destroy(p);
+	}
+	cr_expect_gt(width[0], 250.0f, "outline 0: the mat's %.0f mm", (double)width[0]);
+	cr_expect(width[1] > 140.0f && width[1] < 180.0f, "relative: the body's %.0f mm",
+	          (double)width[1]);
+}
+
 Test(pipeline, rejects_bad_config)
 {
 	struct km_pipeline_config c = cfg_small(), b;

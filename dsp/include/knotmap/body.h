@@ -116,6 +116,10 @@ KM_API int km_body_create(const struct km_body_config *cfg, km_body **out);
 /* Updates the model from one frame [rows x cols] kPa. Allocates nothing.
  * KM_OK or KM_ERR_INVALID_ARG. */
 KM_API int km_body_update(km_body *b, const float *kpa);
+/* The loaded-cell level (outline_kpa) from the next update on (on counts
+ * the pipeline sets one relative to the map). KM_OK or KM_ERR_INVALID_ARG
+ * (NULL b, negative or non-finite level). */
+KM_API int km_body_set_outline(km_body *b, float level);
 /* The model of the last update (found false before any). Never NULL for a valid b. */
 KM_API const struct km_body_model *km_body_model(const km_body *b);
 /* Body coordinates of (x_mm, y_mm) under model m. KM_OK, KM_ERR_INVALID_ARG,

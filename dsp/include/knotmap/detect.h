@@ -264,6 +264,12 @@ KM_API int km_detect_set_trunk_only(km_detect *d, bool on);
  * non-finite kpa). */
 KM_API int km_detect_set_min_response(km_detect *d, float kpa);
 
+/* The loaded-cell level (outline_kpa) from the next execute on, e.g. one
+ * relative to the map on counts (knotmap/pipeline.h outline_fraction).
+ * Kept across reset. KM_OK, KM_ERR_INVALID_ARG (NULL d, negative or
+ * non-finite level). */
+KM_API int km_detect_set_outline(km_detect *d, float level);
+
 /* The outline of the last execute (found == 0 before any). Never NULL for a
  * valid d. */
 KM_API const struct km_body_outline *km_detect_outline(const km_detect *d);

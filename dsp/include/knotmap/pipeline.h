@@ -159,6 +159,13 @@ struct km_pipeline_config {
 	 * other through. Also on counts (it is relative). 0..1, 0 = off (the
 	 * floor is detect.min_response_kpa); default 0.1 (docs/accuracy.md). */
 	float floor_fraction;
+	/* On counts (which have no scale, so detect.outline_kpa is 0 there): a
+	 * cell is loaded above outline_fraction x the map's 99th-percentile
+	 * cell, re-read as the floor is. Without it every cell of a mat with
+	 * an offset or noise is "loaded", the body's outline is the mat's and
+	 * the midline, mirror and support rules measure the mat. 0..1, 0 =
+	 * off; default 0.1. Ignored in kPa. */
+	float outline_fraction;
 	/* A knot (radius 7-25 mm, docs/signal-model.md) shows as a bump of its
 	 * own only on cells no larger than its radius; on coarser cells one
 	 * cell holds most of the knot and reads like a cell of uneven gain or
