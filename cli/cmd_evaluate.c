@@ -505,7 +505,7 @@ static void usage(FILE *out)
 	        "                        [--phantom-grid 32|64|128] [--phantom-pitch MM]\n"
 	        "                        [--phantom-gain-spread X] [--phantom-noise X]\n"
 	        "                        [--phantom-tilt DEG] [--phantom-load-scale X]\n"
-	        "                        [--phantom-knot-max-pitch MM]\n\n"
+	        "                        [--phantom-knot-max-pitch MM] [--phantom-units kPa|counts]\n\n"
 	        "Runs every virtual-mat scenario (or the named ones) for N seeds (default 3)\n"
 	        "through the dsp pipeline with its default settings and prints a Markdown\n"
 	        "accuracy table against the simulator's ground truth: knot recall, precision\n"
@@ -536,7 +536,9 @@ static void usage(FILE *out)
 	        "(drawn 0.01-0.03), --phantom-tilt DEG the body's largest rotation on the\n"
 	        "mat (drawn within 1.5), --phantom-load-scale X a factor on the body's\n"
 	        "pressures (a lighter or heavier person), --phantom-knot-max-pitch MM\n"
-	        "the pipeline's coarse-cells limit (0: off; default 18).\n"
+	        "the pipeline's coarse-cells limit (0: off; default 18), --phantom-units\n"
+	        "counts reads the frames as counts (relative rules only), as analyze\n"
+	        "reads an .npy that states no units.\n"
 	        "--family picks the families: sim, real, phantom, both (sim and real) or\n"
 	        "all (the default; the real one needs --lying; with --scenario the\n"
 	        "default leaves the phantom out).\n"
@@ -549,6 +551,7 @@ static int run_evaluate(int argc, char **argv)
 	double max_s = 0.0, lying_s = 60.0;
 	double phantom_pitch = 0.0, phantom_gain = 0.0, phantom_noise = 0.0, phantom_tilt = 0.0;
 	double phantom_coarse = -1.0, phantom_load = 0.0;
+	int phantom_counts = 0;
 	const char *lying = NULL, *lying_posture = NULL;
 	enum km_lying_split lying_split = KM_LYING_REPORT;
 	int fam_sim = 1, fam_real = 1, fam_phantom = 1, seeds_given = 0, phantom_grid = -1,
@@ -652,6 +655,14 @@ static int run_evaluate(int argc, char **argv)
 		} else if (!strcmp(a, "--phantom-load-scale")) {
 			if (km_cli_parse_double("evaluate", a, v, 0.05, 100.0, &phantom_load))
 				return KM_EXIT_USAGE;
+		} else if (!strcmp(a, "--phantom-units")) {
+			if (!strcmp(v, "counts") || !strcmp(v, "kpa") || !strcmp(v, "kPa")) {
+				phantom_counts = !strcmp(v, "counts");
+			} else {
+				km_cli_error("evaluate", "see 'knotmap evaluate --help'",
+				             "--phantom-units expects kPa or counts, got '%s'", v);
+				return KM_EXIT_USAGE;
+			}
 		} else if (!strcmp(a, "--phantom-tilt")) {
 			if (km_cli_parse_double("evaluate", a, v, 0.0, 30.0, &phantom_tilt))
 				return KM_EXIT_USAGE;
@@ -811,6 +822,7 @@ real:
 		                                  .noise = phantom_noise,
 		                                  .tilt_deg = phantom_tilt,
 		                                  .load_scale = phantom_load,
+		                                  .counts = phantom_counts,
 		                                  .pitch_mm = phantom_pitch,
 		                                  .knot_max_pitch_mm = phantom_coarse};
 		failed |= km_eval_phantom(&po);

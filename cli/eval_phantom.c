@@ -50,6 +50,8 @@ static void adjust(struct km_pipeline_config *pc, void *ctx)
 		pc->detect.texture_k = (float)o->texture_k;
 	if (o->knot_max_pitch_mm >= 0.0)
 		pc->knot_max_pitch_mm = (float)o->knot_max_pitch_mm;
+	if (o->counts)
+		km_pipeline_config_for_counts(pc);
 }
 
 /* One recording: knots scored into kt (when it has knots), events into ev. */
@@ -157,8 +159,9 @@ int km_eval_phantom(const struct km_eval_phantom_opts *o)
 	int failed = 0;
 	printf("\nPhantom family (TUNING split): an analytic supine adult (cli/phantom_body.c), "
 	       "%u recording(s) per grid, 4 knots each (+15, +25, +40 %% and one more), %.0f s at "
-	       "%.0f Hz, analysed as `knotmap analyze` analyses an imported .npy in kPa\n\n",
-	       o->seeds, o->seconds, (double)RATE_HZ);
+	       "%.0f Hz, analysed as `knotmap analyze` analyses an imported .npy %s\n\n",
+	       o->seeds, o->seconds, (double)RATE_HZ,
+	       o->counts ? "that states no units (counts: relative rules only)" : "in kPa");
 	float gs = (float)o->gain_spread, nm = (float)o->noise, tilt = (float)o->tilt_deg;
 	float ls = (float)o->load_scale;
 	if (gs > 0.0f || nm > 0.0f || tilt > 0.0f || ls > 0.0f)

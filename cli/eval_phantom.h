@@ -22,6 +22,7 @@ struct km_eval_phantom_opts {
 	/* > 0: one grid of this pitch instead (a 512 mm mat; grid is ignored). */
 	double pitch_mm;
 	double knot_max_pitch_mm; /* the pipeline's coarse-cells limit (negative: default) */
+	int counts; /* 1: the frames read as counts, as analyze reads an .npy without units */
 };
 
 /* The grid index for a side of 32, 64 or 128 cells, else -1. */
