@@ -51,12 +51,10 @@ struct km_pipeline {
 	km_detect *det;
 	km_tracker *trk;
 	km_body *body;
-	float body_dt; /* seconds since the body model's last update */
+	float body_dt; /* seconds since the body model and levels last updated */
 	/* A cell is loaded above this (detect.outline_kpa; on counts, relative
 	 * to the map: outline_fraction) */
 	float outline;
-	int have_levels; /* outline and floor have followed the load once */
-	float level_dt;  /* seconds since they last did */
 	km_hold *hold;
 	struct guard_slot *guards;
 	unsigned n_guards;
@@ -1238,13 +1236,13 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 			sd[k] = p->cell_sd * red * p->knorm[k];
 		km_detect_set_noise(p->det, sd, p->n_scales);
 	}
-	/* The levels relative to the body's load, as often as the body model. */
-	p->level_dt += dt_s;
-	if (gap || p->level_dt >= 0.2f || !p->have_levels) {
+	/* The body model and the levels relative to the body's load follow
+	 * posture, which changes over seconds: five updates a second cost a
+	 * fraction of one per frame (a gap, the first frame too, updates). */
+	p->body_dt += dt_s;
+	bool body_now = gap || p->body_dt >= 0.2f;
+	if (body_now)
 		update_levels(p);
-		p->have_levels = 1;
-		p->level_dt = 0.0f;
-	}
 	const float *map = p->avg;
 	if (p->cfg.normalized) {
 		/* Loaded above the outline level, unloaded again below 90 % of it: cells
@@ -1268,12 +1266,10 @@ int km_pipeline_process(km_pipeline *p, const struct km_frame *f, struct km_pipe
 	} else {
 		km_bandpass_execute(p->bp, map, p->stack);
 	}
-	/* The body model follows posture, which changes over seconds: five
-	 * updates a second cost a fraction of one per frame. */
-	p->body_dt += dt_s;
-	if (p->body && (gap || p->body_dt >= 0.2f)) {
-		km_body_update(p->body, map);
+	if (body_now)
 		p->body_dt = 0.0f;
+	if (p->body && body_now) {
+		km_body_update(p->body, map);
 		/* A body lying (a lying posture found: not cut across the
 		 * trunk by the mat's edge, not a short contact) shows its knots
 		 * on the trunk only. */
@@ -1464,8 +1460,6 @@ void km_pipeline_reset(km_pipeline *p)
 	km_detect_set_outline(p->det, p->outline);
 	if (p->body)
 		km_body_set_outline(p->body, p->outline);
-	p->have_levels = 0;
-	p->level_dt = 0.0f;
 	km_tracker_reset(p->trk);
 	p->body_dt = 0.0f;
 	if (p->hold)
