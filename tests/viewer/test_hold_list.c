@@ -42,15 +42,10 @@ Test(hold_list, two_holds_both_listed_with_the_summarys_lengths, .timeout = 240)
 	cr_assert_eq(km_view_snapshot_init(&s, f->rows, f->cols, f->pitch_mm, f->geometry), KM_OK);
 	struct fold fold;
 	km_summary_init(&fold.sum);
-	uint64_t t0 = 0;
-	bool first = true;
+	uint64_t t0 = UINT64_MAX;
+	double t;
 	size_t finished = 0;
-	while (km_stream_read(st, f, 5000) == KM_OK) {
-		if (first)
-			t0 = f->device_time_us;
-		first = false;
-		if ((double)(f->device_time_us - t0) / 1e6 > 180.0)
-			break;
+	while (vt_next_frame(st, f, &t0, 180.0, &t)) {
 		cr_assert_eq(km_frame_copy(s.frame, f), KM_OK);
 		if (km__vpipe_process(vp, f, &s, on_event, &fold) != KM_OK)
 			continue;

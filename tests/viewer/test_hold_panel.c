@@ -70,14 +70,9 @@ static void run(const char *scenario, double seconds, size_t *checked, size_t *n
 	memset(&said, 0, sizeof said);
 	said.vp = vp;
 	*checked = 0;
-	uint64_t t0 = 0;
-	bool first = true;
-	while (km_stream_read(st, f, 5000) == KM_OK) {
-		if (first)
-			t0 = f->device_time_us;
-		first = false;
-		if ((double)(f->device_time_us - t0) / 1e6 > seconds)
-			break;
+	uint64_t t0 = UINT64_MAX;
+	double t;
+	while (vt_next_frame(st, f, &t0, seconds, &t)) {
 		cr_assert_eq(km_frame_copy(s.frame, f), KM_OK);
 		if (km__vpipe_process(vp, f, &s, on_event, &said) != KM_OK)
 			continue;

@@ -335,16 +335,9 @@ static void run_real(const char *scenario, double seconds, struct real *out, con
 		    km_view_snapshot_init(&s.s, f->rows, f->cols, f->pitch_mm, f->geometry), KM_OK);
 	}
 	s.ui.fixed_range_kpa = 0.0f;
-	uint64_t t0 = 0;
-	double next = 5.0;
-	bool first = true;
-	while (km_stream_read(st, f, 5000) == KM_OK) {
-		if (first)
-			t0 = f->device_time_us;
-		first = false;
-		double t = (double)(f->device_time_us - t0) / 1e6;
-		if (t > seconds)
-			break;
+	uint64_t t0 = UINT64_MAX;
+	double next = 5.0, t;
+	while (vt_next_frame(st, f, &t0, seconds, &t)) {
 		cr_assert_eq(km_frame_copy(s.s.frame, f), KM_OK);
 		s.s.serial++;
 		km__vpipe_process(vp, f, &s.s, on_real_event, out);

@@ -5,6 +5,8 @@
 #include <SDL.h>
 #include <SDL_ttf.h>
 #include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "knotmap/colormap.h"
@@ -33,6 +35,20 @@ static inline void vt_sim_start(const char *scenario, uint32_t frames, km_stream
 	cr_assert_eq(km_stream_frame_create(*st, f), KM_OK);
 	cr_assert_eq(km_stream_device_info(*st, info), KM_OK);
 	cr_assert_eq(km_stream_start(*st), KM_OK);
+}
+
+/* The next frame of st into f and *t, its seconds since the stream's first
+ * frame (*t0: that frame's time; UINT64_MAX before it). false at the
+ * stream's end or once past `seconds`. */
+static inline bool vt_next_frame(km_stream *st, struct km_frame *f, uint64_t *t0, double seconds,
+                                 double *t)
+{
+	if (km_stream_read(st, f, 5000) != KM_OK)
+		return false;
+	if (*t0 == UINT64_MAX)
+		*t0 = f->device_time_us;
+	*t = (double)(f->device_time_us - *t0) / 1e6;
+	return *t <= seconds;
 }
 
 struct vt {

@@ -53,15 +53,9 @@ static inline void vt_session_run(struct vt_session *ss)
 	cr_assert_eq(km__vpipe_create(f, (float)info.rate_hz, NULL, &ss->vp), KM_OK);
 	struct km_view_snapshot s;
 	cr_assert_eq(km_view_snapshot_init(&s, f->rows, f->cols, f->pitch_mm, f->geometry), KM_OK);
-	uint64_t t0 = 0;
-	bool first = true;
-	while (km_stream_read(st, f, 5000) == KM_OK) {
-		if (first)
-			t0 = f->device_time_us;
-		first = false;
-		double t = (double)(f->device_time_us - t0) / 1e6;
-		if (t > ss->seconds)
-			break;
+	uint64_t t0 = UINT64_MAX;
+	double t;
+	while (vt_next_frame(st, f, &t0, ss->seconds, &t)) {
 		if (ss->before)
 			ss->before(ss, f, t);
 		cr_assert_eq(km_rec_writer_write_frame(ss->w, f, NULL, 0), KM_OK);
