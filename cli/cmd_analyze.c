@@ -418,6 +418,7 @@ static int run_analyze(int argc, char **argv)
 		return KM_EXIT_USAGE;
 	}
 	km_source *r = NULL;
+	km_cli_import_guess_pitch(CMD, path, &io);
 	if (km_cli_open_source(CMD, path, &io, false, &r) != KM_OK)
 		return KM_EXIT_FAILURE;
 	const struct km_source_info *in = km_source_info(r);

@@ -281,6 +281,7 @@ static int run_export(int argc, char **argv)
 		}
 	}
 	km_source *src = NULL;
+	km_cli_import_guess_pitch(CMD, in, &io);
 	int rc = km_cli_open_source(CMD, in, &io, false, &src);
 	if (rc != KM_OK) {
 		km_history_destroy(hist);

@@ -133,8 +133,8 @@ static void print_event(const struct km_rec_item *it, uint64_t t0)
 
 /* An imported file: summary (read through, so the count and damage are
  * known), or its frames. */
-static int run_import(const char *path, km_source *src, bool frames, bool verify, double from,
-                      long count)
+static int run_import(const char *path, km_source *src, bool pitch_guessed, bool frames,
+                      bool verify, double from, long count)
 {
 	const struct km_import_info *ii = km_import_info(km_source_import(src));
 	static const char *const origin[] = {"default", "given", "from the file", "from sidecar"};
@@ -161,7 +161,8 @@ static int run_import(const char *path, km_source *src, bool frames, bool verify
 		printf("import %s\n", path);
 		printf("  format     %s (%s)\n", km_import_format_name(ii->format), ii->model);
 		printf("  grid       %u x %u cells, %.2f mm pitch (%s), flat, %.4g Hz (%s)\n",
-		       ii->rows, ii->cols, (double)ii->pitch_mm, origin[ii->pitch_from],
+		       ii->rows, ii->cols, (double)ii->pitch_mm,
+		       pitch_guessed ? "guessed from the body on it" : origin[ii->pitch_from],
 		       (double)ii->rate_hz, origin[ii->rate_from]);
 		if (ii->row_pitch_mm != ii->col_pitch_mm)
 			printf("  cells      %.2f mm between rows x %.2f mm between columns\n",
@@ -328,6 +329,7 @@ static int run_replay(int argc, char **argv)
 		             "which recording? give FILE.kmrec");
 		return KM_EXIT_USAGE;
 	}
+	km_cli_import_guess_pitch(CMD, path, &io);
 	if (stream)
 		return run_stream(path, count, &io);
 	km_source *src = NULL;
@@ -336,7 +338,7 @@ static int run_replay(int argc, char **argv)
 	km_rec_reader *r = km_source_rec_reader(src);
 	if (!r) {
 		km_cli_import_notes(CMD, path, src, &io); /* guessed settings, the sensor read */
-		int st = run_import(path, src, frames, verify, from, count);
+		int st = run_import(path, src, io.pitch_guessed, frames, verify, from, count);
 		km_source_destroy(src);
 		return st;
 	}

@@ -200,6 +200,7 @@ static int run_view(int argc, char **argv)
 	}
 	if (o.source == KM_VIEW_SOURCE_REPLAY) {
 		/* before a window opens */
+		km_cli_import_guess_pitch("view", o.replay_path, &io);
 		if (km_cli_check_source("view", o.replay_path, &io, NULL) != KM_OK)
 			return KM_EXIT_FAILURE;
 		if (io.format != KM_IMPORT_AUTO)

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "knotmap/body.h"
 #include "progress.h"
 #include "session_util.h"
 
@@ -193,6 +194,72 @@ int km_cli_import_option(const char *cmd, int argc, char **argv, int *i, bool wi
 			o->cols = (uint16_t)l;
 	}
 	return 1;
+}
+
+/* The seconds of a file averaged for km_body_guess_pitch (a person settling
+ * on the mat), and a bound on the frames read for it. */
+#define GUESS_SECONDS 10.0
+#define GUESS_MAX_FRAMES 2000
+
+void km_cli_import_guess_pitch(const char *cmd, const char *path, struct km_cli_import_opts *o)
+{
+	if (o->pitch_mm > 0 || o->row_pitch_mm > 0 || o->col_pitch_mm > 0 ||
+	    (o->rows == 0) != (o->cols == 0))
+		return;
+	struct km_source_config c = km_source_config_default();
+	c.path = path;
+	c.import.format = o->format;
+	c.import.sensor = o->sensor;
+	c.import.partial = o->partial;
+	c.import.rate_hz = o->rate_hz;
+	c.import.units = o->units;
+	c.import.rows = o->rows;
+	c.import.cols = o->cols;
+	km_source *src = NULL;
+	if (km_source_create(&c, &src) != KM_OK)
+		return;
+	const km_import *imp = km_source_import(src);
+	const struct km_import_info *ii = imp ? km_import_info(imp) : NULL;
+	double *sum = NULL;
+	float *mean = NULL;
+	if (ii && ii->pitch_from == KM_IMPORT_FROM_DEFAULT) {
+		size_t n = (size_t)ii->rows * ii->cols;
+		sum = calloc(n, sizeof *sum);
+		mean = malloc(n * sizeof *mean);
+	}
+	if (sum && mean) {
+		size_t n = (size_t)ii->rows * ii->cols;
+		unsigned frames = 0;
+		uint64_t t0 = 0;
+		struct km_rec_item it;
+		while (frames < GUESS_MAX_FRAMES && km_source_next_frame(src, &it) == KM_OK) {
+			if (it.kind != KM_REC_ITEM_FRAME)
+				continue;
+			if (frames == 0)
+				t0 = it.frame->device_time_us;
+			else if ((double)(it.frame->device_time_us - t0) / 1e6 >= GUESS_SECONDS)
+				break;
+			for (size_t i = 0; i < n; i++)
+				sum[i] += (double)it.frame->kpa[i];
+			frames++;
+		}
+		for (size_t i = 0; i < n && frames; i++)
+			mean[i] = (float)(sum[i] / frames);
+		float pitch = 0.0f;
+		if (frames && km_body_guess_pitch(mean, ii->rows, ii->cols, &pitch) == KM_OK) {
+			o->pitch_mm = pitch;
+			o->pitch_guessed = true;
+			fprintf(
+			    stderr,
+			    "knotmap %s: note: the file gives no cell spacing; its first seconds "
+			    "hold a whole body lying along the mat: assuming %.1f mm (an adult "
+			    "lies %.1f m head to heels; give --pitch)\n",
+			    cmd, (double)pitch, (double)KM_BODY_LYING_CONTACT_MM / 1000.0);
+		}
+	}
+	free(sum);
+	free(mean);
+	km_source_destroy(src);
 }
 
 int km_cli_open_source(const char *cmd, const char *path, const struct km_cli_import_opts *o,

@@ -38,6 +38,7 @@ struct km_cli_import_opts {
 	const char *sensor;               /* --sensor: which sensor of a multi-sensor file */
 	float row_pitch_mm, col_pitch_mm; /* --pitch ROW,COL */
 	bool any;                         /* an import option was given */
+	bool pitch_guessed; /* pitch_mm is km_cli_import_guess_pitch's, not the user's */
 };
 /* The one pitch for a consumer that takes one (--pitch MM, or the geometric
  * mean of --pitch ROW,COL, which keeps the cell area); 0 when not given. */
@@ -51,6 +52,13 @@ extern const char km_cli_import_usage[];
  */
 int km_cli_import_option(const char *cmd, int argc, char **argv, int *i, bool with_format,
                          struct km_cli_import_opts *o);
+/* When neither the options nor the file give a cell spacing, and the file's
+ * first seconds hold a whole body lying along the mat (km_body_guess_pitch),
+ * sets o->pitch_mm to the pitch that body implies (o->pitch_guessed) and says
+ * so on stderr: the import default (10 mm) would search a bed mat's coarse
+ * cells for knots. Quiet and unchanged otherwise (the open that follows
+ * reports any error). */
+void km_cli_import_guess_pitch(const char *cmd, const char *path, struct km_cli_import_opts *o);
 /* Opens a .kmrec or an import as a recording source; on failure prints the
  * error (file, line, problem) with a hint and returns the code. */
 int km_cli_open_source(const char *cmd, const char *path, const struct km_cli_import_opts *o,

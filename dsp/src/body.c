@@ -8,6 +8,7 @@
 
 #include "km_internal.h"
 #include "knotmap/body.h"
+#include "select.h"
 
 /* Where adult proportions put each landmark, from the vertex, as a fraction
  * of the contact length (head ~13 % of stature; scapulae T2-T7; sacrum at
@@ -456,4 +457,54 @@ size_t km_body_describe(const struct km_body_position *pos, char *buf, size_t n)
 	if (buf && n)
 		snprintf(buf, n, "%s", tmp);
 	return k > 0 ? (size_t)k : 0;
+}
+
+int km_body_guess_pitch(const float *map, uint16_t rows, uint16_t cols, float *pitch_mm)
+{
+	if (!map || !pitch_mm)
+		return KM_ERR_INVALID_ARG;
+	if (rows < 1 || cols < 1 || rows > KM_FRAME_MAX_DIM || cols > KM_FRAME_MAX_DIM)
+		return KM_ERR_SHAPE;
+	size_t n = (size_t)rows * cols;
+	float *tmp = km__malloc((n + rows) * sizeof *tmp);
+	if (!tmp)
+		return KM_ERR_NO_MEMORY;
+	size_t finite = 0;
+	for (size_t i = 0; i < n; i++)
+		if (isfinite(map[i]))
+			tmp[finite++] = map[i];
+	/* 5 % of the way from the empty mat (5th percentile: an offset or a
+	 * sensor's floor) to the 99th percentile: a prone body's feet and head
+	 * press lightly */
+	float floor_level = 0.0f, level = 0.0f;
+	if (finite) {
+		floor_level = km__select_kth(tmp, finite, (finite - 1) * 5 / 100);
+		float top = km__select_kth(tmp, finite, (finite - 1) * 99 / 100);
+		level = floor_level + 0.05f * (top - floor_level);
+	}
+	int first = -1, last = -1;
+	float *width = tmp + n;
+	for (int r = 0; r < rows; r++) {
+		int w = 0;
+		for (int c = 0; c < cols; c++)
+			w += map[(size_t)r * cols + (size_t)c] > level;
+		width[r] = (float)w;
+		if (w >= 2) {
+			if (first < 0)
+				first = r;
+			last = r;
+		}
+	}
+	int rc = KM_ERR_NOT_FOUND;
+	if (level > floor_level && first >= 0 && 2 * (last - first + 1) >= rows) {
+		float span = (float)(last - first + 1);
+		float median = km__select_kth(width + first, (size_t)(last - first + 1),
+		                              (size_t)(last - first) / 2);
+		if (median >= 1.0f && span >= KM_BODY_GUESS_ASPECT * median) {
+			*pitch_mm = KM_BODY_LYING_CONTACT_MM / span;
+			rc = KM_OK;
+		}
+	}
+	km__free(tmp);
+	return rc;
 }

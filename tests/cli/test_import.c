@@ -232,6 +232,53 @@ static void write_blocks(const char *name, int frames, int bad)
 	free(p);
 }
 
+/* `frames` blocks of a person lying on a bed sheet of 64 x 27 cells (head
+ * rows 2-8, trunk 9-35, legs 36-61) in counts. */
+static void write_bed(const char *name, int frames)
+{
+	char *p = km_test_path(dir, name);
+	FILE *f = fopen(p, "w");
+	cr_assert_not_null(f);
+	for (int i = 0; i < frames; i++) {
+		for (int y = 0; y < 64; y++) {
+			for (int x = 0; x < 27; x++) {
+				bool head = y >= 2 && y <= 8 && x >= 11 && x <= 15;
+				bool trunk = y >= 9 && y <= 35 && x >= 6 && x <= 20;
+				bool legs = y >= 36 && y <= 61 && ((x >= 8 && x <= 11) || (x >= 15 && x <= 18));
+				fprintf(f, "%s%d", x ? "," : "", head || trunk || legs ? 30 + (x + y + i) % 7 : 0);
+			}
+			fputc('\n', f);
+		}
+		fputc('\n', f);
+	}
+	fclose(f);
+	free(p);
+}
+
+/* A bed sheet's export without a cell spacing: the first seconds hold a whole
+ * body lying, so the pitch is taken from its length (1.6 m over 60 rows), not
+ * the 10 mm default that would search its coarse cells for knots; said on
+ * stderr and by replay; a given pitch wins; a small map keeps the default. */
+Test(import_cli, a_whole_body_gives_the_pitch_a_file_does_not)
+{
+	write_bed("bed.csv", 20);
+	struct km_test_run *r = knot("analyze bed.csv --rate 10");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "whole body lying along the mat: assuming 26.7 mm"), "%s", r->out);
+	cr_assert(strstr(r->out, "coarser than a knot"), "%s", r->out);
+	cr_assert_null(strstr(r->out, "assuming 10.0 mm"), "%s", r->out);
+	r = knot("replay bed.csv --rate 10");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert(strstr(r->out, "26.67 mm pitch (guessed from the body on it)"), "%s", r->out);
+	r = knot("analyze bed.csv --rate 10 --pitch 8");
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_assert_null(strstr(r->out, "assuming"), "%s", r->out);
+	cr_assert_null(strstr(r->out, "coarser than a knot"), "%s", r->out);
+	write_blocks("small.csv", 4, -1);
+	r = knot("analyze small.csv --units kPa --rate 10");
+	cr_assert(strstr(r->out, "assuming 10.0 mm"), "%s", r->out);
+}
+
 Test(import_cli, damaged_import_fails_or_is_partial)
 {
 	write_blocks("bad.csv", 5, 3);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "knotmap/body.h"
 #include "phantom_body.h"
 
 static const uint16_t sides[3] = {32, 64, 128};
@@ -312,4 +313,25 @@ Test(phantom, breathing_noise_and_determinism)
 	km_phantom_destroy(p3);
 	free(a);
 	free(b);
+}
+
+/* A back on a square mat (the phantom's three grids, 20 seeds) is no whole
+ * body lying along the mat: an .npy of it without a pitch keeps the import
+ * default instead of a guess from a body's length (knotmap/body.h). */
+Test(phantom, a_back_gives_no_pitch_guess)
+{
+	for (int g = 0; g < 3; g++)
+		for (uint64_t seed = 1; seed <= 20; seed++) {
+			struct km_phantom *ph = make(g, seed, 1, 0);
+			size_t n = (size_t)sides[g] * sides[g];
+			float *m = calloc(n, sizeof *m);
+			cr_assert_not_null(m);
+			float dx, dy, pitch = 0.0f;
+			km_phantom_frame(ph, 1.0, m, &dx, &dy);
+			cr_expect_eq(km_body_guess_pitch(m, sides[g], sides[g], &pitch), KM_ERR_NOT_FOUND,
+			             "%u cells, seed %llu: guessed %.1f mm", (unsigned)sides[g],
+			             (unsigned long long)seed, pitch);
+			free(m);
+			km_phantom_destroy(ph);
+		}
 }

@@ -145,6 +145,45 @@ Test(body, side_lying_and_no_body)
 	km_body_destroy(b);
 }
 
+/* A file without a cell spacing: a whole body lying along the mat gives the
+ * pitch an adult's length implies, in any units and over any offset; a back
+ * filling a square mat, a ball, an empty or uniform map give none. */
+Test(body, guess_pitch_from_a_whole_body)
+{
+	static float m[R * C], back[32 * 32];
+	float pitch = -1.0f;
+	supine(m, 0);
+	cr_assert_eq(km_body_guess_pitch(m, R, C, &pitch), KM_OK);
+	/* head to heels over rows 0-59 or so: 1.6 m / ~60 rows */
+	cr_expect(pitch > KM_BODY_LYING_CONTACT_MM / 64 && pitch < KM_BODY_LYING_CONTACT_MM / 56,
+	          "pitch %.2f", pitch);
+	float first = pitch;
+	for (int i = 0; i < R * C; i++)
+		m[i] = 7.0f * m[i] + 100.0f; /* counts: another scale, an offset */
+	cr_assert_eq(km_body_guess_pitch(m, R, C, &pitch), KM_OK);
+	cr_expect_float_eq(pitch, first, 1e-4f, "%.3f vs %.3f", pitch, first);
+	supine(m, 1);
+	cr_expect_eq(km_body_guess_pitch(m, R, C, &pitch), KM_OK, "side-lying");
+
+	/* a back filling a square mat: as long as wide */
+	for (int r = 0; r < 32; r++)
+		for (int c = 0; c < 32; c++)
+			back[r * 32 + c] = (c >= 4 && c < 28) ? 3.0f + 0.05f * (float)r : 0.0f;
+	pitch = -1.0f;
+	cr_expect_eq(km_body_guess_pitch(back, 32, 32, &pitch), KM_ERR_NOT_FOUND);
+	cr_expect_eq(pitch, -1.0f, "untouched");
+	memset(m, 0, sizeof m);
+	cr_expect_eq(km_body_guess_pitch(m, R, C, &pitch), KM_ERR_NOT_FOUND, "empty");
+	blob(m, 480, 900, 40, 40, 200.0f);
+	cr_expect_eq(km_body_guess_pitch(m, R, C, &pitch), KM_ERR_NOT_FOUND, "a ball");
+	for (int i = 0; i < R * C; i++)
+		m[i] = 5.0f;
+	cr_expect_eq(km_body_guess_pitch(m, R, C, &pitch), KM_ERR_NOT_FOUND, "uniform");
+	cr_expect_eq(km_body_guess_pitch(NULL, R, C, &pitch), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_body_guess_pitch(m, R, C, NULL), KM_ERR_INVALID_ARG);
+	cr_expect_eq(km_body_guess_pitch(m, 0, C, &pitch), KM_ERR_SHAPE);
+}
+
 /* What `knotmap record` and the viewer's R key give the history: the
  * spot's body coordinates only when the posture says which side is the
  * person's left; nothing off the body, on a side-lying body or with none. */
@@ -220,9 +259,10 @@ Test(body, part_of_a_body_lying_is_on_its_back)
 #define PR 64
 #define PC 27
 
-/* The first snapshot's 1728 readings of a Tactilus capture, as kPa (counts
- * read as mmHg). 0 when read. */
-static int read_popu(const char *path, float *out)
+/* A Tactilus capture's 1728 readings as kPa (counts read as mmHg): the first
+ * snapshot's, or with `mean` the mean of all of them (a file's first seconds,
+ * as `knotmap analyze` averages them to guess a pitch). 0 when read. */
+static int read_popu_snapshots(const char *path, float *out, bool mean)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
@@ -231,20 +271,33 @@ static int read_popu(const char *path, float *out)
 	size_t n = fread(buf, 1, sizeof buf - 1, f);
 	fclose(f);
 	buf[n] = 0;
-	const char *p = strstr(buf, "\"tactilus_readings\"");
-	p = p ? strchr(p, '[') : NULL;
-	if (!p)
-		return -1;
-	p++;
-	for (int i = 0; i < PR * PC; i++) {
-		char *end;
-		long v = strtol(p, &end, 10);
-		if (end == p)
+	int snapshots = 0;
+	for (const char *s = buf; (s = strstr(s, "\"tactilus_readings\"")) != NULL;) {
+		const char *p = strchr(s, '[');
+		if (!p)
 			return -1;
-		out[i] = (float)v * 0.1333f;
-		p = end + strspn(end, ", \n\r\t");
+		p++;
+		for (int i = 0; i < PR * PC; i++) {
+			char *end;
+			long v = strtol(p, &end, 10);
+			if (end == p)
+				return -1;
+			out[i] = (snapshots ? out[i] : 0.0f) + (float)v * 0.1333f;
+			p = end + strspn(end, ", \n\r\t");
+		}
+		snapshots++;
+		s = p;
+		if (!mean)
+			break;
 	}
-	return 0;
+	for (int i = 0; i < PR * PC && snapshots > 1; i++)
+		out[i] /= (float)snapshots;
+	return snapshots ? 0 : -1;
+}
+
+static int read_popu(const char *path, float *out)
+{
+	return read_popu_snapshots(path, out, false);
 }
 
 /* Unzips the PoPu preview into the build tree once; its folder, or NULL
@@ -317,6 +370,29 @@ Test(body, real_bed_mat_supine)
 		cr_expect_lt(lm[KM_LANDMARK_SHOULDER_BLADE_RIGHT].x_mm, o->midline_x_mm);
 	}
 	km_body_destroy(b);
+}
+
+/* The real sheet gives no pitch: every posture of the PoPu volunteer (190 cm,
+ * head to heels over most of the 64 rows), its snapshots averaged, reads as a
+ * whole body lying, with cells coarser than a knot (18 mm), as a bed sheet's
+ * are (about 30 mm: 64 rows for a body of 1.75 m head to heels). */
+Test(body, real_bed_mat_guess_pitch)
+{
+	const char *dir = popu_dir();
+	if (!dir)
+		return;
+	static float m[PR * PC];
+	static const char *const posture[] = {"supine", "prone", "left", "right"};
+	char path[4300];
+	for (int p = 0; p < 4; p++)
+		for (int k = 1; k <= 7; k++) {
+			snprintf(path, sizeof path, "%s/tactilus_data/4/%s%d_1.json", dir, posture[p],
+			         k);
+			cr_assert_eq(read_popu_snapshots(path, m, true), 0, "cannot read %s", path);
+			float pitch = 0.0f;
+			cr_expect_eq(km_body_guess_pitch(m, PR, PC, &pitch), KM_OK, "%s", path);
+			cr_expect(pitch > 20.0f && pitch < 35.0f, "%s: %.1f mm", path, pitch);
+		}
 }
 
 /* Oblong cells: the supine map drawn at 30 x 30 mm and read as 40 mm between

@@ -156,6 +156,27 @@ KM_API size_t km_body_describe(const struct km_body_position *pos, char *buf, si
 #define KM_BODY_NAME_MAX 32
 KM_API bool km_body_spot_name(const struct km_body_model *m, float x_mm, float y_mm, char *buf,
                               size_t n);
+/*
+ * A cell spacing for a map whose file gives none, from the body lying on it
+ * (an import without a pitch: the 10 mm default would make a whole body on a
+ * bed mat 0.6 m long, and its coarse cells look fine enough to search for
+ * knots). Scale-free: loaded cells are those 5 % of the way from the map's
+ * 5th percentile (the empty mat, an offset) to its 99th (any units); a row is
+ * part of the body with 2 or more of them.
+ * When the body's rows span at least half the mat's rows and are at least
+ * KM_BODY_GUESS_ASPECT times as many as the median row's loaded cells (a
+ * lying body is 3-7 times as long as wide on a bed mat; a back, a seat or a
+ * foam roller on a mat is not), *pitch_mm = KM_BODY_LYING_CONTACT_MM / those
+ * rows and KM_OK; otherwise KM_ERR_NOT_FOUND and *pitch_mm untouched. A body
+ * cut by the mat's ends gives a pitch too small, a child a pitch too large. A long
+ * single contact whose true size differs (a footprint) is taken for a body
+ * too: the caller says it assumed this. Give a map averaged over a few
+ * seconds. Allocates a copy of the map. KM_ERR_INVALID_ARG, KM_ERR_SHAPE,
+ * KM_ERR_NO_MEMORY as usual.
+ */
+#define KM_BODY_LYING_CONTACT_MM 1600.0f /* head to heels, a lying adult of 1.70 m */
+#define KM_BODY_GUESS_ASPECT 2.5f
+KM_API int km_body_guess_pitch(const float *map, uint16_t rows, uint16_t cols, float *pitch_mm);
 KM_API const char *km_posture_name(enum km_posture p);
 KM_API const char *km_landmark_name(enum km_landmark l);
 KM_API const char *km_body_region_name(enum km_body_region r);
