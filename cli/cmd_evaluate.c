@@ -505,7 +505,8 @@ static void usage(FILE *out)
 	        "                        [--phantom-grid 32|64|128] [--phantom-pitch MM]\n"
 	        "                        [--phantom-gain-spread X] [--phantom-noise X]\n"
 	        "                        [--phantom-tilt DEG] [--phantom-load-scale X]\n"
-	        "                        [--phantom-knot-max-pitch MM] [--phantom-units kPa|counts]\n\n"
+	        "                        [--phantom-knot-max-pitch MM] [--phantom-units kPa|counts]\n"
+	        "                        [--phantom-read-pitch MM]\n\n"
 	        "Runs every virtual-mat scenario (or the named ones) for N seeds (default 3)\n"
 	        "through the dsp pipeline with its default settings and prints a Markdown\n"
 	        "accuracy table against the simulator's ground truth: knot recall, precision\n"
@@ -538,7 +539,8 @@ static void usage(FILE *out)
 	        "pressures (a lighter or heavier person), --phantom-knot-max-pitch MM\n"
 	        "the pipeline's coarse-cells limit (0: off; default 18), --phantom-units\n"
 	        "counts reads the frames as counts (relative rules only), as analyze\n"
-	        "reads an .npy that states no units.\n"
+	        "reads an .npy that states no units, --phantom-read-pitch MM takes the\n"
+	        "cells for MM (as analyze takes a file that gives no pitch for 10 mm).\n"
 	        "--family picks the families: sim, real, phantom, both (sim and real) or\n"
 	        "all (the default; the real one needs --lying; with --scenario the\n"
 	        "default leaves the phantom out).\n"
@@ -550,7 +552,7 @@ static int run_evaluate(int argc, char **argv)
 	long seeds = 3, lying_seeds = 1;
 	double max_s = 0.0, lying_s = 60.0;
 	double phantom_pitch = 0.0, phantom_gain = 0.0, phantom_noise = 0.0, phantom_tilt = 0.0;
-	double phantom_coarse = -1.0, phantom_load = 0.0;
+	double phantom_coarse = -1.0, phantom_load = 0.0, phantom_read_pitch = 0.0;
 	int phantom_counts = 0;
 	const char *lying = NULL, *lying_posture = NULL;
 	enum km_lying_split lying_split = KM_LYING_REPORT;
@@ -642,6 +644,9 @@ static int run_evaluate(int argc, char **argv)
 			}
 		} else if (!strcmp(a, "--phantom-pitch")) {
 			if (km_cli_parse_double("evaluate", a, v, 1.0, 50.0, &phantom_pitch))
+				return KM_EXIT_USAGE;
+		} else if (!strcmp(a, "--phantom-read-pitch")) {
+			if (km_cli_parse_double("evaluate", a, v, 1.0, 50.0, &phantom_read_pitch))
 				return KM_EXIT_USAGE;
 		} else if (!strcmp(a, "--phantom-knot-max-pitch")) {
 			if (km_cli_parse_double("evaluate", a, v, 0.0, 1000.0, &phantom_coarse))
@@ -824,7 +829,8 @@ real:
 		                                  .load_scale = phantom_load,
 		                                  .counts = phantom_counts,
 		                                  .pitch_mm = phantom_pitch,
-		                                  .knot_max_pitch_mm = phantom_coarse};
+		                                  .knot_max_pitch_mm = phantom_coarse,
+		                                  .read_pitch_mm = phantom_read_pitch};
 		failed |= km_eval_phantom(&po);
 	}
 	for (size_t i = 0; i < n_paths; i++)

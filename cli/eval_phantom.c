@@ -54,6 +54,19 @@ static void adjust(struct km_pipeline_config *pc, void *ctx)
 		km_pipeline_config_for_counts(pc);
 }
 
+/* A false track's region: the analysis's mm are the phantom's times
+ * read_scale when it reads the cells at another pitch. */
+struct read_scaled {
+	const struct km_phantom *ph;
+	float read_scale;
+};
+
+static int region_read(const void *ctx, float x, float y)
+{
+	const struct read_scaled *r = ctx;
+	return km_phantom_region(r->ph, x / r->read_scale, y / r->read_scale);
+}
+
 /* One recording: knots scored into kt (when it has knots), events into ev. */
 static int run(const struct km_phantom_config *pc, const struct km_eval_phantom_opts *o,
                struct km_eval_tally *kt, struct km_eval_events *ev)
@@ -71,14 +84,16 @@ static int run(const struct km_phantom_config *pc, const struct km_eval_phantom_
 	in.content = KM_REC_KPA;
 	in.units = KM_UNITS_KPA;
 	in.device.rows = in.device.cols = pc->side;
-	in.device.pitch_mm = in.row_pitch_mm = in.col_pitch_mm = pc->pitch_mm;
+	float read_pitch = o->read_pitch_mm > 0.0 ? (float)o->read_pitch_mm : pc->pitch_mm;
+	struct read_scaled rs = {ph, read_pitch / pc->pitch_mm};
+	in.device.pitch_mm = in.row_pitch_mm = in.col_pitch_mm = read_pitch;
 	in.device.geometry = KM_GEOMETRY_FLAT;
 	in.device.rate_hz = RATE_HZ;
 	struct km_cli_analysis a;
 	struct km_frame *f = NULL;
 	int rc = km_cli_analysis_create_adjusted("evaluate", &in, adjust, (void *)o, &a);
 	if (rc == KM_OK) {
-		rc = km_frame_create(pc->side, pc->side, pc->pitch_mm, KM_GEOMETRY_FLAT, &f);
+		rc = km_frame_create(pc->side, pc->side, read_pitch, KM_GEOMETRY_FLAT, &f);
 		if (rc != KM_OK)
 			km_cli_error("evaluate", NULL, "phantom: %s", km_strerror(rc));
 	}
@@ -107,16 +122,16 @@ static int run(const struct km_phantom_config *pc, const struct km_eval_phantom_
 			errors++;
 			continue;
 		}
-		/* The knots move with the body's sway. */
+		/* The knots move with the body's sway (in the analysis's mm). */
 		for (int i = 0; i < ph->nk; i++) {
 			k[i] = ph->knot[i];
-			k[i].x += dx;
-			k[i].y += dy;
+			k[i].x = (k[i].x + dx) * rs.read_scale;
+			k[i].y = (k[i].y + dy) * rs.read_scale;
+			k[i].r *= rs.read_scale;
 		}
 		km_eval_count_events(ev, &res, k, ph->nk);
 		if (kt && t >= WARMUP_S && n != frames)
-			km_eval_score_frame(kt, k, ph->nk, &res, pc->pitch_mm, km_phantom_region,
-			                    ph);
+			km_eval_score_frame(kt, k, ph->nk, &res, read_pitch, region_read, &rs);
 	}
 	if (kt) {
 		km_eval_end_run(kt, ev, secs);
@@ -162,6 +177,10 @@ int km_eval_phantom(const struct km_eval_phantom_opts *o)
 	       "%.0f Hz, analysed as `knotmap analyze` analyses an imported .npy %s\n\n",
 	       o->seeds, o->seconds, (double)RATE_HZ,
 	       o->counts ? "that states no units (counts: relative rules only)" : "in kPa");
+	if (o->read_pitch_mm > 0.0)
+		printf("Its cells read as %g mm, as analyze reads a file that gives no pitch "
+		       "(positions and localisation in those mm)\n\n",
+		       o->read_pitch_mm);
 	float gs = (float)o->gain_spread, nm = (float)o->noise, tilt = (float)o->tilt_deg;
 	float ls = (float)o->load_scale;
 	if (gs > 0.0f || nm > 0.0f || tilt > 0.0f || ls > 0.0f)

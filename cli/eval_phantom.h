@@ -23,6 +23,9 @@ struct km_eval_phantom_opts {
 	double pitch_mm;
 	double knot_max_pitch_mm; /* the pipeline's coarse-cells limit (negative: default) */
 	int counts; /* 1: the frames read as counts, as analyze reads an .npy without units */
+	/* > 0: the analysis takes the cells for this pitch (as analyze takes an
+	 * .npy that gives none for 10 mm); knots are scored where it puts them. */
+	double read_pitch_mm;
 };
 
 /* The grid index for a side of 32, 64 or 128 cells, else -1. */

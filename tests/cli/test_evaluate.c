@@ -168,6 +168,30 @@ Test(evaluate, phantom_family_on_one_seed, .timeout = 600)
 	cr_expect_str_eq(r->out, first);
 }
 
+/* --phantom-read-pitch: the cells taken for another pitch (a file read
+ * without its own). At the grid's true pitch the scores are the plain run's,
+ * row for row (the knots are scored in the analysis's mm); another pitch is
+ * said. */
+Test(evaluate, phantom_read_at_another_pitch, .timeout = 600)
+{
+	const char *args = "--family phantom --seeds 1 --phantom-grid 32 --seconds 10";
+	struct km_test_run *r = evaluate(args);
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	const char *row = strstr(r->out, "| 32x32 @ 12 mm    |    1 |");
+	cr_assert_not_null(row, "%s", r->out);
+	char plain[512];
+	snprintf(plain, sizeof plain, "%.*s", (int)strcspn(row, "\n"), row);
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "%s --phantom-read-pitch 12", args);
+	r = evaluate(cmd);
+	cr_assert_eq(r->status, 0, "%s", r->out);
+	cr_expect(strstr(r->out, plain), "read at its own pitch: %s\nvs\n%s", plain, r->out);
+	cr_expect(strstr(r->out, "Its cells read as 12 mm"), "%s", r->out);
+	snprintf(cmd, sizeof cmd, "%s --phantom-read-pitch 0.5", args);
+	r = evaluate(cmd);
+	cr_expect_eq(r->status, 2, "%s", r->out);
+}
+
 Test(evaluate, phantom_options_are_checked)
 {
 	struct km_test_run *r = evaluate("--family phantom --phantom-grid 48");
