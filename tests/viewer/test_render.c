@@ -159,6 +159,14 @@ Test(hud, counters_change_the_picture)
 	cr_assert_not_null(strstr(buf, "7 lost"));
 	cr_assert_not_null(strstr(buf, "2 CRC"));
 	cr_assert_not_null(strstr(buf, "1:15"));
+	st.total_load_n = 412.0f;
+	km_view_format_stats(&st, buf, sizeof buf);
+	cr_assert_not_null(strstr(buf, "load 412 N"), "%s", buf);
+	st.raw_units = true; /* counts: no force to give */
+	km_view_format_stats(&st, buf, sizeof buf);
+	cr_assert_not_null(strstr(buf, "load - (counts)"), "%s", buf);
+	cr_assert_null(strstr(buf, " N\n"), "%s", buf);
+	st.raw_units = false;
 	cr_assert_eq(km_view_format_stats(&st, buf, 8), 4); /* truncates, never overflows */
 	cr_assert_eq(strlen(buf), 7u);
 	cr_assert_eq(km_view_format_stats(NULL, buf, sizeof buf), 0);

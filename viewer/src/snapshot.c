@@ -79,8 +79,12 @@ int km_view_format_stats(const struct km_view_stats *st, char *buf, size_t size)
 	        (double)st->latency_ms);
 	appendf(buf, size, &len, "frames %" PRIu64 " ok  %" PRIu64 " lost  %" PRIu64 " CRC\n",
 	        st->frames_ok, st->frames_lost, st->crc_errors);
-	appendf(buf, size, &len, "session %u:%02u   load %.0f N\n", secs / 60u, secs % 60u,
-	        (double)st->total_load_n);
+	if (st->raw_units) /* counts x area is no force */
+		appendf(buf, size, &len, "session %u:%02u   load - (counts)\n", secs / 60u,
+		        secs % 60u);
+	else
+		appendf(buf, size, &len, "session %u:%02u   load %.0f N\n", secs / 60u,
+		        secs % 60u, (double)st->total_load_n);
 	int lines = 4;
 	if (st->replay) {
 		appendf(buf, size, &len, "replay %s %.2gx at %.1f s\n",
