@@ -18,7 +18,7 @@ import numpy as np
 from . import _knotmap
 from ._knotmap import Error
 
-__all__ = ["Error", "Recording", "Results", "Simulation", "Pipeline", "read", "write",
+__all__ = ["Error", "Recording", "Results", "Simulation", "Pipeline", "read", "write", "guess_pitch",
            "simulate", "EVENT_NAMES", "REASON_NAMES", "__version__"]
 
 __version__ = _knotmap.library_version
@@ -69,7 +69,8 @@ class Recording:
                has no sensor outline
     format, model, serial, damage (None, or a dict when the file is damaged
     and was read with partial=True, or a .kmrec cut short), rate_from,
-    pitch_from, units_from ("file", "sidecar", "config" or "default").
+    pitch_from, units_from ("file", "sidecar", "config" or "default"; pitch_from
+    also "body": guessed from a whole body lying on the mat, see read()).
     """
 
     def __init__(self, d):
@@ -129,9 +130,29 @@ def read(path, **options):
     sidecar (read FILE.json next to an .npy; default True), partial (return
     the frames before damage in an import instead of raising; a damaged
     .kmrec always gives the frames before the damage, with .damage set).
+    When neither the options nor the file give a cell spacing and the first
+    10 s hold a whole body lying along the mat, pitch_mm is the one that body
+    implies (guess_pitch) and pitch_from is "body", as `knotmap analyze`
+    takes it; else the 10 mm default ("default").
     Returns a Recording. Raises knotmap.Error.
     """
-    return Recording(_knotmap.read(path, **options))
+    rec = Recording(_knotmap.read(path, **options))
+    if rec.pitch_from == "default" and len(rec) and rec.rows and rec.cols:
+        first = rec.frames[rec.time_s < 10.0] if len(rec.time_us) else rec.frames
+        pitch = guess_pitch(first.mean(axis=0, dtype=np.float64))
+        if pitch is not None:
+            rec.pitch_mm = rec.pitch_mm_rows = rec.pitch_mm_cols = pitch
+            rec.pitch_from = "body"
+    return rec
+
+
+def guess_pitch(map):
+    """A cell spacing (mm) for a pressure map [rows, cols] whose file gives
+    none, from a whole body lying along the mat (its rows span at least half
+    the mat's and 2.5 times its median width; 1.6 m head to heels): the
+    library's km_body_guess_pitch, any units. None when the map holds no such
+    body (a back, a seat, an empty mat)."""
+    return _knotmap.guess_pitch(np.ascontiguousarray(map, dtype=np.float32))
 
 
 _EXT_FORMAT = {".kmrec": "kmrec", ".npy": "npy", ".csv": "csv", ".json": "json",

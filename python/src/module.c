@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "knotmap/body.h"
 #include "knotmap/export.h"
 #include "knotmap/import.h"
 #include "knotmap/pipeline.h"
@@ -1499,6 +1500,31 @@ static PyObject *py_error_name(PyObject *self, PyObject *arg)
 	return PyUnicode_FromString(km_error_name((int)c));
 }
 
+/* guess_pitch(map [rows, cols] float32) -> mm, or None: km_body_guess_pitch. */
+static PyObject *py_guess_pitch(PyObject *self, PyObject *arg)
+{
+	(void)self;
+	Py_buffer v;
+	Py_ssize_t n, rows, cols;
+	if (get_frames(arg, &v, &n, &rows, &cols) < 0)
+		return NULL;
+	if (v.ndim != 2 || rows < 1 || cols < 1 || rows > KM_FRAME_MAX_DIM ||
+	    cols > KM_FRAME_MAX_DIM) {
+		PyBuffer_Release(&v);
+		PyErr_Format(PyExc_ValueError, "map must be [rows, cols], each 1..%d",
+		             KM_FRAME_MAX_DIM);
+		return NULL;
+	}
+	float pitch = 0.0f;
+	int rc = km_body_guess_pitch(v.buf, (uint16_t)rows, (uint16_t)cols, &pitch);
+	PyBuffer_Release(&v);
+	if (rc == KM_ERR_NOT_FOUND)
+		Py_RETURN_NONE;
+	if (rc != KM_OK)
+		return PyErr_NoMemory();
+	return PyFloat_FromDouble((double)pitch);
+}
+
 static PyMethodDef module_methods[] = {
     {"read", METH_KW(py_read), METH_VARARGS | METH_KEYWORDS, "_read(path, **options) -> dict"},
     {"write", METH_KW(py_write), METH_VARARGS | METH_KEYWORDS,
@@ -1506,6 +1532,7 @@ static PyMethodDef module_methods[] = {
     {"simulate", METH_KW(py_simulate), METH_VARARGS | METH_KEYWORDS,
      "_simulate(scenario, seconds, seed, rate_hz) -> dict"},
     {"error_name", py_error_name, METH_O, "error_name(code) -> 'KM_ERR_...'"},
+    {"guess_pitch", py_guess_pitch, METH_O, "guess_pitch(map) -> mm or None"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module_def = {

@@ -241,6 +241,39 @@ def test_real_lying_mat_file(cli, shared_data, tmp_path):
     assert not {"HOLD_STARTED", "TENSING_UP"} & set(res.event_names)
 
 
+def test_real_lying_mat_without_pitch_takes_the_bodys(cli, shared_data, tmp_path):
+    """The same sheet with no pitch anywhere: read() takes the one the whole
+    body lying on it implies, as `knotmap analyze` does (the same analysis);
+    cells that coarse find no knot on a person lying still."""
+    with zipfile.ZipFile(shared_data / "lying" / "popu_preview_data.zip") as z:
+        s = json.loads(z.read("preview_data/tactilus_data/4/prone3_1.json"))["snapshots"]
+    maps = [np.array(s[k]["tactilus_readings"], np.float32).reshape(64, 27)
+            for k in sorted(s, key=int)]
+    path = tmp_path / "prone.npy"
+    np.save(path, np.stack([maps[i // 25 % len(maps)] for i in range(25 * 20)]))
+    (tmp_path / "prone.json").write_text(json.dumps({"rate_hz": 25}))
+    rec = knotmap.read(path)
+    assert rec.pitch_from == "body"
+    assert 20.0 < rec.pitch_mm < 35.0
+    assert rec.pitch_mm == knotmap.guess_pitch(rec.frames[:250].mean(axis=0))
+    given = knotmap.read(path, pitch_mm=8)
+    assert given.pitch_from == "config" and given.pitch_mm == 8
+    res = check_same_analysis(cli, path, rec)
+    assert not {"KNOT_FOUND", "HOLD_STARTED", "TENSING_UP"} & set(res.event_names)
+
+
+def test_guess_pitch_needs_a_whole_body():
+    back = np.zeros((32, 32), np.float32)
+    back[:, 4:28] = 3.0  # a back filling a square mat
+    assert knotmap.guess_pitch(back) is None
+    assert knotmap.guess_pitch(np.zeros((64, 27))) is None
+    body = np.zeros((64, 27), np.float32)
+    body[2:62, 10:17] = 5.0  # 60 rows, 7 wide
+    assert knotmap.guess_pitch(body) == pytest.approx(1600.0 / 60)
+    with pytest.raises(ValueError):
+        knotmap.guess_pitch(np.zeros((2, 3, 4)))
+
+
 @pytest.mark.parametrize("name", ["fscan_testL.asf", "xsensor_data.csv"])
 def test_real_vendor_files_like_the_cli(cli, shared_data, name):
     """Tekscan and XSENSOR exports (pressuRe sample data, MIT): the module
