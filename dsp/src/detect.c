@@ -944,6 +944,20 @@ static void insert(km_detect *d, const struct km_candidate *k, size_t *over)
  * within mirror_tol_mm of the point mirrored about the midline (0 off the
  * mat).
  */
+/* The mirror window's half-width in cells: the most whole cells within the
+ * tolerance, at least one (the twin point falls between cells); 0 for a
+ * tolerance of 0. Rounding up (two cells at 8 mm for 10 mm) reached a
+ * neighbouring structure as often as the twin; rounding to the nearest gave
+ * three cells at 4 mm, 12 mm out, and there a flank's twin window reached
+ * the other side's peak (phantom, 128 x 128 @ 4 mm: recall 0.62 -> 0.64 at
+ * the same precision with two; docs/accuracy.md, sixth pass). */
+static int tol_cells(float tol_mm, float pitch_mm)
+{
+	if (!(tol_mm > 0.0f))
+		return 0;
+	return KM_MAX(1, (int)floorf(tol_mm / pitch_mm + 1e-4f));
+}
+
 static float mirror_response(const km_detect *d, const float *stack, int s, float x_mm, int r)
 {
 	const struct km_detect_config *cf = &d->cfg;
@@ -955,9 +969,7 @@ static float mirror_response(const km_detect *d, const float *stack, int s, floa
 	float xm = x_mm - k, ym = y_mm + k * b;
 	int cm = (int)lroundf(xm / px - 0.5f);
 	r = (int)lroundf(ym / py - 0.5f);
-	/* The nearest whole number of cells: rounding up (two cells at 8 mm
-	 * for 10 mm) reached a neighbouring structure as often as the twin. */
-	int t = (int)lroundf(cf->mirror_tol_mm / py), tc = (int)lroundf(cf->mirror_tol_mm / px);
+	int t = tol_cells(cf->mirror_tol_mm, py), tc = tol_cells(cf->mirror_tol_mm, px);
 	float best = 0.0f;
 	for (int rr = r - t; rr <= r + t; rr++) {
 		if (rr < 0 || rr >= d->R)

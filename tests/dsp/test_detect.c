@@ -1413,3 +1413,39 @@ Test(detect, floor_set_at_run_time)
 	cr_expect_eq(unlabelled_near(&g, 60, 120, 10), 1, "back under a floor of 0");
 	rig_free(&g);
 }
+
+static void mirror_12_5(struct km_detect_config *c)
+{
+	mirror_on(c);
+	c->mirror_tol_mm = 12.5f; /* 2.5 cells of 5 mm */
+}
+
+Test(detect, mirror_window_stays_within_the_tolerance)
+{
+	/* A hand-made response stack over a back (columns 2..47, midline
+	 * 122.5 mm): a spot 40 mm left of the midline, and on the right a
+	 * stronger structure 2 or 3 cells (10 or 15 mm) below the spot's mirror
+	 * image. The window holds the most whole cells within the 12.5 mm
+	 * tolerance, two: the structure 10 mm off is the spot's twin (paired),
+	 * the one 15 mm off is beyond it (rounding 2.5 to the nearest gave three
+	 * cells and paired both). */
+	for (int off = 2; off <= 3; off++) {
+		struct rig g;
+		rig_init(&g, KM_GEOMETRY_FLAT, mirror_12_5);
+		plateau(g.in, 2, 48, 20.0f);
+		const int s = 2, r = 20, cl = 16, cr = 32; /* x 82.5 and 162.5 mm */
+		memset(g.stack, 0, sizeof g.stack);
+		g.stack[s * CELLS + r * C + cl] = 3.0f;
+		g.stack[s * CELLS + (r + off) * C + cr] = 6.0f;
+		cr_assert_eq(km_detect_execute(g.det, g.stack, g.in, NULL, &g.res), KM_OK);
+		int spot = -1;
+		for (size_t i = 0; i < g.res.count; i++) {
+			const struct km_candidate *k = &g.res.candidates[i];
+			if (k->row == r && k->col == cl)
+				spot = (k->flags & KM_CANDIDATE_PAIRED) != 0;
+		}
+		cr_expect_eq(spot, off == 2 ? 1 : 0, "structure %d cells off: paired flag %d", off,
+		             spot);
+		rig_free(&g);
+	}
+}

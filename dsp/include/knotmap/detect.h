@@ -156,8 +156,8 @@ struct km_detect_config {
 	float max_scale_growth;
 	/* Left-right evidence: anatomy is paired about the spine (shoulder
 	 * blades, paraspinal muscles, buttocks), a knot is usually one-sided.
-	 * m = the largest response within mirror_tol_mm (to the nearest whole
-	 * cell) of the candidate's mirror image about the body's midline (same
+	 * m = the largest response within mirror_tol_mm (the most whole cells
+	 * within it, at least one) of the candidate's mirror image about the body's midline (same
 	 * scale: a coarser one responds more to anything). With 0.5 x response
 	 * <= m <= 5 x response (a twin, also a stronger one: a ridge whose twin
 	 * carries a knot; one over five times as strong is something else, a
