@@ -162,17 +162,16 @@ KM_API bool km_body_spot_name(const struct km_body_model *m, float x_mm, float y
  * bed mat 0.6 m long, and its coarse cells look fine enough to search for
  * knots). Scale-free: loaded cells are those 5 % of the way from the map's
  * 5th percentile (the empty mat, an offset) to its 99th (any units); a row is
- * part of the body with 2 or more of them.
- * When the body's rows span at least half the mat's rows and are at least
- * KM_BODY_GUESS_ASPECT times as many as the median row's loaded cells (a
- * lying body is 3-7 times as long as wide on a bed mat; a back, a seat or a
- * foam roller on a mat is not), *pitch_mm = KM_BODY_LYING_CONTACT_MM / those
- * rows and KM_OK; otherwise KM_ERR_NOT_FOUND and *pitch_mm untouched. A body
- * cut by the mat's ends gives a pitch too small, a child a pitch too large. A long
- * single contact whose true size differs (a footprint) is taken for a body
- * too: the caller says it assumed this. Give a map averaged over a few
- * seconds. Allocates a copy of the map. KM_ERR_INVALID_ARG, KM_ERR_SHAPE,
- * KM_ERR_NO_MEMORY as usual.
+ * part of the body with 2 or more of them. When the body's rows span at least
+ * half the mat's rows and are at least KM_BODY_GUESS_ASPECT times as many as
+ * the median row's loaded cells (a person lying on a bed sheet: 2.8-7 in
+ * every PoPu capture; a back, a seat or a foam roller on a mat: about 1),
+ * *pitch_mm = KM_BODY_LYING_CONTACT_MM / those rows and KM_OK; otherwise
+ * KM_ERR_NOT_FOUND and *pitch_mm untouched. A body cut by the mat's ends
+ * gives a pitch too small, a child one too large. A long single contact of
+ * another size (a footprint) is taken for a body too: the caller says it
+ * assumed this. Give a map averaged over a few seconds. Allocates a copy of
+ * the map. KM_ERR_INVALID_ARG, KM_ERR_SHAPE, KM_ERR_NO_MEMORY as usual.
  */
 #define KM_BODY_LYING_CONTACT_MM 1600.0f /* head to heels, a lying adult of 1.70 m */
 #define KM_BODY_GUESS_ASPECT 2.5f

@@ -157,18 +157,17 @@ struct km_detect_config {
 	/* Left-right evidence: anatomy is paired about the spine (shoulder
 	 * blades, paraspinal muscles, buttocks), a knot is usually one-sided.
 	 * m = the largest response within mirror_tol_mm (the most whole cells
-	 * within it, at least one) of the candidate's mirror image about the body's midline (same
-	 * scale: a coarser one responds more to anything). With 0.5 x response
-	 * <= m <= 5 x response (a twin, also a stronger one: a ridge whose twin
-	 * carries a knot; one over five times as strong is something else, a
-	 * stuck sensel or a tool), the excess without a twin, response -
-	 * mirror_fraction x m, must still pass the noise, floor and contrast
-	 * thresholds, else the candidate is paired anatomy: dropped, or
+	 * within it, at least one) of the candidate's mirror image about the
+	 * body's midline (same scale: a coarser one responds more to anything).
+	 * With 0.5 x response <= m <= 5 x response (a twin, also a stronger one:
+	 * a ridge whose twin carries a knot; one over five times as strong is
+	 * something else, a stuck sensel or a tool), the excess without a twin,
+	 * response - mirror_fraction x m, must still pass the noise, floor and
+	 * contrast thresholds, else the candidate is paired anatomy: dropped, or
 	 * labelled KM_CANDIDATE_PAIRED (mirror_mode). Needs a body outline
 	 * (flat mat). 0 = off (default; the pipeline uses 1: the twin's whole
-	 * response). mirror_tol_mm: default 10 mm. A knot
-	 * on one of a pair of bony peaks must exceed its twin by a knot's
-	 * excess (docs/accuracy.md). */
+	 * response). mirror_tol_mm: default 10 mm. A knot on one of a pair of
+	 * bony peaks must exceed its twin by a knot's excess (docs/accuracy.md). */
 	float mirror_fraction;
 	float mirror_tol_mm;
 	/* This body's own texture: a knot must stand out from the static
