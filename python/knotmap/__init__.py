@@ -80,8 +80,8 @@ class Recording:
         self.flags = np.asarray(d["flags"])
         self.rate_hz = d["rate_hz"]
         self.pitch_mm = d["pitch_mm"]
-        # Per-axis pitch and a cell mask come from the importer when it knows
-        # them; today's readers give one pitch and no mask.
+        # Per-axis pitch (oblong cells) and the sensor's outline as the
+        # importer gives them.
         self.pitch_mm_rows = d.get("pitch_mm_rows", self.pitch_mm)
         self.pitch_mm_cols = d.get("pitch_mm_cols", self.pitch_mm)
         mask = d.get("mask")
@@ -291,6 +291,9 @@ class Pipeline(_knotmap._Pipeline):
         """A pipeline set up as `knotmap analyze` sets it up for rec (with
         the file's sensor outline, rec.mask, when it has one)."""
         config.setdefault("sensor_mask", rec.mask)
+        if rec.pitch_mm_rows != rec.pitch_mm_cols:  # oblong cells, as the command
+            config.setdefault("row_pitch_mm", rec.pitch_mm_rows)
+            config.setdefault("col_pitch_mm", rec.pitch_mm_cols)
         return cls(rec.rows, rec.cols, rec.pitch_mm, rec.rate_hz or 100.0,
                    geometry=rec.geometry, **config)
 

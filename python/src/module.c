@@ -550,9 +550,30 @@ static PyObject *py_read(PyObject *self, PyObject *args, PyObject *kw)
 	PyObject *fb = grow_to_buffer1(&flags, "I", sizeof(uint32_t));
 	const struct km_import *imp = km_source_import(src);
 	const struct km_import_info *ii = imp ? km_import_info(imp) : NULL;
-	if (fr && tb && sb && fb)
+	/* the sensor's outline (Tekscan's 'B' cells, a sidecar's mask): [rows,
+	 * cols] of 0 / 1, or None */
+	PyObject *mb = NULL;
+	if (in->mask) {
+		struct grow m = {0};
+		uint8_t *at = grow_add(&m, cells);
+		if (at) {
+			memcpy(at, in->mask, cells);
+			Py_ssize_t d2[2] = {in->device.rows, in->device.cols};
+			mb = grow_to_buffer(&m, "B", 1, 2, d2);
+		} else {
+			PyMem_RawFree(m.p);
+			PyErr_NoMemory();
+		}
+	} else {
+		Py_INCREF(Py_None);
+		mb = Py_None;
+	}
+	double row_pitch = in->row_pitch_mm > 0 ? in->row_pitch_mm : in->device.pitch_mm;
+	double col_pitch = in->col_pitch_mm > 0 ? in->col_pitch_mm : in->device.pitch_mm;
+	if (fr && tb && sb && fb && mb)
 		result = Py_BuildValue(
-		    "{s:O,s:O,s:O,s:O,s:s,s:f,s:f,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "frames", fr,
+		    "{s:O,s:O,s:O,s:O,s:s,s:f,s:f,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:d,s:d}",
+		    "frames", fr,
 		    "time_us", tb, "sequence", sb, "flags", fb, "format",
 		    km_import_format_name(in->format), "rate_hz", (double)in->device.rate_hz,
 		    "pitch_mm", (double)in->device.pitch_mm, "units",
@@ -570,7 +591,9 @@ static PyObject *py_read(PyObject *self, PyObject *args, PyObject *kw)
 		    "units_from",
 		    ii ? (const char *[]){"default", "config", "file", "sidecar"}[ii->units_from & 3]
 		       : "file",
-		    "damage", damage);
+		    "damage", damage, "mask", mb, "pitch_mm_rows", row_pitch, "pitch_mm_cols",
+		    col_pitch);
+	Py_XDECREF(mb);
 	Py_XDECREF(fr);
 	Py_XDECREF(tb);
 	Py_XDECREF(sb);

@@ -262,6 +262,23 @@ def test_real_lying_mat_without_pitch_takes_the_bodys(cli, shared_data, tmp_path
     assert not {"KNOT_FOUND", "HOLD_STARTED", "TENSING_UP"} & set(res.event_names)
 
 
+def test_oblong_cells_reach_the_pipeline_as_the_command_takes_them(cli, tmp_path):
+    """A sidecar's [row, col] pitch: read() hands both back and
+    Pipeline.for_recording analyses with them, event for event as `analyze`."""
+    sim = knotmap.simulate(SCENARIO, 4, seed=3)
+    path = tmp_path / "oblong.npy"
+    np.save(path, sim.frames)
+    (tmp_path / "oblong.json").write_text(json.dumps(
+        {"rate_hz": sim.rate_hz, "pitch_mm": [sim.pitch_mm * 1.25, sim.pitch_mm * 0.8],
+         "units": "kPa"}))
+    rec = knotmap.read(path)
+    assert rec.pitch_mm_rows == pytest.approx(sim.pitch_mm * 1.25)
+    assert rec.pitch_mm_cols == pytest.approx(sim.pitch_mm * 0.8)
+    assert rec.pitch_from == "sidecar" and rec.mask is None
+    res = check_same_analysis(cli, path, rec)
+    assert len(res.event_names)
+
+
 def test_guess_pitch_needs_a_whole_body():
     back = np.zeros((32, 32), np.float32)
     back[:, 4:28] = 3.0  # a back filling a square mat
@@ -287,6 +304,12 @@ def test_real_vendor_files_like_the_cli(cli, shared_data, name):
         assert e.value.detail in r.stderr
         return
     rec = knotmap.read(path)
+    if name == "fscan_testL.asf":
+        # the sensor's outline: 955 real sensels of 60 x 21 ('B' cells off it)
+        assert rec.mask is not None and rec.mask.shape == (60, 21)
+        assert int(rec.mask.sum()) == 955
+        assert not rec.frames[:, ~rec.mask].any()
+        assert rec.pitch_mm_rows == rec.pitch_mm_cols == pytest.approx(5.08)
     check_same_frames(cli, path, rec)
     check_same_analysis(cli, path, rec)
 
