@@ -36,6 +36,7 @@ void km_summary_free(struct km_summary *s)
 		return;
 	km__free(s->knots);
 	km__free(s->holds);
+	km__free(s->gaps);
 	memset(s, 0, sizeof *s);
 }
 
@@ -93,6 +94,14 @@ int km_summary_add(struct km_summary *s, const struct km_event *ev,
 					k->gone_us = k->lost_us ? k->lost_us : ev->time_us;
 					k->back_us = ev->time_us;
 					k->lost_us = 0;
+					/* out of memory: the entry is open again all the same */
+					if (grow((void **)&s->gaps, &s->cap_gaps, s->n_gaps,
+					         sizeof *s->gaps) != KM_OK)
+						return KM_ERR_NO_MEMORY;
+					s->gaps[s->n_gaps++] =
+					    (struct km_summary_gap){.knot = i,
+					                            .gone_us = k->gone_us,
+					                            .back_us = k->back_us};
 					return KM_OK;
 				}
 		}
@@ -174,38 +183,47 @@ void km_summary_finish(struct km_summary *s, uint64_t end_us)
 
 #define LETTERS 26
 
-/* Knot k's letter steps in time order: j = 0 its KNOT_FOUND (takes), 1 the
- * KNOT_LOST before it came back (gives back), 2 its return (takes), 3 its
- * last KNOT_LOST (gives back). False when the knot has no step j. */
-static bool letter_step(const struct km_summary_knot *k, int j, uint64_t *t, bool *take)
+/* One letter step: a knot takes a letter (its KNOT_FOUND, each return) or
+ * gives it back (the KNOT_LOST before each return, its last KNOT_LOST).
+ * ord orders a knot's own steps: found 0, gap g's loss 1 + 2g and return
+ * 2 + 2g, last loss after all. */
+struct letter_step {
+	uint64_t t;
+	bool take;
+	size_t knot, ord;
+};
+
+/* (t, takes before give-backs, knot, ord) order. */
+static bool step_before(const struct letter_step *a, const struct letter_step *b)
 {
-	bool gap = k->back_us != 0;
-	*take = j == 0 || j == 2;
-	switch (j) {
-	case 0:
-		*t = k->found_us;
-		return true;
-	case 1:
-		*t = k->gone_us;
-		return gap;
-	case 2:
-		*t = k->back_us;
-		return gap;
-	default:
-		*t = k->lost_us;
-		return k->lost_us != 0;
-	}
+	if (a->t != b->t)
+		return a->t < b->t;
+	if (a->take != b->take)
+		return a->take; /* a KNOT_LOST in the same frame comes after the frame's finds */
+	return a->knot != b->knot ? a->knot < b->knot : a->ord < b->ord;
 }
 
-/* (t, give back after take, knot, step) order. */
-static bool step_before(uint64_t t, bool take, size_t i, int j, uint64_t t2, bool take2, size_t i2,
-                        int j2)
+/* Step n of the summary's 2 per knot then 2 per gap; false when it does not
+ * exist (a knot still tracked gives nothing back). */
+static bool nth_step(const struct km_summary *s, size_t n, struct letter_step *st)
 {
-	if (t != t2)
-		return t < t2;
-	if (take != take2)
-		return take; /* a KNOT_LOST in the same frame comes after the frame's finds */
-	return i != i2 ? i < i2 : j < j2;
+	if (n < 2 * s->n_knots) {
+		const struct km_summary_knot *k = &s->knots[n / 2];
+		st->knot = n / 2;
+		st->take = n % 2 == 0;
+		st->t = st->take ? k->found_us : k->lost_us;
+		st->ord = st->take ? 0 : SIZE_MAX;
+		return st->take || k->lost_us != 0;
+	}
+	n -= 2 * s->n_knots;
+	if (n >= 2 * s->n_gaps)
+		return false;
+	const struct km_summary_gap *g = &s->gaps[n / 2];
+	st->knot = g->knot;
+	st->take = n % 2 == 1;
+	st->t = st->take ? g->back_us : g->gone_us;
+	st->ord = 1 + n; /* gaps are stored in time order: 1 + 2g, 2 + 2g */
+	return g->knot < s->n_knots;
 }
 
 void km_summary_knot_letters(const struct km_summary *s, int *letter)
@@ -215,44 +233,34 @@ void km_summary_knot_letters(const struct km_summary *s, int *letter)
 	size_t owner[LETTERS] = {0}; /* knot index + 1 holding each letter */
 	for (size_t i = 0; i < s->n_knots; i++)
 		letter[i] = -1;
-	/* The viewer's letters replayed: every knot's steps in time order, each
-	 * the first one after the last done (no memory of its own needed). */
+	/* The viewer's letters replayed: every step in time order, each the
+	 * first one after the last done (no memory of its own needed). */
+	size_t steps = 2 * (s->n_knots + s->n_gaps);
 	bool any = false;
-	uint64_t lt = 0;
-	bool ltake = false;
-	size_t li = 0;
-	int lj = 0;
+	struct letter_step last = {0};
 	for (;;) {
 		bool found = false;
-		uint64_t bt = 0;
-		bool btake = false;
-		size_t bi = 0;
-		int bj = 0;
-		for (size_t i = 0; i < s->n_knots; i++)
-			for (int j = 0; j < 4; j++) {
-				uint64_t t;
-				bool take;
-				if (!letter_step(&s->knots[i], j, &t, &take) ||
-				    (any && !step_before(lt, ltake, li, lj, t, take, i, j)) ||
-				    (found && !step_before(t, take, i, j, bt, btake, bi, bj)))
-					continue;
+		struct letter_step best = {0}, st;
+		for (size_t n = 0; n < steps; n++)
+			if (nth_step(s, n, &st) && (!any || step_before(&last, &st)) &&
+			    (!found || step_before(&st, &best))) {
 				found = true;
-				bt = t, btake = take, bi = i, bj = j;
+				best = st;
 			}
 		if (!found)
 			break;
 		any = true;
-		lt = bt, ltake = btake, li = bi, lj = bj;
+		last = best;
 		for (int l = 0; l < LETTERS; l++)
-			if (owner[l] == bi + 1)
+			if (owner[l] == best.knot + 1)
 				owner[l] = 0;
-		if (!btake)
+		if (!best.take)
 			continue;
-		letter[bi] = -1;
+		letter[best.knot] = -1;
 		for (int l = 0; l < LETTERS; l++)
 			if (!owner[l]) {
-				owner[l] = bi + 1;
-				letter[bi] = l;
+				owner[l] = best.knot + 1;
+				letter[best.knot] = l;
 				break;
 			}
 	}

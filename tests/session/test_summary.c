@@ -204,11 +204,45 @@ Test(summary, a_knot_back_is_one_entry)
 	km_summary_knot_letters(&s, letter);
 	cr_expect_eq(letter[1], 0, "knot 8 took the A knot 7 gave back");
 	cr_expect_eq(letter[0], 1, "knot 7 came back to B");
+	cr_assert_eq(s.n_gaps, 1u);
+	cr_expect_eq(s.gaps[0].knot, 0u);
+	km_summary_free(&s);
 	/* without the return: knot 7 keeps A, lost before knot 8 took it */
-	s.knots[0].gone_us = s.knots[0].back_us = 0;
-	s.knots[0].lost_us = 20000000u;
+	km_summary_init(&s);
+	feed(&s, KM_EVENT_KNOT_FOUND, 7, 1000000, KM_REASON_NONE);
+	feed(&s, KM_EVENT_KNOT_LOST, 7, 20000000, KM_REASON_LOST);
+	feed(&s, KM_EVENT_KNOT_FOUND, 8, 25000000, KM_REASON_NONE);
 	km_summary_knot_letters(&s, letter);
 	cr_expect_eq(letter[0], 0);
 	cr_expect_eq(letter[1], 0);
+	km_summary_free(&s);
+}
+
+/* A knot lost and back twice: both returns replay, as the viewer gives the
+ * letters (comments below). Keeping only the last gap, knot 1 held A through
+ * its first absence: knot 2 got B, knot 4 C and knot 1 B at the end. */
+Test(summary, every_return_of_a_knot_replays_its_letters)
+{
+	struct km_summary s;
+	km_summary_init(&s);
+	feed(&s, KM_EVENT_KNOT_FOUND, 1, 1000000, KM_REASON_NONE);  /* 1: A */
+	feed(&s, KM_EVENT_KNOT_LOST, 1, 2000000, KM_REASON_LOST);   /* A free */
+	feed(&s, KM_EVENT_KNOT_FOUND, 2, 3000000, KM_REASON_NONE);  /* 2: A */
+	feed(&s, KM_EVENT_KNOT_FOUND, 4, 3500000, KM_REASON_NONE);  /* 4: B */
+	feed(&s, KM_EVENT_KNOT_FOUND, 1, 4000000, KM_REASON_AGAIN); /* 1: C */
+	feed(&s, KM_EVENT_KNOT_LOST, 2, 5000000, KM_REASON_LOST);   /* A free */
+	feed(&s, KM_EVENT_KNOT_LOST, 1, 6000000, KM_REASON_LOST);   /* C free */
+	feed(&s, KM_EVENT_KNOT_FOUND, 3, 7000000, KM_REASON_NONE);  /* 3: A */
+	feed(&s, KM_EVENT_KNOT_FOUND, 1, 8000000, KM_REASON_AGAIN); /* 1: C */
+	cr_assert_eq(s.n_knots, 4u, "knots 1, 2, 4, 3");
+	cr_assert_eq(s.n_gaps, 2u);
+	cr_expect_eq(s.knots[0].gone_us, 6000000u, "the last gap");
+	cr_expect_eq(s.knots[0].back_us, 8000000u);
+	int letter[4];
+	km_summary_knot_letters(&s, letter);
+	cr_expect_eq(letter[1], 0, "knot 2: A");
+	cr_expect_eq(letter[2], 1, "knot 4: B");
+	cr_expect_eq(letter[3], 0, "knot 3: A, free again");
+	cr_expect_eq(letter[0], 2, "knot 1: C at each return (B is knot 4's): %d", letter[0]);
 	km_summary_free(&s);
 }

@@ -56,6 +56,13 @@ struct km_summary_knot {
 	uint64_t gone_us, back_us;
 };
 
+/* One return of a knot: lost at gone_us (its KNOT_LOST), back at back_us
+ * (KNOT_FOUND, reason AGAIN). */
+struct km_summary_gap {
+	size_t knot; /* index into knots */
+	uint64_t gone_us, back_us;
+};
+
 struct km_summary_hold {
 	uint32_t track_id;
 	uint32_t index; /* 1-based hold number on that spot (the event's hold_index) */
@@ -78,8 +85,12 @@ struct km_summary {
 	uint64_t events;                       /* every event folded in */
 	uint64_t by_type[KM_EVENT_TYPE_COUNT]; /* events per known type */
 	uint64_t unknown_types;                /* events of types not in the enum */
+	/* Every return of a knot, in time order (a knot's gone_us / back_us
+	 * above keep its last); the letters replay them all. */
+	struct km_summary_gap *gaps;
+	size_t n_gaps;
 	/* private */
-	size_t cap_knots, cap_holds;
+	size_t cap_knots, cap_holds, cap_gaps;
 };
 
 /* Empty summary (no allocation). NULL ok. */
@@ -89,7 +100,7 @@ KM_API void km_summary_init(struct km_summary *s);
  * Folds one event in. *hold (may be NULL) is set to the hold the event
  * started, gave an outcome or closed, else NULL; it stays valid until the
  * next call. KM_OK; KM_ERR_INVALID_ARG (NULL s or ev); KM_ERR_NO_MEMORY (the
- * knot or hold could not be stored: the event is still counted).
+ * knot, hold or return could not be stored: the event is still counted).
  */
 KM_API int km_summary_add(struct km_summary *s, const struct km_event *ev,
                           const struct km_summary_hold **hold);
@@ -110,7 +121,8 @@ KM_API const struct km_summary_hold *km_summary_open_hold(const struct km_summar
  * ("spot B"): a knot takes the first letter free at its KNOT_FOUND and gives
  * it back at KNOT_LOST, so letters come back rather than climb; a knot back
  * (reason AGAIN) takes the first letter free again and is known by that
- * one, as the viewer shows it from then on (of several gaps, the last).
+ * one, as the viewer shows it from then on (after several returns, the
+ * last one's).
  * letter[s->n_knots] receives each knot's letter (0 = A), -1 past Z.
  */
 KM_API void km_summary_knot_letters(const struct km_summary *s, int *letter);
