@@ -209,6 +209,7 @@ static int run_view(int argc, char **argv)
 			o.replay_units = km_import_units_name(io.units);
 		o.replay_rate_hz = io.rate_hz;
 		o.replay_pitch_mm = km_cli_import_pitch(&io); /* one pitch */
+		o.replay_pitch_guessed = io.pitch_guessed;
 		o.replay_rows = io.rows;
 		o.replay_cols = io.cols;
 		o.replay_sensor = io.sensor;

@@ -57,8 +57,10 @@ static void write_rec(const char *path, float rate_hz, float pitch_mm)
 
 /* Plays the recording for a moment and returns the guidance for the newest
  * snapshot; *stats gets what the snapshot says. */
-static void guidance_of(float rate_hz, float pitch_mm, char *text, size_t cap, uint32_t *col,
-                        struct km_view_stats *stats)
+/* The replay's guidance and stats; `guessed`: the pitch was guessed (what
+ * knotmap view passes when the file gives none). */
+static void guidance_of(float rate_hz, float pitch_mm, bool guessed, char *text, size_t cap,
+                        uint32_t *col, struct km_view_stats *stats)
 {
 	char rec[] = "/tmp/km_guidance_XXXXXX";
 	int fd = mkstemp(rec);
@@ -68,6 +70,7 @@ static void guidance_of(float rate_hz, float pitch_mm, char *text, size_t cap, u
 	struct km_viewer_options o = km_viewer_options_default();
 	o.source = KM_VIEW_SOURCE_REPLAY;
 	o.replay_path = rec;
+	o.replay_pitch_guessed = guessed;
 	o.sound = false;
 	o.log.fn = quiet;
 	struct km__vproc *p = NULL;
@@ -96,14 +99,14 @@ Test(guidance, low_rate_replay_says_the_guard_is_off, .timeout = 60)
 	char text[200];
 	uint32_t col = 0;
 	struct km_view_stats st;
-	guidance_of(10.0f, 10.0f, text, sizeof text, &col, &st);
+	guidance_of(10.0f, 10.0f, false, text, sizeof text, &col, &st);
 	cr_assert(st.guard_off, "10 Hz is below the guard's %.0f Hz",
 	          (double)KM_PIPELINE_GUARD_MIN_HZ);
 	cr_assert(strstr(text, "Low frame rate"), "guidance: %s", text);
 	cr_assert_null(strstr(text, "Find a candidate spot"), "guidance: %s", text);
 	cr_assert_eq(col, C_WARN);
 
-	guidance_of(100.0f, 10.0f, text, sizeof text, &col, &st);
+	guidance_of(100.0f, 10.0f, false, text, sizeof text, &col, &st);
 	cr_assert_not(st.guard_off);
 	cr_assert_not(st.coarse);
 	cr_assert(strstr(text, "Find a candidate spot"), "guidance: %s", text);
@@ -116,11 +119,15 @@ Test(guidance, coarse_cells_say_spots_under_a_tool_only, .timeout = 60)
 	char text[200];
 	uint32_t col = 0;
 	struct km_view_stats st;
-	guidance_of(100.0f, 32.0f, text, sizeof text, &col, &st);
+	guidance_of(100.0f, 32.0f, false, text, sizeof text, &col, &st);
 	cr_assert(st.coarse, "32 mm cells are coarser than a knot");
 	cr_assert_float_eq(st.coarse_mm, 32.0f, 1e-3);
 	cr_assert(strstr(text, "coarser than a knot"), "guidance: %s", text);
 	cr_assert_eq(col, C_WARN);
+	cr_assert_not(st.pitch_guessed, "the pitch was the file's");
+	/* a pitch knotmap view guessed from the body is said to be one */
+	guidance_of(100.0f, 32.0f, true, text, sizeof text, &col, &st);
+	cr_assert(st.pitch_guessed);
 }
 
 Test(guidance, raw_units_and_no_detection_are_said)
@@ -144,6 +151,11 @@ Test(guidance, raw_units_and_no_detection_are_said)
 	s.stats.coarse_mm = 32.0f;
 	cr_assert(strstr(km__rguidance(&s, &col), "coarser than a knot"));
 	cr_assert_eq(col, C_WARN);
+	/* counts on coarse cells: no spot is found lying either way, so the
+	 * guidance asks for a ball rather than "find a candidate spot" */
+	s.stats.raw_units = true;
+	cr_assert(strstr(km__rguidance(&s, &col), "place a ball under the spot"));
+	s.stats.raw_units = false;
 	s.stats.coarse = false;
 	s.stats.saturated = true;
 	cr_assert(strstr(km__rguidance(&s, &col), "cells read wrong"));

@@ -612,6 +612,7 @@ static void fill_stats(struct km__vproc *p, struct km_view_snapshot *s, const st
 	/* the pipeline's own config says it (KM_PIPELINE_COARSE follows it) */
 	st->coarse_mm = km__vpipe_running(p->pipe) ? km__vpipe_coarse_mm(p->pipe) : 0.0f;
 	st->coarse = st->coarse_mm > 0.0f;
+	st->pitch_guessed = p->info.transport == KM_TRANSPORT_REPLAY && p->opts.replay_pitch_guessed;
 	/* Faulty cells stay on screen a few seconds after the last frame that
 	 * had them: an intermittent cell does not blink the notice. */
 	if (f && (f->flags & KM_FRAME_BAD_CELLS))

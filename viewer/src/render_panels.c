@@ -273,6 +273,10 @@ void km__rdraw_hud(km_render *r, const struct km_view_snapshot *s, const struct 
 		         "tool only", (double)st->coarse_mm);
 		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT, lim);
 	}
+	if (st->pitch_guessed)
+		y += km__rtext_wrap(r, F_SMALL, C_WARN, x, y, w, AL_LEFT,
+		                    "Cell size guessed from the body (the file gives none: "
+		                    "--pitch MM)");
 	if (st->bad_cells) {
 		if (st->n_bad_cells > 0)
 			snprintf(lim, sizeof lim, "%u faulty cell%s (NaN or negative) read as 0",
@@ -336,7 +340,14 @@ const char *km__rguidance(const struct km_view_snapshot *s, uint32_t *col)
 		return "Good. Breathe slowly and let it ease: hold 30-60 s.";
 	}
 	/* Say what limits the analysis rather than promise spots it cannot
-	 * find (the terminal's warning is not where people look). */
+	 * find (the terminal's warning is not where people look). Coarse cells
+	 * first: on them no spot is found lying, counts or kPa (a bed sheet
+	 * read without units; the panel says both). */
+	if (s->stats.coarse) {
+		*col = C_WARN;
+		return "This mat's cells are coarser than a knot: place a ball under the spot to "
+		       "find and time it.";
+	}
 	if (s->stats.raw_units) {
 		*col = C_WARN;
 		return "Raw counts, not kPa: relative rules only. Find a candidate spot, hold 30-60 s.";
@@ -344,11 +355,6 @@ const char *km__rguidance(const struct km_view_snapshot *s, uint32_t *col)
 	if (s->stats.detection_off) {
 		*col = C_WARN;
 		return "Detection is off for this source: the map shows pressure only.";
-	}
-	if (s->stats.coarse) {
-		*col = C_WARN;
-		return "This mat's cells are coarser than a knot: place a ball under the spot to "
-		       "find and time it.";
 	}
 	if (s->stats.guard_off) {
 		*col = C_WARN;

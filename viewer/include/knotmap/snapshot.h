@@ -116,6 +116,7 @@ struct km_view_stats {
 	 * coarse_mm is the coarser axis's pitch */
 	bool coarse;
 	float coarse_mm;
+	bool pitch_guessed; /* the replayed file gave no cell size: it is a guess */
 	/* Faulty cells, seen within the last few seconds: */
 	bool bad_cells;       /* some cells read NaN/inf/negative (read as 0) */
 	uint32_t n_bad_cells; /* how many, in the last frame that had any */

@@ -56,6 +56,9 @@ struct km_viewer_options {
 	const char *replay_format;         /* "npy", "tekscan", "xsensor", "csv", "kmrec" */
 	float replay_rate_hz;              /* Hz, (0, 100000] */
 	float replay_pitch_mm;             /* mm, (0, 1000] */
+	/* replay_pitch_mm is a guess (the file gives none; knotmap view took the
+	 * one the body lying on it implies): said beside the map's limits. */
+	bool replay_pitch_guessed;
 	/* Any unit knotmap/import.h reads (KM_IMPORT_UNITS_LIST: kPa, Pa, N/m2,
 	 * MPa, bar, mbar, hPa, N/cm2, kgf/cm2, gf/cm2, psi, mmHg, cmH2O), or
 	 * "counts" for raw sensor counts (relative rules only). */
