@@ -23,6 +23,15 @@ static struct km_pipeline_config cfg_small(void)
 	return c;
 }
 
+/* A pipeline of config c and a flat frame of the small grid for it. */
+static km_pipeline *small_rig(const struct km_pipeline_config *c, struct km_frame **f)
+{
+	km_pipeline *p = NULL;
+	cr_assert_eq(km_pipeline_create(c, &p), KM_OK);
+	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, f), KM_OK);
+	return p;
+}
+
 /* Lying body (columns 2..29, 20 kPa) with a knot-like 5 kPa bump 80 mm
  * right of the midline. */
 static void body_frame(struct km_frame *f, uint32_t seq, float knot_x)
@@ -65,10 +74,8 @@ Test(pipeline, finds_and_tracks_a_knot)
 	struct counter cnt = {0};
 	c.on_event = on_event;
 	c.user = &cnt;
-	km_pipeline *p = NULL;
-	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
 	struct km_frame *f = NULL;
-	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	km_pipeline *p = small_rig(&c, &f);
 	struct km_pipeline_result res;
 	int found_in_result = 0;
 	for (uint32_t s = 1; s <= 10; s++) {
@@ -182,10 +189,8 @@ Test(pipeline, rejects_bad_frames_with_codes)
 Test(pipeline, no_allocation_per_frame)
 {
 	struct km_pipeline_config c = cfg_small();
-	km_pipeline *p = NULL;
-	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
 	struct km_frame *f = NULL;
-	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	km_pipeline *p = small_rig(&c, &f);
 	struct km_pipeline_result res;
 	uint64_t before = km__alloc_count();
 	for (uint32_t s = 1; s <= 100; s++) {
@@ -244,10 +249,8 @@ Test(pipeline, each_knot_found_gets_one_lost)
 	struct counter cnt = {0};
 	c.on_event = on_event;
 	c.user = &cnt;
-	km_pipeline *p = NULL;
-	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
 	struct km_frame *f = NULL;
-	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	km_pipeline *p = small_rig(&c, &f);
 	struct km_pipeline_result res;
 	/* The knot is there for 0.4 s, gone for 1 s, back at the same place:
 	 * the same knot, found once (lost_after_s 10 s), lost at finish. With
@@ -288,10 +291,8 @@ Test(pipeline, a_hopping_maximum_stays_one_knot)
 	c.on_event = on_event;
 	c.user = &cnt;
 	c.average_tau_s = 0.0f;
-	km_pipeline *p = NULL;
-	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
 	struct km_frame *f = NULL;
-	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	km_pipeline *p = small_rig(&c, &f);
 	struct km_pipeline_result res;
 	const float at[5] = {240.0f, -500.0f, 262.0f, -500.0f, 218.0f}; /* -500: gone */
 	uint32_t s = 1;
@@ -324,10 +325,8 @@ Test(pipeline, floor_follows_the_body_load)
 		 * bars would hold the spot back whatever the floor */
 		c.detect.texture_k = 0.0f;
 		c.detect.texture_mirror_k = 0.0f;
-		km_pipeline *p = NULL;
-		cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
 		struct km_frame *f = NULL;
-		cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+		km_pipeline *p = small_rig(&c, &f);
 		struct km_pipeline_result res;
 		for (uint32_t s = 1; s <= 100; s++) {
 			f->sequence = s;
@@ -361,10 +360,8 @@ Test(pipeline, counts_outline_is_the_body_not_the_mat)
 		struct km_pipeline_config c = cfg_small();
 		km_pipeline_config_for_counts(&c);
 		c.outline_fraction = rel ? 0.1f : 0.0f;
-		km_pipeline *p = NULL;
-		cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
 		struct km_frame *f = NULL;
-		cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+		km_pipeline *p = small_rig(&c, &f);
 		struct km_pipeline_result res;
 		for (uint32_t s = 1; s <= 50; s++) {
 			f->sequence = s;
@@ -437,10 +434,8 @@ Test(pipeline, rejects_bad_config)
 Test(pipeline, reset_forgets_order_and_tracks)
 {
 	struct km_pipeline_config c = cfg_small();
-	km_pipeline *p = NULL;
-	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
 	struct km_frame *f = NULL;
-	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	km_pipeline *p = small_rig(&c, &f);
 	struct km_pipeline_result res;
 	for (uint32_t s = 100; s < 110; s++) {
 		body_frame(f, s, 240.0f);
@@ -484,10 +479,8 @@ Test(pipeline, stiffness_index_from_breathing)
 	struct stiff_seen seen = {0, 0.0f};
 	c.on_event = on_stiff;
 	c.user = &seen;
-	km_pipeline *p = NULL;
-	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
 	struct km_frame *f = NULL;
-	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	km_pipeline *p = small_rig(&c, &f);
 	struct km_pipeline_result res;
 	for (uint32_t s = 1; s <= 1000; s++) {
 		body_frame(f, s, 240.0f);
@@ -513,10 +506,8 @@ Test(pipeline, short_blips_are_not_announced)
 	struct counter cnt = {0};
 	c.on_event = on_event;
 	c.user = &cnt;
-	km_pipeline *p = NULL;
-	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
 	struct km_frame *f = NULL;
-	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	km_pipeline *p = small_rig(&c, &f);
 	struct km_pipeline_result res;
 	int tracked = 0;
 	for (uint32_t s = 1; s <= 200; s++) {
@@ -557,10 +548,8 @@ static float noise_n(uint64_t *s)
 Test(pipeline, weak_relative_knot_in_sensor_noise)
 {
 	struct km_pipeline_config c = cfg_small();
-	km_pipeline *p = NULL;
-	cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
 	struct km_frame *f = NULL;
-	cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+	km_pipeline *p = small_rig(&c, &f);
 	struct km_pipeline_result res;
 	uint64_t rng = 0x9E3779B97F4A7C15ull;
 	size_t frames_with_knot = 0, false_spots = 0;
@@ -779,10 +768,8 @@ Test(pipeline, counts_run_on_the_relative_rules)
 		if (counts)
 			km_pipeline_config_for_counts(&c);
 		cr_expect_eq(c.counts, (bool)counts);
-		km_pipeline *p = NULL;
-		cr_assert_eq(km_pipeline_create(&c, &p), KM_OK);
 		struct km_frame *f = NULL;
-		cr_assert_eq(km_frame_create(R, C, PITCH, KM_GEOMETRY_FLAT, &f), KM_OK);
+		km_pipeline *p = small_rig(&c, &f);
 		struct km_pipeline_result res;
 		for (uint32_t s = 1; s <= 10; s++) {
 			body_frame(f, s, 240.0f);
