@@ -197,6 +197,24 @@ int km_cli_import_option(const char *cmd, int argc, char **argv, int *i, bool wi
 	return 1;
 }
 
+/* The source config the import options describe (no log: the caller's). */
+static struct km_source_config source_config(const char *path, const struct km_cli_import_opts *o)
+{
+	struct km_source_config c = km_source_config_default();
+	c.path = path;
+	c.import.format = o->format;
+	c.import.sensor = o->sensor;
+	c.import.partial = o->partial;
+	c.import.row_pitch_mm = o->row_pitch_mm;
+	c.import.col_pitch_mm = o->col_pitch_mm;
+	c.import.rate_hz = o->rate_hz;
+	c.import.pitch_mm = o->pitch_mm;
+	c.import.units = o->units;
+	c.import.rows = o->rows;
+	c.import.cols = o->cols;
+	return c;
+}
+
 /* The seconds of a file averaged for km_body_guess_pitch (a person settling
  * on the mat), and a bound on the frames read for it. */
 #define GUESS_SECONDS 10.0
@@ -207,29 +225,20 @@ void km_cli_import_guess_pitch(const char *cmd, const char *path, struct km_cli_
 	if (o->pitch_mm > 0 || o->row_pitch_mm > 0 || o->col_pitch_mm > 0 ||
 	    (o->rows == 0) != (o->cols == 0))
 		return;
-	struct km_source_config c = km_source_config_default();
-	c.path = path;
-	c.import.format = o->format;
-	c.import.sensor = o->sensor;
-	c.import.partial = o->partial;
-	c.import.rate_hz = o->rate_hz;
-	c.import.units = o->units;
-	c.import.rows = o->rows;
-	c.import.cols = o->cols;
+	struct km_source_config c = source_config(path, o); /* quiet: the open after says */
 	km_source *src = NULL;
 	if (km_source_create(&c, &src) != KM_OK)
 		return;
 	const km_import *imp = km_source_import(src);
 	const struct km_import_info *ii = imp ? km_import_info(imp) : NULL;
+	size_t n = ii ? (size_t)ii->rows * ii->cols : 0;
 	double *sum = NULL;
 	float *mean = NULL;
 	if (ii && ii->pitch_from == KM_IMPORT_FROM_DEFAULT) {
-		size_t n = (size_t)ii->rows * ii->cols;
 		sum = calloc(n, sizeof *sum);
 		mean = malloc(n * sizeof *mean);
 	}
 	if (sum && mean) {
-		size_t n = (size_t)ii->rows * ii->cols;
 		unsigned frames = 0;
 		uint64_t t0 = 0;
 		struct km_rec_item it;
@@ -270,24 +279,13 @@ int km_cli_open_source(const char *cmd, const char *path, const struct km_cli_im
 		km_cli_error(cmd, NULL, "give both --rows and --cols");
 		return KM_ERR_INVALID_ARG;
 	}
-	struct km_source_config c = km_source_config_default();
-	c.path = path;
+	struct km_source_config c = source_config(path, o);
 	c.verify_all = verify;
 	c.log = km_cli_log();
 	/* errors name file, line and problem through the log */
 	c.log.max_level = KM_LOG_ERROR < km_cli_verbosity ? km_cli_verbosity : KM_LOG_ERROR;
 	if (o->partial && c.log.max_level < KM_LOG_WARN)
 		c.log.max_level = KM_LOG_WARN; /* every skipped frame, with its place */
-	c.import.format = o->format;
-	c.import.sensor = o->sensor;
-	c.import.partial = o->partial;
-	c.import.row_pitch_mm = o->row_pitch_mm;
-	c.import.col_pitch_mm = o->col_pitch_mm;
-	c.import.rate_hz = o->rate_hz;
-	c.import.pitch_mm = o->pitch_mm;
-	c.import.units = o->units;
-	c.import.rows = o->rows;
-	c.import.cols = o->cols;
 	int rc = km_source_create(&c, out);
 	if (rc == KM_OK)
 		return KM_OK;
