@@ -18,8 +18,8 @@ import numpy as np
 from . import _knotmap
 from ._knotmap import Error
 
-__all__ = ["Error", "Recording", "Results", "Simulation", "Pipeline", "read", "write", "guess_pitch",
-           "simulate", "EVENT_NAMES", "REASON_NAMES", "__version__"]
+__all__ = ["Error", "Recording", "Results", "Simulation", "Pipeline", "read", "write",
+           "guess_pitch", "simulate", "EVENT_NAMES", "REASON_NAMES", "__version__"]
 
 __version__ = _knotmap.library_version
 
@@ -82,9 +82,9 @@ class Recording:
         self.pitch_mm = d["pitch_mm"]
         # Per-axis pitch (oblong cells) and the sensor's outline as the
         # importer gives them.
-        self.pitch_mm_rows = d.get("pitch_mm_rows", self.pitch_mm)
-        self.pitch_mm_cols = d.get("pitch_mm_cols", self.pitch_mm)
-        mask = d.get("mask")
+        self.pitch_mm_rows = d["pitch_mm_rows"]
+        self.pitch_mm_cols = d["pitch_mm_cols"]
+        mask = d["mask"]
         self.mask = None if mask is None else np.asarray(mask).astype(bool)
         self.units = d["units"]
         self.file_units = d["file_units"]
@@ -137,8 +137,8 @@ def read(path, **options):
     Returns a Recording. Raises knotmap.Error.
     """
     rec = Recording(_knotmap.read(path, **options))
-    if rec.pitch_from == "default" and len(rec) and rec.rows and rec.cols:
-        first = rec.frames[rec.time_s < 10.0] if len(rec.time_us) else rec.frames
+    if rec.pitch_from == "default" and len(rec):
+        first = rec.frames[rec.time_s < 10.0]  # as the command: its first 10 s
         pitch = guess_pitch(first.mean(axis=0, dtype=np.float64))
         if pitch is not None:
             rec.pitch_mm = rec.pitch_mm_rows = rec.pitch_mm_cols = pitch
